@@ -1,0 +1,36 @@
+# Two commands on a fresh machine:
+#   make run   — virtualenv + install + migrate SQLite + load reference data + serve on http://127.0.0.1:$(PORT)
+#   make test  — the whole test suite
+PYTHON ?= python3
+VENV   ?= .venv
+PORT   ?= 5000
+HOST   ?= 127.0.0.1
+BIN    := $(VENV)/bin
+
+.PHONY: install run test lint bench clean
+
+$(BIN)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=...)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/m360 db upgrade
+	$(BIN)/m360 entities load
+	PORT=$(PORT) $(BIN)/m360 serve --host $(HOST)
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check bot surveys webhooks analysis tests bench
+
+bench: install
+	$(BIN)/python bench/engine.py --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

@@ -1,0 +1,1 @@
+"""Results: exports now; aggregates, reports and the open-answer coder as they land."""

@@ -1,0 +1,94 @@
+"""The responses export: one row per interview, one column per canonical question name (SPEC §2).
+
+Identification columns come first (periodo, entidad_*, departamento, region, canal, estado, inicio,
+fin); multiple choices are ``;``-separated; every coded open question has a ``<name>__codes``
+column (``;``-separated code ids, filled once the coder has coded the answer).
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from surveys import schema
+from surveys.models import Interview, QuestionnaireVersion
+from surveys.schema import QType
+
+ID_COLUMNS = ["periodo", "entidad_codigo", "entidad_nombre", "entidad_tipo", "departamento", "region", "canal",
+              "estado", "inicio", "fin"]
+
+#: Stored status → exported ``estado`` (an interview paused or in progress is incomplete).
+ESTADO = {"en_curso": "incompleta", "pausada": "incompleta", "completa": "completa", "rechazada": "rechazada",
+          "expirada": "expirada"}
+
+
+def question_columns(questionnaires: Iterable[schema.Questionnaire]) -> list[str]:
+    """Answer columns in questionnaire order (union over versions, first seen first)."""
+    columns: list[str] = []
+    for q in questionnaires:
+        for question in q.questions:
+            if question.type is QType.ENTITY:
+                continue  # the entity is the identification columns
+            for name in (question.name, f"{question.name}__codes" if question.codebook else None):
+                if name and name not in columns:
+                    columns.append(name)
+    return columns
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return ";".join(str(v) for v in value)
+    return value
+
+
+def export_frame(session: Session, period: str, questionnaire: str = "monitoreo360") -> pd.DataFrame:
+    versions = session.scalars(
+        select(QuestionnaireVersion).where(QuestionnaireVersion.qid == questionnaire).order_by(QuestionnaireVersion.id)
+    ).all()
+    columns = question_columns(schema.from_dict(v.definition) for v in versions)
+    interviews = session.scalars(
+        select(Interview)
+        .where(Interview.period == period, Interview.questionnaire_id.in_([v.id for v in versions]))
+        .options(selectinload(Interview.answers), selectinload(Interview.entity))
+        .order_by(Interview.started_at, Interview.id)
+    ).all()
+    rows = []
+    for interview in interviews:
+        entity = interview.entity
+        row: dict[str, Any] = {
+            "periodo": interview.period,
+            "entidad_codigo": interview.entity_code,
+            "entidad_nombre": entity.name if entity else None,
+            "entidad_tipo": entity.kind if entity else None,
+            "departamento": entity.dept_name if entity else None,
+            "region": entity.region if entity else None,
+            "canal": interview.channel,
+            "estado": ESTADO.get(interview.status, interview.status),
+            "inicio": interview.started_at.isoformat(timespec="seconds"),
+            "fin": interview.finished_at.isoformat(timespec="seconds") if interview.finished_at else None,
+        }
+        for answer in interview.answers:
+            if answer.question in columns:
+                row[answer.question] = _cell(answer.value)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=ID_COLUMNS + columns, dtype=object)
+
+
+def to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
+    """CSV (UTF-8 with BOM, so Excel shows accents) or XLSX."""
+    if fmt == "csv":
+        return frame.to_csv(index=False).encode("utf-8-sig")
+    if fmt == "xlsx":
+        buffer = io.BytesIO()
+        frame.to_excel(buffer, index=False, sheet_name="respuestas")
+        return buffer.getvalue()
+    raise ValueError(f"unknown format {fmt!r}: use csv or xlsx")
+
+
+MEDIA_TYPES = {"csv": "text/csv; charset=utf-8",
+               "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}

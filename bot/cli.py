@@ -1,0 +1,210 @@
+"""The ``m360`` command."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import sys
+from pathlib import Path
+
+import click
+
+from surveys import db
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log more.")
+def main(verbose: bool) -> None:
+    """Monitoreo 360: entrevistas por chat, mesa de ayuda y alertas (DNP)."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+# ---------------------------------------------------------------- database and reference data
+
+
+@main.group("db")
+def db_group() -> None:
+    """Database schema."""
+
+
+@db_group.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply the Alembic migrations to M360_DATABASE_URL."""
+    db.upgrade(revision=revision)
+    click.echo(f"database at {revision}: {_safe_url(db.database_url())}")
+
+
+@main.group("entities")
+def entities_group() -> None:
+    """DIVIPOLA entities (alcaldías and gobernaciones)."""
+
+
+@entities_group.command("load")
+@click.option("--dir", "csv_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              help="Folder with the four reference CSVs (default: the copies shipped in the package).")
+@click.option("--municipios", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="An updated official divipola_municipios.csv (same columns).")
+@click.option("--scheme", help="Regional scheme (default M360_REGION_SCHEME or region_pnd_2018_2022).")
+def entities_load(csv_dir: Path | None, municipios: Path | None, scheme: str | None) -> None:
+    """Load or update the entities (idempotent: unchanged rows are left alone)."""
+    from surveys import entities
+
+    try:
+        infos = entities.read_reference(csv_dir, scheme=scheme, municipios=municipios)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    db.upgrade()
+    with db.session_factory().begin() as session:
+        report = entities.load_entities(session, infos)
+    click.echo(f"{len(infos)} entities: " + ", ".join(f"{k} {v}" for k, v in report.items()))
+
+
+# ---------------------------------------------------------------- serving and simulators
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")), show_default="PORT or 5000")
+@click.option("--debug", is_flag=True)
+def serve(host: str, port: int, debug: bool) -> None:
+    """Serve the web app: simulator (/simulador), exports and health (/health)."""
+    from webhooks.app import create_app
+
+    app = create_app()
+    click.echo(f"Monitoreo 360 on http://{host}:{port}  (simulador: http://{host}:{port}/simulador)")
+    app.run(host=host, port=port, debug=debug, use_reloader=False)
+
+
+@main.command("chat")
+@click.option("--address", help="Contact id on the console channel (default: a new contact each run).")
+def chat(address: str | None) -> None:
+    """Chat with the bot in the terminal; reads one message per line from stdin, so it can be scripted."""
+    from bot.service import ChatService
+    from bot.setup import prepare
+    from surveys.messages import Inbound
+
+    service = ChatService(prepare())
+    address = address or f"consola-{secrets.token_hex(4)}"
+    interactive = sys.stdin.isatty()
+    if interactive:
+        click.echo(f"(contacto {address}; escriba y presione Enter; Ctrl-D para salir)")
+    while True:
+        if interactive:
+            click.echo("> ", nl=False)
+        line = sys.stdin.readline()
+        if not line:
+            break
+        text = line.rstrip("\n")
+        if not text.strip():
+            continue
+        if not interactive:
+            click.echo(f"> {text}")
+        for reply in service.handle(Inbound(channel="console", address=address, text=text)):
+            click.echo(reply.text)
+            if reply.options and not any(f"{o.reply}. " in reply.text for o in reply.options):
+                click.echo("  [" + " | ".join(o.label for o in reply.options) + "]")
+            click.echo()
+
+
+# ---------------------------------------------------------------- results
+
+
+@main.group("responses")
+def responses_group() -> None:
+    """Interview results."""
+
+
+@responses_group.command("export")
+@click.option("--period", required=True, help="YYYY-MM")
+@click.option("--format", "fmt", type=click.Choice(["csv", "xlsx"]), default="csv", show_default=True)
+@click.option("--questionnaire", default="monitoreo360", show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: monitoreo360_<period>.<format>; '-' for stdout).")
+def responses_export(period: str, fmt: str, questionnaire: str, output: Path | None) -> None:
+    """One row per interview of the period, one column per question (SPEC canonical names)."""
+    from analysis import export
+    from webhooks.exports import PERIOD
+
+    if not PERIOD.match(period):
+        raise click.BadParameter("use YYYY-MM", param_hint="--period")
+    db.upgrade()
+    with db.session_factory()() as session:
+        frame = export.export_frame(session, period, questionnaire)
+    data = export.to_bytes(frame, fmt)
+    if str(output) == "-":
+        sys.stdout.buffer.write(data)
+        return
+    path = output or Path(f"{questionnaire}_{period}.{fmt}")
+    path.write_bytes(data)
+    click.echo(f"{len(frame)} interviews → {path}")
+
+
+# ---------------------------------------------------------------- questionnaires
+
+
+@main.group("questionnaire")
+def questionnaire_group() -> None:
+    """Questionnaires as data: YAML in the repo, XLSForm for KoBoToolbox/ODK."""
+
+
+@questionnaire_group.command("export")
+@click.argument("name")
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+def questionnaire_export(name: str, output: Path) -> None:
+    """Write a shipped questionnaire (or a YAML file) as XLSForm .xlsx, or as YAML if OUTPUT ends in .yaml."""
+    from surveys import schema, xlsform
+
+    q = schema.load_yaml(name) if name.endswith((".yaml", ".yml")) else schema.builtin(name)
+    if output.suffix in (".yaml", ".yml"):
+        schema.dump_yaml(q, output)
+    else:
+        xlsform.to_xlsform(q, output)
+    click.echo(f"{q.key} → {output}")
+
+
+@questionnaire_group.command("import")
+@click.argument("source", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.argument("output", type=click.Path(dir_okay=False, path_type=Path))
+def questionnaire_import(source: Path, output: Path) -> None:
+    """Read an XLSForm (.xlsx), validate it and write it as questionnaire YAML."""
+    from surveys import conditions, schema, xlsform
+
+    try:
+        q = xlsform.from_xlsform(source)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    errors = conditions.check(q)
+    if errors:
+        raise click.ClickException("; ".join(errors))
+    schema.dump_yaml(q, output)
+    click.echo(f"{q.key}: {len(q.questions)} questions → {output}")
+
+
+@questionnaire_group.command("validate")
+@click.argument("source", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+def questionnaire_validate(source: Path) -> None:
+    """Check a questionnaire (YAML or XLSForm): types, choice lists, conditions, and pyxform conversion."""
+    from surveys import conditions, schema, xlsform
+
+    try:
+        q = xlsform.from_xlsform(source) if source.suffix == ".xlsx" else schema.load_yaml(source)
+        errors = conditions.check(q)
+        xlsform.to_xform(q)
+    except Exception as exc:  # report any problem in the file as a CLI error, not a traceback
+        raise click.ClickException(f"{source}: {exc}") from exc
+    if errors:
+        raise click.ClickException("; ".join(errors))
+    click.echo(f"{q.key}: OK ({len(q.questions)} questions)")
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password, for messages."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,406 @@
+"""Who is talking and what they are doing: registration, the menu, commands, pause/resume.
+
+Pure like the engine: ``Conversation.handle(state, contact, text, now)`` returns the replies,
+the new state and the *effects* the host must store (consent, profile, interview answers …).
+The host (``bot.service``) runs it inside one database transaction per inbound message.
+
+Modes: ``new`` → ``registro`` (consent + entity, once per contact) → ``menu`` ⇄ ``interview``;
+``resume_prompt`` asks whether to continue a paused interview; ``resubscribe`` asks an
+opted-out contact whether to receive messages again.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from surveys import parsing
+from surveys.engine import AnswerSet, Event, Finished, FlowState, Interviewer, Step
+from surveys.messages import Option, Outbound
+from surveys.parsing import normalize
+from surveys.schema import Choice, QType, Question, Questionnaire
+from surveys.texts import Texts
+
+# Commands understood at any point, as whole messages (so "no quiero salir" is an answer, not SALIR).
+COMMANDS = {
+    "menu": "menu", "menu principal": "menu", "inicio": "menu",
+    "ayuda": "help", "help": "help",
+    "atras": "back", "volver": "back", "anterior": "back",
+    "omitir": "skip", "saltar": "skip",
+    "salir": "pause", "pausa": "pause", "pausar": "pause", "luego": "pause",
+    "baja": "optout", "stop": "optout", "darme de baja": "optout", "cancelar suscripcion": "optout",
+    "hola": "hello", "start": "hello", "buenas": "hello", "buenos dias": "hello", "buenas tardes": "hello",
+    "continuar": "resume", "reanudar": "resume", "seguir": "resume",
+}
+
+MENU_ACTIONS = ("interview", "helpdesk", "my_requests", "help")
+
+
+def command_of(text: str) -> str | None:
+    folded = normalize(text).lstrip("/").strip()
+    return COMMANDS.get(folded)
+
+
+# ------------------------------------------------------------------ state, inputs, effects
+
+
+@dataclass(frozen=True)
+class ContactView:
+    """What the conversation may know about the contact (read from the database each turn)."""
+
+    consent: bool | None = None
+    entity_code: str | None = None
+    name: str | None = None
+    cargo: str | None = None
+    opted_out: bool = False
+
+
+@dataclass(frozen=True)
+class ConversationState:
+    mode: str = "new"  # new | registro | menu | idle | interview | resume_prompt | resubscribe
+    flow: dict[str, Any] | None = None  # FlowState JSON of the registration or the interview
+    interview_id: int | None = None  # set by the host when it creates the interview row
+    paused: bool = False
+    last_activity: str | None = None  # ISO time of the last interview turn (for expiry)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | None) -> ConversationState:
+        return cls(**data) if data else cls()
+
+    @property
+    def in_interview(self) -> bool:
+        return self.interview_id is not None and self.flow is not None
+
+
+@dataclass(frozen=True)
+class ConsentRecorded:
+    given: bool
+    version: str
+    text: str
+
+
+@dataclass(frozen=True)
+class ProfileUpdated:
+    fields: dict[str, Any]  # entity_code | name | cargo
+
+
+@dataclass(frozen=True)
+class OptedOut:
+    pass
+
+
+@dataclass(frozen=True)
+class OptedIn:
+    pass
+
+
+@dataclass(frozen=True)
+class InterviewStarted:
+    questionnaire: str  # Questionnaire.key
+
+
+@dataclass(frozen=True)
+class InterviewEvent:
+    event: Event
+
+
+@dataclass(frozen=True)
+class InterviewStatus:
+    status: str  # en_curso | pausada | expirada
+
+
+Effect = ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | InterviewStarted | InterviewEvent | InterviewStatus
+
+
+@dataclass(frozen=True)
+class Turn:
+    replies: list[Outbound]
+    state: ConversationState
+    effects: list[Effect] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ the conversation
+
+
+class Conversation:
+    def __init__(
+        self,
+        *,
+        registration: Questionnaire,
+        interview: Questionnaire,
+        entities: Any,
+        text: Texts,
+        questionnaire_by_key: Callable[[str], Questionnaire] | None = None,
+        expiry: timedelta = timedelta(days=7),
+    ):
+        self.registration = registration
+        self.interview = interview
+        self.entities = entities
+        self.t = text
+        self.expiry = expiry
+        self._by_key = questionnaire_by_key or (lambda key: {q.key: q for q in (registration, interview)}[key])
+        self._engines: dict[str, Interviewer] = {}
+        self._menu = _menu_question(text)
+
+    def engine(self, key: str) -> Interviewer:
+        if key not in self._engines:
+            self._engines[key] = Interviewer(self._by_key(key), self.entities, self.t)
+        return self._engines[key]
+
+    # -- entry point
+
+    def handle(self, state: ConversationState, contact: ContactView, text: str, now: datetime) -> Turn:
+        command = command_of(text)
+        if contact.opted_out:
+            return self._opted_out(state, contact, text, command, now)
+        if command == "optout":
+            return self._opt_out(state)
+        if state.in_interview and self._expired(state, now):
+            expired = self._expire(state)
+            menu = self._show_menu(expired.state)
+            return Turn(expired.replies + menu.replies, menu.state, expired.effects)
+        if state.mode == "registro" or not _registered(contact):
+            return self._registration(state, contact, text, command)
+        if state.mode == "resume_prompt":
+            return self._resume_prompt(state, text, command, now)
+        if state.mode == "interview" and state.in_interview:
+            return self._interview(state, contact, text, command, now)
+        return self._menu_turn(state, contact, text, command, now)
+
+    # -- registration (consent, entity, name, cargo)
+
+    def _registration(self, state: ConversationState, contact: ContactView, text: str, command: str | None) -> Turn:
+        engine = self.engine(self.registration.key)
+        if state.mode != "registro" or state.flow is None:
+            # The registration questionnaire's intro is the greeting.
+            return self._registration_step(ConversationState(mode="registro"), [], engine.start(_prefill(contact)))
+        flow = FlowState.from_json(state.flow)
+        if state.paused:
+            return Turn([Outbound(self.t("resumed"))] + engine.prompt(flow), dataclasses.replace(state, paused=False))
+        if command == "help":
+            return Turn([Outbound(self.t("help"))] + engine.prompt(flow), state)
+        if command == "pause":
+            return Turn([Outbound(self.t("paused"))], dataclasses.replace(state, paused=True))
+        if command in ("menu", "hello", "resume"):
+            return Turn(engine.prompt(flow), state)
+        step = _navigate(engine, flow, command) or engine.reply(flow, text)
+        return self._registration_step(state, [], step)
+
+    def _registration_step(self, state: ConversationState, before: list[Outbound], step: Step) -> Turn:
+        effects: list[Effect] = []
+        for event in step.events:
+            if isinstance(event, AnswerSet):
+                effects.extend(self._registration_answer(event))
+        finished = next((e for e in step.events if isinstance(e, Finished)), None)
+        if finished is None:
+            return Turn(before + step.messages, dataclasses.replace(state, flow=step.state.to_json()), effects)
+        if finished.status == "rechazada":
+            return Turn(before + step.messages, ConversationState(mode="new"), effects)
+        entity = self.entities.get(step.state.answers.get("entidad", ""))
+        done = [Outbound(self.t("registered", entity=entity.display))] if entity is not None else []
+        menu = self._show_menu(ConversationState(mode="menu"))
+        return Turn(before + step.messages + done + menu.replies, menu.state, effects)
+
+    def _registration_answer(self, event: AnswerSet) -> list[Effect]:
+        if event.source == "prefill":
+            return []
+        question = self.registration.question(event.question)
+        if question.type is QType.CONSENT:
+            return [ConsentRecorded(event.value == "si", self.registration.version, question.label)]
+        field_name = {QType.ENTITY: "entity_code"}.get(question.type, question.prefill or question.name)
+        return [ProfileUpdated({field_name: event.value})]
+
+    # -- menu
+
+    def _menu_turn(
+        self, state: ConversationState, contact: ContactView, text: str, command: str | None, now: datetime
+    ) -> Turn:
+        if state.mode != "menu" or command in ("menu", "hello"):
+            # "new": first contact after registration data came from elsewhere; "idle": after an interview.
+            greet = state.mode == "new" or command == "hello"
+            greeting = [Outbound(self.t("greeting", name=f" {contact.name}" if contact.name else ""))]
+            turn = self._show_menu(state)
+            return Turn((greeting if greet else []) + turn.replies, turn.state)
+        if command == "help":
+            return self._with_menu(state, self.t("help"))
+        if command == "resume" and state.in_interview:
+            return self._start_or_resume(state, contact, now)
+        parsed = parsing.parse_answer(_MENU_QUESTIONNAIRE, self._menu, text)
+        if not parsed.ok or parsed.confirm:
+            return Turn([Outbound(self.t("menu_invalid", n=len(MENU_ACTIONS)), self._menu_options())], state)
+        action = parsed.value
+        if action == "interview":
+            return self._start_or_resume(state, contact, now)
+        if action == "helpdesk":
+            return self._with_menu(state, self.t("helpdesk_soon"))
+        if action == "my_requests":
+            return self._with_menu(state, self.t("my_requests_none"))
+        return self._with_menu(state, self.t("help"))
+
+    def _show_menu(self, state: ConversationState) -> Turn:
+        lines = [self.t("menu_title")] + [f"{i}. {self.t(f'menu.{a}')}" for i, a in enumerate(MENU_ACTIONS, 1)]
+        state = dataclasses.replace(state, mode="menu", paused=False)
+        return Turn([Outbound("\n".join(lines), self._menu_options())], state)
+
+    def _with_menu(self, state: ConversationState, message: str) -> Turn:
+        menu = self._show_menu(state)
+        return Turn([Outbound(message)] + menu.replies, menu.state)
+
+    def _menu_options(self) -> tuple[Option, ...]:
+        return tuple(Option(self.t(f"menu.{a}"), str(i)) for i, a in enumerate(MENU_ACTIONS, 1))
+
+    # -- the interview
+
+    def _start_or_resume(self, state: ConversationState, contact: ContactView, now: datetime) -> Turn:
+        if state.in_interview and state.flow is not None:
+            return self._resume(state, now)
+        engine = self.engine(self.interview.key)
+        step = engine.start(_prefill(contact))
+        state = ConversationState(mode="interview", last_activity=now.isoformat())
+        effects: list[Effect] = [InterviewStarted(self.interview.key)]
+        return self._interview_step(state, step, effects)
+
+    def _resume(self, state: ConversationState, now: datetime) -> Turn:
+        assert state.flow is not None
+        flow = FlowState.from_json(state.flow)
+        engine = self.engine(flow.questionnaire)
+        state = dataclasses.replace(state, mode="interview", paused=False, last_activity=now.isoformat())
+        return Turn([Outbound(self.t("resumed"))] + engine.prompt(flow), state, [InterviewStatus("en_curso")])
+
+    def _interview(
+        self, state: ConversationState, contact: ContactView, text: str, command: str | None, now: datetime
+    ) -> Turn:
+        assert state.flow is not None
+        flow = FlowState.from_json(state.flow)
+        engine = self.engine(flow.questionnaire)
+        if state.paused:
+            if command in ("resume", "menu", "hello") or command is None:
+                prompt = self._resume_question(flow)
+                return Turn([prompt], dataclasses.replace(state, mode="resume_prompt", paused=False))
+        if command == "menu":
+            menu = self._show_menu(dataclasses.replace(state, paused=True))
+            return Turn(menu.replies, menu.state, [InterviewStatus("pausada")])
+        if command == "help":
+            return Turn([Outbound(self.t("help") + "\n\n" + self.t("continue_with"))] + engine.prompt(flow), state)
+        if command == "pause":
+            paused = dataclasses.replace(state, paused=True)
+            return Turn([Outbound(self.t("paused"))], paused, [InterviewStatus("pausada")])
+        if command in ("hello", "resume"):
+            return Turn(engine.prompt(flow), state)
+        step = _navigate(engine, flow, command) or engine.reply(flow, text)
+        return self._interview_step(dataclasses.replace(state, last_activity=now.isoformat()), step, [])
+
+    def _interview_step(self, state: ConversationState, step: Step, effects: list[Effect]) -> Turn:
+        effects = effects + [InterviewEvent(e) for e in step.events]
+        if step.state.finished:
+            # The outro closes the conversation; the next message shows the menu.
+            return Turn(step.messages, ConversationState(mode="idle"), effects)
+        return Turn(step.messages, dataclasses.replace(state, flow=step.state.to_json()), effects)
+
+    def _resume_question(self, flow: FlowState) -> Outbound:
+        title = self._by_key(flow.questionnaire).title
+        options = (Option(self.t("resume_yes"), self.t("option_yes")), Option(self.t("resume_no"), self.t("option_no")))
+        return Outbound(self.t("resume_prompt", title=title), options)
+
+    def _resume_prompt(self, state: ConversationState, text: str, command: str | None, now: datetime) -> Turn:
+        answer = "si" if command == "resume" else parsing.parse_yes_no(text)
+        if answer == "si" and state.flow is not None:
+            return self._resume(state, now)
+        if answer == "no" or command in ("menu", "hello", "help"):
+            turn = self._show_menu(state)
+            return Turn(([Outbound(self.t("help"))] if command == "help" else []) + turn.replies, turn.state)
+        assert state.flow is not None
+        return Turn([self._resume_question(FlowState.from_json(state.flow))], state)
+
+    def _expired(self, state: ConversationState, now: datetime) -> bool:
+        if state.last_activity is None:
+            return False
+        return now - datetime.fromisoformat(state.last_activity) > self.expiry
+
+    def _expire(self, state: ConversationState) -> Turn:
+        return Turn([Outbound(self.t("expired"))], ConversationState(mode="menu"), [InterviewStatus("expirada")])
+
+    # -- opt-out
+
+    def _opt_out(self, state: ConversationState) -> Turn:
+        effects: list[Effect] = [OptedOut()]
+        if state.in_interview and not state.paused:
+            effects.append(InterviewStatus("pausada"))
+            state = dataclasses.replace(state, paused=True)
+        return Turn([Outbound(self.t("opted_out"))], state, effects)
+
+    def _opted_out(
+        self, state: ConversationState, contact: ContactView, text: str, command: str | None, now: datetime
+    ) -> Turn:
+        answer = parsing.parse_yes_no(text) if state.mode == "resubscribe" else None
+        if command == "hello" or answer == "si":
+            # Back to where they were: a paused interview or registration is offered again.
+            mode = "interview" if state.in_interview else "registro" if state.flow else "new"
+            back = dataclasses.replace(state, mode=mode, paused=state.flow is not None)
+            turn = self.handle(back, dataclasses.replace(contact, opted_out=False), "hola", now)
+            return Turn([Outbound(self.t("resubscribed"))] + turn.replies, turn.state, [OptedIn(), *turn.effects])
+        if answer == "no":
+            return Turn([Outbound(self.t("stay_out"))], state)
+        prompt = Outbound(self.t("resubscribe_prompt"), self._yes_no_options())
+        return Turn([prompt], dataclasses.replace(state, mode="resubscribe"))
+
+    def _yes_no_options(self) -> tuple[Option, ...]:
+        return (Option(self.t("option_yes"), self.t("option_yes")), Option(self.t("option_no"), self.t("option_no")))
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def _registered(contact: ContactView) -> bool:
+    return contact.consent is True and contact.entity_code is not None
+
+
+def _prefill(contact: ContactView) -> dict[str, Any]:
+    return {
+        "consent": "si" if contact.consent else None,
+        "entity": contact.entity_code,
+        "name": contact.name,
+        "cargo": contact.cargo,
+    }
+
+
+def _navigate(engine: Interviewer, flow: FlowState, command: str | None) -> Step | None:
+    if command == "back":
+        return engine.back(flow)
+    if command == "skip":
+        return engine.skip(flow)
+    return None
+
+
+def _menu_question(text: Texts) -> Question:
+    return Question(name="menu", type=QType.SELECT_ONE, label=text("menu_title"), choices="menu")
+
+
+_MENU_SYNONYMS = {
+    "interview": ("responder", "monitoreo", "encuesta", "entrevista", "monitoreo 360"),
+    "helpdesk": ("asistencia", "asistencia tecnica", "solicitar", "pedir ayuda", "mesa de ayuda"),
+    "my_requests": ("solicitudes", "mis solicitudes", "estado"),
+    "help": ("ayuda",),
+}
+
+
+def _menu_choices(text: Texts) -> tuple[Choice, ...]:
+    return tuple(Choice(a, text(f"menu.{a}"), _MENU_SYNONYMS[a]) for a in MENU_ACTIONS)
+
+
+def _menu_questionnaire() -> Questionnaire:
+    from surveys.texts import texts
+
+    return Questionnaire(
+        id="menu", version="1", title="menu",
+        questions=(_menu_question(texts()),), choice_lists={"menu": _menu_choices(texts())},
+    )
+
+
+_MENU_QUESTIONNAIRE = _menu_questionnaire()

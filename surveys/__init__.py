@@ -1,0 +1,1 @@
+"""The domain: questionnaires, answer parsing, the interview engine, entities and storage."""

@@ -1,0 +1,381 @@
+"""The interview engine: (state, inbound text) → (outbound messages, new state, events). Pure.
+
+It never touches the database, the clock or a channel: the host (``bot.service``) loads the
+state, calls the engine, stores the events (accepted answers, cleared answers, the end of the
+interview) in one transaction and sends the messages. That makes every turn replayable and
+lets a crash at any point resume from the last committed state.
+
+Which question comes next is *derived*, not stored: the first question, in order, that is
+relevant, unanswered and not skipped. So going back (ATRAS), changing an answer that other
+questions depend on, or resuming days later all land on the right question.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from surveys import conditions, parsing
+from surveys.messages import Option, Outbound
+from surveys.schema import CHOICE_TYPES, QType, Question, Questionnaire
+from surveys.texts import Texts, texts
+
+MAX_TRIES = 3  # after this many invalid replies the engine offers to skip (optional) or pause
+
+
+# ------------------------------------------------------------------ state and events
+
+
+@dataclass(frozen=True)
+class FlowState:
+    """Where one respondent is in one questionnaire; JSON-serialisable (saved after every turn)."""
+
+    questionnaire: str  # Questionnaire.key, "id@version"
+    status: str = "en_curso"  # en_curso | completa | rechazada
+    current: str | None = None  # the question awaiting an answer (None once finished)
+    answers: dict[str, Any] = field(default_factory=dict)
+    skipped: tuple[str, ...] = ()
+    history: tuple[str, ...] = ()  # questions answered or skipped, in the order asked (for ATRAS)
+    pending: dict[str, Any] | None = None  # a guess or entity awaiting confirmation
+    failures: int = 0  # invalid replies to the current question
+    blocks_seen: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FlowState:
+        return cls(
+            **{
+                **data,
+                "answers": dict(data.get("answers", {})),
+                "skipped": tuple(data.get("skipped", ())),
+                "history": tuple(data.get("history", ())),
+                "blocks_seen": tuple(data.get("blocks_seen", ())),
+            }
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self.status != "en_curso"
+
+
+@dataclass(frozen=True)
+class AnswerSet:
+    question: str
+    value: Any
+    raw_text: str | None
+    source: str = "chat"  # chat | prefill
+
+
+@dataclass(frozen=True)
+class AnswerCleared:
+    """An answer no longer applies (its question stopped being relevant, or was skipped)."""
+
+    question: str
+
+
+@dataclass(frozen=True)
+class Finished:
+    status: str  # completa | rechazada
+
+
+Event = AnswerSet | AnswerCleared | Finished
+
+
+@dataclass(frozen=True)
+class Step:
+    messages: list[Outbound]
+    state: FlowState
+    events: list[Event]
+
+
+class EntityLookup(Protocol):
+    """What the engine needs from the DIVIPOLA registry (surveys.entities.EntityIndex)."""
+
+    def lookup(self, text: str) -> Any: ...
+    def narrow(self, candidates: Any, text: str) -> Any: ...
+    def get(self, code: str) -> Any: ...
+
+
+# ------------------------------------------------------------------ the engine
+
+
+class Interviewer:
+    """Runs one questionnaire. Stateless itself: every method takes and returns a FlowState."""
+
+    def __init__(self, questionnaire: Questionnaire, entities: EntityLookup, text: Texts | None = None):
+        self.q = questionnaire
+        self.entities = entities
+        self.t = text or texts(questionnaire.language)
+
+    # -- public API
+
+    def start(self, prefill: Mapping[str, Any] | None = None) -> Step:
+        """Begin the interview; questions whose ``prefill`` field is known are answered silently."""
+        state = FlowState(questionnaire=self.q.key)
+        events: list[Event] = []
+        for question in self.q.questions:
+            value = self._prefill_value(question, (prefill or {}).get(question.prefill or ""))
+            if value is not None:
+                state = _with_answer(state, question.name, value)
+                events.append(AnswerSet(question.name, value, None, source="prefill"))
+        intro = [Outbound(self.q.intro)] if self.q.intro else []
+        messages, state, more = self._advance(state)
+        return Step(intro + messages, state, events + more)
+
+    def reply(self, state: FlowState, text: str) -> Step:
+        """The respondent wrote ``text`` while ``state.current`` was being asked."""
+        if state.finished or state.current is None:
+            return Step([], state, [])
+        question = self.q.question(state.current)
+        pending = state.pending
+        if pending is not None:
+            state = dataclasses.replace(state, pending=None)
+            step = self._resolve_pending(state, question, pending, text)
+            if step is not None:
+                return step
+        if question.type is QType.ENTITY:
+            return self._entity_reply(state, question, text)
+        parsed = parsing.parse_answer(self.q, question, text)
+        if not parsed.ok:
+            return self._invalid(state, question, parsed.reason)
+        if parsed.confirm:
+            guess = {"kind": "confirm", "value": parsed.value, "raw": text}
+            label = self.describe(question, parsed.value)
+            return self._ask_confirmation(state, guess, self.t("confirm_value", label=label))
+        return self._accept(state, question, parsed.value, text)
+
+    def back(self, state: FlowState) -> Step:
+        """ATRAS: ask the previous question again (its answer stays until replaced)."""
+        if state.finished:
+            return Step([], state, [])
+        if not state.history:
+            return Step([Outbound(self.t("back_first"))] + self.prompt(state), state, [])
+        previous = state.history[-1]
+        state = dataclasses.replace(
+            state,
+            current=previous,
+            history=state.history[:-1],
+            skipped=tuple(s for s in state.skipped if s != previous),
+            pending=None,
+            failures=0,
+        )
+        return Step(self.prompt(state), state, [])
+
+    def skip(self, state: FlowState) -> Step:
+        """OMITIR: leave an optional question unanswered."""
+        if state.finished or state.current is None:
+            return Step([], state, [])
+        question = self.q.question(state.current)
+        if question.required:
+            return Step([Outbound(self.t("skip_required"))] + self.prompt(state), state, [])
+        events: list[Event] = []
+        answers = dict(state.answers)
+        if answers.pop(question.name, None) is not None:
+            events.append(AnswerCleared(question.name))
+        state = dataclasses.replace(
+            state,
+            answers=answers,
+            skipped=state.skipped + (question.name,),
+            history=state.history + (question.name,),
+            pending=None,
+            failures=0,
+        )
+        messages, state, more = self._advance(state)
+        return Step([Outbound(self.t("skipped"))] + messages, state, events + more)
+
+    def prompt(self, state: FlowState) -> list[Outbound]:
+        """What to show to (re)ask the current question, including a pending confirmation."""
+        if state.current is None:
+            return []
+        question = self.q.question(state.current)
+        pending = state.pending
+        if pending is not None:
+            if pending["kind"] == "confirm":
+                label = self.describe(question, pending["value"])
+                return [self._yes_no(self.t("confirm_value", label=label))]
+            if pending["kind"] == "entity_confirm":
+                return [self._yes_no(self.t("confirm_entity", entity=self._entity_name(pending["code"])))]
+            if pending["kind"] == "entity_pick":
+                return [self._entity_pick(pending["codes"], "pick_entity")]
+        return [self._render(question, state)]
+
+    def describe(self, question: Question, value: Any) -> str:
+        """A stored value as the respondent reads it ("4 (Buena)", "Plan indicativo, Proyectos")."""
+        if question.type is QType.ENTITY:
+            return self._entity_name(str(value))
+        if question.type not in CHOICE_TYPES:
+            return str(value)
+        labels = {c.name: c.label for c in self.q.options(question)}
+        if question.type is QType.SELECT_MULTIPLE:
+            return ", ".join(labels.get(v, v) for v in value)
+        if question.type is QType.RATING:
+            return f"{value} ({labels.get(str(value), value)})"
+        return labels.get(str(value), str(value))
+
+    # -- steps
+
+    def _accept(self, state: FlowState, question: Question, value: Any, raw: str) -> Step:
+        state = _with_answer(state, question.name, value)
+        if question.name not in state.history:
+            state = dataclasses.replace(state, history=state.history + (question.name,))
+        events: list[Event] = [AnswerSet(question.name, value, raw)]
+        messages: list[Outbound] = []
+        if question.type is QType.SELECT_MULTIPLE:
+            messages.append(Outbound(self.t("multi_ack", labels=self.describe(question, value))))
+        if question.type is QType.CONSENT and value == "no":
+            state = dataclasses.replace(state, status="rechazada", current=None)
+            return Step([Outbound(self.t("declined"))], state, events + [Finished("rechazada")])
+        state, cleared = self._drop_irrelevant(state)
+        more_messages, state, more = self._advance(state)
+        return Step(messages + more_messages, state, events + cleared + more)
+
+    def _advance(self, state: FlowState) -> tuple[list[Outbound], FlowState, list[Event]]:
+        """Move to the next question to ask, or finish."""
+        nxt = self._next_question(state)
+        if nxt is None:
+            state = dataclasses.replace(state, status="completa", current=None, pending=None, failures=0)
+            outro = [Outbound(self.q.outro)] if self.q.outro else []
+            return outro, state, [Finished("completa")]
+        state = dataclasses.replace(state, current=nxt.name, pending=None, failures=0)
+        message = self._render(nxt, state)
+        if nxt.block and nxt.block not in state.blocks_seen:
+            block = self.q.block(nxt.block)
+            if block is not None:
+                intro = self.t("block_intro", label=block.label)
+                if block.intro:
+                    intro += "\n" + block.intro
+                message = Outbound(f"{intro}\n\n{message.text}", message.options)
+            state = dataclasses.replace(state, blocks_seen=state.blocks_seen + (nxt.block,))
+        return [message], state, []
+
+    def _next_question(self, state: FlowState) -> Question | None:
+        for question in self.q.questions:
+            if question.name in state.answers or question.name in state.skipped:
+                continue
+            if conditions.evaluate(question.relevant, state.answers):
+                return question
+        return None
+
+    def _drop_irrelevant(self, state: FlowState) -> tuple[FlowState, list[Event]]:
+        """Changing an answer (after ATRAS) can make later questions irrelevant: forget their answers."""
+        dropped = [
+            q.name
+            for q in self.q.questions
+            if q.relevant and q.name in state.answers and not conditions.evaluate(q.relevant, state.answers)
+        ]
+        if not dropped:
+            return state, []
+        answers = {k: v for k, v in state.answers.items() if k not in dropped}
+        history = tuple(h for h in state.history if h not in dropped)
+        return dataclasses.replace(state, answers=answers, history=history), [AnswerCleared(n) for n in dropped]
+
+    def _invalid(self, state: FlowState, question: Question, reason: str | None) -> Step:
+        state = dataclasses.replace(state, failures=state.failures + 1)
+        hint = self._hint(question, reason)
+        if state.failures >= MAX_TRIES:
+            hint += "\n" + self.t("retry_required" if question.required else "retry_optional")
+        return Step([Outbound(hint, self._options(question))], state, [])
+
+    def _hint(self, question: Question, reason: str | None) -> str:
+        if reason == "too_long":
+            return self.t("hint.too_long")
+        hint = self.t(f"hint.{question.type.value}", n=len(self.q.options(question)))
+        return self.t("hint.ambiguous", hint=hint) if reason == "ambiguous" else hint
+
+    def _ask_confirmation(self, state: FlowState, pending: dict[str, Any], text: str) -> Step:
+        state = dataclasses.replace(state, pending=pending)
+        return Step([self._yes_no(text)], state, [])
+
+    def _resolve_pending(self, state: FlowState, question: Question, pending: dict[str, Any], text: str) -> Step | None:
+        """Answer to a confirmation. Returns None when the text is a fresh answer instead."""
+        kind = pending["kind"]
+        if kind == "entity_pick":
+            found = self.entities.narrow(self._entities(pending["codes"]), text)
+            if found.status == "found":
+                return self._accept(state, question, found.candidates[0].code, pending["raw"])
+            if found.status == "ambiguous":
+                codes = [e.code for e in found.candidates]
+                pick = {"kind": "entity_pick", "codes": codes, "raw": pending["raw"]}
+                return Step([self._entity_pick(codes, "pick_entity")], dataclasses.replace(state, pending=pick), [])
+            return None  # maybe a new name: look it up from scratch
+        answer = parsing.parse_yes_no(text)
+        if answer is None:
+            return None
+        if answer == "no":
+            if kind == "entity_confirm":
+                return Step([Outbound(self.t("entity_retry"))], state, [])
+            return Step(self.prompt(state), state, [])
+        value = pending["code"] if kind == "entity_confirm" else pending["value"]
+        return self._accept(state, question, value, pending["raw"])
+
+    def _entity_reply(self, state: FlowState, question: Question, text: str) -> Step:
+        found = self.entities.lookup(text)
+        if found.status == "found":
+            entity = found.candidates[0]
+            pending = {"kind": "entity_confirm", "code": entity.code, "raw": text}
+            return self._ask_confirmation(state, pending, self.t("confirm_entity", entity=entity.display))
+        if found.candidates:
+            codes = [e.code for e in found.candidates]
+            pending = {"kind": "entity_pick", "codes": codes, "raw": text}
+            key = "pick_entity" if found.status == "ambiguous" else "pick_entity_suggest"
+            return Step([self._entity_pick(codes, key)], dataclasses.replace(state, pending=pending), [])
+        return self._invalid(state, question, None)
+
+    # -- rendering
+
+    def _render(self, question: Question, state: FlowState) -> Outbound:
+        lines = [question.label]
+        if question.hint:
+            lines.append(f"_{question.hint}_")
+        options = self.q.options(question)
+        if question.type is QType.RATING:
+            lines.append(" · ".join(f"{c.name} {c.label}" for c in options))
+        elif question.type in CHOICE_TYPES and question.type not in (QType.CONSENT, QType.YES_NO):
+            lines.extend(f"{i}. {c.label}" for i, c in enumerate(options, 1))
+        if question.type is QType.SELECT_MULTIPLE:
+            lines.append(self.t("multi_hint"))
+        if not question.required:
+            lines.append(self.t("optional_hint"))
+        if question.name in state.answers:
+            lines.append(self.t("current_answer", answer=self.describe(question, state.answers[question.name])))
+        return Outbound("\n".join(lines), self._options(question))
+
+    def _options(self, question: Question) -> tuple[Option, ...]:
+        if question.type not in CHOICE_TYPES or question.type is QType.SELECT_MULTIPLE:
+            return ()
+        return tuple(Option(c.label, str(i)) for i, c in enumerate(self.q.options(question), 1))
+
+    def _yes_no(self, text: str) -> Outbound:
+        return Outbound(text, (Option(self.t("option_yes"), self.t("option_yes")), Option(self.t("option_no"), self.t("option_no"))))
+
+    def _entity_pick(self, codes: list[str], key: str) -> Outbound:
+        names = [self._entity_name(c) for c in codes]
+        lines = [self.t(key)] + [f"{i}. {n}" for i, n in enumerate(names, 1)]
+        return Outbound("\n".join(lines), tuple(Option(n, str(i)) for i, n in enumerate(names, 1)))
+
+    def _entities(self, codes: list[str]) -> tuple[Any, ...]:
+        return tuple(e for e in (self.entities.get(c) for c in codes) if e is not None)
+
+    def _entity_name(self, code: str) -> str:
+        entity = self.entities.get(code)
+        return entity.display if entity is not None else code
+
+    def _prefill_value(self, question: Question, value: Any) -> Any:
+        """A contact field as a valid answer, or None (an unknown value is asked instead)."""
+        if value is None or question.prefill is None:
+            return None
+        if question.type in (QType.CONSENT, QType.YES_NO):
+            return value if value in ("si", "no") else None
+        if question.type is QType.ENTITY:
+            return value if self.entities.get(str(value)) is not None else None
+        if question.type in CHOICE_TYPES:
+            return value if value in {c.name for c in self.q.options(question)} else None
+        return value
+
+
+def _with_answer(state: FlowState, name: str, value: Any) -> FlowState:
+    return dataclasses.replace(state, answers={**state.answers, name: value}, failures=0, pending=None)

@@ -1,0 +1,31 @@
+"""The one message shape every channel translates to and from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class Option:
+    """A quick reply: Telegram renders it as an inline button, the simulator as a button,
+    WhatsApp as the numbered line already in the text. ``reply`` is what choosing it sends."""
+
+    label: str
+    reply: str
+
+
+@dataclass(frozen=True)
+class Outbound:
+    text: str
+    options: tuple[Option, ...] = ()
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str  # whatsapp | telegram | sms | simulator | console
+    address: str  # E.164 number, Telegram chat id, simulator session id
+    text: str
+    external_id: str | None = None  # provider id (MessageSid, update_id) for idempotency
+    received_at: datetime | None = None
+    media: tuple[str, ...] = field(default=())  # media URLs; the bot only understands text

@@ -1,0 +1,165 @@
+"""The stored concepts, as SQLAlchemy 2 typed models. Schema changes go through Alembic
+(``surveys/migrations``); ``m360 db upgrade`` applies them.
+
+Times are stored in UTC. History belongs to the entity (staff rotate), so interviews carry the
+entity code they were answered for, not only the contact who answered.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite forgets the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given; use surveys.models.utcnow()")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime, dict[str, Any]: JSON}
+
+
+class Entity(Base):
+    """A territorial entity from DIVIPOLA: an alcaldía (5-digit code) or a gobernación (2-digit code)."""
+
+    __tablename__ = "entity"
+
+    code: Mapped[str] = mapped_column(String(5), primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))  # display name, e.g. "Génova"
+    official_name: Mapped[str] = mapped_column(String(120))  # as in DIVIPOLA, e.g. "GÉNOVA"
+    kind: Mapped[str] = mapped_column(String(20))  # alcaldia | gobernacion | otro
+    muni_type: Mapped[str | None] = mapped_column(String(40))  # Municipio, Área no municipalizada, …
+    dept_code: Mapped[str] = mapped_column(String(2), index=True)
+    dept_name: Mapped[str] = mapped_column(String(120))
+    region: Mapped[str | None] = mapped_column(String(60), index=True)
+    regions: Mapped[dict[str, Any]] = mapped_column(default=dict)  # every regional scheme: name → region
+    pdet: Mapped[bool] = mapped_column(Boolean, default=False)
+    pdet_subregion: Mapped[str | None] = mapped_column(String(80))
+    lat: Mapped[float | None] = mapped_column(Float)
+    lon: Mapped[float | None] = mapped_column(Float)
+
+
+class Contact(Base):
+    """Somebody on a channel: a WhatsApp number (E.164) or a Telegram chat id."""
+
+    __tablename__ = "contact"
+    __table_args__ = (UniqueConstraint("channel", "address"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))  # whatsapp | telegram | sms | simulator | console
+    address: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str | None] = mapped_column(String(120))
+    cargo: Mapped[str | None] = mapped_column(String(60))
+    entity_code: Mapped[str | None] = mapped_column(ForeignKey("entity.code"), index=True)
+    consent: Mapped[bool | None] = mapped_column(Boolean)  # None: never asked / not answered
+    consent_at: Mapped[datetime | None]
+    consent_version: Mapped[str | None] = mapped_column(String(40))  # version of the text they agreed to
+    consent_text: Mapped[str | None] = mapped_column(Text)
+    opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
+    opted_out_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The conversation's state (surveys.engine / bot.conversation), saved after every turn.
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state_version: Mapped[int] = mapped_column(Integer, default=0)
+    last_inbound_at: Mapped[datetime | None]
+
+    entity: Mapped[Entity | None] = relationship()
+
+    # Optimistic locking: two deliveries racing for one contact cannot both save their state.
+    __mapper_args__ = {"version_id_col": state_version}
+
+
+class QuestionnaireVersion(Base):
+    """A questionnaire as it was when interviews were taken with it (versions never change)."""
+
+    __tablename__ = "questionnaire"
+    __table_args__ = (UniqueConstraint("qid", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    qid: Mapped[str] = mapped_column(String(60))
+    version: Mapped[str] = mapped_column(String(40))
+    title: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[dict[str, Any]] = mapped_column()  # surveys.schema.to_dict()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Interview(Base):
+    """One respondent taking one questionnaire once."""
+
+    __tablename__ = "interview"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    questionnaire_id: Mapped[int] = mapped_column(ForeignKey("questionnaire.id"))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
+    entity_code: Mapped[str | None] = mapped_column(ForeignKey("entity.code"), index=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    period: Mapped[str] = mapped_column(String(7), index=True)  # YYYY-MM: the wave's, or the month it started
+    wave_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    # en_curso | pausada | completa | rechazada | expirada  (export: en_curso/pausada → incompleta)
+    status: Mapped[str] = mapped_column(String(20), default="en_curso", index=True)
+    source: Mapped[str] = mapped_column(String(20), default="chat")  # chat | import
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+    questionnaire: Mapped[QuestionnaireVersion] = relationship()
+    contact: Mapped[Contact | None] = relationship()
+    entity: Mapped[Entity | None] = relationship()
+    answers: Mapped[list[Answer]] = relationship(back_populates="interview", cascade="all, delete-orphan")
+
+
+class Answer(Base):
+    """An accepted answer; committed in the same transaction as the turn that accepted it."""
+
+    __tablename__ = "answer"
+    __table_args__ = (UniqueConstraint("interview_id", "question"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    interview_id: Mapped[int] = mapped_column(ForeignKey("interview.id", ondelete="CASCADE"))
+    question: Mapped[str] = mapped_column(String(80))
+    raw_text: Mapped[str | None] = mapped_column(Text)  # what the respondent wrote
+    value: Mapped[Any] = mapped_column(JSON)  # parsed: int, str (choice name), list[str], free text
+    source: Mapped[str] = mapped_column(String(20), default="chat")  # chat | prefill | import
+    answered_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    interview: Mapped[Interview] = relationship(back_populates="answers")
+
+
+class MessageLog(Base):
+    """Every message in and out, for audit and idempotency (external_id = MessageSid / update_id)."""
+
+    __tablename__ = "message_log"
+    __table_args__ = (UniqueConstraint("channel", "direction", "external_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
+    interview_id: Mapped[int | None] = mapped_column(Integer)
+    channel: Mapped[str] = mapped_column(String(20))
+    direction: Mapped[str] = mapped_column(String(3))  # in | out
+    external_id: Mapped[str | None] = mapped_column(String(80))
+    text: Mapped[str] = mapped_column(Text)
+    options: Mapped[list[Any] | None] = mapped_column(JSON)  # quick replies sent with an outbound message
+    reply_to: Mapped[int | None] = mapped_column(ForeignKey("message_log.id"), index=True)  # the inbound it answers
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

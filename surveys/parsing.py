@@ -1,0 +1,979 @@
+"""Tolerant parsing of chat answers into stored values.
+
+Respondents answer from phones: typos, no accents, emoji, keycap digits, "4 de 5", "cuatro",
+"sii", "no acepto", "seguimiento y armonización". :func:`parse_answer` turns one chat message into
+the value stored for a :class:`~surveys.schema.Question`, or says why it could not
+(``reason``: ``empty`` | ``unknown`` | ``out_of_range`` | ``ambiguous`` | ``too_long``). When the
+value is a guess (fuzzy match, loose synonym, "muy buena" on a scale without that label) the result
+has ``confirm=True`` and the engine asks "¿Quiso decir …?" before storing it.
+
+Conventions shared with the engine:
+
+* Options of every choice question are shown numbered 1..n in list order; a bare number *k* picks
+  the *k*-th option. For RATING the numbers are the values themselves ("4" → 4, whatever its
+  position), and the choice names of a rating list are integers.
+* CONSENT / YES_NO store ``"si"`` / ``"no"``; YES_NO_PARTIAL adds ``"parcialmente"``.
+* SELECT_MULTIPLE stores choice names in list order without duplicates.
+
+Decisions (see ``tests/data/parsing_cases.yaml`` for the executable list):
+
+* "muy buena" on a scale whose labels are Buena / Excelente → Buena (the word the respondent used),
+  with ``confirm=True``: an intensifier in front of a label always asks.
+* "1-3" in a multiple choice is the range 1, 2, 3 with ``confirm=True`` (it may mean "1 and 3");
+  "1 a 3" / "del 1 al 3" are ranges without confirmation; "1,3", "1 3", "1 y 3", "1/3" are lists.
+* "4.5" / "4,5" in a rating is ``out_of_range`` (never rounded); "8/10" is rescaled to 4 with
+  ``confirm=True`` when the result is a whole number.
+* "todas" in a multiple choice selects every option except catch-alls (otro, no aplica …), with
+  ``confirm=True``; "ninguna" / "nada" is ``unknown`` unless the list has such an option.
+* :func:`parse_yes_no` (confirmations, consent prompts, resume) never maps digits: confirmations are
+  shown as Sí/No buttons, so a "2" there is a fresh answer, not "no". It returns only sure answers.
+
+Speed matters (the engine targets 1,000 turns/s): everything derived from a choice list is
+computed once and cached by the (hashable) tuple of choices; a parse is a handful of dict lookups,
+with rapidfuzz only for words that are not in the list's vocabulary.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from types import MappingProxyType
+from typing import Any, Final
+
+from rapidfuzz import fuzz, process
+
+from surveys.schema import Choice, QType, Question, Questionnaire
+
+__all__ = [
+    "AMBIGUOUS",
+    "EMPTY",
+    "MAX_TEXT_LEN",
+    "OUT_OF_RANGE",
+    "TOO_LONG",
+    "UNKNOWN",
+    "Parsed",
+    "normalize",
+    "number_words",
+    "parse_answer",
+    "parse_yes_no",
+]
+
+EMPTY: Final = "empty"
+UNKNOWN: Final = "unknown"
+OUT_OF_RANGE: Final = "out_of_range"
+AMBIGUOUS: Final = "ambiguous"
+TOO_LONG: Final = "too_long"
+
+MAX_TEXT_LEN: Final = 2000  # characters of the stripped reply; longer is "too_long"
+HIGH_SCORE: Final = 90.0  # a fuzzy word correction at or above this needs no confirmation
+WORD_CUTOFF: Final = 80.0  # below this a word is not corrected at all
+WHOLE_CUTOFF: Final = 80.0  # last-resort match of the whole reply against whole phrases (always confirmed)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    ok: bool
+    value: Any = None
+    confirm: bool = False  # the value is a guess the engine must confirm ("¿Quiso decir 4 (Buena)?")
+    reason: str | None = None  # when not ok: empty | unknown | out_of_range | ambiguous | too_long
+
+
+def _fail(reason: str) -> Parsed:
+    return Parsed(ok=False, reason=reason)
+
+
+# ---------------------------------------------------------------- normalization
+
+_KEYCAP = re.compile("([0-9#*])\ufe0f?\u20e3")  # "4️⃣" is 4 + VS16 + COMBINING ENCLOSING KEYCAP
+# A number group keeps the punctuation that gives it meaning ("4/5", "4,5", "1-3", "4 / 5"); a lone
+# "-" before digits is a sign. Sentence punctuation becomes a boundary token ","; the rest is dropped.
+_PIECE = re.compile(r"(?:(?<!\w)-)?\d+(?:(?:[.,]|\s*[/-]\s*)\d+)*|[^\W\d_]+|[,.;:!?\n]")
+_SPACES = re.compile(r"\s+")
+_NUM_START = frozenset("-0123456789")  # number tokens start with an ASCII digit or a sign
+_INTEGER = re.compile(r"-?[0-9]+")
+_DROP_CATEGORIES = frozenset({"Mn", "Me", "Cf"})  # accents, keycap/variation marks, ZWJ
+
+
+def _fold(text: str) -> str:
+    text = _KEYCAP.sub(r" \1 ", text)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKD", text.replace("\U0001f51f", " 10 "))  # 🔟
+        out: list[str] = []
+        for ch in text:
+            if ch.isascii():
+                out.append(ch)
+                continue
+            cat = unicodedata.category(ch)
+            if cat in _DROP_CATEGORIES:
+                continue
+            out.append(str(unicodedata.decimal(ch)) if cat == "Nd" else ch)  # Arabic-Indic etc. → 0-9
+        text = "".join(out)
+    return text.casefold()
+
+
+def _tokens(text: str) -> tuple[str, ...]:
+    """Words, number groups and "," boundaries (never leading, trailing or doubled)."""
+    out: list[str] = []
+    for m in _PIECE.finditer(_fold(text)):
+        piece = m.group()
+        if len(piece) == 1 and piece in ",.;:!?\n":
+            if out and out[-1] != ",":
+                out.append(",")
+        elif piece[0] in _NUM_START:
+            out.append(_SPACES.sub("", piece))
+        else:
+            out.append(piece)
+    if out and out[-1] == ",":
+        out.pop()
+    return tuple(out)
+
+
+def normalize(text: str) -> str:
+    """Fold a reply for matching: no accents, casefolded, emoji digits as digits, single spaces.
+
+    Keeps "," as a boundary and the punctuation inside numbers: ``"Sí, ¡claro!"`` → ``"si, claro"``,
+    ``"4 / 5"`` → ``"4/5"``, ``"4️⃣"`` → ``"4"``, ``"N/A"`` → ``"n a"``.
+    """
+    return " ".join(_tokens(text or "")).replace(" ,", ",")
+
+
+_SQUEEZE = re.compile(r"([a-z])\1+")
+
+
+def _squeeze(token: str) -> str:
+    """'siii' → 'si', 'noo' → 'no' (only for the yes/no vocabulary, compared squeezed on both sides)."""
+    return _SQUEEZE.sub(r"\1", token)
+
+
+def _stem(token: str) -> str:
+    """Crude Spanish folding so 'buena'/'bueno'/'buenas', 'jefe'/'jefa', 'proyecto(s)' compare equal."""
+    if len(token) >= 4 and token[-1] == "s":
+        token = token[:-1]
+    if len(token) >= 4 and token[-1] in "aoe":
+        token = token[:-1]
+    return token
+
+
+# ---------------------------------------------------------------- numbers
+
+_CARDINALS: Final[Mapping[str, int]] = MappingProxyType({
+    "cero": 0, "sero": 0, "zero": 0, "uno": 1, "dos": 2, "tres": 3, "cuatro": 4, "cinco": 5, "sinco": 5,
+    "seis": 6, "siete": 7, "ocho": 8, "nueve": 9, "diez": 10, "dies": 10, "once": 11, "onse": 11,
+    "doce": 12, "dose": 12, "trece": 13, "trese": 13, "catorce": 14, "catorse": 14, "quince": 15,
+    "dieciseis": 16, "diecisiete": 17, "dieciocho": 18, "diecinueve": 19, "veinte": 20,
+})
+_ORDINALS: Final[Mapping[str, int]] = MappingProxyType({
+    "primero": 1, "primera": 1, "primer": 1, "segundo": 2, "segunda": 2, "tercero": 3, "tercera": 3,
+    "tercer": 3, "cuarto": 4, "cuarta": 4, "quinto": 5, "quinta": 5, "sexto": 6, "sexta": 6,
+    "septimo": 7, "septima": 7, "setimo": 7, "setima": 7, "octavo": 8, "octava": 8, "noveno": 9,
+    "novena": 9, "decimo": 10, "decima": 10, "undecimo": 11, "undecima": 11, "onceavo": 11,
+    "duodecimo": 12, "duodecima": 12, "doceavo": 12,
+})
+_NUMBER_WORDS: Final[Mapping[str, int]] = MappingProxyType({**_CARDINALS, **_ORDINALS})
+_LAST_WORDS = frozenset({"ultima", "ultimo"})
+_ONE_ARTICLES = frozenset({"un", "una"})  # "un 4" is 4, but "una" alone is 1
+_BIG = 10_000_000  # stands for any number too long to be an option (and avoids int() on huge strings)
+
+# Words that may surround a bare number without changing it ("la opción 2", "le doy un 4 de 5 ⭐").
+_NUMBER_FILLERS = frozenset(
+    "opcion opciones la el lo los las numero num nro respuesta es mi seria diria creo que le doy pongo daria "
+    "pondria calificacion califico calificaria nota puntaje puntos punto estrellas estrella y e u con pues "
+    "yo escojo elijo selecciono marco escogeria eligo me quedo gracias son de del ro ra er era do da to ta "
+    "vo va mo ma o a".split()
+)
+_RANGE_WORDS = frozenset({"a", "al", "hasta"})
+_FRACTION_WORDS = frozenset({"de", "sobre"})
+
+
+def number_words() -> Mapping[str, int]:
+    """Spanish cardinals (cero..veinte, with common misspellings) and ordinals (primero..duodécimo)."""
+    return _NUMBER_WORDS
+
+
+@dataclass(frozen=True, slots=True)
+class _Num:
+    kind: str  # int | dec ("4.5", maybe a list "1.3") | frac ("4/5", "4 de 5") | range | list
+    values: tuple[int, ...]
+    loose: bool = False  # frac: written with "/"; range: written "1-3" (may mean "1 and 3")
+
+
+_NUM_SPLIT = re.compile(r"([.,/-])")
+
+
+def _num_token(token: str) -> _Num:
+    negative = token.startswith("-")
+    parts = _NUM_SPLIT.split(token[1:] if negative else token)
+    values = [int(p) if len(p) <= 7 else _BIG for p in parts[::2]]
+    seps = set(parts[1::2])
+    if negative:
+        values[0] = -values[0]
+    if len(values) == 1:
+        return _Num("int", (values[0],))
+    if len(values) == 2 and seps == {"/"}:
+        return _Num("frac", (values[0], values[1]), loose=True)
+    if len(values) == 2 and seps == {"-"}:
+        return _Num("range", (values[0], values[1]), loose=True)
+    if len(values) == 2 and seps <= {".", ","}:
+        return _Num("dec", (values[0], values[1]))
+    return _Num("list", tuple(values))
+
+
+def _pure_numbers(tokens: Sequence[str], last: int) -> list[_Num] | None:
+    """The numbers of a reply made only of numbers and filler words, else None."""
+    items: list[_Num] = []
+    pending: str | None = None  # "range" after "1 a", "frac" after "4 de"
+    one = False
+    for tok in tokens:
+        value: int | None = None
+        if tok == ",":
+            pending = None
+            continue
+        if tok[0] in _NUM_START:
+            num = _num_token(tok)
+            if num.kind != "int":
+                items.append(num)
+                pending = None
+                continue
+            value = num.values[0]
+        elif tok in _NUMBER_WORDS:
+            value = _NUMBER_WORDS[tok]
+        elif tok in _LAST_WORDS:
+            value = last
+        elif tok in _ONE_ARTICLES:
+            one = True
+            continue
+        elif items and items[-1].kind == "int" and (tok in _RANGE_WORDS or tok in _FRACTION_WORDS):
+            pending = "range" if tok in _RANGE_WORDS else "frac"
+            continue
+        elif tok in _NUMBER_FILLERS:
+            continue
+        else:
+            return None
+        if pending and items and items[-1].kind == "int":
+            items[-1] = _Num(pending, (items[-1].values[0], value))
+        else:
+            items.append(_Num("int", (value,)))
+        pending = None
+    if not items and one:
+        items.append(_Num("int", (1,)))
+    return items or None
+
+
+# ---------------------------------------------------------------- vocabulary
+
+_STOPWORDS = frozenset(
+    "de del la el los las lo al a en un una unos unas por para con que q su sus y e o u".split()
+)
+_FILLERS = frozenset(
+    "opcion opciones numero respuesta seria diria creo considero pienso opino yo mi es son fue era ha sido "
+    "estuvo esta parece parecio me pues eh em mmm este verdad gracias senor senora doctor doctora dr dra "
+    "hola tema temas soy somos cargo".split()
+)
+_GREETING_HEADS = frozenset({"buenas", "buenos", "buena", "buen"})
+_GREETING_TAILS = frozenset({"dias", "dia", "tardes", "tarde", "noches", "noche"})
+_NEGATIONS = frozenset({"no", "ni", "nunca", "jamas", "tampoco", "nada", "sin"})
+_INTENSIFIERS = frozenset(
+    {"muy", "super", "bastante", "re", "demasiado", "tan", "mas", "sumamente", "extremadamente", "bien"}
+)
+_DONT_KNOW = frozenset(
+    {("no", "se"), ("nose",), ("no", "sabe"), ("no", "lo", "se"), ("ns",), ("nsnr",), ("ni", "idea"),
+     ("no", "recuerdo"), ("no", "me", "acuerdo"), ("no", "estoy", "seguro"), ("no", "estoy", "segura"),
+     ("no", "sabria"), ("no", "tengo", "idea"), ("no", "entiendo"), ("no", "entendi"), ("no", "comprendo")}
+)
+_NONE_WORDS = frozenset({"ninguna", "ninguno", "ningun", "nada", "niguna", "ningunas", "ningunos", "anteriores"})
+_ALL_HEADS = frozenset({"todas", "todos", "toda", "todo"})
+_EXCEPT = frozenset({"menos", "excepto", "salvo", "sin"})
+_ALL_WORDS = frozenset({"todas", "todos", "toda", "todo", "anteriores", "opciones", "las", "los", "la", "de"})
+# Choices that "todas" does not include: catch-alls and non-answers.
+_NOT_IN_ALL = frozenset({"otro", "otra", "otros", "no_aplica", "ninguna", "ninguno", "no_sabe", "ns_nr", "nsnr"})
+
+# Extra ways to say common labels, keyed by the normalized label or name ("muy mala", "no aplica").
+# (phrase, guess): a guess is only a likely reading and is confirmed.
+_BUILTIN_SYNONYMS: Final[Mapping[str, tuple[tuple[str, bool], ...]]] = MappingProxyType({
+    "excelente": tuple((w, True) for w in (
+        "perfecta", "perfecto", "optima", "optimo", "espectacular", "buenisima", "buenisimo", "genial",
+        "maravillosa", "sobresaliente", "excepcional", "lo maximo")),
+    "buena": (("bien", True),),
+    "regular": (("mas o menos", True), ("masomenos", True), ("normal", True), ("aceptable", True),
+                ("intermedia", True), ("ni buena ni mala", False), ("ni bien ni mal", True)),
+    "mala": (("mal", False), ("deficiente", True), ("insuficiente", True), ("floja", True)),
+    "muy mala": tuple((w, True) for w in (
+        "pesima", "pesimo", "terrible", "horrible", "fatal", "malisima", "malisimo", "desastrosa",
+        "nefasta", "lo peor")),
+    "no aplica": tuple((w, False) for w in (
+        "na", "n a", "no aplica", "no aplicable", "no corresponde", "no procede", "no es aplicable")),
+    "otro": (("otra", False), ("otros", False), ("otras", False), ("otra cosa", True)),
+})
+
+# Yes / no / partial / don't-know vocabulary. Phrases are matched on squeezed tokens, longest first.
+_Y, _N, _P, _U = "si", "no", "parcialmente", "?"
+_YN_VOCAB: Final[tuple[tuple[str, str, bool], ...]] = (
+    *((w, _Y, False) for w in (
+        "si", "s", "sip", "sep", "sis", "sisas", "simon", "yes", "yep", "yeah", "claro", "claro que si",
+        "claro q si", "por supuesto", "por supuesto que si", "porsupuesto", "desde luego", "obvio", "obviamente",
+        "de acuerdo", "deacuerdo", "estoy de acuerdo", "acepto", "aceptar", "aceptado", "acepta", "autorizo",
+        "ok", "oki", "okey", "okay", "okei", "oka", "dale", "de una", "listo", "lista", "vale", "bueno",
+        "bien", "esta bien", "muy bien", "perfecto", "perfecta", "afirmativo", "correcto", "es correcto",
+        "exacto", "exactamente", "asi es", "efectivamente", "en efecto", "cierto", "es cierto", "seguro",
+        "con gusto", "con mucho gusto", "hagamosle", "adelante", "quiero participar", "participo",
+        "como no", "por que no", "sin problema", "no hay problema", "no hay lio", "eso es", "totalmente",
+        "completamente", "of course")),
+    *((w, _Y, True) for w in ("k", "ya", "aja", "aha", "ajam", "uhum", "eso", "porque no")),  # "¿porque no?"
+    *((w, _N, False) for w in (
+        "no", "n", "nop", "nope", "nones", "nel", "nanai", "nah", "negativo", "nunca", "jamas", "tampoco",
+        "para nada", "nada", "de ninguna manera", "de ningun modo", "en absoluto", "ni loco", "ni loca",
+        "no gracias", "no quiero", "no acepto", "no autorizo", "no deseo", "no me interesa", "rechazo",
+        "no estoy de acuerdo", "claro que no", "por supuesto que no", "obvio que no", "creo que no",
+        "pues no", "que no", "ya no", "aun no", "todavia no", "tampoco", "no hay")),
+    *((w, _P, False) for w in (
+        "parcialmente", "parcial", "parcial mente", "en parte", "parte", "mas o menos", "masomenos",
+        "mas menos", "maso", "a medias", "medias", "medianamente", "no del todo", "no completamente",
+        "no totalmente", "no tanto", "a veces", "en algunos casos", "si pero no del todo", "en proceso")),
+    *((w, _P, True) for w in (
+        "medio", "algo", "un poco", "poco", "no mucho", "algunos", "algunas", "casi", "regular", "en curso")),
+    *((w, _U, False) for w in (
+        "no se", "nose", "no sabe", "no lo se", "ns", "nsnr", "ni idea", "no recuerdo", "no me acuerdo",
+        "no estoy seguro", "no estoy segura", "no sabria", "no sabria decir", "no tengo idea", "quien sabe",
+        "tal vez", "quizas", "quiza", "puede ser", "depende", "no entiendo", "no entendi", "no comprendo",
+        "no tengo claro", "no me queda claro", "no es claro", "como asi", "que")),
+)
+# Yes-words a preceding "no" does not negate ("no si" is a contradiction, not a "no").
+_INTERJECTIONS = frozenset(
+    "si s sip sep sis sisas simon yes yep yeah ok oki okey okay okei oka k dale listo vale ya aja bueno".split()
+)
+_NEGATORS = frozenset({("no",), ("nunca",), ("jamas",), ("tampoco",), ("ni",)})
+_HEDGES = frozenset({"pero", "aunque", "excepto", "salvo", "sino"})
+_YES_EMOJI = frozenset("👍👌✅✔☑🆗🤝🙆")
+_NO_EMOJI = frozenset("👎❌✖🚫⛔🙅❎")
+_STARS = frozenset("⭐🌟★")
+
+# Words that are never fuzzy-corrected into a label word (they mean something on their own).
+_NO_FUZZ = frozenset(
+    set(_NUMBER_WORDS) | _NEGATIONS | _INTENSIFIERS | _NONE_WORDS | _ALL_WORDS | _FILLERS
+    | {"claro", "bueno", "nose", "gracias", "acepto", "vale", "listo", "dale", "pero", "aunque", "okey", "okay"}
+)
+
+_YN_TYPES = frozenset({QType.CONSENT, QType.YES_NO, QType.YES_NO_PARTIAL})
+
+# Content item kinds
+_WORD, _NUM, _NEG, _INT = 0, 1, 2, 3
+
+
+def _yn_key(text: str) -> tuple[str, ...]:
+    return tuple(_squeeze(t) for t in _tokens(text) if t != ",")
+
+
+@dataclass(frozen=True, slots=True)
+class _YesNo:
+    table: Mapping[tuple[str, ...], tuple[str, bool, bool]]  # key → (polarity, guess, negatable)
+    longest: int
+    whole: tuple[str, ...]  # keys as strings, for the last-resort fuzzy match
+    whole_pol: tuple[tuple[str, bool], ...]
+
+
+def _build_yes_no(extra: Iterable[tuple[str, str, bool]] = ()) -> _YesNo:
+    table: dict[tuple[str, ...], tuple[str, bool, bool]] = {}
+    for phrase, pol, guess in (*_YN_VOCAB, *extra):
+        key = _yn_key(phrase)
+        if key:
+            table[key] = (pol, guess, not (len(key) == 1 and key[0] in _INTERJECTIONS))
+    whole = tuple(" ".join(k) for k, v in table.items() if v[0] != _U and len(" ".join(k)) >= 3)
+    whole_pol = tuple(table[tuple(w.split())][:2] for w in whole)
+    return _YesNo(MappingProxyType(table), max(map(len, table)), whole, whole_pol)
+
+
+_BASE_YN: Final = _build_yes_no()
+
+
+# ---------------------------------------------------------------- per-list index
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    stem: str
+    score: float  # 100 unless fuzzy-corrected
+    boundary: bool  # a separator ("," "y" "o") precedes it
+    kind: int
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
+class _ListIndex:
+    choices: tuple[Choice, ...]
+    # first stem → [(stems, target positions, guess)], longest phrase first
+    phrases: Mapping[str, tuple[tuple[tuple[str, ...], frozenset[int], bool], ...]]
+    exact: Mapping[tuple[str, ...], tuple[frozenset[int], bool]]
+    words: Mapping[str, frozenset[int]]  # content stem → positions whose label/synonyms contain it
+    vocab: tuple[str, ...]  # stems eligible as fuzzy targets
+    vocab_set: frozenset[str]
+    whole: tuple[str, ...]  # phrases with spaces removed, for the last-resort match
+    whole_targets: tuple[tuple[frozenset[int], bool], ...]
+    rating: Mapping[int, int] | None  # value → position, when every name is an integer
+    yes_no: _YesNo
+    canon: tuple[str | None, ...]  # si / no / parcialmente meaning of each choice
+
+
+def _content(tokens: Iterable[str]) -> list[tuple[str, int, bool, str]]:
+    """(stem, kind, boundary-before, raw) of the meaningful tokens."""
+    out: list[tuple[str, int, bool, str]] = []
+    boundary = False
+    toks = list(tokens)
+    for i, tok in enumerate(toks):
+        if tok == "," or tok in ("y", "e", "o", "u"):
+            boundary = True
+            continue
+        if tok in _STOPWORDS or tok in _FILLERS or tok == "hola":
+            continue
+        if tok in _GREETING_TAILS and i and toks[i - 1] in _GREETING_HEADS:
+            if out and out[-1][3] == toks[i - 1]:
+                out.pop()  # "buenas tardes" is a greeting, not the label "Buena"
+            continue
+        if tok[0] in _NUM_START:
+            out.append((tok, _NUM, boundary, tok))
+        else:
+            kind = _NEG if tok in _NEGATIONS else _INT if tok in _INTENSIFIERS else _WORD
+            out.append((_stem(tok), kind, boundary, tok))
+        boundary = False
+    return out
+
+
+def _label_variants(label: str) -> list[str]:
+    """'Secretario(a) de Planeación' → with '(a)' dropped, and the feminine form."""
+    variants = [label]
+    if "(" in label:
+        variants.append(re.sub(r"\([^)]*\)", " ", label))
+        variants.append(re.sub(r"(\w*?)[oe]?\((a|as)\)", lambda m: m.group(1) + m.group(2), label))
+    return variants
+
+
+def _canon_yes_no(choice: Choice) -> str | None:
+    for text in (choice.name.replace("_", " "), choice.label):
+        value, _, guess = _yes_no_core(_tokens(text), _BASE_YN, allow_partial=True, raw="")
+        if value is not None and not guess:
+            return value
+    return None
+
+
+def _build_index(choices: tuple[Choice, ...]) -> _ListIndex:
+    phrase_map: dict[tuple[str, ...], dict[int, bool]] = {}  # stems → {position: guess}
+    word_map: dict[str, set[int]] = {}
+
+    def add(text: str, pos: int, guess: bool, words: bool) -> None:
+        content = _content(_tokens(text))
+        if not content:
+            return
+        stems = tuple(c[0] for c in content)
+        kinds = [c[1] for c in content]
+        targets = phrase_map.setdefault(stems, {})
+        targets[pos] = targets.get(pos, True) and guess  # a sure source wins over a guess
+        if words and _NEG not in kinds:  # "aplica" alone must not pick "No aplica"
+            for stem, kind in zip(stems, kinds, strict=True):
+                if kind == _WORD:
+                    word_map.setdefault(stem, set()).add(pos)
+
+    for pos, choice in enumerate(choices):
+        for variant in _label_variants(choice.label):
+            add(variant, pos, False, True)
+        for synonym in choice.synonyms:
+            add(synonym, pos, False, True)
+        if not _INTEGER.fullmatch(choice.name.strip()):
+            add(choice.name.replace("_", " "), pos, False, False)
+        for key in {normalize(choice.label), normalize(choice.name.replace("_", " "))}:
+            for phrase, guess in _BUILTIN_SYNONYMS.get(key, ()):
+                add(phrase, pos, guess, False)
+
+    # A phrase that several choices share only through guesses is dropped for the guessers
+    # when a sure source exists; otherwise it stays and resolves as ambiguous.
+    exact: dict[tuple[str, ...], tuple[frozenset[int], bool]] = {}
+    for stems, targets in phrase_map.items():
+        sure = {p for p, g in targets.items() if not g}
+        chosen = sure or set(targets)
+        exact[stems] = (frozenset(chosen), not sure)
+    by_first: dict[str, list[tuple[tuple[str, ...], frozenset[int], bool]]] = {}
+    for stems, (targets, guess) in exact.items():
+        by_first.setdefault(stems[0], []).append((stems, targets, guess))
+    phrases = {k: tuple(sorted(v, key=lambda p: -len(p[0]))) for k, v in by_first.items()}
+    vocab = sorted({s for stems in exact for s in stems if len(s) >= 4 and s[0] not in _NUM_START})
+    whole = tuple("".join(stems) for stems in exact)
+    rating: dict[int, int] | None = {}
+    for pos, choice in enumerate(choices):
+        name = choice.name.strip()
+        if not _INTEGER.fullmatch(name) or rating is None:
+            rating = None
+            continue
+        rating.setdefault(int(name), pos)
+    canon = tuple(_canon_yes_no(c) for c in choices)
+    yn_extra = [
+        (text, value, False)
+        for choice, value in zip(choices, canon, strict=True) if value is not None
+        for text in (choice.label, *choice.synonyms, choice.name.replace("_", " "))
+    ]
+    return _ListIndex(
+        choices=choices,
+        phrases=MappingProxyType(phrases),
+        exact=MappingProxyType(exact),
+        words=MappingProxyType({k: frozenset(v) for k, v in word_map.items()}),
+        vocab=tuple(vocab),
+        vocab_set=frozenset(vocab),
+        whole=whole,
+        whole_targets=tuple(exact[stems] for stems in exact),
+        rating=MappingProxyType(rating) if rating else None,
+        yes_no=_build_yes_no(yn_extra) if yn_extra else _BASE_YN,
+        canon=canon,
+    )
+
+
+_cached_index = lru_cache(maxsize=512)(_build_index)
+_BY_ID: dict[int, tuple[tuple[Choice, ...], _ListIndex]] = {}
+
+
+def _index(choices: tuple[Choice, ...]) -> _ListIndex:
+    # The same tuple object comes back every turn: skip hashing a dozen dataclasses.
+    hit = _BY_ID.get(id(choices))
+    if hit is not None and hit[0] is choices:
+        return hit[1]
+    index = _cached_index(tuple(choices))
+    if len(_BY_ID) > 1024:
+        _BY_ID.clear()
+    _BY_ID[id(choices)] = (choices, index)
+    return index
+
+
+# ---------------------------------------------------------------- yes / no
+
+
+def _yes_no_core(
+    tokens: Sequence[str], yn: _YesNo, *, allow_partial: bool, raw: str
+) -> tuple[str | None, str | None, bool]:
+    """(value, reason, confirm) of a yes/no(/partial) reply, without the numbered-option path."""
+    sq = [t if t == "," else _squeeze(t) for t in tokens]
+    n = len(sq)
+    # signals: (start, end, polarity, guess, negatable, key)
+    signals: list[tuple[int, int, str, bool, bool, tuple[str, ...]]] = []
+    i = 0
+    while i < n:
+        if sq[i] == ",":
+            i += 1
+            continue
+        for length in range(min(yn.longest, n - i), 0, -1):
+            key = tuple(sq[i : i + length])
+            hit = yn.table.get(key) if "," not in key else None
+            if hit is not None:
+                signals.append((i, i + length, hit[0], hit[1], hit[2], key))
+                i += length
+                break
+        else:
+            i += 1
+    # "no acepto", "no estoy de acuerdo": a negator shortly before a yes-phrase turns it into a no.
+    kept: list[tuple[int, int, str, bool, bool, tuple[str, ...]]] = []
+    for sig in signals:
+        start, _, pol, _, negatable, _ = sig
+        if pol == _Y and negatable and kept:
+            prev = kept[-1]
+            if prev[5] in _NEGATORS and start - prev[1] <= 2 and "," not in sq[prev[1] : start]:
+                continue
+        kept.append(sig)
+    pols = {s[2] for s in kept}
+    guess = any(s[3] for s in kept)
+    if raw:
+        if any(ch in _YES_EMOJI for ch in raw):
+            pols.add(_Y)
+        if any(ch in _NO_EMOJI for ch in raw):
+            pols.add(_N)
+    if not pols:
+        text = " ".join(t for t in sq if t != ",")
+        if len(text) >= 4 and yn.whole:
+            m = process.extractOne(text, yn.whole, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF)
+            if m is not None:
+                pol, _ = yn.whole_pol[m[2]]
+                if pol == _P and not allow_partial:
+                    return None, AMBIGUOUS, False
+                return pol, None, True
+        return None, UNKNOWN, False
+    if _U in pols:
+        pols.discard(_U)
+        if not pols:
+            return None, UNKNOWN, False
+        guess = True  # "no sé, creo que sí"
+    hedged = any(t in _HEDGES for t in sq)
+    if _Y in pols and _N in pols:
+        if hedged and allow_partial:  # "sí, pero no todo"
+            return _P, None, True
+        return None, AMBIGUOUS, False
+    if _P in pols:
+        return (_P, None, guess) if allow_partial else (None, AMBIGUOUS, False)
+    value = _Y if _Y in pols else _N
+    if hedged:  # "sí, pero solo en la cabecera"
+        return (_P, None, True) if allow_partial else (value, None, True)
+    return value, None, guess
+
+
+def _parse_yes_no_type(index: _ListIndex | None, qtype: QType, raw: str, tokens: tuple[str, ...]) -> Parsed:
+    allow_partial = qtype == QType.YES_NO_PARTIAL
+    allowed = {_Y, _N, _P} if allow_partial else {_Y, _N}
+    if index is not None and index.choices:
+        canon: tuple[str | None, ...] = index.canon
+        names = tuple(c.name for c in index.choices)
+    else:
+        canon = names = (_Y, _N, _P) if allow_partial else (_Y, _N)
+    if not tokens:
+        if any(ch in _YES_EMOJI or ch in _NO_EMOJI for ch in raw):
+            value, reason, confirm = _yes_no_core((), _BASE_YN, allow_partial=allow_partial, raw=raw)
+            return Parsed(True, value, confirm) if value else _fail(reason or UNKNOWN)
+        return _fail(_empty_reason(raw))
+    numbers = _pure_numbers(tokens, len(names))
+    if numbers is not None:
+        if len(numbers) != 1 or numbers[0].kind in ("range", "list", "frac"):
+            return _fail(AMBIGUOUS)
+        if numbers[0].kind == "dec":
+            return _fail(OUT_OF_RANGE)
+        k = numbers[0].values[0]
+        if not 1 <= k <= len(names):
+            return _fail(OUT_OF_RANGE)
+        value = canon[k - 1] or names[k - 1]
+        return Parsed(True, value) if value in allowed or canon[k - 1] is None else _fail(OUT_OF_RANGE)
+    yn = index.yes_no if index is not None else _BASE_YN
+    value, reason, confirm = _yes_no_core(tokens, yn, allow_partial=allow_partial, raw=raw)
+    if value is None:
+        return _fail(reason or UNKNOWN)
+    return Parsed(True, value, confirm)
+
+
+def parse_yes_no(text: str) -> str | None:
+    """"si" / "no" for a confirmation or consent reply, None when unsure (a guess, a number, anything else).
+
+    Digits are not read as options here: confirmations are Sí/No buttons, so "2" is a new answer.
+    """
+    raw = text or ""
+    if len(raw) > MAX_TEXT_LEN:
+        return None
+    tokens = _tokens(raw)
+    if tokens and _pure_numbers(tokens, 2) is not None:
+        return None
+    value, _, confirm = _yes_no_core(tokens, _BASE_YN, allow_partial=False, raw=raw)
+    return value if value in (_Y, _N) and not confirm else None
+
+
+# ---------------------------------------------------------------- choices
+
+
+def _empty_reason(raw: str) -> str:
+    # An emoji or sticker-like symbol is a reply we do not understand, not a missing one.
+    return UNKNOWN if any(unicodedata.category(ch)[0] == "S" for ch in raw) else EMPTY
+
+
+class _Matcher:
+    """Finds which options of a list a reply mentions (numbers, phrases, label words)."""
+
+    __slots__ = ("index", "mode", "found", "ambiguous", "deferred", "negated", "out_of_range", "extra")
+
+    def __init__(self, index: _ListIndex, mode: str) -> None:
+        self.index, self.mode = index, mode  # mode: one | multi | rating
+        self.found: dict[int, bool] = {}  # position → needs confirmation
+        self.deferred: list[frozenset[int]] = []  # mentions that fit several options
+        self.ambiguous = self.negated = self.out_of_range = self.extra = False
+
+    def add(self, pos: int, confirm: bool) -> None:
+        self.found[pos] = self.found.get(pos, True) and confirm
+
+    def number(self, num: _Num) -> None:
+        """A number inside a worded reply, or one item of a numbers-only reply."""
+        n = len(self.index.choices)
+        if self.mode == "rating":
+            if num.kind == "int":
+                self._rating_value(num.values[0], False)
+            elif num.kind == "frac":
+                self._fraction(*num.values)
+            elif num.kind == "dec":
+                self.out_of_range = True
+            else:
+                self.ambiguous = True
+            return
+        if self.mode == "one" and num.kind != "int":
+            if num.kind == "dec":
+                self.out_of_range = True
+            else:
+                self.ambiguous = True
+            return
+        if num.kind == "range":
+            lo, hi = sorted(num.values)
+            if hi - lo > n:
+                self.out_of_range = True
+                return
+            values: Iterable[int] = range(lo, hi + 1)
+        elif num.kind == "frac" and not num.loose:
+            self.ambiguous = True  # "1 de 3" is not a list
+            return
+        else:
+            values = num.values
+        for k in values:
+            if 1 <= k <= n:
+                self.add(k - 1, num.kind == "range" and num.loose)
+            else:
+                self.out_of_range = True
+
+    def _rating_value(self, value: int, confirm: bool) -> None:
+        rating = self.index.rating
+        if rating is None:  # not an integer list: fall back to positions
+            if 1 <= value <= len(self.index.choices):
+                self.add(value - 1, confirm)
+            else:
+                self.out_of_range = True
+        elif value in rating:
+            self.add(rating[value], confirm)
+        else:
+            self.out_of_range = True
+
+    def _fraction(self, num: int, den: int) -> None:
+        rating = self.index.rating
+        top = max(rating) if rating else len(self.index.choices)
+        if den == top:
+            self._rating_value(num, False)
+        elif 0 < den < _BIG and (num * top) % den == 0:
+            self._rating_value(num * top // den, True)  # "8/10" → 4, confirmed
+        else:
+            self.out_of_range = True
+
+    def words(self, items: list[_Item]) -> None:
+        """Phrases first (longest wins: "muy mala" before "mala"), then single label words."""
+        index = self.index
+        n = len(items)
+        used = [False] * n
+        i = 0
+        while i < n:
+            cands = index.phrases.get(items[i].stem)
+            hit = None
+            if cands:
+                for stems, targets, guess in cands:
+                    size = len(stems)
+                    if i + size <= n and all(items[i + j].stem == stems[j] for j in range(1, size)):
+                        hit = (size, targets, guess)
+                        break
+            if hit is None:
+                i += 1
+                continue
+            size, targets, guess = hit
+            for j in range(i, i + size):
+                used[j] = True
+            confirm = guess or min(items[j].score for j in range(i, i + size)) < HIGH_SCORE
+            modifier = self._modifier(items, used, i)
+            if modifier == _NEG:
+                i += size
+                continue
+            if modifier == _INT:
+                confirm = True  # "muy buena" when the list has no such label
+            if len(targets) == 1:
+                self.add(next(iter(targets)), confirm)
+            else:
+                self.deferred.append(targets)
+            i += size
+        # Leftovers, in runs split by separators and by matched phrases.
+        run: list[_Item] = []
+        for k, item in enumerate(items):
+            if used[k] or item.boundary:
+                self._run(run)
+                run = []
+            if not used[k]:
+                run.append(item)
+        self._run(run)
+
+    def _modifier(self, items: list[_Item], used: list[bool], i: int) -> int | None:
+        """What stands left of a mention at i: _NEG ("no muy buena"), _INT ("muy buena") or None.
+
+        Consumed modifier words are marked used so they do not count as unexplained words.
+        """
+        j = i - 1
+        while j >= 0 and not used[j] and items[j].kind == _INT and not items[j + 1].boundary:
+            j -= 1
+        if j >= 0 and not used[j] and items[j].kind == _NEG and not items[j + 1].boundary:
+            for k in range(j, i):
+                used[k] = True
+            self.negated = True
+            return _NEG
+        if j < i - 1:
+            for k in range(j + 1, i):
+                used[k] = True
+            return _INT
+        return None
+
+    def _run(self, run: list[_Item]) -> None:
+        if not run:
+            return
+        mentions: list[tuple[_Item, frozenset[int]]] = []
+        previous: _Item | None = None
+        for item in run:
+            if item.kind == _NUM:
+                self.number(_num_token(item.raw))
+            elif item.kind == _WORD:
+                targets = self.index.words.get(item.stem)
+                if previous is not None and previous.kind == _NEG:
+                    self.negated = True
+                elif targets:
+                    mentions.append((item, targets))
+                else:
+                    self.extra = True
+            elif item.kind == _INT:
+                self.extra = True  # a lone "muy": the reply says more than the option it names
+            previous = item
+        if not mentions:
+            return
+        # Words of one run usually name one option: "formulación de proyectos" → proyectos.
+        weight = Counter(p for _, targets in mentions for p in targets)
+        for item, targets in mentions:
+            best = max(weight[p] for p in targets)
+            top = frozenset(p for p in targets if weight[p] == best)
+            if len(top) == 1:
+                self.add(next(iter(top)), item.score < HIGH_SCORE)
+            else:
+                self.deferred.append(top)
+
+    def whole(self, items: list[_Item]) -> None:
+        """Last resort: the whole reply against whole phrases ("muymala", "planindicativo")."""
+        joined = "".join(_stem(item.raw) for item in items if item.kind != _NUM)  # as typed, not corrected
+        if len(joined) < 4:
+            return
+        m = process.extractOne(joined, self.index.whole, scorer=fuzz.ratio, score_cutoff=WHOLE_CUTOFF)
+        if m is not None and (joined[0] == "n" or not m[0].startswith("no")):  # "aplica" is not "noaplica"
+            targets, _ = self.index.whole_targets[m[2]]
+            if len(targets) == 1:
+                self.extra = False
+                self.add(next(iter(targets)), True)
+
+    def result(self) -> Parsed:
+        for targets in self.deferred:
+            if not targets & self.found.keys():
+                self.ambiguous = True
+        if self.ambiguous:
+            return _fail(AMBIGUOUS)
+        if self.out_of_range:
+            return _fail(OUT_OF_RANGE if not self.found or self.mode == "multi" else AMBIGUOUS)
+        if not self.found:
+            return _fail(UNKNOWN)
+        if self.mode != "multi" and len(self.found) > 1:
+            return _fail(AMBIGUOUS)
+        confirm = any(self.found.values()) or self.extra
+        choices = self.index.choices
+        if self.mode == "multi":
+            return Parsed(True, [choices[p].name for p in sorted(self.found)], confirm)
+        choice = choices[next(iter(self.found))]
+        if self.mode == "rating" and self.index.rating is not None:
+            return Parsed(True, int(choice.name.strip()), confirm)
+        return Parsed(True, choice.name, confirm)
+
+
+def _items(index: _ListIndex, content: list[tuple[str, int, bool, str]]) -> list[_Item]:
+    items: list[_Item] = []
+    for stem, kind, boundary, raw in content:
+        score = 100.0
+        if (
+            kind == _WORD
+            and len(stem) >= 4
+            and stem not in index.vocab_set
+            and raw not in _NO_FUZZ
+            and index.vocab
+        ):
+            m = process.extractOne(stem, index.vocab, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF)
+            if m is not None:
+                stem, score = m[0], m[1]
+        items.append(_Item(stem, score, boundary, kind, raw))
+    return items
+
+
+def _parse_choice(index: _ListIndex, mode: str, raw: str, tokens: tuple[str, ...]) -> Parsed:
+    choices = index.choices
+    if mode == "rating":
+        stars = sum(ch in _STARS for ch in raw)
+        if stars and all(t == "," or t in _NUMBER_FILLERS for t in tokens):
+            matcher = _Matcher(index, mode)
+            matcher.number(_Num("int", (stars,)))
+            return matcher.result()
+    if not tokens:
+        return _fail(_empty_reason(raw))
+    if not choices:
+        return _fail(UNKNOWN)
+    content = _content(tokens)
+    stems = tuple(c[0] for c in content)
+    # 1. The whole reply is a label or synonym (also covers labels that contain digits).
+    hit = index.exact.get(stems)
+    if hit is not None and len(hit[0]) == 1:
+        matcher = _Matcher(index, mode)
+        matcher.add(next(iter(hit[0])), hit[1])
+        return matcher.result()
+    # 2. Numbers only: "4", "4/5", "la opción 2", "1, 3 y 5", "del 1 al 3", "cuatro".
+    numbers = _pure_numbers(tokens, index.rating and max(index.rating) or len(choices))
+    if numbers is not None:
+        matcher = _Matcher(index, mode)
+        if mode != "multi" and len(numbers) > 1:
+            return _fail(AMBIGUOUS)
+        for num in numbers:
+            if mode == "multi" and num.kind == "dec":
+                num = _Num("list", num.values)
+            matcher.number(num)
+        return matcher.result()
+    raw_words = {tok for tok in tokens if tok != ","}
+    if any(tuple(t) in _DONT_KNOW for t in (tokens, [t for t in tokens if t != ","])):
+        return _fail(UNKNOWN)
+    if raw_words <= _NONE_WORDS | _STOPWORDS and raw_words & _NONE_WORDS:
+        return _fail(UNKNOWN)
+    if mode == "multi":
+        everything = _everything_but(index, tokens)
+        if everything is not None:
+            return everything
+    # 3. Words: phrases, label words, fuzzy-corrected words.
+    items = _items(index, content)
+    if not items:
+        return _fail(UNKNOWN)
+    matcher = _Matcher(index, mode)
+    matcher.words(items)
+    if not matcher.found and not matcher.deferred and not matcher.out_of_range and not matcher.negated:
+        matcher.whole(items)
+    return matcher.result()
+
+
+def _everything_but(index: _ListIndex, tokens: tuple[str, ...]) -> Parsed | None:
+    """ "todas" / "todas menos la 3": every real option (not otro, no aplica …), always confirmed."""
+    cut = next((i for i, t in enumerate(tokens) if t in _EXCEPT), len(tokens))
+    head = {t for t in tokens[:cut] if t != ","}
+    if not head or not head <= _ALL_WORDS or not head & _ALL_HEADS:
+        return None
+    excluded: list[str] = []
+    if cut < len(tokens):
+        rest = _parse_choice(index, "multi", "", tokens[cut + 1 :])
+        if not rest.ok:
+            return rest
+        excluded = rest.value
+    picked = [c.name for c in index.choices if c.name not in _NOT_IN_ALL and c.name not in excluded]
+    return Parsed(True, picked, True) if picked else _fail(UNKNOWN)
+
+
+_MODES: Final[Mapping[QType, str]] = MappingProxyType({
+    QType.SELECT_ONE: "one",
+    QType.SCALE: "one",
+    QType.SELECT_MULTIPLE: "multi",
+    QType.RATING: "rating",
+})
+
+
+def parse_answer(questionnaire: Questionnaire, question: Question, text: str) -> Parsed:
+    """The stored value for a chat reply to ``question`` (see the module docstring for the rules)."""
+    raw = text if isinstance(text, str) else ("" if text is None else str(text))
+    qtype = question.type
+    stripped = raw.strip()
+    if qtype == QType.ENTITY:  # resolved against DIVIPOLA by surveys.entities
+        return Parsed(True, stripped) if stripped else _fail(EMPTY)
+    if len(stripped) > MAX_TEXT_LEN:
+        return _fail(TOO_LONG)
+    tokens = _tokens(stripped)
+    if qtype == QType.TEXT:
+        return Parsed(True, stripped) if tokens else _fail(EMPTY)
+    options = questionnaire.options(question)
+    if qtype in _YN_TYPES:
+        return _parse_yes_no_type(_index(options) if options else None, qtype, stripped, tokens)
+    mode = _MODES.get(qtype)
+    if mode is None:
+        return _fail(UNKNOWN)
+    return _parse_choice(_index(options), mode, stripped, tokens)

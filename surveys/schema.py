@@ -1,0 +1,193 @@
+"""Questionnaires as data: the types a question can have and the YAML form they are written in.
+
+A questionnaire is an immutable value. The YAML files under ``surveys/questionnaires/`` are the
+source of truth (analysts edit them); XLSForm import/export lives in :mod:`surveys.xlsform`.
+Every respondent-facing text is in the data, in Spanish.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class QType(StrEnum):
+    """What kind of answer a question takes (and so how a chat reply is parsed)."""
+
+    CONSENT = "consent"  # sí/no; "no" ends the interview politely (estado rechazada)
+    ENTITY = "entity"  # a DIVIPOLA entity typed as free text, confirmed
+    SELECT_ONE = "select_one"
+    SELECT_MULTIPLE = "select_multiple"
+    RATING = "rating"  # integer 1–5; choices give the label of each number
+    SCALE = "scale"  # labelled scale (excelente … muy mala), may include no_aplica
+    YES_NO = "yes_no"
+    YES_NO_PARTIAL = "yes_no_partial"
+    TEXT = "text"  # open answer, optionally coded with a codebook
+
+
+#: Types whose answers are picked from a choice list.
+CHOICE_TYPES = frozenset(
+    {QType.CONSENT, QType.SELECT_ONE, QType.SELECT_MULTIPLE, QType.RATING, QType.SCALE,
+     QType.YES_NO, QType.YES_NO_PARTIAL}
+)
+
+
+@dataclass(frozen=True)
+class Choice:
+    name: str  # stored value (canonical, stable)
+    label: str  # what the respondent reads
+    synonyms: tuple[str, ...] = ()  # extra words that select it ("muy bien" → buena)
+
+
+@dataclass(frozen=True)
+class Block:
+    name: str
+    label: str
+    intro: str | None = None  # said once when the interview enters the block
+
+
+@dataclass(frozen=True)
+class Question:
+    name: str  # canonical name: export column, API key, XLSForm name
+    type: QType
+    label: str
+    hint: str | None = None
+    choices: str | None = None  # name of a list in Questionnaire.choice_lists
+    required: bool = True
+    relevant: str | None = None  # XLSForm-style condition, e.g. "${contribuye_articulacion} != ''"
+    block: str | None = None
+    codebook: str | None = None  # open answers coded with this codebook (analysis.coder)
+    prefill: str | None = None  # contact field that answers it without asking (consent, entity, cargo)
+
+
+@dataclass(frozen=True)
+class Questionnaire:
+    id: str
+    version: str
+    title: str
+    questions: tuple[Question, ...]
+    choice_lists: dict[str, tuple[Choice, ...]] = field(default_factory=dict)
+    blocks: tuple[Block, ...] = ()
+    intro: str | None = None
+    outro: str | None = None
+    language: str = "es"
+
+    def __post_init__(self) -> None:
+        names = [q.name for q in self.questions]
+        dupes = {n for n in names if names.count(n) > 1}
+        if dupes:
+            raise ValueError(f"duplicate question names: {sorted(dupes)}")
+        block_names = {b.name for b in self.blocks}
+        for q in self.questions:
+            if q.type in CHOICE_TYPES and q.choices not in self.choice_lists:
+                raise ValueError(f"{q.name}: choice list {q.choices!r} is not defined")
+            if q.block is not None and q.block not in block_names:
+                raise ValueError(f"{q.name}: block {q.block!r} is not defined")
+
+    @property
+    def key(self) -> str:
+        return f"{self.id}@{self.version}"
+
+    def question(self, name: str) -> Question:
+        for q in self.questions:
+            if q.name == name:
+                return q
+        raise KeyError(name)
+
+    def index(self, name: str) -> int:
+        for i, q in enumerate(self.questions):
+            if q.name == name:
+                return i
+        raise KeyError(name)
+
+    def options(self, question: Question) -> tuple[Choice, ...]:
+        return self.choice_lists.get(question.choices or "", ())
+
+    def block(self, name: str | None) -> Block | None:
+        return next((b for b in self.blocks if b.name == name), None)
+
+
+# ---------------------------------------------------------------- YAML
+
+
+def from_dict(data: dict[str, Any]) -> Questionnaire:
+    lists = {
+        list_name: tuple(
+            Choice(name=str(c["name"]), label=str(c["label"]), synonyms=tuple(c.get("synonyms", ())))
+            for c in choices
+        )
+        for list_name, choices in (data.get("choice_lists") or {}).items()
+    }
+    blocks = tuple(Block(name=b["name"], label=b["label"], intro=b.get("intro")) for b in data.get("blocks", ()))
+    fields = {f.name for f in dataclasses.fields(Question)}
+    questions = []
+    for raw in data["questions"]:
+        unknown = set(raw) - fields
+        if unknown:
+            raise ValueError(f"question {raw.get('name')!r}: unknown keys {sorted(unknown)}")
+        questions.append(Question(**{**raw, "type": QType(raw["type"])}))
+    return Questionnaire(
+        id=str(data["id"]),
+        version=str(data["version"]),
+        title=data["title"],
+        language=data.get("language", "es"),
+        intro=data.get("intro"),
+        outro=data.get("outro"),
+        blocks=blocks,
+        choice_lists=lists,
+        questions=tuple(questions),
+    )
+
+
+def to_dict(q: Questionnaire) -> dict[str, Any]:
+    """The YAML shape; defaults are left out so files stay short."""
+
+    def question(x: Question) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": x.name, "type": x.type.value, "label": x.label}
+        for f in dataclasses.fields(Question):
+            value = getattr(x, f.name)
+            if f.name not in out and value != f.default:
+                out[f.name] = value
+        return out
+
+    def choice(c: Choice) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": c.name, "label": c.label}
+        if c.synonyms:
+            out["synonyms"] = list(c.synonyms)
+        return out
+
+    data: dict[str, Any] = {"id": q.id, "version": q.version, "title": q.title, "language": q.language}
+    if q.intro:
+        data["intro"] = q.intro
+    if q.outro:
+        data["outro"] = q.outro
+    if q.blocks:
+        data["blocks"] = [{k: v for k, v in dataclasses.asdict(b).items() if v is not None} for b in q.blocks]
+    data["choice_lists"] = {k: [choice(c) for c in v] for k, v in q.choice_lists.items()}
+    data["questions"] = [question(x) for x in q.questions]
+    return data
+
+
+def load_yaml(path: str | Path) -> Questionnaire:
+    with open(path, encoding="utf-8") as fh:
+        return from_dict(yaml.safe_load(fh))
+
+
+def dump_yaml(q: Questionnaire, path: str | Path) -> None:
+    with open(path, "w", encoding="utf-8") as fh:
+        yaml.safe_dump(to_dict(q), fh, allow_unicode=True, sort_keys=False, width=110)
+
+
+def builtin(name: str) -> Questionnaire:
+    """A questionnaire shipped with the package: ``monitoreo360``, ``sistematizacion``, ``registro``."""
+    ref = resources.files("surveys") / "questionnaires" / f"{name}.yaml"
+    return from_dict(yaml.safe_load(ref.read_text(encoding="utf-8")))
+
+
+BUILTIN = ("monitoreo360", "sistematizacion")

@@ -1,0 +1,33 @@
+"""Respondent-facing system texts, loaded from ``texts.es.yaml`` (data, not code)."""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+
+class Texts:
+    def __init__(self, data: dict[str, Any]):
+        self._data = data
+
+    def __call__(self, key: str, **fmt: Any) -> str:
+        node: Any = self._data
+        for part in key.split("."):
+            node = node[part]
+        return str(node).format(**fmt) if fmt else str(node)
+
+    def has(self, key: str) -> bool:
+        try:
+            self(key)
+        except KeyError:
+            return False
+        return True
+
+
+@cache
+def texts(language: str = "es") -> Texts:
+    ref = resources.files("surveys") / f"texts.{language}.yaml"
+    return Texts(yaml.safe_load(ref.read_text(encoding="utf-8")))

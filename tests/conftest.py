@@ -1,0 +1,67 @@
+"""Shared fixtures: a real SQLite database per test (copied from one prepared template, so the
+1,155 reference entities are loaded once per run), the chat service, and a chat driver."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.service import ChatService
+from bot.setup import prepare
+from surveys import db
+from surveys.messages import Inbound, Outbound
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "m360.sqlite3"
+    engine = prepare(f"sqlite:///{path}").kw["bind"]
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def db_url(template_db: Path, tmp_path: Path) -> str:
+    path = tmp_path / "m360.sqlite3"
+    shutil.copyfile(template_db, path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def sessions(db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = db.make_engine(db_url)
+    yield db.session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def service(sessions: sessionmaker[Session]) -> ChatService:
+    return ChatService(sessions)
+
+
+class Chat:
+    """Drives ChatService as one contact would; keeps a clock so tests can move time."""
+
+    def __init__(self, service: ChatService, address: str = "+573001112233", channel: str = "simulator"):
+        self.service, self.address, self.channel = service, address, channel
+        self.now = datetime(2026, 11, 10, 15, 0, tzinfo=timezone.utc)
+        self.last: list[Outbound] = []
+
+    def say(self, text: str, external_id: str | None = None) -> str:
+        self.now += timedelta(seconds=30)
+        inbound = Inbound(self.channel, self.address, text, external_id=external_id, received_at=self.now)
+        self.last = self.service.handle(inbound)
+        return "\n".join(r.text for r in self.last)
+
+    def wait(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def chat(service: ChatService) -> Chat:
+    return Chat(service)

@@ -1,0 +1,308 @@
+"""The whole conversation through ChatService on a real SQLite database: registration, menu,
+the interview, every command, resume, expiry, opt-out and idempotent deliveries."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from analysis import export
+from bot.service import ChatService
+from surveys.messages import Inbound
+from surveys.models import Answer, Contact, Interview, MessageLog
+from tests.conftest import Chat
+
+# One complete interview, answered the way a hurried official would (no accents, words, emoji).
+INTERVIEW = [
+    ("4", "En pocas palabras"),  # puntaje_general
+    ("Muy buena, el asesor siempre responde", "Oportunidad"),  # valoracion_general → aspect ratings next
+    ("5", "Materiales"),
+    ("cuatro", "Asistencia virtual"),
+    ("3", "Profundidad"),
+    ("4/5", "Kit de Planeación"),
+    ("2", "Asesor"),
+    ("5️⃣", "Plan Indicativo"),
+    ("excelente", "Armonización"),
+    ("buena", "seguimiento al PDT"),
+    ("no aplica", "articulación de instrumentos"),
+    ("si", "¿Por qué?"),
+    ("porque articulamos el plan con el presupuesto", "necesidades y debilidades"),
+    ("parcialmente", "¿Por qué?"),
+    ("la conexion es mala y todo es virtual", "fortalecimiento de las capacidades"),
+    ("nop", "¿Por qué?"),
+    ("rotan mucho al personal", "En qué temas"),
+    ("2, 5 y 12", "Anotado"),
+    ("catastro multiproposito", "asesor del DNP"),
+    ("si", "sugerencia"),
+    ("mas visitas presenciales", "Muchas gracias"),
+]
+
+EXPECTED = {
+    "consentimiento": "si", "cargo": "secretario", "puntaje_general": 4,
+    "valoracion_general": "Muy buena, el asesor siempre responde",
+    "aspecto_oportunidad": 5, "aspecto_materiales": 4, "aspecto_virtualidad": 3, "aspecto_profundidad": 4,
+    "aspecto_kpt": 2, "aspecto_asesor": 5, "tema_plan_indicativo": "excelente", "tema_armonizacion": "buena",
+    "tema_seguimiento": "no_aplica", "contribuye_articulacion": "si",
+    "porque_articulacion": "porque articulamos el plan con el presupuesto", "contribuye_necesidades": "parcialmente",
+    "porque_necesidades": "la conexion es mala y todo es virtual", "contribuye_capacidades": "no",
+    "porque_capacidades": "rotan mucho al personal",
+    "demanda_temas": ["plan_indicativo", "seguimiento_pdt", "otro"], "demanda_otro": "catastro multiproposito",
+    "contacto_asesor": "si", "sugerencias": "mas visitas presenciales",
+}
+
+
+def register(chat: Chat, entity: str = "genova quindio") -> None:
+    assert "Ley 1581" in chat.say("Hola")
+    assert "alcaldía o gobernación" in chat.say("si")
+    assert "Génova (Quindío)" in chat.say(entity)
+    assert "nombre" in chat.say("sí")
+    assert "cargo" in chat.say("Ana Pérez")
+    reply = chat.say("1")
+    assert "Quedó registrado(a) por *Génova (Quindío)*" in reply
+    assert "1. Responder el Monitoreo 360" in reply
+
+
+def start_interview(chat: Chat) -> None:
+    reply = chat.say("1")
+    assert "20 preguntas" in reply and "De 1 a 5" in reply
+
+
+def answers(sessions: sessionmaker[Session], interview_id: int | None = None) -> dict[str, object]:
+    with sessions() as s:
+        query = select(Answer.question, Answer.value)
+        if interview_id is not None:
+            query = query.where(Answer.interview_id == interview_id)
+        return dict(s.execute(query).all())
+
+
+def only_interview(sessions: sessionmaker[Session]) -> Interview:
+    with sessions() as s:
+        return s.scalars(select(Interview)).one()
+
+
+def test_full_interview_is_stored_and_exported(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    for text, expected in INTERVIEW:
+        assert expected in chat.say(text), text
+    interview = only_interview(sessions)
+    assert interview.status == "completa" and interview.finished_at is not None
+    assert interview.entity_code == "63302" and interview.period == "2026-11"
+    stored = answers(sessions)
+    assert stored == {**EXPECTED, "entidad": "63302"}
+    with sessions() as s:
+        contact = s.scalars(select(Contact)).one()
+        assert (contact.consent, contact.entity_code, contact.name, contact.cargo) == (True, "63302", "Ana Pérez",
+                                                                                      "secretario")
+        assert contact.consent_version == "2026.11" and "Ley 1581" in contact.consent_text
+        frame = export.export_frame(s, "2026-11")
+    assert len(frame) == 1
+    row = frame.iloc[0]
+    assert row["entidad_codigo"] == "63302" and row["entidad_nombre"] == "Génova" and row["departamento"] == "Quindío"
+    assert row["estado"] == "completa" and row["entidad_tipo"] == "alcaldia" and row["canal"] == "simulator"
+    assert row["demanda_temas"] == "plan_indicativo;seguimiento_pdt;otro"
+    for name, value in EXPECTED.items():
+        assert row[name] == (";".join(value) if isinstance(value, list) else value), name
+    # After the outro, any message brings the menu back.
+    assert "1. Responder el Monitoreo 360" in chat.say("gracias")
+
+
+def test_consent_declined_is_recorded_and_asked_again_later(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    chat.say("hola")
+    assert "respetamos su decisión" in chat.say("No, gracias")
+    with sessions() as s:
+        contact = s.scalars(select(Contact)).one()
+        assert contact.consent is False and contact.consent_at is not None and contact.consent_version == "2026.11"
+    assert "¿Acepta?" in chat.say("hola de nuevo")
+
+
+def test_ambiguous_entity_asks_department(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    chat.say("hola")
+    chat.say("si")
+    reply = chat.say("Buenavista")
+    assert "varios lugares" in reply and "Quindío" in reply and "Córdoba" in reply
+    assert "nombre" in chat.say("quindio")
+    chat.say("OMITIR")
+    chat.say("3")
+    with sessions() as s:
+        contact = s.scalars(select(Contact)).one()
+        assert contact.entity_code == "63111" and contact.name is None and contact.cargo == "otro"
+
+
+def test_entity_rejected_then_retyped(chat: Chat) -> None:
+    chat.say("hola")
+    chat.say("si")
+    assert "Génova" in chat.say("genova")
+    assert "Escriba de nuevo" in chat.say("no")
+    assert "Gobernación del Meta" in chat.say("gobernacion del meta")
+
+
+def test_back_changes_an_answer_and_irrelevant_answers_are_cleared(chat: Chat, sessions: sessionmaker[Session]
+                                                                   ) -> None:
+    register(chat)
+    start_interview(chat)
+    for text, _ in INTERVIEW[:17]:
+        chat.say(text)
+    assert "Anotado" in chat.say("1, 12")
+    assert "asesor del DNP" in chat.say("catastro")
+    # Back to demanda_otro, then back to demanda_temas, and drop "otro".
+    reply = chat.say("atras")
+    assert "¿Qué otro tema?" in reply and "catastro" in reply
+    reply = chat.say("ATRÁS")
+    assert "Su respuesta anterior: Formulación del PDT" in reply
+    assert "Anotado" in chat.say("1")
+    interview = only_interview(sessions)
+    stored = answers(sessions, interview.id)
+    assert stored["demanda_temas"] == ["formulacion_pdt"] and "demanda_otro" not in stored
+
+
+def test_back_on_first_question(chat: Chat) -> None:
+    register(chat)
+    start_interview(chat)
+    assert "primera pregunta" in chat.say("atras")
+
+
+def test_skip_optional_only(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    assert "obligatoria" in chat.say("omitir")
+    for text, _ in INTERVIEW[:17]:
+        chat.say(text)
+    reply = chat.say("OMITIR")  # demanda_temas is optional; without themes 5.2 is not asked
+    assert "Pregunta omitida" in reply and "sugerencia" in reply
+    interview = only_interview(sessions)
+    stored = answers(sessions, interview.id)
+    assert "demanda_temas" not in stored and "contacto_asesor" not in stored
+
+
+def test_invalid_answers_hint_then_offer_pause(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    assert "número del 1 al 5" in chat.say("no sé")
+    assert "PAUSA" not in chat.say("10")
+    assert "PAUSA" in chat.say("asdf")
+    assert "En pocas palabras" in chat.say("3")
+    assert answers(sessions)["puntaje_general"] == 3
+
+
+def test_guess_is_confirmed(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    reply = chat.say("muy buena")
+    assert "¿Quiso decir" in reply
+    assert "En pocas palabras" in chat.say("si")
+    assert answers(sessions)["puntaje_general"] in (4, 5)
+
+
+def test_pause_and_resume(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    chat.say("4")
+    assert "guardé sus respuestas" in chat.say("PAUSA")
+    assert only_interview(sessions).status == "pausada"
+    chat.wait(hours=20)
+    reply = chat.say("buenas")
+    assert "entrevista sin terminar" in reply and "¿Desea continuar?" in reply
+    reply = chat.say("si")
+    assert "Seguimos" in reply and "En pocas palabras" in reply
+    assert only_interview(sessions).status == "en_curso"
+
+
+def test_menu_mid_interview_then_resume_from_menu(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    chat.say("4")
+    assert "1. Responder el Monitoreo 360" in chat.say("MENU")
+    assert "Seguimos" in chat.say("1") and "En pocas palabras" in chat.last[-1].text
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Interview)) == 1
+
+
+def test_help_shows_commands_and_current_question(chat: Chat) -> None:
+    register(chat)
+    start_interview(chat)
+    reply = chat.say("ayuda")
+    assert "ATRAS" in reply and "De 1 a 5" in reply
+
+
+def test_menu_placeholders_and_invalid(chat: Chat) -> None:
+    register(chat)
+    assert "Muy pronto" in chat.say("2")
+    assert "Todavía no tiene solicitudes" in chat.say("3")
+    assert "OMITIR" in chat.say("4")
+    assert "número del 1 al 4" in chat.say("xyz")
+
+
+def test_opt_out_and_resubscribe(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    assert "no le enviaremos más mensajes" in chat.say("BAJA")
+    with sessions() as s:
+        assert s.scalars(select(Contact)).one().opted_out
+    assert only_interview(sessions).status == "pausada"
+    assert "volver a recibirlos" in chat.say("4")
+    assert "seguirá sin recibir" in chat.say("no")
+    assert "volver a recibirlos" in chat.say("una pregunta")
+    reply = chat.say("si")
+    assert "Bienvenido" in reply and "entrevista sin terminar" in reply
+    with sessions() as s:
+        assert not s.scalars(select(Contact)).one().opted_out
+    assert "De 1 a 5" in chat.say("si")
+    chat.say("BAJA")
+    assert "Bienvenido" in chat.say("Hola")  # HOLA re-subscribes directly, as the opt-out message says
+
+
+def test_stop_keyword_opts_out(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    chat.say("hola")
+    chat.say("STOP")
+    with sessions() as s:
+        assert s.scalars(select(Contact)).one().opted_out
+
+
+def test_interview_expires(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    chat.say("4")
+    chat.wait(days=8)
+    reply = chat.say("3")
+    assert "venció" in reply and "1. Responder" in reply
+    interview = only_interview(sessions)
+    assert interview.status == "expirada" and interview.finished_at is not None
+    assert "20 preguntas" in chat.say("1")  # a new one starts
+
+
+def test_resume_after_process_restart(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    chat.say("4")
+    chat.say("bien")
+    # A new service over the same database: nothing kept in memory.
+    restarted = Chat(ChatService(sessions), address=chat.address)
+    restarted.now = chat.now
+    assert "Materiales" in restarted.say("5")
+    assert answers(sessions)["aspecto_oportunidad"] == 5
+
+
+def test_redelivery_is_answered_but_not_processed_twice(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    first = chat.say("4", external_id="SM123")
+    again = chat.say("4", external_id="SM123")
+    assert first == again and "En pocas palabras" in again
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(MessageLog).where(MessageLog.external_id == "SM123")) == 1
+    assert "De 1 a 5" not in chat.say("muy bien")  # the next question moved on exactly once
+
+
+def test_media_gets_text_only_reply(service: ChatService, sessions: sessionmaker[Session]) -> None:
+    replies = service.handle(Inbound("whatsapp", "+573000000001", "", media=("https://x/audio.ogg",)))
+    assert "solo entiendo mensajes de texto" in replies[0].text
+    with sessions() as s:
+        assert "audio.ogg" in s.scalars(select(MessageLog.text).where(MessageLog.direction == "in")).one()
+
+
+def test_contacts_are_separate(service: ChatService) -> None:
+    a, b = Chat(service, "+573000000001"), Chat(service, "+573000000002")
+    register(a)
+    assert "Ley 1581" in b.say("hola")
+    assert "1. Responder" in a.say("menu")

@@ -1,0 +1,64 @@
+"""The Flask application factory. Blueprints: simulator and exports now; channels, API and panel
+as they land. Flask objects stay here: ``surveys/`` and ``bot/`` never see a request."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from typing import Any
+
+from flask import Flask, jsonify, render_template
+from sqlalchemy import text
+
+from bot.service import ChatService
+from bot.setup import prepare
+from surveys import db
+
+
+def create_app(database_url: str | None = None, *, prepare_database: bool = True, **config: Any) -> Flask:
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=os.environ.get("M360_SECRET_KEY") or secrets.token_hex(32),
+        MAX_CONTENT_LENGTH=1 * 1024 * 1024,  # chat messages are small; refuse huge bodies early
+        JSON_AS_ASCII=False,
+    )
+    app.config.update(config)
+    url = database_url or db.database_url()
+    sessions = prepare(url) if prepare_database else db.session_factory(db.make_engine(url))
+    app.extensions["m360.sessions"] = sessions
+    app.extensions["m360.chat"] = ChatService(sessions)
+
+    from webhooks.exports import bp as exports_bp
+    from webhooks.simulator import bp as simulator_bp
+
+    app.register_blueprint(simulator_bp)
+    app.register_blueprint(exports_bp)
+
+    @app.get("/")
+    def index() -> str:
+        return render_template("index.html")
+
+    @app.get("/health")
+    def health() -> Any:
+        try:
+            with sessions() as session:
+                session.execute(text("SELECT 1"))
+        except Exception as exc:  # any database failure means "not ready"
+            logging.getLogger(__name__).warning("health check failed: %s", exc)
+            return jsonify(status="error", database="unreachable"), 503
+        return jsonify(status="ok", database="ok")
+
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("Content-Security-Policy", "default-src 'self'; style-src 'self' 'unsafe-inline'")
+        return response
+
+    return app
+
+
+def chat_service(app: Flask) -> ChatService:
+    return app.extensions["m360.chat"]

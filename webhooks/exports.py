@@ -1,0 +1,28 @@
+"""Downloads: the responses export for a period (CSV or XLSX)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+
+from analysis import export
+
+bp = Blueprint("exports", __name__)
+
+PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+@bp.get("/export/responses")
+def responses() -> Any:
+    period, fmt = request.args.get("period", ""), request.args.get("format", "csv")
+    if not PERIOD.match(period):
+        return jsonify(error="period must be YYYY-MM"), 400
+    if fmt not in export.MEDIA_TYPES:
+        return jsonify(error="format must be csv or xlsx"), 400
+    with current_app.extensions["m360.sessions"]() as session:
+        frame = export.export_frame(session, period, request.args.get("questionnaire", "monitoreo360"))
+    filename = f"monitoreo360_{period}.{fmt}"
+    return Response(export.to_bytes(frame, fmt), mimetype=export.MEDIA_TYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

@@ -1,0 +1,58 @@
+"""The web chat simulator (/simulador): try the bot without WhatsApp or Telegram.
+
+Each browser tab is a contact on the ``simulator`` channel; it drives the same ChatService as the
+real channels, so its sessions are stored like any other."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, render_template, request
+from sqlalchemy import select
+
+from surveys.messages import Inbound, Outbound
+from surveys.models import Contact, MessageLog
+
+bp = Blueprint("simulator", __name__)
+
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+
+def _json(replies: list[Outbound]) -> list[dict[str, Any]]:
+    return [{"text": r.text, "options": [{"label": o.label, "reply": o.reply} for o in r.options]} for r in replies]
+
+
+@bp.get("/simulador")
+def page() -> str:
+    return render_template("simulador.html")
+
+
+@bp.post("/simulador/api/send")
+def send() -> Any:
+    body = request.get_json(silent=True) or {}
+    session_id, text = str(body.get("session", "")), str(body.get("text", ""))
+    if not _SESSION_ID.match(session_id):
+        return jsonify(error="session must be 8–64 letters, digits, - or _"), 400
+    if not text.strip() or len(text) > 4000:
+        return jsonify(error="text must be 1–4000 characters"), 400
+    message_id = str(body.get("id") or uuid.uuid4())  # the page retries with the same id on a bad connection
+    inbound = Inbound(channel="simulator", address=session_id, text=text, external_id=message_id[:80])
+    replies = current_app.extensions["m360.chat"].handle(inbound)
+    return jsonify(replies=_json(replies))
+
+
+@bp.get("/simulador/api/history")
+def history() -> Any:
+    session_id = request.args.get("session", "")
+    if not _SESSION_ID.match(session_id):
+        return jsonify(messages=[])
+    with current_app.extensions["m360.sessions"]() as session:
+        contact_id = session.scalar(
+            select(Contact.id).where(Contact.channel == "simulator", Contact.address == session_id)
+        )
+        rows = session.scalars(
+            select(MessageLog).where(MessageLog.contact_id == contact_id).order_by(MessageLog.id)
+        ).all() if contact_id else []
+    return jsonify(messages=[{"direction": r.direction, "text": r.text} for r in rows])
