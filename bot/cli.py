@@ -17,7 +17,8 @@ from surveys import db
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def main(verbose: bool) -> None:
     """Monitoreo 360: entrevistas por chat, mesa de ayuda y alertas (DNP)."""
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    level = logging.INFO if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
 
 
 # ---------------------------------------------------------------- database and reference data

@@ -184,8 +184,9 @@ class Interviewer:
             pending=None,
             failures=0,
         )
+        state, cleared = self._drop_irrelevant(state)
         messages, state, more = self._advance(state)
-        return Step([Outbound(self.t("skipped"))] + messages, state, events + more)
+        return Step([Outbound(self.t("skipped"))] + messages, state, events + cleared + more)
 
     def prompt(self, state: FlowState) -> list[Outbound]:
         """What to show to (re)ask the current question, including a pending confirmation."""
@@ -350,7 +351,8 @@ class Interviewer:
         return tuple(Option(c.label, str(i)) for i, c in enumerate(self.q.options(question), 1))
 
     def _yes_no(self, text: str) -> Outbound:
-        return Outbound(text, (Option(self.t("option_yes"), self.t("option_yes")), Option(self.t("option_no"), self.t("option_no"))))
+        yes, no = self.t("option_yes"), self.t("option_no")
+        return Outbound(text, (Option(yes, yes), Option(no, no)))
 
     def _entity_pick(self, codes: list[str], key: str) -> Outbound:
         names = [self._entity_name(c) for c in codes]

@@ -246,6 +246,9 @@ def _pure_numbers(tokens: Sequence[str], last: int) -> list[_Num] | None:
         elif tok in _ONE_ARTICLES:
             one = True
             continue
+        elif tok in ("medio", "media") and items and items[-1].kind == "int":
+            items[-1] = _Num("dec", (items[-1].values[0], 5))  # "4 y medio" is 4.5, never rounded
+            continue
         elif items and items[-1].kind == "int" and (tok in _RANGE_WORDS or tok in _FRACTION_WORDS):
             pending = "range" if tok in _RANGE_WORDS else "frac"
             continue
@@ -328,7 +331,7 @@ _YN_VOCAB: Final[tuple[tuple[str, str, bool], ...]] = (
         "para nada", "nada", "de ninguna manera", "de ningun modo", "en absoluto", "ni loco", "ni loca",
         "no gracias", "no quiero", "no acepto", "no autorizo", "no deseo", "no me interesa", "rechazo",
         "no estoy de acuerdo", "claro que no", "por supuesto que no", "obvio que no", "creo que no",
-        "pues no", "que no", "ya no", "aun no", "todavia no", "tampoco", "no hay")),
+        "pues no", "que no", "ya no", "aun no", "todavia no", "no hay")),
     *((w, _P, False) for w in (
         "parcialmente", "parcial", "parcial mente", "en parte", "parte", "mas o menos", "masomenos",
         "mas menos", "maso", "a medias", "medias", "medianamente", "no del todo", "no completamente",
@@ -346,6 +349,7 @@ _INTERJECTIONS = frozenset(
     "si s sip sep sis sisas simon yes yep yeah ok oki okey okay okei oka k dale listo vale ya aja bueno".split()
 )
 _NEGATORS = frozenset({("no",), ("nunca",), ("jamas",), ("tampoco",), ("ni",)})
+_YN_MAX_UNEXPLAINED = 4  # words besides the yes/no phrases before a reply needs confirming
 _HEDGES = frozenset({"pero", "aunque", "excepto", "salvo", "sino"})
 _YES_EMOJI = frozenset("👍👌✅✔☑🆗🤝🙆")
 _NO_EMOJI = frozenset("👎❌✖🚫⛔🙅❎")
@@ -426,7 +430,7 @@ def _content(tokens: Iterable[str]) -> list[tuple[str, int, bool, str]]:
         if tok == "," or tok in ("y", "e", "o", "u"):
             boundary = True
             continue
-        if tok in _STOPWORDS or tok in _FILLERS or tok == "hola":
+        if tok in _STOPWORDS or tok in _FILLERS:
             continue
         if tok in _GREETING_TAILS and i and toks[i - 1] in _GREETING_HEADS:
             if out and out[-1][3] == toks[i - 1]:
@@ -578,7 +582,9 @@ def _yes_no_core(
                 continue
         kept.append(sig)
     pols = {s[2] for s in kept}
-    guess = any(s[3] for s in kept)
+    # A long message that merely contains a yes-word ("si me explica de qué se trata, acepto") is a guess.
+    covered = sum(end - start for start, end, *_ in signals)
+    guess = any(s[3] for s in kept) or n - sq.count(",") - covered > _YN_MAX_UNEXPLAINED
     if raw:
         if any(ch in _YES_EMOJI for ch in raw):
             pols.add(_Y)
@@ -674,7 +680,8 @@ class _Matcher:
     def __init__(self, index: _ListIndex, mode: str) -> None:
         self.index, self.mode = index, mode  # mode: one | multi | rating
         self.found: dict[int, bool] = {}  # position → needs confirmation
-        self.deferred: list[frozenset[int]] = []  # mentions that fit several options
+        # Mentions that fit several options, with the option a list synonym prefers (if any).
+        self.deferred: list[tuple[frozenset[int], int | None]] = []
         self.ambiguous = self.negated = self.out_of_range = self.extra = False
 
     def add(self, pos: int, confirm: bool) -> None:
@@ -750,6 +757,8 @@ class _Matcher:
             if cands:
                 for stems, targets, guess in cands:
                     size = len(stems)
+                    if size == 1 and len(index.words.get(stems[0], ())) > 1:
+                        continue  # a word of several labels: decided by its neighbours in _run
                     if i + size <= n and all(items[i + j].stem == stems[j] for j in range(1, size)):
                         hit = (size, targets, guess)
                         break
@@ -769,7 +778,7 @@ class _Matcher:
             if len(targets) == 1:
                 self.add(next(iter(targets)), confirm)
             else:
-                self.deferred.append(targets)
+                self.deferred.append((targets, None))
             i += size
         # Leftovers, in runs split by separators and by matched phrases.
         run: list[_Item] = []
@@ -828,8 +837,11 @@ class _Matcher:
             top = frozenset(p for p in targets if weight[p] == best)
             if len(top) == 1:
                 self.add(next(iter(top)), item.score < HIGH_SCORE)
-            else:
-                self.deferred.append(top)
+                continue
+            # A list synonym that is also a word of other labels ("PDT", "formulación") breaks the tie.
+            exact = self.index.exact.get((item.stem,))
+            prefer = next(iter(exact[0])) if exact and len(exact[0]) == 1 and exact[0] <= top else None
+            self.deferred.append((top, prefer))
 
     def whole(self, items: list[_Item]) -> None:
         """Last resort: the whole reply against whole phrases ("muymala", "planindicativo")."""
@@ -844,8 +856,12 @@ class _Matcher:
                 self.add(next(iter(targets)), True)
 
     def result(self) -> Parsed:
-        for targets in self.deferred:
-            if not targets & self.found.keys():
+        for targets, prefer in self.deferred:
+            if targets & self.found.keys():
+                continue  # "seguimiento del PDT": the PDT is the one already named
+            if prefer is not None:
+                self.add(prefer, False)
+            else:
                 self.ambiguous = True
         if self.ambiguous:
             return _fail(AMBIGUOUS)

@@ -29,15 +29,15 @@ class QuestionnaireStore:
         """Store ``q`` if its version is new. A changed definition under an existing version is
         accepted only while no interview uses it; otherwise the version must be bumped."""
         definition = schema.to_dict(q)
-        row = session.scalar(
-            select(QuestionnaireVersion).where(QuestionnaireVersion.qid == q.id, QuestionnaireVersion.version == q.version)
-        )
+        row = self._row(session, q.id, q.version)
         if row is None:
             row = QuestionnaireVersion(qid=q.id, version=q.version, title=q.title, definition=definition)
             session.add(row)
             session.flush()
         elif row.definition != definition:
-            used = session.scalar(select(func.count()).select_from(Interview).where(Interview.questionnaire_id == row.id))
+            used = session.scalar(
+                select(func.count()).select_from(Interview).where(Interview.questionnaire_id == row.id)
+            )
             if used:
                 raise ValueError(
                     f"questionnaire {q.key} changed but {used} interviews use that version: bump `version` in its YAML"
@@ -55,14 +55,19 @@ class QuestionnaireStore:
     def get(self, session: Session, key: str) -> schema.Questionnaire:
         if key not in self._by_key:
             qid, _, version = key.partition("@")
-            row = session.scalar(
-                select(QuestionnaireVersion).where(QuestionnaireVersion.qid == qid, QuestionnaireVersion.version == version)
-            )
+            row = self._row(session, qid, version)
             if row is None:
                 raise KeyError(key)
             self._by_key[key] = schema.from_dict(row.definition)
             self._ids[key] = row.id
         return self._by_key[key]
+
+
+    @staticmethod
+    def _row(session: Session, qid: str, version: str) -> QuestionnaireVersion | None:
+        return session.scalar(
+            select(QuestionnaireVersion).where(QuestionnaireVersion.qid == qid, QuestionnaireVersion.version == version)
+        )
 
 
 def record_answer(

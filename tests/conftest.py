@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -49,7 +49,7 @@ class Chat:
 
     def __init__(self, service: ChatService, address: str = "+573001112233", channel: str = "simulator"):
         self.service, self.address, self.channel = service, address, channel
-        self.now = datetime(2026, 11, 10, 15, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
         self.last: list[Outbound] = []
 
     def say(self, text: str, external_id: str | None = None) -> str:

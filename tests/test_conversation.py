@@ -306,3 +306,17 @@ def test_contacts_are_separate(service: ChatService) -> None:
     register(a)
     assert "Ley 1581" in b.say("hola")
     assert "1. Responder" in a.say("menu")
+
+
+def test_skipping_a_changed_answer_drops_the_answers_that_depended_on_it(chat: Chat, sessions: sessionmaker[Session]
+                                                                         ) -> None:
+    # Found by the property test: OMITIR on demanda_temas (after ATRAS) must forget demanda_otro too.
+    register(chat)
+    start_interview(chat)
+    for text, _ in INTERVIEW[:19]:
+        chat.say(text)
+    chat.say("atras")
+    chat.say("atras")
+    assert "sugerencia" in chat.say("omitir")
+    stored = answers(sessions, only_interview(sessions).id)
+    assert "demanda_temas" not in stored and "demanda_otro" not in stored

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from surveys.parsing import (
     parse_answer,
     parse_yes_no,
 )
-from surveys.schema import Choice, QType, Question, Questionnaire, from_dict
+from surveys.schema import Choice, QType, Question, Questionnaire, builtin, from_dict
 
 DATA = yaml.safe_load((Path(__file__).parent / "data" / "parsing_cases.yaml").read_text(encoding="utf-8"))
 REASONS = {"empty", "unknown", "out_of_range", "ambiguous", "too_long"}
@@ -190,6 +191,49 @@ def test_parse_yes_no_and_normalize_never_raise(text: str) -> None:
     assert parse_yes_no(text) in ("si", "no", None)
     folded = normalize(text)
     assert folded == folded.strip() and "  " not in folded
+
+
+# ---------------------------------------------------------------- the shipped questionnaires
+
+SHIPPED = ("monitoreo360", "sistematizacion", "registro")
+shipped = functools.cache(builtin)
+
+
+def _first(q: Questionnaire, qtype: QType) -> Question | None:
+    return next((x for x in q.questions if x.type is qtype), None)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_shipped_questionnaires_parse_the_basics(name: str) -> None:
+    """Whatever labels and synonyms the analysts write, numbers and plain yes/no keep working."""
+    q = shipped(name)
+    for question in q.questions:
+        options = q.options(question)
+        if question.type in (QType.CONSENT, QType.YES_NO, QType.YES_NO_PARTIAL):
+            assert parse_answer(q, question, "si") == Parsed(True, "si")
+            assert parse_answer(q, question, "no acepto").value == "no"
+            assert parse_answer(q, question, "2") == Parsed(True, "no")
+        elif question.type in (QType.SELECT_ONE, QType.SCALE):
+            assert parse_answer(q, question, "1") == Parsed(True, options[0].name)
+            assert parse_answer(q, question, str(len(options) + 1)).reason == "out_of_range"
+        elif question.type is QType.SELECT_MULTIPLE:
+            assert parse_answer(q, question, "1, 3") == Parsed(True, [options[0].name, options[2].name])
+            assert parse_answer(q, question, "1 y 1") == Parsed(True, [options[0].name])
+        elif question.type is QType.RATING:
+            top = max(int(c.name) for c in options)
+            assert parse_answer(q, question, f"{top}/{top}") == Parsed(True, top)
+            assert parse_answer(q, question, str(top + 1)).reason == "out_of_range"
+        for label in (c.label for c in options):
+            parsed = parse_answer(q, question, label)
+            assert parsed.ok, (question.name, label, parsed)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(name=st.sampled_from(SHIPPED), pick=st.integers(min_value=0), text=replies)
+def test_shipped_questionnaires_never_raise(name: str, pick: int, text: str) -> None:
+    q = shipped(name)
+    question = q.questions[pick % len(q.questions)]
+    assert_valid(q, question, text, parse_answer(q, question, text))
 
 
 # ---------------------------------------------------------------- speed
