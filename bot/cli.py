@@ -142,6 +142,25 @@ def responses_export(period: str, fmt: str, questionnaire: str, output: Path | N
     click.echo(f"{len(frame)} interviews → {path}")
 
 
+@main.group("interviews")
+def interviews_group() -> None:
+    """Interviews in progress."""
+
+
+@interviews_group.command("expire")
+def interviews_expire() -> None:
+    """Mark interviews silent for longer than M360_INTERVIEW_EXPIRY_HOURS as expirada."""
+    from bot.config import Settings
+    from surveys import store
+    from surveys.models import utcnow
+
+    db.upgrade()
+    now = utcnow()
+    with db.session_factory().begin() as session:
+        count = store.expire_stale(session, now - Settings().expiry, now)
+    click.echo(f"{count} interviews expired")
+
+
 # ---------------------------------------------------------------- questionnaires
 
 

@@ -67,7 +67,8 @@ class ConversationState:
     last_activity: str | None = None  # ISO time of the last interview turn (for expiry)
 
     def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return {"mode": self.mode, "flow": self.flow, "interview_id": self.interview_id, "paused": self.paused,
+                "last_activity": self.last_activity}
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ConversationState:

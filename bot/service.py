@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, Engine, Row, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -24,7 +25,6 @@ from bot.conversation import (
     ContactView,
     Conversation,
     ConversationState,
-    Effect,
     InterviewEvent,
     InterviewStarted,
     InterviewStatus,
@@ -37,7 +37,7 @@ from surveys import schema, store
 from surveys.engine import AnswerCleared, AnswerSet, Finished
 from surveys.entities import EntityIndex
 from surveys.messages import Inbound, Option, Outbound
-from surveys.models import Contact, Interview, MessageLog, utcnow
+from surveys.models import Contact, MessageLog, utcnow
 from surveys.texts import texts
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,20 @@ log = logging.getLogger(__name__)
 RETRIES = 3  # a turn that lost a race (same contact, same delivery) is run again from fresh state
 
 
+CONTACTS = Contact.__table__
+MESSAGES = MessageLog.__table__
+# Built once: per-turn statements only bind parameters (building them cost more than running them).
+SELECT_CONTACT = select(CONTACTS).where(CONTACTS.c.channel == bindparam("b_channel"),
+                                        CONTACTS.c.address == bindparam("b_address"))
+UPDATE_CONTACT = CONTACTS.update().where(CONTACTS.c.id == bindparam("b_id"),
+                                         CONTACTS.c.state_version == bindparam("b_version"))
+
+
 class ChatService:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings | None = None,
                  entities: EntityIndex | None = None):
         self.sessions = sessions
+        self.engine: Engine = sessions.kw["bind"]
         self.settings = settings or Settings()
         self.questionnaires = store.QuestionnaireStore()
         registration = schema.builtin("registro")
@@ -70,124 +80,151 @@ class ChatService:
         with self.sessions() as session:
             return self.questionnaires.get(session, key)
 
+    def _questionnaire_id(self, key: str) -> int:
+        with self.sessions() as session:
+            return self.questionnaires.id_of(session, key)
+
     # -- the turn
 
     def handle(self, inbound: Inbound) -> list[Outbound]:
-        for attempt in range(RETRIES):
+        for attempt in range(RETRIES + 1):
             try:
                 return self._turn(inbound)
+            except _Redelivery:
+                replies = self._replay(inbound)
+                if replies is not None:
+                    return replies
             except (StaleDataError, IntegrityError) as exc:  # lost a race: redo on fresh state
+                if attempt == RETRIES:
+                    raise
                 log.info("turn retried (%s/%s) for %s:%s: %s", attempt + 1, RETRIES, inbound.channel,
                          inbound.address, type(exc).__name__)
-        return self._turn(inbound)
+        raise RuntimeError("unreachable")
 
     def _turn(self, inbound: Inbound) -> list[Outbound]:
+        """One inbound message in one transaction, written with Core statements: this is the hot path."""
         now = inbound.received_at or utcnow()
-        with self.sessions.begin() as session:
-            if inbound.external_id is not None:
-                replayed = self._replay(session, inbound)
-                if replayed is not None:
-                    return replayed
-            contact = self._contact(session, inbound.channel, inbound.address, now)
+        # A plain Connection, not a Session: the ORM's bookkeeping cost more than the statements.
+        with self.engine.begin() as conn:
+            contact = self._contact(conn, inbound.channel, inbound.address, now)
             state = ConversationState.from_json(contact.state)
+            # The delivery is logged first: a redelivery (same external id) fails here, before any effect.
+            inbound_id = self._log_inbound(conn, contact.id, inbound, state.interview_id, now)
             if inbound.media and not inbound.text.strip():
                 turn = Turn([Outbound(texts()("only_text"))], state)
             else:
                 turn = self.conversation.handle(state, _view(contact), inbound.text, now)
-            state, interview = self._apply(session, contact, state, turn, inbound.channel, now)
-            contact.state = state.to_json()
-            contact.last_inbound_at = now
-            self._log(session, contact, inbound, turn.replies, interview.id if interview else None, now)
+            changes: dict[str, Any] = {}
+            state, interview_id = self._apply(conn, contact, state, turn, changes, inbound.channel, now)
+            result = conn.execute(UPDATE_CONTACT, {
+                "b_id": contact.id, "b_version": contact.state_version, "state": state.to_json(),
+                "state_version": contact.state_version + 1, "last_inbound_at": now, **changes,
+            })
+            if result.rowcount != 1:  # another delivery for this contact committed first
+                raise StaleDataError(f"contact {contact.id} changed during the turn")
+            self._log_replies(conn, contact.id, inbound, inbound_id, turn.replies, interview_id, now)
             return turn.replies
 
-    def _contact(self, session: Session, channel: str, address: str, now: datetime) -> Contact:
-        contact = session.scalar(select(Contact).where(Contact.channel == channel, Contact.address == address))
+    def _contact(self, connection: Connection, channel: str, address: str, now: datetime) -> Row[Any]:
+        key = {"b_channel": channel, "b_address": address}
+        contact = connection.execute(SELECT_CONTACT, key).one_or_none()
         if contact is None:
-            contact = Contact(channel=channel, address=address, state={}, created_at=now)
-            session.add(contact)
-            session.flush()  # a concurrent first message for the same address fails here and is retried
+            # A concurrent first message for the same address fails here (unique) and the turn is retried.
+            connection.execute(CONTACTS.insert(), dict(channel=channel, address=address, state={}, state_version=0,
+                                                       opted_out=False, created_at=now))
+            contact = connection.execute(SELECT_CONTACT, key).one()
         return contact
 
-    def _apply(self, session: Session, contact: Contact, before: ConversationState, turn: Turn, channel: str,
-               now: datetime) -> tuple[ConversationState, Interview | None]:
-        """Store the turn's effects. Returns the new state (with the id of an interview it created)
-        and the interview the turn touched, if any (a finishing turn leaves the state without one)."""
+    def _apply(self, conn: Connection, contact: Row[Any], before: ConversationState, turn: Turn,
+               changes: dict[str, Any], channel: str, now: datetime) -> tuple[ConversationState, int | None]:
+        """Store the turn's effects. Contact changes are collected in ``changes`` (written with the new
+        state in one UPDATE). Returns the new state (with the id of an interview it created) and the
+        interview the turn touched, if any (a finishing turn leaves the state without one)."""
         state = turn.state
         interview_id = before.interview_id or state.interview_id
-        interview = session.get(Interview, interview_id) if interview_id is not None else None
+        interview_changes: dict[str, Any] = {}
         for effect in turn.effects:
-            interview = self._apply_one(session, contact, effect, interview, channel, now)
-        if interview is not None:
-            interview.last_activity_at = now
-            if state.interview_id is None and state.mode == "interview":
-                state = dataclasses.replace(state, interview_id=interview.id)
-        return state, interview
-
-    def _apply_one(self, session: Session, contact: Contact, effect: Effect, interview: Interview | None,
-                   channel: str, now: datetime) -> Interview | None:
-        match effect:
-            case ConsentRecorded(given=given, version=version, text=text):
-                contact.consent, contact.consent_at = given, now
-                contact.consent_version, contact.consent_text = version, text
-            case ProfileUpdated(fields=fields):
-                for name, value in fields.items():
-                    setattr(contact, name, value)
-            case OptedOut():
-                contact.opted_out, contact.opted_out_at = True, now
-            case OptedIn():
-                contact.opted_out = False
-            case InterviewStarted(questionnaire=key):
-                interview = store.new_interview(
-                    session, questionnaire_id=self.questionnaires.id_of(session, key), contact_id=contact.id,
-                    entity_code=contact.entity_code, channel=channel, now=now, tz=self.settings.timezone,
-                )
-            case InterviewStatus(status=status) if interview is not None:
-                interview.status = status
-                interview.finished_at = now if status == "expirada" else None
-            case InterviewEvent(event=event) if interview is not None:
-                self._interview_event(session, interview, event, now)
-        return interview
-
-    @staticmethod
-    def _interview_event(session: Session, interview: Interview, event: object, now: datetime) -> None:
-        match event:
-            case AnswerSet(question=question, value=value, raw_text=raw, source=source):
-                store.record_answer(session, interview.id, question, value, raw, source, now)
-                if question == "entidad":
-                    interview.entity_code = value
-            case AnswerCleared(question=question):
-                store.clear_answer(session, interview.id, question)
-            case Finished(status=status):
-                interview.status, interview.finished_at = status, now
+            match effect:
+                case ConsentRecorded(given=given, version=version, text=text):
+                    changes.update(consent=given, consent_at=now, consent_version=version, consent_text=text)
+                case ProfileUpdated(fields=fields):
+                    changes.update(fields)
+                case OptedOut():
+                    changes.update(opted_out=True, opted_out_at=now)
+                case OptedIn():
+                    changes.update(opted_out=False)
+                case InterviewStarted(questionnaire=key):
+                    interview_id = store.new_interview(
+                        conn, questionnaire_id=self._questionnaire_id(key), contact_id=contact.id,
+                        entity_code=changes.get("entity_code", contact.entity_code), channel=channel, now=now,
+                        tz=self.settings.timezone,
+                    )
+                    if state.mode == "interview":
+                        state = dataclasses.replace(state, interview_id=interview_id)
+                case InterviewStatus(status=status) if interview_id is not None:
+                    interview_changes.update(status=status, finished_at=now if status == "expirada" else None)
+                case InterviewEvent(event=AnswerSet(question=q, value=value, raw_text=raw, source=source)):
+                    if interview_id is not None:
+                        store.record_answer(conn, interview_id, q, value, raw, source, now)
+                        if q == "entidad":
+                            interview_changes["entity_code"] = value
+                case InterviewEvent(event=AnswerCleared(question=q)) if interview_id is not None:
+                    store.clear_answer(conn, interview_id, q)
+                case InterviewEvent(event=Finished(status=status)) if interview_id is not None:
+                    interview_changes.update(status=status, finished_at=now)
+        if interview_id is not None:
+            store.update_interview(conn, interview_id, last_activity_at=now, **interview_changes)
+        return state, interview_id
 
     # -- message log and idempotency
 
-    def _log(self, session: Session, contact: Contact, inbound: Inbound, replies: list[Outbound],
-             interview_id: int | None, now: datetime) -> None:
+    @staticmethod
+    def _log_inbound(conn: Connection, contact_id: int, inbound: Inbound, interview_id: int | None,
+                     now: datetime) -> int:
         text = inbound.text if not inbound.media else "\n".join([inbound.text, *inbound.media]).strip()
-        row = MessageLog(contact_id=contact.id, interview_id=interview_id, channel=inbound.channel, direction="in",
-                         external_id=inbound.external_id, text=text, created_at=now)
-        session.add(row)
-        session.flush()
-        session.add_all(
-            MessageLog(contact_id=contact.id, interview_id=interview_id, channel=inbound.channel, direction="out",
-                       text=reply.text, options=[[o.label, o.reply] for o in reply.options] or None,
-                       reply_to=row.id, created_at=now)
-            for reply in replies
-        )
+        values = dict(contact_id=contact_id, interview_id=interview_id, channel=inbound.channel, direction="in",
+                      external_id=inbound.external_id, text=text, created_at=now)
+        try:
+            result = conn.execute(MESSAGES.insert(), values)
+        except IntegrityError as exc:
+            if inbound.external_id is None:
+                raise
+            raise _Redelivery from exc
+        return int(result.inserted_primary_key[0])
 
     @staticmethod
-    def _replay(session: Session, inbound: Inbound) -> list[Outbound] | None:
-        seen = session.scalar(
-            select(MessageLog.id).where(MessageLog.channel == inbound.channel, MessageLog.direction == "in",
-                                        MessageLog.external_id == inbound.external_id)
+    def _log_replies(conn: Connection, contact_id: int, inbound: Inbound, inbound_id: int, replies: list[Outbound],
+                     interview_id: int | None, now: datetime) -> None:
+        if not replies:
+            return
+        conn.execute(
+            MESSAGES.insert(),
+            [dict(contact_id=contact_id, interview_id=interview_id, channel=inbound.channel, direction="out",
+                  external_id=None, text=reply.text, options=[[o.label, o.reply] for o in reply.options] or None,
+                  reply_to=inbound_id, created_at=now)
+             for reply in replies],
         )
-        if seen is None:
-            return None
-        rows = session.scalars(select(MessageLog).where(MessageLog.reply_to == seen).order_by(MessageLog.id))
-        return [Outbound(r.text, tuple(Option(label, reply) for label, reply in r.options or ())) for r in rows]
+
+    def _replay(self, inbound: Inbound) -> list[Outbound] | None:
+        """The replies already sent for a delivery seen before (None if it vanished: process it again)."""
+        with self.sessions() as session:
+            seen = session.scalar(
+                select(MessageLog.id).where(MessageLog.channel == inbound.channel, MessageLog.direction == "in",
+                                            MessageLog.external_id == inbound.external_id)
+            )
+            if seen is None:
+                return None
+            rows = session.execute(
+                select(MessageLog.text, MessageLog.options).where(MessageLog.reply_to == seen).order_by(MessageLog.id)
+            )
+            return [Outbound(text, tuple(Option(label, reply) for label, reply in options or ()))
+                    for text, options in rows]
 
 
-def _view(contact: Contact) -> ContactView:
+class _Redelivery(Exception):
+    """The provider delivered a message already processed (same channel and external id)."""
+
+
+def _view(contact: Row[Any]) -> ContactView:
     return ContactView(consent=contact.consent, entity_code=contact.entity_code, name=contact.name,
                        cargo=contact.cargo, opted_out=contact.opted_out)

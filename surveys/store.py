@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from surveys import schema
 from surveys.models import Answer, Interview, QuestionnaireVersion
+
+# Table-level statements for the per-turn path: built once, parameters bound at execution.
+ANSWERS = Answer.__table__
+INTERVIEWS = Interview.__table__
 
 
 def period_of(moment: datetime, tz: str = "America/Bogota") -> str:
@@ -70,36 +77,67 @@ class QuestionnaireStore:
         )
 
 
+@cache
+def _upsert_answer(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (interview_id, question) DO UPDATE, built once per dialect."""
+    insert_for = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[dialect]
+    statement = insert_for(ANSWERS)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["interview_id", "question"],
+        set_={"value": excluded.value, "raw_text": excluded.raw_text, "source": excluded.source,
+              "updated_at": excluded.updated_at},
+    )
+
+
 def record_answer(
-    session: Session, interview_id: int, question: str, value: Any, raw_text: str | None, source: str, now: datetime
+    conn: Connection, interview_id: int, question: str, value: Any, raw_text: str | None, source: str, now: datetime
 ) -> None:
-    """Insert or replace the answer to ``question`` (re-answered after ATRAS keeps one row)."""
-    row = session.scalar(select(Answer).where(Answer.interview_id == interview_id, Answer.question == question))
-    if row is None:
-        session.add(
-            Answer(interview_id=interview_id, question=question, value=value, raw_text=raw_text, source=source,
-                   answered_at=now, updated_at=now)
-        )
-    else:
-        row.value, row.raw_text, row.source, row.updated_at = value, raw_text, source, now
+    """Insert or replace the answer to ``question`` in one statement (re-answered after ATRAS keeps one row)."""
+    params = dict(interview_id=interview_id, question=question, value=value, raw_text=raw_text, source=source,
+                  answered_at=now, updated_at=now)
+    if conn.dialect.name in ("sqlite", "postgresql"):
+        conn.execute(_upsert_answer(conn.dialect.name), params)
+        return
+    clear_answer(conn, interview_id, question)  # other databases: delete, then insert
+    conn.execute(ANSWERS.insert(), params)
 
 
-def clear_answer(session: Session, interview_id: int, question: str) -> None:
-    session.execute(delete(Answer).where(Answer.interview_id == interview_id, Answer.question == question))
+def clear_answer(conn: Connection, interview_id: int, question: str) -> None:
+    conn.execute(delete(ANSWERS).where(ANSWERS.c.interview_id == interview_id, ANSWERS.c.question == question))
 
 
-def answers_of(session: Session, interview_id: int) -> dict[str, Any]:
-    rows = session.execute(select(Answer.question, Answer.value).where(Answer.interview_id == interview_id))
+def answers_of(conn: Connection | Session, interview_id: int) -> dict[str, Any]:
+    rows = conn.execute(select(ANSWERS.c.question, ANSWERS.c.value).where(ANSWERS.c.interview_id == interview_id))
     return {question: value for question, value in rows}
 
 
-def new_interview(session: Session, *, questionnaire_id: int, contact_id: int | None, entity_code: str | None,
-                  channel: str, now: datetime, tz: str, wave_id: int | None = None, period: str | None = None
-                  ) -> Interview:
-    interview = Interview(
+def new_interview(conn: Connection, *, questionnaire_id: int, contact_id: int | None, entity_code: str | None,
+                  channel: str, now: datetime, tz: str, wave_id: int | None = None, period: str | None = None) -> int:
+    """Create an interview row (status en_curso) and return its id."""
+    result = conn.execute(INTERVIEWS.insert(), dict(
         questionnaire_id=questionnaire_id, contact_id=contact_id, entity_code=entity_code, channel=channel,
-        period=period or period_of(now, tz), wave_id=wave_id, status="en_curso", started_at=now, last_activity_at=now,
+        period=period or period_of(now, tz), wave_id=wave_id, status="en_curso", source="chat",
+        started_at=now, last_activity_at=now,
+    ))
+    return int(result.inserted_primary_key[0])
+
+
+_UPDATE_INTERVIEW = INTERVIEWS.update().where(INTERVIEWS.c.id == bindparam("b_id"))
+
+
+def update_interview(conn: Connection, interview_id: int, **values: Any) -> None:
+    conn.execute(_UPDATE_INTERVIEW, {"b_id": interview_id, **values})
+
+
+def expire_stale(session: Session, cutoff: datetime, now: datetime) -> int:
+    """Mark interviews silent since before ``cutoff`` as expirada; returns how many.
+
+    The contact's conversation still points at the interview: their next message is told it
+    expired (bot.conversation applies the same rule), so nothing is lost or half-changed here."""
+    result = session.execute(
+        update(Interview)
+        .where(Interview.status.in_(("en_curso", "pausada")), Interview.last_activity_at < cutoff)
+        .values(status="expirada", finished_at=now)
     )
-    session.add(interview)
-    session.flush()
-    return interview
+    return int(result.rowcount or 0)

@@ -3,6 +3,8 @@ the interview, every command, resume, expiry, opt-out and idempotent deliveries.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -320,3 +322,20 @@ def test_skipping_a_changed_answer_drops_the_answers_that_depended_on_it(chat: C
     assert "sugerencia" in chat.say("omitir")
     stored = answers(sessions, only_interview(sessions).id)
     assert "demanda_temas" not in stored and "demanda_otro" not in stored
+
+
+def test_sweep_expires_abandoned_interviews_and_the_contact_is_told(chat: Chat, sessions: sessionmaker[Session]
+                                                                    ) -> None:
+    from surveys import store
+
+    register(chat)
+    start_interview(chat)
+    chat.say("4")
+    with sessions.begin() as s:
+        assert store.expire_stale(s, chat.now - timedelta(days=7), chat.now) == 0  # still fresh
+    chat.wait(days=8)
+    with sessions.begin() as s:
+        assert store.expire_stale(s, chat.now - timedelta(days=7), chat.now) == 1
+    assert only_interview(sessions).status == "expirada"
+    assert "venció" in chat.say("3")
+    assert only_interview(sessions).status == "expirada"

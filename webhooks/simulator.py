@@ -5,6 +5,7 @@ real channels, so its sessions are stored like any other."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from typing import Any
@@ -31,14 +32,19 @@ def page() -> str:
 
 @bp.post("/simulador/api/send")
 def send() -> Any:
-    body = request.get_json(silent=True) or {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):  # a JSON list, string or number is as bad as no JSON at all
+        body = {}
     session_id, text = str(body.get("session", "")), str(body.get("text", ""))
     if not _SESSION_ID.match(session_id):
         return jsonify(error="session must be 8–64 letters, digits, - or _"), 400
     if not text.strip() or len(text) > 4000:
         return jsonify(error="text must be 1–4000 characters"), 400
     message_id = str(body.get("id") or uuid.uuid4())  # the page retries with the same id on a bad connection
-    inbound = Inbound(channel="simulator", address=session_id, text=text, external_id=message_id[:80])
+    # The id is chosen by the browser: scope it to the session, or another session reusing it would be
+    # answered with this session's replies (redeliveries are matched on channel + external id only).
+    external_id = hashlib.sha256(f"{session_id}\n{message_id}".encode()).hexdigest()
+    inbound = Inbound(channel="simulator", address=session_id, text=text, external_id=external_id)
     replies = current_app.extensions["m360.chat"].handle(inbound)
     return jsonify(replies=_json(replies))
 

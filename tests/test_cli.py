@@ -1,0 +1,265 @@
+"""The ``m360`` command as a real subprocess: migrations, reference data, a scripted chat whose state lives
+in the database, the responses export, questionnaire round trips and the web server."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+
+from surveys import schema
+from surveys.entities import DATA_DIR
+from tests.test_conversation import EXPECTED, INTERVIEW
+
+_SCRIPT = Path(sys.executable).parent / "m360"
+M360 = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "bot.cli"]
+REGISTRATION = ["Hola", "si", "genova quindio", "sí", "Ana Pérez", "1"]
+TABLES = {"entity", "contact", "questionnaire", "interview", "answer", "message_log", "alembic_version"}
+
+
+def environment(**extra: str) -> dict[str, str]:
+    """The caller's environment without any M360_* setting or PORT, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("M360_") and k != "PORT"}
+    env.update(extra)
+    return env
+
+
+def m360(*args: str, url: str, cwd: Path, stdin: str | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*M360, *args], input=stdin if stdin is not None else "", capture_output=True,
+                            text=True, encoding="utf-8", cwd=cwd, env=environment(M360_DATABASE_URL=url),
+                            timeout=120)
+    if ok:
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+    else:
+        assert result.returncode != 0, result.stdout
+        assert "Traceback" not in result.stderr, result.stderr  # a clear message, not a crash
+    return result
+
+
+def sqlite_path(url: str) -> Path:
+    return Path(url.removeprefix("sqlite:///"))
+
+
+def query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(sqlite_path(url)) as conn:
+        return conn.execute(sql, params).fetchall()
+
+
+def bogota_month() -> str:
+    return datetime.now(ZoneInfo("America/Bogota")).strftime("%Y-%m")
+
+
+def expected_cells() -> dict[str, Any]:
+    return {name: ";".join(value) if isinstance(value, list) else value for name, value in EXPECTED.items()}
+
+
+def lines(*texts: str) -> str:
+    return "".join(f"{t}\n" for t in texts)
+
+
+# ---------------------------------------------------------------- database and reference data
+
+
+def test_db_upgrade_and_entities_load(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/data/m360.sqlite3"  # the folder does not exist yet
+    out = m360("db", "upgrade", url=url, cwd=tmp_path).stdout
+    assert f"database at head: {url}" in out
+    tables = {name for (name,) in query(url, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables >= TABLES
+    assert len(query(url, "SELECT version_num FROM alembic_version")) == 1
+    assert query(url, "SELECT count(*) FROM entity") == [(0,)]
+
+    assert "1155 entities: inserted 1155, updated 0, unchanged 0" in m360("entities", "load", url=url, cwd=tmp_path).stdout
+    assert "1155 entities: inserted 0, updated 0, unchanged 1155" in m360("entities", "load", url=url, cwd=tmp_path).stdout
+    assert query(url, "SELECT count(*), sum(kind = 'gobernacion') FROM entity") == [(1155, 33)]
+
+    # An updated official municipios file: one renamed municipality is one update.
+    with open(DATA_DIR / "divipola_municipios.csv", encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        fields, rows = list(reader.fieldnames or []), list(reader)
+    renamed = [r for r in rows if r["muni_code"] == "63302"]
+    assert len(renamed) == 1 and renamed[0]["muni_name"] == "GÉNOVA"
+    renamed[0]["muni_name"] = "GÉNOVA DEL QUINDÍO"
+    modified = tmp_path / "municipios_2027.csv"
+    with open(modified, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    out = m360("entities", "load", "--municipios", str(modified), url=url, cwd=tmp_path).stdout
+    assert "1155 entities: inserted 0, updated 1, unchanged 1154" in out
+    assert query(url, "SELECT name, official_name FROM entity WHERE code = '63302'") == [
+        ("Génova del Quindío", "GÉNOVA DEL QUINDÍO")]
+
+    # A file without one of the columns is refused with a clear message, and nothing changes.
+    broken = tmp_path / "municipios_sin_lon.csv"
+    with open(broken, "w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=[c for c in fields if c != "lon"], extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+    err = m360("entities", "load", "--municipios", str(broken), url=url, cwd=tmp_path, ok=False).stderr
+    assert "Error:" in err and "missing column lon" in err
+    assert query(url, "SELECT name FROM entity WHERE code = '63302'") == [("Génova del Quindío",)]
+
+
+# ---------------------------------------------------------------- chat and export
+
+
+def test_scripted_chat_then_export(db_url: str, tmp_path: Path) -> None:
+    script = lines(*REGISTRATION, "1", *(text for text, _ in INTERVIEW))
+    out = m360("chat", url=db_url, cwd=tmp_path, stdin=script).stdout
+    assert out.strip().splitlines()[-1].startswith("¡Muchas gracias!")
+    assert "Ley 1581" in out and "Quedó registrado(a) por *Génova (Quindío)*" in out
+    position = 0
+    for text, expected in INTERVIEW:  # every message is echoed and answered, in order
+        position = out.index(f"> {text}\n", position)
+        assert expected in out[position:], text
+    assert query(db_url, "SELECT channel, status FROM interview") == [("console", "completa")]
+
+    period = bogota_month()
+    result = m360("responses", "export", "--period", period, "--format", "csv", "-o", "-", url=db_url, cwd=tmp_path)
+    assert result.stdout.startswith("\ufeff")  # UTF-8 BOM
+    rows = list(csv.DictReader(io.StringIO(result.stdout.removeprefix("\ufeff"))))
+    assert len(rows) == 1
+    row = rows[0]
+    assert (row["periodo"], row["entidad_codigo"], row["entidad_nombre"], row["canal"], row["estado"]) == (
+        period, "63302", "Génova", "console", "completa")
+    assert {name: row[name] for name in EXPECTED} == {k: str(v) for k, v in expected_cells().items()}
+
+    out = m360("responses", "export", "--period", period, "--format", "xlsx", "-o", "r.xlsx", url=db_url,
+               cwd=tmp_path).stdout
+    assert "1 interviews → r.xlsx" in out
+    header, *data = [list(r) for r in openpyxl.load_workbook(tmp_path / "r.xlsx").active.iter_rows(values_only=True)]
+    assert len(data) == 1
+    cells = dict(zip(header, data[0], strict=True))
+    assert cells["periodo"] == period and cells["entidad_codigo"] == "63302"
+    assert {name: cells[name] for name in EXPECTED} == expected_cells()
+
+
+def test_responses_export_rejects_a_bad_period(db_url: str, tmp_path: Path) -> None:
+    err = m360("responses", "export", "--period", "2026-13", url=db_url, cwd=tmp_path, ok=False).stderr
+    assert "--period" in err and "YYYY-MM" in err
+    assert not list(tmp_path.glob("*.csv"))
+
+
+def test_chat_state_survives_between_runs(db_url: str, tmp_path: Path) -> None:
+    address = ("--address", "consola-ana")
+    out = m360("chat", *address, url=db_url, cwd=tmp_path, stdin=lines(*REGISTRATION, "1", "4", "bien")).stdout
+    assert out.rstrip().splitlines()[-3].startswith("Oportunidad")  # stdin ended (EOF) at the first aspect
+    # A new process: the conversation goes on where it was (the state is in the database).
+    out = m360("chat", *address, url=db_url, cwd=tmp_path, stdin=lines("5", "PAUSA")).stdout
+    assert "Materiales" in out and "guardé sus respuestas" in out
+    out = m360("chat", *address, url=db_url, cwd=tmp_path, stdin=lines("hola", "si")).stdout
+    assert "entrevista sin terminar" in out and "¿Desea continuar?" in out
+    assert "Seguimos" in out and out.rstrip().splitlines()[-3].startswith("Materiales")
+    assert "Ley 1581" not in out  # not a new contact
+    assert query(db_url, "SELECT channel, address, name FROM contact") == [("console", "consola-ana", "Ana Pérez")]
+    stored = dict(query(db_url, "SELECT question, value FROM answer"))
+    assert {k: json.loads(v) for k, v in stored.items() if k in ("puntaje_general", "valoracion_general",
+                                                                 "aspecto_oportunidad")} == {
+        "puntaje_general": 4, "valoracion_general": "bien", "aspecto_oportunidad": 5}
+    assert query(db_url, "SELECT status FROM interview") == [("en_curso",)]
+
+
+# ---------------------------------------------------------------- questionnaires
+
+
+def test_questionnaire_round_trip_and_validation(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/unused.sqlite3"
+    assert "monitoreo360@" in m360("questionnaire", "export", "monitoreo360", "out.xlsx", url=url, cwd=tmp_path).stdout
+    assert "24 questions → back.yaml" in m360("questionnaire", "import", "out.xlsx", "back.yaml", url=url,
+                                             cwd=tmp_path).stdout
+    assert schema.load_yaml(tmp_path / "back.yaml") == schema.builtin("monitoreo360")
+    assert "OK (24 questions)" in m360("questionnaire", "validate", "out.xlsx", url=url, cwd=tmp_path).stdout
+
+    # A relevant that refers to a question that does not exist.
+    wb = openpyxl.load_workbook(tmp_path / "out.xlsx")
+    survey = wb["survey"]
+    header = [c.value for c in survey[1]]
+    name_col, relevant_col = header.index("name"), header.index("relevant")
+    row = next(r for r in survey.iter_rows(min_row=2) if r[name_col].value == "demanda_otro")
+    row[relevant_col].value = "selected(${no_existe}, 'otro')"
+    wb.save(tmp_path / "broken.xlsx")
+    err = m360("questionnaire", "validate", "broken.xlsx", url=url, cwd=tmp_path, ok=False).stderr
+    assert "demanda_otro" in err and "unknown question ${no_existe}" in err
+    err = m360("questionnaire", "import", "broken.xlsx", "broken.yaml", url=url, cwd=tmp_path, ok=False).stderr
+    assert "unknown question ${no_existe}" in err and not (tmp_path / "broken.yaml").exists()
+
+    (tmp_path / "junk.xlsx").write_text("not a workbook")
+    err = m360("questionnaire", "validate", "junk.xlsx", url=url, cwd=tmp_path, ok=False).stderr
+    assert "junk.xlsx" in err
+    assert not (tmp_path / "unused.sqlite3").exists()  # questionnaire commands never touch the database
+
+
+# ---------------------------------------------------------------- the web server
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def server(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    with open(log, "wb") as out:
+        process = subprocess.Popen([*M360, *args], env=env, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def wait_for_health(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 20) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, log.read_text(encoding="utf-8", errors="replace")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
+                assert response.status == 200
+                return json.loads(response.read())
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    pytest.fail(f"m360 serve did not answer /health on port {port} within {timeout}s:\n{log.read_text()}")
+
+
+def test_serve_on_a_fresh_data_dir(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    env = environment(M360_DATA_DIR=str(data))
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with server(["serve", "--port", str(port)], env, log) as process:
+        assert wait_for_health(port, process, log) == {"status": "ok", "database": "ok"}
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/simulador", timeout=5) as response:
+            assert response.status == 200 and "simulador.js" in response.read().decode("utf-8")
+    assert f"Monitoreo 360 on http://127.0.0.1:{port}" in log.read_text(encoding="utf-8")
+    # The embedded database was created, migrated and loaded under M360_DATA_DIR.
+    assert query(f"sqlite:///{data}/m360.sqlite3", "SELECT count(*) FROM entity") == [(1155,)]
+
+    port = free_port()
+    log = tmp_path / "serve-port.log"
+    with server(["serve"], {**env, "PORT": str(port)}, log) as process:
+        assert wait_for_health(port, process, log)["status"] == "ok"
+    assert f"Monitoreo 360 on http://127.0.0.1:{port}" in log.read_text(encoding="utf-8")
