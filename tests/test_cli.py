@@ -23,9 +23,11 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+from sqlalchemy import select
 
-from surveys import schema
+from surveys import db, schema
 from surveys.entities import DATA_DIR
+from surveys.models import Answer
 from tests.test_conversation import EXPECTED, INTERVIEW
 
 _SCRIPT = Path(sys.executable).parent / "m360"
@@ -41,8 +43,8 @@ def environment(**extra: str) -> dict[str, str]:
     return env
 
 
-def m360(*args: str, url: str, cwd: Path, stdin: str | None = None, ok: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*M360, *args], input=stdin if stdin is not None else "", capture_output=True,
+def m360(*args: str, url: str, cwd: Path, stdin: str = "", ok: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([*M360, *args], input=stdin, capture_output=True,
                             text=True, encoding="utf-8", cwd=cwd, env=environment(M360_DATABASE_URL=url),
                             timeout=120)
     if ok:
@@ -87,8 +89,10 @@ def test_db_upgrade_and_entities_load(tmp_path: Path) -> None:
     assert len(query(url, "SELECT version_num FROM alembic_version")) == 1
     assert query(url, "SELECT count(*) FROM entity") == [(0,)]
 
-    assert "1155 entities: inserted 1155, updated 0, unchanged 0" in m360("entities", "load", url=url, cwd=tmp_path).stdout
-    assert "1155 entities: inserted 0, updated 0, unchanged 1155" in m360("entities", "load", url=url, cwd=tmp_path).stdout
+    first = m360("entities", "load", url=url, cwd=tmp_path).stdout
+    assert "1155 entities: inserted 1155, updated 0, unchanged 0" in first
+    second = m360("entities", "load", url=url, cwd=tmp_path).stdout
+    assert "1155 entities: inserted 0, updated 0, unchanged 1155" in second
     assert query(url, "SELECT count(*), sum(kind = 'gobernacion') FROM entity") == [(1155, 33)]
 
     # An updated official municipios file: one renamed municipality is one update.
@@ -171,9 +175,11 @@ def test_chat_state_survives_between_runs(db_url: str, tmp_path: Path) -> None:
     assert "Seguimos" in out and out.rstrip().splitlines()[-3].startswith("Materiales")
     assert "Ley 1581" not in out  # not a new contact
     assert query(db_url, "SELECT channel, address, name FROM contact") == [("console", "consola-ana", "Ana Pérez")]
-    stored = dict(query(db_url, "SELECT question, value FROM answer"))
-    assert {k: json.loads(v) for k, v in stored.items() if k in ("puntaje_general", "valoracion_general",
-                                                                 "aspecto_oportunidad")} == {
+    engine = db.make_engine(db_url)
+    with db.session_factory(engine)() as session:
+        stored = dict(session.execute(select(Answer.question, Answer.value)).all())
+    engine.dispose()
+    assert {k: v for k, v in stored.items() if k not in ("entidad", "consentimiento", "cargo")} == {
         "puntaje_general": 4, "valoracion_general": "bien", "aspecto_oportunidad": 5}
     assert query(db_url, "SELECT status FROM interview") == [("en_curso",)]
 
