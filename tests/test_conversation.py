@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -339,3 +340,22 @@ def test_sweep_expires_abandoned_interviews_and_the_contact_is_told(chat: Chat, 
     assert only_interview(sessions).status == "expirada"
     assert "venció" in chat.say("3")
     assert only_interview(sessions).status == "expirada"
+
+
+@pytest.mark.parametrize(("word", "expected"), [
+    ("PAUSA", "guardé sus respuestas"), ("salir", "guardé sus respuestas"), ("Menú", "1. Responder"),
+    ("/menu", "1. Responder"), ("AYUDA", "OMITIR"), ("Atrás", "primera pregunta"), ("omitir", "obligatoria"),
+    ("baja", "no le enviaremos"), ("STOP", "no le enviaremos"),
+])
+def test_command_words_mid_interview(chat: Chat, word: str, expected: str) -> None:
+    register(chat)
+    start_interview(chat)
+    assert expected in chat.say(word)
+
+
+def test_command_inside_a_sentence_is_an_answer(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    chat.say("4")
+    assert "Oportunidad" in chat.say("no quiero salir de este programa")
+    assert answers(sessions)["valoracion_general"] == "no quiero salir de este programa"
