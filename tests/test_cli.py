@@ -77,6 +77,11 @@ def lines(*texts: str) -> str:
     return "".join(f"{t}\n" for t in texts)
 
 
+def last_turn(out: str) -> str:
+    """The last message echoed by ``m360 chat`` (fed from a pipe) and the bot's replies to it."""
+    return out[out.rindex("> "):]
+
+
 # ---------------------------------------------------------------- database and reference data
 
 
@@ -129,7 +134,7 @@ def test_db_upgrade_and_entities_load(tmp_path: Path) -> None:
 def test_scripted_chat_then_export(db_url: str, tmp_path: Path) -> None:
     script = lines(*REGISTRATION, "1", *(text for text, _ in INTERVIEW))
     out = m360("chat", url=db_url, cwd=tmp_path, stdin=script).stdout
-    assert out.strip().splitlines()[-1].startswith("¡Muchas gracias!")
+    assert last_turn(out).startswith("> mas visitas presenciales\n¡Muchas gracias!")
     assert "Ley 1581" in out and "Quedó registrado(a) por *Génova (Quindío)*" in out
     position = 0
     for text, expected in INTERVIEW:  # every message is echoed and answered, in order
@@ -166,13 +171,15 @@ def test_responses_export_rejects_a_bad_period(db_url: str, tmp_path: Path) -> N
 def test_chat_state_survives_between_runs(db_url: str, tmp_path: Path) -> None:
     address = ("--address", "consola-ana")
     out = m360("chat", *address, url=db_url, cwd=tmp_path, stdin=lines(*REGISTRATION, "1", "4", "bien")).stdout
-    assert out.rstrip().splitlines()[-3].startswith("Oportunidad")  # stdin ended (EOF) at the first aspect
+    turn = last_turn(out)  # stdin ended (EOF) after "bien": the first aspect was being asked
+    assert turn.startswith("> bien\n") and "Oportunidad" in turn
     # A new process: the conversation goes on where it was (the state is in the database).
     out = m360("chat", *address, url=db_url, cwd=tmp_path, stdin=lines("5", "PAUSA")).stdout
     assert "Materiales" in out and "guardé sus respuestas" in out
     out = m360("chat", *address, url=db_url, cwd=tmp_path, stdin=lines("hola", "si")).stdout
     assert "entrevista sin terminar" in out and "¿Desea continuar?" in out
-    assert "Seguimos" in out and out.rstrip().splitlines()[-3].startswith("Materiales")
+    turn = last_turn(out)
+    assert turn.startswith("> si\n") and "Seguimos" in turn and "Materiales" in turn
     assert "Ley 1581" not in out  # not a new contact
     assert query(db_url, "SELECT channel, address, name FROM contact") == [("console", "consola-ana", "Ana Pérez")]
     engine = db.make_engine(db_url)

@@ -49,6 +49,21 @@ def client(app: Flask) -> FlaskClient:
     return app.test_client()
 
 
+@pytest.fixture(scope="module")
+def shared_app(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+    """One app for the tests that must not store anything (input validation): cheaper than one per case."""
+    path = tmp_path_factory.mktemp("validation") / "m360.sqlite3"
+    shutil.copyfile(template_db, path)
+    app = create_app(f"sqlite:///{path}")
+    yield app
+    _dispose(app)
+
+
+def stored_messages(app: Flask) -> int:
+    with app.extensions["m360.sessions"]() as session:
+        return session.scalar(select(func.count()).select_from(MessageLog)) or 0
+
+
 def bogota_month() -> str:
     return datetime.now(ZoneInfo("America/Bogota")).strftime("%Y-%m")
 
@@ -278,19 +293,20 @@ def test_ids_are_per_session(client: FlaskClient, sessions: sessionmaker[Session
     ids=["short-session", "space-session", "long-session", "html-session", "no-session", "empty-text",
          "blank-text", "no-text", "text-4001", "json-list", "json-string", "json-number", "json-null"],
 )
-def test_send_rejects_bad_input(client: FlaskClient, sessions: sessionmaker[Session], body: Any) -> None:
-    response = client.post(SEND, json=body)
+def test_send_rejects_bad_input(shared_app: Flask, body: Any) -> None:
+    response = shared_app.test_client().post(SEND, json=body)
     assert response.status_code == 400 and response.mimetype == "application/json"
     assert "error" in response.get_json()
-    with sessions() as s:
-        assert s.scalar(select(func.count()).select_from(MessageLog)) == 0
+    assert stored_messages(shared_app) == 0
 
 
-def test_send_rejects_non_json_and_huge_bodies(client: FlaskClient) -> None:
+def test_send_rejects_non_json_and_huge_bodies(shared_app: Flask) -> None:
+    client = shared_app.test_client()
     assert client.post(SEND, data="session=valid-session-1&text=hola").status_code == 400
     assert client.post(SEND, data="{not json", content_type="application/json").status_code == 400
     huge = {"session": "valid-session-1", "text": "x" * (2 * 1024 * 1024)}
     assert client.post(SEND, json=huge).status_code == 413  # refused before it is read (MAX_CONTENT_LENGTH)
+    assert stored_messages(shared_app) == 0
 
 
 def test_send_accepts_4000_characters(client: FlaskClient) -> None:
@@ -299,7 +315,8 @@ def test_send_accepts_4000_characters(client: FlaskClient) -> None:
     assert history(client, chat.session)[0] == ("in", "x" * 4000)
 
 
-def test_export_rejects_bad_parameters(client: FlaskClient) -> None:
+def test_export_rejects_bad_parameters(shared_app: Flask) -> None:
+    client = shared_app.test_client()
     for query in ({}, {"period": "2026"}, {"period": "2026-13"}, {"period": "2026-00"}, {"period": "26-11"},
                   {"period": "2026-11-01"}, {"period": "2026-11", "format": "pdf"},
                   {"period": "2026-11", "format": "CSV"}):
@@ -329,3 +346,11 @@ def test_respondent_html_is_never_rendered(client: FlaskClient, sessions: sessio
     assert ("in", payload) in history(client, chat.session)
     sent = client.post(SEND, json={"session": chat.session, "text": payload})
     assert sent.mimetype == "application/json" and sent.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_health_is_503_when_the_database_is_down_at_boot(tmp_path: Path) -> None:
+    missing = tmp_path / "not-a-dir"
+    missing.write_text("a file where the database folder should be")
+    app = create_app(f"sqlite:///{missing}/m360.sqlite3", prepare_database=False)
+    response = app.test_client().get("/health")
+    assert response.status_code == 503 and response.get_json() == {"status": "error", "database": "unreachable"}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import threading
 from typing import Any
 
 from flask import Flask, jsonify, render_template
@@ -21,13 +22,13 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     app.config.update(
         SECRET_KEY=os.environ.get("M360_SECRET_KEY") or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=1 * 1024 * 1024,  # chat messages are small; refuse huge bodies early
-        JSON_AS_ASCII=False,
     )
     app.config.update(config)
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Spanish in JSON, not \u escapes
     url = database_url or db.database_url()
     sessions = prepare(url) if prepare_database else db.session_factory(db.make_engine(url))
     app.extensions["m360.sessions"] = sessions
-    app.extensions["m360.chat"] = ChatService(sessions)
+    app.extensions["m360.chat_lock"] = threading.Lock()
 
     from webhooks.exports import bp as exports_bp
     from webhooks.simulator import bp as simulator_bp
@@ -61,4 +62,12 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
 
 
 def chat_service(app: Flask) -> ChatService:
-    return app.extensions["m360.chat"]
+    """The chat service, built on first use: an app started while the database is down still
+    serves /health (503) instead of failing to boot."""
+    service = app.extensions.get("m360.chat")
+    if service is None:
+        with app.extensions["m360.chat_lock"]:
+            service = app.extensions.get("m360.chat")
+            if service is None:
+                service = app.extensions["m360.chat"] = ChatService(app.extensions["m360.sessions"])
+    return service

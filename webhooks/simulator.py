@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from surveys.messages import Inbound, Outbound
 from surveys.models import Contact, MessageLog
+from webhooks.app import chat_service
 
 bp = Blueprint("simulator", __name__)
 
@@ -45,7 +46,7 @@ def send() -> Any:
     # answered with this session's replies (redeliveries are matched on channel + external id only).
     external_id = hashlib.sha256(f"{session_id}\n{message_id}".encode()).hexdigest()
     inbound = Inbound(channel="simulator", address=session_id, text=text, external_id=external_id)
-    replies = current_app.extensions["m360.chat"].handle(inbound)
+    replies = chat_service(current_app).handle(inbound)
     return jsonify(replies=_json(replies))
 
 
