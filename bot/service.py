@@ -33,7 +33,7 @@ from bot.conversation import (
     ProfileUpdated,
     Turn,
 )
-from surveys import schema, store
+from surveys import db, schema, store
 from surveys.engine import AnswerCleared, AnswerSet, Finished
 from surveys.entities import EntityIndex
 from surveys.messages import Inbound, Option, Outbound
@@ -48,8 +48,15 @@ RETRIES = 3  # a turn that lost a race (same contact, same delivery) is run agai
 CONTACTS = Contact.__table__
 MESSAGES = MessageLog.__table__
 # Built once: per-turn statements only bind parameters (building them cost more than running them).
-SELECT_CONTACT = select(CONTACTS).where(CONTACTS.c.channel == bindparam("b_channel"),
-                                        CONTACTS.c.address == bindparam("b_address"))
+# Only what the conversation reads: unused columns (datetimes especially) cost parsing every turn.
+SELECT_CONTACT = (
+    select(*(CONTACTS.c[name] for name in ("id", "state", "state_version", "entity_code", "consent", "name",
+                                            "cargo", "opted_out")))
+    .where(CONTACTS.c.channel == bindparam("b_channel"), CONTACTS.c.address == bindparam("b_address"))
+    .with_for_update()
+)
+INSERT_CONTACT = CONTACTS.insert()
+INSERT_MESSAGE = MESSAGES.insert()
 UPDATE_CONTACT = CONTACTS.update().where(CONTACTS.c.id == bindparam("b_id"),
                                          CONTACTS.c.state_version == bindparam("b_version"))
 
@@ -59,6 +66,7 @@ class ChatService:
                  entities: EntityIndex | None = None):
         self.sessions = sessions
         self.engine: Engine = sessions.kw["bind"]
+        self.writer = db.writer(self.engine)
         self.settings = settings or Settings()
         self.questionnaires = store.QuestionnaireStore()
         registration = schema.builtin("registro")
@@ -102,41 +110,39 @@ class ChatService:
         raise RuntimeError("unreachable")
 
     def _turn(self, inbound: Inbound) -> list[Outbound]:
-        """One inbound message in one transaction, written with Core statements: this is the hot path."""
+        """One inbound message in one transaction, which takes the contact's lock first (BEGIN
+        IMMEDIATE on SQLite, SELECT … FOR UPDATE elsewhere), so turns of one contact never
+        interleave; state_version stays as a safety net. Core statements on a plain connection:
+        this is the hot path."""
         now = inbound.received_at or utcnow()
-        # A plain Connection, not a Session: the ORM's bookkeeping cost more than the statements.
-        with self.engine.begin() as conn:
-            contact = self._contact(conn, inbound.channel, inbound.address, now)
+        key = {"b_channel": inbound.channel, "b_address": inbound.address}
+        with self.writer.begin() as conn:
+            contact = conn.execute(SELECT_CONTACT, key).one_or_none()
+            if contact is None:
+                # A concurrent first message for the same address fails here (unique) and is retried.
+                conn.execute(INSERT_CONTACT, dict(channel=inbound.channel, address=inbound.address, state={},
+                                                  state_version=0, opted_out=False, created_at=now))
+                contact = conn.execute(SELECT_CONTACT, key).one()
             state = ConversationState.from_json(contact.state)
-            # The delivery is logged first: a redelivery (same external id) fails here, before any effect.
-            inbound_id = self._log_inbound(conn, contact.id, inbound, state.interview_id, now)
             if inbound.media and not inbound.text.strip():
                 turn = Turn([Outbound(texts()("only_text"))], state)
             else:
                 turn = self.conversation.handle(state, _view(contact), inbound.text, now)
             changes: dict[str, Any] = {}
-            state, interview_id = self._apply(conn, contact, state, turn, changes, inbound.channel, now)
+            new_state, interview_id = self._apply(conn, contact.id, contact.entity_code, state, turn, changes,
+                                                  inbound.channel, now)
             result = conn.execute(UPDATE_CONTACT, {
-                "b_id": contact.id, "b_version": contact.state_version, "state": state.to_json(),
+                "b_id": contact.id, "b_version": contact.state_version, "state": new_state.to_json(),
                 "state_version": contact.state_version + 1, "last_inbound_at": now, **changes,
             })
-            if result.rowcount != 1:  # another delivery for this contact committed first
+            if result.rowcount != 1:  # another delivery for this contact committed first: redo the turn
                 raise StaleDataError(f"contact {contact.id} changed during the turn")
-            self._log_replies(conn, contact.id, inbound, inbound_id, turn.replies, interview_id, now)
+            self._log(conn, contact.id, inbound, turn.replies, interview_id, now)
             return turn.replies
 
-    def _contact(self, connection: Connection, channel: str, address: str, now: datetime) -> Row[Any]:
-        key = {"b_channel": channel, "b_address": address}
-        contact = connection.execute(SELECT_CONTACT, key).one_or_none()
-        if contact is None:
-            # A concurrent first message for the same address fails here (unique) and the turn is retried.
-            connection.execute(CONTACTS.insert(), dict(channel=channel, address=address, state={}, state_version=0,
-                                                       opted_out=False, created_at=now))
-            contact = connection.execute(SELECT_CONTACT, key).one()
-        return contact
-
-    def _apply(self, conn: Connection, contact: Row[Any], before: ConversationState, turn: Turn,
-               changes: dict[str, Any], channel: str, now: datetime) -> tuple[ConversationState, int | None]:
+    def _apply(self, conn: Connection, contact_id: int, entity_code: str | None, before: ConversationState,
+               turn: Turn, changes: dict[str, Any], channel: str, now: datetime
+               ) -> tuple[ConversationState, int | None]:
         """Store the turn's effects. Contact changes are collected in ``changes`` (written with the new
         state in one UPDATE). Returns the new state (with the id of an interview it created) and the
         interview the turn touched, if any (a finishing turn leaves the state without one)."""
@@ -155,8 +161,8 @@ class ChatService:
                     changes.update(opted_out=False)
                 case InterviewStarted(questionnaire=key):
                     interview_id = store.new_interview(
-                        conn, questionnaire_id=self._questionnaire_id(key), contact_id=contact.id,
-                        entity_code=changes.get("entity_code", contact.entity_code), channel=channel, now=now,
+                        conn, questionnaire_id=self._questionnaire_id(key), contact_id=contact_id,
+                        entity_code=changes.get("entity_code", entity_code), channel=channel, now=now,
                         tz=self.settings.timezone,
                     )
                     if state.mode == "interview":
@@ -172,50 +178,46 @@ class ChatService:
                     store.clear_answer(conn, interview_id, q)
                 case InterviewEvent(event=Finished(status=status)) if interview_id is not None:
                     interview_changes.update(status=status, finished_at=now)
-        if interview_id is not None:
+        if interview_id is not None and (interview_changes or state.mode == "interview"):
             store.update_interview(conn, interview_id, last_activity_at=now, **interview_changes)
         return state, interview_id
 
     # -- message log and idempotency
 
     @staticmethod
-    def _log_inbound(conn: Connection, contact_id: int, inbound: Inbound, interview_id: int | None,
-                     now: datetime) -> int:
+    def _log(conn: Connection, contact_id: int, inbound: Inbound, replies: list[Outbound], interview_id: int | None,
+             now: datetime) -> None:
+        """The inbound message and its replies, in one statement. A redelivery (same channel and
+        external id) fails here on the unique key, and the whole turn rolls back with it."""
         text = inbound.text if not inbound.media else "\n".join([inbound.text, *inbound.media]).strip()
-        values = dict(contact_id=contact_id, interview_id=interview_id, channel=inbound.channel, direction="in",
-                      external_id=inbound.external_id, text=text, created_at=now)
+        common = dict(contact_id=contact_id, interview_id=interview_id, channel=inbound.channel, created_at=now)
+        rows = [dict(common, direction="in", external_id=inbound.external_id, text=text, options=None,
+                     in_reply_to=None)]
+        rows += [dict(common, direction="out", external_id=None, text=reply.text,
+                      options=[[o.label, o.reply] for o in reply.options] or None, in_reply_to=inbound.external_id)
+                 for reply in replies]
         try:
-            result = conn.execute(MESSAGES.insert(), values)
+            conn.execute(INSERT_MESSAGE, rows)
         except IntegrityError as exc:
             if inbound.external_id is None:
                 raise
             raise _Redelivery from exc
-        return int(result.inserted_primary_key[0])
-
-    @staticmethod
-    def _log_replies(conn: Connection, contact_id: int, inbound: Inbound, inbound_id: int, replies: list[Outbound],
-                     interview_id: int | None, now: datetime) -> None:
-        if not replies:
-            return
-        conn.execute(
-            MESSAGES.insert(),
-            [dict(contact_id=contact_id, interview_id=interview_id, channel=inbound.channel, direction="out",
-                  external_id=None, text=reply.text, options=[[o.label, o.reply] for o in reply.options] or None,
-                  reply_to=inbound_id, created_at=now)
-             for reply in replies],
-        )
 
     def _replay(self, inbound: Inbound) -> list[Outbound] | None:
         """The replies already sent for a delivery seen before (None if it vanished: process it again)."""
         with self.sessions() as session:
-            seen = session.scalar(
-                select(MessageLog.id).where(MessageLog.channel == inbound.channel, MessageLog.direction == "in",
-                                            MessageLog.external_id == inbound.external_id)
-            )
+            seen = session.execute(
+                select(MessageLog.id, MessageLog.contact_id).where(
+                    MessageLog.channel == inbound.channel, MessageLog.direction == "in",
+                    MessageLog.external_id == inbound.external_id)
+            ).one_or_none()
             if seen is None:
                 return None
             rows = session.execute(
-                select(MessageLog.text, MessageLog.options).where(MessageLog.reply_to == seen).order_by(MessageLog.id)
+                select(MessageLog.text, MessageLog.options)
+                .where(MessageLog.contact_id == seen.contact_id, MessageLog.id > seen.id,
+                       MessageLog.in_reply_to == inbound.external_id)
+                .order_by(MessageLog.id)
             )
             return [Outbound(text, tuple(Option(label, reply) for label, reply in options or ()))
                     for text, options in rows]

@@ -27,6 +27,8 @@ def database_url() -> str:
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # SQLAlchemy emits BEGIN itself (see _sqlite_begin), so the driver must not.
+    dbapi_conn.isolation_level = None
     # WAL lets the web app read while a turn writes; NORMAL sync is durable across process crashes
     # (a power cut may lose the last commits, never corrupt the file).
     cur = dbapi_conn.cursor()
@@ -47,7 +49,21 @@ def make_engine(url: str | None = None) -> Engine:
     engine = create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def _sqlite_begin(conn: Any) -> None:
+    # A deferred transaction that reads and then writes fails at once ("database is locked") when
+    # another connection wrote in between; the busy timeout does not help it. Writers therefore ask
+    # for the lock up front: connections from writer(engine) begin IMMEDIATE and wait their turn.
+    statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get("m360_writer") else "BEGIN"
+    conn.connection.driver_connection.execute(statement)  # straight to sqlite3: this runs every turn
+
+
+def writer(engine: Engine) -> Engine:
+    """The same engine for read-then-write transactions (BEGIN IMMEDIATE on SQLite; no-op elsewhere)."""
+    return engine.execution_options(m360_writer=True)
 
 
 @cache

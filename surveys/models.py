@@ -151,6 +151,7 @@ class MessageLog(Base):
     """Every message in and out, for audit and idempotency (external_id = MessageSid / update_id)."""
 
     __tablename__ = "message_log"
+    # Few indexes on purpose: every turn writes here. A replay (rare) finds replies through contact_id.
     __table_args__ = (UniqueConstraint("channel", "direction", "external_id"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -161,5 +162,6 @@ class MessageLog(Base):
     external_id: Mapped[str | None] = mapped_column(String(80))
     text: Mapped[str] = mapped_column(Text)
     options: Mapped[list[Any] | None] = mapped_column(JSON)  # quick replies sent with an outbound message
-    reply_to: Mapped[int | None] = mapped_column(ForeignKey("message_log.id"), index=True)  # the inbound it answers
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    # The provider id of the inbound message this one answers: a redelivery is answered again from here.
+    in_reply_to: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

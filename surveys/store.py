@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, delete, func, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -18,6 +18,10 @@ from surveys.models import Answer, Interview, QuestionnaireVersion
 # Table-level statements for the per-turn path: built once, parameters bound at execution.
 ANSWERS = Answer.__table__
 INTERVIEWS = Interview.__table__
+_INSERT_ANSWER = ANSWERS.insert()
+_INSERT_INTERVIEW = INTERVIEWS.insert()
+_DELETE_ANSWER = ANSWERS.delete().where(ANSWERS.c.interview_id == bindparam("b_interview"),
+                                        ANSWERS.c.question == bindparam("b_question"))
 
 
 def period_of(moment: datetime, tz: str = "America/Bogota") -> str:
@@ -100,11 +104,11 @@ def record_answer(
         conn.execute(_upsert_answer(conn.dialect.name), params)
         return
     clear_answer(conn, interview_id, question)  # other databases: delete, then insert
-    conn.execute(ANSWERS.insert(), params)
+    conn.execute(_INSERT_ANSWER, params)
 
 
 def clear_answer(conn: Connection, interview_id: int, question: str) -> None:
-    conn.execute(delete(ANSWERS).where(ANSWERS.c.interview_id == interview_id, ANSWERS.c.question == question))
+    conn.execute(_DELETE_ANSWER, {"b_interview": interview_id, "b_question": question})
 
 
 def answers_of(conn: Connection | Session, interview_id: int) -> dict[str, Any]:
@@ -115,7 +119,7 @@ def answers_of(conn: Connection | Session, interview_id: int) -> dict[str, Any]:
 def new_interview(conn: Connection, *, questionnaire_id: int, contact_id: int | None, entity_code: str | None,
                   channel: str, now: datetime, tz: str, wave_id: int | None = None, period: str | None = None) -> int:
     """Create an interview row (status en_curso) and return its id."""
-    result = conn.execute(INTERVIEWS.insert(), dict(
+    result = conn.execute(_INSERT_INTERVIEW, dict(
         questionnaire_id=questionnaire_id, contact_id=contact_id, entity_code=entity_code, channel=channel,
         period=period or period_of(now, tz), wave_id=wave_id, status="en_curso", source="chat",
         started_at=now, last_activity_at=now,
