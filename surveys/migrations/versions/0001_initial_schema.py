@@ -4,10 +4,10 @@ Revision ID: 0001
 Revises: 
 Create Date: 2026-11-22 01:57:16.743720
 """
-from alembic import op
 import sqlalchemy as sa
-import surveys.models
+from alembic import op
 
+import surveys.models
 
 revision = '0001'
 down_revision = None
