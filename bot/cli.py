@@ -74,8 +74,29 @@ def serve(host: str, port: int, debug: bool) -> None:
     from webhooks.app import create_app
 
     app = create_app()
+    base = os.environ.get("M360_PUBLIC_URL", "").rstrip("/") or f"http://{host}:{port}"
     click.echo(f"Monitoreo 360 on http://{host}:{port}  (simulador: http://{host}:{port}/simulador)")
-    app.run(host=host, port=port, debug=debug, use_reloader=False)
+    click.echo(f"database: {_safe_url(db.database_url())}")
+    for line in channel_summary(base):
+        click.echo(line)
+    app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)
+
+
+def channel_summary(base: str) -> list[str]:
+    """What `m360 serve` says about each channel's configuration (never the secrets themselves)."""
+    public = os.environ.get("M360_PUBLIC_URL")
+    twilio = bool(os.environ.get("TWILIO_AUTH_TOKEN"))
+    telegram = bool(os.environ.get("TELEGRAM_WEBHOOK_SECRET"))
+    return [
+        f"public URL: {public}" if public else "public URL: M360_PUBLIC_URL unset (signatures checked against the "
+        "URL requests arrive on; set it behind a proxy)",
+        f"WhatsApp/SMS (Twilio): POST {base}/webhooks/twilio — "
+        + ("signature check on (TWILIO_AUTH_TOKEN set)" if twilio
+           else "OFF: TWILIO_AUTH_TOKEN unset, requests refused"),
+        f"Telegram: POST {base}/webhooks/telegram — "
+        + ("secret token check on (TELEGRAM_WEBHOOK_SECRET set)" if telegram
+           else "OFF: TELEGRAM_WEBHOOK_SECRET unset, requests refused"),
+    ]
 
 
 @main.command("chat")

@@ -37,8 +37,9 @@ TABLES = {"entity", "contact", "questionnaire", "interview", "answer", "message_
 
 
 def environment(**extra: str) -> dict[str, str]:
-    """The caller's environment without any M360_* setting or PORT, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("M360_") and k != "PORT"}
+    """The caller's environment without any M360_*, channel setting or PORT, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("M360_", "TWILIO_", "TELEGRAM_")) and k != "PORT"}
     env.update(extra)
     return env
 
@@ -267,12 +268,20 @@ def test_serve_on_a_fresh_data_dir(tmp_path: Path) -> None:
         assert wait_for_health(port, process, log) == {"status": "ok", "database": "ok"}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/simulador", timeout=5) as response:
             assert response.status == 200 and "simulador.js" in response.read().decode("utf-8")
-    assert f"Monitoreo 360 on http://127.0.0.1:{port}" in log.read_text(encoding="utf-8")
+    printed = log.read_text(encoding="utf-8")
+    assert f"Monitoreo 360 on http://127.0.0.1:{port}" in printed
+    assert "TWILIO_AUTH_TOKEN unset, requests refused" in printed and "TELEGRAM_WEBHOOK_SECRET unset" in printed
     # The embedded database was created, migrated and loaded under M360_DATA_DIR.
     assert query(f"sqlite:///{data}/m360.sqlite3", "SELECT count(*) FROM entity") == [(1155,)]
 
     port = free_port()
     log = tmp_path / "serve-port.log"
-    with server(["serve"], {**env, "PORT": str(port)}, log) as process:
+    channels = {"TWILIO_AUTH_TOKEN": "t0k3n", "TELEGRAM_WEBHOOK_SECRET": "s3cr3t",
+                "M360_PUBLIC_URL": "https://m360.example.gov.co"}
+    with server(["serve"], {**env, "PORT": str(port), **channels}, log) as process:
         assert wait_for_health(port, process, log)["status"] == "ok"
-    assert f"Monitoreo 360 on http://127.0.0.1:{port}" in log.read_text(encoding="utf-8")
+    printed = log.read_text(encoding="utf-8")
+    assert f"Monitoreo 360 on http://127.0.0.1:{port}" in printed
+    assert "POST https://m360.example.gov.co/webhooks/twilio — signature check on" in printed
+    assert "POST https://m360.example.gov.co/webhooks/telegram — secret token check on" in printed
+    assert "t0k3n" not in printed and "s3cr3t" not in printed  # says what is configured, never the secrets

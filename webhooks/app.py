@@ -11,6 +11,7 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from bot.service import ChatService
 from bot.setup import prepare
@@ -30,11 +31,19 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     app.extensions["m360.sessions"] = sessions
     app.extensions["m360.chat_lock"] = threading.Lock()
 
+    from webhooks.channels import bp as channels_bp
     from webhooks.exports import bp as exports_bp
     from webhooks.simulator import bp as simulator_bp
 
     app.register_blueprint(simulator_bp)
     app.register_blueprint(exports_bp)
+    app.register_blueprint(channels_bp)
+
+    @app.errorhandler(OperationalError)
+    def database_unavailable(exc: OperationalError) -> Any:
+        # Nothing was committed (the turn is one transaction): 503 makes Twilio/Telegram retry later.
+        logging.getLogger(__name__).error("database unavailable: %s", exc)
+        return jsonify(error="database unavailable"), 503, {"Retry-After": "30"}
 
     @app.get("/")
     def index() -> str:

@@ -1,1 +1,2 @@
-"""Monitoreo 360."""
+"""Channel adapters: thin, pure translations between a provider's payloads and the one message
+shape (surveys.messages.Inbound / Outbound). HTTP handling lives in webhooks/channels.py."""

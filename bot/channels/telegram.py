@@ -1,0 +1,100 @@
+"""Telegram: an Update (parsed with python-telegram-bot) → Inbound; replies → a Bot API call.
+
+- Text messages and bot commands (``/menu``, ``/ayuda``, ``/baja``; ``/start`` greets) become text.
+- An inline keyboard press (``callback_query``) becomes the text of the option chosen.
+- Photos, voice notes and documents become media (only text is understood).
+- Edited messages are not answers: the bot says so instead of changing a stored answer.
+
+Replies are rendered as one ``sendMessage`` (Telegram allows one method in the webhook response):
+the texts joined, the last options as an inline keyboard, WhatsApp-style *bold*/_italic_ as HTML.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+
+from surveys.messages import Inbound, Outbound
+
+MAX_TEXT = 4096  # Telegram's limit for one message
+CHANNEL = "telegram"
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What an update means for the bot: an inbound message, a fixed note, or nothing."""
+
+    inbound: Inbound | None = None
+    chat_id: int | None = None
+    note: str | None = None  # texts key to answer with, without touching the conversation
+    callback_id: str | None = None  # a button press to acknowledge
+
+
+def parse_update(data: dict[str, Any]) -> Parsed:
+    update = Update.de_json(data, None)
+    external_id = str(update.update_id)
+    if update.edited_message is not None:
+        return Parsed(chat_id=update.edited_message.chat.id, note="edited_ignored")
+    if update.callback_query is not None:
+        query = update.callback_query
+        chat_id = query.message.chat.id if query.message is not None else query.from_user.id
+        inbound = Inbound(CHANNEL, str(chat_id), query.data or "", external_id=external_id)
+        return Parsed(inbound=inbound, chat_id=chat_id, callback_id=query.id)
+    message = update.message
+    if message is None:  # channel posts, polls, member updates…: nothing to answer
+        return Parsed()
+    text = message.text or message.caption or ""
+    if text.startswith("/start"):
+        text = "hola"  # deep-link payloads (/start <token>) bind invitations once waves land
+    media = tuple(
+        f"telegram:{kind}:{obj.file_id}"
+        for kind, obj in (("photo", message.photo[-1] if message.photo else None), ("voice", message.voice),
+                          ("audio", message.audio), ("document", message.document), ("video", message.video))
+        if obj is not None
+    )
+    inbound = Inbound(CHANNEL, str(message.chat.id), text if not media else message.caption or "",
+                      external_id=external_id, media=media)
+    return Parsed(inbound=inbound, chat_id=message.chat.id)
+
+
+_BOLD = re.compile(r"\*([^*\n]+)\*")
+_ITALIC = re.compile(r"(?<![\w])_([^_\n]+)_(?![\w])")
+
+
+def to_html(text: str) -> str:
+    """WhatsApp-style *bold* and _italic_ as Telegram HTML, everything else escaped (respondent
+    text may contain <, > or &)."""
+    escaped = html.escape(text, quote=False)
+    return _ITALIC.sub(r"<i>\1</i>", _BOLD.sub(r"<b>\1</b>", escaped))
+
+
+def send_message(chat_id: int, replies: list[Outbound]) -> dict[str, Any] | None:
+    """The replies as one sendMessage call (the webhook response body). Should they ever exceed
+    Telegram's limit, the earliest are left out: the last one carries the current question."""
+    if not replies:
+        return None
+    texts = [to_html(r.text) for r in replies]
+    while len(texts) > 1 and len("\n\n".join(texts)) > MAX_TEXT:
+        texts.pop(0)
+    call: dict[str, Any] = {"method": "sendMessage", "chat_id": chat_id, "parse_mode": "HTML",
+                            "text": "\n\n".join(texts)[:MAX_TEXT]}
+    options = next((r.options for r in reversed(replies) if r.options), ())
+    if options:
+        call["reply_markup"] = keyboard(options).to_dict()
+    return call
+
+
+def keyboard(options: tuple[Any, ...]) -> InlineKeyboardMarkup:
+    """Short labels two to a row, long ones alone; the button sends the option's reply."""
+    rows: list[list[InlineKeyboardButton]] = []
+    for option in options:
+        button = InlineKeyboardButton(option.label, callback_data=option.reply[:64])
+        if rows and len(rows[-1]) == 1 and len(option.label) <= 14 and len(rows[-1][0].text) <= 14:
+            rows[-1].append(button)
+        else:
+            rows.append([button])
+    return InlineKeyboardMarkup(rows)

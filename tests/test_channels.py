@@ -1,0 +1,352 @@
+"""The channel webhooks over real HTTP: Twilio form posts signed with twilio's RequestValidator,
+Telegram updates built from python-telegram-bot objects, against a real SQLite database."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import urllib.parse
+import urllib.request
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from telegram import CallbackQuery, Chat, Message, Update, User
+from twilio.request_validator import RequestValidator
+from werkzeug.serving import make_server
+
+from bot.channels.telegram import to_html
+from bot.channels.text import split_text
+from surveys.models import Answer, Contact, Interview, MessageLog
+from tests.test_conversation import EXPECTED, INTERVIEW, register, start_interview
+from webhooks.app import create_app
+
+TOKEN = "twilio-test-auth-token"
+SECRET = "telegram-test-secret"
+NUMBER = "+573001234567"
+
+
+@pytest.fixture
+def app(db_url: str) -> Flask:
+    return create_app(db_url, TWILIO_AUTH_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def count(sessions: sessionmaker[Session], model: Any, *where: Any) -> int:
+    with sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+# ------------------------------------------------------------------ Twilio
+
+
+def signed_form(text: str, sid: str, url: str = "http://localhost/webhooks/twilio", token: str = TOKEN,
+                sender: str = f"whatsapp:{NUMBER}", **extra: str) -> tuple[dict[str, str], dict[str, str]]:
+    form = {"From": sender, "To": "whatsapp:+14155238886", "Body": text, "MessageSid": sid, "NumMedia": "0",
+            "AccountSid": "AC" + "0" * 32, **extra}
+    return form, {"X-Twilio-Signature": RequestValidator(token).compute_signature(url, form)}
+
+
+def bodies(twiml: str) -> list[str]:
+    return [m.text or "" for m in ET.fromstring(twiml).iter("Message")]
+
+
+class WhatsApp:
+    """A respondent on WhatsApp: every message is a signed Twilio webhook."""
+
+    def __init__(self, client: FlaskClient, number: str = NUMBER):
+        self.client, self.number = client, number
+        self.last: list[str] = []
+
+    def say(self, text: str, sid: str | None = None) -> str:
+        form, headers = signed_form(text, sid or f"SM{uuid.uuid4().hex}", sender=f"whatsapp:{self.number}")
+        response = self.client.post("/webhooks/twilio", data=form, headers=headers)
+        assert response.status_code == 200, response.data
+        assert response.mimetype == "application/xml"
+        self.last = bodies(response.get_data(as_text=True))
+        return "\n".join(self.last)
+
+
+def test_whole_interview_over_whatsapp(client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    chat = WhatsApp(client)
+    register(chat)  # type: ignore[arg-type]
+    start_interview(chat)  # type: ignore[arg-type]
+    for text, expected in INTERVIEW:
+        assert expected in chat.say(text), text
+    with sessions() as s:
+        interview = s.scalars(select(Interview)).one()
+        contact = s.scalars(select(Contact)).one()
+        stored = dict(s.execute(select(Answer.question, Answer.value)).all())
+    assert (interview.status, interview.channel) == ("completa", "whatsapp")
+    assert (contact.channel, contact.address) == ("whatsapp", NUMBER)
+    assert stored == {**EXPECTED, "entidad": "63302"}
+
+
+def test_sms_uses_the_same_code_path(client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    form, headers = signed_form("Hola", "SMsms1", sender="+573009998877")
+    response = client.post("/webhooks/twilio", data=form, headers=headers)
+    assert response.status_code == 200 and "Ley 1581" in response.get_data(as_text=True)
+    with sessions() as s:
+        assert s.scalars(select(Contact.channel)).one() == "sms"
+
+
+@pytest.mark.parametrize("headers_for", [
+    lambda form: {},  # unsigned
+    lambda form: {"X-Twilio-Signature": RequestValidator("another-token").compute_signature(
+        "http://localhost/webhooks/twilio", form)},  # signed with the wrong token
+    lambda form: {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(
+        "http://localhost/webhooks/twilio", {**form, "Body": "otra cosa"})},  # body tampered with
+    lambda form: {"X-Twilio-Signature": "not-a-signature"},
+])
+def test_forged_twilio_requests_get_403_and_store_nothing(client: FlaskClient, sessions: sessionmaker[Session],
+                                                          headers_for: Any) -> None:
+    form, _ = signed_form("Hola", "SMforged")
+    response = client.post("/webhooks/twilio", data=form, headers=headers_for(form))
+    assert response.status_code == 403
+    assert count(sessions, MessageLog) == 0 and count(sessions, Contact) == 0
+
+
+def test_twilio_refused_when_not_configured(db_url: str, sessions: sessionmaker[Session],
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TWILIO_AUTH_TOKEN", raising=False)
+    unconfigured = create_app(db_url).test_client()
+    form, headers = signed_form("Hola", "SM1")
+    assert unconfigured.post("/webhooks/twilio", data=form, headers=headers).status_code == 403
+    assert count(sessions, MessageLog) == 0
+
+
+def test_signature_checked_against_the_public_url(db_url: str) -> None:
+    behind_proxy = create_app(db_url, TWILIO_AUTH_TOKEN=TOKEN, M360_PUBLIC_URL="https://m360.example.gov.co/")
+    client = behind_proxy.test_client()
+    public = "https://m360.example.gov.co/webhooks/twilio"
+    form, headers = signed_form("Hola", "SMpub1", url=public)
+    assert client.post("/webhooks/twilio", data=form, headers=headers).status_code == 200
+    form, headers = signed_form("Hola", "SMpub2")  # signed for the internal URL: not what Twilio saw
+    assert client.post("/webhooks/twilio", data=form, headers=headers).status_code == 403
+
+
+def test_redelivered_message_sid_is_answered_again_not_processed_twice(
+        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    chat = WhatsApp(client)
+    register(chat)  # type: ignore[arg-type]
+    start_interview(chat)
+    first = chat.say("4", sid="SMretry")
+    again = chat.say("4", sid="SMretry")
+    assert first == again and "En pocas palabras" in again
+    assert count(sessions, MessageLog, MessageLog.external_id == "SMretry") == 1
+    assert "Oportunidad" in chat.say("bien")  # the interview moved on exactly once
+
+
+def test_media_gets_a_text_only_reply_and_the_url_is_logged(client: FlaskClient,
+                                                            sessions: sessionmaker[Session]) -> None:
+    form, headers = signed_form("", "SMmedia", NumMedia="1", MediaUrl0="https://api.twilio.com/media/ME1",
+                                MediaContentType0="audio/ogg")
+    response = client.post("/webhooks/twilio", data=form, headers=headers)
+    assert "solo entiendo mensajes de texto" in response.get_data(as_text=True)
+    with sessions() as s:
+        logged = s.scalars(select(MessageLog.text).where(MessageLog.direction == "in")).one()
+    assert "https://api.twilio.com/media/ME1" in logged
+
+
+def test_long_replies_are_split_at_line_boundaries() -> None:
+    text = "\n".join(f"{i}. " + "palabra " * 20 for i in range(1, 40))
+    pieces = split_text(text, 1600)
+    assert len(pieces) > 1 and all(len(p) <= 1600 for p in pieces)
+    assert all(p.split("\n")[-1].strip().endswith("palabra") for p in pieces)  # never mid-line
+    assert "\n".join(pieces).split() == text.split()  # nothing lost
+    assert split_text("x" * 4000, 1600) == ["x" * 1600, "x" * 1600, "x" * 800]
+
+
+def test_concurrent_redeliveries_have_one_effect(app: Flask, sessions: sessionmaker[Session]) -> None:
+    """The same MessageSid delivered eight times at once, over a real threaded HTTP server."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/webhooks/twilio"
+    try:
+        def post(text: str, sid: str) -> str:
+            form, headers = signed_form(text, sid, url=url)
+            request = urllib.request.Request(url, data=urllib.parse.urlencode(form).encode(), headers=headers)
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.read().decode()
+
+        for i, text in enumerate(["Hola", "si", "genova quindio", "si", "omitir", "1", "1"]):
+            post(text, f"SMsetup{i}")
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: post("4", "SMsame"), range(8)))
+        assert len(set(answers)) == 1 and "En pocas palabras" in answers[0]
+        assert count(sessions, MessageLog, MessageLog.external_id == "SMsame") == 1
+        # Different messages from one contact at once are each processed once, in some order.
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda i: post("una frase", f"SMburst{i}"), range(4)))
+        assert count(sessions, MessageLog, MessageLog.direction == "in", MessageLog.external_id.like("SMburst%")) == 4
+        with sessions() as s:
+            assert s.scalar(select(Contact.state_version)) == 7 + 1 + 4
+            assert s.scalar(select(Answer.value).where(Answer.question == "puntaje_general")) == 4
+    finally:
+        server.shutdown()
+        thread.join()
+
+
+# ------------------------------------------------------------------ Telegram
+
+
+class TelegramChat:
+    """A respondent on Telegram: updates built with PTB objects, posted with the secret header."""
+
+    ids = itertools.count(1000)
+
+    def __init__(self, client: FlaskClient, chat_id: int = 424242, secret: str = SECRET):
+        self.client, self.secret = client, secret
+        self.user = User(id=chat_id, first_name="Ana", is_bot=False)
+        self.chat = Chat(id=chat_id, type=Chat.PRIVATE)
+        self.last: dict[str, Any] = {}
+
+    def message(self, text: str, **kwargs: Any) -> Message:
+        return Message(message_id=next(self.ids), date=datetime.now(UTC), chat=self.chat, from_user=self.user,
+                       text=text, **kwargs)
+
+    def post(self, update: Update, secret: str | None = None) -> Any:
+        return self.client.post("/webhooks/telegram", data=json.dumps(update.to_dict()),
+                                content_type="application/json",
+                                headers={"X-Telegram-Bot-Api-Secret-Token": secret or self.secret})
+
+    def send(self, update: Update) -> str:
+        response = self.post(update)
+        assert response.status_code == 200, response.data
+        self.last = response.get_json() or {}
+        return str(self.last.get("text", ""))
+
+    def say(self, text: str) -> str:
+        return self.send(Update(update_id=next(self.ids), message=self.message(text)))
+
+    def buttons(self) -> list[tuple[str, str]]:
+        rows = self.last.get("reply_markup", {}).get("inline_keyboard", [])
+        return [(b["text"], b["callback_data"]) for row in rows for b in row]
+
+    def press(self, label: str) -> str:
+        data = dict(self.buttons())[label]
+        query = CallbackQuery(id=str(next(self.ids)), from_user=self.user, chat_instance="ci", data=data,
+                              message=self.message("(teclado)"))
+        return self.send(Update(update_id=next(self.ids), callback_query=query))
+
+
+def test_whole_interview_over_telegram_with_buttons(client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    tg = TelegramChat(client)
+    assert "Ley 1581" in tg.say("/start")
+    assert tg.last["method"] == "sendMessage" and tg.last["chat_id"] == 424242 and tg.last["parse_mode"] == "HTML"
+    assert [label for label, _ in tg.buttons()] == ["Sí", "No"]
+    assert "alcaldía o gobernación" in tg.press("Sí")
+    assert "<b>Génova (Quindío)</b>" in tg.say("Génova, Quindío")
+    assert "nombre" in tg.press("Sí")
+    assert "cargo" in tg.say("Ana")
+    assert "Quedó registrado(a)" in tg.press("Secretario(a) de Planeación")
+    assert "20 preguntas" in tg.press("Responder el Monitoreo 360")
+    assert "En pocas palabras" in tg.press("Buena")
+    tg.say("Muy buena, el asesor siempre responde")
+    for label in ["Excelente", "Buena", "Regular", "Buena", "Mala", "Excelente"]:  # the six aspects
+        tg.press(label)
+    assert "Armonización" in tg.press("Excelente")
+    tg.press("Buena")
+    assert "articulación" in tg.press("No aplica")
+    assert "¿Por qué?" in tg.press("Sí")
+    tg.say("porque articulamos el plan con el presupuesto")
+    tg.press("Parcialmente")
+    tg.say("la conexion es mala")
+    tg.press("No")
+    assert "En qué temas" in tg.say("rotan mucho al personal")
+    assert tg.buttons() == []  # multiple choice is typed
+    assert "asesor del DNP" in tg.say("2, 5")
+    assert "sugerencia" in tg.press("Sí")
+    assert "Muchas gracias" in tg.say("más visitas presenciales")
+    with sessions() as s:
+        stored = dict(s.execute(select(Answer.question, Answer.value)).all())
+        contact = s.scalars(select(Contact)).one()
+    assert (contact.channel, contact.address, contact.cargo) == ("telegram", "424242", "secretario")
+    assert (stored["puntaje_general"], stored["aspecto_asesor"]) == (4, 5)
+    assert stored["tema_seguimiento"] == "no_aplica"
+    assert stored["demanda_temas"] == ["plan_indicativo", "seguimiento_pdt"] and stored["contacto_asesor"] == "si"
+
+
+@pytest.mark.parametrize("secret", ["", "wrong-secret"])
+def test_telegram_without_the_secret_gets_403_and_stores_nothing(client: FlaskClient,
+                                                                 sessions: sessionmaker[Session], secret: str) -> None:
+    tg = TelegramChat(client)
+    update = Update(update_id=1, message=tg.message("hola"))
+    response = client.post("/webhooks/telegram", data=json.dumps(update.to_dict()), content_type="application/json",
+                           headers={"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {})
+    assert response.status_code == 403
+    assert count(sessions, MessageLog) == 0 and count(sessions, Contact) == 0
+
+
+def test_redelivered_update_id_is_answered_again_once(client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    tg = TelegramChat(client)
+    update = Update(update_id=77, message=tg.message("hola"))
+    first, again = tg.send(update), tg.send(update)
+    assert first == again and "Ley 1581" in first
+    assert count(sessions, MessageLog, MessageLog.direction == "in") == 1
+
+
+def test_edited_message_is_not_an_answer(client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    tg = TelegramChat(client)
+    tg.say("hola")
+    edited = Update(update_id=next(tg.ids), edited_message=tg.message("no", edit_date=datetime.now(UTC)))
+    assert "mensaje editado" in tg.send(edited)
+    with sessions() as s:
+        assert s.scalars(select(Contact.consent)).one() is None
+
+
+def test_telegram_commands_and_voice_notes(client: FlaskClient) -> None:
+    tg = TelegramChat(client)
+    tg.say("/start")
+    tg.press("Sí")
+    tg.say("medellin")
+    tg.press("Sí")
+    tg.say("omitir")
+    tg.press("Otro cargo")
+    assert "ATRAS" in tg.say("/ayuda")
+    assert "Responder el Monitoreo 360" in tg.say("/menu")
+    from telegram import Voice
+
+    voice = Message(message_id=next(tg.ids), date=datetime.now(UTC), chat=tg.chat, from_user=tg.user,
+                    voice=Voice(file_id="VOICE1", file_unique_id="v1", duration=3))
+    assert "solo entiendo mensajes de texto" in tg.send(Update(update_id=next(tg.ids), message=voice))
+    assert "no le enviaremos" in tg.say("/baja")
+
+
+def test_telegram_html_is_escaped() -> None:
+    assert to_html("*Génova* <script> & _nota_") == "<b>Génova</b> &lt;script&gt; &amp; <i>nota</i>"
+    assert to_html("snake_case_name") == "snake_case_name"
+
+
+def test_non_updates_are_rejected(client: FlaskClient) -> None:
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    assert client.post("/webhooks/telegram", data="[]", content_type="application/json",
+                       headers=headers).status_code == 400
+    assert client.post("/webhooks/telegram", json={"update_id": "x"}, headers=headers).status_code == 400
+    assert client.post("/webhooks/telegram", json={"update_id": 5}, headers=headers).status_code == 200
+
+
+@pytest.fixture
+def broken_db_app(tmp_path: Any) -> Iterator[Flask]:
+    (tmp_path / "db").write_text("not a directory")
+    yield create_app(f"sqlite:///{tmp_path}/db/x.sqlite3", prepare_database=False, TWILIO_AUTH_TOKEN=TOKEN)
+
+
+def test_database_down_gives_503_so_the_provider_retries(broken_db_app: Flask) -> None:
+    form, headers = signed_form("Hola", "SMdown")
+    response = broken_db_app.test_client().post("/webhooks/twilio", data=form, headers=headers)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "30"
