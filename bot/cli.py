@@ -73,7 +73,7 @@ def serve(host: str, port: int, debug: bool) -> None:
     """Serve the web app: simulator (/simulador), exports and health (/health)."""
     from webhooks.app import create_app
 
-    app = create_app()
+    app = create_app(outbox_worker=True)
     base = os.environ.get("M360_PUBLIC_URL", "").rstrip("/") or f"http://{host}:{port}"
     click.echo(f"Monitoreo 360 on http://{host}:{port}  (simulador: http://{host}:{port}/simulador)")
     click.echo(f"database: {_safe_url(db.database_url())}")
@@ -96,7 +96,92 @@ def channel_summary(base: str) -> list[str]:
         f"Telegram: POST {base}/webhooks/telegram — "
         + ("secret token check on (TELEGRAM_WEBHOOK_SECRET set)" if telegram
            else "OFF: TELEGRAM_WEBHOOK_SECRET unset, requests refused"),
+        "sending (outbox): " + (", ".join(sorted(_providers())) or "no provider configured (TWILIO_ACCOUNT_SID + "
+                                "TWILIO_AUTH_TOKEN, TELEGRAM_BOT_TOKEN); messages stay queued"),
     ]
+
+
+def _providers() -> dict[str, object]:
+    from bot.providers import from_env
+
+    return dict(from_env())
+
+
+@main.group("outbox")
+def outbox_group() -> None:
+    """Messages the bot sends on its own (invitations, reminders, alerts)."""
+
+
+@outbox_group.command("send")
+@click.option("--loop", is_flag=True, help="Keep sending as messages become due (Ctrl-C to stop).")
+def outbox_send(loop: bool) -> None:
+    """Deliver the messages that are due through the configured providers."""
+    import time
+
+    from bot.outbox import Sender
+    from bot.providers import from_env
+
+    db.upgrade()
+    providers = from_env()
+    if not providers:
+        raise click.ClickException("no provider configured: set TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN or "
+                                   "TELEGRAM_BOT_TOKEN")
+    sender = Sender(db.default_engine(), providers)
+    while True:
+        handled = sender.run_once()
+        if not loop:
+            click.echo(f"{handled} messages handled")
+            return
+        if not handled:
+            time.sleep(1)
+
+
+@outbox_group.command("status")
+def outbox_status() -> None:
+    """How many outbox messages are in each state, by channel."""
+    from sqlalchemy import func, select
+
+    from surveys.models import OutboxMessage
+
+    db.upgrade()
+    with db.session_factory()() as session:
+        rows = session.execute(select(OutboxMessage.channel, OutboxMessage.status, func.count())
+                               .group_by(OutboxMessage.channel, OutboxMessage.status)).all()
+    for channel, status, count in rows:
+        click.echo(f"{channel:10s} {status:12s} {count}")
+    if not rows:
+        click.echo("outbox empty")
+
+
+@main.group("telegram")
+def telegram_group() -> None:
+    """Telegram without a public URL."""
+
+
+@telegram_group.command("poll")
+@click.option("--timeout", default=25, show_default=True, help="Long-poll wait, seconds.")
+def telegram_poll(timeout: int) -> None:
+    """Receive updates by long polling (getUpdates) instead of a webhook; same engine, replies through
+    the outbox. Deletes a configured webhook first, as Telegram requires."""
+    from bot.channels.telegram_api import TelegramProvider
+    from bot.channels.telegram_poll import Poller
+    from bot.outbox import OutboxWorker, Sender
+    from bot.service import ChatService
+    from bot.setup import prepare
+
+    provider = TelegramProvider.from_env()
+    if provider is None:
+        raise click.ClickException("set TELEGRAM_BOT_TOKEN")
+    sessions = prepare()
+    service = ChatService(sessions)
+    worker = OutboxWorker(Sender(sessions.kw["bind"], {"telegram": provider})).start()
+    click.echo("polling Telegram for updates (Ctrl-C to stop)")
+    try:
+        Poller(service, provider, worker, timeout=timeout).run()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        worker.stop()
 
 
 @main.command("chat")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -165,3 +165,39 @@ class MessageLog(Base):
     # The provider id of the inbound message this one answers: a redelivery is answered again from here.
     in_reply_to: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxMessage(Base):
+    """A message to send, written before it is sent (in the transaction of whatever caused it).
+
+    The sender (bot.outbox) claims due rows with a lease, delivers them through the provider and
+    records the outcome; a process that dies mid-send leaves a lease that expires, so the row is
+    picked up again. ``dedupe_key`` makes enqueueing idempotent (a wave re-launched never
+    re-invites)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key"),
+        Index("ix_outbox_due", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(20))
+    address: Mapped[str] = mapped_column(String(64))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20), default="message")  # reply | message | invitation | reminder …
+    text: Mapped[str] = mapped_column(Text, default="")
+    options: Mapped[list[Any] | None] = mapped_column(JSON)  # [[label, reply], …]
+    # WhatsApp template (Content SID + variables) used outside the 24-hour window; Telegram extras.
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # pending | sending | sent | delivered | read | failed | undelivered
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked_until: Mapped[datetime | None]
+    provider_id: Mapped[str | None] = mapped_column(String(80), index=True)  # MessageSid / message_id
+    error: Mapped[str | None] = mapped_column(Text)
+    dedupe_key: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)

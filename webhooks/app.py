@@ -7,18 +7,24 @@ import logging
 import os
 import secrets
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, jsonify, render_template
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from bot.outbox import OutboxWorker, Provider, Sender
+from bot.providers import from_env
 from bot.service import ChatService
 from bot.setup import prepare
 from surveys import db
 
 
-def create_app(database_url: str | None = None, *, prepare_database: bool = True, **config: Any) -> Flask:
+def create_app(database_url: str | None = None, *, prepare_database: bool = True,
+               providers: Mapping[str, Provider] | None = None, outbox_worker: bool = False, **config: Any) -> Flask:
+    """The app. ``providers`` default to those configured in the environment (bot.providers);
+    with ``outbox_worker`` a background thread sends the outbox (the embedded default)."""
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=os.environ.get("M360_SECRET_KEY") or secrets.token_hex(32),
@@ -30,6 +36,11 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     sessions = prepare(url) if prepare_database else db.session_factory(db.make_engine(url))
     app.extensions["m360.sessions"] = sessions
     app.extensions["m360.chat_lock"] = threading.Lock()
+    if providers is None:
+        providers = from_env(app.config.get("M360_PUBLIC_URL") or os.environ.get("M360_PUBLIC_URL"))
+    if providers:
+        worker = OutboxWorker(Sender(sessions.kw["bind"], providers))
+        app.extensions["m360.outbox"] = worker.start() if outbox_worker else worker
 
     from webhooks.channels import bp as channels_bp
     from webhooks.exports import bp as exports_bp

@@ -1,11 +1,11 @@
-"""Channel webhooks: Twilio (WhatsApp and SMS) and Telegram.
+"""Channel webhooks: Twilio (WhatsApp and SMS, plus delivery status) and Telegram.
 
 Both refuse (403, nothing stored) a request they cannot authenticate, and both are idempotent
 through the chat service: a redelivered MessageSid / update_id is answered again from the message
 log, never processed twice. When the database is unavailable they answer 503 so the provider
 retries later.
 
-Configuration (environment):
+Configuration (environment or app config):
 - ``TWILIO_AUTH_TOKEN``: checks ``X-Twilio-Signature`` with twilio's RequestValidator.
 - ``M360_PUBLIC_URL``: the public base URL Twilio calls (e.g. ``https://m360.dnp.gov.co``), needed
   behind a proxy or TLS terminator because the signature covers the URL Twilio saw.
@@ -21,11 +21,14 @@ import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
+from sqlalchemy import update
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
+from bot import outbox
 from bot.channels import telegram, twilio
-from surveys.messages import Outbound
-from surveys.texts import texts
+from bot.channels.twilio_api import OPT_OUT_CODES
+from surveys import db
+from surveys.models import Contact, utcnow
 from webhooks.app import chat_service
 
 bp = Blueprint("channels", __name__, url_prefix="/webhooks")
@@ -50,8 +53,8 @@ def _forbidden(reason: str) -> Response:
     return Response("forbidden\n", status=403, mimetype="text/plain")
 
 
-@bp.post("/twilio")
-def twilio_inbound() -> Any:
+def _twilio_refusal() -> Response | None:
+    """None when the request carries a valid Twilio signature, else the 403 to answer."""
     token = _setting("TWILIO_AUTH_TOKEN")
     if not token:
         return _forbidden("TWILIO_AUTH_TOKEN is not configured")
@@ -59,11 +62,38 @@ def twilio_inbound() -> Any:
     algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER, ""))
     if not signature or not RequestValidator(token).validate(_public_url(), request.form, signature, algorithm):
         return _forbidden("bad Twilio signature")
+    return None
+
+
+@bp.post("/twilio")
+def twilio_inbound() -> Any:
+    refusal = _twilio_refusal()
+    if refusal is not None:
+        return refusal
     inbound = twilio.inbound_from_form(request.form.to_dict())
     if not inbound.address:
         return Response(twilio.twiml([]), mimetype="application/xml")
     replies = chat_service(current_app).handle(inbound)
     return Response(twilio.twiml(replies), mimetype="application/xml")
+
+
+@bp.post("/twilio/status")
+def twilio_status() -> Any:
+    """Delivery reports for messages the outbox sent (StatusCallback)."""
+    refusal = _twilio_refusal()
+    if refusal is not None:
+        return refusal
+    sid, status = request.form.get("MessageSid", ""), request.form.get("MessageStatus", "")
+    code = request.form.get("ErrorCode") or None
+    outbox_id = request.args.get("outbox", type=int)
+    if not sid or not status:
+        return jsonify(error="MessageSid and MessageStatus are required"), 400
+    with db.writer(chat_service(current_app).engine).begin() as conn:
+        contact_id = outbox.record_status(conn, provider_id=sid, status=status, outbox_id=outbox_id,
+                                          error=f"twilio error {code}" if code else None)
+        if code and code.isdigit() and int(code) in OPT_OUT_CODES and contact_id is not None:
+            conn.execute(update(Contact).where(Contact.id == contact_id).values(opted_out=True, opted_out_at=utcnow()))
+    return Response(status=204)
 
 
 @bp.post("/telegram")
@@ -78,14 +108,23 @@ def telegram_inbound() -> Any:
     if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
         return jsonify(error="not a Telegram update"), 400
     try:
-        parsed = telegram.parse_update(data)
+        parsed, replies = telegram.handle_update(chat_service(current_app), data)
     except (KeyError, TypeError, ValueError) as exc:
         log.warning("unreadable Telegram update %s: %s", data.get("update_id"), exc)
         return jsonify(error="not a Telegram update"), 400
-    if parsed.note is not None and parsed.chat_id is not None:
-        return jsonify(telegram.send_message(parsed.chat_id, [Outbound(texts()(parsed.note))]))
-    if parsed.inbound is None or parsed.chat_id is None:
+    if parsed.callback_id is not None:
+        _answer_callback(parsed)
+    if parsed.chat_id is None or not replies:
         return Response(status=200)
-    replies = chat_service(current_app).handle(parsed.inbound)
-    return jsonify(telegram.send_message(parsed.chat_id, replies) or {})
+    return jsonify(telegram.send_message(parsed.chat_id, replies))
 
+
+def _answer_callback(parsed: telegram.Parsed) -> None:
+    """The webhook response carries the reply, so the button press is acknowledged through the
+    outbox (which needs TELEGRAM_BOT_TOKEN to send it)."""
+    worker = current_app.extensions.get("m360.outbox")
+    if worker is None or "telegram" not in worker.sender.providers:
+        return
+    with db.writer(chat_service(current_app).engine).begin() as conn:
+        telegram.enqueue_callback_answer(conn, parsed)
+    worker.notify()

@@ -18,7 +18,9 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
+from bot import outbox
 from surveys.messages import Inbound, Outbound
+from surveys.texts import texts
 
 MAX_TEXT = 4096  # Telegram's limit for one message
 CHANNEL = "telegram"
@@ -72,20 +74,48 @@ def to_html(text: str) -> str:
     return _ITALIC.sub(r"<i>\1</i>", _BOLD.sub(r"<b>\1</b>", escaped))
 
 
-def send_message(chat_id: int, replies: list[Outbound]) -> dict[str, Any] | None:
-    """The replies as one sendMessage call (the webhook response body). Should they ever exceed
-    Telegram's limit, the earliest are left out: the last one carries the current question."""
+def combine(replies: list[Outbound]) -> Outbound | None:
+    """The replies of one turn as one Telegram message: texts joined, the last options as buttons.
+    Should they ever exceed Telegram's limit, the earliest are left out: the last one carries the
+    current question."""
     if not replies:
         return None
-    texts = [to_html(r.text) for r in replies]
-    while len(texts) > 1 and len("\n\n".join(texts)) > MAX_TEXT:
+    texts = [r.text for r in replies]
+    while len(texts) > 1 and len(to_html("\n\n".join(texts))) > MAX_TEXT:
         texts.pop(0)
-    call: dict[str, Any] = {"method": "sendMessage", "chat_id": chat_id, "parse_mode": "HTML",
-                            "text": "\n\n".join(texts)[:MAX_TEXT]}
     options = next((r.options for r in reversed(replies) if r.options), ())
-    if options:
-        call["reply_markup"] = keyboard(options).to_dict()
+    return Outbound("\n\n".join(texts), options)
+
+
+def send_message(chat_id: int, replies: list[Outbound]) -> dict[str, Any] | None:
+    """The replies as one sendMessage call (the webhook response body)."""
+    message = combine(replies)
+    if message is None:
+        return None
+    call: dict[str, Any] = {"method": "sendMessage", "chat_id": chat_id, "parse_mode": "HTML",
+                            "text": to_html(message.text)[:MAX_TEXT]}
+    if message.options:
+        call["reply_markup"] = keyboard(message.options).to_dict()
     return call
+
+
+def handle_update(service: Any, data: dict[str, Any]) -> tuple[Parsed, list[Outbound]]:
+    """An update through the chat service (webhook and long polling alike): what it was and the
+    replies to send."""
+    parsed = parse_update(data)
+    if parsed.note is not None:
+        return parsed, [Outbound(texts()(parsed.note))]
+    if parsed.inbound is None:
+        return parsed, []
+    return parsed, service.handle(parsed.inbound)
+
+
+def enqueue_callback_answer(conn: Any, parsed: Parsed) -> None:
+    """Acknowledge a button press through the outbox (or the button keeps spinning)."""
+    if parsed.callback_id is not None:
+        outbox.enqueue(conn, channel=CHANNEL, address=str(parsed.chat_id or ""), text="", kind="callback",
+                       payload={"callback_query_id": parsed.callback_id},
+                       dedupe_key=f"tg-callback:{parsed.callback_id}")
 
 
 def keyboard(options: tuple[Any, ...]) -> InlineKeyboardMarkup:

@@ -1,0 +1,66 @@
+"""Sending through the Telegram Bot API with python-telegram-bot (async, run on a private loop).
+
+Errors become outbox decisions: RetryAfter (429) → retry after the given seconds; Forbidden ("bot
+was blocked by the user") → opted out; BadRequest → failed; other network errors → back off.
+An outbox row whose payload holds ``callback_query_id`` answers a button press instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from datetime import datetime, timedelta
+from typing import Any
+
+from telegram import Bot
+from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
+
+from bot.channels.telegram import keyboard, to_html
+from bot.outbox import Outgoing, SendError
+from surveys.messages import Option
+
+
+class TelegramProvider:
+    max_per_second = 30.0  # Bot API: about 30 messages per second overall
+    per_chat_interval = 1.0  # and one per second to the same chat
+
+    def __init__(self, token: str, *, base_url: str | None = None):
+        self.bot = Bot(token, base_url=base_url or "https://api.telegram.org/bot")
+        self._loop = asyncio.new_event_loop()
+        self._lock = threading.Lock()  # one loop, used by one thread at a time
+
+    @classmethod
+    def from_env(cls) -> TelegramProvider | None:
+        token = os.environ.get("TELEGRAM_BOT_TOKEN")
+        return cls(token, base_url=os.environ.get("TELEGRAM_API_BASE")) if token else None
+
+    def run(self, coroutine: Any) -> Any:
+        with self._lock:
+            return self._loop.run_until_complete(coroutine)
+
+    def send(self, message: Outgoing) -> str | None:
+        try:
+            return self.run(self._send(message))
+        except RetryAfter as exc:
+            seconds = exc.retry_after.total_seconds() if isinstance(exc.retry_after, timedelta) else exc.retry_after
+            raise SendError(f"telegram 429: {exc}", retry_after=float(seconds)) from exc
+        except Forbidden as exc:
+            raise SendError(f"telegram 403: {exc}", opted_out=True) from exc
+        except BadRequest as exc:
+            raise SendError(f"telegram 400: {exc}", permanent=True) from exc
+        except TelegramError as exc:
+            raise SendError(f"telegram: {exc}") from exc
+
+    async def _send(self, message: Outgoing) -> str | None:
+        callback = message.payload.get("callback_query_id")
+        if callback:
+            await self.bot.answer_callback_query(callback)
+            return None
+        markup = keyboard(tuple(Option(label, reply) for label, reply in message.options)) if message.options else None
+        sent = await self.bot.send_message(chat_id=int(message.address), text=to_html(message.text),
+                                           parse_mode="HTML", reply_markup=markup)
+        return str(sent.message_id)
+
+    def reconcile(self, message: Outgoing, since: datetime) -> str | None:
+        return None  # the Bot API cannot list sent messages: resend (at least once)

@@ -1,0 +1,53 @@
+"""Telegram by long polling (``m360 telegram poll``): for a machine without a public URL.
+
+Updates come from getUpdates instead of the webhook and go through the same chat service; the
+replies, which have no webhook response to ride on, are queued in the outbox (deduplicated by
+update_id, so an update seen twice after a crash is answered once) and the worker is woken.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+from bot import outbox
+from bot.channels.telegram import combine, enqueue_callback_answer, handle_update
+from bot.channels.telegram_api import TelegramProvider
+from surveys import db
+
+log = logging.getLogger(__name__)
+UPDATES = ["message", "edited_message", "callback_query"]
+
+
+class Poller:
+    def __init__(self, service: Any, provider: TelegramProvider, worker: outbox.OutboxWorker, *, timeout: int = 25,
+                 stop: threading.Event | None = None):
+        self.service, self.provider, self.worker = service, provider, worker
+        self.timeout = timeout
+        self.stop = stop or threading.Event()
+        self.writer = db.writer(service.engine)
+
+    def run(self) -> None:
+        self.provider.run(self.provider.bot.delete_webhook())  # Telegram refuses getUpdates while one is set
+        offset: int | None = None
+        while not self.stop.is_set():
+            updates = self.provider.run(
+                self.provider.bot.get_updates(offset=offset, timeout=self.timeout, allowed_updates=UPDATES))
+            for update in updates:
+                try:
+                    self.process(update.to_dict())
+                except Exception:  # one bad update must not stop the bot; the others still flow
+                    log.exception("Telegram update %s failed", update.update_id)
+                offset = update.update_id + 1
+
+    def process(self, data: dict[str, Any]) -> None:
+        parsed, replies = handle_update(self.service, data)
+        message = combine(replies)
+        with self.writer.begin() as conn:
+            enqueue_callback_answer(conn, parsed)
+            if message is not None and parsed.chat_id is not None:
+                outbox.enqueue(conn, channel="telegram", address=str(parsed.chat_id), text=message.text,
+                               options=[(o.label, o.reply) for o in message.options], kind="reply",
+                               dedupe_key=f"tg-reply:{data['update_id']}")
+        self.worker.notify()
