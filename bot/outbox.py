@@ -136,8 +136,9 @@ class Sender:
         self.clock, self.sleep = clock, sleep
         # One limiter per provider: WhatsApp and SMS share Twilio's rate.
         shared: dict[int, RateLimiter] = {}
+        seconds = lambda: self.clock().timestamp()  # noqa: E731 - the limiter runs on the sender's clock
         self.limiters = {
-            channel: shared.setdefault(id(p), RateLimiter(p.max_per_second, p.per_chat_interval))
+            channel: shared.setdefault(id(p), RateLimiter(p.max_per_second, p.per_chat_interval, seconds))
             for channel, p in providers.items()
         }
 

@@ -104,8 +104,9 @@ class _FakeServer:
 
     # lifecycle
     def start(self) -> None:
+        self._closing = False
         self._server = _Server(self)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
                                         name=type(self).__name__, daemon=True)
         self._thread.start()
 
@@ -450,6 +451,7 @@ class FakeTelegram(_FakeServer):
             self._updates.clear()
             self._failures.clear()
             self._requests.clear()
+            self._webhook_url = ""
 
     # recordings
     @property
@@ -625,7 +627,7 @@ def block_internet() -> Iterator[list[str]]:
     real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
 
     def refuse(host: Any) -> None:
-        attempts.append(str(host))
+        attempts.append(host.decode() if isinstance(host, bytes) else str(host))
         raise NetworkBlockedError(f"tests must not use the network (tried {host!r})")
 
     def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import CallbackQuery, Chat, Message, Update, User
 from twilio.request_validator import RequestValidator
@@ -241,6 +241,7 @@ class TelegramChat:
         data = dict(self.buttons())[label]
         query = CallbackQuery(id=str(next(self.ids)), from_user=self.user, chat_instance="ci", data=data,
                               message=self.message("(teclado)"))
+        self.last_callback_id = query.id
         return self.send(Update(update_id=next(self.ids), callback_query=query))
 
 
@@ -350,3 +351,57 @@ def test_database_down_gives_503_so_the_provider_retries(broken_db_app: Flask) -
     form, headers = signed_form("Hola", "SMdown")
     response = broken_db_app.test_client().post("/webhooks/twilio", data=form, headers=headers)
     assert response.status_code == 503 and response.headers["Retry-After"] == "30"
+
+
+# ------------------------------------------------------------------ delivery status and callback answers
+
+
+def test_twilio_status_callback_updates_the_outbox_and_honours_unsubscribes(
+        app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    from bot import outbox
+    from surveys import db
+    from surveys.models import OutboxMessage
+
+    chat = WhatsApp(client)
+    chat.say("Hola")
+    engine = sessions.kw["bind"]
+    with db.writer(engine).begin() as conn:
+        contact_id = conn.execute(select(Contact.id)).scalar_one()
+        row_id = outbox.enqueue(conn, channel="whatsapp", address=NUMBER, text="recordatorio", contact_id=contact_id)
+        conn.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
+                     .values(status="sent", provider_id="SMout1"))
+    url = f"http://localhost/webhooks/twilio/status?outbox={row_id}"
+
+    def report(status: str, **extra: str) -> int:
+        form = {"MessageSid": "SMout1", "MessageStatus": status, "AccountSid": "AC" + "0" * 32, **extra}
+        signature = RequestValidator(TOKEN).compute_signature(url, form)
+        return client.post(f"/webhooks/twilio/status?outbox={row_id}", data=form,
+                           headers={"X-Twilio-Signature": signature}).status_code
+
+    assert report("delivered") == 204
+    with sessions() as s:
+        assert s.scalar(select(OutboxMessage.status)) == "delivered"
+    forged = client.post(f"/webhooks/twilio/status?outbox={row_id}", data={"MessageSid": "SMout1",
+                                                                           "MessageStatus": "failed"})
+    assert forged.status_code == 403
+    assert report("failed", ErrorCode="21610") == 204
+    with sessions() as s:
+        assert s.scalar(select(OutboxMessage.status)) == "failed"
+        assert s.scalar(select(Contact.opted_out)) is True
+    # A later message from them is answered and asks whether to re-subscribe.
+    assert "volver a recibirlos" in chat.say("hola otra vez")
+
+
+def test_telegram_button_presses_are_acknowledged(db_url: str, sessions: sessionmaker[Session]) -> None:
+    from bot.channels.telegram_api import TelegramProvider
+    from tests.fakes import FakeTelegram
+
+    with FakeTelegram() as fake:
+        provider = TelegramProvider(fake.token, base_url=fake.base_url)
+        app = create_app(db_url, TELEGRAM_WEBHOOK_SECRET=SECRET, providers={"telegram": provider})
+        tg = TelegramChat(app.test_client())
+        tg.say("/start")
+        assert "alcaldía o gobernación" in tg.press("Sí")
+        app.extensions["m360.outbox"].sender.run_once()
+        [call] = [c for c in fake.calls if c.method == "answerCallbackQuery"]
+        assert call.params["callback_query_id"] == tg.last_callback_id

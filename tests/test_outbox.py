@@ -1,0 +1,313 @@
+"""The outbox and its sender against loopback fakes of the Twilio and Telegram APIs (real HTTP,
+real client libraries; the internet is blocked)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import outbox
+from bot.channels.telegram_api import TelegramProvider
+from bot.channels.telegram_poll import Poller
+from bot.channels.twilio_api import TwilioProvider
+from bot.outbox import Sender
+from bot.service import ChatService
+from surveys import db
+from surveys.models import Contact, OutboxMessage
+from tests.fakes import FakeTelegram, FakeTwilio, block_internet
+
+FROM = "+14155238886"
+
+
+@pytest.fixture(autouse=True)
+def no_internet() -> Iterator[None]:
+    with block_internet():
+        yield
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def engine(sessions: sessionmaker[Session]) -> Engine:
+    return sessions.kw["bind"]
+
+
+@pytest.fixture
+def twilio_fake() -> Iterator[FakeTwilio]:
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def telegram_fake() -> Iterator[FakeTelegram]:
+    with FakeTelegram() as fake:
+        yield fake
+
+
+def twilio_provider(fake: FakeTwilio, **kwargs: Any) -> TwilioProvider:
+    return TwilioProvider(fake.account_sid, fake.auth_token, whatsapp_from=FROM, base_url=fake.base_url, **kwargs)
+
+
+def contact(engine: Engine, channel: str = "whatsapp", address: str = "+573001112233",
+            last_inbound: datetime | None = None, opted_out: bool = False) -> int:
+    with db.writer(engine).begin() as conn:
+        return int(conn.execute(Contact.__table__.insert(), dict(
+            channel=channel, address=address, state={}, state_version=0, opted_out=opted_out,
+            created_at=datetime(2026, 11, 1, tzinfo=UTC), last_inbound_at=last_inbound)).inserted_primary_key[0])
+
+
+def queue(engine: Engine, clock: Clock, **kwargs: Any) -> int | None:
+    kwargs.setdefault("channel", "whatsapp")
+    kwargs.setdefault("address", "+573001112233")
+    kwargs.setdefault("text", "Hola, lo invitamos al Monitoreo 360 de noviembre.")
+    with db.writer(engine).begin() as conn:
+        return outbox.enqueue(conn, now=clock(), **kwargs)
+
+
+def row(engine: Engine, row_id: int) -> Any:
+    with engine.connect() as conn:
+        return conn.execute(select(OutboxMessage.__table__).where(OutboxMessage.id == row_id)).one()
+
+
+# ------------------------------------------------------------------ Twilio
+
+
+def test_whatsapp_inside_the_window_sends_free_text_once(engine: Engine, twilio_fake: FakeTwilio) -> None:
+    clock = Clock()
+    cid = contact(engine, last_inbound=clock() - timedelta(hours=2))
+    row_id = queue(engine, clock, contact_id=cid)
+    sender = Sender(engine, {"whatsapp": twilio_provider(twilio_fake)}, clock=clock)
+    assert sender.run_once() == 1
+    assert sender.run_once() == 0  # nothing left: sent exactly once
+    [sent] = twilio_fake.sent
+    assert (sent["To"], sent["From"], sent["Body"]) == ("whatsapp:+573001112233", f"whatsapp:{FROM}",
+                                                        "Hola, lo invitamos al Monitoreo 360 de noviembre.")
+    stored = row(engine, row_id)
+    assert (stored.status, stored.provider_id, stored.attempts) == ("sent", sent["sid"], 1)
+
+
+def test_whatsapp_outside_the_window_needs_a_template(engine: Engine, twilio_fake: FakeTwilio) -> None:
+    clock = Clock()
+    cid = contact(engine, last_inbound=clock() - timedelta(days=3))
+    plain = queue(engine, clock, contact_id=cid)
+    template = queue(engine, clock, contact_id=cid, kind="invitation",
+                     payload={"content_sid": "HX" + "1" * 32, "content_variables": {"1": "noviembre"}})
+    Sender(engine, {"whatsapp": twilio_provider(twilio_fake)}, clock=clock).run_once()
+    assert row(engine, plain).status == "failed" and "24-hour" in row(engine, plain).error
+    [sent] = twilio_fake.sent
+    assert sent["ContentSid"] == "HX" + "1" * 32 and sent["ContentVariables"] == '{"1": "noviembre"}'
+    assert "Body" not in sent and row(engine, template).status == "sent"
+
+
+def test_429_is_retried_after_retry_after(engine: Engine, twilio_fake: FakeTwilio) -> None:
+    clock = Clock()
+    cid = contact(engine, last_inbound=clock())
+    row_id = queue(engine, clock, contact_id=cid)
+    twilio_fake.fail_next(429, code=20429, message="Too Many Requests", retry_after=7)
+    sender = Sender(engine, {"whatsapp": twilio_provider(twilio_fake)}, clock=clock)
+    sender.run_once()
+    waiting = row(engine, row_id)
+    assert waiting.status == "pending" and waiting.next_attempt_at == clock() + timedelta(seconds=7)
+    clock.advance(6)
+    assert sender.run_once() == 0 and len(twilio_fake.sent) == 0  # not before Retry-After
+    clock.advance(1)
+    assert sender.run_once() == 1
+    assert len(twilio_fake.sent) == 1 and row(engine, row_id).status == "sent" and row(engine, row_id).attempts == 2
+
+
+def test_5xx_backs_off_then_fails_after_max_attempts(engine: Engine, twilio_fake: FakeTwilio) -> None:
+    clock = Clock()
+    row_id = queue(engine, clock, contact_id=contact(engine, last_inbound=clock()))
+    twilio_fake.fail_next(500, times=3)
+    sender = Sender(engine, {"whatsapp": twilio_provider(twilio_fake)}, clock=clock, max_attempts=3,
+                    backoff_base=10)
+    delays = []
+    for _ in range(3):
+        before = clock()
+        sender.run_once()
+        stored = row(engine, row_id)
+        if stored.status == "pending":
+            delays.append((stored.next_attempt_at - before).total_seconds())
+            clock.now = stored.next_attempt_at
+    assert row(engine, row_id).status == "failed" and row(engine, row_id).attempts == 3
+    assert 8 <= delays[0] <= 12 and 16 <= delays[1] <= 24  # exponential, with jitter
+    assert twilio_fake.sent == []
+
+
+def test_unsubscribed_recipient_opts_the_contact_out(engine: Engine, twilio_fake: FakeTwilio) -> None:
+    clock = Clock()
+    cid = contact(engine, last_inbound=clock())
+    row_id = queue(engine, clock, contact_id=cid)
+    twilio_fake.fail_next(400, code=21610, message="Attempt to send to unsubscribed recipient")
+    Sender(engine, {"whatsapp": twilio_provider(twilio_fake)}, clock=clock).run_once()
+    assert row(engine, row_id).status == "failed"
+    with engine.connect() as conn:
+        assert conn.execute(select(Contact.opted_out).where(Contact.id == cid)).scalar_one() is True
+
+
+def test_opted_out_contacts_get_replies_but_no_proactive_messages(engine: Engine, twilio_fake: FakeTwilio) -> None:
+    clock = Clock()
+    cid = contact(engine, last_inbound=clock(), opted_out=True)
+    invitation = queue(engine, clock, contact_id=cid, kind="invitation")
+    reply = queue(engine, clock, contact_id=cid, kind="reply", text="¿Desea volver a recibirlos?")
+    Sender(engine, {"whatsapp": twilio_provider(twilio_fake)}, clock=clock).run_once()
+    assert (row(engine, invitation).status, row(engine, invitation).error) == ("failed", "opted_out")
+    assert row(engine, reply).status == "sent" and [m["Body"] for m in twilio_fake.sent] == [
+        "¿Desea volver a recibirlos?"]
+
+
+def test_dedupe_key_never_queues_twice(engine: Engine) -> None:
+    clock = Clock()
+    assert queue(engine, clock, dedupe_key="invite:wave1:63302") is not None
+    assert queue(engine, clock, dedupe_key="invite:wave1:63302") is None
+    with engine.connect() as conn:
+        assert len(conn.execute(select(OutboxMessage.id)).all()) == 1
+
+
+KILLED_BEFORE_SENDING = """
+import os, sys
+from bot import outbox
+from surveys import db
+engine = db.make_engine(sys.argv[1])
+with db.writer(engine).begin() as conn:
+    outbox.enqueue(conn, channel="sms", address="+573001112233", text="enviado una sola vez", kind="reply")
+os._exit(9)  # killed right after the write, before any sender ran
+"""
+
+
+def test_outbox_survives_a_kill_between_write_and_send(db_url: str, engine: Engine, twilio_fake: FakeTwilio) -> None:
+    died = subprocess.run([sys.executable, "-c", KILLED_BEFORE_SENDING, db_url], capture_output=True, text=True)
+    assert died.returncode == 9, died.stderr
+    sender = Sender(engine, {"sms": twilio_provider(twilio_fake, sms_from="+15005550006")})
+    assert sender.run_once() == 1 and sender.run_once() == 0
+    assert [m["Body"] for m in twilio_fake.sent] == ["enviado una sola vez"]
+
+
+def test_a_sender_killed_mid_send_is_reconciled_not_resent(engine: Engine, twilio_fake: FakeTwilio) -> None:
+    clock = Clock()
+    row_id = queue(engine, clock, kind="reply", text="ya salió")
+    provider = twilio_provider(twilio_fake)
+    first = Sender(engine, {"whatsapp": provider}, clock=clock)
+    claimed = first._claim(row_id)  # claims and sends, then "dies" before recording the outcome
+    assert claimed is not None
+    provider.send(outbox.Outgoing(row_id, "whatsapp", "+573001112233", "ya salió"))
+    assert row(engine, row_id).status == "sending"
+    clock.advance(61)  # the dead sender's lease expires
+    Sender(engine, {"whatsapp": provider}, clock=clock).run_once()
+    assert len(twilio_fake.sent) == 1  # asked Twilio first: not sent twice
+    assert row(engine, row_id).status == "sent" and row(engine, row_id).provider_id == twilio_fake.sent[0]["sid"]
+
+
+def test_concurrent_senders_send_each_message_once(engine: Engine, twilio_fake: FakeTwilio) -> None:
+    clock = Clock()
+    for i in range(30):
+        queue(engine, clock, channel="sms", kind="reply", address=f"+5730000000{i:02d}", text=f"mensaje {i}")
+    senders = [Sender(engine, {"sms": twilio_provider(twilio_fake, sms_from="+15005550006", max_per_second=1000)},
+                      clock=clock) for _ in range(3)]
+    threads = [threading.Thread(target=s.run_once) for s in senders]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    bodies = sorted(m["Body"] for m in twilio_fake.sent)
+    assert bodies == sorted(f"mensaje {i}" for i in range(30))
+
+
+# ------------------------------------------------------------------ Telegram
+
+
+def test_telegram_sends_html_with_a_keyboard_and_honours_retry_after(engine: Engine,
+                                                                      telegram_fake: FakeTelegram) -> None:
+    clock = Clock()
+    row_id = queue(engine, clock, channel="telegram", address="4242", text="¿Acepta? *Responda*",
+                   options=[("Sí", "Sí"), ("No", "No")], kind="reply")
+    telegram_fake.fail_next(429, description="Too Many Requests: retry after 3", retry_after=3)
+    sender = Sender(engine, {"telegram": TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)},
+                    clock=clock)
+    sender.run_once()
+    assert row(engine, row_id).next_attempt_at == clock() + timedelta(seconds=3)
+    clock.advance(3)
+    sender.run_once()
+    [sent] = telegram_fake.sent
+    assert sent["chat_id"] == 4242 and sent["text"] == "¿Acepta? <b>Responda</b>" and sent["parse_mode"] == "HTML"
+    assert sent["reply_markup"] == {"inline_keyboard": [[{"text": "Sí", "callback_data": "Sí"},
+                                                         {"text": "No", "callback_data": "No"}]]}
+
+
+def test_telegram_blocked_by_the_user_opts_out(engine: Engine, telegram_fake: FakeTelegram) -> None:
+    clock = Clock()
+    cid = contact(engine, channel="telegram", address="4242")
+    row_id = queue(engine, clock, channel="telegram", address="4242", contact_id=cid)
+    telegram_fake.fail_next(403, description="Forbidden: bot was blocked by the user")
+    Sender(engine, {"telegram": TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)},
+           clock=clock).run_once()
+    assert row(engine, row_id).status == "failed"
+    with engine.connect() as conn:
+        assert conn.execute(select(Contact.opted_out).where(Contact.id == cid)).scalar_one() is True
+
+
+def test_one_message_per_second_per_telegram_chat(engine: Engine, telegram_fake: FakeTelegram) -> None:
+    clock = Clock()
+    first = queue(engine, clock, channel="telegram", address="4242", text="uno", kind="reply")
+    second = queue(engine, clock, channel="telegram", address="4242", text="dos", kind="reply")
+    other = queue(engine, clock, channel="telegram", address="777", text="otro chat", kind="reply")
+    sender = Sender(engine, {"telegram": TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)},
+                    clock=clock)
+    sender.run_once()
+    assert [m["text"] for m in telegram_fake.sent] == ["uno", "otro chat"]
+    held = row(engine, second)
+    assert held.status == "pending" and held.attempts == 0 and held.next_attempt_at > clock()
+    assert row(engine, first).status == row(engine, other).status == "sent"
+
+
+def test_long_polling_answers_through_the_outbox(sessions: sessionmaker[Session], telegram_fake: FakeTelegram
+                                                 ) -> None:
+    provider = TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)
+    service = ChatService(sessions)
+    worker = outbox.OutboxWorker(Sender(service.engine, {"telegram": provider}), interval=0.05).start()
+    stop = threading.Event()
+    poller = Poller(service, provider, worker, timeout=1, stop=stop)
+    thread = threading.Thread(target=poller.run, daemon=True)
+    thread.start()
+    try:
+        telegram_fake.push_update({"message": {"message_id": 1, "date": 1763000000, "text": "hola",
+                                               "chat": {"id": 5151, "type": "private"},
+                                               "from": {"id": 5151, "is_bot": False, "first_name": "Ana"}}})
+        [sent] = telegram_fake.wait_for(1, timeout=10)
+        assert sent["chat_id"] == 5151 and "Ley 1581" in sent["text"]
+        assert [b["text"] for row_ in sent["reply_markup"]["inline_keyboard"] for b in row_] == ["Sí", "No"]
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        worker.stop()
+
+
+def test_status_callbacks_move_forward_only(engine: Engine) -> None:
+    clock = Clock()
+    row_id = queue(engine, clock, kind="reply")
+    assert row_id is not None
+    with db.writer(engine).begin() as conn:
+        conn.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(status="sent", provider_id="SMx"))
+        outbox.record_status(conn, provider_id="SMx", status="delivered")
+        outbox.record_status(conn, provider_id="SMx", status="sent")  # late, out of order
+    assert row(engine, row_id).status == "delivered"
+    with db.writer(engine).begin() as conn:
+        outbox.record_status(conn, provider_id="SMx", status="read")
+    assert row(engine, row_id).status == "read"
