@@ -405,3 +405,18 @@ def test_telegram_button_presses_are_acknowledged(db_url: str, sessions: session
         app.extensions["m360.outbox"].sender.run_once()
         [call] = [c for c in fake.calls if c.method == "answerCallbackQuery"]
         assert call.params["callback_query_id"] == tg.last_callback_id
+
+
+def test_twilio_opt_out_keywords(client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    chat = WhatsApp(client)
+    register(chat)  # type: ignore[arg-type]
+    form, headers = signed_form("UNSUBSCRIBE", "SMstop", OptOutType="STOP")
+    assert "no le enviaremos" in "".join(bodies(client.post("/webhooks/twilio", data=form,
+                                                            headers=headers).get_data(as_text=True)))
+    with sessions() as s:
+        assert s.scalar(select(Contact.opted_out)) is True
+    form, headers = signed_form("UNSTOP", "SMstart", OptOutType="START")
+    replies = "".join(bodies(client.post("/webhooks/twilio", data=form, headers=headers).get_data(as_text=True)))
+    assert "Bienvenido" in replies
+    with sessions() as s:
+        assert s.scalar(select(Contact.opted_out)) is False

@@ -2,7 +2,8 @@
 
 Twilio posts ``From`` (``whatsapp:+57…`` for WhatsApp, ``+57…`` for SMS), ``Body``,
 ``MessageSid`` (unique per message: our idempotency key), ``NumMedia``/``MediaUrlN`` for media,
-and ``ButtonPayload`` when a WhatsApp template button was pressed.
+``ButtonPayload`` when a WhatsApp template button was pressed, and ``OptOutType`` (STOP/START/HELP)
+when Twilio's Advanced Opt-Out recognised a keyword.
 """
 
 from __future__ import annotations
@@ -25,6 +26,9 @@ def inbound_from_form(form: Mapping[str, str]) -> Inbound:
     count = int(form.get("NumMedia") or 0) if (form.get("NumMedia") or "0").isdigit() else 0
     media = tuple(form[f"MediaUrl{i}"] for i in range(count) if form.get(f"MediaUrl{i}"))
     text = form.get("ButtonPayload") or form.get("Body", "")
+    # Twilio's Advanced Opt-Out recognises STOP/START keywords in many forms (STOPALL, UNSUBSCRIBE…):
+    # its verdict decides, whatever the exact word was.
+    text = {"STOP": "STOP", "START": "hola"}.get(form.get("OptOutType", "").upper(), text)
     return Inbound(channel=channel, address=sender.removeprefix(WHATSAPP), text=text,
                    external_id=form.get("MessageSid") or None, media=media)
 
