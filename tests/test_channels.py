@@ -420,3 +420,20 @@ def test_twilio_opt_out_keywords(client: FlaskClient, sessions: sessionmaker[Ses
     assert "Bienvenido" in replies
     with sessions() as s:
         assert s.scalar(select(Contact.opted_out)) is False
+
+
+def test_telegram_long_replies_are_split_with_buttons_on_the_last_piece() -> None:
+    from bot.channels.telegram import MAX_TEXT, combine, pieces, send_message
+    from surveys.messages import Option, Outbound
+
+    long_intro = Outbound("\n".join(f"Línea {i}: " + "texto <largo> & " * 12 for i in range(60)))
+    question = Outbound("¿Acepta?", (Option("Sí", "Sí"), Option("No", "No")))
+    message = combine([long_intro, question])
+    assert message is not None
+    parts = pieces(message)
+    assert len(parts) > 1 and all(len(to_html(p.text)) <= MAX_TEXT for p in parts)
+    assert [bool(p.options) for p in parts] == [False] * (len(parts) - 1) + [True]
+    assert " ".join(p.text for p in parts).split() == message.text.split()  # nothing lost
+    # Without an outbox, the webhook answer keeps the question (the earliest replies give way).
+    call = send_message(1, [long_intro, question])
+    assert call is not None and call["text"] == "¿Acepta?" and call["reply_markup"]

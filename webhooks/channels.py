@@ -112,19 +112,20 @@ def telegram_inbound() -> Any:
     except (KeyError, TypeError, ValueError) as exc:
         log.warning("unreadable Telegram update %s: %s", data.get("update_id"), exc)
         return jsonify(error="not a Telegram update"), 400
-    if parsed.callback_id is not None:
-        _answer_callback(parsed)
+    worker = current_app.extensions.get("m360.outbox")
+    can_send = worker is not None and "telegram" in worker.sender.providers
+    message = telegram.combine(replies)
+    too_long = message is not None and not telegram.fits(message)
+    if can_send and (parsed.callback_id is not None or too_long):
+        # The button press must be acknowledged, and a reply too long for one message is split:
+        # both through the outbox (the webhook response carries a single call).
+        with db.writer(chat_service(current_app).engine).begin() as conn:
+            telegram.enqueue_callback_answer(conn, parsed)
+            if too_long and parsed.chat_id is not None:
+                telegram.enqueue_replies(conn, parsed.chat_id, replies, data["update_id"])
+        worker.notify()
+        if too_long:
+            return Response(status=200)
     if parsed.chat_id is None or not replies:
         return Response(status=200)
     return jsonify(telegram.send_message(parsed.chat_id, replies))
-
-
-def _answer_callback(parsed: telegram.Parsed) -> None:
-    """The webhook response carries the reply, so the button press is acknowledged through the
-    outbox (which needs TELEGRAM_BOT_TOKEN to send it)."""
-    worker = current_app.extensions.get("m360.outbox")
-    if worker is None or "telegram" not in worker.sender.providers:
-        return
-    with db.writer(chat_service(current_app).engine).begin() as conn:
-        telegram.enqueue_callback_answer(conn, parsed)
-    worker.notify()

@@ -19,6 +19,7 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot import outbox
+from bot.channels.text import split_text
 from surveys.messages import Inbound, Outbound
 from surveys.texts import texts
 
@@ -75,20 +76,30 @@ def to_html(text: str) -> str:
 
 
 def combine(replies: list[Outbound]) -> Outbound | None:
-    """The replies of one turn as one Telegram message: texts joined, the last options as buttons.
-    Should they ever exceed Telegram's limit, the earliest are left out: the last one carries the
-    current question."""
+    """The replies of one turn as one Telegram message: texts joined, the last options as buttons."""
     if not replies:
         return None
-    texts = [r.text for r in replies]
-    while len(texts) > 1 and len(to_html("\n\n".join(texts))) > MAX_TEXT:
-        texts.pop(0)
     options = next((r.options for r in reversed(replies) if r.options), ())
-    return Outbound("\n\n".join(texts), options)
+    return Outbound("\n\n".join(r.text for r in replies), options)
+
+
+def pieces(message: Outbound) -> list[Outbound]:
+    """A message too long for Telegram as several, split at paragraph/line boundaries; the
+    buttons go with the last piece."""
+    texts = split_text(message.text, MAX_TEXT // 2)  # room for HTML escaping to grow the text
+    return [Outbound(text, message.options if i == len(texts) - 1 else ()) for i, text in enumerate(texts)]
+
+
+def fits(message: Outbound) -> bool:
+    return len(to_html(message.text)) <= MAX_TEXT
 
 
 def send_message(chat_id: int, replies: list[Outbound]) -> dict[str, Any] | None:
-    """The replies as one sendMessage call (the webhook response body)."""
+    """The replies as one sendMessage call (the webhook response body). If they do not fit, the
+    earliest are left out (the last carries the current question): callers that can queue
+    several messages split them with ``pieces`` instead."""
+    while len(replies) > 1 and not fits(combine(replies) or Outbound("")):
+        replies = replies[1:]
     message = combine(replies)
     if message is None:
         return None
@@ -97,6 +108,16 @@ def send_message(chat_id: int, replies: list[Outbound]) -> dict[str, Any] | None
     if message.options:
         call["reply_markup"] = keyboard(message.options).to_dict()
     return call
+
+
+def enqueue_replies(conn: Any, chat_id: int, replies: list[Outbound], update_id: int) -> None:
+    """The turn's replies through the outbox, split if needed (deduplicated by update_id)."""
+    message = combine(replies)
+    if message is None:
+        return
+    for i, piece in enumerate(pieces(message)):
+        outbox.enqueue(conn, channel=CHANNEL, address=str(chat_id), text=piece.text, kind="reply",
+                       options=[(o.label, o.reply) for o in piece.options], dedupe_key=f"tg-reply:{update_id}:{i}")
 
 
 def handle_update(service: Any, data: dict[str, Any]) -> tuple[Parsed, list[Outbound]]:

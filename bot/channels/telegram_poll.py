@@ -12,7 +12,7 @@ import threading
 from typing import Any
 
 from bot import outbox
-from bot.channels.telegram import combine, enqueue_callback_answer, handle_update
+from bot.channels.telegram import enqueue_callback_answer, enqueue_replies, handle_update
 from bot.channels.telegram_api import TelegramProvider
 from surveys import db
 
@@ -43,11 +43,8 @@ class Poller:
 
     def process(self, data: dict[str, Any]) -> None:
         parsed, replies = handle_update(self.service, data)
-        message = combine(replies)
         with self.writer.begin() as conn:
             enqueue_callback_answer(conn, parsed)
-            if message is not None and parsed.chat_id is not None:
-                outbox.enqueue(conn, channel="telegram", address=str(parsed.chat_id), text=message.text,
-                               options=[(o.label, o.reply) for o in message.options], kind="reply",
-                               dedupe_key=f"tg-reply:{data['update_id']}")
+            if parsed.chat_id is not None:
+                enqueue_replies(conn, parsed.chat_id, replies, data["update_id"])
         self.worker.notify()
