@@ -153,6 +153,34 @@ def outbox_status() -> None:
         click.echo("outbox empty")
 
 
+@main.group("invitations")
+def invitations_group() -> None:
+    """Links that bind a chat to an entity (Telegram deep links)."""
+
+
+@invitations_group.command("create")
+@click.option("--entity", "entity_code", required=True, help="DIVIPOLA code (5 digits alcaldía, 2 gobernación).")
+@click.option("--expires-days", type=int, default=30, show_default=True)
+def invitations_create(entity_code: str, expires_days: int) -> None:
+    """Create an invitation; prints its token and, with TELEGRAM_BOT_USERNAME, the t.me deep link."""
+    from datetime import timedelta
+
+    from surveys.models import Entity, Invitation, utcnow
+
+    db.upgrade()
+    with db.session_factory().begin() as session:
+        entity = session.get(Entity, entity_code)
+        if entity is None:
+            raise click.ClickException(f"unknown entity code {entity_code!r} (run `m360 entities load`?)")
+        token = secrets.token_urlsafe(16)
+        expires = utcnow() + timedelta(days=expires_days)
+        session.add(Invitation(token=token, entity_code=entity_code, expires_at=expires))
+    username = os.environ.get("TELEGRAM_BOT_USERNAME")
+    click.echo(f"{entity.name} ({entity.dept_name}): {token}")
+    if username:
+        click.echo(f"https://t.me/{username.lstrip('@')}?start={token}")
+
+
 @main.group("telegram")
 def telegram_group() -> None:
     """Telegram without a public URL."""

@@ -14,7 +14,7 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, bindparam, select
+from sqlalchemy import Connection, Engine, Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -37,7 +37,7 @@ from surveys import db, schema, store
 from surveys.engine import AnswerCleared, AnswerSet, Finished
 from surveys.entities import EntityIndex
 from surveys.messages import Inbound, Option, Outbound
-from surveys.models import Contact, MessageLog, utcnow
+from surveys.models import Contact, Invitation, MessageLog, utcnow
 from surveys.texts import texts
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ RETRIES = 3  # a turn that lost a race (same contact, same delivery) is run agai
 
 CONTACTS = Contact.__table__
 MESSAGES = MessageLog.__table__
+INVITATIONS = Invitation.__table__
 # Built once: per-turn statements only bind parameters (building them cost more than running them).
 # Only what the conversation reads: unused columns (datetimes especially) cost parsing every turn.
 SELECT_CONTACT = (
@@ -124,12 +125,18 @@ class ChatService:
                                                   state_version=0, opted_out=False, created_at=now))
                 contact = conn.execute(SELECT_CONTACT, key).one()
             state = ConversationState.from_json(contact.state)
+            changes: dict[str, Any] = {}
+            view = _view(contact)
+            if inbound.invitation:
+                entity_code = self._use_invitation(conn, inbound.invitation, contact.id, now)
+                if entity_code is not None:
+                    changes["entity_code"] = entity_code
+                    view = dataclasses.replace(view, entity_code=entity_code)
             if inbound.media and not inbound.text.strip():
                 turn = Turn([Outbound(texts()("only_text"))], state)
             else:
-                turn = self.conversation.handle(state, _view(contact), inbound.text, now)
-            changes: dict[str, Any] = {}
-            new_state, interview_id = self._apply(conn, contact.id, contact.entity_code, state, turn, changes,
+                turn = self.conversation.handle(state, view, inbound.text, now)
+            new_state, interview_id = self._apply(conn, contact.id, view.entity_code, state, turn, changes,
                                                   inbound.channel, now)
             result = conn.execute(UPDATE_CONTACT, {
                 "b_id": contact.id, "b_version": contact.state_version, "state": new_state.to_json(),
@@ -181,6 +188,20 @@ class ChatService:
         if interview_id is not None and (interview_changes or state.mode == "interview"):
             store.update_interview(conn, interview_id, last_activity_at=now, **interview_changes)
         return state, interview_id
+
+    @staticmethod
+    def _use_invitation(conn: Connection, token: str, contact_id: int, now: datetime) -> str | None:
+        """The entity an invitation binds this contact to; None if unknown, expired or used by another."""
+        invitation = conn.execute(select(INVITATIONS).where(INVITATIONS.c.token == token)).one_or_none()
+        if invitation is None or (invitation.expires_at is not None and invitation.expires_at < now):
+            log.info("invitation %s unknown or expired", token[:6])
+            return None
+        if invitation.contact_id not in (None, contact_id):
+            log.info("invitation %s already used by another contact", token[:6])
+            return None
+        conn.execute(update(INVITATIONS).where(INVITATIONS.c.id == invitation.id)
+                     .values(contact_id=contact_id, used_at=invitation.used_at or now))
+        return str(invitation.entity_code)
 
     # -- message log and idempotency
 

@@ -29,3 +29,4 @@ class Inbound:
     external_id: str | None = None  # provider id (MessageSid, update_id) for idempotency
     received_at: datetime | None = None
     media: tuple[str, ...] = field(default=())  # media URLs; the bot only understands text
+    invitation: str | None = None  # an invitation token (Telegram /start <token> deep link)

@@ -201,3 +201,19 @@ class OutboxMessage(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Invitation(Base):
+    """A link that binds a chat to an entity: Telegram ``/start <token>`` deep links (and, with
+    waves, the invitation a wave sends). Using it sets the contact's entity; consent is still asked."""
+
+    __tablename__ = "invitation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    entity_code: Mapped[str] = mapped_column(ForeignKey("entity.code"))
+    wave_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    used_at: Mapped[datetime | None]
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))

@@ -437,3 +437,37 @@ def test_telegram_long_replies_are_split_with_buttons_on_the_last_piece() -> Non
     # Without an outbox, the webhook answer keeps the question (the earliest replies give way).
     call = send_message(1, [long_intro, question])
     assert call is not None and call["text"] == "¿Acepta?" and call["reply_markup"]
+
+
+def invite(sessions: sessionmaker[Session], entity: str, **kwargs: Any) -> str:
+    from surveys.models import Invitation
+
+    token = uuid.uuid4().hex[:20]
+    with sessions.begin() as s:
+        s.add(Invitation(token=token, entity_code=entity, **kwargs))
+    return token
+
+
+def test_telegram_deep_link_binds_the_chat_to_the_invited_entity(client: FlaskClient,
+                                                                 sessions: sessionmaker[Session]) -> None:
+    token = invite(sessions, "50")  # Gobernación del Meta
+    tg = TelegramChat(client)
+    assert "Ley 1581" in tg.say(f"/start {token}")
+    assert "nombre" in tg.press("Sí")  # the entity is known: not asked
+    tg.say("omitir")
+    assert "Gobernación del Meta" in tg.press("Jefe(a) de Planeación")
+    with sessions() as s:
+        assert s.scalar(select(Contact.entity_code)) == "50"
+    other = TelegramChat(client, chat_id=999)  # the same link used by someone else binds nothing
+    other.say(f"/start {token}")
+    assert "alcaldía o gobernación" in other.press("Sí")
+
+
+def test_expired_or_unknown_invitations_are_ignored(client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    from datetime import timedelta
+
+    expired = invite(sessions, "63302", expires_at=datetime.now(UTC) - timedelta(days=1))
+    for token in (expired, "no-such-token", "../../etc"):
+        tg = TelegramChat(client, chat_id=abs(hash(token)) % 10**9)
+        tg.say(f"/start {token}")
+        assert "alcaldía o gobernación" in tg.press("Sí")

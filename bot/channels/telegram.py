@@ -24,6 +24,7 @@ from surveys.messages import Inbound, Outbound
 from surveys.texts import texts
 
 MAX_TEXT = 4096  # Telegram's limit for one message
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")  # what Telegram allows in a deep-link payload
 CHANNEL = "telegram"
 
 
@@ -51,8 +52,13 @@ def parse_update(data: dict[str, Any]) -> Parsed:
     if message is None:  # channel posts, polls, member updates…: nothing to answer
         return Parsed()
     text = message.text or message.caption or ""
+    invitation = None
     if text.startswith("/start"):
-        text = "hola"  # deep-link payloads (/start <token>) bind invitations once waves land
+        # A deep link t.me/<bot>?start=<token> arrives as "/start <token>": it binds the chat to the
+        # invited entity (bot.service); the conversation itself just starts.
+        token = text.removeprefix("/start").strip()
+        invitation = token if _TOKEN.fullmatch(token) else None
+        text = "hola"
     media = tuple(
         f"telegram:{kind}:{obj.file_id}"
         for kind, obj in (("photo", message.photo[-1] if message.photo else None), ("voice", message.voice),
@@ -60,7 +66,7 @@ def parse_update(data: dict[str, Any]) -> Parsed:
         if obj is not None
     )
     inbound = Inbound(CHANNEL, str(message.chat.id), text if not media else message.caption or "",
-                      external_id=external_id, media=media)
+                      external_id=external_id, media=media, invitation=invitation)
     return Parsed(inbound=inbound, chat_id=message.chat.id)
 
 
