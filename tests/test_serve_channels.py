@@ -183,7 +183,10 @@ def test_whole_interviews_over_twilio_and_telegram_against_m360_serve(tmp_path: 
     assert f"POST {base}/webhooks/twilio — signature check on (TWILIO_AUTH_TOKEN set)" in printed
     assert f"POST {base}/webhooks/telegram — secret token check on (TELEGRAM_WEBHOOK_SECRET set)" in printed
     assert "sending (outbox): no provider configured" in printed
-    assert token not in printed and secret not in printed
+    assert "webhook refused (bad Twilio signature)" in printed
+    assert "webhook refused (bad Telegram secret token)" in printed
+    assert "Traceback" not in printed
+    assert token not in printed and secret not in printed  # what is configured, never the secrets
 
     # The server is stopped: what it left in the embedded database under M360_DATA_DIR.
     path = data / "m360.sqlite3"
