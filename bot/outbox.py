@@ -129,7 +129,7 @@ class Sender:
     def __init__(self, engine: Engine, providers: Mapping[str, Provider], *, lease: timedelta = timedelta(seconds=60),
                  max_attempts: int = 8, backoff_base: float = 5.0, backoff_cap: float = 600.0,
                  clock: Callable[[], datetime] = utcnow, sleep: Callable[[float], None] = time.sleep):
-        self.engine, self.writer = engine, db.writer(engine)
+        self.engine = engine
         self.providers = providers
         self.lease, self.max_attempts = lease, max_attempts
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
@@ -170,7 +170,7 @@ class Sender:
         """Take the row with a lease if it is still due (another sender may have taken it).
         Returns it (as it was before the claim) and whether a previous lease had expired."""
         now = self.clock()
-        with self.writer.begin() as conn:
+        with db.transaction(self.engine) as conn:
             row = conn.execute(
                 select(OUTBOX, CONTACTS.c.opted_out, CONTACTS.c.last_inbound_at)
                 .outerjoin(CONTACTS, CONTACTS.c.id == OUTBOX.c.contact_id)
@@ -224,7 +224,7 @@ class Sender:
                                       locked_until=None, error=error, updated_at=now)
         if attempts is not None:
             values["attempts"] = attempts
-        with self.writer.begin() as conn:
+        with db.transaction(self.engine) as conn:
             conn.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(**values))
 
     def _finish(self, row_id: int, *, status: str, provider_id: str | None = None, error: str | None = None,
@@ -235,12 +235,12 @@ class Sender:
             values["provider_id"] = provider_id
         if sent:
             values["sent_at"] = now
-        with self.writer.begin() as conn:
+        with db.transaction(self.engine) as conn:
             conn.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(**values))
 
     def _opt_out(self, contact_id: int) -> None:
         now = self.clock()
-        with self.writer.begin() as conn:
+        with db.transaction(self.engine) as conn:
             conn.execute(update(CONTACTS).where(CONTACTS.c.id == contact_id)
                          .values(opted_out=True, opted_out_at=now))
 

@@ -67,7 +67,6 @@ class ChatService:
                  entities: EntityIndex | None = None):
         self.sessions = sessions
         self.engine: Engine = sessions.kw["bind"]
-        self.writer = db.writer(self.engine)
         self.settings = settings or Settings()
         self.questionnaires = store.QuestionnaireStore()
         registration = schema.builtin("registro")
@@ -117,7 +116,7 @@ class ChatService:
         this is the hot path."""
         now = inbound.received_at or utcnow()
         key = {"b_channel": inbound.channel, "b_address": inbound.address}
-        with self.writer.begin() as conn:
+        with db.transaction(self.engine) as conn:
             contact = conn.execute(SELECT_CONTACT, key).one_or_none()
             if contact is None:
                 # A concurrent first message for the same address fails here (unique) and is retried.

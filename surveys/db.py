@@ -6,12 +6,16 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -64,6 +68,44 @@ def _sqlite_begin(conn: Any) -> None:
 def writer(engine: Engine) -> Engine:
     """The same engine for read-then-write transactions (BEGIN IMMEDIATE on SQLite; no-op elsewhere)."""
     return engine.execution_options(m360_writer=True)
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """A read-then-write transaction. On SQLite, writers queue on a lock first (a thread lock in
+    this process, an flock on ``<database>.lock`` across processes): both wake the next writer the
+    moment the lock is released, where SQLite's busy handler sleeps in steps of up to 100 ms
+    (seconds of tail latency under load). Other databases lock rows themselves."""
+    path = _sqlite_path(engine)
+    if path is None:
+        with writer(engine).begin() as conn:
+            yield conn
+        return
+    thread_lock, lock_file = _write_locks(path)
+    with thread_lock:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)  # releases the GIL while it waits
+        try:
+            with writer(engine).begin() as conn:
+                yield conn
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _sqlite_path(engine: Engine) -> str | None:
+    if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
+        return None
+    return engine.url.database
+
+
+_locks: dict[str, tuple[threading.Lock, Any]] = {}
+_locks_guard = threading.Lock()
+
+
+def _write_locks(path: str) -> tuple[threading.Lock, Any]:
+    with _locks_guard:
+        if path not in _locks:
+            _locks[path] = (threading.Lock(), open(f"{path}.lock", "a+b"))  # noqa: SIM115 - lives with the process
+        return _locks[path]
 
 
 @cache

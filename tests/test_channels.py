@@ -365,7 +365,7 @@ def test_twilio_status_callback_updates_the_outbox_and_honours_unsubscribes(
     chat = WhatsApp(client)
     chat.say("Hola")
     engine = sessions.kw["bind"]
-    with db.writer(engine).begin() as conn:
+    with db.transaction(engine) as conn:
         contact_id = conn.execute(select(Contact.id)).scalar_one()
         row_id = outbox.enqueue(conn, channel="whatsapp", address=NUMBER, text="recordatorio", contact_id=contact_id)
         conn.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)

@@ -67,7 +67,7 @@ def twilio_provider(fake: FakeTwilio, **kwargs: Any) -> TwilioProvider:
 
 def contact(engine: Engine, channel: str = "whatsapp", address: str = "+573001112233",
             last_inbound: datetime | None = None, opted_out: bool = False) -> int:
-    with db.writer(engine).begin() as conn:
+    with db.transaction(engine) as conn:
         return int(conn.execute(Contact.__table__.insert(), dict(
             channel=channel, address=address, state={}, state_version=0, opted_out=opted_out,
             created_at=datetime(2026, 11, 1, tzinfo=UTC), last_inbound_at=last_inbound)).inserted_primary_key[0])
@@ -77,7 +77,7 @@ def queue(engine: Engine, clock: Clock, **kwargs: Any) -> int | None:
     kwargs.setdefault("channel", "whatsapp")
     kwargs.setdefault("address", "+573001112233")
     kwargs.setdefault("text", "Hola, lo invitamos al Monitoreo 360 de noviembre.")
-    with db.writer(engine).begin() as conn:
+    with db.transaction(engine) as conn:
         return outbox.enqueue(conn, now=clock(), **kwargs)
 
 
@@ -186,7 +186,7 @@ import os, sys
 from bot import outbox
 from surveys import db
 engine = db.make_engine(sys.argv[1])
-with db.writer(engine).begin() as conn:
+with db.transaction(engine) as conn:
     outbox.enqueue(conn, channel="sms", address="+573001112233", text="enviado una sola vez", kind="reply")
 os._exit(9)  # killed right after the write, before any sender ran
 """
@@ -303,11 +303,11 @@ def test_status_callbacks_move_forward_only(engine: Engine) -> None:
     clock = Clock()
     row_id = queue(engine, clock, kind="reply")
     assert row_id is not None
-    with db.writer(engine).begin() as conn:
+    with db.transaction(engine) as conn:
         conn.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(status="sent", provider_id="SMx"))
         outbox.record_status(conn, provider_id="SMx", status="delivered")
         outbox.record_status(conn, provider_id="SMx", status="sent")  # late, out of order
     assert row(engine, row_id).status == "delivered"
-    with db.writer(engine).begin() as conn:
+    with db.transaction(engine) as conn:
         outbox.record_status(conn, provider_id="SMx", status="read")
     assert row(engine, row_id).status == "read"

@@ -88,7 +88,7 @@ def twilio_status() -> Any:
     outbox_id = request.args.get("outbox", type=int)
     if not sid or not status:
         return jsonify(error="MessageSid and MessageStatus are required"), 400
-    with db.writer(chat_service(current_app).engine).begin() as conn:
+    with db.transaction(chat_service(current_app).engine) as conn:
         contact_id = outbox.record_status(conn, provider_id=sid, status=status, outbox_id=outbox_id,
                                           error=f"twilio error {code}" if code else None)
         if code and code.isdigit() and int(code) in OPT_OUT_CODES and contact_id is not None:
@@ -119,7 +119,7 @@ def telegram_inbound() -> Any:
     if can_send and (parsed.callback_id is not None or too_long):
         # The button press must be acknowledged, and a reply too long for one message is split:
         # both through the outbox (the webhook response carries a single call).
-        with db.writer(chat_service(current_app).engine).begin() as conn:
+        with db.transaction(chat_service(current_app).engine) as conn:
             telegram.enqueue_callback_answer(conn, parsed)
             if too_long and parsed.chat_id is not None:
                 telegram.enqueue_replies(conn, parsed.chat_id, replies, data["update_id"])

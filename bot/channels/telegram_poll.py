@@ -26,7 +26,6 @@ class Poller:
         self.service, self.provider, self.worker = service, provider, worker
         self.timeout = timeout
         self.stop = stop or threading.Event()
-        self.writer = db.writer(service.engine)
 
     def run(self) -> None:
         self.provider.run(self.provider.bot.delete_webhook())  # Telegram refuses getUpdates while one is set
@@ -43,7 +42,7 @@ class Poller:
 
     def process(self, data: dict[str, Any]) -> None:
         parsed, replies = handle_update(self.service, data)
-        with self.writer.begin() as conn:
+        with db.transaction(self.service.engine) as conn:
             enqueue_callback_answer(conn, parsed)
             if parsed.chat_id is not None:
                 enqueue_replies(conn, parsed.chat_id, replies, data["update_id"])

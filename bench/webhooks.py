@@ -1,0 +1,471 @@
+"""Inbound webhook throughput and latency over HTTP, side by side with a bare Flask endpoint.
+
+Two servers run on loopback, each in its own process (so this load generator does not share a GIL
+with them) and both with the same server, werkzeug's threaded one (what ``m360 serve`` runs):
+
+- the app: ``create_app`` on a fresh SQLite file, Twilio signature and Telegram secret checks on;
+- a bare Flask app whose only view answers an empty TwiML ``<Response/>``.
+
+Then ``--concurrency`` conversations at a time (threads here, one ``http.client`` connection each,
+reopened whenever the server closes it) each post the whole registration + interview, one message
+at a time and waiting for the reply before the next, as a chat does:
+
+- Twilio → app: WhatsApp form posts signed with twilio's RequestValidator for the exact URL posted to;
+- Twilio → bare: the very same kind of signed forms, at the same concurrency;
+- Telegram → app: JSON updates built with python-telegram-bot, with the secret-token header.
+
+The bare endpoint pays for everything a request costs except the app itself (TCP, HTTP parsing,
+the server's thread per connection, Flask routing and the response, this load generator on the
+same machine), so it is the ceiling, and app/bare is the share of it the app keeps. The Telegram
+run is compared with the same bare figures.
+
+Correctness is checked while measuring: every response must be 200; each conversation's last
+reply from the app must be the interview's closing ("Muchas gracias"); afterwards the database
+must hold every inbound message exactly once and every interview completed.
+
+    python bench/webhooks.py [--quick] [--concurrency N] [--conversations N]
+
+Targets (issue): app/bare ≥ 0.5 and p99 < 50 ms at 20 concurrent conversations.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import itertools
+import json
+import math
+import os
+import select
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from telegram import Chat, Message, Update, User
+from twilio.request_validator import RequestValidator
+
+HOST = "127.0.0.1"
+TOKEN = "bench-twilio-auth-token"
+SECRET = "bench-telegram-secret"
+TWILIO_PATH = "/webhooks/twilio"
+TELEGRAM_PATH = "/webhooks/telegram"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response />'
+
+# The conversation of tests/test_channels.py: registration, the menu, then the whole interview.
+REGISTRATION = ["Hola", "si", "genova quindio", "sí", "Ana Pérez", "1", "1"]
+INTERVIEW = [
+    "4", "Muy buena, el asesor siempre responde", "5", "cuatro", "3", "4/5", "2", "5️⃣", "excelente", "buena",
+    "no aplica", "si", "porque articulamos el plan con el presupuesto", "parcialmente",
+    "la conexion es mala y todo es virtual", "nop", "rotan mucho al personal", "2, 5 y 12", "catastro multiproposito",
+    "si", "mas visitas presenciales",
+]
+SCRIPT = REGISTRATION + INTERVIEW
+CLOSING = "Muchas gracias"  # in the last reply of a completed interview
+
+TARGET_RATIO = 0.5
+TARGET_P99_MS = 50.0
+START_TIMEOUT = 120.0  # seconds for a server to come up (the app migrates and loads reference data)
+REQUEST_TIMEOUT = 30.0
+
+
+# ---------------------------------------------------------------- the servers (child processes)
+
+
+def app_factory(database: str) -> Any:
+    from webhooks.app import create_app
+
+    # No providers: nothing is sent anywhere (the outbox would only queue).
+    return create_app(f"sqlite:///{database}", providers={}, TWILIO_AUTH_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET)
+
+
+def bare_factory(database: str) -> Any:
+    from flask import Flask, Response
+
+    bare = Flask("bare")
+
+    @bare.post("/webhooks/<channel>")
+    def webhook(channel: str) -> Response:
+        return Response(EMPTY_TWIML, mimetype="application/xml")
+
+    @bare.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return bare
+
+
+def serve(kind: str, database: str) -> None:
+    """Child process: serve the app on an ephemeral loopback port, print the port, and exit as soon
+    as the parent closes our stdin (or dies), so no server outlives the benchmark."""
+    # This file is called webhooks.py too: with its directory first on sys.path, ``import webhooks``
+    # would find this script instead of the package.
+    here = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
+    from werkzeug.serving import make_server
+
+    app = (app_factory if kind == "app" else bare_factory)(database)
+    server = make_server(HOST, 0, app, threaded=True)
+
+    def exit_with_parent() -> None:
+        sys.stdin.buffer.read()
+        os._exit(0)
+
+    threading.Thread(target=exit_with_parent, daemon=True).start()
+    print(server.server_port, flush=True)
+    server.serve_forever()
+
+
+@dataclass
+class Server:
+    kind: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time of the server process so far (Linux /proc), None elsewhere."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def log_tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+@contextmanager
+def started(kind: str, database: Path, log: Path) -> Iterator[Server]:
+    """A server subprocess, up and answering /health; stopped (and reaped) on the way out."""
+    env = {k: v for k, v in os.environ.items() if k != "M360_PUBLIC_URL"}  # signatures are for the loopback URL
+    with log.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, __file__, "--serve", kind, "--database", str(database)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, env=env,
+        )
+    server = Server(kind, process, 0, log)
+    try:
+        server.port = read_port(process, server)
+        wait_healthy(server)
+        yield server
+    finally:
+        stop(process)
+
+
+def read_port(process: subprocess.Popen[bytes], server: Server) -> int:
+    assert process.stdout is not None
+    ready, _, _ = select.select([process.stdout], [], [], START_TIMEOUT)
+    line = process.stdout.readline() if ready else b""
+    if not line.strip().isdigit():
+        raise SystemExit(f"the {server.kind} server did not start:\n{server.log_tail()}")
+    return int(line)
+
+
+def wait_healthy(server: Server) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            break
+        conn = http.client.HTTPConnection(HOST, server.port, timeout=5)
+        try:
+            conn.request("GET", "/health")
+            if conn.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.1)
+    raise SystemExit(f"the {server.kind} server never answered /health:\n{server.log_tail()}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            pipe.close()  # closing stdin makes the child exit by itself
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+# ---------------------------------------------------------------- the requests (built before timing)
+
+
+@dataclass(frozen=True)
+class Post:
+    path: str
+    body: bytes
+    headers: dict[str, str]
+
+
+Conversation = list[Post]
+
+
+def twilio_conversations(port: int, lanes: int, per_lane: int) -> list[list[Conversation]]:
+    """Per lane (thread), ``per_lane`` conversations of distinct WhatsApp numbers, every message a
+    form post signed for ``http://127.0.0.1:<port>/webhooks/twilio`` as Twilio signs it."""
+    url = f"http://{HOST}:{port}{TWILIO_PATH}"
+    validator = RequestValidator(TOKEN)
+
+    def post(number: str, text: str) -> Post:
+        sid = "SM" + uuid.uuid4().hex
+        form = {  # the fields Twilio posts for an inbound WhatsApp text
+            "SmsMessageSid": sid, "NumMedia": "0", "ProfileName": "Ana", "MessageType": "text", "SmsSid": sid,
+            "WaId": number.lstrip("+"), "SmsStatus": "received", "Body": text, "To": "whatsapp:+14155238886",
+            "NumSegments": "1", "ReferralNumMedia": "0", "MessageSid": sid, "AccountSid": "AC" + "0" * 32,
+            "From": f"whatsapp:{number}", "ApiVersion": "2010-04-01",
+        }
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "TwilioProxy/1.1",
+                   "X-Twilio-Signature": validator.compute_signature(url, form)}
+        return Post(TWILIO_PATH, urllib.parse.urlencode(form).encode(), headers)
+
+    return [[[post(f"+5731{lane:03d}{n:05d}", text) for text in SCRIPT] for n in range(per_lane)]
+            for lane in range(lanes)]
+
+
+def telegram_conversations(lanes: int, per_lane: int) -> list[list[Conversation]]:
+    """Per lane, ``per_lane`` private chats typing the same script, as python-telegram-bot Updates."""
+    update_ids = itertools.count(1)
+    headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
+
+    def chat(chat_id: int) -> Conversation:
+        user = User(id=chat_id, first_name="Ana", is_bot=False)
+        room = Chat(id=chat_id, type=Chat.PRIVATE)
+        return [Post(TELEGRAM_PATH, json.dumps(Update(update_id=next(update_ids), message=Message(
+            message_id=i, date=datetime.now(UTC), chat=room, from_user=user, text=text)).to_dict()).encode(), headers)
+            for i, text in enumerate(SCRIPT, 1)]
+
+    return [[chat(700_000_000 + lane * 1000 + n) for n in range(per_lane)] for lane in range(lanes)]
+
+
+# ---------------------------------------------------------------- the load
+
+
+@dataclass
+class Lane:
+    """One thread's share of a run: its conversations' latencies and last replies."""
+
+    latencies: list[float] = field(default_factory=list)
+    last_replies: list[bytes] = field(default_factory=list)
+    connections: int = 0
+    failure: str | None = None
+    start: float = 0.0
+    end: float = 0.0
+
+
+def exchange(conn: http.client.HTTPConnection, post: Post, lane: Lane) -> tuple[int, bytes]:
+    """POST and read the reply; reconnect and resend once if the server dropped a kept-alive
+    connection (safe: the webhooks are idempotent by MessageSid / update_id, as for a provider retry)."""
+    for attempt in (1, 2):
+        if conn.sock is None:
+            lane.connections += 1  # http.client opens a new connection for this request
+        try:
+            conn.request("POST", post.path, post.body, post.headers)
+            response = conn.getresponse()
+            return response.status, response.read()
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            conn.close()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def drive(port: int, conversations: list[Conversation], barrier: threading.Barrier, lane: Lane) -> None:
+    conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT)
+    barrier.wait()
+    lane.start = time.perf_counter()
+    try:
+        for conversation in conversations:
+            reply = b""
+            for i, post in enumerate(conversation):
+                t0 = time.perf_counter()
+                status, reply = exchange(conn, post, lane)
+                lane.latencies.append(time.perf_counter() - t0)
+                if status != 200:
+                    lane.failure = f"message {i + 1} ({SCRIPT[i]!r}) got HTTP {status}: {reply[:300]!r}"
+                    return
+            lane.last_replies.append(reply)
+    except (OSError, http.client.HTTPException) as exc:
+        lane.failure = f"{type(exc).__name__}: {exc}"
+    finally:
+        lane.end = time.perf_counter()
+        conn.close()
+
+
+@dataclass
+class Figures:
+    name: str
+    requests: int
+    seconds: float
+    latencies: list[float]  # sorted, seconds
+    connections: int
+    server_cpu: float | None  # seconds
+    client_cpu: float
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def ms(self, q: float) -> float:
+        """Nearest-rank percentile in milliseconds."""
+        return self.latencies[max(0, math.ceil(q * len(self.latencies)) - 1)] * 1000
+
+    def line(self) -> str:
+        cpu = ""
+        if self.server_cpu is not None:
+            cpu = (f"; server CPU {self.server_cpu / self.seconds:.2f} cores "
+                   f"({self.server_cpu / self.requests * 1000:.2f} ms/request)")
+        return (f"{self.name}: {self.requests} requests in {self.seconds:.2f} s → {self.rps:,.0f} req/s; "
+                f"p50 {self.ms(0.5):.2f} ms, p99 {self.ms(0.99):.2f} ms, max {self.ms(1.0):.1f} ms; "
+                f"{self.connections} connections{cpu}; load generator CPU {self.client_cpu / self.seconds:.2f} cores")
+
+
+def run(name: str, server: Server, lanes: list[list[Conversation]],
+        check: Callable[[bytes], bool]) -> Figures:
+    """All lanes at once; fails loudly on any non-200, dropped connection or wrong last reply."""
+    results = [Lane() for _ in lanes]
+    barrier = threading.Barrier(len(lanes))
+    threads = [threading.Thread(target=drive, args=(server.port, convs, barrier, lane), daemon=True)
+               for convs, lane in zip(lanes, results, strict=True)]
+    cpu_before, client_before = server.cpu_seconds(), time.process_time()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.2)  # with a timeout, so that Ctrl-C interrupts (and the servers are stopped)
+    cpu_after, client_cpu = server.cpu_seconds(), time.process_time() - client_before
+    failures = [f"conversation thread {i}: {lane.failure or 'stopped early'}"
+                for i, (lane, convs) in enumerate(zip(results, lanes, strict=True))
+                if lane.failure or len(lane.last_replies) != len(convs)]
+    failures += [f"conversation thread {i}: the last reply is not the closing: {reply[-300:]!r}"
+                 for i, lane in enumerate(results) for reply in lane.last_replies if not check(reply)]
+    if failures:
+        raise SystemExit(f"{name}: FAILED\n" + "\n".join(failures[:10]) + f"\n--- {server.kind} server log:\n"
+                         + server.log_tail())
+    latencies = sorted(x for lane in results for x in lane.latencies)
+    seconds = max(lane.end for lane in results) - min(lane.start for lane in results)
+    server_cpu = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
+    return Figures(name, len(latencies), seconds, latencies, sum(lane.connections for lane in results), server_cpu,
+                   client_cpu)
+
+
+def twiml_closes(reply: bytes) -> bool:
+    return CLOSING in reply.decode()
+
+
+def telegram_closes(reply: bytes) -> bool:
+    return CLOSING in str(json.loads(reply).get("text", ""))
+
+
+def is_twiml(reply: bytes) -> bool:
+    return b"<Response" in reply
+
+
+def warm_up(server: Server, lanes: list[list[Conversation]], check: Callable[[bytes], bool]) -> None:
+    """One whole conversation before timing, through every code path (the chat service is built on
+    first use, statements are compiled and cached on first run)."""
+    lane = Lane()
+    drive(server.port, lanes[0][:1], threading.Barrier(1), lane)
+    if lane.failure or not all(check(reply) for reply in lane.last_replies):
+        raise SystemExit(f"warm-up on the {server.kind} server FAILED: {lane.failure or lane.last_replies}\n"
+                         + server.log_tail())
+
+
+def check_database(database: Path, conversations: int, posts: int) -> None:
+    """Every inbound message stored once, every interview completed, on both channels."""
+    with sqlite3.connect(database) as conn:
+        inbound = conn.execute("SELECT count(*) FROM message_log WHERE direction = 'in'").fetchone()[0]
+        completed = dict(conn.execute("SELECT channel, count(*) FROM interview WHERE status = 'completa' "
+                                      "GROUP BY channel").fetchall())
+    conn.close()
+    expected = {"whatsapp": conversations, "telegram": conversations}
+    if inbound != posts or completed != expected:
+        raise SystemExit(f"database check FAILED: {inbound} inbound messages logged (expected {posts}), "
+                         f"completed interviews {completed} (expected {expected})")
+
+
+# ---------------------------------------------------------------- main
+
+
+def verdict(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="one conversation per thread (a few seconds)")
+    parser.add_argument("--concurrency", type=int, default=20, help="conversations at a time (default: 20)")
+    parser.add_argument("--conversations", type=int, help="conversations per thread (default: 3, --quick: 1)")
+    parser.add_argument("--serve", choices=["app", "bare"], help=argparse.SUPPRESS)  # the server subprocesses
+    parser.add_argument("--database", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve:
+        serve(args.serve, args.database)
+        return
+    lanes = args.concurrency
+    per_lane = args.conversations or (1 if args.quick else 3)
+    if lanes < 1 or per_lane < 1:
+        parser.error("--concurrency and --conversations must be at least 1")
+
+    with tempfile.TemporaryDirectory(prefix="m360-bench-") as tmp, ExitStack() as stack:
+        database = Path(tmp) / "bench.sqlite3"
+        t0 = time.perf_counter()
+        app = stack.enter_context(started("app", database, Path(tmp) / "app.log"))
+        bare = stack.enter_context(started("bare", database.with_name("unused.sqlite3"), Path(tmp) / "bare.log"))
+        print(f"servers up in {time.perf_counter() - t0:.1f} s (werkzeug threaded, one process each); "
+              f"{lanes} concurrent conversations × {per_lane} each × {len(SCRIPT)} messages; "
+              f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores before the runs")
+
+        # Lane 0 of each load is the warm-up, run alone before the timed lanes.
+        bare_load = twilio_conversations(bare.port, lanes + 1, per_lane)
+        app_load = twilio_conversations(app.port, lanes + 1, per_lane)
+        telegram_load = telegram_conversations(lanes + 1, per_lane)
+        warm_up(bare, bare_load, is_twiml)
+        warm_up(app, app_load, twiml_closes)
+        warm_up(app, telegram_load, telegram_closes)
+
+        bare_run = run("Twilio → bare Flask endpoint (ceiling)", bare, bare_load[1:], is_twiml)
+        print(bare_run.line())
+        twilio_run = run("Twilio → app (signed WhatsApp forms)", app, app_load[1:], twiml_closes)
+        print(twilio_run.line())
+        telegram_run = run("Telegram → app (JSON updates)", app, telegram_load[1:], telegram_closes)
+        print(telegram_run.line())
+        check_database(database, lanes * per_lane + 1, twilio_run.requests + telegram_run.requests + 2 * len(SCRIPT))
+
+    ratio, telegram_ratio = twilio_run.rps / bare_run.rps, telegram_run.rps / bare_run.rps
+    for channel, figures, share in (("Twilio", twilio_run, ratio), ("Telegram", telegram_run, telegram_ratio)):
+        print(f"app/bare, {channel}: {share:.3f} (target ≥ {TARGET_RATIO}: {verdict(share >= TARGET_RATIO)}); "
+              f"p99 {figures.ms(0.99):.1f} ms (target < {TARGET_P99_MS:.0f} ms: "
+              f"{verdict(figures.ms(0.99) < TARGET_P99_MS)})")
+    # Each conversation always has one request in flight, so the mean latency ≈ concurrency / throughput.
+    print(f"(closed loop without pauses: mean latency ≈ {lanes} / throughput, so p99 < {TARGET_P99_MS:.0f} ms "
+          f"needs more than {lanes / TARGET_P99_MS * 1000:.0f} req/s)")
+    result = {
+        "twilio_rps": f"{twilio_run.rps:.0f}", "twilio_p50_ms": f"{twilio_run.ms(0.5):.2f}",
+        "twilio_p99_ms": f"{twilio_run.ms(0.99):.2f}", "bare_rps": f"{bare_run.rps:.0f}",
+        "bare_p50_ms": f"{bare_run.ms(0.5):.2f}", "bare_p99_ms": f"{bare_run.ms(0.99):.2f}", "ratio": f"{ratio:.3f}",
+        "telegram_rps": f"{telegram_run.rps:.0f}", "telegram_p50_ms": f"{telegram_run.ms(0.5):.2f}",
+        "telegram_p99_ms": f"{telegram_run.ms(0.99):.2f}", "telegram_ratio": f"{telegram_ratio:.3f}",
+        "concurrency": str(lanes),
+    }
+    print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()))
+
+
+if __name__ == "__main__":
+    main()
