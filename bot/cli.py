@@ -153,6 +153,61 @@ def outbox_status() -> None:
         click.echo("outbox empty")
 
 
+@main.group("tickets")
+def tickets_group() -> None:
+    """Mesa de ayuda tickets (the DER's view until the API and panel land)."""
+
+
+@tickets_group.command("list")
+@click.option("--status", help="nueva, asignada, en_gestion, respondida, cerrada or remitida.")
+@click.option("--entity", "entity_code", help="DIVIPOLA code.")
+def tickets_list(status: str | None, entity_code: str | None) -> None:
+    """Tickets, newest first, with theme, routing and deadline."""
+    from sqlalchemy import select
+
+    from bot import helpdesk
+    from surveys.models import HelpRequest
+
+    db.upgrade()
+    query = select(HelpRequest).order_by(HelpRequest.id.desc())
+    if status:
+        query = query.where(HelpRequest.status == status)
+    if entity_code:
+        query = query.where(HelpRequest.entity_code == entity_code)
+    with db.session_factory()() as session:
+        rows = session.scalars(query).all()
+    for t in rows:
+        click.echo(f"{t.code}  {t.status:10s}  {t.entity_code or '-':5s}  vence {t.due_date}  "
+                   f"{'URGENTE ' if t.urgent else ''}{helpdesk.theme_labels(t.themes)}  → {t.direccion_tecnica or '-'}"
+                   f" / {t.articulador or '-'}")
+        click.echo(f"    {t.need[:150]}")
+    if not rows:
+        click.echo("no tickets")
+
+
+@tickets_group.command("update")
+@click.argument("code")
+@click.option("--status", required=True)
+@click.option("--note", help="Told to the requester in the chat.")
+@click.option("--actor", default=lambda: os.environ.get("USER", "der"), show_default="$USER")
+@click.option("--assignee")
+@click.option("--referred-to", help="For status remitida: the entity it is referred to.")
+def tickets_update(code: str, status: str, note: str | None, actor: str, assignee: str | None,
+                   referred_to: str | None) -> None:
+    """Move a ticket (the requester is notified through the outbox)."""
+    from bot import helpdesk
+    from surveys.models import utcnow
+
+    db.upgrade()
+    try:
+        with db.transaction(db.default_engine()) as conn:
+            ticket = helpdesk.transition(conn, code.upper(), status, actor=actor, now=utcnow(), note=note,
+                                         assignee=assignee, referred_to=referred_to)
+    except helpdesk.InvalidTransition as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{ticket.code}: {ticket.status}")
+
+
 @main.group("invitations")
 def invitations_group() -> None:
     """Links that bind a chat to an entity (Telegram deep links)."""

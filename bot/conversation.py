@@ -12,6 +12,7 @@ opted-out contact whether to receive messages again.
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -116,7 +117,22 @@ class InterviewStatus:
     status: str  # en_curso | pausada | expirada
 
 
-Effect = ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | InterviewStarted | InterviewEvent | InterviewStatus
+@dataclass(frozen=True)
+class HelpRequested:
+    """The intake is complete: the host opens a ticket and tells the requester its code."""
+
+    answers: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TicketsQuery:
+    """Show the entity's tickets (code None) or one ticket's status; rendered by the host."""
+
+    code: str | None = None
+
+
+Effect = (ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | InterviewStarted | InterviewEvent | InterviewStatus
+          | HelpRequested | TicketsQuery)
 
 
 @dataclass(frozen=True)
@@ -139,19 +155,24 @@ class Conversation:
         text: Texts,
         questionnaire_by_key: Callable[[str], Questionnaire] | None = None,
         expiry: timedelta = timedelta(days=7),
+        helpdesk: Questionnaire | None = None,
+        classifier: Any = None,
     ):
         self.registration = registration
         self.interview = interview
+        self.helpdesk = helpdesk
+        self.classifier = classifier  # bot.themes.ThemeClassifier: proposes themes for a need
         self.entities = entities
         self.t = text
         self.expiry = expiry
-        self._by_key = questionnaire_by_key or (lambda key: {q.key: q for q in (registration, interview)}[key])
+        known = {q.key: q for q in (registration, interview, helpdesk) if q is not None}
+        self._by_key = questionnaire_by_key or known.__getitem__
         self._engines: dict[str, Interviewer] = {}
         self._menu = _menu_question(text)
 
     def engine(self, key: str) -> Interviewer:
         if key not in self._engines:
-            self._engines[key] = Interviewer(self._by_key(key), self.entities, self.t)
+            self._engines[key] = Interviewer(self._by_key(key), self.entities, self.t, suggester=self._suggest)
         return self._engines[key]
 
     # -- entry point
@@ -172,6 +193,8 @@ class Conversation:
             return self._resume_prompt(state, text, command, now)
         if state.mode == "interview" and state.in_interview:
             return self._interview(state, contact, text, command, now)
+        if state.mode == "helpdesk" and state.flow is not None:
+            return self._helpdesk(state, text, command)
         return self._menu_turn(state, contact, text, command, now)
 
     # -- registration (consent, entity, name, cargo)
@@ -222,6 +245,10 @@ class Conversation:
     def _menu_turn(
         self, state: ConversationState, contact: ContactView, text: str, command: str | None, now: datetime
     ) -> Turn:
+        code = ticket_code(text)
+        if code is not None:  # "estado MDA-2026-00042", from the menu or after a conversation
+            menu = self._show_menu(state)
+            return Turn(menu.replies, menu.state, [TicketsQuery(code)])
         if state.mode != "menu" or command in ("menu", "hello"):
             # "new": first contact after registration data came from elsewhere; "idle": after an interview.
             greet = state.mode == "new" or command == "hello"
@@ -234,15 +261,60 @@ class Conversation:
             return self._start_or_resume(state, contact, now)
         parsed = parsing.parse_answer(_MENU_QUESTIONNAIRE, self._menu, text)
         if not parsed.ok or parsed.confirm:
+            if self._looks_like_need(text):  # "necesito ayuda con el plan indicativo": start the request
+                return self._start_helpdesk(state, need=text)
             return Turn([Outbound(self.t("menu_invalid", n=len(MENU_ACTIONS)), self._menu_options())], state)
         action = parsed.value
         if action == "interview":
             return self._start_or_resume(state, contact, now)
         if action == "helpdesk":
-            return self._with_menu(state, self.t("helpdesk_soon"))
+            return self._start_helpdesk(state)
         if action == "my_requests":
-            return self._with_menu(state, self.t("my_requests_none"))
+            menu = self._show_menu(state)
+            return Turn(menu.replies, menu.state, [TicketsQuery()])
         return self._with_menu(state, self.t("help"))
+
+    # -- mesa de ayuda (the intake of a help request)
+
+    def _start_helpdesk(self, state: ConversationState, need: str | None = None) -> Turn:
+        if self.helpdesk is None:
+            return self._with_menu(state, self.t("helpdesk_soon"))
+        if state.in_interview:  # keep the paused interview: it is offered again from the menu
+            return self._with_menu(state, self.t("finish_interview_first"))
+        step = self.engine(self.helpdesk.key).start({"need": need} if need else None)
+        return self._helpdesk_step(ConversationState(mode="helpdesk"), step)
+
+    def _helpdesk(self, state: ConversationState, text: str, command: str | None) -> Turn:
+        assert state.flow is not None
+        flow = FlowState.from_json(state.flow)
+        engine = self.engine(flow.questionnaire)
+        if command in ("menu", "pause", "hello"):
+            menu = self._show_menu(ConversationState(mode="menu"))
+            return Turn([Outbound(self.t("ticket_cancelled"))] + menu.replies, menu.state)
+        if command == "help":
+            return Turn([Outbound(self.t("help") + "\n\n" + self.t("continue_with"))] + engine.prompt(flow), state)
+        step = _navigate(engine, flow, command) or engine.reply(flow, text)
+        return self._helpdesk_step(state, step)
+
+    def _helpdesk_step(self, state: ConversationState, step: Step) -> Turn:
+        if step.state.status == "completa":
+            return Turn(step.messages, ConversationState(mode="idle"), [HelpRequested(dict(step.state.answers))])
+        return Turn(step.messages, dataclasses.replace(state, flow=step.state.to_json()))
+
+    def _suggest(self, question: Question, source: Any) -> Any:
+        """Themes proposed for a need (bot.themes); None when nothing matches (the list is shown)."""
+        if self.classifier is None or question.type is not QType.SELECT_MULTIPLE:
+            return None
+        ids = [theme for theme, _ in self.classifier.classify(str(source))]
+        allowed = {c.name for c in self._by_key(self.helpdesk.key).options(question)} if self.helpdesk else set()
+        ids = [i for i in ids if i in allowed]
+        return ids or None
+
+    def _looks_like_need(self, text: str) -> bool:
+        if self.helpdesk is None or self.classifier is None or len(text.split()) < 3:
+            return False
+        strong = [theme for theme, score in self.classifier.classify(text) if score >= 0.5]  # not "pdt" alone
+        return bool(strong) or any(w in normalize(text) for w in NEED_WORDS)
 
     def _show_menu(self, state: ConversationState) -> Turn:
         lines = [self.t("menu_title")] + [f"{i}. {self.t(f'menu.{a}')}" for i, a in enumerate(MENU_ACTIONS, 1)]
@@ -356,6 +428,15 @@ class Conversation:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+NEED_WORDS = ("necesit", "ayuda con", "asesor", "capacita", "apoyo", "asistencia tecnica", "acompanamiento")
+_TICKET = re.compile(r"\bMDA-\d{4}-\d{5}\b", re.IGNORECASE)
+
+
+def ticket_code(text: str) -> str | None:
+    match = _TICKET.search(text)
+    return match.group(0).upper() if match else None
 
 
 def _registered(contact: ContactView) -> bool:

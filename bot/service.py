@@ -11,28 +11,34 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from bot import helpdesk
 from bot.config import Settings
 from bot.conversation import (
     ConsentRecorded,
     ContactView,
     Conversation,
     ConversationState,
+    HelpRequested,
     InterviewEvent,
     InterviewStarted,
     InterviewStatus,
     OptedIn,
     OptedOut,
     ProfileUpdated,
+    TicketsQuery,
     Turn,
 )
+from bot.themes import KeywordClassifier, load_taxonomy
 from surveys import db, schema, store
 from surveys.engine import AnswerCleared, AnswerSet, Finished
 from surveys.entities import EntityIndex
@@ -71,13 +77,16 @@ class ChatService:
         self.questionnaires = store.QuestionnaireStore()
         registration = schema.builtin("registro")
         interview = schema.builtin(self.settings.questionnaire)
+        intake = schema.builtin("solicitud")
         with sessions.begin() as session:
-            for q in (registration, interview):
+            for q in (registration, interview, intake):
                 self.questionnaires.ensure(session, q)
             self.entities = entities or EntityIndex.from_session(session)
         self.conversation = Conversation(
             registration=registration,
             interview=interview,
+            helpdesk=intake,
+            classifier=KeywordClassifier(load_taxonomy()),
             entities=self.entities,
             text=texts(),
             questionnaire_by_key=self._questionnaire,
@@ -135,8 +144,10 @@ class ChatService:
                 turn = Turn([Outbound(texts()("only_text"))], state)
             else:
                 turn = self.conversation.handle(state, view, inbound.text, now)
-            new_state, interview_id = self._apply(conn, contact.id, view.entity_code, state, turn, changes,
-                                                  inbound.channel, now)
+            new_state, interview_id, extra = self._apply(conn, contact.id, view.entity_code, state, turn, changes,
+                                                         inbound.channel, now)
+            if extra:
+                turn = dataclasses.replace(turn, replies=extra.around(turn.replies))
             result = conn.execute(UPDATE_CONTACT, {
                 "b_id": contact.id, "b_version": contact.state_version, "state": new_state.to_json(),
                 "state_version": contact.state_version + 1, "last_inbound_at": now, **changes,
@@ -148,15 +159,20 @@ class ChatService:
 
     def _apply(self, conn: Connection, contact_id: int, entity_code: str | None, before: ConversationState,
                turn: Turn, changes: dict[str, Any], channel: str, now: datetime
-               ) -> tuple[ConversationState, int | None]:
+               ) -> tuple[ConversationState, int | None, _Extra]:
         """Store the turn's effects. Contact changes are collected in ``changes`` (written with the new
         state in one UPDATE). Returns the new state (with the id of an interview it created) and the
         interview the turn touched, if any (a finishing turn leaves the state without one)."""
         state = turn.state
         interview_id = before.interview_id or state.interview_id
         interview_changes: dict[str, Any] = {}
+        extra = _Extra()
         for effect in turn.effects:
             match effect:
+                case HelpRequested(answers=answers):
+                    extra.after.append(self._open_ticket(conn, contact_id, entity_code, channel, answers, now))
+                case TicketsQuery(code=code):
+                    extra.before.extend(self._tickets(conn, changes.get("entity_code", entity_code), code))
                 case ConsentRecorded(given=given, version=version, text=text):
                     changes.update(consent=given, consent_at=now, consent_version=version, consent_text=text)
                 case ProfileUpdated(fields=fields):
@@ -184,9 +200,63 @@ class ChatService:
                     store.clear_answer(conn, interview_id, q)
                 case InterviewEvent(event=Finished(status=status)) if interview_id is not None:
                     interview_changes.update(status=status, finished_at=now)
+                    if status == "completa":
+                        extra.before_last.extend(self._ticket_from_interview(conn, interview_id, contact_id,
+                                                                             entity_code, channel, now))
         if interview_id is not None and (interview_changes or state.mode == "interview"):
             store.update_interview(conn, interview_id, last_activity_at=now, **interview_changes)
-        return state, interview_id
+        return state, interview_id, extra
+
+    # -- mesa de ayuda
+
+    def _region(self, entity_code: str | None) -> str | None:
+        entity = self.entities.get(entity_code) if entity_code else None
+        return entity.region if entity is not None else None
+
+    def _open_ticket(self, conn: Connection, contact_id: int, entity_code: str | None, channel: str,
+                     answers: dict[str, Any], now: datetime) -> Outbound:
+        created = helpdesk.create(
+            conn, entity_code=entity_code, region=self._region(entity_code), contact_id=contact_id, channel=channel,
+            need=str(answers.get("necesidad", "")), themes=list(answers.get("temas") or []), now=now,
+            support_type=answers.get("tipo_apoyo"), phase=answers.get("fase"), urgent=answers.get("urgente") == "si",
+            requested_by_date=answers.get("fecha_limite"))
+        return Outbound(texts()("ticket_created", code=created.code, themes=helpdesk.theme_labels(created.themes),
+                                due=_human_date(created.due_date)))
+
+    def _ticket_from_interview(self, conn: Connection, interview_id: int, contact_id: int,
+                               entity_code: str | None, channel: str, now: datetime) -> list[Outbound]:
+        """5.2 "Sí" (wants an adviser to contact them) opens a ticket with the themes of 5.1."""
+        answers = store.answers_of(conn, interview_id)
+        if answers.get("contacto_asesor") != "si":
+            return []
+        themes = list(answers.get("demanda_temas") or [])
+        need = answers.get("demanda_otro") or texts()("ticket_need_from_interview")
+        created = helpdesk.create(
+            conn, entity_code=answers.get("entidad", entity_code), region=self._region(entity_code),
+            contact_id=contact_id, channel=channel, need=str(need), themes=themes, now=now, source="interview",
+            interview_id=interview_id, actor="monitoreo360")
+        return [Outbound(texts()("ticket_from_interview", code=created.code,
+                                 themes=helpdesk.theme_labels(created.themes)))]
+
+    def _tickets(self, conn: Connection, entity_code: str | None, code: str | None) -> list[Outbound]:
+        t = texts()
+        if code is not None:
+            found = helpdesk.by_code(conn, code, entity_code) if entity_code else None
+            if found is None:
+                return [Outbound(t("ticket_unknown", code=code))]
+            ticket, note = found
+            return [Outbound(t("ticket_detail", code=ticket.code, themes=helpdesk.theme_labels(ticket.themes),
+                               status=t(f"ticket_status.{ticket.status}"), date=_local_date(ticket.created_at),
+                               due=_human_date(ticket.due_date),
+                               note=t("ticket_last_note", note=note) if note else ""))]
+        tickets = helpdesk.for_entity(conn, entity_code) if entity_code else []
+        if not tickets:
+            return [Outbound(t("tickets_none"))]
+        entity = self.entities.get(entity_code) if entity_code else None
+        lines = [t("tickets_title", entity=entity.display if entity else entity_code)]
+        lines += [t("ticket_line", code=x.code, themes=helpdesk.theme_labels(x.themes),
+                    status=t(f"ticket_status.{x.status}"), date=_local_date(x.created_at)) for x in tickets]
+        return [Outbound("\n".join(lines))]
 
     @staticmethod
     def _use_invitation(conn: Connection, token: str, contact_id: int, now: datetime) -> str | None:
@@ -241,6 +311,30 @@ class ChatService:
             )
             return [Outbound(text, tuple(Option(label, reply) for label, reply in options or ()))
                     for text, options in rows]
+
+
+@dataclass
+class _Extra:
+    """Replies the host adds to the conversation's: rendered from the database (ticket lists, before
+    the menu) or after something was created (a ticket code)."""
+
+    before: list[Outbound] = field(default_factory=list)
+    before_last: list[Outbound] = field(default_factory=list)  # e.g. a ticket code, before the interview's thanks
+    after: list[Outbound] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.before or self.before_last or self.after)
+
+    def around(self, replies: list[Outbound]) -> list[Outbound]:
+        return self.before + replies[:-1] + self.before_last + replies[-1:] + self.after
+
+
+def _human_date(iso: str | None) -> str:
+    return "-" if not iso else f"{iso[8:10]}/{iso[5:7]}/{iso[0:4]}"
+
+
+def _local_date(moment: datetime) -> str:
+    return moment.astimezone(ZoneInfo("America/Bogota")).strftime("%d/%m/%Y")
 
 
 class _Redelivery(Exception):

@@ -97,6 +97,12 @@ class Step:
     events: list[Event]
 
 
+class Suggester(Protocol):
+    """Proposes an answer to ``question`` from the text of its ``suggest`` question (or None)."""
+
+    def __call__(self, question: Question, source: Any) -> Any: ...
+
+
 class EntityLookup(Protocol):
     """What the engine needs from the DIVIPOLA registry (surveys.entities.EntityIndex)."""
 
@@ -111,10 +117,12 @@ class EntityLookup(Protocol):
 class Interviewer:
     """Runs one questionnaire. Stateless itself: every method takes and returns a FlowState."""
 
-    def __init__(self, questionnaire: Questionnaire, entities: EntityLookup, text: Texts | None = None):
+    def __init__(self, questionnaire: Questionnaire, entities: EntityLookup, text: Texts | None = None,
+                 suggester: Suggester | None = None):
         self.q = questionnaire
         self.entities = entities
         self.t = text or texts(questionnaire.language)
+        self.suggester = suggester
 
     # -- public API
 
@@ -248,6 +256,13 @@ class Interviewer:
             return outro, state, [Finished("completa")]
         state = dataclasses.replace(state, current=nxt.name, pending=None, failures=0)
         message = self._render(nxt, state)
+        suggestion = self._suggestion(nxt, state)
+        if suggestion is not None:
+            # Propose an answer worked out from an earlier one; "no" shows the full question.
+            source = str(state.answers.get(nxt.suggest or "", ""))
+            state = dataclasses.replace(state, pending={"kind": "confirm", "value": suggestion, "raw": source})
+            label = self.describe(nxt, suggestion)
+            message = self._yes_no(self.t("confirm_suggestion", label=label))
         if nxt.block and nxt.block not in state.blocks_seen:
             block = self.q.block(nxt.block)
             if block is not None:
@@ -257,6 +272,12 @@ class Interviewer:
                 message = Outbound(f"{intro}\n\n{message.text}", message.options)
             state = dataclasses.replace(state, blocks_seen=state.blocks_seen + (nxt.block,))
         return [message], state, []
+
+    def _suggestion(self, question: Question, state: FlowState) -> Any:
+        if question.suggest is None or self.suggester is None or question.name in state.answers:
+            return None
+        source = state.answers.get(question.suggest)
+        return self.suggester(question, source) if source else None
 
     def _next_question(self, state: FlowState) -> Question | None:
         for question in self.q.questions:

@@ -217,3 +217,49 @@ class Invitation(Base):
     expires_at: Mapped[datetime | None]
     used_at: Mapped[datetime | None]
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
+
+
+class HelpRequest(Base):
+    """A mesa de ayuda ticket. History belongs to the entity (staff rotate), so tickets are listed
+    by entity; the contact is who asked and who is told about changes."""
+
+    __tablename__ = "help_request"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str | None] = mapped_column(String(20), unique=True)  # MDA-2026-00042
+    entity_code: Mapped[str | None] = mapped_column(ForeignKey("entity.code"), index=True)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
+    channel: Mapped[str | None] = mapped_column(String(20))
+    source: Mapped[str] = mapped_column(String(20), default="chat")  # chat | interview | api
+    interview_id: Mapped[int | None] = mapped_column(ForeignKey("interview.id"), unique=True)
+    need: Mapped[str] = mapped_column(Text, default="")  # in the requester's words
+    themes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # theme ids (SPEC §4)
+    support_type: Mapped[str | None] = mapped_column(String(30))  # informacion | capacitacion | …
+    phase: Mapped[str | None] = mapped_column(String(30))  # planeacion | programacion | …
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    requested_by_date: Mapped[str | None] = mapped_column(String(80))  # the requester's deadline, as written
+    # nueva | asignada | en_gestion | respondida | cerrada | remitida
+    status: Mapped[str] = mapped_column(String(20), default="nueva", index=True)
+    assignee: Mapped[str | None] = mapped_column(String(120))
+    direccion_tecnica: Mapped[str | None] = mapped_column(String(200))  # routing by theme
+    articulador: Mapped[str | None] = mapped_column(String(200))  # routing by region
+    referred_to: Mapped[str | None] = mapped_column(String(200))  # entity it was referred to (remitida)
+    due_date: Mapped[str | None] = mapped_column(String(10))  # ISO date, business days (Ley 1755)
+    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+
+
+class HelpRequestEvent(Base):
+    """Every change of a ticket: who, when, what, with a note (the requester is told)."""
+
+    __tablename__ = "help_request_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("help_request.id"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    actor: Mapped[str] = mapped_column(String(120))
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -64,6 +64,9 @@ class Question:
     block: str | None = None
     codebook: str | None = None  # open answers coded with this codebook (analysis.coder)
     prefill: str | None = None  # contact field that answers it without asking (consent, entity, cargo)
+    # An earlier open question whose answer the host can turn into a proposed answer for this one
+    # (e.g. help-desk themes from the need described): the respondent confirms it or picks.
+    suggest: str | None = None
 
 
 @dataclass(frozen=True)
@@ -190,4 +193,3 @@ def builtin(name: str) -> Questionnaire:
     return from_dict(yaml.safe_load(ref.read_text(encoding="utf-8")))
 
 
-BUILTIN = ("monitoreo360", "sistematizacion")

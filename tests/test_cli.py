@@ -135,7 +135,9 @@ def test_db_upgrade_and_entities_load(tmp_path: Path) -> None:
 def test_scripted_chat_then_export(db_url: str, tmp_path: Path) -> None:
     script = lines(*REGISTRATION, "1", *(text for text, _ in INTERVIEW))
     out = m360("chat", url=db_url, cwd=tmp_path, stdin=script).stdout
-    assert last_turn(out).startswith("> mas visitas presenciales\n¡Muchas gracias!")
+    final = last_turn(out)
+    assert final.startswith("> mas visitas presenciales\n📌") and "registramos la solicitud *MDA-" in final
+    assert final.rstrip().endswith("Revisamos los resultados cada mes.")  # 5.2 "Sí" opened a ticket; thanks last
     assert "Ley 1581" in out and "Quedó registrado(a) por *Génova (Quindío)*" in out
     position = 0
     for text, expected in INTERVIEW:  # every message is echoed and answered, in order

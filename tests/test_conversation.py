@@ -54,14 +54,14 @@ EXPECTED = {
 }
 
 
-def register(chat: Chat, entity: str = "genova quindio") -> None:
+def register(chat: Chat, entity: str = "genova quindio", display: str = "Génova (Quindío)") -> None:
     assert "Ley 1581" in chat.say("Hola")
     assert "alcaldía o gobernación" in chat.say("si")
-    assert "Génova (Quindío)" in chat.say(entity)
+    assert display in chat.say(entity)
     assert "nombre" in chat.say("sí")
     assert "cargo" in chat.say("Ana Pérez")
     reply = chat.say("1")
-    assert "Quedó registrado(a) por *Génova (Quindío)*" in reply
+    assert f"Quedó registrado(a) por *{display}*" in reply
     assert "1. Responder el Monitoreo 360" in reply
 
 
@@ -228,10 +228,11 @@ def test_help_shows_commands_and_current_question(chat: Chat) -> None:
     assert "ATRAS" in reply and "De 1 a 5" in reply
 
 
-def test_menu_placeholders_and_invalid(chat: Chat) -> None:
+def test_menu_options_and_invalid(chat: Chat) -> None:
     register(chat)
-    assert "Muy pronto" in chat.say("2")
-    assert "Todavía no tiene solicitudes" in chat.say("3")
+    assert "qué necesita" in chat.say("2")  # the mesa de ayuda intake
+    chat.say("MENU")
+    assert "todavía no tiene solicitudes" in chat.say("3")
     assert "OMITIR" in chat.say("4")
     assert "número del 1 al 4" in chat.say("xyz")
 

@@ -195,7 +195,7 @@ def test_parse_yes_no_and_normalize_never_raise(text: str) -> None:
 
 # ---------------------------------------------------------------- the shipped questionnaires
 
-SHIPPED = ("monitoreo360", "sistematizacion", "registro")
+SHIPPED = ("monitoreo360", "sistematizacion", "registro", "solicitud")
 shipped = functools.cache(builtin)
 
 

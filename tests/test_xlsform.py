@@ -13,7 +13,7 @@ import pytest
 from surveys.schema import Block, Choice, QType, Question, Questionnaire, builtin
 from surveys.xlsform import XLSFormError, from_xlsform, to_xform, to_xlsform
 
-SHIPPED = ("monitoreo360", "sistematizacion", "registro")
+SHIPPED = ("monitoreo360", "sistematizacion", "registro", "solicitud")
 ES = "Español (es)"
 
 

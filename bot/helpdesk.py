@@ -1,0 +1,142 @@
+"""Mesa de ayuda: help requests as tracked tickets (SPEC §5; seed 004 L97–212, L343–346).
+
+Tickets are created from the chat intake (``solicitud`` questionnaire) or from an interview
+whose 5.2 answer was "Sí". Each change of status is recorded (who, when, note) and told to the
+requester through the outbox. Deadlines are business days on Colombian holidays (bot.deadlines);
+routing names the theme's dirección técnica and the region's articulador (bot/themes.yaml).
+
+Lifecycle: nueva → asignada → en_gestion → respondida → cerrada, or remitida (referred to the
+pertinent entity) — see ``TRANSITIONS``. All functions work on the caller's connection, so a
+ticket and what caused it commit together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from bot import deadlines, outbox
+from bot.themes import load_taxonomy
+from surveys.models import Contact, HelpRequest, HelpRequestEvent
+from surveys.texts import texts
+
+REQUESTS = HelpRequest.__table__
+EVENTS = HelpRequestEvent.__table__
+CONTACTS = Contact.__table__
+
+STATUSES = ("nueva", "asignada", "en_gestion", "respondida", "cerrada", "remitida")
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "nueva": frozenset({"asignada", "en_gestion", "remitida", "cerrada"}),
+    "asignada": frozenset({"en_gestion", "respondida", "remitida", "cerrada"}),
+    "en_gestion": frozenset({"asignada", "respondida", "remitida"}),
+    "respondida": frozenset({"en_gestion", "cerrada"}),  # reopened when the answer did not solve it
+    "cerrada": frozenset(),
+    "remitida": frozenset(),
+}
+
+
+class InvalidTransition(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Created:
+    id: int
+    code: str
+    due_date: str
+    themes: tuple[str, ...]
+
+
+def theme_labels(themes: list[str] | tuple[str, ...]) -> str:
+    taxonomy = load_taxonomy()
+    labels = [theme.label if (theme := taxonomy.get(t)) is not None else t for t in themes]
+    return ", ".join(labels) or "sin tema"
+
+
+def create(conn: Connection, *, entity_code: str | None, region: str | None, contact_id: int | None,
+           channel: str | None, need: str, themes: list[str], now: datetime, support_type: str | None = None,
+           phase: str | None = None, urgent: bool = False, requested_by_date: str | None = None,
+           source: str = "chat", interview_id: int | None = None, actor: str = "chat") -> Created:
+    taxonomy = load_taxonomy()
+    first = taxonomy.get(themes[0]) if themes else None
+    due = deadlines.deadline_for(now).isoformat()
+    request_id = int(conn.execute(REQUESTS.insert(), dict(
+        entity_code=entity_code, contact_id=contact_id, channel=channel, source=source, interview_id=interview_id,
+        need=need, themes=list(themes), support_type=support_type, phase=phase, urgent=urgent,
+        requested_by_date=requested_by_date, status="nueva",
+        direccion_tecnica=first.direccion_tecnica if first is not None else None,
+        articulador=taxonomy.articulador(region) if region else None,
+        due_date=due, created_at=now, updated_at=now,
+    )).inserted_primary_key[0])
+    code = f"MDA-{now.year}-{request_id:05d}"
+    conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id).values(code=code))
+    conn.execute(EVENTS.insert(), dict(request_id=request_id, from_status=None, to_status="nueva", actor=actor,
+                                       note=None, created_at=now))
+    return Created(request_id, code, due, tuple(themes))
+
+
+def transition(conn: Connection, code: str, to_status: str, *, actor: str, now: datetime, note: str | None = None,
+               assignee: str | None = None, referred_to: str | None = None) -> Any:
+    """Move a ticket; records the event and queues the requester's notification. Raises
+    InvalidTransition (nothing written) for an unknown ticket, status or move."""
+    ticket = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code).with_for_update()).one_or_none()
+    if ticket is None:
+        raise InvalidTransition(f"unknown ticket {code}")
+    if to_status not in STATUSES:
+        raise InvalidTransition(f"unknown status {to_status!r}; use one of {', '.join(STATUSES)}")
+    if to_status not in TRANSITIONS[ticket.status]:
+        raise InvalidTransition(f"{code} is {ticket.status}: it cannot become {to_status}")
+    if to_status == "remitida" and not (referred_to or "").strip():
+        raise InvalidTransition("a referral needs the entity it is referred to (referred_to)")
+    values: dict[str, Any] = dict(status=to_status, updated_at=now)
+    if assignee:
+        values["assignee"] = assignee
+    if to_status == "remitida":
+        values["referred_to"] = referred_to
+    if to_status in ("cerrada", "remitida"):
+        values["closed_at"] = now
+    conn.execute(update(REQUESTS).where(REQUESTS.c.id == ticket.id).values(**values))
+    conn.execute(EVENTS.insert(), dict(request_id=ticket.id, from_status=ticket.status, to_status=to_status,
+                                       actor=actor, note=note, created_at=now))
+    _notify(conn, ticket, to_status, note, referred_to, now)
+    return conn.execute(select(REQUESTS).where(REQUESTS.c.id == ticket.id)).one()
+
+
+def _notify(conn: Connection, ticket: Any, status: str, note: str | None, referred_to: str | None,
+            now: datetime) -> None:
+    if ticket.contact_id is None:
+        return
+    contact = conn.execute(select(CONTACTS.c.channel, CONTACTS.c.address).where(CONTACTS.c.id == ticket.contact_id)
+                           ).one_or_none()
+    if contact is None:
+        return
+    t = texts()
+    suffix = f"\n{note}" if note else ""
+    if status == "remitida":
+        text = t("ticket_referred", code=ticket.code, entity=referred_to, note=suffix)
+    else:
+        text = t("ticket_update", code=ticket.code, status=t(f"ticket_status.{status}"), note=suffix)
+    outbox.enqueue(conn, channel=contact.channel, address=contact.address, contact_id=ticket.contact_id,
+                   kind="ticket", text=text, now=now)
+
+
+def for_entity(conn: Connection, entity_code: str, limit: int = 10) -> list[Any]:
+    return list(conn.execute(select(REQUESTS).where(REQUESTS.c.entity_code == entity_code)
+                             .order_by(REQUESTS.c.created_at.desc(), REQUESTS.c.id.desc()).limit(limit)))
+
+
+def by_code(conn: Connection, code: str, entity_code: str | None = None) -> tuple[Any, str | None] | None:
+    """A ticket and its last note; restricted to ``entity_code`` when given (a requester sees only
+    their entity's tickets)."""
+    query = select(REQUESTS).where(REQUESTS.c.code == code.upper())
+    if entity_code is not None:
+        query = query.where(REQUESTS.c.entity_code == entity_code)
+    ticket = conn.execute(query).one_or_none()
+    if ticket is None:
+        return None
+    note = conn.execute(select(EVENTS.c.note).where(EVENTS.c.request_id == ticket.id, EVENTS.c.note.is_not(None))
+                        .order_by(EVENTS.c.id.desc()).limit(1)).scalar_one_or_none()
+    return ticket, note

@@ -1,0 +1,170 @@
+"""Mesa de ayuda through the chat service on a real SQLite database: intake with proposed themes,
+free-text requests, tickets by entity, status queries, transitions with history and notification,
+5.2 "Sí" in the interview, and business-day deadlines on Colombian holidays."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import helpdesk
+from bot.service import ChatService
+from surveys import db
+from surveys.models import HelpRequest, HelpRequestEvent, OutboxMessage
+from tests.conftest import Chat
+from tests.test_conversation import INTERVIEW, register, start_interview
+
+
+def tickets(sessions: sessionmaker[Session]) -> list[HelpRequest]:
+    with sessions() as s:
+        return list(s.scalars(select(HelpRequest).order_by(HelpRequest.id)))
+
+
+def request_help(chat: Chat) -> str:
+    """The whole intake from the menu; returns the confirmation message."""
+    assert "qué necesita" in chat.say("2")
+    reply = chat.say("necesitamos ayuda para armonizar el presupuesto con el plan indicativo")
+    assert "Entiendo que su solicitud es sobre" in reply and "Plan indicativo" in reply
+    assert "tipo de apoyo" in chat.say("si")
+    assert "fase del ciclo" in chat.say("asistencia tecnica")
+    assert "urgente" in chat.say("2")
+    assert "fecha límite" in chat.say("si")
+    return chat.say("antes del 15 de diciembre")
+
+
+def test_intake_opens_a_routed_ticket_with_a_business_day_deadline(chat: Chat,
+                                                                  sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    chat.now = datetime(2026, 12, 4, 14, 0, tzinfo=UTC)  # Friday 4 December 2026, 9:00 in Bogotá
+    done = request_help(chat)
+    [ticket] = tickets(sessions)
+    assert ticket.code == f"MDA-2026-{ticket.id:05d}" and ticket.code in done
+    # 15 business days: 8 Dec (Inmaculada Concepción) and 25 Dec (Navidad) do not count.
+    assert ticket.due_date == "2026-12-29" and "29/12/2026" in done
+    assert set(ticket.themes) >= {"plan_indicativo", "armonizacion_presupuestal"}
+    assert (ticket.support_type, ticket.phase, ticket.urgent) == ("asistencia_tecnica", "programacion", True)
+    assert ticket.requested_by_date == "antes del 15 de diciembre"
+    assert (ticket.status, ticket.entity_code, ticket.source) == ("nueva", "63302", "chat")
+    assert ticket.direccion_tecnica and ticket.articulador and "Eje Cafetero" in ticket.articulador
+    with sessions() as s:
+        [event] = s.scalars(select(HelpRequestEvent)).all()
+    assert (event.from_status, event.to_status) == (None, "nueva")
+    assert "1. Responder" in chat.say("gracias")  # back to the menu afterwards
+
+
+def test_a_rejected_proposal_shows_the_list(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    chat.say("2")
+    chat.say("queremos mejorar el tablero de metas del plan de desarrollo")
+    reply = chat.say("no")
+    assert "¿Sobre qué tema(s)" in reply and "12. Otro tema" in reply
+    assert "Anotado: Seguimiento y evaluación del PDT" in chat.say("5")
+    for text in ("1", "3", "no"):
+        chat.say(text)
+    assert tickets(sessions)[0].themes == ["seguimiento_pdt"]
+
+
+def test_a_need_written_at_the_menu_starts_the_request(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    reply = chat.say("necesito ayuda con el plan indicativo por favor")
+    assert "Entiendo que su solicitud es sobre" in reply and "Plan indicativo" in reply
+    for text in ("si", "1", "1", "no"):
+        chat.say(text)
+    [ticket] = tickets(sessions)
+    assert ticket.need == "necesito ayuda con el plan indicativo por favor"
+
+
+def test_menu_during_intake_cancels_without_a_ticket(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    chat.say("2")
+    assert "sin enviar" in chat.say("MENU")
+    assert tickets(sessions) == []
+
+
+def test_my_requests_belong_to_the_entity_and_status_by_code(service: ChatService,
+                                                            sessions: sessionmaker[Session]) -> None:
+    first = Chat(service, "+573000000001")
+    register(first)
+    request_help(first)
+    [ticket] = tickets(sessions)
+    # Staff rotate: a new official of the same entity sees its history.
+    successor = Chat(service, "+573000000002")
+    register(successor)
+    listing = successor.say("3")
+    assert ticket.code in listing and "nueva" in listing and "Génova (Quindío)" in listing
+    assert "1. Responder" in successor.last[-1].text
+    with db.transaction(sessions.kw["bind"]) as conn:
+        helpdesk.transition(conn, ticket.code, "asignada", actor="ana.der", now=datetime.now(UTC),
+                            note="La asesora Marta lo llamará esta semana.", assignee="Marta")
+    detail = successor.say(f"estado {ticket.code.lower()}")
+    assert "asignada a un asesor" in detail and "Marta lo llamará" in detail
+    other = Chat(service, "+573000000003")
+    register(other, entity="medellin", display="Medellín (Antioquia)")
+    assert "No encontré la solicitud" in other.say(f"estado {ticket.code}")  # another entity's ticket
+
+
+def test_transitions_are_recorded_notified_and_validated(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    request_help(chat)
+    [ticket] = tickets(sessions)
+    engine, now = sessions.kw["bind"], datetime.now(UTC)
+    with pytest.raises(helpdesk.InvalidTransition, match="referred_to"):
+        with db.transaction(engine) as conn:
+            helpdesk.transition(conn, ticket.code, "remitida", actor="der", now=now)
+    for status, note in [("asignada", None), ("en_gestion", None), ("respondida", "Le enviamos la guía.")]:
+        with db.transaction(engine) as conn:
+            helpdesk.transition(conn, ticket.code, status, actor="der", now=now, note=note)
+    with pytest.raises(helpdesk.InvalidTransition, match="cannot become"):
+        with db.transaction(engine) as conn:
+            helpdesk.transition(conn, ticket.code, "nueva", actor="der", now=now)
+    with pytest.raises(helpdesk.InvalidTransition, match="unknown ticket"):
+        with db.transaction(engine) as conn:
+            helpdesk.transition(conn, "MDA-2026-99999", "cerrada", actor="der", now=now)
+    with db.transaction(engine) as conn:
+        helpdesk.transition(conn, ticket.code, "cerrada", actor="der", now=now)
+    with sessions() as s:
+        events = [(e.from_status, e.to_status, e.actor) for e in s.scalars(select(HelpRequestEvent)
+                                                                            .order_by(HelpRequestEvent.id))]
+        sent = [m.text for m in s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ticket")
+                                          .order_by(OutboxMessage.id))]
+        closed = s.scalars(select(HelpRequest)).one()
+    assert events == [(None, "nueva", "chat"), ("nueva", "asignada", "der"), ("asignada", "en_gestion", "der"),
+                      ("en_gestion", "respondida", "der"), ("respondida", "cerrada", "der")]
+    assert len(sent) == 4 and all(ticket.code in text for text in sent)
+    assert "respondida" in sent[2] and "Le enviamos la guía." in sent[2] and "cerrada" in sent[3]
+    assert closed.status == "cerrada" and closed.closed_at is not None
+
+
+def test_referral_names_the_pertinent_entity(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    request_help(chat)
+    [ticket] = tickets(sessions)
+    with db.transaction(sessions.kw["bind"]) as conn:
+        helpdesk.transition(conn, ticket.code, "remitida", actor="der", now=datetime.now(UTC),
+                            referred_to="Ministerio de Hacienda y Crédito Público")
+    with sessions() as s:
+        text = s.scalars(select(OutboxMessage.text).where(OutboxMessage.kind == "ticket")).one()
+    assert "remitida a Ministerio de Hacienda y Crédito Público" in text
+
+
+def test_contact_me_in_the_interview_opens_a_ticket_with_the_demanded_themes(chat: Chat,
+                                                                            sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    for text, _ in INTERVIEW[:-1]:
+        chat.say(text)
+    chat.say(INTERVIEW[-1][0])
+    assert "MDA-2026-" in chat.last[-2].text and "Muchas gracias" in chat.last[-1].text
+    [ticket] = tickets(sessions)
+    assert ticket.source == "interview" and ticket.interview_id is not None
+    assert ticket.themes == ["plan_indicativo", "seguimiento_pdt", "otro"] and ticket.need == "catastro multiproposito"
+
+
+def test_deadline_skips_colombian_holidays() -> None:
+    from bot import deadlines
+
+    created = datetime(2026, 12, 4, 14, 0, tzinfo=UTC)
+    assert deadlines.deadline_for(created) == date(2026, 12, 29)
