@@ -288,9 +288,11 @@ class Conversation:
         assert state.flow is not None
         flow = FlowState.from_json(state.flow)
         engine = self.engine(flow.questionnaire)
-        if command in ("menu", "pause", "hello"):
+        if command in ("menu", "pause"):
             menu = self._show_menu(ConversationState(mode="menu"))
             return Turn([Outbound(self.t("ticket_cancelled"))] + menu.replies, menu.state)
+        if command in ("hello", "resume"):
+            return Turn(engine.prompt(flow), state)
         if command == "help":
             return Turn([Outbound(self.t("help") + "\n\n" + self.t("continue_with"))] + engine.prompt(flow), state)
         step = _navigate(engine, flow, command) or engine.reply(flow, text)
@@ -413,15 +415,23 @@ class Conversation:
     ) -> Turn:
         answer = parsing.parse_yes_no(text) if state.mode == "resubscribe" else None
         if command == "hello" or answer == "si":
-            # Back to where they were: a paused interview or registration is offered again.
-            mode = "interview" if state.in_interview else "registro" if state.flow else "new"
-            back = dataclasses.replace(state, mode=mode, paused=state.flow is not None)
+            # Back to where they were: a paused interview, registration or request is offered again.
+            back = dataclasses.replace(state, mode=self._flow_mode(state), paused=state.flow is not None)
             turn = self.handle(back, dataclasses.replace(contact, opted_out=False), "hola", now)
             return Turn([Outbound(self.t("resubscribed"))] + turn.replies, turn.state, [OptedIn(), *turn.effects])
         if answer == "no":
             return Turn([Outbound(self.t("stay_out"))], state)
         prompt = Outbound(self.t("resubscribe_prompt"), self._yes_no_options())
         return Turn([prompt], dataclasses.replace(state, mode="resubscribe"))
+
+    def _flow_mode(self, state: ConversationState) -> str:
+        """The mode a saved flow belongs to (the mode itself is replaced while opted out)."""
+        if state.in_interview:
+            return "interview"
+        if state.flow is None:
+            return "new"
+        key = FlowState.from_json(state.flow).questionnaire
+        return "helpdesk" if self.helpdesk is not None and key == self.helpdesk.key else "registro"
 
     def _yes_no_options(self) -> tuple[Option, ...]:
         return (Option(self.t("option_yes"), self.t("option_yes")), Option(self.t("option_no"), self.t("option_no")))

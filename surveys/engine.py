@@ -208,9 +208,9 @@ class Interviewer:
         question = self.q.question(state.current)
         pending = state.pending
         if pending is not None:
-            if pending["kind"] == "confirm":
-                label = self.describe(question, pending["value"])
-                return [self._yes_no(self.t("confirm_value", label=label))]
+            if pending["kind"] in ("confirm", "suggestion"):
+                key = "confirm_value" if pending["kind"] == "confirm" else "confirm_suggestion"
+                return [self._yes_no(self.t(key, label=self.describe(question, pending["value"])))]
             if pending["kind"] == "entity_confirm":
                 return [self._yes_no(self.t("confirm_entity", entity=self._entity_name(pending["code"])))]
             if pending["kind"] == "entity_pick":
@@ -260,9 +260,8 @@ class Interviewer:
         if suggestion is not None:
             # Propose an answer worked out from an earlier one; "no" shows the full question.
             source = str(state.answers.get(nxt.suggest or "", ""))
-            state = dataclasses.replace(state, pending={"kind": "confirm", "value": suggestion, "raw": source})
-            label = self.describe(nxt, suggestion)
-            message = self._yes_no(self.t("confirm_suggestion", label=label))
+            state = dataclasses.replace(state, pending={"kind": "suggestion", "value": suggestion, "raw": source})
+            message = self.prompt(state)[0]
         if nxt.block and nxt.block not in state.blocks_seen:
             block = self.q.block(nxt.block)
             if block is not None:
@@ -336,7 +335,7 @@ class Interviewer:
             if kind == "entity_confirm":
                 return Step([Outbound(self.t("entity_retry"))], state, [])
             return Step(self.prompt(state), state, [])
-        value = pending["code"] if kind == "entity_confirm" else pending["value"]
+        value = pending["code"] if kind == "entity_confirm" else pending["value"]  # confirm | suggestion
         return self._accept(state, question, value, pending["raw"])
 
     def _entity_reply(self, state: FlowState, question: Question, text: str) -> Step:

@@ -168,3 +168,19 @@ def test_deadline_skips_colombian_holidays() -> None:
 
     created = datetime(2026, 12, 4, 14, 0, tzinfo=UTC)
     assert deadlines.deadline_for(created) == date(2026, 12, 29)
+
+
+def test_opting_out_mid_request_and_back_keeps_the_draft(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    chat.say("2")
+    assert "Entiendo que su solicitud" in chat.say("queremos capacitacion en rendicion de cuentas")
+    assert "no le enviaremos" in chat.say("BAJA")
+    reply = chat.say("hola")  # re-subscribes; the draft request is where it was
+    assert "Bienvenido" in reply and "Entiendo que su solicitud es sobre: *Rendición de cuentas" in reply
+    assert "tipo de apoyo" in chat.say("si")
+
+
+def test_a_greeting_during_the_request_repeats_the_question(chat: Chat) -> None:
+    register(chat)
+    chat.say("2")
+    assert "qué necesita" in chat.say("hola")
