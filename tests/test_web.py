@@ -69,8 +69,10 @@ def bogota_month() -> str:
 
 
 def check_replies(payload: Any) -> list[dict[str, Any]]:
-    """The /simulador/api/send answer: {"replies": [{"text": str, "options": [{"label": str, "reply": str}]}]}."""
-    assert isinstance(payload, dict) and set(payload) == {"replies"}
+    """The /simulador/api/send answer: {"replies": [{"text": str, "options": [{"label": str, "reply": str}]}],
+    "last_id": int} (the newest message of the session, for the page's polling)."""
+    assert isinstance(payload, dict) and set(payload) == {"replies", "last_id"}
+    assert isinstance(payload["last_id"], int) and payload["last_id"] > 0
     replies = payload["replies"]
     assert isinstance(replies, list) and replies
     for reply in replies:
@@ -110,7 +112,8 @@ def history(client: FlaskClient, session: str) -> list[tuple[str, str]]:
     response = client.get(HISTORY, query_string={"session": session})
     assert response.status_code == 200 and response.mimetype == "application/json"
     messages = response.get_json()["messages"]
-    assert all(set(m) == {"direction", "text"} for m in messages)
+    assert all(set(m) == {"id", "direction", "text"} for m in messages)
+    assert [m["id"] for m in messages] == sorted(m["id"] for m in messages)
     return [(m["direction"], m["text"]) for m in messages]
 
 
@@ -354,3 +357,31 @@ def test_health_is_503_when_the_database_is_down_at_boot(tmp_path: Path) -> None
     app = create_app(f"sqlite:///{missing}/m360.sqlite3", prepare_database=False)
     response = app.test_client().get("/health")
     assert response.status_code == 503 and response.get_json() == {"status": "error", "database": "unreachable"}
+
+
+def test_proactive_messages_reach_the_simulator(client: FlaskClient) -> None:
+    """A ticket update goes through the outbox to the simulator session, where the page polls for it."""
+    from datetime import UTC, datetime
+
+    from bot import helpdesk
+    from surveys import db
+    from surveys.models import HelpRequest
+
+    app = client.application
+    chat = WebChat(client)
+    register(chat)  # type: ignore[arg-type]
+    chat.say("2")
+    for text in ("necesito ayuda con el plan indicativo", "si", "1", "1", "no"):
+        chat.say(text)
+    last_id = client.post(SEND, json={"session": chat.session, "text": "gracias", "id": "m-last"}).get_json()["last_id"]
+    sessions = app.extensions["m360.sessions"]
+    with sessions() as s:
+        code = s.scalars(select(HelpRequest.code)).one()
+    with db.transaction(sessions.kw["bind"]) as conn:
+        helpdesk.transition(conn, code, "asignada", actor="der", now=datetime.now(UTC), note="Le enviamos la guía.")
+    assert app.extensions["m360.outbox"].sender.run_once() == 1
+    response = client.get(HISTORY, query_string={"session": chat.session, "after": last_id})
+    [update] = response.get_json()["messages"]
+    assert update["direction"] == "out" and code in update["text"] and "Le enviamos la guía." in update["text"]
+    assert client.get(HISTORY, query_string={"session": chat.session, "after": update["id"]}).get_json() == {
+        "messages": []}

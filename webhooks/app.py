@@ -14,6 +14,7 @@ from flask import Flask, jsonify, render_template
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from bot.channels.simulator_api import SimulatorProvider
 from bot.outbox import OutboxWorker, Provider, Sender
 from bot.providers import from_env
 from bot.service import ChatService
@@ -38,6 +39,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     app.extensions["m360.chat_lock"] = threading.Lock()
     if providers is None:
         providers = from_env(app.config.get("M360_PUBLIC_URL") or os.environ.get("M360_PUBLIC_URL"))
+        providers["simulator"] = SimulatorProvider(sessions.kw["bind"])  # proactive messages reach /simulador
     if providers:
         worker = OutboxWorker(Sender(sessions.kw["bind"], providers))
         app.extensions["m360.outbox"] = worker.start() if outbox_worker else worker

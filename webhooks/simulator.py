@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, render_template, request
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from surveys.messages import Inbound, Outbound
 from surveys.models import Contact, MessageLog
@@ -47,7 +47,18 @@ def send() -> Any:
     external_id = hashlib.sha256(f"{session_id}\n{message_id}".encode()).hexdigest()
     inbound = Inbound(channel="simulator", address=session_id, text=text, external_id=external_id)
     replies = chat_service(current_app).handle(inbound)
-    return jsonify(replies=_json(replies))
+    return jsonify(replies=_json(replies), last_id=_last_id(session_id))
+
+
+def _contact_id(session: Any, session_id: str) -> int | None:
+    return session.scalar(select(Contact.id).where(Contact.channel == "simulator", Contact.address == session_id))
+
+
+def _last_id(session_id: str) -> int:
+    """The newest message of this session: the page then polls for what comes after it."""
+    with current_app.extensions["m360.sessions"]() as session:
+        contact_id = _contact_id(session, session_id)
+        return int(session.scalar(select(func.max(MessageLog.id)).where(MessageLog.contact_id == contact_id)) or 0)
 
 
 @bp.get("/simulador/api/history")
@@ -55,11 +66,11 @@ def history() -> Any:
     session_id = request.args.get("session", "")
     if not _SESSION_ID.match(session_id):
         return jsonify(messages=[])
+    after = request.args.get("after", default=0, type=int)  # only what came after (the page polls)
     with current_app.extensions["m360.sessions"]() as session:
-        contact_id = session.scalar(
-            select(Contact.id).where(Contact.channel == "simulator", Contact.address == session_id)
-        )
+        contact_id = _contact_id(session, session_id)
         rows = session.scalars(
-            select(MessageLog).where(MessageLog.contact_id == contact_id).order_by(MessageLog.id)
+            select(MessageLog).where(MessageLog.contact_id == contact_id, MessageLog.id > after)
+            .order_by(MessageLog.id)
         ).all() if contact_id else []
-    return jsonify(messages=[{"direction": r.direction, "text": r.text} for r in rows])
+    return jsonify(messages=[{"id": r.id, "direction": r.direction, "text": r.text} for r in rows])

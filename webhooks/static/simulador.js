@@ -15,6 +15,8 @@
     return id;
   }
   var session = localStorage.getItem(KEY) || newSession();
+  var lastId = 0;  // newest message shown; the page polls for what the bot sends on its own
+  var busy = false;
 
   // WhatsApp-style *bold* and _italic_, built as DOM nodes (never innerHTML).
   function formatted(parent, text) {
@@ -72,11 +74,30 @@
   function send(text, shown) {
     clearOptions();
     bubble("in", shown || text);
+    busy = true;
     var id = (crypto.randomUUID ? crypto.randomUUID() : String(Date.now()) + Math.random());
     post({ session: session, text: text, id: id }, 3).then(function (data) {
       data.replies.forEach(function (r) { bubble("out", r.text); options(r.options); });
-    }).catch(function () { bubble("error", "No se pudo enviar. Revise la conexión e intente de nuevo."); });
+      lastId = Math.max(lastId, data.last_id || 0);
+    }).catch(function () { bubble("error", "No se pudo enviar. Revise la conexión e intente de nuevo."); })
+      .then(function () { busy = false; });
   }
+
+  // Messages the bot starts (ticket updates, invitations) arrive through the outbox.
+  function poll() {
+    if (busy || !lastId) { return; }
+    fetch(phone.dataset.history + "?session=" + encodeURIComponent(session) + "&after=" + lastId)
+      .then(function (r) { return r.json(); })
+      .then(function (data) {
+        if (busy) { return; }
+        data.messages.forEach(function (m) {
+          if (m.id <= lastId) { return; }  // already shown by a send that finished meanwhile
+          if (m.direction === "out") { bubble("out", m.text); }
+          lastId = m.id;
+        });
+      }).catch(function () { /* offline: try again on the next tick */ });
+  }
+  setInterval(poll, 4000);
 
   form.addEventListener("submit", function (e) {
     e.preventDefault();
@@ -88,11 +109,12 @@
 
   document.getElementById("reset").addEventListener("click", function () {
     session = newSession();
+    lastId = 0;
     log.textContent = "";
     input.focus();
   });
 
   fetch(phone.dataset.history + "?session=" + encodeURIComponent(session)).then(function (r) { return r.json(); }).then(function (data) {
-    data.messages.forEach(function (m) { bubble(m.direction, m.text); });
+    data.messages.forEach(function (m) { bubble(m.direction, m.text); lastId = Math.max(lastId, m.id); });
   });
 })();
