@@ -31,7 +31,7 @@ import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from surveys.parsing import normalize
+from surveys.parsing import normalize, stem
 
 __all__ = [
     "DEFAULT_PATH",
@@ -63,19 +63,10 @@ _DOTTED = re.compile(r"\b([A-Za-z])\.(?=[A-Za-z]\b)")  # "P.D.T." → "PDT."
 _WORD = re.compile(r"[a-z0-9]+|,")
 
 
-def _stem(word: str) -> str:
-    """Plural and gender folding: metas→met, indicadores→indicador, otros/otra→otr, pdts→pdt."""
-    if len(word) >= 4 and word[-1] == "s":
-        word = word[:-1]
-    if len(word) >= 4 and word[-1] in "aoe":
-        word = word[:-1]
-    return word
-
-
 # Real words one or two edits away from a keyword word, never "corrected" (found scanning the seed documents):
 # "transferencias" is not "transparencia", "apropiacion presupuestal" not "aprobacion".
 NOT_TYPOS: Final = frozenset(
-    _stem(w) for w in ("transferencia", "apropiacion", "calificacion", "analizar", "interaccion", "recorte", "postal")
+    stem(w) for w in ("transferencia", "apropiacion", "calificacion", "analizar", "interaccion", "recorte", "postal")
 )
 
 
@@ -87,7 +78,7 @@ def _folded_words(text: str) -> list[str]:
 
 def fold_phrase(text: str) -> str:
     """The form a keyword is matched in: ``"Bancos de Proyectos"`` → ``"banc proyect"``."""
-    return " ".join(_stem(w) for w in _folded_words(text) if w != ",")
+    return " ".join(stem(w) for w in _folded_words(text) if w != ",")
 
 
 # ---------------------------------------------------------------- taxonomy
@@ -252,7 +243,7 @@ class KeywordClassifier:
                     words.update(w for raw in kw.split() if not raw.endswith("*") for w in _folded_words(raw))
         self._vocabulary = frozenset(vocabulary)
         # Typos are compared on whole words (more letters to go on than stems), mapped back to their stem.
-        self._fuzzy_stems = {w: _stem(w) for w in words if len(w) >= FUZZY_MIN_LEN - 1}
+        self._fuzzy_stems = {w: stem(w) for w in words if len(w) >= FUZZY_MIN_LEN - 1}
         self._fuzzy_choices = sorted(self._fuzzy_stems)
         self._word_cache: dict[str, tuple[str, bool]] = {}
 
@@ -262,7 +253,7 @@ class KeywordClassifier:
             if raw.endswith("*"):
                 yield from (w + "*" for w in _folded_words(raw[:-1]) if w != ",")
             else:
-                yield from (_stem(w) for w in _folded_words(raw) if w != ",")
+                yield from (stem(w) for w in _folded_words(raw) if w != ",")
 
     def _has_prefix(self, word: str) -> bool:
         return any(word.startswith(p.parts[0][:-1]) for p in self._prefix.get(word[:3], ()))
@@ -273,12 +264,12 @@ class KeywordClassifier:
             return self._word_cache[word]
         except KeyError:
             pass
-        stem = _stem(word)
-        result = (stem, False)
+        folded = stem(word)
+        result = (folded, False)
         if (
             len(word) >= FUZZY_MIN_LEN
-            and stem not in self._vocabulary
-            and stem not in NOT_TYPOS
+            and folded not in self._vocabulary
+            and folded not in NOT_TYPOS
             and not word.isdigit()
             and not self._has_prefix(word)
         ):

@@ -149,8 +149,9 @@ def _squeeze(token: str) -> str:
     return _SQUEEZE.sub(r"\1", token)
 
 
-def _stem(token: str) -> str:
-    """Crude Spanish folding so 'buena'/'bueno'/'buenas', 'jefe'/'jefa', 'proyecto(s)' compare equal."""
+def stem(token: str) -> str:
+    """Crude Spanish folding so 'buena'/'bueno'/'buenas', 'jefe'/'jefa', 'proyecto(s)' compare equal
+    (also used by bot.themes)."""
     if len(token) >= 4 and token[-1] == "s":
         token = token[:-1]
     if len(token) >= 4 and token[-1] in "aoe":
@@ -440,7 +441,7 @@ def _content(tokens: Iterable[str]) -> list[tuple[str, int, bool, str]]:
             out.append((tok, _NUM, boundary, tok))
         else:
             kind = _NEG if tok in _NEGATIONS else _INT if tok in _INTENSIFIERS else _WORD
-            out.append((_stem(tok), kind, boundary, tok))
+            out.append((stem(tok), kind, boundary, tok))
         boundary = False
     return out
 
@@ -845,7 +846,7 @@ class _Matcher:
 
     def whole(self, items: list[_Item]) -> None:
         """Last resort: the whole reply against whole phrases ("muymala", "planindicativo")."""
-        joined = "".join(_stem(item.raw) for item in items if item.kind != _NUM)  # as typed, not corrected
+        joined = "".join(stem(item.raw) for item in items if item.kind != _NUM)  # as typed, not corrected
         if len(joined) < 4:
             return
         m = process.extractOne(joined, self.index.whole, scorer=fuzz.ratio, score_cutoff=WHOLE_CUTOFF)

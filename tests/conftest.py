@@ -15,6 +15,7 @@ from bot.service import ChatService
 from bot.setup import prepare
 from surveys import db
 from surveys.messages import Inbound, Outbound
+from tests.fakes import FakeTelegram, FakeTwilio
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +66,17 @@ class Chat:
 @pytest.fixture
 def chat(service: ChatService) -> Chat:
     return Chat(service)
+
+
+@pytest.fixture
+def twilio_fake() -> Iterator[FakeTwilio]:
+    """A loopback fake of Twilio's REST API (tests/fakes.py)."""
+    with FakeTwilio() as fake:
+        yield fake
+
+
+@pytest.fixture
+def telegram_fake() -> Iterator[FakeTelegram]:
+    """A loopback fake of the Telegram Bot API (tests/fakes.py)."""
+    with FakeTelegram() as fake:
+        yield fake

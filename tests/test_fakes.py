@@ -40,15 +40,13 @@ def offline() -> Iterator[list[str]]:
 
 
 @pytest.fixture
-def tw() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
+def tw(twilio_fake: FakeTwilio) -> FakeTwilio:
+    return twilio_fake
 
 
 @pytest.fixture
-def tg() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as fake:
-        yield fake
+def tg(telegram_fake: FakeTelegram) -> FakeTelegram:
+    return telegram_fake
 
 
 def twilio_client(fake: FakeTwilio, token: str | None = None, **kwargs: Any) -> Client:

@@ -49,18 +49,6 @@ def engine(sessions: sessionmaker[Session]) -> Engine:
     return sessions.kw["bind"]
 
 
-@pytest.fixture
-def twilio_fake() -> Iterator[FakeTwilio]:
-    with FakeTwilio() as fake:
-        yield fake
-
-
-@pytest.fixture
-def telegram_fake() -> Iterator[FakeTelegram]:
-    with FakeTelegram() as fake:
-        yield fake
-
-
 def twilio_provider(fake: FakeTwilio, **kwargs: Any) -> TwilioProvider:
     return TwilioProvider(fake.account_sid, fake.auth_token, whatsapp_from=FROM, base_url=fake.base_url, **kwargs)
 
