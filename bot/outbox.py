@@ -239,10 +239,13 @@ class Sender:
             conn.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(**values))
 
     def _opt_out(self, contact_id: int) -> None:
-        now = self.clock()
         with db.transaction(self.engine) as conn:
-            conn.execute(update(CONTACTS).where(CONTACTS.c.id == contact_id)
-                         .values(opted_out=True, opted_out_at=now))
+            opt_out(conn, contact_id, self.clock())
+
+
+def opt_out(conn: Connection, contact_id: int, now: datetime) -> None:
+    """The provider says the contact unsubscribed or blocked the bot (Twilio 21610, Telegram 403)."""
+    conn.execute(update(CONTACTS).where(CONTACTS.c.id == contact_id).values(opted_out=True, opted_out_at=now))
 
 
 # ------------------------------------------------------------------ delivery status (provider callbacks)

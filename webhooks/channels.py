@@ -21,14 +21,13 @@ import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
-from sqlalchemy import update
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 
 from bot import outbox
 from bot.channels import telegram, twilio
 from bot.channels.twilio_api import OPT_OUT_CODES
 from surveys import db
-from surveys.models import Contact, utcnow
+from surveys.models import utcnow
 from webhooks.app import chat_service
 
 bp = Blueprint("channels", __name__, url_prefix="/webhooks")
@@ -92,7 +91,7 @@ def twilio_status() -> Any:
         contact_id = outbox.record_status(conn, provider_id=sid, status=status, outbox_id=outbox_id,
                                           error=f"twilio error {code}" if code else None)
         if code and code.isdigit() and int(code) in OPT_OUT_CODES and contact_id is not None:
-            conn.execute(update(Contact).where(Contact.id == contact_id).values(opted_out=True, opted_out_at=utcnow()))
+            outbox.opt_out(conn, contact_id, utcnow())
     return Response(status=204)
 
 
