@@ -77,12 +77,14 @@ def serve(host: str, port: int, debug: bool) -> None:
     base = os.environ.get("M360_PUBLIC_URL", "").rstrip("/") or f"http://{host}:{port}"
     click.echo(f"Monitoreo 360 on http://{host}:{port}  (simulador: http://{host}:{port}/simulador)")
     click.echo(f"database: {_safe_url(db.database_url())}")
-    for line in channel_summary(base):
+    worker = app.extensions.get("m360.outbox")
+    sending = [channel for channel in (worker.sender.providers if worker else ()) if channel != "simulator"]
+    for line in channel_summary(base, sending):
         click.echo(line)
     app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)
 
 
-def channel_summary(base: str) -> list[str]:
+def channel_summary(base: str, sending: list[str]) -> list[str]:
     """What `m360 serve` says about each channel's configuration (never the secrets themselves)."""
     public = os.environ.get("M360_PUBLIC_URL")
     twilio = bool(os.environ.get("TWILIO_AUTH_TOKEN"))
@@ -96,15 +98,9 @@ def channel_summary(base: str) -> list[str]:
         f"Telegram: POST {base}/webhooks/telegram — "
         + ("secret token check on (TELEGRAM_WEBHOOK_SECRET set)" if telegram
            else "OFF: TELEGRAM_WEBHOOK_SECRET unset, requests refused"),
-        "sending (outbox): " + (", ".join(sorted(_providers())) or "no provider configured (TWILIO_ACCOUNT_SID + "
+        "sending (outbox): " + (", ".join(sorted(sending)) or "no provider configured (TWILIO_ACCOUNT_SID + "
                                 "TWILIO_AUTH_TOKEN, TELEGRAM_BOT_TOKEN); messages stay queued"),
     ]
-
-
-def _providers() -> dict[str, object]:
-    from bot.providers import from_env
-
-    return dict(from_env())
 
 
 @main.group("outbox")
