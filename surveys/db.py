@@ -60,12 +60,12 @@ def make_engine(url: str | None = None) -> Engine:
 def _sqlite_begin(conn: Any) -> None:
     # A deferred transaction that reads and then writes fails at once ("database is locked") when
     # another connection wrote in between; the busy timeout does not help it. Writers therefore ask
-    # for the lock up front: connections from writer(engine) begin IMMEDIATE and wait their turn.
+    # for the lock up front: connections from transaction() begin IMMEDIATE and wait their turn.
     statement = "BEGIN IMMEDIATE" if conn.get_execution_options().get("m360_writer") else "BEGIN"
     conn.connection.driver_connection.execute(statement)  # straight to sqlite3: this runs every turn
 
 
-def writer(engine: Engine) -> Engine:
+def _writer(engine: Engine) -> Engine:
     """The same engine for read-then-write transactions (BEGIN IMMEDIATE on SQLite; no-op elsewhere)."""
     return engine.execution_options(m360_writer=True)
 
@@ -78,14 +78,14 @@ def transaction(engine: Engine) -> Iterator[Connection]:
     (seconds of tail latency under load). Other databases lock rows themselves."""
     path = _sqlite_path(engine)
     if path is None:
-        with writer(engine).begin() as conn:
+        with _writer(engine).begin() as conn:
             yield conn
         return
     thread_lock, lock_file = _write_locks(path)
     with thread_lock:
         fcntl.flock(lock_file, fcntl.LOCK_EX)  # releases the GIL while it waits
         try:
-            with writer(engine).begin() as conn:
+            with _writer(engine).begin() as conn:
                 yield conn
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
