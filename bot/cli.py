@@ -86,6 +86,8 @@ def serve(host: str, port: int, debug: bool) -> None:
 
 def channel_summary(base: str, sending: list[str]) -> list[str]:
     """What `m360 serve` says about each channel's configuration (never the secrets themselves)."""
+    from bot.alerts import destinations_from_env
+
     public = os.environ.get("M360_PUBLIC_URL")
     twilio = bool(os.environ.get("TWILIO_AUTH_TOKEN"))
     telegram = bool(os.environ.get("TELEGRAM_WEBHOOK_SECRET"))
@@ -100,6 +102,12 @@ def channel_summary(base: str, sending: list[str]) -> list[str]:
            else "OFF: TELEGRAM_WEBHOOK_SECRET unset, requests refused"),
         "sending (outbox): " + (", ".join(sorted(sending)) or "no provider configured (TWILIO_ACCOUNT_SID + "
                                 "TWILIO_AUTH_TOKEN, TELEGRAM_BOT_TOKEN); messages stay queued"),
+        "DER alerts to: " + (", ".join(f"{d.channel} ({'sending' if d.channel in sending else 'NO PROVIDER'})"
+                                       for d in destinations_from_env())
+                             or "no destination (M360_DER_TELEGRAM_CHAT_ID, M360_DER_WHATSAPP_TO, "
+                                "M360_ALERT_WEBHOOK_URL); alerts are stored and served at /api/v1/alerts"),
+        "API (/api/v1): " + ("admin token from M360_ADMIN_TOKEN; " if os.environ.get("M360_ADMIN_TOKEN") else "")
+        + "create tokens with `m360 tokens create --role analyst|der|admin`",
     ]
 
 
@@ -161,7 +169,7 @@ def tickets_list(status: str | None, entity_code: str | None) -> None:
     """Tickets, newest first, with theme, routing and deadline."""
     from sqlalchemy import select
 
-    from bot import helpdesk
+    from bot.themes import theme_labels
     from surveys.models import HelpRequest
 
     db.upgrade()
@@ -174,7 +182,7 @@ def tickets_list(status: str | None, entity_code: str | None) -> None:
         rows = session.scalars(query).all()
     for t in rows:
         click.echo(f"{t.code}  {t.status:10s}  {t.entity_code or '-':5s}  vence {t.due_date}  "
-                   f"{'URGENTE ' if t.urgent else ''}{helpdesk.theme_labels(t.themes)}  → {t.direccion_tecnica or '-'}"
+                   f"{'URGENTE ' if t.urgent else ''}{theme_labels(t.themes)}  → {t.direccion_tecnica or '-'}"
                    f" / {t.articulador or '-'}")
         click.echo(f"    {t.need[:150]}")
     if not rows:
@@ -202,6 +210,115 @@ def tickets_update(code: str, status: str, note: str | None, actor: str, assigne
     except helpdesk.InvalidTransition as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{ticket.code}: {ticket.status}")
+
+
+@main.group("alerts")
+def alerts_group() -> None:
+    """Demand alerts for the DER (rules in bot/alerts.yaml, destinations from the environment)."""
+
+
+@alerts_group.command("list")
+@click.option("--status", type=click.Choice(["abierta", "reconocida"]), default="abierta", show_default=True)
+@click.option("--limit", type=int, default=50, show_default=True)
+def alerts_list(status: str, limit: int) -> None:
+    """Alerts, newest first."""
+    from sqlalchemy import select
+
+    from surveys.models import Alert
+
+    db.upgrade()
+    with db.session_factory()() as session:
+        rows = session.scalars(select(Alert).where(Alert.status == status)
+                               .order_by(Alert.id.desc()).limit(limit)).all()
+    for a in rows:
+        click.echo(f"#{a.id}  {a.created_at:%Y-%m-%d %H:%M}  [{a.severity}] {a.rule}: {a.title}")
+    if not rows:
+        click.echo(f"no alerts ({status})")
+
+
+@alerts_group.command("ack")
+@click.argument("alert_id", type=int)
+@click.option("--note")
+@click.option("--actor", default=lambda: os.environ.get("USER", "der"), show_default="$USER")
+def alerts_ack(alert_id: int, note: str | None, actor: str) -> None:
+    """Acknowledge an alert."""
+    from bot import alerts
+    from surveys.models import utcnow
+
+    db.upgrade()
+    with db.transaction(db.default_engine()) as conn:
+        row = alerts.acknowledge(conn, alert_id, actor=actor, now=utcnow(), note=note)
+    if row is None:
+        raise click.ClickException(f"no alert #{alert_id}")
+    click.echo(f"#{row.id}: {row.status} by {row.acknowledged_by} at {row.acknowledged_at:%Y-%m-%d %H:%M}")
+
+
+@alerts_group.command("check")
+@click.option("--digest", "force_digest", is_flag=True, help="Also queue the daily digest now, whatever the hour.")
+def alerts_check(force_digest: bool) -> None:
+    """Raise overdue-ticket alerts and queue the daily digest when due (what `m360 serve` does
+    every few minutes; run it from cron when the web app runs elsewhere)."""
+    from bot.alerts import AlertMonitor, Alerts
+    from surveys.models import utcnow
+
+    db.upgrade()
+    engine = db.default_engine()
+    overdue, digests = AlertMonitor(engine).run_once()
+    if force_digest:
+        with db.transaction(engine) as conn:
+            digests += Alerts().send_digest(conn, utcnow(), force=True)
+    click.echo(f"{overdue} overdue-ticket alert(s) raised; digest queued for {digests} destination(s)")
+
+
+@main.group("tokens")
+def tokens_group() -> None:
+    """Bearer tokens for the JSON API (/api/v1)."""
+
+
+@tokens_group.command("create")
+@click.option("--role", type=click.Choice(["analyst", "der", "admin"]), required=True)
+@click.option("--name", default=lambda: os.environ.get("USER", "token"), show_default="$USER",
+              help="Who or what uses it (shown in audit trails).")
+def tokens_create(role: str, name: str) -> None:
+    """Create a token and print it once (only its hash is stored)."""
+    from webhooks.auth import create_token
+
+    db.upgrade()
+    with db.transaction(db.default_engine()) as conn:
+        token = create_token(conn, role=role, name=name)
+    click.echo(token)
+    click.echo(f"role {role}, name {name}: keep it now, it cannot be shown again", err=True)
+
+
+@tokens_group.command("list")
+def tokens_list() -> None:
+    """Tokens (never their value)."""
+    from sqlalchemy import select
+
+    from surveys.models import ApiToken
+
+    db.upgrade()
+    with db.session_factory()() as session:
+        rows = session.scalars(select(ApiToken).order_by(ApiToken.id)).all()
+    for t in rows:
+        state = f"revoked {t.revoked_at:%Y-%m-%d}" if t.revoked_at else "active"
+        used = f"{t.last_used_at:%Y-%m-%d %H:%M}" if t.last_used_at else "never"
+        click.echo(f"{t.id}  {t.role:8s} {t.name:30s} {state}  last used {used}")
+    if not rows:
+        click.echo("no tokens")
+
+
+@tokens_group.command("revoke")
+@click.argument("token_id", type=int)
+def tokens_revoke(token_id: int) -> None:
+    """Revoke a token by its id (see `m360 tokens list`)."""
+    from webhooks.auth import revoke_token
+
+    db.upgrade()
+    with db.transaction(db.default_engine()) as conn:
+        if not revoke_token(conn, token_id):
+            raise click.ClickException(f"no active token {token_id}")
+    click.echo(f"token {token_id} revoked")
 
 
 @main.group("invitations")
@@ -409,6 +526,11 @@ def _safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+from analysis.coding.cli import coder  # noqa: E402  (spaCy is imported only by the coder commands)
+
+main.add_command(coder)
 
 
 if __name__ == "__main__":

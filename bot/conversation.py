@@ -6,7 +6,9 @@ The host (``bot.service``) runs it inside one database transaction per inbound m
 
 Modes: ``new`` → ``registro`` (consent + entity, once per contact) → ``menu`` ⇄ ``interview``;
 ``resume_prompt`` asks whether to continue a paused interview; ``resubscribe`` asks an
-opted-out contact whether to receive messages again.
+opted-out contact whether to receive messages again; ``helpdesk`` takes a help request (a paused
+interview waits in ``suspended`` meanwhile); ``rating`` takes the 1–5 rating of a ticket that was
+just closed (set by bot.helpdesk through ``ask_rating``).
 """
 
 from __future__ import annotations
@@ -61,19 +63,37 @@ class ContactView:
 
 @dataclass(frozen=True)
 class ConversationState:
-    mode: str = "new"  # new | registro | menu | idle | interview | resume_prompt | resubscribe
+    mode: str = "new"  # new | registro | menu | idle | interview | resume_prompt | resubscribe | helpdesk | rating
     flow: dict[str, Any] | None = None  # FlowState JSON of the registration or the interview
     interview_id: int | None = None  # set by the host when it creates the interview row
     paused: bool = False
     last_activity: str | None = None  # ISO time of the last interview turn (for expiry)
+    suspended: dict[str, Any] | None = None  # a paused interview (flow, interview_id …) during a help request
+    rating: str | None = None  # the closed ticket whose 1–5 rating is expected (mode "rating")
 
     def to_json(self) -> dict[str, Any]:
-        return {"mode": self.mode, "flow": self.flow, "interview_id": self.interview_id, "paused": self.paused,
+        data = {"mode": self.mode, "flow": self.flow, "interview_id": self.interview_id, "paused": self.paused,
                 "last_activity": self.last_activity}
+        if self.suspended is not None:
+            data["suspended"] = self.suspended
+        if self.rating is not None:
+            data["rating"] = self.rating
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ConversationState:
         return cls(**data) if data else cls()
+
+    def suspend_interview(self) -> ConversationState:
+        """A fresh state whose ``suspended`` keeps this one's paused interview."""
+        saved = {"flow": self.flow, "interview_id": self.interview_id, "last_activity": self.last_activity}
+        return ConversationState(suspended=saved if self.in_interview else None)
+
+    def restored(self, mode: str) -> ConversationState:
+        """Back to ``mode`` with the suspended interview (paused) in place again."""
+        if self.suspended is None:
+            return ConversationState(mode=mode)
+        return ConversationState(mode=mode, paused=True, **self.suspended)
 
     @property
     def in_interview(self) -> bool:
@@ -125,6 +145,14 @@ class HelpRequested:
 
 
 @dataclass(frozen=True)
+class TicketRated:
+    """The requester rated a closed ticket (1–5)."""
+
+    code: str
+    score: int
+
+
+@dataclass(frozen=True)
 class TicketsQuery:
     """Show the entity's tickets (code None) or one ticket's status; rendered by the host."""
 
@@ -132,7 +160,7 @@ class TicketsQuery:
 
 
 Effect = (ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | InterviewStarted | InterviewEvent | InterviewStatus
-          | HelpRequested | TicketsQuery)
+          | HelpRequested | TicketsQuery | TicketRated)
 
 
 @dataclass(frozen=True)
@@ -195,6 +223,8 @@ class Conversation:
             return self._interview(state, contact, text, command, now)
         if state.mode == "helpdesk" and state.flow is not None:
             return self._helpdesk(state, text, command)
+        if state.mode == "rating":
+            return self._rating(state, contact, text, command, now)
         return self._menu_turn(state, contact, text, command, now)
 
     # -- registration (consent, entity, name, cargo)
@@ -249,6 +279,8 @@ class Conversation:
         if code is not None:  # "estado MDA-2026-00042", from the menu or after a conversation
             menu = self._show_menu(state)
             return Turn(menu.replies, menu.state, [TicketsQuery(code)])
+        if command == "resume" and state.in_interview:  # CONTINUAR from anywhere in the menu
+            return self._start_or_resume(state, contact, now)
         if state.mode != "menu" or command in ("menu", "hello"):
             # "new": first contact after registration data came from elsewhere; "idle": after an interview.
             greet = state.mode == "new" or command == "hello"
@@ -257,8 +289,6 @@ class Conversation:
             return Turn((greeting if greet else []) + turn.replies, turn.state)
         if command == "help":
             return self._with_menu(state, self.t("help"))
-        if command == "resume" and state.in_interview:
-            return self._start_or_resume(state, contact, now)
         parsed = parsing.parse_answer(_MENU_QUESTIONNAIRE, self._menu, text)
         if not parsed.ok or parsed.confirm:
             if self._looks_like_need(text):  # "necesito ayuda con el plan indicativo": start the request
@@ -279,17 +309,16 @@ class Conversation:
     def _start_helpdesk(self, state: ConversationState, need: str | None = None) -> Turn:
         if self.helpdesk is None:
             return self._with_menu(state, self.t("helpdesk_soon"))
-        if state.in_interview:  # keep the paused interview: it is offered again from the menu
-            return self._with_menu(state, self.t("finish_interview_first"))
+        # A paused interview waits in ``suspended`` and is offered again from the menu afterwards.
         step = self.engine(self.helpdesk.key).start({"need": need} if need else None)
-        return self._helpdesk_step(ConversationState(mode="helpdesk"), step)
+        return self._helpdesk_step(dataclasses.replace(state.suspend_interview(), mode="helpdesk"), step)
 
     def _helpdesk(self, state: ConversationState, text: str, command: str | None) -> Turn:
         assert state.flow is not None
         flow = FlowState.from_json(state.flow)
         engine = self.engine(flow.questionnaire)
         if command in ("menu", "pause"):
-            menu = self._show_menu(ConversationState(mode="menu"))
+            menu = self._show_menu(state.restored("menu"))
             return Turn([Outbound(self.t("ticket_cancelled"))] + menu.replies, menu.state)
         if command in ("hello", "resume"):
             return Turn(engine.prompt(flow), state)
@@ -300,7 +329,9 @@ class Conversation:
 
     def _helpdesk_step(self, state: ConversationState, step: Step) -> Turn:
         if step.state.status == "completa":
-            return Turn(step.messages, ConversationState(mode="idle"), [HelpRequested(dict(step.state.answers))])
+            done = state.restored("idle")
+            reminder = [Outbound(self.t("interview_waiting"))] if done.in_interview else []
+            return Turn(step.messages + reminder, done, [HelpRequested(dict(step.state.answers))])
         return Turn(step.messages, dataclasses.replace(state, flow=step.state.to_json()))
 
     def _suggest(self, question: Question, source: Any) -> Any:
@@ -329,6 +360,20 @@ class Conversation:
 
     def _menu_options(self) -> tuple[Option, ...]:
         return tuple(Option(self.t(f"menu.{a}"), str(i)) for i, a in enumerate(MENU_ACTIONS, 1))
+
+    # -- the requester's rating of a closed ticket
+
+    def _rating(self, state: ConversationState, contact: ContactView, text: str, command: str | None,
+                now: datetime) -> Turn:
+        back = dataclasses.replace(state, mode="menu", rating=None)
+        parsed = parsing.parse_answer(_RATING_QUESTIONNAIRE, _RATING_QUESTIONNAIRE.questions[0], text)
+        if command is None and parsed.ok and not parsed.confirm and state.rating is not None:
+            score = int(parsed.value)
+            menu = self._show_menu(back)
+            thanks = Outbound(self.t("ticket_rated", code=state.rating, score=score))
+            return Turn([thanks] + menu.replies, menu.state, [TicketRated(state.rating, score)])
+        # Anything else is an ordinary message: the rating is not insisted on.
+        return self.handle(back, contact, text, now)
 
     # -- the interview
 
@@ -426,6 +471,8 @@ class Conversation:
 
     def _flow_mode(self, state: ConversationState) -> str:
         """The mode a saved flow belongs to (the mode itself is replaced while opted out)."""
+        if state.rating is not None:
+            return "menu"
         if state.in_interview:
             return "interview"
         if state.flow is None:
@@ -442,6 +489,18 @@ class Conversation:
 
 NEED_WORDS = ("necesit", "ayuda con", "asesor", "capacita", "apoyo", "asistencia tecnica", "acompanamiento")
 _TICKET = re.compile(r"\bMDA-\d{4}-\d{5}\b", re.IGNORECASE)
+
+
+def ask_rating(state: ConversationState, code: str) -> ConversationState | None:
+    """The state in which the next message rates closed ticket ``code``; None when the contact is in
+    the middle of something (an interview, a request, registration): then they are not asked."""
+    if state.mode not in ("menu", "idle", "rating"):
+        return None
+    return dataclasses.replace(state, mode="rating", rating=code)
+
+
+def rating_options(text: Texts) -> tuple[Option, ...]:
+    return tuple(Option(f"{i} · {text(f'rating_label.{i}')}", str(i)) for i in range(5, 0, -1))
 
 
 def ticket_code(text: str) -> str | None:
@@ -496,3 +555,16 @@ def _menu_questionnaire() -> Questionnaire:
 
 
 _MENU_QUESTIONNAIRE = _menu_questionnaire()
+
+
+def _rating_questionnaire() -> Questionnaire:
+    from surveys.texts import texts
+
+    t = texts()
+    question = Question(name="satisfaccion", type=QType.RATING, label=t("ticket_rate"), choices="puntaje")
+    choices = tuple(Choice(str(i), t(f"rating_label.{i}")) for i in range(1, 6))
+    return Questionnaire(id="rating", version="1", title="rating", questions=(question,),
+                         choice_lists={"puntaje": choices})
+
+
+_RATING_QUESTIONNAIRE = _rating_questionnaire()

@@ -6,8 +6,10 @@ requester through the outbox. Deadlines are business days on Colombian holidays 
 routing names the theme's dirección técnica and the region's articulador (bot/themes.yaml).
 
 Lifecycle: nueva → asignada → en_gestion → respondida → cerrada, or remitida (referred to the
-pertinent entity) — see ``TRANSITIONS``. All functions work on the caller's connection, so a
-ticket and what caused it commit together.
+pertinent entity) — see ``TRANSITIONS``. On closing, a requester who is not in the middle of
+something is asked for a 1–5 rating (``rate`` stores it). A new ticket raises the DER's alert
+(bot.alerts). All functions work on the caller's connection, so a ticket, what caused it, its
+alert and its notifications commit together.
 """
 
 from __future__ import annotations
@@ -19,13 +21,16 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from bot import deadlines, outbox
+from bot.alerts import Alerts
+from bot.conversation import ConversationState, ask_rating, rating_options
 from bot.themes import load_taxonomy
-from surveys.models import Contact, HelpRequest, HelpRequestEvent
+from surveys.models import Contact, Entity, HelpRequest, HelpRequestEvent
 from surveys.texts import texts
 
 REQUESTS = HelpRequest.__table__
 EVENTS = HelpRequestEvent.__table__
 CONTACTS = Contact.__table__
+ENTITIES = Entity.__table__
 
 STATUSES = ("nueva", "asignada", "en_gestion", "respondida", "cerrada", "remitida")
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -50,18 +55,15 @@ class Created:
     themes: tuple[str, ...]
 
 
-def theme_labels(themes: list[str] | tuple[str, ...]) -> str:
-    taxonomy = load_taxonomy()
-    labels = [theme.label if (theme := taxonomy.get(t)) is not None else t for t in themes]
-    return ", ".join(labels) or "sin tema"
-
-
 def create(conn: Connection, *, entity_code: str | None, region: str | None, contact_id: int | None,
            channel: str | None, need: str, themes: list[str], now: datetime, support_type: str | None = None,
            phase: str | None = None, urgent: bool = False, requested_by_date: str | None = None,
-           source: str = "chat", interview_id: int | None = None, actor: str = "chat") -> Created:
+           source: str = "chat", interview_id: int | None = None, actor: str = "chat",
+           alerts: Alerts | None = None) -> Created:
     taxonomy = load_taxonomy()
     first = taxonomy.get(themes[0]) if themes else None
+    if region is None and entity_code:
+        region = conn.execute(select(ENTITIES.c.region).where(ENTITIES.c.code == entity_code)).scalar()
     due = deadlines.deadline_for(now).isoformat()
     request_id = int(conn.execute(REQUESTS.insert(), dict(
         entity_code=entity_code, contact_id=contact_id, channel=channel, source=source, interview_id=interview_id,
@@ -75,7 +77,46 @@ def create(conn: Connection, *, entity_code: str | None, region: str | None, con
     conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id).values(code=code))
     conn.execute(EVENTS.insert(), dict(request_id=request_id, from_status=None, to_status="nueva", actor=actor,
                                        note=None, created_at=now))
+    (alerts or Alerts()).ticket_created(conn, request_id, now)
     return Created(request_id, code, due, tuple(themes))
+
+
+def change(conn: Connection, code: str, *, actor: str, now: datetime, status: str | None = None,
+           note: str | None = None, assignee: str | None = None, referred_to: str | None = None) -> Any:
+    """A DER user's change: a new status (``transition``), or only an assignee and/or a note on
+    the current one (recorded as an event; a note is told to the requester)."""
+    ticket = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code).with_for_update()).one_or_none()
+    if ticket is None:
+        raise InvalidTransition(f"unknown ticket {code}")
+    if status is not None and status != ticket.status:
+        return transition(conn, code, status, actor=actor, now=now, note=note, assignee=assignee,
+                          referred_to=referred_to)
+    if not assignee and not note:
+        raise InvalidTransition("nothing to change: give status, assignee or note")
+    if ticket.status in ("cerrada", "remitida") and assignee:
+        raise InvalidTransition(f"{code} is {ticket.status}: it cannot be reassigned")
+    if assignee:
+        conn.execute(update(REQUESTS).where(REQUESTS.c.id == ticket.id).values(assignee=assignee, updated_at=now))
+    event_note = "; ".join(x for x in (f"asignada a {assignee}" if assignee else None, note) if x)
+    conn.execute(EVENTS.insert(), dict(request_id=ticket.id, from_status=ticket.status, to_status=ticket.status,
+                                       actor=actor, note=event_note, created_at=now))
+    if note:
+        _notify(conn, ticket, ticket.status, note, None, now)
+    return conn.execute(select(REQUESTS).where(REQUESTS.c.id == ticket.id)).one()
+
+
+def rate(conn: Connection, code: str, score: int, *, contact_id: int, now: datetime) -> bool:
+    """The requester's 1–5 rating of a closed ticket (only the requester, only once)."""
+    if not 1 <= score <= 5:
+        raise ValueError("a rating is 1 to 5")
+    ticket = conn.execute(select(REQUESTS.c.id, REQUESTS.c.status).where(
+        REQUESTS.c.code == code, REQUESTS.c.contact_id == contact_id, REQUESTS.c.satisfaction.is_(None))).one_or_none()
+    if ticket is None:
+        return False
+    conn.execute(update(REQUESTS).where(REQUESTS.c.id == ticket.id).values(satisfaction=score, satisfaction_at=now))
+    conn.execute(EVENTS.insert(), dict(request_id=ticket.id, from_status=ticket.status, to_status=ticket.status,
+                                       actor="solicitante", note=f"calificación {score}/5", created_at=now))
+    return True
 
 
 def transition(conn: Connection, code: str, to_status: str, *, actor: str, now: datetime, note: str | None = None,
@@ -109,18 +150,28 @@ def _notify(conn: Connection, ticket: Any, status: str, note: str | None, referr
             now: datetime) -> None:
     if ticket.contact_id is None:
         return
-    contact = conn.execute(select(CONTACTS.c.channel, CONTACTS.c.address).where(CONTACTS.c.id == ticket.contact_id)
-                           ).one_or_none()
+    contact = conn.execute(select(CONTACTS.c.channel, CONTACTS.c.address, CONTACTS.c.state, CONTACTS.c.state_version)
+                           .where(CONTACTS.c.id == ticket.contact_id).with_for_update()).one_or_none()
     if contact is None:
         return
     t = texts()
     suffix = f"\n{note}" if note else ""
+    options: tuple[Any, ...] = ()
     if status == "remitida":
         text = t("ticket_referred", code=ticket.code, entity=referred_to, note=suffix)
+    elif status == "cerrada":
+        text = t("ticket_closed", code=ticket.code, note=suffix)
+        asking = ask_rating(ConversationState.from_json(contact.state), ticket.code) if ticket.satisfaction is None \
+            else None
+        if asking is not None:  # the next message is the rating (state_version: a turn in flight redoes itself)
+            conn.execute(update(CONTACTS).where(CONTACTS.c.id == ticket.contact_id).values(
+                state=asking.to_json(), state_version=contact.state_version + 1))
+            text += "\n\n" + t("ticket_rate")
+            options = tuple((o.label, o.reply) for o in rating_options(t))
     else:
         text = t("ticket_update", code=ticket.code, status=t(f"ticket_status.{status}"), note=suffix)
     outbox.enqueue(conn, channel=contact.channel, address=contact.address, contact_id=ticket.contact_id,
-                   kind="ticket", text=text, now=now)
+                   kind="ticket", text=text, options=options, now=now)
 
 
 def for_entity(conn: Connection, entity_code: str, limit: int = 10) -> list[Any]:

@@ -10,6 +10,7 @@
 | TWILIO_MAX_PER_SECOND | outbound rate limit (default 10) |
 | TELEGRAM_BOT_TOKEN | the bot's token from @BotFather |
 | TELEGRAM_API_BASE | Bot API base URL (default https://api.telegram.org/bot) |
+| M360_ALERT_WEBHOOK_URL, M360_ALERT_WEBHOOK_SECRET | outgoing JSON webhook for alerts, HMAC-SHA256 signed |
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bot.outbox import Provider
 def from_env(public_url: str | None = None) -> dict[str, Provider]:
     from bot.channels.telegram_api import TelegramProvider
     from bot.channels.twilio_api import TwilioProvider
+    from bot.channels.webhook import WebhookProvider
 
     providers: dict[str, Provider] = {}
     twilio = TwilioProvider.from_env(public_url or os.environ.get("M360_PUBLIC_URL"))
@@ -30,4 +32,7 @@ def from_env(public_url: str | None = None) -> dict[str, Provider]:
     telegram = TelegramProvider.from_env()
     if telegram is not None:
         providers["telegram"] = telegram
+    webhook = WebhookProvider.from_env()
+    if webhook is not None:
+        providers["webhook"] = webhook
     return providers

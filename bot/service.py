@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot import helpdesk
+from bot.alerts import Alerts
 from bot.config import Settings
 from bot.conversation import (
     ConsentRecorded,
@@ -35,10 +36,11 @@ from bot.conversation import (
     OptedIn,
     OptedOut,
     ProfileUpdated,
+    TicketRated,
     TicketsQuery,
     Turn,
 )
-from bot.themes import KeywordClassifier, load_taxonomy
+from bot.themes import KeywordClassifier, load_taxonomy, theme_labels
 from surveys import db, schema, store
 from surveys.engine import AnswerCleared, AnswerSet, Finished
 from surveys.entities import EntityIndex
@@ -70,8 +72,9 @@ UPDATE_CONTACT = CONTACTS.update().where(CONTACTS.c.id == bindparam("b_id"),
 
 class ChatService:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings | None = None,
-                 entities: EntityIndex | None = None):
+                 entities: EntityIndex | None = None, alerts: Alerts | None = None):
         self.sessions = sessions
+        self.alerts = alerts or Alerts()
         self.engine: Engine = sessions.kw["bind"]
         self.settings = settings or Settings()
         self.questionnaires = store.QuestionnaireStore()
@@ -171,6 +174,8 @@ class ChatService:
             match effect:
                 case HelpRequested(answers=answers):
                     extra.after.append(self._open_ticket(conn, contact_id, entity_code, channel, answers, now))
+                case TicketRated(code=code, score=score):
+                    helpdesk.rate(conn, code, score, contact_id=contact_id, now=now)
                 case TicketsQuery(code=code):
                     extra.before.extend(self._tickets(conn, changes.get("entity_code", entity_code), code))
                 case ConsentRecorded(given=given, version=version, text=text):
@@ -203,6 +208,7 @@ class ChatService:
                     if status == "completa":
                         extra.before_last.extend(self._ticket_from_interview(conn, interview_id, contact_id,
                                                                              entity_code, channel, now))
+                        self.alerts.interview_completed(conn, interview_id, now)
         if interview_id is not None and (interview_changes or state.mode == "interview"):
             store.update_interview(conn, interview_id, last_activity_at=now, **interview_changes)
         return state, interview_id, extra
@@ -219,8 +225,8 @@ class ChatService:
             conn, entity_code=entity_code, region=self._region(entity_code), contact_id=contact_id, channel=channel,
             need=str(answers.get("necesidad", "")), themes=list(answers.get("temas") or []), now=now,
             support_type=answers.get("tipo_apoyo"), phase=answers.get("fase"), urgent=answers.get("urgente") == "si",
-            requested_by_date=answers.get("fecha_limite"))
-        return Outbound(texts()("ticket_created", code=created.code, themes=helpdesk.theme_labels(created.themes),
+            requested_by_date=answers.get("fecha_limite"), alerts=self.alerts)
+        return Outbound(texts()("ticket_created", code=created.code, themes=theme_labels(created.themes),
                                 due=_human_date(created.due_date)))
 
     def _ticket_from_interview(self, conn: Connection, interview_id: int, contact_id: int,
@@ -234,9 +240,9 @@ class ChatService:
         created = helpdesk.create(
             conn, entity_code=answers.get("entidad", entity_code), region=self._region(entity_code),
             contact_id=contact_id, channel=channel, need=str(need), themes=themes, now=now, source="interview",
-            interview_id=interview_id, actor="monitoreo360")
+            interview_id=interview_id, actor="monitoreo360", alerts=self.alerts)
         return [Outbound(texts()("ticket_from_interview", code=created.code,
-                                 themes=helpdesk.theme_labels(created.themes)))]
+                                 themes=theme_labels(created.themes)))]
 
     def _tickets(self, conn: Connection, entity_code: str | None, code: str | None) -> list[Outbound]:
         t = texts()
@@ -245,7 +251,7 @@ class ChatService:
             if found is None:
                 return [Outbound(t("ticket_unknown", code=code))]
             ticket, note = found
-            return [Outbound(t("ticket_detail", code=ticket.code, themes=helpdesk.theme_labels(ticket.themes),
+            return [Outbound(t("ticket_detail", code=ticket.code, themes=theme_labels(ticket.themes),
                                status=t(f"ticket_status.{ticket.status}"), date=_local_date(ticket.created_at),
                                due=_human_date(ticket.due_date),
                                note=t("ticket_last_note", note=note) if note else ""))]
@@ -254,7 +260,7 @@ class ChatService:
             return [Outbound(t("tickets_none"))]
         entity = self.entities.get(entity_code) if entity_code else None
         lines = [t("tickets_title", entity=entity.display if entity else entity_code)]
-        lines += [t("ticket_line", code=x.code, themes=helpdesk.theme_labels(x.themes),
+        lines += [t("ticket_line", code=x.code, themes=theme_labels(x.themes),
                     status=t(f"ticket_status.{x.status}"), date=_local_date(x.created_at)) for x in tickets]
         return [Outbound("\n".join(lines))]
 

@@ -181,6 +181,13 @@ def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
     return _parse(yaml.safe_load(path.read_text(encoding="utf-8")), str(path))
 
 
+def theme_labels(themes: Iterable[str]) -> str:
+    """"Plan indicativo, Armonización presupuestal" for a ticket's or an alert's theme ids."""
+    taxonomy = load_taxonomy()
+    labels = [theme.label if (theme := taxonomy.get(t)) is not None else t for t in themes]
+    return ", ".join(labels) or "sin tema"
+
+
 # ---------------------------------------------------------------- classifier
 
 

@@ -245,7 +245,8 @@ class HelpRequest(Base):
     articulador: Mapped[str | None] = mapped_column(String(200))  # routing by region
     referred_to: Mapped[str | None] = mapped_column(String(200))  # entity it was referred to (remitida)
     due_date: Mapped[str | None] = mapped_column(String(10))  # ISO date, business days (Ley 1755)
-    satisfaction: Mapped[int | None] = mapped_column(Integer)
+    satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1–5, asked when the ticket is closed
+    satisfaction_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
@@ -263,3 +264,41 @@ class HelpRequestEvent(Base):
     actor: Mapped[str] = mapped_column(String(120))
     note: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """A bearer token for the JSON API. Only its SHA-256 is stored: the token is shown once."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20))  # analyst | der | admin
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class Alert(Base):
+    """A demand alert for the DER (bot.alerts). Stored once per ``dedupe_key``; delivered through
+    the outbox to the configured destinations; open until someone acknowledges it."""
+
+    __tablename__ = "alert"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rule: Mapped[str] = mapped_column(String(40), index=True)
+    dedupe_key: Mapped[str] = mapped_column(String(160), unique=True)
+    severity: Mapped[str] = mapped_column(String(10), default="media")  # alta | media | baja
+    title: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[str] = mapped_column(Text, default="")
+    entity_code: Mapped[str | None] = mapped_column(ForeignKey("entity.code"), index=True)
+    region: Mapped[str | None] = mapped_column(String(60), index=True)
+    help_request_id: Mapped[int | None] = mapped_column(ForeignKey("help_request.id"), index=True)
+    interview_id: Mapped[int | None] = mapped_column(ForeignKey("interview.id"), index=True)
+    data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(20), default="abierta", index=True)  # abierta | reconocida
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(120))
+    ack_note: Mapped[str | None] = mapped_column(Text)

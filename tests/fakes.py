@@ -40,7 +40,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, NamedTuple, Self
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-__all__ = ["FakeTelegram", "FakeTwilio", "NetworkBlockedError", "TelegramCall", "block_internet"]
+__all__ = ["FakeTelegram", "FakeTwilio", "NetworkBlockedError", "TelegramCall", "WebhookReceiver", "block_internet"]
 
 JSON = dict[str, Any]
 
@@ -596,6 +596,59 @@ class FakeTelegram(_FakeServer):
 
 # ---------------------------------------------------------------------------------------------
 # Network guard
+
+
+# ---------------------------------------------------------------------------------------------
+# A receiver of Monitoreo 360's signed outgoing webhooks (what SETA or another system would run)
+
+
+class WebhookReceiver(_FakeServer):
+    """Accepts POSTs on ``/hook`` and checks ``X-M360-Signature-256`` with ``secret`` — independently
+    of bot.channels.webhook: it recomputes HMAC-SHA256 over the raw body itself. Records
+    ``{"headers", "body" (raw bytes), "json", "valid"}``; invalid signatures get 401.
+    ``fail_next(status, times, retry_after)`` scripts failures. ``url`` is where to point the sender."""
+
+    def __init__(self, secret: str = "shared-secret"):
+        super().__init__()
+        self.secret = secret
+        self._received: list[JSON] = []
+        self._failures: list[list[Any]] = []
+
+    @property
+    def url(self) -> str:
+        return self.origin + "/hook"
+
+    def fail_next(self, status: int, times: int = 1, retry_after: int | None = None) -> None:
+        with self._cond:
+            self._failures.append([{"status": status, "retry_after": retry_after}, times])
+
+    @property
+    def received(self) -> list[JSON]:
+        with self._cond:
+            return copy.deepcopy(self._received)
+
+    def wait_for(self, n: int, timeout: float = 5) -> list[JSON]:
+        def ready() -> list[JSON] | None:
+            valid = [r for r in self._received if r["valid"]]
+            return valid if len(valid) >= n else None
+
+        return self._wait(ready, timeout, f"{n} signed webhook deliveries")
+
+    def _dispatch(self, method: str, path: str, headers: Any, body: bytes) -> _Reply:
+        import hashlib
+        import hmac
+
+        expected = "sha256=" + hmac.new(self.secret.encode(), body, hashlib.sha256).hexdigest()
+        signature = headers.get("X-M360-Signature-256") or ""
+        valid = method == "POST" and path == "/hook" and hmac.compare_digest(expected, signature)
+        with self._cond:
+            failure = _take_failure(self._failures)
+            status = failure["status"] if failure else (200 if valid else 401)
+            self._received.append({"headers": dict(headers.items()), "body": body, "valid": valid and failure is None,
+                                   "json": json.loads(body) if body else None, "status": status})
+            self._cond.notify_all()
+        extra = {"Retry-After": str(failure["retry_after"])} if failure and failure["retry_after"] else {}
+        return _Reply(status, {"ok": status < 300}, extra)
 
 
 class NetworkBlockedError(ConnectionRefusedError):

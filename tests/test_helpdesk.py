@@ -184,3 +184,79 @@ def test_a_greeting_during_the_request_repeats_the_question(chat: Chat) -> None:
     register(chat)
     chat.say("2")
     assert "qué necesita" in chat.say("hola")
+
+
+def test_a_request_while_an_interview_is_paused_keeps_the_interview(chat: Chat,
+                                                                    sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    assert "En pocas palabras" in chat.say("4")
+    assert "1. Responder" in chat.say("MENU")  # pauses the interview
+    done = request_help(chat)
+    assert "Registramos su solicitud" in done and "CONTINUAR" in done  # the interview is still there
+    [ticket] = tickets(sessions)
+    assert ticket.source == "chat"
+    resumed = chat.say("continuar")
+    assert "En pocas palabras" in resumed  # where it stopped
+    assert "Oportunidad" in chat.say("Muy útil")
+    from tests.test_conversation import answers
+
+    assert answers(sessions)["puntaje_general"] == 4
+
+
+def test_a_request_written_as_a_need_while_paused_and_cancelled(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    chat.say("4")
+    chat.say("MENU")
+    assert "Entiendo que su solicitud es sobre" in chat.say("necesito ayuda con el plan indicativo por favor")
+    assert "sin enviar" in chat.say("MENU")
+    assert "En pocas palabras" in chat.say("continuar")
+    assert tickets(sessions) == []
+
+
+def close(sessions: sessionmaker[Session], code: str) -> str:
+    engine, now = sessions.kw["bind"], datetime.now(UTC)
+    with db.transaction(engine) as conn:
+        for status in ("asignada", "respondida", "cerrada"):
+            helpdesk.transition(conn, code, status, actor="der", now=now)
+    with sessions() as s:
+        return s.scalars(select(OutboxMessage.text).order_by(OutboxMessage.id.desc())).first() or ""
+
+
+def test_closing_asks_for_a_rating_stored_once(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    request_help(chat)
+    chat.say("gracias")  # at the menu
+    [ticket] = tickets(sessions)
+    closing = close(sessions, ticket.code)
+    assert "quedó cerrada" in closing and "de 1 (muy mala) a 5 (excelente)" in closing
+    with sessions() as s:
+        options = s.scalars(select(OutboxMessage.options).order_by(OutboxMessage.id.desc())).first()
+    assert [reply for _, reply in options] == ["5", "4", "3", "2", "1"]
+    assert "calificación de 5/5" in chat.say("excelente")
+    assert "1. Responder" in chat.last[-1].text
+    assert "qué necesita" in chat.say("2")  # the menu works as usual afterwards
+    [rated] = tickets(sessions)
+    assert (rated.satisfaction, rated.satisfaction_at is not None) == (5, True)
+    with sessions() as s:
+        last_event = s.scalars(select(HelpRequestEvent).order_by(HelpRequestEvent.id.desc())).first()
+    assert (last_event.actor, last_event.note) == ("solicitante", "calificación 5/5")
+
+
+def test_the_rating_is_not_insisted_on_nor_asked_mid_interview(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    request_help(chat)
+    chat.say("gracias")
+    first = tickets(sessions)[0]
+    close(sessions, first.code)
+    assert "qué necesita" in chat.say("asistencia")  # another choice from the menu: no rating stored
+    chat.say("MENU")
+    request_help(chat)
+    chat.say("gracias")
+    start_interview(chat)
+    second = tickets(sessions)[1]
+    closing = close(sessions, second.code)
+    assert "quedó cerrada" in closing and "de 1 (muy mala)" not in closing  # busy: not asked
+    assert "En pocas palabras" in chat.say("3")  # "3" is the interview's answer, not a rating
+    assert [t.satisfaction for t in tickets(sessions)] == [None, None]

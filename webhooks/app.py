@@ -1,5 +1,5 @@
-"""The Flask application factory. Blueprints: simulator and exports now; channels, API and panel
-as they land. Flask objects stay here: ``surveys/`` and ``bot/`` never see a request."""
+"""The Flask application factory. Blueprints: simulator, exports, channel webhooks, the JSON API
+(panel as it lands). Flask objects stay here: ``surveys/`` and ``bot/`` never see a request."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from flask import Flask, jsonify, render_template
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
+from bot.alerts import AlertMonitor
 from bot.channels.simulator_api import SimulatorProvider
 from bot.outbox import OutboxWorker, Provider, Sender
 from bot.providers import from_env
@@ -43,7 +44,10 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     if providers:
         worker = OutboxWorker(Sender(sessions.kw["bind"], providers))
         app.extensions["m360.outbox"] = worker.start() if outbox_worker else worker
+        if outbox_worker:  # the embedded server also runs the periodic alert checks (overdue, digest)
+            app.extensions["m360.alert_monitor"] = AlertMonitor(sessions.kw["bind"], on_queued=worker.notify).start()
 
+    from webhooks.api import bp as api_bp
     from webhooks.channels import bp as channels_bp
     from webhooks.exports import bp as exports_bp
     from webhooks.simulator import bp as simulator_bp
@@ -51,6 +55,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     app.register_blueprint(simulator_bp)
     app.register_blueprint(exports_bp)
     app.register_blueprint(channels_bp)
+    app.register_blueprint(api_bp)
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError) -> Any:

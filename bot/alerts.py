@@ -1,0 +1,492 @@
+"""Demand alerts for the DER (SPEC §5; seed 004 L97–212).
+
+Rules (bot/alerts.yaml, each can be switched off and tuned):
+
+| rule | raised when | dedupe key |
+|---|---|---|
+| ticket_nuevo | a help request is created (chat or API) | ticket |
+| ticket_urgente | … and it is urgent (instead of ticket_nuevo) | ticket |
+| contacto_asesor | a completed interview answered 5.2 "Sí" (its ticket is named) | interview |
+| insatisfaccion | a completed interview's entity score is below the threshold (3,5) | interview |
+| contribucion_no | "No" to a Bloque 4 question | interview |
+| tema_mala | Mala/Muy mala on a Bloque 3 theme | interview |
+| pico_demanda | ≥ N entities of one region asked for one theme within D days | region+theme, once per window |
+| ticket_vencido | an open ticket is past its due date | ticket |
+
+An alert is stored once (unique ``dedupe_key``) in the transaction of what caused it, and queued
+in the outbox, in that same transaction, for every destination configured in the environment:
+
+| variable | destination |
+|---|---|
+| M360_DER_TELEGRAM_CHAT_ID | the DER's Telegram group (the bot must be a member) |
+| M360_DER_WHATSAPP_TO | a WhatsApp number, E.164 (outside the 24-hour window it needs M360_DER_WHATSAPP_CONTENT_SID) |
+| M360_ALERT_WEBHOOK_URL, M360_ALERT_WEBHOOK_SECRET | a JSON webhook signed with HMAC-SHA256 (bot.channels.webhook) |
+
+Open alerts are summarised once a day (``digest``); ``check_overdue`` and ``send_digest_if_due``
+run periodically in ``m360 serve`` (``AlertMonitor``) and on demand (``m360 alerts check``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from bot import outbox
+from bot.themes import theme_labels
+from surveys import db
+from surveys.models import Alert, Answer, Contact, Entity, HelpRequest, Interview, QuestionnaireVersion, utcnow
+
+log = logging.getLogger(__name__)
+
+ALERTS = Alert.__table__
+ENTITIES = Entity.__table__
+REQUESTS = HelpRequest.__table__
+INTERVIEWS = Interview.__table__
+ANSWERS = Answer.__table__
+CONTACTS = Contact.__table__
+QUESTIONNAIRES = QuestionnaireVersion.__table__
+
+RULES = ("ticket_nuevo", "ticket_urgente", "contacto_asesor", "insatisfaccion", "contribucion_no", "tema_mala",
+         "pico_demanda", "ticket_vencido")
+OPEN_TICKET = ("nueva", "asignada", "en_gestion")  # the DER still owes an answer
+DEFAULT_CONFIG = Path(__file__).with_name("alerts.yaml")
+
+
+# ------------------------------------------------------------------ configuration
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    enabled: bool
+    severity: str
+    title: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AlertConfig:
+    rules: Mapping[str, Rule]
+    digest: Mapping[str, Any]
+
+    def active(self, rule_id: str) -> Rule | None:
+        rule = self.rules.get(rule_id)
+        return rule if rule is not None and rule.enabled else None
+
+
+def parse_config(data: Any, source: str = "alerts config") -> AlertConfig:
+    if not isinstance(data, dict) or not isinstance(data.get("rules"), dict):
+        raise ValueError(f"{source}: expected a mapping with 'rules'")
+    unknown = set(data["rules"]) - set(RULES)
+    if unknown:
+        raise ValueError(f"{source}: unknown rules {sorted(unknown)}; known: {', '.join(RULES)}")
+    rules = {}
+    for rule_id in RULES:
+        spec = dict(data["rules"].get(rule_id) or {"enabled": False})
+        enabled, severity = bool(spec.pop("enabled", True)), str(spec.pop("severity", "media"))
+        title = str(spec.pop("title", rule_id))
+        if severity not in ("alta", "media", "baja"):
+            raise ValueError(f"{source}: {rule_id}.severity must be alta, media or baja")
+        rules[rule_id] = Rule(rule_id, enabled, severity, title, spec)
+    return AlertConfig(rules, dict(data.get("digest") or {"enabled": False}))
+
+
+@cache
+def load_config(path: str | None = None) -> AlertConfig:
+    source = Path(path or os.environ.get("M360_ALERTS_CONFIG") or DEFAULT_CONFIG)
+    return parse_config(yaml.safe_load(source.read_text(encoding="utf-8")), str(source))
+
+
+@dataclass(frozen=True)
+class Destination:
+    channel: str  # telegram | whatsapp | webhook
+    address: str  # chat id | E.164 number | URL
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+def destinations_from_env(env: Mapping[str, str] | None = None) -> list[Destination]:
+    env = os.environ if env is None else env
+    found = []
+    if env.get("M360_DER_TELEGRAM_CHAT_ID"):
+        found.append(Destination("telegram", env["M360_DER_TELEGRAM_CHAT_ID"]))
+    if env.get("M360_DER_WHATSAPP_TO"):
+        template = env.get("M360_DER_WHATSAPP_CONTENT_SID")
+        found.append(Destination("whatsapp", env["M360_DER_WHATSAPP_TO"],
+                                 {"content_sid": template} if template else {}))
+    if env.get("M360_ALERT_WEBHOOK_URL"):
+        found.append(Destination("webhook", env["M360_ALERT_WEBHOOK_URL"]))
+    return found
+
+
+# ------------------------------------------------------------------ raising and delivering
+
+
+@dataclass(frozen=True)
+class Alerts:
+    """Raises alerts on the caller's connection. Built once per process (config + destinations)."""
+
+    config: AlertConfig = field(default_factory=load_config)
+    destinations: tuple[Destination, ...] = field(default_factory=lambda: tuple(destinations_from_env()))
+    timezone: str = field(default_factory=lambda: os.environ.get("M360_TIMEZONE", "America/Bogota"))
+
+    def raise_alert(self, conn: Connection, rule: Rule, *, key: str, now: datetime, entity_code: str | None = None,
+                    help_request_id: int | None = None, interview_id: int | None = None,
+                    region: str | None = None, data: Mapping[str, Any] | None = None,
+                    detail: str = "", **title_fields: Any) -> int | None:
+        """Store the alert unless its key was raised before, and queue it for every destination.
+        Returns its id, or None for a duplicate."""
+        entity = _entity(conn, entity_code)
+        region = region or (entity.region if entity is not None else None)
+        fields = {"entity": entity.display if entity is not None else (entity_code or "entidad sin registrar"),
+                  "region": region or "sin región", **{k: _text(v) for k, v in title_fields.items()}}
+        row = dict(rule=rule.id, dedupe_key=f"{rule.id}:{key}", severity=rule.severity,
+                   title=rule.title.format_map(_Defaulting(fields))[:300], detail=detail,
+                   entity_code=entity.code if entity is not None else None, region=region,
+                   help_request_id=help_request_id, interview_id=interview_id, data=dict(data or {}),
+                   status="abierta", created_at=now)
+        alert_id = _insert_once(conn, row)
+        if alert_id is None:
+            return None
+        alert = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one()
+        self.deliver(conn, alert, now)
+        log.info("alert %s raised: %s", alert_id, row["title"])
+        return alert_id
+
+    def deliver(self, conn: Connection, alert: Any, now: datetime) -> None:
+        body = as_json(conn, alert)
+        for dest in self.destinations:
+            self._send(conn, dest, kind="alert", text=_chat_text(alert), dedupe=f"alert:{alert.id}:{dest.channel}",
+                       event={"event": "alert.created", "alert": body}, now=now)
+
+    def _send(self, conn: Connection, dest: Destination, *, kind: str, text: str, dedupe: str,
+              event: Mapping[str, Any], now: datetime) -> int | None:
+        payload: dict[str, Any] = dict(dest.payload)
+        if dest.channel == "webhook":
+            payload = dict(event)
+        elif dest.channel == "whatsapp" and "content_sid" in payload:
+            payload["content_variables"] = {"1": text[:1000]}
+        contact_id = None
+        if dest.channel in ("whatsapp", "telegram"):  # a DER member who also chats with the bot: use its window
+            contact_id = conn.execute(select(CONTACTS.c.id).where(CONTACTS.c.channel == dest.channel,
+                                                                  CONTACTS.c.address == dest.address)).scalar()
+        return outbox.enqueue(conn, channel=dest.channel, address=dest.address, text=text, kind=kind,
+                              payload=payload, contact_id=contact_id, dedupe_key=dedupe, now=now)
+
+    # -- rules on tickets
+
+    def ticket_created(self, conn: Connection, request_id: int, now: datetime) -> None:
+        ticket = conn.execute(select(REQUESTS).where(REQUESTS.c.id == request_id)).one()
+        themes = theme_labels(ticket.themes)
+        if ticket.source == "interview":
+            rule = self.config.active("contacto_asesor")
+            if rule is not None and ticket.interview_id is not None:
+                period = conn.execute(select(INTERVIEWS.c.period).where(INTERVIEWS.c.id == ticket.interview_id)
+                                      ).scalar()
+                self.raise_alert(conn, rule, key=str(ticket.interview_id), now=now, entity_code=ticket.entity_code,
+                                 help_request_id=ticket.id, interview_id=ticket.interview_id, code=ticket.code,
+                                 themes=themes, period=period, detail=ticket.need,
+                                 data={"ticket": ticket.code, "themes": list(ticket.themes)})
+        else:
+            rule = self.config.active("ticket_urgente") if ticket.urgent else None
+            rule = rule or self.config.active("ticket_nuevo")
+            if rule is not None:
+                deadline = f" (para {ticket.requested_by_date})" if ticket.requested_by_date else ""
+                self.raise_alert(conn, rule, key=ticket.code, now=now, entity_code=ticket.entity_code,
+                                 help_request_id=ticket.id, code=ticket.code, themes=themes, deadline=deadline,
+                                 detail=ticket.need, data={"ticket": ticket.code, "themes": list(ticket.themes),
+                                                           "urgent": ticket.urgent})
+        self.demand_spike(conn, _entity_region(conn, ticket.entity_code), list(ticket.themes), now)
+
+    def check_overdue(self, conn: Connection, now: datetime) -> int:
+        """Raise ticket_vencido for open tickets past their due date (local calendar). Returns how many."""
+        rule = self.config.active("ticket_vencido")
+        if rule is None:
+            return 0
+        today = now.astimezone(ZoneInfo(self.timezone)).date().isoformat()
+        overdue = conn.execute(select(REQUESTS).where(REQUESTS.c.status.in_(OPEN_TICKET),
+                                                      REQUESTS.c.due_date < today)).all()
+        raised = 0
+        for ticket in overdue:
+            status = _status_label(ticket.status)
+            raised += self.raise_alert(
+                conn, rule, key=ticket.code, now=now, entity_code=ticket.entity_code, help_request_id=ticket.id,
+                code=ticket.code, due=ticket.due_date, status=status, themes=theme_labels(ticket.themes),
+                detail=ticket.need, data={"ticket": ticket.code, "due_date": ticket.due_date}) is not None
+        return raised
+
+    # -- rules on a completed interview
+
+    def interview_completed(self, conn: Connection, interview_id: int, now: datetime) -> None:
+        interview = conn.execute(select(INTERVIEWS.c.id, INTERVIEWS.c.entity_code, INTERVIEWS.c.period,
+                                        QUESTIONNAIRES.c.definition)
+                                 .join(QUESTIONNAIRES, QUESTIONNAIRES.c.id == INTERVIEWS.c.questionnaire_id)
+                                 .where(INTERVIEWS.c.id == interview_id)).one()
+        answers = dict(conn.execute(select(ANSWERS.c.question, ANSWERS.c.value)
+                                    .where(ANSWERS.c.interview_id == interview_id)).all())
+        labels = {q["name"]: q.get("label", q["name"]) for q in (interview.definition or {}).get("questions", [])}
+        common = dict(now=now, entity_code=answers.get("entidad") or interview.entity_code,
+                      interview_id=interview_id, period=interview.period)
+
+        if (rule := self.config.active("insatisfaccion")) is not None:
+            threshold = float(rule.params.get("threshold", 3.5))
+            score = entity_score(answers, rule.params.get("questions") or ["puntaje_general"])
+            if score is not None and score < threshold:
+                self.raise_alert(conn, rule, key=str(interview_id), score=_decimal(score),
+                                 threshold=_decimal(threshold), data={"score": round(score, 2)}, **common)
+        if (rule := self.config.active("contribucion_no")) is not None:
+            said_no = [q for q in rule.params.get("questions", ()) if answers.get(q) == "no"]
+            if said_no:
+                reasons = {q: answers.get(q.replace("contribuye_", "porque_")) for q in said_no}
+                self.raise_alert(conn, rule, key=str(interview_id), items="; ".join(labels.get(q, q) for q in said_no),
+                                 detail="\n".join(f"{labels.get(q, q)}: {r}" for q, r in reasons.items() if r),
+                                 data={"questions": said_no}, **common)
+        if (rule := self.config.active("tema_mala")) is not None:
+            bad_values = set(rule.params.get("values", ("mala", "muy_mala")))
+            bad = {q: answers[q] for q in rule.params.get("questions", ()) if answers.get(q) in bad_values}
+            if bad:
+                items = "; ".join(f"{labels.get(q, q)}: {v.replace('_', ' ')}" for q, v in bad.items())
+                self.raise_alert(conn, rule, key=str(interview_id), items=items, data={"ratings": bad}, **common)
+        themes = [t for t in answers.get("demanda_temas") or [] if t != "otro"]
+        if themes:
+            self.demand_spike(conn, _entity_region(conn, common["entity_code"]), themes, now)
+
+    # -- demand spike
+
+    def demand_spike(self, conn: Connection, region: str | None, themes: Iterable[str], now: datetime) -> None:
+        """≥ min_entities entities of ``region`` asked for a theme (ticket or 5.1) within window_days.
+        One alert per region and theme per window: a spike is not re-announced while it lasts."""
+        rule = self.config.active("pico_demanda")
+        if rule is None or region is None:
+            return
+        days = int(rule.params.get("window_days", 14))
+        minimum = int(rule.params.get("min_entities", 3))
+        since = now - timedelta(days=days)
+        for theme in dict.fromkeys(themes):
+            if theme == "otro":
+                continue
+            entities = _entities_asking(conn, region, theme, since)
+            if len(entities) < minimum or _recent_spike(conn, region, theme, since):
+                continue
+            label = theme_labels([theme])
+            self.raise_alert(conn, rule, key=f"{region}:{theme}:{now.date().isoformat()}", now=now, region=region,
+                             theme=label, count=len(entities), days=days,
+                             data={"theme": theme, "entities": sorted(entities), "window_days": days})
+
+    # -- the daily digest
+
+    def digest_text(self, conn: Connection, now: datetime) -> tuple[str, int]:
+        config = self.config.digest
+        local = now.astimezone(ZoneInfo(self.timezone)).date()
+        rows = conn.execute(select(ALERTS).where(ALERTS.c.status == "abierta")
+                            .order_by(ALERTS.c.created_at, ALERTS.c.id)).all()
+        day = local.strftime("%d/%m/%Y")
+        if not rows:
+            return str(config.get("empty", "{date}: 0")).format(date=day), 0
+        counts: dict[str, int] = {}
+        for row in rows:
+            counts[row.rule] = counts.get(row.rule, 0) + 1
+        lines = [str(config.get("title", "{date}: {count}")).format(date=day, count=len(rows))]
+        lines.append(" · ".join(f"{rule}: {n}" for rule, n in sorted(counts.items(), key=lambda x: -x[1])))
+        order = {"alta": 0, "media": 1, "baja": 2}
+        limit = int(config.get("max_lines", 15))
+        for row in sorted(rows, key=lambda r: (order.get(r.severity, 3), r.created_at))[:limit]:
+            age = (local - row.created_at.astimezone(ZoneInfo(self.timezone)).date()).days
+            lines.append(f"• #{row.id} [{row.severity}] {row.title} ({age} d)")
+        if len(rows) > limit:
+            lines.append(f"… y {len(rows) - limit} más (GET /api/v1/alerts?status=abierta)")
+        return "\n".join(lines), len(rows)
+
+    def send_digest(self, conn: Connection, now: datetime, *, force: bool = False) -> int:
+        """Queue today's digest for every destination (once a day: dedupe by local date).
+        Returns how many destinations it was queued for."""
+        local_day = now.astimezone(ZoneInfo(self.timezone)).date()
+        text, count = self.digest_text(conn, now)
+        stamp = now.isoformat() if force else local_day.isoformat()
+        event = {"event": "alerts.digest", "date": local_day.isoformat(), "open_alerts": count, "text": text}
+        return sum(self._send(conn, dest, kind="digest", text=text, dedupe=f"digest:{stamp}:{dest.channel}",
+                              event=event, now=now) is not None for dest in self.destinations)
+
+    def send_digest_if_due(self, conn: Connection, now: datetime) -> int:
+        config = self.config.digest
+        if not config.get("enabled", True):
+            return 0
+        if now.astimezone(ZoneInfo(self.timezone)).hour < int(config.get("hour", 7)):
+            return 0
+        return self.send_digest(conn, now)
+
+
+def acknowledge(conn: Connection, alert_id: int, *, actor: str, now: datetime, note: str | None = None) -> Any:
+    """Mark an alert as seen. Idempotent: a second acknowledgement keeps the first one's who/when.
+    Returns the alert row, or None if there is no such alert."""
+    conn.execute(update(ALERTS).where(ALERTS.c.id == alert_id, ALERTS.c.status == "abierta")
+                 .values(status="reconocida", acknowledged_at=now, acknowledged_by=actor, ack_note=note))
+    return conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one_or_none()
+
+
+def as_json(conn: Connection, alert: Any) -> dict[str, Any]:
+    """The alert as the API and the outgoing webhook show it."""
+    ticket = None
+    if alert.help_request_id is not None:
+        ticket = conn.execute(select(REQUESTS.c.code).where(REQUESTS.c.id == alert.help_request_id)).scalar()
+    return {
+        "id": alert.id, "rule": alert.rule, "severity": alert.severity, "title": alert.title, "detail": alert.detail,
+        "entity": entity_info(conn, alert.entity_code),
+        "region": alert.region, "help_request": ticket, "interview_id": alert.interview_id, "data": alert.data,
+        "status": alert.status, "created_at": alert.created_at.isoformat(),
+        "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
+        "acknowledged_by": alert.acknowledged_by, "ack_note": alert.ack_note,
+    }
+
+
+def entity_info(conn: Connection, code: str | None) -> dict[str, Any] | None:
+    """The entity as the API and the webhook show it."""
+    entity = _entity(conn, code)
+    if entity is None:
+        return None if code is None else {"code": code, "name": None}
+    return {"code": entity.code, "name": entity.display, "kind": entity.kind, "department": entity.dept_name,
+            "region": entity.region}
+
+
+def entity_score(answers: Mapping[str, Any], questions: Iterable[str]) -> float | None:
+    """The entity's satisfaction score: the mean of the 1–5 answers among ``questions`` (SPEC §3)."""
+    values = [float(v) for q in questions if isinstance(v := answers.get(q), int | float) and not isinstance(v, bool)]
+    return sum(values) / len(values) if values else None
+
+
+# ------------------------------------------------------------------ the periodic checks in `m360 serve`
+
+
+class AlertMonitor:
+    """Every ``interval`` seconds: overdue tickets, then the daily digest when its hour has come."""
+
+    def __init__(self, engine: Engine, alerts: Alerts | None = None, interval: float = 300.0,
+                 on_queued: Any = None):
+        self.engine, self.alerts, self.interval = engine, alerts or Alerts(), interval
+        self.on_queued = on_queued  # e.g. OutboxWorker.notify: send what was queued without waiting
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="m360-alerts", daemon=True)
+
+    def run_once(self, now: datetime | None = None) -> tuple[int, int]:
+        now = now or utcnow()
+        with db.transaction(self.engine) as conn:
+            overdue = self.alerts.check_overdue(conn, now)
+            digests = self.alerts.send_digest_if_due(conn, now)
+        if (overdue or digests) and self.on_queued is not None:
+            self.on_queued()
+        return overdue, digests
+
+    def start(self) -> AlertMonitor:
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:  # keep checking: a failed round (database down) is retried next round
+                log.exception("alert checks failed")
+            self._stop.wait(self.interval)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+class _Defaulting(dict[str, Any]):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+@dataclass(frozen=True)
+class _EntityInfo:
+    code: str
+    display: str
+    kind: str
+    dept_name: str
+    region: str | None
+
+
+def _entity(conn: Connection, code: str | None) -> _EntityInfo | None:
+    if not code:
+        return None
+    row = conn.execute(select(ENTITIES.c.code, ENTITIES.c.name, ENTITIES.c.kind, ENTITIES.c.dept_name,
+                              ENTITIES.c.region).where(ENTITIES.c.code == code)).one_or_none()
+    if row is None:
+        return None
+    display = row.name if row.kind == "gobernacion" else f"{row.name} ({row.dept_name})"
+    return _EntityInfo(row.code, display, row.kind, row.dept_name, row.region)
+
+
+def _entity_region(conn: Connection, code: str | None) -> str | None:
+    entity = _entity(conn, code)
+    return entity.region if entity is not None else None
+
+
+def _entities_asking(conn: Connection, region: str, theme: str, since: datetime) -> set[str]:
+    """Entities of ``region`` that asked for ``theme`` since ``since``: in a ticket, or in 5.1 of a
+    completed interview. JSON lists are filtered here, portable across SQLite and PostgreSQL."""
+    in_region = select(ENTITIES.c.code).where(ENTITIES.c.region == region).scalar_subquery()
+    asking: set[str] = set()
+    tickets = conn.execute(select(REQUESTS.c.entity_code, REQUESTS.c.themes).where(
+        REQUESTS.c.created_at >= since, REQUESTS.c.entity_code.in_(in_region)))
+    asking.update(code for code, themes in tickets if theme in (themes or ()))
+    answers = conn.execute(select(INTERVIEWS.c.entity_code, ANSWERS.c.value)
+                           .join(ANSWERS, ANSWERS.c.interview_id == INTERVIEWS.c.id)
+                           .where(ANSWERS.c.question == "demanda_temas", INTERVIEWS.c.status == "completa",
+                                  or_(INTERVIEWS.c.finished_at >= since,
+                                      and_(INTERVIEWS.c.finished_at.is_(None), ANSWERS.c.answered_at >= since)),
+                                  INTERVIEWS.c.entity_code.in_(in_region)))
+    asking.update(code for code, value in answers if isinstance(value, list) and theme in value)
+    return asking
+
+
+def _recent_spike(conn: Connection, region: str, theme: str, since: datetime) -> bool:
+    rows = conn.execute(select(ALERTS.c.data).where(ALERTS.c.rule == "pico_demanda", ALERTS.c.region == region,
+                                                    ALERTS.c.created_at >= since))
+    return any((data or {}).get("theme") == theme for (data,) in rows)
+
+
+def _insert_once(conn: Connection, row: dict[str, Any]) -> int | None:
+    insert_for = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(conn.dialect.name)
+    if insert_for is not None:
+        result = conn.execute(insert_for(ALERTS).values(**row).on_conflict_do_nothing(index_elements=["dedupe_key"]))
+        return int(result.inserted_primary_key[0]) if result.rowcount else None
+    if conn.execute(select(ALERTS.c.id).where(ALERTS.c.dedupe_key == row["dedupe_key"])).first() is not None:
+        return None
+    return int(conn.execute(ALERTS.insert(), row).inserted_primary_key[0])
+
+
+def _status_label(status: str) -> str:
+    from surveys.texts import texts
+
+    return texts()(f"ticket_status.{status}")
+
+
+def _decimal(value: float) -> str:
+    return f"{value:.1f}".replace(".", ",")  # Colombian notation: 3,4
+
+
+def _text(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def _chat_text(alert: Any) -> str:
+    icon = {"alta": "🔴", "media": "🟠", "baja": "🟢"}.get(alert.severity, "•")
+    detail = f"\n{alert.detail[:600]}" if alert.detail else ""
+    return f"{icon} Alerta #{alert.id} ({alert.rule}): {alert.title}{detail}"

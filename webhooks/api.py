@@ -1,0 +1,256 @@
+"""The JSON API for the DER and analysts: help requests (tickets) and alerts.
+
+Bearer tokens with roles (webhooks.auth): analysts read, the DER also changes tickets and
+acknowledges alerts, admin may do everything. Errors are JSON ``{"error": ...}`` with a 4xx
+status; a request that fails validation writes nothing (one transaction per request).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import Connection, Engine, func, select
+
+from bot import alerts, helpdesk
+from bot.config import Settings
+from bot.themes import load_taxonomy
+from surveys import db
+from surveys.models import Entity, utcnow
+from webhooks.auth import require_role
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+REQUESTS = helpdesk.REQUESTS
+EVENTS = helpdesk.EVENTS
+ALERTS = alerts.ALERTS
+ENTITIES = Entity.__table__
+MAX_LIMIT = 500
+READERS = ("analyst", "der", "admin")
+MANAGERS = ("der", "admin")
+
+
+class BadRequest(ValueError):
+    pass
+
+
+@bp.errorhandler(BadRequest)
+def bad_request(exc: BadRequest) -> Any:
+    return jsonify(error=str(exc)), 400
+
+
+@bp.errorhandler(helpdesk.InvalidTransition)
+def invalid_transition(exc: helpdesk.InvalidTransition) -> Any:
+    status = 404 if str(exc).startswith("unknown ticket") else 409
+    return jsonify(error=str(exc)), status
+
+
+def _engine() -> Engine:
+    return current_app.extensions["m360.sessions"].kw["bind"]
+
+
+def _today() -> str:
+    return utcnow().astimezone(ZoneInfo(Settings().timezone)).date().isoformat()
+
+
+def _paging() -> tuple[int, int]:
+    try:
+        limit = int(request.args.get("limit", 100))
+        offset = int(request.args.get("offset", 0))
+    except ValueError as exc:
+        raise BadRequest("limit and offset must be integers") from exc
+    if not 1 <= limit <= MAX_LIMIT or offset < 0:
+        raise BadRequest(f"limit must be 1–{MAX_LIMIT} and offset ≥ 0")
+    return limit, offset
+
+
+def _flag(name: str) -> bool | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if value.lower() in ("1", "true", "si", "sí", "yes"):
+        return True
+    if value.lower() in ("0", "false", "no"):
+        return False
+    raise BadRequest(f"{name} must be true or false")
+
+
+def _body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None and request.content_length:
+        raise BadRequest("the body must be a JSON object")
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise BadRequest("the body must be a JSON object")
+    return data
+
+
+# ------------------------------------------------------------------ help requests
+
+
+@bp.get("/help-requests")
+@require_role(*READERS)
+def list_help_requests() -> Any:
+    limit, offset = _paging()
+    query = select(REQUESTS).outerjoin(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
+    status = request.args.get("status")
+    if status:
+        unknown = set(status.split(",")) - set(helpdesk.STATUSES)
+        if unknown:
+            raise BadRequest(f"unknown status {sorted(unknown)}; use {', '.join(helpdesk.STATUSES)}")
+        query = query.where(REQUESTS.c.status.in_(status.split(",")))
+    if entity := request.args.get("entity"):
+        query = query.where(REQUESTS.c.entity_code == entity)
+    if region := request.args.get("region"):
+        query = query.where(ENTITIES.c.region == region)
+    overdue = _flag("overdue")
+    if overdue is not None:
+        late = (REQUESTS.c.status.in_(alerts.OPEN_TICKET)) & (REQUESTS.c.due_date < _today())
+        query = query.where(late if overdue else ~late)
+    theme = request.args.get("theme")
+    if theme and load_taxonomy().get(theme) is None:
+        raise BadRequest(f"unknown theme {theme!r}; see bot/themes.yaml")
+    query = query.order_by(REQUESTS.c.created_at.desc(), REQUESTS.c.id.desc())
+    with _engine().connect() as conn:
+        rows = conn.execute(query).all()
+        if theme:  # a JSON list: filtered here, the same on SQLite and PostgreSQL
+            rows = [r for r in rows if theme in (r.themes or ())]
+        page = rows[offset:offset + limit]
+        items = [_ticket_json(conn, row) for row in page]
+    return jsonify(items=items, total=len(rows), limit=limit, offset=offset)
+
+
+@bp.get("/help-requests/<code>")
+@require_role(*READERS)
+def get_help_request(code: str) -> Any:
+    with _engine().connect() as conn:
+        row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one_or_none()
+        if row is None:
+            return jsonify(error=f"unknown ticket {code}"), 404
+        return jsonify(_ticket_json(conn, row, events=True))
+
+
+PATCHABLE = {"status", "assignee", "note", "referred_to"}
+
+
+@bp.patch("/help-requests/<code>")
+@require_role(*MANAGERS)
+def patch_help_request(code: str) -> Any:
+    body = _body()
+    unknown = set(body) - PATCHABLE
+    if unknown:
+        raise BadRequest(f"unknown fields {sorted(unknown)}; allowed: {', '.join(sorted(PATCHABLE))}")
+    for name in PATCHABLE & set(body):
+        if body[name] is not None and (not isinstance(body[name], str) or len(body[name]) > 2000):
+            raise BadRequest(f"{name} must be a string (at most 2,000 characters)")
+    values = {k: (body.get(k) or "").strip() or None for k in PATCHABLE}
+    with db.transaction(_engine()) as conn:
+        helpdesk.change(conn, code.upper(), actor=g.actor, now=utcnow(), status=values["status"],
+                        note=values["note"], assignee=values["assignee"], referred_to=values["referred_to"])
+        row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one()
+        result = _ticket_json(conn, row, events=True)
+    _wake_outbox()
+    return jsonify(result)
+
+
+def _ticket_json(conn: Connection, row: Any, events: bool = False) -> dict[str, Any]:
+    taxonomy = load_taxonomy()
+    entity = alerts.entity_info(conn, row.entity_code)
+    data: dict[str, Any] = {
+        "code": row.code, "status": row.status, "source": row.source, "channel": row.channel,
+        "entity": entity, "need": row.need,
+        "themes": [{"id": t, "label": theme.label if (theme := taxonomy.get(t)) else t} for t in row.themes or ()],
+        "support_type": row.support_type, "phase": row.phase, "urgent": row.urgent,
+        "requested_by_date": row.requested_by_date, "assignee": row.assignee,
+        "direccion_tecnica": row.direccion_tecnica, "articulador": row.articulador, "referred_to": row.referred_to,
+        "due_date": row.due_date,
+        "overdue": row.status in alerts.OPEN_TICKET and row.due_date is not None and row.due_date < _today(),
+        "satisfaction": row.satisfaction, "interview_id": row.interview_id,
+        "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at), "closed_at": _iso(row.closed_at),
+    }
+    if events:
+        data["events"] = [
+            {"from": e.from_status, "to": e.to_status, "actor": e.actor, "note": e.note, "at": _iso(e.created_at)}
+            for e in conn.execute(select(EVENTS).where(EVENTS.c.request_id == row.id).order_by(EVENTS.c.id))
+        ]
+    return data
+
+
+# ------------------------------------------------------------------ alerts
+
+
+@bp.get("/alerts")
+@require_role(*READERS)
+def list_alerts() -> Any:
+    limit, offset = _paging()
+    query = select(ALERTS)
+    status = request.args.get("status")
+    if status:
+        if status not in ("abierta", "reconocida"):
+            raise BadRequest("status must be abierta or reconocida")
+        query = query.where(ALERTS.c.status == status)
+    rule = request.args.get("rule")
+    if rule:
+        if rule not in alerts.RULES:
+            raise BadRequest(f"unknown rule {rule!r}; use {', '.join(alerts.RULES)}")
+        query = query.where(ALERTS.c.rule == rule)
+    if severity := request.args.get("severity"):
+        query = query.where(ALERTS.c.severity == severity)
+    if region := request.args.get("region"):
+        query = query.where(ALERTS.c.region == region)
+    if entity := request.args.get("entity"):
+        query = query.where(ALERTS.c.entity_code == entity)
+    if since := request.args.get("since"):
+        try:
+            moment = datetime.fromisoformat(since)
+        except ValueError as exc:
+            raise BadRequest("since must be an ISO 8601 date or time") from exc
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=ZoneInfo(Settings().timezone))
+        query = query.where(ALERTS.c.created_at >= moment)
+    with _engine().connect() as conn:
+        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        rows = conn.execute(query.order_by(ALERTS.c.created_at.desc(), ALERTS.c.id.desc())
+                            .limit(limit).offset(offset)).all()
+        items = [alerts.as_json(conn, row) for row in rows]
+    return jsonify(items=items, total=total, limit=limit, offset=offset)
+
+
+@bp.get("/alerts/<int:alert_id>")
+@require_role(*READERS)
+def get_alert(alert_id: int) -> Any:
+    with _engine().connect() as conn:
+        row = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one_or_none()
+        if row is None:
+            return jsonify(error=f"unknown alert {alert_id}"), 404
+        return jsonify(alerts.as_json(conn, row))
+
+
+@bp.post("/alerts/<int:alert_id>/ack")
+@require_role(*MANAGERS)
+def acknowledge_alert(alert_id: int) -> Any:
+    body = _body()
+    unknown = set(body) - {"note"}
+    if unknown:
+        raise BadRequest(f"unknown fields {sorted(unknown)}; allowed: note")
+    note = body.get("note")
+    if note is not None and not isinstance(note, str):
+        raise BadRequest("note must be a string")
+    with db.transaction(_engine()) as conn:
+        row = alerts.acknowledge(conn, alert_id, actor=g.actor, now=utcnow(), note=(note or "").strip() or None)
+        if row is None:
+            return jsonify(error=f"unknown alert {alert_id}"), 404
+        return jsonify(alerts.as_json(conn, row))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _wake_outbox() -> None:
+    worker = current_app.extensions.get("m360.outbox")
+    if worker is not None:
+        worker.notify()  # the requester's notification goes now, not at the next poll
