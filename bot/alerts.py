@@ -40,7 +40,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import Connection, Engine, and_, or_, select, update
+from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -48,6 +48,7 @@ from bot import outbox
 from bot.themes import theme_labels
 from surveys import db
 from surveys.models import Alert, Answer, Contact, Entity, HelpRequest, Interview, QuestionnaireVersion, utcnow
+from surveys.scoring import SCORE_QUESTIONS, THRESHOLD, entity_score  # one definition (also analysis.indicators)
 
 log = logging.getLogger(__name__)
 
@@ -241,8 +242,8 @@ class Alerts:
                       interview_id=interview_id, period=interview.period)
 
         if (rule := self.config.active("insatisfaccion")) is not None:
-            threshold = float(rule.params.get("threshold", 3.5))
-            score = entity_score(answers, rule.params.get("questions") or ["puntaje_general"])
+            threshold = float(rule.params.get("threshold", THRESHOLD))
+            score = entity_score(answers, rule.params.get("questions") or SCORE_QUESTIONS)
             if score is not None and score < threshold:
                 self.raise_alert(conn, rule, key=str(interview_id), score=_decimal(score),
                                  threshold=_decimal(threshold), data={"score": round(score, 2)}, **common)
@@ -360,12 +361,6 @@ def entity_info(conn: Connection, code: str | None) -> dict[str, Any] | None:
             "region": entity.region}
 
 
-def entity_score(answers: Mapping[str, Any], questions: Iterable[str]) -> float | None:
-    """The entity's satisfaction score: the mean of the 1–5 answers among ``questions`` (SPEC §3)."""
-    values = [float(v) for q in questions if isinstance(v := answers.get(q), int | float) and not isinstance(v, bool)]
-    return sum(values) / len(values) if values else None
-
-
 # ------------------------------------------------------------------ the periodic checks in `m360 serve`
 
 
@@ -440,18 +435,19 @@ def _entity_region(conn: Connection, code: str | None) -> str | None:
 
 def _entities_asking(conn: Connection, region: str, theme: str, since: datetime) -> set[str]:
     """Entities of ``region`` that asked for ``theme`` since ``since``: in a ticket, or in 5.1 of a
-    completed interview. JSON lists are filtered here, portable across SQLite and PostgreSQL."""
-    in_region = select(ENTITIES.c.code).where(ENTITIES.c.region == region).scalar_subquery()
+    completed interview. Only the window's rows are read (indexed on their dates); their JSON
+    lists are filtered here, the same on SQLite and PostgreSQL."""
     asking: set[str] = set()
-    tickets = conn.execute(select(REQUESTS.c.entity_code, REQUESTS.c.themes).where(
-        REQUESTS.c.created_at >= since, REQUESTS.c.entity_code.in_(in_region)))
+    tickets = conn.execute(
+        select(REQUESTS.c.entity_code, REQUESTS.c.themes)
+        .join(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
+        .where(REQUESTS.c.created_at >= since, ENTITIES.c.region == region))
     asking.update(code for code, themes in tickets if theme in (themes or ()))
-    answers = conn.execute(select(INTERVIEWS.c.entity_code, ANSWERS.c.value)
-                           .join(ANSWERS, ANSWERS.c.interview_id == INTERVIEWS.c.id)
-                           .where(ANSWERS.c.question == "demanda_temas", INTERVIEWS.c.status == "completa",
-                                  or_(INTERVIEWS.c.finished_at >= since,
-                                      and_(INTERVIEWS.c.finished_at.is_(None), ANSWERS.c.answered_at >= since)),
-                                  INTERVIEWS.c.entity_code.in_(in_region)))
+    answers = conn.execute(
+        select(INTERVIEWS.c.entity_code, ANSWERS.c.value)
+        .join(ENTITIES, ENTITIES.c.code == INTERVIEWS.c.entity_code)
+        .join(ANSWERS, (ANSWERS.c.interview_id == INTERVIEWS.c.id) & (ANSWERS.c.question == "demanda_temas"))
+        .where(INTERVIEWS.c.finished_at >= since, INTERVIEWS.c.status == "completa", ENTITIES.c.region == region))
     asking.update(code for code, value in answers if isinstance(value, list) and theme in value)
     return asking
 

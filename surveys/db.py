@@ -66,8 +66,12 @@ def _sqlite_begin(conn: Any) -> None:
 
 
 def _writer(engine: Engine) -> Engine:
-    """The same engine for read-then-write transactions (BEGIN IMMEDIATE on SQLite; no-op elsewhere)."""
-    return engine.execution_options(m360_writer=True)
+    """The same engine for read-then-write transactions (BEGIN IMMEDIATE on SQLite; no-op elsewhere).
+    Built once per engine and kept on it: building an option engine costs more than a turn's statements."""
+    writer = engine.__dict__.get("_m360_writer")
+    if writer is None:
+        writer = engine.__dict__["_m360_writer"] = engine.execution_options(m360_writer=True)
+    return writer
 
 
 @contextmanager

@@ -121,7 +121,7 @@ class Interview(Base):
     source: Mapped[str] = mapped_column(String(20), default="chat")  # chat | import
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_activity_at: Mapped[datetime] = mapped_column(default=utcnow)
-    finished_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None] = mapped_column(index=True)  # windows of alerts and reports
 
     questionnaire: Mapped[QuestionnaireVersion] = relationship()
     contact: Mapped[Contact | None] = relationship()
@@ -247,7 +247,7 @@ class HelpRequest(Base):
     due_date: Mapped[str | None] = mapped_column(String(10))  # ISO date, business days (Ley 1755)
     satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1–5, asked when the ticket is closed
     satisfaction_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None]
 
