@@ -44,9 +44,9 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot import outbox
+from bot import helpdesk, outbox
 from bot.themes import theme_labels
-from surveys import db
+from surveys import db, store
 from surveys.models import Alert, Answer, Contact, Entity, HelpRequest, Interview, QuestionnaireVersion, utcnow
 from surveys.scoring import SCORE_QUESTIONS, THRESHOLD, entity_score  # one definition (also analysis.indicators)
 
@@ -62,7 +62,6 @@ QUESTIONNAIRES = QuestionnaireVersion.__table__
 
 RULES = ("ticket_nuevo", "ticket_urgente", "contacto_asesor", "insatisfaccion", "contribucion_no", "tema_mala",
          "pico_demanda", "ticket_vencido")
-OPEN_TICKET = ("nueva", "asignada", "en_gestion")  # the DER still owes an answer
 DEFAULT_CONFIG = Path(__file__).with_name("alerts.yaml")
 
 
@@ -149,7 +148,7 @@ class Alerts:
                     detail: str = "", **title_fields: Any) -> int | None:
         """Store the alert unless its key was raised before, and queue it for every destination.
         Returns its id, or None for a duplicate."""
-        entity = _entity(conn, entity_code)
+        entity = store.entity(conn, entity_code)
         region = region or (entity.region if entity is not None else None)
         fields = {"entity": entity.display if entity is not None else (entity_code or "entidad sin registrar"),
                   "region": region or "sin región", **{k: _text(v) for k, v in title_fields.items()}}
@@ -209,7 +208,7 @@ class Alerts:
                                  help_request_id=ticket.id, code=ticket.code, themes=themes, deadline=deadline,
                                  detail=ticket.need, data={"ticket": ticket.code, "themes": list(ticket.themes),
                                                            "urgent": ticket.urgent})
-        self.demand_spike(conn, _entity_region(conn, ticket.entity_code), list(ticket.themes), now)
+        self.demand_spike(conn, store.entity_region(conn, ticket.entity_code), list(ticket.themes), now)
 
     def check_overdue(self, conn: Connection, now: datetime) -> int:
         """Raise ticket_vencido for open tickets past their due date (local calendar). Returns how many."""
@@ -217,7 +216,7 @@ class Alerts:
         if rule is None:
             return 0
         today = now.astimezone(ZoneInfo(self.timezone)).date().isoformat()
-        overdue = conn.execute(select(REQUESTS).where(REQUESTS.c.status.in_(OPEN_TICKET),
+        overdue = conn.execute(select(REQUESTS).where(REQUESTS.c.status.in_(helpdesk.OPEN),
                                                       REQUESTS.c.due_date < today)).all()
         raised = 0
         for ticket in overdue:
@@ -262,7 +261,7 @@ class Alerts:
                 self.raise_alert(conn, rule, key=str(interview_id), items=items, data={"ratings": bad}, **common)
         themes = [t for t in answers.get("demanda_temas") or [] if t != "otro"]
         if themes:
-            self.demand_spike(conn, _entity_region(conn, common["entity_code"]), themes, now)
+            self.demand_spike(conn, store.entity_region(conn, common["entity_code"]), themes, now)
 
     # -- demand spike
 
@@ -344,21 +343,12 @@ def as_json(conn: Connection, alert: Any) -> dict[str, Any]:
         ticket = conn.execute(select(REQUESTS.c.code).where(REQUESTS.c.id == alert.help_request_id)).scalar()
     return {
         "id": alert.id, "rule": alert.rule, "severity": alert.severity, "title": alert.title, "detail": alert.detail,
-        "entity": entity_info(conn, alert.entity_code),
+        "entity": store.entity_json(conn, alert.entity_code),
         "region": alert.region, "help_request": ticket, "interview_id": alert.interview_id, "data": alert.data,
         "status": alert.status, "created_at": alert.created_at.isoformat(),
         "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
         "acknowledged_by": alert.acknowledged_by, "ack_note": alert.ack_note,
     }
-
-
-def entity_info(conn: Connection, code: str | None) -> dict[str, Any] | None:
-    """The entity as the API and the webhook show it."""
-    entity = _entity(conn, code)
-    if entity is None:
-        return None if code is None else {"code": code, "name": None}
-    return {"code": entity.code, "name": entity.display, "kind": entity.kind, "department": entity.dept_name,
-            "region": entity.region}
 
 
 # ------------------------------------------------------------------ the periodic checks in `m360 serve`
@@ -406,31 +396,6 @@ class AlertMonitor:
 class _Defaulting(dict[str, Any]):
     def __missing__(self, key: str) -> str:
         return ""
-
-
-@dataclass(frozen=True)
-class _EntityInfo:
-    code: str
-    display: str
-    kind: str
-    dept_name: str
-    region: str | None
-
-
-def _entity(conn: Connection, code: str | None) -> _EntityInfo | None:
-    if not code:
-        return None
-    row = conn.execute(select(ENTITIES.c.code, ENTITIES.c.name, ENTITIES.c.kind, ENTITIES.c.dept_name,
-                              ENTITIES.c.region).where(ENTITIES.c.code == code)).one_or_none()
-    if row is None:
-        return None
-    display = row.name if row.kind == "gobernacion" else f"{row.name} ({row.dept_name})"
-    return _EntityInfo(row.code, display, row.kind, row.dept_name, row.region)
-
-
-def _entity_region(conn: Connection, code: str | None) -> str | None:
-    entity = _entity(conn, code)
-    return entity.region if entity is not None else None
 
 
 def _entities_asking(conn: Connection, region: str, theme: str, since: datetime) -> set[str]:

@@ -16,23 +16,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, update
 
 from bot import deadlines, outbox
-from bot.alerts import Alerts
 from bot.conversation import ConversationState, ask_rating, rating_options
 from bot.themes import load_taxonomy
-from surveys.models import Contact, Entity, HelpRequest, HelpRequestEvent
+from surveys import store
+from surveys.models import Contact, HelpRequest, HelpRequestEvent
 from surveys.texts import texts
+
+if TYPE_CHECKING:
+    from bot.alerts import Alerts
 
 REQUESTS = HelpRequest.__table__
 EVENTS = HelpRequestEvent.__table__
 CONTACTS = Contact.__table__
-ENTITIES = Entity.__table__
 
 STATUSES = ("nueva", "asignada", "en_gestion", "respondida", "cerrada", "remitida")
+OPEN = ("nueva", "asignada", "en_gestion")  # the DER still owes an answer: these can be overdue
 TRANSITIONS: dict[str, frozenset[str]] = {
     "nueva": frozenset({"asignada", "en_gestion", "remitida", "cerrada"}),
     "asignada": frozenset({"en_gestion", "respondida", "remitida", "cerrada"}),
@@ -62,8 +65,8 @@ def create(conn: Connection, *, entity_code: str | None, region: str | None, con
            alerts: Alerts | None = None) -> Created:
     taxonomy = load_taxonomy()
     first = taxonomy.get(themes[0]) if themes else None
-    if region is None and entity_code:
-        region = conn.execute(select(ENTITIES.c.region).where(ENTITIES.c.code == entity_code)).scalar()
+    if region is None:
+        region = store.entity_region(conn, entity_code)
     due = deadlines.deadline_for(now).isoformat()
     request_id = int(conn.execute(REQUESTS.insert(), dict(
         entity_code=entity_code, contact_id=contact_id, channel=channel, source=source, interview_id=interview_id,
@@ -77,7 +80,11 @@ def create(conn: Connection, *, entity_code: str | None, region: str | None, con
     conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id).values(code=code))
     conn.execute(EVENTS.insert(), dict(request_id=request_id, from_status=None, to_status="nueva", actor=actor,
                                        note=None, created_at=now))
-    (alerts or Alerts()).ticket_created(conn, request_id, now)
+    if alerts is None:
+        from bot.alerts import Alerts  # alerts read this module's statuses: imported when first needed
+
+        alerts = Alerts()
+    alerts.ticket_created(conn, request_id, now)
     return Created(request_id, code, due, tuple(themes))
 
 
@@ -191,3 +198,35 @@ def by_code(conn: Connection, code: str, entity_code: str | None = None) -> tupl
     note = conn.execute(select(EVENTS.c.note).where(EVENTS.c.request_id == ticket.id, EVENTS.c.note.is_not(None))
                         .order_by(EVENTS.c.id.desc()).limit(1)).scalar_one_or_none()
     return ticket, note
+
+
+def is_overdue(ticket: Any, today: str) -> bool:
+    """Open and past its due date (``today``: the local ISO date)."""
+    return ticket.status in OPEN and ticket.due_date is not None and ticket.due_date < today
+
+
+def as_json(conn: Connection, ticket: Any, *, today: str, events: bool = False) -> dict[str, Any]:
+    """A ticket as the API and the panel show it; with ``events``, its history."""
+    taxonomy = load_taxonomy()
+    data: dict[str, Any] = {
+        "code": ticket.code, "status": ticket.status, "source": ticket.source, "channel": ticket.channel,
+        "entity": store.entity_json(conn, ticket.entity_code), "need": ticket.need,
+        "themes": [{"id": t, "label": theme.label if (theme := taxonomy.get(t)) else t} for t in ticket.themes or ()],
+        "support_type": ticket.support_type, "phase": ticket.phase, "urgent": ticket.urgent,
+        "requested_by_date": ticket.requested_by_date, "assignee": ticket.assignee,
+        "direccion_tecnica": ticket.direccion_tecnica, "articulador": ticket.articulador,
+        "referred_to": ticket.referred_to, "due_date": ticket.due_date, "overdue": is_overdue(ticket, today),
+        "satisfaction": ticket.satisfaction, "interview_id": ticket.interview_id,
+        "created_at": _iso(ticket.created_at), "updated_at": _iso(ticket.updated_at),
+        "closed_at": _iso(ticket.closed_at),
+    }
+    if events:
+        data["events"] = [
+            {"from": e.from_status, "to": e.to_status, "actor": e.actor, "note": e.note, "at": _iso(e.created_at)}
+            for e in conn.execute(select(EVENTS).where(EVENTS.c.request_id == ticket.id).order_by(EVENTS.c.id))
+        ]
+    return data
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None

@@ -280,6 +280,22 @@ class ApiToken(Base):
     revoked_at: Mapped[datetime | None]
 
 
+class UserAccount(Base):
+    """A person who signs in to the web panel (webhooks/panel). The password is stored as a salted
+    scrypt hash (werkzeug.security); roles as for API tokens: analyst | der | admin."""
+
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(120))
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+    disabled_at: Mapped[datetime | None]
+
+
 class Alert(Base):
     """A demand alert for the DER (bot.alerts). Stored once per ``dedupe_key``; delivered through
     the outbox to the configured destinations; open until someone acknowledges it."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from surveys import schema
-from surveys.models import Answer, Interview, QuestionnaireVersion
+from surveys.models import Answer, Entity, Interview, QuestionnaireVersion
 
 # Table-level statements for the per-turn path: built once, parameters bound at execution.
 ANSWERS = Answer.__table__
@@ -145,3 +146,41 @@ def expire_stale(session: Session, cutoff: datetime, now: datetime) -> int:
         .values(status="expirada", finished_at=now)
     )
     return int(result.rowcount or 0)
+
+
+# ------------------------------------------------------------------ entities, as alerts, tickets and the API show them
+
+ENTITIES = Entity.__table__
+
+
+@dataclass(frozen=True)
+class EntityInfo:
+    code: str
+    display: str  # "Génova (Quindío)"; a gobernación by its own name
+    kind: str
+    dept_name: str
+    region: str | None
+
+
+def entity(conn: Connection, code: str | None) -> EntityInfo | None:
+    if not code:
+        return None
+    row = conn.execute(select(ENTITIES.c.code, ENTITIES.c.name, ENTITIES.c.kind, ENTITIES.c.dept_name,
+                              ENTITIES.c.region).where(ENTITIES.c.code == code)).one_or_none()
+    if row is None:
+        return None
+    display = row.name if row.kind == "gobernacion" else f"{row.name} ({row.dept_name})"
+    return EntityInfo(row.code, display, row.kind, row.dept_name, row.region)
+
+
+def entity_region(conn: Connection, code: str | None) -> str | None:
+    found = entity(conn, code)
+    return found.region if found is not None else None
+
+
+def entity_json(conn: Connection, code: str | None) -> dict[str, Any] | None:
+    found = entity(conn, code)
+    if found is None:
+        return None if code is None else {"code": code, "name": None}
+    return {"code": found.code, "name": found.display, "kind": found.kind, "department": found.dept_name,
+            "region": found.region}

@@ -12,7 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy import Connection, Engine, func, select
+from sqlalchemy import Engine, func, select
 
 from bot import alerts, helpdesk
 from bot.config import Settings
@@ -108,7 +108,7 @@ def list_help_requests() -> Any:
         query = query.where(ENTITIES.c.region == region)
     overdue = _flag("overdue")
     if overdue is not None:
-        late = (REQUESTS.c.status.in_(alerts.OPEN_TICKET)) & (REQUESTS.c.due_date < _today())
+        late = (REQUESTS.c.status.in_(helpdesk.OPEN)) & (REQUESTS.c.due_date < _today())
         query = query.where(late if overdue else ~late)
     theme = request.args.get("theme")
     if theme and load_taxonomy().get(theme) is None:
@@ -119,7 +119,7 @@ def list_help_requests() -> Any:
         if theme:  # a JSON list: filtered here, the same on SQLite and PostgreSQL
             rows = [r for r in rows if theme in (r.themes or ())]
         page = rows[offset:offset + limit]
-        items = [_ticket_json(conn, row) for row in page]
+        items = [helpdesk.as_json(conn, row, today=_today()) for row in page]
     return jsonify(items=items, total=len(rows), limit=limit, offset=offset)
 
 
@@ -130,7 +130,7 @@ def get_help_request(code: str) -> Any:
         row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one_or_none()
         if row is None:
             return jsonify(error=f"unknown ticket {code}"), 404
-        return jsonify(_ticket_json(conn, row, events=True))
+        return jsonify(helpdesk.as_json(conn, row, events=True, today=_today()))
 
 
 PATCHABLE = {"status", "assignee", "note", "referred_to"}
@@ -151,32 +151,9 @@ def patch_help_request(code: str) -> Any:
         helpdesk.change(conn, code.upper(), actor=g.actor, now=utcnow(), status=values["status"],
                         note=values["note"], assignee=values["assignee"], referred_to=values["referred_to"])
         row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one()
-        result = _ticket_json(conn, row, events=True)
+        result = helpdesk.as_json(conn, row, events=True, today=_today())
     _wake_outbox()
     return jsonify(result)
-
-
-def _ticket_json(conn: Connection, row: Any, events: bool = False) -> dict[str, Any]:
-    taxonomy = load_taxonomy()
-    entity = alerts.entity_info(conn, row.entity_code)
-    data: dict[str, Any] = {
-        "code": row.code, "status": row.status, "source": row.source, "channel": row.channel,
-        "entity": entity, "need": row.need,
-        "themes": [{"id": t, "label": theme.label if (theme := taxonomy.get(t)) else t} for t in row.themes or ()],
-        "support_type": row.support_type, "phase": row.phase, "urgent": row.urgent,
-        "requested_by_date": row.requested_by_date, "assignee": row.assignee,
-        "direccion_tecnica": row.direccion_tecnica, "articulador": row.articulador, "referred_to": row.referred_to,
-        "due_date": row.due_date,
-        "overdue": row.status in alerts.OPEN_TICKET and row.due_date is not None and row.due_date < _today(),
-        "satisfaction": row.satisfaction, "interview_id": row.interview_id,
-        "created_at": _iso(row.created_at), "updated_at": _iso(row.updated_at), "closed_at": _iso(row.closed_at),
-    }
-    if events:
-        data["events"] = [
-            {"from": e.from_status, "to": e.to_status, "actor": e.actor, "note": e.note, "at": _iso(e.created_at)}
-            for e in conn.execute(select(EVENTS).where(EVENTS.c.request_id == row.id).order_by(EVENTS.c.id))
-        ]
-    return data
 
 
 # ------------------------------------------------------------------ alerts

@@ -1,9 +1,13 @@
-"""Bearer tokens with roles for the JSON API.
+"""Who may do what: bearer tokens for the JSON API and user accounts for the web panel.
 
 Roles: ``analyst`` reads; ``der`` also manages tickets and alerts; ``admin`` may do everything.
 Tokens are created with ``m360 tokens create`` and shown once; only their SHA-256 is stored, so a
 leaked database does not leak usable tokens. ``M360_ADMIN_TOKEN`` (app config or environment) is
 accepted as an admin token: it bootstraps a fresh install and the tests.
+
+Panel users (``m360 users create``) sign in with a username and password, stored as a salted
+scrypt hash by werkzeug.security; the panel (webhooks/panel) keeps who they are in Flask's signed
+session cookie.
 """
 
 from __future__ import annotations
@@ -21,10 +25,12 @@ from flask import current_app, g, jsonify, request
 from sqlalchemy import Connection, select, update
 
 from surveys import db
-from surveys.models import ApiToken, utcnow
+from surveys.models import ApiToken, UserAccount, utcnow
 
 ROLES = ("analyst", "der", "admin")
 TOKENS = ApiToken.__table__
+USERS = UserAccount.__table__
+MIN_PASSWORD = 10
 LAST_USED_RESOLUTION = timedelta(minutes=10)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -61,6 +67,45 @@ def authenticate(conn: Connection, token: str, admin_token: str | None) -> tuple
         with db.transaction(conn.engine) as writer:
             writer.execute(update(TOKENS).where(TOKENS.c.id == row.id).values(last_used_at=now))
     return row.role, f"{row.role}:{row.name}"
+
+
+def create_user(conn: Connection, *, username: str, name: str, role: str, password: str,
+                now: datetime | None = None) -> int:
+    """A panel account. Raises ValueError for an unknown role, a taken username or a short password."""
+    from werkzeug.security import generate_password_hash
+
+    username = username.strip().lower()
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+    if not username or len(password) < MIN_PASSWORD:
+        raise ValueError(f"a username and a password of at least {MIN_PASSWORD} characters are needed")
+    if conn.execute(select(USERS.c.id).where(USERS.c.username == username)).first() is not None:
+        raise ValueError(f"the username {username} is taken")
+    return int(conn.execute(USERS.insert(), dict(
+        username=username, name=name.strip() or username, role=role, password_hash=generate_password_hash(password),
+        created_at=now or utcnow())).inserted_primary_key[0])
+
+
+def check_user(conn: Connection, username: str, password: str) -> Any:
+    """The active account with these credentials, or None. The hash is checked even for an unknown
+    username, so the answer takes as long either way."""
+    from werkzeug.security import check_password_hash, generate_password_hash
+
+    row = conn.execute(select(USERS).where(USERS.c.username == username.strip().lower(),
+                                           USERS.c.disabled_at.is_(None))).one_or_none()
+    stored = row.password_hash if row is not None else _dummy_hash(generate_password_hash)
+    return row if check_password_hash(stored, password) and row is not None else None
+
+
+@functools.cache
+def _dummy_hash(generate: Callable[[str], str]) -> str:
+    return generate(secrets.token_hex(16))
+
+
+def disable_user(conn: Connection, username: str, now: datetime | None = None) -> bool:
+    result = conn.execute(update(USERS).where(USERS.c.username == username.strip().lower(),
+                                              USERS.c.disabled_at.is_(None)).values(disabled_at=now or utcnow()))
+    return result.rowcount == 1
 
 
 def _error(status: int, message: str) -> Any:

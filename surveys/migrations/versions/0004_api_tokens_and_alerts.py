@@ -1,4 +1,4 @@
-"""api tokens and alerts
+"""api tokens, panel users and alerts
 
 Revision ID: 0004
 Revises: 0003
@@ -27,6 +27,18 @@ def upgrade() -> None:
     sa.Column('revoked_at', surveys.models.UTCDateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('token_hash')
+    )
+    op.create_table('user_account',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('username', sa.String(length=80), nullable=False),
+    sa.Column('name', sa.String(length=120), nullable=False),
+    sa.Column('role', sa.String(length=20), nullable=False),
+    sa.Column('password_hash', sa.String(length=256), nullable=False),
+    sa.Column('created_at', surveys.models.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('last_login_at', surveys.models.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('disabled_at', surveys.models.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('username')
     )
     op.create_table('alert',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -87,5 +99,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_alert_entity_code'))
 
     op.drop_table('alert')
+    op.drop_table('user_account')
     op.drop_table('api_token')
     # ### end Alembic commands ###
