@@ -1,0 +1,34 @@
+"""The open-answer coder (issue 5): codebooks and labelled corpora as data, a spaCy pipeline for
+Spanish chat text, a keyword rule layer and a trained ``textcat_multilabel`` per codebook, combined
+into a calibrated confidence per code. See docs/coding.md.
+
+Modules, one concept each:
+
+- :mod:`analysis.coding.codebooks` — codebook YAML loading and validation (shared codes merged);
+- :mod:`analysis.coding.corpus` — labelled corpora (fixed train/test split) and their validation;
+- :mod:`analysis.coding.normalize` — chat text normalisation (keeps negation words);
+- :mod:`analysis.coding.lemmas` — the spaCy analyser (tokenizer + lookup lemmatizer on folded text);
+- :mod:`analysis.coding.rules` — the negation-aware keyword rule layer (PhraseMatcher on lemmas);
+- :mod:`analysis.coding.calibration` — per-code logistic calibration of model score + rule hits;
+- :mod:`analysis.coding.metrics` — precision/recall/F1, Cohen's kappa, coverage/precision curve;
+- :mod:`analysis.coding.model` — the trained coder of one codebook (train, save, load, predict);
+- :mod:`analysis.coding.training` — building the model files (``m360 coder train``);
+- :mod:`analysis.coding.storage` — coded answers in the database, review and audit;
+- :mod:`analysis.coding.fastpath` — coding an answer when the chat stores it;
+- :mod:`analysis.coding.themes` — the help desk's theme classifier backed by the ``temas`` coder;
+- :mod:`analysis.coding.cli` — ``m360 coder``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+CODEBOOKS_DIR = PACKAGE_DIR / "codebooks"
+CORPUS_DIR = PACKAGE_DIR / "corpus"
+
+
+def models_dir() -> Path:
+    """Where trained models live: ``M360_MODELS_DIR`` or ``var/models`` (gitignored)."""
+    return Path(os.environ.get("M360_MODELS_DIR", "var/models")).resolve()
