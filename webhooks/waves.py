@@ -1,0 +1,160 @@
+"""Monthly waves in the JSON API (bot.waves), under ``/api/v1``:
+
+- ``GET /api/v1/waves`` — waves, newest first (roles analyst, der, admin);
+- ``POST /api/v1/waves`` — draw a wave (der, admin): ``{"period": "2026-11", "size": 52, "seed": 7, …}``;
+- ``GET /api/v1/waves/<id>`` — the wave, its frame, strata and progress (analyst, der, admin);
+- ``POST /api/v1/waves/<id>/launch`` — launch now, or ``{"at": "2026-12-01T09:00"}`` later (der, admin);
+- ``POST /api/v1/waves/<id>/close`` — close it (der, admin).
+
+Errors are ``{"error": …}``: 400 for a bad body, 404 for an unknown wave, 409 for a sample that
+cannot be drawn or a closed wave.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, current_app, g, jsonify, request
+from sqlalchemy import Engine
+
+from bot import waves
+from bot.config import Settings
+from surveys import db
+from surveys.models import utcnow
+from webhooks.auth import require_role
+
+bp = Blueprint("waves", __name__, url_prefix="/api/v1")
+READERS = ("analyst", "der", "admin")
+MANAGERS = ("der", "admin")
+FIELDS = {"period", "size", "census", "gobernaciones", "seed", "regions", "pdet_only", "exclude_recent",
+          "reminder_days", "closes_at", "name", "questionnaire"}
+
+
+class BadRequest(ValueError):
+    pass
+
+
+@bp.errorhandler(BadRequest)
+def bad_request(exc: BadRequest) -> Any:
+    return jsonify(error=str(exc)), 400
+
+
+@bp.errorhandler(waves.WaveError)
+def wave_error(exc: waves.WaveError) -> Any:
+    return jsonify(error=str(exc)), 404 if str(exc).startswith("no wave") else 409
+
+
+def _engine() -> Engine:
+    return current_app.extensions["m360.sessions"].kw["bind"]
+
+
+def _now() -> datetime:
+    """The app's clock: ``M360_CLOCK`` in the app config (tests move time), else the real one."""
+    clock = current_app.config.get("M360_CLOCK")
+    return clock() if clock is not None else utcnow()
+
+
+def _body() -> dict[str, Any]:
+    if not request.get_data():
+        return {}
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest("expected a JSON object")
+    return body
+
+
+def _moment(value: Any, name: str) -> datetime:
+    if not isinstance(value, str):
+        raise BadRequest(f"{name} must be an ISO date or time")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be an ISO date or time") from exc
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=waves.TZ)
+
+
+def _int(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise BadRequest(f"{name} must be a whole number ≥ 0")
+    return value
+
+
+def _spec(body: dict[str, Any]) -> waves.Spec:
+    unknown = set(body) - FIELDS
+    if unknown:
+        raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+    if not isinstance(body.get("period"), str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", body["period"]):
+        raise BadRequest("period (YYYY-MM) is required")
+    regions = body.get("regions") or []
+    days = body.get("reminder_days", list(waves.DEFAULT_REMINDERS))
+    if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
+        raise BadRequest("regions must be a list of region names")
+    if not isinstance(days, list) or not all(isinstance(d, int) and d > 0 for d in days) or days != sorted(days):
+        raise BadRequest("reminder_days must be increasing positive whole numbers, e.g. [2, 5]")
+    for flag in ("census", "pdet_only"):
+        if not isinstance(body.get(flag, False), bool):
+            raise BadRequest(f"{flag} must be true or false")
+    return waves.Spec(
+        period=body["period"], size=None if body.get("census") else (_int(body, "size") or 52),
+        gobernaciones=_int(body, "gobernaciones"), seed=_int(body, "seed"), regions=tuple(regions),
+        pdet_only=bool(body.get("pdet_only")), exclude_recent=_int(body, "exclude_recent") or 0,
+        questionnaire=str(body.get("questionnaire") or Settings().questionnaire), reminder_days=tuple(days),
+        closes_at=_moment(body["closes_at"], "closes_at") if body.get("closes_at") else None,
+        name=str(body["name"]) if body.get("name") else None,
+    )
+
+
+@bp.get("/waves")
+@require_role(*READERS)
+def list_waves() -> Any:
+    with _engine().connect() as conn:
+        items = waves.listing(conn, limit=200)
+    return jsonify(items=items, total=len(items))
+
+
+@bp.post("/waves")
+@require_role(*MANAGERS)
+def create_wave() -> Any:
+    spec = _spec(_body())
+    with db.transaction(_engine()) as conn:
+        created = waves.create(conn, spec, actor=g.actor, now=_now())
+        data = waves.progress(conn, created.id)
+    return jsonify(data), 201
+
+
+@bp.get("/waves/<int:wave_id>")
+@require_role(*READERS)
+def show_wave(wave_id: int) -> Any:
+    with _engine().connect() as conn:
+        return jsonify(waves.progress(conn, wave_id))
+
+
+@bp.post("/waves/<int:wave_id>/launch")
+@require_role(*MANAGERS)
+def launch_wave(wave_id: int) -> Any:
+    body = _body()
+    unknown = set(body) - {"at"}
+    if unknown:
+        raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
+    at = _moment(body["at"], "at") if body.get("at") else None
+    done = waves.launch(_engine(), wave_id, at=at, now=_now())
+    worker = current_app.extensions.get("m360.outbox")
+    if done.invited and worker is not None:
+        worker.notify()  # send what was queued without waiting for the next round
+    with _engine().connect() as conn:
+        data = waves.progress(conn, wave_id)
+    data["queued"] = {"invitations": done.invited, "reminders": done.reminded, "waiting": done.waiting}
+    return jsonify(data)
+
+
+@bp.post("/waves/<int:wave_id>/close")
+@require_role(*MANAGERS)
+def close_wave(wave_id: int) -> Any:
+    with db.transaction(_engine()) as conn:
+        waves.close(conn, wave_id, now=_now())
+        return jsonify(waves.progress(conn, wave_id))
