@@ -7,6 +7,7 @@ The score is the mean of the 1–5 answers to ``puntaje_general`` (1.1) and the 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -17,8 +18,8 @@ SCORE_QUESTIONS = ("puntaje_general", *ASPECTS)
 
 
 def rating(value: Any) -> float | None:
-    """A 1–5 answer as a number (stored ratings are ints; booleans and text are not ratings)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    """A 1–5 answer as a number (stored ratings are ints; booleans, text and NaN are not ratings)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
         return None
     return float(value)
 

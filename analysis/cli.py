@@ -1,0 +1,126 @@
+"""``m360 report`` (the informe de percepción and the fichas) and ``m360 responses import``;
+registered in bot/cli.py. pandas is imported when a command runs, not when ``m360`` starts."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from surveys import db
+
+FORMATS = ("html", "xlsx", "json")
+
+
+def filters_from(region: str | None, department: str | None, kind: str | None, pdet: str | None,
+                 entity: str | None) -> Any:
+    from analysis.indicators import Filters
+
+    return Filters(region=region or None, department=department or None, kind=kind or None,
+                   pdet=None if pdet in (None, "") else pdet.lower() in ("si", "sí", "true", "1"),
+                   entity=entity or None)
+
+
+def render(report: dict[str, Any], fmt: str) -> bytes:
+    """The report dict as html, xlsx or json bytes."""
+    if fmt == "json":
+        return json.dumps(report, ensure_ascii=False, indent=1).encode("utf-8")
+    if fmt == "html":
+        from analysis import html
+
+        return html.render(report).encode("utf-8")
+    if fmt == "xlsx":
+        from analysis import xlsx
+
+        return xlsx.render(report)
+    raise ValueError(f"unknown format {fmt!r}: use html, xlsx or json")
+
+
+def default_name(report: dict[str, Any], fmt: str) -> str:
+    kind = {"informe": "informe_percepcion", "region": "ficha_region", "entidad": "ficha_entidad"}[report["report"]]
+    suffix = report["filters"].get("entity") or report["filters"].get("region") or ""
+    suffix = re.sub(r"[^A-Za-z0-9]+", "_", suffix).strip("_")
+    return f"{kind}_{report['period']}{'_' + suffix if suffix else ''}.{fmt}"
+
+
+@click.command("report")
+@click.option("--period", required=True, help="AAAA-MM (mes), AAAA-Qn (trimestre) o AAAA (año).")
+@click.option("--region", help="Only this region (ficha regional).")
+@click.option("--entity", "entity", help="Only this entity, DIVIPOLA code (ficha municipal).")
+@click.option("--department", help="Only this department (code or name).")
+@click.option("--kind", type=click.Choice(["alcaldia", "gobernacion"]), help="Only alcaldías or gobernaciones.")
+@click.option("--pdet", type=click.Choice(["si", "no"]), help="Only PDET municipalities (si) or the rest (no).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="html", show_default=True)
+@click.option("--questionnaire", default="monitoreo360", show_default=True)
+@click.option("--score-questions", help="Comma-separated 1–5 questions whose mean is the entity score "
+                                        "(default: puntaje_general and the six aspecto_*).")
+@click.option("--threshold", type=float, help="Insatisfecho below this score (default 3.5).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="File to write (default: informe_percepcion_<period>.<format>; '-' for stdout).")
+def report(period: str, region: str | None, entity: str | None, department: str | None, kind: str | None,
+           pdet: str | None, fmt: str, questionnaire: str, score_questions: str | None, threshold: float | None,
+           output: Path | None) -> None:
+    """Write the informe de percepción of a period (HTML with charts, XLSX, JSON); with --region or
+    --entity, the ficha of that region or municipality."""
+    from analysis import report as reports
+    from analysis.indicators import Options
+    from analysis.periods import parse
+
+    try:
+        cut = parse(period)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--period") from exc
+    defaults = Options()
+    options = Options(
+        score_questions=tuple(q.strip() for q in score_questions.split(",") if q.strip())
+        if score_questions else defaults.score_questions,
+        threshold=defaults.threshold if threshold is None else threshold)
+    db.upgrade()
+    with db.session_factory()() as session:
+        data = reports.build_report(session, cut, filters_from(region, department, kind, pdet, entity), options,
+                                    qid=questionnaire)
+    if entity and data.get("entity", {}).get("entity") is None:
+        raise click.BadParameter(f"unknown entity {entity!r} (DIVIPOLA code)", param_hint="--entity")
+    payload = render(data, fmt)
+    if str(output) == "-":
+        sys.stdout.buffer.write(payload)
+        return
+    path = output or Path(default_name(data, fmt))
+    path.write_bytes(payload)
+    s = data["summary"]
+    click.echo(f"{data['title']} {data['period_label']}: {s['interviews']} entrevistas, "
+               f"{len(data['priority'])} entidades prioritarias → {path}")
+
+
+@click.command("import")
+@click.argument("source", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("--skip-invalid", is_flag=True, help="Write the valid rows even if some are bad (those are reported).")
+@click.option("--questionnaire", default="monitoreo360", show_default=True)
+def responses_import(source: Path, skip_invalid: bool, questionnaire: str) -> None:
+    """Load interviews from a .xlsx or .csv in the export format (one row per interview, canonical
+    column names). Every row is validated; with any bad row nothing is written unless --skip-invalid.
+    Importing the same file again does not duplicate (same entity + period are updated)."""
+    from analysis import importer
+
+    db.upgrade()
+    try:
+        with db.session_factory().begin() as session:
+            result = importer.import_responses(session, source, skip_invalid=skip_invalid,
+                                               questionnaire=questionnaire)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    for problem in result.file_errors:
+        click.echo(f"{source.name}: {problem}", err=True)
+    for error in result.errors:
+        click.echo(f"{source.name}: {error}", err=True)
+    if result.file_errors:
+        raise click.ClickException(f"{source.name}: nothing imported (fix the columns)")
+    if result.errors and not result.written:
+        raise click.ClickException(f"{source.name}: {len(result.bad_rows)} of {result.rows} rows are invalid; "
+                                   "nothing imported (fix them, or use --skip-invalid)")
+    click.echo(f"{source.name}: {result.rows} rows, {result.valid} valid, {len(result.bad_rows)} invalid; "
+               f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged")

@@ -1,0 +1,141 @@
+"""The informe de percepción as data: one dict (JSON-ready) with every figure of the report for a
+cut (month, quarter or year) and a set of filters. The HTML (:mod:`analysis.html`), the XLSX
+(:mod:`analysis.xlsx`), ``m360 report`` and ``GET /api/v1/reports/<period>`` all render this dict,
+so they show the same numbers.
+
+Spans: the cut's own interviews give the distribution, satisfaction, regions and priority list;
+the month-to-month series (aspects, themes, Bloque 4, codes) run from the first month of the
+cut's year that has interviews up to the cut's last month; the cumulative demand covers that
+same year-to-date span; the change compares with the previous cut of the same kind.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Connection, select
+from sqlalchemy.orm import Session
+
+from analysis import frame as frames
+from analysis import indicators as ind
+from analysis.periods import Period, month_label, parse
+from surveys.models import Entity, HelpRequest
+
+REQUESTS = HelpRequest.__table__
+ENTITIES = Entity.__table__
+OPEN_TICKET = ("nueva", "asignada", "en_gestion")  # as bot.alerts: the DER still owes an answer
+
+NOT_REPORTED = ("consentimiento", "cargo", "contacto_asesor")
+KIND_TITLES = {"informe": "Informe de percepción", "region": "Ficha regional", "entidad": "Ficha municipal"}
+
+
+def _connection(source: Connection | Session) -> Connection:
+    return source.connection() if isinstance(source, Session) else source
+
+
+def urgent_tickets(conn: Connection, until: str | None = None) -> pd.DataFrame:
+    """Open urgent help requests (created up to the end of month ``until`` if given), with the
+    entity's attributes in the frame's column names."""
+    query = (select(REQUESTS.c.code.label("ticket"), REQUESTS.c.created_at,
+                    REQUESTS.c.entity_code.label("entidad_codigo"),
+                    ENTITIES.c.name.label("entidad_nombre"), ENTITIES.c.kind.label("entidad_tipo"),
+                    ENTITIES.c.dept_name.label("departamento"), ENTITIES.c.dept_code, ENTITIES.c.region,
+                    ENTITIES.c.pdet, ENTITIES.c.lat, ENTITIES.c.lon)
+             .join(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
+             .where(REQUESTS.c.urgent.is_(True), REQUESTS.c.status.in_(OPEN_TICKET))
+             .order_by(REQUESTS.c.created_at))
+    rows = [dict(r._mapping) for r in conn.execute(query)]
+    if until is not None:
+        year, month = int(until[:4]), int(until[5:])
+        end = datetime(year + month // 12, month % 12 + 1, 1, 5, tzinfo=UTC)  # 00:00 Bogotá of the next month
+        rows = [r for r in rows if r["created_at"] < end]
+    for r in rows:
+        r["entidad"] = frames.display_name(r["entidad_nombre"], r["entidad_tipo"], r["departamento"])
+        r["periodo"] = None
+    columns = ["ticket", "entidad_codigo", "entidad_nombre", "entidad", "entidad_tipo", "departamento", "dept_code",
+               "region", "pdet", "lat", "lon", "periodo"]
+    return pd.DataFrame.from_records(rows, columns=columns)
+
+
+def build_report(source: Connection | Session, period: str | Period, filters: ind.Filters | None = None,
+                 options: ind.Options | None = None, *, qid: str = "monitoreo360") -> dict[str, Any]:
+    """Every figure of the informe for ``period`` (YYYY-MM, YYYY-Qn or YYYY) restricted to
+    ``filters`` (see the module doc for the spans). Raises ValueError for a bad period."""
+    conn = _connection(source)
+    cut = parse(period) if isinstance(period, str) else period
+    filters, options = filters or ind.Filters(), options or ind.Options()
+    previous = cut.previous()
+    months = sorted(set(cut.year_to_date()) | set(previous.months))
+    q, _ = frames.questionnaire(conn, qid)
+    # The ficha municipal shows every answer; the rest of the report needs no identification answers.
+    questions = None if filters.entity else [x.name for x in q.questions if x.name not in NOT_REPORTED]
+    loaded = frames.load_frame(conn, months, qid=qid, questions=questions)
+    labels = ind.Labels.of(q)
+
+    with_data = sorted(set(loaded["periodo"])) if not loaded.empty else []
+    start = next((m for m in cut.year_to_date() if m in with_data), cut.first)
+    series_months = [m for m in cut.year_to_date() if m >= start] or list(cut.months)
+
+    scored = ind.with_scores(ind.apply_filters(loaded, filters), options)
+    current = scored[scored["periodo"].isin(cut.months)]
+    before = scored[scored["periodo"].isin(previous.months)]
+    series = scored[scored["periodo"].isin(series_months)]
+    tickets = ind.apply_filters(urgent_tickets(conn, cut.last), filters)
+
+    headline = ind.summary(current, options)
+    previous_summary = ind.summary(before, options)
+    kind = "entidad" if filters.entity else "region" if filters.region else "informe"
+    report: dict[str, Any] = {
+        "report": kind,
+        "title": KIND_TITLES[kind],
+        "questionnaire": q.key,
+        "period": cut.key, "period_kind": cut.kind, "period_label": cut.label, "months": list(cut.months),
+        "series_months": series_months, "series_labels": [month_label(m) for m in series_months],
+        "filters": filters.as_dict(),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "rounding": "percentages to 1 decimal and means to 2, half away from zero; the text rounds "
+                    "percentages to whole numbers the same way",
+        "summary": headline,
+        "previous": {"period": previous.key, "period_label": previous.label, "summary": previous_summary,
+                     "change": ind.change(headline, previous_summary)},
+        "satisfaction": ind.satisfaction(current, options),
+        "puntaje_general": ind.score_distribution(current, labels),
+        "puntaje_general_by_month": ind.distribution_by_month(series, series_months, labels),
+        "by_region": ind.by_region(current),
+        "monthly": ind.monthly_series(series, series_months, options),
+        "aspects": ind.aspects_by_month(series, series_months, labels),
+        "themes": ind.themes_by_month(series, series_months, labels),
+        "contribution": ind.contribution_by_month(series, series_months, labels),
+        "codes": ind.codes_by_month(series, series_months, labels),
+        "demand": ind.cumulative_demand(series, labels, series_months[0], cut.last),
+        "priority": ind.priority_list(current, tickets, labels),
+    }
+    if filters.entity:
+        report["entity"] = entity_detail(conn, filters.entity, series, labels)
+    return report
+
+
+def entity_detail(conn: Connection, code: str, series: pd.DataFrame, labels: ind.Labels) -> dict[str, Any]:
+    """The ficha municipal's own part: the entity and its interviews of the span, answer by answer."""
+    row = conn.execute(select(ENTITIES).where(ENTITIES.c.code == code)).one_or_none()
+    info = None if row is None else {
+        "code": row.code, "name": row.name, "entity": frames.display_name(row.name, row.kind, row.dept_name),
+        "kind": row.kind, "department": row.dept_name, "region": row.region, "pdet": bool(row.pdet),
+        "pdet_subregion": row.pdet_subregion, "lat": row.lat, "lon": row.lon}
+    interviews = []
+    for record in series.to_dict("records"):
+        answers = {}
+        for question in labels.questionnaire.questions:
+            value = record.get(question.name)
+            if isinstance(value, list):
+                answers[question.name] = [labels.choice(question.name, v) for v in value]
+            elif value is not None and not (isinstance(value, float) and pd.isna(value)):
+                answers[question.name] = labels.choice(question.name, value) if question.choices else value
+        score = record.get("puntaje_entidad")
+        interviews.append({"period": record["periodo"], "channel": record["canal"], "source": record["source"],
+                           "score": None if score is None or pd.isna(score) else ind.mean([score]),
+                           "insatisfecho": record.get("insatisfecho"), "answers": answers})
+    return {"entity": info, "interviews": interviews,
+            "questions": {q.name: labels.question(q.name) for q in labels.questionnaire.questions}}

@@ -1,0 +1,73 @@
+"""The results API: the informe de percepción as JSON and the export rows (issue 6).
+
+- ``GET /api/v1/reports/<period>``: the report dict of :func:`analysis.report.build_report`;
+  ``period`` is YYYY-MM, YYYY-Qn or YYYY; query parameters ``region``, ``department``, ``kind``
+  (alcaldia|gobernacion), ``pdet`` (true|false), ``entity`` (DIVIPOLA code), ``questionnaire``.
+- ``GET /api/v1/responses?period=YYYY-MM``: the rows of the responses export (analysis.export),
+  ``{"items": [...], "total": N, "period": …}``.
+
+Roles analyst, der and admin may read both."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify, request
+
+from analysis import export
+from analysis import report as reports
+from analysis.indicators import Filters
+from analysis.periods import parse
+from webhooks.auth import require_role
+from webhooks.exports import PERIOD
+
+bp = Blueprint("reports", __name__, url_prefix="/api/v1")
+READERS = ("analyst", "der", "admin")
+TRUE, FALSE = ("true", "1", "si", "sí", "yes"), ("false", "0", "no")
+
+
+def filters_from_args() -> Filters | str:
+    """The report filters of the query string, or an error message."""
+    args = request.args
+    pdet_text = (args.get("pdet") or "").strip().lower()
+    if pdet_text and pdet_text not in TRUE + FALSE:
+        return "pdet must be true or false"
+    kind = args.get("kind") or None
+    if kind not in (None, "alcaldia", "gobernacion"):
+        return "kind must be alcaldia or gobernacion"
+    return Filters(region=args.get("region") or None, department=args.get("department") or None, kind=kind,
+                   pdet=None if not pdet_text else pdet_text in TRUE, entity=args.get("entity") or None)
+
+
+@bp.get("/reports/<period>")
+@require_role(*READERS)
+def report(period: str) -> Any:
+    try:
+        cut = parse(period)
+    except ValueError:
+        return jsonify(error="period must be YYYY-MM, YYYY-Qn or YYYY"), 400
+    filters = filters_from_args()
+    if isinstance(filters, str):
+        return jsonify(error=filters), 400
+    with current_app.extensions["m360.sessions"]() as session:
+        data = reports.build_report(session, cut, filters, qid=request.args.get("questionnaire", "monitoreo360"))
+    if filters.entity and data["entity"]["entity"] is None:
+        return jsonify(error=f"unknown entity {filters.entity}"), 404
+    return jsonify(data)
+
+
+def _json_cell(value: Any) -> Any:
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+@bp.get("/responses")
+@require_role(*READERS)
+def responses() -> Any:
+    period = request.args.get("period", "")
+    if not PERIOD.match(period):
+        return jsonify(error="period must be YYYY-MM"), 400
+    with current_app.extensions["m360.sessions"]() as session:
+        frame = export.export_frame(session, period, request.args.get("questionnaire", "monitoreo360"))
+    items = [{k: _json_cell(v) for k, v in row.items()} for row in frame.to_dict("records")]
+    return jsonify(items=items, total=len(items), period=period, columns=list(frame.columns))
