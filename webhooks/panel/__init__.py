@@ -1,0 +1,101 @@
+"""The web panel for analysts and the DER (Spanish): sign-in with roles, then the period's results,
+priority entities, coded open answers, the review queue, help requests, alerts and downloads.
+
+Server-rendered (Flask + Jinja); respondents' free text is escaped by Jinja's autoescaping
+everywhere. Every POST carries the session's CSRF token. The signed session cookie holds only the
+account id; the account is read again on every request, so a disabled account is out at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from markupsafe import Markup, escape
+from sqlalchemy import Engine, select
+
+from surveys.models import UserAccount
+
+bp = Blueprint("panel", __name__, url_prefix="/panel")
+USERS = UserAccount.__table__
+READERS = ("analyst", "der", "admin")
+MANAGERS = ("der", "admin")
+F = TypeVar("F", bound=Callable[..., Any])
+
+# Pages in the navigation: (endpoint, label, roles that see it).
+NAV = (
+    ("panel.summary", "Resumen", READERS),
+    ("panel.priority", "Entidades prioritarias", READERS),
+    ("panel.open_answers", "Respuestas abiertas", READERS),
+    ("panel.review_queue", "Cola de revisión", ("analyst", "admin")),
+    ("panel.tickets", "Mesa de ayuda", READERS),
+    ("panel.alerts", "Alertas", READERS),
+    ("panel.waves_page", "Olas", READERS),
+    ("panel.downloads", "Descargas", READERS),
+)
+
+
+def engine() -> Engine:
+    return current_app.extensions["m360.sessions"].kw["bind"]
+
+
+def csrf_token() -> str:
+    token = session.get("csrf")
+    if not token:
+        token = session["csrf"] = secrets.token_urlsafe(32)
+    return str(token)
+
+
+def csrf_field() -> Markup:
+    return Markup('<input type="hidden" name="csrf" value="{}">').format(escape(csrf_token()))
+
+
+@bp.before_request
+def check_csrf() -> None:
+    if request.method == "POST":
+        sent = request.form.get("csrf", "")
+        if not sent or not hmac.compare_digest(sent, str(session.get("csrf", ""))):
+            abort(400, "formulario vencido: recargue la página e intente de nuevo")
+
+
+@bp.app_context_processor
+def panel_context() -> dict[str, Any]:
+    user = g.get("user")
+    nav = [(endpoint, label) for endpoint, label, roles in NAV if user is not None and user.role in roles]
+    return {"csrf_field": csrf_field, "panel_user": user, "panel_nav": nav}
+
+
+def login_required(*roles: str) -> Callable[[F], F]:
+    """The signed-in account must be active and have one of ``roles`` (admin always passes);
+    anonymous visitors go to the sign-in page and come back afterwards."""
+    allowed = roles or READERS
+
+    def decorate(view: F) -> F:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            user = _current_user()
+            if user is None:
+                return redirect(url_for("panel.login", next=request.full_path.rstrip("?")))
+            if user.role != "admin" and user.role not in allowed:
+                abort(403)
+            g.user, g.actor = user, f"{user.role}:{user.username}"
+            return view(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return decorate
+
+
+def _current_user() -> Any:
+    uid = session.get("uid")
+    if not isinstance(uid, int):
+        return None
+    with engine().connect() as conn:
+        return conn.execute(select(USERS).where(USERS.c.id == uid, USERS.c.disabled_at.is_(None))).one_or_none()
+
+
+from webhooks.panel import account, helpdesk, results, waves  # noqa: E402,F401  (views register on bp)

@@ -1,0 +1,199 @@
+"""Panel pages of the results: the period's summary (seed 001's charts, with filters), the priority
+entities on a map, open answers by category with drill-down, the coding review queue, and
+downloads. The figures come from analysis.report.build_report, the same dict the informe, its
+XLSX and the API render, so the panel never disagrees with a downloaded report."""
+
+from __future__ import annotations
+
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask import Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from markupsafe import Markup
+from sqlalchemy import Connection, func, select
+
+from analysis import export, maps
+from analysis import html as report_html
+from analysis import xlsx as report_xlsx
+from analysis.coding import codebooks, storage
+from analysis.indicators import Filters
+from analysis.periods import parse
+from analysis.report import build_report
+from bot.config import Settings
+from surveys.models import Answer, AnswerCoding, Entity, Interview, utcnow
+from webhooks.panel import bp, engine, login_required
+
+ANSWERS, CODINGS = Answer.__table__, AnswerCoding.__table__
+INTERVIEWS, ENTITIES = Interview.__table__, Entity.__table__
+KINDS = {"alcaldia": "Alcaldías", "gobernacion": "Gobernaciones"}
+
+
+# ------------------------------------------------------------------ filters shared by the result pages
+
+
+def _periods(conn: Connection) -> list[str]:
+    """Months with completed interviews, newest first; this month when there are none yet."""
+    found = [p for (p,) in conn.execute(select(INTERVIEWS.c.period).where(INTERVIEWS.c.status == "completa")
+                                        .distinct().order_by(INTERVIEWS.c.period.desc()))]
+    return found or [utcnow().astimezone(ZoneInfo(Settings().timezone)).strftime("%Y-%m")]
+
+
+def _choices(conn: Connection) -> dict[str, list[Any]]:
+    regions = [r for (r,) in conn.execute(select(ENTITIES.c.region).where(ENTITIES.c.region.is_not(None))
+                                          .distinct().order_by(ENTITIES.c.region))]
+    departments = list(conn.execute(select(ENTITIES.c.dept_code, ENTITIES.c.dept_name).distinct()
+                                    .order_by(ENTITIES.c.dept_name)))
+    return {"regions": regions, "departments": departments}
+
+
+def _selection(conn: Connection) -> tuple[str, Filters, dict[str, Any]]:
+    """The period and filters asked for in the query string (bad values are ignored, not errors:
+    the page then shows the latest period for everyone)."""
+    periods = _periods(conn)
+    period = request.args.get("periodo") or periods[0]
+    try:
+        period = parse(period).key
+    except ValueError:
+        period = periods[0]
+    pdet = {"si": True, "no": False}.get(request.args.get("pdet", ""))
+    kind = request.args.get("tipo") if request.args.get("tipo") in KINDS else None
+    filters = Filters(region=request.args.get("region") or None, department=request.args.get("departamento") or None,
+                      kind=kind, pdet=pdet)
+    form = {"periodo": period, "region": filters.region or "", "departamento": filters.department or "",
+            "tipo": kind or "", "pdet": request.args.get("pdet", ""), "periods": periods,
+            "years": sorted({p[:4] for p in periods}, reverse=True),
+            "month_label": lambda p: parse(p).label, "kinds": KINDS, **_choices(conn)}
+    return period, filters, form
+
+
+# ------------------------------------------------------------------ pages
+
+
+@bp.get("/")
+@login_required()
+def summary() -> Any:
+    with engine().connect() as conn:
+        period, filters, form = _selection(conn)
+        report = build_report(conn, period, filters)
+    return render_template("panel/summary.html", form=form, report=report, styles=Markup(report_html.STYLES),
+                           body=Markup(report_html.render_body(report)))
+
+
+@bp.get("/prioritarias")
+@login_required()
+def priority() -> Any:
+    with engine().connect() as conn:
+        period, filters, form = _selection(conn)
+        report = build_report(conn, period, filters)
+        background = list(conn.execute(select(ENTITIES.c.lat, ENTITIES.c.lon)))
+    items = report["priority"]
+    markers = [maps.Marker(e["lat"], e["lon"], f"{e['entity']}: " + "; ".join(r["detail"] for r in e["reasons"]),
+                           href=f"#e-{e['entity_code']}", severity=len(e["reasons"]))
+               for e in items if e["lat"] is not None and e["lon"] is not None]
+    title = f"Entidades prioritarias — {report['period_label']}"
+    return render_template("panel/priority.html", form=form, report=report, items=items,
+                           map=maps.colombia(background, markers, title))
+
+
+@bp.get("/respuestas")
+@login_required()
+def open_answers() -> Any:
+    """Counts per category of each coded question in the period, with quotes; ``pregunta`` and
+    ``codigo`` drill down to the answers themselves."""
+    question, code = request.args.get("pregunta", ""), request.args.get("codigo", "")
+    with engine().connect() as conn:
+        period, filters, form = _selection(conn)
+        report = build_report(conn, period, filters)
+        blocks = [c for c in report["codes"] if not question or c["question"] == question]
+        answers = _answers(conn, report["months"], question, code) if question else []
+    return render_template("panel/open_answers.html", form=form, report=report, blocks=blocks, question=question,
+                           code=code, answers=answers)
+
+
+def _answers(conn: Connection, months: list[str], question: str, code: str, limit: int = 200) -> list[dict[str, Any]]:
+    query = (select(ANSWERS.c.id, ANSWERS.c.raw_text, ANSWERS.c.value, INTERVIEWS.c.period, ENTITIES.c.name,
+                    ENTITIES.c.dept_name, CODINGS.c.codes, CODINGS.c.status)
+             .join(INTERVIEWS, INTERVIEWS.c.id == ANSWERS.c.interview_id)
+             .outerjoin(ENTITIES, ENTITIES.c.code == INTERVIEWS.c.entity_code)
+             .outerjoin(CODINGS, CODINGS.c.answer_id == ANSWERS.c.id)
+             .where(ANSWERS.c.question == question, INTERVIEWS.c.period.in_(months),
+                    INTERVIEWS.c.status == "completa")
+             .order_by(INTERVIEWS.c.period.desc(), ANSWERS.c.id.desc()))
+    rows = []
+    for r in conn.execute(query):
+        codes = list(r.codes or [])
+        if code and code not in codes:
+            continue
+        rows.append({"id": r.id, "text": storage.answer_text(r.value, r.raw_text), "period": r.period,
+                     "entity": f"{r.name} ({r.dept_name})" if r.name else "—", "codes": codes, "status": r.status})
+        if len(rows) >= limit:
+            break
+    return rows
+
+
+@bp.route("/revision", methods=["GET", "POST"])
+@login_required("analyst")
+def review_queue() -> Any:
+    available = codebooks.available()
+    if request.method == "POST":
+        answer_id = request.form.get("answer_id", type=int)
+        if answer_id is None:
+            abort(400)
+        accept = request.form.get("action") == "accept"
+        try:
+            storage.review(engine(), answer_id, g.actor, codebook_of=codebooks.load,
+                           codes=None if accept else request.form.getlist("codes"), accept=accept)
+        except storage.ReviewError as exc:
+            flash(f"No se guardó: {exc}", "error")
+        else:
+            flash("Codificación confirmada." if accept else "Codificación corregida.", "ok")
+        return redirect(url_for("panel.review_queue", codebook=request.form.get("codebook") or None))
+    book = request.args.get("codebook") or None
+    if book is not None and book not in available:
+        book = None
+    with engine().connect() as conn:
+        items = storage.review_queue(conn, book, 30)
+        waiting = dict(conn.execute(select(CODINGS.c.codebook, func.count()).where(CODINGS.c.status == "review")
+                                    .group_by(CODINGS.c.codebook)).all())
+    books = codebooks.load_all()
+    return render_template("panel/review.html", items=items, books=books, book=book, waiting=waiting)
+
+
+@bp.get("/descargas")
+@login_required()
+def downloads() -> Any:
+    with engine().connect() as conn:
+        _, _, form = _selection(conn)
+    return render_template("panel/downloads.html", form=form)
+
+
+@bp.get("/descargas/informe.<fmt>")
+@login_required()
+def download_report(fmt: str) -> Any:
+    if fmt not in ("html", "xlsx", "json"):
+        abort(404)
+    with engine().connect() as conn:
+        period, filters, _ = _selection(conn)
+        report = build_report(conn, period, filters)
+    name = f"monitoreo360_informe_{period}"
+    if fmt == "html":
+        return Response(report_html.render(report), mimetype="text/html",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.html"'})
+    if fmt == "xlsx":
+        return Response(report_xlsx.render(report), mimetype=export.MEDIA_TYPES["xlsx"],
+                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+    return jsonify(report)
+
+
+@bp.get("/descargas/respuestas.<fmt>")
+@login_required()
+def download_responses(fmt: str) -> Any:
+    if fmt not in export.MEDIA_TYPES:
+        abort(404)
+    with engine().connect() as conn:
+        period, _, _ = _selection(conn)
+    period = parse(period).last  # the export is monthly: a quarter or a year gives its last month
+    with current_app.extensions["m360.sessions"]() as session:
+        frame = export.export_frame(session, period)
+    return Response(export.to_bytes(frame, fmt), mimetype=export.MEDIA_TYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="monitoreo360_{period}.{fmt}"'})
