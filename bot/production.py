@@ -1,0 +1,164 @@
+"""Production processes (issue 8): the web app under gunicorn with several workers, and one
+background worker process (``m360 worker``) for what the embedded ``m360 serve`` runs in threads.
+
+- ``m360 serve --production [--workers N] [--threads T]``: prepares the database once (migrations,
+  reference entities, questionnaire versions), then runs gunicorn with N worker processes of T
+  threads each. The web workers only answer requests: no outbox sender, alert monitor or wave
+  scheduler runs in them (they would run N times).
+- ``m360 worker``: the outbox sender, the alert monitor (overdue tickets, daily digest) and the wave
+  scheduler (launches, reminders, closing) in one process. Run exactly one (several would be safe —
+  outbox rows are claimed with a lease, alerts and invitations are deduplicated — but pointless).
+
+Webhooks queue messages in the outbox in the same transaction as the turn that caused them; the
+worker polls for due rows every ``--interval`` second(s). Celery with a Redis broker will replace
+this worker later (issue 8); the task interface stays the outbox.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+import threading
+from collections.abc import Callable
+from typing import Any
+
+log = logging.getLogger(__name__)
+PREPARE_LOCK = 360_000_360  # PostgreSQL advisory lock held while preparing the database
+
+
+def prepare_once(url: str | None = None) -> None:
+    """What every web worker would otherwise race to do on a fresh database: migrate, load the
+    entities, store the questionnaire versions the chat service uses."""
+    from sqlalchemy import text
+
+    from bot.config import Settings
+    from bot.setup import prepare
+    from surveys import db, schema, store
+
+    url = url or db.database_url()
+    lock_engine = db.make_engine(url)
+    try:
+        with lock_engine.connect().execution_options(isolation_level="AUTOCOMMIT") as lock:
+            if lock.dialect.name == "postgresql":  # web and worker starting together: one migrates at a time
+                lock.execute(text("SELECT pg_advisory_lock(:key)"), {"key": PREPARE_LOCK})
+            try:
+                sessions = prepare(url)
+                questionnaires = store.QuestionnaireStore()
+                with sessions.begin() as session:
+                    for name in ("registro", Settings().questionnaire, "solicitud"):
+                        questionnaires.ensure(session, schema.builtin(name))
+                sessions.kw["bind"].dispose()
+            finally:
+                if lock.dialect.name == "postgresql":
+                    lock.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": PREPARE_LOCK})
+    finally:
+        lock_engine.dispose()
+
+
+def web_app() -> Any:
+    """The Flask app for a web worker (``webhooks.wsgi:app``): no background threads, no migrations."""
+    from webhooks.app import create_app
+
+    return create_app(prepare_database=False, outbox_worker=False)
+
+
+def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: int = 30) -> dict[str, Any]:
+    return {
+        "bind": f"{host}:{port}",
+        "workers": workers,
+        "threads": threads,
+        "worker_class": "gthread" if threads > 1 else "sync",
+        "timeout": timeout,
+        "graceful_timeout": 10,
+        "accesslog": os.environ.get("M360_ACCESS_LOG") or None,  # "-" for stdout
+        "errorlog": "-",
+        "loglevel": "info",
+        "proc_name": "m360-web",
+        # The proxy in front (nginx, a load balancer) sets X-Forwarded-*; M360_PUBLIC_URL covers signatures.
+        "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+    }
+
+
+def run_gunicorn(options: dict[str, Any]) -> None:
+    """gunicorn in this process (the master), loading ``web_app`` in each forked worker."""
+    try:
+        from gunicorn.app.base import BaseApplication
+    except ImportError as exc:
+        raise SystemExit("gunicorn is not installed: pip install 'monitoreo360[production]'") from exc
+
+    class _App(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            settings = dict(options, control_socket_disable=True)  # gunicorn ≥ 25: no ~/.gunicorn/gunicorn.ctl
+            for key, value in settings.items():
+                if value is not None and key in self.cfg.settings:
+                    self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return web_app()
+
+    _App().run()
+
+
+def ensure_secret_key() -> bool:
+    """Every web worker must sign panel sessions with the same key: without M360_SECRET_KEY one is
+    made here, before the workers fork (sessions then end when the server restarts). True if made."""
+    if os.environ.get("M360_SECRET_KEY"):
+        return False
+    os.environ["M360_SECRET_KEY"] = secrets.token_hex(32)
+    return True
+
+
+# ---------------------------------------------------------------- the background worker
+
+
+class BackgroundWorker:
+    """The outbox sender, the alert monitor and the wave scheduler, each in its own thread."""
+
+    def __init__(self, engine: Any, providers: dict[str, Any], *, interval: float = 1.0,
+                 alert_interval: float = 300.0, wave_interval: float = 60.0):
+        from bot.alerts import AlertMonitor
+        from bot.outbox import OutboxWorker, Sender
+        from bot.scheduler import WaveScheduler
+
+        self.outbox = OutboxWorker(Sender(engine, providers), interval=interval)
+        self.alerts = AlertMonitor(engine, interval=alert_interval, on_queued=self.outbox.notify)
+        self.waves = WaveScheduler(engine, interval=wave_interval, on_queued=self.outbox.notify)
+
+    def start(self) -> BackgroundWorker:
+        self.outbox.start()
+        self.alerts.start()
+        self.waves.start()
+        return self
+
+    def stop(self) -> None:
+        for part in (self.waves, self.alerts, self.outbox):
+            part.stop()
+
+
+def run_worker(interval: float, alert_interval: float, wave_interval: float,
+               echo: Callable[[str], None] = print) -> None:
+    """``m360 worker``: runs until SIGTERM or SIGINT."""
+    from bot.channels.simulator_api import SimulatorProvider
+    from bot.providers import from_env
+    from surveys import db
+
+    prepare_once()
+    engine = db.default_engine()
+    providers: dict[str, Any] = dict(from_env())
+    providers["simulator"] = SimulatorProvider(engine)  # proactive messages reach /simulador, as in m360 serve
+    worker = BackgroundWorker(engine, providers, interval=interval, alert_interval=alert_interval,
+                              wave_interval=wave_interval)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    sending = sorted(channel for channel in providers if channel != "simulator")
+    echo("sending (outbox): " + (", ".join(sending) or "simulator only (no provider configured)")
+         + f"; polling every {interval:g}s")
+    echo(f"alert checks every {alert_interval:g}s; wave scheduler every {wave_interval:g}s")
+    worker.start()
+    echo("m360 worker running (Ctrl-C or SIGTERM to stop)")
+    stop.wait()
+    worker.stop()
+    echo("m360 worker stopped")
