@@ -6,8 +6,11 @@ VENV   ?= .venv
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
 BIN    := $(VENV)/bin
+# Coder models (issue 5): built from the codebooks and corpora in the repo when missing or stale.
+MODELS_DIR ?= $(or $(M360_MODELS_DIR),var/models)
+CODER_INPUTS := $(wildcard analysis/coding/codebooks/*.yaml analysis/coding/corpus/*.jsonl analysis/coding/*.py)
 
-.PHONY: install run test lint bench clean
+.PHONY: install models run test lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=...)")'
@@ -18,19 +21,26 @@ $(BIN)/.installed: pyproject.toml
 
 install: $(BIN)/.installed
 
-run: install
+$(MODELS_DIR)/.built: $(BIN)/.installed $(CODER_INPUTS)
+	M360_MODELS_DIR=$(MODELS_DIR) $(BIN)/m360 coder train --all
+	touch $@
+
+models: $(MODELS_DIR)/.built
+
+run: install models
 	$(BIN)/m360 db upgrade
 	$(BIN)/m360 entities load
 	PORT=$(PORT) $(BIN)/m360 serve --host $(HOST)
 
-test: install
+test: install models
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check bot surveys webhooks analysis tests bench
 
-bench: install
+bench: install models
 	$(BIN)/python bench/engine.py --quick
+	$(BIN)/python bench/coder.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis build *.egg-info

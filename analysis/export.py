@@ -15,6 +15,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from analysis.coding import storage
 from surveys import schema
 from surveys.models import Interview, QuestionnaireVersion
 from surveys.schema import QType
@@ -57,6 +58,8 @@ def export_frame(session: Session, period: str, questionnaire: str = "monitoreo3
         .options(selectinload(Interview.answers), selectinload(Interview.entity))
         .order_by(Interview.started_at, Interview.id)
     ).all()
+    coded = {c.removesuffix("__codes") for c in columns if c.endswith("__codes")}
+    codes = storage.codes_by_answer(session, [a.id for i in interviews for a in i.answers if a.question in coded])
     rows = []
     for interview in interviews:
         entity = interview.entity
@@ -75,6 +78,8 @@ def export_frame(session: Session, period: str, questionnaire: str = "monitoreo3
         for answer in interview.answers:
             if answer.question in columns:
                 row[answer.question] = _cell(answer.value)
+            if answer.id in codes:
+                row[f"{answer.question}__codes"] = ";".join(codes[answer.id])
         rows.append(row)
     return pd.DataFrame(rows, columns=ID_COLUMNS + columns, dtype=object)
 

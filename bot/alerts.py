@@ -426,8 +426,10 @@ def _recent_spike(conn: Connection, region: str, theme: str, since: datetime) ->
 def _insert_once(conn: Connection, row: dict[str, Any]) -> int | None:
     insert_for = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(conn.dialect.name)
     if insert_for is not None:
-        result = conn.execute(insert_for(ALERTS).values(**row).on_conflict_do_nothing(index_elements=["dedupe_key"]))
-        return int(result.inserted_primary_key[0]) if result.rowcount else None
+        # RETURNING, not rowcount: on PostgreSQL a skipped insert may still report a row count.
+        inserted = conn.execute(insert_for(ALERTS).values(**row).on_conflict_do_nothing(index_elements=["dedupe_key"])
+                                .returning(ALERTS.c.id)).scalar_one_or_none()
+        return int(inserted) if inserted is not None else None
     if conn.execute(select(ALERTS.c.id).where(ALERTS.c.dedupe_key == row["dedupe_key"])).first() is not None:
         return None
     return int(conn.execute(ALERTS.insert(), row).inserted_primary_key[0])

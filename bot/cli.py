@@ -69,8 +69,16 @@ def entities_load(csv_dir: Path | None, municipios: Path | None, scheme: str | N
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")), show_default="PORT or 5000")
 @click.option("--debug", is_flag=True)
-def serve(host: str, port: int, debug: bool) -> None:
+@click.option("--production", is_flag=True,
+              help="gunicorn with several workers; background jobs run in `m360 worker` (docs/deploy.md).")
+@click.option("--workers", type=click.IntRange(1), default=lambda: int(os.environ.get("WEB_CONCURRENCY", "2")),
+              show_default="WEB_CONCURRENCY or 2", help="--production: gunicorn worker processes.")
+@click.option("--threads", type=click.IntRange(1), default=4, show_default=True,
+              help="--production: threads per worker process.")
+def serve(host: str, port: int, debug: bool, production: bool, workers: int, threads: int) -> None:
     """Serve the web app: simulator (/simulador), exports and health (/health)."""
+    if production:
+        return _serve_production(host, port, workers, threads)
     from webhooks.app import create_app
 
     app = create_app(outbox_worker=True)
@@ -82,6 +90,37 @@ def serve(host: str, port: int, debug: bool) -> None:
     for line in channel_summary(base, sending):
         click.echo(line)
     app.run(host=host, port=port, debug=debug, use_reloader=False, threaded=True)
+
+
+def _serve_production(host: str, port: int, workers: int, threads: int) -> None:
+    from bot import production
+    from bot.providers import from_env
+
+    production.prepare_once()  # once, here: not raced by every worker on a fresh database
+    base = os.environ.get("M360_PUBLIC_URL", "").rstrip("/") or f"http://{host}:{port}"
+    click.echo(f"Monitoreo 360 (production) on http://{host}:{port}  (simulador: http://{host}:{port}/simulador)")
+    click.echo(f"database: {_safe_url(db.database_url())}")
+    click.echo(f"gunicorn: {workers} worker process(es) × {threads} thread(s)")
+    if production.ensure_secret_key():
+        click.echo("M360_SECRET_KEY unset: a random key for this run (panel sessions end when it restarts)")
+    for line in channel_summary(base, sorted(from_env())):
+        click.echo(line)
+    click.echo("background jobs (outbox sender, alert checks, wave scheduler): NOT in the web workers; "
+               "run one `m360 worker` beside this server")
+    production.run_gunicorn(production.gunicorn_options(host, port, workers, threads))
+
+
+@main.command("worker")
+@click.option("--interval", type=float, default=1.0, show_default=True, help="Seconds between outbox polls.")
+@click.option("--alert-interval", type=float, default=300.0, show_default=True, help="Seconds between alert checks.")
+@click.option("--wave-interval", type=float, default=60.0, show_default=True, help="Seconds between wave rounds.")
+def worker_command(interval: float, alert_interval: float, wave_interval: float) -> None:
+    """The background jobs of `m360 serve --production`: outbox sender, alert checks, wave scheduler.
+    Run exactly one."""
+    from bot import production
+
+    click.echo(f"database: {_safe_url(db.database_url())}")
+    production.run_worker(interval, alert_interval, wave_interval, echo=click.echo)
 
 
 def channel_summary(base: str, sending: list[str]) -> list[str]:
@@ -268,6 +307,65 @@ def alerts_check(force_digest: bool) -> None:
         with db.transaction(engine) as conn:
             digests += Alerts().send_digest(conn, utcnow(), force=True)
     click.echo(f"{overdue} overdue-ticket alert(s) raised; digest queued for {digests} destination(s)")
+
+
+@main.group("users")
+def users_group() -> None:
+    """Accounts of the web panel (/panel)."""
+
+
+@users_group.command("create")
+@click.option("--username", required=True)
+@click.option("--role", type=click.Choice(["analyst", "der", "admin"]), required=True)
+@click.option("--name", default="", help="Full name, shown in the panel and in audit trails.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of prompting.")
+def users_create(username: str, role: str, name: str, password_stdin: bool) -> None:
+    """Create a panel account (the password is asked twice, or read from stdin)."""
+    from webhooks.auth import MIN_PASSWORD, create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt(f"Password (at least {MIN_PASSWORD} characters)", hide_input=True,
+                                confirmation_prompt=True)
+    db.upgrade()
+    try:
+        with db.transaction(db.default_engine()) as conn:
+            create_user(conn, username=username, name=name, role=role, password=password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"user {username.strip().lower()} ({role}) created: sign in at /panel/login")
+
+
+@users_group.command("list")
+def users_list() -> None:
+    """Panel accounts."""
+    from sqlalchemy import select
+
+    from surveys.models import UserAccount
+
+    db.upgrade()
+    with db.session_factory()() as session:
+        rows = session.scalars(select(UserAccount).order_by(UserAccount.username)).all()
+    for u in rows:
+        state = f"disabled {u.disabled_at:%Y-%m-%d}" if u.disabled_at else "active"
+        last = f"{u.last_login_at:%Y-%m-%d %H:%M}" if u.last_login_at else "never"
+        click.echo(f"{u.username:20s} {u.role:8s} {u.name:30s} {state}  last sign-in {last}")
+    if not rows:
+        click.echo("no users")
+
+
+@users_group.command("disable")
+@click.argument("username")
+def users_disable(username: str) -> None:
+    """Disable an account (it is signed out at its next request)."""
+    from webhooks.auth import disable_user
+
+    db.upgrade()
+    with db.transaction(db.default_engine()) as conn:
+        if not disable_user(conn, username):
+            raise click.ClickException(f"no active user {username}")
+    click.echo(f"user {username} disabled")
 
 
 @main.group("tokens")
@@ -531,6 +629,16 @@ def _safe_url(url: str) -> str:
 from analysis.coding.cli import coder  # noqa: E402  (spaCy is imported only by the coder commands)
 
 main.add_command(coder)
+
+from bot.wave_cli import contacts, wave  # noqa: E402
+
+main.add_command(contacts)
+main.add_command(wave)
+
+from analysis.cli import report, responses_import  # noqa: E402  (pandas is imported only when they run)
+
+main.add_command(report)
+responses_group.add_command(responses_import)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,9 @@ Modes: ``new`` → ``registro`` (consent + entity, once per contact) → ``menu`
 opted-out contact whether to receive messages again; ``helpdesk`` takes a help request (a paused
 interview waits in ``suspended`` meanwhile); ``rating`` takes the 1–5 rating of a ticket that was
 just closed (set by bot.helpdesk through ``ask_rating``).
+
+A wave's invitation (bot.waves, through ``invite``) waits in ``invitation`` until the contact
+answers it: their next message starts or resumes that wave's interview, "No" declines it.
 """
 
 from __future__ import annotations
@@ -70,6 +73,8 @@ class ConversationState:
     last_activity: str | None = None  # ISO time of the last interview turn (for expiry)
     suspended: dict[str, Any] | None = None  # a paused interview (flow, interview_id …) during a help request
     rating: str | None = None  # the closed ticket whose 1–5 rating is expected (mode "rating")
+    invitation: dict[str, Any] | None = None  # a wave's pending invitation: {"wave", "period", "questionnaire"}
+    wave: int | None = None  # the wave of the interview in progress, if it belongs to one
 
     def to_json(self) -> dict[str, Any]:
         data = {"mode": self.mode, "flow": self.flow, "interview_id": self.interview_id, "paused": self.paused,
@@ -78,6 +83,10 @@ class ConversationState:
             data["suspended"] = self.suspended
         if self.rating is not None:
             data["rating"] = self.rating
+        if self.invitation is not None:
+            data["invitation"] = self.invitation
+        if self.wave is not None:
+            data["wave"] = self.wave
         return data
 
     @classmethod
@@ -86,14 +95,15 @@ class ConversationState:
 
     def suspend_interview(self) -> ConversationState:
         """A fresh state whose ``suspended`` keeps this one's paused interview."""
-        saved = {"flow": self.flow, "interview_id": self.interview_id, "last_activity": self.last_activity}
-        return ConversationState(suspended=saved if self.in_interview else None)
+        saved = {"flow": self.flow, "interview_id": self.interview_id, "last_activity": self.last_activity,
+                 "wave": self.wave}
+        return ConversationState(suspended=saved if self.in_interview else None, invitation=self.invitation)
 
     def restored(self, mode: str) -> ConversationState:
         """Back to ``mode`` with the suspended interview (paused) in place again."""
         if self.suspended is None:
-            return ConversationState(mode=mode)
-        return ConversationState(mode=mode, paused=True, **self.suspended)
+            return ConversationState(mode=mode, invitation=self.invitation)
+        return ConversationState(mode=mode, paused=True, invitation=self.invitation, **self.suspended)
 
     @property
     def in_interview(self) -> bool:
@@ -125,6 +135,16 @@ class OptedIn:
 @dataclass(frozen=True)
 class InterviewStarted:
     questionnaire: str  # Questionnaire.key
+    wave: int | None = None  # started from a wave's invitation: the interview takes its id and period
+    period: str | None = None
+
+
+@dataclass(frozen=True)
+class WaveJoined:
+    """A paused interview resumed from a wave's invitation becomes that wave's."""
+
+    wave: int
+    period: str
 
 
 @dataclass(frozen=True)
@@ -160,7 +180,7 @@ class TicketsQuery:
 
 
 Effect = (ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | InterviewStarted | InterviewEvent | InterviewStatus
-          | HelpRequested | TicketsQuery | TicketRated)
+          | HelpRequested | TicketsQuery | TicketRated | WaveJoined)
 
 
 @dataclass(frozen=True)
@@ -217,6 +237,10 @@ class Conversation:
             return Turn(expired.replies + menu.replies, menu.state, expired.effects)
         if state.mode == "registro" or not _registered(contact):
             return self._registration(state, contact, text, command)
+        if state.invitation is not None:
+            answered = self._invitation_reply(state, contact, text, command, now)
+            if answered is not None:
+                return answered
         if state.mode == "resume_prompt":
             return self._resume_prompt(state, text, command, now)
         if state.mode == "interview" and state.in_interview:
@@ -233,7 +257,8 @@ class Conversation:
         engine = self.engine(self.registration.key)
         if state.mode != "registro" or state.flow is None:
             # The registration questionnaire's intro is the greeting.
-            return self._registration_step(ConversationState(mode="registro"), [], engine.start(_prefill(contact)))
+            start = ConversationState(mode="registro", invitation=state.invitation)
+            return self._registration_step(start, [], engine.start(_prefill(contact)))
         flow = FlowState.from_json(state.flow)
         if state.paused:
             return Turn([Outbound(self.t("resumed"))] + engine.prompt(flow), dataclasses.replace(state, paused=False))
@@ -258,6 +283,10 @@ class Conversation:
             return Turn(before + step.messages, ConversationState(mode="new"), effects)
         entity = self.entities.get(step.state.answers.get("entidad", ""))
         done = [Outbound(self.t("registered", entity=entity.display))] if entity is not None else []
+        if state.invitation is not None:  # came through a wave's link: offer its interview, not the menu
+            ready = Outbound(self.t("wave.ready"), (Option(self.t("wave.start_button"), self.t("wave.start_reply")),))
+            return Turn(before + step.messages + done + [ready],
+                        ConversationState(mode="menu", invitation=state.invitation), effects)
         menu = self._show_menu(ConversationState(mode="menu"))
         return Turn(before + step.messages + done + menu.replies, menu.state, effects)
 
@@ -378,20 +407,60 @@ class Conversation:
     # -- the interview
 
     def _start_or_resume(self, state: ConversationState, contact: ContactView, now: datetime) -> Turn:
+        invitation = state.invitation
         if state.in_interview and state.flow is not None:
             return self._resume(state, now)
-        engine = self.engine(self.interview.key)
-        step = engine.start(_prefill(contact))
-        state = ConversationState(mode="interview", last_activity=now.isoformat())
-        effects: list[Effect] = [InterviewStarted(self.interview.key)]
+        key = invitation["questionnaire"] if invitation is not None else self.interview.key
+        step = self.engine(key).start(_prefill(contact))
+        wave = invitation["wave"] if invitation is not None else None
+        state = ConversationState(mode="interview", last_activity=now.isoformat(), wave=wave)
+        period = invitation["period"] if invitation is not None else None
+        effects: list[Effect] = [InterviewStarted(key, wave, period)]
         return self._interview_step(state, step, effects)
+
+    def _invitation_reply(self, state: ConversationState, contact: ContactView, text: str, command: str | None,
+                          now: datetime) -> Turn | None:
+        """A message while a wave's invitation is pending. It starts (or resumes) that wave's
+        interview, "No" declines it; commands, ticket codes, menu choices 2–4 and help requests
+        take their usual course (the invitation keeps waiting). None: not an answer to it."""
+        if state.mode not in ("new", "menu", "idle") and not (state.mode == "interview" and state.paused):
+            return None
+        if command in ("menu", "help", "back", "skip", "pause") or ticket_code(text) is not None:
+            return None
+        if command is None:
+            if parsing.parse_yes_no(text) == "no":
+                return self._decline_invitation(state)
+            if state.mode != "interview":  # at the menu: its other choices keep their meaning
+                choice = parsing.parse_answer(_MENU_QUESTIONNAIRE, self._menu, text)
+                if choice.ok and not choice.confirm and choice.value != "interview":
+                    return None
+                if not choice.ok and self._looks_like_need(text):
+                    return None
+        return self._start_or_resume(state, contact, now)
+
+    def _decline_invitation(self, state: ConversationState) -> Turn:
+        """Recorded as the wave's interview with status rechazada (it shows in the export and progress)."""
+        invitation = state.invitation
+        assert invitation is not None
+        started = InterviewStarted(invitation["questionnaire"], invitation["wave"], invitation["period"])
+        effects: list[Effect] = [started, InterviewEvent(Finished("rechazada"))]
+        # "idle": the next message shows the menu (a paused interview stays paused, not replaced).
+        after = dataclasses.replace(state, invitation=None, mode="idle")
+        return Turn([Outbound(self.t("wave.declined"))], after, effects)
 
     def _resume(self, state: ConversationState, now: datetime) -> Turn:
         assert state.flow is not None
         flow = FlowState.from_json(state.flow)
         engine = self.engine(flow.questionnaire)
         state = dataclasses.replace(state, mode="interview", paused=False, last_activity=now.isoformat())
-        return Turn([Outbound(self.t("resumed"))] + engine.prompt(flow), state, [InterviewStatus("en_curso")])
+        effects: list[Effect] = [InterviewStatus("en_curso")]
+        invitation = state.invitation
+        if invitation is not None and state.wave in (None, invitation["wave"]):
+            # A wave's invitation is answered by finishing the paused interview: it joins the wave.
+            if state.wave is None:
+                effects.append(WaveJoined(invitation["wave"], invitation["period"]))
+            state = dataclasses.replace(state, invitation=None, wave=invitation["wave"])
+        return Turn([Outbound(self.t("resumed"))] + engine.prompt(flow), state, effects)
 
     def _interview(
         self, state: ConversationState, contact: ContactView, text: str, command: str | None, now: datetime
@@ -419,8 +488,10 @@ class Conversation:
     def _interview_step(self, state: ConversationState, step: Step, effects: list[Effect]) -> Turn:
         effects = effects + [InterviewEvent(e) for e in step.events]
         if step.state.finished:
-            # The outro closes the conversation; the next message shows the menu.
-            return Turn(step.messages, ConversationState(mode="idle"), effects)
+            # The outro closes the conversation; the next message shows the menu (or answers
+            # another wave's invitation that came meanwhile).
+            pending = state.invitation if state.invitation and state.invitation["wave"] != state.wave else None
+            return Turn(step.messages, ConversationState(mode="idle", invitation=pending), effects)
         return Turn(step.messages, dataclasses.replace(state, flow=step.state.to_json()), effects)
 
     def _resume_question(self, flow: FlowState) -> Outbound:
@@ -444,7 +515,8 @@ class Conversation:
         return now - datetime.fromisoformat(state.last_activity) > self.expiry
 
     def _expire(self, state: ConversationState) -> Turn:
-        return Turn([Outbound(self.t("expired"))], ConversationState(mode="menu"), [InterviewStatus("expirada")])
+        return Turn([Outbound(self.t("expired"))], ConversationState(mode="menu", invitation=state.invitation),
+                    [InterviewStatus("expirada")])
 
     # -- opt-out
 
@@ -497,6 +569,20 @@ def ask_rating(state: ConversationState, code: str) -> ConversationState | None:
     if state.mode not in ("menu", "idle", "rating"):
         return None
     return dataclasses.replace(state, mode="rating", rating=code)
+
+
+INVITABLE_MODES = ("new", "menu", "idle")
+
+
+def invite(state: ConversationState, invitation: dict[str, Any]) -> ConversationState | None:
+    """The state in which the next message answers a wave's invitation; None while the contact is
+    in the middle of something (an interview, a request, registration, a rating): a proactive
+    message never breaks a conversation, so the caller tries again later. A paused interview is
+    not in the way (accepting resumes it)."""
+    paused = state.mode == "interview" and state.paused
+    if state.mode not in INVITABLE_MODES and not paused:
+        return None
+    return dataclasses.replace(state, invitation=dict(invitation))
 
 
 def rating_options(text: Texts) -> tuple[Option, ...]:

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, and_, bindparam, or_, select, update
@@ -89,11 +90,23 @@ def enqueue(conn: Connection, *, channel: str, address: str, text: str, kind: st
                options=[list(o) for o in options] or None, payload=dict(payload) if payload else None,
                status="pending", attempts=0, next_attempt_at=now, dedupe_key=dedupe_key, created_at=now,
                updated_at=now)
-    insert_for = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(conn.dialect.name)
-    if insert_for is not None and dedupe_key is not None:
-        result = conn.execute(insert_for(OUTBOX).values(**row).on_conflict_do_nothing(index_elements=["dedupe_key"]))
-        return int(result.inserted_primary_key[0]) if result.rowcount else None
-    return int(conn.execute(OUTBOX.insert(), row).inserted_primary_key[0])
+    statement = _insert_once(conn.dialect.name) if dedupe_key is not None else None
+    if statement is not None:
+        inserted = conn.execute(statement, row).scalar_one_or_none()  # RETURNING: nothing when skipped
+        return int(inserted) if inserted is not None else None
+    return int(conn.execute(_INSERT, row).inserted_primary_key[0])
+
+
+_INSERT = OUTBOX.insert()
+
+
+@cache
+def _insert_once(dialect: str) -> Any:
+    """INSERT … ON CONFLICT (dedupe_key) DO NOTHING, built once per dialect: a wave queues
+    thousands of rows, and building the statement cost more than running it."""
+    insert_for = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(dialect)
+    return (insert_for(OUTBOX).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(OUTBOX.c.id)
+            if insert_for else None)
 
 
 # ------------------------------------------------------------------ sending

@@ -21,7 +21,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot import helpdesk
+from analysis.coding.fastpath import AnswerCoder
+from analysis.coding.themes import theme_classifier
+from bot import helpdesk, waves
 from bot.alerts import Alerts
 from bot.config import Settings
 from bot.conversation import (
@@ -39,6 +41,7 @@ from bot.conversation import (
     TicketRated,
     TicketsQuery,
     Turn,
+    WaveJoined,
 )
 from bot.themes import KeywordClassifier, load_taxonomy, theme_labels
 from surveys import db, schema, store
@@ -85,11 +88,12 @@ class ChatService:
             for q in (registration, interview, intake):
                 self.questionnaires.ensure(session, q)
             self.entities = entities or EntityIndex.from_session(session)
+        self.coder = AnswerCoder.for_questionnaires([interview])  # open answers coded as stored (issue 5)
         self.conversation = Conversation(
             registration=registration,
             interview=interview,
             helpdesk=intake,
-            classifier=KeywordClassifier(load_taxonomy()),
+            classifier=theme_classifier(KeywordClassifier(load_taxonomy())),
             entities=self.entities,
             text=texts(),
             questionnaire_by_key=self._questionnaire,
@@ -143,6 +147,7 @@ class ChatService:
                 if entity_code is not None:
                     changes["entity_code"] = entity_code
                     view = dataclasses.replace(view, entity_code=entity_code)
+                    state = waves.invited_by_link(conn, inbound.invitation, state)  # a wave's link opens its interview
             if inbound.media and not inbound.text.strip():
                 turn = Turn([Outbound(texts()("only_text"))], state)
             else:
@@ -186,19 +191,22 @@ class ChatService:
                     changes.update(opted_out=True, opted_out_at=now)
                 case OptedIn():
                     changes.update(opted_out=False)
-                case InterviewStarted(questionnaire=key):
+                case InterviewStarted(questionnaire=key, wave=wave_id, period=period):
                     interview_id = store.new_interview(
                         conn, questionnaire_id=self._questionnaire_id(key), contact_id=contact_id,
                         entity_code=changes.get("entity_code", entity_code), channel=channel, now=now,
-                        tz=self.settings.timezone,
+                        tz=self.settings.timezone, wave_id=wave_id, period=period,
                     )
                     if state.mode == "interview":
                         state = dataclasses.replace(state, interview_id=interview_id)
+                case WaveJoined(wave=wave_id, period=period) if interview_id is not None:
+                    interview_changes.update(wave_id=wave_id, period=period)
                 case InterviewStatus(status=status) if interview_id is not None:
                     interview_changes.update(status=status, finished_at=now if status == "expirada" else None)
                 case InterviewEvent(event=AnswerSet(question=q, value=value, raw_text=raw, source=source)):
                     if interview_id is not None:
                         store.record_answer(conn, interview_id, q, value, raw, source, now)
+                        self.coder.on_answer(conn, interview_id, q, value, raw, now)
                         if q == "entidad":
                             interview_changes["entity_code"] = value
                 case InterviewEvent(event=AnswerCleared(question=q)) if interview_id is not None:

@@ -30,3 +30,13 @@ class Inbound:
     received_at: datetime | None = None
     media: tuple[str, ...] = field(default=())  # media URLs; the bot only understands text
     invitation: str | None = None  # an invitation token (Telegram /start <token> deep link)
+
+    def __post_init__(self) -> None:
+        # PostgreSQL text cannot hold NUL characters (SQLite can): a stray one in a message would make
+        # the turn fail on every redelivery. No channel means anything by it, so it is dropped here.
+        for name in ("address", "text", "external_id", "invitation"):
+            value = getattr(self, name)
+            if isinstance(value, str) and "\x00" in value:
+                object.__setattr__(self, name, value.replace("\x00", ""))
+        if any("\x00" in m for m in self.media):
+            object.__setattr__(self, "media", tuple(m.replace("\x00", "") for m in self.media))

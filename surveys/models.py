@@ -318,3 +318,110 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(120))
     ack_note: Mapped[str | None] = mapped_column(Text)
+
+
+class AnswerCoding(Base):
+    """The codes of one open answer (analysis.coding): what the coder gave, what stands now, and
+    whether a person confirmed or corrected it. Re-running the coder never overwrites a reviewed
+    coding of the same text; a changed answer is coded afresh."""
+
+    __tablename__ = "answer_coding"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    answer_id: Mapped[int] = mapped_column(ForeignKey("answer.id", ondelete="CASCADE"), unique=True)
+    codebook: Mapped[str] = mapped_column(String(40), index=True)
+    codes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # the codes that stand (machine or person)
+    predicted_codes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # what the coder gave
+    scores: Mapped[dict[str, Any]] = mapped_column(default=dict)  # code → calibrated probability
+    confidence: Mapped[float] = mapped_column(Float, default=0.0)
+    coder_version: Mapped[str] = mapped_column(String(120))  # codebook version + model hash
+    codebook_version: Mapped[str] = mapped_column(String(60))
+    model_hash: Mapped[str] = mapped_column(String(64))
+    needs_review: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    status: Mapped[str] = mapped_column(String(20), default="auto", index=True)  # auto | review | confirmed | corrected
+    text_hash: Mapped[str] = mapped_column(String(64))  # of the text that was coded (a changed answer is recoded)
+    coded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    reviewed_by: Mapped[str | None] = mapped_column(String(120))
+    reviewed_at: Mapped[datetime | None]
+
+
+class AnswerCodingEvent(Base):
+    """Audit of a coding: a person's confirmation or correction, or a recode that changed the codes
+    (who, when, codes before and after)."""
+
+    __tablename__ = "answer_coding_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    coding_id: Mapped[int] = mapped_column(ForeignKey("answer_coding.id", ondelete="CASCADE"), index=True)
+    action: Mapped[str] = mapped_column(String(20))  # accepted | corrected | recoded
+    actor: Mapped[str] = mapped_column(String(120))
+    before: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    after: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    coder_version: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Wave(Base):
+    """A monthly wave (bot.waves): a questionnaire, a period, a sample of entities and a schedule.
+    The frame, the strata and the seed are stored so that the draw can be shown and repeated."""
+
+    __tablename__ = "wave"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    questionnaire: Mapped[str] = mapped_column(String(100))  # Questionnaire.key, e.g. monitoreo360@2026.11
+    period: Mapped[str] = mapped_column(String(7), index=True)  # YYYY-MM of its interviews
+    mode: Mapped[str] = mapped_column(String(10), default="muestra")  # muestra | censo
+    size: Mapped[int | None] = mapped_column(Integer)
+    gobernaciones: Mapped[int | None] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)  # regions, pdet_only, exclude_recent
+    frame: Mapped[dict[str, Any]] = mapped_column(default=dict)  # eligible counts, "sin contacto", excluded
+    strata: Mapped[dict[str, Any]] = mapped_column(default=dict)  # region → frame size, quota, sample size
+    reminder_days: Mapped[list[Any]] = mapped_column(JSON, default=list)  # business days after the invitation
+    # creada | programada | en_curso | cerrada
+    status: Mapped[str] = mapped_column(String(20), default="creada", index=True)
+    launch_at: Mapped[datetime | None]  # a scheduled launch
+    closes_at: Mapped[datetime | None]  # answers after this are stored, and counted as late
+    launched_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    schedule_id: Mapped[int | None] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(120), default="cli")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WaveMember(Base):
+    """One sampled entity of a wave and the contact it is asked through. The invitation and the
+    reminders are outbox rows (their delivery status is read there); answers are interviews with
+    this ``wave_id``."""
+
+    __tablename__ = "wave_member"
+    __table_args__ = (UniqueConstraint("wave_id", "entity_code"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    wave_id: Mapped[int] = mapped_column(ForeignKey("wave.id", ondelete="CASCADE"), index=True)
+    entity_code: Mapped[str] = mapped_column(ForeignKey("entity.code"), index=True)
+    region: Mapped[str | None] = mapped_column(String(60))  # its stratum
+    rank: Mapped[int] = mapped_column(Integer, default=0)  # order in the draw within the stratum
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
+    invitation_id: Mapped[int | None] = mapped_column(Integer)  # outbox row
+    invited_at: Mapped[datetime | None]
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    reminder_id: Mapped[int | None] = mapped_column(Integer)  # the last reminder's outbox row
+    reminded_at: Mapped[datetime | None]
+    waiting: Mapped[str | None] = mapped_column(String(40))  # why the next message waits (conversation, ticket…)
+
+
+class WaveSchedule(Base):
+    """A recurring wave: created and launched on the n-th business day of every month."""
+
+    __tablename__ = "wave_schedule"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    business_day: Mapped[int] = mapped_column(Integer, default=1)  # 1 = the first business day of the month
+    hour: Mapped[int] = mapped_column(Integer, default=9)  # local time (America/Bogota)
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)  # what `m360 wave create` takes
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    last_period: Mapped[str | None] = mapped_column(String(7))  # the last month it created a wave for
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

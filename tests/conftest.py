@@ -3,19 +3,23 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.service import ChatService
 from bot.setup import prepare
 from surveys import db
 from surveys.messages import Inbound, Outbound
+from tests import pgserver
 from tests.fakes import FakeTelegram, FakeTwilio
+from tests.pgserver import PostgresServer
 
 
 @pytest.fixture(scope="session")
@@ -27,10 +31,42 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def db_url(template_db: Path, tmp_path: Path) -> str:
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, prepared database. SQLite by default; M360_TEST_BACKEND=postgresql runs the whole
+    suite on a throwaway PostgreSQL server instead (tests/pgserver.py)."""
+    if os.environ.get("M360_TEST_BACKEND") == "postgresql":
+        return request.getfixturevalue("pg_db_url")
     path = tmp_path / "m360.sqlite3"
-    shutil.copyfile(template_db, path)
+    shutil.copyfile(request.getfixturevalue("template_db"), path)
     return f"sqlite:///{path}"
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PostgresServer]:
+    """A throwaway PostgreSQL cluster for the run (skips the test when none can be started)."""
+    reason = pgserver.unavailable()
+    if reason:
+        pytest.skip(reason)
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_template(pg_server: PostgresServer) -> str:
+    """A migrated PostgreSQL database with the reference entities, copied for each test."""
+    name = f"m360_template_{os.getpid()}"
+    pg_server.drop_database(name)
+    engine = prepare(pg_server.create_database(name)).kw["bind"]
+    engine.dispose()
+    return name
+
+
+@pytest.fixture
+def pg_db_url(pg_server: PostgresServer, pg_template: str) -> Iterator[str]:
+    url = pg_server.create_database(template=pg_template)
+    yield url
+    pg_server.drop_database(make_url(url).database or "")
 
 
 @pytest.fixture

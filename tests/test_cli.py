@@ -62,6 +62,13 @@ def sqlite_path(url: str) -> Path:
 
 
 def query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    if not url.startswith("sqlite"):  # M360_TEST_BACKEND=postgresql: the same SQL, psycopg's placeholders
+        engine = db.make_engine(url)
+        try:
+            with engine.connect() as conn:
+                return [tuple(row) for row in conn.exec_driver_sql(sql.replace("?", "%s"), params)]
+        finally:
+            engine.dispose()
     with sqlite3.connect(sqlite_path(url)) as conn:
         return conn.execute(sql, params).fetchall()
 

@@ -26,6 +26,8 @@ from tests.test_conversation import EXPECTED, INTERVIEW, register, start_intervi
 from webhooks.app import create_app
 
 SEND, HISTORY, EXPORT = "/simulador/api/send", "/simulador/api/history", "/export/responses"
+ADMIN = "web-admin-token"
+AUTH = {"Authorization": f"Bearer {ADMIN}"}  # the export needs a reader's token (analyst, der, admin)
 
 # For each step of INTERVIEW: does the question asked next come with quick-reply options? (single-choice
 # questions do; open questions, the multiple choice demanda_temas and the outro do not)
@@ -39,7 +41,7 @@ def _dispose(app: Flask) -> None:
 
 @pytest.fixture
 def app(db_url: str) -> Iterator[Flask]:
-    app = create_app(db_url)
+    app = create_app(db_url, M360_ADMIN_TOKEN=ADMIN)
     yield app
     _dispose(app)
 
@@ -54,7 +56,7 @@ def shared_app(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> I
     """One app for the tests that must not store anything (input validation): cheaper than one per case."""
     path = tmp_path_factory.mktemp("validation") / "m360.sqlite3"
     shutil.copyfile(template_db, path)
-    app = create_app(f"sqlite:///{path}")
+    app = create_app(f"sqlite:///{path}", M360_ADMIN_TOKEN=ADMIN)
     yield app
     _dispose(app)
 
@@ -170,8 +172,8 @@ def test_index_page(client: FlaskClient) -> None:
     response = client.get("/")
     assert response.status_code == 200 and response.mimetype == "text/html"
     html = response.get_data(as_text=True)
-    assert '<html lang="es-CO">' in html and "Simulador de chat" in html and "Exportar respuestas" in html
-    assert 'href="/simulador"' in html and 'action="/export/responses"' in html and 'href="/health"' in html
+    assert '<html lang="es-CO">' in html and "Simulador de chat" in html and "Panel de resultados" in html
+    assert 'href="/simulador"' in html and 'href="/panel/"' in html and 'href="/health"' in html
     _check_security_headers(response)
 
 
@@ -211,7 +213,7 @@ def test_full_interview_history_and_export(client: FlaskClient) -> None:
     assert history(client, "nobody-here-1") == []
 
     period = bogota_month()
-    response = client.get(EXPORT, query_string={"period": period, "format": "csv"})
+    response = client.get(EXPORT, query_string={"period": period, "format": "csv"}, headers=AUTH)
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert f'filename="monitoreo360_{period}.csv"' in response.headers["Content-Disposition"]
     assert response.data.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM, so Excel shows the accents
@@ -223,7 +225,7 @@ def test_full_interview_history_and_export(client: FlaskClient) -> None:
     assert (row["canal"], row["estado"], row["entidad_tipo"]) == ("simulator", "completa", "alcaldia")
     assert {name: row[name] for name in EXPECTED} == {k: str(v) for k, v in expected_cells().items()}
 
-    response = client.get(EXPORT, query_string={"period": period, "format": "xlsx"})
+    response = client.get(EXPORT, query_string={"period": period, "format": "xlsx"}, headers=AUTH)
     assert response.status_code == 200
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
@@ -236,7 +238,7 @@ def test_full_interview_history_and_export(client: FlaskClient) -> None:
     # Another month has no interviews: the header only.
     year, month = map(int, period.split("-"))
     other = f"{year - 1}-{month:02d}"
-    empty = client.get(EXPORT, query_string={"period": other})
+    empty = client.get(EXPORT, query_string={"period": other}, headers=AUTH)
     assert empty.status_code == 200
     assert len(list(csv.reader(io.StringIO(empty.data.decode("utf-8-sig"))))) == 1
 
@@ -320,10 +322,14 @@ def test_send_accepts_4000_characters(client: FlaskClient) -> None:
 
 def test_export_rejects_bad_parameters(shared_app: Flask) -> None:
     client = shared_app.test_client()
+    anonymous = client.get(EXPORT, query_string={"period": "2026-11"})
+    assert anonymous.status_code == 401 and anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+    assert client.get(EXPORT, query_string={"period": "2026-11"},
+                      headers={"Authorization": "Bearer wrong"}).status_code == 401
     for query in ({}, {"period": "2026"}, {"period": "2026-13"}, {"period": "2026-00"}, {"period": "26-11"},
                   {"period": "2026-11-01"}, {"period": "2026-11", "format": "pdf"},
                   {"period": "2026-11", "format": "CSV"}):
-        response = client.get(EXPORT, query_string=query)
+        response = client.get(EXPORT, query_string=query, headers=AUTH)
         assert response.status_code == 400 and response.mimetype == "application/json", query
         assert "error" in response.get_json()
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from flask import Flask, jsonify, render_template
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from bot.alerts import AlertMonitor
 from bot.channels.simulator_api import SimulatorProvider
@@ -31,6 +31,12 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     app.config.update(
         SECRET_KEY=os.environ.get("M360_SECRET_KEY") or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=1 * 1024 * 1024,  # chat messages are small; refuse huge bodies early
+        # The panel's signed session cookie: not readable by scripts, not sent by other sites' forms,
+        # only over HTTPS when the public URL is HTTPS; a working day long.
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=(os.environ.get("M360_PUBLIC_URL") or "").startswith("https://"),
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
     app.config.update(config)
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Spanish in JSON, not \u escapes
@@ -46,22 +52,42 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
         app.extensions["m360.outbox"] = worker.start() if outbox_worker else worker
         if outbox_worker:  # the embedded server also runs the periodic alert checks (overdue, digest)
             app.extensions["m360.alert_monitor"] = AlertMonitor(sessions.kw["bind"], on_queued=worker.notify).start()
+            # … and the wave scheduler: scheduled launches, reminders in office hours, closing.
+            from bot.scheduler import WaveScheduler
+
+            app.extensions["m360.wave_scheduler"] = WaveScheduler(sessions.kw["bind"], on_queued=worker.notify).start()
 
     from webhooks.api import bp as api_bp
     from webhooks.channels import bp as channels_bp
     from webhooks.exports import bp as exports_bp
+    from webhooks.panel import bp as panel_bp
+    from webhooks.reports import bp as reports_bp
+    from webhooks.review import bp as review_bp
     from webhooks.simulator import bp as simulator_bp
 
     app.register_blueprint(simulator_bp)
     app.register_blueprint(exports_bp)
     app.register_blueprint(channels_bp)
+    app.register_blueprint(review_bp)
     app.register_blueprint(api_bp)
+    app.register_blueprint(reports_bp)
+    from webhooks.waves import bp as waves_bp
+
+    app.register_blueprint(waves_bp)
+    app.register_blueprint(panel_bp)
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError) -> Any:
         # Nothing was committed (the turn is one transaction): 503 makes Twilio/Telegram retry later.
         logging.getLogger(__name__).error("database unavailable: %s", exc)
         return jsonify(error="database unavailable"), 503, {"Retry-After": "30"}
+
+    @app.errorhandler(DataError)
+    def data_refused(exc: DataError) -> Any:
+        # A value the database cannot store (e.g. a NUL character in PostgreSQL text): the client's
+        # fault, not the server's; nothing was committed.
+        logging.getLogger(__name__).warning("value refused by the database: %s", exc.orig)
+        return jsonify(error="invalid data"), 400
 
     @app.get("/")
     def index() -> str:

@@ -1,4 +1,5 @@
-"""Downloads: the responses export for a period (CSV or XLSX)."""
+"""Downloads: the responses export for a period (CSV or XLSX). Roles analyst, der and admin
+(``Authorization: Bearer <token>``, webhooks.auth): the rows carry respondents' answers."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from analysis import export
+from webhooks.auth import require_role
 
 bp = Blueprint("exports", __name__)
 
@@ -15,6 +17,7 @@ PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 @bp.get("/export/responses")
+@require_role("analyst", "der", "admin")
 def responses() -> Any:
     period, fmt = request.args.get("period", ""), request.args.get("format", "csv")
     if not PERIOD.match(period):
