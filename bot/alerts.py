@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -45,6 +44,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot import helpdesk, outbox
+from bot.periodic import Periodic
 from bot.themes import theme_labels
 from surveys import db, store
 from surveys.models import Alert, Answer, Contact, Entity, HelpRequest, Interview, QuestionnaireVersion, utcnow
@@ -354,15 +354,16 @@ def as_json(conn: Connection, alert: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------ the periodic checks in `m360 serve`
 
 
-class AlertMonitor:
+class AlertMonitor(Periodic):
     """Every ``interval`` seconds: overdue tickets, then the daily digest when its hour has come."""
+
+    name = "m360-alerts"
 
     def __init__(self, engine: Engine, alerts: Alerts | None = None, interval: float = 300.0,
                  on_queued: Any = None):
-        self.engine, self.alerts, self.interval = engine, alerts or Alerts(), interval
+        super().__init__(interval)
+        self.engine, self.alerts = engine, alerts or Alerts()
         self.on_queued = on_queued  # e.g. OutboxWorker.notify: send what was queued without waiting
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="m360-alerts", daemon=True)
 
     def run_once(self, now: datetime | None = None) -> tuple[int, int]:
         now = now or utcnow()
@@ -372,22 +373,6 @@ class AlertMonitor:
         if (overdue or digests) and self.on_queued is not None:
             self.on_queued()
         return overdue, digests
-
-    def start(self) -> AlertMonitor:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # keep checking: a failed round (database down) is retried next round
-                log.exception("alert checks failed")
-            self._stop.wait(self.interval)
 
 
 # ------------------------------------------------------------------ helpers

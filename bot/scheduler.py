@@ -13,7 +13,6 @@ month (Colombian holidays), from its hour (Bogotá) on, once per month.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -22,6 +21,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 
 from bot import deadlines, waves
+from bot.periodic import Periodic
 from surveys import db
 from surveys.models import WaveSchedule, utcnow
 
@@ -120,34 +120,19 @@ def _run_schedules(engine: Engine, now: datetime) -> list[int]:
     return created
 
 
-class WaveScheduler:
+class WaveScheduler(Periodic):
     """Runs ``tick`` every ``interval`` seconds in a thread (next to the outbox worker and the
     alert monitor in ``m360 serve``)."""
 
+    name = "m360-waves"
+
     def __init__(self, engine: Engine, interval: float = 60.0, on_queued: Callable[[], None] | None = None,
                  clock: Callable[[], datetime] = utcnow):
-        self.engine, self.interval, self.on_queued, self.clock = engine, interval, on_queued, clock
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="m360-waves", daemon=True)
+        super().__init__(interval)
+        self.engine, self.on_queued, self.clock = engine, on_queued, clock
 
     def run_once(self) -> Round:
         done = tick(self.engine, self.clock())
         if done.queued and self.on_queued is not None:
             self.on_queued()
         return done
-
-    def start(self) -> WaveScheduler:
-        self._thread.start()
-        return self
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.run_once()
-            except Exception:  # keep going: a failed round (database down) is retried next round
-                log.exception("wave round failed")
-            self._stop.wait(self.interval)
