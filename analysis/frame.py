@@ -21,6 +21,7 @@ from sqlalchemy import Connection, Text, case, cast, func, inspect, select
 from sqlalchemy.orm import Session
 
 from surveys import schema
+from surveys.entities import display_name
 from surveys.models import Answer, Entity, Interview, QuestionnaireVersion
 
 INTERVIEWS = Interview.__table__
@@ -62,15 +63,6 @@ def _codings_table(conn: Connection) -> Any:
     except ImportError:
         return None
     return AnswerCoding.__table__ if inspect(conn).has_table("answer_coding") else None
-
-
-def display_name(name: str | None, kind: str | None, dept_name: str | None) -> str | None:
-    """«Génova (Quindío)», «Gobernación de Quindío»."""
-    if name is None:
-        return None
-    if kind == "gobernacion":
-        return f"Gobernación de {name}"
-    return f"{name} ({dept_name})" if dept_name and dept_name != name else name
 
 
 _CACHE: OrderedDict[tuple[Any, ...], pd.DataFrame] = OrderedDict()
@@ -154,10 +146,10 @@ def _load(conn: Connection, months: Iterable[str], qid: str, statuses: Sequence[
         return pd.DataFrame(columns=columns)
     base["estado"] = base["estado"].map(lambda s: ESTADO.get(s, s))
     base["pdet"] = base["pdet"].map(lambda v: None if v is None else bool(v)).astype(object)
-    names = {(n, k, d): display_name(n, k, d)
-             for n, k, d in set(zip(base["entidad_nombre"], base["entidad_tipo"], base["departamento"], strict=True))}
-    base["entidad"] = [names[key] for key in zip(base["entidad_nombre"], base["entidad_tipo"], base["departamento"],
-                                                 strict=True)]
+    keys = list(zip(base["entidad_nombre"], base["entidad_tipo"], base["dept_code"], base["departamento"],
+                    strict=True))
+    names = {key: display_name(*key) if key[0] is not None else None for key in set(keys)}
+    base["entidad"] = [names[key] for key in keys]
     # Values are read as their JSON text and decoded once per distinct value (most answers repeat).
     # Joined on the interview, questions filtered here: SQLite then walks each interview's answers
     # once instead of probing the (interview, question) index for every question.

@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 from analysis import frame as frames
 from analysis import indicators as ind
 from analysis.periods import Period, month_label, parse
+from bot import helpdesk
+from surveys.entities import display_name
 from surveys.models import Entity, HelpRequest
 
 REQUESTS = HelpRequest.__table__
 ENTITIES = Entity.__table__
-OPEN_TICKET = ("nueva", "asignada", "en_gestion")  # as bot.alerts: the DER still owes an answer
 
 NOT_REPORTED = ("consentimiento", "cargo", "contacto_asesor")
 KIND_TITLES = {"informe": "Informe de percepción", "region": "Ficha regional", "entidad": "Ficha municipal"}
@@ -44,7 +45,7 @@ def urgent_tickets(conn: Connection, until: str | None = None) -> pd.DataFrame:
                     ENTITIES.c.dept_name.label("departamento"), ENTITIES.c.dept_code, ENTITIES.c.region,
                     ENTITIES.c.pdet, ENTITIES.c.lat, ENTITIES.c.lon)
              .join(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
-             .where(REQUESTS.c.urgent.is_(True), REQUESTS.c.status.in_(OPEN_TICKET))
+             .where(REQUESTS.c.urgent.is_(True), REQUESTS.c.status.in_(helpdesk.OPEN))
              .order_by(REQUESTS.c.created_at))
     rows = [dict(r._mapping) for r in conn.execute(query)]
     if until is not None:
@@ -52,7 +53,7 @@ def urgent_tickets(conn: Connection, until: str | None = None) -> pd.DataFrame:
         end = datetime(year + month // 12, month % 12 + 1, 1, 5, tzinfo=UTC)  # 00:00 Bogotá of the next month
         rows = [r for r in rows if r["created_at"] < end]
     for r in rows:
-        r["entidad"] = frames.display_name(r["entidad_nombre"], r["entidad_tipo"], r["departamento"])
+        r["entidad"] = display_name(r["entidad_nombre"], r["entidad_tipo"], r["dept_code"], r["departamento"])
         r["periodo"] = None
     columns = ["ticket", "entidad_codigo", "entidad_nombre", "entidad", "entidad_tipo", "departamento", "dept_code",
                "region", "pdet", "lat", "lon", "periodo"]
@@ -121,7 +122,7 @@ def entity_detail(conn: Connection, code: str, series: pd.DataFrame, labels: ind
     """The ficha municipal's own part: the entity and its interviews of the span, answer by answer."""
     row = conn.execute(select(ENTITIES).where(ENTITIES.c.code == code)).one_or_none()
     info = None if row is None else {
-        "code": row.code, "name": row.name, "entity": frames.display_name(row.name, row.kind, row.dept_name),
+        "code": row.code, "name": row.name, "entity": display_name(row.name, row.kind, row.dept_code, row.dept_name),
         "kind": row.kind, "department": row.dept_name, "region": row.region, "pdet": bool(row.pdet),
         "pdet_subregion": row.pdet_subregion, "lat": row.lat, "lon": row.lon}
     interviews = []

@@ -143,6 +143,19 @@ def title_es(name: str) -> str:
 # ------------------------------------------------------------------ records
 
 
+def display_name(name: str, kind: str, dept_code: str, dept_name: str) -> str:
+    """How the product names an entity (bot, alerts, tickets, reports): "Génova (Quindío)",
+    "Gobernación del Meta", "Bogotá, D.C."."""
+    if kind == "gobernacion":
+        if dept_code == BOGOTA_DEPT:  # a Distrito Capital has no gobernación
+            return f"{name} (nivel departamental)"
+        return f"Gobernación {'del' if dept_code in _TAKES_DEL else 'de'} {name}"
+    if dept_code == BOGOTA_DEPT:
+        return name
+    return f"{name} ({_DEPT_SHORT.get(dept_code, dept_name)})"
+
+
+
 @dataclass(frozen=True)
 class EntityInfo:
     """One territorial entity, as read from the reference CSVs or the ``entity`` table."""
@@ -163,14 +176,7 @@ class EntityInfo:
 
     @property
     def display(self) -> str:
-        """How the bot names the entity: "Génova (Quindío)", "Gobernación del Meta", "Bogotá, D.C."."""
-        if self.kind == "gobernacion":
-            if self.code == BOGOTA_DEPT:  # a Distrito Capital has no gobernación
-                return f"{self.name} (nivel departamental)"
-            return f"Gobernación {'del' if self.code in _TAKES_DEL else 'de'} {self.name}"
-        if self.dept_code == BOGOTA_DEPT:
-            return self.name
-        return f"{self.name} ({_DEPT_SHORT.get(self.dept_code, self.dept_name)})"
+        return display_name(self.name, self.kind, self.dept_code, self.dept_name)
 
     def columns(self) -> dict[str, Any]:
         """The values of the ``Entity`` ORM row."""

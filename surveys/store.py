@@ -14,6 +14,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from surveys import schema
+from surveys.entities import display_name
 from surveys.models import Answer, Entity, Interview, QuestionnaireVersion
 
 # Table-level statements for the per-turn path: built once, parameters bound at execution.
@@ -156,7 +157,7 @@ ENTITIES = Entity.__table__
 @dataclass(frozen=True)
 class EntityInfo:
     code: str
-    display: str  # "Génova (Quindío)"; a gobernación by its own name
+    display: str  # surveys.entities.display_name: "Génova (Quindío)", "Gobernación del Meta"
     kind: str
     dept_name: str
     region: str | None
@@ -165,11 +166,11 @@ class EntityInfo:
 def entity(conn: Connection, code: str | None) -> EntityInfo | None:
     if not code:
         return None
-    row = conn.execute(select(ENTITIES.c.code, ENTITIES.c.name, ENTITIES.c.kind, ENTITIES.c.dept_name,
-                              ENTITIES.c.region).where(ENTITIES.c.code == code)).one_or_none()
+    row = conn.execute(select(ENTITIES.c.code, ENTITIES.c.name, ENTITIES.c.kind, ENTITIES.c.dept_code,
+                              ENTITIES.c.dept_name, ENTITIES.c.region).where(ENTITIES.c.code == code)).one_or_none()
     if row is None:
         return None
-    display = row.name if row.kind == "gobernacion" else f"{row.name} ({row.dept_name})"
+    display = display_name(row.name, row.kind, row.dept_code, row.dept_name)
     return EntityInfo(row.code, display, row.kind, row.dept_name, row.region)
 
 
