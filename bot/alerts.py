@@ -43,7 +43,7 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot import helpdesk, outbox
+from bot import deadlines, helpdesk, outbox
 from bot.periodic import Periodic
 from bot.themes import theme_labels
 from surveys import db, store
@@ -215,7 +215,7 @@ class Alerts:
         rule = self.config.active("ticket_vencido")
         if rule is None:
             return 0
-        today = now.astimezone(ZoneInfo(self.timezone)).date().isoformat()
+        today = deadlines.local_today(now, self.timezone).isoformat()
         overdue = conn.execute(select(REQUESTS).where(REQUESTS.c.status.in_(helpdesk.OPEN),
                                                       REQUESTS.c.due_date < today)).all()
         raised = 0
@@ -289,7 +289,7 @@ class Alerts:
 
     def digest_text(self, conn: Connection, now: datetime) -> tuple[str, int]:
         config = self.config.digest
-        local = now.astimezone(ZoneInfo(self.timezone)).date()
+        local = deadlines.local_today(now, self.timezone)
         rows = conn.execute(select(ALERTS).where(ALERTS.c.status == "abierta")
                             .order_by(ALERTS.c.created_at, ALERTS.c.id)).all()
         day = local.strftime("%d/%m/%Y")
@@ -303,7 +303,7 @@ class Alerts:
         order = {"alta": 0, "media": 1, "baja": 2}
         limit = int(config.get("max_lines", 15))
         for row in sorted(rows, key=lambda r: (order.get(r.severity, 3), r.created_at))[:limit]:
-            age = (local - row.created_at.astimezone(ZoneInfo(self.timezone)).date()).days
+            age = (local - deadlines.local_today(row.created_at, self.timezone)).days
             lines.append(f"• #{row.id} [{row.severity}] {row.title} ({age} d)")
         if len(rows) > limit:
             lines.append(f"… y {len(rows) - limit} más (GET /api/v1/alerts?status=abierta)")
@@ -312,7 +312,7 @@ class Alerts:
     def send_digest(self, conn: Connection, now: datetime, *, force: bool = False) -> int:
         """Queue today's digest for every destination (once a day: dedupe by local date).
         Returns how many destinations it was queued for."""
-        local_day = now.astimezone(ZoneInfo(self.timezone)).date()
+        local_day = deadlines.local_today(now, self.timezone)
         text, count = self.digest_text(conn, now)
         stamp = now.isoformat() if force else local_day.isoformat()
         event = {"event": "alerts.digest", "date": local_day.isoformat(), "open_alerts": count, "text": text}

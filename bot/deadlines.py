@@ -141,6 +141,14 @@ def deadline_for(created_at: datetime, days: int | None = None, tz: str = TIMEZO
     return add_business_days(local_day, default_days() if days is None else days)
 
 
+def local_today(now: datetime | None = None, tz: str | None = None) -> date:
+    """The calendar day it is in ``tz`` (default ``M360_TIMEZONE``, else Bogotá) at ``now`` (default:
+    now): what due dates and periods are compared with."""
+    from surveys.models import utcnow
+
+    return (now or utcnow()).astimezone(ZoneInfo(tz or os.environ.get("M360_TIMEZONE") or TIMEZONE)).date()
+
+
 def is_overdue(due: date, today: date) -> bool:
     """True once ``today`` is past ``due`` (the due date itself is still on time)."""
     return today > due

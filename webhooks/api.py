@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import Engine, func, select
 
-from bot import alerts, helpdesk
+from bot import alerts, deadlines, helpdesk
 from bot.config import Settings
 from bot.themes import load_taxonomy
 from surveys import db
@@ -52,7 +52,7 @@ def _engine() -> Engine:
 
 
 def _today() -> str:
-    return utcnow().astimezone(ZoneInfo(Settings().timezone)).date().isoformat()
+    return deadlines.local_today().isoformat()
 
 
 def _paging() -> tuple[int, int]:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
 from bot import alerts as alerting
-from bot import helpdesk
-from bot.config import Settings
+from bot import deadlines, helpdesk
 from bot.themes import load_taxonomy
 from surveys import db
 from surveys.models import Entity, utcnow
@@ -21,7 +19,7 @@ PAGE = 50
 
 
 def _today() -> str:
-    return utcnow().astimezone(ZoneInfo(Settings().timezone)).date().isoformat()
+    return deadlines.local_today().isoformat()
 
 
 def _regions() -> list[str]:

@@ -6,7 +6,6 @@ XLSX and the API render, so the panel never disagrees with a downloaded report."
 from __future__ import annotations
 
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from markupsafe import Markup
@@ -19,8 +18,8 @@ from analysis.coding import codebooks, storage
 from analysis.indicators import Filters
 from analysis.periods import parse
 from analysis.report import build_report
-from bot.config import Settings
-from surveys.models import Answer, AnswerCoding, Entity, Interview, utcnow
+from bot import deadlines
+from surveys.models import Answer, AnswerCoding, Entity, Interview
 from webhooks.panel import bp, engine, login_required
 
 ANSWERS, CODINGS = Answer.__table__, AnswerCoding.__table__
@@ -35,7 +34,7 @@ def _periods(conn: Connection) -> list[str]:
     """Months with completed interviews, newest first; this month when there are none yet."""
     found = [p for (p,) in conn.execute(select(INTERVIEWS.c.period).where(INTERVIEWS.c.status == "completa")
                                         .distinct().order_by(INTERVIEWS.c.period.desc()))]
-    return found or [utcnow().astimezone(ZoneInfo(Settings().timezone)).strftime("%Y-%m")]
+    return found or [deadlines.local_today().strftime("%Y-%m")]
 
 
 def _choices(conn: Connection) -> dict[str, list[Any]]:
