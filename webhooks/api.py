@@ -12,14 +12,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy import Engine, func, select
+from sqlalchemy import func, select
 
 from bot import alerts, deadlines, helpdesk
 from bot.config import Settings
 from bot.themes import load_taxonomy
 from surveys import db
 from surveys.models import Entity, utcnow
-from webhooks.auth import require_role
+from webhooks.app import engine
+from webhooks.auth import MANAGERS, READERS, require_role
+from webhooks.jsonapi import BadRequest, json_body
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -28,27 +30,12 @@ EVENTS = helpdesk.EVENTS
 ALERTS = alerts.ALERTS
 ENTITIES = Entity.__table__
 MAX_LIMIT = 500
-READERS = ("analyst", "der", "admin")
-MANAGERS = ("der", "admin")
-
-
-class BadRequest(ValueError):
-    pass
-
-
-@bp.errorhandler(BadRequest)
-def bad_request(exc: BadRequest) -> Any:
-    return jsonify(error=str(exc)), 400
 
 
 @bp.errorhandler(helpdesk.InvalidTransition)
 def invalid_transition(exc: helpdesk.InvalidTransition) -> Any:
     status = 404 if str(exc).startswith("unknown ticket") else 409
     return jsonify(error=str(exc)), status
-
-
-def _engine() -> Engine:
-    return current_app.extensions["m360.sessions"].kw["bind"]
 
 
 def _today() -> str:
@@ -77,17 +64,6 @@ def _flag(name: str) -> bool | None:
     raise BadRequest(f"{name} must be true or false")
 
 
-def _body() -> dict[str, Any]:
-    data = request.get_json(silent=True)
-    if data is None and request.content_length:
-        raise BadRequest("the body must be a JSON object")
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise BadRequest("the body must be a JSON object")
-    return data
-
-
 # ------------------------------------------------------------------ help requests
 
 
@@ -114,7 +90,7 @@ def list_help_requests() -> Any:
     if theme and load_taxonomy().get(theme) is None:
         raise BadRequest(f"unknown theme {theme!r}; see bot/themes.yaml")
     query = query.order_by(REQUESTS.c.created_at.desc(), REQUESTS.c.id.desc())
-    with _engine().connect() as conn:
+    with engine().connect() as conn:
         rows = conn.execute(query).all()
         if theme:  # a JSON list: filtered here, the same on SQLite and PostgreSQL
             rows = [r for r in rows if theme in (r.themes or ())]
@@ -126,7 +102,7 @@ def list_help_requests() -> Any:
 @bp.get("/help-requests/<code>")
 @require_role(*READERS)
 def get_help_request(code: str) -> Any:
-    with _engine().connect() as conn:
+    with engine().connect() as conn:
         row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one_or_none()
         if row is None:
             return jsonify(error=f"unknown ticket {code}"), 404
@@ -139,7 +115,7 @@ PATCHABLE = {"status", "assignee", "note", "referred_to"}
 @bp.patch("/help-requests/<code>")
 @require_role(*MANAGERS)
 def patch_help_request(code: str) -> Any:
-    body = _body()
+    body = json_body()
     unknown = set(body) - PATCHABLE
     if unknown:
         raise BadRequest(f"unknown fields {sorted(unknown)}; allowed: {', '.join(sorted(PATCHABLE))}")
@@ -147,7 +123,7 @@ def patch_help_request(code: str) -> Any:
         if body[name] is not None and (not isinstance(body[name], str) or len(body[name]) > 2000):
             raise BadRequest(f"{name} must be a string (at most 2,000 characters)")
     values = {k: (body.get(k) or "").strip() or None for k in PATCHABLE}
-    with db.transaction(_engine()) as conn:
+    with db.transaction(engine()) as conn:
         helpdesk.change(conn, code.upper(), actor=g.actor, now=utcnow(), status=values["status"],
                         note=values["note"], assignee=values["assignee"], referred_to=values["referred_to"])
         row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one()
@@ -188,7 +164,7 @@ def list_alerts() -> Any:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=ZoneInfo(Settings().timezone))
         query = query.where(ALERTS.c.created_at >= moment)
-    with _engine().connect() as conn:
+    with engine().connect() as conn:
         total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         rows = conn.execute(query.order_by(ALERTS.c.created_at.desc(), ALERTS.c.id.desc())
                             .limit(limit).offset(offset)).all()
@@ -199,7 +175,7 @@ def list_alerts() -> Any:
 @bp.get("/alerts/<int:alert_id>")
 @require_role(*READERS)
 def get_alert(alert_id: int) -> Any:
-    with _engine().connect() as conn:
+    with engine().connect() as conn:
         row = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one_or_none()
         if row is None:
             return jsonify(error=f"unknown alert {alert_id}"), 404
@@ -209,14 +185,14 @@ def get_alert(alert_id: int) -> Any:
 @bp.post("/alerts/<int:alert_id>/ack")
 @require_role(*MANAGERS)
 def acknowledge_alert(alert_id: int) -> Any:
-    body = _body()
+    body = json_body()
     unknown = set(body) - {"note"}
     if unknown:
         raise BadRequest(f"unknown fields {sorted(unknown)}; allowed: note")
     note = body.get("note")
     if note is not None and not isinstance(note, str):
         raise BadRequest("note must be a string")
-    with db.transaction(_engine()) as conn:
+    with db.transaction(engine()) as conn:
         row = alerts.acknowledge(conn, alert_id, actor=g.actor, now=utcnow(), note=(note or "").strip() or None)
         if row is None:
             return jsonify(error=f"unknown alert {alert_id}"), 404

@@ -10,8 +10,8 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, jsonify, render_template
-from sqlalchemy import text
+from flask import Flask, current_app, jsonify, render_template
+from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError, OperationalError
 
 from bot.alerts import AlertMonitor
@@ -21,6 +21,7 @@ from bot.providers import from_env
 from bot.service import ChatService
 from bot.setup import prepare
 from surveys import db
+from webhooks import jsonapi
 
 
 def create_app(database_url: str | None = None, *, prepare_database: bool = True,
@@ -75,6 +76,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
 
     app.register_blueprint(waves_bp)
     app.register_blueprint(panel_bp)
+    jsonapi.register(app)
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError) -> Any:
@@ -112,6 +114,11 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
         return response
 
     return app
+
+
+def engine() -> Engine:
+    """The database engine of the app handling this request."""
+    return current_app.extensions["m360.sessions"].kw["bind"]
 
 
 def chat_service(app: Flask) -> ChatService:

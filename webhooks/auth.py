@@ -28,6 +28,8 @@ from surveys import db
 from surveys.models import ApiToken, UserAccount, utcnow
 
 ROLES = ("analyst", "der", "admin")
+READERS = ROLES  # every role reads
+MANAGERS = ("der", "admin")  # change tickets, acknowledge alerts, run waves
 TOKENS = ApiToken.__table__
 USERS = UserAccount.__table__
 MIN_PASSWORD = 10
@@ -127,8 +129,9 @@ def require_role(*roles: str) -> Callable[[F], F]:
             if scheme.lower() != "bearer" or not token.strip():
                 return _error(401, "missing bearer token (Authorization: Bearer <token>)")
             admin_token = current_app.config.get("M360_ADMIN_TOKEN") or os.environ.get("M360_ADMIN_TOKEN")
-            engine = current_app.extensions["m360.sessions"].kw["bind"]
-            with engine.connect() as conn:
+            from webhooks.app import engine
+
+            with engine().connect() as conn:
                 found = authenticate(conn, token.strip(), admin_token)
             if found is None:
                 return _error(401, "invalid or revoked token")

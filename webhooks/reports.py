@@ -19,11 +19,10 @@ from analysis import export
 from analysis import report as reports
 from analysis.indicators import Filters
 from analysis.periods import parse
-from webhooks.auth import require_role
+from webhooks.auth import READERS, require_role
 from webhooks.exports import PERIOD
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1")
-READERS = ("analyst", "der", "admin")
 TRUE, FALSE = ("true", "1", "si", "sí", "yes"), ("false", "0", "no")
 
 

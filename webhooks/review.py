@@ -12,18 +12,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy import Engine
+from flask import Blueprint, g, jsonify, request
 
 from analysis.coding import codebooks, storage
+from webhooks.app import engine
 from webhooks.auth import require_role
 
 bp = Blueprint("review", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 500
-
-
-def _engine() -> Engine:
-    return current_app.extensions["m360.sessions"].kw["bind"]
 
 
 def _error(message: str, status: int = 400) -> Any:
@@ -42,7 +38,7 @@ def review_queue() -> Any:
         return _error("limit must be an integer")
     if not 1 <= limit <= MAX_LIMIT:
         return _error(f"limit must be between 1 and {MAX_LIMIT}")
-    with _engine().connect() as conn:
+    with engine().connect() as conn:
         items = storage.review_queue(conn, codebook, limit)
     return jsonify(items=items, count=len(items))
 
@@ -58,10 +54,10 @@ def review_answer(answer_id: int) -> Any:
     if accept not in (True, False):
         return _error("accept must be true or false")
     try:
-        coding = storage.review(_engine(), answer_id, g.actor, codebook_of=codebooks.cached, codes=codes,
+        coding = storage.review(engine(), answer_id, g.actor, codebook_of=codebooks.cached, codes=codes,
                                 accept=bool(accept))
     except storage.ReviewError as exc:
         return _error(str(exc), exc.status)
-    with _engine().connect() as conn:
+    with engine().connect() as conn:
         coding["history"] = storage.history(conn, answer_id)
     return jsonify(coding)

@@ -16,29 +16,19 @@ import re
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, current_app, g, jsonify, request
-from sqlalchemy import Engine
+from flask import Blueprint, current_app, g, jsonify
 
 from bot import waves
 from bot.config import Settings
 from surveys import db
 from surveys.models import utcnow
-from webhooks.auth import require_role
+from webhooks.app import engine
+from webhooks.auth import MANAGERS, READERS, require_role
+from webhooks.jsonapi import BadRequest, json_body
 
 bp = Blueprint("waves", __name__, url_prefix="/api/v1")
-READERS = ("analyst", "der", "admin")
-MANAGERS = ("der", "admin")
 FIELDS = {"period", "size", "census", "gobernaciones", "seed", "regions", "pdet_only", "exclude_recent",
           "reminder_days", "closes_at", "name", "questionnaire"}
-
-
-class BadRequest(ValueError):
-    pass
-
-
-@bp.errorhandler(BadRequest)
-def bad_request(exc: BadRequest) -> Any:
-    return jsonify(error=str(exc)), 400
 
 
 @bp.errorhandler(waves.WaveError)
@@ -46,23 +36,10 @@ def wave_error(exc: waves.WaveError) -> Any:
     return jsonify(error=str(exc)), 404 if str(exc).startswith("no wave") else 409
 
 
-def _engine() -> Engine:
-    return current_app.extensions["m360.sessions"].kw["bind"]
-
-
 def _now() -> datetime:
     """The app's clock: ``M360_CLOCK`` in the app config (tests move time), else the real one."""
     clock = current_app.config.get("M360_CLOCK")
     return clock() if clock is not None else utcnow()
-
-
-def _body() -> dict[str, Any]:
-    if not request.get_data():
-        return {}
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadRequest("expected a JSON object")
-    return body
 
 
 def _moment(value: Any, name: str) -> datetime:
@@ -112,7 +89,7 @@ def _spec(body: dict[str, Any]) -> waves.Spec:
 @bp.get("/waves")
 @require_role(*READERS)
 def list_waves() -> Any:
-    with _engine().connect() as conn:
+    with engine().connect() as conn:
         items = waves.listing(conn, limit=200)
     return jsonify(items=items, total=len(items))
 
@@ -120,8 +97,8 @@ def list_waves() -> Any:
 @bp.post("/waves")
 @require_role(*MANAGERS)
 def create_wave() -> Any:
-    spec = _spec(_body())
-    with db.transaction(_engine()) as conn:
+    spec = _spec(json_body())
+    with db.transaction(engine()) as conn:
         created = waves.create(conn, spec, actor=g.actor, now=_now())
         data = waves.progress(conn, created.id)
     return jsonify(data), 201
@@ -130,23 +107,23 @@ def create_wave() -> Any:
 @bp.get("/waves/<int:wave_id>")
 @require_role(*READERS)
 def show_wave(wave_id: int) -> Any:
-    with _engine().connect() as conn:
+    with engine().connect() as conn:
         return jsonify(waves.progress(conn, wave_id))
 
 
 @bp.post("/waves/<int:wave_id>/launch")
 @require_role(*MANAGERS)
 def launch_wave(wave_id: int) -> Any:
-    body = _body()
+    body = json_body()
     unknown = set(body) - {"at"}
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     at = _moment(body["at"], "at") if body.get("at") else None
-    done = waves.launch(_engine(), wave_id, at=at, now=_now())
+    done = waves.launch(engine(), wave_id, at=at, now=_now())
     worker = current_app.extensions.get("m360.outbox")
     if done.invited and worker is not None:
         worker.notify()  # send what was queued without waiting for the next round
-    with _engine().connect() as conn:
+    with engine().connect() as conn:
         data = waves.progress(conn, wave_id)
     data["queued"] = {"invitations": done.invited, "reminders": done.reminded, "waiting": done.waiting}
     return jsonify(data)
@@ -155,6 +132,6 @@ def launch_wave(wave_id: int) -> Any:
 @bp.post("/waves/<int:wave_id>/close")
 @require_role(*MANAGERS)
 def close_wave(wave_id: int) -> Any:
-    with db.transaction(_engine()) as conn:
+    with db.transaction(engine()) as conn:
         waves.close(conn, wave_id, now=_now())
         return jsonify(waves.progress(conn, wave_id))

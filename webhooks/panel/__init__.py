@@ -14,16 +14,18 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from flask import Blueprint, abort, current_app, g, redirect, request, session, url_for
+from flask import Blueprint, abort, g, redirect, request, session, url_for
 from markupsafe import Markup, escape
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 
 from surveys.models import UserAccount
+from webhooks.app import engine
+from webhooks.auth import MANAGERS, READERS
+
+__all__ = ["MANAGERS", "READERS", "bp", "engine", "login_required"]
 
 bp = Blueprint("panel", __name__, url_prefix="/panel")
 USERS = UserAccount.__table__
-READERS = ("analyst", "der", "admin")
-MANAGERS = ("der", "admin")
 F = TypeVar("F", bound=Callable[..., Any])
 
 # Pages in the navigation: (endpoint, label, roles that see it).
@@ -37,10 +39,6 @@ NAV = (
     ("panel.waves_page", "Olas", READERS),
     ("panel.downloads", "Descargas", READERS),
 )
-
-
-def engine() -> Engine:
-    return current_app.extensions["m360.sessions"].kw["bind"]
 
 
 def csrf_token() -> str:
