@@ -3,8 +3,6 @@ registered in bot/cli.py. pandas is imported when a command runs, not when ``m36
 
 from __future__ import annotations
 
-import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -23,28 +21,6 @@ def filters_from(region: str | None, department: str | None, kind: str | None, p
     return Filters(region=region or None, department=department or None, kind=kind or None,
                    pdet=None if pdet in (None, "") else pdet.lower() in ("si", "sí", "true", "1"),
                    entity=entity or None)
-
-
-def render(report: dict[str, Any], fmt: str) -> bytes:
-    """The report dict as html, xlsx or json bytes."""
-    if fmt == "json":
-        return json.dumps(report, ensure_ascii=False, indent=1).encode("utf-8")
-    if fmt == "html":
-        from analysis import html
-
-        return html.render(report).encode("utf-8")
-    if fmt == "xlsx":
-        from analysis import xlsx
-
-        return xlsx.render(report)
-    raise ValueError(f"unknown format {fmt!r}: use html, xlsx or json")
-
-
-def default_name(report: dict[str, Any], fmt: str) -> str:
-    kind = {"informe": "informe_percepcion", "region": "ficha_region", "entidad": "ficha_entidad"}[report["report"]]
-    suffix = report["filters"].get("entity") or report["filters"].get("region") or ""
-    suffix = re.sub(r"[^A-Za-z0-9]+", "_", suffix).strip("_")
-    return f"{kind}_{report['period']}{'_' + suffix if suffix else ''}.{fmt}"
 
 
 @click.command("report")
@@ -85,11 +61,11 @@ def report(period: str, region: str | None, entity: str | None, department: str 
                                     qid=questionnaire)
     if entity and data.get("entity", {}).get("entity") is None:
         raise click.BadParameter(f"unknown entity {entity!r} (DIVIPOLA code)", param_hint="--entity")
-    payload = render(data, fmt)
+    payload = reports.render(data, fmt)
     if str(output) == "-":
         sys.stdout.buffer.write(payload)
         return
-    path = output or Path(default_name(data, fmt))
+    path = output or Path(reports.default_name(data, fmt))
     path.write_bytes(payload)
     s = data["summary"]
     click.echo(f"{data['title']} {data['period_label']}: {s['interviews']} entrevistas, "

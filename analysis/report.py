@@ -11,6 +11,8 @@ same year-to-date span; the change compares with the previous cut of the same ki
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -140,3 +142,25 @@ def entity_detail(conn: Connection, code: str, series: pd.DataFrame, labels: ind
                            "insatisfecho": record.get("insatisfecho"), "answers": answers})
     return {"entity": info, "interviews": interviews,
             "questions": {q.name: labels.question(q.name) for q in labels.questionnaire.questions}}
+
+
+def render(report: dict[str, Any], fmt: str) -> bytes:
+    """The report dict as html, xlsx or json bytes (``m360 report`` and the panel's downloads)."""
+    if fmt == "json":
+        return json.dumps(report, ensure_ascii=False, indent=1).encode("utf-8")
+    if fmt == "html":
+        from analysis import html
+
+        return html.render(report).encode("utf-8")
+    if fmt == "xlsx":
+        from analysis import xlsx
+
+        return xlsx.render(report)
+    raise ValueError(f"unknown format {fmt!r}: use html, xlsx or json")
+
+
+def default_name(report: dict[str, Any], fmt: str) -> str:
+    kind = {"informe": "informe_percepcion", "region": "ficha_region", "entidad": "ficha_entidad"}[report["report"]]
+    suffix = report["filters"].get("entity") or report["filters"].get("region") or ""
+    suffix = re.sub(r"[^A-Za-z0-9]+", "_", suffix).strip("_")
+    return f"{kind}_{report['period']}{'_' + suffix if suffix else ''}.{fmt}"

@@ -179,6 +179,12 @@ def entity_region(conn: Connection, code: str | None) -> str | None:
     return found.region if found is not None else None
 
 
+def regions(conn: Connection) -> list[str]:
+    """The regions entities belong to (the configured scheme), in order: for filters."""
+    return [r for (r,) in conn.execute(select(ENTITIES.c.region).where(ENTITIES.c.region.is_not(None))
+                                       .distinct().order_by(ENTITIES.c.region))]
+
+
 def entity_json(conn: Connection, code: str | None) -> dict[str, Any] | None:
     found = entity(conn, code)
     if found is None:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot import alerts as alerting
 from bot import deadlines, helpdesk
 from bot.themes import load_taxonomy
-from surveys import db
+from surveys import db, store
 from surveys.models import Entity, utcnow
 from webhooks.panel import MANAGERS, bp, engine, login_required
 
@@ -20,12 +20,6 @@ PAGE = 50
 
 def _today() -> str:
     return deadlines.local_today().isoformat()
-
-
-def _regions() -> list[str]:
-    with engine().connect() as conn:
-        return [r for (r,) in conn.execute(select(ENTITIES.c.region).where(ENTITIES.c.region.is_not(None))
-                                           .distinct().order_by(ENTITIES.c.region))]
 
 
 @bp.get("/solicitudes")
@@ -47,8 +41,9 @@ def tickets() -> Any:
         rows = [r for r in conn.execute(query) if (not theme or theme in (r.themes or ()))
                 and (not overdue_only or helpdesk.is_overdue(r, today))]
         items = [helpdesk.as_json(conn, r, today=today) for r in rows[:PAGE]]
+        regions = store.regions(conn)
     return render_template("panel/tickets.html", items=items, total=len(rows), status=status, region=region,
-                           theme=theme, overdue_only=overdue_only, statuses=helpdesk.STATUSES, regions=_regions(),
+                           theme=theme, overdue_only=overdue_only, statuses=helpdesk.STATUSES, regions=regions,
                            themes=load_taxonomy().themes)
 
 

@@ -7,24 +7,25 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from markupsafe import Markup
 from sqlalchemy import Connection, func, select
 
 from analysis import export, maps
 from analysis import html as report_html
-from analysis import xlsx as report_xlsx
 from analysis.coding import codebooks, storage
 from analysis.indicators import Filters
 from analysis.periods import parse
-from analysis.report import build_report
+from analysis.report import build_report, default_name, render
 from bot import deadlines
+from surveys import store
 from surveys.models import Answer, AnswerCoding, Entity, Interview
 from webhooks.panel import bp, engine, login_required
 
 ANSWERS, CODINGS = Answer.__table__, AnswerCoding.__table__
 INTERVIEWS, ENTITIES = Interview.__table__, Entity.__table__
 KINDS = {"alcaldia": "Alcaldías", "gobernacion": "Gobernaciones"}
+REPORT_TYPES = {"html": "text/html", "xlsx": export.MEDIA_TYPES["xlsx"], "json": "application/json"}
 
 
 # ------------------------------------------------------------------ filters shared by the result pages
@@ -38,11 +39,9 @@ def _periods(conn: Connection) -> list[str]:
 
 
 def _choices(conn: Connection) -> dict[str, list[Any]]:
-    regions = [r for (r,) in conn.execute(select(ENTITIES.c.region).where(ENTITIES.c.region.is_not(None))
-                                          .distinct().order_by(ENTITIES.c.region))]
     departments = list(conn.execute(select(ENTITIES.c.dept_code, ENTITIES.c.dept_name).distinct()
                                     .order_by(ENTITIES.c.dept_name)))
-    return {"regions": regions, "departments": departments}
+    return {"regions": store.regions(conn), "departments": departments}
 
 
 def _selection(conn: Connection) -> tuple[str, Filters, dict[str, Any]]:
@@ -65,6 +64,12 @@ def _selection(conn: Connection) -> tuple[str, Filters, dict[str, Any]]:
     return period, filters, form
 
 
+def _report(conn: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The report of the period and filters asked for, and the filters form to show."""
+    period, filters, form = _selection(conn)
+    return build_report(conn, period, filters), form
+
+
 # ------------------------------------------------------------------ pages
 
 
@@ -72,8 +77,7 @@ def _selection(conn: Connection) -> tuple[str, Filters, dict[str, Any]]:
 @login_required()
 def summary() -> Any:
     with engine().connect() as conn:
-        period, filters, form = _selection(conn)
-        report = build_report(conn, period, filters)
+        report, form = _report(conn)
     return render_template("panel/summary.html", form=form, report=report, styles=Markup(report_html.STYLES),
                            body=Markup(report_html.render_body(report)))
 
@@ -82,8 +86,7 @@ def summary() -> Any:
 @login_required()
 def priority() -> Any:
     with engine().connect() as conn:
-        period, filters, form = _selection(conn)
-        report = build_report(conn, period, filters)
+        report, form = _report(conn)
         background = list(conn.execute(select(ENTITIES.c.lat, ENTITIES.c.lon)))
     items = report["priority"]
     markers = [maps.Marker(e["lat"], e["lon"], f"{e['entity']}: " + "; ".join(r["detail"] for r in e["reasons"]),
@@ -101,8 +104,7 @@ def open_answers() -> Any:
     ``codigo`` drill down to the answers themselves."""
     question, code = request.args.get("pregunta", ""), request.args.get("codigo", "")
     with engine().connect() as conn:
-        period, filters, form = _selection(conn)
-        report = build_report(conn, period, filters)
+        report, form = _report(conn)
         blocks = [c for c in report["codes"] if not question or c["question"] == question]
         answers = _answers(conn, report["months"], question, code) if question else []
     return render_template("panel/open_answers.html", form=form, report=report, blocks=blocks, question=question,
@@ -169,19 +171,13 @@ def downloads() -> Any:
 @bp.get("/descargas/informe.<fmt>")
 @login_required()
 def download_report(fmt: str) -> Any:
-    if fmt not in ("html", "xlsx", "json"):
+    if fmt not in REPORT_TYPES:
         abort(404)
     with engine().connect() as conn:
-        period, filters, _ = _selection(conn)
-        report = build_report(conn, period, filters)
-    name = f"monitoreo360_informe_{period}"
-    if fmt == "html":
-        return Response(report_html.render(report), mimetype="text/html",
-                        headers={"Content-Disposition": f'attachment; filename="{name}.html"'})
-    if fmt == "xlsx":
-        return Response(report_xlsx.render(report), mimetype=export.MEDIA_TYPES["xlsx"],
-                        headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
-    return jsonify(report)
+        report, _ = _report(conn)
+    # The same bytes and file name as `m360 report`.
+    return Response(render(report, fmt), mimetype=REPORT_TYPES[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{default_name(report, fmt)}"'})
 
 
 @bp.get("/descargas/respuestas.<fmt>")
