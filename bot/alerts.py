@@ -160,16 +160,16 @@ class Alerts:
         alert_id = _insert_once(conn, row)
         if alert_id is None:
             return None
-        alert = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one()
-        self.deliver(conn, alert, now)
+        if self.destinations:  # none configured: stored and served by the API, nothing to queue
+            self.deliver(conn, conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one(), now)
         log.info("alert %s raised: %s", alert_id, row["title"])
         return alert_id
 
     def deliver(self, conn: Connection, alert: Any, now: datetime) -> None:
-        body = as_json(conn, alert)
+        event, text = {"event": "alert.created", "alert": as_json(conn, alert)}, _chat_text(alert)
         for dest in self.destinations:
-            self._send(conn, dest, kind="alert", text=_chat_text(alert), dedupe=f"alert:{alert.id}:{dest.channel}",
-                       event={"event": "alert.created", "alert": body}, now=now)
+            self._send(conn, dest, kind="alert", text=text, dedupe=f"alert:{alert.id}:{dest.channel}", event=event,
+                       now=now)
 
     def _send(self, conn: Connection, dest: Destination, *, kind: str, text: str, dedupe: str,
               event: Mapping[str, Any], now: datetime) -> int | None:
