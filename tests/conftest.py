@@ -18,7 +18,7 @@ from bot.setup import prepare
 from surveys import db
 from surveys.messages import Inbound, Outbound
 from tests import pgserver
-from tests.fakes import FakeTelegram, FakeTwilio
+from tests.fakes import FakeTelegram, FakeTwilio, block_internet
 from tests.pgserver import PostgresServer
 
 
@@ -102,6 +102,14 @@ class Chat:
 @pytest.fixture
 def chat(service: ChatService) -> Chat:
     return Chat(service)
+
+
+@pytest.fixture
+def no_internet() -> Iterator[None]:
+    """Any connection or DNS lookup beyond loopback fails (tests/fakes.py): a module opts in with
+    ``pytestmark = pytest.mark.usefixtures("no_internet")``."""
+    with block_internet():
+        yield
 
 
 @pytest.fixture

@@ -22,17 +22,14 @@ from bot.service import ChatService
 from surveys import db
 from surveys.models import Alert, Entity, HelpRequest, OutboxMessage
 from tests.conftest import Chat
-from tests.fakes import FakeTelegram, WebhookReceiver, block_internet
+from tests.fakes import FakeTelegram, WebhookReceiver
 from tests.test_conversation import INTERVIEW, register, start_interview
 
 DER_CHAT = "-1001234567890"
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def no_internet() -> Iterator[None]:
-    with block_internet():
-        yield
+pytestmark = pytest.mark.usefixtures("no_internet")  # tests/conftest.py
 
 
 @pytest.fixture

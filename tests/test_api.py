@@ -20,7 +20,7 @@ from bot import deadlines, helpdesk
 from bot.alerts import Alerts
 from surveys import db
 from surveys.models import Alert, ApiToken, HelpRequest, HelpRequestEvent, OutboxMessage
-from tests.fakes import FakeTelegram, WebhookReceiver, block_internet
+from tests.fakes import FakeTelegram, WebhookReceiver
 from tests.test_cli import m360
 from tests.test_conversation import register
 from tests.test_web import HISTORY, WebChat
@@ -31,10 +31,7 @@ ADMIN = "admin-bootstrap-token"
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 
 
-@pytest.fixture(autouse=True)
-def no_internet() -> Iterator[None]:
-    with block_internet():
-        yield
+pytestmark = pytest.mark.usefixtures("no_internet")  # tests/conftest.py
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -22,15 +21,12 @@ from bot.outbox import Sender
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Contact, OutboxMessage
-from tests.fakes import FakeTelegram, FakeTwilio, block_internet
+from tests.fakes import FakeTelegram, FakeTwilio
 
 FROM = "+14155238886"
 
 
-@pytest.fixture(autouse=True)
-def no_internet() -> Iterator[None]:
-    with block_internet():
-        yield
+pytestmark = pytest.mark.usefixtures("no_internet")  # tests/conftest.py
 
 
 class Clock:

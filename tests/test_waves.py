@@ -28,7 +28,7 @@ from bot.service import ChatService
 from surveys import db
 from surveys.models import Contact, Entity, Interview, OutboxMessage, Wave, WaveMember
 from tests.conftest import Chat
-from tests.fakes import FakeTelegram, FakeTwilio, block_internet
+from tests.fakes import FakeTelegram, FakeTwilio
 from tests.test_channels import SECRET, TelegramChat
 from tests.test_cli import m360
 from tests.test_conversation import INTERVIEW
@@ -45,10 +45,7 @@ def bogota(day: int, hour: int, month: int = 11) -> datetime:
     return datetime(2026, month, day, hour, 0, tzinfo=UTC) + BOGOTA_HOUR
 
 
-@pytest.fixture(autouse=True)
-def no_internet() -> Iterator[None]:
-    with block_internet():
-        yield
+pytestmark = pytest.mark.usefixtures("no_internet")  # tests/conftest.py
 
 
 @pytest.fixture
