@@ -83,7 +83,8 @@ def serve(host: str, port: int, debug: bool, production: bool, workers: int, thr
 
     app = create_app(outbox_worker=True)
     base = os.environ.get("M360_PUBLIC_URL", "").rstrip("/") or f"http://{host}:{port}"
-    click.echo(f"Monitoreo 360 on http://{host}:{port}  (simulador: http://{host}:{port}/simulador)")
+    click.echo(f"Monitoreo 360 on http://{host}:{port}  (simulador: http://{host}:{port}/simulador, "
+               f"panel: http://{host}:{port}/panel)")
     click.echo(f"database: {_safe_url(db.database_url())}")
     worker = app.extensions.get("m360.outbox")
     sending = [channel for channel in (worker.sender.providers if worker else ()) if channel != "simulator"]
