@@ -11,6 +11,8 @@ import logging
 import threading
 from typing import Any
 
+from telegram.error import NetworkError
+
 from bot import outbox
 from bot.channels.telegram import enqueue_callback_answer, enqueue_replies, handle_update
 from bot.channels.telegram_api import TelegramProvider
@@ -30,9 +32,17 @@ class Poller:
     def run(self) -> None:
         self.provider.run(self.provider.bot.delete_webhook())  # Telegram refuses getUpdates while one is set
         offset: int | None = None
+        pause = 0.0
         while not self.stop.is_set():
-            updates = self.provider.run(
-                self.provider.bot.get_updates(offset=offset, timeout=self.timeout, allowed_updates=UPDATES))
+            try:
+                updates = self.provider.run(
+                    self.provider.bot.get_updates(offset=offset, timeout=self.timeout, allowed_updates=UPDATES))
+            except NetworkError as exc:  # includes TimedOut: a bad connection must not end the bot
+                pause = min(30.0, max(0.5, pause * 2))
+                log.warning("getUpdates failed (%s); retrying in %.1f s", exc, pause)
+                self.stop.wait(pause)
+                continue
+            pause = 0.0
             for update in updates:
                 try:
                     self.process(update.to_dict())
