@@ -274,11 +274,16 @@ class Alerts:
         days = int(rule.params.get("window_days", 14))
         minimum = int(rule.params.get("min_entities", 3))
         since = now - timedelta(days=days)
-        for theme in dict.fromkeys(themes):
-            if theme == "otro":
-                continue
-            entities = _entities_asking(conn, region, theme, since)
-            if len(entities) < minimum or _recent_spike(conn, region, theme, since):
+        # A spike already announced in the window is not counted again: once a region's demand for a
+        # theme is high, every later request would otherwise re-read the whole window.
+        announced = _announced_spikes(conn, region, since)
+        pending = [t for t in dict.fromkeys(themes) if t != "otro" and t not in announced]
+        if not pending:
+            return
+        asking = _entities_asking(conn, region, pending, since)
+        for theme in pending:
+            entities = asking[theme]
+            if len(entities) < minimum:
                 continue
             label = theme_labels([theme])
             self.raise_alert(conn, rule, key=f"{region}:{theme}:{now.date().isoformat()}", now=now, region=region,
@@ -383,29 +388,37 @@ class _Defaulting(dict[str, Any]):
         return ""
 
 
-def _entities_asking(conn: Connection, region: str, theme: str, since: datetime) -> set[str]:
-    """Entities of ``region`` that asked for ``theme`` since ``since``: in a ticket, or in 5.1 of a
-    completed interview. Only the window's rows are read (indexed on their dates); their JSON
-    lists are filtered here, the same on SQLite and PostgreSQL."""
-    asking: set[str] = set()
-    tickets = conn.execute(
-        select(REQUESTS.c.entity_code, REQUESTS.c.themes)
-        .join(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
-        .where(REQUESTS.c.created_at >= since, ENTITIES.c.region == region))
-    asking.update(code for code, themes in tickets if theme in (themes or ()))
-    answers = conn.execute(
-        select(INTERVIEWS.c.entity_code, ANSWERS.c.value)
-        .join(ENTITIES, ENTITIES.c.code == INTERVIEWS.c.entity_code)
-        .join(ANSWERS, (ANSWERS.c.interview_id == INTERVIEWS.c.id) & (ANSWERS.c.question == "demanda_temas"))
-        .where(INTERVIEWS.c.finished_at >= since, INTERVIEWS.c.status == "completa", ENTITIES.c.region == region))
-    asking.update(code for code, value in answers if isinstance(value, list) and theme in value)
+def _entities_asking(conn: Connection, region: str, themes: list[str], since: datetime) -> dict[str, set[str]]:
+    """Per theme, the entities of ``region`` that asked for it since ``since``: in a ticket, or in
+    5.1 of a completed interview. Only the window's rows are read (indexed on their dates), once for
+    all themes; their JSON lists are filtered here, the same on SQLite and PostgreSQL."""
+    asking: dict[str, set[str]] = {theme: set() for theme in themes}
+
+    def count(code: str, asked: Any) -> None:
+        if isinstance(asked, list):
+            for theme in asked:
+                if theme in asking:
+                    asking[theme].add(code)
+
+    for code, asked in conn.execute(
+            select(REQUESTS.c.entity_code, REQUESTS.c.themes)
+            .join(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
+            .where(REQUESTS.c.created_at >= since, ENTITIES.c.region == region)):
+        count(code, asked)
+    for code, asked in conn.execute(
+            select(INTERVIEWS.c.entity_code, ANSWERS.c.value)
+            .join(ENTITIES, ENTITIES.c.code == INTERVIEWS.c.entity_code)
+            .join(ANSWERS, (ANSWERS.c.interview_id == INTERVIEWS.c.id) & (ANSWERS.c.question == "demanda_temas"))
+            .where(INTERVIEWS.c.finished_at >= since, INTERVIEWS.c.status == "completa", ENTITIES.c.region == region)):
+        count(code, asked)
     return asking
 
 
-def _recent_spike(conn: Connection, region: str, theme: str, since: datetime) -> bool:
+def _announced_spikes(conn: Connection, region: str, since: datetime) -> set[str]:
+    """Themes whose demand spike in ``region`` was already announced since ``since``."""
     rows = conn.execute(select(ALERTS.c.data).where(ALERTS.c.rule == "pico_demanda", ALERTS.c.region == region,
                                                     ALERTS.c.created_at >= since))
-    return any((data or {}).get("theme") == theme for (data,) in rows)
+    return {str((data or {}).get("theme")) for (data,) in rows}
 
 
 def _insert_once(conn: Connection, row: dict[str, Any]) -> int | None:
