@@ -10,7 +10,7 @@ textcat_multilabel and calibration.
 - model load: a fresh subprocess loads every codebook's coder (spaCy import included) — what the
   first coded answer of a new server process waits for, and its resident memory (RSS) afterwards;
 - batch: answers/s through ``predict`` in batches of 256 (``nlp.pipe``);
-- single: p50/p95 of one ``predict_one`` call per answer (the chat's fast path).
+- single: p50/p95 of one ``predict_one`` call per answer (one answer alone).
 
 Targets (issue 5): ≥ 2,000 answers/s batch, p95 < 20 ms, load < 3 s, RSS < 300 MB on the 2-core machine.
 """

@@ -458,6 +458,7 @@ def telegram_group() -> None:
 def telegram_poll(timeout: int) -> None:
     """Receive updates by long polling (getUpdates) instead of a webhook; same engine, replies through
     the outbox. Deletes a configured webhook first, as Telegram requires."""
+    from analysis.coding.deferred import AnswerCodingJob, CodingWorker
     from bot.channels.telegram_api import TelegramProvider
     from bot.channels.telegram_poll import Poller
     from bot.outbox import OutboxWorker, Sender
@@ -468,7 +469,8 @@ def telegram_poll(timeout: int) -> None:
     if provider is None:
         raise click.ClickException("set TELEGRAM_BOT_TOKEN")
     sessions = prepare()
-    service = ChatService(sessions)
+    coder = CodingWorker(AnswerCodingJob.for_interview(sessions.kw["bind"])).start()
+    service = ChatService(sessions, on_coded_answer=coder.notify)
     worker = OutboxWorker(Sender(sessions.kw["bind"], {"telegram": provider})).start()
     click.echo("polling Telegram for updates (Ctrl-C to stop)")
     try:
@@ -477,17 +479,21 @@ def telegram_poll(timeout: int) -> None:
         pass
     finally:
         worker.stop()
+        coder.stop()
 
 
 @main.command("chat")
 @click.option("--address", help="Contact id on the console channel (default: a new contact each run).")
 def chat(address: str | None) -> None:
     """Chat with the bot in the terminal; reads one message per line from stdin, so it can be scripted."""
+    from analysis.coding.deferred import AnswerCodingJob
     from bot.service import ChatService
     from bot.setup import prepare
     from surveys.messages import Inbound
 
-    service = ChatService(prepare())
+    sessions = prepare()
+    coding = AnswerCodingJob.for_interview(sessions.kw["bind"])
+    service = ChatService(sessions, on_coded_answer=coding.run_once)  # no thread here: coded before the reply
     address = address or f"consola-{secrets.token_hex(4)}"
     interactive = sys.stdin.isatty()
     if interactive:

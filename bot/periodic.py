@@ -1,5 +1,5 @@
 """A background thread that runs a round of work every ``interval`` seconds until stopped: the
-alert checks and the wave scheduler of ``m360 serve`` and ``m360 worker``."""
+alert checks, the wave scheduler and the answer coder of ``m360 serve`` and ``m360 worker``."""
 
 from __future__ import annotations
 
@@ -12,13 +12,14 @@ log = logging.getLogger(__name__)
 
 class Periodic:
     """Subclasses implement ``run_once``. A failed round (the database down) is logged and retried
-    at the next one: the loop never dies."""
+    at the next one: the loop never dies. ``notify()`` runs a round early, ``settle`` seconds later
+    (so that the work of several notifications is done in one round)."""
 
     name = "m360-periodic"
 
-    def __init__(self, interval: float):
-        self.interval = interval
-        self._stop = threading.Event()
+    def __init__(self, interval: float, settle: float = 0.0):
+        self.interval, self.settle = interval, settle
+        self._stop, self._wake = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
 
     def run_once(self) -> Any:
@@ -28,8 +29,12 @@ class Periodic:
         self._thread.start()
         return self
 
+    def notify(self) -> None:
+        self._wake.set()
+
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()
+        self._wake.set()
         self._thread.join(timeout)
 
     def _run(self) -> None:
@@ -38,4 +43,6 @@ class Periodic:
                 self.run_once()
             except Exception:
                 log.exception("%s: round failed", self.name)
-            self._stop.wait(self.interval)
+            if self._wake.wait(self.interval) and self.settle:
+                self._stop.wait(self.settle)
+            self._wake.clear()

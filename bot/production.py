@@ -5,8 +5,8 @@ background worker process (``m360 worker``) for what the embedded ``m360 serve``
   reference entities, questionnaire versions), then runs gunicorn with N worker processes of T
   threads each. The web workers only answer requests: no outbox sender, alert monitor or wave
   scheduler runs in them (they would run N times).
-- ``m360 worker``: the outbox sender, the alert monitor (overdue tickets, daily digest) and the wave
-  scheduler (launches, reminders, closing) in one process. Run exactly one (several would be safe —
+- ``m360 worker``: the outbox sender, the alert monitor (overdue tickets, daily digest), the wave
+  scheduler (launches, reminders, closing) and the answer coder in one process. Run exactly one (several would be safe —
   outbox rows are claimed with a lease, alerts and invitations are deduplicated — but pointless).
 
 Webhooks queue messages in the outbox in the same transaction as the turn that caused them; the
@@ -81,8 +81,8 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: 
     }
 
 
-def run_gunicorn(options: dict[str, Any]) -> None:
-    """gunicorn in this process (the master), loading ``web_app`` in each forked worker."""
+def run_gunicorn(options: dict[str, Any], load: Callable[[], Any] = web_app) -> None:
+    """gunicorn in this process (the master), calling ``load`` (``web_app``) in each forked worker."""
     try:
         from gunicorn.app.base import BaseApplication
     except ImportError as exc:
@@ -96,7 +96,7 @@ def run_gunicorn(options: dict[str, Any]) -> None:
                     self.cfg.set(key, value)
 
         def load(self) -> Any:
-            return web_app()
+            return load()
 
     _App().run()
 
@@ -117,7 +117,8 @@ class BackgroundWorker:
     """The outbox sender, the alert monitor and the wave scheduler, each in its own thread."""
 
     def __init__(self, engine: Any, providers: dict[str, Any], *, interval: float = 1.0,
-                 alert_interval: float = 300.0, wave_interval: float = 60.0):
+                 alert_interval: float = 300.0, wave_interval: float = 60.0, coder_interval: float = 5.0):
+        from analysis.coding.deferred import AnswerCodingJob, CodingWorker
         from bot.alerts import AlertMonitor
         from bot.outbox import OutboxWorker, Sender
         from bot.scheduler import WaveScheduler
@@ -125,15 +126,18 @@ class BackgroundWorker:
         self.outbox = OutboxWorker(Sender(engine, providers), interval=interval)
         self.alerts = AlertMonitor(engine, interval=alert_interval, on_queued=self.outbox.notify)
         self.waves = WaveScheduler(engine, interval=wave_interval, on_queued=self.outbox.notify)
+        # The web workers only store answers; this codes them (every few seconds, in batches).
+        self.coder = CodingWorker(AnswerCodingJob.for_interview(engine), interval=coder_interval)
 
     def start(self) -> BackgroundWorker:
         self.outbox.start()
         self.alerts.start()
         self.waves.start()
+        self.coder.start()
         return self
 
     def stop(self) -> None:
-        for part in (self.waves, self.alerts, self.outbox):
+        for part in (self.coder, self.waves, self.alerts, self.outbox):
             part.stop()
 
 
@@ -156,7 +160,8 @@ def run_worker(interval: float, alert_interval: float, wave_interval: float,
     sending = sorted(channel for channel in providers if channel != "simulator")
     echo("sending (outbox): " + (", ".join(sending) or "simulator only (no provider configured)")
          + f"; polling every {interval:g}s")
-    echo(f"alert checks every {alert_interval:g}s; wave scheduler every {wave_interval:g}s")
+    echo(f"alert checks every {alert_interval:g}s; wave scheduler every {wave_interval:g}s; "
+         f"open answers coded every {worker.coder.interval:g}s")
     worker.start()
     echo("m360 worker running (Ctrl-C or SIGTERM to stop)")
     stop.wait()

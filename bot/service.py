@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,7 +22,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from analysis.coding.fastpath import AnswerCoder
 from analysis.coding.themes import theme_classifier
 from bot import helpdesk, waves
 from bot.alerts import Alerts
@@ -75,8 +75,12 @@ UPDATE_CONTACT = CONTACTS.update().where(CONTACTS.c.id == bindparam("b_id"),
 
 class ChatService:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings | None = None,
-                 entities: EntityIndex | None = None, alerts: Alerts | None = None):
+                 entities: EntityIndex | None = None, alerts: Alerts | None = None,
+                 on_coded_answer: Callable[[], None] | None = None):
+        """``on_coded_answer`` is called after a turn that stored an answer to a question with a
+        codebook: the coder (analysis.coding.deferred) codes it off the turn's path."""
         self.sessions = sessions
+        self.on_coded_answer = on_coded_answer
         self.alerts = alerts or Alerts()
         self.engine: Engine = sessions.kw["bind"]
         self.settings = settings or Settings()
@@ -88,7 +92,7 @@ class ChatService:
             for q in (registration, interview, intake):
                 self.questionnaires.ensure(session, q)
             self.entities = entities or EntityIndex.from_session(session)
-        self.coder = AnswerCoder.for_questionnaires([interview])  # open answers coded as stored (issue 5)
+        self.coded_questions = frozenset(q.name for q in interview.questions if q.codebook)
         self.conversation = Conversation(
             registration=registration,
             interview=interview,
@@ -113,7 +117,10 @@ class ChatService:
     def handle(self, inbound: Inbound) -> list[Outbound]:
         for attempt in range(RETRIES + 1):
             try:
-                return self._turn(inbound)
+                replies, coded = self._turn(inbound)
+                if coded and self.on_coded_answer is not None:
+                    self.on_coded_answer()
+                return replies
             except _Redelivery:
                 replies = self._replay(inbound)
                 if replies is not None:
@@ -125,7 +132,7 @@ class ChatService:
                          inbound.address, type(exc).__name__)
         raise RuntimeError("unreachable")
 
-    def _turn(self, inbound: Inbound) -> list[Outbound]:
+    def _turn(self, inbound: Inbound) -> tuple[list[Outbound], bool]:
         """One inbound message in one transaction, which takes the contact's lock first (BEGIN
         IMMEDIATE on SQLite, SELECT … FOR UPDATE elsewhere), so turns of one contact never
         interleave; state_version stays as a safety net. Core statements on a plain connection:
@@ -163,7 +170,7 @@ class ChatService:
             if result.rowcount != 1:  # another delivery for this contact committed first: redo the turn
                 raise StaleDataError(f"contact {contact.id} changed during the turn")
             self._log(conn, contact.id, inbound, turn.replies, interview_id, now)
-            return turn.replies
+        return turn.replies, extra.coded
 
     def _apply(self, conn: Connection, contact_id: int, entity_code: str | None, before: ConversationState,
                turn: Turn, changes: dict[str, Any], channel: str, now: datetime
@@ -206,7 +213,7 @@ class ChatService:
                 case InterviewEvent(event=AnswerSet(question=q, value=value, raw_text=raw, source=source)):
                     if interview_id is not None:
                         store.record_answer(conn, interview_id, q, value, raw, source, now)
-                        self.coder.on_answer(conn, interview_id, q, value, raw, now)
+                        extra.coded = extra.coded or q in self.coded_questions
                         if q == "entidad":
                             interview_changes["entity_code"] = value
                 case InterviewEvent(event=AnswerCleared(question=q)) if interview_id is not None:
@@ -335,6 +342,7 @@ class _Extra:
     before: list[Outbound] = field(default_factory=list)
     before_last: list[Outbound] = field(default_factory=list)  # e.g. a ticket code, before the interview's thanks
     after: list[Outbound] = field(default_factory=list)
+    coded: bool = False  # the turn stored an answer for the coder (not a reply)
 
     def __bool__(self) -> bool:
         return bool(self.before or self.before_last or self.after)

@@ -142,7 +142,7 @@ class Answer(Base):
     value: Mapped[Any] = mapped_column(JSON)  # parsed: int, str (choice name), list[str], free text
     source: Mapped[str] = mapped_column(String(20), default="chat")  # chat | prefill | import
     answered_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)  # the coder's queue
 
     interview: Mapped[Interview] = relationship(back_populates="answers")
 

@@ -1,10 +1,11 @@
-"""Coding in the product: answers coded when the chat stores them (fast path), bulk recode, the
+"""Coding in the product: answers coded shortly after the chat stores them (the deferred coder), bulk recode, the
 review API (auth, 400s, audit), the export's ``__codes`` columns and the help desk's themes — with
 the real trained models of the ``articulacion`` and ``temas`` codebooks."""
 
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from analysis import export
 from analysis.coding import registry, storage
+from analysis.coding.deferred import AnswerCodingJob, CodingWorker
 from analysis.coding.themes import ModelThemeClassifier, theme_classifier
 from bot.service import ChatService
 from bot.themes import KeywordClassifier, ThemeClassifier
@@ -46,10 +48,12 @@ def only_needed(models: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def coded_chat(only_needed: Path, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> Chat:
-    """A chat whose service codes with the ``articulacion`` and ``temas`` models only."""
+    """A chat whose coder has the ``articulacion`` and ``temas`` models only; every turn that stores
+    a coded answer runs a round of the coding job, as the embedded server's coder thread would."""
     monkeypatch.setenv("M360_MODELS_DIR", str(only_needed))
     registry.clear()
-    return Chat(ChatService(sessions))
+    job = AnswerCodingJob.for_interview(sessions.kw["bind"])
+    return Chat(ChatService(sessions, on_coded_answer=job.run_once))
 
 
 def interview(chat: Chat) -> None:
@@ -59,16 +63,21 @@ def interview(chat: Chat) -> None:
         assert expected in chat.say(text), text
 
 
+def coded_count(sessions: sessionmaker[Session]) -> int:
+    with sessions() as s:
+        return len(s.scalars(select(AnswerCoding.id)).all())
+
+
 def coding(sessions: sessionmaker[Session], question: str) -> AnswerCoding | None:
     with sessions() as s:
         return s.scalars(select(AnswerCoding).join(Answer, Answer.id == AnswerCoding.answer_id)
                          .where(Answer.question == question)).one_or_none()
 
 
-# ---------------------------------------------------------------- fast path
+# ---------------------------------------------------------------- the deferred coder
 
 
-def test_answers_are_coded_when_stored(coded_chat: Chat, sessions: sessionmaker[Session]) -> None:
+def test_answers_are_coded_after_they_are_stored(coded_chat: Chat, sessions: sessionmaker[Session]) -> None:
     interview(coded_chat)
     row = coding(sessions, "porque_articulacion")
     assert row is not None and row.codebook == "articulacion"
@@ -86,7 +95,8 @@ def test_missing_model_leaves_the_answer_uncoded_and_the_turn_succeeds(
         caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("M360_MODELS_DIR", str(tmp_path / "empty"))
     registry.clear()
-    chat = Chat(ChatService(sessions))
+    job = AnswerCodingJob.for_interview(sessions.kw["bind"])
+    chat = Chat(ChatService(sessions, on_coded_answer=job.run_once))
     with caplog.at_level(logging.WARNING, logger="analysis.coding.registry"):
         interview(chat)
     assert coding(sessions, "porque_articulacion") is None
@@ -108,6 +118,42 @@ def test_changing_an_answer_recodes_it(coded_chat: Chat, sessions: sessionmaker[
     assert first is not None and second is not None and first.id == second.id
     assert second.text_hash == storage.text_hash("no se") != first.text_hash
     assert second.codes == ["sin_respuesta"]
+
+
+def test_the_turn_does_not_code_and_a_new_process_codes_what_was_left(
+        only_needed: Path, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The chat's turn only stores answers (no coder on the webhook's path). Whatever a process left
+    uncoded (it died before its coder ran) is coded by the first round of the next one, in batches."""
+    monkeypatch.setenv("M360_MODELS_DIR", str(only_needed))
+    registry.clear()
+    interview(Chat(ChatService(sessions)))  # no coder attached: like a web worker
+    assert coded_count(sessions) == 0
+    job = AnswerCodingJob.for_interview(sessions.kw["bind"])
+    first = job.run_once()
+    assert first.coded == 2 and first.uncoded >= 1  # articulacion + temas; necesidades etc. have no model here
+    assert coding(sessions, "porque_articulacion") is not None and coding(sessions, "demanda_otro") is not None
+    again = job.run_once()  # nothing changed since: nothing is coded twice
+    assert again.coded == 0
+    assert AnswerCodingJob.for_interview(sessions.kw["bind"]).run_once().coded == 0  # a restart codes nothing again
+
+
+def test_the_coder_thread_codes_soon_after_it_is_woken(only_needed: Path, sessions: sessionmaker[Session],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("M360_MODELS_DIR", str(only_needed))
+    registry.clear()
+    worker = CodingWorker(AnswerCodingJob.for_interview(sessions.kw["bind"]), interval=60, settle=0.05).start()
+    try:
+        chat = Chat(ChatService(sessions, on_coded_answer=worker.notify))
+        register(chat)
+        start_interview(chat)
+        for text, _ in INTERVIEW[:13]:  # up to porque_articulacion
+            chat.say(text)
+        deadline = time.monotonic() + 20
+        while coding(sessions, "porque_articulacion") is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert coding(sessions, "porque_articulacion") is not None  # woken, not the 60 s round
+    finally:
+        worker.stop()
 
 
 # ---------------------------------------------------------------- recode

@@ -14,6 +14,7 @@ from flask import Flask, current_app, jsonify, render_template
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError, OperationalError
 
+from analysis.coding.deferred import AnswerCodingJob, CodingWorker
 from bot.alerts import AlertMonitor
 from bot.channels.simulator_api import SimulatorProvider
 from bot.outbox import OutboxWorker, Provider, Sender
@@ -25,9 +26,12 @@ from webhooks import jsonapi
 
 
 def create_app(database_url: str | None = None, *, prepare_database: bool = True,
-               providers: Mapping[str, Provider] | None = None, outbox_worker: bool = False, **config: Any) -> Flask:
+               providers: Mapping[str, Provider] | None = None, outbox_worker: bool = False,
+               coder_worker: bool | None = None, **config: Any) -> Flask:
     """The app. ``providers`` default to those configured in the environment (bot.providers);
-    with ``outbox_worker`` a background thread sends the outbox (the embedded default)."""
+    with ``outbox_worker`` background threads send the outbox, run the alert checks and the wave
+    scheduler, and code open answers (the embedded default; ``coder_worker`` alone: just the coder).
+    Production web workers run none of them: ``m360 worker`` does."""
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=os.environ.get("M360_SECRET_KEY") or secrets.token_hex(32),
@@ -57,6 +61,9 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
             from bot.scheduler import WaveScheduler
 
             app.extensions["m360.wave_scheduler"] = WaveScheduler(sessions.kw["bind"], on_queued=worker.notify).start()
+
+    if outbox_worker if coder_worker is None else coder_worker:
+        app.extensions["m360.coder"] = CodingWorker(AnswerCodingJob.for_interview(sessions.kw["bind"])).start()
 
     from webhooks.api import bp as api_bp
     from webhooks.channels import bp as channels_bp
@@ -129,5 +136,7 @@ def chat_service(app: Flask) -> ChatService:
         with app.extensions["m360.chat_lock"]:
             service = app.extensions.get("m360.chat")
             if service is None:
-                service = app.extensions["m360.chat"] = ChatService(app.extensions["m360.sessions"])
+                coder = app.extensions.get("m360.coder")
+                service = app.extensions["m360.chat"] = ChatService(
+                    app.extensions["m360.sessions"], on_coded_answer=coder.notify if coder is not None else None)
     return service

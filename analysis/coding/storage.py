@@ -49,6 +49,23 @@ def answer_text(value: Any, raw_text: str | None) -> str:
     return value if isinstance(value, str) else (raw_text or "")
 
 
+def _coding_values(coder: Coder, prediction: Prediction, digest: str, now: datetime) -> dict[str, Any]:
+    return dict(codebook=coder.codebook.id, codes=prediction.codes, predicted_codes=prediction.codes,
+                scores=prediction.scores, confidence=prediction.confidence, coder_version=coder.version,
+                codebook_version=coder.codebook.version, model_hash=coder.model_hash,
+                needs_review=prediction.needs_review, status="review" if prediction.needs_review else "auto",
+                text_hash=digest, coded_at=now, reviewed_by=None, reviewed_at=None)
+
+
+def insert_predictions(conn: Connection, coder: Coder, items: Sequence[tuple[int, str, Prediction]],
+                       now: datetime) -> int:
+    """First codings of answers that have none, in one statement; returns how many."""
+    if items:
+        conn.execute(CODINGS.insert(), [dict(answer_id=answer_id, **_coding_values(coder, p, text_hash(text), now))
+                                        for answer_id, text, p in items])
+    return len(items)
+
+
 def save_prediction(conn: Connection, answer_id: int, coder: Coder, prediction: Prediction, text: str,
                     now: datetime | None = None) -> str:
     """Insert or refresh the coding of one answer; returns what happened: ``coded``, ``recoded``,
@@ -57,11 +74,7 @@ def save_prediction(conn: Connection, answer_id: int, coder: Coder, prediction: 
     digest = text_hash(text)
     row = conn.execute(select(CODINGS.c.id, CODINGS.c.status, CODINGS.c.text_hash, CODINGS.c.codes,
                               CODINGS.c.coder_version).where(CODINGS.c.answer_id == answer_id)).one_or_none()
-    values = dict(codebook=coder.codebook.id, codes=prediction.codes, predicted_codes=prediction.codes,
-                  scores=prediction.scores, confidence=prediction.confidence, coder_version=coder.version,
-                  codebook_version=coder.codebook.version, model_hash=coder.model_hash,
-                  needs_review=prediction.needs_review, status="review" if prediction.needs_review else "auto",
-                  text_hash=digest, coded_at=now, reviewed_by=None, reviewed_at=None)
+    values = _coding_values(coder, prediction, digest, now)
     if row is None:
         conn.execute(CODINGS.insert(), dict(answer_id=answer_id, **values))
         return "coded"

@@ -1,0 +1,137 @@
+"""Coding open answers shortly after the chat stores them, in batches, off the webhook's path.
+
+The turn only stores the answer (its transaction and the respondent's reply never wait for spaCy);
+:class:`AnswerCodingJob` then codes every answer of a coded question that changed since its last
+round and has no coding of its current text. The database is the queue: a round finds its work by
+``answer.updated_at`` (indexed), so nothing is lost when a process dies between the answer and its
+coding, and the first round of a process sweeps every answer. One round is one batch per codebook
+(``Coder.predict`` on many texts costs about a third of one text at a time) and one transaction.
+
+The embedded ``m360 serve`` runs the job in a thread (:class:`CodingWorker`), woken
+by the chat service after a turn that stored a coded answer; in production ``m360 worker`` runs it.
+A missing model leaves answers uncoded (logged) and they are coded when it appears; a coding error
+is logged and the round retried later: coding never touches the answers themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import Engine, select
+
+from analysis.coding import registry, storage
+from bot.periodic import Periodic
+from surveys import db, schema
+from surveys.models import Answer, AnswerCoding, utcnow
+
+log = logging.getLogger(__name__)
+ANSWERS = Answer.__table__
+CODINGS = AnswerCoding.__table__
+# A round re-reads answers this far before the previous round began: a turn that took ``now`` before
+# that moment may have committed after it (turns last milliseconds; clocks of web workers differ).
+OVERLAP = timedelta(minutes=2)
+
+
+@dataclass
+class Round:
+    """What one round did."""
+
+    seen: int = 0  # answers changed in the window
+    coded: int = 0  # codings written (new or recoded)
+    uncoded: int = 0  # left for later: no model for their codebook
+
+
+class AnswerCodingJob:
+    def __init__(self, engine: Engine, question_codebooks: Mapping[str, str], models_dir: Path | None = None):
+        self.engine = engine
+        self.question_codebooks = dict(question_codebooks)
+        self.models_dir = models_dir
+        self._since: datetime | None = None  # None: the next round sweeps every answer
+        self._lock = threading.Lock()  # one round at a time in this process
+
+    @classmethod
+    def for_questionnaires(cls, engine: Engine, questionnaires: Iterable[schema.Questionnaire],
+                           models_dir: Path | None = None) -> AnswerCodingJob:
+        return cls(engine, {q.name: q.codebook for questionnaire in questionnaires for q in questionnaire.questions
+                            if q.codebook}, models_dir)
+
+    @classmethod
+    def for_interview(cls, engine: Engine, models_dir: Path | None = None) -> AnswerCodingJob:
+        """The coded questions of the interview the chat runs (``M360_QUESTIONNAIRE``)."""
+        from bot.config import Settings
+
+        return cls.for_questionnaires(engine, [schema.builtin(Settings().questionnaire)], models_dir)
+
+    def run_once(self) -> Round:
+        """Code what changed since the previous round (everything, the first time)."""
+        done = Round()
+        if not self.question_codebooks:
+            return done
+        with self._lock:
+            since = self._since
+            query = (select(ANSWERS.c.id, ANSWERS.c.question, ANSWERS.c.value, ANSWERS.c.raw_text,
+                            ANSWERS.c.updated_at, CODINGS.c.id.label("coding_id"), CODINGS.c.text_hash)
+                     .outerjoin(CODINGS, CODINGS.c.answer_id == ANSWERS.c.id)
+                     .where(ANSWERS.c.question.in_(sorted(self.question_codebooks)))
+                     .order_by(ANSWERS.c.id))
+            if since is not None:
+                query = query.where(ANSWERS.c.updated_at >= since - OVERLAP)
+            with self.engine.connect() as conn:
+                rows = conn.execute(query).all()
+            done.seen = len(rows)
+            # Only answers whose current text has no coding: the overlap and re-runs cost a hash each.
+            todo: dict[str, list[tuple[int, str, bool]]] = {}  # codebook → (answer id, text, has a coding)
+            for row in rows:
+                text = storage.answer_text(row.value, row.raw_text)
+                if row.text_hash != storage.text_hash(text):
+                    todo.setdefault(self.question_codebooks[row.question], []).append(
+                        (row.id, text, row.coding_id is not None))
+            batches = []
+            for codebook, items in todo.items():
+                coder = registry.get(codebook, self.models_dir)
+                if coder is None:
+                    done.uncoded += len(items)
+                    continue
+                batches.append((coder, items, coder.predict([text for _, text, _ in items])))
+            if batches:
+                now = utcnow()
+                with db.transaction(self.engine) as conn:
+                    for coder, items, predictions in batches:
+                        pairs = list(zip(items, predictions, strict=True))
+                        new = [(answer_id, text, p) for (answer_id, text, coded), p in pairs if not coded]
+                        done.coded += storage.insert_predictions(conn, coder, new, now)
+                        for (answer_id, text, coded), prediction in pairs:
+                            if coded:  # a changed answer: recoded, unless a person reviewed this very text
+                                outcome = storage.save_prediction(conn, answer_id, coder, prediction, text, now)
+                                done.coded += outcome in ("coded", "recoded")
+            # The next round starts from the newest change seen, by the clock that wrote the answers (not
+            # this one's). An answer without a model is read again only when it changes or the process
+            # restarts: `m360 coder recode` codes old answers once a model is built.
+            if rows:
+                newest = max(row.updated_at for row in rows)
+                self._since = newest if since is None else max(since, newest)
+            return done
+
+    def rescan(self) -> None:
+        """Make the next round sweep every answer again (e.g. after a model was built)."""
+        with self._lock:
+            self._since = None
+
+
+class CodingWorker(Periodic):
+    """The job in a thread: a round when woken (half a second later, to batch) and every
+    ``interval`` seconds."""
+
+    name = "m360-coder"
+
+    def __init__(self, job: AnswerCodingJob, interval: float = 30.0, settle: float = 0.5):
+        super().__init__(interval, settle)
+        self.job = job
+
+    def run_once(self) -> Round:
+        return self.job.run_once()
