@@ -208,7 +208,8 @@ class Alerts:
                                  help_request_id=ticket.id, code=ticket.code, themes=themes, deadline=deadline,
                                  detail=ticket.need, data={"ticket": ticket.code, "themes": list(ticket.themes),
                                                            "urgent": ticket.urgent})
-        self.demand_spike(conn, store.entity_region(conn, ticket.entity_code), list(ticket.themes), now)
+        if ticket.source != "interview":  # a ticket from 5.2 has the 5.1 themes: interview_completed counts them
+            self.demand_spike(conn, store.entity_region(conn, ticket.entity_code), list(ticket.themes), now)
 
     def check_overdue(self, conn: Connection, now: datetime) -> int:
         """Raise ticket_vencido for open tickets past their due date (local calendar). Returns how many."""
@@ -231,12 +232,11 @@ class Alerts:
 
     def interview_completed(self, conn: Connection, interview_id: int, now: datetime) -> None:
         interview = conn.execute(select(INTERVIEWS.c.id, INTERVIEWS.c.entity_code, INTERVIEWS.c.period,
-                                        QUESTIONNAIRES.c.definition)
-                                 .join(QUESTIONNAIRES, QUESTIONNAIRES.c.id == INTERVIEWS.c.questionnaire_id)
+                                        INTERVIEWS.c.questionnaire_id)
                                  .where(INTERVIEWS.c.id == interview_id)).one()
         answers = dict(conn.execute(select(ANSWERS.c.question, ANSWERS.c.value)
                                     .where(ANSWERS.c.interview_id == interview_id)).all())
-        labels = {q["name"]: q.get("label", q["name"]) for q in (interview.definition or {}).get("questions", [])}
+        labels = _Labels(conn, interview.questionnaire_id)
         common = dict(now=now, entity_code=answers.get("entidad") or interview.entity_code,
                       interview_id=interview_id, period=interview.period)
 
@@ -261,13 +261,17 @@ class Alerts:
                 self.raise_alert(conn, rule, key=str(interview_id), items=items, data={"ratings": bad}, **common)
         themes = [t for t in answers.get("demanda_temas") or [] if t != "otro"]
         if themes:
-            self.demand_spike(conn, store.entity_region(conn, common["entity_code"]), themes, now)
+            # This interview is not stored as complete yet (the turn marks it after its effects): count it here.
+            self.demand_spike(conn, store.entity_region(conn, common["entity_code"]), themes, now,
+                              asking=common["entity_code"])
 
     # -- demand spike
 
-    def demand_spike(self, conn: Connection, region: str | None, themes: Iterable[str], now: datetime) -> None:
-        """≥ min_entities entities of ``region`` asked for a theme (ticket or 5.1) within window_days.
-        One alert per region and theme per window: a spike is not re-announced while it lasts."""
+    def demand_spike(self, conn: Connection, region: str | None, themes: Iterable[str], now: datetime,
+                     asking: str | None = None) -> None:
+        """≥ min_entities entities of ``region`` asked for a theme (ticket or 5.1) within window_days,
+        counting ``asking`` (the entity asking now) for ``themes``. One alert per region and theme per
+        window: a spike is not re-announced while it lasts."""
         rule = self.config.active("pico_demanda")
         if rule is None or region is None:
             return
@@ -280,9 +284,9 @@ class Alerts:
         pending = [t for t in dict.fromkeys(themes) if t != "otro" and t not in announced]
         if not pending:
             return
-        asking = _entities_asking(conn, region, pending, since)
+        counted = _entities_asking(conn, region, pending, since)
         for theme in pending:
-            entities = asking[theme]
+            entities = counted[theme] | ({asking} if asking else set())
             if len(entities) < minimum:
                 continue
             label = theme_labels([theme])
@@ -412,6 +416,21 @@ def _entities_asking(conn: Connection, region: str, themes: list[str], since: da
             .where(INTERVIEWS.c.finished_at >= since, INTERVIEWS.c.status == "completa", ENTITIES.c.region == region)):
         count(code, asked)
     return asking
+
+
+class _Labels:
+    """Question labels of a questionnaire version, read only when an alert names a question."""
+
+    def __init__(self, conn: Connection, questionnaire_id: int):
+        self.conn, self.questionnaire_id = conn, questionnaire_id
+        self._labels: dict[str, str] | None = None
+
+    def get(self, name: str, default: str) -> str:
+        if self._labels is None:
+            definition = self.conn.execute(select(QUESTIONNAIRES.c.definition)
+                                           .where(QUESTIONNAIRES.c.id == self.questionnaire_id)).scalar()
+            self._labels = {q["name"]: q.get("label", q["name"]) for q in (definition or {}).get("questions", [])}
+        return self._labels.get(name, default)
 
 
 def _announced_spikes(conn: Connection, region: str, since: datetime) -> set[str]:

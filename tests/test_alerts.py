@@ -195,6 +195,21 @@ def test_5_1_answers_count_towards_a_spike(sessions: sessionmaker[Session], engi
     assert spike.data["theme"] == "seguimiento_pdt" and "63302" in spike.data["entities"]
 
 
+def test_the_completing_interview_counts_towards_a_spike_without_a_ticket(
+        sessions: sessionmaker[Session], engine: Engine, der: Alerts) -> None:
+    """5.2 "No": no ticket is opened, so only the completing interview's own 5.1 makes the third entity."""
+    with engine.connect() as conn:
+        region = conn.execute(select(Entity.region).where(Entity.code == "63302")).scalar_one()
+        others = conn.execute(select(Entity.code).where(Entity.region == region, Entity.kind == "alcaldia",
+                                                        Entity.code != "63302").limit(2)).scalars().all()
+    for code in others:
+        new_ticket(engine, der, code, ("seguimiento_pdt",))
+    interview(Chat(ChatService(sessions, alerts=der)), replace={"sugerencia": "no"})
+    assert not sessions().scalars(select(HelpRequest).where(HelpRequest.entity_code == "63302")).all()
+    [spike] = [a for a in all_alerts(engine) if a.rule == "pico_demanda"]
+    assert spike.data["entities"] == sorted([*others, "63302"])
+
+
 # ------------------------------------------------------------------ configuration
 
 
