@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 ANSWERS = Answer.__table__
 CODINGS = AnswerCoding.__table__
 # A round re-reads answers this far before the previous round began: a turn that took ``now`` before
-# that moment may have committed after it (turns last milliseconds; clocks of web workers differ).
-OVERLAP = timedelta(minutes=2)
+# that moment may have committed after it (turns last milliseconds; web workers' clocks differ slightly).
+OVERLAP = timedelta(seconds=15)
 
 
 @dataclass
