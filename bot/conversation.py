@@ -40,6 +40,8 @@ COMMANDS = {
     "baja": "optout", "stop": "optout", "darme de baja": "optout", "cancelar suscripcion": "optout",
     "hola": "hello", "start": "hello", "buenas": "hello", "buenos dias": "hello", "buenas tardes": "hello",
     "continuar": "resume", "reanudar": "resume", "seguir": "resume",
+    "borrar mis datos": "forget", "borrar datos": "forget", "eliminar mis datos": "forget",
+    "borrar mi informacion": "forget", "olvidame": "forget",
 }
 
 MENU_ACTIONS = ("interview", "helpdesk", "my_requests", "help")
@@ -66,7 +68,8 @@ class ContactView:
 
 @dataclass(frozen=True)
 class ConversationState:
-    mode: str = "new"  # new | registro | menu | idle | interview | resume_prompt | resubscribe | helpdesk | rating
+    # new | registro | menu | idle | interview | resume_prompt | resubscribe | helpdesk | rating | forget_confirm
+    mode: str = "new"
     flow: dict[str, Any] | None = None  # FlowState JSON of the registration or the interview
     interview_id: int | None = None  # set by the host when it creates the interview row
     paused: bool = False
@@ -133,6 +136,11 @@ class OptedIn:
 
 
 @dataclass(frozen=True)
+class Forget:
+    """The person confirmed "BORRAR MIS DATOS": the host erases their personal data (bot.privacy)."""
+
+
+@dataclass(frozen=True)
 class InterviewStarted:
     questionnaire: str  # Questionnaire.key
     wave: int | None = None  # started from a wave's invitation: the interview takes its id and period
@@ -180,7 +188,7 @@ class TicketsQuery:
 
 
 Effect = (ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | InterviewStarted | InterviewEvent | InterviewStatus
-          | HelpRequested | TicketsQuery | TicketRated | WaveJoined)
+          | HelpRequested | TicketsQuery | TicketRated | WaveJoined | Forget)
 
 
 @dataclass(frozen=True)
@@ -227,6 +235,12 @@ class Conversation:
 
     def handle(self, state: ConversationState, contact: ContactView, text: str, now: datetime) -> Turn:
         command = command_of(text)
+        if state.mode == "forget_confirm":
+            return self._forget_confirm(state, contact, text, now)
+        if command == "forget":  # a right under Ley 1581: also for people who opted out
+            return Turn([Outbound(self.t("forget_confirm"), self._yes_no_options())],
+                        dataclasses.replace(state, mode="forget_confirm"),
+                        [InterviewStatus("pausada")] if state.in_interview and not state.paused else [])
         if contact.opted_out:
             return self._opted_out(state, contact, text, command, now)
         if command == "optout":
@@ -540,6 +554,17 @@ class Conversation:
             return Turn([Outbound(self.t("stay_out"))], state)
         prompt = Outbound(self.t("resubscribe_prompt"), self._yes_no_options())
         return Turn([prompt], dataclasses.replace(state, mode="resubscribe"))
+
+    def _forget_confirm(self, state: ConversationState, contact: ContactView, text: str, now: datetime) -> Turn:
+        """Only a clear "Sí" erases; anything else leaves everything as it was and goes on from there."""
+        if parsing.parse_yes_no(text) == "si":
+            return Turn([Outbound(self.t("forget_done"))], ConversationState(), [Forget()])
+        paused = state.flow is not None
+        back = dataclasses.replace(state, mode=self._flow_mode(state), paused=paused)
+        if contact.opted_out:
+            return Turn([Outbound(self.t("forget_cancelled"))], back)
+        turn = self.handle(back, contact, "hola", now)
+        return Turn([Outbound(self.t("forget_cancelled"))] + turn.replies, turn.state, turn.effects)
 
     def _flow_mode(self, state: ConversationState) -> str:
         """The mode a saved flow belongs to (the mode itself is replaced while opted out)."""

@@ -205,8 +205,10 @@ def is_overdue(ticket: Any, today: str) -> bool:
     return ticket.status in OPEN and ticket.due_date is not None and ticket.due_date < today
 
 
-def as_json(conn: Connection, ticket: Any, *, today: str, events: bool = False) -> dict[str, Any]:
-    """A ticket as the API and the panel show it; with ``events``, its history."""
+def as_json(conn: Connection, ticket: Any, *, today: str, events: bool = False,
+            reveal_address: bool = False) -> dict[str, Any]:
+    """A ticket as the API and the panel show it; with ``events``, its history. The requester's
+    number is masked unless ``reveal_address`` (the DER and admins, who call people back)."""
     taxonomy = load_taxonomy()
     data: dict[str, Any] = {
         "code": ticket.code, "status": ticket.status, "source": ticket.source, "channel": ticket.channel,
@@ -219,6 +221,7 @@ def as_json(conn: Connection, ticket: Any, *, today: str, events: bool = False) 
         "satisfaction": ticket.satisfaction, "interview_id": ticket.interview_id,
         "created_at": _iso(ticket.created_at), "updated_at": _iso(ticket.updated_at),
         "closed_at": _iso(ticket.closed_at),
+        "requester": _requester(conn, ticket.contact_id, reveal_address),
     }
     if events:
         data["events"] = [
@@ -226,6 +229,19 @@ def as_json(conn: Connection, ticket: Any, *, today: str, events: bool = False) 
             for e in conn.execute(select(EVENTS).where(EVENTS.c.request_id == ticket.id).order_by(EVENTS.c.id))
         ]
     return data
+
+
+def _requester(conn: Connection, contact_id: int | None, reveal_address: bool) -> dict[str, Any] | None:
+    from bot.privacy import mask_address
+
+    if contact_id is None:
+        return None
+    person = conn.execute(select(CONTACTS.c.name, CONTACTS.c.cargo, CONTACTS.c.channel, CONTACTS.c.address,
+                                 CONTACTS.c.forgotten_at).where(CONTACTS.c.id == contact_id)).one_or_none()
+    if person is None or person.forgotten_at is not None:
+        return {"erased": True}  # BORRAR MIS DATOS: the ticket stays the entity's, nobody is named
+    return {"name": person.name, "cargo": person.cargo, "channel": person.channel,
+            "address": person.address if reveal_address else mask_address(person.address)}
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -121,6 +121,7 @@ class BackgroundWorker:
         from analysis.coding.deferred import AnswerCodingJob, CodingWorker
         from bot.alerts import AlertMonitor
         from bot.outbox import OutboxWorker, Sender
+        from bot.privacy import RetentionSweeper
         from bot.scheduler import WaveScheduler
 
         self.outbox = OutboxWorker(Sender(engine, providers), interval=interval)
@@ -128,16 +129,18 @@ class BackgroundWorker:
         self.waves = WaveScheduler(engine, interval=wave_interval, on_queued=self.outbox.notify)
         # The web workers only store answers; this codes them (every few seconds, in batches).
         self.coder = CodingWorker(AnswerCodingJob.for_interview(engine), interval=coder_interval)
+        self.retention = RetentionSweeper(engine)  # personal data past M360_RETENTION_DAYS
 
     def start(self) -> BackgroundWorker:
         self.outbox.start()
         self.alerts.start()
         self.waves.start()
         self.coder.start()
+        self.retention.start()
         return self
 
     def stop(self) -> None:
-        for part in (self.coder, self.waves, self.alerts, self.outbox):
+        for part in (self.retention, self.coder, self.waves, self.alerts, self.outbox):
             part.stop()
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from analysis.coding.themes import theme_classifier
-from bot import helpdesk, waves
+from bot import helpdesk, privacy, waves
 from bot.alerts import Alerts
 from bot.config import Settings
 from bot.conversation import (
@@ -31,6 +31,7 @@ from bot.conversation import (
     ContactView,
     Conversation,
     ConversationState,
+    Forget,
     HelpRequested,
     InterviewEvent,
     InterviewStarted,
@@ -198,6 +199,9 @@ class ChatService:
                     changes.update(opted_out=True, opted_out_at=now)
                 case OptedIn():
                     changes.update(opted_out=False)
+                case Forget():
+                    privacy.forget(conn, contact_id, now)
+                    changes.clear()  # nothing about the person is written back
                 case InterviewStarted(questionnaire=key, wave=wave_id, period=period):
                     interview_id = store.new_interview(
                         conn, questionnaire_id=self._questionnaire_id(key), contact_id=contact_id,

@@ -63,6 +63,56 @@ def contacts_import(source: Path, skip_invalid: bool) -> None:
         raise click.ClickException("invalid rows: nothing imported (fix them, or use --skip-invalid)")
 
 
+@contacts.command("forget")
+@click.option("--id", "contact_id", type=int, help="The contact's id.")
+@click.option("--channel", type=click.Choice(["whatsapp", "telegram", "sms", "simulator", "console"]))
+@click.option("--address", help="The number (E.164) or Telegram chat id, with --channel.")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def contacts_forget(contact_id: int | None, channel: str | None, address: str | None, yes: bool) -> None:
+    """Erase a person's personal data (Ley 1581 de 2012), as their BORRAR MIS DATOS does: number,
+    name, cargo, conversation and messages. Their entity's answers and tickets stay, anonymised."""
+    from bot import privacy
+    from bot.contacts import normalize_address
+    from surveys.models import Contact
+
+    if contact_id is None and not (channel and address):
+        raise click.UsageError("give --id, or --channel and --address")
+    db.upgrade()
+    with db.transaction(db.default_engine()) as conn:
+        query = select(Contact.id, Contact.forgotten_at)
+        if contact_id is not None:
+            query = query.where(Contact.id == contact_id)
+        else:
+            assert channel is not None and address is not None
+            query = query.where(Contact.channel == channel,
+                                Contact.address == (normalize_address(channel, address) or address.strip()))
+        found = conn.execute(query).one_or_none()
+        if found is None:
+            raise click.ClickException("no such contact")
+        if found.forgotten_at is not None:
+            click.echo(f"contact {found.id}: already erased on {found.forgotten_at:%Y-%m-%d}")
+            return
+        if not yes and not click.confirm(f"Erase the personal data of contact {found.id}?"):
+            raise click.Abort()
+        report = privacy.forget(conn, found.id)
+    click.echo(f"contact {report.contact_id}: personal data erased ({report.messages} messages deleted, "
+               f"{report.outbox} outbox rows blanked); answers kept, anonymised")
+
+
+@contacts.command("purge")
+@click.option("--days", type=int, help="Retention in days (default: M360_RETENTION_DAYS, or 730).")
+def contacts_purge(days: int | None) -> None:
+    """Erase the personal data of every contact silent for longer than the retention period."""
+    from bot import privacy
+
+    db.upgrade()
+    days = privacy.retention_days() if days is None else days
+    with db.transaction(db.default_engine()) as conn:
+        erased = privacy.purge_expired(conn, days=days)
+    click.echo(f"retention {days} days: {len(erased)} contact(s) erased" if days > 0 else
+               "retention is off (0 days): nothing erased")
+
+
 # ---------------------------------------------------------------- waves
 
 

@@ -78,6 +78,7 @@ class Contact(Base):
     consent_text: Mapped[str | None] = mapped_column(Text)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     opted_out_at: Mapped[datetime | None]
+    forgotten_at: Mapped[datetime | None]  # personal data erased (bot.privacy): the row only keeps links
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The conversation's state (surveys.engine / bot.conversation), saved after every turn.
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)

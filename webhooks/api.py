@@ -38,6 +38,11 @@ def invalid_transition(exc: helpdesk.InvalidTransition) -> Any:
     return jsonify(error=str(exc)), status
 
 
+def _reveal() -> bool:
+    """Requesters' numbers in full for the DER and admins; masked for analysts (bot.privacy)."""
+    return g.role in MANAGERS
+
+
 def _today() -> str:
     return deadlines.local_today().isoformat()
 
@@ -95,7 +100,7 @@ def list_help_requests() -> Any:
         if theme:  # a JSON list: filtered here, the same on SQLite and PostgreSQL
             rows = [r for r in rows if theme in (r.themes or ())]
         page = rows[offset:offset + limit]
-        items = [helpdesk.as_json(conn, row, today=_today()) for row in page]
+        items = [helpdesk.as_json(conn, row, today=_today(), reveal_address=_reveal()) for row in page]
     return jsonify(items=items, total=len(rows), limit=limit, offset=offset)
 
 
@@ -106,7 +111,7 @@ def get_help_request(code: str) -> Any:
         row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one_or_none()
         if row is None:
             return jsonify(error=f"unknown ticket {code}"), 404
-        return jsonify(helpdesk.as_json(conn, row, events=True, today=_today()))
+        return jsonify(helpdesk.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal()))
 
 
 PATCHABLE = {"status", "assignee", "note", "referred_to"}
@@ -127,7 +132,7 @@ def patch_help_request(code: str) -> Any:
         helpdesk.change(conn, code.upper(), actor=g.actor, now=utcnow(), status=values["status"],
                         note=values["note"], assignee=values["assignee"], referred_to=values["referred_to"])
         row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one()
-        result = helpdesk.as_json(conn, row, events=True, today=_today())
+        result = helpdesk.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal())
     _wake_outbox()
     return jsonify(result)
 

@@ -18,6 +18,7 @@ from analysis.coding.deferred import AnswerCodingJob, CodingWorker
 from bot.alerts import AlertMonitor
 from bot.channels.simulator_api import SimulatorProvider
 from bot.outbox import OutboxWorker, Provider, Sender
+from bot.privacy import RetentionSweeper
 from bot.providers import from_env
 from bot.service import ChatService
 from bot.setup import prepare
@@ -61,6 +62,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
             from bot.scheduler import WaveScheduler
 
             app.extensions["m360.wave_scheduler"] = WaveScheduler(sessions.kw["bind"], on_queued=worker.notify).start()
+            app.extensions["m360.retention"] = RetentionSweeper(sessions.kw["bind"]).start()  # personal data
 
     if outbox_worker if coder_worker is None else coder_worker:
         app.extensions["m360.coder"] = CodingWorker(AnswerCodingJob.for_interview(sessions.kw["bind"])).start()

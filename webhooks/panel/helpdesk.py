@@ -40,7 +40,7 @@ def tickets() -> Any:
     with engine().connect() as conn:
         rows = [r for r in conn.execute(query) if (not theme or theme in (r.themes or ()))
                 and (not overdue_only or helpdesk.is_overdue(r, today))]
-        items = [helpdesk.as_json(conn, r, today=today) for r in rows[:PAGE]]
+        items = [helpdesk.as_json(conn, r, today=today, reveal_address=g.user.role in MANAGERS) for r in rows[:PAGE]]
         regions = store.regions(conn)
     return render_template("panel/tickets.html", items=items, total=len(rows), status=status, region=region,
                            theme=theme, overdue_only=overdue_only, statuses=helpdesk.STATUSES, regions=regions,
@@ -54,7 +54,7 @@ def ticket(code: str) -> Any:
         row = conn.execute(select(helpdesk.REQUESTS).where(helpdesk.REQUESTS.c.code == code.upper())).one_or_none()
         if row is None:
             return render_template("panel/not_found.html", what=f"la solicitud {code}"), 404
-        item = helpdesk.as_json(conn, row, today=_today(), events=True)
+        item = helpdesk.as_json(conn, row, today=_today(), events=True, reveal_address=g.user.role in MANAGERS)
     moves = sorted(helpdesk.TRANSITIONS[row.status], key=helpdesk.STATUSES.index)
     return render_template("panel/ticket.html", t=item, moves=moves, can_manage=g.user.role in MANAGERS)
 

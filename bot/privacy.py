@@ -1,0 +1,115 @@
+"""Personal data (Ley 1581 de 2012): what the product keeps about a person and how it lets it go.
+
+Personal data here is a contact's number or chat id, name, cargo, conversation state and the text of
+their messages. What an entity answered (interviews, answers, tickets) is the entity's and is kept,
+anonymised: after :func:`forget` it is linked only to a contact row that says nothing about anyone.
+
+- :func:`forget` — a person's "BORRAR MIS DATOS" in the chat, ``m360 contacts forget``, and the
+  retention sweep all end here, in the caller's transaction.
+- :func:`purge_expired` — contacts silent for longer than ``M360_RETENTION_DAYS`` (default 730; 0 turns
+  the sweep off) are forgotten; ``m360 contacts purge`` and the background jobs run it.
+- :func:`mask_address` — numbers as the analyst role and exports show them (``+57 300 ••• ••67``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, delete, func, select, update
+
+from bot.periodic import Periodic
+from surveys import db
+from surveys.models import Contact, MessageLog, OutboxMessage, utcnow
+
+log = logging.getLogger(__name__)
+CONTACTS = Contact.__table__
+MESSAGES = MessageLog.__table__
+OUTBOX = OutboxMessage.__table__
+DEFAULT_RETENTION_DAYS = 730
+ERASED = "borrado"  # what stands in for an address, a name or a message text once forgotten
+
+
+@dataclass
+class Forgotten:
+    contact_id: int
+    messages: int  # message log rows deleted
+    outbox: int  # outbox rows cancelled or blanked
+
+
+def erased_address(contact_id: int) -> str:
+    """Unique per contact (the (channel, address) key stays unique); never a real address."""
+    return f"{ERASED}:{contact_id}"
+
+
+def forget(conn: Connection, contact_id: int, now: datetime | None = None) -> Forgotten:
+    """Remove a contact's personal data; keep what they answered for their entity, anonymised.
+
+    The contact row stays (interviews and tickets point at it) without number, name, cargo, state or
+    consent text; it is opted out, so nothing is ever sent to it. Its message log goes (a chat turn
+    that forgets logs its own message afterwards, so a redelivery of it is still recognised). Pending
+    outbox rows are cancelled; every outbox row loses its address and text. The consent's version
+    and date stay: they record on what basis data was processed."""
+    now = now or utcnow()
+    conn.execute(update(CONTACTS).where(CONTACTS.c.id == contact_id).values(
+        address=erased_address(contact_id), name=None, cargo=None, consent_text=None, state={},
+        opted_out=True, opted_out_at=now, forgotten_at=now))
+    messages = conn.execute(delete(MESSAGES).where(MESSAGES.c.contact_id == contact_id)).rowcount or 0
+    conn.execute(update(OUTBOX).where(OUTBOX.c.contact_id == contact_id, OUTBOX.c.status.in_(("pending", "sending")))
+                 .values(status="failed", error="contact data erased", locked_until=None, updated_at=now))
+    outbox = conn.execute(update(OUTBOX).where(OUTBOX.c.contact_id == contact_id)
+                          .values(address=ERASED, text=ERASED, options=None, payload=None)).rowcount or 0
+    log.info("contact %s: personal data erased (%s messages, %s outbox rows)", contact_id, messages, outbox)
+    return Forgotten(contact_id, messages, outbox)
+
+
+def retention_days() -> int:
+    value = os.environ.get("M360_RETENTION_DAYS", "").strip()
+    return int(value) if value else DEFAULT_RETENTION_DAYS
+
+
+def purge_expired(conn: Connection, now: datetime | None = None, days: int | None = None) -> list[int]:
+    """Forget every contact silent for more than ``days`` (their last message, or when they were
+    added if they never wrote). Returns the ids forgotten; nothing when ``days`` is 0."""
+    now = now or utcnow()
+    days = retention_days() if days is None else days
+    if days <= 0:
+        return []
+    cutoff = now - timedelta(days=days)
+    last_seen = func.coalesce(CONTACTS.c.last_inbound_at, CONTACTS.c.created_at)
+    ids = list(conn.execute(select(CONTACTS.c.id).where(CONTACTS.c.forgotten_at.is_(None), last_seen < cutoff)
+                            .order_by(CONTACTS.c.id)).scalars())
+    for contact_id in ids:
+        forget(conn, contact_id, now)
+    return ids
+
+
+def mask_address(address: str | None) -> str | None:
+    """A number with all but its country code, first digits and last two hidden; chat ids likewise."""
+    if not address or address.startswith(ERASED):
+        return address
+    prefix, _, bare = address.rpartition(":")  # "whatsapp:+57…" as Twilio writes it
+    digits = bare.lstrip("+")
+    if len(digits) <= 4:
+        return "•" * len(bare)
+    if bare.startswith("+57") and len(digits) == 12:  # Colombian mobile: +57 300 ••• ••67
+        shown = f"+57 {digits[2:5]} ••• ••{digits[-2:]}"
+    else:
+        shown = ("+" if bare.startswith("+") else "") + digits[:2] + "•" * (len(digits) - 4) + digits[-2:]
+    return f"{prefix}:{shown}" if prefix else shown
+
+
+class RetentionSweeper(Periodic):
+    """:func:`purge_expired` in the background (``m360 serve``'s thread, ``m360 worker``)."""
+
+    name = "m360-retention"
+
+    def __init__(self, engine: Engine, interval: float = 6 * 3600):
+        super().__init__(interval)
+        self.engine = engine
+
+    def run_once(self) -> list[int]:
+        with db.transaction(self.engine) as conn:
+            return purge_expired(conn)
