@@ -23,7 +23,7 @@ from bot.providers import from_env
 from bot.service import ChatService
 from bot.setup import prepare
 from surveys import db
-from webhooks import jsonapi
+from webhooks import jsonapi, limits
 
 
 def create_app(database_url: str | None = None, *, prepare_database: bool = True,
@@ -86,6 +86,9 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     app.register_blueprint(waves_bp)
     app.register_blueprint(panel_bp)
     jsonapi.register(app)
+    app.extensions["m360.limiter"] = limits.init(app, {
+        "channels": channels_bp, "api": api_bp, "reports": reports_bp, "review": review_bp, "waves": waves_bp,
+        "exports": exports_bp, "panel": panel_bp, "simulator": simulator_bp})
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError) -> Any:

@@ -1,0 +1,76 @@
+"""Rate limits (webhooks/limits.py) over the real Flask app: per sender on the chat webhooks, per
+token on the API, per address on pages; a refused request stores nothing; /health is never limited."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+from telegram import Chat, Message, Update, User
+
+from surveys.models import MessageLog
+from tests.test_channels import SECRET, TOKEN, signed_form
+from webhooks.app import create_app
+
+pytestmark = pytest.mark.usefixtures("no_internet")
+
+
+@pytest.fixture
+def app(db_url: str) -> Flask:
+    return create_app(db_url, TWILIO_AUTH_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET, M360_ADMIN_TOKEN="adm",
+                      M360_RATELIMIT_WEBHOOKS="3/minute", M360_RATELIMIT_API="2/minute",
+                      M360_RATELIMIT_PAGES="2/minute")
+
+
+def inbound(sessions: sessionmaker[Session]) -> int:
+    with sessions() as s:
+        return int(s.scalar(select(func.count()).select_from(MessageLog).where(MessageLog.direction == "in")) or 0)
+
+
+def whatsapp(app: Flask, number: str, text: str = "hola") -> int:
+    form, headers = signed_form(text, f"SM{uuid.uuid4().hex}", sender=f"whatsapp:{number}")
+    return app.test_client().post("/webhooks/twilio", data=form, headers=headers).status_code
+
+
+def test_a_flooding_whatsapp_number_gets_429_and_others_are_unaffected(app: Flask,
+                                                                       sessions: sessionmaker[Session]) -> None:
+    assert [whatsapp(app, "+573001112233") for _ in range(3)] == [200, 200, 200]
+    form, headers = signed_form("hola", f"SM{uuid.uuid4().hex}", sender="whatsapp:+573001112233")
+    refused = app.test_client().post("/webhooks/twilio", data=form, headers=headers)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert inbound(sessions) == 3  # the refused message was not stored
+    assert whatsapp(app, "+573009998877") == 200  # another person, same provider address
+
+
+def test_telegram_is_limited_per_chat(app: Flask, sessions: sessionmaker[Session]) -> None:
+    client = app.test_client()
+
+    def send(update_id: int, chat_id: int) -> int:
+        person = User(id=chat_id, first_name="Ana", is_bot=False)
+        payload = Update(update_id=update_id, message=Message(
+            message_id=update_id, date=datetime(2026, 11, 10, tzinfo=UTC), chat=Chat(id=chat_id, type=Chat.PRIVATE),
+            text="hola", from_user=person)).to_dict()
+        return client.post("/webhooks/telegram", json=payload,
+                           headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}).status_code
+
+    assert [send(i, 4242) for i in range(1, 5)] == [200, 200, 200, 429]
+    assert send(10, 5151) == 200
+    assert inbound(sessions) == 4
+
+
+def test_api_tokens_and_pages_are_limited_health_never(app: Flask) -> None:
+    client = app.test_client()
+    bearer = {"Authorization": "Bearer adm"}
+    assert [client.get("/api/v1/alerts", headers=bearer).status_code for _ in range(3)] == [200, 200, 429]
+    assert client.get("/api/v1/alerts").status_code == 401  # another key (no token): its own counter
+    assert [client.get("/simulador").status_code for _ in range(3)] == [200, 200, 429]
+    assert all(client.get("/health").status_code == 200 for _ in range(10))
+
+
+def test_limits_can_be_turned_off(db_url: str) -> None:
+    app = create_app(db_url, TWILIO_AUTH_TOKEN=TOKEN, M360_RATELIMIT_ENABLED="0", M360_RATELIMIT_WEBHOOKS="1/minute")
+    assert [whatsapp(app, "+573001112233") for _ in range(3)] == [200, 200, 200]

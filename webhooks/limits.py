@@ -1,0 +1,102 @@
+"""Rate limits (flask-limiter): a flood from one sender, one token or one address is answered 429
+with ``Retry-After``, and nothing it sent is stored or processed.
+
+Who is counted, and how much (per minute unless the setting says otherwise):
+
+- chat webhooks (``/webhooks/twilio``, ``/webhooks/telegram``): each **sender** (the WhatsApp
+  number, the Telegram chat), not the provider's address, which every conversation shares —
+  ``M360_RATELIMIT_WEBHOOKS``, default ``120/minute`` (a person types a few messages a minute);
+- Twilio's delivery reports: the provider's address — ``M360_RATELIMIT_STATUS``, ``6000/minute``;
+- the JSON API and the exports: each bearer token (or address without one) — ``M360_RATELIMIT_API``,
+  ``600/minute``;
+- the panel and the simulator: each address — ``M360_RATELIMIT_PAGES``, ``300/minute``;
+- ``/health`` is never limited (load balancers poll it).
+
+Counters live in ``M360_RATELIMIT_STORAGE``: ``memory://`` (default: per process, right for the
+embedded server) or ``redis://host:6379/1`` in production, where several gunicorn workers must
+share them. Behind a reverse proxy set ``M360_PROXY_HOPS`` (e.g. 1) so the client's address is
+read from ``X-Forwarded-For``. ``M360_RATELIMIT_ENABLED=0`` turns limits off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from typing import Any
+
+from flask import Blueprint, Flask, jsonify, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+
+DEFAULTS = {
+    "M360_RATELIMIT_WEBHOOKS": "120/minute",
+    "M360_RATELIMIT_STATUS": "6000/minute",
+    "M360_RATELIMIT_API": "600/minute",
+    "M360_RATELIMIT_PAGES": "300/minute",
+}
+
+
+def _setting(app: Flask, name: str, default: str = "") -> str:
+    return str(app.config.get(name) or os.environ.get(name) or DEFAULTS.get(name, default))
+
+
+def sender_key() -> str:
+    """The chat a webhook delivery comes from (its number or chat id), else the client address."""
+    if request.path.endswith("/twilio"):
+        sender = request.form.get("From")
+    else:
+        update = request.get_json(silent=True)
+        sender = _telegram_sender(update) if isinstance(update, dict) else None
+    return f"sender:{sender}" if sender else f"ip:{get_remote_address()}"
+
+
+def _telegram_sender(update: dict[str, Any]) -> str | None:
+    for kind in ("message", "edited_message", "callback_query"):
+        part = update.get(kind)
+        if isinstance(part, dict):
+            who = part.get("chat") or part.get("from") or {}
+            if isinstance(who, dict) and who.get("id") is not None:
+                return str(who["id"])
+    return None
+
+
+def token_key() -> str:
+    """A bearer token (hashed: counters never hold a secret), else the client address."""
+    header = request.headers.get("Authorization", "")
+    if header.startswith("Bearer ") and len(header) > 7:
+        return "token:" + hashlib.sha256(header[7:].encode()).hexdigest()[:32]
+    return f"ip:{get_remote_address()}"
+
+
+def init(app: Flask, blueprints: dict[str, Blueprint]) -> Limiter:
+    """The app's limiter (one per app: tests build many apps in one process)."""
+    app.config.setdefault("RATELIMIT_ENABLED", _setting(app, "M360_RATELIMIT_ENABLED", "1") not in ("0", "false"))
+    app.config.setdefault("RATELIMIT_STORAGE_URI", _setting(app, "M360_RATELIMIT_STORAGE", "memory://"))
+    # No X-RateLimit headers on every response (they would also replace the 503's own Retry-After);
+    # a refusal carries Retry-After (too_many).
+    app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
+    hops = int(_setting(app, "M360_PROXY_HOPS", "0") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
+    limiter = Limiter(key_func=get_remote_address, app=app, strategy="fixed-window")
+    webhooks = _setting(app, "M360_RATELIMIT_WEBHOOKS")
+    limiter.limit(webhooks, key_func=sender_key,
+                  exempt_when=lambda: request.path.endswith("/status"))(blueprints["channels"])
+    limiter.limit(_setting(app, "M360_RATELIMIT_STATUS"), key_func=get_remote_address,
+                  exempt_when=lambda: not request.path.endswith("/status"))(blueprints["channels"])
+    for name in ("api", "reports", "review", "waves", "exports"):
+        limiter.limit(_setting(app, "M360_RATELIMIT_API"), key_func=token_key)(blueprints[name])
+    for name in ("panel", "simulator"):
+        limiter.limit(_setting(app, "M360_RATELIMIT_PAGES"))(blueprints[name])
+
+    @app.errorhandler(429)
+    def too_many(exc: Any) -> Any:
+        current = limiter.current_limit
+        wait = max(1, int(current.reset_at - time.time())) if current is not None else 60
+        return (jsonify(error="too many requests", limit=str(getattr(exc, "description", ""))), 429,
+                {"Retry-After": str(wait)})
+
+    return limiter
