@@ -9,6 +9,8 @@ from dataclasses import dataclass
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _QUARTER = re.compile(r"^(\d{4})-[QqTt]([1-4])$")
 _YEAR = re.compile(r"^(\d{4})$")
+# What a person may ask for: the period and its neighbours (trends) must be dates Python can hold.
+YEARS = range(1900, 3000)
 
 MONTH_NAMES = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
                "noviembre", "diciembre")
@@ -47,11 +49,11 @@ class Period:
         """The cut of the same kind just before (noviembre → octubre, Q1 → Q4 of the year before)."""
         if self.kind == "month":
             y, m = self.year, int(self.key[5:])
-            return parse(month(y - 1, 12) if m == 1 else month(y, m - 1))
+            return _parse(month(y - 1, 12) if m == 1 else month(y, m - 1))
         if self.kind == "quarter":
             q = int(self.key[-1])
-            return parse(f"{self.year - 1}-Q4" if q == 1 else f"{self.year}-Q{q - 1}")
-        return parse(str(self.year - 1))
+            return _parse(f"{self.year - 1}-Q4" if q == 1 else f"{self.year}-Q{q - 1}")
+        return _parse(str(self.year - 1))
 
     def year_to_date(self) -> tuple[str, ...]:
         """January of the cut's year up to its last month (the span of series and cumulative demand)."""
@@ -59,7 +61,14 @@ class Period:
 
 
 def parse(text: str) -> Period:
-    """A period from YYYY-MM, YYYY-Qn (or YYYY-Tn) or YYYY; ValueError otherwise."""
+    """A period from YYYY-MM, YYYY-Qn (or YYYY-Tn) or YYYY, in YEARS; ValueError otherwise."""
+    period = _parse(text)
+    if period.year not in YEARS:
+        raise ValueError(f"periodo inválido {text!r}: el año debe estar entre {YEARS[0]} y {YEARS[-1]}")
+    return period
+
+
+def _parse(text: str) -> Period:
     text = (text or "").strip()
     if m := _MONTH.match(text):
         return Period(text, "month", int(m[1]), (text,))

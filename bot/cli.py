@@ -583,7 +583,10 @@ def questionnaire_export(name: str, output: Path) -> None:
     """Write a shipped questionnaire (or a YAML file) as XLSForm .xlsx, or as YAML if OUTPUT ends in .yaml."""
     from surveys import schema, xlsform
 
-    q = schema.load_yaml(name) if name.endswith((".yaml", ".yml")) else schema.builtin(name)
+    try:
+        q = schema.load_yaml(name) if name.endswith((".yaml", ".yml")) else schema.builtin(name)
+    except schema.UnknownQuestionnaire as exc:
+        raise click.ClickException(f"{exc}; shipped: {', '.join(schema.builtin_names())}") from exc
     if output.suffix in (".yaml", ".yml"):
         schema.dump_yaml(q, output)
     else:

@@ -187,8 +187,21 @@ def dump_yaml(q: Questionnaire, path: str | Path) -> None:
         yaml.safe_dump(to_dict(q), fh, allow_unicode=True, sort_keys=False, width=110)
 
 
+class UnknownQuestionnaire(ValueError):
+    """A questionnaire name that is neither shipped nor stored."""
+
+
+def builtin_names() -> list[str]:
+    """The questionnaires shipped with the package."""
+    folder = resources.files("surveys") / "questionnaires"
+    return sorted(entry.name.removesuffix(".yaml") for entry in folder.iterdir() if entry.name.endswith(".yaml"))
+
+
 def builtin(name: str) -> Questionnaire:
-    """A questionnaire shipped with the package: ``monitoreo360``, ``sistematizacion``, ``registro``."""
+    """A questionnaire shipped with the package: ``monitoreo360``, ``sistematizacion``, ``registro``,
+    ``solicitud``; ValueError for any other name (it is never used as a path)."""
+    if name not in builtin_names():
+        raise UnknownQuestionnaire(f"unknown questionnaire {name!r}")
     ref = resources.files("surveys") / "questionnaires" / f"{name}.yaml"
     return from_dict(yaml.safe_load(ref.read_text(encoding="utf-8")))
 

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask, current_app, jsonify, render_template
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError, OperationalError
+from werkzeug.routing import IntegerConverter
 
 from analysis.coding.deferred import AnswerCodingJob, CodingWorker
 from bot.alerts import AlertMonitor
@@ -34,6 +35,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     scheduler, and code open answers (the embedded default; ``coder_worker`` alone: just the coder).
     Production web workers run none of them: ``m360 worker`` does."""
     app = Flask(__name__)
+    app.url_map.converters["int"] = DatabaseId  # before any route: /alerts/<int:id> beyond 64 bits is a 404
     app.config.update(
         SECRET_KEY=os.environ.get("M360_SECRET_KEY") or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=1 * 1024 * 1024,  # chat messages are small; refuse huge bodies early
@@ -85,6 +87,9 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
 
     app.register_blueprint(waves_bp)
     app.register_blueprint(panel_bp)
+    from webhooks.openapi import bp as openapi_bp
+
+    app.register_blueprint(openapi_bp)
     jsonapi.register(app)
     app.extensions["m360.limiter"] = limits.init(app, {
         "channels": channels_bp, "api": api_bp, "reports": reports_bp, "review": review_bp, "waves": waves_bp,
@@ -126,6 +131,15 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
         return response
 
     return app
+
+
+class DatabaseId(IntegerConverter):
+    """``<int:…>`` in a route: a row id, so at most a signed 64-bit integer (what SQLite and
+    PostgreSQL store); a larger number matches no route instead of overflowing the driver."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def engine() -> Engine:

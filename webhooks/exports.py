@@ -13,7 +13,7 @@ from webhooks.auth import require_role
 
 bp = Blueprint("exports", __name__)
 
-PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PERIOD = re.compile(r"^(19\d\d|2\d{3})-(0[1-9]|1[0-2])$")  # as analysis.periods reads a month
 
 
 @bp.get("/export/responses")

@@ -6,6 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from surveys.schema import UnknownQuestionnaire
 
 
 class BadRequest(ValueError):
@@ -22,5 +25,20 @@ def json_body() -> dict[str, Any]:
     return body
 
 
+JSON_PREFIXES = ("/api/", "/webhooks/", "/export/", "/simulador/api/")
+
+
 def register(app: Flask) -> None:
     app.register_error_handler(BadRequest, lambda exc: (jsonify(error=str(exc)), 400))
+    app.register_error_handler(UnknownQuestionnaire, lambda exc: (jsonify(error=str(exc)), 404))
+
+    def http_error(exc: HTTPException) -> Any:
+        """Errors werkzeug raises itself (no route, wrong method, body too large) are JSON under the
+        JSON prefixes, as the endpoints' own errors are; pages keep the HTML ones."""
+        if not request.path.startswith(JSON_PREFIXES):
+            return exc
+        return jsonify(error=exc.description or exc.name), exc.code or 500, dict(exc.get_headers()) | {
+            "Content-Type": "application/json"}
+
+    for code in (404, 405, 413):
+        app.register_error_handler(code, http_error)
