@@ -1,5 +1,5 @@
 # The production image (docs/deploy.md): the web app under gunicorn (`m360 serve --production`) and the
-# background worker (`m360 worker`) run from it, with PostgreSQL as the database.
+# Celery worker and beat (`celery -A bot.tasks worker` / `beat`) run from it, with PostgreSQL and Redis.
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \

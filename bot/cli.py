@@ -106,8 +106,17 @@ def _serve_production(host: str, port: int, workers: int, threads: int) -> None:
         click.echo("M360_SECRET_KEY unset: a random key for this run (panel sessions end when it restarts)")
     for line in channel_summary(base, sorted(from_env())):
         click.echo(line)
-    click.echo("background jobs (outbox sender, alert checks, wave scheduler): NOT in the web workers; "
-               "run one `m360 worker` beside this server")
+    broker = os.environ.get("M360_CELERY_BROKER")
+    if broker:
+        click.echo(f"background jobs: Celery on {_safe_url(broker)} — run `celery -A bot.tasks worker` and one "
+                   "`celery -A bot.tasks beat`")
+    else:
+        click.echo("background jobs (outbox, coder, alerts, waves, retention): NOT in the web workers; "
+                   "run one `m360 worker` beside this server (or set M360_CELERY_BROKER for Celery)")
+    limits = os.environ.get("M360_RATELIMIT_STORAGE", "memory://")
+    click.echo(f"rate limits: counters in {_safe_url(limits)}"
+               + (" (per worker process: set M360_RATELIMIT_STORAGE=redis://… to share them)"
+                  if limits.startswith("memory") else ""))
     production.run_gunicorn(production.gunicorn_options(host, port, workers, threads))
 
 

@@ -292,8 +292,10 @@ class OutboxWorker:
     """Runs a Sender in a background thread (the embedded default; production uses Celery).
     ``notify()`` wakes it at once, so replies queued by a webhook leave without waiting."""
 
-    def __init__(self, sender: Sender, interval: float = 1.0):
-        self.sender, self.interval = sender, interval
+    def __init__(self, sender: Sender, interval: float = 1.0, wake: Callable[[], None] | None = None):
+        """``wake``: what ``notify`` does instead of waking this thread (production web workers, whose
+        outbox is sent elsewhere: bot.tasks.Kick enqueues the Celery task)."""
+        self.sender, self.interval, self.wake = sender, interval, wake
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._run, name="m360-outbox", daemon=True)
 
@@ -302,7 +304,10 @@ class OutboxWorker:
         return self
 
     def notify(self) -> None:
-        self._wake.set()
+        if self.wake is not None:
+            self.wake()
+        else:
+            self._wake.set()
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stop.set()

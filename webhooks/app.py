@@ -55,8 +55,10 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     if providers is None:
         providers = from_env(app.config.get("M360_PUBLIC_URL") or os.environ.get("M360_PUBLIC_URL"))
         providers["simulator"] = SimulatorProvider(sessions.kw["bind"])  # proactive messages reach /simulador
+    # Production web workers with a Celery broker hand the background work to Celery (bot.tasks).
+    celery_kick = None if outbox_worker else _celery_kick("SEND_OUTBOX")
     if providers:
-        worker = OutboxWorker(Sender(sessions.kw["bind"], providers))
+        worker = OutboxWorker(Sender(sessions.kw["bind"], providers), wake=celery_kick.notify if celery_kick else None)
         app.extensions["m360.outbox"] = worker.start() if outbox_worker else worker
         if outbox_worker:  # the embedded server also runs the periodic alert checks (overdue, digest)
             app.extensions["m360.alert_monitor"] = AlertMonitor(sessions.kw["bind"], on_queued=worker.notify).start()
@@ -68,6 +70,8 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
 
     if outbox_worker if coder_worker is None else coder_worker:
         app.extensions["m360.coder"] = CodingWorker(AnswerCodingJob.for_interview(sessions.kw["bind"])).start()
+    elif (coder_kick := _celery_kick("CODE_ANSWERS")) is not None:
+        app.extensions["m360.coder"] = coder_kick
 
     from webhooks.api import bp as api_bp
     from webhooks.channels import bp as channels_bp
@@ -131,6 +135,15 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
         return response
 
     return app
+
+
+def _celery_kick(task: str) -> Any:
+    """bot.tasks.Kick for one of its tasks when M360_CELERY_BROKER is set (Celery is imported only then)."""
+    if not os.environ.get("M360_CELERY_BROKER"):
+        return None
+    from bot import tasks
+
+    return tasks.kick(getattr(tasks, task))
 
 
 class DatabaseId(IntegerConverter):
