@@ -68,3 +68,32 @@ def test_generated_requests_find_no_server_error(api_schema: schemathesis.BaseSc
         case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN}"}, excluded_checks=[positive_data_acceptance])
 
     check()
+
+
+SAMPLE_PATH = {"code": "MDA-2026-99999", "alert_id": "999999", "answer_id": "999999", "wave_id": "999999",
+               "period": "2026-11"}
+PROTECTED = [(path, method, operation["x-roles"]) for path, ops in document()["paths"].items()
+             for method, operation in ops.items() if method != "parameters" and "x-roles" in operation]
+
+
+def test_every_api_operation_states_its_roles() -> None:
+    unstated = [(path, method) for path, ops in document()["paths"].items() for method, op in ops.items()
+                if method != "parameters" and op.get("security") != [] and "x-roles" not in op]
+    assert not unstated
+
+
+@pytest.mark.parametrize(("path", "method", "roles"), PROTECTED, ids=[f"{m.upper()} {p}" for p, m, _ in PROTECTED])
+def test_roles_are_enforced_as_documented(app: Flask, path: str, method: str, roles: list[str]) -> None:
+    from surveys import db
+    from webhooks.auth import ROLES, create_token
+
+    url = re.sub(r"\{(\w+)\}", lambda m: SAMPLE_PATH[m[1]], path) + ("?period=2026-11" if "responses" in path else "")
+    client = app.test_client()
+    call = getattr(client, method)
+    assert call(url, json={}).status_code == 401
+    with db.transaction(app.extensions["m360.sessions"].kw["bind"]) as conn:
+        tokens = {role: create_token(conn, role=role, name=f"roles-{role}") for role in ROLES}
+    for role in ROLES:
+        status = call(url, json={}, headers={"Authorization": f"Bearer {tokens[role]}"}).status_code
+        assert (status == 403) == (role not in roles), (role, status)
+        assert status != 401
