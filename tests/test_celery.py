@@ -6,6 +6,7 @@ sent by the sweep; open answers are coded there."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -67,9 +68,9 @@ def celery_worker(environment: dict[str, str], tmp_path: Path) -> Iterator[subpr
     process = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "bot.tasks", "worker", "-B", "--pool=solo", "--loglevel=INFO",
          "-Q", "m360", "-s", str(tmp_path / "beat-schedule"), "--without-gossip", "--without-mingle"],
-        cwd=ROOT, env={**os.environ, **environment}, stdout=log, stderr=subprocess.STDOUT)
+        cwd=ROOT, env={**os.environ, **environment}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     yield process
-    process.kill()
+    os.killpg(process.pid, signal.SIGKILL)  # the worker and its embedded beat process
     process.wait(timeout=10)
     log.close()
 
