@@ -282,13 +282,13 @@ class Post:
 Conversation = list[Post]
 
 
-def twilio_conversations(port: int, lanes: int, per_lane: int) -> list[list[Conversation]]:
-    """Per lane (thread), ``per_lane`` conversations of distinct WhatsApp numbers, every message a
-    form post signed for ``http://127.0.0.1:<port>/webhooks/twilio`` as Twilio signs it."""
-    url = f"http://{HOST}:{port}{TWILIO_PATH}"
-    validator = RequestValidator(TOKEN)
+class TwilioSigner:
+    """WhatsApp form posts as Twilio sends them, signed for ``http://127.0.0.1:<port>/webhooks/twilio``."""
 
-    def post(number: str, text: str) -> Post:
+    def __init__(self, port: int):
+        self.url, self.validator = f"http://{HOST}:{port}{TWILIO_PATH}", RequestValidator(TOKEN)
+
+    def post(self, number: str, text: str) -> Post:
         sid = "SM" + uuid.uuid4().hex
         form = {  # the fields Twilio posts for an inbound WhatsApp text
             "SmsMessageSid": sid, "NumMedia": "0", "ProfileName": "Ana", "MessageType": "text", "SmsSid": sid,
@@ -297,11 +297,14 @@ def twilio_conversations(port: int, lanes: int, per_lane: int) -> list[list[Conv
             "From": f"whatsapp:{number}", "ApiVersion": "2010-04-01",
         }
         headers = {"Content-Type": "application/x-www-form-urlencoded", "User-Agent": "TwilioProxy/1.1",
-                   "X-Twilio-Signature": validator.compute_signature(url, form)}
+                   "X-Twilio-Signature": self.validator.compute_signature(self.url, form)}
         return Post(TWILIO_PATH, urllib.parse.urlencode(form).encode(), headers)
 
-    names = municipalities()
-    return [[[post(f"+5731{lane:03d}{n:05d}", text) for text in script(lane * per_lane + n, names)]
+
+def twilio_conversations(port: int, lanes: int, per_lane: int) -> list[list[Conversation]]:
+    """Per lane (thread), ``per_lane`` conversations of distinct WhatsApp numbers."""
+    signer, names = TwilioSigner(port), municipalities()
+    return [[[signer.post(f"+5731{lane:03d}{n:05d}", text) for text in script(lane * per_lane + n, names)]
              for n in range(per_lane)] for lane in range(lanes)]
 
 

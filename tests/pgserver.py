@@ -72,7 +72,10 @@ def _free_port() -> int:
 class PostgresServer:
     """One running cluster. ``url(db)`` gives a SQLAlchemy URL; ``create_database`` / ``drop_database``."""
 
-    def __init__(self) -> None:
+    def __init__(self, durable: bool = False) -> None:
+        """``durable``: fsync and synchronous commits on, as in production (bench/load.py); tests
+        run without them."""
+        self.durable = durable
         self.external = os.environ.get("M360_TEST_POSTGRES_URL")
         self.directory: Path | None = None
         self.process_user: pwd.struct_passwd | None = None
@@ -97,9 +100,10 @@ class PostgresServer:
         self._run([binaries / "initdb", "-D", data, "-U", "m360", "--auth=trust", "-E", "UTF8", "--locale=C",
                    "--no-sync", "--no-instructions"])
         self.port = _free_port()
-        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200 "
-                   "-c shared_buffers=64MB -c timezone=UTC")
+        options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} "
+                   "-c max_connections=200 -c shared_buffers=64MB -c timezone=UTC")
+        if not self.durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run([binaries / "pg_ctl", "start", "-w", "-t", "60", "-D", data, "-l", self.directory / "server.log",
                    "-o", options])
         atexit.register(self.stop)
