@@ -221,7 +221,8 @@ def main() -> None:
     parser.add_argument("--respondents", type=int, default=50)
     parser.add_argument("--duration", type=float, help="seconds per run (default 60; --quick: 15)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default: 2)")
-    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker (default: 4, as m360 serve --production)")
+    parser.add_argument("--threads", type=int, default=4,
+                        help="threads per gunicorn worker (default: 4, as m360 serve --production)")
     parser.add_argument("--retry-share", type=float, default=0.05, help="messages delivered twice (default 0.05)")
     parser.add_argument("--think", type=float, default=0.0,
                         help="seconds a respondent takes between a reply and the next message, ±50%% "
