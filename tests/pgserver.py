@@ -80,6 +80,7 @@ class PostgresServer:
         self.directory: Path | None = None
         self.process_user: pwd.struct_passwd | None = None
         self.port = 0
+        self._options = ""
         self._admin: Any = None
 
     # -- lifecycle
@@ -104,10 +105,23 @@ class PostgresServer:
                    "-c max_connections=200 -c shared_buffers=64MB -c timezone=UTC")
         if not self.durable:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        self._run([binaries / "pg_ctl", "start", "-w", "-t", "60", "-D", data, "-l", self.directory / "server.log",
-                   "-o", options])
+        self._options = options
+        self.resume()
         atexit.register(self.stop)
         return self
+
+    def pause(self) -> None:
+        """Stop the server abruptly (as a crash would), keeping its data: ``resume`` starts it again on
+        the same port (the fault tests)."""
+        binaries = bin_dir()
+        assert binaries is not None and self.directory is not None and not self.external
+        self._run([binaries / "pg_ctl", "stop", "-D", self.directory / "data", "-m", "immediate", "-w"])
+
+    def resume(self) -> None:
+        binaries = bin_dir()
+        assert binaries is not None and self.directory is not None
+        self._run([binaries / "pg_ctl", "start", "-w", "-t", "60", "-D", self.directory / "data",
+                   "-l", self.directory / "server.log", "-o", self._options])
 
     def stop(self) -> None:
         if self._admin is not None:
