@@ -183,13 +183,19 @@ def test_demand_spike_needs_n_entities_of_one_region_within_the_window(engine: E
     assert "3 entidades" in spikes[0].title and region in spikes[0].title
 
 
-def test_5_1_answers_count_towards_a_spike(sessions: sessionmaker[Session], engine: Engine, der: Alerts) -> None:
+def two_neighbours_asked(engine: Engine, der: Alerts, theme: str = "seguimiento_pdt") -> list[str]:
+    """Two other alcaldías of Génova's region open a ticket on ``theme``: one more entity is a spike."""
     with engine.connect() as conn:
         region = conn.execute(select(Entity.region).where(Entity.code == "63302")).scalar_one()
-        others = conn.execute(select(Entity.code).where(Entity.region == region, Entity.kind == "alcaldia",
-                                                        Entity.code != "63302").limit(2)).scalars().all()
+        others = list(conn.execute(select(Entity.code).where(Entity.region == region, Entity.kind == "alcaldia",
+                                                             Entity.code != "63302").limit(2)).scalars())
     for code in others:
-        new_ticket(engine, der, code, ("seguimiento_pdt",))
+        new_ticket(engine, der, code, (theme,))
+    return others
+
+
+def test_5_1_answers_count_towards_a_spike(sessions: sessionmaker[Session], engine: Engine, der: Alerts) -> None:
+    two_neighbours_asked(engine, der)
     interview(Chat(ChatService(sessions, alerts=der)))  # Génova marks plan_indicativo and seguimiento_pdt in 5.1
     [spike] = [a for a in all_alerts(engine) if a.rule == "pico_demanda"]
     assert spike.data["theme"] == "seguimiento_pdt" and "63302" in spike.data["entities"]
@@ -198,12 +204,7 @@ def test_5_1_answers_count_towards_a_spike(sessions: sessionmaker[Session], engi
 def test_the_completing_interview_counts_towards_a_spike_without_a_ticket(
         sessions: sessionmaker[Session], engine: Engine, der: Alerts) -> None:
     """5.2 "No": no ticket is opened, so only the completing interview's own 5.1 makes the third entity."""
-    with engine.connect() as conn:
-        region = conn.execute(select(Entity.region).where(Entity.code == "63302")).scalar_one()
-        others = conn.execute(select(Entity.code).where(Entity.region == region, Entity.kind == "alcaldia",
-                                                        Entity.code != "63302").limit(2)).scalars().all()
-    for code in others:
-        new_ticket(engine, der, code, ("seguimiento_pdt",))
+    others = two_neighbours_asked(engine, der)
     interview(Chat(ChatService(sessions, alerts=der)), replace={"sugerencia": "no"})
     assert not sessions().scalars(select(HelpRequest).where(HelpRequest.entity_code == "63302")).all()
     [spike] = [a for a in all_alerts(engine) if a.rule == "pico_demanda"]
