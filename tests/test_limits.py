@@ -74,3 +74,24 @@ def test_api_tokens_and_pages_are_limited_health_never(app: Flask) -> None:
 def test_limits_can_be_turned_off(db_url: str) -> None:
     app = create_app(db_url, TWILIO_AUTH_TOKEN=TOKEN, M360_RATELIMIT_ENABLED="0", M360_RATELIMIT_WEBHOOKS="1/minute")
     assert [whatsapp(app, "+573001112233") for _ in range(3)] == [200, 200, 200]
+
+
+@pytest.mark.parametrize(("path", "body", "headers", "status"), [
+    ("/webhooks/twilio", b"Body=" + b"x" * (2 * 1024 * 1024), {"Content-Type": "application/x-www-form-urlencoded"},
+     413),
+    ("/webhooks/telegram", b"{" + b'"a":1,' * 400_000 + b'"update_id":1}', {"Content-Type": "application/json",
+                                                                          "X-Telegram-Bot-Api-Secret-Token": SECRET},
+     413),
+    ("/webhooks/twilio", b"From=whatsapp%3A%2B573001112233&Body=hola&MessageSid=SM1",
+     {"Content-Type": "application/x-www-form-urlencoded"}, 403),  # unsigned
+    ("/webhooks/telegram", b"{not json", {"Content-Type": "application/json",
+                                          "X-Telegram-Bot-Api-Secret-Token": SECRET}, 400),
+    ("/webhooks/telegram", b'{"update_id": "x"}', {"Content-Type": "application/json",
+                                                   "X-Telegram-Bot-Api-Secret-Token": SECRET}, 400),
+])
+def test_malformed_oversized_or_unsigned_webhook_bodies_get_4xx_and_store_nothing(
+        app: Flask, sessions: sessionmaker[Session], path: str, body: bytes, headers: dict[str, str],
+        status: int) -> None:
+    response = app.test_client().post(path, data=body, headers=headers)
+    assert response.status_code == status
+    assert inbound(sessions) == 0
