@@ -118,10 +118,10 @@ class ChatService:
     def handle(self, inbound: Inbound) -> list[Outbound]:
         for attempt in range(RETRIES + 1):
             try:
-                replies, coded = self._turn(inbound)
-                if coded and self.on_coded_answer is not None:
+                turn = self._turn(inbound)
+                if self.on_coded_answer is not None and self._stores_coded_answer(turn):
                     self.on_coded_answer()
-                return replies
+                return turn.replies
             except _Redelivery:
                 replies = self._replay(inbound)
                 if replies is not None:
@@ -133,7 +133,11 @@ class ChatService:
                          inbound.address, type(exc).__name__)
         raise RuntimeError("unreachable")
 
-    def _turn(self, inbound: Inbound) -> tuple[list[Outbound], bool]:
+    def _stores_coded_answer(self, turn: Turn) -> bool:
+        return any(isinstance(e, InterviewEvent) and isinstance(e.event, AnswerSet)
+                   and e.event.question in self.coded_questions for e in turn.effects)
+
+    def _turn(self, inbound: Inbound) -> Turn:
         """One inbound message in one transaction, which takes the contact's lock first (BEGIN
         IMMEDIATE on SQLite, SELECT … FOR UPDATE elsewhere), so turns of one contact never
         interleave; state_version stays as a safety net. Core statements on a plain connection:
@@ -171,7 +175,7 @@ class ChatService:
             if result.rowcount != 1:  # another delivery for this contact committed first: redo the turn
                 raise StaleDataError(f"contact {contact.id} changed during the turn")
             self._log(conn, contact.id, inbound, turn.replies, interview_id, now)
-        return turn.replies, extra.coded
+        return turn
 
     def _apply(self, conn: Connection, contact_id: int, entity_code: str | None, before: ConversationState,
                turn: Turn, changes: dict[str, Any], channel: str, now: datetime
@@ -217,7 +221,6 @@ class ChatService:
                 case InterviewEvent(event=AnswerSet(question=q, value=value, raw_text=raw, source=source)):
                     if interview_id is not None:
                         store.record_answer(conn, interview_id, q, value, raw, source, now)
-                        extra.coded = extra.coded or q in self.coded_questions
                         if q == "entidad":
                             interview_changes["entity_code"] = value
                 case InterviewEvent(event=AnswerCleared(question=q)) if interview_id is not None:
@@ -346,7 +349,6 @@ class _Extra:
     before: list[Outbound] = field(default_factory=list)
     before_last: list[Outbound] = field(default_factory=list)  # e.g. a ticket code, before the interview's thanks
     after: list[Outbound] = field(default_factory=list)
-    coded: bool = False  # the turn stored an answer for the coder (not a reply)
 
     def __bool__(self) -> bool:
         return bool(self.before or self.before_last or self.after)

@@ -117,11 +117,6 @@ class AnswerCodingJob:
                 self._since = newest if since is None else max(since, newest)
             return done
 
-    def rescan(self) -> None:
-        """Make the next round sweep every answer again (e.g. after a model was built)."""
-        with self._lock:
-            self._since = None
-
 
 class CodingWorker(Periodic):
     """The job in a thread: a round when woken (half a second later, to batch) and every
