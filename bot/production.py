@@ -6,8 +6,9 @@ background worker process (``m360 worker``) for what the embedded ``m360 serve``
   threads each. The web workers only answer requests: no outbox sender, alert monitor or wave
   scheduler runs in them (they would run N times).
 - ``m360 worker``: the outbox sender, the alert monitor (overdue tickets, daily digest), the wave
-  scheduler (launches, reminders, closing) and the answer coder in one process. Run exactly one (several would be safe —
-  outbox rows are claimed with a lease, alerts and invitations are deduplicated — but pointless).
+  scheduler (launches, reminders, closing), the answer coder and the retention sweep in one
+  process. Run exactly one (several would be safe — outbox rows are claimed with a lease, alerts
+  and invitations are deduplicated — but pointless). With a Celery broker, bot.tasks does the same.
 
 Webhooks queue messages in the outbox in the same transaction as the turn that caused them; the
 worker polls for due rows every ``--interval`` second(s). Celery with a Redis broker will replace
@@ -114,7 +115,8 @@ def ensure_secret_key() -> bool:
 
 
 class BackgroundWorker:
-    """The outbox sender, the alert monitor and the wave scheduler, each in its own thread."""
+    """The outbox sender, the alert monitor, the wave scheduler, the answer coder and the retention
+    sweep, each in its own thread."""
 
     def __init__(self, engine: Any, providers: dict[str, Any], *, interval: float = 1.0,
                  alert_interval: float = 300.0, wave_interval: float = 60.0, coder_interval: float = 5.0):
@@ -147,14 +149,12 @@ class BackgroundWorker:
 def run_worker(interval: float, alert_interval: float, wave_interval: float,
                echo: Callable[[str], None] = print) -> None:
     """``m360 worker``: runs until SIGTERM or SIGINT."""
-    from bot.channels.simulator_api import SimulatorProvider
-    from bot.providers import from_env
+    from bot.providers import for_sending
     from surveys import db
 
     prepare_once()
     engine = db.default_engine()
-    providers: dict[str, Any] = dict(from_env())
-    providers["simulator"] = SimulatorProvider(engine)  # proactive messages reach /simulador, as in m360 serve
+    providers: dict[str, Any] = dict(for_sending(engine))
     worker = BackgroundWorker(engine, providers, interval=interval, alert_interval=alert_interval,
                               wave_interval=wave_interval)
     stop = threading.Event()

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 from bot.outbox import Provider
 
@@ -35,4 +36,14 @@ def from_env(public_url: str | None = None) -> dict[str, Provider]:
     webhook = WebhookProvider.from_env()
     if webhook is not None:
         providers["webhook"] = webhook
+    return providers
+
+
+def for_sending(engine: Any, public_url: str | None = None) -> dict[str, Provider]:
+    """What a sender delivers through: the configured providers, plus the simulator's, so that
+    proactive messages reach /simulador (m360 serve, m360 worker and the Celery worker alike)."""
+    from bot.channels.simulator_api import SimulatorProvider
+
+    providers = from_env(public_url)
+    providers["simulator"] = SimulatorProvider(engine)
     return providers

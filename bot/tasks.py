@@ -67,19 +67,20 @@ def make_celery(broker: str | None = None) -> Celery:
 
 @functools.cache
 def _context() -> dict[str, Any]:
-    """Built once per worker process (after Celery forks it): engine, sender, coder, monitors."""
+    """Built once per worker process (after Celery forks it): the same job objects the threads of
+    ``m360 worker`` run, here called one round at a time."""
     from analysis.coding.deferred import AnswerCodingJob
     from bot.alerts import AlertMonitor
-    from bot.channels.simulator_api import SimulatorProvider
     from bot.outbox import Sender
-    from bot.providers import from_env
+    from bot.privacy import RetentionSweeper
+    from bot.providers import for_sending
+    from bot.scheduler import WaveScheduler
     from surveys import db
 
     engine = db.default_engine()
-    providers: dict[str, Any] = dict(from_env())
-    providers["simulator"] = SimulatorProvider(engine)
-    return {"engine": engine, "sender": Sender(engine, providers), "coder": AnswerCodingJob.for_interview(engine),
-            "alerts": AlertMonitor(engine)}
+    return {"sender": Sender(engine, for_sending(engine)), "coder": AnswerCodingJob.for_interview(engine),
+            "alerts": AlertMonitor(engine, on_queued=send_outbox),
+            "waves": WaveScheduler(engine, on_queued=send_outbox), "retention": RetentionSweeper(engine)}
 
 
 def send_outbox() -> int:
@@ -94,28 +95,15 @@ def code_answers() -> int:
 
 
 def check_alerts() -> int:
-    overdue, digests = _context()["alerts"].run_once()
-    if overdue or digests:
-        send_outbox()
-    return overdue + digests
+    return sum(_context()["alerts"].run_once())  # what it queued is sent at once (on_queued)
 
 
 def wave_tick() -> int:
-    from bot.scheduler import tick
-    from surveys.models import utcnow
-
-    done = tick(_context()["engine"], utcnow())
-    if done.queued:
-        send_outbox()
-    return done.queued
+    return _context()["waves"].run_once().queued
 
 
 def purge_retention() -> int:
-    from bot.privacy import purge_expired
-    from surveys import db
-
-    with db.transaction(_context()["engine"]) as conn:
-        return len(purge_expired(conn))
+    return len(_context()["retention"].run_once())
 
 
 TASKS: dict[str, Callable[[], int]] = {SEND_OUTBOX: send_outbox, CODE_ANSWERS: code_answers,

@@ -17,10 +17,9 @@ from werkzeug.routing import IntegerConverter
 
 from analysis.coding.deferred import AnswerCodingJob, CodingWorker
 from bot.alerts import AlertMonitor
-from bot.channels.simulator_api import SimulatorProvider
 from bot.outbox import OutboxWorker, Provider, Sender
 from bot.privacy import RetentionSweeper
-from bot.providers import from_env
+from bot.providers import for_sending
 from bot.service import ChatService
 from bot.setup import prepare
 from surveys import db
@@ -53,8 +52,8 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     app.extensions["m360.sessions"] = sessions
     app.extensions["m360.chat_lock"] = threading.Lock()
     if providers is None:
-        providers = from_env(app.config.get("M360_PUBLIC_URL") or os.environ.get("M360_PUBLIC_URL"))
-        providers["simulator"] = SimulatorProvider(sessions.kw["bind"])  # proactive messages reach /simulador
+        public_url = app.config.get("M360_PUBLIC_URL") or os.environ.get("M360_PUBLIC_URL")
+        providers = for_sending(sessions.kw["bind"], public_url)
     # Production web workers with a Celery broker hand the background work to Celery (bot.tasks).
     celery_kick = None if outbox_worker else _celery_kick("SEND_OUTBOX")
     if providers:
