@@ -68,6 +68,14 @@ def parse(text: str) -> Period:
     return period
 
 
+def is_month(text: str) -> bool:
+    """Whether ``text`` is a month (YYYY-MM) that :func:`parse` accepts."""
+    try:
+        return parse(text).kind == "month"
+    except ValueError:
+        return False
+
+
 def _parse(text: str) -> Period:
     text = (text or "").strip()
     if m := _MONTH.match(text):

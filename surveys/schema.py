@@ -8,6 +8,7 @@ Every respondent-facing text is in the data, in Spanish.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 from importlib import resources
@@ -191,10 +192,12 @@ class UnknownQuestionnaire(ValueError):
     """A questionnaire name that is neither shipped nor stored."""
 
 
-def builtin_names() -> list[str]:
-    """The questionnaires shipped with the package."""
+@functools.cache
+def builtin_names() -> tuple[str, ...]:
+    """The questionnaires shipped with the package (listed once per process)."""
     folder = resources.files("surveys") / "questionnaires"
-    return sorted(entry.name.removesuffix(".yaml") for entry in folder.iterdir() if entry.name.endswith(".yaml"))
+    return tuple(sorted(entry.name.removesuffix(".yaml") for entry in folder.iterdir()
+                        if entry.name.endswith(".yaml")))
 
 
 def builtin(name: str) -> Questionnaire:

@@ -3,24 +3,21 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from analysis import export
+from analysis.periods import is_month
 from webhooks.auth import require_role
 
 bp = Blueprint("exports", __name__)
-
-PERIOD = re.compile(r"^(19\d\d|2\d{3})-(0[1-9]|1[0-2])$")  # as analysis.periods reads a month
-
 
 @bp.get("/export/responses")
 @require_role("analyst", "der", "admin")
 def responses() -> Any:
     period, fmt = request.args.get("period", ""), request.args.get("format", "csv")
-    if not PERIOD.match(period):
+    if not is_month(period):
         return jsonify(error="period must be YYYY-MM"), 400
     if fmt not in export.MEDIA_TYPES:
         return jsonify(error="format must be csv or xlsx"), 400

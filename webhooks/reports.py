@@ -18,9 +18,8 @@ from flask import Blueprint, current_app, jsonify, request
 from analysis import export
 from analysis import report as reports
 from analysis.indicators import Filters
-from analysis.periods import parse
+from analysis.periods import is_month, parse
 from webhooks.auth import READERS, require_role
-from webhooks.exports import PERIOD
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1")
 TRUE, FALSE = ("true", "1", "si", "sí", "yes"), ("false", "0", "no")
@@ -64,7 +63,7 @@ def _json_cell(value: Any) -> Any:
 @require_role(*READERS)
 def responses() -> Any:
     period = request.args.get("period", "")
-    if not PERIOD.match(period):
+    if not is_month(period):
         return jsonify(error="period must be YYYY-MM"), 400
     with current_app.extensions["m360.sessions"]() as session:
         frame = export.export_frame(session, period, request.args.get("questionnaire", "monitoreo360"))
