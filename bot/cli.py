@@ -542,9 +542,9 @@ def responses_group() -> None:
 def responses_export(period: str, fmt: str, questionnaire: str, output: Path | None) -> None:
     """One row per interview of the period, one column per question (SPEC canonical names)."""
     from analysis import export
-    from webhooks.exports import PERIOD
+    from analysis.periods import is_month
 
-    if not PERIOD.match(period):
+    if not is_month(period):
         raise click.BadParameter("use YYYY-MM", param_hint="--period")
     db.upgrade()
     with db.session_factory()() as session:
