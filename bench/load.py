@@ -76,12 +76,11 @@ def sid_of(post: Post) -> str:
     return post.body.split(b"MessageSid=", 1)[1].split(b"&", 1)[0].decode()
 
 
-def respond(port: int, lane: int, deadline: float, retry_share: float, barrier: threading.Barrier,
-            result: Respondent, bare: bool, prefix: str, think: float) -> None:
+def respond(port: int, lane: int, deadline: float, retry_share: float, result: Respondent, bare: bool,
+            prefix: str, think: float) -> None:
     signer, names = TwilioSigner(port), municipalities()
     rng = random.Random(lane)
     conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT)
-    barrier.wait()
     n = 0
     try:
         while time.monotonic() < deadline:
@@ -159,7 +158,7 @@ def load(name: str, server: Server, respondents: int, duration: float, retry_sha
 
     def lane(i: int) -> None:
         barrier.wait()  # everyone starts together; the deadline is set right after
-        respond(server.port, i, deadline_box[0], retry_share, threading.Barrier(1), results[i], bare, prefix, think)
+        respond(server.port, i, deadline_box[0], retry_share, results[i], bare, prefix, think)
 
     threads = [threading.Thread(target=lane, args=(i,), daemon=True) for i in range(respondents)]
     for thread in threads:
