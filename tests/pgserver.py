@@ -63,7 +63,7 @@ def _user(name: str) -> pwd.struct_passwd | None:
         return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -100,7 +100,7 @@ class PostgresServer:
             os.chown(self.directory, self.process_user.pw_uid, self.process_user.pw_gid)
         self._run([binaries / "initdb", "-D", data, "-U", "m360", "--auth=trust", "-E", "UTF8", "--locale=C",
                    "--no-sync", "--no-instructions"])
-        self.port = _free_port()
+        self.port = free_port()
         options = (f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.directory} "
                    "-c max_connections=200 -c shared_buffers=64MB -c timezone=UTC")
         if not self.durable:

@@ -11,6 +11,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.pgserver import free_port
+
 
 def unavailable() -> str | None:
     if shutil.which("redis-server") is None:
@@ -23,15 +25,9 @@ def unavailable() -> str | None:
     return None
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class RedisServer:
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.directory = Path(tempfile.mkdtemp(prefix="m360-redis-"))
         self.process: subprocess.Popen[bytes] | None = None
 
