@@ -109,8 +109,8 @@ class Phone:
                 if response.status == 200:
                     self.acknowledged.append(sid)
                     return reply
-            except OSError:
-                pass  # refused or reset while the server is down
+            except (OSError, http.client.HTTPException):
+                pass  # refused, reset or cut off mid-reply while the server is down: deliver again
             finally:
                 conn.close()
             self.retries += 1
