@@ -18,10 +18,11 @@ alerts) and for replies that cannot ride on a webhook response.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -72,8 +73,9 @@ class Provider(Protocol):
     def send(self, message: Outgoing) -> str | None:
         """Deliver; returns the provider's id for the message. Raises SendError."""
 
-    def reconcile(self, message: Outgoing, since: datetime) -> str | None:
-        """The provider id if this message was already accepted (after a crash mid-send), else None."""
+    def reconcile(self, message: Outgoing, since: datetime, known: Container[str] = ()) -> str | None:
+        """The provider id if this message was already accepted (after a crash mid-send), else None.
+        ``known``: ids already recorded for other rows to this address (not this row's message)."""
 
 
 # ------------------------------------------------------------------ enqueueing
@@ -139,12 +141,14 @@ class RateLimiter:
 
 
 class Sender:
-    def __init__(self, engine: Engine, providers: Mapping[str, Provider], *, lease: timedelta = timedelta(seconds=60),
+    def __init__(self, engine: Engine, providers: Mapping[str, Provider], *, lease: timedelta | None = None,
                  max_attempts: int = 8, backoff_base: float = 5.0, backoff_cap: float = 600.0,
                  clock: Callable[[], datetime] = utcnow, sleep: Callable[[float], None] = time.sleep):
         self.engine = engine
         self.providers = providers
-        self.lease, self.max_attempts = lease, max_attempts
+        # How long a claimed row is the claimer's: a sender killed mid-send delays the row this long.
+        self.lease = lease or timedelta(seconds=float(os.environ.get("M360_OUTBOX_LEASE_S", "60")))
+        self.max_attempts = max_attempts
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
         self.clock, self.sleep = clock, sleep
         # One limiter per provider: WhatsApp and SMS share Twilio's rate.
@@ -208,7 +212,7 @@ class Sender:
         )
         if lease_expired:
             # The sender holding it died: the message may have gone out just before. Ask first.
-            provider_id = provider.reconcile(message, row.created_at)
+            provider_id = provider.reconcile(message, row.created_at, self._recorded_ids(row))
             if provider_id is not None:
                 return self._finish(row.id, status="sent", provider_id=provider_id, sent=True)
         wait = limiter.chat_wait(row.address)
@@ -226,6 +230,13 @@ class Sender:
             delay = exc.retry_after if exc.retry_after is not None else self._backoff(attempt)
             return self._retry(row.id, delay, str(exc))
         self._finish(row.id, status="sent", provider_id=provider_id, sent=True)
+
+    def _recorded_ids(self, row: Any) -> set[str]:
+        """Provider ids of the other rows to this address finished since this one was written."""
+        with self.engine.connect() as conn:
+            return set(conn.execute(select(OUTBOX.c.provider_id).where(
+                OUTBOX.c.channel == row.channel, OUTBOX.c.address == row.address, OUTBOX.c.id != row.id,
+                OUTBOX.c.provider_id.is_not(None), OUTBOX.c.updated_at >= row.created_at)).scalars())
 
     def _backoff(self, attempts: int) -> float:
         delay = min(self.backoff_cap, self.backoff_base * 2 ** (attempts - 1))

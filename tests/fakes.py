@@ -176,6 +176,13 @@ def _form(body: bytes) -> JSON:
     return {key: values[0] if len(values) == 1 else values for key, values in fields.items()}
 
 
+def _rendered(content_variables: str | None) -> str:
+    """A content template's body as Twilio stores it, rendered: here the template is taken to be
+    its variables, one per line ("{{1}}\n{{2}}…")."""
+    variables = json.loads(content_variables) if content_variables else {}
+    return "\n".join(str(variables[key]) for key in sorted(variables, key=str))
+
+
 def _now_rfc2822() -> str:
     return email.utils.format_datetime(datetime.now(UTC).replace(microsecond=0))
 
@@ -318,7 +325,8 @@ class FakeTwilio(_FakeServer):
         uri = f"{self.API}/Accounts/{self.account_sid}/Messages/{sid}.json"
         media = fields.get("MediaUrl") or []
         resource = {
-            "account_sid": self.account_sid, "api_version": "2010-04-01", "body": fields.get("Body", ""),
+            "account_sid": self.account_sid, "api_version": "2010-04-01",
+            "body": fields.get("Body") or _rendered(fields.get("ContentVariables")),
             "date_created": now, "date_sent": None, "date_updated": now, "direction": "outbound-api",
             "error_code": None, "error_message": None, "from": fields.get("From"),
             "messaging_service_sid": fields.get("MessagingServiceSid"),

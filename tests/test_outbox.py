@@ -199,6 +199,34 @@ def test_a_sender_killed_mid_send_is_reconciled_not_resent(engine: Engine, twili
     assert row(engine, row_id).status == "sent" and row(engine, row_id).provider_id == twilio_fake.sent[0]["sid"]
 
 
+def test_a_template_killed_mid_send_is_reconciled_by_its_variables(engine: Engine, twilio_fake: FakeTwilio) -> None:
+    """Outside the 24-hour window (a DER alert) Twilio stores the rendered template, not our text."""
+    clock = Clock()
+    payload = {"content_sid": "HX" + "1" * 32, "content_variables": {"1": "MDA-2026-00007", "2": "Génova"}}
+    row_id = queue(engine, clock, kind="alert", text="Nueva solicitud MDA-2026-00007 de Génova", payload=payload)
+    provider = twilio_provider(twilio_fake)
+    assert Sender(engine, {"whatsapp": provider}, clock=clock)._claim(row_id) is not None  # then "dies"
+    provider.send(outbox.Outgoing(row_id, "whatsapp", "+573001112233", "Nueva solicitud MDA-2026-00007 de Génova",
+                                  payload=payload, within_window=False))
+    clock.advance(61)
+    Sender(engine, {"whatsapp": provider}, clock=clock).run_once()
+    assert len(twilio_fake.sent) == 1 and row(engine, row_id).provider_id == twilio_fake.sent[0]["sid"]
+
+
+def test_a_twin_already_recorded_does_not_pass_for_the_message_killed_mid_send(engine: Engine,
+                                                                               twilio_fake: FakeTwilio) -> None:
+    clock = Clock()
+    provider = twilio_provider(twilio_fake, sms_from="+15005550006")
+    first = queue(engine, clock, channel="sms", kind="reply", text="Gracias")
+    assert Sender(engine, {"sms": provider}, clock=clock).run_once() == 1
+    second = queue(engine, clock, channel="sms", kind="reply", text="Gracias")  # the same words, again
+    assert Sender(engine, {"sms": provider}, clock=clock)._claim(second) is not None  # dies before sending
+    clock.advance(61)
+    Sender(engine, {"sms": provider}, clock=clock).run_once()
+    assert len(twilio_fake.sent) == 2  # the first message is the first row's: the second is sent, not skipped
+    assert row(engine, second).provider_id == twilio_fake.sent[1]["sid"] != row(engine, first).provider_id
+
+
 def test_concurrent_senders_send_each_message_once(engine: Engine, twilio_fake: FakeTwilio) -> None:
     clock = Clock()
     for i in range(30):

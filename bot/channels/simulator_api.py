@@ -5,6 +5,7 @@ So the outbox works end to end on the embedded default, with no credentials."""
 
 from __future__ import annotations
 
+from collections.abc import Container
 from datetime import datetime
 
 from sqlalchemy import Engine, select
@@ -35,5 +36,5 @@ class SimulatorProvider:
                 options=[list(o) for o in message.options] or None, created_at=utcnow())).inserted_primary_key[0]
         return f"sim-{row_id}"
 
-    def reconcile(self, message: Outgoing, since: datetime) -> str | None:
+    def reconcile(self, message: Outgoing, since: datetime, known: Container[str] = ()) -> str | None:
         return None  # a crash mid-send at worst shows the message twice in a demo

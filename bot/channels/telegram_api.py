@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
+from collections.abc import Container
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,5 +63,5 @@ class TelegramProvider:
                                            parse_mode="HTML", reply_markup=markup)
         return str(sent.message_id)
 
-    def reconcile(self, message: Outgoing, since: datetime) -> str | None:
+    def reconcile(self, message: Outgoing, since: datetime, known: Container[str] = ()) -> str | None:
         return None  # the Bot API cannot list sent messages: resend (at least once)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+from collections.abc import Container
 from datetime import datetime
 from typing import Any
 
@@ -115,13 +116,17 @@ class TwilioProvider:
             return SendError(text)
         return SendError(text, permanent=True)
 
-    def reconcile(self, message: Outgoing, since: datetime) -> str | None:
-        """After a crash mid-send: a message to the same recipient with the same body since the row
-        was written means it went out."""
+    def reconcile(self, message: Outgoing, since: datetime, known: Container[str] = ()) -> str | None:
+        """After a crash mid-send: a message to the same recipient since the row was written, with
+        this row's body (a template's rendered body holds this row's variables), and not one already
+        recorded for another row (``known``), means it went out."""
         to = address_for(message.channel, message.address)
+        variables = [str(v) for v in (message.payload.get("content_variables") or {}).values()]
         try:
             for sent in self.client.messages.list(to=to, date_sent_after=since, limit=50):
-                if sent.body == message.text or (sent.body is None and not message.within_window):
+                body = sent.body or ""
+                if str(sent.sid) not in known and (
+                        body == message.text or (variables and all(v in body for v in variables))):
                     return str(sent.sid)
         except (TwilioRestException, requests.RequestException):
             return None  # cannot tell: send again (at least once beats never)

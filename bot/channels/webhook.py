@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Container
 from datetime import datetime
 
 import httpx
@@ -77,7 +78,7 @@ class WebhookProvider:
             raise SendError(f"webhook {response.status_code}")
         raise SendError(f"webhook {response.status_code}: {response.text[:200]}", permanent=True)
 
-    def reconcile(self, message: Outgoing, since: datetime) -> str | None:
+    def reconcile(self, message: Outgoing, since: datetime, known: Container[str] = ()) -> str | None:
         return None  # resent after a crash mid-send: receivers drop it by X-M360-Delivery
 
 
