@@ -1,9 +1,11 @@
 """Faults under load, with the production processes as real subprocesses (issue 8):
 
-- the web server (gunicorn master and workers) is killed with SIGKILL in the middle of a load of
-  interviews and started again: every message the channel saw acknowledged is stored exactly once,
-  the deliveries that failed are retried by the "provider" (same MessageSid) and every interview
-  goes on to its end;
+- the web server (gunicorn master and workers) and the background worker (``m360 worker``) are
+  killed with SIGKILL in the middle of a load of interviews and started again: every message the
+  channel saw acknowledged is stored exactly once, the deliveries that failed are retried by the
+  "provider" (same MessageSid), every interview goes on to its end, every DER alert the interviews
+  raised is sent once (a send cut off by the kill is reconciled with Twilio, not repeated) and
+  every open answer is coded;
 - PostgreSQL stops: the webhook answers 503 (so Twilio retries) and nothing is half-written; when
   the database is back the same delivery is processed once.
 """
@@ -18,14 +20,17 @@ import threading
 import time
 import urllib.parse
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import bindparam, create_engine, text
 from twilio.request_validator import RequestValidator
 
+from bot.config import Settings
+from surveys import schema
 from tests import pgserver
+from tests.fakes import FakeTwilio
 from tests.pgserver import PostgresServer
 from tests.test_cli import M360, environment, free_port
 from tests.test_production import wait_for_health
@@ -39,6 +44,8 @@ SCRIPT = ["Hola", "si", "genova quindio", "sí", "Ana Pérez", "1", "1", "4", "M
           "parcialmente", "la conexion es mala", "nop", "rotan mucho al personal", "2, 5 y 12", "catastro",
           "si", "mas visitas presenciales"]
 CLOSING = "Muchas gracias"
+DER = "+573001230000"  # the DER's WhatsApp number: alerts go there through the worker
+MODELS = Path(os.environ.get("M360_MODELS_DIR", "var/models")).resolve()  # `make test` builds them
 
 
 @pytest.fixture(scope="module")
@@ -53,20 +60,19 @@ def cluster() -> Iterator[PostgresServer]:
     server.stop()
 
 
-class Web:
-    """``m360 serve --production`` in its own process group (so SIGKILL reaches every worker)."""
+class Service:
+    """An ``m360`` command in its own process group (so SIGKILL reaches gunicorn's workers too)."""
 
-    def __init__(self, url: str, port: int, log: Path):
-        self.url, self.port, self.log = url, port, log
+    def __init__(self, args: list[str], env: dict[str, str], log: Path, port: int | None = None):
+        self.args, self.env, self.log, self.port = args, env, log, port
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> Web:
-        env = environment(M360_DATABASE_URL=self.url, TWILIO_AUTH_TOKEN=TOKEN, M360_RATELIMIT_ENABLED="0")
+    def start(self) -> Service:
         with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [*M360, "serve", "--production", "--workers", "2", "--threads", "2", "--port", str(self.port)],
-                env=env, cwd=self.log.parent, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        wait_for_health(self.port, self.process, self.log)
+            self.process = subprocess.Popen([*M360, *self.args], env=self.env, cwd=self.log.parent, stdout=out,
+                                            stderr=subprocess.STDOUT, start_new_session=True)
+        if self.port is not None:
+            wait_for_health(self.port, self.process, self.log)
         return self
 
     def kill(self) -> None:
@@ -83,12 +89,23 @@ class Web:
                 self.kill()
 
 
+def web(env: dict[str, str], log: Path) -> Service:
+    """``m360 serve --production``: gunicorn, 2 workers × 2 threads."""
+    port = free_port()
+    return Service(["serve", "--production", "--workers", "2", "--threads", "2", "--port", str(port)], env, log,
+                   port)
+
+
+def service_env(url: str, **extra: str) -> dict[str, str]:
+    return environment(M360_DATABASE_URL=url, TWILIO_AUTH_TOKEN=TOKEN, M360_RATELIMIT_ENABLED="0", **extra)
+
+
 class Phone:
     """A WhatsApp number whose messages Twilio delivers, retrying a delivery (same MessageSid) until
     it is acknowledged with 200, as Twilio's retries do."""
 
-    def __init__(self, port: int, number: str):
-        self.port, self.number = port, number
+    def __init__(self, port: int, number: str, pause: float = 0.0):
+        self.port, self.number, self.pause = port, number, pause  # pause: the respondent's time between messages
         self.url = f"http://127.0.0.1:{port}/webhooks/twilio"
         self.acknowledged: list[str] = []
         self.retries = 0
@@ -120,6 +137,7 @@ class Phone:
     def interview(self, deadline: float) -> None:
         for i, message in enumerate(SCRIPT):
             self.last = self.deliver(message, f"SM{self.number[-6:]}{i:04d}" + "0" * 20, deadline)
+            time.sleep(self.pause)
 
 
 def stored(url: str) -> tuple[Counter[str], dict[str, tuple[str, int]]]:
@@ -134,25 +152,73 @@ def stored(url: str) -> tuple[Counter[str], dict[str, tuple[str, int]]]:
     return sids, interviews
 
 
-def test_killing_the_web_server_mid_load_loses_and_duplicates_nothing(cluster: PostgresServer,
-                                                                      tmp_path: Path) -> None:
+def outbox_rows(url: str) -> list[tuple[str, str, str | None]]:
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        rows = [(kind, status, provider_id) for kind, status, provider_id in conn.execute(text(
+            "SELECT kind, status, provider_id FROM outbox ORDER BY id"))]
+    engine.dispose()
+    return rows
+
+
+def uncoded(url: str) -> int:
+    """Open answers of the interview with no coding yet (the worker codes them)."""
+    questions = sorted(q.name for q in schema.builtin(Settings().questionnaire).questions if q.codebook)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        count = conn.execute(text(
+            "SELECT count(*) FROM answer a LEFT JOIN answer_coding c ON c.answer_id = a.id "
+            "WHERE c.id IS NULL AND a.question IN :questions").bindparams(bindparam("questions", expanding=True)),
+            {"questions": questions}).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+def wait_until(ready: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {what}"
+        time.sleep(0.2)
+
+
+def test_killing_the_web_server_and_the_worker_mid_load_loses_and_duplicates_nothing(
+        cluster: PostgresServer, tmp_path: Path) -> None:
+    """8 respondents, each pausing a little longer than the previous one (so interviews end over
+    several seconds, each raising a DER alert the worker sends). SIGKILL the web server and the
+    worker together well into the load; later SIGKILL the worker again once alerts are going out."""
     url = cluster.create_database()
-    web = Web(url, free_port(), tmp_path / "web.log").start()
-    phones = [Phone(web.port, f"+5730055{i:05d}") for i in range(8)]
-    deadline = time.monotonic() + 240
-    threads = [threading.Thread(target=p.interview, args=(deadline,), daemon=True) for p in phones]
-    try:
-        for thread in threads:
-            thread.start()
-        while sum(len(p.acknowledged) for p in phones) < 40:  # well into the load
-            time.sleep(0.02)
-        web.kill()
-        time.sleep(1)  # deliveries fail meanwhile; the phones keep retrying
-        web.start()
-        for thread in threads:
-            thread.join(timeout=max(1, deadline - time.monotonic()))
-    finally:
-        web.stop()
+    with FakeTwilio(auth_token=TOKEN) as twilio:
+        env = service_env(url, TWILIO_ACCOUNT_SID=twilio.account_sid, TWILIO_WHATSAPP_FROM="+14155238886",
+                          TWILIO_API_BASE=twilio.base_url, M360_DER_WHATSAPP_TO=DER,
+                          M360_DER_WHATSAPP_CONTENT_SID="HX" + "0" * 32, M360_MODELS_DIR=str(MODELS),
+                          M360_OUTBOX_LEASE_S="5")
+        server = web(env, tmp_path / "web.log").start()
+        worker = Service(["worker", "--interval", "0.2"], env, tmp_path / "worker.log").start()
+        phones = [Phone(server.port, f"+5730055{i:05d}", pause=0.03 * i) for i in range(8)]
+        deadline = time.monotonic() + 240
+        threads = [threading.Thread(target=p.interview, args=(deadline,), daemon=True) for p in phones]
+        try:
+            for thread in threads:
+                thread.start()
+            wait_until(lambda: sum(len(p.acknowledged) for p in phones) >= 40, 60, "40 messages")  # well into it
+            server.kill()
+            worker.kill()
+            time.sleep(1)  # deliveries fail meanwhile; the phones keep retrying
+            server.start()
+            worker.start()
+            twilio.wait_for(1, timeout=120)  # the first alerts are going out, more interviews are ending
+            worker.kill()
+            time.sleep(1)
+            worker.start()
+            for thread in threads:
+                thread.join(timeout=max(1, deadline - time.monotonic()))
+            # A row the killed worker was sending waits out its lease (5 s), then is reconciled, not resent.
+            wait_until(lambda: {status for _, status, _ in outbox_rows(url)} == {"sent"}, 120, "the outbox")
+            wait_until(lambda: uncoded(url) == 0, 60, "the open answers to be coded")
+        finally:
+            worker.stop()
+            server.stop()
+        sent = twilio.sent
     assert all(CLOSING in p.last for p in phones), [p.last[-200:] for p in phones]
     assert sum(p.retries for p in phones) > 0  # the kill did interrupt deliveries
     sids, interviews = stored(url)
@@ -160,12 +226,16 @@ def test_killing_the_web_server_mid_load_loses_and_duplicates_nothing(cluster: P
     assert sorted(sids) == sorted(set(acknowledged)) and set(sids.values()) == {1}  # each stored once
     counts = {interviews[p.number] for p in phones}
     assert len(counts) == 1 and next(iter(counts))[0] == "completa"  # every interview whole, same answers
+    rows = outbox_rows(url)
+    assert sum(kind == "alert" for kind, _, _ in rows) >= len(phones)  # «contacto asesor» at least, per interview
+    assert sorted(m["sid"] for m in sent) == sorted(provider_id for _, _, provider_id in rows)  # each sent once
+    assert all(m["To"] == f"whatsapp:{DER}" for m in sent)
 
 
 def test_postgresql_down_gives_503_and_nothing_half_written(cluster: PostgresServer, tmp_path: Path) -> None:
     url = cluster.create_database()
-    web = Web(url, free_port(), tmp_path / "web.log").start()
-    phone = Phone(web.port, "+573009990001")
+    server = web(service_env(url), tmp_path / "web.log").start()
+    phone = Phone(server.port, "+573009990001")
     try:
         deadline = time.monotonic() + 60
         for i, message in enumerate(SCRIPT[:8]):
@@ -176,7 +246,7 @@ def test_postgresql_down_gives_503_and_nothing_half_written(cluster: PostgresSer
                     "MessageSid": "SMdown-while-down", "NumMedia": "0"}
             headers = {"Content-Type": "application/x-www-form-urlencoded",
                        "X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(phone.url, form)}
-            conn = http.client.HTTPConnection("127.0.0.1", web.port, timeout=30)
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
             conn.request("POST", "/webhooks/twilio", urllib.parse.urlencode(form), headers)
             response = conn.getresponse()
             assert response.status == 503 and response.getheader("Retry-After")
@@ -187,7 +257,7 @@ def test_postgresql_down_gives_503_and_nothing_half_written(cluster: PostgresSer
         reply = phone.deliver(SCRIPT[8], "SMdown-while-down", time.monotonic() + 60)  # the provider's retry
         assert "Oportunidad" in reply  # processed now: the next question
     finally:
-        web.stop()
+        server.stop()
     sids, interviews = stored(url)
     assert sids["SMdown-while-down"] == 1 and set(sids.values()) == {1}
     assert interviews[phone.number][0] == "en_curso"
