@@ -91,7 +91,8 @@ def send_outbox() -> int:
 
 
 def code_answers() -> int:
-    return _context()["coder"].run_once().coded
+    done = _context()["coder"].run_once()  # new and changed answers, then a batch after a retrain
+    return done.coded + done.recoded
 
 
 def check_alerts() -> int:

@@ -4,7 +4,9 @@ the real trained models of the ``articulacion`` and ``temas`` codebooks."""
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import time
 from pathlib import Path
 
@@ -135,6 +137,38 @@ def test_the_turn_does_not_code_and_a_new_process_codes_what_was_left(
     again = job.run_once()  # nothing changed since: nothing is coded twice
     assert again.coded == 0
     assert AnswerCodingJob.for_interview(sessions.kw["bind"]).run_once().coded == 0  # a restart codes nothing again
+
+
+def test_after_a_retrain_the_job_recodes_machine_codings_in_the_background_and_keeps_reviewed_ones(
+        only_needed: Path, sessions: sessionmaker[Session], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("M360_MODELS_DIR", str(only_needed))
+    registry.clear()
+    chat = Chat(ChatService(sessions))
+    interview(chat)
+    engine = sessions.kw["bind"]
+    assert AnswerCodingJob.for_interview(engine).run_once().coded == 2
+    old = {c: registry.get(c).version for c in NEEDED}
+    reviewed = coding(sessions, "demanda_otro")
+    assert reviewed is not None
+    storage.review(engine, reviewed.answer_id, "analista", codebook_of=lambda c: registry.get(c).codebook,
+                   accept=True)
+    # The retrained models: the same files under a new model hash (a new version), as `m360 coder train` leaves.
+    retrained = tmp_path / "retrained"
+    for c in NEEDED:
+        shutil.copytree(only_needed / c, retrained / c)
+        meta = json.loads((retrained / c / "coder.json").read_text())
+        meta["model_hash"] = "f" * 64
+        (retrained / c / "coder.json").write_text(json.dumps(meta))
+    monkeypatch.setenv("M360_MODELS_DIR", str(retrained))
+    registry.clear()
+    job = AnswerCodingJob.for_interview(engine)
+    first = job.run_once()
+    assert first.coded == 0 and first.recoded == 1  # porque_articulacion; demanda_otro was confirmed by a person
+    recoded = coding(sessions, "porque_articulacion")
+    assert recoded is not None and recoded.coder_version == registry.get("articulacion").version != old["articulacion"]
+    kept = coding(sessions, "demanda_otro")
+    assert kept is not None and kept.status == "confirmed" and kept.coder_version == old["temas"]
+    assert job.run_once().recoded == 0  # nothing left of the old version: nothing is recoded twice
 
 
 def test_the_coder_thread_codes_soon_after_it_is_woken(only_needed: Path, sessions: sessionmaker[Session],

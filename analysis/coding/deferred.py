@@ -7,6 +7,11 @@ round and has no coding of its current text. The database is the queue: a round 
 coding, and the first round of a process sweeps every answer. One round is one batch per codebook
 (``Coder.predict`` on many texts costs about a third of one text at a time) and one transaction.
 
+A retrained model (a new ``Coder.version``) is picked up by the registry, and then each round also
+recodes up to ``STALE_BATCH`` answers per codebook whose machine coding is by another version: the
+bulk recode after a retrain happens in the background, a batch at a time, without anyone running
+``m360 coder recode``. Codings a person confirmed or corrected are never recoded this way.
+
 The embedded ``m360 serve`` runs the job in a thread (:class:`CodingWorker`), woken
 by the chat service after a turn that stored a coded answer; in production ``m360 worker`` runs it.
 A missing model leaves answers uncoded (logged) and they are coded when it appears; a coding error
@@ -35,6 +40,7 @@ CODINGS = AnswerCoding.__table__
 # A round re-reads answers this far before the previous round began: a turn that took ``now`` before
 # that moment may have committed after it (turns last milliseconds; web workers' clocks differ slightly).
 OVERLAP = timedelta(seconds=15)
+STALE_BATCH = 256  # answers per codebook per round recoded after a retrain (a round stays short)
 
 
 @dataclass
@@ -44,6 +50,7 @@ class Round:
     seen: int = 0  # answers changed in the window
     coded: int = 0  # codings written (new or recoded)
     uncoded: int = 0  # left for later: no model for their codebook
+    recoded: int = 0  # machine codings of an older model version coded again
 
 
 class AnswerCodingJob:
@@ -115,7 +122,34 @@ class AnswerCodingJob:
             if rows:
                 newest = max(row.updated_at for row in rows)
                 self._since = newest if since is None else max(since, newest)
+            done.recoded = self._recode_stale()
             return done
+
+    def _recode_stale(self) -> int:
+        """One batch per codebook of machine codings made by another version of its model."""
+        recoded = 0
+        for codebook in sorted(set(self.question_codebooks.values())):
+            coder = registry.get(codebook, self.models_dir)
+            if coder is None:
+                continue
+            questions = sorted(q for q, c in self.question_codebooks.items() if c == codebook)
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(ANSWERS.c.id, ANSWERS.c.value, ANSWERS.c.raw_text)
+                    .join(CODINGS, CODINGS.c.answer_id == ANSWERS.c.id)
+                    .where(ANSWERS.c.question.in_(questions), CODINGS.c.codebook == codebook,
+                           CODINGS.c.coder_version != coder.version, CODINGS.c.status.not_in(storage.REVIEWED))
+                    .order_by(ANSWERS.c.id).limit(STALE_BATCH)).all()
+            if not rows:
+                continue
+            texts = [storage.answer_text(row.value, row.raw_text) for row in rows]
+            predictions = coder.predict(texts)
+            now = utcnow()
+            with db.transaction(self.engine) as conn:
+                for row, text, prediction in zip(rows, texts, predictions, strict=True):
+                    recoded += storage.save_prediction(conn, row.id, coder, prediction, text, now) == "recoded"
+            log.info("recoded %s answer(s) of %s with model %s", len(rows), codebook, coder.version)
+        return recoded
 
 
 class CodingWorker(Periodic):
