@@ -30,6 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
+from bot import privacy
 from surveys import parsing, schema
 from surveys.models import Contact, Entity, utcnow
 
@@ -227,16 +228,21 @@ def import_rows(conn: Connection, raw_rows: Iterable[dict[str, Any]], *, source:
             values.update(consent=row.consent, consent_at=now, consent_version=CONSENT_VERSION,
                           consent_text=consent_text)
         if current is None:
-            conn.execute(CONTACTS.insert(), dict(channel=row.channel, address=row.address, state={}, state_version=0,
-                                                 opted_out=False, created_at=now, **values))
+            contact_id = conn.execute(CONTACTS.insert(), dict(
+                channel=row.channel, address=row.address, state={}, state_version=0, opted_out=False, created_at=now,
+                **values)).inserted_primary_key[0]
             report.created += 1
-            continue
-        changed = {k: v for k, v in values.items() if k in ("entity_code", "name", "cargo", "consent")
-                   and getattr(current, k) != v}
-        if not changed:
-            report.unchanged += 1
-            continue
-        conn.execute(update(CONTACTS).where(CONTACTS.c.id == current.id).values(**values))
-        report.updated += 1
+        else:
+            contact_id = current.id
+            changed = {k: v for k, v in values.items() if k in ("entity_code", "name", "cargo", "consent")
+                       and getattr(current, k) != v}
+            if not changed:
+                report.unchanged += 1
+                continue
+            conn.execute(update(CONTACTS).where(CONTACTS.c.id == current.id).values(**values))
+            report.updated += 1
+        if "consent" in values and (current is None or current.consent != values["consent"]):
+            privacy.record_consent(conn, contact_id, given=bool(values["consent"]), version=CONSENT_VERSION,
+                                   text=consent_text, source=f"directorio:{source}", now=now)
     report.written = True
     return report

@@ -9,6 +9,8 @@ anonymised: after :func:`forget` it is linked only to a contact row that says no
 - :func:`purge_expired` — contacts silent for longer than ``M360_RETENTION_DAYS`` (default 730; 0 turns
   the sweep off) are forgotten; ``m360 contacts purge`` and the background jobs run it.
 - :func:`mask_address` — numbers as the analyst role and exports show them (``+57 300 ••• ••67``).
+- :func:`record_consent` — every consent given or declined is appended to ``consent_record`` with
+  the notice's version and text (``contact`` keeps the latest); ``m360 contacts consents`` shows them.
 """
 
 from __future__ import annotations
@@ -17,17 +19,19 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, func, select, update
 
 from bot.periodic import Periodic
 from surveys import db
-from surveys.models import Contact, MessageLog, OutboxMessage, utcnow
+from surveys.models import ConsentRecord, Contact, MessageLog, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
 CONTACTS = Contact.__table__
 MESSAGES = MessageLog.__table__
 OUTBOX = OutboxMessage.__table__
+CONSENTS = ConsentRecord.__table__
 DEFAULT_RETENTION_DAYS = 730
 ERASED = "borrado"  # what stands in for an address, a name or a message text once forgotten
 
@@ -37,6 +41,19 @@ class Forgotten:
     contact_id: int
     messages: int  # message log rows deleted
     outbox: int  # outbox rows cancelled or blanked
+
+
+def record_consent(conn: Connection, contact_id: int, *, given: bool, version: str | None, text: str | None,
+                   source: str, now: datetime) -> None:
+    """Append a consent (or its refusal) to the contact's history, in the caller's transaction."""
+    conn.execute(CONSENTS.insert().values(contact_id=contact_id, given=given, version=version, text=text,
+                                          source=source[:60], created_at=now))
+
+
+def consents(conn: Connection, contact_id: int) -> list[Any]:
+    """A contact's consent history, oldest first."""
+    return list(conn.execute(select(CONSENTS).where(CONSENTS.c.contact_id == contact_id)
+                             .order_by(CONSENTS.c.created_at, CONSENTS.c.id)))
 
 
 def erased_address(contact_id: int) -> str:

@@ -197,6 +197,8 @@ class ChatService:
                     extra.before.extend(self._tickets(conn, changes.get("entity_code", entity_code), code))
                 case ConsentRecorded(given=given, version=version, text=text):
                     changes.update(consent=given, consent_at=now, consent_version=version, consent_text=text)
+                    privacy.record_consent(conn, contact_id, given=given, version=version, text=text, source=channel,
+                                           now=now)
                 case ProfileUpdated(fields=fields):
                     changes.update(fields)
                 case OptedOut():

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from surveys import db
 from surveys.models import Entity
@@ -63,32 +63,44 @@ def contacts_import(source: Path, skip_invalid: bool) -> None:
         raise click.ClickException("invalid rows: nothing imported (fix them, or use --skip-invalid)")
 
 
-@contacts.command("forget")
-@click.option("--id", "contact_id", type=int, help="The contact's id.")
-@click.option("--channel", type=click.Choice(["whatsapp", "telegram", "sms", "simulator", "console"]))
-@click.option("--address", help="The number (E.164) or Telegram chat id, with --channel.")
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def contacts_forget(contact_id: int | None, channel: str | None, address: str | None, yes: bool) -> None:
-    """Erase a person's personal data (Ley 1581 de 2012), as their BORRAR MIS DATOS does: number,
-    name, cargo, conversation and messages. Their entity's answers and tickets stay, anonymised."""
-    from bot import privacy
+def _contact_options(command: Any) -> Any:
+    command = click.option("--address", help="The number (E.164) or Telegram chat id, with --channel.")(command)
+    command = click.option("--channel", type=click.Choice(["whatsapp", "telegram", "sms", "simulator", "console"]))(
+        command)
+    return click.option("--id", "contact_id", type=int, help="The contact's id.")(command)
+
+
+def _find_contact(conn: Connection, contact_id: int | None, channel: str | None, address: str | None) -> Any:
+    """The contact given by --id, or by --channel and --address (as people type numbers)."""
     from bot.contacts import normalize_address
     from surveys.models import Contact
 
     if contact_id is None and not (channel and address):
         raise click.UsageError("give --id, or --channel and --address")
+    query = select(Contact.id, Contact.forgotten_at)
+    if contact_id is not None:
+        query = query.where(Contact.id == contact_id)
+    else:
+        assert channel is not None and address is not None
+        query = query.where(Contact.channel == channel,
+                            Contact.address == (normalize_address(channel, address) or address.strip()))
+    found = conn.execute(query).one_or_none()
+    if found is None:
+        raise click.ClickException("no such contact")
+    return found
+
+
+@contacts.command("forget")
+@_contact_options
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def contacts_forget(contact_id: int | None, channel: str | None, address: str | None, yes: bool) -> None:
+    """Erase a person's personal data (Ley 1581 de 2012), as their BORRAR MIS DATOS does: number,
+    name, cargo, conversation and messages. Their entity's answers and tickets stay, anonymised."""
+    from bot import privacy
+
     db.upgrade()
     with db.transaction(db.default_engine()) as conn:
-        query = select(Contact.id, Contact.forgotten_at)
-        if contact_id is not None:
-            query = query.where(Contact.id == contact_id)
-        else:
-            assert channel is not None and address is not None
-            query = query.where(Contact.channel == channel,
-                                Contact.address == (normalize_address(channel, address) or address.strip()))
-        found = conn.execute(query).one_or_none()
-        if found is None:
-            raise click.ClickException("no such contact")
+        found = _find_contact(conn, contact_id, channel, address)
         if found.forgotten_at is not None:
             click.echo(f"contact {found.id}: already erased on {found.forgotten_at:%Y-%m-%d}")
             return
@@ -97,6 +109,24 @@ def contacts_forget(contact_id: int | None, channel: str | None, address: str | 
         report = privacy.forget(conn, found.id)
     click.echo(f"contact {report.contact_id}: personal data erased ({report.messages} messages deleted, "
                f"{report.outbox} outbox rows blanked); answers kept, anonymised")
+
+
+@contacts.command("consents")
+@_contact_options
+def contacts_consents(contact_id: int | None, channel: str | None, address: str | None) -> None:
+    """A person's consent history (Ley 1581 de 2012): each consent given or declined, when, through
+    what, and the version of the notice. It outlives an erasure."""
+    from bot import privacy
+
+    db.upgrade()
+    with db.default_engine().connect() as conn:
+        found = _find_contact(conn, contact_id, channel, address)
+        records = privacy.consents(conn, found.id)
+    if not records:
+        click.echo(f"contact {found.id}: no consent recorded")
+    for record in records:
+        click.echo(f"{record.created_at:%Y-%m-%d %H:%M} UTC  {'given' if record.given else 'declined':8}  "
+                   f"version {record.version or '-'}  via {record.source}")
 
 
 @contacts.command("purge")

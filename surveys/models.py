@@ -91,6 +91,23 @@ class Contact(Base):
     __mapper_args__ = {"version_id_col": state_version}
 
 
+class ConsentRecord(Base):
+    """Every consent given or declined, as it happened (Ley 1581 de 2012: the authorisation must be
+    provable later): when, through what, and the version and text of the notice. ``contact`` holds
+    only the latest; these rows are never changed, and an erasure keeps them (the text is the
+    notice's, not the person's)."""
+
+    __tablename__ = "consent_record"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contact.id"), index=True)
+    given: Mapped[bool] = mapped_column(Boolean)
+    version: Mapped[str | None] = mapped_column(String(40))
+    text: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(60))  # the channel it was given on, or directorio:<file>
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class QuestionnaireVersion(Base):
     """A questionnaire as it was when interviews were taken with it (versions never change)."""
 

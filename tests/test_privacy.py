@@ -13,6 +13,7 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot import contacts as contacts_module
 from bot import helpdesk, outbox, privacy
 from bot.alerts import Alerts
 from bot.cli import main
@@ -128,6 +129,38 @@ def test_contacts_forget_and_purge_commands(db_url: str, sessions: sessionmaker[
     register(recent)
     purge = runner.invoke(main, ["contacts", "purge", "--days", "730"])
     assert purge.exit_code == 0 and "0 contact(s) erased" in purge.output  # Chat's clock: November 2026
+    db.default_engine.cache_clear()
+
+
+def test_every_consent_is_kept_with_its_notice_and_outlives_an_erasure(
+        db_url: str, sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch) -> None:
+    chat = Chat(ChatService(sessions), address="+573001112233", channel="whatsapp")
+    register(chat)  # "si" to the notice, in the chat
+    engine = sessions.kw["bind"]
+    with db.transaction(engine) as conn:  # then the DER's directory says the authorisation was withdrawn
+        report = contacts_module.import_rows(conn, [{"entidad_codigo": "63302", "canal": "whatsapp",
+                                                     "direccion": "+573001112233", "consentimiento": "no"}],
+                                             source="directorio-2026-12.csv")
+        assert report.updated == 1
+        contacts_module.import_rows(conn, [{"entidad_codigo": "63302", "canal": "whatsapp",  # the same again
+                                            "direccion": "+573001112233", "consentimiento": "no"}])
+    [person] = contacts(sessions)
+    with engine.connect() as conn:
+        first, second = privacy.consents(conn, person.id)
+    assert (first.given, first.source) == (True, "whatsapp") and "Ley 1581" in first.text
+    assert first.version and first.version != "directorio"  # the registro questionnaire's version
+    assert person.consent_version == "directorio"  # the contact row holds only the latest
+    assert (second.given, second.version, second.source) == (False, "directorio", "directorio:directorio-2026-12.csv")
+
+    monkeypatch.setenv("M360_DATABASE_URL", db_url)
+    db.default_engine.cache_clear()
+    runner = CliRunner()
+    assert runner.invoke(main, ["contacts", "forget", "--id", str(person.id), "--yes"]).exit_code == 0
+    shown = runner.invoke(main, ["contacts", "consents", "--id", str(person.id)])
+    assert shown.exit_code == 0, shown.output
+    lines = shown.output.splitlines()
+    assert len(lines) == 2 and "given" in lines[0] and "via whatsapp" in lines[0]
+    assert "declined" in lines[1] and "version directorio" in lines[1]
     db.default_engine.cache_clear()
 
 
