@@ -227,6 +227,19 @@ def test_a_twin_already_recorded_does_not_pass_for_the_message_killed_mid_send(e
     assert row(engine, second).provider_id == twilio_fake.sent[1]["sid"] != row(engine, first).provider_id
 
 
+def test_an_older_message_with_the_same_words_does_not_pass_for_the_one_killed_mid_send(
+        engine: Engine, twilio_fake: FakeTwilio) -> None:
+    provider = twilio_provider(twilio_fake, sms_from="+15005550006")
+    provider.send(outbox.Outgoing(0, "sms", "+573001112233", "Gracias"))  # days before, for a row long gone
+    clock = Clock()
+    clock.now = datetime.now(UTC) + timedelta(days=2)
+    row_id = queue(engine, clock, channel="sms", kind="reply", text="Gracias")
+    assert Sender(engine, {"sms": provider}, clock=clock)._claim(row_id) is not None  # dies before sending
+    clock.advance(61)
+    Sender(engine, {"sms": provider}, clock=clock).run_once()
+    assert len(twilio_fake.sent) == 2 and row(engine, row_id).provider_id == twilio_fake.sent[1]["sid"]
+
+
 def test_concurrent_senders_send_each_message_once(engine: Engine, twilio_fake: FakeTwilio) -> None:
     clock = Clock()
     for i in range(30):

@@ -12,7 +12,7 @@ import json
 import os
 import threading
 from collections.abc import Container
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -26,6 +26,7 @@ from bot.outbox import Outgoing, SendError
 
 UNSUBSCRIBED = 21610  # "Attempt to send to unsubscribed recipient"
 OPT_OUT_CODES = frozenset({UNSUBSCRIBED})
+CLOCK_SKEW = timedelta(minutes=5)  # our clock against Twilio's, when reconciling a crashed send
 
 
 class _HttpClient(TwilioHttpClient):
@@ -123,7 +124,10 @@ class TwilioProvider:
         to = address_for(message.channel, message.address)
         variables = [str(v) for v in (message.payload.get("content_variables") or {}).values()]
         try:
-            for sent in self.client.messages.list(to=to, date_sent_after=since, limit=50):
+            # Newest first, by creation: a DateSent filter would miss a message Twilio still has queued.
+            for sent in self.client.messages.list(to=to, limit=50):
+                if sent.date_created is not None and sent.date_created < since - CLOCK_SKEW:
+                    break
                 body = sent.body or ""
                 if str(sent.sid) not in known and (
                         body == message.text or (variables and all(v in body for v in variables))):
