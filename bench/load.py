@@ -283,6 +283,7 @@ def main() -> None:
         "incomplete": str(incomplete), "completed": str(completed), "bare_msgs_per_s": f"{bare_run.rps:.0f}",
         "bare_p99_ms": f"{bare_run.ms(0.99):.1f}", "ratio": f"{ratio:.3f}",
         "worker_rss_mb": f"{max(rss, default=0):.0f}", "respondents": str(args.respondents),
+        "think_s": f"{args.think:g}",
     }
     print("RESULT " + " ".join(f"{k}={v}" for k, v in result.items()))
 
