@@ -9,7 +9,9 @@ same server settings (the ceiling).
 - Each respondent is a thread with one keep-alive connection: a new WhatsApp number per
   conversation (registration, then the interview), one message at a time, waiting for the reply.
   A share of messages (``--retry-share``, 5 %) is delivered twice with the same MessageSid, as
-  Twilio retries do. The run lasts ``--duration`` seconds; conversations still going then stop.
+  Twilio retries do. With ``--think S`` each respondent pauses S seconds (±50 %) after a reply and
+  arrives at a random moment within the first pause (50 first messages in the same millisecond
+  were the p99 of a paced run). The run lasts ``--duration`` seconds; conversations still going then stop.
 - Afterwards, the database must hold every acknowledged message exactly once (``lost`` and
   ``duplicated`` count the differences) and every conversation that got its closing reply must be
   a complete interview with all its answers.
@@ -82,6 +84,8 @@ def respond(port: int, lane: int, deadline: float, retry_share: float, result: R
     rng = random.Random(lane)
     conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT)
     n = 0
+    if think:  # people do not all write at the same instant: each arrives within one pause
+        time.sleep(rng.uniform(0, think))
     try:
         while time.monotonic() < deadline:
             number, reply = f"+57{prefix}{lane:04d}{n:05d}", b""
