@@ -142,12 +142,7 @@ class AnswerCodingJob:
                     .order_by(ANSWERS.c.id).limit(STALE_BATCH)).all()
             if not rows:
                 continue
-            texts = [storage.answer_text(row.value, row.raw_text) for row in rows]
-            predictions = coder.predict(texts)
-            now = utcnow()
-            with db.transaction(self.engine) as conn:
-                for row, text, prediction in zip(rows, texts, predictions, strict=True):
-                    recoded += storage.save_prediction(conn, row.id, coder, prediction, text, now) == "recoded"
+            recoded += sum(outcome == "recoded" for outcome, _ in storage.recode_batch(self.engine, coder, rows))
             log.info("recoded %s answer(s) of %s with model %s", len(rows), codebook, coder.version)
         return recoded
 

@@ -216,16 +216,23 @@ def recode(engine: Engine, coder: Coder, *, batch_size: int = 256,
     report.total = len(rows)
     for start in range(0, len(rows), batch_size):
         batch = rows[start:start + batch_size]
-        texts = [answer_text(r.value, r.raw_text) for r in batch]
-        predictions = coder.predict(texts)
-        with db.transaction(engine) as conn:
-            for r, text, p in zip(batch, texts, predictions, strict=True):
-                outcome = save_prediction(conn, r.id, coder, p, text)
-                setattr(report, outcome, getattr(report, outcome) + 1)
-                report.review += outcome in ("coded", "recoded") and p.needs_review
+        for outcome, p in recode_batch(engine, coder, batch):
+            setattr(report, outcome, getattr(report, outcome) + 1)
+            report.review += outcome in ("coded", "recoded") and p.needs_review
         if progress:
             progress(len(batch))
     return report
+
+
+def recode_batch(engine: Engine, coder: Coder, rows: Sequence[Any],
+                 now: datetime | None = None) -> list[tuple[str, Prediction]]:
+    """Code answer rows (id, value, raw_text) in one ``predict`` and one transaction; each row's
+    outcome (as :func:`save_prediction` says) and prediction."""
+    texts = [answer_text(r.value, r.raw_text) for r in rows]
+    predictions = coder.predict(texts)
+    with db.transaction(engine) as conn:
+        return [(save_prediction(conn, r.id, coder, p, text, now), p)
+                for r, text, p in zip(rows, texts, predictions, strict=True)]
 
 
 def codes_by_answer(conn: Connection | Any, answer_ids: Iterable[int]) -> Mapping[int, list[str]]:
