@@ -77,10 +77,12 @@ UPDATE_CONTACT = CONTACTS.update().where(CONTACTS.c.id == bindparam("b_id"),
 class ChatService:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings | None = None,
                  entities: EntityIndex | None = None, alerts: Alerts | None = None,
-                 on_coded_answer: Callable[[], None] | None = None):
+                 on_coded_answer: Callable[[], None] | None = None, clock: Callable[[], datetime] | None = None):
         """``on_coded_answer`` is called after a turn that stored an answer to a question with a
-        codebook: the coder (analysis.coding.deferred) codes it off the turn's path."""
+        codebook: the coder (analysis.coding.deferred) codes it off the turn's path. ``clock`` gives
+        the time of a turn whose message carries none (the real one by default; tests move it)."""
         self.sessions = sessions
+        self.clock = clock or utcnow
         self.on_coded_answer = on_coded_answer
         self.alerts = alerts or Alerts()
         self.engine: Engine = sessions.kw["bind"]
@@ -142,7 +144,7 @@ class ChatService:
         IMMEDIATE on SQLite, SELECT … FOR UPDATE elsewhere), so turns of one contact never
         interleave; state_version stays as a safety net. Core statements on a plain connection:
         this is the hot path."""
-        now = inbound.received_at or utcnow()
+        now = inbound.received_at or self.clock()
         key = {"b_channel": inbound.channel, "b_address": inbound.address}
         with db.transaction(self.engine) as conn:
             contact = conn.execute(SELECT_CONTACT, key).one_or_none()

@@ -36,7 +36,8 @@ pytestmark = pytest.mark.usefixtures("no_internet")  # tests/conftest.py
 
 @pytest.fixture
 def app(db_url: str) -> Iterator[Flask]:
-    app = create_app(db_url, M360_ADMIN_TOKEN=ADMIN)
+    # The API reads the app's clock ("overdue" is counted from today): the tickets' days, not the machine's.
+    app = create_app(db_url, M360_ADMIN_TOKEN=ADMIN, M360_CLOCK=lambda: NOW + timedelta(hours=2))
     yield app
     app.extensions["m360.sessions"].kw["bind"].dispose()
 

@@ -14,11 +14,12 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select
 
-from bot import alerts, deadlines, helpdesk
+from bot import alerts, helpdesk
 from bot.config import Settings
 from bot.themes import load_taxonomy
 from surveys import db
-from surveys.models import Entity, utcnow
+from surveys.models import Entity
+from webhooks import clock
 from webhooks.app import engine
 from webhooks.auth import MANAGERS, READERS, require_role
 from webhooks.jsonapi import BadRequest, json_body
@@ -44,7 +45,7 @@ def _reveal() -> bool:
 
 
 def _today() -> str:
-    return deadlines.local_today().isoformat()
+    return clock.today().isoformat()
 
 
 def _paging() -> tuple[int, int]:
@@ -129,7 +130,7 @@ def patch_help_request(code: str) -> Any:
             raise BadRequest(f"{name} must be a string (at most 2,000 characters)")
     values = {k: (body.get(k) or "").strip() or None for k in PATCHABLE}
     with db.transaction(engine()) as conn:
-        helpdesk.change(conn, code.upper(), actor=g.actor, now=utcnow(), status=values["status"],
+        helpdesk.change(conn, code.upper(), actor=g.actor, now=clock.now(), status=values["status"],
                         note=values["note"], assignee=values["assignee"], referred_to=values["referred_to"])
         row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one()
         result = helpdesk.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal())
@@ -198,7 +199,7 @@ def acknowledge_alert(alert_id: int) -> Any:
     if note is not None and not isinstance(note, str):
         raise BadRequest("note must be a string")
     with db.transaction(engine()) as conn:
-        row = alerts.acknowledge(conn, alert_id, actor=g.actor, now=utcnow(), note=(note or "").strip() or None)
+        row = alerts.acknowledge(conn, alert_id, actor=g.actor, now=clock.now(), note=(note or "").strip() or None)
         if row is None:
             return jsonify(error=f"unknown alert {alert_id}"), 404
         return jsonify(alerts.as_json(conn, row))

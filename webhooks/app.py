@@ -24,6 +24,7 @@ from bot.service import ChatService
 from bot.setup import prepare
 from surveys import db
 from webhooks import jsonapi, limits
+from webhooks.clock import clock_of
 
 
 def create_app(database_url: str | None = None, *, prepare_database: bool = True,
@@ -169,5 +170,6 @@ def chat_service(app: Flask) -> ChatService:
             if service is None:
                 coder = app.extensions.get("m360.coder")
                 service = app.extensions["m360.chat"] = ChatService(
-                    app.extensions["m360.sessions"], on_coded_answer=coder.notify if coder is not None else None)
+                    app.extensions["m360.sessions"], on_coded_answer=coder.notify if coder is not None else None,
+                    clock=clock_of(app.config))
     return service

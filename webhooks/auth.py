@@ -26,6 +26,7 @@ from sqlalchemy import Connection, select, update
 
 from surveys import db
 from surveys.models import ApiToken, UserAccount, utcnow
+from webhooks import clock
 
 ROLES = ("analyst", "der", "admin")
 READERS = ROLES  # every role reads
@@ -56,15 +57,16 @@ def revoke_token(conn: Connection, token_id: int, now: datetime | None = None) -
     return result.rowcount == 1
 
 
-def authenticate(conn: Connection, token: str, admin_token: str | None) -> tuple[str, str] | None:
-    """(role, actor) for a presented token, or None."""
+def authenticate(conn: Connection, token: str, admin_token: str | None,
+                 now: datetime | None = None) -> tuple[str, str] | None:
+    """(role, actor) for a presented token, or None; ``now`` marks the token's last use."""
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return "admin", "admin"
     row = conn.execute(select(TOKENS.c.id, TOKENS.c.name, TOKENS.c.role, TOKENS.c.last_used_at)
                        .where(TOKENS.c.token_hash == token_hash(token), TOKENS.c.revoked_at.is_(None))).one_or_none()
     if row is None:
         return None
-    now = utcnow()
+    now = now or utcnow()
     if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:  # not a write per request
         with db.transaction(conn.engine) as writer:
             writer.execute(update(TOKENS).where(TOKENS.c.id == row.id).values(last_used_at=now))
@@ -132,7 +134,7 @@ def require_role(*roles: str) -> Callable[[F], F]:
             from webhooks.app import engine
 
             with engine().connect() as conn:
-                found = authenticate(conn, token.strip(), admin_token)
+                found = authenticate(conn, token.strip(), admin_token, clock.now())
             if found is None:
                 return _error(401, "invalid or revoked token")
             role, actor = found

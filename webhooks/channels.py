@@ -27,7 +27,7 @@ from bot import outbox
 from bot.channels import telegram, twilio
 from bot.channels.twilio_api import OPT_OUT_CODES
 from surveys import db
-from surveys.models import utcnow
+from webhooks import clock
 from webhooks.app import chat_service
 
 bp = Blueprint("channels", __name__, url_prefix="/webhooks")
@@ -101,7 +101,7 @@ def twilio_status() -> Any:
         contact_id = outbox.record_status(conn, provider_id=sid, status=status, outbox_id=outbox_id,
                                           error=f"twilio error {code}" if code else None)
         if code and code.isdigit() and int(code) in OPT_OUT_CODES and contact_id is not None:
-            outbox.opt_out(conn, contact_id, utcnow())
+            outbox.opt_out(conn, contact_id, clock.now())
     return Response(status=204)
 
 

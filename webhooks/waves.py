@@ -21,7 +21,7 @@ from flask import Blueprint, current_app, g, jsonify
 from bot import waves
 from bot.config import Settings
 from surveys import db
-from surveys.models import utcnow
+from webhooks import clock
 from webhooks.app import engine
 from webhooks.auth import MANAGERS, READERS, require_role
 from webhooks.jsonapi import BadRequest, json_body
@@ -34,12 +34,6 @@ FIELDS = {"period", "size", "census", "gobernaciones", "seed", "regions", "pdet_
 @bp.errorhandler(waves.WaveError)
 def wave_error(exc: waves.WaveError) -> Any:
     return jsonify(error=str(exc)), 404 if str(exc).startswith("no wave") else 409
-
-
-def _now() -> datetime:
-    """The app's clock: ``M360_CLOCK`` in the app config (tests move time), else the real one."""
-    clock = current_app.config.get("M360_CLOCK")
-    return clock() if clock is not None else utcnow()
 
 
 def _moment(value: Any, name: str) -> datetime:
@@ -99,7 +93,7 @@ def list_waves() -> Any:
 def create_wave() -> Any:
     spec = _spec(json_body())
     with db.transaction(engine()) as conn:
-        created = waves.create(conn, spec, actor=g.actor, now=_now())
+        created = waves.create(conn, spec, actor=g.actor, now=clock.now())
         data = waves.progress(conn, created.id)
     return jsonify(data), 201
 
@@ -119,7 +113,7 @@ def launch_wave(wave_id: int) -> Any:
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     at = _moment(body["at"], "at") if body.get("at") else None
-    done = waves.launch(engine(), wave_id, at=at, now=_now())
+    done = waves.launch(engine(), wave_id, at=at, now=clock.now())
     worker = current_app.extensions.get("m360.outbox")
     if done.invited and worker is not None:
         worker.notify()  # send what was queued without waiting for the next round
@@ -133,5 +127,5 @@ def launch_wave(wave_id: int) -> Any:
 @require_role(*MANAGERS)
 def close_wave(wave_id: int) -> Any:
     with db.transaction(engine()) as conn:
-        waves.close(conn, wave_id, now=_now())
+        waves.close(conn, wave_id, now=clock.now())
         return jsonify(waves.progress(conn, wave_id))

@@ -10,7 +10,7 @@ from flask import current_app, redirect, render_template, request, session, url_
 from sqlalchemy import update
 
 from surveys import db
-from surveys.models import utcnow
+from webhooks import clock
 from webhooks.auth import check_user
 from webhooks.panel import USERS, bp, engine
 
@@ -58,7 +58,7 @@ def login() -> Any:
                 session.permanent = True
                 session["uid"] = user.id
                 with db.transaction(engine()) as conn:
-                    conn.execute(update(USERS).where(USERS.c.id == user.id).values(last_login_at=utcnow()))
+                    conn.execute(update(USERS).where(USERS.c.id == user.id).values(last_login_at=clock.now()))
                 return redirect(_safe_next(request.args.get("next")))
     return render_template("panel/login.html", error=error, username=username), 401 if error else 200
 

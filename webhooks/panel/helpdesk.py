@@ -8,10 +8,11 @@ from flask import current_app, flash, g, redirect, render_template, request, url
 from sqlalchemy import select
 
 from bot import alerts as alerting
-from bot import deadlines, helpdesk
+from bot import helpdesk
 from bot.themes import load_taxonomy
 from surveys import db, store
-from surveys.models import Entity, utcnow
+from surveys.models import Entity
+from webhooks import clock
 from webhooks.panel import MANAGERS, bp, engine, login_required
 
 ENTITIES = Entity.__table__
@@ -19,7 +20,7 @@ PAGE = 50
 
 
 def _today() -> str:
-    return deadlines.local_today().isoformat()
+    return clock.today().isoformat()
 
 
 @bp.get("/solicitudes")
@@ -65,7 +66,7 @@ def change_ticket(code: str) -> Any:
     form = {k: (request.form.get(k) or "").strip() or None for k in ("status", "note", "assignee", "referred_to")}
     try:
         with db.transaction(engine()) as conn:
-            helpdesk.change(conn, code.upper(), actor=g.actor, now=utcnow(), **form)
+            helpdesk.change(conn, code.upper(), actor=g.actor, now=clock.now(), **form)
     except helpdesk.InvalidTransition as exc:
         flash(f"No se guardó: {exc}", "error")
     else:
@@ -96,7 +97,7 @@ def alerts() -> Any:
 @login_required(*MANAGERS)
 def acknowledge(alert_id: int) -> Any:
     with db.transaction(engine()) as conn:
-        row = alerting.acknowledge(conn, alert_id, actor=g.actor, now=utcnow(),
+        row = alerting.acknowledge(conn, alert_id, actor=g.actor, now=clock.now(),
                                  note=(request.form.get("note") or "").strip() or None)
     flash(f"Alerta #{alert_id} reconocida." if row is not None else f"No existe la alerta #{alert_id}.",
           "ok" if row is not None else "error")

@@ -17,9 +17,9 @@ from analysis.coding import codebooks, storage
 from analysis.indicators import Filters
 from analysis.periods import parse
 from analysis.report import build_report, default_name, render
-from bot import deadlines
 from surveys import store
 from surveys.models import Answer, AnswerCoding, Entity, Interview
+from webhooks import clock
 from webhooks.panel import bp, engine, login_required
 
 ANSWERS, CODINGS = Answer.__table__, AnswerCoding.__table__
@@ -35,7 +35,7 @@ def _periods(conn: Connection) -> list[str]:
     """Months with completed interviews, newest first; this month when there are none yet."""
     found = [p for (p,) in conn.execute(select(INTERVIEWS.c.period).where(INTERVIEWS.c.status == "completa")
                                         .distinct().order_by(INTERVIEWS.c.period.desc()))]
-    return found or [deadlines.local_today().strftime("%Y-%m")]
+    return found or [clock.today().strftime("%Y-%m")]
 
 
 def _choices(conn: Connection) -> dict[str, list[Any]]:
