@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from surveys import parsing
+from surveys import formats, parsing
 from surveys.engine import AnswerSet, Event, Finished, FlowState, Interviewer, Step
 from surveys.messages import Option, Outbound
 from surveys.parsing import normalize
@@ -260,7 +260,7 @@ class Conversation:
         if state.mode == "interview" and state.in_interview:
             return self._interview(state, contact, text, command, now)
         if state.mode == "helpdesk" and state.flow is not None:
-            return self._helpdesk(state, text, command)
+            return self._helpdesk(state, text, command, now)
         if state.mode == "rating":
             return self._rating(state, contact, text, command, now)
         return self._menu_turn(state, contact, text, command, now)
@@ -356,7 +356,7 @@ class Conversation:
         step = self.engine(self.helpdesk.key).start({"need": need} if need else None)
         return self._helpdesk_step(dataclasses.replace(state.suspend_interview(), mode="helpdesk"), step)
 
-    def _helpdesk(self, state: ConversationState, text: str, command: str | None) -> Turn:
+    def _helpdesk(self, state: ConversationState, text: str, command: str | None, now: datetime) -> Turn:
         assert state.flow is not None
         flow = FlowState.from_json(state.flow)
         engine = self.engine(flow.questionnaire)
@@ -367,7 +367,7 @@ class Conversation:
             return Turn(engine.prompt(flow), state)
         if command == "help":
             return Turn([Outbound(self.t("help") + "\n\n" + self.t("continue_with"))] + engine.prompt(flow), state)
-        step = _navigate(engine, flow, command) or engine.reply(flow, text)
+        step = _navigate(engine, flow, command) or engine.reply(flow, text, formats.local(now).date())
         return self._helpdesk_step(state, step)
 
     def _helpdesk_step(self, state: ConversationState, step: Step) -> Turn:
@@ -496,7 +496,7 @@ class Conversation:
             return Turn([Outbound(self.t("paused"))], paused, [InterviewStatus("pausada")])
         if command in ("hello", "resume"):
             return Turn(engine.prompt(flow), state)
-        step = _navigate(engine, flow, command) or engine.reply(flow, text)
+        step = _navigate(engine, flow, command) or engine.reply(flow, text, formats.local(now).date())
         return self._interview_step(dataclasses.replace(state, last_activity=now.isoformat()), step, [])
 
     def _interview_step(self, state: ConversationState, step: Step, effects: list[Effect]) -> Turn:

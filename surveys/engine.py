@@ -15,9 +15,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
-from surveys import conditions, parsing
+from surveys import conditions, formats, parsing
 from surveys.messages import Option, Outbound
 from surveys.schema import CHOICE_TYPES, QType, Question, Questionnaire
 from surveys.texts import Texts, texts
@@ -139,26 +140,36 @@ class Interviewer:
         messages, state, more = self._advance(state)
         return Step(intro + messages, state, events + more)
 
-    def reply(self, state: FlowState, text: str) -> Step:
-        """The respondent wrote ``text`` while ``state.current`` was being asked."""
+    def reply(self, state: FlowState, text: str, today: date | None = None) -> Step:
+        """The respondent wrote ``text`` while ``state.current`` was being asked.
+
+        ``today`` is the respondent's local date on this turn (the host's clock): date questions
+        ("el viernes") are read against it."""
         if state.finished or state.current is None:
             return Step([], state, [])
         question = self.q.question(state.current)
         pending = state.pending
         if pending is not None:
             state = dataclasses.replace(state, pending=None)
-            step = self._resolve_pending(state, question, pending, text)
+            step = self._resolve_pending(state, question, pending, text, today)
             if step is not None:
                 return step
         if question.type is QType.ENTITY:
             return self._entity_reply(state, question, text)
-        parsed = parsing.parse_answer(self.q, question, text)
+        return self._answer(state, question, text, parsing.parse_answer(self.q, question, text, today=today))
+
+    def _answer(self, state: FlowState, question: Question, text: str, parsed: parsing.Parsed) -> Step:
+        """What a parsed reply leads to: stored, confirmed, a pick between candidates, or asked again."""
+        if parsed.candidates:
+            pick = {"kind": "choose", "values": list(parsed.candidates), "raw": text}
+            return Step([self._choose(question, pick["values"])], dataclasses.replace(state, pending=pick), [])
         if not parsed.ok:
+            if parsed.reason == parsing.NONE_GIVEN and not question.required:
+                return self.skip(state)  # "no hay fecha": nothing to store
             return self._invalid(state, question, parsed.reason)
         if parsed.confirm:
             guess = {"kind": "confirm", "value": parsed.value, "raw": text}
-            label = self.describe(question, parsed.value)
-            return self._ask_confirmation(state, guess, self.t("confirm_value", label=label))
+            return self._ask_confirmation(state, guess, self._confirm_text(question, parsed.value))
         return self._accept(state, question, parsed.value, text)
 
     def back(self, state: FlowState) -> Step:
@@ -208,9 +219,12 @@ class Interviewer:
         question = self.q.question(state.current)
         pending = state.pending
         if pending is not None:
-            if pending["kind"] in ("confirm", "suggestion"):
-                key = "confirm_value" if pending["kind"] == "confirm" else "confirm_suggestion"
-                return [self._yes_no(self.t(key, label=self.describe(question, pending["value"])))]
+            if pending["kind"] == "confirm":
+                return [self._yes_no(self._confirm_text(question, pending["value"]))]
+            if pending["kind"] == "suggestion":
+                return [self._yes_no(self.t("confirm_suggestion", label=self.describe(question, pending["value"])))]
+            if pending["kind"] == "choose":
+                return [self._choose(question, pending["values"])]
             if pending["kind"] == "entity_confirm":
                 return [self._yes_no(self.t("confirm_entity", entity=self._entity_name(pending["code"])))]
             if pending["kind"] == "entity_pick":
@@ -221,6 +235,8 @@ class Interviewer:
         """A stored value as the respondent reads it ("4 (Buena)", "Plan indicativo, Proyectos")."""
         if question.type is QType.ENTITY:
             return self._entity_name(str(value))
+        if question.type is QType.DATE:
+            return formats.weekday(date.fromisoformat(str(value)))
         if question.type not in CHOICE_TYPES:
             return str(value)
         labels = {c.name: c.label for c in self.q.options(question)}
@@ -309,6 +325,8 @@ class Interviewer:
     def _hint(self, question: Question, reason: str | None) -> str:
         if reason == "too_long":
             return self.t("hint.too_long")
+        if question.type is QType.DATE and reason in ("out_of_range", "ambiguous"):
+            return self.t(f"hint.date_{reason}")
         hint = self.t(f"hint.{question.type.value}", n=len(self.q.options(question)))
         return self.t("hint.ambiguous", hint=hint) if reason == "ambiguous" else hint
 
@@ -316,9 +334,39 @@ class Interviewer:
         state = dataclasses.replace(state, pending=pending)
         return Step([self._yes_no(text)], state, [])
 
-    def _resolve_pending(self, state: FlowState, question: Question, pending: dict[str, Any], text: str) -> Step | None:
+    def _confirm_text(self, question: Question, value: Any) -> str:
+        key = "confirm_date" if question.type is QType.DATE else "confirm_value"
+        return self.t(key, label=self.describe(question, value))
+
+    def _choose(self, question: Question, values: list[Any]) -> Outbound:
+        """ "¿Quiso decir 4 (Buena) o 5 (Excelente)?" with one button per value."""
+        labels = [self.describe(question, v) for v in values]
+        listed = ", ".join(f"*{x}*" for x in labels[:-1]) + " " + self.t("or") + f" *{labels[-1]}*"
+        positions = {c.name: i for i, c in enumerate(self.q.options(question), 1)}
+        buttons = tuple(Option(x, str(positions.get(str(v), v))) for x, v in zip(labels, values, strict=True))
+        return Outbound(self.t("choose_value", options=listed), buttons)
+
+    def _resolve_pending(self, state: FlowState, question: Question, pending: dict[str, Any], text: str,
+                         today: date | None) -> Step | None:
         """Answer to a confirmation. Returns None when the text is a fresh answer instead."""
         kind = pending["kind"]
+        if kind in ("confirm", "choose", "suggestion"):
+            # "no, quise decir excelente", "no, la 5": the correction is the answer
+            rest = parsing.after_no(text)
+            if rest is not None:
+                parsed = parsing.parse_answer(self.q, question, rest, today=today)
+                if parsed.ok or parsed.candidates:
+                    return self._answer(state, question, rest, parsed)
+        if kind == "choose":
+            picked = parsing.pick_ordinal(text, len(pending["values"]))  # "la primera", "la segunda"
+            if picked is not None:
+                return self._accept(state, question, pending["values"][picked], pending["raw"])
+            answer = parsing.parse_yes_no(text)
+            if answer == "si":  # "sí" does not say which: ask again
+                return Step([self._choose(question, pending["values"])], dataclasses.replace(state, pending=pending), [])
+            if answer == "no":
+                return Step(self.prompt(state), state, [])
+            return None  # a fresh answer ("5", "excelente")
         if kind == "entity_pick":
             found = self.entities.narrow(self._entities(pending["codes"]), text)
             if found.status == "found":

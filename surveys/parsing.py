@@ -35,11 +35,13 @@ with rapidfuzz only for words that are not in the list's vocabulary.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from types import MappingProxyType
 from typing import Any, Final
@@ -51,15 +53,18 @@ from surveys.schema import Choice, QType, Question, Questionnaire
 __all__ = [
     "AMBIGUOUS",
     "EMPTY",
+    "NONE_GIVEN",
     "MAX_TEXT_LEN",
     "OUT_OF_RANGE",
     "TOO_LONG",
     "UNKNOWN",
     "Parsed",
+    "after_no",
     "normalize",
     "number_words",
     "parse_answer",
     "parse_yes_no",
+    "pick_ordinal",
 ]
 
 EMPTY: Final = "empty"
@@ -67,11 +72,13 @@ UNKNOWN: Final = "unknown"
 OUT_OF_RANGE: Final = "out_of_range"
 AMBIGUOUS: Final = "ambiguous"
 TOO_LONG: Final = "too_long"
+NONE_GIVEN: Final = "none_given"  # "no hay", "ninguna": the respondent says there is nothing to give (optional: skipped)
 
 MAX_TEXT_LEN: Final = 2000  # characters of the stripped reply; longer is "too_long"
 HIGH_SCORE: Final = 90.0  # a fuzzy word correction at or above this needs no confirmation
 WORD_CUTOFF: Final = 80.0  # below this a word is not corrected at all
 WHOLE_CUTOFF: Final = 80.0  # last-resort match of the whole reply against whole phrases (always confirmed)
+MAX_CANDIDATES: Final = 3  # a reply that fits more stored values than this is asked again, not offered as a pick
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,9 @@ class Parsed:
     ok: bool
     value: Any = None
     confirm: bool = False  # the value is a guess the engine must confirm ("¿Quiso decir 4 (Buena)?")
-    reason: str | None = None  # when not ok: empty | unknown | out_of_range | ambiguous | too_long
+    reason: str | None = None  # when not ok: empty | unknown | out_of_range | ambiguous | too_long | none_given
+    # ambiguous between a few stored values ("muy buena": 4 or 5; "3 o 4"): the engine asks which one
+    candidates: tuple[Any, ...] = ()
 
 
 def _fail(reason: str) -> Parsed:
@@ -275,7 +284,10 @@ _STOPWORDS = frozenset(
 _FILLERS = frozenset(
     "opcion opciones numero respuesta seria diria creo considero pienso opino yo mi es son fue era ha sido "
     "estuvo esta parece parecio me pues eh em mmm este verdad gracias senor senora doctor doctora dr dra "
-    "hola tema temas soy somos cargo".split()
+    "hola tema temas soy somos cargo "
+    # what people put around an answer without changing it ("estamos en ejecución", "quiero responder")
+    "estamos estoy estan actualmente ahorita ahora apenas vamos quiero quisiera queremos deseo deseamos necesito "
+    "necesitamos requiero requerimos sinceramente honestamente realmente francamente".split()
 )
 _GREETING_HEADS = frozenset({"buenas", "buenos", "buena", "buen"})
 _GREETING_TAILS = frozenset({"dias", "dia", "tardes", "tarde", "noches", "noche"})
@@ -439,11 +451,27 @@ def _content(tokens: Iterable[str]) -> list[tuple[str, int, bool, str]]:
             continue
         if tok[0] in _NUM_START:
             out.append((tok, _NUM, boundary, tok))
+        elif tok in _ADVERBS and not _modifies_next(toks, i):
+            # "muy bien" is "muy buena", "mal" is "mala": the adverb names the label ("bien buena" intensifies)
+            out.append((stem(_ADVERBS[tok]), _WORD, boundary, tok))
         else:
-            kind = _NEG if tok in _NEGATIONS else _INT if tok in _INTENSIFIERS else _WORD
+            squeezed = _squeeze(tok)  # "muuuy", "noo"
+            kind = _NEG if squeezed in _NEGATIONS else _INT if squeezed in _INTENSIFIERS else _WORD
             out.append((stem(tok), kind, boundary, tok))
         boundary = False
     return out
+
+
+_ADVERBS: Final[Mapping[str, str]] = MappingProxyType({"bien": "buena", "mal": "mala"})
+
+
+def _modifies_next(tokens: Sequence[str], i: int) -> bool:
+    """Whether the word at i is an intensifier of the next word ("bien buena"), not an answer ("muy bien")."""
+    if i + 1 >= len(tokens):
+        return False
+    nxt = tokens[i + 1]
+    return nxt[0] not in _NUM_START and nxt != "," and nxt not in _STOPWORDS and nxt not in _FILLERS \
+        and nxt not in _NEGATIONS and nxt not in ("y", "e", "o", "u")
 
 
 def _label_variants(label: str) -> list[str]:
@@ -585,7 +613,9 @@ def _yes_no_core(
     pols = {s[2] for s in kept}
     # A long message that merely contains a yes-word ("si me explica de qué se trata, acepto") is a guess.
     covered = sum(end - start for start, end, *_ in signals)
-    guess = any(s[3] for s in kept) or n - sq.count(",") - covered > _YN_MAX_UNEXPLAINED
+    # ... unless the answer comes first and a comma sets it apart: "sí, el plazo vence este mes".
+    leading = bool(kept) and kept[0][0] == 0 and kept[0][1] < n and sq[kept[0][1]] == ","
+    guess = any(s[3] for s in kept) or (not leading and n - sq.count(",") - covered > _YN_MAX_UNEXPLAINED)
     if raw:
         if any(ch in _YES_EMOJI for ch in raw):
             pols.add(_Y)
@@ -665,6 +695,35 @@ def parse_yes_no(text: str) -> str | None:
     return value if value in (_Y, _N) and not confirm else None
 
 
+_NO_HEADS: Final = frozenset({"no", "n", "nop", "nope", "negativo", "nel", "nones"})
+_POLITE: Final = frozenset({"senor", "senora", "gracias", "doctor", "doctora", "mil", "muchas", "pena", "que"})
+
+
+def after_no(text: str) -> str | None:
+    """What follows a leading "no" that says more ("no, quise decir excelente" → "quise decir excelente");
+    None when the reply is only a no ("no", "no señor, gracias")."""
+    tokens = _tokens(text or "")
+    i = 0
+    while i < len(tokens) and (tokens[i] == "," or _squeeze(tokens[i]) in _NO_HEADS):
+        i += 1
+    if i == 0 or not any(_squeeze(t) in _NO_HEADS for t in tokens[:i]):
+        return None
+    rest = tokens[i:]
+    meaningful = [t for t in rest if t != "," and t not in _FILLERS and t not in _STOPWORDS and t not in _POLITE]
+    return " ".join(rest) if meaningful else None
+
+
+def pick_ordinal(text: str, n: int) -> int | None:
+    """ "la primera" / "la segunda" / "la última" as a 0-based pick among ``n`` offered values (digits are
+    values, not picks, so they are not read here)."""
+    words = [t for t in _tokens(text or "") if t != "," and t not in _STOPWORDS and t not in _NUMBER_FILLERS]
+    if len(words) != 1:
+        return None
+    word = words[0]
+    k = n if word in _LAST_WORDS else _ORDINALS.get(word)
+    return k - 1 if k is not None and 1 <= k <= n else None
+
+
 # ---------------------------------------------------------------- choices
 
 
@@ -676,14 +735,17 @@ def _empty_reason(raw: str) -> str:
 class _Matcher:
     """Finds which options of a list a reply mentions (numbers, phrases, label words)."""
 
-    __slots__ = ("index", "mode", "found", "ambiguous", "deferred", "negated", "out_of_range", "extra")
+    __slots__ = ("index", "mode", "context", "found", "ambiguous", "deferred", "negated", "out_of_range", "extra",
+                 "stronger")
 
-    def __init__(self, index: _ListIndex, mode: str) -> None:
-        self.index, self.mode = index, mode  # mode: one | multi | rating
+    def __init__(self, index: _ListIndex, mode: str, context: frozenset[str] = frozenset()) -> None:
+        self.index, self.mode = index, mode  # mode: one | scale | multi | rating
+        self.context = context  # stems of the question's own words: repeating them adds nothing
         self.found: dict[int, bool] = {}  # position → needs confirmation
         # Mentions that fit several options, with the option a list synonym prefers (if any).
-        self.deferred: list[tuple[frozenset[int], int | None]] = []
+        self.deferred: list[tuple[frozenset[int], int | None, bool]] = []  # (…, after an intensifier)
         self.ambiguous = self.negated = self.out_of_range = self.extra = False
+        self.stronger: dict[int, int] = {}  # "muy buena": position named → the next one up the scale
 
     def add(self, pos: int, confirm: bool) -> None:
         self.found[pos] = self.found.get(pos, True) and confirm
@@ -698,10 +760,13 @@ class _Matcher:
                 self._fraction(*num.values)
             elif num.kind == "dec":
                 self.out_of_range = True
+            elif num.kind == "range" and abs(num.values[1] - num.values[0]) == 1:
+                for value in num.values:  # "3-4": one of two neighbours, asked
+                    self._rating_value(value, True)
             else:
                 self.ambiguous = True
             return
-        if self.mode == "one" and num.kind != "int":
+        if self.mode in ("one", "scale") and num.kind != "int":
             if num.kind == "dec":
                 self.out_of_range = True
             else:
@@ -774,12 +839,10 @@ class _Matcher:
             if modifier == _NEG:
                 i += size
                 continue
-            if modifier == _INT:
-                confirm = True  # "muy buena" when the list has no such label
             if len(targets) == 1:
-                self.add(next(iter(targets)), confirm)
+                self._mention(next(iter(targets)), confirm, modifier == _INT)
             else:
-                self.deferred.append((targets, None))
+                self.deferred.append((targets, None, modifier == _INT))
             i += size
         # Leftovers, in runs split by separators and by matched phrases.
         run: list[_Item] = []
@@ -790,6 +853,31 @@ class _Matcher:
             if not used[k]:
                 run.append(item)
         self._run(run)
+
+    def _intensified(self, pos: int, confirm: bool) -> None:
+        """ "muy buena" when the list has no such label. On an ordered scale it may mean the label or
+        the next one toward the nearer end (Buena or Excelente): both are offered. At an end ("muy
+        excelente") it is that label; elsewhere (a middle, a plain list) the label, confirmed."""
+        order = self._scale_order()
+        if order is None or pos not in order:
+            self.add(pos, True)
+            return
+        k, last = order.index(pos), len(order) - 1
+        if k in (0, last):
+            self.add(pos, confirm)
+        elif 2 * k == last:
+            self.add(pos, True)
+        else:
+            self.add(pos, True)
+            self.stronger[pos] = order[k + 1] if 2 * k > last else order[k - 1]
+
+    def _scale_order(self) -> list[int] | None:
+        """Positions of an ordered scale from one end to the other (catch-alls such as No aplica left out)."""
+        if self.mode == "rating" and self.index.rating:
+            return [self.index.rating[v] for v in sorted(self.index.rating)]
+        if self.mode == "scale":
+            return [p for p, c in enumerate(self.index.choices) if c.name not in _NOT_IN_ALL]
+        return None
 
     def _modifier(self, items: list[_Item], used: list[bool], i: int) -> int | None:
         """What stands left of a mention at i: _NEG ("no muy buena"), _INT ("muy buena") or None.
@@ -813,7 +901,7 @@ class _Matcher:
     def _run(self, run: list[_Item]) -> None:
         if not run:
             return
-        mentions: list[tuple[_Item, frozenset[int]]] = []
+        mentions: list[tuple[_Item, frozenset[int], bool]] = []
         previous: _Item | None = None
         for item in run:
             if item.kind == _NUM:
@@ -823,8 +911,8 @@ class _Matcher:
                 if previous is not None and previous.kind == _NEG:
                     self.negated = True
                 elif targets:
-                    mentions.append((item, targets))
-                else:
+                    mentions.append((item, targets, previous is not None and previous.kind == _INT))
+                elif item.stem not in self.context:
                     self.extra = True
             elif item.kind == _INT:
                 self.extra = True  # a lone "muy": the reply says more than the option it names
@@ -832,17 +920,23 @@ class _Matcher:
         if not mentions:
             return
         # Words of one run usually name one option: "formulación de proyectos" → proyectos.
-        weight = Counter(p for _, targets in mentions for p in targets)
-        for item, targets in mentions:
+        weight = Counter(p for _, targets, _ in mentions for p in targets)
+        for item, targets, intensified in mentions:
             best = max(weight[p] for p in targets)
             top = frozenset(p for p in targets if weight[p] == best)
             if len(top) == 1:
-                self.add(next(iter(top)), item.score < HIGH_SCORE)
+                self._mention(next(iter(top)), item.score < HIGH_SCORE, intensified)
                 continue
             # A list synonym that is also a word of other labels ("PDT", "formulación") breaks the tie.
             exact = self.index.exact.get((item.stem,))
             prefer = next(iter(exact[0])) if exact and len(exact[0]) == 1 and exact[0] <= top else None
-            self.deferred.append((top, prefer))
+            self.deferred.append((top, prefer, intensified))
+
+    def _mention(self, pos: int, confirm: bool, intensified: bool) -> None:
+        if intensified:
+            self._intensified(pos, confirm)
+        else:
+            self.add(pos, confirm)
 
     def whole(self, items: list[_Item]) -> None:
         """Last resort: the whole reply against whole phrases ("muymala", "planindicativo")."""
@@ -857,11 +951,11 @@ class _Matcher:
                 self.add(next(iter(targets)), True)
 
     def result(self) -> Parsed:
-        for targets, prefer in self.deferred:
+        for targets, prefer, intensified in self.deferred:
             if targets & self.found.keys():
                 continue  # "seguimiento del PDT": the PDT is the one already named
             if prefer is not None:
-                self.add(prefer, False)
+                self._mention(prefer, False, intensified)
             else:
                 self.ambiguous = True
         if self.ambiguous:
@@ -871,15 +965,26 @@ class _Matcher:
         if not self.found:
             return _fail(UNKNOWN)
         if self.mode != "multi" and len(self.found) > 1:
-            return _fail(AMBIGUOUS)
+            # "regular tirando a buena", "3 o 4": two (or three) stored values are possible: ask which
+            return self._which(sorted(self.found)) if len(self.found) <= MAX_CANDIDATES else _fail(AMBIGUOUS)
         confirm = any(self.found.values()) or self.extra
         choices = self.index.choices
         if self.mode == "multi":
             return Parsed(True, [choices[p].name for p in sorted(self.found)], confirm)
-        choice = choices[next(iter(self.found))]
-        if self.mode == "rating" and self.index.rating is not None:
-            return Parsed(True, int(choice.name.strip()), confirm)
-        return Parsed(True, choice.name, confirm)
+        pos = next(iter(self.found))
+        if pos in self.stronger:
+            return self._which(sorted((pos, self.stronger[pos])))
+        return Parsed(True, self.value(pos), confirm)
+
+    def value(self, pos: int) -> Any:
+        name = self.index.choices[pos].name
+        return int(name.strip()) if self.mode == "rating" and self.index.rating is not None else name
+
+    def _which(self, positions: Sequence[int]) -> Parsed:
+        order = self._scale_order()
+        if order is not None and all(p in order for p in positions):
+            positions = sorted(positions, key=order.index)
+        return Parsed(False, reason=AMBIGUOUS, candidates=tuple(self.value(p) for p in positions))
 
 
 def _items(index: _ListIndex, content: list[tuple[str, int, bool, str]]) -> list[_Item]:
@@ -900,7 +1005,8 @@ def _items(index: _ListIndex, content: list[tuple[str, int, bool, str]]) -> list
     return items
 
 
-def _parse_choice(index: _ListIndex, mode: str, raw: str, tokens: tuple[str, ...]) -> Parsed:
+def _parse_choice(index: _ListIndex, mode: str, raw: str, tokens: tuple[str, ...],
+                  context: frozenset[str] = frozenset()) -> Parsed:
     choices = index.choices
     if mode == "rating":
         stars = sum(ch in _STARS for ch in raw)
@@ -924,8 +1030,9 @@ def _parse_choice(index: _ListIndex, mode: str, raw: str, tokens: tuple[str, ...
     numbers = _pure_numbers(tokens, index.rating and max(index.rating) or len(choices))
     if numbers is not None:
         matcher = _Matcher(index, mode)
-        if mode != "multi" and len(numbers) > 1:
-            return _fail(AMBIGUOUS)
+        if mode != "multi" and len(numbers) > 1 and (
+                any(n.kind != "int" for n in numbers) or len({n.values for n in numbers}) > MAX_CANDIDATES):
+            return _fail(AMBIGUOUS)  # "3 o 4" is offered as a pick (Matcher.result); "1 2 3 4 5" is not
         for num in numbers:
             if mode == "multi" and num.kind == "dec":
                 num = _Num("list", num.values)
@@ -944,7 +1051,7 @@ def _parse_choice(index: _ListIndex, mode: str, raw: str, tokens: tuple[str, ...
     items = _items(index, content)
     if not items:
         return _fail(UNKNOWN)
-    matcher = _Matcher(index, mode)
+    matcher = _Matcher(index, mode, context)
     matcher.words(items)
     if not matcher.found and not matcher.deferred and not matcher.out_of_range and not matcher.negated:
         matcher.whole(items)
@@ -969,14 +1076,16 @@ def _everything_but(index: _ListIndex, tokens: tuple[str, ...]) -> Parsed | None
 
 _MODES: Final[Mapping[QType, str]] = MappingProxyType({
     QType.SELECT_ONE: "one",
-    QType.SCALE: "one",
+    QType.SCALE: "scale",
     QType.SELECT_MULTIPLE: "multi",
     QType.RATING: "rating",
 })
 
 
-def parse_answer(questionnaire: Questionnaire, question: Question, text: str) -> Parsed:
-    """The stored value for a chat reply to ``question`` (see the module docstring for the rules)."""
+def parse_answer(questionnaire: Questionnaire, question: Question, text: str, *, today: date | None = None) -> Parsed:
+    """The stored value for a chat reply to ``question`` (see the module docstring for the rules).
+
+    ``today`` is the respondent's local date, needed by DATE questions ("el viernes")."""
     raw = text if isinstance(text, str) else ("" if text is None else str(text))
     qtype = question.type
     stripped = raw.strip()
@@ -987,10 +1096,74 @@ def parse_answer(questionnaire: Questionnaire, question: Question, text: str) ->
     tokens = _tokens(stripped)
     if qtype == QType.TEXT:
         return Parsed(True, stripped) if tokens else _fail(EMPTY)
+    if qtype == QType.DATE:
+        return _parse_date(stripped, today)
     options = questionnaire.options(question)
     if qtype in _YN_TYPES:
-        return _parse_yes_no_type(_index(options) if options else None, qtype, stripped, tokens)
+        index = _index(options) if options else None
+        # "no" is itself an answer here, never a correction marker ("creo que sí, no estoy seguro")
+        return _corrected(tokens, lambda toks, text: _parse_yes_no_type(index, qtype, text, toks), stripped,
+                          multi=False, no_marker=False)
     mode = _MODES.get(qtype)
     if mode is None:
         return _fail(UNKNOWN)
-    return _parse_choice(_index(options), mode, stripped, tokens)
+    index, context = _index(options), _label_stems(question.label)
+    return _corrected(tokens, lambda toks, text: _parse_choice(index, mode, text, toks, context), stripped,
+                      multi=mode == "multi")
+
+
+def _parse_date(text: str, today: date | None) -> Parsed:
+    from surveys.dates import read_date  # surveys.dates reads this module's reasons
+
+    if today is None:
+        raise ValueError("a date question is read against the turn's date: pass today=")
+    reading = read_date(text, today)
+    if reading.value is None:
+        return _fail(reading.reason or UNKNOWN)
+    return Parsed(True, reading.value.isoformat(), confirm=True)  # a date is always read back
+
+
+@lru_cache(maxsize=256)
+def _label_stems(label: str) -> frozenset[str]:
+    return frozenset(c[0] for c in _content(_tokens(label)) if c[1] == _WORD)
+
+
+# ---------------------------------------------------------------- self-corrections
+
+# "4... no perdón, 5", "buena, digo, excelente", "quise decir 3": what follows the last marker is the answer.
+_CORRECTIONS: Final = tuple(tuple(p.split()) for p in (
+    "no perdon", "no perdone", "no mentiras", "perdon", "perdone", "disculpe", "disculpa", "mejor dicho", "mejor",
+    "corrijo", "correccion", "quise decir", "quiero decir", "queria decir", "me equivoque", "me equivoco",
+    "digo", "sino", "o sea", "osea", "error", "no",
+))
+_CORRECTION_TAIL_SKIP = frozenset({",", "es", "era", "seria", "la", "el", "que", "a", "pues", "perdon", "mejor"})
+
+
+def _corrected(tokens: tuple[str, ...], parse: Any, raw: str, *, multi: bool, no_marker: bool = True) -> Parsed:
+    """Parse a reply that may correct itself: the part after the last correction marker wins when
+    both parts read as answers on their own. A multiple choice corrected so is confirmed (it may
+    replace the list or one item of it)."""
+    for i in range(len(tokens) - 1, -1, -1):
+        marker = next((m for m in _CORRECTIONS if tokens[i : i + len(m)] == m), None)
+        if marker is None or (marker[0] == "no" and not no_marker):
+            continue
+        head = tuple(t for t in tokens[:i] if t != ",")
+        j = i + len(marker)
+        while j < len(tokens) and tokens[j] in _CORRECTION_TAIL_SKIP:
+            j += 1
+        tail = tokens[j:]
+        if not tail or (marker == ("no",) and (not head or tail[0] in _INTENSIFIERS or tail[0] in ("tan", "tanto"))):
+            continue
+        after = parse(tail, " ".join(tail))
+        if not (after.ok or after.candidates):
+            continue
+        if head and not _answers(parse(tokens[:i], " ".join(tokens[:i]))):
+            continue  # "no me gustó, pero mejor que antes": not a correction
+        if multi and head and after.ok:
+            return dataclasses.replace(after, confirm=True)
+        return after
+    return parse(tokens, raw)
+
+
+def _answers(parsed: Parsed) -> bool:
+    return parsed.ok or bool(parsed.candidates) or parsed.reason in (AMBIGUOUS, OUT_OF_RANGE)

@@ -30,6 +30,7 @@ class QType(StrEnum):
     YES_NO = "yes_no"
     YES_NO_PARTIAL = "yes_no_partial"
     TEXT = "text"  # open answer, optionally coded with a codebook
+    DATE = "date"  # a calendar day written freely ("el viernes", "15/01"), stored ISO, always confirmed
 
 
 #: Types whose answers are picked from a choice list.

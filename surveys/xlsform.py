@@ -47,6 +47,7 @@ _EXPORT_TYPE = {
     QType.YES_NO_PARTIAL: "select_one",
     QType.ENTITY: "text",
     QType.TEXT: "text",
+    QType.DATE: "date",
 }
 
 # Rows a chat interview has nothing to ask for: skipped on import.
@@ -55,7 +56,7 @@ _IGNORED_TYPES = frozenset(
      "phonenumber", "simserial", "subscriberid", "audit", "start-geopoint", "xml-external", "csv-external"}
 )
 _SUPPORTED_HINT = (
-    "text, select_one, select_multiple, integer or range 1–N (as a rating), note/calculate/metadata (skipped)"
+    "text, date, select_one, select_multiple, integer or range 1–N (as a rating), note/calculate/metadata (skipped)"
 )
 
 _SCALE_NAMES = frozenset({"excelente", "buena", "regular", "mala", "muy_mala", "no_aplica"})
@@ -487,6 +488,8 @@ def _read_survey(
             qtype = _infer(name, base, [c.name for c in lists[choices]] if choices else None)
         elif bounds is not None:
             qtype = QType.RATING
+        elif base == "date":
+            qtype = QType.DATE
         else:
             raise XLSFormError(f"{where}: type {raw_type!r} is not supported; supported: {_SUPPORTED_HINT}")
         if qtype in CHOICE_TYPES and choices is None:

@@ -1,0 +1,186 @@
+"""Dates people write in a chat ("el 30 de este mes", "el viernes", "en dos semanas", "15/01",
+"antes del 20 de diciembre") read against the turn's clock, never the wall clock.
+
+Two layers. This module finds the date expression in the message and rewrites the Spanish
+phrasings the library does not know ("de este mes", "el próximo viernes", "pasado mañana", "fin de
+mes", number words). ``dateparser`` (Spanish, day-month-year order, future dates preferred, the
+turn's date as its relative base) then does the calendar work: month names and abbreviations,
+numeric forms, "hoy", "mañana"; this module computes weekdays and "en 2 semanas" itself.
+
+A message that names two different dates ("el 15 o el 20"), a weekday that does not match its date,
+a month without a day, a date already past or more than two years away is not guessed: the reason
+says why and the engine asks again. Every date read is confirmed back to the respondent anyway.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Final
+
+import dateparser
+
+from surveys.parsing import AMBIGUOUS, EMPTY, NONE_GIVEN, OUT_OF_RANGE, UNKNOWN, number_words
+
+__all__ = ["DateReading", "read_date"]
+
+HORIZON: Final = timedelta(days=2 * 366)  # a deadline further away than this is a typo ("2062")
+
+_SETTINGS: Final = {"PREFER_DATES_FROM": "future", "DATE_ORDER": "DMY", "PREFER_DAY_OF_MONTH": "first",
+                    "RETURN_AS_TIMEZONE_AWARE": False}
+
+_MONTHS: Final = ("enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre",
+                  "noviembre", "diciembre")
+_MONTH = (r"(?:enero|febrero|marzo|abril|mayo|junio|julio|agosto|septiembre|setiembre|octubre|noviembre|diciembre"
+          r"|ene|feb|mar|abr|may|jun|jul|ago|sept|sep|set|oct|nov|dic)\.?")
+_WEEKDAYS: Final = ("lunes", "martes", "miercoles", "jueves", "viernes", "sabado", "domingo")
+_WEEKDAY = "(?:" + "|".join(_WEEKDAYS) + ")"
+_YEAR = r"(?:\s*(?:de|del)?\s*(?:20\d\d))?"
+
+# Date expressions, most specific first; each match is one date (see read_date).
+_PATTERNS: Final = tuple(re.compile(p) for p in (
+    r"\b\d{4}-\d{1,2}-\d{1,2}\b",  # ISO
+    rf"(?:\b{_WEEKDAY}\s+)?\b\d{{1,2}}\s*(?:de\s+)?{_MONTH}(?![a-z]){_YEAR}",  # (viernes) 11 de diciembre (de 2026)
+    rf"\b{_MONTH}\s+\d{{1,2}}\b{_YEAR}",  # diciembre 11
+    r"(?:\b" + _WEEKDAY + r"\s+)?\b\d{1,2}[/.-]\d{1,2}(?:[/.-](?:\d{4}|\d{2}))?\b",  # 15/01, 15-01-2027
+    r"\b(?:hoy|manana)\b",
+    rf"\b{_WEEKDAY}(?:\s+(?:el\s+)?\d{{1,2}}\b)?",  # viernes, viernes 11
+    r"(?:\bel\s+(?:dia\s+)?|\bdia\s+)\d{1,2}\b",  # el 15, el día 15
+))
+_MONTH_ONLY: Final = re.compile(rf"(?<!\d\s)\b{_MONTH}(?![a-z])")
+
+# Said when there is no deadline: the (optional) question is skipped.
+_NONE: Final = frozenset({
+    "no", "nop", "no hay", "no tenemos", "no tengo", "ninguna", "ninguno", "no hay fecha", "sin fecha",
+    "no tenemos fecha", "no tengo fecha", "no hay fecha limite", "no tiene", "no se", "nose", "no sabemos",
+    "no hay plazo", "sin plazo", "no hay afan", "no", "lo antes posible", "cuanto antes", "lo mas pronto posible",
+    "lo mas pronto", "ya", "asap", "urgente", "no definida", "no esta definida", "por definir", "aun no", "todavia no",
+})
+
+_NUMBER_WORDS: Final = {
+    **number_words(), "un": 1, "una": 1, "veintiuno": 21, "veintiun": 21, "veintidos": 22, "veintitres": 23,
+    "veinticuatro": 24, "veinticinco": 25, "veintiseis": 26, "veintisiete": 27, "veintiocho": 28,
+    "veintinueve": 29, "treinta": 30, "treinta y uno": 31, "treintaiuno": 31,
+}
+_NUMBER_WORD = re.compile(r"\b(" + "|".join(sorted(map(re.escape, _NUMBER_WORDS), key=len, reverse=True)) + r")\b")
+
+
+@dataclass(frozen=True)
+class DateReading:
+    value: date | None = None
+    reason: str | None = None  # when value is None: empty | unknown | ambiguous | out_of_range | none_given
+
+
+def read_date(text: str, today: date) -> DateReading:
+    """The one date ``text`` names, relative to ``today`` (the respondent's local date)."""
+    folded = _fold(text)
+    if not folded:
+        return DateReading(reason=EMPTY)
+    if folded in _NONE or folded.removeprefix("no ") in ("hay", "tenemos", "tengo"):
+        return DateReading(reason=NONE_GIVEN)
+    rewritten = _rewrite(folded, today)
+    found: list[date | None] = []
+    rest = rewritten
+    for pattern in _PATTERNS:
+        for match in pattern.finditer(rest):
+            found.append(_resolve(match.group(), today))
+        rest = pattern.sub(" ", rest)
+    if any(d is None for d in found) or len(set(found)) > 1 or (found and re.search(r"\d", rest)):
+        return DateReading(reason=AMBIGUOUS)  # two dates, a leftover number, a weekday that contradicts its date
+    if not found:
+        # "diciembre" alone, "la otra semana": a date was meant but no day is given.
+        vague = _MONTH_ONLY.search(rest) or re.search(r"\bsemana\b|\d", rest)
+        return DateReading(reason=AMBIGUOUS if vague else UNKNOWN)
+    value = found[0]
+    if value < today or value > today + HORIZON:
+        return DateReading(reason=OUT_OF_RANGE)
+    return DateReading(value=value)
+
+
+def _fold(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text or "")
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = re.sub(r"[^\w/.\-]+", " ", text).replace("_", " ")
+    text = re.sub(r"(?<!\d)[.\-]|[.\-](?!\d)", " ", text)  # keep "15.01" and "15-01", drop sentence dots
+    return " ".join(text.split())
+
+
+def _rewrite(text: str, today: date) -> str:
+    """Spanish phrasings turned into what the patterns and dateparser read."""
+    text = _NUMBER_WORD.sub(lambda m: str(_NUMBER_WORDS[m.group(1)]), text)
+    text = re.sub(r"\b(?:en|por|de|a)\s+la\s+(?:manana|tarde|noche)\b", " ", text)  # "el viernes en la mañana"
+    this_month, next_month = _MONTHS[today.month - 1], _MONTHS[today.month % 12]
+    text = re.sub(r"\bdel?\s+(?:mes\s+)?(?:proximo|siguiente|entrante)(?:\s+mes)?\b|\bdel\s+mes\s+que\s+viene\b"
+                  r"|\bdel\s+otro\s+mes\b", f" de {next_month} ", text)
+    text = re.sub(r"\bdentro\s+de\b", " en ", text)
+    text = re.sub(r"\ben\s+(\d{1,3})\s+(dias?|semanas?|mes(?:es)?)\b",
+                  lambda m: " " + _numeric(_after(today, int(m.group(1)), m.group(2))) + " ", text)
+    text = re.sub(r"\b(?:a\s+)?(?:fin|final|finales)\s+(?:de|del)\s+(?:este\s+)?mes\b|\bultimo\s+dia\s+del\s+mes\b",
+                  lambda _: " " + _numeric(date(today.year, today.month,
+                                                 calendar.monthrange(today.year, today.month)[1])) + " ", text)
+    text = re.sub(r"\b(?:a\s+)?(?:fin|final|finales)\s+(?:de|del)\s+(?:este\s+)?ano\b",
+                  " " + _numeric(date(today.year, 12, 31)) + " ", text)
+    text = re.sub(r"\b(?:de|del)\s+(?:este|el|presente)\s+mes\b|\bdel\s+mes\b", f" de {this_month} ", text)
+    text = re.sub(r"\bpasado\s+manana\b", " " + _numeric(today + timedelta(days=2)) + " ", text)
+    # "el próximo viernes", "el viernes que viene": the next one; "el viernes de la otra semana": next week's.
+    text = re.sub(rf"\b(?:el\s+)?(?:proximo|siguiente)\s+({_WEEKDAY})\b|\b({_WEEKDAY})\s+(?:que\s+viene|entrante)\b",
+                  lambda m: " " + _numeric(_next_weekday(today, m.group(1) or m.group(2), False)) + " ", text)
+    text = re.sub(rf"\b({_WEEKDAY})\s+de\s+la\s+(?:(?:otra|proxima|siguiente)\s+semana|semana\s+que\s+viene)\b",
+                  lambda m: " " + _numeric(_next_weekday(today, m.group(1), True)) + " ", text)
+    return " ".join(text.split())
+
+
+def _next_weekday(today: date, name: str, next_week: bool) -> date:
+    """The next ``name`` after today (a week on when said on that weekday); ``next_week``: in the next week."""
+    ahead = (_WEEKDAYS.index(name) - today.weekday()) % 7 or 7
+    if next_week and today.weekday() + ahead <= 6:
+        ahead += 7
+    return today + timedelta(days=ahead)
+
+
+def _after(today: date, n: int, unit: str) -> date:
+    """ "en 2 semanas", "en 1 mes" (the same day of the month, or the month's last)."""
+    if unit.startswith("mes"):
+        months = today.month - 1 + n
+        year, month_number = today.year + months // 12, months % 12 + 1
+        return date(year, month_number, min(today.day, calendar.monthrange(year, month_number)[1]))
+    return today + timedelta(days=n * (7 if unit.startswith("semana") else 1))
+
+
+def _numeric(value: date) -> str:
+    return value.strftime("%d/%m/%Y")
+
+
+def _resolve(expression: str, today: date) -> date | None:
+    """One expression's date (None: it names a day that does not exist or contradicts its weekday)."""
+    expression = re.sub(r"\b(?:el|dia|de|del)\s+(?=\d)", "", expression).strip()
+    weekday = next((w for w in _WEEKDAYS if re.match(rf"{w}\b", expression)), None)
+    body = expression[len(weekday):].strip() if weekday else expression
+    if weekday is not None and not body:
+        return _next_weekday(today, weekday, False)
+    if re.fullmatch(r"\d{1,2}", body):  # a day of the month: this month's, or next month's once past
+        day_number = int(body)
+        candidate = _day_in_month(today.year, today.month, day_number)
+        if candidate is not None and candidate < today:
+            year, month_number = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
+            candidate = _day_in_month(year, month_number, day_number)
+        value = candidate
+    else:
+        base = datetime(today.year, today.month, today.day, 12)
+        parsed = dateparser.parse(body or expression, languages=["es"], settings={**_SETTINGS, "RELATIVE_BASE": base})
+        value = parsed.date() if parsed is not None else None
+    if value is None:
+        return None
+    if weekday is not None and body and _WEEKDAYS[value.weekday()] != weekday:
+        return None  # "el viernes 12" when the 12th is a Saturday: two dates are possible
+    return value
+
+
+def _day_in_month(year: int, month_number: int, day_number: int) -> date | None:
+    try:
+        return date(year, month_number, day_number)
+    except ValueError:
+        return None
