@@ -629,7 +629,7 @@ def questionnaire_validate(source: Path) -> None:
 
     try:
         q = xlsform.from_xlsform(source) if source.suffix == ".xlsx" else schema.load_yaml(source)
-        errors = conditions.check(q)
+        errors = conditions.check(q) + schema.digit_conflicts(q)
         xlsform.to_xform(q)
     except Exception as exc:  # report any problem in the file as a CLI error, not a traceback
         raise click.ClickException(f"{source}: {exc}") from exc

@@ -333,10 +333,12 @@ class Conversation:
         if command == "help":
             return self._with_menu(state, self.t("help"))
         parsed = parsing.parse_answer(_MENU_QUESTIONNAIRE, self._menu, text)
-        if not parsed.ok or parsed.confirm:
-            if self._looks_like_need(text):  # "necesito ayuda con el plan indicativo": start the request
-                return self._start_helpdesk(state, need=text)
+        if (not parsed.ok or parsed.confirm) and self._looks_like_need(text):
+            return self._start_helpdesk(state, need=text)  # "necesito ayuda con el plan indicativo": the request
+        if not parsed.ok:
             return Turn([Outbound(self.t("menu_invalid", n=len(MENU_ACTIONS)), self._menu_options())], state)
+        # A menu choice is navigation, not a stored answer: one choice named among other words ("ver mis
+        # solicitudes por favor") is taken without a "¿Quiso decir?"; MENU undoes it.
         action = parsed.value
         if action == "interview":
             return self._start_or_resume(state, contact, now)
@@ -644,16 +646,9 @@ def _menu_question(text: Texts) -> Question:
     return Question(name="menu", type=QType.SELECT_ONE, label=text("menu_title"), choices="menu")
 
 
-_MENU_SYNONYMS = {
-    "interview": ("responder", "monitoreo", "encuesta", "entrevista", "monitoreo 360"),
-    "helpdesk": ("asistencia", "asistencia tecnica", "solicitar", "pedir ayuda", "mesa de ayuda"),
-    "my_requests": ("solicitudes", "mis solicitudes", "estado"),
-    "help": ("ayuda",),
-}
-
-
 def _menu_choices(text: Texts) -> tuple[Choice, ...]:
-    return tuple(Choice(a, text(f"menu.{a}"), _MENU_SYNONYMS[a]) for a in MENU_ACTIONS)
+    """The menu as a choice list: its labels and the words people use for each (texts ``menu_words``)."""
+    return tuple(Choice(a, text(f"menu.{a}"), text.words(f"menu_words.{a}")) for a in MENU_ACTIONS)
 
 
 def _menu_questionnaire() -> Questionnaire:

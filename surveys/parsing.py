@@ -193,7 +193,7 @@ _NUMBER_FILLERS = frozenset(
     "opcion opciones la el lo los las numero num nro respuesta es mi seria diria creo que le doy pongo daria "
     "pondria calificacion califico calificaria nota puntaje puntos punto estrellas estrella y e u con pues "
     "yo escojo elijo selecciono marco escogeria eligo me quedo gracias son de del ro ra er era do da to ta "
-    "vo va mo ma o a".split()
+    "vo va mo ma o a asigno asignaria asignamos otorgo otorgaria damos ponemos pondriamos dariamos".split()
 )
 _RANGE_WORDS = frozenset({"a", "al", "hasta"})
 _FRACTION_WORDS = frozenset({"de", "sobre"})
@@ -355,7 +355,8 @@ _YN_VOCAB: Final[tuple[tuple[str, str, bool], ...]] = (
         "no se", "nose", "no sabe", "no lo se", "ns", "nsnr", "ni idea", "no recuerdo", "no me acuerdo",
         "no estoy seguro", "no estoy segura", "no sabria", "no sabria decir", "no tengo idea", "quien sabe",
         "tal vez", "quizas", "quiza", "puede ser", "depende", "no entiendo", "no entendi", "no comprendo",
-        "no tengo claro", "no me queda claro", "no es claro", "como asi", "que")),
+        "no tengo claro", "no me queda claro", "no es claro", "como asi", "de pronto", "mas adelante",
+        "despues", "mas tarde", "luego", "otro dia", "en otro momento")),
 )
 # Yes-words a preceding "no" does not negate ("no si" is a contradiction, not a "no").
 _INTERJECTIONS = frozenset(
@@ -416,6 +417,7 @@ class _Item:
     boundary: bool  # a separator ("," "y" "o") precedes it
     kind: int
     raw: str
+    segment: int = 0  # how many separators precede it: words of one segment usually name one option
 
 
 @dataclass(frozen=True, slots=True)
@@ -451,6 +453,8 @@ def _content(tokens: Iterable[str]) -> list[tuple[str, int, bool, str]]:
             continue
         if tok[0] in _NUM_START:
             out.append((tok, _NUM, boundary, tok))
+        elif tok in _CARDINALS:  # "entre tres y cuatro", "le doy dos"
+            out.append((str(_CARDINALS[tok]), _NUM, boundary, str(_CARDINALS[tok])))
         elif tok in _ADVERBS and not _modifies_next(toks, i):
             # "muy bien" is "muy buena", "mal" is "mala": the adverb names the label ("bien buena" intensifies)
             out.append((stem(_ADVERBS[tok]), _WORD, boundary, tok))
@@ -462,7 +466,16 @@ def _content(tokens: Iterable[str]) -> list[tuple[str, int, bool, str]]:
     return out
 
 
-_ADVERBS: Final[Mapping[str, str]] = MappingProxyType({"bien": "buena", "mal": "mala"})
+_ADVERBS: Final[Mapping[str, str]] = MappingProxyType({"bien": "buena", "bn": "buena", "mal": "mala"})
+
+# Words that say nothing about which option is meant ("no aplica para nuestra entidad", "la asistencia
+# en ese tema"): besides the question's own words, they do not make a reply a guess. They are not
+# dropped before matching (a list may have an "Entidad" option), only not counted as unexplained.
+_NEUTRAL: Final = frozenset(
+    "nuestra nuestro nuestras nuestros nosotros nos hemos ha han hay ese esa eso este esta esto aqui alla aca "
+    "entidad municipio alcaldia gobernacion departamento asistencia tecnica apoyo dnp caso decir verdad "
+    "sinceridad parecer mire vea bueno ok listo vale".split()
+) | _NUMBER_FILLERS
 
 
 def _modifies_next(tokens: Sequence[str], i: int) -> bool:
@@ -736,7 +749,7 @@ class _Matcher:
     """Finds which options of a list a reply mentions (numbers, phrases, label words)."""
 
     __slots__ = ("index", "mode", "context", "found", "ambiguous", "deferred", "negated", "out_of_range", "extra",
-                 "stronger")
+                 "stronger", "segments")
 
     def __init__(self, index: _ListIndex, mode: str, context: frozenset[str] = frozenset()) -> None:
         self.index, self.mode = index, mode  # mode: one | scale | multi | rating
@@ -746,6 +759,7 @@ class _Matcher:
         self.deferred: list[tuple[frozenset[int], int | None, bool]] = []  # (…, after an intensifier)
         self.ambiguous = self.negated = self.out_of_range = self.extra = False
         self.stronger: dict[int, int] = {}  # "muy buena": position named → the next one up the scale
+        self.segments: dict[int, set[int]] = {}  # segment → positions named in it
 
     def add(self, pos: int, confirm: bool) -> None:
         self.found[pos] = self.found.get(pos, True) and confirm
@@ -840,7 +854,7 @@ class _Matcher:
                 i += size
                 continue
             if len(targets) == 1:
-                self._mention(next(iter(targets)), confirm, modifier == _INT)
+                self._mention(next(iter(targets)), confirm, modifier == _INT, items[i].segment)
             else:
                 self.deferred.append((targets, None, modifier == _INT))
             i += size
@@ -912,7 +926,7 @@ class _Matcher:
                     self.negated = True
                 elif targets:
                     mentions.append((item, targets, previous is not None and previous.kind == _INT))
-                elif item.stem not in self.context:
+                elif item.stem not in self.context and item.raw not in _NEUTRAL:
                     self.extra = True
             elif item.kind == _INT:
                 self.extra = True  # a lone "muy": the reply says more than the option it names
@@ -925,14 +939,15 @@ class _Matcher:
             best = max(weight[p] for p in targets)
             top = frozenset(p for p in targets if weight[p] == best)
             if len(top) == 1:
-                self._mention(next(iter(top)), item.score < HIGH_SCORE, intensified)
+                self._mention(next(iter(top)), item.score < HIGH_SCORE, intensified, item.segment)
                 continue
             # A list synonym that is also a word of other labels ("PDT", "formulación") breaks the tie.
             exact = self.index.exact.get((item.stem,))
             prefer = next(iter(exact[0])) if exact and len(exact[0]) == 1 and exact[0] <= top else None
             self.deferred.append((top, prefer, intensified))
 
-    def _mention(self, pos: int, confirm: bool, intensified: bool) -> None:
+    def _mention(self, pos: int, confirm: bool, intensified: bool, segment: int = -1) -> None:
+        self.segments.setdefault(segment, set()).add(pos)
         if intensified:
             self._intensified(pos, confirm)
         else:
@@ -970,6 +985,8 @@ class _Matcher:
         confirm = any(self.found.values()) or self.extra
         choices = self.index.choices
         if self.mode == "multi":
+            # "seguimiento al plan de desarrollo": two options from one phrase, no "y" or comma between them
+            confirm = confirm or any(len(p) > 1 for seg, p in self.segments.items() if seg >= 0)
             return Parsed(True, [choices[p].name for p in sorted(self.found)], confirm)
         pos = next(iter(self.found))
         if pos in self.stronger:
@@ -989,7 +1006,9 @@ class _Matcher:
 
 def _items(index: _ListIndex, content: list[tuple[str, int, bool, str]]) -> list[_Item]:
     items: list[_Item] = []
+    segment = 0
     for stem, kind, boundary, raw in content:
+        segment += boundary
         score = 100.0
         if (
             kind == _WORD
@@ -1001,7 +1020,7 @@ def _items(index: _ListIndex, content: list[tuple[str, int, bool, str]]) -> list
             m = process.extractOne(stem, index.vocab, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF)
             if m is not None:
                 stem, score = m[0], m[1]
-        items.append(_Item(stem, score, boundary, kind, raw))
+        items.append(_Item(stem, score, boundary, kind, raw, segment))
     return items
 
 
@@ -1136,6 +1155,7 @@ _CORRECTIONS: Final = tuple(tuple(p.split()) for p in (
     "corrijo", "correccion", "quise decir", "quiero decir", "queria decir", "me equivoque", "me equivoco",
     "digo", "sino", "o sea", "osea", "error", "no",
 ))
+_CORRECTION_TAIL_MAX: Final = 4  # a correction names the value again, in a few words
 _CORRECTION_TAIL_SKIP = frozenset({",", "es", "era", "seria", "la", "el", "que", "a", "pues", "perdon", "mejor"})
 
 
@@ -1152,6 +1172,8 @@ def _corrected(tokens: tuple[str, ...], parse: Any, raw: str, *, multi: bool, no
         while j < len(tokens) and tokens[j] in _CORRECTION_TAIL_SKIP:
             j += 1
         tail = tokens[j:]
+        if len([t for t in tail if t != ","]) > _CORRECTION_TAIL_MAX:
+            continue  # "si me explica mejor de qué se trata, acepto": a sentence, not a corrected value
         if not tail or (marker == ("no",) and (not head or tail[0] in _INTENSIFIERS or tail[0] in ("tan", "tanto"))):
             continue
         after = parse(tail, " ".join(tail))

@@ -118,6 +118,28 @@ class Questionnaire:
         return next((b for b in self.blocks if b.name == name), None)
 
 
+def digit_conflicts(questionnaire: Questionnaire) -> list[str]:
+    """Rating questions on which one digit means different things ("4" Buena on one, Mala on the next).
+
+    A rating's digits are its values; a scale's are the option numbers it is shown with. A respondent
+    who typed "4" for Buena six times will type it again: every digit must keep its label across the
+    interview (checked by ``m360 questionnaire validate`` and for the shipped questionnaires)."""
+    seen: dict[str, tuple[str, str]] = {}  # digit → (label, first question)
+    problems: list[str] = []
+    for q in questionnaire.questions:
+        if q.type not in (QType.RATING, QType.SCALE):
+            continue
+        for i, choice in enumerate(questionnaire.options(q), 1):
+            digit = choice.name.strip() if q.type is QType.RATING else str(i)
+            label = " ".join(choice.label.casefold().split())
+            if label == digit:
+                continue  # a bare number scale ("0".."10") names nothing
+            first = seen.setdefault(digit, (label, q.name))
+            if first[0] != label:
+                problems.append(f"{q.name}: {digit} is {choice.label!r} here but {first[0]!r} in {first[1]}")
+    return problems
+
+
 # ---------------------------------------------------------------- YAML
 
 

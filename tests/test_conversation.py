@@ -191,10 +191,16 @@ def test_invalid_answers_hint_then_offer_pause(chat: Chat, sessions: sessionmake
 def test_guess_is_confirmed(chat: Chat, sessions: sessionmaker[Session]) -> None:
     register(chat)
     start_interview(chat)
-    reply = chat.say("muy buena")
-    assert "¿Quiso decir" in reply
-    assert "En pocas palabras" in chat.say("si")
-    assert answers(sessions)["puntaje_general"] in (4, 5)
+    reply = chat.say("muy buena")  # between Buena and Excelente: both are offered, nothing is stored yet
+    assert "¿Quiso decir *4 (Buena)* o *5 (Excelente)*?" in reply
+    assert "puntaje_general" not in answers(sessions)
+    assert "¿Quiso decir *4 (Buena)* o *5 (Excelente)*?" in chat.say("si")  # "sí" does not say which
+    assert "En pocas palabras" in chat.say("5")
+    assert answers(sessions)["puntaje_general"] == 5
+    chat.say("Buena")
+    assert "¿Quiso decir *1 (Muy mala)*?" in chat.say("malisima")
+    assert "Materiales" in chat.say("no, quise decir regular")  # the correction inside the confirmation
+    assert answers(sessions)["aspecto_oportunidad"] == 3
 
 
 def test_pause_and_resume(chat: Chat, sessions: sessionmaker[Session]) -> None:

@@ -32,7 +32,8 @@ def request_help(chat: Chat) -> str:
     assert "fase del ciclo" in chat.say("asistencia tecnica")
     assert "urgente" in chat.say("2")
     assert "fecha límite" in chat.say("si")
-    return chat.say("antes del 15 de diciembre")
+    assert "¿Para el *martes 15 de diciembre*?" in chat.say("antes del 15 de diciembre")  # read back
+    return chat.say("sí")
 
 
 def test_intake_opens_a_routed_ticket_with_a_business_day_deadline(chat: Chat,
@@ -46,7 +47,7 @@ def test_intake_opens_a_routed_ticket_with_a_business_day_deadline(chat: Chat,
     assert ticket.due_date == "2026-12-29" and "29/12/2026" in done
     assert set(ticket.themes) >= {"plan_indicativo", "armonizacion_presupuestal"}
     assert (ticket.support_type, ticket.phase, ticket.urgent) == ("asistencia_tecnica", "programacion", True)
-    assert ticket.requested_by_date == "antes del 15 de diciembre"
+    assert ticket.requested_by_date == "2026-12-15"  # a date, not the words
     assert (ticket.status, ticket.entity_code, ticket.source) == ("nueva", "63302", "chat")
     assert ticket.direccion_tecnica and ticket.articulador and "Eje Cafetero" in ticket.articulador
     with sessions() as s:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from surveys import conditions
-from surveys.schema import CHOICE_TYPES, QType, Questionnaire, builtin, dump_yaml, load_yaml
+from surveys.schema import CHOICE_TYPES, QType, Questionnaire, builtin, digit_conflicts, dump_yaml, load_yaml
 
 SHIPPED = ("monitoreo360", "sistematizacion", "registro", "solicitud")
 
 RATING = ("1", "2", "3", "4", "5")
-SCALE = ("excelente", "buena", "regular", "mala", "muy_mala", "no_aplica")
+SCALE = ("muy_mala", "mala", "regular", "buena", "excelente", "no_aplica")  # numbered like the 1–5 ratings
 YES_NO = ("si", "no")
 YES_NO_PARTIAL = ("si", "no", "parcialmente")
 CARGO = ("secretario", "jefe", "otro")
@@ -206,3 +207,22 @@ def test_texts_are_tidy_and_short(name: str) -> None:
         for c in options:
             assert c.name.isascii() and " " not in c.name, c.name
             assert len(c.label) <= 70, c.label
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_a_digit_means_the_same_on_every_rating_question(name: str) -> None:
+    """"4" is Buena on the 1–5 aspects and on the themes (their options are numbered in the same
+    direction); the questions that take a Sí/No without buttons say so."""
+    q = builtin(name)
+    assert digit_conflicts(q) == []
+    for x in q.questions:
+        if x.type in (QType.CONSENT, QType.YES_NO):
+            assert "Sí o No" in x.label, x.name
+
+
+def test_a_scale_numbered_the_other_way_is_reported() -> None:
+    m360 = builtin("monitoreo360")
+    flipped = dict(m360.choice_lists, calificacion_tema=tuple(reversed(m360.choice_lists["calificacion_tema"][:5]))
+                   + m360.choice_lists["calificacion_tema"][5:])
+    problems = digit_conflicts(dataclasses.replace(m360, choice_lists=flipped))
+    assert "tema_plan_indicativo: 4 is 'Mala' here but 'buena' in puntaje_general" in problems
