@@ -13,6 +13,7 @@ from markupsafe import Markup
 from analysis import charts
 from analysis.indicators import whole_percent
 from analysis.periods import month_label
+from surveys import formats
 
 
 def _signed(value: float | None, decimals: int = 1) -> str:
@@ -89,7 +90,8 @@ def _context(report: dict[str, Any]) -> dict[str, Any]:
     kinds = {"month": "Mes:", "quarter": "Trimestre:", "year": "Año:"}
     return dict(
         r=report, s=report["summary"], codes=report["codes"], filters=shown,
-        kind_label=kinds.get(report["period_kind"], ""), num=charts.number, whole=_whole, signed=_signed,
+        kind_label=kinds.get(report["period_kind"], ""), num=charts.number, pct=formats.percent, whole=_whole,
+        signed=_signed, when=formats.moment, count=formats.count,
         mlabel=month_label, all_codes=_all_codes, share=_share, code_chart=_code_chart, styles=Markup(STYLES),
         **_chart_data(report))
 

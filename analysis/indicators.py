@@ -32,6 +32,7 @@ RATINGS = (1, 2, 3, 4, 5)
 THEME_QUESTIONS = ("tema_plan_indicativo", "tema_armonizacion", "tema_seguimiento")
 CONTRIBUTION_QUESTIONS = ("contribuye_articulacion", "contribuye_necesidades", "contribuye_capacidades")
 BAD_THEME_VALUES = ("mala", "muy_mala")
+THEME_ORDER = ("excelente", "buena", "regular", "mala", "muy_mala")  # as the report shows them
 NOT_APPLICABLE = "no_aplica"
 DEMAND_QUESTION = "demanda_temas"
 SUMMARY_COLUMNS = ("periodo", "entidad_codigo", "puntaje_general", "puntaje_entidad", "insatisfecho")
@@ -118,7 +119,7 @@ class Labels:
 
     @classmethod
     def of(cls, q: schema.Questionnaire) -> Labels:
-        questions = {x.name: x.label for x in q.questions}
+        questions = {x.name: schema.question_title(q, x.name) for x in q.questions}
         choices = {x.name: {c.name: c.label for c in q.choice_lists.get(x.choices, ())}
                    for x in q.questions if x.choices}
         return cls(q, questions, choices)
@@ -272,8 +273,10 @@ def themes_by_month(frame: pd.DataFrame, months: Sequence[str], labels: Labels) 
     apart and left out of the percentages."""
     out = []
     for question in [q for q in THEME_QUESTIONS if q in frame.columns]:
-        values = [v for v in labels.values(question) if v != NOT_APPLICABLE] or \
-            ["excelente", "buena", "regular", "mala", "muy_mala"]
+        # Best first, whatever order the chat numbers them in (the colours of charts.SCALE follow it).
+        values = sorted((v for v in labels.values(question) if v != NOT_APPLICABLE),
+                        key=lambda v: THEME_ORDER.index(v) if v in THEME_ORDER else len(THEME_ORDER)) \
+            or list(THEME_ORDER)
         row = {"question": question, "label": THEME_LABELS.get(question, labels.question(question)), "months": []}
         by_month = _label_counts(frame, question)
         for month in months:

@@ -212,25 +212,31 @@ def tickets_group() -> None:
 
 
 @tickets_group.command("list")
-@click.option("--status", help="nueva, asignada, en_gestion, respondida, cerrada or remitida.")
+@click.option("--status", help="Nueva, Asignada, En gestión, Respondida, Cerrada or Remitida (accents optional).")
 @click.option("--entity", "entity_code", help="DIVIPOLA code.")
 def tickets_list(status: str | None, entity_code: str | None) -> None:
     """Tickets, newest first, with theme, routing and deadline."""
     from sqlalchemy import select
 
+    from bot import labels
     from bot.themes import theme_labels
+    from surveys import formats
     from surveys.models import HelpRequest
 
     db.upgrade()
     query = select(HelpRequest).order_by(HelpRequest.id.desc())
     if status:
-        query = query.where(HelpRequest.status == status)
+        code = labels.status_code(status)
+        if code is None:
+            raise click.BadParameter(f"unknown status {status!r}", param_hint="--status")
+        query = query.where(HelpRequest.status == code)
     if entity_code:
         query = query.where(HelpRequest.entity_code == entity_code)
     with db.session_factory()() as session:
         rows = session.scalars(query).all()
     for t in rows:
-        click.echo(f"{t.code}  {t.status:10s}  {t.entity_code or '-':5s}  vence {t.due_date}  "
+        click.echo(f"{t.code}  {labels.label('status', t.status):10s}  {t.entity_code or '-':5s}  "
+                   f"vence {formats.day(t.due_date)}  "
                    f"{'URGENTE ' if t.urgent else ''}{theme_labels(t.themes)}  → {t.direccion_tecnica or '-'}"
                    f" / {t.articulador or '-'}")
         click.echo(f"    {t.need[:150]}")
@@ -240,7 +246,7 @@ def tickets_list(status: str | None, entity_code: str | None) -> None:
 
 @tickets_group.command("update")
 @click.argument("code")
-@click.option("--status", required=True)
+@click.option("--status", required=True, help="The new status as shown (\"En gestión\") or its code (en_gestion).")
 @click.option("--note", help="Told to the requester in the chat.")
 @click.option("--actor", default=lambda: os.environ.get("USER", "der"), show_default="$USER")
 @click.option("--assignee")
@@ -258,7 +264,9 @@ def tickets_update(code: str, status: str, note: str | None, actor: str, assigne
                                          assignee=assignee, referred_to=referred_to)
     except helpdesk.InvalidTransition as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"{ticket.code}: {ticket.status}")
+    from bot import labels
+
+    click.echo(f"{ticket.code}: {labels.label('status', ticket.status)}")
 
 
 @main.group("alerts")
@@ -273,6 +281,8 @@ def alerts_list(status: str, limit: int) -> None:
     """Alerts, newest first."""
     from sqlalchemy import select
 
+    from bot import labels
+    from surveys import formats
     from surveys.models import Alert
 
     db.upgrade()
@@ -280,7 +290,8 @@ def alerts_list(status: str, limit: int) -> None:
         rows = session.scalars(select(Alert).where(Alert.status == status)
                                .order_by(Alert.id.desc()).limit(limit)).all()
     for a in rows:
-        click.echo(f"#{a.id}  {a.created_at:%Y-%m-%d %H:%M}  [{a.severity}] {a.rule}: {a.title}")
+        click.echo(f"#{a.id}  {formats.moment(a.created_at)}  [{labels.label('severity', a.severity)}] "
+                   f"{labels.label('rule', a.rule)}: {a.title}")
     if not rows:
         click.echo(f"no alerts ({status})")
 
@@ -330,11 +341,17 @@ def users_group() -> None:
 @click.option("--name", default="", help="Full name, shown in the panel and in audit trails.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of prompting.")
 def users_create(username: str, role: str, name: str, password_stdin: bool) -> None:
-    """Create a panel account (the password is asked twice, or read from stdin)."""
+    """Create a panel account. The password is asked twice at a terminal; without one (a script,
+    CI, a container) it is read from the first line of stdin:
+    printf '%s\n' 'una-clave-larga' | m360 users create --username ana --role admin --password-stdin"""
     from webhooks.auth import MIN_PASSWORD, create_user
 
-    if password_stdin:
+    if password_stdin or not sys.stdin.isatty():
         password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise click.ClickException(
+                "no password given: pipe it in, e.g. printf '%s\\n' 'una-clave-larga' | "
+                f"m360 users create --username {username} --role {role} --password-stdin")
     else:
         password = click.prompt(f"Password (at least {MIN_PASSWORD} characters)", hide_input=True,
                                 confirmation_prompt=True)

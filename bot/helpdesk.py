@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, select, update
 
-from bot import deadlines, outbox
+from bot import deadlines, labels, outbox
 from bot.conversation import ConversationState, ask_rating, rating_options
 from bot.themes import load_taxonomy
 from surveys import store
@@ -95,6 +95,8 @@ def change(conn: Connection, code: str, *, actor: str, now: datetime, status: st
     ticket = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code).with_for_update()).one_or_none()
     if ticket is None:
         raise InvalidTransition(f"unknown ticket {code}")
+    if status:
+        status = labels.status_code(status) or status  # "En gestión" as well as en_gestion
     if status is not None and status != ticket.status:
         return transition(conn, code, status, actor=actor, now=now, note=note, assignee=assignee,
                           referred_to=referred_to)
@@ -133,8 +135,10 @@ def transition(conn: Connection, code: str, to_status: str, *, actor: str, now: 
     ticket = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code).with_for_update()).one_or_none()
     if ticket is None:
         raise InvalidTransition(f"unknown ticket {code}")
+    to_status = labels.status_code(to_status) or to_status  # people type what they read: "en gestión"
     if to_status not in STATUSES:
-        raise InvalidTransition(f"unknown status {to_status!r}; use one of {', '.join(STATUSES)}")
+        known = ", ".join(labels.label("status", s) for s in STATUSES)
+        raise InvalidTransition(f"unknown status {to_status!r}; use one of: {known}")
     if to_status not in TRANSITIONS[ticket.status]:
         raise InvalidTransition(f"{code} is {ticket.status}: it cannot become {to_status}")
     if to_status == "remitida" and not (referred_to or "").strip():

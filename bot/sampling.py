@@ -51,6 +51,9 @@ def allocate(sizes: Mapping[str, int], total: int, minimum: int = 1,
     caps = dict(sizes) if caps is None else {k: min(caps[k], sizes[k]) for k in sizes}
     strata = sorted(k for k in sizes if caps[k] > 0)
     frame = sum(sizes[k] for k in strata)
+    if not strata:
+        raise SampleError("no entity to sample from: load them first (`m360 entities load`), or widen the "
+                          "filters (--region, --pdet-only, --exclude-recent)")
     if total > sum(caps[k] for k in strata):
         raise SampleError(f"the frame holds {sum(caps[k] for k in strata)} entities; {total} asked")
     if minimum and total < minimum * len(strata):

@@ -11,7 +11,7 @@ from typing import Any
 import click
 from sqlalchemy import Connection, select
 
-from surveys import db
+from surveys import db, formats
 from surveys.models import Entity
 
 
@@ -125,7 +125,7 @@ def contacts_consents(contact_id: int | None, channel: str | None, address: str 
     if not records:
         click.echo(f"contact {found.id}: no consent recorded")
     for record in records:
-        click.echo(f"{record.created_at:%Y-%m-%d %H:%M} UTC  {'given' if record.given else 'declined':8}  "
+        click.echo(f"{formats.moment(record.created_at)}  {'given' if record.given else 'declined':8}  "
                    f"version {record.version or '-'}  via {record.source}")
 
 

@@ -118,6 +118,20 @@ class Questionnaire:
         return next((b for b in self.blocks if b.name == name), None)
 
 
+def question_title(questionnaire: Questionnaire, name: str) -> str:
+    """A question's label as an analyst needs it out of the interview's flow: a label several questions
+    share ("¿Por qué?") names the question it follows up ("¿Por qué? — ¿La asistencia contribuye …?")."""
+    question = questionnaire.question(name)
+    if sum(q.label == question.label for q in questionnaire.questions) < 2:
+        return question.label
+    from surveys import conditions  # conditions imports this module
+
+    parents = sorted(conditions.references(question.relevant), key=questionnaire.index)
+    if parents:
+        return f"{question.label} — {questionnaire.question(parents[0]).label}"
+    return f"{question.label} — {question.hint}" if question.hint else question.label
+
+
 def digit_conflicts(questionnaire: Questionnaire) -> list[str]:
     """Rating questions on which one digit means different things ("4" Buena on one, Mala on the next).
 

@@ -73,4 +73,7 @@ def history() -> Any:
             select(MessageLog).where(MessageLog.contact_id == contact_id, MessageLog.id > after)
             .order_by(MessageLog.id)
         ).all() if contact_id else []
-    return jsonify(messages=[{"id": r.id, "direction": r.direction, "text": r.text} for r in rows])
+    # Quick replies come back too: after a reload the page shows the buttons of the last question again.
+    return jsonify(messages=[{"id": r.id, "direction": r.direction, "text": r.text,
+                              "options": [{"label": label, "reply": reply} for label, reply in r.options or ()]}
+                             for r in rows])

@@ -18,6 +18,8 @@ from flask import Blueprint, abort, g, redirect, request, session, url_for
 from markupsafe import Markup, escape
 from sqlalchemy import select
 
+from bot import labels
+from surveys import formats
 from surveys.models import UserAccount
 from webhooks.app import engine
 from webhooks.auth import MANAGERS, READERS
@@ -64,7 +66,11 @@ def check_csrf() -> None:
 def panel_context() -> dict[str, Any]:
     user = g.get("user")
     nav = [(endpoint, label) for endpoint, label, roles in NAV if user is not None and user.role in roles]
-    return {"csrf_field": csrf_field, "panel_user": user, "panel_nav": nav}
+    # One vocabulary and one formatting for every page: codes by their Spanish label (bot.labels),
+    # numbers and dates by surveys.formats (Babel, es_CO), times in Bogotá time, labelled.
+    return {"csrf_field": csrf_field, "panel_user": user, "panel_nav": nav, "label": labels.label,
+            "num": formats.number, "pct": formats.percent, "when": formats.moment,
+            "day": formats.day, "count": formats.count}
 
 
 def login_required(*roles: str) -> Callable[[F], F]:

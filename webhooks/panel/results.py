@@ -107,8 +107,12 @@ def open_answers() -> Any:
         report, form = _report(conn)
         blocks = [c for c in report["codes"] if not question or c["question"] == question]
         answers = _answers(conn, report["months"], question, code) if question else []
+    code_labels = {c.id: c.label for b in codebooks.load_all().values() for c in b.codes}
+    for block in report["codes"]:  # the question's own codebook wins where two share a code id
+        code_labels.update({c["code"]: c["label"] for m in block["months"] for c in m["codes"]
+                            if block["question"] == question})
     return render_template("panel/open_answers.html", form=form, report=report, blocks=blocks, question=question,
-                           code=code, answers=answers)
+                           code=code, answers=answers, code_labels=code_labels)
 
 
 def _answers(conn: Connection, months: list[str], question: str, code: str, limit: int = 200) -> list[dict[str, Any]]:

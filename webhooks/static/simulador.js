@@ -92,7 +92,7 @@
         if (busy) { return; }
         data.messages.forEach(function (m) {
           if (m.id <= lastId) { return; }  // already shown by a send that finished meanwhile
-          if (m.direction === "out") { bubble("out", m.text); }
+          if (m.direction === "out") { clearOptions(); bubble("out", m.text); options(m.options); }
           lastId = m.id;
         });
       }).catch(function () { /* offline: try again on the next tick */ });
@@ -116,5 +116,8 @@
 
   fetch(phone.dataset.history + "?session=" + encodeURIComponent(session)).then(function (r) { return r.json(); }).then(function (data) {
     data.messages.forEach(function (m) { bubble(m.direction, m.text); lastId = Math.max(lastId, m.id); });
+    // After a reload: the buttons of the bot's last message, unless the person already answered it.
+    var last = data.messages[data.messages.length - 1];
+    if (last && last.direction === "out") { options(last.options); }
   });
 })();
