@@ -11,7 +11,7 @@ from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
 from analysis import charts
-from analysis.indicators import whole_percent
+from analysis.indicators import short_label, whole_percent
 from analysis.periods import month_label
 from surveys import formats
 
@@ -92,6 +92,7 @@ def _context(report: dict[str, Any]) -> dict[str, Any]:
         r=report, s=report["summary"], codes=report["codes"], filters=shown,
         kind_label=kinds.get(report["period_kind"], ""), num=charts.number, pct=formats.percent, whole=_whole,
         signed=_signed, when=formats.moment, count=formats.count,
+        qlabels=lambda names: ", ".join(map(short_label, names)),
         mlabel=month_label, all_codes=_all_codes, share=_share, code_chart=_code_chart, styles=Markup(STYLES),
         **_chart_data(report))
 

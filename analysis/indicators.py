@@ -139,6 +139,15 @@ ASPECT_LABELS = {"aspecto_oportunidad": "Oportunidad", "aspecto_materiales": "Ma
                  "aspecto_kpt": "Kit de Planeación Territorial (KPT)", "aspecto_asesor": "Asesor"}
 THEME_LABELS = {"tema_plan_indicativo": "Plan Indicativo", "tema_armonizacion": "Armonización presupuestal",
                 "tema_seguimiento": "Sistema de seguimiento al PDT"}
+SHORT_LABELS = {"puntaje_general": "calificación general"}  # what a caption calls a question
+
+
+def short_label(name: str) -> str:
+    """A question's name in a caption ("Oportunidad", "calificación general"): never its code."""
+    return (SHORT_LABELS.get(name) or ASPECT_LABELS.get(name) or THEME_LABELS.get(name)
+            or CONTRIBUTION_LABELS.get(name) or name.replace("_", " "))
+
+
 CONTRIBUTION_LABELS = {"contribuye_articulacion": "Articulación de instrumentos de planeación territorial",
                        "contribuye_necesidades": "Se ajusta a las necesidades y debilidades de la entidad",
                        "contribuye_capacidades": "Fortalecimiento de las capacidades de la entidad"}
