@@ -25,6 +25,11 @@ def number(value: float | None, decimals: int = 1) -> str:
     return formats.number(value, decimals, trim=decimals == 1)
 
 
+def percent(value: float | None, decimals: int = 1) -> str:
+    """A chart's or table's percentage: "48 %", "55,6 %", «—» without data."""
+    return formats.percent(value, decimals, trim=decimals == 1)
+
+
 CHAR_WIDTH = 6.4  # average width of a 12 px Helvetica character, to fit text in its space
 
 

@@ -90,7 +90,7 @@ def _context(report: dict[str, Any]) -> dict[str, Any]:
     kinds = {"month": "Mes:", "quarter": "Trimestre:", "year": "Año:"}
     return dict(
         r=report, s=report["summary"], codes=report["codes"], filters=shown,
-        kind_label=kinds.get(report["period_kind"], ""), num=charts.number, pct=formats.percent, whole=_whole,
+        kind_label=kinds.get(report["period_kind"], ""), num=charts.number, pct=charts.percent, whole=_whole,
         signed=_signed, when=formats.moment, count=formats.count,
         qlabels=lambda names: ", ".join(map(short_label, names)),
         mlabel=month_label, all_codes=_all_codes, share=_share, code_chart=_code_chart, styles=Markup(STYLES),

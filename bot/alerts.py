@@ -46,7 +46,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from bot import deadlines, helpdesk, outbox
 from bot.periodic import Periodic
 from bot.themes import theme_labels
-from surveys import db, store
+from surveys import db, formats, store
 from surveys.models import Alert, Answer, Contact, Entity, HelpRequest, Interview, QuestionnaireVersion, utcnow
 from surveys.scoring import SCORE_QUESTIONS, THRESHOLD, entity_score  # one definition (also analysis.indicators)
 
@@ -203,7 +203,7 @@ class Alerts:
             rule = self.config.active("ticket_urgente") if ticket.urgent else None
             rule = rule or self.config.active("ticket_nuevo")
             if rule is not None:
-                deadline = f" (para {ticket.requested_by_date})" if ticket.requested_by_date else ""
+                deadline = _deadline(ticket.requested_by_date)
                 self.raise_alert(conn, rule, key=ticket.code, now=now, entity_code=ticket.entity_code,
                                  help_request_id=ticket.id, code=ticket.code, themes=themes, deadline=deadline,
                                  detail=ticket.need, data={"ticket": ticket.code, "themes": list(ticket.themes),
@@ -224,7 +224,7 @@ class Alerts:
             status = _status_label(ticket.status)
             raised += self.raise_alert(
                 conn, rule, key=ticket.code, now=now, entity_code=ticket.entity_code, help_request_id=ticket.id,
-                code=ticket.code, due=ticket.due_date, status=status, themes=theme_labels(ticket.themes),
+                code=ticket.code, due=formats.day(ticket.due_date), status=status, themes=theme_labels(ticket.themes),
                 detail=ticket.need, data={"ticket": ticket.code, "due_date": ticket.due_date}) is not None
         return raised
 
@@ -450,6 +450,14 @@ def _insert_once(conn: Connection, row: dict[str, Any]) -> int | None:
     if conn.execute(select(ALERTS.c.id).where(ALERTS.c.dedupe_key == row["dedupe_key"])).first() is not None:
         return None
     return int(conn.execute(ALERTS.insert(), row).inserted_primary_key[0])
+
+
+def _deadline(requested: str | None) -> str:
+    """ " (para el 15 de diciembre de 2026)"; an older ticket's deadline kept as typed is shown as typed."""
+    if not requested:
+        return ""
+    shown = formats.day(requested)
+    return f" (para el {shown})" if shown != requested else f" (para {requested})"
 
 
 def _status_label(status: str) -> str:

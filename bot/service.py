@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Row, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -45,7 +44,7 @@ from bot.conversation import (
     WaveJoined,
 )
 from bot.themes import KeywordClassifier, load_taxonomy, theme_labels
-from surveys import db, schema, store
+from surveys import db, formats, schema, store
 from surveys.engine import AnswerCleared, AnswerSet, Finished
 from surveys.entities import EntityIndex
 from surveys.messages import Inbound, Option, Outbound
@@ -362,11 +361,11 @@ class _Extra:
 
 
 def _human_date(iso: str | None) -> str:
-    return "-" if not iso else f"{iso[8:10]}/{iso[5:7]}/{iso[0:4]}"
+    return formats.day(iso)  # "29 de diciembre de 2026"
 
 
 def _local_date(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo("America/Bogota")).strftime("%d/%m/%Y")
+    return formats.day(formats.local(moment).date())
 
 
 class _Redelivery(Exception):

@@ -56,7 +56,7 @@ _MONTH_ONLY: Final = re.compile(rf"(?<!\d\s)\b{_MONTH}(?![a-z])")
 _NONE: Final = frozenset({
     "no", "nop", "no hay", "no tenemos", "no tengo", "ninguna", "ninguno", "no hay fecha", "sin fecha",
     "no tenemos fecha", "no tengo fecha", "no hay fecha limite", "no tiene", "no se", "nose", "no sabemos",
-    "no hay plazo", "sin plazo", "no hay afan", "no", "lo antes posible", "cuanto antes", "lo mas pronto posible",
+    "no hay plazo", "sin plazo", "no hay afan", "lo antes posible", "cuanto antes", "lo mas pronto posible",
     "lo mas pronto", "ya", "asap", "urgente", "no definida", "no esta definida", "por definir", "aun no", "todavia no",
 })
 

@@ -363,7 +363,8 @@ class Interviewer:
                 return self._accept(state, question, pending["values"][picked], pending["raw"])
             answer = parsing.parse_yes_no(text)
             if answer == "si":  # "sí" does not say which: ask again
-                return Step([self._choose(question, pending["values"])], dataclasses.replace(state, pending=pending), [])
+                again = dataclasses.replace(state, pending=pending)
+                return Step([self._choose(question, pending["values"])], again, [])
             if answer == "no":
                 return Step(self.prompt(state), state, [])
             return None  # a fresh answer ("5", "excelente")

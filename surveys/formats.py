@@ -7,7 +7,7 @@ names) instead of hand-written ``replace(".", ",")``. Times are shown in Bogotá
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -31,11 +31,11 @@ def number(value: float | None, decimals: int = 1, *, trim: bool = False) -> str
     return format_decimal(value, format=pattern, locale=LOCALE, decimal_quantization=True)
 
 
-def percent(value: float | None, decimals: int = 1) -> str:
-    """A percentage already on the 0–100 scale: ``55.56`` → ``"55,6 %"``; None → «—»."""
+def percent(value: float | None, decimals: int = 1, *, trim: bool = False) -> str:
+    """A percentage already on the 0–100 scale: ``55.56`` → ``"55,6 %"``; None → «—» (never "— %")."""
     if value is None:
         return MISSING
-    return f"{number(value, decimals)}\u00a0%"
+    return f"{number(value, decimals, trim=trim)} %"
 
 
 def count(n: int, singular: str, plural: str) -> str:
@@ -74,7 +74,7 @@ def month(period: str) -> str:
 def local(moment: datetime) -> datetime:
     """An aware datetime (a naive one is taken as UTC, as the database stores it) in Bogotá time."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return moment.astimezone(TZ)
 
 

@@ -255,7 +255,7 @@ class HelpRequest(Base):
     support_type: Mapped[str | None] = mapped_column(String(30))  # informacion | capacitacion | …
     phase: Mapped[str | None] = mapped_column(String(30))  # planeacion | programacion | …
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
-    requested_by_date: Mapped[str | None] = mapped_column(String(80))  # the requester's deadline: an ISO date (older rows: as written)
+    requested_by_date: Mapped[str | None] = mapped_column(String(80))  # ISO date (older rows: as typed)
     # nueva | asignada | en_gestion | respondida | cerrada | remitida
     status: Mapped[str] = mapped_column(String(20), default="nueva", index=True)
     assignee: Mapped[str | None] = mapped_column(String(120))

@@ -72,7 +72,7 @@ UNKNOWN: Final = "unknown"
 OUT_OF_RANGE: Final = "out_of_range"
 AMBIGUOUS: Final = "ambiguous"
 TOO_LONG: Final = "too_long"
-NONE_GIVEN: Final = "none_given"  # "no hay", "ninguna": the respondent says there is nothing to give (optional: skipped)
+NONE_GIVEN: Final = "none_given"  # "no hay", "ninguna": nothing to give (an optional question is skipped)
 
 MAX_TEXT_LEN: Final = 2000  # characters of the stripped reply; longer is "too_long"
 HIGH_SCORE: Final = 90.0  # a fuzzy word correction at or above this needs no confirmation

@@ -44,7 +44,7 @@ def test_intake_opens_a_routed_ticket_with_a_business_day_deadline(chat: Chat,
     [ticket] = tickets(sessions)
     assert ticket.code == f"MDA-2026-{ticket.id:05d}" and ticket.code in done
     # 15 business days: 8 Dec (Inmaculada Concepción) and 25 Dec (Navidad) do not count.
-    assert ticket.due_date == "2026-12-29" and "29/12/2026" in done
+    assert ticket.due_date == "2026-12-29" and "29 de diciembre de 2026" in done
     assert set(ticket.themes) >= {"plan_indicativo", "armonizacion_presupuestal"}
     assert (ticket.support_type, ticket.phase, ticket.urgent) == ("asistencia_tecnica", "programacion", True)
     assert ticket.requested_by_date == "2026-12-15"  # a date, not the words

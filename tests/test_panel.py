@@ -86,7 +86,7 @@ def test_sign_in_out_and_wrong_passwords(app: Flask) -> None:
                                                                   "csrf": token})
     assert back.status_code == 302 and back.headers["Location"].endswith("/panel/alertas")
     home = client.get("/panel/solicitudes").get_data(as_text=True)
-    assert "Ana (analyst)" in home and "Mesa de ayuda" in home
+    assert "Ana (analista)" in home and "Mesa de ayuda" in home
     with engine(app).connect() as conn:
         assert conn.execute(select(UserAccount.last_login_at).where(UserAccount.username == "ana")).scalar()
     client.post("/panel/logout", data={"csrf": csrf(client.get("/panel/solicitudes").data)})

@@ -114,7 +114,7 @@ def history(client: FlaskClient, session: str) -> list[tuple[str, str]]:
     response = client.get(HISTORY, query_string={"session": session})
     assert response.status_code == 200 and response.mimetype == "application/json"
     messages = response.get_json()["messages"]
-    assert all(set(m) == {"id", "direction", "text"} for m in messages)
+    assert all(set(m) == {"id", "direction", "text", "options"} for m in messages)
     assert [m["id"] for m in messages] == sorted(m["id"] for m in messages)
     return [(m["direction"], m["text"]) for m in messages]
 
