@@ -137,6 +137,27 @@ def test_cli_creates_and_lists_users(db_url: str, tmp_path: Path) -> None:
     assert "disabled" in m360("users", "list", url=db_url, cwd=tmp_path).stdout
 
 
+def test_the_readme_commands_work_without_a_terminal(db_url: str, tmp_path: Path) -> None:
+    """`users create` as the README writes it, with no terminal (stdin is a pipe): the password is the
+    first line of stdin; none at all is a clear error, not an abort. A status is typed as shown."""
+    assert "ana (admin) created" in m360("users", "create", "--username", "ana", "--role", "admin",
+                                         url=db_url, cwd=tmp_path, stdin=PASSWORD + "\n").stdout
+    refused = m360("users", "create", "--username", "eva", "--role", "admin", url=db_url, cwd=tmp_path, ok=False)
+    assert "--password-stdin" in refused.stderr and "Aborted" not in refused.stderr
+    writer = db.make_engine(db_url)
+    with db.transaction(writer) as conn:
+        code = helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
+                               need="Capacitación", themes=["plan_indicativo"], now=NOW).code
+    writer.dispose()
+    assert f"{code}: En gestión" in m360("tickets", "update", code, "--status", "en gestión", url=db_url,
+                                        cwd=tmp_path).stdout
+    assert "Respondida" in m360("tickets", "update", code, "--status", "Respondida", url=db_url, cwd=tmp_path).stdout
+    listed = m360("tickets", "list", "--status", "RESPONDIDA", url=db_url, cwd=tmp_path).stdout
+    assert code in listed and "en_gestion" not in listed
+    assert "unknown status" in m360("tickets", "list", "--status", "perdida", url=db_url, cwd=tmp_path,
+                                    ok=False).stderr
+
+
 # ------------------------------------------------------------------ mesa de ayuda and alerts
 
 

@@ -500,3 +500,13 @@ def test_any_reply_to_an_invitation_resumes_a_paused_interview_into_the_wave(ser
     assert "1. Responder" in chat.say("gracias")  # the invitation was answered: no second interview
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Interview)) == 1
+
+
+def test_a_wave_without_entities_says_to_load_them(tmp_path: Path) -> None:
+    """`m360 wave create` on a database whose entities were never loaded names the command to run."""
+    from tests.test_cli import m360
+
+    url = f"sqlite:///{tmp_path / 'vacia.sqlite3'}"
+    m360("db", "upgrade", url=url, cwd=tmp_path)
+    failed = m360("wave", "create", "--period", "2026-11", "--size", "52", url=url, cwd=tmp_path, ok=False)
+    assert "m360 entities load" in failed.stderr and "holds 0" not in failed.stderr
