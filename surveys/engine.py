@@ -342,8 +342,8 @@ class Interviewer:
         """ "¿Quiso decir 4 (Buena) o 5 (Excelente)?" with one button per value."""
         labels = [self.describe(question, v) for v in values]
         listed = ", ".join(f"*{x}*" for x in labels[:-1]) + " " + self.t("or") + f" *{labels[-1]}*"
-        positions = {c.name: i for i, c in enumerate(self.q.options(question), 1)}
-        buttons = tuple(Option(x, str(positions.get(str(v), v))) for x, v in zip(labels, values, strict=True))
+        replies = self._replies(question)
+        buttons = tuple(Option(x, replies.get(str(v), str(v))) for x, v in zip(labels, values, strict=True))
         return Outbound(self.t("choose_value", options=listed), buttons)
 
     def _resolve_pending(self, state: FlowState, question: Question, pending: dict[str, Any], text: str,
@@ -422,7 +422,14 @@ class Interviewer:
     def _options(self, question: Question) -> tuple[Option, ...]:
         if question.type not in CHOICE_TYPES or question.type is QType.SELECT_MULTIPLE:
             return ()
-        return tuple(Option(c.label, str(i)) for i, c in enumerate(self.q.options(question), 1))
+        replies = self._replies(question)
+        return tuple(Option(c.label, replies[c.name]) for c in self.q.options(question))
+
+    def _replies(self, question: Question) -> dict[str, str]:
+        """What each option's button sends: a rating's value ("0" on a 0–10 scale), else its number."""
+        if question.type is QType.RATING:
+            return {c.name: c.name.strip() for c in self.q.options(question)}
+        return {c.name: str(i) for i, c in enumerate(self.q.options(question), 1)}
 
     def _yes_no(self, text: str) -> Outbound:
         yes, no = self.t("option_yes"), self.t("option_no")
