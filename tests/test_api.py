@@ -145,6 +145,7 @@ def test_list_and_filter_help_requests(app: Flask, client: FlaskClient) -> None:
 
     assert codes() == [medellin, genova, old]  # newest first
     assert codes(status="asignada") == [medellin] and codes(status="nueva,asignada") == [medellin, genova, old]
+    assert codes(status="Nueva,ASIGNADA") == [medellin, genova, old]  # as the panel shows them, any case
     assert codes(theme="armonizacion_presupuestal") == [genova]
     assert codes(entity="08001") == [medellin, old]
     with engine_of(app).connect() as conn:

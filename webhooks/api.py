@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select
 
-from bot import alerts, helpdesk
+from bot import alerts, helpdesk, labels
 from bot.config import Settings
 from bot.themes import load_taxonomy
 from surveys import db
@@ -80,10 +80,11 @@ def list_help_requests() -> Any:
     query = select(REQUESTS).outerjoin(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
     status = request.args.get("status")
     if status:
-        unknown = set(status.split(",")) - set(helpdesk.STATUSES)
+        wanted = {part: labels.status_code(part) for part in status.split(",")}  # "en gestión" as en_gestion
+        unknown = {part for part, code in wanted.items() if code is None}
         if unknown:
             raise BadRequest(f"unknown status {sorted(unknown)}; use {', '.join(helpdesk.STATUSES)}")
-        query = query.where(REQUESTS.c.status.in_(status.split(",")))
+        query = query.where(REQUESTS.c.status.in_(set(wanted.values())))
     if entity := request.args.get("entity"):
         query = query.where(REQUESTS.c.entity_code == entity)
     if region := request.args.get("region"):
