@@ -193,7 +193,7 @@ _NUMBER_FILLERS = frozenset(
     "opcion opciones la el lo los las numero num nro respuesta es mi seria diria creo que le doy pongo daria "
     "pondria calificacion califico calificaria nota puntaje puntos punto estrellas estrella y e u con pues "
     "yo escojo elijo selecciono marco escogeria eligo me quedo gracias son de del ro ra er era do da to ta "
-    "vo va mo ma o a asigno asignaria asignamos otorgo otorgaria damos ponemos pondriamos dariamos".split()
+    "vo va mo ma o a escala asigno asignaria asignamos otorgo otorgaria damos ponemos pondriamos dariamos".split()
 )
 _RANGE_WORDS = frozenset({"a", "al", "hasta"})
 _FRACTION_WORDS = frozenset({"de", "sobre"})
@@ -262,6 +262,9 @@ def _pure_numbers(tokens: Sequence[str], last: int) -> list[_Num] | None:
         elif items and items[-1].kind == "int" and (tok in _RANGE_WORDS or tok in _FRACTION_WORDS):
             pending = "range" if tok in _RANGE_WORDS else "frac"
             continue
+        elif items and items[-1].kind == "int" and tok in ("punto", "coma"):
+            pending = "dec"  # "cuatro punto cinco" is 4.5, dictated
+            continue
         elif tok in _NUMBER_FILLERS:
             continue
         else:
@@ -329,7 +332,7 @@ _BUILTIN_SYNONYMS: Final[Mapping[str, tuple[tuple[str, bool], ...]]] = MappingPr
 _Y, _N, _P, _U = "si", "no", "parcialmente", "?"
 _YN_VOCAB: Final[tuple[tuple[str, str, bool], ...]] = (
     *((w, _Y, False) for w in (
-        "si", "s", "sip", "sep", "sis", "sisas", "simon", "yes", "yep", "yeah", "claro", "claro que si",
+        "mas bien si", "si", "s", "sip", "sep", "sis", "sisas", "simon", "yes", "yep", "yeah", "claro", "claro que si",
         "claro q si", "por supuesto", "por supuesto que si", "porsupuesto", "desde luego", "obvio", "obviamente",
         "de acuerdo", "deacuerdo", "estoy de acuerdo", "acepto", "aceptar", "aceptado", "acepta", "autorizo",
         "ok", "oki", "okey", "okay", "okei", "oka", "dale", "de una", "listo", "lista", "vale", "bueno",
@@ -340,7 +343,8 @@ _YN_VOCAB: Final[tuple[tuple[str, str, bool], ...]] = (
         "completamente", "of course")),
     *((w, _Y, True) for w in ("k", "ya", "aja", "aha", "ajam", "uhum", "eso", "porque no")),  # "¿porque no?"
     *((w, _N, False) for w in (
-        "no", "n", "nop", "nope", "nones", "nel", "nanai", "nah", "negativo", "nunca", "jamas", "tampoco",
+        "mas bien no", "no", "n", "nop", "nope", "nones", "nel", "nanai", "nah", "negativo", "nunca", "jamas",
+        "tampoco",
         "para nada", "nada", "de ninguna manera", "de ningun modo", "en absoluto", "ni loco", "ni loca",
         "no gracias", "no quiero", "no acepto", "no autorizo", "no deseo", "no me interesa", "rechazo",
         "no estoy de acuerdo", "claro que no", "por supuesto que no", "obvio que no", "creo que no",
@@ -1024,9 +1028,23 @@ def _items(index: _ListIndex, content: list[tuple[str, int, bool, str]]) -> list
     return items
 
 
+def _without_scale(tokens: tuple[str, ...], rating: Mapping[int, int]) -> tuple[str, ...]:
+    """ "de 1 a 5 le doy 4": a range that restates the scale is dropped when another number follows."""
+    scale = (str(min(rating)), str(max(rating)))
+    words = [str(_CARDINALS.get(t, t)) for t in tokens]
+    for i in range(len(words) - 2):
+        if (words[i], words[i + 2]) == scale and words[i + 1] in _RANGE_WORDS:
+            rest = tokens[:i] + tokens[i + 3 :]
+            if any(t[0] in _NUM_START or t in _CARDINALS for t in rest):
+                return rest
+    return tokens
+
+
 def _parse_choice(index: _ListIndex, mode: str, raw: str, tokens: tuple[str, ...],
                   context: frozenset[str] = frozenset()) -> Parsed:
     choices = index.choices
+    if mode == "rating" and index.rating and len(tokens) > 3:
+        tokens = _without_scale(tokens, index.rating)
     if mode == "rating":
         stars = sum(ch in _STARS for ch in raw)
         if stars and all(t == "," or t in _NUMBER_FILLERS for t in tokens):
@@ -1155,6 +1173,7 @@ _CORRECTIONS: Final = tuple(tuple(p.split()) for p in (
     "corrijo", "correccion", "quise decir", "quiero decir", "queria decir", "me equivoque", "me equivoco",
     "digo", "sino", "o sea", "osea", "error", "no",
 ))
+_CORRECTION_STARTS: Final = frozenset(m[0] for m in _CORRECTIONS)
 _CORRECTION_TAIL_MAX: Final = 4  # a correction names the value again, in a few words
 _CORRECTION_TAIL_SKIP = frozenset({",", "es", "era", "seria", "la", "el", "que", "a", "pues", "perdon", "mejor"})
 
@@ -1164,6 +1183,8 @@ def _corrected(tokens: tuple[str, ...], parse: Any, raw: str, *, multi: bool, no
     both parts read as answers on their own. A multiple choice corrected so is confirmed (it may
     replace the list or one item of it)."""
     for i in range(len(tokens) - 1, -1, -1):
+        if tokens[i] not in _CORRECTION_STARTS:
+            continue
         marker = next((m for m in _CORRECTIONS if tokens[i : i + len(m)] == m), None)
         if marker is None or (marker[0] == "no" and not no_marker):
             continue
