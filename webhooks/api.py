@@ -31,6 +31,7 @@ EVENTS = helpdesk.EVENTS
 ALERTS = alerts.ALERTS
 ENTITIES = Entity.__table__
 MAX_LIMIT = 500
+MAX_OFFSET = 10**12  # far past any table; a larger one overflows the database integer (500 before)
 
 
 @bp.errorhandler(helpdesk.InvalidTransition)
@@ -54,8 +55,8 @@ def _paging() -> tuple[int, int]:
         offset = int(request.args.get("offset", 0))
     except ValueError as exc:
         raise BadRequest("limit and offset must be integers") from exc
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise BadRequest(f"limit must be 1–{MAX_LIMIT} and offset ≥ 0")
+    if not 1 <= limit <= MAX_LIMIT or not 0 <= offset <= MAX_OFFSET:  # a database integer has 64 bits
+        raise BadRequest(f"limit must be 1–{MAX_LIMIT} and offset 0–{MAX_OFFSET}")
     return limit, offset
 
 
