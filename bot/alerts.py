@@ -134,6 +134,17 @@ def destinations_from_env(env: Mapping[str, str] | None = None) -> list[Destinat
     return found
 
 
+def whatsapp_problem(conn: Connection, destinations: Iterable[Destination], now: datetime) -> Any:
+    """Why alerts to the DER's WhatsApp number cannot be delivered now (outside the 24-hour window
+    of that number's last message, and no ``der_alert`` template), or None."""
+    for dest in destinations:
+        if dest.channel == templates.WHATSAPP and not dest.payload.get("content_sid"):
+            last = conn.execute(select(CONTACTS.c.last_inbound_at).where(
+                CONTACTS.c.channel == dest.channel, CONTACTS.c.address == dest.address)).scalar()
+            return templates.problem(dest.channel, "der_alert", last, now)
+    return None
+
+
 # ------------------------------------------------------------------ raising and delivering
 
 

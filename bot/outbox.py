@@ -284,6 +284,14 @@ class Sender:
             ).one_or_none()
             if row is None:
                 return None
+            if row.attempts >= self.max_attempts:  # used up (a sender kept dying on it): no further try
+                in_doubt = bool(row.in_doubt) or row.status == Status.SENDING
+                if in_doubt and self.providers[row.channel].reconciles:
+                    self._record(conn, row, Status.REVIEW, now, error=f"{row.error or 'the sender kept stopping'}; "
+                                 f"gave up after {row.attempts} attempt(s) without knowing whether it went out")
+                else:
+                    self._record(conn, row, Status.FAILED, now, error=f"gave up after {row.attempts} attempt(s)")
+                return None
             conn.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(
                 status=Status.SENDING, locked_until=now + self.lease, attempts=row.attempts + 1, updated_at=now))
         return row, row.status == Status.SENDING
@@ -305,8 +313,7 @@ class Sender:
         )
         per_chat = row.kind != "callback"  # a button acknowledgement is not a message in the chat
         wait = limiter.chat_wait(row.address) if per_chat else 0.0
-        if wait > 0 and attempt <= self.max_attempts:
-            # Too soon for this chat: come back later, without counting an attempt.
+        if wait > 0:  # too soon for this chat: come back later, without counting an attempt
             return self._retry(row, wait, "per-chat rate limit", in_doubt=in_doubt, attempts=row.attempts)
         if in_doubt and provider.reconciles:
             try:
@@ -315,9 +322,6 @@ class Sender:
                 return self._cannot_tell(row, attempt, exc)
             if provider_id is not None:
                 return self._finish(row, Status.SENT, provider_id=provider_id)
-        elif attempt > self.max_attempts:  # only lease expiries get here: a sender keeps dying on this row
-            return self._finish(row, Status.REVIEW if in_doubt else Status.FAILED,
-                                error=f"gave up after {row.attempts} attempt(s) (the sender kept stopping)")
         limiter.take(row.address if per_chat else None, self.sleep)
         try:
             provider_id = provider.send(message)
@@ -382,21 +386,25 @@ class Sender:
             conn.execute(update(OUTBOX).where(OUTBOX.c.id == row.id).values(**values))
 
     def _finish(self, row: Any, status: Status, *, provider_id: str | None = None, error: str | None = None) -> None:
-        now = self.clock()
+        with db.transaction(self.engine) as conn:
+            self._record(conn, row, status, self.clock(), provider_id=provider_id, error=error)
+
+    def _record(self, conn: Connection, row: Any, status: Status, now: datetime, *, provider_id: str | None = None,
+                error: str | None = None) -> None:
         values: dict[str, Any] = dict(status=status, locked_until=None, error=error, updated_at=now,
                                       in_doubt=status == Status.REVIEW)
         if provider_id is not None:
             values["provider_id"] = provider_id
         if status == Status.SENT:
             values["sent_at"] = now
-        with db.transaction(self.engine) as conn:
-            conn.execute(update(OUTBOX).where(OUTBOX.c.id == row.id).values(**values))
-            if status in (Status.FAILED, Status.REVIEW):
-                try:
-                    with conn.begin_nested():  # telling a person must never lose the outcome itself
-                        self.on_attention(conn, row, status, now)
-                except Exception:
-                    log.exception("outbox %s: could not raise the alert for a person", row.id)
+        conn.execute(update(OUTBOX).where(OUTBOX.c.id == row.id).values(**values))
+        if status in (Status.FAILED, Status.REVIEW):
+            outcome = SimpleNamespace(**{**row._asdict(), "error": error})
+            try:
+                with conn.begin_nested():  # telling a person must never lose the outcome itself
+                    self.on_attention(conn, outcome, status, now)
+            except Exception:
+                log.exception("outbox %s: could not raise the alert for a person", row.id)
 
     def _opt_out(self, contact_id: int) -> None:
         with db.transaction(self.engine) as conn:
