@@ -398,6 +398,11 @@ class Sender:
         if status == Status.SENT:
             values["sent_at"] = now
         conn.execute(update(OUTBOX).where(OUTBOX.c.id == row.id).values(**values))
+        interval = self.providers[row.channel].per_chat_interval
+        if status == Status.SENT and interval > 0:
+            # The next piece of this message: not before the chat's interval, whichever sender takes it.
+            conn.execute(update(OUTBOX).where(OUTBOX.c.after_id == row.id, OUTBOX.c.status == Status.PENDING)
+                         .values(next_attempt_at=now + timedelta(seconds=interval)))
         if status in (Status.FAILED, Status.REVIEW):
             outcome = SimpleNamespace(**{**row._asdict(), "error": error})
             try:

@@ -462,7 +462,7 @@ def _multipart(content_type: str, body: bytes) -> JSON:
 class FakeTelegram(_FakeServer):
     """The Bot API at ``{base_url}{token}/{method}`` (so ``base_url`` ends in ``/bot``, like PTB's).
 
-    Methods: getMe, sendMessage, editMessageText, answerCallbackQuery, sendChatAction, setWebhook,
+    Methods: getMe, sendMessage, editMessageText, editMessageReplyMarkup, answerCallbackQuery, sendChatAction, setWebhook,
     deleteWebhook, getWebhookInfo, getUpdates (offset/limit/long-poll timeout); ``set_handler`` adds more.
     Public API: ``base_url``, ``token``, ``bot_user``, ``push_update(update)``, ``fail_next(...)``,
     ``calls``, ``sent``, ``requests``, ``wait_for(n, method=...)``, ``set_handler(method, fn)``, ``reset()``.
@@ -592,6 +592,7 @@ class FakeTelegram(_FakeServer):
         simple: dict[str, Callable[[], Any]] = {
             "getMe": lambda: self.bot_user,
             "answerCallbackQuery": lambda: True,
+            "editMessageReplyMarkup": lambda: True,
             "sendChatAction": lambda: True,
             "setWebhook": lambda: self._set_webhook(params.get("url", "")),
             "deleteWebhook": lambda: self._set_webhook("", drop=bool(params.get("drop_pending_updates"))),

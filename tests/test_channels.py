@@ -246,10 +246,13 @@ class TelegramChat:
         rows = self.last.get("reply_markup", {}).get("inline_keyboard", [])
         return [(b["text"], b["callback_data"]) for row in rows for b in row]
 
-    def press(self, label: str) -> str:
-        data = dict(self.buttons())[label]
+    def press(self, label: str, keyboard: list[tuple[str, str]] | None = None, message_id: int | None = None) -> str:
+        """Tap a button of the last reply's keyboard, or of an older ``keyboard`` (on ``message_id``)."""
+        data = dict(keyboard if keyboard is not None else self.buttons())[label]
+        message = self.message("(teclado)") if message_id is None else Message(
+            message_id=message_id, date=datetime.now(UTC), chat=self.chat, text="(teclado)")
         query = CallbackQuery(id=str(next(self.ids)), from_user=self.user, chat_instance="ci", data=data,
-                              message=self.message("(teclado)"))
+                              message=message)
         self.last_callback_id = query.id
         return self.send(Update(update_id=next(self.ids), callback_query=query))
 
@@ -485,3 +488,91 @@ def test_expired_or_unknown_invitations_are_ignored(client: FlaskClient, session
         tg = TelegramChat(client, chat_id=abs(hash(token)) % 10**9)
         tg.say(f"/start {token}")
         assert "alcaldía o gobernación" in tg.press("Sí")
+
+
+def reach_the_first_question(tg: TelegramChat) -> None:
+    tg.say("/start")
+    tg.press("Sí")
+    tg.say("Génova, Quindío")
+    tg.press("Sí")
+    tg.say("Ana")
+    tg.press("Secretario(a) de Planeación")
+    assert "20 preguntas" in tg.press("Responder el Monitoreo 360")
+
+
+def test_a_tap_on_an_old_keyboard_answers_nothing_and_the_keyboard_is_removed(
+        db_url: str, sessions: sessionmaker[Session], telegram_fake: Any) -> None:
+    """Tap «Buena» on puntaje_general, answer on, then tap that first keyboard again: it must not
+    store aspecto_oportunidad = 1 (or anything); Telegram shows «Esa opción ya no está activa» on
+    the button and the old keyboard is removed (editMessageReplyMarkup)."""
+    from bot.channels.telegram_api import TelegramProvider
+
+    provider = TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)
+    app = create_app(db_url, TELEGRAM_WEBHOOK_SECRET=SECRET, providers={"telegram": provider})
+    tg = TelegramChat(app.test_client())
+    reach_the_first_question(tg)
+    first_keyboard, first_message = tg.buttons(), 990001
+    assert "En pocas palabras" in tg.press("Buena", first_keyboard, first_message)
+    assert "Oportunidad" in tg.say("Muy buena, el asesor siempre responde")  # aspecto_oportunidad is current
+    current_keyboard = tg.buttons()
+    with sessions() as s:
+        before = dict(s.execute(select(Answer.question, Answer.value)).all())
+    assert tg.press("Muy mala" if "Muy mala" in dict(first_keyboard) else "Mala", first_keyboard, first_message) == ""
+    with sessions() as s:
+        assert dict(s.execute(select(Answer.question, Answer.value)).all()) == before  # nothing stored
+        assert "aspecto_oportunidad" not in before
+    app.extensions["m360.outbox"].sender.run_once()
+    answers = [c.params for c in telegram_fake.calls if c.method == "answerCallbackQuery"]
+    assert answers[-1].get("text") == "Esa opción ya no está activa"
+    cleared = [c.params for c in telegram_fake.calls if c.method == "editMessageReplyMarkup"]
+    assert {"chat_id": 424242, "message_id": first_message} in [
+        {k: p[k] for k in ("chat_id", "message_id")} for p in cleared]
+    tg.press("Buena", current_keyboard, 990002)  # the current keyboard still answers
+    with sessions() as s:
+        assert s.scalar(select(Answer.value).where(Answer.question == "aspecto_oportunidad")) == 4
+
+
+def test_a_keyboard_of_the_same_question_asked_again_still_answers_it(client: FlaskClient,
+                                                                      sessions: sessionmaker[Session]) -> None:
+    tg = TelegramChat(client)
+    reach_the_first_question(tg)
+    keyboard = tg.buttons()
+    tg.say("no sé")  # not an answer: the same question is asked again, with a new keyboard
+    assert "En pocas palabras" in tg.press("Excelente", keyboard)  # the earlier keyboard is the same prompt
+    with sessions() as s:
+        assert s.scalar(select(Answer.value).where(Answer.question == "puntaje_general")) == 5
+
+
+def test_a_long_reply_arrives_in_order_under_the_per_chat_limit(db_url: str, telegram_fake: Any) -> None:
+    """A reply of several pieces through the outbox: each piece waits for the one before it and for
+    the chat's one-second interval, whichever of several senders (each with its own rate limiter,
+    as separate worker processes have) takes it — 5 runs, always in order."""
+    from bot import outbox
+    from bot.channels import telegram as telegram_channel
+    from bot.channels.telegram_api import TelegramProvider
+    from bot.outbox import Sender
+    from surveys import db
+    from surveys.messages import Outbound
+    from tests.test_outbox import Clock
+
+    engine = create_app(db_url, providers={}).extensions["m360.sessions"].kw["bind"]
+    paragraphs = [f"Parte {i}: " + "una frase larga con <datos> & más. " * 85 for i in range(3)]
+    clock = Clock()
+    senders = [Sender(engine, {"telegram": TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)},
+                      clock=clock) for _ in range(3)]
+    for run in range(5):
+        telegram_fake.reset()
+        chat = 5000 + run
+        with db.transaction(engine) as conn:
+            telegram_channel.enqueue_replies(conn, chat, [Outbound("\n\n".join(paragraphs))], update_id=run,
+                                             now=clock())
+        for turn in range(40):  # the senders take turns; the clock moves a quarter second when none has work
+            if not senders[(turn + run) % 3].run_once(limit=1):  # one row each: as concurrent workers do
+                clock.advance(0.25)
+        sent = [c.params["text"] for c in telegram_fake.calls if c.method == "sendMessage"]
+        numbers = [int(n) for text in sent for n in re.findall(r"Parte (\d+):", text)]
+        assert len(sent) == 3 and numbers == [0, 1, 2], numbers
+        with engine.connect() as conn:
+            times = list(conn.execute(select(outbox.OUTBOX.c.sent_at).where(outbox.OUTBOX.c.address == str(chat))
+                                      .order_by(outbox.OUTBOX.c.id)).scalars())
+        assert all((b - a).total_seconds() >= 1 for a, b in zip(times, times[1:], strict=False)), times

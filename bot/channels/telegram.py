@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
@@ -290,7 +291,8 @@ def group_note(parsed: Parsed, username: str | None) -> Outbound:
     return Outbound(t("group_private_only", link=f"https://t.me/{name}" if name else t("group_private_link_unknown")))
 
 
-def enqueue_replies(conn: Any, chat_id: int, replies: list[Outbound], update_id: int) -> None:
+def enqueue_replies(conn: Any, chat_id: int, replies: list[Outbound], update_id: int,
+                    now: datetime | None = None) -> None:
     """The turn's replies through the outbox, split if needed, in order (deduplicated by chat and
     update_id: a redelivered update is not answered twice)."""
     message = combine(replies)
@@ -299,7 +301,7 @@ def enqueue_replies(conn: Any, chat_id: int, replies: list[Outbound], update_id:
     outbox.enqueue(conn, channel=CHANNEL, address=str(chat_id), text=message.text, kind="reply",
                    options=[(o.label, o.reply) for o in message.options],
                    payload={"prompt": message.prompt} if message.prompt else None,
-                   dedupe_key=f"tg-reply:{chat_id}:{update_id}")
+                   dedupe_key=f"tg-reply:{chat_id}:{update_id}", now=now)
 
 
 def enqueue_callback_answer(conn: Any, parsed: Parsed, notice: str | None = None) -> None:
