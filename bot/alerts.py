@@ -21,7 +21,7 @@ in the outbox, in that same transaction, for every destination configured in the
 | variable | destination |
 |---|---|
 | M360_DER_TELEGRAM_CHAT_ID | the DER's Telegram group (the bot must be a member) |
-| M360_DER_WHATSAPP_TO | a WhatsApp number, E.164 (outside the 24-hour window it needs the ``der_alert`` template: M360_DER_WHATSAPP_CONTENT_SID) |
+| M360_DER_WHATSAPP_TO | a WhatsApp number, E.164 (outside the 24-hour window: M360_DER_WHATSAPP_CONTENT_SID) |
 | M360_ALERT_WEBHOOK_URL, M360_ALERT_WEBHOOK_SECRET | a JSON webhook signed with HMAC-SHA256 (bot.channels.webhook) |
 
 Open alerts are summarised once a day (``digest``); ``check_overdue`` and ``send_digest_if_due``

@@ -462,8 +462,8 @@ def _multipart(content_type: str, body: bytes) -> JSON:
 class FakeTelegram(_FakeServer):
     """The Bot API at ``{base_url}{token}/{method}`` (so ``base_url`` ends in ``/bot``, like PTB's).
 
-    Methods: getMe, sendMessage, editMessageText, editMessageReplyMarkup, answerCallbackQuery, sendChatAction, setWebhook,
-    deleteWebhook, getWebhookInfo, getUpdates (offset/limit/long-poll timeout); ``set_handler`` adds more.
+    Methods: getMe, sendMessage, editMessageText, editMessageReplyMarkup, answerCallbackQuery, sendChatAction,
+    setWebhook, deleteWebhook, getWebhookInfo, getUpdates (offset/limit/long-poll timeout); ``set_handler`` adds more.
     Public API: ``base_url``, ``token``, ``bot_user``, ``push_update(update)``, ``fail_next(...)``,
     ``calls``, ``sent``, ``requests``, ``wait_for(n, method=...)``, ``set_handler(method, fn)``, ``reset()``.
     """

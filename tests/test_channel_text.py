@@ -15,9 +15,9 @@ from bot.channels.telegram import CALLBACK_BYTES, callback_data, parse_callback_
 from bot.channels.text import (
     TELEGRAM_LIMIT,
     TWILIO_LIMIT,
+    spans,
     split,
     split_for,
-    spans,
     telegram_length,
     to_html,
     utf16_length,

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Chat, Message, Update, User
@@ -128,9 +129,10 @@ def test_forged_requests_naming_someone_cannot_use_up_their_budget(db_url: str,
                        headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}).status_code == 200
 
 
-def whatsapp_from(client: Any, number: str, address: str) -> int:
+def whatsapp_from(client: FlaskClient, number: str, address: str) -> int:
     form, headers = signed_form("hola", f"SM{uuid.uuid4().hex}", sender=f"whatsapp:{number}")
-    return client.post("/webhooks/twilio", data=form, headers=headers, environ_base={"REMOTE_ADDR": address}).status_code
+    response = client.post("/webhooks/twilio", data=form, headers=headers, environ_base={"REMOTE_ADDR": address})
+    return response.status_code
 
 
 def test_an_address_that_keeps_failing_the_check_is_refused_before_it_is_checked(

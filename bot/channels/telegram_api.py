@@ -27,7 +27,6 @@ from bot.channels.text import to_html
 from bot.outbox import Outgoing, SendError
 from surveys.messages import Option
 
-
 # BadRequest descriptions that mean the call's effect is already there (an earlier attempt did it).
 _ALREADY_DONE = ("query is too old", "query id is invalid", "message is not modified", "message to edit not found",
                  "message can't be edited")
