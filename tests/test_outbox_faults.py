@@ -8,7 +8,6 @@ asks again with backoff; past the bound a person decides (alert + panel). Exactl
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,6 +21,7 @@ from bot.outbox import Sender, Status
 from surveys import db
 from surveys.models import Alert, OutboxMessage
 from tests.fakes import FakeTwilio
+from tests.test_outbox import Clock
 
 pytestmark = pytest.mark.usefixtures("no_internet")
 
@@ -29,17 +29,6 @@ FROM = "+14155238886"
 TO = "+573001112233"
 TEXT = "Su solicitud MDA-2026-00042 cambió de estado: en gestión."
 MAX_ATTEMPTS = 5
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
