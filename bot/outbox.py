@@ -92,7 +92,6 @@ class Outgoing:
     payload: Mapping[str, Any] = field(default_factory=dict)
     within_window: bool = True  # WhatsApp: inside the 24-hour customer-service window
     kind: str = "message"
-    continuation: bool = False  # a later piece of a split message
 
 
 class SendError(Exception):
@@ -309,7 +308,7 @@ class Sender:
             id=row.id, channel=row.channel, address=row.address, text=row.text,
             options=tuple((label, reply) for label, reply in row.options or ()), payload=row.payload or {},
             within_window=row.last_inbound_at is not None and self.clock() - row.last_inbound_at < WHATSAPP_WINDOW,
-            kind=row.kind, continuation=row.after_id is not None,
+            kind=row.kind,
         )
         per_chat = row.kind != "callback"  # a button acknowledgement is not a message in the chat
         wait = limiter.chat_wait(row.address) if per_chat else 0.0
