@@ -343,7 +343,8 @@ class Sender:
         if exc.opted_out and row.contact_id is not None:
             self._opt_out(row.contact_id)
         if exc.no_template and row.after_id is not None:  # the first piece went as the template
-            return self._finish(row, Status.SKIPPED, error=str(exc))
+            return self._finish(row, Status.SKIPPED, error="outside WhatsApp's 24-hour window: the template sent "
+                                                           "with the first piece stands for the whole message")
         if exc.permanent or exc.opted_out:
             log.warning("outbox %s failed for good: %s", row.id, exc)
             return self._finish(row, Status.FAILED, error=str(exc))
