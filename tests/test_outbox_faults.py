@@ -185,7 +185,7 @@ def test_a_5xx_on_the_last_attempt_is_reconciled_before_it_is_called_failed(
 
 
 def test_the_panel_and_the_cli_show_and_settle_rows_for_a_person(
-        engine: Engine, twilio_fake: FakeTwilio, clock: Clock, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        engine: Engine, twilio_fake: FakeTwilio, clock: Clock, cli_database: str) -> None:
     from bot.cli import main
     from tests.test_panel import PASSWORD, csrf, signed_in
     from webhooks.app import create_app
@@ -194,11 +194,10 @@ def test_the_panel_and_the_cli_show_and_settle_rows_for_a_person(
     row_id = killed_mid_send(engine, twilio_fake, clock)
     twilio_fake.fail_list(500, times=1000)
     assert run_until_settled(engine, twilio_fake, clock, row_id).status == Status.REVIEW
-    monkeypatch.setenv("M360_DATABASE_URL", db_url)
     listed = CliRunner().invoke(main, ["outbox", "review"])
     assert listed.exit_code == 0 and f"#{row_id}" in listed.output and "review" in listed.output
 
-    app = create_app(db_url, SECRET_KEY="test-secret", M360_CLOCK=clock, providers={})
+    app = create_app(cli_database, SECRET_KEY="test-secret", M360_CLOCK=clock, providers={})
     with db.transaction(engine) as conn:
         create_user(conn, username="luis", name="Luis", role="der", password=PASSWORD)
     client = signed_in(app, "luis")

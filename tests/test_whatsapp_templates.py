@@ -141,14 +141,13 @@ def test_closing_outside_the_window_asks_the_rating_with_its_template(engine: En
 
 @pytest.mark.usefixtures("unconfigured")
 def test_a_ticket_update_with_no_template_is_never_reported_as_a_success(
-        engine: Engine, twilio_fake: FakeTwilio, db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        engine: Engine, twilio_fake: FakeTwilio, cli_database: str) -> None:
     """The CLI says so and exits 3; the row fails with the reason; the DER gets an alert."""
     from bot.cli import NOT_NOTIFIED, main
     from surveys.models import utcnow
 
     now = utcnow()  # the CLI runs on the real clock: everything here is relative to it
     _, code = requester(engine, last_message=now - timedelta(days=3))
-    monkeypatch.setenv("M360_DATABASE_URL", db_url)
     result = CliRunner().invoke(main, ["tickets", "update", code, "--status", "asignada", "--note", "Marta la llama"])
     assert result.exit_code == NOT_NOTIFIED
     assert f"{code}: asignada" in result.stdout
@@ -279,8 +278,8 @@ def test_a_long_note_is_split_inside_the_window_and_stands_as_one_template_outsi
     assert (head.status, rest.status) == (Status.SENT, Status.SKIPPED)  # the template stood for the whole message
 
 
-def test_der_alerts_to_whatsapp_without_a_template_are_flagged(engine: Engine, unconfigured: None,
-                                                               monkeypatch: pytest.MonkeyPatch, db_url: str) -> None:
+@pytest.mark.usefixtures("unconfigured", "cli_database")
+def test_der_alerts_to_whatsapp_without_a_template_are_flagged(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.alerts import whatsapp_problem
     from bot.cli import main
 
@@ -288,7 +287,6 @@ def test_der_alerts_to_whatsapp_without_a_template_are_flagged(engine: Engine, u
     with engine.connect() as conn:
         problem = whatsapp_problem(conn, destinations, NOW)
     assert problem is not None and "M360_DER_WHATSAPP_CONTENT_SID" in str(problem)
-    monkeypatch.setenv("M360_DATABASE_URL", db_url)
     monkeypatch.setenv("M360_DER_WHATSAPP_TO", "+573001230000")
     result = CliRunner().invoke(main, ["alerts", "check"])
     assert result.exit_code == 0 and "not delivered" in result.stderr
