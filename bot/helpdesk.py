@@ -200,8 +200,7 @@ def _notify(conn: Connection, ticket: Any, status: str, note: str | None, referr
 def notification_problem(conn: Connection, code: str, now: datetime) -> templates.Problem | None:
     """Why the requester of ``code`` cannot be told about a change now (WhatsApp, 24-hour window
     closed, no template configured for it), or None: what the CLI and the panel show after a change."""
-    row = conn.execute(select(REQUESTS.c.status, REQUESTS.c.satisfaction, CONTACTS.c.channel,
-                              CONTACTS.c.last_inbound_at, CONTACTS.c.state)
+    row = conn.execute(select(REQUESTS.c.status, CONTACTS.c.channel, CONTACTS.c.last_inbound_at, CONTACTS.c.state)
                        .join(CONTACTS, CONTACTS.c.id == REQUESTS.c.contact_id)
                        .where(REQUESTS.c.code == code.upper())).one_or_none()
     if row is None:

@@ -69,6 +69,8 @@ SELECT_CONTACT = (
     .with_for_update()
 )
 INSERT_CONTACT = CONTACTS.insert()
+SEEN = select(MESSAGES.c.id).where(MESSAGES.c.channel == bindparam("b_channel"), MESSAGES.c.direction == "in",
+                                   MESSAGES.c.external_id == bindparam("b_external_id"))
 INSERT_MESSAGE = MESSAGES.insert()
 UPDATE_CONTACT = CONTACTS.update().where(CONTACTS.c.id == bindparam("b_id"),
                                          CONTACTS.c.state_version == bindparam("b_version"))
@@ -149,7 +151,11 @@ class ChatService:
         with db.transaction(self.engine) as conn:
             contact = conn.execute(SELECT_CONTACT, key).one_or_none()
             if not prompts.is_current(inbound.prompt, contact.state if contact is not None else None):
-                # A button of a keyboard whose prompt is past: it answers nothing, and nothing is written.
+                # A button of a keyboard whose prompt is past: it answers nothing, and nothing is written —
+                # unless it is this very press delivered again (its turn moved the prompt on): replay it.
+                if inbound.external_id is not None and conn.execute(SEEN, {
+                        "b_channel": inbound.channel, "b_external_id": inbound.external_id}).first() is not None:
+                    raise _Redelivery
                 return Turn([Outbound(texts()("stale_option"), notice=True)], ConversationState())
             if contact is None:
                 # A concurrent first message for the same address fails here (unique) and is retried.

@@ -27,7 +27,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
 from bot.channels.text import split, to_html
-from surveys.models import Answer, Contact, Interview, MessageLog
+from surveys.models import Answer, ConsentRecord, Contact, Interview, MessageLog
 from tests.test_conversation import EXPECTED, INTERVIEW, register, start_interview
 from webhooks.app import create_app
 
@@ -576,3 +576,19 @@ def test_a_long_reply_arrives_in_order_under_the_per_chat_limit(db_url: str, tel
             times = list(conn.execute(select(outbox.OUTBOX.c.sent_at).where(outbox.OUTBOX.c.address == str(chat))
                                       .order_by(outbox.OUTBOX.c.id)).scalars())
         assert all((b - a).total_seconds() >= 1 for a, b in zip(times, times[1:], strict=False)), times
+
+
+def test_a_button_press_delivered_again_replays_its_reply_not_the_stale_notice(client: FlaskClient,
+                                                                               sessions: sessionmaker[Session]) -> None:
+    """Telegram redelivers a press whose answer it did not get: the press moved the prompt on, but it
+    is the same update — its reply is sent again, not «ya no está activa»."""
+    tg = TelegramChat(client)
+    tg.say("/start")
+    data = dict(tg.buttons())["Sí"]
+    query = CallbackQuery(id="77", from_user=tg.user, chat_instance="ci", data=data, message=tg.message("(teclado)"))
+    press = Update(update_id=next(tg.ids), callback_query=query)
+    first = tg.send(press)
+    assert "alcaldía o gobernación" in first
+    assert tg.send(press) == first
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(ConsentRecord)) == 1
