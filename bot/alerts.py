@@ -12,6 +12,8 @@ Rules (bot/alerts.yaml, each can be switched off and tuned):
 | tema_mala | Mala/Muy mala on a Bloque 3 theme | interview |
 | pico_demanda | ≥ N entities of one region asked for one theme within D days | region+theme, once per window |
 | ticket_vencido | an open ticket is past its due date | ticket |
+| envio_fallido | a ticket notification could not reach the requester (e.g. no WhatsApp template) | outbox row |
+| envio_revisar | a message may or may not have gone out, and the provider cannot tell: a person decides | outbox row |
 
 An alert is stored once (unique ``dedupe_key``) in the transaction of what caused it, and queued
 in the outbox, in that same transaction, for every destination configured in the environment:
@@ -19,7 +21,7 @@ in the outbox, in that same transaction, for every destination configured in the
 | variable | destination |
 |---|---|
 | M360_DER_TELEGRAM_CHAT_ID | the DER's Telegram group (the bot must be a member) |
-| M360_DER_WHATSAPP_TO | a WhatsApp number, E.164 (outside the 24-hour window it needs M360_DER_WHATSAPP_CONTENT_SID) |
+| M360_DER_WHATSAPP_TO | a WhatsApp number, E.164 (outside the 24-hour window: M360_DER_WHATSAPP_CONTENT_SID) |
 | M360_ALERT_WEBHOOK_URL, M360_ALERT_WEBHOOK_SECRET | a JSON webhook signed with HMAC-SHA256 (bot.channels.webhook) |
 
 Open alerts are summarised once a day (``digest``); ``check_overdue`` and ``send_digest_if_due``
@@ -44,6 +46,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot import deadlines, helpdesk, outbox
+from bot.channels import templates
 from bot.periodic import Periodic
 from bot.themes import theme_labels
 from surveys import db, formats, store
@@ -61,7 +64,7 @@ CONTACTS = Contact.__table__
 QUESTIONNAIRES = QuestionnaireVersion.__table__
 
 RULES = ("ticket_nuevo", "ticket_urgente", "contacto_asesor", "insatisfaccion", "contribucion_no", "tema_mala",
-         "pico_demanda", "ticket_vencido")
+         "pico_demanda", "ticket_vencido", "envio_fallido", "envio_revisar")
 DEFAULT_CONFIG = Path(__file__).with_name("alerts.yaml")
 
 
@@ -131,6 +134,17 @@ def destinations_from_env(env: Mapping[str, str] | None = None) -> list[Destinat
     return found
 
 
+def whatsapp_problem(conn: Connection, destinations: Iterable[Destination], now: datetime) -> Any:
+    """Why alerts to the DER's WhatsApp number cannot be delivered now (outside the 24-hour window
+    of that number's last message, and no ``der_alert`` template), or None."""
+    for dest in destinations:
+        if dest.channel == templates.WHATSAPP and not dest.payload.get("content_sid"):
+            last = conn.execute(select(CONTACTS.c.last_inbound_at).where(
+                CONTACTS.c.channel == dest.channel, CONTACTS.c.address == dest.address)).scalar()
+            return templates.problem(dest.channel, "der_alert", last, now)
+    return None
+
+
 # ------------------------------------------------------------------ raising and delivering
 
 
@@ -176,8 +190,8 @@ class Alerts:
         payload: dict[str, Any] = dict(dest.payload)
         if dest.channel == "webhook":
             payload = dict(event)
-        elif dest.channel == "whatsapp" and "content_sid" in payload:
-            payload["content_variables"] = {"1": text[:1000]}
+        elif dest.channel == templates.WHATSAPP:  # outside the 24-hour window: the DER alert's template
+            payload.update(templates.payload("der_alert", {"1": text}))
         contact_id = None
         if dest.channel in ("whatsapp", "telegram"):  # a DER member who also chats with the bot: use its window
             contact_id = conn.execute(select(CONTACTS.c.id).where(CONTACTS.c.channel == dest.channel,
@@ -227,6 +241,23 @@ class Alerts:
                 code=ticket.code, due=formats.day(ticket.due_date), status=status, themes=theme_labels(ticket.themes),
                 detail=ticket.need, data={"ticket": ticket.code, "due_date": ticket.due_date}) is not None
         return raised
+
+    # -- rules on the outbox (bot.outbox.tell_a_person)
+
+    def delivery_problem(self, conn: Connection, row: Any, status: str, now: datetime) -> int | None:
+        """A message that needs a person: ``failed`` (a requester was not told about their ticket)
+        or ``review`` (it may have gone out; the panel's Envíos page settles it)."""
+        rule = self.config.active("envio_revisar" if status == "review" else "envio_fallido")
+        if rule is None:
+            return None
+        code = (row.payload or {}).get("ticket")
+        ticket = conn.execute(select(REQUESTS.c.id, REQUESTS.c.entity_code).where(REQUESTS.c.code == code)
+                              ).one_or_none() if code else None
+        return self.raise_alert(
+            conn, rule, key=str(row.id), now=now, entity_code=ticket.entity_code if ticket else None,
+            help_request_id=ticket.id if ticket else None, code=code or "-", outbox=row.id, kind=row.kind,
+            channel=row.channel, reason=(row.error or "")[:200], detail=row.text[:600],
+            data={"outbox": row.id, "channel": row.channel, "kind": row.kind, "ticket": code})
 
     # -- rules on a completed interview
 

@@ -204,6 +204,77 @@ def outbox_status() -> None:
         click.echo(f"{channel:10s} {status:12s} {count}")
     if not rows:
         click.echo("outbox empty")
+    if any(status == "review" for _, status, _ in rows):
+        click.echo("messages in 'review' may or may not have gone out: see `m360 outbox review`", err=True)
+
+
+@outbox_group.command("review")
+@click.option("--failed", is_flag=True, help="Also list the messages that failed for good (last 30 days).")
+def outbox_review(failed: bool) -> None:
+    """Messages a person must decide on (status review: maybe sent, the provider could not tell)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from bot import outbox
+    from surveys.models import utcnow
+
+    db.upgrade()
+    statuses = [outbox.Status.REVIEW.value] + ([outbox.Status.FAILED.value] if failed else [])
+    with db.default_engine().connect() as conn:
+        rows = conn.execute(select(outbox.OUTBOX).where(
+            outbox.OUTBOX.c.status.in_(statuses), outbox.OUTBOX.c.kind != "callback",
+            outbox.OUTBOX.c.updated_at >= utcnow() - timedelta(days=30)).order_by(outbox.OUTBOX.c.id)).all()
+    for row in rows:
+        click.echo(f"#{row.id}  {row.status:7s} {row.kind:10s} {row.channel}:{row.address}  {row.attempts} attempt(s)")
+        click.echo(f"    {row.error or ''}")
+        click.echo(f"    «{row.text[:120]}»")
+    if not rows:
+        click.echo("nothing to decide")
+    else:
+        click.echo("decide with: m360 outbox resolve ID --sent | --resend | --drop")
+
+
+@outbox_group.command("resolve")
+@click.argument("row_id", type=int)
+@click.option("--sent", "decision", flag_value="sent", help="It did arrive: record it as sent.")
+@click.option("--resend", "decision", flag_value="resend", help="It did not: send it again.")
+@click.option("--drop", "decision", flag_value="drop", help="Leave it undelivered.")
+@click.option("--actor", default=lambda: os.environ.get("USER", "der"), show_default="$USER")
+def outbox_resolve(row_id: int, decision: str | None, actor: str) -> None:
+    """A person's decision on a message in review (or a failed one to send again)."""
+    from bot import outbox
+    from surveys.models import utcnow
+
+    if decision is None:
+        raise click.UsageError("say what happened: --sent, --resend or --drop")
+    db.upgrade()
+    with db.transaction(db.default_engine()) as conn:
+        row = outbox.resolve(conn, row_id, decision, actor=actor, now=utcnow())
+    if row is None:
+        raise click.ClickException(f"message #{row_id} is not waiting for that decision")
+    click.echo(f"#{row.id}: {row.status}")
+
+
+@main.command("templates")
+def templates_command() -> None:
+    """The WhatsApp templates, one per message the bot starts: text, variables, whether configured."""
+    from bot.channels import templates
+
+    missing = 0
+    for template in templates.catalogue().values():
+        sid = template.content_sid
+        missing += sid is None
+        click.echo(f"{template.kind} ({template.name}): {sid or 'NOT CONFIGURED'} [{template.env}]")
+        click.echo(f"    {template.body}")
+        for number, meaning in template.variables.items():
+            click.echo(f"    {{{{{number}}}}} = {meaning}")
+    if missing:
+        click.echo(f"{missing} template(s) not configured: WhatsApp contacts outside the 24-hour window do not "
+                   "receive those messages (docs/whatsapp-templates.md)", err=True)
+
+
+NOT_NOTIFIED = 3  # exit status of `tickets update` when the change is saved but the requester cannot be told
 
 
 @main.group("tickets")
@@ -262,11 +333,16 @@ def tickets_update(code: str, status: str, note: str | None, actor: str, assigne
         with db.transaction(db.default_engine()) as conn:
             ticket = helpdesk.transition(conn, code.upper(), status, actor=actor, now=utcnow(), note=note,
                                          assignee=assignee, referred_to=referred_to)
+            problem = helpdesk.notification_problem(conn, ticket.code, utcnow())
     except helpdesk.InvalidTransition as exc:
         raise click.ClickException(str(exc)) from exc
     from bot import labels
 
     click.echo(f"{ticket.code}: {labels.label('status', ticket.status)}")
+    if problem is not None:  # the change is saved, but it is not a success: the requester will not know
+        click.echo(f"warning: the requester was NOT notified — {problem}. Call them, or configure the template "
+                   "(m360 templates) and resend from `m360 outbox review --failed`.", err=True)
+        raise SystemExit(NOT_NOTIFIED)
 
 
 @main.group("alerts")
@@ -328,6 +404,13 @@ def alerts_check(force_digest: bool) -> None:
         with db.transaction(engine) as conn:
             digests += Alerts().send_digest(conn, utcnow(), force=True)
     click.echo(f"{overdue} overdue-ticket alert(s) raised; digest queued for {digests} destination(s)")
+    from bot.alerts import destinations_from_env, whatsapp_problem
+
+    with engine.connect() as conn:
+        problem = whatsapp_problem(conn, destinations_from_env(), utcnow())
+    if problem is not None:
+        click.echo(f"warning: alerts to the DER's WhatsApp (M360_DER_WHATSAPP_TO) are not delivered — {problem}",
+                   err=True)
 
 
 @main.group("users")

@@ -21,7 +21,9 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, select, update
 
 from bot import deadlines, labels, outbox
+from bot.channels import templates
 from bot.conversation import ConversationState, ask_rating, rating_options
+from bot.prompts import prompt_token
 from bot.themes import load_taxonomy
 from surveys import store
 from surveys.models import Contact, HelpRequest, HelpRequestEvent
@@ -158,18 +160,25 @@ def transition(conn: Connection, code: str, to_status: str, *, actor: str, now: 
 
 
 def _notify(conn: Connection, ticket: Any, status: str, note: str | None, referred_to: str | None,
-            now: datetime) -> None:
+            now: datetime) -> int | None:
+    """Tell the requester, through the outbox. On WhatsApp the row carries its template (ticket
+    update, or closing with the satisfaction question), for when the 24-hour window has closed."""
     if ticket.contact_id is None:
-        return
+        return None
     contact = conn.execute(select(CONTACTS.c.channel, CONTACTS.c.address, CONTACTS.c.state, CONTACTS.c.state_version)
                            .where(CONTACTS.c.id == ticket.contact_id).with_for_update()).one_or_none()
     if contact is None:
-        return
+        return None
     t = texts()
     suffix = f"\n{note}" if note else ""
+    no_note = note or t("ticket_no_note")
     options: tuple[Any, ...] = ()
+    prompt = None
+    template: tuple[str, dict[str, str]] = ("ticket_update", {"1": ticket.code, "2": t(f"ticket_status.{status}"),
+                                                             "3": no_note})
     if status == "remitida":
         text = t("ticket_referred", code=ticket.code, entity=referred_to, note=suffix)
+        template[1]["2"] = f"{t('ticket_status.remitida')} ({referred_to})"
     elif status == "cerrada":
         text = t("ticket_closed", code=ticket.code, note=suffix)
         asking = ask_rating(ConversationState.from_json(contact.state), ticket.code) if ticket.satisfaction is None \
@@ -179,10 +188,29 @@ def _notify(conn: Connection, ticket: Any, status: str, note: str | None, referr
                 state=asking.to_json(), state_version=contact.state_version + 1))
             text += "\n\n" + t("ticket_rate")
             options = tuple((o.label, o.reply) for o in rating_options(t))
+            prompt = prompt_token(asking.to_json())  # the 1–5 buttons answer this rating, nothing later
+            template = ("ticket_closed", {"1": ticket.code, "2": no_note})
     else:
         text = t("ticket_update", code=ticket.code, status=t(f"ticket_status.{status}"), note=suffix)
-    outbox.enqueue(conn, channel=contact.channel, address=contact.address, contact_id=ticket.contact_id,
-                   kind="ticket", text=text, options=options, now=now)
+    payload: dict[str, Any] = {"ticket": ticket.code}
+    if contact.channel == templates.WHATSAPP:
+        payload.update(templates.payload(*template))
+    if prompt:
+        payload["prompt"] = prompt
+    return outbox.enqueue(conn, channel=contact.channel, address=contact.address, contact_id=ticket.contact_id,
+                          kind="ticket", text=text, options=options, payload=payload, now=now)
+
+
+def notification_problem(conn: Connection, code: str, now: datetime) -> templates.Problem | None:
+    """Why the requester of ``code`` cannot be told about a change now (WhatsApp, 24-hour window
+    closed, no template configured for it), or None: what the CLI and the panel show after a change."""
+    row = conn.execute(select(REQUESTS.c.status, CONTACTS.c.channel, CONTACTS.c.last_inbound_at, CONTACTS.c.state)
+                       .join(CONTACTS, CONTACTS.c.id == REQUESTS.c.contact_id)
+                       .where(REQUESTS.c.code == code.upper())).one_or_none()
+    if row is None:
+        return None
+    rating = row.status == "cerrada" and (row.state or {}).get("mode") == "rating"
+    return templates.problem(row.channel, "ticket_closed" if rating else "ticket_update", row.last_inbound_at, now)
 
 
 def for_entity(conn: Connection, entity_code: str, limit: int = 10) -> list[Any]:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from analysis.coding.themes import theme_classifier
-from bot import helpdesk, privacy, waves
+from bot import helpdesk, privacy, prompts, waves
 from bot.alerts import Alerts
 from bot.config import Settings
 from bot.conversation import (
@@ -68,6 +68,8 @@ SELECT_CONTACT = (
     .with_for_update()
 )
 INSERT_CONTACT = CONTACTS.insert()
+SEEN = select(MESSAGES.c.id).where(MESSAGES.c.channel == bindparam("b_channel"), MESSAGES.c.direction == "in",
+                                   MESSAGES.c.external_id == bindparam("b_external_id"))
 INSERT_MESSAGE = MESSAGES.insert()
 UPDATE_CONTACT = CONTACTS.update().where(CONTACTS.c.id == bindparam("b_id"),
                                          CONTACTS.c.state_version == bindparam("b_version"))
@@ -147,6 +149,13 @@ class ChatService:
         key = {"b_channel": inbound.channel, "b_address": inbound.address}
         with db.transaction(self.engine) as conn:
             contact = conn.execute(SELECT_CONTACT, key).one_or_none()
+            if not prompts.is_current(inbound.prompt, contact.state if contact is not None else None):
+                # A button of a keyboard whose prompt is past: it answers nothing, and nothing is written —
+                # unless it is this very press delivered again (its turn moved the prompt on): replay it.
+                if inbound.external_id is not None and conn.execute(SEEN, {
+                        "b_channel": inbound.channel, "b_external_id": inbound.external_id}).first() is not None:
+                    raise _Redelivery
+                return Turn([Outbound(texts()("stale_option"), notice=True)], ConversationState())
             if contact is None:
                 # A concurrent first message for the same address fails here (unique) and is retried.
                 conn.execute(INSERT_CONTACT, dict(channel=inbound.channel, address=inbound.address, state={},
@@ -161,7 +170,11 @@ class ChatService:
                     changes["entity_code"] = entity_code
                     view = dataclasses.replace(view, entity_code=entity_code)
                     state = waves.invited_by_link(conn, inbound.invitation, state)  # a wave's link opens its interview
-            if inbound.media and not inbound.text.strip():
+            if inbound.media and not inbound.text.strip() and state.mode == "new":
+                # A first message that is a voice note or a photo: greet as for "hola", saying why.
+                turn = self.conversation.handle(state, view, "hola", now)
+                turn = dataclasses.replace(turn, replies=[Outbound(texts()("only_text_first")), *turn.replies])
+            elif inbound.media and not inbound.text.strip():
                 turn = Turn([Outbound(texts()("only_text"))], state)
             else:
                 turn = self.conversation.handle(state, view, inbound.text, now)
@@ -169,8 +182,10 @@ class ChatService:
                                                          inbound.channel, now)
             if extra:
                 turn = dataclasses.replace(turn, replies=extra.around(turn.replies))
+            saved = new_state.to_json()
+            turn = dataclasses.replace(turn, replies=_with_prompt(turn.replies, saved))
             result = conn.execute(UPDATE_CONTACT, {
-                "b_id": contact.id, "b_version": contact.state_version, "state": new_state.to_json(),
+                "b_id": contact.id, "b_version": contact.state_version, "state": saved,
                 "state_version": contact.state_version + 1, "last_inbound_at": now, **changes,
             })
             if result.rowcount != 1:  # another delivery for this contact committed first: redo the turn
@@ -339,9 +354,11 @@ class ChatService:
                 .where(MessageLog.contact_id == seen.contact_id, MessageLog.id > seen.id,
                        MessageLog.in_reply_to == inbound.external_id)
                 .order_by(MessageLog.id)
-            )
-            return [Outbound(text, tuple(Option(label, reply) for label, reply in options or ()))
-                    for text, options in rows]
+            ).all()
+            state = session.execute(select(Contact.state).where(Contact.id == seen.contact_id)).scalar()
+            replies = [Outbound(text, tuple(Option(label, reply) for label, reply in options or ()))
+                       for text, options in rows]
+            return _with_prompt(replies, state)
 
 
 @dataclass
@@ -370,6 +387,14 @@ def _local_date(moment: datetime) -> str:
 
 class _Redelivery(Exception):
     """The provider delivered a message already processed (same channel and external id)."""
+
+
+def _with_prompt(replies: list[Outbound], state: dict[str, Any] | None) -> list[Outbound]:
+    """Replies with options carry the token of the prompt they answer (bot.prompts)."""
+    if not any(r.options for r in replies):
+        return replies
+    token = prompts.prompt_token(state)
+    return [dataclasses.replace(r, prompt=token) if r.options else r for r in replies]
 
 
 def _view(contact: Row[Any]) -> ContactView:

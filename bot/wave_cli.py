@@ -227,9 +227,12 @@ def wave_launch(wave_id: int, at: str | None) -> None:
         opens = hours.next_open(utcnow()).astimezone(waves.TZ)
         click.echo(f"outside office hours: invitations go from {opens:%Y-%m-%d %H:%M} (m360 serve, or m360 wave "
                    "tick from cron)")
-    if not os.environ.get("M360_WAVE_INVITATION_CONTENT_SID"):
-        click.echo("note: M360_WAVE_INVITATION_CONTENT_SID unset: WhatsApp contacts outside the 24-hour window "
-                   "cannot receive the invitation", err=True)
+    from bot.channels import templates
+
+    for kind in ("invitation", "reminder"):
+        if templates.content_sid(kind) is None:
+            click.echo(f"warning: {templates.get(kind).env} unset: WhatsApp contacts outside the 24-hour window "
+                       f"do not receive the {kind} (it fails; see `m360 templates`)", err=True)
 
 
 def _echo_waiting(waiting: dict[str, int]) -> None:

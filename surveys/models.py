@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -208,9 +209,15 @@ class OutboxMessage(Base):
     options: Mapped[list[Any] | None] = mapped_column(JSON)  # [[label, reply], …]
     # WhatsApp template (Content SID + variables) used outside the 24-hour window; Telegram extras.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # pending | sending | sent | delivered | read | failed | undelivered
+    # pending | sending | sent | delivered | read | failed | undelivered | review (a person decides)
+    # | skipped (a later piece of a message a WhatsApp template replaced) — bot.outbox.Status
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A send may have reached the provider (the sender died mid-send, or the request failed without
+    # proof of refusal): the provider is asked before the row is sent again.
+    in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    # The piece of the same message that must be done before this one (a long text split in order).
+    after_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     locked_until: Mapped[datetime | None]
     provider_id: Mapped[str | None] = mapped_column(String(80), index=True)  # MessageSid / message_id

@@ -124,3 +124,14 @@ def telegram_fake() -> Iterator[FakeTelegram]:
     """A loopback fake of the Telegram Bot API (tests/fakes.py)."""
     with FakeTelegram() as fake:
         yield fake
+
+
+@pytest.fixture
+def cli_database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``M360_DATABASE_URL`` for ``m360`` commands run in this process (click's CliRunner). The
+    default engine is cached per process: it is dropped before and after, so a command never
+    reaches another test's database."""
+    monkeypatch.setenv("M360_DATABASE_URL", db_url)
+    db.default_engine.cache_clear()
+    yield db_url
+    db.default_engine.cache_clear()

@@ -262,7 +262,7 @@ def test_telegram_sends_html_with_a_keyboard_and_honours_retry_after(engine: Eng
                                                                       telegram_fake: FakeTelegram) -> None:
     clock = Clock()
     row_id = queue(engine, clock, channel="telegram", address="4242", text="¿Acepta? *Responda*",
-                   options=[("Sí", "Sí"), ("No", "No")], kind="reply")
+                   options=[("Sí", "Sí"), ("No", "No")], kind="reply", payload={"prompt": "k3y0abcd"})
     telegram_fake.fail_next(429, description="Too Many Requests: retry after 3", retry_after=3)
     sender = Sender(engine, {"telegram": TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)},
                     clock=clock)
@@ -272,8 +272,9 @@ def test_telegram_sends_html_with_a_keyboard_and_honours_retry_after(engine: Eng
     sender.run_once()
     [sent] = telegram_fake.sent
     assert sent["chat_id"] == 4242 and sent["text"] == "¿Acepta? <b>Responda</b>" and sent["parse_mode"] == "HTML"
-    assert sent["reply_markup"] == {"inline_keyboard": [[{"text": "Sí", "callback_data": "Sí"},
-                                                         {"text": "No", "callback_data": "No"}]]}
+    # Each button carries the token of the prompt it answers (bot.prompts) before its reply.
+    assert sent["reply_markup"] == {"inline_keyboard": [[{"text": "Sí", "callback_data": "k3y0abcd~Sí"},
+                                                         {"text": "No", "callback_data": "k3y0abcd~No"}]]}
 
 
 def test_telegram_blocked_by_the_user_opts_out(engine: Engine, telegram_fake: FakeTelegram) -> None:

@@ -225,7 +225,8 @@ def test_launch_queues_one_invitation_per_sampled_entity_and_relaunch_never_rein
     assert variables["1"].startswith("Secretario") and variables["3"] == "noviembre de 2026"
     # Telegram: the invitation with a start button.
     buttons = [b for row in telegram[0]["reply_markup"]["inline_keyboard"] for b in row]
-    assert ("Empezar", "HOLA") in [(b["text"], b["callback_data"]) for b in buttons]
+    # (each button carries the token of the invitation prompt before its reply: tests/test_channels.py)
+    assert ("Empezar", "HOLA") in [(b["text"], b["callback_data"].split("~", 1)[1]) for b in buttons]
     assert "Monitoreo 360" in telegram[0]["text"] and "noviembre de 2026" in telegram[0]["text"]
     assert len(queued(engine, "invitation")) == 52
     status, shown = api(client, "GET", f"/api/v1/waves/{wave['id']}")

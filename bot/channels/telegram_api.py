@@ -1,8 +1,13 @@
 """Sending through the Telegram Bot API with python-telegram-bot (async, run on a private loop).
 
 Errors become outbox decisions: RetryAfter (429) → retry after the given seconds; Forbidden ("bot
-was blocked by the user") → opted out; BadRequest → failed; other network errors → back off.
-An outbox row whose payload holds ``callback_query_id`` answers a button press instead.
+was blocked by the user") → opted out; BadRequest → failed; other network errors → back off (in
+doubt, but the Bot API cannot list sent messages: a resend is at least once).
+
+An outbox row whose payload holds ``callback_query_id`` answers a button press instead (with a
+short ``notice`` on the button when given) and removes the pressed message's keyboard
+(``clear_keyboard_of``: editMessageReplyMarkup), so an answered or stale keyboard cannot be pressed
+again. Both are idempotent: a press already answered, or a keyboard already gone, is success.
 """
 
 from __future__ import annotations
@@ -17,14 +22,20 @@ from typing import Any
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, RetryAfter, TelegramError
 
-from bot.channels.telegram import keyboard, to_html
+from bot.channels.telegram import keyboard
+from bot.channels.text import to_html
 from bot.outbox import Outgoing, SendError
 from surveys.messages import Option
+
+# BadRequest descriptions that mean the call's effect is already there (an earlier attempt did it).
+_ALREADY_DONE = ("query is too old", "query id is invalid", "message is not modified", "message to edit not found",
+                 "message can't be edited")
 
 
 class TelegramProvider:
     max_per_second = 30.0  # Bot API: about 30 messages per second overall
     per_chat_interval = 1.0  # and one per second to the same chat
+    reconciles = False  # the Bot API cannot list sent messages: at least once
 
     def __init__(self, token: str, *, base_url: str | None = None):
         self.bot = Bot(token, base_url=base_url or "https://api.telegram.org/bot")
@@ -50,18 +61,31 @@ class TelegramProvider:
             raise SendError(f"telegram 403: {exc}", opted_out=True) from exc
         except BadRequest as exc:
             raise SendError(f"telegram 400: {exc}", permanent=True) from exc
-        except TelegramError as exc:
-            raise SendError(f"telegram: {exc}") from exc
+        except TelegramError as exc:  # NetworkError, TimedOut: the request may have arrived
+            raise SendError(f"telegram: {exc}", maybe_sent=True) from exc
 
     async def _send(self, message: Outgoing) -> str | None:
         callback = message.payload.get("callback_query_id")
         if callback:
-            await self.bot.answer_callback_query(callback)
+            await _idempotent(self.bot.answer_callback_query(callback, text=message.payload.get("notice")))
+            pressed = message.payload.get("clear_keyboard_of")
+            if pressed:
+                await _idempotent(self.bot.edit_message_reply_markup(chat_id=int(message.address),
+                                                                     message_id=int(pressed), reply_markup=None))
             return None
-        markup = keyboard(tuple(Option(label, reply) for label, reply in message.options)) if message.options else None
+        options = tuple(Option(label, reply) for label, reply in message.options)
+        markup = keyboard(options, message.payload.get("prompt")) if options else None
         sent = await self.bot.send_message(chat_id=int(message.address), text=to_html(message.text),
                                            parse_mode="HTML", reply_markup=markup)
         return str(sent.message_id)
 
     def reconcile(self, message: Outgoing, since: datetime, known: Container[str] = ()) -> str | None:
-        return None  # the Bot API cannot list sent messages: resend (at least once)
+        return None  # never asked (reconciles = False)
+
+
+async def _idempotent(call: Any) -> None:
+    try:
+        await call
+    except BadRequest as exc:
+        if not any(text in str(exc).lower() for text in _ALREADY_DONE):
+            raise

@@ -38,6 +38,7 @@ NAV = (
     ("panel.review_queue", "Cola de revisión", ("analyst", "admin")),
     ("panel.tickets", "Mesa de ayuda", READERS),
     ("panel.alerts", "Alertas", READERS),
+    ("panel.deliveries", "Envíos", MANAGERS),
     ("panel.waves_page", "Olas", READERS),
     ("panel.downloads", "Descargas", READERS),
 )
@@ -102,4 +103,4 @@ def _current_user() -> Any:
         return conn.execute(select(USERS).where(USERS.c.id == uid, USERS.c.disabled_at.is_(None))).one_or_none()
 
 
-from webhooks.panel import account, helpdesk, results, waves  # noqa: E402,F401  (views register on bp)
+from webhooks.panel import account, deliveries, helpdesk, results, waves  # noqa: E402,F401  (views register on bp)

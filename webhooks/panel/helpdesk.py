@@ -66,11 +66,21 @@ def change_ticket(code: str) -> Any:
     form = {k: (request.form.get(k) or "").strip() or None for k in ("status", "note", "assignee", "referred_to")}
     try:
         with db.transaction(engine()) as conn:
+            before = conn.execute(select(helpdesk.REQUESTS.c.status).where(
+                helpdesk.REQUESTS.c.code == code.upper())).scalar()
             helpdesk.change(conn, code.upper(), actor=g.actor, now=clock.now(), **form)
+            told = form["note"] is not None or (form["status"] is not None and form["status"] != before)
+            problem = helpdesk.notification_problem(conn, code, clock.now()) if told else None
     except helpdesk.InvalidTransition as exc:
         flash(f"No se guardó: {exc}", "error")
     else:
-        flash("Cambio guardado; el solicitante recibe el aviso por el chat.", "ok")
+        if problem is not None:  # saved, but the requester will not hear of it: never shown as a success
+            flash(f"Cambio guardado, pero el solicitante NO recibirá el aviso: {problem}. Llámelo o configure la "
+                  "plantilla (Envíos).", "error")
+        elif told:
+            flash("Cambio guardado; el solicitante recibe el aviso por el chat.", "ok")
+        else:
+            flash("Cambio guardado.", "ok")
         worker = current_app.extensions.get("m360.outbox")
         if worker is not None:
             worker.notify()
@@ -89,8 +99,9 @@ def alerts() -> Any:
         query = query.where(alerting.ALERTS.c.rule == rule)
     with engine().connect() as conn:
         items = [alerting.as_json(conn, row) for row in conn.execute(query.limit(PAGE * 2))]
+        whatsapp = alerting.whatsapp_problem(conn, alerting.destinations_from_env(), clock.now())
     return render_template("panel/alerts.html", items=items, status=status, rule=rule, rules=alerting.RULES,
-                           can_manage=g.user.role in MANAGERS)
+                           can_manage=g.user.role in MANAGERS, whatsapp_problem=whatsapp)
 
 
 @bp.post("/alertas/<int:alert_id>/reconocer")
