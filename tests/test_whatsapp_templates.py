@@ -150,7 +150,7 @@ def test_a_ticket_update_with_no_template_is_never_reported_as_a_success(
     _, code = requester(engine, last_message=now - timedelta(days=3))
     result = CliRunner().invoke(main, ["tickets", "update", code, "--status", "asignada", "--note", "Marta la llama"])
     assert result.exit_code == NOT_NOTIFIED
-    assert f"{code}: asignada" in result.stdout
+    assert f"{code}: Asignada" in result.stdout
     assert "NOT notified" in result.stderr and "M360_TICKET_UPDATE_CONTENT_SID" in result.stderr
     sender(engine, twilio_fake, now + timedelta(seconds=1)).run_once()
     assert twilio_fake.sent == []  # nothing Twilio would refuse is sent
