@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 OUTBOX = OutboxMessage.__table__
 CONTACTS = Contact.__table__
 WHATSAPP_WINDOW = timedelta(hours=24)  # free text only within 24 h of the contact's last message
-PROACTIVE = frozenset({"message", "invitation", "reminder", "ticket", "alert"})
+# Kinds the bot sends on its own: never to a contact who opted out (replies to their own messages still go).
+PROACTIVE = frozenset({"message", "invitation", "reminder", "ticket", "alert", "results", "followup"})
 
 
 # ------------------------------------------------------------------ providers

@@ -76,6 +76,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     from webhooks.api import bp as api_bp
     from webhooks.channels import bp as channels_bp
     from webhooks.exports import bp as exports_bp
+    from webhooks.fichas import bp as fichas_bp
     from webhooks.panel import bp as panel_bp
     from webhooks.reports import bp as reports_bp
     from webhooks.review import bp as review_bp
@@ -83,6 +84,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
 
     app.register_blueprint(simulator_bp)
     app.register_blueprint(exports_bp)
+    app.register_blueprint(fichas_bp)
     app.register_blueprint(channels_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(api_bp)
@@ -97,7 +99,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     jsonapi.register(app)
     app.extensions["m360.limiter"] = limits.init(app, {
         "channels": channels_bp, "api": api_bp, "reports": reports_bp, "review": review_bp, "waves": waves_bp,
-        "exports": exports_bp, "panel": panel_bp, "simulator": simulator_bp})
+        "exports": exports_bp, "panel": panel_bp, "simulator": simulator_bp, "fichas": fichas_bp})
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError) -> Any:

@@ -9,7 +9,8 @@ Who is counted, and how much (per minute unless the setting says otherwise):
 - Twilio's delivery reports: the provider's address — ``M360_RATELIMIT_STATUS``, ``6000/minute``;
 - the JSON API and the exports: each bearer token (or address without one) — ``M360_RATELIMIT_API``,
   ``600/minute``;
-- the panel and the simulator: each address — ``M360_RATELIMIT_PAGES``, ``300/minute``;
+- the panel, the simulator and the fichas behind result links: each address — ``M360_RATELIMIT_PAGES``,
+  ``300/minute``;
 - ``/health`` is never limited (load balancers poll it).
 
 Counters live in ``M360_RATELIMIT_STORAGE``: ``memory://`` (default: per process, right for the
@@ -89,7 +90,7 @@ def init(app: Flask, blueprints: dict[str, Blueprint]) -> Limiter:
                   exempt_when=lambda: not request.path.endswith("/status"))(blueprints["channels"])
     for name in ("api", "reports", "review", "waves", "exports"):
         limiter.limit(_setting(app, "M360_RATELIMIT_API"), key_func=token_key)(blueprints[name])
-    for name in ("panel", "simulator"):
+    for name in ("panel", "simulator", "fichas"):
         limiter.limit(_setting(app, "M360_RATELIMIT_PAGES"))(blueprints[name])
 
     @app.errorhandler(429)

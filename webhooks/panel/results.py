@@ -89,12 +89,9 @@ def priority() -> Any:
         report, form = _report(conn)
         background = list(conn.execute(select(ENTITIES.c.lat, ENTITIES.c.lon)))
     items = report["priority"]
-    markers = [maps.Marker(e["lat"], e["lon"], f"{e['entity']}: " + "; ".join(r["detail"] for r in e["reasons"]),
-                           href=f"#e-{e['entity_code']}", severity=len(e["reasons"]))
-               for e in items if e["lat"] is not None and e["lon"] is not None]
     title = f"Entidades prioritarias — {report['period_label']}"
     return render_template("panel/priority.html", form=form, report=report, items=items,
-                           map=maps.colombia(background, markers, title))
+                           map=maps.priority_map(items, title, background))
 
 
 @bp.get("/respuestas")
