@@ -630,13 +630,17 @@ def ask_rating(state: ConversationState, code: str) -> ConversationState | None:
 INVITABLE_MODES = ("new", "menu", "idle")
 
 
+def available(state: ConversationState) -> bool:
+    """Whether a proactive message may come now: not while the contact is in the middle of
+    something (an interview, a request, registration, a rating). A paused interview is not in the way."""
+    return state.mode in INVITABLE_MODES or (state.mode == "interview" and state.paused)
+
+
 def invite(state: ConversationState, invitation: dict[str, Any]) -> ConversationState | None:
     """The state in which the next message answers a wave's invitation; None while the contact is
-    in the middle of something (an interview, a request, registration, a rating): a proactive
-    message never breaks a conversation, so the caller tries again later. A paused interview is
-    not in the way (accepting resumes it)."""
-    paused = state.mode == "interview" and state.paused
-    if state.mode not in INVITABLE_MODES and not paused:
+    not ``available``: a proactive message never breaks a conversation, so the caller tries again
+    later (accepting resumes a paused interview)."""
+    if not available(state):
         return None
     return dataclasses.replace(state, invitation=dict(invitation))
 

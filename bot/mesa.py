@@ -155,7 +155,8 @@ def _passes(row: dict[str, Any], filters: Filters) -> bool:
     return filters.staff_ids is None or row["staff_id"] in filters.staff_ids
 
 
-def _local(moment: datetime | None) -> date | None:
+def local_day(moment: datetime | None) -> date | None:
+    """The Bogotá date of a stored (UTC) time."""
     return moment.astimezone(TZ).date() if moment is not None else None
 
 
@@ -185,7 +186,7 @@ def _records(conn: Connection, cut: Period, today: date) -> list[dict[str, Any]]
             history.setdefault(event.request_id, []).append(event)
     out = []
     for t in tickets:
-        created = _local(t.created_at)
+        created = local_day(t.created_at)
         assert created is not None
         trail = history.get(t.id, [])
         first = next((e.created_at for e in trail if e.from_status is not None and e.actor not in NOT_STAFF), None)
@@ -202,7 +203,7 @@ def _records(conn: Connection, cut: Period, today: date) -> list[dict[str, Any]]
             "enlace": t.enlace, "due_date": t.due_date, "satisfaction": t.satisfaction,
             "referred_to": t.referred_to if t.status == "remitida" else None,
             "answered_at": answered, "closed_at": t.closed_at,
-            "on_time": None if answered is None or due is None else _local(answered) <= due,
+            "on_time": None if answered is None or due is None else local_day(answered) <= due,
             "days_to_first_response": _days(created, first), "days_to_answer": _days(created, answered),
             "days_to_close": _days(created, t.closed_at),
             "overdue": overdue, "days_overdue": deadlines.business_days_between(due, today) if overdue and due else 0,
@@ -212,5 +213,5 @@ def _records(conn: Connection, cut: Period, today: date) -> list[dict[str, Any]]
 
 def _days(created: date, moment: datetime | None) -> int | None:
     """Business days from the day a ticket arrived to ``moment`` (0: the same day or the next business day)."""
-    day = _local(moment)
+    day = local_day(moment)
     return None if day is None else max(0, deadlines.business_days_between(created, day))

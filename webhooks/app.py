@@ -67,6 +67,10 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
 
             app.extensions["m360.wave_scheduler"] = WaveScheduler(sessions.kw["bind"], on_queued=worker.notify).start()
             app.extensions["m360.retention"] = RetentionSweeper(sessions.kw["bind"]).start()  # personal data
+            from bot.followup import FollowUps  # … and the periodic follow-up of open tickets' requesters
+
+            app.extensions["m360.followups"] = FollowUps(sessions.kw["bind"], on_queued=worker.notify,
+                                                         clock=clock_of(app.config)).start()
 
     if outbox_worker if coder_worker is None else coder_worker:
         app.extensions["m360.coder"] = CodingWorker(AnswerCodingJob.for_interview(sessions.kw["bind"])).start()

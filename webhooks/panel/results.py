@@ -59,9 +59,14 @@ def _selection(conn: Connection) -> tuple[str, Filters, dict[str, Any]]:
                       kind=kind, pdet=pdet)
     form = {"periodo": period, "region": filters.region or "", "departamento": filters.department or "",
             "tipo": kind or "", "pdet": request.args.get("pdet", ""), "periods": periods,
-            "years": sorted({p[:4] for p in periods}, reverse=True),
+            "quarters": quarters(periods), "years": sorted({p[:4] for p in periods}, reverse=True),
             "month_label": lambda p: parse(p).label, "kinds": KINDS, **_choices(conn)}
     return period, filters, form
+
+
+def quarters(months: list[str]) -> list[str]:
+    """The quarters (YYYY-Qn) of these months, newest first."""
+    return sorted({f"{m[:4]}-Q{(int(m[5:]) - 1) // 3 + 1}" for m in months}, reverse=True)
 
 
 def _report(conn: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
