@@ -8,7 +8,8 @@ background worker process (``m360 worker``) for what the embedded ``m360 serve``
 - ``m360 worker``: the outbox sender, the alert monitor (overdue tickets, daily digest), the wave
   scheduler (launches, reminders, closing), the answer coder, the retention sweep and the
   follow-ups of open tickets, in one process. Run exactly one (several would be safe — outbox rows
-  are claimed with a lease, alerts and invitations are deduplicated — but pointless). With a Celery broker, bot.tasks does the same.
+  are claimed with a lease, alerts and invitations are deduplicated — but pointless). With a Celery
+  broker, bot.tasks does the same.
 
 Webhooks queue messages in the outbox in the same transaction as the turn that caused them; the
 worker polls for due rows every ``--interval`` second(s). Celery with a Redis broker will replace
