@@ -74,14 +74,16 @@ class Member:
 class Report:
     created: int = 0
     updated: int = 0
+    unchanged: int = 0
     deactivated: int = 0
     reassigned: list[str] = field(default_factory=list)  # entities that changed enlace
     problems: list[Problem] = field(default_factory=list)
     written: bool = False
 
     def summary(self) -> str:
-        done = (f"{self.created} created, {self.updated} updated, {self.deactivated} deactivated, "
-                f"{len(self.reassigned)} entities reassigned") if self.written else "nothing written"
+        done = (f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
+                f"{self.deactivated} deactivated, {len(self.reassigned)} entities reassigned") \
+            if self.written else "nothing written"
         return f"{done}; {len(self.problems)} invalid row(s)"
 
 
@@ -250,19 +252,24 @@ def import_rows(conn: Connection, raw_rows: Iterable[dict[str, Any]], *, skip_in
     bad_lines = {p.line for p in problems}
     existing = {(r.role, parsing.normalize(r.name)): r.id for r in conn.execute(select(STAFF.c.id, STAFF.c.role,
                                                                                        STAFF.c.name))}
+    before = _coverage(conn)
     kept: set[int] = set()
     for person in people:
         if person.line in bad_lines:
             continue
-        staff_id, created = _upsert(conn, person, existing.get(person.key), now)
-        report.created += created
-        report.updated += not created
-        report.reassigned += _cover(conn, staff_id, person.entities)
+        staff_id, outcome = _upsert(conn, person, existing.get(person.key), now)
+        _cover(conn, staff_id, person.entities)
+        if outcome == "unchanged" and _coverage(conn, staff_id) != {c: staff_id for c, s in before.items()
+                                                                    if s == staff_id}:
+            outcome = "updated"
+        setattr(report, outcome, getattr(report, outcome) + 1)
         kept.add(staff_id)
     if replace_all:
         gone = conn.execute(update(STAFF).where(STAFF.c.id.not_in(kept), STAFF.c.active.is_(True))
                             .values(active=False, updated_at=now))
         report.deactivated = int(gone.rowcount or 0)
+    after = _coverage(conn)
+    report.reassigned = sorted(c for c, s in after.items() if before.get(c) not in (None, s))
     report.written = True
     return report
 
@@ -286,28 +293,41 @@ def save(conn: Connection, raw: dict[str, Any], *, staff_id: int | None = None,
     if staff_id is None:  # a new entry with the name of someone already there updates them
         staff_id = next((r.id for r in conn.execute(select(STAFF.c.id, STAFF.c.name).where(STAFF.c.role == person.role))
                          if parsing.normalize(r.name) == person.key[1]), None)
+    before = _coverage(conn)
     staff_id, _ = _upsert(conn, person, staff_id, now)
-    return staff_id, [], _cover(conn, staff_id, person.entities)
+    _cover(conn, staff_id, person.entities)
+    return staff_id, [], sorted(c for c in person.entities if before.get(c) not in (None, staff_id))
 
 
-def _upsert(conn: Connection, person: Member, staff_id: int | None, now: datetime) -> tuple[int, bool]:
-    values = dict(role=person.role, name=person.name, channel=person.channel, address=person.address,
-                  email=person.email, region=person.region, username=person.username, active=person.active,
-                  updated_at=now)
+_FIELDS = ("role", "name", "channel", "address", "email", "region", "username", "active")
+
+
+def _upsert(conn: Connection, person: Member, staff_id: int | None, now: datetime) -> tuple[int, str]:
+    """Insert or update one person: their id and "created", "updated" or "unchanged"."""
+    values = {name: getattr(person, name) for name in _FIELDS}
     if staff_id is None:
-        return int(conn.execute(STAFF.insert(), dict(values, created_at=now)).inserted_primary_key[0]), True
-    conn.execute(update(STAFF).where(STAFF.c.id == staff_id).values(**values))
-    return staff_id, False
+        row = dict(values, created_at=now, updated_at=now)
+        return int(conn.execute(STAFF.insert(), row).inserted_primary_key[0]), "created"
+    current = conn.execute(select(*(STAFF.c[n] for n in _FIELDS)).where(STAFF.c.id == staff_id)).one()
+    if dict(current._mapping) == values:
+        return staff_id, "unchanged"
+    conn.execute(update(STAFF).where(STAFF.c.id == staff_id).values(**values, updated_at=now))
+    return staff_id, "updated"
 
 
-def _cover(conn: Connection, staff_id: int, codes: Sequence[str]) -> list[str]:
-    """Make ``codes`` exactly the entities of ``staff_id``; returns those taken from another enlace."""
-    taken = list(conn.execute(select(COVERAGE.c.entity_code).where(COVERAGE.c.entity_code.in_(list(codes)),
-                                                                  COVERAGE.c.staff_id != staff_id)).scalars())
+def _cover(conn: Connection, staff_id: int, codes: Sequence[str]) -> None:
+    """Make ``codes`` exactly the entities of ``staff_id`` (taking them from whoever had them)."""
     conn.execute(delete(COVERAGE).where((COVERAGE.c.staff_id == staff_id) | COVERAGE.c.entity_code.in_(list(codes))))
     if codes:
         conn.execute(COVERAGE.insert(), [dict(staff_id=staff_id, entity_code=code) for code in codes])
-    return sorted(taken)
+
+
+def _coverage(conn: Connection, staff_id: int | None = None) -> dict[str, int]:
+    """Entity → the staff id covering it (of one person when ``staff_id`` is given)."""
+    query = select(COVERAGE.c.entity_code, COVERAGE.c.staff_id)
+    if staff_id is not None:
+        query = query.where(COVERAGE.c.staff_id == staff_id)
+    return {code: int(sid) for code, sid in conn.execute(query)}
 
 
 # ------------------------------------------------------------------ reading

@@ -15,12 +15,11 @@ from typing import Any
 import pandas as pd
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from analysis.importer import import_responses
-from bot import helpdesk, results, waves
+from bot import helpdesk, waves
 from bot.alerts import Alerts
 from surveys import db
 from surveys.models import Contact, OutboxMessage, ResultLink, Wave
@@ -196,7 +195,7 @@ def test_a_closed_waves_results_go_out_after_the_ders_approval(app: Flask, clock
         wave_id = waves.create(conn, waves.Spec("2026-11", size=None, regions=("Eje Cafetero y Antioquia",), seed=1),
                                now=NOW).id
     waves.launch(engine, wave_id, now=NOW)
-    for code, (address, channel, first) in people.items():
+    for address, channel, first in people.values():
         chat = Chat(service, address, channel=channel)
         if first is None:
             chat.say("no")  # declines the invitation: no results for it
