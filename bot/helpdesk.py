@@ -185,8 +185,9 @@ def change(conn: Connection, code: str, *, actor: str, now: datetime, status: st
         raise InvalidTransition("nothing to change: give status, assignee or note")
     if ticket.status in ("cerrada", "remitida") and assignee:
         raise InvalidTransition(f"{code} is {ticket.status}: it cannot be reassigned")
-    if assignee:
-        conn.execute(update(REQUESTS).where(REQUESTS.c.id == ticket.id).values(assignee=assignee, updated_at=now))
+    # A note is news too: the follow-ups (bot.followup) count quiet days from here.
+    conn.execute(update(REQUESTS).where(REQUESTS.c.id == ticket.id).values(
+        updated_at=now, **({"assignee": assignee} if assignee else {})))
     event_note = "; ".join(x for x in (f"asignada a {assignee}" if assignee else None, note) if x)
     conn.execute(EVENTS.insert(), dict(request_id=ticket.id, from_status=ticket.status, to_status=ticket.status,
                                        actor=actor, note=event_note, created_at=now))
