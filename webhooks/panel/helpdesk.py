@@ -115,8 +115,9 @@ def new_ticket() -> Any:
     error = None
     if request.method == "POST":
         try:
+            fields = _intake_fields(values, request.form.getlist("themes"))  # before the write lock is taken
             with db.transaction(engine()) as conn:
-                asked = intake.parse(conn, _intake_fields(conn, values, request.form.getlist("themes")))
+                asked = intake.parse(conn, fields)
                 created = intake.register(conn, asked, actor=g.actor, now=clock.now(), source="panel")
         except intake.IntakeError as exc:
             error = str(exc)
@@ -131,7 +132,7 @@ def new_ticket() -> Any:
                            departments=_departments()), 400 if error else 200
 
 
-def _intake_fields(conn: Any, values: dict[str, str], themes: list[str]) -> dict[str, Any]:
+def _intake_fields(values: dict[str, str], themes: list[str]) -> dict[str, Any]:
     """The form as bot.intake reads the API's body. The entity may be typed by name ("Génova")."""
     fields: dict[str, Any] = {k: values.get(k) or None for k in ("channel", "need", "request_type", "support_type",
                                                                   "phase", "continuity", "requested_by_date")}
@@ -143,11 +144,11 @@ def _intake_fields(conn: Any, values: dict[str, str], themes: list[str]) -> dict
         fields["new_entity"] = {"name": values["new_entity_name"], "group": values.get("new_entity_group") or "otro",
                                 "department": values.get("new_entity_department") or "00"}
     else:
-        fields["entity"] = _entity_code(conn, values.get("entity", ""))
+        fields["entity"] = _entity_code(values.get("entity", ""))
     return fields
 
 
-def _entity_code(conn: Any, typed: str) -> str | None:
+def _entity_code(typed: str) -> str | None:
     """A code as typed, or the entity a name finds (asks to be precise when several match)."""
     if not typed:
         return None
