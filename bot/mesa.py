@@ -212,6 +212,8 @@ def _records(conn: Connection, cut: Period, today: date) -> list[dict[str, Any]]
 
 
 def _days(created: date, moment: datetime | None) -> int | None:
-    """Business days from the day a ticket arrived to ``moment`` (0: the same day or the next business day)."""
+    """Business days from the day a ticket arrived to ``moment``, counted as its term is: a ticket that
+    arrived on a weekend or holiday was received on the next business day (0: answered that day)."""
     day = local_day(moment)
-    return None if day is None else max(0, deadlines.business_days_between(created, day))
+    received = deadlines.add_business_days(created, 0)
+    return None if day is None else max(0, deadlines.business_days_between(received, day))
