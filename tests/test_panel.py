@@ -259,6 +259,18 @@ def test_summary_shows_the_periods_report_with_filters(seeded: Flask) -> None:
     assert analyst.get("/panel/?periodo=garbage").status_code == 200  # a bad period falls back to the latest
 
 
+def test_the_period_menu_offers_months_quarters_and_years(seeded: Flask) -> None:
+    analyst = signed_in(seeded, "ana")
+    page = analyst.get("/panel/").get_data(as_text=True)
+    menu = page[page.index('<select name="periodo">'):page.index("</select>", page.index('<select name="periodo">'))]
+    assert '<optgroup label="Trimestres"><option value="2020-Q4">4.º trimestre de 2020</option>' in \
+        menu.replace("\n", "").replace("      ", "")
+    assert '<option value="2020-Q3">3.º trimestre de 2020</option>' in menu and '<option value="2020">' in menu
+    quarter = analyst.get("/panel/?periodo=2020-Q4").get_data(as_text=True)
+    assert 'value="2020-Q4" selected' in quarter and "Trimestre: 4.º trimestre de 2020" in quarter
+    assert 'value="2020-Q3" selected' in analyst.get("/panel/prioritarias?periodo=2020-q3").get_data(as_text=True)
+
+
 def test_priority_entities_on_a_map(seeded: Flask) -> None:
     page = signed_in(seeded, "ana").get("/panel/prioritarias?periodo=2020-11").get_data(as_text=True)
     assert 'class="map"' in page and "#c0392b" in page  # priority markers drawn
