@@ -152,13 +152,40 @@ def entity_comparison(everyone: pd.DataFrame, code: str, region: str | None) -> 
             "aspect_labels": dict(ind.ASPECT_LABELS)}
 
 
-def entity_detail(conn: Connection, code: str, series: pd.DataFrame, labels: ind.Labels) -> dict[str, Any]:
-    """The ficha municipal's own part: the entity and its interviews of the span, answer by answer."""
+def entity_summaries(source: Connection | Session, period: str | Period, codes: list[str],
+                     options: ind.Options | None = None, *, qid: str = "monitoreo360") -> dict[str, dict[str, Any]]:
+    """What the short ficha of each entity in ``codes`` says (the chat's "Mis resultados", a wave's
+    results): its scores beside its region's and the country's, the themes it asked for, its open
+    tickets — the figures of the ficha municipal, from one load of the data for them all."""
+    conn = _connection(source)
+    cut = parse(period) if isinstance(period, str) else period
+    options = options or ind.Options()
+    q, _ = frames.questionnaire(conn, qid)
+    labels = ind.Labels.of(q)
+    loaded = frames.load_frame(conn, list(cut.year_to_date()), qid=qid,
+                               questions=[x.name for x in q.questions if x.name not in NOT_REPORTED])
+    everyone = ind.with_scores(loaded[loaded["periodo"].isin(cut.months)] if not loaded.empty else loaded, options)
+    out = {}
+    for code in codes:
+        info = entity_info(conn, code)
+        series = loaded[loaded["entidad_codigo"] == code] if not loaded.empty else loaded
+        out[code] = {"period": cut.key, "period_label": cut.label, "threshold": options.threshold, "entity": info,
+                     "comparison": entity_comparison(everyone, code, (info or {}).get("region")),
+                     "themes": _entity_themes(conn, code, series, labels), "tickets": _open_tickets(conn, code, labels)}
+    return out
+
+
+def entity_info(conn: Connection, code: str) -> dict[str, Any] | None:
     row = conn.execute(select(ENTITIES).where(ENTITIES.c.code == code)).one_or_none()
-    info = None if row is None else {
+    return None if row is None else {
         "code": row.code, "name": row.name, "entity": display_name(row.name, row.kind, row.dept_code, row.dept_name),
         "kind": row.kind, "department": row.dept_name, "region": row.region, "pdet": bool(row.pdet),
         "pdet_subregion": row.pdet_subregion, "lat": row.lat, "lon": row.lon}
+
+
+def entity_detail(conn: Connection, code: str, series: pd.DataFrame, labels: ind.Labels) -> dict[str, Any]:
+    """The ficha municipal's own part: the entity and its interviews of the span, answer by answer."""
+    info = entity_info(conn, code)
     interviews = []
     for record in series.to_dict("records"):
         answers = {}

@@ -33,7 +33,7 @@ from sqlalchemy import Connection, func, select, update
 
 from analysis.indicators import Filters
 from analysis.periods import parse
-from analysis.report import build_report
+from analysis.report import build_report, entity_summaries
 from bot import outbox, waves
 from surveys.entities import is_territorial
 from surveys.messages import Outbound
@@ -112,16 +112,20 @@ def ficha(conn: Connection, entity_code: str, period: str, now: datetime) -> dic
     return build_report(conn, parse(period), Filters(entity=entity_code), now=now)
 
 
-def summary_lines(report: dict[str, Any]) -> list[str]:
-    """The ficha as a few chat lines: score beside region and country, best and worst aspects,
+def summaries(conn: Connection, codes: list[str], period: str) -> dict[str, dict[str, Any]]:
+    """Each entity's short ficha of ``period`` (analysis.report.entity_summaries)."""
+    return entity_summaries(conn, parse(period), codes)
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    """A short ficha as a few chat lines: score beside region and country, best and worst aspects,
     themes and open tickets."""
     t = texts()
-    c, detail = report["comparison"], report["entity"]
-    entity = detail["entity"]
-    lines = [t("results.title", entity=entity["entity"], period=report["period_label"])]
+    c = summary["comparison"]
+    lines = [t("results.title", entity=summary["entity"]["entity"], period=summary["period_label"])]
     mine = c["entity"]["mean_score"]
     if mine is not None:
-        verdict = t("results.satisfied") if mine >= report["satisfaction"]["threshold"] else t("results.unsatisfied")
+        verdict = t("results.satisfied") if mine >= summary["threshold"] else t("results.unsatisfied")
         lines.append(t("results.entity_score", score=_score(mine), verdict=verdict))
     region = c["region"]
     if region["name"] and region["shown"]:
@@ -137,11 +141,11 @@ def summary_lines(report: dict[str, Any]) -> list[str]:
         if best[1] > worst[1]:
             lines.append(t("results.best_worst", best=f"{best[0]} ({_score(best[1])})",
                            worst=f"{worst[0]} ({_score(worst[1])})"))
-    if detail["themes"]:
-        lines.append(t("results.themes", themes=", ".join(x["label"] for x in detail["themes"])))
-    if detail["tickets"]:
+    if summary["themes"]:
+        lines.append(t("results.themes", themes=", ".join(x["label"] for x in summary["themes"])))
+    if summary["tickets"]:
         items = [t("results.ticket_item", code=x["code"], status=t(f"ticket_status.{x['status']}"),
-                   due=_human(x["due_date"])) for x in detail["tickets"]]
+                   due=_human(x["due_date"])) for x in summary["tickets"]]
         lines.append(t("results.tickets", tickets="; ".join(items)))
     else:
         lines.append(t("results.no_tickets"))
@@ -156,9 +160,8 @@ def for_chat(conn: Connection, entity_code: str | None, contact_id: int | None, 
     period = latest_period(conn, entity_code)
     if period is None:
         return [Outbound(t("results.none"))]
-    report = ficha(conn, entity_code, period, now)
     token, expires = create_link(conn, entity_code, period, now=now, contact_id=contact_id)
-    lines = summary_lines(report)
+    lines = summary_lines(summaries(conn, [entity_code], period)[entity_code])
     lines.append(t("results.link", until=_local_day(expires), url=url(token)))
     return [Outbound("\n".join(lines))]
 
@@ -196,7 +199,7 @@ class WaveResults:
                                for r in self.recipients]}
 
 
-def wave_results(conn: Connection, wave_id: int, now: datetime) -> WaveResults:
+def wave_results(conn: Connection, wave_id: int) -> WaveResults:
     """What each entity that completed the wave would be sent (the DER's preview). The wave must be
     closed: its figures do not move any more."""
     wave = waves.get(conn, wave_id)
@@ -214,12 +217,12 @@ def wave_results(conn: Connection, wave_id: int, now: datetime) -> WaveResults:
     result = WaveResults({"id": wave.id, "name": wave.name, "period": wave.period, "status": wave.status},
                          approved_at=wave.results_approved_at, approved_by=wave.results_approved_by)
     month = waves.month_name(wave.period)
+    found = summaries(conn, sorted(answered_by), wave.period)
     for code in sorted(answered_by):
-        report = ficha(conn, code, wave.period, now)
         contact = _contact(conn, answered_by[code]) or _contact(conn, members.get(code))
         name = f" {contact.name}" if contact is not None and contact.name else ""
-        entity = report["entity"]["entity"]["entity"]
-        lines = [t("results.wave", name=name, month=month, entity=entity)] + summary_lines(report)[1:]
+        entity = found[code]["entity"]["entity"]
+        lines = [t("results.wave", name=name, month=month, entity=entity)] + summary_lines(found[code])[1:]
         lines.append(t("results.link", until="{until}", url="{url}"))
         reason = None if contact is not None and not contact.opted_out else "baja" if contact else "sin_contacto"
         result.recipients.append(Recipient(
@@ -234,7 +237,7 @@ def approve(conn: Connection, wave_id: int, *, actor: str, now: datetime,
     """The DER approves: the approval is recorded (the first approver stays), and each reachable
     entity's message is queued once (a second approval queues only what the first could not), to
     leave in office hours."""
-    result = wave_results(conn, wave_id, now)
+    result = wave_results(conn, wave_id)
     if result.approved_at is None:
         conn.execute(update(waves.WAVES).where(waves.WAVES.c.id == wave_id)
                      .values(results_approved_at=now, results_approved_by=actor))

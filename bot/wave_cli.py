@@ -335,7 +335,7 @@ def wave_results(wave_id: int, approve: bool, fmt: str) -> None:
     try:
         with db.transaction(db.default_engine()) as conn:
             done = (results.approve(conn, wave_id, actor=_actor(), now=utcnow()) if approve
-                    else results.wave_results(conn, wave_id, utcnow()))
+                    else results.wave_results(conn, wave_id))
     except waves.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
     data = done.as_json()

@@ -139,7 +139,7 @@ def close_wave(wave_id: int) -> Any:
 @require_role(*READERS)
 def wave_results(wave_id: int) -> Any:
     with engine().connect() as conn:
-        return jsonify(results.wave_results(conn, wave_id, clock.now()).as_json())
+        return jsonify(results.wave_results(conn, wave_id).as_json())
 
 
 @bp.post("/waves/<int:wave_id>/results/approve")

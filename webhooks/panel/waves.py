@@ -31,7 +31,7 @@ def waves_page() -> Any:
             wave = waves.progress(conn, chosen) if chosen is not None else None
         except waves.WaveError:
             abort(404)
-        outcome = results.wave_results(conn, wave["id"], clock.now()).as_json() \
+        outcome = results.wave_results(conn, wave["id"]).as_json() \
             if wave is not None and wave["status"] == "cerrada" else None
     return render_template("panel/waves.html", items=items, wave=wave, labels=LABELS, waiting=WAITING,
                            results=outcome, can_manage=g.user.role in MANAGERS)
