@@ -118,7 +118,7 @@ def _context(report: dict[str, Any]) -> dict[str, Any]:
 
 def render(report: dict[str, Any]) -> str:
     """The report dict of :func:`analysis.report.build_report` as one standalone HTML page (styles inline)."""
-    return TEMPLATES.get_template("informe.html").render(**_context(report))
+    return TEMPLATES.get_template("page.html").render(body="informe_body.html", **_context(report))
 
 
 def render_body(report: dict[str, Any]) -> str:

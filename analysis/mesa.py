@@ -46,7 +46,7 @@ def _context(r: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_html(r: dict[str, Any]) -> str:
-    return TEMPLATES.get_template("mesa.html").render(**_context(r))
+    return TEMPLATES.get_template("page.html").render(body="mesa_body.html", **_context(r))
 
 
 def render_body(r: dict[str, Any]) -> str:

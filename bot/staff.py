@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from bot.contacts import CHANNELS, Problem, entity_code, normalize_address, read_rows
+from bot.contacts import CHANNELS, Problem, cell, entity_code, normalize_address, read_rows
 from surveys import parsing, store
 from surveys.entities import OTHER_CODE
 from surveys.models import Entity, Staff, StaffEntity, utcnow
@@ -148,15 +148,15 @@ def validate(raw_rows: Iterable[dict[str, Any]], entity_codes: set[str], regions
 def _member(line: int, raw: dict[str, Any], entity_codes: set[str], by_region: dict[str, str]
             ) -> tuple[Member | None, list[Problem]]:
     found: list[Problem] = []
-    role = parsing.normalize(_cell(raw.get("rol")))
+    role = parsing.normalize(cell(raw.get("rol")))
     role = {"articuladora": "articulador", "enlace territorial": "enlace"}.get(role, role)
     if role not in ROLES:
-        found.append(Problem(line, "rol", f"rol desconocido {_cell(raw.get('rol'))!r}; use enlace o articulador"))
-    name = " ".join(_cell(raw.get("nombre")).split())
+        found.append(Problem(line, "rol", f"rol desconocido {cell(raw.get('rol'))!r}; use enlace o articulador"))
+    name = " ".join(cell(raw.get("nombre")).split())
     if not name or len(name) > 120:
         found.append(Problem(line, "nombre", "falta el nombre (hasta 120 caracteres)"))
-    channel = parsing.normalize(_cell(raw.get("canal"))) or None
-    address_text = _cell(raw.get("direccion"))
+    channel = parsing.normalize(cell(raw.get("canal"))) or None
+    address_text = cell(raw.get("direccion"))
     address = None
     if channel is not None and channel not in CHANNELS:
         found.append(Problem(line, "canal", f"canal desconocido {channel!r}; use {', '.join(CHANNELS)} o déjelo vacío"))
@@ -167,17 +167,17 @@ def _member(line: int, raw: dict[str, Any], entity_codes: set[str], by_region: d
             found.append(Problem(line, "direccion", f"{address_text!r} no es {expected}"))
     elif address_text:
         found.append(Problem(line, "canal", "falta el canal de la dirección (whatsapp, telegram o sms)"))
-    email = _cell(raw.get("correo")) or None
+    email = cell(raw.get("correo")) or None
     if email is not None and not _EMAIL.fullmatch(email):
         found.append(Problem(line, "correo", f"{email!r} no es un correo electrónico"))
-    region_text = _cell(raw.get("region"))
+    region_text = cell(raw.get("region"))
     region = by_region.get(parsing.normalize(region_text)) if region_text else None
     if region_text and region is None:
         found.append(Problem(line, "region", f"región desconocida {region_text!r}; use una de: "
                                              f"{', '.join(by_region.values())}"))
     elif role == "articulador" and region is None:
         found.append(Problem(line, "region", "un articulador necesita su región"))
-    codes, bad = parse_codes(_cell(raw.get("entidades")))
+    codes, bad = parse_codes(cell(raw.get("entidades")))
     unknown = bad + [c for c in codes if c not in entity_codes]
     if unknown:
         found.append(Problem(line, "entidades", f"códigos desconocidos: {', '.join(unknown)}"))
@@ -185,10 +185,10 @@ def _member(line: int, raw: dict[str, Any], entity_codes: set[str], by_region: d
         found.append(Problem(line, "entidades", "un enlace necesita al menos una entidad (códigos DIVIPOLA)"))
     if role == "articulador" and codes:
         found.append(Problem(line, "entidades", "las entidades son de los enlaces; el articulador cubre su región"))
-    username = _cell(raw.get("usuario")).lower() or None
+    username = cell(raw.get("usuario")).lower() or None
     if username is not None and not _USERNAME.fullmatch(username):
         found.append(Problem(line, "usuario", f"{username!r}: use letras, números, punto, guion o guion bajo"))
-    active_text = _cell(raw.get("activo"))
+    active_text = cell(raw.get("activo"))
     active = parsing.parse_yes_no(active_text) if active_text else "si"
     if active is None:
         found.append(Problem(line, "activo", f"{active_text!r}: use si o no"))
@@ -216,14 +216,6 @@ def _conflicts(people: list[Member]) -> list[Problem]:
                 problems.append(Problem(person.line, "region", f"{person.region} ya tiene articulador(a): "
                                                                f"{other.name} (fila {other.line})"))
     return problems
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
 
 
 # ------------------------------------------------------------------ writing

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import click
@@ -156,6 +155,7 @@ def tickets_report(period: str, region: str | None, theme: str | None, enlace: i
     """The mesa de ayuda's report: volumes by theme, region, channel and enlace, times to answer
     and close, share answered on time, overdue, referrals and satisfaction, with charts."""
     from analysis import mesa as render
+    from analysis.cli import write
     from analysis.periods import parse
     from bot import mesa
     from surveys.models import utcnow
@@ -170,12 +170,9 @@ def tickets_report(period: str, region: str | None, theme: str | None, enlace: i
             data = mesa.build(conn, cut, mesa.Filters(region=region, theme=theme, enlace=enlace), now=utcnow())
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--theme") from exc
-    payload = render.render(data, fmt)
-    if str(output) == "-":
-        sys.stdout.buffer.write(payload)
+    path = write(render.render(data, fmt), output, render.default_name(data, fmt))
+    if path is None:
         return
-    path = output or Path(render.default_name(data, fmt))
-    path.write_bytes(payload)
     s = data["summary"]
     click.echo(f"{data['title']} {data['period_label']}: {s['received']} recibidas, {s['answered']} con respuesta "
                f"de fondo ({s['pct_on_time'] if s['pct_on_time'] is not None else '—'} % a tiempo), "

@@ -25,7 +25,8 @@ from bot import grupos, helpdesk, staff, waves
 from bot.alerts import Alerts
 from surveys import db
 from surveys.models import Contact, HelpRequest, HelpRequestEvent, OutboxMessage
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, SEED, playwright_api
+from tests.conftest import CHROMIUM
+from tests.test_browser import SEED
 from webhooks.app import create_app
 from webhooks.auth import create_user
 
@@ -88,23 +89,6 @@ def server(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         os.environ["M360_PUBLIC_URL"] = before
     http.shutdown()
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any, server: tuple[str, Any]) -> Iterator[Any]:
-    context = browser.new_context(locale="es-CO", base_url=server[0])
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 def sign_in(page: Any, username: str) -> None:

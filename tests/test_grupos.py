@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from bot import staff
 from surveys import db
 from surveys.models import Alert, Contact, Entity, HelpRequest, OutboxMessage
+from tests.conftest import Clock
 from tests.test_cli import m360
 from tests.test_panel import PASSWORD, csrf, signed_in
 from tests.test_web import WebChat
@@ -31,19 +32,6 @@ VALIDATED = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)  # a week later
 ADMIN = "grupos-admin"
 
 pytestmark = pytest.mark.usefixtures("no_internet")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

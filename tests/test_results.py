@@ -24,7 +24,7 @@ from bot.alerts import Alerts
 from surveys import db
 from surveys.models import Contact, OutboxMessage, ResultLink, Wave
 from surveys.scoring import SCORE_QUESTIONS, entity_score
-from tests.conftest import Chat
+from tests.conftest import Chat, Clock
 from tests.test_cli import m360
 from tests.test_conversation import INTERVIEW, register
 from tests.test_waves import contact_on
@@ -39,19 +39,6 @@ ADMIN = "results-admin-token"
 LINK = re.compile(r"https?://\S+/ficha/([A-Za-z0-9_-]{16,64})")
 
 pytestmark = pytest.mark.usefixtures("no_internet")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

@@ -99,17 +99,9 @@ def test_the_der_configures_its_own_terms(chat: Chat, engine: Engine, tmp_path: 
 # ------------------------------------------------------------------ the DER sets a due date
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def app(db_url: str) -> Iterator[Flask]:
-    app = create_app(db_url, providers={}, M360_ADMIN_TOKEN=ADMIN, M360_CLOCK=Clock(FRIDAY), SECRET_KEY="terms")
+    app = create_app(db_url, providers={}, M360_ADMIN_TOKEN=ADMIN, M360_CLOCK=lambda: FRIDAY, SECRET_KEY="terms")
     with db.transaction(app.extensions["m360.sessions"].kw["bind"]) as conn:
         create_user(conn, username="luis", name="Luis", role="der", password=PASSWORD)
     yield app

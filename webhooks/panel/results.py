@@ -48,11 +48,7 @@ def _selection(conn: Connection) -> tuple[str, Filters, dict[str, Any]]:
     """The period and filters asked for in the query string (bad values are ignored, not errors:
     the page then shows the latest period for everyone)."""
     periods = _periods(conn)
-    period = request.args.get("periodo") or periods[0]
-    try:
-        period = parse(period).key
-    except ValueError:
-        period = periods[0]
+    period = chosen_period(periods)
     pdet = {"si": True, "no": False}.get(request.args.get("pdet", ""))
     kind = request.args.get("tipo") if request.args.get("tipo") in KINDS else None
     filters = Filters(region=request.args.get("region") or None, department=request.args.get("departamento") or None,
@@ -62,6 +58,15 @@ def _selection(conn: Connection) -> tuple[str, Filters, dict[str, Any]]:
             "quarters": quarters(periods), "years": sorted({p[:4] for p in periods}, reverse=True),
             "month_label": lambda p: parse(p).label, "kinds": KINDS, **_choices(conn)}
     return period, filters, form
+
+
+def chosen_period(available: list[str]) -> str:
+    """The period asked for in ``?periodo=`` (month, quarter or year, normalised), or the newest of
+    ``available`` when it is missing or not a period."""
+    try:
+        return parse(request.args.get("periodo") or available[0]).key
+    except ValueError:
+        return available[0]
 
 
 def quarters(months: list[str]) -> list[str]:

@@ -19,7 +19,7 @@ from bot.themes import load_taxonomy
 from surveys import db, store
 from webhooks import clock
 from webhooks.panel import ENLACE, MANAGERS, READERS, bp, engine, login_required, scope
-from webhooks.panel.results import REPORT_TYPES, quarters
+from webhooks.panel.results import REPORT_TYPES, chosen_period, quarters
 
 # ------------------------------------------------------------------ enlaces and articuladores
 
@@ -95,11 +95,7 @@ def pending_entities() -> Any:
 def _mesa_selection(conn: Any) -> tuple[str, mesa.Filters, dict[str, Any]]:
     """The period and filters asked for (bad values fall back, as on the result pages)."""
     months = _months(conn)
-    period = request.args.get("periodo") or months[0]
-    try:
-        period = parse(period).key
-    except ValueError:
-        period = months[0]
+    period = chosen_period(months)
     seen = scope()
     enlace = request.args.get("enlace", type=int)
     theme = request.args.get("tema") or None
