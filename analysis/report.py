@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,10 +26,11 @@ from analysis import indicators as ind
 from analysis.periods import Period, month_label, parse
 from bot import helpdesk
 from surveys.entities import display_name
-from surveys.models import Entity, HelpRequest
+from surveys.models import Answer, Entity, HelpRequest, Interview
 
 REQUESTS = HelpRequest.__table__
 ENTITIES = Entity.__table__
+ANSWERS, INTERVIEWS = Answer.__table__, Interview.__table__
 
 NOT_REPORTED = ("consentimiento", "cargo", "contacto_asesor")
 KIND_TITLES = {"informe": "Informe de percepción", "region": "Ficha regional", "entidad": "Ficha municipal"}
@@ -162,16 +164,17 @@ def entity_summaries(source: Connection | Session, period: str | Period, codes: 
     options = options or ind.Options()
     q, _ = frames.questionnaire(conn, qid)
     labels = ind.Labels.of(q)
-    loaded = frames.load_frame(conn, list(cut.year_to_date()), qid=qid,
-                               questions=[x.name for x in q.questions if x.name not in NOT_REPORTED])
-    everyone = ind.with_scores(loaded[loaded["periodo"].isin(cut.months)] if not loaded.empty else loaded, options)
+    # Only the cut's interviews and only the scored answers: a chat turn reads this, not a report.
+    loaded = frames.load_frame(conn, list(cut.months), qid=qid,
+                               questions=list(dict.fromkeys(("puntaje_general", *options.score_questions))))
+    everyone = ind.with_scores(loaded, options)
     out = {}
     for code in codes:
         info = entity_info(conn, code)
-        series = loaded[loaded["entidad_codigo"] == code] if not loaded.empty else loaded
         out[code] = {"period": cut.key, "period_label": cut.label, "threshold": options.threshold, "entity": info,
                      "comparison": entity_comparison(everyone, code, (info or {}).get("region")),
-                     "themes": _entity_themes(conn, code, series, labels), "tickets": _open_tickets(conn, code, labels)}
+                     "themes": _entity_themes(conn, code, cut.year_to_date(), labels),
+                     "tickets": _open_tickets(conn, code, labels)}
     return out
 
 
@@ -201,14 +204,18 @@ def entity_detail(conn: Connection, code: str, series: pd.DataFrame, labels: ind
                            "insatisfecho": record.get("insatisfecho"), "answers": answers})
     return {"entity": info, "interviews": interviews,
             "questions": {q.name: labels.question(q.name) for q in labels.questionnaire.questions},
-            "themes": _entity_themes(conn, code, series, labels), "tickets": _open_tickets(conn, code, labels)}
+            "themes": _entity_themes(conn, code, series["periodo"].unique().tolist(), labels),
+            "tickets": _open_tickets(conn, code, labels)}
 
 
-def _entity_themes(conn: Connection, code: str, series: pd.DataFrame, labels: ind.Labels) -> list[dict[str, Any]]:
-    """The themes the entity asked for: in 5.1 of its interviews of the span, and in its tickets of
-    the same year."""
+def _entity_themes(conn: Connection, code: str, months: Iterable[str], labels: ind.Labels) -> list[dict[str, Any]]:
+    """The themes the entity asked for: in 5.1 of its completed interviews of ``months``, and in its
+    tickets."""
     found: dict[str, set[str]] = {}
-    for value in series.get(ind.DEMAND_QUESTION, pd.Series(dtype=object)):
+    asked = conn.execute(select(ANSWERS.c.value).join(INTERVIEWS, INTERVIEWS.c.id == ANSWERS.c.interview_id).where(
+        INTERVIEWS.c.entity_code == code, INTERVIEWS.c.status == "completa", INTERVIEWS.c.period.in_(list(months)),
+        ANSWERS.c.question == ind.DEMAND_QUESTION)).scalars()
+    for value in asked:
         for theme in value if isinstance(value, list) else ():
             found.setdefault(theme, set()).add("monitoreo")
     for themes in conn.execute(select(REQUESTS.c.themes).where(REQUESTS.c.entity_code == code)).scalars():

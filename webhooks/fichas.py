@@ -29,10 +29,11 @@ def ficha(token: str) -> Any:
     now = clock.now()
     found = None
     if TOKEN.fullmatch(token):
-        with db.transaction(engine()) as conn:
+        with db.transaction(engine()) as conn:  # short: the view is counted, the ficha built after
             found = results.resolve(conn, token, now)
-            if found is not None and not found.expired:
+        if found is not None and not found.expired:
+            with engine().connect() as conn:
                 page = html.render(results.ficha(conn, found.entity_code, found.period, now))
-                return page, 200, {**PRIVATE, "Content-Type": "text/html; charset=utf-8"}
+            return page, 200, {**PRIVATE, "Content-Type": "text/html; charset=utf-8"}
     status = 410 if found is not None else 404
     return render_template("ficha_gone.html", expired=found is not None), status, PRIVATE
