@@ -52,7 +52,7 @@ def register_other(chat: WebChat, escape: str = "OTRA", kind: str = "1",
                    name: str = "Asociación de Municipios del Sur del Huila", seat: str = "huila") -> str:
     assert "Ley 1581" in chat.say("hola")
     asked = chat.say("si")
-    assert "Si su entidad no es una alcaldía ni una gobernación" in asked and "escriba OTRA" in asked
+    assert "¿Es otra organización (esquema asociativo, entidad nacional…)? Escriba OTRA." in asked
     assert "¿Qué tipo de entidad es?" in chat.say(escape)
     assert "nombre de su entidad" in chat.say(kind)
     assert "sede" in chat.say(name)
