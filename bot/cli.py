@@ -230,7 +230,7 @@ def tickets_list(status: str | None, entity_code: str | None) -> None:
     with db.session_factory()() as session:
         rows = session.scalars(query).all()
     for t in rows:
-        click.echo(f"{t.code}  {t.status:10s}  {t.entity_code or '-':5s}  vence {t.due_date}  "
+        click.echo(f"{t.code}  {t.status:10s}  {t.entity_code or '-':5s}  vence {t.due_date or 'al validar'}  "
                    f"{'URGENTE ' if t.urgent else ''}{theme_labels(t.themes)}  → {t.direccion_tecnica or '-'}"
                    f" / {t.articulador or '-'}")
         click.echo(f"    {t.need[:150]}")

@@ -40,7 +40,7 @@ def _periods(conn: Connection) -> list[str]:
 
 def _choices(conn: Connection) -> dict[str, list[Any]]:
     departments = list(conn.execute(select(ENTITIES.c.dept_code, ENTITIES.c.dept_name).distinct()
-                                    .order_by(ENTITIES.c.dept_name)))
+                                    .where(ENTITIES.c.kind != "otro").order_by(ENTITIES.c.dept_name)))
     return {"regions": store.regions(conn), "departments": departments}
 
 
