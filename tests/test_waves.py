@@ -27,7 +27,7 @@ from bot.outbox import Sender
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Contact, Entity, Interview, OutboxMessage, Wave, WaveMember
-from tests.conftest import Chat
+from tests.conftest import Chat, Clock  # the clock fixture starts at NOW
 from tests.fakes import FakeTelegram, FakeTwilio
 from tests.test_channels import SECRET, TelegramChat
 from tests.test_cli import m360
@@ -183,19 +183,6 @@ def test_gobernaciones_when_a_region_answers_only_through_its_gobernacion(engine
 
 
 # ------------------------------------------------------------------ launch through the outbox and the fakes
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
