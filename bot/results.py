@@ -37,11 +37,12 @@ from analysis.report import build_report, entity_summaries
 from bot import outbox, waves
 from surveys.entities import is_territorial
 from surveys.messages import Outbound
-from surveys.models import Contact, Interview, OutboxMessage, ResultLink
+from surveys.models import Contact, Interview, OutboxMessage, QuestionnaireVersion, ResultLink
 from surveys.texts import texts
 
 LINKS = ResultLink.__table__
 INTERVIEWS = Interview.__table__
+QUESTIONNAIRES = QuestionnaireVersion.__table__
 CONTACTS = Contact.__table__
 OUTBOX = OutboxMessage.__table__
 KIND = "results"  # outbox kind of a wave's results (proactive: never to an opted-out contact)
@@ -101,10 +102,12 @@ def url(token: str) -> str:
 # ------------------------------------------------------------------ the ficha
 
 
-def latest_period(conn: Connection, entity_code: str) -> str | None:
-    """The last month with a completed interview of the entity."""
-    return conn.execute(select(func.max(INTERVIEWS.c.period)).where(
-        INTERVIEWS.c.entity_code == entity_code, INTERVIEWS.c.status == "completa")).scalar()
+def latest_period(conn: Connection, entity_code: str, qid: str = "monitoreo360") -> str | None:
+    """The last month with a completed Monitoreo 360 interview of the entity."""
+    return conn.execute(select(func.max(INTERVIEWS.c.period))
+                        .join(QUESTIONNAIRES, QUESTIONNAIRES.c.id == INTERVIEWS.c.questionnaire_id)
+                        .where(INTERVIEWS.c.entity_code == entity_code, INTERVIEWS.c.status == "completa",
+                               QUESTIONNAIRES.c.qid == qid)).scalar()
 
 
 def ficha(conn: Connection, entity_code: str, period: str, now: datetime) -> dict[str, Any]:
