@@ -61,15 +61,22 @@ def report(period: str, region: str | None, entity: str | None, department: str 
                                     qid=questionnaire)
     if entity and data.get("entity", {}).get("entity") is None:
         raise click.BadParameter(f"unknown entity {entity!r} (DIVIPOLA code)", param_hint="--entity")
-    payload = reports.render(data, fmt)
-    if str(output) == "-":
-        sys.stdout.buffer.write(payload)
+    path = write(reports.render(data, fmt), output, reports.default_name(data, fmt))
+    if path is None:
         return
-    path = output or Path(reports.default_name(data, fmt))
-    path.write_bytes(payload)
     s = data["summary"]
     click.echo(f"{data['title']} {data['period_label']}: {s['interviews']} entrevistas, "
                f"{len(data['priority'])} entidades prioritarias → {path}")
+
+
+def write(payload: bytes, output: Path | None, default: str) -> Path | None:
+    """A report's bytes to ``output`` (``-``: stdout, and None is returned) or to ``default``."""
+    if str(output) == "-":
+        sys.stdout.buffer.write(payload)
+        return None
+    path = output or Path(default)
+    path.write_bytes(payload)
+    return path
 
 
 @click.command("import")

@@ -10,7 +10,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
-from analysis import charts
+from analysis import charts, maps
 from analysis.indicators import short_label, whole_percent
 from analysis.periods import month_label
 from surveys import formats
@@ -22,7 +22,7 @@ def _signed(value: float | None, decimals: int = 1) -> str:
     return ("+" if value > 0 else "") + charts.number(value, decimals)
 
 
-def _whole(value: float | None) -> str:
+def whole(value: float | None) -> str:
     """A percentage as printed: a whole number (half away from zero), «—» without data."""
     figure = whole_percent(value)
     return "—" if figure is None else str(figure)
@@ -68,14 +68,36 @@ def _chart_data(r: dict[str, Any]) -> dict[str, Markup]:
         for c in r["contribution"]]
     out["chart_demand"] = charts.hbars([(t["label"], t["pct_mentions"]) for t in r["demand"]["themes"]],
                                        "Demanda acumulada por tema (% de menciones)")
+    out["map_priority"] = maps.priority_map(r["priority"], f"Entidades prioritarias — {r['period_label']}",
+                                            anchor="p-")
+    if r.get("comparison"):
+        out["chart_comparison"] = _comparison_chart(r)
     return {k: (Markup(v) if isinstance(v, str) else v) for k, v in out.items()}
+
+
+def _comparison_chart(r: dict[str, Any]) -> str:
+    """The entity's score and aspects beside its region's and the country's (grouped columns)."""
+    c = r["comparison"]
+    keys = [("mean_score", "Puntaje de la entidad"), ("mean_puntaje_general", "Puntaje general")]
+    keys += [(("aspects", a), label) for a, label in c["aspect_labels"].items()]
+
+    def values(group: dict[str, Any]) -> list[float | None]:
+        return [group["aspects"].get(k[1]) if isinstance(k, tuple) else group.get(k) for k, _ in keys]
+
+    entity = (r.get("entity") or {}).get("entity") or {}
+    series = [(entity.get("name") or "Entidad", values(c["entity"]))]
+    if c["region"]["shown"]:
+        series.append((f"Región {c['region']['name']}", values(c["region"])))
+    series.append(("País", values(c["country"])))
+    return charts.columns([label for _, label in keys], series, "Su entidad frente a la región y el país",
+                          maximum=5)
 
 
 STYLES = resources.files("analysis").joinpath("templates/informe.css").read_text(encoding="utf-8")
 """The informe's CSS (scoped to ``.informe``): inlined in the standalone page; a page that embeds
 :func:`render_body` under a CSP without inline styles serves it as a file."""
 
-_env = Environment(loader=PackageLoader("analysis", "templates"), autoescape=True, trim_blocks=True,
+TEMPLATES = Environment(loader=PackageLoader("analysis", "templates"), autoescape=True, trim_blocks=True,
                    lstrip_blocks=True)
 
 
@@ -90,7 +112,7 @@ def _context(report: dict[str, Any]) -> dict[str, Any]:
     kinds = {"month": "Mes:", "quarter": "Trimestre:", "year": "Año:"}
     return dict(
         r=report, s=report["summary"], codes=report["codes"], filters=shown,
-        kind_label=kinds.get(report["period_kind"], ""), num=charts.number, pct=charts.percent, whole=_whole,
+        kind_label=kinds.get(report["period_kind"], ""), num=charts.number, pct=charts.percent, whole=whole,
         signed=_signed, when=formats.moment, count=formats.count,
         qlabels=lambda names: ", ".join(map(short_label, names)),
         mlabel=month_label, all_codes=_all_codes, share=_share, code_chart=_code_chart, styles=Markup(STYLES),
@@ -99,10 +121,10 @@ def _context(report: dict[str, Any]) -> dict[str, Any]:
 
 def render(report: dict[str, Any]) -> str:
     """The report dict of :func:`analysis.report.build_report` as one standalone HTML page (styles inline)."""
-    return _env.get_template("informe.html").render(**_context(report))
+    return TEMPLATES.get_template("page.html").render(body="informe_body.html", **_context(report))
 
 
 def render_body(report: dict[str, Any]) -> str:
     """The same content without ``<html>``/``<head>``, inside ``<div class="informe">``, for a page
     that embeds it (the panel); style it with :data:`STYLES`."""
-    return _env.get_template("informe_body.html").render(**_context(report))
+    return TEMPLATES.get_template("informe_body.html").render(**_context(report))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,10 +26,11 @@ from analysis import indicators as ind
 from analysis.periods import Period, month_label, parse
 from bot import helpdesk
 from surveys.entities import display_name
-from surveys.models import Entity, HelpRequest
+from surveys.models import Answer, Entity, HelpRequest, Interview
 
 REQUESTS = HelpRequest.__table__
 ENTITIES = Entity.__table__
+ANSWERS, INTERVIEWS = Answer.__table__, Interview.__table__
 
 NOT_REPORTED = ("consentimiento", "cargo", "contacto_asesor")
 KIND_TITLES = {"informe": "Informe de percepción", "region": "Ficha regional", "entidad": "Ficha municipal"}
@@ -63,9 +65,11 @@ def urgent_tickets(conn: Connection, until: str | None = None) -> pd.DataFrame:
 
 
 def build_report(source: Connection | Session, period: str | Period, filters: ind.Filters | None = None,
-                 options: ind.Options | None = None, *, qid: str = "monitoreo360") -> dict[str, Any]:
+                 options: ind.Options | None = None, *, qid: str = "monitoreo360",
+                 now: datetime | None = None) -> dict[str, Any]:
     """Every figure of the informe for ``period`` (YYYY-MM, YYYY-Qn or YYYY) restricted to
-    ``filters`` (see the module doc for the spans). Raises ValueError for a bad period."""
+    ``filters`` (see the module doc for the spans). Raises ValueError for a bad period. ``now``
+    stamps ``generated_at`` (default: the wall clock)."""
     conn = _connection(source)
     cut = parse(period) if isinstance(period, str) else period
     filters, options = filters or ind.Filters(), options or ind.Options()
@@ -97,7 +101,7 @@ def build_report(source: Connection | Session, period: str | Period, filters: in
         "period": cut.key, "period_kind": cut.kind, "period_label": cut.label, "months": list(cut.months),
         "series_months": series_months, "series_labels": [month_label(m) for m in series_months],
         "filters": filters.as_dict(),
-        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "generated_at": (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds"),
         "rounding": "percentages to 1 decimal and means to 2, half away from zero; the text rounds "
                     "percentages to whole numbers the same way",
         "summary": headline,
@@ -117,16 +121,74 @@ def build_report(source: Connection | Session, period: str | Period, filters: in
     }
     if filters.entity:
         report["entity"] = entity_detail(conn, filters.entity, series, labels)
+        everyone = ind.with_scores(loaded[loaded["periodo"].isin(cut.months)], options) if not loaded.empty else scored
+        region = (report["entity"]["entity"] or {}).get("region")
+        report["comparison"] = entity_comparison(everyone, filters.entity, region)
     return report
+
+
+#: A region's figure is shown beside an entity's only with this many entities in it: fewer would
+#: neither be a fair comparison nor keep the other entities' answers out of sight.
+MIN_GROUP = 3
+
+
+def _group(frame: pd.DataFrame) -> dict[str, Any]:
+    aspects = {a: ind.mean(pd.to_numeric(frame[a], errors="coerce").dropna().tolist()) if a in frame.columns else None
+               for a in ind.ASPECT_LABELS}
+    general = pd.to_numeric(frame["puntaje_general"], errors="coerce").dropna() if "puntaje_general" in frame else []
+    scores = frame["puntaje_entidad"].dropna().tolist() if "puntaje_entidad" in frame else []
+    return {"interviews": int(len(frame)),
+            "entities": int(frame["entidad_codigo"].nunique()) if not frame.empty else 0,
+            "mean_score": ind.mean(scores), "mean_puntaje_general": ind.mean(list(general)), "aspects": aspects}
+
+
+def entity_comparison(everyone: pd.DataFrame, code: str, region: str | None) -> dict[str, Any]:
+    """An entity's scores of the cut beside its region's and the country's (every entity that
+    answered in the cut, the entity included). The region's are shown only from MIN_GROUP entities."""
+    mine = everyone[everyone["entidad_codigo"] == code] if not everyone.empty else everyone
+    in_region = everyone[everyone["region"] == region] if region and not everyone.empty else everyone.iloc[0:0]
+    regional = _group(in_region)
+    return {"entity": _group(mine), "region": {"name": region, "shown": regional["entities"] >= MIN_GROUP,
+                                               **regional},
+            "country": _group(everyone), "min_group": MIN_GROUP,
+            "aspect_labels": dict(ind.ASPECT_LABELS)}
+
+
+def entity_summaries(source: Connection | Session, period: str | Period, codes: list[str],
+                     options: ind.Options | None = None, *, qid: str = "monitoreo360") -> dict[str, dict[str, Any]]:
+    """What the short ficha of each entity in ``codes`` says (the chat's "Mis resultados", a wave's
+    results): its scores beside its region's and the country's, the themes it asked for, its open
+    tickets — the figures of the ficha municipal, from one load of the data for them all."""
+    conn = _connection(source)
+    cut = parse(period) if isinstance(period, str) else period
+    options = options or ind.Options()
+    q, _ = frames.questionnaire(conn, qid)
+    labels = ind.Labels.of(q)
+    # Only the cut's interviews and only the scored answers: a chat turn reads this, not a report.
+    loaded = frames.load_frame(conn, list(cut.months), qid=qid,
+                               questions=list(dict.fromkeys(("puntaje_general", *options.score_questions))))
+    everyone = ind.with_scores(loaded, options)
+    out = {}
+    for code in codes:
+        info = entity_info(conn, code)
+        out[code] = {"period": cut.key, "period_label": cut.label, "threshold": options.threshold, "entity": info,
+                     "comparison": entity_comparison(everyone, code, (info or {}).get("region")),
+                     "themes": _entity_themes(conn, code, cut.year_to_date(), labels),
+                     "tickets": _open_tickets(conn, code, labels)}
+    return out
+
+
+def entity_info(conn: Connection, code: str) -> dict[str, Any] | None:
+    row = conn.execute(select(ENTITIES).where(ENTITIES.c.code == code)).one_or_none()
+    return None if row is None else {
+        "code": row.code, "name": row.name, "entity": display_name(row.name, row.kind, row.dept_code, row.dept_name),
+        "kind": row.kind, "department": row.dept_name, "region": row.region, "pdet": bool(row.pdet),
+        "pdet_subregion": row.pdet_subregion, "lat": row.lat, "lon": row.lon}
 
 
 def entity_detail(conn: Connection, code: str, series: pd.DataFrame, labels: ind.Labels) -> dict[str, Any]:
     """The ficha municipal's own part: the entity and its interviews of the span, answer by answer."""
-    row = conn.execute(select(ENTITIES).where(ENTITIES.c.code == code)).one_or_none()
-    info = None if row is None else {
-        "code": row.code, "name": row.name, "entity": display_name(row.name, row.kind, row.dept_code, row.dept_name),
-        "kind": row.kind, "department": row.dept_name, "region": row.region, "pdet": bool(row.pdet),
-        "pdet_subregion": row.pdet_subregion, "lat": row.lat, "lon": row.lon}
+    info = entity_info(conn, code)
     interviews = []
     for record in series.to_dict("records"):
         answers = {}
@@ -141,7 +203,34 @@ def entity_detail(conn: Connection, code: str, series: pd.DataFrame, labels: ind
                            "score": None if score is None or pd.isna(score) else ind.mean([score]),
                            "insatisfecho": record.get("insatisfecho"), "answers": answers})
     return {"entity": info, "interviews": interviews,
-            "questions": {q.name: labels.question(q.name) for q in labels.questionnaire.questions}}
+            "questions": {q.name: labels.question(q.name) for q in labels.questionnaire.questions},
+            "themes": _entity_themes(conn, code, series["periodo"].unique().tolist(), labels),
+            "tickets": _open_tickets(conn, code, labels)}
+
+
+def _entity_themes(conn: Connection, code: str, months: Iterable[str], labels: ind.Labels) -> list[dict[str, Any]]:
+    """The themes the entity asked for: in 5.1 of its completed interviews of ``months``, and in its
+    tickets."""
+    found: dict[str, set[str]] = {}
+    asked = conn.execute(select(ANSWERS.c.value).join(INTERVIEWS, INTERVIEWS.c.id == ANSWERS.c.interview_id).where(
+        INTERVIEWS.c.entity_code == code, INTERVIEWS.c.status == "completa", INTERVIEWS.c.period.in_(list(months)),
+        ANSWERS.c.question == ind.DEMAND_QUESTION)).scalars()
+    for value in asked:
+        for theme in value if isinstance(value, list) else ():
+            found.setdefault(theme, set()).add("monitoreo")
+    for themes in conn.execute(select(REQUESTS.c.themes).where(REQUESTS.c.entity_code == code)).scalars():
+        for theme in themes or ():
+            found.setdefault(theme, set()).add("mesa de ayuda")
+    return [{"id": t, "label": labels.choice(ind.DEMAND_QUESTION, t), "sources": sorted(found[t])}
+            for t in sorted(found, key=lambda t: (t == "otro", labels.choice(ind.DEMAND_QUESTION, t)))]
+
+
+def _open_tickets(conn: Connection, code: str, labels: ind.Labels) -> list[dict[str, Any]]:
+    rows = conn.execute(select(REQUESTS.c.code, REQUESTS.c.status, REQUESTS.c.themes, REQUESTS.c.due_date)
+                        .where(REQUESTS.c.entity_code == code, REQUESTS.c.status.in_(helpdesk.OPEN))
+                        .order_by(REQUESTS.c.created_at))
+    return [{"code": r.code, "status": r.status, "due_date": r.due_date,
+             "themes": [labels.choice(ind.DEMAND_QUESTION, t) for t in r.themes or ()]} for r in rows]
 
 
 def render(report: dict[str, Any], fmt: str) -> bytes:

@@ -14,9 +14,13 @@ Rules (bot/alerts.yaml, each can be switched off and tuned):
 | ticket_vencido | an open ticket is past its due date | ticket |
 | envio_fallido | a ticket notification could not reach the requester (e.g. no WhatsApp template) | outbox row |
 | envio_revisar | a message may or may not have gone out, and the provider cannot tell: a person decides | outbox row |
+| entidad_por_validar | a grupo de valor outside DIVIPOLA registered and waits for the DER (bot.grupos) | entity |
 
 An alert is stored once (unique ``dedupe_key``) in the transaction of what caused it, and queued
-in the outbox, in that same transaction, for every destination configured in the environment:
+in the outbox, in that same transaction, for every destination its rule's ``to:`` names (default
+``[der]``): ``der``, the central destinations configured in the environment; ``enlace``, the
+enlace territorial who covers the alert's entity; ``articulador``, the articulador(a) of its region
+(bot.staff: the directory of ``m360 staff import`` and the panel). The central destinations:
 
 | variable | destination |
 |---|---|
@@ -45,7 +49,7 @@ from sqlalchemy import Connection, Engine, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot import deadlines, helpdesk, outbox
+from bot import deadlines, helpdesk, outbox, staff
 from bot.channels import templates
 from bot.periodic import Periodic
 from bot.themes import theme_labels
@@ -64,7 +68,10 @@ CONTACTS = Contact.__table__
 QUESTIONNAIRES = QuestionnaireVersion.__table__
 
 RULES = ("ticket_nuevo", "ticket_urgente", "contacto_asesor", "insatisfaccion", "contribucion_no", "tema_mala",
-         "pico_demanda", "ticket_vencido", "envio_fallido", "envio_revisar")
+         "pico_demanda", "ticket_vencido", "envio_fallido", "envio_revisar", "entidad_por_validar")
+#: Who a rule's alerts go to (``to:`` in alerts.yaml): the central destinations, the entity's enlace,
+#: the region's articulador(a).
+RECIPIENTS = ("der", "enlace", "articulador")
 DEFAULT_CONFIG = Path(__file__).with_name("alerts.yaml")
 
 
@@ -78,6 +85,7 @@ class Rule:
     severity: str
     title: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    to: tuple[str, ...] = ("der",)  # RECIPIENTS
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,11 @@ def parse_config(data: Any, source: str = "alerts config") -> AlertConfig:
         title = str(spec.pop("title", rule_id))
         if severity not in ("alta", "media", "baja"):
             raise ValueError(f"{source}: {rule_id}.severity must be alta, media or baja")
-        rules[rule_id] = Rule(rule_id, enabled, severity, title, spec)
+        to = spec.pop("to", ["der"])
+        to = [to] if isinstance(to, str) else to
+        if not isinstance(to, list) or not to or set(to) - set(RECIPIENTS):
+            raise ValueError(f"{source}: {rule_id}.to must list some of {', '.join(RECIPIENTS)}")
+        rules[rule_id] = Rule(rule_id, enabled, severity, title, spec, tuple(dict.fromkeys(to)))
     return AlertConfig(rules, dict(data.get("digest") or {"enabled": False}))
 
 
@@ -174,16 +186,41 @@ class Alerts:
         alert_id = _insert_once(conn, row)
         if alert_id is None:
             return None
-        if self.destinations:  # none configured: stored and served by the API, nothing to queue
-            self.deliver(conn, conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one(), now)
+        # Nobody configured for it: stored, shown in the panel and served by the API.
+        self.deliver(conn, conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one(), now, rule.to)
         log.info("alert %s raised: %s", alert_id, row["title"])
         return alert_id
 
-    def deliver(self, conn: Connection, alert: Any, now: datetime) -> None:
+    def deliver(self, conn: Connection, alert: Any, now: datetime, to: Iterable[str] = ("der",)) -> None:
+        """Queue the alert for its recipients: the central destinations (``der``), the entity's enlace
+        and the region's articulador(a); an address that is already a central destination gets it once."""
+        to = tuple(to)
+        people = self._people(conn, alert, to)
+        if not people and not ("der" in to and self.destinations):
+            return
         event, text = {"event": "alert.created", "alert": as_json(conn, alert)}, _chat_text(alert)
-        for dest in self.destinations:
+        central = self.destinations if "der" in to else ()
+        for dest in central:
             self._send(conn, dest, kind="alert", text=text, dedupe=f"alert:{alert.id}:{dest.channel}", event=event,
                        now=now)
+        sent = {(d.channel, d.address) for d in central}
+        for person_id, dest in people:
+            if (dest.channel, dest.address) not in sent:
+                sent.add((dest.channel, dest.address))
+                self._send(conn, dest, kind="alert", text=text, dedupe=f"alert:{alert.id}:staff:{person_id}",
+                           event=event, now=now)
+
+    def _people(self, conn: Connection, alert: Any, to: tuple[str, ...]) -> list[tuple[int, Destination]]:
+        """The enlace and the articulador(a) the alert goes to, where the directory has them with a channel."""
+        found = []
+        if "enlace" in to:
+            found.append(staff.enlace_for(conn, alert.entity_code))
+        if "articulador" in to:
+            found.append(staff.articulador_for(conn, alert.region))
+        sid = os.environ.get("M360_DER_WHATSAPP_CONTENT_SID")  # the same one-variable alert template
+        return [(p.id, Destination(p.channel, p.address,
+                                   {"content_sid": sid} if sid and p.channel == "whatsapp" else {}))
+                for p in found if p is not None and p.channel and p.address]
 
     def _send(self, conn: Connection, dest: Destination, *, kind: str, text: str, dedupe: str,
               event: Mapping[str, Any], now: datetime) -> int | None:
@@ -332,7 +369,7 @@ class Alerts:
         local = deadlines.local_today(now, self.timezone)
         rows = conn.execute(select(ALERTS).where(ALERTS.c.status == "abierta")
                             .order_by(ALERTS.c.created_at, ALERTS.c.id)).all()
-        day = local.strftime("%d/%m/%Y")
+        day = formats.day(local)
         if not rows:
             return str(config.get("empty", "{date}: 0")).format(date=day), 0
         counts: dict[str, int] = {}

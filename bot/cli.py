@@ -39,7 +39,7 @@ def db_upgrade(revision: str) -> None:
 
 @main.group("entities")
 def entities_group() -> None:
-    """DIVIPOLA entities (alcaldías and gobernaciones)."""
+    """DIVIPOLA entities (alcaldías and gobernaciones), and the other grupos de valor the DER validates."""
 
 
 @entities_group.command("load")
@@ -279,7 +279,7 @@ NOT_NOTIFIED = 3  # exit status of `tickets update` when the change is saved but
 
 @main.group("tickets")
 def tickets_group() -> None:
-    """Mesa de ayuda tickets (the DER's view until the API and panel land)."""
+    """Mesa de ayuda tickets: list, change, the mesa's report, follow-ups."""
 
 
 @tickets_group.command("list")
@@ -307,7 +307,7 @@ def tickets_list(status: str | None, entity_code: str | None) -> None:
         rows = session.scalars(query).all()
     for t in rows:
         click.echo(f"{t.code}  {labels.label('status', t.status):10s}  {t.entity_code or '-':5s}  "
-                   f"vence {formats.day(t.due_date)}  "
+                   f"vence {formats.day(t.due_date) if t.due_date else 'al validar'}  "
                    f"{'URGENTE ' if t.urgent else ''}{theme_labels(t.themes)}  → {t.direccion_tecnica or '-'}"
                    f" / {t.articulador or '-'}")
         click.echo(f"    {t.need[:150]}")
@@ -317,28 +317,38 @@ def tickets_list(status: str | None, entity_code: str | None) -> None:
 
 @tickets_group.command("update")
 @click.argument("code")
-@click.option("--status", required=True, help="The new status as shown (\"En gestión\") or its code (en_gestion).")
+@click.option("--status", help="The new status as shown (\"En gestión\") or its code (en_gestion).")
 @click.option("--note", help="Told to the requester in the chat.")
 @click.option("--actor", default=lambda: os.environ.get("USER", "der"), show_default="$USER")
 @click.option("--assignee")
 @click.option("--referred-to", help="For status remitida: the entity it is referred to.")
-def tickets_update(code: str, status: str, note: str | None, actor: str, assignee: str | None,
-                   referred_to: str | None) -> None:
-    """Move a ticket (the requester is notified through the outbox)."""
+@click.option("--due", "due", help="Another due date (YYYY-MM-DD, a business day); needs --reason.")
+@click.option("--reason", help="Why the due date changes (recorded and told to the requester).")
+def tickets_update(code: str, status: str | None, note: str | None, actor: str, assignee: str | None,
+                   referred_to: str | None, due: str | None, reason: str | None) -> None:
+    """Change a ticket: its status, assignee, due date or a note (the requester is told through the outbox)."""
+    from datetime import date
+
     from bot import helpdesk
     from surveys.models import utcnow
 
+    try:
+        due_date = date.fromisoformat(due) if due else None
+    except ValueError as exc:
+        raise click.BadParameter("use YYYY-MM-DD", param_hint="--due") from exc
     db.upgrade()
     try:
         with db.transaction(db.default_engine()) as conn:
-            ticket = helpdesk.transition(conn, code.upper(), status, actor=actor, now=utcnow(), note=note,
-                                         assignee=assignee, referred_to=referred_to)
+            ticket = helpdesk.change(conn, code.upper(), actor=actor, now=utcnow(), status=status, note=note,
+                                     assignee=assignee, referred_to=referred_to, due_date=due_date, due_reason=reason)
             problem = helpdesk.notification_problem(conn, ticket.code, utcnow())
     except helpdesk.InvalidTransition as exc:
         raise click.ClickException(str(exc)) from exc
     from bot import labels
+    from surveys import formats
 
-    click.echo(f"{ticket.code}: {labels.label('status', ticket.status)}")
+    due_shown = formats.day(ticket.due_date) if ticket.due_date else "—"
+    click.echo(f"{ticket.code}: {labels.label('status', ticket.status)}, vence {due_shown}")
     if problem is not None:  # the change is saved, but it is not a success: the requester will not know
         click.echo(f"warning: the requester was NOT notified — {problem}. Call them, or configure the template "
                    "(m360 templates) and resend from `m360 outbox review --failed`.", err=True)
@@ -420,7 +430,9 @@ def users_group() -> None:
 
 @users_group.command("create")
 @click.option("--username", required=True)
-@click.option("--role", type=click.Choice(["analyst", "der", "admin"]), required=True)
+@click.option("--role", type=click.Choice(["analyst", "der", "admin", "enlace"]), required=True,
+              help="enlace: sees only the tickets and alerts of the entities or region the directory gives "
+                   "the person whose `usuario` is this username (docs/enlaces.md).")
 @click.option("--name", default="", help="Full name, shown in the panel and in audit trails.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of prompting.")
 def users_create(username: str, role: str, name: str, password_stdin: bool) -> None:
@@ -753,6 +765,21 @@ from bot.wave_cli import contacts, wave  # noqa: E402
 
 main.add_command(contacts)
 main.add_command(wave)
+
+from bot.territory_cli import (  # noqa: E402
+    entities_pending,
+    entities_reject,
+    entities_validate,
+    staff,
+    tickets_followup,
+    tickets_report,
+)
+
+main.add_command(staff)
+for command in (entities_pending, entities_validate, entities_reject):
+    entities_group.add_command(command)
+for command in (tickets_report, tickets_followup):
+    tickets_group.add_command(command)
 
 from analysis.cli import report, responses_import  # noqa: E402  (pandas is imported only when they run)
 

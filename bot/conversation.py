@@ -25,6 +25,7 @@ from typing import Any
 
 from surveys import formats, parsing
 from surveys.engine import AnswerSet, Event, Finished, FlowState, Interviewer, Step
+from surveys.entities import is_territorial
 from surveys.messages import Option, Outbound
 from surveys.parsing import normalize
 from surveys.schema import Choice, QType, Question, Questionnaire
@@ -44,7 +45,7 @@ COMMANDS = {
     "borrar mi informacion": "forget", "olvidame": "forget",
 }
 
-MENU_ACTIONS = ("interview", "helpdesk", "my_requests", "help")
+MENU_ACTIONS = ("interview", "helpdesk", "my_requests", "my_results", "help")
 
 
 def command_of(text: str) -> str | None:
@@ -187,8 +188,24 @@ class TicketsQuery:
     code: str | None = None
 
 
+@dataclass(frozen=True)
+class ResultsQuery:
+    """"Mis resultados": the host renders the entity's ficha as chat text, with a link to the
+    printable one (bot.results)."""
+
+
+@dataclass(frozen=True)
+class OtherEntityRegistered:
+    """Registration finished for a grupo de valor outside DIVIPOLA ("OTRA"): the host registers the
+    entity (pending the DER's validation) and links the contact to it (bot.grupos)."""
+
+    group: str  # esquema_asociativo | instancia_participacion | entidad_nacional | cooperante | otro
+    name: str
+    seat: str | None  # where it is, as written ("Huila", "nacional")
+
+
 Effect = (ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | InterviewStarted | InterviewEvent | InterviewStatus
-          | HelpRequested | TicketsQuery | TicketRated | WaveJoined | Forget)
+          | HelpRequested | TicketsQuery | TicketRated | WaveJoined | Forget | ResultsQuery | OtherEntityRegistered)
 
 
 @dataclass(frozen=True)
@@ -295,8 +312,14 @@ class Conversation:
             return Turn(before + step.messages, dataclasses.replace(state, flow=step.state.to_json()), effects)
         if finished.status == "rechazada":
             return Turn(before + step.messages, ConversationState(mode="new"), effects)
-        entity = self.entities.get(step.state.answers.get("entidad", ""))
+        answers = step.state.answers
+        entity = self.entities.get(answers.get("entidad", ""))
         done = [Outbound(self.t("registered", entity=entity.display))] if entity is not None else []
+        if entity is None and answers.get("entidad"):  # "OTRA": a grupo de valor, validated by the DER
+            name = " ".join(str(answers.get("entidad_nombre") or "").split())[:120]
+            effects.append(OtherEntityRegistered(str(answers.get("grupo_valor") or "otro"), name,
+                                                 answers.get("entidad_sede")))
+            done = [Outbound(self.t("registered_other", entity=name))]
         if state.invitation is not None:  # came through a wave's link: offer its interview, not the menu
             ready = Outbound(self.t("wave.ready"), (Option(self.t("wave.start_button"), self.t("wave.start_reply")),))
             return Turn(before + step.messages + done + [ready],
@@ -310,8 +333,11 @@ class Conversation:
         question = self.registration.question(event.question)
         if question.type is QType.CONSENT:
             return [ConsentRecorded(event.value == "si", self.registration.version, question.label)]
-        field_name = {QType.ENTITY: "entity_code"}.get(question.type, question.prefill or question.name)
-        return [ProfileUpdated({field_name: event.value})]
+        if question.prefill is None:  # about a grupo de valor: used when registration finishes
+            return []
+        if question.type is QType.ENTITY:  # "OTRA" is not an entity yet (OtherEntityRegistered)
+            return [ProfileUpdated({"entity_code": event.value})] if self.entities.get(str(event.value)) else []
+        return [ProfileUpdated({question.prefill: event.value})]
 
     # -- menu
 
@@ -340,6 +366,8 @@ class Conversation:
         # A menu choice is navigation, not a stored answer: one choice named among other words ("ver mis
         # solicitudes por favor") is taken without a "¿Quiso decir?"; MENU undoes it.
         action = parsed.value
+        if action in ("interview", "my_results") and not is_territorial(contact.entity_code):
+            return self._with_menu(state, self.t("territorial_only"))  # a grupo de valor: the mesa de ayuda
         if action == "interview":
             return self._start_or_resume(state, contact, now)
         if action == "helpdesk":
@@ -347,6 +375,9 @@ class Conversation:
         if action == "my_requests":
             menu = self._show_menu(state)
             return Turn(menu.replies, menu.state, [TicketsQuery()])
+        if action == "my_results":
+            menu = self._show_menu(state)
+            return Turn(menu.replies, menu.state, [ResultsQuery()])
         return self._with_menu(state, self.t("help"))
 
     # -- mesa de ayuda (the intake of a help request)
@@ -437,7 +468,7 @@ class Conversation:
     def _invitation_reply(self, state: ConversationState, contact: ContactView, text: str, command: str | None,
                           now: datetime) -> Turn | None:
         """A message while a wave's invitation is pending. It starts (or resumes) that wave's
-        interview, "No" declines it; commands, ticket codes, menu choices 2–4 and help requests
+        interview, "No" declines it; commands, ticket codes, menu choices 2–5 and help requests
         take their usual course (the invitation keeps waiting). None: not an answer to it."""
         if state.mode not in ("new", "menu", "idle") and not (state.mode == "interview" and state.paused):
             return None
@@ -601,13 +632,17 @@ def ask_rating(state: ConversationState, code: str) -> ConversationState | None:
 INVITABLE_MODES = ("new", "menu", "idle")
 
 
+def available(state: ConversationState) -> bool:
+    """Whether a proactive message may come now: not while the contact is in the middle of
+    something (an interview, a request, registration, a rating). A paused interview is not in the way."""
+    return state.mode in INVITABLE_MODES or (state.mode == "interview" and state.paused)
+
+
 def invite(state: ConversationState, invitation: dict[str, Any]) -> ConversationState | None:
     """The state in which the next message answers a wave's invitation; None while the contact is
-    in the middle of something (an interview, a request, registration, a rating): a proactive
-    message never breaks a conversation, so the caller tries again later. A paused interview is
-    not in the way (accepting resumes it)."""
-    paused = state.mode == "interview" and state.paused
-    if state.mode not in INVITABLE_MODES and not paused:
+    not ``available``: a proactive message never breaks a conversation, so the caller tries again
+    later (accepting resumes a paused interview)."""
+    if not available(state):
         return None
     return dataclasses.replace(state, invitation=dict(invitation))
 

@@ -25,13 +25,17 @@ ALERT_RULE: Final[Mapping[str, str]] = MappingProxyType({
     "contacto_asesor": "Pidió que un asesor lo contacte", "insatisfaccion": "Entidad insatisfecha",
     "contribucion_no": "«No» en contribución", "tema_mala": "Tema calificado mala o muy mala",
     "pico_demanda": "Pico de demanda de un tema", "ticket_vencido": "Solicitud vencida",
+    "envio_fallido": "Aviso al solicitante no entregado", "envio_revisar": "Envío por confirmar",
+    "entidad_por_validar": "Entidad por validar",
 })
 ALERT_STATUS: Final[Mapping[str, str]] = MappingProxyType({"abierta": "Abierta", "reconocida": "Reconocida"})
 SEVERITY: Final[Mapping[str, str]] = MappingProxyType({"alta": "Alta", "media": "Media", "baja": "Baja"})
-ROLE: Final[Mapping[str, str]] = MappingProxyType({"analyst": "analista", "der": "DER", "admin": "administrador"})
+ROLE: Final[Mapping[str, str]] = MappingProxyType({"analyst": "analista", "der": "DER", "admin": "administrador",
+                                                  "enlace": "enlace territorial", "articulador": "articulador(a)"})
 CHANNEL: Final[Mapping[str, str]] = MappingProxyType({
     "whatsapp": "WhatsApp", "sms": "SMS", "telegram": "Telegram", "simulator": "simulador", "cli": "terminal",
-    "api": "API",
+    "api": "API", "telefono": "teléfono", "correo": "correo electrónico", "presencial": "presencial",
+    "oficio": "oficio o carta",
 })
 SOURCE: Final[Mapping[str, str]] = MappingProxyType({
     "chat": "chat", "interview": "entrevista del Monitoreo 360", "api": "API", "panel": "panel",
@@ -49,6 +53,7 @@ _FIXED: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType({
 })
 # Choice lists of the questionnaires whose codes reach analysts' screens.
 _CHOICES: Final = {"support_type": ("solicitud", "tipo_apoyo"), "phase": ("solicitud", "fase"),
+                   "request_type": ("solicitud", "tipo_peticion"), "continuity": ("solicitud", "continuidad"),
                    "cargo": ("monitoreo360", "cargo"), "theme_rating": ("monitoreo360", "calificacion_tema")}
 
 

@@ -56,7 +56,8 @@ log = logging.getLogger(__name__)
 OUTBOX = OutboxMessage.__table__
 PREVIOUS = OUTBOX.alias("previous")
 CONTACTS = Contact.__table__
-PROACTIVE = frozenset({"message", "invitation", "reminder", "ticket", "alert"})
+# Kinds the bot sends on its own: never to a contact who opted out (replies to their own messages still go).
+PROACTIVE = frozenset({"message", "invitation", "reminder", "ticket", "alert", "results", "followup"})
 TO_THE_DER = frozenset({"alert", "digest"})  # their failures are shown on the panel, never raised as alerts
 
 

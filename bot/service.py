@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from analysis.coding.themes import theme_classifier
-from bot import helpdesk, privacy, prompts, waves
+from bot import grupos, helpdesk, privacy, prompts, results, waves
 from bot.alerts import Alerts
 from bot.config import Settings
 from bot.conversation import (
@@ -37,7 +37,9 @@ from bot.conversation import (
     InterviewStatus,
     OptedIn,
     OptedOut,
+    OtherEntityRegistered,
     ProfileUpdated,
+    ResultsQuery,
     TicketRated,
     TicketsQuery,
     Turn,
@@ -211,6 +213,13 @@ class ChatService:
                     helpdesk.rate(conn, code, score, contact_id=contact_id, now=now)
                 case TicketsQuery(code=code):
                     extra.before.extend(self._tickets(conn, changes.get("entity_code", entity_code), code))
+                case ResultsQuery():
+                    extra.before.extend(results.for_chat(conn, changes.get("entity_code", entity_code), contact_id,
+                                                         now))
+                case OtherEntityRegistered(group=group, name=name, seat=seat):
+                    changes["entity_code"] = grupos.register(conn, group=group, name=name, now=now,
+                                                             seat=grupos.seat_of(self.entities, seat),
+                                                             alerts=self.alerts)
                 case ConsentRecorded(given=given, version=version, text=text):
                     changes.update(consent=given, consent_at=now, consent_version=version, consent_text=text)
                     privacy.record_consent(conn, contact_id, given=given, version=version, text=text, source=channel,
@@ -265,9 +274,16 @@ class ChatService:
             conn, entity_code=entity_code, region=self._region(entity_code), contact_id=contact_id, channel=channel,
             need=str(answers.get("necesidad", "")), themes=list(answers.get("temas") or []), now=now,
             support_type=answers.get("tipo_apoyo"), phase=answers.get("fase"), urgent=answers.get("urgente") == "si",
-            requested_by_date=answers.get("fecha_limite"), alerts=self.alerts)
-        return Outbound(texts()("ticket_created", code=created.code, themes=theme_labels(created.themes),
-                                due=_human_date(created.due_date)))
+            requested_by_date=answers.get("fecha_limite"), alerts=self.alerts,
+            request_type=answers.get("tipo_peticion"), continuity=answers.get("continuidad"))
+        t = texts()
+        assert created.term is not None
+        key = "ticket_created_on_hold" if created.on_hold else "ticket_created"
+        text = t(key, code=created.code, themes=theme_labels(created.themes), due=_human_date(created.due_date),
+                 days=created.term.days, term=created.term.label)
+        if created.enlace:
+            text += "\n" + t("ticket_enlace", name=created.enlace)
+        return Outbound(text)
 
     def _ticket_from_interview(self, conn: Connection, interview_id: int, contact_id: int,
                                entity_code: str | None, channel: str, now: datetime) -> list[Outbound]:

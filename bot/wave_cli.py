@@ -324,6 +324,37 @@ def wave_close(wave_id: int) -> None:
     click.echo(f"wave #{wave_id}: {row.status} ({row.closed_at:%Y-%m-%d %H:%M} UTC)")
 
 
+@wave.command("results")
+@click.argument("wave_id", type=int)
+@click.option("--approve", is_flag=True, help="Approve and send them (once per entity, in office hours).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def wave_results(wave_id: int, approve: bool, fmt: str) -> None:
+    """After a wave closes, the results message each entity that completed it gets: shown for review,
+    then sent with --approve (the approval is recorded with your name)."""
+    from bot import results, waves
+    from surveys.models import utcnow
+
+    db.upgrade()
+    try:
+        with db.transaction(db.default_engine()) as conn:
+            done = (results.approve(conn, wave_id, actor=_actor(), now=utcnow()) if approve
+                    else results.wave_results(conn, wave_id))
+    except waves.WaveError as exc:
+        raise click.ClickException(str(exc)) from exc
+    data = done.as_json()
+    if fmt == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for r in data["recipients"]:
+        state = "enviado" if r["sent"] else "listo" if r["reachable"] else f"no se puede enviar ({r['reason']})"
+        click.echo(f"--- {r['entity']} ({r['entity_code']}) · {r['channel'] or 'sin canal'} · {state}\n{r['text']}")
+    reachable = sum(r["reachable"] for r in data["recipients"])
+    if data["approved_at"]:
+        click.echo(f"approved by {data['approved_by']} at {data['approved_at'][:16]}; {done.queued} queued now")
+    else:
+        click.echo(f"{reachable} of {len(data['recipients'])} can be sent: run again with --approve to send them")
+
+
 @wave.command("tick")
 def wave_tick() -> None:
     """One round of the scheduler (what `m360 serve` does every minute): scheduled launches,

@@ -234,7 +234,8 @@ class Interviewer:
     def describe(self, question: Question, value: Any) -> str:
         """A stored value as the respondent reads it ("4 (Buena)", "Plan indicativo, Proyectos")."""
         if question.type is QType.ENTITY:
-            return self._entity_name(str(value))
+            outside = {c.name: c.label for c in self.q.choice_lists.get(question.outside or "", ())}
+            return outside.get(str(value)) or self._entity_name(str(value))
         if question.type is QType.DATE:
             return formats.weekday(date.fromisoformat(str(value)))
         if question.type not in CHOICE_TYPES:
@@ -318,6 +319,8 @@ class Interviewer:
     def _invalid(self, state: FlowState, question: Question, reason: str | None) -> Step:
         state = dataclasses.replace(state, failures=state.failures + 1)
         hint = self._hint(question, reason)
+        if question.type is QType.ENTITY and question.outside and question.hint:
+            hint += "\n" + question.hint  # how to answer outside DIVIPOLA, again
         if state.failures >= MAX_TRIES:
             hint += "\n" + self.t("retry_required" if question.required else "retry_optional")
         return Step([Outbound(hint, self._options(question))], state, [])
@@ -388,6 +391,9 @@ class Interviewer:
         return self._accept(state, question, value, pending["raw"])
 
     def _entity_reply(self, state: FlowState, question: Question, text: str) -> Step:
+        outside = self._outside_registry(question, text)
+        if outside is not None:
+            return self._accept(state, question, outside, text)
         found = self.entities.lookup(text)
         if found.status == "found":
             entity = found.candidates[0]
@@ -399,6 +405,16 @@ class Interviewer:
             key = "pick_entity" if found.status == "ambiguous" else "pick_entity_suggest"
             return Step([self._entity_pick(codes, key)], dataclasses.replace(state, pending=pending), [])
         return self._invalid(state, question, None)
+
+    def _outside_registry(self, question: Question, text: str) -> str | None:
+        """An entity question may list answers outside DIVIPOLA (``outside``: "OTRA" for a grupo de
+        valor that is not an alcaldía or a gobernación): the whole reply must be one of a choice's
+        words, so a place name is never taken for one."""
+        folded = parsing.normalize(text).strip(" ,")
+        for choice in self.q.choice_lists.get(question.outside or "", ()):
+            if folded in {parsing.normalize(w) for w in (choice.name, choice.label, *choice.synonyms)}:
+                return choice.name
+        return None
 
     # -- rendering
 

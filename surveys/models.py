@@ -59,6 +59,13 @@ class Entity(Base):
     pdet_subregion: Mapped[str | None] = mapped_column(String(80))
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
+    # Other grupos de valor (kind "otro", code "X0001"…; bot.grupos): what they are, and the DER's check
+    # of who they say they are. DIVIPOLA entities leave these empty.
+    group_kind: Mapped[str | None] = mapped_column(String(40))  # esquema_asociativo | instancia_participacion | …
+    validation: Mapped[str | None] = mapped_column(String(20), index=True)  # pendiente | validada | rechazada
+    validated_at: Mapped[datetime | None]
+    validated_by: Mapped[str | None] = mapped_column(String(120))
+    registered_at: Mapped[datetime | None]
 
 
 class Contact(Base):
@@ -255,7 +262,7 @@ class HelpRequest(Base):
     entity_code: Mapped[str | None] = mapped_column(ForeignKey("entity.code"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
     channel: Mapped[str | None] = mapped_column(String(20))
-    source: Mapped[str] = mapped_column(String(20), default="chat")  # chat | interview | api
+    source: Mapped[str] = mapped_column(String(20), default="chat")  # chat | interview | api | panel
     interview_id: Mapped[int | None] = mapped_column(ForeignKey("interview.id"), unique=True)
     need: Mapped[str] = mapped_column(Text, default="")  # in the requester's words
     themes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # theme ids (SPEC §4)
@@ -270,6 +277,14 @@ class HelpRequest(Base):
     articulador: Mapped[str | None] = mapped_column(String(200))  # routing by region
     referred_to: Mapped[str | None] = mapped_column(String(200))  # entity it was referred to (remitida)
     due_date: Mapped[str | None] = mapped_column(String(10))  # ISO date, business days (Ley 1755)
+    request_type: Mapped[str | None] = mapped_column(String(20))  # general | documentos | consulta (bot/terms.yaml)
+    continuity: Mapped[str | None] = mapped_column(String(20))  # puntual | continua
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)  # the enlace it is assigned to
+    # The requester's entity is a grupo de valor the DER has not validated yet: the ticket does not count
+    # (no alert, no term, not in the queue) until it is (bot.grupos).
+    on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    followups: Mapped[int] = mapped_column(Integer, default=0)  # periodic follow-ups sent (bot.followup)
+    last_followup_at: Mapped[datetime | None]
     satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1–5, asked when the ticket is closed
     satisfaction_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -410,6 +425,9 @@ class Wave(Base):
     closes_at: Mapped[datetime | None]  # answers after this are stored, and counted as late
     launched_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # The DER approved sending each participating entity its results (bot.results): who and when.
+    results_approved_at: Mapped[datetime | None]
+    results_approved_by: Mapped[str | None] = mapped_column(String(120))
     schedule_id: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(120), default="cli")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -450,3 +468,51 @@ class WaveSchedule(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_period: Mapped[str | None] = mapped_column(String(7))  # the last month it created a wave for
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Staff(Base):
+    """The DER's people in the territories (bot.staff): enlaces territoriales, who cover about ten
+    entities each, and the articulador(a) of each region. Alerts and tickets are routed to them;
+    ``username`` links a panel account of role ``enlace`` that sees only their entities."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), index=True)  # enlace | articulador
+    name: Mapped[str] = mapped_column(String(120))
+    channel: Mapped[str | None] = mapped_column(String(20))  # whatsapp | telegram | sms: where alerts reach them
+    address: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(120))
+    region: Mapped[str | None] = mapped_column(String(60), index=True)  # an articulador's region
+    username: Mapped[str | None] = mapped_column(String(80), index=True)  # panel account (role enlace)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffEntity(Base):
+    """An entity an enlace covers: one enlace per entity."""
+
+    __tablename__ = "staff_entity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    entity_code: Mapped[str] = mapped_column(ForeignKey("entity.code"), unique=True)
+
+
+class ResultLink(Base):
+    """A login-free link to one entity's printable ficha (bot.results): ``/ficha/<token>``. Only the
+    token's SHA-256 is stored; it shows that entity and that period only, until it expires."""
+
+    __tablename__ = "result_link"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    entity_code: Mapped[str] = mapped_column(ForeignKey("entity.code"), index=True)
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-MM (or YYYY-Qn)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
+    wave_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    last_viewed_at: Mapped[datetime | None]

@@ -69,6 +69,9 @@ class Question:
     # An earlier open question whose answer the host can turn into a proposed answer for this one
     # (e.g. help-desk themes from the need described): the respondent confirms it or picks.
     suggest: str | None = None
+    # Entity questions: a choice list of answers outside DIVIPOLA ("OTRA" for a grupo de valor that is
+    # not an alcaldía or a gobernación); the whole reply must be one of a choice's words.
+    outside: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,8 @@ class Questionnaire:
         for q in self.questions:
             if q.type in CHOICE_TYPES and q.choices not in self.choice_lists:
                 raise ValueError(f"{q.name}: choice list {q.choices!r} is not defined")
+            if q.outside is not None and (q.type is not QType.ENTITY or q.outside not in self.choice_lists):
+                raise ValueError(f"{q.name}: outside needs an entity question and a defined choice list")
             if q.block is not None and q.block not in block_names:
                 raise ValueError(f"{q.name}: block {q.block!r} is not defined")
 

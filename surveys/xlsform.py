@@ -109,12 +109,13 @@ def to_xlsform(q: Questionnaire, path: Source) -> None:
     assert survey is not None
     survey.title = "survey"
     columns = ["type", "name", label, hint, "required", "relevant",
-               "m360_type", "m360_codebook", "m360_prefill", "m360_suggest", "m360_intro"]
+               "m360_type", "m360_codebook", "m360_prefill", "m360_suggest", "m360_outside", "m360_intro"]
     _put_row(survey, columns)
 
     def row(**values: str | None) -> None:
         _put_row(survey, (values.get(c) for c in ("type", "name", "label", "hint", "required", "relevant",
                                                    "m360_type", "m360_codebook", "m360_prefill", "m360_suggest",
+                                                   "m360_outside",
                                                    "m360_intro")))
 
     current: str | None = None
@@ -133,7 +134,7 @@ def to_xlsform(q: Questionnaire, path: Source) -> None:
         row(type=xls_type, name=question.name, label=question.label, hint=question.hint,
             required="yes" if question.required else None, relevant=question.relevant,
             m360_type=question.type.value, m360_codebook=question.codebook, m360_prefill=question.prefill,
-            m360_suggest=question.suggest)
+            m360_suggest=question.suggest, m360_outside=question.outside)
     if current is not None:
         row(type="end_group")
 
@@ -514,6 +515,7 @@ def _read_survey(
             codebook=(record.get("m360_codebook") or "").strip() or None,
             prefill=(record.get("m360_prefill") or "").strip() or None,
             suggest=(record.get("m360_suggest") or "").strip() or None,
+            outside=(record.get("m360_outside") or "").strip() or None,
         ))
     if stack:
         raise XLSFormError(f"group {stack[-1][0]!r} has no end_group")

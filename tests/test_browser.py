@@ -24,20 +24,17 @@ from sqlalchemy import select
 
 from surveys import db
 from surveys.models import Answer, AnswerCoding, AnswerCodingEvent, utcnow
+from tests.conftest import CHROMIUM
 from webhooks.app import create_app
 from webhooks.auth import create_user
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is installed with the test extras")
+pytest.importorskip("playwright.sync_api", reason="playwright is installed with the test extras")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's)")
 
 SEED = Path(__file__).parent / "data" / "seed001"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"  # artifacts for a person to look at
 RAW_CODE = re.compile(r"\b[a-z]+_[a-z_]+\b")  # "en_gestion", "ticket_nuevo": a code where a label belongs
 PASSWORD = "clave-del-navegador-1"
-# Without these, Chromium tries Google's services at start-up; the machine has no internet.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
 @pytest.fixture(scope="module")
@@ -80,23 +77,6 @@ def server(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     yield f"http://127.0.0.1:{http.server_port}", engine
     http.shutdown()
     engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def page(browser: Any, server: tuple[str, Any]) -> Iterator[Any]:
-    context = browser.new_context(locale="es-CO", base_url=server[0])
-    page = context.new_page()
-    page.set_default_timeout(15_000)
-    yield page
-    context.close()
 
 
 def sign_in(page: Any, username: str = "ana") -> None:

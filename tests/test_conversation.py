@@ -239,8 +239,9 @@ def test_menu_options_and_invalid(chat: Chat) -> None:
     assert "qué necesita" in chat.say("2")  # the mesa de ayuda intake
     chat.say("MENU")
     assert "todavía no tiene solicitudes" in chat.say("3")
-    assert "OMITIR" in chat.say("4")
-    assert "número del 1 al 4" in chat.say("xyz")
+    assert "todavía no tiene resultados" in chat.say("4")
+    assert "OMITIR" in chat.say("5")
+    assert "número del 1 al 5" in chat.say("xyz")
 
 
 def test_opt_out_and_resubscribe(chat: Chat, sessions: sessionmaker[Session]) -> None:

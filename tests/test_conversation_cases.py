@@ -24,6 +24,7 @@ from bot.conversation import (
     HelpRequested,
     InterviewEvent,
     InterviewStarted,
+    ResultsQuery,
     TicketsQuery,
     Turn,
 )
@@ -108,7 +109,8 @@ def test_reply(case: dict[str, Any]) -> None:
     elif "action" in case:
         effects = [type(e) for e in last.effects]
         taken = ("interview" if InterviewStarted in effects else "helpdesk" if last.state.mode == "helpdesk"
-                 else "my_requests" if TicketsQuery in effects else "help" if "Puede escribir" in said else None)
+                 else "my_requests" if TicketsQuery in effects else "my_results" if ResultsQuery in effects
+                 else "help" if "Puede escribir" in said else None)
         assert taken == case["action"], said
     else:
         assert name not in stored, f"stored {stored.get(name)!r} without asking: {said}"

@@ -29,8 +29,10 @@ def request_help(chat: Chat) -> str:
     reply = chat.say("necesitamos ayuda para armonizar el presupuesto con el plan indicativo")
     assert "Entiendo que su solicitud es sobre" in reply and "Plan indicativo" in reply
     assert "tipo de apoyo" in chat.say("si")
-    assert "fase del ciclo" in chat.say("asistencia tecnica")
-    assert "urgente" in chat.say("2")
+    assert "tipo de petición" in chat.say("asistencia tecnica")
+    assert "fase del ciclo" in chat.say("peticion general")
+    assert "una sola vez o de forma continua" in chat.say("2")
+    assert "urgente" in chat.say("continua")
     assert "fecha límite" in chat.say("si")
     assert "¿Para el *martes 15 de diciembre*?" in chat.say("antes del 15 de diciembre")  # read back
     return chat.say("sí")
@@ -47,6 +49,8 @@ def test_intake_opens_a_routed_ticket_with_a_business_day_deadline(chat: Chat,
     assert ticket.due_date == "2026-12-29" and "29 de diciembre de 2026" in done
     assert set(ticket.themes) >= {"plan_indicativo", "armonizacion_presupuestal"}
     assert (ticket.support_type, ticket.phase, ticket.urgent) == ("asistencia_tecnica", "programacion", True)
+    assert (ticket.request_type, ticket.continuity) == ("general", "continua")
+    assert "15 días hábiles" in done and "petición general" in done
     assert ticket.requested_by_date == "2026-12-15"  # a date, not the words
     assert (ticket.status, ticket.entity_code, ticket.source) == ("nueva", "63302", "chat")
     assert ticket.direccion_tecnica and ticket.articulador and "Eje Cafetero" in ticket.articulador
@@ -63,7 +67,7 @@ def test_a_rejected_proposal_shows_the_list(chat: Chat, sessions: sessionmaker[S
     reply = chat.say("no")
     assert "¿Sobre qué tema(s)" in reply and "12. Otro tema" in reply
     assert "Anotado: Seguimiento y evaluación del PDT" in chat.say("5")
-    for text in ("1", "3", "no"):
+    for text in ("1", "1", "3", "1", "no"):
         chat.say(text)
     assert tickets(sessions)[0].themes == ["seguimiento_pdt"]
 
@@ -72,7 +76,7 @@ def test_a_need_written_at_the_menu_starts_the_request(chat: Chat, sessions: ses
     register(chat)
     reply = chat.say("necesito ayuda con el plan indicativo por favor")
     assert "Entiendo que su solicitud es sobre" in reply and "Plan indicativo" in reply
-    for text in ("si", "1", "1", "no"):
+    for text in ("si", "1", "1", "1", "1", "no"):
         chat.say(text)
     [ticket] = tickets(sessions)
     assert ticket.need == "necesito ayuda con el plan indicativo por favor"

@@ -237,7 +237,7 @@ def test_ticket_change_is_told_to_the_requester(app: Flask) -> None:
     client = app.test_client()
     chat = WebChat(client, session="panel-sim-01")
     register(chat)  # type: ignore[arg-type]
-    for text in ("2", "necesito ayuda con el plan indicativo", "si", "1", "1", "no"):
+    for text in ("2", "necesito ayuda con el plan indicativo", "si", "1", "1", "1", "1", "no"):
         chat.say(text)
     with engine(app).connect() as conn:
         code = conn.execute(select(HelpRequest.code)).scalar_one()
@@ -278,6 +278,18 @@ def test_summary_shows_the_periods_report_with_filters(seeded: Flask) -> None:
     caribe = analyst.get("/panel/?periodo=2020-09&region=Caribe").get_data(as_text=True)
     assert 'value="2020-09" selected' in caribe and "<option selected>Caribe</option>" in caribe
     assert analyst.get("/panel/?periodo=garbage").status_code == 200  # a bad period falls back to the latest
+
+
+def test_the_period_menu_offers_months_quarters_and_years(seeded: Flask) -> None:
+    analyst = signed_in(seeded, "ana")
+    page = analyst.get("/panel/").get_data(as_text=True)
+    menu = page[page.index('<select name="periodo">'):page.index("</select>", page.index('<select name="periodo">'))]
+    assert '<optgroup label="Trimestres"><option value="2020-Q4">4.º trimestre de 2020</option>' in \
+        menu.replace("\n", "").replace("      ", "")
+    assert '<option value="2020-Q3">3.º trimestre de 2020</option>' in menu and '<option value="2020">' in menu
+    quarter = analyst.get("/panel/?periodo=2020-Q4").get_data(as_text=True)
+    assert 'value="2020-Q4" selected' in quarter and "Trimestre: 4.º trimestre de 2020" in quarter
+    assert 'value="2020-Q3" selected' in analyst.get("/panel/prioritarias?periodo=2020-q3").get_data(as_text=True)
 
 
 def test_priority_entities_on_a_map(seeded: Flask) -> None:

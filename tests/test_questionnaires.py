@@ -160,11 +160,16 @@ def test_registro() -> None:
     assert [(x.name, x.type) for x in q.questions] == [
         ("consentimiento", QType.CONSENT),
         ("entidad", QType.ENTITY),
+        ("grupo_valor", QType.SELECT_ONE),  # the next three only for OTRA: a grupo de valor outside DIVIPOLA
+        ("entidad_nombre", QType.TEXT),
+        ("entidad_sede", QType.TEXT),
         ("nombre", QType.TEXT),
         ("cargo", QType.SELECT_ONE),
     ]
     # A contact already known (imported directory) is asked only what is missing.
-    assert [x.prefill for x in q.questions] == ["consent", "entity", "name", "cargo"]
+    assert [x.prefill for x in q.questions] == ["consent", "entity", None, None, None, "name", "cargo"]
+    assert {x.relevant for x in q.questions[2:5]} == {"${entidad} = 'otra'"}
+    assert q.question("entidad").outside == "entidad_fuera" and "OTRA" in q.question("entidad").hint
     assert not q.question("nombre").required
     consent = q.question("consentimiento").label
     for must in ("Ley 1581 de 2012", "Monitoreo 360", "informes agregados", "BAJA", "BORRAR MIS DATOS",

@@ -27,7 +27,7 @@ from bot.outbox import Sender
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Contact, Entity, Interview, OutboxMessage, Wave, WaveMember
-from tests.conftest import Chat
+from tests.conftest import Chat, Clock  # the clock fixture starts at NOW
 from tests.fakes import FakeTelegram, FakeTwilio
 from tests.test_channels import SECRET, TelegramChat
 from tests.test_cli import m360
@@ -157,20 +157,32 @@ def test_frame_filters_gobernaciones_and_exclusion_of_recent_waves(engine: Engin
         waves.create(conn, waves.Spec("2026-11", size=5, seed=1), now=NOW)
 
 
+def test_gobernaciones_when_a_region_answers_only_through_its_gobernacion(engine: Engine, db_url: str,
+                                                                          tmp_path: Path) -> None:
+    """Seaflower's alcaldías have no contact, its gobernación has: `--gobernaciones 2` draws it instead of
+    failing with "1 alcaldías asked, 0 in the frame"; with no room for it, the refusal says why."""
+    rows = [r for r in directory_rows(engine) if not r["entidad_codigo"].startswith("88")]
+    for i, code in enumerate(("88", "05", "63", "76")):
+        rows.append({"entidad_codigo": code, "canal": "whatsapp", "direccion": f"+57321{i:07d}",
+                     "nombre": f"Gobernación {code}", "cargo": "secretario", "consentimiento": "si"})
+    directory = tmp_path / "directorio.csv"
+    with directory.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=contacts.COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    m360("contacts", "import", str(directory), url=db_url, cwd=tmp_path)
+    drawn = json.loads(m360("wave", "create", "--period", "2026-11", "--size", "52", "--gobernaciones", "2",
+                            "--seed", "7", "--format", "json", url=db_url, cwd=tmp_path).stdout)
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(select(Entity.code, Entity.kind).where(Entity.code.in_(drawn["entities"]))).all())
+    assert len(kinds) == 52 and "88" in kinds and Counter(kinds.values())["gobernacion"] == 2
+    refused = m360("wave", "create", "--period", "2026-11", "--size", "52", "--gobernaciones", "0", "--seed", "7",
+                   url=db_url, cwd=tmp_path, ok=False)
+    assert "Seaflower Region: only the gobernación can represent the region" in refused.stderr
+    assert "ask at least 1 gobernaciones" in refused.stderr
+
+
 # ------------------------------------------------------------------ launch through the outbox and the fakes
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

@@ -377,7 +377,7 @@ def test_proactive_messages_reach_the_simulator(client: FlaskClient) -> None:
     chat = WebChat(client)
     register(chat)  # type: ignore[arg-type]
     chat.say("2")
-    for text in ("necesito ayuda con el plan indicativo", "si", "1", "1", "no"):
+    for text in ("necesito ayuda con el plan indicativo", "si", "1", "1", "1", "1", "no"):
         chat.say(text)
     last_id = client.post(SEND, json={"session": chat.session, "text": "gracias", "id": "m-last"}).get_json()["last_id"]
     sessions = app.extensions["m360.sessions"]

@@ -87,7 +87,8 @@ def ticket_rows(engine: Engine) -> list[Any]:
 
 def test_every_kind_the_bot_starts_has_a_template_that_meta_would_accept() -> None:
     catalogue = templates.catalogue()
-    assert set(catalogue) == {"invitation", "reminder", "ticket_update", "ticket_closed", "der_alert"}
+    assert set(catalogue) == {"invitation", "reminder", "ticket_update", "ticket_closed", "der_alert",
+                              "wave_results", "ticket_followup"}
     for template in catalogue.values():
         numbers = re.findall(r"\{\{(\d+)\}\}", template.body)
         assert sorted(numbers, key=int) == [str(i) for i in range(1, len(numbers) + 1)], template.kind  # 1, 2… once
@@ -302,7 +303,7 @@ def test_the_templates_command_lists_what_is_missing(unconfigured: None, monkeyp
     result = CliRunner().invoke(main, ["templates"])
     assert result.exit_code == 0 and SIDS["invitation"] in result.stdout
     assert "m360_solicitud_cerrada" in result.stdout and "NOT CONFIGURED" in result.stdout
-    assert "4 template(s) not configured" in result.stderr
+    assert "6 template(s) not configured" in result.stderr
 
 
 def test_failures_of_messages_to_the_der_never_raise_alerts_about_themselves(engine: Engine,

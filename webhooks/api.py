@@ -1,4 +1,6 @@
-"""The JSON API for the DER and analysts: help requests (tickets) and alerts.
+"""The JSON API for the DER and analysts: help requests (tickets) and alerts. The DER registers
+requests that came by phone, e-mail or in person (``POST /api/v1/help-requests``, bot.intake) and
+may set a ticket's due date with its reason (``PATCH``: ``due_date`` and ``due_reason``).
 
 Bearer tokens with roles (webhooks.auth): analysts read, the DER also changes tickets and
 acknowledges alerts, admin may do everything. Errors are JSON ``{"error": ...}`` with a 4xx
@@ -7,14 +9,14 @@ status; a request that fails validation writes nothing (one transaction per requ
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select
 
-from bot import alerts, helpdesk, labels
+from bot import alerts, helpdesk, intake, labels
 from bot.config import Settings
 from bot.themes import load_taxonomy
 from surveys import db
@@ -36,8 +38,13 @@ MAX_OFFSET = 10**12  # far past any table; a larger one overflows the database i
 
 @bp.errorhandler(helpdesk.InvalidTransition)
 def invalid_transition(exc: helpdesk.InvalidTransition) -> Any:
-    status = 404 if str(exc).startswith("unknown ticket") else 409
+    status = 400 if isinstance(exc, helpdesk.InvalidValue) else 404 if str(exc).startswith("unknown ticket") else 409
     return jsonify(error=str(exc)), status
+
+
+@bp.errorhandler(intake.IntakeError)
+def invalid_request(exc: intake.IntakeError) -> Any:
+    return jsonify(error=str(exc), field=exc.field), 400
 
 
 def _reveal() -> bool:
@@ -90,6 +97,13 @@ def list_help_requests() -> Any:
         query = query.where(REQUESTS.c.entity_code == entity)
     if region := request.args.get("region"):
         query = query.where(ENTITIES.c.region == region)
+    if (enlace := request.args.get("enlace")) is not None:
+        if not enlace.isdigit() or len(enlace) > 18:
+            raise BadRequest("enlace must be a staff id (see the panel's Enlaces page)")
+        query = query.where(REQUESTS.c.staff_id == int(enlace))
+    on_hold = _flag("on_hold")
+    if on_hold is not None:
+        query = query.where(REQUESTS.c.on_hold.is_(on_hold))
     overdue = _flag("overdue")
     if overdue is not None:
         late = (REQUESTS.c.status.in_(helpdesk.OPEN)) & (REQUESTS.c.due_date < _today())
@@ -117,7 +131,30 @@ def get_help_request(code: str) -> Any:
         return jsonify(helpdesk.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal()))
 
 
-PATCHABLE = {"status", "assignee", "note", "referred_to"}
+@bp.post("/help-requests")
+@require_role(*MANAGERS)
+def create_help_request() -> Any:
+    """A request that came by phone, e-mail, in person or by letter (bot.intake)."""
+    with db.transaction(engine()) as conn:
+        asked = intake.parse(conn, json_body())
+        created = intake.register(conn, asked, actor=g.actor, now=clock.now(), source="api")
+        row = conn.execute(select(REQUESTS).where(REQUESTS.c.id == created.id)).one()
+        result = helpdesk.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal())
+    _wake_outbox()
+    return jsonify(result), 201
+
+
+PATCHABLE = {"status", "assignee", "note", "referred_to", "due_date", "due_reason"}
+
+
+def due_date_of(value: str | None) -> date | None:
+    """A due date as the API and the panel take it: YYYY-MM-DD."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise BadRequest("due_date must be a date, YYYY-MM-DD") from exc
 
 
 @bp.patch("/help-requests/<code>")
@@ -133,7 +170,8 @@ def patch_help_request(code: str) -> Any:
     values = {k: (body.get(k) or "").strip() or None for k in PATCHABLE}
     with db.transaction(engine()) as conn:
         helpdesk.change(conn, code.upper(), actor=g.actor, now=clock.now(), status=values["status"],
-                        note=values["note"], assignee=values["assignee"], referred_to=values["referred_to"])
+                        note=values["note"], assignee=values["assignee"], referred_to=values["referred_to"],
+                        due_date=due_date_of(values["due_date"]), due_reason=values["due_reason"])
         row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one()
         result = helpdesk.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal())
     _wake_outbox()

@@ -1,6 +1,7 @@
 """Who may do what: bearer tokens for the JSON API and user accounts for the web panel.
 
-Roles: ``analyst`` reads; ``der`` also manages tickets and alerts; ``admin`` may do everything.
+Roles: ``analyst`` reads; ``der`` also manages tickets and alerts; ``admin`` may do everything; a
+panel account may be ``enlace``, scoped to the entities of an enlace territorial or articulador.
 Tokens are created with ``m360 tokens create`` and shown once; only their SHA-256 is stored, so a
 leaked database does not leak usable tokens. ``M360_ADMIN_TOKEN`` (app config or environment) is
 accepted as an admin token: it bootstraps a fresh install and the tests.
@@ -31,6 +32,10 @@ from webhooks import clock
 ROLES = ("analyst", "der", "admin")
 READERS = ROLES  # every role reads
 MANAGERS = ("der", "admin")  # change tickets, acknowledge alerts, run waves
+# Panel accounts may also be ``enlace``: an enlace territorial or articulador who sees and works only
+# the tickets and alerts of the entities the directory gives them (bot.staff.scope); not for API tokens.
+ENLACE = "enlace"
+PANEL_ROLES = (*ROLES, ENLACE)
 TOKENS = ApiToken.__table__
 USERS = UserAccount.__table__
 MIN_PASSWORD = 10
@@ -79,8 +84,8 @@ def create_user(conn: Connection, *, username: str, name: str, role: str, passwo
     from werkzeug.security import generate_password_hash
 
     username = username.strip().lower()
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+    if role not in PANEL_ROLES:
+        raise ValueError(f"unknown role {role!r}; use one of {', '.join(PANEL_ROLES)}")
     if not username or len(password) < MIN_PASSWORD:
         raise ValueError(f"a username and a password of at least {MIN_PASSWORD} characters are needed")
     if conn.execute(select(USERS.c.id).where(USERS.c.username == username)).first() is not None:

@@ -16,7 +16,8 @@ Who is counted, and how much (per minute unless the setting says otherwise):
   addresses never fail the check, so genuine deliveries are not affected;
 - the JSON API and the exports: each bearer token (or address without one) — ``M360_RATELIMIT_API``,
   ``600/minute``;
-- the panel and the simulator: each address — ``M360_RATELIMIT_PAGES``, ``300/minute``;
+- the panel, the simulator and the fichas behind result links: each address — ``M360_RATELIMIT_PAGES``,
+  ``300/minute``;
 - ``/health`` is never limited (load balancers poll it).
 
 Counters live in ``M360_RATELIMIT_STORAGE``: ``memory://`` (default: per process, right for the
@@ -137,7 +138,7 @@ def init(app: Flask, blueprints: dict[str, Blueprint]) -> Limiter:
                   )(blueprints["channels"])
     for name in ("api", "reports", "review", "waves", "exports"):
         limiter.limit(_setting(app, "M360_RATELIMIT_API"), key_func=token_key)(blueprints[name])
-    for name in ("panel", "simulator"):
+    for name in ("panel", "simulator", "fichas"):
         limiter.limit(_setting(app, "M360_RATELIMIT_PAGES"))(blueprints[name])
 
     @app.errorhandler(429)

@@ -6,7 +6,11 @@
 - ``GET /api/v1/responses?period=YYYY-MM``: the rows of the responses export (analysis.export),
   ``{"items": [...], "total": N, "period": …}``.
 
-Roles analyst, der and admin may read both."""
+- ``GET /api/v1/reports/mesa/<period>``: the mesa de ayuda's report (bot.mesa): volumes by theme,
+  region, channel and enlace, times to answer, share answered on time, overdue, referrals,
+  satisfaction; query parameters ``region``, ``theme``, ``enlace`` (a staff id).
+
+Roles analyst, der and admin may read them."""
 
 from __future__ import annotations
 
@@ -19,6 +23,9 @@ from analysis import export
 from analysis import report as reports
 from analysis.indicators import Filters
 from analysis.periods import is_month, parse
+from bot import mesa
+from webhooks import clock
+from webhooks.app import engine
 from webhooks.auth import READERS, require_role
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1")
@@ -69,3 +76,23 @@ def responses() -> Any:
         frame = export.export_frame(session, period, request.args.get("questionnaire", "monitoreo360"))
     items = [{k: _json_cell(v) for k, v in row.items()} for row in frame.to_dict("records")]
     return jsonify(items=items, total=len(items), period=period, columns=list(frame.columns))
+
+
+@bp.get("/reports/mesa/<period>")
+@require_role(*READERS)
+def mesa_report(period: str) -> Any:
+    try:
+        cut = parse(period)
+    except ValueError:
+        return jsonify(error="period must be YYYY-MM, YYYY-Qn or YYYY"), 400
+    enlace = request.args.get("enlace") or None
+    if enlace is not None and (not enlace.isdigit() or len(enlace) > 18):
+        return jsonify(error="enlace must be a staff id"), 400
+    filters = mesa.Filters(region=request.args.get("region") or None, theme=request.args.get("theme") or None,
+                           enlace=int(enlace) if enlace else None)
+    with engine().connect() as conn:
+        try:
+            data = mesa.build(conn, cut, filters, now=clock.now())
+        except ValueError as exc:
+            return jsonify(error=str(exc)), 400
+    return jsonify(data)

@@ -4,7 +4,11 @@
 - ``POST /api/v1/waves`` — draw a wave (der, admin): ``{"period": "2026-11", "size": 52, "seed": 7, …}``;
 - ``GET /api/v1/waves/<id>`` — the wave, its frame, strata and progress (analyst, der, admin);
 - ``POST /api/v1/waves/<id>/launch`` — launch now, or ``{"at": "2026-12-01T09:00"}`` later (der, admin);
-- ``POST /api/v1/waves/<id>/close`` — close it (der, admin).
+- ``POST /api/v1/waves/<id>/close`` — close it (der, admin);
+- ``GET /api/v1/waves/<id>/results`` — once closed, the results message each entity that completed it
+  would get (analyst, der, admin);
+- ``POST /api/v1/waves/<id>/results/approve`` — the DER approves them: recorded, and sent through
+  the outbox in office hours, once per entity (der, admin).
 
 Errors are ``{"error": …}``: 400 for a bad body, 404 for an unknown wave, 409 for a sample that
 cannot be drawn or a closed wave.
@@ -18,7 +22,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify
 
-from bot import waves
+from bot import results, waves
 from bot.config import Settings
 from surveys import db
 from webhooks import clock
@@ -129,3 +133,23 @@ def close_wave(wave_id: int) -> Any:
     with db.transaction(engine()) as conn:
         waves.close(conn, wave_id, now=clock.now())
         return jsonify(waves.progress(conn, wave_id))
+
+
+@bp.get("/waves/<int:wave_id>/results")
+@require_role(*READERS)
+def wave_results(wave_id: int) -> Any:
+    with engine().connect() as conn:
+        return jsonify(results.wave_results(conn, wave_id).as_json())
+
+
+@bp.post("/waves/<int:wave_id>/results/approve")
+@require_role(*MANAGERS)
+def approve_wave_results(wave_id: int) -> Any:
+    if json_body():
+        raise BadRequest("no fields expected")
+    with db.transaction(engine()) as conn:
+        done = results.approve(conn, wave_id, actor=g.actor, now=clock.now())
+    worker = current_app.extensions.get("m360.outbox")
+    if done.queued and worker is not None:
+        worker.notify()
+    return jsonify(done.as_json())

@@ -22,13 +22,16 @@ from bot import labels
 from surveys import formats
 from surveys.models import UserAccount
 from webhooks.app import engine
-from webhooks.auth import MANAGERS, READERS
+from webhooks.auth import ENLACE, MANAGERS, READERS
 
-__all__ = ["MANAGERS", "READERS", "bp", "engine", "login_required"]
+__all__ = ["ENLACE", "MANAGERS", "READERS", "WORKERS", "bp", "engine", "login_required", "scope"]
 
 bp = Blueprint("panel", __name__, url_prefix="/panel")
 USERS = UserAccount.__table__
 F = TypeVar("F", bound=Callable[..., Any])
+
+# Who works tickets and alerts: the DER, and enlaces on their own entities' (``scope``).
+WORKERS = (*MANAGERS, ENLACE)
 
 # Pages in the navigation: (endpoint, label, roles that see it).
 NAV = (
@@ -36,9 +39,12 @@ NAV = (
     ("panel.priority", "Entidades prioritarias", READERS),
     ("panel.open_answers", "Respuestas abiertas", READERS),
     ("panel.review_queue", "Cola de revisión", ("analyst", "admin")),
-    ("panel.tickets", "Mesa de ayuda", READERS),
-    ("panel.alerts", "Alertas", READERS),
+    ("panel.tickets", "Mesa de ayuda", (*READERS, ENLACE)),
+    ("panel.alerts", "Alertas", (*READERS, ENLACE)),
+    ("panel.mesa_report", "Informe mesa", (*READERS, ENLACE)),
     ("panel.deliveries", "Envíos", MANAGERS),
+    ("panel.staff_page", "Enlaces", READERS),
+    ("panel.pending_entities", "Por validar", READERS),
     ("panel.waves_page", "Olas", READERS),
     ("panel.downloads", "Descargas", READERS),
 )
@@ -85,6 +91,8 @@ def login_required(*roles: str) -> Callable[[F], F]:
             user = _current_user()
             if user is None:
                 return redirect(url_for("panel.login", next=request.full_path.rstrip("?")))
+            if user.role == ENLACE and request.endpoint == "panel.summary":
+                return redirect(url_for("panel.tickets"))  # an enlace's home: their entities' tickets
             if user.role != "admin" and user.role not in allowed:
                 abort(403)
             g.user, g.actor = user, f"{user.role}:{user.username}"
@@ -95,6 +103,20 @@ def login_required(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
+def scope() -> Any:
+    """What the signed-in account may see of tickets and alerts: None (everything) for the DER,
+    analysts and admins; for an ``enlace`` account, the entities and regions the directory gives
+    them (bot.staff.Scope)."""
+    if g.user.role != ENLACE:
+        return None
+    if "scope" not in g:
+        from bot import staff
+
+        with engine().connect() as conn:
+            g.scope = staff.scope(conn, g.user.username)
+    return g.scope
+
+
 def _current_user() -> Any:
     uid = session.get("uid")
     if not isinstance(uid, int):
@@ -103,4 +125,4 @@ def _current_user() -> Any:
         return conn.execute(select(USERS).where(USERS.c.id == uid, USERS.c.disabled_at.is_(None))).one_or_none()
 
 
-from webhooks.panel import account, deliveries, helpdesk, results, waves  # noqa: E402,F401  (views register on bp)
+from webhooks.panel import account, deliveries, helpdesk, results, territory, waves  # noqa: E402,F401  (views register on bp)

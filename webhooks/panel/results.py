@@ -40,7 +40,7 @@ def _periods(conn: Connection) -> list[str]:
 
 def _choices(conn: Connection) -> dict[str, list[Any]]:
     departments = list(conn.execute(select(ENTITIES.c.dept_code, ENTITIES.c.dept_name).distinct()
-                                    .order_by(ENTITIES.c.dept_name)))
+                                    .where(ENTITIES.c.kind != "otro").order_by(ENTITIES.c.dept_name)))
     return {"regions": store.regions(conn), "departments": departments}
 
 
@@ -48,20 +48,30 @@ def _selection(conn: Connection) -> tuple[str, Filters, dict[str, Any]]:
     """The period and filters asked for in the query string (bad values are ignored, not errors:
     the page then shows the latest period for everyone)."""
     periods = _periods(conn)
-    period = request.args.get("periodo") or periods[0]
-    try:
-        period = parse(period).key
-    except ValueError:
-        period = periods[0]
+    period = chosen_period(periods)
     pdet = {"si": True, "no": False}.get(request.args.get("pdet", ""))
     kind = request.args.get("tipo") if request.args.get("tipo") in KINDS else None
     filters = Filters(region=request.args.get("region") or None, department=request.args.get("departamento") or None,
                       kind=kind, pdet=pdet)
     form = {"periodo": period, "region": filters.region or "", "departamento": filters.department or "",
             "tipo": kind or "", "pdet": request.args.get("pdet", ""), "periods": periods,
-            "years": sorted({p[:4] for p in periods}, reverse=True),
+            "quarters": quarters(periods), "years": sorted({p[:4] for p in periods}, reverse=True),
             "month_label": lambda p: parse(p).label, "kinds": KINDS, **_choices(conn)}
     return period, filters, form
+
+
+def chosen_period(available: list[str]) -> str:
+    """The period asked for in ``?periodo=`` (month, quarter or year, normalised), or the newest of
+    ``available`` when it is missing or not a period."""
+    try:
+        return parse(request.args.get("periodo") or available[0]).key
+    except ValueError:
+        return available[0]
+
+
+def quarters(months: list[str]) -> list[str]:
+    """The quarters (YYYY-Qn) of these months, newest first."""
+    return sorted({f"{m[:4]}-Q{(int(m[5:]) - 1) // 3 + 1}" for m in months}, reverse=True)
 
 
 def _report(conn: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -89,12 +99,9 @@ def priority() -> Any:
         report, form = _report(conn)
         background = list(conn.execute(select(ENTITIES.c.lat, ENTITIES.c.lon)))
     items = report["priority"]
-    markers = [maps.Marker(e["lat"], e["lon"], f"{e['entity']}: " + "; ".join(r["detail"] for r in e["reasons"]),
-                           href=f"#e-{e['entity_code']}", severity=len(e["reasons"]))
-               for e in items if e["lat"] is not None and e["lon"] is not None]
     title = f"Entidades prioritarias — {report['period_label']}"
     return render_template("panel/priority.html", form=form, report=report, items=items,
-                           map=maps.colombia(background, markers, title))
+                           map=maps.priority_map(items, title, background))
 
 
 @bp.get("/respuestas")

@@ -18,13 +18,22 @@
   var lastId = 0;  // newest message shown; the page polls for what the bot sends on its own
   var busy = false;
 
-  // WhatsApp-style *bold* and _italic_, built as DOM nodes (never innerHTML).
+  // WhatsApp-style *bold* and _italic_, and links (as a phone shows them), built as DOM nodes (never innerHTML).
   function formatted(parent, text) {
-    var re = /(\*[^*\n]+\*|_[^_\n]+_)/g, last = 0, m;
+    var re = /(\*[^*\n]+\*|_[^_\n]+_|https?:\/\/[^\s<>"]+)/g, last = 0, m;
     while ((m = re.exec(text)) !== null) {
       parent.appendChild(document.createTextNode(text.slice(last, m.index)));
-      var el = document.createElement(m[0][0] === "*" ? "strong" : "em");
-      el.textContent = m[0].slice(1, -1);
+      var el;
+      if (m[0].slice(0, 4) === "http") {
+        el = document.createElement("a");
+        el.href = m[0];
+        el.target = "_blank";
+        el.rel = "noopener noreferrer";
+        el.textContent = m[0];
+      } else {
+        el = document.createElement(m[0][0] === "*" ? "strong" : "em");
+        el.textContent = m[0].slice(1, -1);
+      }
       parent.appendChild(el);
       last = m.index + m[0].length;
     }
