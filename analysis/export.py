@@ -19,6 +19,7 @@ from analysis.coding import storage
 from surveys import schema
 from surveys.models import Interview, QuestionnaireVersion
 from surveys.schema import QType
+from surveys.spreadsheet import neutralise_frame
 
 ID_COLUMNS = ["periodo", "entidad_codigo", "entidad_nombre", "entidad_tipo", "departamento", "region", "canal",
               "estado", "inicio", "fin"]
@@ -85,9 +86,12 @@ def export_frame(session: Session, period: str, questionnaire: str = "monitoreo3
 
 
 def to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    """CSV (UTF-8 with BOM, so Excel shows accents) or XLSX."""
+    """CSV (UTF-8 with BOM, so Excel shows accents) or XLSX; a text a spreadsheet would run as a
+    formula gets an apostrophe in front (surveys.spreadsheet)."""
+    frame = neutralise_frame(frame)
     if fmt == "csv":
-        return frame.to_csv(index=False).encode("utf-8-sig")
+        # CRLF rows, so a carriage return inside an answer is quoted and cannot split a row.
+        return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
     if fmt == "xlsx":
         buffer = io.BytesIO()
         frame.to_excel(buffer, index=False, sheet_name="respuestas")
