@@ -62,6 +62,8 @@ QUESTIONNAIRES = QuestionnaireVersion.__table__
 
 RULES = ("ticket_nuevo", "ticket_urgente", "contacto_asesor", "insatisfaccion", "contribucion_no", "tema_mala",
          "pico_demanda", "ticket_vencido")
+SEVERITIES = ("alta", "media", "baja")
+STATUSES = ("abierta", "reconocida")
 DEFAULT_CONFIG = Path(__file__).with_name("alerts.yaml")
 
 
@@ -98,7 +100,7 @@ def parse_config(data: Any, source: str = "alerts config") -> AlertConfig:
         spec = dict(data["rules"].get(rule_id) or {"enabled": False})
         enabled, severity = bool(spec.pop("enabled", True)), str(spec.pop("severity", "media"))
         title = str(spec.pop("title", rule_id))
-        if severity not in ("alta", "media", "baja"):
+        if severity not in SEVERITIES:
             raise ValueError(f"{source}: {rule_id}.severity must be alta, media or baja")
         rules[rule_id] = Rule(rule_id, enabled, severity, title, spec)
     return AlertConfig(rules, dict(data.get("digest") or {"enabled": False}))

@@ -22,7 +22,7 @@ from surveys.models import Entity
 from webhooks import clock
 from webhooks.app import engine
 from webhooks.auth import MANAGERS, READERS, require_role
-from webhooks.jsonapi import BadRequest, json_body
+from webhooks.jsonapi import BadRequest, bounded_int, json_body, moment
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -31,6 +31,10 @@ EVENTS = helpdesk.EVENTS
 ALERTS = alerts.ALERTS
 ENTITIES = Entity.__table__
 MAX_LIMIT = 500
+#: How a yes/no query parameter may be written (the same list is the enum in openapi.yaml).
+FLAGS = {"true": True, "1": True, "si": True, "sí": True, "yes": True, "false": False, "0": False, "no": False}
+#: The longest value of each field a PATCH may set (the columns' sizes; openapi.yaml says the same).
+PATCHABLE = {"status": 20, "assignee": 120, "note": 2000, "referred_to": 200}
 
 
 @bp.errorhandler(helpdesk.InvalidTransition)
@@ -49,25 +53,24 @@ def _today() -> str:
 
 
 def _paging() -> tuple[int, int]:
-    try:
-        limit = int(request.args.get("limit", 100))
-        offset = int(request.args.get("offset", 0))
-    except ValueError as exc:
-        raise BadRequest("limit and offset must be integers") from exc
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise BadRequest(f"limit must be 1–{MAX_LIMIT} and offset ≥ 0")
-    return limit, offset
+    return (bounded_int(request.args.get("limit"), "limit", 100, 1, MAX_LIMIT),
+            bounded_int(request.args.get("offset"), "offset", 0))
 
 
 def _flag(name: str) -> bool | None:
     value = request.args.get(name)
     if value is None:
         return None
-    if value.lower() in ("1", "true", "si", "sí", "yes"):
-        return True
-    if value.lower() in ("0", "false", "no"):
-        return False
+    if value in FLAGS:
+        return FLAGS[value]
     raise BadRequest(f"{name} must be true or false")
+
+
+def _one_of(name: str, allowed: tuple[str, ...]) -> str | None:
+    value = request.args.get(name)
+    if value is not None and value not in allowed:
+        raise BadRequest(f"unknown {name} {value!r}; use {', '.join(allowed)}")
+    return value
 
 
 # ------------------------------------------------------------------ help requests
@@ -115,19 +118,17 @@ def get_help_request(code: str) -> Any:
         return jsonify(helpdesk.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal()))
 
 
-PATCHABLE = {"status", "assignee", "note", "referred_to"}
-
 
 @bp.patch("/help-requests/<code>")
 @require_role(*MANAGERS)
 def patch_help_request(code: str) -> Any:
     body = json_body()
-    unknown = set(body) - PATCHABLE
+    unknown = set(body) - PATCHABLE.keys()
     if unknown:
         raise BadRequest(f"unknown fields {sorted(unknown)}; allowed: {', '.join(sorted(PATCHABLE))}")
-    for name in PATCHABLE & set(body):
-        if body[name] is not None and (not isinstance(body[name], str) or len(body[name]) > 2000):
-            raise BadRequest(f"{name} must be a string (at most 2,000 characters)")
+    for name in PATCHABLE.keys() & set(body):
+        if body[name] is not None and (not isinstance(body[name], str) or len(body[name]) > PATCHABLE[name]):
+            raise BadRequest(f"{name} must be a string of at most {PATCHABLE[name]:,} characters")
     values = {k: (body.get(k) or "").strip() or None for k in PATCHABLE}
     with db.transaction(engine()) as conn:
         helpdesk.change(conn, code.upper(), actor=g.actor, now=clock.now(), status=values["status"],
@@ -146,30 +147,18 @@ def patch_help_request(code: str) -> Any:
 def list_alerts() -> Any:
     limit, offset = _paging()
     query = select(ALERTS)
-    status = request.args.get("status")
-    if status:
-        if status not in ("abierta", "reconocida"):
-            raise BadRequest("status must be abierta or reconocida")
+    if status := _one_of("status", alerts.STATUSES):
         query = query.where(ALERTS.c.status == status)
-    rule = request.args.get("rule")
-    if rule:
-        if rule not in alerts.RULES:
-            raise BadRequest(f"unknown rule {rule!r}; use {', '.join(alerts.RULES)}")
+    if rule := _one_of("rule", alerts.RULES):
         query = query.where(ALERTS.c.rule == rule)
-    if severity := request.args.get("severity"):
+    if severity := _one_of("severity", alerts.SEVERITIES):
         query = query.where(ALERTS.c.severity == severity)
     if region := request.args.get("region"):
         query = query.where(ALERTS.c.region == region)
     if entity := request.args.get("entity"):
         query = query.where(ALERTS.c.entity_code == entity)
-    if since := request.args.get("since"):
-        try:
-            moment = datetime.fromisoformat(since)
-        except ValueError as exc:
-            raise BadRequest("since must be an ISO 8601 date or time") from exc
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=ZoneInfo(Settings().timezone))
-        query = query.where(ALERTS.c.created_at >= moment)
+    if (since := request.args.get("since")) is not None:
+        query = query.where(ALERTS.c.created_at >= moment(since, "since", ZoneInfo(Settings().timezone)))
     with engine().connect() as conn:
         total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         rows = conn.execute(query.order_by(ALERTS.c.created_at.desc(), ALERTS.c.id.desc())
@@ -196,8 +185,8 @@ def acknowledge_alert(alert_id: int) -> Any:
     if unknown:
         raise BadRequest(f"unknown fields {sorted(unknown)}; allowed: note")
     note = body.get("note")
-    if note is not None and not isinstance(note, str):
-        raise BadRequest("note must be a string")
+    if note is not None and (not isinstance(note, str) or len(note) > PATCHABLE["note"]):
+        raise BadRequest(f"note must be a string of at most {PATCHABLE['note']:,} characters")
     with db.transaction(engine()) as conn:
         row = alerts.acknowledge(conn, alert_id, actor=g.actor, now=clock.now(), note=(note or "").strip() or None)
         if row is None:

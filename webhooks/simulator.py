@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 from surveys.messages import Inbound, Outbound
 from surveys.models import Contact, MessageLog
 from webhooks.app import chat_service
+from webhooks.jsonapi import bounded_int, valid_unicode
 
 bp = Blueprint("simulator", __name__)
 
@@ -33,15 +34,20 @@ def page() -> str:
 
 @bp.post("/simulador/api/send")
 def send() -> Any:
-    body = request.get_json(silent=True)
+    body = request.get_json(silent=True)  # None for bad JSON, nested too deep included (jsonapi.JSONProvider)
     if not isinstance(body, dict):  # a JSON list, string or number is as bad as no JSON at all
         body = {}
-    session_id, text = str(body.get("session", "")), str(body.get("text", ""))
-    if not _SESSION_ID.match(session_id):
+    session_id, text, message_id = body.get("session"), body.get("text"), body.get("id")
+    if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
         return jsonify(error="session must be 8–64 letters, digits, - or _"), 400
-    if not text.strip() or len(text) > 4000:
-        return jsonify(error="text must be 1–4000 characters"), 400
-    message_id = str(body.get("id") or uuid.uuid4())  # the page retries with the same id on a bad connection
+    if not isinstance(text, str) or not text.strip() or len(text) > 4000:
+        return jsonify(error="text must be a string of 1–4000 characters"), 400
+    if not valid_unicode(text):
+        return jsonify(error="text is not valid Unicode (a lone surrogate such as \\ud800)"), 400
+    if message_id is not None and (not isinstance(message_id, str) or not 1 <= len(message_id) <= 200
+                                   or not valid_unicode(message_id)):
+        return jsonify(error="id must be a string of 1–200 characters"), 400
+    message_id = message_id or str(uuid.uuid4())  # the page retries with the same id on a bad connection
     # The id is chosen by the browser: scope it to the session, or another session reusing it would be
     # answered with this session's replies (redeliveries are matched on channel + external id only).
     external_id = hashlib.sha256(f"{session_id}\n{message_id}".encode()).hexdigest()
@@ -66,7 +72,7 @@ def history() -> Any:
     session_id = request.args.get("session", "")
     if not _SESSION_ID.match(session_id):
         return jsonify(messages=[])
-    after = request.args.get("after", default=0, type=int)  # only what came after (the page polls)
+    after = bounded_int(request.args.get("after"), "after", 0)  # only what came after (the page polls)
     with current_app.extensions["m360.sessions"]() as session:
         contact_id = _contact_id(session, session_id)
         rows = session.scalars(

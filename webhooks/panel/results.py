@@ -20,6 +20,7 @@ from analysis.report import build_report, default_name, render
 from surveys import store
 from surveys.models import Answer, AnswerCoding, Entity, Interview
 from webhooks import clock
+from webhooks.jsonapi import MAX_INT
 from webhooks.panel import bp, engine, login_required
 
 ANSWERS, CODINGS = Answer.__table__, AnswerCoding.__table__
@@ -138,7 +139,7 @@ def review_queue() -> Any:
     available = codebooks.available()
     if request.method == "POST":
         answer_id = request.form.get("answer_id", type=int)
-        if answer_id is None:
+        if answer_id is None or not 0 < answer_id <= MAX_INT:
             abort(400)
         accept = request.form.get("action") == "accept"
         try:

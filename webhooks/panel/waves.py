@@ -8,6 +8,7 @@ from typing import Any
 from flask import abort, render_template, request
 
 from bot import waves
+from webhooks.jsonapi import MAX_INT
 from webhooks.panel import bp, engine, login_required
 
 LABELS = {"sampled": "En la muestra", "invited": "Invitadas", "delivered": "Entregadas", "started": "Iniciadas",
@@ -23,6 +24,8 @@ def waves_page() -> Any:
     with engine().connect() as conn:
         items = waves.listing(conn, limit=60)
         chosen = request.args.get("ola", type=int) or (items[0]["id"] if items else None)
+        if chosen is not None and not 0 < chosen <= MAX_INT:
+            abort(404)
         try:
             wave = waves.progress(conn, chosen) if chosen is not None else None
         except waves.WaveError:
