@@ -347,6 +347,27 @@ def users_create(username: str, role: str, name: str, password_stdin: bool) -> N
     click.echo(f"user {username.strip().lower()} ({role}) created: sign in at /panel/login")
 
 
+@users_group.command("password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin instead of prompting.")
+def users_password(username: str, password_stdin: bool) -> None:
+    """Set an account's password; every panel session it has ends (signed out everywhere)."""
+    from webhooks.auth import MIN_PASSWORD, change_password
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt(f"New password (at least {MIN_PASSWORD} characters)", hide_input=True,
+                                confirmation_prompt=True)
+    db.upgrade()
+    try:
+        with db.transaction(db.default_engine()) as conn:
+            change_password(conn, username, password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"password of {username.strip().lower()} changed; its panel sessions were ended")
+
+
 @users_group.command("list")
 def users_list() -> None:
     """Panel accounts."""
@@ -368,7 +389,7 @@ def users_list() -> None:
 @users_group.command("disable")
 @click.argument("username")
 def users_disable(username: str) -> None:
-    """Disable an account (it is signed out at its next request)."""
+    """Disable an account (its panel sessions end at once)."""
     from webhooks.auth import disable_user
 
     db.upgrade()

@@ -2,8 +2,9 @@
 priority entities, coded open answers, the review queue, help requests, alerts and downloads.
 
 Server-rendered (Flask + Jinja); respondents' free text is escaped by Jinja's autoescaping
-everywhere. Every POST carries the session's CSRF token. The signed session cookie holds only the
-account id; the account is read again on every request, so a disabled account is out at once.
+everywhere. Every POST carries the session's CSRF token. The signed session cookie holds only a
+session token; the session and its account are read again on every request (webhooks/sessions.py),
+so signing out, a password change or a disabled account takes effect at once.
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, abort, g, redirect, request, session, url_for
 from markupsafe import Markup, escape
-from sqlalchemy import select
 
 from surveys.models import UserAccount
+from webhooks import clock, sessions
 from webhooks.app import engine
 from webhooks.auth import MANAGERS, READERS
 
@@ -75,7 +76,7 @@ def login_required(*roles: str) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            user = _current_user()
+            user = current_user()
             if user is None:
                 return redirect(url_for("panel.login", next=request.full_path.rstrip("?")))
             if user.role != "admin" and user.role not in allowed:
@@ -88,12 +89,13 @@ def login_required(*roles: str) -> Callable[[F], F]:
     return decorate
 
 
-def _current_user() -> Any:
-    uid = session.get("uid")
-    if not isinstance(uid, int):
+def current_user() -> Any:
+    """The account signed in on this browser (a live session of an active account), or None."""
+    token = session.get("sid")
+    if not token:
         return None
     with engine().connect() as conn:
-        return conn.execute(select(USERS).where(USERS.c.id == uid, USERS.c.disabled_at.is_(None))).one_or_none()
+        return sessions.user(conn, token, clock.now())
 
 
 from webhooks.panel import account, helpdesk, results, waves  # noqa: E402,F401  (views register on bp)
