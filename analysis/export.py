@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from analysis.coding import storage
 from surveys import schema
+from surveys.messages import TEST_CHANNELS
 from surveys.models import Interview, QuestionnaireVersion
 from surveys.schema import QType
 from surveys.spreadsheet import neutralise_frame
@@ -48,14 +49,17 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def export_frame(session: Session, period: str, questionnaire: str = "monitoreo360") -> pd.DataFrame:
+def export_frame(session: Session, period: str, questionnaire: str = "monitoreo360", *,
+                 include_test: bool = False) -> pd.DataFrame:
+    """The export's rows for ``period``; simulator conversations (test data) only with ``include_test``."""
     versions = session.scalars(
         select(QuestionnaireVersion).where(QuestionnaireVersion.qid == questionnaire).order_by(QuestionnaireVersion.id)
     ).all()
     columns = question_columns(schema.from_dict(v.definition) for v in versions)
     interviews = session.scalars(
         select(Interview)
-        .where(Interview.period == period, Interview.questionnaire_id.in_([v.id for v in versions]))
+        .where(Interview.period == period, Interview.questionnaire_id.in_([v.id for v in versions]),
+               *(() if include_test else (Interview.channel.not_in(TEST_CHANNELS),)))
         .options(selectinload(Interview.answers), selectinload(Interview.entity))
         .order_by(Interview.started_at, Interview.id)
     ).all()

@@ -26,6 +26,7 @@ from analysis.periods import Period, month_label, parse
 from bot import helpdesk
 from surveys.entities import display_name
 from surveys.models import Entity, HelpRequest
+from surveys.store import real_channel
 
 REQUESTS = HelpRequest.__table__
 ENTITIES = Entity.__table__
@@ -38,9 +39,9 @@ def _connection(source: Connection | Session) -> Connection:
     return source.connection() if isinstance(source, Session) else source
 
 
-def urgent_tickets(conn: Connection, until: str | None = None) -> pd.DataFrame:
+def urgent_tickets(conn: Connection, until: str | None = None, include_test: bool = False) -> pd.DataFrame:
     """Open urgent help requests (created up to the end of month ``until`` if given), with the
-    entity's attributes in the frame's column names."""
+    entity's attributes in the frame's column names; those opened in the simulator only if asked."""
     query = (select(REQUESTS.c.code.label("ticket"), REQUESTS.c.created_at,
                     REQUESTS.c.entity_code.label("entidad_codigo"),
                     ENTITIES.c.name.label("entidad_nombre"), ENTITIES.c.kind.label("entidad_tipo"),
@@ -49,6 +50,8 @@ def urgent_tickets(conn: Connection, until: str | None = None) -> pd.DataFrame:
              .join(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
              .where(REQUESTS.c.urgent.is_(True), REQUESTS.c.status.in_(helpdesk.OPEN))
              .order_by(REQUESTS.c.created_at))
+    if not include_test:
+        query = query.where(real_channel(REQUESTS.c.channel))
     rows = [dict(r._mapping) for r in conn.execute(query)]
     if until is not None:
         year, month = int(until[:4]), int(until[5:])
@@ -63,9 +66,11 @@ def urgent_tickets(conn: Connection, until: str | None = None) -> pd.DataFrame:
 
 
 def build_report(source: Connection | Session, period: str | Period, filters: ind.Filters | None = None,
-                 options: ind.Options | None = None, *, qid: str = "monitoreo360") -> dict[str, Any]:
+                 options: ind.Options | None = None, *, qid: str = "monitoreo360",
+                 include_test: bool = False) -> dict[str, Any]:
     """Every figure of the informe for ``period`` (YYYY-MM, YYYY-Qn or YYYY) restricted to
-    ``filters`` (see the module doc for the spans). Raises ValueError for a bad period."""
+    ``filters`` (see the module doc for the spans). Simulator conversations (test data) count only
+    with ``include_test``. Raises ValueError for a bad period."""
     conn = _connection(source)
     cut = parse(period) if isinstance(period, str) else period
     filters, options = filters or ind.Filters(), options or ind.Options()
@@ -74,7 +79,7 @@ def build_report(source: Connection | Session, period: str | Period, filters: in
     q, _ = frames.questionnaire(conn, qid)
     # The ficha municipal shows every answer; the rest of the report needs no identification answers.
     questions = None if filters.entity else [x.name for x in q.questions if x.name not in NOT_REPORTED]
-    loaded = frames.load_frame(conn, months, qid=qid, questions=questions)
+    loaded = frames.load_frame(conn, months, qid=qid, questions=questions, include_test=include_test)
     labels = ind.Labels.of(q)
 
     with_data = sorted(set(loaded["periodo"])) if not loaded.empty else []
@@ -85,7 +90,7 @@ def build_report(source: Connection | Session, period: str | Period, filters: in
     current = scored[scored["periodo"].isin(cut.months)]
     before = scored[scored["periodo"].isin(previous.months)]
     series = scored[scored["periodo"].isin(series_months)]
-    tickets = ind.apply_filters(urgent_tickets(conn, cut.last), filters)
+    tickets = ind.apply_filters(urgent_tickets(conn, cut.last, include_test), filters)
 
     headline = ind.summary(current, options)
     previous_summary = ind.summary(before, options)

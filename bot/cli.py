@@ -99,7 +99,10 @@ def _serve_production(host: str, port: int, workers: int, threads: int) -> None:
 
     production.prepare_once()  # once, here: not raced by every worker on a fresh database
     base = os.environ.get("M360_PUBLIC_URL", "").rstrip("/") or f"http://{host}:{port}"
-    click.echo(f"Monitoreo 360 (production) on http://{host}:{port}  (simulador: http://{host}:{port}/simulador)")
+    simulator = {"1": "open to anyone", "on": "open to anyone", "0": "off", "off": "off"}.get(
+        os.environ.get("M360_SIMULATOR", "").strip().lower(), "panel sign-in required; M360_SIMULATOR=1 opens it")
+    click.echo(f"Monitoreo 360 (production) on http://{host}:{port}  (simulador: http://{host}:{port}/simulador, "
+               f"test data only: {simulator})")
     click.echo(f"database: {_safe_url(db.database_url())}")
     click.echo(f"gunicorn: {workers} worker process(es) × {threads} thread(s)")
     if production.ensure_secret_key():
@@ -269,18 +272,20 @@ def alerts_group() -> None:
 @alerts_group.command("list")
 @click.option("--status", type=click.Choice(["abierta", "reconocida"]), default="abierta", show_default=True)
 @click.option("--limit", type=int, default=50, show_default=True)
-def alerts_list(status: str, limit: int) -> None:
-    """Alerts, newest first."""
+@click.option("--test", "include_test", is_flag=True, help="Also those raised by simulator conversations.")
+def alerts_list(status: str, limit: int, include_test: bool) -> None:
+    """Alerts, newest first (simulator conversations are test data: their alerts only with --test)."""
     from sqlalchemy import select
 
     from surveys.models import Alert
 
     db.upgrade()
     with db.session_factory()() as session:
-        rows = session.scalars(select(Alert).where(Alert.status == status)
+        rows = session.scalars(select(Alert).where(Alert.status == status, *(() if include_test else (~Alert.test,)))
                                .order_by(Alert.id.desc()).limit(limit)).all()
     for a in rows:
-        click.echo(f"#{a.id}  {a.created_at:%Y-%m-%d %H:%M}  [{a.severity}] {a.rule}: {a.title}")
+        click.echo(f"#{a.id}  {a.created_at:%Y-%m-%d %H:%M}  [{a.severity}] {a.rule}: {a.title}"
+                   + (" (prueba)" if a.test else ""))
     if not rows:
         click.echo(f"no alerts ({status})")
 

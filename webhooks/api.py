@@ -2,7 +2,9 @@
 
 Bearer tokens with roles (webhooks.auth): analysts read, the DER also changes tickets and
 acknowledges alerts, admin may do everything. Errors are JSON ``{"error": ...}`` with a 4xx
-status; a request that fails validation writes nothing (one transaction per request).
+status; a request that fails validation writes nothing (one transaction per request). Tickets
+and alerts of simulator conversations (test data) are left out of the lists; one can still be read
+or changed by its code or id.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from bot.config import Settings
 from bot.themes import load_taxonomy
 from surveys import db
 from surveys.models import Entity
+from surveys.store import real_channel
 from webhooks import clock
 from webhooks.app import engine
 from webhooks.auth import MANAGERS, READERS, require_role
@@ -80,7 +83,9 @@ def _one_of(name: str, allowed: tuple[str, ...]) -> str | None:
 @require_role(*READERS)
 def list_help_requests() -> Any:
     limit, offset = _paging()
-    query = select(REQUESTS).outerjoin(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
+    # Tickets opened in the simulator are test data: never listed here (the panel shows them on request).
+    query = (select(REQUESTS).outerjoin(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
+             .where(real_channel(REQUESTS.c.channel)))
     status = request.args.get("status")
     if status:
         unknown = set(status.split(",")) - set(helpdesk.STATUSES)
@@ -146,7 +151,7 @@ def patch_help_request(code: str) -> Any:
 @require_role(*READERS)
 def list_alerts() -> Any:
     limit, offset = _paging()
-    query = select(ALERTS)
+    query = select(ALERTS).where(ALERTS.c.test.is_(False))  # alerts of simulator conversations are test data
     if status := _one_of("status", alerts.STATUSES):
         query = query.where(ALERTS.c.status == status)
     if rule := _one_of("rule", alerts.RULES):

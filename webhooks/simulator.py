@@ -1,24 +1,71 @@
 """The web chat simulator (/simulador): try the bot without WhatsApp or Telegram.
 
 Each browser tab is a contact on the ``simulator`` channel; it drives the same ChatService as the
-real channels, so its sessions are stored like any other."""
+real channels. Its conversations are test data (surveys.messages.TEST_CHANNELS): anyone can claim
+any entity there, so they are left out of reports, exports, alerts, waves and the API, and it lists
+only the tickets the conversation itself opened.
+
+Who may use it (``M360_SIMULATOR``, app config or environment):
+
+- ``1`` (or ``on``): anyone, as on a developer's machine;
+- ``login``: people signed in to the panel (any role);
+- ``0`` (or ``off``): nobody (404);
+- unset: ``login`` in production (``m360 serve --production``, or an https ``M360_PUBLIC_URL``),
+  else ``1`` — ``make run`` keeps the simulator open with no credentials."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import uuid
+from enum import StrEnum
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, render_template, request
+from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
 from surveys.messages import Inbound, Outbound
 from surveys.models import Contact, MessageLog
 from webhooks.app import chat_service
 from webhooks.jsonapi import bounded_int, valid_unicode
+from webhooks.panel import current_user
 
 bp = Blueprint("simulator", __name__)
+
+
+class Access(StrEnum):
+    OPEN = "open"
+    LOGIN = "login"
+    OFF = "off"
+
+
+SETTINGS = {"1": Access.OPEN, "on": Access.OPEN, "true": Access.OPEN, "open": Access.OPEN,
+            "login": Access.LOGIN, "0": Access.OFF, "off": Access.OFF, "false": Access.OFF}
+
+
+def access(app: Flask) -> Access:
+    """Who may use the simulator in this app (see the module doc)."""
+    setting = str(app.config.get("M360_SIMULATOR") or os.environ.get("M360_SIMULATOR") or "").strip().lower()
+    if setting:
+        if setting not in SETTINGS:
+            raise ValueError(f"M360_SIMULATOR={setting!r}: use 1, login or 0")
+        return SETTINGS[setting]
+    public_url = str(app.config.get("M360_PUBLIC_URL") or os.environ.get("M360_PUBLIC_URL") or "")
+    production = bool(app.config.get("M360_PRODUCTION")) or public_url.startswith("https://")
+    return Access.LOGIN if production else Access.OPEN
+
+
+@bp.before_request
+def check_access() -> Any:
+    allowed = access(current_app)
+    if allowed is Access.OFF:
+        abort(404)
+    if allowed is Access.LOGIN and current_user() is None:
+        if request.path.startswith("/simulador/api/"):
+            return jsonify(error="sign in to the panel (/panel/login) to use the simulator"), 401
+        return redirect(url_for("panel.login", next=request.full_path.rstrip("?")))
+    return None
 
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 

@@ -20,7 +20,8 @@ from sqlalchemy import Connection, Engine, select
 from analysis.coding.codebooks import EXCLUSIVE, Codebook
 from analysis.coding.corpus import Example
 from surveys import db
-from surveys.models import Answer, AnswerCoding, AnswerCodingEvent, QuestionnaireVersion, utcnow
+from surveys.messages import TEST_CHANNELS
+from surveys.models import Answer, AnswerCoding, AnswerCodingEvent, Interview, QuestionnaireVersion, utcnow
 
 if TYPE_CHECKING:
     from analysis.coding.model import Coder, Prediction
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 CODINGS = AnswerCoding.__table__
 EVENTS = AnswerCodingEvent.__table__
 ANSWERS = Answer.__table__
+INTERVIEWS = Interview.__table__
 REVIEWED = ("confirmed", "corrected")
 MACHINE = "coder"
 
@@ -111,11 +113,16 @@ def coding_as_dict(row: Any) -> dict[str, Any]:
     }
 
 
-def review_queue(conn: Connection, codebook: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """Answers waiting for a person, least confident first."""
+def review_queue(conn: Connection, codebook: str | None = None, limit: int = 50,
+                 include_test: bool = False) -> list[dict[str, Any]]:
+    """Answers waiting for a person, least confident first (those of simulator conversations, test
+    data that must not train the coder, only with ``include_test``)."""
     query = (select(CODINGS, ANSWERS.c.question, ANSWERS.c.raw_text, ANSWERS.c.value, ANSWERS.c.interview_id)
              .join(ANSWERS, ANSWERS.c.id == CODINGS.c.answer_id)
              .where(CODINGS.c.status == "review"))
+    if not include_test:
+        query = query.join(INTERVIEWS, INTERVIEWS.c.id == ANSWERS.c.interview_id).where(
+            INTERVIEWS.c.channel.not_in(TEST_CHANNELS))
     if codebook:
         query = query.where(CODINGS.c.codebook == codebook)
     query = query.order_by(CODINGS.c.confidence, CODINGS.c.id).limit(limit)

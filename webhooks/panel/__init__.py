@@ -23,7 +23,7 @@ from webhooks import clock, sessions
 from webhooks.app import engine
 from webhooks.auth import MANAGERS, READERS
 
-__all__ = ["MANAGERS", "READERS", "bp", "engine", "login_required"]
+__all__ = ["MANAGERS", "READERS", "bp", "engine", "include_test", "login_required"]
 
 bp = Blueprint("panel", __name__, url_prefix="/panel")
 USERS = UserAccount.__table__
@@ -61,11 +61,16 @@ def check_csrf() -> None:
             abort(400, "formulario vencido: recargue la página e intente de nuevo")
 
 
+def include_test() -> bool:
+    """``?pruebas=1``: also show simulator conversations (test data), which every page leaves out."""
+    return request.args.get("pruebas") == "1"
+
+
 @bp.app_context_processor
 def panel_context() -> dict[str, Any]:
     user = g.get("user")
     nav = [(endpoint, label) for endpoint, label, roles in NAV if user is not None and user.role in roles]
-    return {"csrf_field": csrf_field, "panel_user": user, "panel_nav": nav}
+    return {"csrf_field": csrf_field, "panel_user": user, "panel_nav": nav, "show_test": include_test()}
 
 
 def login_required(*roles: str) -> Callable[[F], F]:

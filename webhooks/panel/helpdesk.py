@@ -13,7 +13,7 @@ from bot.themes import load_taxonomy
 from surveys import db, store
 from surveys.models import Entity
 from webhooks import clock
-from webhooks.panel import MANAGERS, bp, engine, login_required
+from webhooks.panel import MANAGERS, bp, engine, include_test, login_required
 
 ENTITIES = Entity.__table__
 PAGE = 50
@@ -31,6 +31,8 @@ def tickets() -> Any:
     overdue_only = request.args.get("vencidas") == "1"
     query = (select(helpdesk.REQUESTS).outerjoin(ENTITIES, ENTITIES.c.code == helpdesk.REQUESTS.c.entity_code)
              .order_by(helpdesk.REQUESTS.c.created_at.desc(), helpdesk.REQUESTS.c.id.desc()))
+    if not include_test():
+        query = query.where(store.real_channel(helpdesk.REQUESTS.c.channel))
     if status == "abiertas":
         query = query.where(helpdesk.REQUESTS.c.status.in_(helpdesk.OPEN))
     elif status in helpdesk.STATUSES:
@@ -87,6 +89,8 @@ def alerts() -> Any:
         query = query.where(alerting.ALERTS.c.status == status)
     if rule in alerting.RULES:
         query = query.where(alerting.ALERTS.c.rule == rule)
+    if not include_test():
+        query = query.where(alerting.ALERTS.c.test.is_(False))
     with engine().connect() as conn:
         items = [alerting.as_json(conn, row) for row in conn.execute(query.limit(PAGE * 2))]
     return render_template("panel/alerts.html", items=items, status=status, rule=rule, rules=alerting.RULES,
