@@ -220,7 +220,7 @@ def _read_xlsx(path: Path, budget: Budget) -> tuple[list[str], list[list[str]], 
         value_rows = values.iter_rows(min_row=2, max_col=width, values_only=True)
         formula_rows = formulas.iter_rows(min_row=2, max_col=width, values_only=True)
         rows, unreadable = [], []
-        for number, (cells, written) in enumerate(_bounded(zip(value_rows, formula_rows), width, budget),
+        for number, (cells, written) in enumerate(_bounded(zip(value_rows, formula_rows, strict=True), width, budget),
                                                   start=2):
             texts = [_cell_text(c) for c in (tuple(cells) + (None,) * width)[:width]]
             for column, (value, source) in enumerate(zip(texts, written, strict=False)):
