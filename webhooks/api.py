@@ -25,7 +25,7 @@ from surveys.store import real_channel
 from webhooks import clock
 from webhooks.app import engine
 from webhooks.auth import MANAGERS, READERS, require_role
-from webhooks.jsonapi import BadRequest, bounded_int, json_body, moment
+from webhooks.jsonapi import BadRequest, bounded_int, flag, json_body, moment, one_of
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -34,8 +34,6 @@ EVENTS = helpdesk.EVENTS
 ALERTS = alerts.ALERTS
 ENTITIES = Entity.__table__
 MAX_LIMIT = 500
-#: How a yes/no query parameter may be written (the same list is the enum in openapi.yaml).
-FLAGS = {"true": True, "1": True, "si": True, "sí": True, "yes": True, "false": False, "0": False, "no": False}
 #: The longest value of each field a PATCH may set (the columns' sizes; openapi.yaml says the same).
 PATCHABLE = {"status": 20, "assignee": 120, "note": 2000, "referred_to": 200}
 
@@ -60,20 +58,7 @@ def _paging() -> tuple[int, int]:
             bounded_int(request.args.get("offset"), "offset", 0))
 
 
-def _flag(name: str) -> bool | None:
-    value = request.args.get(name)
-    if value is None:
-        return None
-    if value in FLAGS:
-        return FLAGS[value]
-    raise BadRequest(f"{name} must be true or false")
 
-
-def _one_of(name: str, allowed: tuple[str, ...]) -> str | None:
-    value = request.args.get(name)
-    if value is not None and value not in allowed:
-        raise BadRequest(f"unknown {name} {value!r}; use {', '.join(allowed)}")
-    return value
 
 
 # ------------------------------------------------------------------ help requests
@@ -87,7 +72,7 @@ def list_help_requests() -> Any:
     query = (select(REQUESTS).outerjoin(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
              .where(real_channel(REQUESTS.c.channel)))
     status = request.args.get("status")
-    if status:
+    if status is not None:
         unknown = set(status.split(",")) - set(helpdesk.STATUSES)
         if unknown:
             raise BadRequest(f"unknown status {sorted(unknown)}; use {', '.join(helpdesk.STATUSES)}")
@@ -96,13 +81,11 @@ def list_help_requests() -> Any:
         query = query.where(REQUESTS.c.entity_code == entity)
     if region := request.args.get("region"):
         query = query.where(ENTITIES.c.region == region)
-    overdue = _flag("overdue")
+    overdue = flag("overdue")
     if overdue is not None:
         late = (REQUESTS.c.status.in_(helpdesk.OPEN)) & (REQUESTS.c.due_date < _today())
         query = query.where(late if overdue else ~late)
-    theme = request.args.get("theme")
-    if theme and load_taxonomy().get(theme) is None:
-        raise BadRequest(f"unknown theme {theme!r}; see bot/themes.yaml")
+    theme = one_of("theme", load_taxonomy().ids)
     query = query.order_by(REQUESTS.c.created_at.desc(), REQUESTS.c.id.desc())
     with engine().connect() as conn:
         rows = conn.execute(query).all()
@@ -152,11 +135,11 @@ def patch_help_request(code: str) -> Any:
 def list_alerts() -> Any:
     limit, offset = _paging()
     query = select(ALERTS).where(ALERTS.c.test.is_(False))  # alerts of simulator conversations are test data
-    if status := _one_of("status", alerts.STATUSES):
+    if status := one_of("status", alerts.STATUSES):
         query = query.where(ALERTS.c.status == status)
-    if rule := _one_of("rule", alerts.RULES):
+    if rule := one_of("rule", alerts.RULES):
         query = query.where(ALERTS.c.rule == rule)
-    if severity := _one_of("severity", alerts.SEVERITIES):
+    if severity := one_of("severity", alerts.SEVERITIES):
         query = query.where(ALERTS.c.severity == severity)
     if region := request.args.get("region"):
         query = query.where(ALERTS.c.region == region)

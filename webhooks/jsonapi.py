@@ -6,6 +6,7 @@ Unicode, integers past 64 bits, dates past year 9999 once moved to UTC)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -72,9 +73,32 @@ def valid_unicode(value: Any) -> bool:
     return True
 
 
+#: How a yes/no query parameter may be written (the same list is components.schemas.Flag in openapi.yaml).
+FLAGS = {"true": True, "1": True, "si": True, "sí": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def flag(name: str) -> bool | None:
+    """A yes/no query parameter: None when absent, a BadRequest for anything but FLAGS (even empty)."""
+    value = request.args.get(name)
+    if value is None:
+        return None
+    if value not in FLAGS:
+        raise BadRequest(f"{name} must be true or false")
+    return FLAGS[value]
+
+
+def one_of(name: str, allowed: Iterable[str]) -> str | None:
+    """A query parameter from a closed list: None when absent, a BadRequest otherwise (even empty)."""
+    value, allowed = request.args.get(name), tuple(allowed)
+    if value is not None and value not in allowed:
+        raise BadRequest(f"unknown {name} {value!r}; use {', '.join(allowed)}")
+    return value
+
+
 def bounded_int(value: str | None, name: str, default: int, low: int = 0, high: int = MAX_INT) -> int:
-    """A query-string integer within [low, high], else a BadRequest naming the bounds."""
-    if value is None or value == "":
+    """A query-string integer within [low, high] (``default`` when absent), else a BadRequest naming
+    the bounds; an empty value is not a number."""
+    if value is None:
         return default
     try:
         number = int(value)

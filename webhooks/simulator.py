@@ -116,10 +116,10 @@ def _last_id(session_id: str) -> int:
 
 @bp.get("/simulador/api/history")
 def history() -> Any:
+    after = bounded_int(request.args.get("after"), "after", 0)  # only what came after (the page polls)
     session_id = request.args.get("session", "")
     if not _SESSION_ID.match(session_id):
-        return jsonify(messages=[])
-    after = bounded_int(request.args.get("after"), "after", 0)  # only what came after (the page polls)
+        return jsonify(error="session must be 8–64 letters, digits, - or _"), 400
     with current_app.extensions["m360.sessions"]() as session:
         contact_id = _contact_id(session, session_id)
         rows = session.scalars(

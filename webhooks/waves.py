@@ -62,8 +62,9 @@ def _spec(body: dict[str, Any]) -> waves.Spec:
     if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
         raise BadRequest("regions must be a list of region names")
     if not isinstance(days, list) or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= MAX_REMINDER
-                                             for d in days) or days != sorted(days):
-        raise BadRequest(f"reminder_days must be increasing whole numbers from 1 to {MAX_REMINDER}, e.g. [2, 5]")
+                                             for d in days):
+        raise BadRequest(f"reminder_days must be whole numbers from 1 to {MAX_REMINDER}, e.g. [2, 5]")
+    days = sorted(set(days))  # [5, 2, 2] means reminders on business days 2 and 5
     for flag in ("census", "pdet_only"):
         if not isinstance(body.get(flag, False), bool):
             raise BadRequest(f"{flag} must be true or false")
