@@ -329,6 +329,16 @@ def users_group() -> None:
     """Accounts of the web panel (/panel)."""
 
 
+def _read_password(label: str, from_stdin: bool) -> str:
+    """One line of stdin, or asked twice without echo."""
+    from webhooks.auth import MIN_PASSWORD
+
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    return str(click.prompt(f"{label} (at least {MIN_PASSWORD} characters)", hide_input=True,
+                            confirmation_prompt=True))
+
+
 @users_group.command("create")
 @click.option("--username", required=True)
 @click.option("--role", type=click.Choice(["analyst", "der", "admin"]), required=True)
@@ -336,13 +346,9 @@ def users_group() -> None:
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of prompting.")
 def users_create(username: str, role: str, name: str, password_stdin: bool) -> None:
     """Create a panel account (the password is asked twice, or read from stdin)."""
-    from webhooks.auth import MIN_PASSWORD, create_user
+    from webhooks.auth import create_user
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt(f"Password (at least {MIN_PASSWORD} characters)", hide_input=True,
-                                confirmation_prompt=True)
+    password = _read_password("Password", password_stdin)
     db.upgrade()
     try:
         with db.transaction(db.default_engine()) as conn:
@@ -357,13 +363,9 @@ def users_create(username: str, role: str, name: str, password_stdin: bool) -> N
 @click.option("--password-stdin", is_flag=True, help="Read the new password from stdin instead of prompting.")
 def users_password(username: str, password_stdin: bool) -> None:
     """Set an account's password; every panel session it has ends (signed out everywhere)."""
-    from webhooks.auth import MIN_PASSWORD, change_password
+    from webhooks.auth import change_password
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt(f"New password (at least {MIN_PASSWORD} characters)", hide_input=True,
-                                confirmation_prompt=True)
+    password = _read_password("New password", password_stdin)
     db.upgrade()
     try:
         with db.transaction(db.default_engine()) as conn:
