@@ -92,6 +92,10 @@ def test_the_document_states_the_servers_own_vocabularies() -> None:
         return isinstance(node, list) and any(unfilled(v) for v in node)
 
     assert not unfilled(doc)
+    # A simulator message must hold something besides spaces, as str.strip() sees them.
+    text = doc["paths"]["/simulador/api/send"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    not_blank = re.compile(text["properties"]["text"]["pattern"])
+    assert all(bool(not_blank.search(chr(c))) != chr(c).isspace() for c in range(0x3100))
 
 
 SAMPLE_PATH = {"code": "MDA-2026-99999", "alert_id": "999999", "answer_id": "999999", "wave_id": "999999",

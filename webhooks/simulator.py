@@ -48,9 +48,7 @@ def access(app: Flask) -> Access:
     """Who may use the simulator in this app (see the module doc)."""
     setting = str(app.config.get("M360_SIMULATOR") or os.environ.get("M360_SIMULATOR") or "").strip().lower()
     if setting:
-        if setting not in SETTINGS:
-            raise ValueError(f"M360_SIMULATOR={setting!r}: use 1, login or 0")
-        return SETTINGS[setting]
+        return SETTINGS.get(setting, Access.LOGIN)  # a value we do not know: the safe reading
     public_url = str(app.config.get("M360_PUBLIC_URL") or os.environ.get("M360_PUBLIC_URL") or "")
     production = bool(app.config.get("M360_PRODUCTION")) or public_url.startswith("https://")
     return Access.LOGIN if production else Access.OPEN
