@@ -12,6 +12,7 @@ import click
 from surveys import db
 
 FORMATS = ("html", "xlsx", "json")
+SHOWN_ERRORS = 50  # a file with thousands of bad rows is not printed line by line
 
 
 def filters_from(region: str | None, department: str | None, kind: str | None, pdet: str | None,
@@ -98,10 +99,13 @@ def responses_import(source: Path, skip_invalid: bool, questionnaire: str) -> No
         raise click.ClickException(str(exc)) from exc
     for problem in result.file_errors:
         click.echo(f"{source.name}: {problem}", err=True)
-    for error in result.errors:
+    for error in result.errors[:SHOWN_ERRORS]:
         click.echo(f"{source.name}: {error}", err=True)
+    if len(result.errors) > SHOWN_ERRORS:
+        click.echo(f"{source.name}: … y {len(result.errors) - SHOWN_ERRORS:,} errores más "
+                   f"en {len(result.bad_rows):,} filas", err=True)
     if result.file_errors:
-        raise click.ClickException(f"{source.name}: nothing imported (fix the columns)")
+        raise click.ClickException(f"{source.name}: nothing imported (fix the file)")
     if result.errors and not result.written:
         raise click.ClickException(f"{source.name}: {len(result.bad_rows)} of {result.rows} rows are invalid; "
                                    "nothing imported (fix them, or use --skip-invalid)")

@@ -17,8 +17,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from analysis.coding import storage
 from surveys import schema
+from surveys.messages import TEST_CHANNELS
 from surveys.models import Interview, QuestionnaireVersion
 from surveys.schema import QType
+from surveys.spreadsheet import neutralise_frame
 
 ID_COLUMNS = ["periodo", "entidad_codigo", "entidad_nombre", "entidad_tipo", "departamento", "region", "canal",
               "estado", "inicio", "fin"]
@@ -47,14 +49,17 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def export_frame(session: Session, period: str, questionnaire: str = "monitoreo360") -> pd.DataFrame:
+def export_frame(session: Session, period: str, questionnaire: str = "monitoreo360", *,
+                 include_test: bool = False) -> pd.DataFrame:
+    """The export's rows for ``period``; simulator conversations (test data) only with ``include_test``."""
     versions = session.scalars(
         select(QuestionnaireVersion).where(QuestionnaireVersion.qid == questionnaire).order_by(QuestionnaireVersion.id)
     ).all()
     columns = question_columns(schema.from_dict(v.definition) for v in versions)
     interviews = session.scalars(
         select(Interview)
-        .where(Interview.period == period, Interview.questionnaire_id.in_([v.id for v in versions]))
+        .where(Interview.period == period, Interview.questionnaire_id.in_([v.id for v in versions]),
+               *(() if include_test else (Interview.channel.not_in(TEST_CHANNELS),)))
         .options(selectinload(Interview.answers), selectinload(Interview.entity))
         .order_by(Interview.started_at, Interview.id)
     ).all()
@@ -85,9 +90,12 @@ def export_frame(session: Session, period: str, questionnaire: str = "monitoreo3
 
 
 def to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    """CSV (UTF-8 with BOM, so Excel shows accents) or XLSX."""
+    """CSV (UTF-8 with BOM, so Excel shows accents) or XLSX; a text a spreadsheet would run as a
+    formula gets an apostrophe in front (surveys.spreadsheet)."""
+    frame = neutralise_frame(frame)
     if fmt == "csv":
-        return frame.to_csv(index=False).encode("utf-8-sig")
+        # CRLF rows, so a carriage return inside an answer is quoted and cannot split a row.
+        return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
     if fmt == "xlsx":
         buffer = io.BytesIO()
         frame.to_excel(buffer, index=False, sheet_name="respuestas")

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from surveys import schema
 from surveys.entities import display_name
+from surveys.messages import TEST_CHANNELS
 from surveys.models import Answer, Entity, Interview, QuestionnaireVersion
 
 INTERVIEWS = Interview.__table__
@@ -93,24 +94,25 @@ def clear_cache() -> None:
 
 def load_frame(source: Connection | Session, months: Iterable[str], *, qid: str = "monitoreo360",
                statuses: Sequence[str] | None = ("completa",), questions: Iterable[str] | None = None,
-               cache: bool = True) -> pd.DataFrame:
+               cache: bool = True, include_test: bool = False) -> pd.DataFrame:
     """Interviews of ``months`` (YYYY-MM) of questionnaire ``qid`` with status in ``statuses``
     (stored names; None: every status) as a DataFrame (see the module doc). ``questions`` limits the
-    answer columns read (default: every question of the questionnaire).
+    answer columns read (default: every question of the questionnaire). Interviews on a test channel
+    (the simulator) are left out unless ``include_test``.
 
     With ``cache`` the frame is kept (a few, per process) under :func:`data_stamp`, so the panel's
     successive pages and filters of one period read the database once; any change in the data
     makes a new stamp. Treat the returned frame as read-only."""
     conn = _connection(source)
     if not cache:
-        return _load(conn, months, qid, statuses, questions)
+        return _load(conn, months, qid, statuses, questions, include_test)
     key = (data_stamp(conn), tuple(sorted(set(months))), qid, tuple(statuses) if statuses is not None else None,
-           tuple(questions) if questions is not None else None)
+           tuple(questions) if questions is not None else None, include_test)
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    frame = _load(conn, months, qid, statuses, questions)
+    frame = _load(conn, months, qid, statuses, questions, include_test)
     with _CACHE_LOCK:
         _CACHE[key] = frame
         while len(_CACHE) > _CACHE_SIZE:
@@ -119,7 +121,7 @@ def load_frame(source: Connection | Session, months: Iterable[str], *, qid: str 
 
 
 def _load(conn: Connection, months: Iterable[str], qid: str, statuses: Sequence[str] | None,
-          questions: Iterable[str] | None) -> pd.DataFrame:
+          questions: Iterable[str] | None, include_test: bool = False) -> pd.DataFrame:
     q, version_ids = questionnaire(conn, qid)
     names = [x.name for x in q.questions if x.type is not schema.QType.ENTITY]
     wanted = [n for n in questions if n in names] if questions is not None else names
@@ -132,6 +134,8 @@ def _load(conn: Connection, months: Iterable[str], qid: str, statuses: Sequence[
     where = [INTERVIEWS.c.period.in_(months), INTERVIEWS.c.questionnaire_id.in_(version_ids)]
     if statuses is not None:
         where.append(INTERVIEWS.c.status.in_(list(statuses)))
+    if not include_test:
+        where.append(INTERVIEWS.c.channel.not_in(TEST_CHANNELS))
     base = pd.DataFrame(_tuples(conn.execute(
         select(INTERVIEWS.c.id.label("interview_id"), INTERVIEWS.c.period.label("periodo"),
                INTERVIEWS.c.entity_code.label("entidad_codigo"), INTERVIEWS.c.channel.label("canal"),

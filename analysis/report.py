@@ -27,6 +27,7 @@ from analysis.periods import Period, month_label, parse
 from bot import helpdesk
 from surveys.entities import display_name
 from surveys.models import Answer, Entity, HelpRequest, Interview
+from surveys.store import real_channel
 
 REQUESTS = HelpRequest.__table__
 ENTITIES = Entity.__table__
@@ -40,9 +41,9 @@ def _connection(source: Connection | Session) -> Connection:
     return source.connection() if isinstance(source, Session) else source
 
 
-def urgent_tickets(conn: Connection, until: str | None = None) -> pd.DataFrame:
+def urgent_tickets(conn: Connection, until: str | None = None, include_test: bool = False) -> pd.DataFrame:
     """Open urgent help requests (created up to the end of month ``until`` if given), with the
-    entity's attributes in the frame's column names."""
+    entity's attributes in the frame's column names; those opened in the simulator only if asked."""
     query = (select(REQUESTS.c.code.label("ticket"), REQUESTS.c.created_at,
                     REQUESTS.c.entity_code.label("entidad_codigo"),
                     ENTITIES.c.name.label("entidad_nombre"), ENTITIES.c.kind.label("entidad_tipo"),
@@ -51,6 +52,8 @@ def urgent_tickets(conn: Connection, until: str | None = None) -> pd.DataFrame:
              .join(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
              .where(REQUESTS.c.urgent.is_(True), REQUESTS.c.status.in_(helpdesk.OPEN))
              .order_by(REQUESTS.c.created_at))
+    if not include_test:
+        query = query.where(real_channel(REQUESTS.c.channel))
     rows = [dict(r._mapping) for r in conn.execute(query)]
     if until is not None:
         year, month = int(until[:4]), int(until[5:])
@@ -66,10 +69,11 @@ def urgent_tickets(conn: Connection, until: str | None = None) -> pd.DataFrame:
 
 def build_report(source: Connection | Session, period: str | Period, filters: ind.Filters | None = None,
                  options: ind.Options | None = None, *, qid: str = "monitoreo360",
-                 now: datetime | None = None) -> dict[str, Any]:
+                 now: datetime | None = None, include_test: bool = False) -> dict[str, Any]:
     """Every figure of the informe for ``period`` (YYYY-MM, YYYY-Qn or YYYY) restricted to
-    ``filters`` (see the module doc for the spans). Raises ValueError for a bad period. ``now``
-    stamps ``generated_at`` (default: the wall clock)."""
+    ``filters`` (see the module doc for the spans). Simulator conversations (test data) count only
+    with ``include_test``. Raises ValueError for a bad period. ``now`` stamps ``generated_at``
+    (default: the wall clock)."""
     conn = _connection(source)
     cut = parse(period) if isinstance(period, str) else period
     filters, options = filters or ind.Filters(), options or ind.Options()
@@ -78,7 +82,7 @@ def build_report(source: Connection | Session, period: str | Period, filters: in
     q, _ = frames.questionnaire(conn, qid)
     # The ficha municipal shows every answer; the rest of the report needs no identification answers.
     questions = None if filters.entity else [x.name for x in q.questions if x.name not in NOT_REPORTED]
-    loaded = frames.load_frame(conn, months, qid=qid, questions=questions)
+    loaded = frames.load_frame(conn, months, qid=qid, questions=questions, include_test=include_test)
     labels = ind.Labels.of(q)
 
     with_data = sorted(set(loaded["periodo"])) if not loaded.empty else []
@@ -89,7 +93,7 @@ def build_report(source: Connection | Session, period: str | Period, filters: in
     current = scored[scored["periodo"].isin(cut.months)]
     before = scored[scored["periodo"].isin(previous.months)]
     series = scored[scored["periodo"].isin(series_months)]
-    tickets = ind.apply_filters(urgent_tickets(conn, cut.last), filters)
+    tickets = ind.apply_filters(urgent_tickets(conn, cut.last, include_test), filters)
 
     headline = ind.summary(current, options)
     previous_summary = ind.summary(before, options)

@@ -1,5 +1,6 @@
 """The informe as a workbook: one sheet per table of the report dict (openpyxl through pandas),
-the same numbers as the JSON and the HTML. Sheet names are Spanish, at most 31 characters."""
+the same numbers as the JSON and the HTML. Sheet names are Spanish, at most 31 characters; a text
+a spreadsheet would run as a formula is neutralised (surveys.spreadsheet)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import io
 from typing import Any
 
 import pandas as pd
+
+from surveys.spreadsheet import neutralise_frame
 
 
 def tables(r: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -61,5 +64,5 @@ def render(report: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, table in tables(report).items():
-            table.to_excel(writer, sheet_name=name[:31], index=False)
+            neutralise_frame(table).to_excel(writer, sheet_name=name[:31], index=False)
     return buffer.getvalue()

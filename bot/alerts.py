@@ -30,6 +30,10 @@ enlace territorial who covers the alert's entity; ``articulador``, the articulad
 
 Open alerts are summarised once a day (``digest``); ``check_overdue`` and ``send_digest_if_due``
 run periodically in ``m360 serve`` (``AlertMonitor``) and on demand (``m360 alerts check``).
+
+Test data (a simulator conversation, surveys.messages.TEST_CHANNELS) raises its alerts with
+``test`` set: stored, so the panel can show them on request, but never delivered, never in the
+digest or the API, and never counted towards a demand spike.
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ from bot.channels import templates
 from bot.periodic import Periodic
 from bot.themes import theme_labels
 from surveys import db, formats, store
+from surveys.messages import TEST_CHANNELS, is_test_channel
 from surveys.models import Alert, Answer, Contact, Entity, HelpRequest, Interview, QuestionnaireVersion, utcnow
 from surveys.scoring import SCORE_QUESTIONS, THRESHOLD, entity_score  # one definition (also analysis.indicators)
 
@@ -69,6 +74,8 @@ QUESTIONNAIRES = QuestionnaireVersion.__table__
 
 RULES = ("ticket_nuevo", "ticket_urgente", "contacto_asesor", "insatisfaccion", "contribucion_no", "tema_mala",
          "pico_demanda", "ticket_vencido", "envio_fallido", "envio_revisar", "entidad_por_validar")
+SEVERITIES = ("alta", "media", "baja")
+STATUSES = ("abierta", "reconocida")
 #: Who a rule's alerts go to (``to:`` in alerts.yaml): the central destinations, the entity's enlace,
 #: the region's articulador(a).
 RECIPIENTS = ("der", "enlace", "articulador")
@@ -109,7 +116,7 @@ def parse_config(data: Any, source: str = "alerts config") -> AlertConfig:
         spec = dict(data["rules"].get(rule_id) or {"enabled": False})
         enabled, severity = bool(spec.pop("enabled", True)), str(spec.pop("severity", "media"))
         title = str(spec.pop("title", rule_id))
-        if severity not in ("alta", "media", "baja"):
+        if severity not in SEVERITIES:
             raise ValueError(f"{source}: {rule_id}.severity must be alta, media or baja")
         to = spec.pop("to", ["der"])
         to = [to] if isinstance(to, str) else to
@@ -171,9 +178,9 @@ class Alerts:
     def raise_alert(self, conn: Connection, rule: Rule, *, key: str, now: datetime, entity_code: str | None = None,
                     help_request_id: int | None = None, interview_id: int | None = None,
                     region: str | None = None, data: Mapping[str, Any] | None = None,
-                    detail: str = "", **title_fields: Any) -> int | None:
-        """Store the alert unless its key was raised before, and queue it for every destination.
-        Returns its id, or None for a duplicate."""
+                    detail: str = "", test: bool = False, **title_fields: Any) -> int | None:
+        """Store the alert unless its key was raised before, and queue it for every destination
+        (a ``test`` alert is only stored). Returns its id, or None for a duplicate."""
         entity = store.entity(conn, entity_code)
         region = region or (entity.region if entity is not None else None)
         fields = {"entity": entity.display if entity is not None else (entity_code or "entidad sin registrar"),
@@ -182,12 +189,12 @@ class Alerts:
                    title=rule.title.format_map(_Defaulting(fields))[:300], detail=detail,
                    entity_code=entity.code if entity is not None else None, region=region,
                    help_request_id=help_request_id, interview_id=interview_id, data=dict(data or {}),
-                   status="abierta", created_at=now)
+                   status="abierta", test=test, created_at=now)
         alert_id = _insert_once(conn, row)
         if alert_id is None:
             return None
-        # Nobody configured for it: stored, shown in the panel and served by the API.
-        self.deliver(conn, conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one(), now, rule.to)
+        if not test:  # test data (the simulator) is stored and shown on request, never sent to anyone
+            self.deliver(conn, conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one(), now, rule.to)
         log.info("alert %s raised: %s", alert_id, row["title"])
         return alert_id
 
@@ -241,6 +248,7 @@ class Alerts:
     def ticket_created(self, conn: Connection, request_id: int, now: datetime) -> None:
         ticket = conn.execute(select(REQUESTS).where(REQUESTS.c.id == request_id)).one()
         themes = theme_labels(ticket.themes)
+        test = is_test_channel(ticket.channel)
         if ticket.source == "interview":
             rule = self.config.active("contacto_asesor")
             if rule is not None and ticket.interview_id is not None:
@@ -248,7 +256,7 @@ class Alerts:
                                       ).scalar()
                 self.raise_alert(conn, rule, key=str(ticket.interview_id), now=now, entity_code=ticket.entity_code,
                                  help_request_id=ticket.id, interview_id=ticket.interview_id, code=ticket.code,
-                                 themes=themes, period=period, detail=ticket.need,
+                                 themes=themes, period=period, detail=ticket.need, test=test,
                                  data={"ticket": ticket.code, "themes": list(ticket.themes)})
         else:
             rule = self.config.active("ticket_urgente") if ticket.urgent else None
@@ -257,9 +265,10 @@ class Alerts:
                 deadline = _deadline(ticket.requested_by_date)
                 self.raise_alert(conn, rule, key=ticket.code, now=now, entity_code=ticket.entity_code,
                                  help_request_id=ticket.id, code=ticket.code, themes=themes, deadline=deadline,
-                                 detail=ticket.need, data={"ticket": ticket.code, "themes": list(ticket.themes),
-                                                           "urgent": ticket.urgent})
-        if ticket.source != "interview":  # a ticket from 5.2 has the 5.1 themes: interview_completed counts them
+                                 detail=ticket.need, test=test,
+                                 data={"ticket": ticket.code, "themes": list(ticket.themes), "urgent": ticket.urgent})
+        # A 5.2 ticket has the 5.1 themes (interview_completed counts them); test data counts nowhere.
+        if ticket.source != "interview" and not test:
             self.demand_spike(conn, store.entity_region(conn, ticket.entity_code), list(ticket.themes), now)
 
     def check_overdue(self, conn: Connection, now: datetime) -> int:
@@ -276,7 +285,8 @@ class Alerts:
             raised += self.raise_alert(
                 conn, rule, key=ticket.code, now=now, entity_code=ticket.entity_code, help_request_id=ticket.id,
                 code=ticket.code, due=formats.day(ticket.due_date), status=status, themes=theme_labels(ticket.themes),
-                detail=ticket.need, data={"ticket": ticket.code, "due_date": ticket.due_date}) is not None
+                detail=ticket.need, test=is_test_channel(ticket.channel),
+                data={"ticket": ticket.code, "due_date": ticket.due_date}) is not None
         return raised
 
     # -- rules on the outbox (bot.outbox.tell_a_person)
@@ -300,13 +310,14 @@ class Alerts:
 
     def interview_completed(self, conn: Connection, interview_id: int, now: datetime) -> None:
         interview = conn.execute(select(INTERVIEWS.c.id, INTERVIEWS.c.entity_code, INTERVIEWS.c.period,
-                                        INTERVIEWS.c.questionnaire_id)
+                                        INTERVIEWS.c.questionnaire_id, INTERVIEWS.c.channel)
                                  .where(INTERVIEWS.c.id == interview_id)).one()
         answers = dict(conn.execute(select(ANSWERS.c.question, ANSWERS.c.value)
                                     .where(ANSWERS.c.interview_id == interview_id)).all())
         labels = _Labels(conn, interview.questionnaire_id)
+        test = is_test_channel(interview.channel)
         common = dict(now=now, entity_code=answers.get("entidad") or interview.entity_code,
-                      interview_id=interview_id, period=interview.period)
+                      interview_id=interview_id, period=interview.period, test=test)
 
         if (rule := self.config.active("insatisfaccion")) is not None:
             threshold = float(rule.params.get("threshold", THRESHOLD))
@@ -328,7 +339,7 @@ class Alerts:
                 items = "; ".join(f"{labels.get(q, q)}: {v.replace('_', ' ')}" for q, v in bad.items())
                 self.raise_alert(conn, rule, key=str(interview_id), items=items, data={"ratings": bad}, **common)
         themes = [t for t in answers.get("demanda_temas") or [] if t != "otro"]
-        if themes:
+        if themes and not test:
             # This interview is not stored as complete yet (the turn marks it after its effects): count it here.
             self.demand_spike(conn, store.entity_region(conn, common["entity_code"]), themes, now,
                               asking=common["entity_code"])
@@ -367,7 +378,7 @@ class Alerts:
     def digest_text(self, conn: Connection, now: datetime) -> tuple[str, int]:
         config = self.config.digest
         local = deadlines.local_today(now, self.timezone)
-        rows = conn.execute(select(ALERTS).where(ALERTS.c.status == "abierta")
+        rows = conn.execute(select(ALERTS).where(ALERTS.c.status == "abierta", ALERTS.c.test.is_(False))
                             .order_by(ALERTS.c.created_at, ALERTS.c.id)).all()
         day = formats.day(local)
         if not rows:
@@ -424,7 +435,7 @@ def as_json(conn: Connection, alert: Any) -> dict[str, Any]:
         "region": alert.region, "help_request": ticket, "interview_id": alert.interview_id, "data": alert.data,
         "status": alert.status, "created_at": alert.created_at.isoformat(),
         "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
-        "acknowledged_by": alert.acknowledged_by, "ack_note": alert.ack_note,
+        "acknowledged_by": alert.acknowledged_by, "ack_note": alert.ack_note, "test": alert.test,
     }
 
 
@@ -475,13 +486,15 @@ def _entities_asking(conn: Connection, region: str, themes: list[str], since: da
     for code, asked in conn.execute(
             select(REQUESTS.c.entity_code, REQUESTS.c.themes)
             .join(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
-            .where(REQUESTS.c.created_at >= since, ENTITIES.c.region == region)):
+            .where(REQUESTS.c.created_at >= since, ENTITIES.c.region == region,
+                   store.real_channel(REQUESTS.c.channel))):
         count(code, asked)
     for code, asked in conn.execute(
             select(INTERVIEWS.c.entity_code, ANSWERS.c.value)
             .join(ENTITIES, ENTITIES.c.code == INTERVIEWS.c.entity_code)
             .join(ANSWERS, (ANSWERS.c.interview_id == INTERVIEWS.c.id) & (ANSWERS.c.question == "demanda_temas"))
-            .where(INTERVIEWS.c.finished_at >= since, INTERVIEWS.c.status == "completa", ENTITIES.c.region == region)):
+            .where(INTERVIEWS.c.finished_at >= since, INTERVIEWS.c.status == "completa", ENTITIES.c.region == region,
+                   INTERVIEWS.c.channel.not_in(TEST_CHANNELS))):
         count(code, asked)
     return asking
 

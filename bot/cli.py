@@ -99,7 +99,10 @@ def _serve_production(host: str, port: int, workers: int, threads: int) -> None:
 
     production.prepare_once()  # once, here: not raced by every worker on a fresh database
     base = os.environ.get("M360_PUBLIC_URL", "").rstrip("/") or f"http://{host}:{port}"
-    click.echo(f"Monitoreo 360 (production) on http://{host}:{port}  (simulador: http://{host}:{port}/simulador)")
+    simulator = {"1": "open to anyone", "on": "open to anyone", "0": "off", "off": "off"}.get(
+        os.environ.get("M360_SIMULATOR", "").strip().lower(), "panel sign-in required; M360_SIMULATOR=1 opens it")
+    click.echo(f"Monitoreo 360 (production) on http://{host}:{port}  (simulador: http://{host}:{port}/simulador, "
+               f"test data only: {simulator})")
     click.echo(f"database: {_safe_url(db.database_url())}")
     click.echo(f"gunicorn: {workers} worker process(es) × {threads} thread(s)")
     if production.ensure_secret_key():
@@ -363,8 +366,9 @@ def alerts_group() -> None:
 @alerts_group.command("list")
 @click.option("--status", type=click.Choice(["abierta", "reconocida"]), default="abierta", show_default=True)
 @click.option("--limit", type=int, default=50, show_default=True)
-def alerts_list(status: str, limit: int) -> None:
-    """Alerts, newest first."""
+@click.option("--test", "include_test", is_flag=True, help="Also those raised by simulator conversations.")
+def alerts_list(status: str, limit: int, include_test: bool) -> None:
+    """Alerts, newest first (simulator conversations are test data: their alerts only with --test)."""
     from sqlalchemy import select
 
     from bot import labels
@@ -373,11 +377,11 @@ def alerts_list(status: str, limit: int) -> None:
 
     db.upgrade()
     with db.session_factory()() as session:
-        rows = session.scalars(select(Alert).where(Alert.status == status)
+        rows = session.scalars(select(Alert).where(Alert.status == status, *(() if include_test else (~Alert.test,)))
                                .order_by(Alert.id.desc()).limit(limit)).all()
     for a in rows:
         click.echo(f"#{a.id}  {formats.moment(a.created_at)}  [{labels.label('severity', a.severity)}] "
-                   f"{labels.label('rule', a.rule)}: {a.title}")
+                   f"{labels.label('rule', a.rule)}: {a.title}" + (" (prueba)" if a.test else ""))
     if not rows:
         click.echo(f"no alerts ({status})")
 
@@ -428,6 +432,20 @@ def users_group() -> None:
     """Accounts of the web panel (/panel)."""
 
 
+def _read_password(label: str, from_stdin: bool) -> str:
+    """One line of stdin, or asked twice without echo."""
+    from webhooks.auth import MIN_PASSWORD
+
+    if from_stdin or not sys.stdin.isatty():  # a script, CI, a container: the first line of stdin
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise click.ClickException("no password given: pipe it in, e.g. printf '%s\\n' 'una-clave-larga' | "
+                                       "m360 users create --username ana --role admin --password-stdin")
+        return password
+    return str(click.prompt(f"{label} (at least {MIN_PASSWORD} characters)", hide_input=True,
+                            confirmation_prompt=True))
+
+
 @users_group.command("create")
 @click.option("--username", required=True)
 @click.option("--role", type=click.Choice(["analyst", "der", "admin", "enlace"]), required=True,
@@ -439,17 +457,9 @@ def users_create(username: str, role: str, name: str, password_stdin: bool) -> N
     """Create a panel account. The password is asked twice at a terminal; without one (a script,
     CI, a container) it is read from the first line of stdin:
     printf '%s\n' 'una-clave-larga' | m360 users create --username ana --role admin --password-stdin"""
-    from webhooks.auth import MIN_PASSWORD, create_user
+    from webhooks.auth import create_user
 
-    if password_stdin or not sys.stdin.isatty():
-        password = sys.stdin.readline().rstrip("\n")
-        if not password:
-            raise click.ClickException(
-                "no password given: pipe it in, e.g. printf '%s\\n' 'una-clave-larga' | "
-                f"m360 users create --username {username} --role {role} --password-stdin")
-    else:
-        password = click.prompt(f"Password (at least {MIN_PASSWORD} characters)", hide_input=True,
-                                confirmation_prompt=True)
+    password = _read_password("Password", password_stdin)
     db.upgrade()
     try:
         with db.transaction(db.default_engine()) as conn:
@@ -457,6 +467,23 @@ def users_create(username: str, role: str, name: str, password_stdin: bool) -> N
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"user {username.strip().lower()} ({role}) created: sign in at /panel/login")
+
+
+@users_group.command("password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin instead of prompting.")
+def users_password(username: str, password_stdin: bool) -> None:
+    """Set an account's password; every panel session it has ends (signed out everywhere)."""
+    from webhooks.auth import change_password
+
+    password = _read_password("New password", password_stdin)
+    db.upgrade()
+    try:
+        with db.transaction(db.default_engine()) as conn:
+            change_password(conn, username, password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"password of {username.strip().lower()} changed; its panel sessions were ended")
 
 
 @users_group.command("list")
@@ -480,7 +507,7 @@ def users_list() -> None:
 @users_group.command("disable")
 @click.argument("username")
 def users_disable(username: str) -> None:
-    """Disable an account (it is signed out at its next request)."""
+    """Disable an account (its panel sessions end at once)."""
     from webhooks.auth import disable_user
 
     db.upgrade()

@@ -31,6 +31,7 @@ from bot.conversation import ConversationState, ask_rating, rating_options
 from bot.prompts import prompt_token
 from bot.themes import load_taxonomy
 from surveys import formats, store
+from surveys.messages import is_test_channel
 from surveys.models import Contact, Entity, HelpRequest, HelpRequestEvent
 from surveys.texts import texts
 
@@ -309,17 +310,31 @@ def tell(conn: Connection, ticket: Any, text: str, now: datetime) -> None:
                    kind="ticket", text=text, now=now)
 
 
-def for_entity(conn: Connection, entity_code: str, limit: int = 10) -> list[Any]:
-    return list(conn.execute(select(REQUESTS).where(REQUESTS.c.entity_code == entity_code)
+def _visible(entity_code: str | None, contact_id: int | None) -> list[Any]:
+    """What a requester may see: a simulator conversation (test data, anyone can claim any entity
+    there) only the tickets it opened itself; anyone else their entity's real tickets."""
+    if contact_id is not None:
+        return [REQUESTS.c.contact_id == contact_id]
+    return [REQUESTS.c.entity_code == entity_code, store.real_channel(REQUESTS.c.channel)]
+
+
+def for_requester(conn: Connection, entity_code: str | None, contact_id: int | None = None,
+                  limit: int = 10) -> list[Any]:
+    """The newest tickets a requester may see (see ``_visible``): their entity's, or with
+    ``contact_id`` (a simulator conversation) only their own."""
+    if entity_code is None and contact_id is None:
+        return []
+    return list(conn.execute(select(REQUESTS).where(*_visible(entity_code, contact_id))
                              .order_by(REQUESTS.c.created_at.desc(), REQUESTS.c.id.desc()).limit(limit)))
 
 
-def by_code(conn: Connection, code: str, entity_code: str | None = None) -> tuple[Any, str | None] | None:
-    """A ticket and its last note; restricted to ``entity_code`` when given (a requester sees only
-    their entity's tickets)."""
+def by_code(conn: Connection, code: str, entity_code: str | None = None,
+            contact_id: int | None = None) -> tuple[Any, str | None] | None:
+    """A ticket and its last note; restricted to what a requester may see when ``entity_code`` or
+    ``contact_id`` is given (see ``for_requester``)."""
     query = select(REQUESTS).where(REQUESTS.c.code == code.upper())
-    if entity_code is not None:
-        query = query.where(REQUESTS.c.entity_code == entity_code)
+    if entity_code is not None or contact_id is not None:
+        query = query.where(*_visible(entity_code, contact_id))
     ticket = conn.execute(query).one_or_none()
     if ticket is None:
         return None
@@ -340,6 +355,7 @@ def as_json(conn: Connection, ticket: Any, *, today: str, events: bool = False,
     taxonomy = load_taxonomy()
     data: dict[str, Any] = {
         "code": ticket.code, "status": ticket.status, "source": ticket.source, "channel": ticket.channel,
+        "test": is_test_channel(ticket.channel),
         "entity": store.entity_json(conn, ticket.entity_code), "need": ticket.need,
         "themes": [{"id": t, "label": theme.label if (theme := taxonomy.get(t)) else t} for t in ticket.themes or ()],
         "support_type": ticket.support_type, "phase": ticket.phase, "urgent": ticket.urgent,

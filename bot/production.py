@@ -63,7 +63,7 @@ def web_app() -> Any:
     """The Flask app for a web worker (``webhooks.wsgi:app``): no background threads, no migrations."""
     from webhooks.app import create_app
 
-    return create_app(prepare_database=False, outbox_worker=False)
+    return create_app(prepare_database=False, outbox_worker=False, M360_PRODUCTION=True)
 
 
 def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: int = 30) -> dict[str, Any]:

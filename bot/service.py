@@ -49,7 +49,7 @@ from bot.themes import KeywordClassifier, load_taxonomy, theme_labels
 from surveys import db, formats, schema, store
 from surveys.engine import AnswerCleared, AnswerSet, Finished
 from surveys.entities import EntityIndex
-from surveys.messages import Inbound, Option, Outbound
+from surveys.messages import Inbound, Option, Outbound, is_test_channel
 from surveys.models import Contact, Invitation, MessageLog, utcnow
 from surveys.texts import texts
 
@@ -212,7 +212,9 @@ class ChatService:
                 case TicketRated(code=code, score=score):
                     helpdesk.rate(conn, code, score, contact_id=contact_id, now=now)
                 case TicketsQuery(code=code):
-                    extra.before.extend(self._tickets(conn, changes.get("entity_code", entity_code), code))
+                    # A simulator conversation sees only the tickets it opened (anyone may claim any entity there).
+                    own = contact_id if is_test_channel(channel) else None
+                    extra.before.extend(self._tickets(conn, changes.get("entity_code", entity_code), own, code))
                 case ResultsQuery():
                     extra.before.extend(results.for_chat(conn, changes.get("entity_code", entity_code), contact_id,
                                                          now))
@@ -300,10 +302,11 @@ class ChatService:
         return [Outbound(texts()("ticket_from_interview", code=created.code,
                                  themes=theme_labels(created.themes)))]
 
-    def _tickets(self, conn: Connection, entity_code: str | None, code: str | None) -> list[Outbound]:
+    def _tickets(self, conn: Connection, entity_code: str | None, contact_id: int | None,
+                 code: str | None) -> list[Outbound]:
         t = texts()
         if code is not None:
-            found = helpdesk.by_code(conn, code, entity_code) if entity_code else None
+            found = helpdesk.by_code(conn, code, entity_code, contact_id) if entity_code or contact_id else None
             if found is None:
                 return [Outbound(t("ticket_unknown", code=code))]
             ticket, note = found
@@ -311,7 +314,7 @@ class ChatService:
                                status=t(f"ticket_status.{ticket.status}"), date=_local_date(ticket.created_at),
                                due=_human_date(ticket.due_date),
                                note=t("ticket_last_note", note=note) if note else ""))]
-        tickets = helpdesk.for_entity(conn, entity_code) if entity_code else []
+        tickets = helpdesk.for_requester(conn, entity_code, contact_id)
         if not tickets:
             return [Outbound(t("tickets_none"))]
         entity = self.entities.get(entity_code) if entity_code else None

@@ -302,11 +302,14 @@ def wave_links(wave_id: int) -> None:
     except waves.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
     bot_name = os.environ.get("TELEGRAM_BOT_USERNAME", "").lstrip("@")
+    from surveys.spreadsheet import neutralise_row
+
     writer = csv.writer(sys.stdout)
     writer.writerow(["entidad_codigo", "entidad", "token", "enlace"])
     for code, token in rows:
         link = f"https://t.me/{bot_name}?start={token}" if bot_name else ""
-        writer.writerow([code, names.get(code, ""), token, link])
+        # Tokens are URL-safe base64: one may start with "-", which a spreadsheet would run.
+        writer.writerow(neutralise_row([code, names.get(code, ""), token, link]))
 
 
 @wave.command("close")

@@ -62,7 +62,9 @@ INVITATIONS = Invitation.__table__
 LINK_DAYS = 30  # a wave's links keep working this long after it closes (late answers)
 
 TZ = ZoneInfo("America/Bogota")
-REACHABLE = ("whatsapp", "telegram", "sms", "simulator")  # channels the outbox can deliver to
+# Channels a wave writes through: the outbox can deliver there, and they are not test data (a
+# simulator conversation may claim any entity: it must never receive that entity's invitation).
+REACHABLE = ("whatsapp", "telegram", "sms")
 HANDLED = ("asignada", "en_gestion")  # a DER staff member is handling the entity's ticket: automation waits
 DEFAULT_REMINDERS = (2, 5)
 BATCH = 250  # members per transaction: chat turns are not kept waiting behind a census

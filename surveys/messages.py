@@ -5,6 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+#: Channels whose conversations are test data: the web simulator, where anyone may type anything for
+#: any entity. Their interviews and tickets keep the channel (and their alerts ``alert.test``), and are
+#: left out of reports, exports, alerts, waves and the API; the panel shows them on request.
+TEST_CHANNELS = ("simulator",)
+
+
+def is_test_channel(channel: str | None) -> bool:
+    return channel in TEST_CHANNELS
+
 
 @dataclass(frozen=True)
 class Option:

@@ -10,8 +10,19 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
-from sqlalchemy import false as sa_false
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -222,7 +233,7 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # A send may have reached the provider (the sender died mid-send, or the request failed without
     # proof of refusal): the provider is asked before the row is sent again.
-    in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The piece of the same message that must be done before this one (a long text split in order).
     after_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -336,6 +347,33 @@ class UserAccount(Base):
     disabled_at: Mapped[datetime | None]
 
 
+class PanelSession(Base):
+    """A browser signed in to the panel (webhooks/sessions.py). The session cookie carries a random
+    token; only its SHA-256 is stored. Signing out ends this row; a password change or a disabled
+    account ends every row of the account, so a copied cookie stops working at once."""
+
+    __tablename__ = "panel_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Sign-in attempts per (username, address) in the current window, counted atomically in the
+    database so that every web worker shares them (webhooks/sessions.py). The key is a hash: a
+    password typed into the username field is never stored."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime]
+
+
 class Alert(Base):
     """A demand alert for the DER (bot.alerts). Stored once per ``dedupe_key``; delivered through
     the outbox to the configured destinations; open until someone acknowledges it."""
@@ -354,6 +392,9 @@ class Alert(Base):
     interview_id: Mapped[int | None] = mapped_column(ForeignKey("interview.id"), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(20), default="abierta", index=True)  # abierta | reconocida
+    # Raised by test data (a simulator conversation): never delivered, left out of the API, the
+    # digest and the panel unless asked for.
+    test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(120))

@@ -8,13 +8,14 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from surveys import schema
 from surveys.entities import display_name
+from surveys.messages import TEST_CHANNELS
 from surveys.models import Answer, Entity, Interview, QuestionnaireVersion
 
 # Table-level statements for the per-turn path: built once, parameters bound at execution.
@@ -161,6 +162,12 @@ class EntityInfo:
     kind: str
     dept_name: str
     region: str | None
+
+
+def real_channel(column: Any) -> Any:
+    """A WHERE clause keeping rows whose channel (``column``) is not a test channel (a ticket opened
+    through the API has none: it is real)."""
+    return or_(column.is_(None), column.not_in(TEST_CHANNELS))
 
 
 def entity(conn: Connection, code: str | None) -> EntityInfo | None:

@@ -28,6 +28,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from surveys import conditions
 from surveys.schema import CHOICE_TYPES, Block, Choice, QType, Question, Questionnaire
+from surveys.spreadsheet import keep_as_text
 
 __all__ = ["XLSFormError", "from_xlsform", "to_xform", "to_xlsform"]
 
@@ -95,9 +96,7 @@ def _block_order(q: Questionnaire) -> None:
 def _put_row(ws: Worksheet, values: Iterable[str | None]) -> None:
     ws.append(list(values))
     for cell in ws[ws.max_row]:
-        # A text that starts with "=" would otherwise be stored as an Excel formula.
-        if isinstance(cell.value, str) and cell.value.startswith("="):
-            cell.data_type = "s"
+        keep_as_text(cell)  # a label starting with "=" or "-" stays that text, never a formula
 
 
 def to_xlsform(q: Questionnaire, path: Source) -> None:

@@ -87,7 +87,7 @@ def service(sessions: sessionmaker[Session]) -> ChatService:
 class Chat:
     """Drives ChatService as one contact would; keeps a clock so tests can move time."""
 
-    def __init__(self, service: ChatService, address: str = "+573001112233", channel: str = "simulator"):
+    def __init__(self, service: ChatService, address: str = "+573001112233", channel: str = "whatsapp"):
         self.service, self.address, self.channel = service, address, channel
         self.now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
         self.last: list[Outbound] = []

@@ -79,7 +79,7 @@ def interview(chat: Chat, replace: dict[str, str] | None = None) -> None:
 def new_ticket(engine: Engine, der: Alerts, entity: str = "63302", themes: tuple[str, ...] = ("plan_indicativo",),
                now: datetime = NOW, **kwargs: Any) -> helpdesk.Created:
     with db.transaction(engine) as conn:
-        return helpdesk.create(conn, entity_code=entity, region=None, contact_id=None, channel="simulator",
+        return helpdesk.create(conn, entity_code=entity, region=None, contact_id=None, channel="whatsapp",
                                need="necesitamos ayuda", themes=list(themes), now=now, alerts=der, **kwargs)
 
 

@@ -300,20 +300,23 @@ def test_accept_confirms_the_predicted_codes(client, sessions: sessionmaker[Sess
         assert (event.action, event.actor, event.before, event.after) == ("accepted", "admin", predicted, predicted)
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"codes": ["inventado"]}, "unknown codes"),
-    ({"codes": []}, "non-empty"),
-    ({"codes": ["otro", "destiempo"]}, "cannot be combined"),
-    ({}, "either"),
-    ({"accept": True, "codes": ["otro"]}, "either"),
-    ({"accept": "yes"}, "accept"),
+@pytest.mark.parametrize(("body", "message", "status"), [
+    ({"codes": ["inventado"]}, "unknown codes", 400),
+    ({"codes": []}, "non-empty", 400),
+    # Well-formed codes that do not fit this answer: an exclusive code with others, another codebook's code.
+    ({"codes": ["otro", "destiempo"]}, "cannot be combined", 409),
+    ({"codes": ["mas_presencial"]}, "unknown codes", 409),  # a code of the sugerencias codebook
+    ({}, "either", 400),
+    ({"accept": True, "codes": ["otro"]}, "either", 400),
+    ({"accept": "yes"}, "accept", 400),
+    ({"accept": True, "nota": "x"}, "unknown fields", 400),
 ])
-def test_bad_reviews_are_400_and_write_nothing(client, sessions: sessionmaker[Session], body: dict,  # type: ignore[no-untyped-def]
-                                               message: str) -> None:
+def test_bad_reviews_are_refused_and_write_nothing(client, sessions: sessionmaker[Session], body: dict,  # type: ignore[no-untyped-def]
+                                                   message: str, status: int) -> None:
     aid = answer_id(sessions)
     before = coding(sessions, "porque_articulacion")
     response = client.post(f"/api/v1/answers/{aid}/codes", json=body, headers=auth(ADMIN))
-    assert response.status_code == 400 and message in response.get_json()["error"]
+    assert response.status_code == status and message in response.get_json()["error"]
     after = coding(sessions, "porque_articulacion")
     assert (after.codes, after.status, after.reviewed_by) == (before.codes, before.status, None)
     with sessions() as s:

@@ -102,7 +102,7 @@ def test_full_interview_is_stored_and_exported(chat: Chat, sessions: sessionmake
     assert len(frame) == 1
     row = frame.iloc[0]
     assert row["entidad_codigo"] == "63302" and row["entidad_nombre"] == "Génova" and row["departamento"] == "Quindío"
-    assert row["estado"] == "completa" and row["entidad_tipo"] == "alcaldia" and row["canal"] == "simulator"
+    assert row["estado"] == "completa" and row["entidad_tipo"] == "alcaldia" and row["canal"] == "whatsapp"
     assert row["demanda_temas"] == "plan_indicativo;seguimiento_pdt;otro"
     for name, value in EXPECTED.items():
         assert row[name] == (";".join(value) if isinstance(value, list) else value), name

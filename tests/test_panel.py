@@ -57,7 +57,7 @@ def signed_in(app: Flask, username: str) -> FlaskClient:
 
 def ticket(app: Flask, need: str = "necesitamos ayuda con el plan indicativo", **kwargs: Any) -> str:
     with db.transaction(engine(app)) as conn:
-        return helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="simulator",
+        return helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
                                need=need, themes=["plan_indicativo"], now=NOW, alerts=Alerts(destinations=()),
                                **kwargs).code
 

@@ -76,8 +76,8 @@ def load_directory(engine: Engine) -> None:
     assert report.created == 1122 and not report.problems
 
 
-def contact_on(engine: Engine, code: str, address: str, channel: str = "simulator", **extra: Any) -> int:
-    """A contact as the directory leaves it (consent, entity, cargo), on the simulator so a test can chat."""
+def contact_on(engine: Engine, code: str, address: str, channel: str = "whatsapp", **extra: Any) -> int:
+    """A contact as the directory leaves it (consent, entity, cargo), on the channel of tests.conftest.Chat."""
     values = dict(channel=channel, address=address, entity_code=code, consent=True, consent_at=NOW,
                   consent_version="directorio", cargo="secretario", name=None, opted_out=False, state={},
                   state_version=0, created_at=NOW)
@@ -331,7 +331,7 @@ def test_a_conversation_in_progress_or_a_handled_ticket_holds_messages_back(serv
     assert "20 preguntas" in busy.say("1")  # mid-interview (not from a wave)
     busy.say("4")
     with db.transaction(engine) as conn:
-        ticket = helpdesk.create(conn, entity_code="05001", region=None, contact_id=None, channel="simulator",
+        ticket = helpdesk.create(conn, entity_code="05001", region=None, contact_id=None, channel="whatsapp",
                                  need="armonización", themes=[], now=NOW)
         helpdesk.transition(conn, ticket.code, "asignada", actor="marta.der", now=NOW)
     wave_id = census(engine, seed=1)

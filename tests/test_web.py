@@ -195,6 +195,21 @@ def test_simulator_page(client: FlaskClient) -> None:
 # ---------------------------------------------------------------- a whole interview over HTTP
 
 
+def signed_in_panel(client: FlaskClient) -> FlaskClient:
+    """The same browser, signed in to the panel as an analyst."""
+    from surveys import db
+    from webhooks.auth import create_user
+
+    app = client.application
+    with db.transaction(app.extensions["m360.sessions"].kw["bind"]) as conn:
+        create_user(conn, username="analista", name="Analista", role="analyst", password="una clave larga")
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/panel/login").get_data(as_text=True))
+    assert token is not None
+    assert client.post("/panel/login", data={"username": "analista", "password": "una clave larga",
+                                             "csrf": token.group(1)}).status_code == 302
+    return client
+
+
 def test_full_interview_history_and_export(client: FlaskClient) -> None:
     chat = WebChat(client)
     register(chat)  # type: ignore[arg-type]  # same say()/last interface as tests.conftest.Chat
@@ -212,8 +227,13 @@ def test_full_interview_history_and_export(client: FlaskClient) -> None:
     assert history(client, chat.session) == chat.transcript
     assert history(client, "nobody-here-1") == []
 
+    # A simulator interview is test data: the export leaves it out; the panel gives it when asked.
     period = bogota_month()
-    response = client.get(EXPORT, query_string={"period": period, "format": "csv"}, headers=AUTH)
+    official = client.get(EXPORT, query_string={"period": period, "format": "csv"}, headers=AUTH)
+    assert official.status_code == 200 and official.data.decode("utf-8-sig").count("\n") == 1  # the header only
+    client = signed_in_panel(client)
+    panel = {"periodo": period, "pruebas": "1"}
+    response = client.get("/panel/descargas/respuestas.csv", query_string=panel)
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert f'filename="monitoreo360_{period}.csv"' in response.headers["Content-Disposition"]
     assert response.data.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM, so Excel shows the accents
@@ -225,7 +245,7 @@ def test_full_interview_history_and_export(client: FlaskClient) -> None:
     assert (row["canal"], row["estado"], row["entidad_tipo"]) == ("simulator", "completa", "alcaldia")
     assert {name: row[name] for name in EXPECTED} == {k: str(v) for k, v in expected_cells().items()}
 
-    response = client.get(EXPORT, query_string={"period": period, "format": "xlsx"}, headers=AUTH)
+    response = client.get("/panel/descargas/respuestas.xlsx", query_string=panel)
     assert response.status_code == 200
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active

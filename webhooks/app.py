@@ -47,6 +47,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
         PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
     app.config.update(config)
+    app.json = jsonapi.JSONProvider(app)  # a body nested 100,000 deep is bad JSON (400), not a 500
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Spanish in JSON, not \u escapes
     url = database_url or db.database_url()
     sessions = prepare(url) if prepare_database else db.session_factory(db.make_engine(url))

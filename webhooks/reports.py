@@ -27,22 +27,15 @@ from bot import mesa
 from webhooks import clock
 from webhooks.app import engine
 from webhooks.auth import READERS, require_role
+from webhooks.jsonapi import flag, one_of
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1")
-TRUE, FALSE = ("true", "1", "si", "sí", "yes"), ("false", "0", "no")
-
-
-def filters_from_args() -> Filters | str:
-    """The report filters of the query string, or an error message."""
+def filters_from_args() -> Filters:
+    """The report filters of the query string (a BadRequest for a bad pdet or kind)."""
     args = request.args
-    pdet_text = (args.get("pdet") or "").strip().lower()
-    if pdet_text and pdet_text not in TRUE + FALSE:
-        return "pdet must be true or false"
-    kind = args.get("kind") or None
-    if kind not in (None, "alcaldia", "gobernacion"):
-        return "kind must be alcaldia or gobernacion"
-    return Filters(region=args.get("region") or None, department=args.get("department") or None, kind=kind,
-                   pdet=None if not pdet_text else pdet_text in TRUE, entity=args.get("entity") or None)
+    return Filters(region=args.get("region") or None, department=args.get("department") or None,
+                   kind=one_of("kind", ("alcaldia", "gobernacion")), pdet=flag("pdet"),
+                   entity=args.get("entity") or None)
 
 
 @bp.get("/reports/<period>")
@@ -53,8 +46,6 @@ def report(period: str) -> Any:
     except ValueError:
         return jsonify(error="period must be YYYY-MM, YYYY-Qn or YYYY"), 400
     filters = filters_from_args()
-    if isinstance(filters, str):
-        return jsonify(error=filters), 400
     with current_app.extensions["m360.sessions"]() as session:
         data = reports.build_report(session, cut, filters, qid=request.args.get("questionnaire", "monitoreo360"))
     if filters.entity and data["entity"]["entity"] is None:

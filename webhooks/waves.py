@@ -28,9 +28,11 @@ from surveys import db
 from webhooks import clock
 from webhooks.app import engine
 from webhooks.auth import MANAGERS, READERS, require_role
-from webhooks.jsonapi import BadRequest, json_body
+from webhooks.jsonapi import BadRequest, json_body, moment
 
 bp = Blueprint("waves", __name__, url_prefix="/api/v1")
+MAX_FIELD = 2**31 - 1  # what an integer column holds on every database
+MAX_REMINDER = 60  # business days after the invitation: about three months
 FIELDS = {"period", "size", "census", "gobernaciones", "seed", "regions", "pdet_only", "exclude_recent",
           "reminder_days", "closes_at", "name", "questionnaire"}
 
@@ -41,21 +43,15 @@ def wave_error(exc: waves.WaveError) -> Any:
 
 
 def _moment(value: Any, name: str) -> datetime:
-    if not isinstance(value, str):
-        raise BadRequest(f"{name} must be an ISO date or time")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be an ISO date or time") from exc
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=waves.TZ)
+    return moment(value, name, waves.TZ)
 
 
 def _int(body: dict[str, Any], name: str) -> int | None:
     value = body.get(name)
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise BadRequest(f"{name} must be a whole number ≥ 0")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_FIELD:
+        raise BadRequest(f"{name} must be a whole number from 0 to {MAX_FIELD}")
     return value
 
 
@@ -69,8 +65,10 @@ def _spec(body: dict[str, Any]) -> waves.Spec:
     days = body.get("reminder_days", list(waves.DEFAULT_REMINDERS))
     if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
         raise BadRequest("regions must be a list of region names")
-    if not isinstance(days, list) or not all(isinstance(d, int) and d > 0 for d in days) or days != sorted(days):
-        raise BadRequest("reminder_days must be increasing positive whole numbers, e.g. [2, 5]")
+    if not isinstance(days, list) or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= MAX_REMINDER
+                                             for d in days):
+        raise BadRequest(f"reminder_days must be whole numbers from 1 to {MAX_REMINDER}, e.g. [2, 5]")
+    days = sorted(set(days))  # [5, 2, 2] means reminders on business days 2 and 5
     for flag in ("census", "pdet_only"):
         if not isinstance(body.get(flag, False), bool):
             raise BadRequest(f"{flag} must be true or false")

@@ -10,7 +10,7 @@ whose text changed is coded afresh.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,8 @@ from sqlalchemy import Connection, Engine, select
 from analysis.coding.codebooks import EXCLUSIVE, Codebook
 from analysis.coding.corpus import Example
 from surveys import db
-from surveys.models import Answer, AnswerCoding, AnswerCodingEvent, QuestionnaireVersion, utcnow
+from surveys.messages import TEST_CHANNELS
+from surveys.models import Answer, AnswerCoding, AnswerCodingEvent, Interview, QuestionnaireVersion, utcnow
 
 if TYPE_CHECKING:
     from analysis.coding.model import Coder, Prediction
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 CODINGS = AnswerCoding.__table__
 EVENTS = AnswerCodingEvent.__table__
 ANSWERS = Answer.__table__
+INTERVIEWS = Interview.__table__
 REVIEWED = ("confirmed", "corrected")
 MACHINE = "coder"
 
@@ -111,11 +113,16 @@ def coding_as_dict(row: Any) -> dict[str, Any]:
     }
 
 
-def review_queue(conn: Connection, codebook: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """Answers waiting for a person, least confident first."""
+def review_queue(conn: Connection, codebook: str | None = None, limit: int = 50,
+                 include_test: bool = False) -> list[dict[str, Any]]:
+    """Answers waiting for a person, least confident first (those of simulator conversations, test
+    data that must not train the coder, only with ``include_test``)."""
     query = (select(CODINGS, ANSWERS.c.question, ANSWERS.c.raw_text, ANSWERS.c.value, ANSWERS.c.interview_id)
              .join(ANSWERS, ANSWERS.c.id == CODINGS.c.answer_id)
              .where(CODINGS.c.status == "review"))
+    if not include_test:
+        query = query.join(INTERVIEWS, INTERVIEWS.c.id == ANSWERS.c.interview_id).where(
+            INTERVIEWS.c.channel.not_in(TEST_CHANNELS))
     if codebook:
         query = query.where(CODINGS.c.codebook == codebook)
     query = query.order_by(CODINGS.c.confidence, CODINGS.c.id).limit(limit)
@@ -123,26 +130,34 @@ def review_queue(conn: Connection, codebook: str | None = None, limit: int = 50)
 
 
 def review(engine: Engine, answer_id: int, actor: str, *, codebook_of: Callable[[str], Codebook],
-           codes: Sequence[str] | None = None, accept: bool = False, now: datetime | None = None) -> dict[str, Any]:
+           codes: Sequence[str] | None = None, accept: bool = False, now: datetime | None = None,
+           known_codes: Collection[str] | None = None) -> dict[str, Any]:
     """A person confirms (``accept``) or corrects (``codes``) the coding of an answer; audited.
-    Raises :class:`ReviewError` (nothing written) for an unknown answer, unknown codes or a bad body."""
+    Raises :class:`ReviewError` (nothing written) for an unknown answer (404), codes it does not
+    know (400; 409 for codes of ``known_codes`` — another codebook's — or an exclusive code with
+    others) or a bad body."""
     now = now or utcnow()
     if accept == (codes is not None):
         raise ReviewError('send either {"codes": [...]} or {"accept": true}')
+    if codes is not None and (not isinstance(codes, list | tuple) or not codes
+                              or not all(isinstance(c, str) for c in codes)):
+        raise ReviewError("codes must be a non-empty list of code ids")  # the body first, then the answer
     with db.transaction(engine) as conn:
         row = _coding_row(conn, answer_id)
         if row is None:
             raise ReviewError(f"answer {answer_id} has no coding", 404)
         codebook = codebook_of(row.codebook)
         if codes is not None:
-            if not isinstance(codes, list | tuple) or not codes or not all(isinstance(c, str) for c in codes):
-                raise ReviewError("codes must be a non-empty list of code ids")
             unknown = codebook.unknown(list(codes))
             if unknown:
-                raise ReviewError(f"unknown codes for codebook {codebook.id}: {', '.join(unknown)}")
+                # A code of another codebook is well formed but does not fit this answer: a conflict.
+                elsewhere = all(code in (known_codes or ()) for code in unknown)
+                raise ReviewError(f"unknown codes for codebook {codebook.id}: {', '.join(unknown)}",
+                                  409 if elsewhere else 400)
             new = list(dict.fromkeys(codes))
             if len(new) > 1 and EXCLUSIVE & set(new):
-                raise ReviewError(f"{', '.join(sorted(EXCLUSIVE & set(new)))} cannot be combined with other codes")
+                raise ReviewError(f"{', '.join(sorted(EXCLUSIVE & set(new)))} cannot be combined with other codes",
+                                  409)
             action, status = "corrected", "corrected"
         else:
             new, action, status = list(row.codes or []), "accepted", "confirmed"

@@ -2,8 +2,9 @@
 priority entities, coded open answers, the review queue, help requests, alerts and downloads.
 
 Server-rendered (Flask + Jinja); respondents' free text is escaped by Jinja's autoescaping
-everywhere. Every POST carries the session's CSRF token. The signed session cookie holds only the
-account id; the account is read again on every request, so a disabled account is out at once.
+everywhere. Every POST carries the session's CSRF token. The signed session cookie holds only a
+session token; the session and its account are read again on every request (webhooks/sessions.py),
+so signing out, a password change or a disabled account takes effect at once.
 """
 
 from __future__ import annotations
@@ -16,15 +17,15 @@ from typing import Any, TypeVar
 
 from flask import Blueprint, abort, g, redirect, request, session, url_for
 from markupsafe import Markup, escape
-from sqlalchemy import select
 
 from bot import labels
 from surveys import formats
 from surveys.models import UserAccount
+from webhooks import clock, sessions
 from webhooks.app import engine
 from webhooks.auth import ENLACE, MANAGERS, READERS
 
-__all__ = ["ENLACE", "MANAGERS", "READERS", "WORKERS", "bp", "engine", "login_required", "scope"]
+__all__ = ["ENLACE", "MANAGERS", "READERS", "WORKERS", "bp", "engine", "include_test", "login_required", "scope"]
 
 bp = Blueprint("panel", __name__, url_prefix="/panel")
 USERS = UserAccount.__table__
@@ -69,6 +70,11 @@ def check_csrf() -> None:
             abort(400, "formulario vencido: recargue la página e intente de nuevo")
 
 
+def include_test() -> bool:
+    """``?pruebas=1``: also show simulator conversations (test data), which every page leaves out."""
+    return request.args.get("pruebas") == "1"
+
+
 @bp.app_context_processor
 def panel_context() -> dict[str, Any]:
     user = g.get("user")
@@ -77,7 +83,7 @@ def panel_context() -> dict[str, Any]:
     # numbers and dates by surveys.formats (Babel, es_CO), times in Bogotá time, labelled.
     return {"csrf_field": csrf_field, "panel_user": user, "panel_nav": nav, "label": labels.label,
             "num": formats.number, "pct": formats.percent, "when": formats.moment,
-            "day": formats.day, "count": formats.count}
+            "day": formats.day, "count": formats.count, "show_test": include_test()}
 
 
 def login_required(*roles: str) -> Callable[[F], F]:
@@ -88,7 +94,7 @@ def login_required(*roles: str) -> Callable[[F], F]:
     def decorate(view: F) -> F:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            user = _current_user()
+            user = current_user()
             if user is None:
                 return redirect(url_for("panel.login", next=request.full_path.rstrip("?")))
             if user.role == ENLACE and request.endpoint == "panel.summary":
@@ -117,12 +123,13 @@ def scope() -> Any:
     return g.scope
 
 
-def _current_user() -> Any:
-    uid = session.get("uid")
-    if not isinstance(uid, int):
+def current_user() -> Any:
+    """The account signed in on this browser (a live session of an active account), or None."""
+    token = session.get("sid")
+    if not token:
         return None
     with engine().connect() as conn:
-        return conn.execute(select(USERS).where(USERS.c.id == uid, USERS.c.disabled_at.is_(None))).one_or_none()
+        return sessions.user(conn, token, clock.now())
 
 
 from webhooks.panel import account, deliveries, helpdesk, results, territory, waves  # noqa: E402,F401  (views register on bp)

@@ -17,7 +17,7 @@ from surveys import db, store
 from surveys.models import Entity
 from surveys.schema import builtin
 from webhooks import clock
-from webhooks.panel import ENLACE, MANAGERS, READERS, WORKERS, bp, engine, login_required, scope
+from webhooks.panel import ENLACE, MANAGERS, READERS, WORKERS, bp, engine, include_test, login_required, scope
 
 ENTITIES = Entity.__table__
 PAGE = 50
@@ -48,6 +48,8 @@ def tickets() -> Any:
     waiting_only = request.args.get("por_validar") == "1"
     query = (select(helpdesk.REQUESTS).outerjoin(ENTITIES, ENTITIES.c.code == helpdesk.REQUESTS.c.entity_code)
              .order_by(helpdesk.REQUESTS.c.created_at.desc(), helpdesk.REQUESTS.c.id.desc()))
+    if not include_test():
+        query = query.where(store.real_channel(helpdesk.REQUESTS.c.channel))
     if status == "abiertas":
         query = query.where(helpdesk.REQUESTS.c.status.in_(helpdesk.OPEN))
     elif status in helpdesk.STATUSES:
@@ -195,6 +197,8 @@ def alerts() -> Any:
     if seen is not None:
         query = query.where(alerting.ALERTS.c.entity_code.in_(sorted(seen.entities))
                             | alerting.ALERTS.c.region.in_(sorted(seen.regions)))
+    if not include_test():
+        query = query.where(alerting.ALERTS.c.test.is_(False))
     with engine().connect() as conn:
         items = [alerting.as_json(conn, row) for row in conn.execute(query.limit(PAGE * 2))]
         whatsapp = alerting.whatsapp_problem(conn, alerting.destinations_from_env(), clock.now())

@@ -18,9 +18,11 @@ from analysis.indicators import Filters
 from analysis.periods import parse
 from analysis.report import build_report, default_name, render
 from surveys import store
+from surveys.messages import TEST_CHANNELS
 from surveys.models import Answer, AnswerCoding, Entity, Interview
 from webhooks import clock
-from webhooks.panel import bp, engine, login_required
+from webhooks.jsonapi import MAX_INT
+from webhooks.panel import bp, engine, include_test, login_required
 
 ANSWERS, CODINGS = Answer.__table__, AnswerCoding.__table__
 INTERVIEWS, ENTITIES = Interview.__table__, Entity.__table__
@@ -33,8 +35,10 @@ REPORT_TYPES = {"html": "text/html", "xlsx": export.MEDIA_TYPES["xlsx"], "json":
 
 def _periods(conn: Connection) -> list[str]:
     """Months with completed interviews, newest first; this month when there are none yet."""
-    found = [p for (p,) in conn.execute(select(INTERVIEWS.c.period).where(INTERVIEWS.c.status == "completa")
-                                        .distinct().order_by(INTERVIEWS.c.period.desc()))]
+    query = select(INTERVIEWS.c.period).where(INTERVIEWS.c.status == "completa")
+    if not include_test():
+        query = query.where(INTERVIEWS.c.channel.not_in(TEST_CHANNELS))
+    found = [p for (p,) in conn.execute(query.distinct().order_by(INTERVIEWS.c.period.desc()))]
     return found or [clock.today().strftime("%Y-%m")]
 
 
@@ -77,7 +81,7 @@ def quarters(months: list[str]) -> list[str]:
 def _report(conn: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
     """The report of the period and filters asked for, and the filters form to show."""
     period, filters, form = _selection(conn)
-    return build_report(conn, period, filters), form
+    return build_report(conn, period, filters, include_test=include_test()), form
 
 
 # ------------------------------------------------------------------ pages
@@ -129,7 +133,8 @@ def _answers(conn: Connection, months: list[str], question: str, code: str, limi
              .outerjoin(ENTITIES, ENTITIES.c.code == INTERVIEWS.c.entity_code)
              .outerjoin(CODINGS, CODINGS.c.answer_id == ANSWERS.c.id)
              .where(ANSWERS.c.question == question, INTERVIEWS.c.period.in_(months),
-                    INTERVIEWS.c.status == "completa")
+                    INTERVIEWS.c.status == "completa",
+                    *(() if include_test() else (INTERVIEWS.c.channel.not_in(TEST_CHANNELS),)))
              .order_by(INTERVIEWS.c.period.desc(), ANSWERS.c.id.desc()))
     rows = []
     for r in conn.execute(query):
@@ -149,7 +154,7 @@ def review_queue() -> Any:
     available = codebooks.available()
     if request.method == "POST":
         answer_id = request.form.get("answer_id", type=int)
-        if answer_id is None:
+        if answer_id is None or not 0 < answer_id <= MAX_INT:
             abort(400)
         accept = request.form.get("action") == "accept"
         try:
@@ -164,9 +169,13 @@ def review_queue() -> Any:
     if book is not None and book not in available:
         book = None
     with engine().connect() as conn:
-        items = storage.review_queue(conn, book, 30)
-        waiting = dict(conn.execute(select(CODINGS.c.codebook, func.count()).where(CODINGS.c.status == "review")
-                                    .group_by(CODINGS.c.codebook)).all())
+        items = storage.review_queue(conn, book, 30, include_test=include_test())
+        waiting_query = (select(CODINGS.c.codebook, func.count()).where(CODINGS.c.status == "review")
+                         .join(ANSWERS, ANSWERS.c.id == CODINGS.c.answer_id)
+                         .join(INTERVIEWS, INTERVIEWS.c.id == ANSWERS.c.interview_id))
+        if not include_test():
+            waiting_query = waiting_query.where(INTERVIEWS.c.channel.not_in(TEST_CHANNELS))
+        waiting = dict(conn.execute(waiting_query.group_by(CODINGS.c.codebook)).all())
     books = codebooks.load_all()
     return render_template("panel/review.html", items=items, books=books, book=book, waiting=waiting)
 
@@ -200,6 +209,6 @@ def download_responses(fmt: str) -> Any:
         period, _, _ = _selection(conn)
     period = parse(period).last  # the export is monthly: a quarter or a year gives its last month
     with current_app.extensions["m360.sessions"]() as session:
-        frame = export.export_frame(session, period)
+        frame = export.export_frame(session, period, include_test=include_test())
     return Response(export.to_bytes(frame, fmt), mimetype=export.MEDIA_TYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="monitoreo360_{period}.{fmt}"'})

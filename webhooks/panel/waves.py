@@ -12,6 +12,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from bot import results, waves
 from surveys import db
 from webhooks import clock
+from webhooks.jsonapi import MAX_INT
 from webhooks.panel import MANAGERS, bp, engine, login_required
 
 LABELS = {"sampled": "En la muestra", "invited": "Invitadas", "delivered": "Entregadas", "started": "Iniciadas",
@@ -27,6 +28,8 @@ def waves_page() -> Any:
     with engine().connect() as conn:
         items = waves.listing(conn, limit=60)
         chosen = request.args.get("ola", type=int) or (items[0]["id"] if items else None)
+        if chosen is not None and not 0 < chosen <= MAX_INT:
+            abort(404)
         try:
             wave = waves.progress(conn, chosen) if chosen is not None else None
         except waves.WaveError:

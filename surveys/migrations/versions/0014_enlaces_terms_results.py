@@ -4,7 +4,7 @@ for grupos de valor the DER has not validated, periodic follow-ups, the DER's ap
 results
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0013
 Create Date: 2026-12-07 13:05:54
 """
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from alembic import op
 import surveys.models
 
 revision = '0014'
-down_revision = '0012'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 
