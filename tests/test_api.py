@@ -336,7 +336,7 @@ def test_a_help_request_from_the_simulator_is_test_data(der_app: Flask, telegram
     chat = WebChat(client, session="genova-sim-01")
     register(chat)  # type: ignore[arg-type]
     chat.say("necesitamos ayuda para armonizar el presupuesto de este año")
-    for text in ("si", "asistencia tecnica", "planeacion", "no"):
+    for text in ("si", "asistencia tecnica", "peticion general", "planeacion", "puntual", "no"):
         reply = chat.say(text)
     assert "Registramos su solicitud" in reply
     code = next(word for word in reply.replace("*", " ").split() if word.startswith("MDA-"))

@@ -65,12 +65,12 @@ def server(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
                             themes=["plan_indicativo"], now=NOW, alerts=alerts)
         grupos.register(conn, group="cooperante", name="Fundación Tierra Viva", seat=None, now=NOW, alerts=alerts)
         conn.execute(Contact.__table__.insert(), dict(
-            channel="simulator", address="browser-wave", entity_code="63302", consent=True, cargo="secretario",
+            channel="telegram", address="7000777", entity_code="63302", consent=True, cargo="secretario",
             name="Rosa", opted_out=False, state={}, state_version=0, created_at=NOW, last_inbound_at=NOW))
         wave_id = waves.create(conn, waves.Spec("2026-11", size=None, regions=("Eje Cafetero y Antioquia",), seed=1),
                                now=NOW).id
     waves.launch(engine, wave_id, now=NOW)
-    chat = Chat(ChatService(app.extensions["m360.sessions"], alerts=alerts), "browser-wave")
+    chat = Chat(ChatService(app.extensions["m360.sessions"], alerts=alerts), "7000777", channel="telegram")
     chat.say("hola")
     for text, _ in INTERVIEW:
         chat.say(text)
@@ -191,7 +191,7 @@ def test_the_der_approves_a_closed_waves_results(page: Any, server: tuple[str, A
     assert page.get_by_text(re.compile("Aprobados por der:luis")).is_visible()
     with Session(server[1]) as s:
         [sent] = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "results")).all()
-    assert sent.address == "browser-wave" and "/ficha/" in sent.text
+    assert sent.address == "7000777" and "/ficha/" in sent.text
 
 
 def test_the_period_menu_has_quarters(page: Any) -> None:

@@ -49,9 +49,10 @@ def pedro_writes_everything(sessions: sessionmaker[Session]) -> Chat:
     register_as_pedro(chat)
     chat.say("2")
     chat.say(NEED)
-    for text in ("si", "asistencia tecnica", "2", "si"):
+    for text in ("si", "asistencia tecnica", "peticion general", "2", "puntual", "si"):
         chat.say(text)
-    assert "Registramos" in chat.say("antes del 15 de diciembre; si no contesto llamar al 315-777-88-99")
+    assert "¿Para el" in chat.say("antes del 15 de diciembre")  # the date is read back, then confirmed
+    assert "Registramos" in chat.say("sí")
     chat.say("MENU")
     start_interview(chat)
     answers = {1: "Muy buena. La asesora me llamó al 3157778899 y Pedro Gómez quedó contento",
@@ -110,7 +111,7 @@ def test_erasure_redacts_phones_emails_and_name_in_what_the_person_wrote(
     [(need, by_date)] = [t for t in after["tickets"] if t[0].startswith("Soy")]
     assert need == ("Soy [nombre], escríbame al [teléfono] o a [correo]; necesitamos apoyo para armonizar el "
                     "presupuesto con el plan indicativo")
-    assert by_date == "antes del 15 de diciembre; si no contesto llamar al [teléfono]"
+    assert by_date == "2026-12-15"  # a date: nothing personal left in it
     answers = {q: (raw, value) for q, raw, value in after["answers"]}
     assert answers["valoracion_general"][1] == ("Muy buena. La asesora me llamó al [teléfono] y [nombre] quedó "
                                                 "contento")

@@ -107,12 +107,15 @@ def test_an_esquema_asociativo_registers_and_its_request_waits_for_the_der(app: 
     page = der.get("/panel/entidades")
     text = page.get_data(as_text=True)
     assert "Asociación de Municipios del Sur del Huila" in text and held.code in text and "Rosa" in text
-    assert held.code in der.get("/panel/solicitudes?por_validar=1").get_data(as_text=True)
+    # A simulator conversation (test data): its ticket shows with the test data included.
+    assert held.code in der.get("/panel/solicitudes?por_validar=1&pruebas=1").get_data(as_text=True)
     analyst = signed_in(app, "ana")
     assert analyst.post("/panel/entidades", data={"code": "X0001", "action": "validar",
                                                   "csrf": csrf(analyst.get("/panel/entidades").data)}
                         ).status_code == 403
     clock.now = VALIDATED
+    der = signed_in(app, "luis")  # days later: yesterday's session has expired
+    page = der.get("/panel/entidades")
     validated = der.post("/panel/entidades", data={"code": "X0001", "action": "validar",
                                                    "name": "Asociación de Municipios del Sur del Huila (AMSH)",
                                                    "group": "esquema_asociativo", "department": "41",

@@ -173,8 +173,8 @@ def test_a_closed_waves_results_go_out_after_the_ders_approval(app: Flask, clock
     monkeypatch.setenv("M360_PUBLIC_URL", "https://m360.example.gov.co")
     engine = engine_of(app)
     service = chat_service(app)
-    people = {"63302": ("sim-genova", "simulator", "5"), "63001": ("+573001234567", "whatsapp", "2"),
-              "63130": ("sim-calarca", "simulator", "4"), "63401": ("sim-tebaida", "simulator", None)}
+    people = {"63302": ("70001", "telegram", "5"), "63001": ("+573001234567", "whatsapp", "2"),
+              "63130": ("70002", "telegram", "4"), "63401": ("70003", "telegram", None)}
     for code, (address, channel, _) in people.items():
         contact_on(engine, code, address, channel=channel, name="Luz" if code == "63001" else None,
                    last_inbound_at=NOW)
@@ -197,7 +197,7 @@ def test_a_closed_waves_results_go_out_after_the_ders_approval(app: Flask, clock
     assert early.status_code == 409 and "once it is closed" in early.get_json()["error"]
     with db.transaction(engine) as conn:
         waves.close(conn, wave_id, now=NOW + timedelta(days=20))
-        conn.execute(update(Contact).where(Contact.address == "sim-calarca").values(opted_out=True))
+        conn.execute(update(Contact).where(Contact.address == "70002").values(opted_out=True))
 
     preview = client.get(f"/api/v1/waves/{wave_id}/results", headers={"Authorization": f"Bearer {analyst}"})
     body = preview.get_json()
@@ -222,7 +222,7 @@ def test_a_closed_waves_results_go_out_after_the_ders_approval(app: Flask, clock
     with Session(engine) as s:
         sent = {m.address: m for m in s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "results"))}
         assert s.get(Wave, wave_id).results_approved_by == "der:luis"
-    assert set(sent) == {"sim-genova", "+573001234567"}
+    assert set(sent) == {"70001", "+573001234567"}
     assert all(m.next_attempt_at == datetime(2026, 12, 7, 13, 0, tzinfo=UTC) for m in sent.values())  # 8:00 Monday
     whatsapp = sent["+573001234567"]
     assert whatsapp.payload["template"] == "wave_results"  # its Content SID is read when it is sent
