@@ -12,11 +12,13 @@ Files (one folder per codebook under ``M360_MODELS_DIR``)::
 The classifiers read features of the analysed text, not the surface text: lemmas (so "capacitaron",
 "capacitacion" and "capacitaciones" are one feature), stems, negation scope, character n-grams.
 
-Decision: a code is given when its calibrated score is ≥ 0.5. ``otro`` and ``sin_respuesta`` are
-exclusive (dropped when a substantive code is given). Text with no words (".", "jajaja", empty)
-is ``sin_respuesta`` outright. When nothing reaches 0.5 the likeliest code is named as a
-*suggestion* for the reviewer and the answer always waits for review: a guess is never a decided
-coding (reports count decided codings only). The answer's confidence is the lowest, over all codes,
+Decision: a code is given when its calibrated score is ≥ the codebook's cut-off (0.5, or lower
+when cross-validation on the training answers found a lower one better for macro-F1: such a code,
+below 0.5, only ever reaches a reviewer). ``otro`` and ``sin_respuesta`` are exclusive (dropped
+when a substantive code is given). Text with no words (".", "jajaja", empty) is ``sin_respuesta``
+outright. When nothing reaches the cut-off the likeliest code is named as a *suggestion* for the
+reviewer and the answer always waits for review: a guess is never a decided coding (reports count
+decided codings only). The answer's confidence is the lowest, over all codes,
 of the score of the decision taken (p if given, 1 − p if not); it is auto-accepted when confidence ≥
 the codebook's threshold (chosen by cross-validation on the training answers, docs/coding.md).
 """
@@ -218,13 +220,13 @@ def score_view(nlp: Language, words: Sequence[list[str]], codes: Sequence[str]) 
 
 
 def decide(codes: Sequence[str], scores: dict[str, float], meaningless: bool,
-           cutoffs: dict[str, float] | None = None) -> tuple[list[str], float, bool]:
+           cutoff: float = 0.5) -> tuple[list[str], float, bool]:
     """(codes given, confidence, guessed) from calibrated scores; see the module docstring. ``guessed``:
-    no code reached its cut-off, so the best one is only a suggestion for the reviewer."""
+    no code reached the cut-off, so the best one is only a suggestion for the reviewer. A code given
+    below 0.5 makes the confidence < 0.5: such an answer always waits for review too."""
     if meaningless and NO_ANSWER in codes:
         return [NO_ANSWER], 1.0, False
-    cut = cutoffs or {}
-    given = [c for c in codes if scores[c] >= cut.get(c, 0.5)]
+    given = [c for c in codes if scores[c] >= cutoff]
     substantive = [c for c in given if c not in EXCLUSIVE]
     guessed = not given
     if substantive:
@@ -298,7 +300,7 @@ class Coder:
         self.calibrators = calibrators
         self.threshold = threshold
         self.meta = dict(meta or {})
-        self.cutoffs: dict[str, float] = dict(self.meta.get("cutoffs") or {})
+        self.cutoff = float(self.meta.get("cutoff", 0.5))
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -329,8 +331,9 @@ class Coder:
         out = []
         for doc, row in zip(analysed, calibrated, strict=True):
             scores_of = dict(zip(self.codes, row, strict=True))
-            given, confidence, guessed = decide(self.codes, scores_of, is_meaningless(_text(doc)), self.cutoffs)
-            out.append(Prediction(given, scores_of, guessed or confidence < self.threshold, round(confidence, 4)))
+            given, confidence, guessed = decide(self.codes, scores_of, is_meaningless(_text(doc)), self.cutoff)
+            needs_review = guessed or confidence < max(self.threshold, 0.5)
+            out.append(Prediction(given, scores_of, needs_review, round(confidence, 4)))
         return out
 
     def predict_one(self, text: str) -> Prediction:
@@ -350,7 +353,8 @@ class Coder:
             nlp.to_disk(directory / f"view_{view.name}")
         calibrators = self.calibrators.as_json(self.codes)
         self.meta["model_hash"] = ""
-        model_hash = _hash_files(directory, self.views, {**calibrators, "threshold": self.threshold})
+        model_hash = _hash_files(directory, self.views, {**calibrators, "threshold": self.threshold,
+                                                         "cutoff": self.cutoff})
         self.meta.update(format=FORMAT, codebook=self.codebook.id, codebook_version=self.codebook.version,
                          codes=list(self.codes), views=[v.name for v in self.views], threshold=self.threshold,
                          model_hash=model_hash, **calibrators)

@@ -41,6 +41,8 @@ TARGET_PRECISION = 0.95
 #: Wilson interval of this many standard errors (about 90 %), measured on cross-validated predictions.
 MARGIN_Z = 1.28
 PLAIN_L2 = 0.1
+#: Cut-offs tried for giving a code (cross-validated macro-F1 picks one per codebook).
+CUTOFFS = (0.35, 0.4, 0.45, 0.5)
 #: The calibrated score is a blend of two per-code regressions fitted on the same out-of-fold scores:
 #: the plain one (the code's own model score, rule hits, the best competitor) and a stacked one that
 #: also reads every code's model score. BLEND is the plain one's share; chosen by 4-fold
@@ -103,15 +105,23 @@ def fit(codebook: Codebook, train: Sequence[Example], *, folds: int = FOLDS, epo
         part = fit_calibrators([s[kept] for s in oof], support[kept], against[kept], truth[kept])
         calibrated[held] = part.apply([s[held] for s in oof], support[held], against[held])
     meaningless = [is_meaningless(normalize(t)) for t in texts]
-    decided = [decide(codes, dict(zip(codes, row, strict=True)), m) for row, m in
-               zip(calibrated.tolist(), meaningless, strict=True)]
-    predicted, confidence = [d[0] for d in decided], [d[1] for d in decided]
+    rows = [dict(zip(codes, row, strict=True)) for row in calibrated.tolist()]
+
+    def decisions(cutoff: float) -> list[tuple[list[str], float, bool]]:
+        return [decide(codes, row, m, cutoff) for row, m in zip(rows, meaningless, strict=True)]
+
+    # The cut-off for giving a code: the one of CUTOFFS with the best cross-validated macro-F1 (ties: the
+    # higher). Codes given below 0.5 only ever reach a reviewer; they make the suggestions more complete.
+    cutoff = max(CUTOFFS, key=lambda c: (metrics.score_codes(gold, [d[0] for d in decisions(c)], codes).macro_f1, c))
+    decided = decisions(cutoff)
+    predicted = [d[0] for d in decided]
+    confidence = [0.0 if d[2] else d[1] for d in decided]  # a guess is never accepted
     threshold = metrics.choose_threshold(gold, predicted, confidence, TARGET_PRECISION, z=MARGIN_Z)
     cv = metrics.score_codes(gold, predicted, codes)
     cv.threshold = threshold
     cv.coverage, cv.auto_precision, cv.auto_exact = metrics.auto_accept(gold, predicted, confidence, threshold)
     final = [train_view(codes, features[v], gold, view, epochs=epochs, seed=seed) for v, view in enumerate(views)]
-    meta = {"trained_on": len(train), "folds": folds, "epochs": epochs, "seed": seed,
+    meta = {"trained_on": len(train), "folds": folds, "epochs": epochs, "seed": seed, "cutoff": cutoff,
             "cross_validation": cv.as_dict()}
     return Coder(codebook, analyser, final, calibrators, threshold, meta=meta, views=views)
 
