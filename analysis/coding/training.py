@@ -3,15 +3,19 @@
 1. Training answers: the corpus's ``train`` split, the codebook's own example phrases, and the
    answers analysts reviewed in the database (confirmed or corrected codes), when a database is given.
 2. The analyser's lemma table is pruned to the training vocabulary (:mod:`analysis.coding.lemmas`).
-3. Out-of-fold scores: the text classifier is trained on k−1 folds and scores the k-th, so every
-   training answer gets a score from a model that never saw it; with the rule hits they fit the
-   per-code calibration (:mod:`analysis.coding.calibration`): a plain and a stacked regression per
-   code, blended (``BLEND``).
-4. The final classifier is trained on all training answers (fixed seed: the same inputs give the same
-   weights and the same model hash).
-5. The held-out ``test`` split is coded; the auto-accept threshold is the lowest confidence whose
-   accepted codes keep precision ≥ 0.95 (:func:`analysis.coding.metrics.choose_threshold`); the
-   evaluation is stored in ``coder.json``.
+3. Out-of-fold scores: each view's classifier is trained on k−1 folds and scores the k-th, folds
+   grouped by phrasing family (:mod:`analysis.coding.families`), so every training answer gets
+   scores from classifiers that saw neither it nor an answer phrased like it; with the rule hits they
+   fit the per-code calibration (:mod:`analysis.coding.calibration`): a plain and a stacked
+   regression per code, blended (``BLEND``).
+4. Cut-off and threshold, by cross-validation: the calibration is cross-fitted (fitted without the
+   fold it scores); on those predictions the cut-off for giving a code is the one of ``CUTOFFS`` with
+   the best macro-F1, and the auto-accept threshold the lowest confidence whose accepted codes keep
+   precision ≥ 0.95 at the lower end of a Wilson interval (``MARGIN_Z``). The held-out split never
+   chooses anything.
+5. The final classifiers are trained on all training answers (fixed seed: the same inputs give the
+   same weights and the same model hash).
+6. The held-out ``test`` split is coded and the evaluation stored in ``coder.json`` (report only).
 """
 
 from __future__ import annotations
