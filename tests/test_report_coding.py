@@ -19,7 +19,6 @@ from typing import Any
 
 import openpyxl
 import pytest
-from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,11 +30,11 @@ from surveys import db, schema
 from surveys.models import Answer, AnswerCoding, Entity, Interview, utcnow
 from tests.coding_support import load_demo, product_models, train_demo
 from tests.test_cli import M360, environment
+from tests.test_panel import PASSWORD, signed_in
 from webhooks.app import create_app
 from webhooks.auth import create_user
 
 COLUMNS = export.ID_COLUMNS + export.question_columns([schema.builtin("monitoreo360")])
-PASSWORD = "una-clave-larga-123"
 #: 50 of 54 secretarios of one month say, in their own ways, that the assistance was useful.
 USEFUL = ["acompañamiento útil", "Acompañamiento útil", "acompañamiento util", "útil", "Útil!!", "muy útil",
           "acompañamiento útil 👍", "util el acompañamiento", "fue útil", "ACOMPAÑAMIENTO UTIL"]
@@ -155,7 +154,7 @@ def test_pending_codings_are_shown_beside_every_coded_view(useful_month: session
     try:
         with db.transaction(app.extensions["m360.sessions"].kw["bind"]) as conn:
             create_user(conn, username="ana", name="Ana", role="analyst", password=PASSWORD)
-        analyst = signed_in(app)
+        analyst = signed_in(app, "ana")
         for path in ("/panel/?periodo=2020-11", "/panel/respuestas?periodo=2020-11",
                      "/panel/descargas/informe.html?periodo=2020-11"):
             shown = analyst.get(path).get_data(as_text=True)
@@ -171,19 +170,6 @@ def test_pending_codings_are_shown_beside_every_coded_view(useful_month: session
             "pendiente"}
     finally:
         app.extensions["m360.sessions"].kw["bind"].dispose()
-
-
-def signed_in(app: Flask) -> Any:
-    import re
-
-    client = app.test_client()
-    page = client.get("/panel/login")
-    token = re.search(rb'name="csrf" value="([^"]+)"', page.data)
-    assert token
-    response = client.post("/panel/login", data={"username": "ana", "password": PASSWORD,
-                                                  "csrf": token.group(1).decode()})
-    assert response.status_code == 302
-    return client
 
 
 # ---------------------------------------------------------------- the coder decides only what it is sure of

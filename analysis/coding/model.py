@@ -88,7 +88,10 @@ def feature_words(doc: Doc) -> list[str]:
       four words after no/sin/nunca/ni/…, cut by punctuation and clause words such as pero, aunque,
       porque), so the model can tell a problem denied from a problem stated.
     """
-    words, negated = lemmas_in_scope(doc)
+    return _lemma_features(*lemmas_in_scope(doc))
+
+
+def _lemma_features(words: list[str], negated: list[str]) -> list[str]:
     if not words:
         return [EMPTY]
     return (words + [PREFIX + w[:PREFIX_LEN] for w in words if len(w) > PREFIX_LEN]
@@ -140,9 +143,8 @@ def char_grams(doc: Doc) -> list[str]:
 def linear_features(doc: Doc) -> list[str]:
     """What the linear view reads: the lemma features, lemma bigrams, and the character n-grams
     (marked ``c:``, the linear model's second block)."""
-    words = feature_words(doc)
-    lemmas, _ = lemmas_in_scope(doc)
-    return (words + [f"{a} {b}" for a, b in zip(lemmas, lemmas[1:], strict=False)]
+    lemmas, negated = lemmas_in_scope(doc)
+    return (_lemma_features(lemmas, negated) + [f"{a} {b}" for a, b in zip(lemmas, lemmas[1:], strict=False)]
             + [CHAR_MARK + g for g in char_grams(doc)])
 
 
