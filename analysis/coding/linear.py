@@ -6,8 +6,8 @@ scikit-learn's ``FeatureUnion`` of two ``TfidfVectorizer`` does): the word block
 negation marks, lemma bigrams) and the character block (words marked ``c:``: character n-grams,
 robust to typos and missing accents). The regressions are fitted with scikit-learn
 (``LogisticRegression``, ``class_weight="balanced"``: a rare code weighs as much as a frequent one);
-predicting needs only numpy: the vocabulary, the IDF weights and the coefficients are saved with
-the pipeline (no pickle).
+predicting needs numpy and scipy's sparse matrices (a scikit-learn dependency): the vocabulary, the
+IDF weights and the coefficients are saved with the pipeline (no pickle).
 """
 
 from __future__ import annotations
@@ -41,7 +41,6 @@ class LinearCats:
 
     def fit(self, features: Sequence[Sequence[str]], gold: Sequence[Sequence[str]], labels: Sequence[str],
             c: float = 10.0) -> LinearCats:
-        from scipy.sparse import csr_matrix
         from sklearn.linear_model import LogisticRegression
 
         self.labels = list(labels)
@@ -56,13 +55,7 @@ class LinearCats:
         n = len(features)
         self.idf = np.log((1 + n) / (1 + df)) + 1  # scikit-learn's smooth IDF
         self.chars = np.array([w.startswith(CHAR_MARK) for w in vocabulary], dtype=bool)
-        rows, cols, values = [], [], []
-        for r, words in enumerate(features):
-            idx, weights = self._weights(words)
-            rows += [r] * len(idx)
-            cols += idx.tolist()
-            values += weights.tolist()
-        x = csr_matrix((values, (rows, cols)), shape=(n, len(vocabulary)))
+        x = self._matrix(features)
         self.coef = np.zeros((len(labels), len(vocabulary)))
         self.intercept = np.zeros(len(labels))
         for j, label in enumerate(labels):
@@ -77,30 +70,35 @@ class LinearCats:
 
     # -- predicting
 
-    def _weights(self, words: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
-        """Feature indices and their TF-IDF weights, each block scaled to unit length."""
-        counts: dict[int, int] = {}
-        for w in words:
-            i = self.index.get(w)
-            if i is not None:
-                counts[i] = counts.get(i, 0) + 1
-        if not counts:
-            return np.zeros(0, dtype=int), np.zeros(0)
-        idx = np.fromiter(counts, dtype=int, count=len(counts))
-        weights = np.fromiter(counts.values(), dtype=float, count=len(counts)) * self.idf[idx]
-        for block in (self.chars[idx], ~self.chars[idx]):
-            norm = np.sqrt((weights[block] ** 2).sum())
-            if norm:
-                weights[block] /= norm
-        return idx, weights
+    def _matrix(self, features: Sequence[Iterable[str]]) -> Any:
+        """The (answers × features) TF-IDF matrix, sparse: counts × IDF, each block (words, characters)
+        of each answer scaled to unit length. Vectorised over the batch (a loop per answer in Python
+        costs more than the product)."""
+        from scipy.sparse import coo_matrix, csr_matrix
 
-    def scores(self, words: Iterable[str]) -> np.ndarray:
-        idx, weights = self._weights(words)
-        z = self.coef[:, idx] @ weights + self.intercept
+        get = self.index.get
+        rows: list[int] = []
+        cols: list[int] = []
+        for r, words in enumerate(features):
+            found = [i for i in map(get, words) if i is not None]
+            rows += [r] * len(found)
+            cols += found
+        shape = (len(features), len(self.index))
+        counts = coo_matrix((np.ones(len(cols)), (rows, cols)), shape=shape).tocsr().tocoo()  # duplicates summed
+        weights = counts.data * self.idf[counts.col]
+        block = counts.row * 2 + self.chars[counts.col]
+        norms = np.sqrt(np.bincount(block, weights=weights ** 2, minlength=2 * len(features)))
+        return csr_matrix((weights / norms[block], (counts.row, counts.col)), shape=shape)
+
+    def scores(self, features: Sequence[Iterable[str]]) -> np.ndarray:
+        """(answers × codes) probabilities, the batch as one sparse product."""
+        if not len(features):
+            return np.zeros((0, len(self.labels)))
+        z = np.asarray(self._matrix(features) @ self.coef.T) + self.intercept
         return 1 / (1 + np.exp(-np.clip(z, -30, 30)))
 
     def __call__(self, doc: Doc) -> Doc:
-        doc.cats = dict(zip(self.labels, self.scores(t.text for t in doc).tolist(), strict=True))
+        doc.cats = dict(zip(self.labels, self.scores([[t.text for t in doc]])[0].tolist(), strict=True))
         return doc
 
     def pipe(self, docs: Iterable[Doc], batch_size: int = 256) -> Iterator[Doc]:

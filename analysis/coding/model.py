@@ -210,11 +210,15 @@ def train_textcat(codes: Sequence[str], words: Sequence[list[str]], gold: Sequen
 
 def score_view(nlp: Language, words: Sequence[list[str]], codes: Sequence[str]) -> np.ndarray:
     """(answers × codes) scores of a trained classifier on feature lists."""
-    if "m360_linear" in nlp.pipe_names:  # reads the feature lists directly: no Doc needed
+    if "m360_linear" in nlp.pipe_names:  # reads the feature lists directly, the batch at once: no Doc needed
         linear = nlp.get_pipe("m360_linear")
-        rows = [dict(zip(linear.labels, linear.scores(w).tolist(), strict=True)) for w in words]
-    else:
-        rows = [doc.cats for doc in nlp.pipe((Doc(nlp.vocab, words=w) for w in words), batch_size=256)]
+        found, column = linear.scores(words), {label: j for j, label in enumerate(linear.labels)}
+        out = np.zeros((len(words), len(codes)))
+        for k, code in enumerate(codes):
+            if code in column:
+                out[:, k] = found[:, column[code]]
+        return out
+    rows = [doc.cats for doc in nlp.pipe((Doc(nlp.vocab, words=w) for w in words), batch_size=256)]
     return np.array([[r.get(code, 0.0) for code in codes] for r in rows], dtype=float).reshape(len(rows), len(codes))
 
 
