@@ -111,3 +111,27 @@ def responses_import(source: Path, skip_invalid: bool, questionnaire: str) -> No
                                    "nothing imported (fix them, or use --skip-invalid)")
     click.echo(f"{source.name}: {result.rows} rows, {result.valid} valid, {len(result.bad_rows)} invalid; "
                f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged")
+    code_imported(result.answer_ids, questionnaire)
+
+
+def code_imported(answer_ids: list[int], questionnaire: str) -> None:
+    """Code the open answers the import stored (as the chat's background coder would), and say how
+    many went to the review queue. Without a model, or if coding fails, they stay for the background
+    coder (``m360 serve`` / ``m360 worker``) or ``m360 coder recode``: the import itself is committed."""
+    from analysis.coding.deferred import AnswerCodingJob
+    from surveys import schema
+
+    job = AnswerCodingJob.for_questionnaires(db.default_engine(), [schema.builtin(questionnaire)])
+    try:
+        done = job.code_answers(answer_ids)
+    except Exception as exc:  # the interviews are stored: coding can be done later
+        click.echo(f"open answers not coded now ({exc}); the background coder or `m360 coder recode --all` "
+                   "will code them", err=True)
+        return
+    if not done.seen:
+        return
+    message = f"open answers: {done.coded} coded, {done.review} sent to the review queue (panel → Cola de revisión)"
+    if done.uncoded:
+        message += (f"; {done.uncoded} left for the background coder: no model for "
+                    f"{', '.join(sorted(done.without_model))} (m360 coder train --all)")
+    click.echo(message)

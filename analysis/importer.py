@@ -18,7 +18,9 @@ case or accents (``no_aplica``, ``No aplica``, ``Sí``); multiple choices separa
 ``estado`` ``completa`` (default), ``rechazada``, ``expirada`` or ``incompleta`` (stored as
 ``expirada``: an imported interview cannot be resumed); ``inicio``/``fin`` ISO 8601, local
 (America/Bogota) time when they carry no zone, default the 15th of the period at noon. The
-``<name>__codes`` columns are accepted and ignored (codes come from the coder and its review).
+``<name>__codes`` and ``<name>__codes_estado`` columns are accepted and ignored (codes come from
+the coder and its review: the import codes the open answers it stores, or leaves them to the
+background coder).
 
 Refused, with the row and column named in Spanish and nothing written: a row with no answers (unless
 ``estado`` is ``rechazada``: a declined interview has none), a formula cell Excel never calculated
@@ -49,7 +51,7 @@ import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analysis.export import ID_COLUMNS
+from analysis.export import CODES, CODES_STATE, ID_COLUMNS
 from surveys import schema
 from surveys.entities import fold
 from surveys.models import Answer, Entity, Interview, QuestionnaireVersion, utcnow
@@ -113,6 +115,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     written: bool = False
+    answer_ids: list[int] = field(default_factory=list)  # answers written (new or changed): what to code
 
     @property
     def bad_rows(self) -> list[int]:
@@ -302,7 +305,7 @@ class Validator:
     def columns(self, columns: Iterable[str]) -> list[str]:
         """File-level problems with the header."""
         known = set(ID_COLUMNS) | set(self.questions) | {"entidad"} | {
-            f"{x.name}__codes" for x in self.questions.values() if x.codebook}
+            x.name + suffix for x in self.questions.values() if x.codebook for suffix in (CODES, CODES_STATE)}
         errors = [f"columna desconocida: {c!r}" for c in columns if c not in known]
         errors += [f"falta la columna {c!r}" for c in ("periodo", "entidad_codigo") if c not in columns]
         return errors
@@ -455,6 +458,7 @@ def import_responses(session: Session, path: Path | str, *, skip_invalid: bool =
                                 Interview.period.in_({r.period for r in rows}),
                                 Interview.entity_code.in_({r.entity_code for r in rows})))}
     stamp = now or utcnow()
+    written: list[Answer] = []
     for row in rows:
         interview = existing.get((row.entity_code, row.period))
         if interview is None:
@@ -465,6 +469,7 @@ def import_responses(session: Session, path: Path | str, *, skip_invalid: bool =
             session.add(interview)
             for question, (value, raw) in row.answers.items():
                 interview.answers.append(_answer(question, value, raw, row, stamp))
+            written.extend(interview.answers)
             report.created += 1
             continue
         if _same(interview, row):
@@ -480,11 +485,15 @@ def import_responses(session: Session, path: Path | str, *, skip_invalid: bool =
         for question, (value, raw) in row.answers.items():
             answer = current.get(question)
             if answer is None:
-                interview.answers.append(_answer(question, value, raw, row, stamp))
+                answer = _answer(question, value, raw, row, stamp)
+                interview.answers.append(answer)
+                written.append(answer)
             elif answer.value != value or answer.raw_text != raw:
                 answer.value, answer.raw_text, answer.source, answer.updated_at = value, raw, SOURCE, stamp
+                written.append(answer)
         report.updated += 1
     session.flush()
+    report.answer_ids = [a.id for a in written]
     report.written = True
     return report
 

@@ -5,15 +5,16 @@ so they show the same numbers.
 
 Spans: the cut's own interviews give the distribution, satisfaction, regions and priority list;
 the month-to-month series (aspects, themes, Bloque 4, codes) run from the first month of the
-cut's year that has interviews up to the cut's last month; the cumulative demand covers that
-same year-to-date span; the change compares with the previous cut of the same kind.
+cut's year that has interviews up to the last month of the cut that has (:func:`span`: no empty
+trailing months); the cumulative demand covers that same span; the code shares also come as a
+total over the cut's months; the change compares with the previous cut of the same kind.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -67,6 +68,19 @@ def urgent_tickets(conn: Connection, until: str | None = None, include_test: boo
     return pd.DataFrame.from_records(rows, columns=columns)
 
 
+def span(cut: Period, with_data: set[str]) -> list[str]:
+    """The months of the month-to-month series: from the first month of the cut's year that has
+    interviews to the last one that has, never ending before the cut begins (a month without
+    interviews still shows itself) and never after it ends. No trailing empty months: a 2020-Q4 cut
+    with interviews in October and November runs to November."""
+    year = cut.year_to_date()
+    found = [m for m in year if m in with_data]
+    if not found:
+        return [cut.first]
+    end = max(found[-1], cut.first)
+    return [m for m in year if found[0] <= m <= end]
+
+
 def build_report(source: Connection | Session, period: str | Period, filters: ind.Filters | None = None,
                  options: ind.Options | None = None, *, qid: str = "monitoreo360",
                  now: datetime | None = None, include_test: bool = False) -> dict[str, Any]:
@@ -85,11 +99,8 @@ def build_report(source: Connection | Session, period: str | Period, filters: in
     loaded = frames.load_frame(conn, months, qid=qid, questions=questions, include_test=include_test)
     labels = ind.Labels.of(q)
 
-    with_data = sorted(set(loaded["periodo"])) if not loaded.empty else []
-    start = next((m for m in cut.year_to_date() if m in with_data), cut.first)
-    series_months = [m for m in cut.year_to_date() if m >= start] or list(cut.months)
-
     scored = ind.with_scores(ind.apply_filters(loaded, filters), options)
+    series_months = span(cut, set(scored["periodo"]) if not scored.empty else set())
     current = scored[scored["periodo"].isin(cut.months)]
     before = scored[scored["periodo"].isin(previous.months)]
     series = scored[scored["periodo"].isin(series_months)]
@@ -119,8 +130,8 @@ def build_report(source: Connection | Session, period: str | Period, filters: in
         "aspects": ind.aspects_by_month(series, series_months, labels),
         "themes": ind.themes_by_month(series, series_months, labels),
         "contribution": ind.contribution_by_month(series, series_months, labels),
-        "codes": ind.codes_by_month(series, series_months, labels),
-        "demand": ind.cumulative_demand(series, labels, series_months[0], cut.last),
+        "codes": ind.codes_by_month(series, series_months, labels, [m for m in cut.months if m in series_months]),
+        "demand": ind.cumulative_demand(series, labels, series_months[0], series_months[-1]),
         "priority": ind.priority_list(current, tickets, labels),
     }
     if filters.entity:
@@ -237,14 +248,15 @@ def _open_tickets(conn: Connection, code: str, labels: ind.Labels) -> list[dict[
              "themes": [labels.choice(ind.DEMAND_QUESTION, t) for t in r.themes or ()]} for r in rows]
 
 
-def render(report: dict[str, Any], fmt: str) -> bytes:
-    """The report dict as html, xlsx or json bytes (``m360 report`` and the panel's downloads)."""
+def render(report: dict[str, Any], fmt: str, review_url: Callable[[str], str] | None = None) -> bytes:
+    """The report dict as html, xlsx or json bytes (``m360 report`` and the panel's downloads);
+    ``review_url`` links the HTML's pending codings to the panel's review queue."""
     if fmt == "json":
         return json.dumps(report, ensure_ascii=False, indent=1).encode("utf-8")
     if fmt == "html":
         from analysis import html
 
-        return html.render(report).encode("utf-8")
+        return html.render(report, review_url).encode("utf-8")
     if fmt == "xlsx":
         from analysis import xlsx
 

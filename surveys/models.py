@@ -8,6 +8,7 @@ entity code they were answered for, not only the contact who answered.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -399,6 +400,22 @@ class Alert(Base):
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(120))
     ack_note: Mapped[str | None] = mapped_column(Text)
+
+
+class CodingStatus(StrEnum):
+    """Where a coding stands. Only a *decided* coding counts in a report: the coder was confident
+    (``auto``) or a person confirmed or corrected it; ``review`` waits in the review queue."""
+
+    AUTO = "auto"
+    REVIEW = "review"
+    CONFIRMED = "confirmed"
+    CORRECTED = "corrected"
+
+
+#: The statuses whose codes count as categories in reports, the panel, the API and exports (plain
+#: strings, as stored and as SQL ``IN`` lists bind them).
+DECIDED = (CodingStatus.AUTO.value, CodingStatus.CONFIRMED.value, CodingStatus.CORRECTED.value)
+REVIEWED = (CodingStatus.CONFIRMED.value, CodingStatus.CORRECTED.value)
 
 
 class AnswerCoding(Base):

@@ -221,9 +221,23 @@ def test_export_has_codes_columns(coded_chat: Chat, sessions: sessionmaker[Sessi
     for name in ("valoracion_general", "porque_articulacion", "porque_necesidades", "porque_capacidades",
                  "demanda_otro", "sugerencias"):
         assert columns.index(f"{name}__codes") == columns.index(name) + 1
+        assert columns.index(f"{name}__codes_estado") == columns.index(name) + 2
     row = frame.iloc[0]
-    assert row["porque_articulacion__codes"] == ";".join(coding(sessions, "porque_articulacion").codes)
-    assert pd.isna(row["porque_necesidades__codes"])  # no necesidades model here: uncoded, empty cell
+    stored = coding(sessions, "porque_articulacion")
+    if stored.status == "review":  # pending: its codes are a suggestion, not exported as categories
+        assert pd.isna(row["porque_articulacion__codes"]) and row["porque_articulacion__codes_estado"] == "pendiente"
+    else:
+        assert row["porque_articulacion__codes"] == ";".join(stored.codes)
+        assert row["porque_articulacion__codes_estado"] in ("aceptada", "revisada")
+    # a person's decision is exported as such
+    with sessions.begin() as s:
+        s.execute(AnswerCoding.__table__.update().values(status="confirmed", needs_review=False))
+    with sessions() as s:
+        row = export.export_frame(s, "2026-11").iloc[0]
+    assert row["porque_articulacion__codes"] == ";".join(stored.codes)
+    assert row["porque_articulacion__codes_estado"] == "revisada"
+    assert pd.isna(row["porque_necesidades__codes"])  # no necesidades model here: uncoded, empty cells
+    assert pd.isna(row["porque_necesidades__codes_estado"])
 
 
 # ---------------------------------------------------------------- review API

@@ -21,7 +21,16 @@ from analysis.coding.codebooks import EXCLUSIVE, Codebook
 from analysis.coding.corpus import Example
 from surveys import db
 from surveys.messages import TEST_CHANNELS
-from surveys.models import Answer, AnswerCoding, AnswerCodingEvent, Interview, QuestionnaireVersion, utcnow
+from surveys.models import (
+    REVIEWED,
+    Answer,
+    AnswerCoding,
+    AnswerCodingEvent,
+    CodingStatus,
+    Interview,
+    QuestionnaireVersion,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from analysis.coding.model import Coder, Prediction
@@ -30,7 +39,6 @@ CODINGS = AnswerCoding.__table__
 EVENTS = AnswerCodingEvent.__table__
 ANSWERS = Answer.__table__
 INTERVIEWS = Interview.__table__
-REVIEWED = ("confirmed", "corrected")
 MACHINE = "coder"
 
 
@@ -55,7 +63,8 @@ def _coding_values(coder: Coder, prediction: Prediction, digest: str, now: datet
     return dict(codebook=coder.codebook.id, codes=prediction.codes, predicted_codes=prediction.codes,
                 scores=prediction.scores, confidence=prediction.confidence, coder_version=coder.version,
                 codebook_version=coder.codebook.version, model_hash=coder.model_hash,
-                needs_review=prediction.needs_review, status="review" if prediction.needs_review else "auto",
+                needs_review=prediction.needs_review,
+                status=(CodingStatus.REVIEW if prediction.needs_review else CodingStatus.AUTO).value,
                 text_hash=digest, coded_at=now, reviewed_by=None, reviewed_at=None)
 
 
@@ -119,7 +128,7 @@ def review_queue(conn: Connection, codebook: str | None = None, limit: int = 50,
     data that must not train the coder, only with ``include_test``)."""
     query = (select(CODINGS, ANSWERS.c.question, ANSWERS.c.raw_text, ANSWERS.c.value, ANSWERS.c.interview_id)
              .join(ANSWERS, ANSWERS.c.id == CODINGS.c.answer_id)
-             .where(CODINGS.c.status == "review"))
+             .where(CODINGS.c.status == CodingStatus.REVIEW.value))
     if not include_test:
         query = query.join(INTERVIEWS, INTERVIEWS.c.id == ANSWERS.c.interview_id).where(
             INTERVIEWS.c.channel.not_in(TEST_CHANNELS))
@@ -158,9 +167,9 @@ def review(engine: Engine, answer_id: int, actor: str, *, codebook_of: Callable[
             if len(new) > 1 and EXCLUSIVE & set(new):
                 raise ReviewError(f"{', '.join(sorted(EXCLUSIVE & set(new)))} cannot be combined with other codes",
                                   409)
-            action, status = "corrected", "corrected"
+            action, status = "corrected", CodingStatus.CORRECTED.value
         else:
-            new, action, status = list(row.codes or []), "accepted", "confirmed"
+            new, action, status = list(row.codes or []), "accepted", CodingStatus.CONFIRMED.value
         before = list(row.codes or [])
         conn.execute(CODINGS.update().where(CODINGS.c.id == row.id).values(
             codes=new, status=status, needs_review=False, reviewed_by=actor, reviewed_at=now))
@@ -250,12 +259,14 @@ def recode_batch(engine: Engine, coder: Coder, rows: Sequence[Any],
                 for r, text, p in zip(rows, texts, predictions, strict=True)]
 
 
-def codes_by_answer(conn: Connection | Any, answer_ids: Iterable[int]) -> Mapping[int, list[str]]:
+def codings_by_answer(conn: Connection | Any, answer_ids: Iterable[int]) -> Mapping[int, tuple[list[str], str]]:
+    """answer id → (codes, status) of the answers that have a coding."""
     ids = list(answer_ids)
     if not ids:
         return {}
-    rows = conn.execute(select(CODINGS.c.answer_id, CODINGS.c.codes).where(CODINGS.c.answer_id.in_(ids)))
-    return {r.answer_id: list(r.codes or []) for r in rows}
+    rows = conn.execute(select(CODINGS.c.answer_id, CODINGS.c.codes, CODINGS.c.status)
+                        .where(CODINGS.c.answer_id.in_(ids)))
+    return {r.answer_id: (list(r.codes or []), r.status) for r in rows}
 
 
 def count_answers(engine: Engine, questions: Iterable[str]) -> int:

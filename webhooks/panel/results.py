@@ -19,7 +19,7 @@ from analysis.periods import parse
 from analysis.report import build_report, default_name, render
 from surveys import store
 from surveys.messages import TEST_CHANNELS
-from surveys.models import Answer, AnswerCoding, Entity, Interview
+from surveys.models import DECIDED, Answer, AnswerCoding, CodingStatus, Entity, Interview
 from webhooks import clock
 from webhooks.jsonapi import MAX_INT
 from webhooks.panel import bp, engine, include_test, login_required
@@ -78,6 +78,11 @@ def quarters(months: list[str]) -> list[str]:
     return sorted({f"{m[:4]}-Q{(int(m[5:]) - 1) // 3 + 1}" for m in months}, reverse=True)
 
 
+def _review_url(codebook: str) -> str:
+    """The review queue of ``codebook``, absolute (a downloaded report is opened outside the panel)."""
+    return url_for("panel.review_queue", codebook=codebook, _external=True)
+
+
 def _report(conn: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
     """The report of the period and filters asked for, and the filters form to show."""
     period, filters, form = _selection(conn)
@@ -93,7 +98,7 @@ def summary() -> Any:
     with engine().connect() as conn:
         report, form = _report(conn)
     return render_template("panel/summary.html", form=form, report=report, styles=Markup(report_html.STYLES),
-                           body=Markup(report_html.render_body(report)))
+                           body=Markup(report_html.render_body(report, _review_url)))
 
 
 @bp.get("/prioritarias")
@@ -139,7 +144,7 @@ def _answers(conn: Connection, months: list[str], question: str, code: str, limi
     rows = []
     for r in conn.execute(query):
         codes = list(r.codes or [])
-        if code and code not in codes:
+        if code and (code not in codes or r.status not in DECIDED):  # as counted in the table: decided only
             continue
         rows.append({"id": r.id, "text": storage.answer_text(r.value, r.raw_text), "period": r.period,
                      "entity": f"{r.name} ({r.dept_name})" if r.name else "—", "codes": codes, "status": r.status})
@@ -170,7 +175,7 @@ def review_queue() -> Any:
         book = None
     with engine().connect() as conn:
         items = storage.review_queue(conn, book, 30, include_test=include_test())
-        waiting_query = (select(CODINGS.c.codebook, func.count()).where(CODINGS.c.status == "review")
+        waiting_query = (select(CODINGS.c.codebook, func.count()).where(CODINGS.c.status == CodingStatus.REVIEW.value)
                          .join(ANSWERS, ANSWERS.c.id == CODINGS.c.answer_id)
                          .join(INTERVIEWS, INTERVIEWS.c.id == ANSWERS.c.interview_id))
         if not include_test():
@@ -196,7 +201,7 @@ def download_report(fmt: str) -> Any:
     with engine().connect() as conn:
         report, _ = _report(conn)
     # The same bytes and file name as `m360 report`.
-    return Response(render(report, fmt), mimetype=REPORT_TYPES[fmt],
+    return Response(render(report, fmt, _review_url), mimetype=REPORT_TYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{default_name(report, fmt)}"'})
 
 
