@@ -29,7 +29,20 @@ from surveys.models import Contact
 
 CONTACTS = Contact.__table__
 MAX_NEED = 4000
-_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# The API takes these exactly as webhooks/openapi.yaml describes them (the panel tidies what is typed),
+# read as JSON Schema reads a pattern (a search), so that the document and the server agree. White
+# space is spelled out (what str.strip removes): ``\s`` differs between Python and JSON Schema's ECMA.
+_SPACE = r"\t-\r\x1c- \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_SEP = fr"[{_SPACE}\-().]*"  # spaces, dashes, dots or brackets between the digits of a phone
+PATTERNS = {
+    "visible": re.compile(fr"[^{_SPACE}]"),  # a text that is not only white space
+    "email": re.compile(fr"^([^@{_SPACE}]+@[^@{_SPACE}]+\.[^@{_SPACE}]+)$"),
+    # E.164, a Colombian mobile's 10 digits, or 57 and them
+    "phone": re.compile(fr"^({_SEP}(\+{_SEP}[1-9]({_SEP}[0-9]){{7,14}}|3({_SEP}[0-9]){{9}}"
+                        fr"|5{_SEP}7({_SEP}[0-9]){{10}}){_SEP})$"),
+    "entity_code": re.compile(r"^([0-9]{2}|[0-9]{5}|X[0-9]{4})$"),  # gobernación, alcaldía, grupo de valor
+    "department": re.compile(r"^([0-9]{2})$"),
+}
 _INTAKE = schema.builtin("solicitud")
 FIELDS = ("entity", "new_entity", "channel", "need", "themes", "request_type", "support_type", "phase",
           "continuity", "urgent", "requested_by_date", "requester")
@@ -41,6 +54,10 @@ class IntakeError(ValueError):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+class UnknownReference(IntakeError):
+    """A well-formed code of an entity or department that does not exist (the API answers 404)."""
 
 
 def _choices(list_name: str) -> tuple[str, ...]:
@@ -71,19 +88,22 @@ def parse(conn: Connection, data: dict[str, Any]) -> OfflineRequest:
     unknown = set(data) - set(FIELDS)
     if unknown:
         raise IntakeError(sorted(unknown)[0], f"unknown field; allowed: {', '.join(FIELDS)}")
-    channel = _text(data, "channel", 20)
+    _no_nulls(data)
+    channel = data.get("channel")
     if channel not in helpdesk.ORIGINS:
         raise IntakeError("channel", f"use one of {', '.join(helpdesk.ORIGINS)}")
     need = _text(data, "need", MAX_NEED)
     if not need:
         raise IntakeError("need", "describe the request (1–4,000 characters)")
-    entity, new_entity = _text(data, "entity", 5), data.get("new_entity")
+    entity, new_entity = data.get("entity"), data.get("new_entity")
     if (entity is None) == (new_entity is None):
         raise IntakeError("entity", "give the entity's code, or new_entity for a grupo de valor outside DIVIPOLA")
     if entity is not None:
+        if not isinstance(entity, str) or not PATTERNS["entity_code"].search(entity):
+            raise IntakeError("entity", "a DIVIPOLA code (05001, or 05 for a gobernación) or a grupo de valor's X0001")
         found = store.entity(conn, entity)
         if found is None or _rejected(conn, entity):
-            raise IntakeError("entity", f"unknown entity {entity!r} (a DIVIPOLA code, or a grupo de valor's X0001…)")
+            raise UnknownReference("entity", f"no entity {entity!r}")
     else:
         new_entity = _new_entity(conn, new_entity)
     themes = data.get("themes")
@@ -95,16 +115,17 @@ def parse(conn: Connection, data: dict[str, Any]) -> OfflineRequest:
     urgent = data.get("urgent", False)
     if not isinstance(urgent, bool):
         raise IntakeError("urgent", "true or false")
-    requester = data.get("requester") or {}
+    requester = data.get("requester", {})
     if not isinstance(requester, dict) or set(requester) - {"name", "cargo", "phone", "email"}:
         raise IntakeError("requester", "an object with name, cargo, phone and email (all optional)")
-    phone = _text(requester, "phone", 30)
+    _no_nulls(requester, "requester.")
+    phone = requester.get("phone")
     if phone is not None:
-        phone = normalize_address("whatsapp", phone)
-        if phone is None:
+        if not isinstance(phone, str) or not PATTERNS["phone"].search(phone):
             raise IntakeError("requester.phone", "a phone number such as +573001234567 or 3001234567")
+        phone = normalize_address("whatsapp", phone)
     email = _text(requester, "email", 120)
-    if email is not None and not _EMAIL.fullmatch(email):
+    if email is not None and not PATTERNS["email"].search(requester["email"]):
         raise IntakeError("requester.email", "not an e-mail address")
     return OfflineRequest(
         channel=channel, need=need, entity=entity, new_entity=new_entity,
@@ -179,18 +200,28 @@ def _requester(conn: Connection, request: OfflineRequest, entity_code: str, now:
 def _new_entity(conn: Connection, value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or set(value) - {"name", "group", "department"}:
         raise IntakeError("new_entity", "an object with name, group and department")
+    _no_nulls(value, "new_entity.")
     name = _text(value, "name", 120)
     if not name:
         raise IntakeError("new_entity.name", "the grupo de valor's name (up to 120 characters)")
-    group = _text(value, "group", 40) or "otro"
+    group = value.get("group", "otro")
     if group not in grupos.GROUPS:
         raise IntakeError("new_entity.group", f"use one of {', '.join(grupos.GROUPS)}")
-    department = (_text(value, "department", 2) or NATIONAL_DEPT).zfill(2)
+    department = value.get("department", NATIONAL_DEPT)
+    if not isinstance(department, str) or not PATTERNS["department"].search(department):
+        raise IntakeError("new_entity.department", "a department's 2-digit DIVIPOLA code, or 00 (national)")
     if department != NATIONAL_DEPT:
         found = store.entity(conn, department)
         if found is None or found.kind != "gobernacion":
-            raise IntakeError("new_entity.department", "a department's 2-digit DIVIPOLA code, or 00 (national)")
+            raise UnknownReference("new_entity.department", f"no department {department!r}")
     return {"name": name, "group": group, "department": department}
+
+
+def _no_nulls(data: dict[str, Any], prefix: str = "") -> None:
+    """null is not a value: a field is given or left out, as the document says."""
+    for name, value in data.items():
+        if value is None:
+            raise IntakeError(prefix + name, "null is not a value; leave the field out")
 
 
 def _rejected(conn: Connection, code: str) -> bool:
@@ -212,7 +243,7 @@ def _text(data: dict[str, Any], name: str, limit: int) -> str | None:
 
 def _choice(data: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str | None:
     value = data.get(name)
-    if value in (None, ""):
+    if value is None:
         return None
     if value not in allowed:
         raise IntakeError(name, f"use one of {', '.join(allowed)}")

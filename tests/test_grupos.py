@@ -220,17 +220,25 @@ def test_the_der_registers_a_phone_request_through_the_api(app: Flask) -> None:
     listed = client.get("/api/v1/help-requests?on_hold=true", headers={"Authorization": f"Bearer {ADMIN}"})
     assert [t["code"] for t in listed.get_json()["items"]] == [held_body["code"]]
 
-    for bad, field in (({**body, "channel": "whatsapp"}, "channel"), ({**body, "entity": "99999"}, "entity"),
+    for bad, field in (({**body, "channel": "whatsapp"}, "channel"), ({**body, "channel": " correo"}, "channel"),
+                       ({**body, "entity": "6330"}, "entity"), ({**body, "entity": None}, "entity"),
                        ({k: v for k, v in body.items() if k != "entity"}, "entity"),
                        ({**body, "need": "   "}, "need"), ({**body, "themes": ["inventado"]}, "themes"),
                        ({**body, "requester": {"phone": "123"}}, "requester.phone"),
                        ({**body, "requester": {"email": "no-es-correo"}}, "requester.email"),
+                       ({**body, "requester": []}, "requester"), ({**body, "request_type": ""}, "request_type"),
                        ({**body, "urgent": "si"}, "urgent"), ({**body, "color": "rojo"}, "color"),
                        ({**body, "new_entity": {"name": "X"}}, "entity"),
-                       ({"channel": "correo", "need": "x", "new_entity": {"name": "Y", "department": "98"}},
+                       ({"channel": "correo", "need": "x", "new_entity": {"name": "Y", "department": "5"}},
                         "new_entity.department")):
         refused = post(client, bad)
         assert refused.status_code == 400 and refused.get_json()["field"] == field, (bad, refused.get_json())
+    # Well formed, but naming an entity or a department that does not exist: not found.
+    for bad, field in (({**body, "entity": "99999"}, "entity"),
+                       ({"channel": "correo", "need": "x", "new_entity": {"name": "Y", "department": "98"}},
+                        "new_entity.department")):
+        refused = post(client, bad)
+        assert refused.status_code == 404 and refused.get_json()["field"] == field, (bad, refused.get_json())
     assert len(tickets(app)) == 3  # nothing written by a refused request
 
 

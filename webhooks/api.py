@@ -49,7 +49,7 @@ def invalid_transition(exc: helpdesk.InvalidTransition) -> Any:
 
 @bp.errorhandler(intake.IntakeError)
 def invalid_request(exc: intake.IntakeError) -> Any:
-    return jsonify(error=str(exc), field=exc.field), 400
+    return jsonify(error=str(exc), field=exc.field), 404 if isinstance(exc, intake.UnknownReference) else 400
 
 
 def _reveal() -> bool:

@@ -4,7 +4,8 @@ beside this file: data, kept true by tests/test_openapi.py and by schemathesis i
 Vocabularies that live in the product's data are filled in when the document is served, so the
 document cannot drift from what the server accepts: a schema with ``x-m360-enum: <name>`` gets
 ``enum`` from ``VOCABULARIES`` (theme ids of bot/themes.yaml, codebooks and their code ids,
-alert rules, the spellings of yes and no)."""
+alert rules, the spellings of yes and no), and one with ``x-m360-pattern: <name>`` gets ``pattern``
+from ``PATTERNS`` (the regular expressions bot.intake checks)."""
 
 from __future__ import annotations
 
@@ -55,10 +56,18 @@ VOCABULARIES: dict[str, Callable[[], list[str]]] = {
     "themes": _themes, "codebooks": _codebooks, "codes": _codes, "alert_rules": _alert_rules, "flags": _flags}
 
 
+def _patterns() -> dict[str, str]:
+    from bot import intake
+
+    return {name: regex.pattern for name, regex in intake.PATTERNS.items()}
+
+
 def _fill(node: Any) -> Any:
     if isinstance(node, dict):
         if "x-m360-enum" in node:
             node["enum"] = VOCABULARIES[node["x-m360-enum"]]()
+        if "x-m360-pattern" in node:
+            node["pattern"] = _patterns()[node["x-m360-pattern"]]
         for value in node.values():
             _fill(value)
     elif isinstance(node, list):

@@ -24,10 +24,11 @@ from analysis import report as reports
 from analysis.indicators import Filters
 from analysis.periods import is_month, parse
 from bot import mesa
+from bot.themes import load_taxonomy
 from webhooks import clock
 from webhooks.app import engine
 from webhooks.auth import READERS, require_role
-from webhooks.jsonapi import flag, one_of
+from webhooks.jsonapi import bounded_int, flag, one_of
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1")
 def filters_from_args() -> Filters:
@@ -76,11 +77,9 @@ def mesa_report(period: str) -> Any:
         cut = parse(period)
     except ValueError:
         return jsonify(error="period must be YYYY-MM, YYYY-Qn or YYYY"), 400
-    enlace = request.args.get("enlace") or None
-    if enlace is not None and (not enlace.isdigit() or len(enlace) > 18):
-        return jsonify(error="enlace must be a staff id"), 400
-    filters = mesa.Filters(region=request.args.get("region") or None, theme=request.args.get("theme") or None,
-                           enlace=int(enlace) if enlace else None)
+    enlace = request.args.get("enlace")
+    filters = mesa.Filters(region=request.args.get("region") or None, theme=one_of("theme", load_taxonomy().ids),
+                           enlace=None if enlace is None else bounded_int(enlace, "enlace", 0))
     with engine().connect() as conn:
         try:
             data = mesa.build(conn, cut, filters, now=clock.now())

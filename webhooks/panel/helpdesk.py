@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from bot import alerts as alerting
 from bot import grupos, helpdesk, intake, terms
+from bot.contacts import normalize_address
 from bot.themes import load_taxonomy
 from surveys import db, store
 from surveys.models import Entity
@@ -153,12 +154,15 @@ def _intake_fields(values: dict[str, str], themes: list[str]) -> dict[str, Any]:
     fields["themes"] = themes or None
     fields["requester"] = {k: values[f"requester_{k}"] for k in ("name", "cargo", "phone", "email")
                            if values.get(f"requester_{k}")}
+    if "phone" in fields["requester"]:  # "300 123 4567" as typed; the API takes +573001234567
+        typed = fields["requester"]["phone"]
+        fields["requester"]["phone"] = normalize_address("whatsapp", typed) or typed
     if values.get("new_entity_name"):
         fields["new_entity"] = {"name": values["new_entity_name"], "group": values.get("new_entity_group") or "otro",
-                                "department": values.get("new_entity_department") or "00"}
+                                "department": (values.get("new_entity_department") or "00").zfill(2)}
     else:
         fields["entity"] = _entity_code(values.get("entity", ""))
-    return fields
+    return {k: v for k, v in fields.items() if v is not None}
 
 
 def _entity_code(typed: str) -> str | None:
