@@ -209,7 +209,8 @@ def outbox_status() -> None:
 
 
 @outbox_group.command("review")
-@click.option("--failed", is_flag=True, help="Also list the messages that failed for good (last 30 days).")
+@click.option("--failed", is_flag=True, help="Also list the messages that did not reach their person (failed or "
+                                             "undelivered, last 30 days).")
 def outbox_review(failed: bool) -> None:
     """Messages a person must decide on (status review: maybe sent, the provider could not tell)."""
     from datetime import timedelta
@@ -220,13 +221,13 @@ def outbox_review(failed: bool) -> None:
     from surveys.models import utcnow
 
     db.upgrade()
-    statuses = [outbox.Status.REVIEW.value] + ([outbox.Status.FAILED.value] if failed else [])
+    statuses = [outbox.Status.REVIEW.value] + ([s.value for s in outbox.FAILED_FOR_GOOD] if failed else [])
     with db.default_engine().connect() as conn:
         rows = conn.execute(select(outbox.OUTBOX).where(
             outbox.OUTBOX.c.status.in_(statuses), outbox.OUTBOX.c.kind != "callback",
             outbox.OUTBOX.c.updated_at >= utcnow() - timedelta(days=30)).order_by(outbox.OUTBOX.c.id)).all()
     for row in rows:
-        click.echo(f"#{row.id}  {row.status:7s} {row.kind:10s} {row.channel}:{row.address}  {row.attempts} attempt(s)")
+        click.echo(f"#{row.id}  {row.status:11s} {row.kind:10s} {row.channel}:{row.address}  {row.attempts} attempt(s)")
         click.echo(f"    {row.error or ''}")
         click.echo(f"    «{row.text[:120]}»")
     if not rows:

@@ -337,3 +337,90 @@ def test_status_callbacks_move_forward_only(engine: Engine) -> None:
     with db.transaction(engine) as conn:
         outbox.record_status(conn, provider_id="SMx", status="read")
     assert row(engine, row_id).status == "read"
+
+
+# ------------------------------------------------------------------ the sender against reports that overtake it
+
+
+def report_during_send(engine: Engine, provider: TwilioProvider, status: str, code: int | None = None,
+                       dropped: FakeTwilio | None = None) -> None:
+    """Twilio's status callback for the message is processed before the sender commits its own
+    outcome (it often is: the callback comes over another connection, the sender is still busy)."""
+    real_send = provider.send
+
+    def send(message: outbox.Outgoing) -> str | None:
+        def reported(sid: str) -> None:
+            with db.transaction(engine) as conn:
+                outbox.record_status(conn, provider_id=sid, status=status, outbox_id=message.id,
+                                     error=f"twilio error {code}" if code else None)
+        try:
+            sid = real_send(message)
+        except outbox.SendError:
+            if dropped is not None:  # the connection dropped after Twilio created it: the report names it
+                reported(dropped.sent[-1]["sid"])
+            raise
+        assert sid is not None
+        reported(sid)
+        return sid
+    provider.send = send  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("reported", ["queued", "sent", "delivered", "read", "failed", "undelivered"])
+def test_a_report_that_overtakes_the_senders_own_record_is_kept(engine: Engine, twilio_fake: FakeTwilio,
+                                                                 reported: str) -> None:
+    clock = Clock()
+    row_id = queue(engine, clock, contact_id=contact(engine, last_inbound=clock() - timedelta(hours=1)))
+    provider = twilio_provider(twilio_fake)
+    report_during_send(engine, provider, reported, 63003 if reported in ("failed", "undelivered") else None)
+    Sender(engine, {"whatsapp": provider}, clock=clock, sleep=lambda s: None).run_once()
+    kept = row(engine, row_id)
+    [sent] = twilio_fake.sent
+    assert kept.status == outbox.REPORTED[reported] and kept.provider_id == sent["sid"]
+    clock.advance(3600)
+    assert Sender(engine, {"whatsapp": provider}, clock=clock, sleep=lambda s: None).run_once() == 0
+    assert len(twilio_fake.sent) == 1  # never sent again
+
+
+def test_a_send_in_doubt_that_twilio_reports_is_not_sent_again(engine: Engine, twilio_fake: FakeTwilio) -> None:
+    """The connection dropped after Twilio created the message; its "delivered" report arrives
+    before the sender records the retry: the row is delivered, and nothing goes twice."""
+    clock = Clock()
+    row_id = queue(engine, clock, contact_id=contact(engine, last_inbound=clock() - timedelta(hours=1)))
+    provider = twilio_provider(twilio_fake)
+    twilio_fake.drop_next("create", after_processing=True)
+    report_during_send(engine, provider, "delivered", dropped=twilio_fake)
+    Sender(engine, {"whatsapp": provider}, clock=clock, sleep=lambda s: None).run_once()
+    assert row(engine, row_id).status == "delivered"
+    clock.advance(3600)
+    Sender(engine, {"whatsapp": provider}, clock=clock, sleep=lambda s: None).run_once()
+    assert len(twilio_fake.sent) == 1
+
+
+def test_a_63016_report_that_overtakes_the_sender_still_sends_the_template(
+        engine: Engine, twilio_fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.channels import templates
+
+    monkeypatch.setenv(templates.get("ticket_update").env, "HX" + "1" * 32)
+    clock = Clock()
+    row_id = queue(engine, clock, kind="ticket", contact_id=contact(engine, last_inbound=clock() - timedelta(hours=23)),
+                   payload=templates.payload("ticket_update", {"1": "MDA-2026-00001", "2": "asignada", "3": "-"}))
+    provider = twilio_provider(twilio_fake)
+    real_send = provider.send
+
+    def send(message: outbox.Outgoing) -> str | None:
+        sid = real_send(message)
+        with db.transaction(engine) as conn:  # as the status webhook does on 63016
+            refused = outbox.record_status(conn, provider_id=str(sid), status="undelivered", outbox_id=message.id,
+                                           error="twilio error 63016")
+            assert outbox.retry_as_template(conn, refused, now=clock())
+        return sid
+    provider.send = send  # type: ignore[method-assign]
+    Sender(engine, {"whatsapp": provider}, clock=clock, sleep=lambda s: None).run_once()
+    assert row(engine, row_id).status == "pending"  # queued as the template, not "sent"
+    provider.send = real_send  # type: ignore[method-assign]
+    Sender(engine, {"whatsapp": provider}, clock=clock, sleep=lambda s: None).run_once()
+    free_text, template = twilio_fake.sent
+    assert "Body" in free_text and template["ContentSid"] == "HX" + "1" * 32
+    done = row(engine, row_id)
+    assert done.status == "sent" and done.provider_id == template["sid"] and done.payload["superseded"] == [
+        free_text["sid"]]

@@ -246,6 +246,83 @@ def test_a_63016_in_a_status_report_sends_the_template_once(engine: Engine, twil
         assert s.scalars(select(Alert.rule).where(Alert.rule == "envio_fallido")).all() == ["envio_fallido"]
 
 
+def status_reporter(db_url: str, row_id: int, clock: Any = lambda: NOW) -> Any:
+    """Twilio's status callbacks for outbox row ``row_id``, signed, to the real app."""
+    from webhooks.app import create_app
+
+    client = create_app(db_url, TWILIO_AUTH_TOKEN=TOKEN, providers={}, M360_CLOCK=clock).test_client()
+
+    def report(sid: str, status: str, code: int | None = None) -> int:
+        path = f"/webhooks/twilio/status?outbox={row_id}"
+        form = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
+                "AccountSid": "AC" + "0" * 32, "To": f"whatsapp:{NUMBER}", "From": f"whatsapp:{FROM}"}
+        if code:
+            form["ErrorCode"] = str(code)
+        return client.post(path, data=form, headers={
+            "X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(f"http://localhost{path}", form)}).status_code
+    return report
+
+
+def envio_fallido(sessions: sessionmaker[Session]) -> list[str]:
+    with sessions() as s:
+        return list(s.scalars(select(Alert.title).where(Alert.rule == "envio_fallido")))
+
+
+@pytest.mark.usefixtures("configured")
+def test_reports_about_the_refused_free_text_never_move_the_template(engine: Engine, twilio_fake: FakeTwilio,
+                                                                   db_url: str, sessions: sessionmaker[Session]) -> None:
+    """Once 63016 has replaced the free text with the template, every later report about the free
+    text — its late «sent», a second 63016 — is about a superseded send: the template still goes,
+    stays delivered, and nobody is alerted."""
+    _, code = requester(engine, last_message=NOW - timedelta(hours=20))
+    with db.transaction(engine) as conn:
+        helpdesk.transition(conn, code, "en_gestion", actor="der", now=NOW, note="Marta la llama mañana")
+    sender(engine, twilio_fake).run_once()
+    [free_text] = twilio_fake.sent
+    report = status_reporter(db_url, ticket_rows(engine)[0].id)
+    assert report(free_text["sid"], "undelivered", 63016) == 204
+    assert report(free_text["sid"], "sent") == 204  # Twilio's earlier callback, arriving late
+    sender(engine, twilio_fake).run_once()
+    assert [m.get("ContentSid") for m in twilio_fake.sent] == [None, SIDS["ticket_update"]]
+    template = twilio_fake.sent[-1]
+    assert report(template["sid"], "delivered") == 204
+    for late in (("undelivered", 63016), ("failed", 63016), ("sent", None)):
+        assert report(free_text["sid"], *late) == 204
+    row = ticket_rows(engine)[0]
+    assert (row.status, row.provider_id) == (Status.DELIVERED, template["sid"])
+    assert envio_fallido(sessions) == []
+
+
+@pytest.mark.usefixtures("configured")
+def test_a_ticket_notice_twilio_cannot_deliver_is_alerted_and_listed(engine: Engine, twilio_fake: FakeTwilio,
+                                                                     db_url: str, sessions: sessionmaker[Session],
+                                                                     cli_database: str) -> None:
+    """63003 (no WhatsApp on that number), reported after Twilio accepted the notice: the DER gets
+    the alert, and the row is among the undelivered ones on the panel and in the CLI."""
+    from bot.cli import main
+    from surveys.models import utcnow
+    from tests.test_panel import PASSWORD, signed_in
+    from webhooks.app import create_app
+    from webhooks.auth import create_user
+
+    _, code = requester(engine, last_message=NOW - timedelta(hours=2))
+    with db.transaction(engine) as conn:
+        helpdesk.transition(conn, code, "asignada", actor="der", now=NOW)
+    sender(engine, twilio_fake).run_once()
+    row_id = ticket_rows(engine)[0].id
+    # Reported on the real clock: the CLI lists the last 30 days of its own clock.
+    assert status_reporter(db_url, row_id, utcnow)(twilio_fake.sent[0]["sid"], "undelivered", 63003) == 204
+    [title] = envio_fallido(sessions)
+    assert code in title and "63003" in title
+    listed = CliRunner().invoke(main, ["outbox", "review", "--failed"])
+    assert f"#{row_id}" in listed.stdout and "undelivered" in listed.stdout and "63003" in listed.stdout
+    app = create_app(db_url, SECRET_KEY="test-secret", M360_CLOCK=lambda: NOW, providers={})
+    with db.transaction(engine) as conn:
+        create_user(conn, username="luis", name="Luis", role="der", password=PASSWORD)
+    page = signed_in(app, "luis").get("/panel/envios").get_data(as_text=True)
+    assert "enviado, no entregado" in page and code in page
+
+
 # ------------------------------------------------------------------ long messages and the DER
 
 

@@ -80,6 +80,26 @@ def status_report(form: Mapping[str, str], outbox: str | None) -> tuple[str, str
     return sid, status, int(code) if code else None, int(outbox) if outbox else None
 
 
+# Twilio's names for the delivery errors a status report most often carries (the rest: its docs page).
+ERRORS = {
+    21610: "attempt to send to unsubscribed recipient",
+    30003: "unreachable destination handset",
+    30005: "unknown destination handset",
+    30006: "landline or unreachable carrier",
+    30007: "message filtered",
+    30008: "unknown error",
+    63003: "channel could not find the To address (no WhatsApp on that number)",
+    63016: "outside the 24-hour window",
+    63024: "invalid message recipient",
+}
+
+
+def error_text(code: int) -> str:
+    """A report's ErrorCode as a person reads it in an alert or on the panel."""
+    name = ERRORS.get(code)
+    return f"twilio error {code}" + (f": {name}" if name else "") + f" (https://www.twilio.com/docs/errors/{code})"
+
+
 def twiml(replies: list[Outbound]) -> str:
     """One <Message> per reply (long ones split at paragraph/sentence boundaries, never inside
     *bold*). Quick-reply options are already written as numbered lines or "Responda Sí o No" in
