@@ -549,12 +549,13 @@ def record_status(conn: Connection, *, provider_id: str, status: str, error: str
     """A provider's delivery report (queued/sent/delivered/read/failed/undelivered) about the
     message ``provider_id`` of row ``outbox_id`` (or, without it, the row that recorded that id).
 
-    Returns the row as the report left it, or None when the report changes nothing: an unknown
-    message, a status that does not move the row forward, or a report about a send the row no
-    longer stands for — one it *superseded* (the free text a 63016 refusal replaced with the
-    template, a send a person chose to repeat) or any other id than the one it recorded. A report
-    for a row that has no provider id yet (the sender has not recorded its send; a send in doubt; a
-    row in ``review``) is the provider's first word on it: it is taken, and settles the row."""
+    Returns the row as the report left it (``moved``: whether the report changed its status), or
+    None when the report is about no send the outbox stands by: an unknown message, or one the row
+    *superseded* (the free text a 63016 refusal replaced with the template, a send a person chose
+    to repeat), or any other id than the one it recorded. A status that does not move the row
+    forward is not written. A report for a row that has no provider id yet (the sender has not
+    recorded its send; a send in doubt; a row in ``review``) is the provider's first word on it: it
+    is taken, and settles the row."""
     now = now or utcnow()
     reported = REPORTED.get(status)
     if reported is None:  # scheduled, canceled, receiving…: nothing the outbox tracks
@@ -567,10 +568,11 @@ def record_status(conn: Connection, *, provider_id: str, status: str, error: str
         return None
     current = _REPORT_RANK.get(Status(row.status))
     if current is None or (row.provider_id is not None and _REPORT_RANK[reported] <= current):
-        return None
+        return SimpleNamespace(**_fields(row), moved=False)
     conn.execute(_UPDATE_STATUS, {"b_id": row.id, "status": reported, "provider_id": provider_id,
                                   "error": error, "updated_at": now, "in_doubt": False, "locked_until": None})
-    return SimpleNamespace(**{**_fields(row), "status": reported, "provider_id": provider_id, "error": error})
+    return SimpleNamespace(**{**_fields(row), "status": reported, "provider_id": provider_id, "error": error,
+                              "moved": True})
 
 
 def _fields(row: Any) -> dict[str, Any]:

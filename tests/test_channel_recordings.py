@@ -103,6 +103,10 @@ def test_recorded_payload(path: Path, app: Flask, sessions: sessionmaker[Session
             assert contact.opted_out is expect["contact"]["opted_out"]
         if "failed_tries" in expect["contact"]:  # at the question being asked (0: not counted as a failed try)
             assert ((contact.state or {}).get("flow") or {}).get("failures", 0) == expect["contact"]["failed_tries"]
+    if "log_excludes" in expect:  # what must not be kept (a location's coordinates…)
+        with sessions() as s:
+            logged = "\n".join(s.scalars(select(MessageLog.text)))
+        assert not [text for text in expect["log_excludes"] if text in logged], logged
     if "outbox" in expect:
         with sessions() as s:
             row = s.get(OutboxMessage, case["outbox"]["id"])

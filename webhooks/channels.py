@@ -146,9 +146,9 @@ def twilio_status() -> Any:
     with db.transaction(chat_service(current_app).engine) as conn:
         row = outbox.record_status(conn, provider_id=sid, status=status, outbox_id=outbox_id, now=now,
                                    error=twilio.error_text(code) if code else None)
-        if row is not None and row.status in outbox.FAILED_FOR_GOOD:
-            if code in OPT_OUT_CODES and row.contact_id is not None:
-                outbox.opt_out(conn, row.contact_id, now)
+        if row is not None and code in OPT_OUT_CODES and row.contact_id is not None:
+            outbox.opt_out(conn, row.contact_id, now)
+        if row is not None and row.moved and row.status in outbox.FAILED_FOR_GOOD:
             if code == OUTSIDE_WINDOW and row.channel == "whatsapp":
                 retried = outbox.retry_as_template(conn, row, now=now)  # tells a person when it cannot
             else:
