@@ -289,6 +289,41 @@ def test_telegram_blocked_by_the_user_opts_out(engine: Engine, telegram_fake: Fa
         assert conn.execute(select(Contact.opted_out).where(Contact.id == cid)).scalar_one() is True
 
 
+UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
+
+
+def test_alerts_to_a_group_that_became_a_supergroup_follow_it(engine: Engine, telegram_fake: FakeTelegram,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """Telegram refuses the DER group's old id (400, parameters.migrate_to_chat_id): the alert goes
+    to the supergroup at once — no retries in doubt — and so do the next ones; the log names the
+    setting to update."""
+    clock = Clock()
+    group, supergroup = "-4001234567", -1001987654321
+    telegram_fake.fail_next(400, UPGRADED, migrate_to_chat_id=supergroup)
+    first = queue(engine, clock, channel="telegram", address=group, text="🔴 Alerta #12", kind="alert")
+    sender = Sender(engine, {"telegram": TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)},
+                    clock=clock, sleep=lambda s: None)
+    sender.run_once()
+    assert [c.params["chat_id"] for c in telegram_fake.calls] == [int(group), supergroup]
+    assert (row(engine, first).status, row(engine, first).attempts) == ("sent", 1)
+    assert f"M360_DER_TELEGRAM_CHAT_ID={supergroup}" in caplog.text
+    clock.advance(5)
+    queue(engine, clock, channel="telegram", address=group, text="🔴 Alerta #13", kind="alert")
+    sender.run_once()
+    assert [c.params["chat_id"] for c in telegram_fake.calls][2:] == [supergroup]  # straight to the new id
+
+
+def test_a_group_that_moved_and_refuses_again_fails_for_good_naming_the_new_id(
+        engine: Engine, telegram_fake: FakeTelegram) -> None:
+    clock = Clock()
+    telegram_fake.fail_next(400, UPGRADED, migrate_to_chat_id=-1001987654321, times=2)
+    row_id = queue(engine, clock, channel="telegram", address="-4001234567", text="🔴 Alerta #12", kind="alert")
+    Sender(engine, {"telegram": TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)},
+           clock=clock, sleep=lambda s: None).run_once()
+    failed = row(engine, row_id)
+    assert (failed.status, failed.attempts) == ("failed", 1) and "-1001987654321" in failed.error
+
+
 def test_one_message_per_second_per_telegram_chat(engine: Engine, telegram_fake: FakeTelegram) -> None:
     clock = Clock()
     first = queue(engine, clock, channel="telegram", address="4242", text="uno", kind="reply")
