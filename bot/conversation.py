@@ -369,6 +369,10 @@ class Conversation:
             return Turn(engine.prompt(flow), state)
         if command == "help":
             return Turn([Outbound(self.t("help") + "\n\n" + self.t("continue_with"))] + engine.prompt(flow), state)
+        if (flow.pending or {}).get("kind") == "suggestion" and _LIST_CHOICE.fullmatch(text):
+            # "1" at "Entiendo que su solicitud es sobre … ¿Es correcto?": the theme list was never
+            # shown, so a number chooses nothing from it. Ask Sí/No again ("no" shows the list).
+            return Turn([Outbound(self.t("hint.yes_no"))] + engine.prompt(flow), state)
         step = _navigate(engine, flow, command) or engine.reply(flow, text, formats.local(now).date())
         return self._helpdesk_step(state, step)
 
@@ -588,6 +592,10 @@ class Conversation:
 
 NEED_WORDS = ("necesit", "ayuda con", "asesor", "capacita", "apoyo", "asistencia tecnica", "acompanamiento")
 _TICKET = re.compile(r"\bMDA-\d{4}-\d{5}\b", re.IGNORECASE)
+# Option numbers as people type them: "1", "#2", "opción 3", "1, 4", "2 y 5", "1-3", "la dos".
+_NUMBER = r"(\d{1,3}|uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce)"
+_LIST_CHOICE = re.compile(rf"\s*(opci[oó]n(es)?\s*|la\s+|el\s+|#)?{_NUMBER}(\s*(,|;|-|\by\b|\be\b|\s)\s*{_NUMBER})*"
+                          r"\s*[.!]*\s*", re.IGNORECASE)
 
 
 def ask_rating(state: ConversationState, code: str) -> ConversationState | None:
