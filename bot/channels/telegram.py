@@ -12,7 +12,8 @@ replies → Bot API calls.
 - Photos, voice notes, stickers, locations, contacts, forwarded stories… become media (only text is
   understood). A service message in a private chat (a message pinned, the auto-delete timer
   changed…) is not the person writing: it is ignored (200, nothing stored).
-- Edited messages are not answers: the bot says so instead of changing a stored answer.
+- Edited messages are not answers: the bot says so, and asks again what it is waiting for, instead
+  of changing a stored answer.
 - ``my_chat_member`` with status ``kicked`` in a private chat (the person blocked the bot) marks
   the contact unreachable (opted out).
 - An update that does not have Telegram's documented shape is ``Unreadable``: the webhook
@@ -90,8 +91,12 @@ def parse_update(data: Any, bot_username: str | None = None) -> Parsed:
     if update.my_chat_member is not None:
         return _member_change(update, bot_username)
     if update.edited_message is not None:
-        chat = update.edited_message.chat
-        return Parsed(chat_id=chat.id, note="edited_ignored") if chat.type == PRIVATE else Parsed()
+        edited = update.edited_message
+        if edited.chat.type != PRIVATE:
+            return Parsed()
+        inbound = Inbound(CHANNEL, str(edited.chat.id), edited.text or edited.caption or "",
+                          external_id=f"{edited.chat.id}:{update.update_id}", edited=True)
+        return Parsed(inbound=inbound, chat_id=edited.chat.id)
     if update.callback_query is not None:
         return _callback(update)
     message = update.message
