@@ -7,6 +7,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -323,27 +324,68 @@ def tickets_list(status: str | None, entity_code: str | None) -> None:
 @click.option("--actor", default=lambda: os.environ.get("USER", "der"), show_default="$USER")
 @click.option("--assignee")
 @click.option("--referred-to", help="For status remitida: the entity it is referred to.")
+@click.option("--wait", type=click.FloatRange(0, 600), default=10.0, show_default=True,
+              help="Seconds to wait for the sender's outcome when the notice can only go as a WhatsApp template.")
 def tickets_update(code: str, status: str, note: str | None, actor: str, assignee: str | None,
-                   referred_to: str | None) -> None:
-    """Move a ticket (the requester is notified through the outbox)."""
-    from bot import helpdesk
+                   referred_to: str | None, wait: float) -> None:
+    """Move a ticket (the requester is notified through the outbox).
+
+    Exit status 3 when the change is saved but the requester is known NOT to have been notified.
+    Whether a WhatsApp template can go is the sender's environment's to say, not this shell's: when
+    the requester's 24-hour window is closed, the command waits for the sender's outcome (``--wait``)
+    and, if it has none yet, says what it depends on."""
+    from bot import helpdesk, labels, outbox
     from surveys.models import utcnow
 
     db.upgrade()
+    engine, now = db.default_engine(), utcnow()
     try:
-        with db.transaction(db.default_engine()) as conn:
-            ticket = helpdesk.transition(conn, code.upper(), status, actor=actor, now=utcnow(), note=note,
+        with db.transaction(engine) as conn:
+            ticket = helpdesk.transition(conn, code.upper(), status, actor=actor, now=now, note=note,
                                          assignee=assignee, referred_to=referred_to)
-            problem = helpdesk.notification_problem(conn, ticket.code, utcnow())
+            notice = helpdesk.notice_queued(conn, ticket, now)
+            needed = helpdesk.template_needed(conn, ticket.code, now)
     except helpdesk.InvalidTransition as exc:
         raise click.ClickException(str(exc)) from exc
-    from bot import labels
 
     click.echo(f"{ticket.code}: {labels.label('status', ticket.status)}")
-    if problem is not None:  # the change is saved, but it is not a success: the requester will not know
-        click.echo(f"warning: the requester was NOT notified — {problem}. Call them, or configure the template "
-                   "(m360 templates) and resend from `m360 outbox review --failed`.", err=True)
+    if notice is None:
+        return
+    if needed is None:
+        click.echo(f"the requester is notified by {labels.label('channel', notice.channel)} (message #{notice.id})")
+        return
+    template = needed[0]
+    row = _settled(engine, notice.id, wait)
+    if row.status in (outbox.Status.SENT, outbox.Status.DELIVERED, outbox.Status.READ):
+        click.echo(f"the requester was notified with the WhatsApp template «{template.name}» (message #{row.id})")
+    elif row.status in outbox.FAILED_FOR_GOOD:
+        click.echo(f"warning: the requester was NOT notified — {row.error}. Call them, or fix the cause (for a "
+                   f"missing template: {template.env} in the sender's environment, see `m360 templates`) and "
+                   f"resend #{row.id} from `m360 outbox review --failed`.", err=True)
         raise SystemExit(NOT_NOTIFIED)
+    else:  # no outcome yet: say what it depends on, never that it worked
+        here = "set in this shell too" if template.content_sid else "not set in this shell, which may differ"
+        click.echo(f"notice queued (message #{row.id}), not confirmed: the requester's 24-hour WhatsApp window is "
+                   f"closed, so it can only go as the template «{template.name}», if the sender's environment has "
+                   f"{template.env} ({here}). If it cannot go, the sender fails it, raises the «envio_fallido» alert "
+                   "and lists it in `m360 outbox review --failed`.", err=True)
+
+
+def _settled(engine: Any, row_id: int, wait: float) -> Any:
+    """The outbox row once the sender has dealt with it, or as it is after ``wait`` seconds."""
+    import time
+
+    from sqlalchemy import select
+
+    from bot import outbox
+
+    deadline = time.monotonic() + wait
+    while True:
+        with engine.connect() as conn:
+            row = conn.execute(select(outbox.OUTBOX).where(outbox.OUTBOX.c.id == row_id)).one()
+        if row.status not in (outbox.Status.PENDING, outbox.Status.SENDING) or time.monotonic() >= deadline:
+            return row
+        time.sleep(0.25)
 
 
 @main.group("alerts")

@@ -9,6 +9,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -139,26 +140,82 @@ def test_closing_outside_the_window_asks_the_rating_with_its_template(engine: En
     assert "1 (muy mala) a 5 (excelente)" in templates.get("ticket_closed").body
 
 
-@pytest.mark.usefixtures("unconfigured")
-def test_a_ticket_update_with_no_template_is_never_reported_as_a_success(
+@pytest.fixture
+def running_sender(engine: Engine, twilio_fake: FakeTwilio) -> Iterator[outbox.OutboxWorker]:
+    """The sender of a deployment (as `m360 serve` or the Celery worker runs it), on the real clock."""
+    worker = outbox.OutboxWorker(Sender(engine, {"whatsapp": provider(twilio_fake)}, sleep=lambda s: None),
+                                 interval=0.05).start()
+    yield worker
+    worker.stop()
+
+
+@pytest.mark.usefixtures("unconfigured", "running_sender")
+def test_a_ticket_update_the_sender_cannot_send_is_never_reported_as_a_success(
         engine: Engine, twilio_fake: FakeTwilio, cli_database: str) -> None:
-    """The CLI says so and exits 3; the row fails with the reason; the DER gets an alert."""
+    """The sender has no template either: the CLI waits for its outcome, says NOT notified with the
+    sender's reason and exits 3; nothing Twilio would refuse was sent; the DER gets an alert."""
     from bot.cli import NOT_NOTIFIED, main
     from surveys.models import utcnow
 
     now = utcnow()  # the CLI runs on the real clock: everything here is relative to it
     _, code = requester(engine, last_message=now - timedelta(days=3))
-    result = CliRunner().invoke(main, ["tickets", "update", code, "--status", "asignada", "--note", "Marta la llama"])
-    assert result.exit_code == NOT_NOTIFIED
+    result = CliRunner().invoke(main, ["tickets", "update", code, "--status", "asignada", "--note", "Marta la llama",
+                                       "--wait", "20"])
+    assert result.exit_code == NOT_NOTIFIED, result.output
     assert f"{code}: Asignada" in result.stdout
     assert "NOT notified" in result.stderr and "M360_TICKET_UPDATE_CONTENT_SID" in result.stderr
-    sender(engine, twilio_fake, now + timedelta(seconds=1)).run_once()
-    assert twilio_fake.sent == []  # nothing Twilio would refuse is sent
+    assert twilio_fake.sent == []
     [row] = ticket_rows(engine)
     assert row.status == Status.FAILED and "M360_TICKET_UPDATE_CONTENT_SID" in row.error
     with engine.connect() as conn:
         [alert] = conn.execute(select(Alert.__table__).where(Alert.rule == "envio_fallido")).all()
     assert code in alert.title and "whatsapp" in alert.title
+
+
+@pytest.mark.usefixtures("configured", "running_sender")
+def test_the_cli_reports_what_the_sender_did_not_what_its_own_shell_has(
+        engine: Engine, twilio_fake: FakeTwilio, cli_database: str) -> None:
+    """The server has the template's SID, the operator's shell does not: the template goes, and the
+    CLI (another process, without the SID) says so — not «NOT notified»."""
+    import os
+    import subprocess
+    import sys
+
+    from surveys.models import utcnow
+
+    _, code = requester(engine, last_message=utcnow() - timedelta(days=3))
+    shell = {k: v for k, v in os.environ.items() if not k.endswith("_CONTENT_SID")}
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "tickets", "update", code, "--status", "asignada",
+                             "--wait", "30"], capture_output=True, text=True, env=shell, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "notified with the WhatsApp template «m360_solicitud_actualizada»" in result.stdout
+    [sent] = twilio_fake.sent
+    assert sent["ContentSid"] == SIDS["ticket_update"]
+
+
+@pytest.mark.usefixtures("unconfigured")
+def test_without_an_outcome_the_cli_says_what_the_notice_depends_on(engine: Engine, cli_database: str) -> None:
+    """No sender has run yet: the change is saved and the notice queued, and the CLI says it is not
+    confirmed and what it depends on (exit 0: nothing is known to have failed; if it does, the
+    sender raises the alert)."""
+    from bot.cli import main
+    from surveys.models import utcnow
+
+    _, code = requester(engine, last_message=utcnow() - timedelta(days=3))
+    result = CliRunner().invoke(main, ["tickets", "update", code, "--status", "asignada", "--wait", "0"])
+    assert result.exit_code == 0 and f"{code}: Asignada" in result.stdout
+    assert "not confirmed" in result.stderr and "M360_TICKET_UPDATE_CONTENT_SID" in result.stderr
+    assert "not set in this shell" in result.stderr and "NOT notified" not in result.stderr
+    assert ticket_rows(engine)[0].status == Status.PENDING
+
+
+def test_inside_the_window_the_cli_says_the_requester_is_notified(engine: Engine, cli_database: str) -> None:
+    from bot.cli import main
+    from surveys.models import utcnow
+
+    _, code = requester(engine, last_message=utcnow() - timedelta(hours=1))
+    result = CliRunner().invoke(main, ["tickets", "update", code, "--status", "asignada"])
+    assert result.exit_code == 0 and "the requester is notified by WhatsApp" in result.stdout
 
 
 @pytest.mark.usefixtures("unconfigured")
