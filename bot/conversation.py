@@ -305,7 +305,8 @@ class Conversation:
     def offer_switch(self, state: ConversationState, contact: ContactView, entity: str, token: str) -> Turn:
         """A deep link for ``entity`` opened in a chat registered for another one: the chat is not
         rebound (nor the link used up) unless the person says so."""
-        switch = {"token": token, "entity": entity, "back": state.mode}
+        back = state.switch["back"] if state.mode == "switch_entity" and state.switch else state.mode
+        switch = {"token": token, "entity": entity, "back": back}
         return Turn([self._switch_question(switch, contact)],
                     dataclasses.replace(state, mode="switch_entity", switch=switch))
 

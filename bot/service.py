@@ -178,7 +178,7 @@ class ChatService:
                     # (bot.conversation.offer_switch); the link is used only then.
                     switch_to = entity_code if not view.opted_out else None
                 elif entity_code is not None:
-                    self._use_invitation(conn, inbound.invitation, contact.id, now)
+                    self._bind_invitation(conn, inbound.invitation, contact.id, now)
                     changes["entity_code"] = entity_code
                     view = dataclasses.replace(view, entity_code=entity_code)
                     state = waves.invited_by_link(conn, inbound.invitation, state)  # a wave's link opens its interview
@@ -339,13 +339,18 @@ class ChatService:
         return str(invitation.entity_code)
 
     def _use_invitation(self, conn: Connection, token: str, contact_id: int, now: datetime) -> str | None:
-        """Use the invitation for this contact (it is theirs from now on); its entity, or None when
-        it can no longer be used (expired, or taken by another contact meanwhile)."""
+        """Use the invitation for this contact if it still can be (not expired, not taken by another
+        contact meanwhile); its entity, or None."""
         entity_code = self._invitation_entity(conn, token, contact_id, now)
         if entity_code is not None:
-            conn.execute(update(INVITATIONS).where(INVITATIONS.c.token == token).values(
-                contact_id=contact_id, used_at=func.coalesce(INVITATIONS.c.used_at, now)))
+            self._bind_invitation(conn, token, contact_id, now)
         return entity_code
+
+    @staticmethod
+    def _bind_invitation(conn: Connection, token: str, contact_id: int, now: datetime) -> None:
+        """The invitation is this contact's from now on (checked by ``_invitation_entity``)."""
+        conn.execute(update(INVITATIONS).where(INVITATIONS.c.token == token).values(
+            contact_id=contact_id, used_at=func.coalesce(INVITATIONS.c.used_at, now)))
 
     # -- message log and idempotency
 

@@ -523,6 +523,7 @@ def test_a_deep_link_for_another_entity_is_confirmed_before_the_chat_switches(
     before = bindings(sessions, token)
     assert before == ("63302", [("63302", "en_curso")], None)  # nothing changed yet, the link unused
     assert "responda Sí o No" in tg.say("tal vez")
+    assert "Buenavista" in tg.say(f"/start {token}")  # opened again before answering: the same question
     kept = tg.press("No")
     assert "sigue registrado por <b>Génova" in kept and "Buena" in dict(tg.buttons())  # and the question again
     assert bindings(sessions, token) == before
