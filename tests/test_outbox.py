@@ -459,3 +459,32 @@ def test_a_63016_report_that_overtakes_the_sender_still_sends_the_template(
     done = row(engine, row_id)
     assert done.status == "sent" and done.provider_id == template["sid"] and done.payload["superseded"] == [
         free_text["sid"]]
+
+
+# Where a row stands (from an earlier report, or the sender) × what Twilio reports now → where it ends.
+# Columns: queued, sending, sent, delivered, read, failed, undelivered.
+REPORTED_ORDER = ("queued", "sending", "sent", "delivered", "read", "failed", "undelivered")
+REPORT_PAIRS = {
+    "sent": ("sent", "sent", "sent", "delivered", "read", "failed", "undelivered"),
+    "delivered": ("delivered",) * 3 + ("delivered", "read", "delivered", "delivered"),
+    "read": ("read",) * 7,
+    "failed": ("failed",) * 3 + ("delivered", "read", "failed", "failed"),
+    "undelivered": ("undelivered",) * 3 + ("delivered", "read", "undelivered", "undelivered"),
+    # No provider id recorded yet: the report is the provider's first word on the row.
+    "pending": ("sent", "sent", "sent", "delivered", "read", "failed", "undelivered"),
+    "sending": ("sent", "sent", "sent", "delivered", "read", "failed", "undelivered"),
+    "review": ("sent", "sent", "sent", "delivered", "read", "failed", "undelivered"),
+}
+
+
+@pytest.mark.parametrize("current", list(REPORT_PAIRS))
+def test_every_pair_of_reported_statuses_moves_forward_only(engine: Engine, current: str) -> None:
+    clock = Clock()
+    for reported, expected in zip(REPORTED_ORDER, REPORT_PAIRS[current], strict=True):
+        row_id = queue(engine, clock, text=f"{current} then {reported}")
+        recorded = None if current in ("pending", "sending", "review") else "SM" + "a" * 32
+        with db.transaction(engine) as conn:
+            conn.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
+                         .values(status=current, provider_id=recorded))
+            outbox.record_status(conn, provider_id="SM" + "a" * 32, status=reported, outbox_id=row_id)
+        assert row(engine, row_id).status == expected, (current, reported)
