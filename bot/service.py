@@ -28,9 +28,9 @@ from bot.config import Settings
 from bot.conversation import (
     ConsentRecorded,
     ContactView,
-    EntitySwitched,
     Conversation,
     ConversationState,
+    EntitySwitched,
     Forget,
     HelpRequested,
     InterviewEvent,

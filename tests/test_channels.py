@@ -519,7 +519,8 @@ def test_a_deep_link_for_another_entity_is_confirmed_before_the_chat_switches(
     reach_the_first_question(tg)
     token = invite(sessions, "15109")  # Buenavista (Boyacá)
     asked = tg.say(f"/start {token}")
-    assert "registrado por <b>Génova" in asked and "Buenavista" in asked and [b for b, _ in tg.buttons()] == ["Sí", "No"]
+    assert "registrado por <b>Génova" in asked and "Buenavista" in asked
+    assert [label for label, _ in tg.buttons()] == ["Sí", "No"]
     before = bindings(sessions, token)
     assert before == ("63302", [("63302", "en_curso")], None)  # nothing changed yet, the link unused
     assert "responda Sí o No" in tg.say("tal vez")

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -315,8 +315,8 @@ def status_reporter(db_url: str, row_id: int, clock: Any = lambda: NOW) -> Any:
                 "AccountSid": "AC" + "0" * 32, "To": f"whatsapp:{NUMBER}", "From": f"whatsapp:{FROM}"}
         if code:
             form["ErrorCode"] = str(code)
-        return client.post(path, data=form, headers={
-            "X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(f"http://localhost{path}", form)}).status_code
+        signature = RequestValidator(TOKEN).compute_signature(f"http://localhost{path}", form)
+        return client.post(path, data=form, headers={"X-Twilio-Signature": signature}).status_code
     return report
 
 
@@ -326,8 +326,8 @@ def envio_fallido(sessions: sessionmaker[Session]) -> list[str]:
 
 
 @pytest.mark.usefixtures("configured")
-def test_reports_about_the_refused_free_text_never_move_the_template(engine: Engine, twilio_fake: FakeTwilio,
-                                                                   db_url: str, sessions: sessionmaker[Session]) -> None:
+def test_reports_about_the_refused_free_text_never_move_the_template(
+        engine: Engine, twilio_fake: FakeTwilio, db_url: str, sessions: sessionmaker[Session]) -> None:
     """Once 63016 has replaced the free text with the template, every later report about the free
     text — its late «sent», a second 63016 — is about a superseded send: the template still goes,
     stays delivered, and nobody is alerted."""

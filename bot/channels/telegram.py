@@ -54,7 +54,8 @@ PRIVATE = "private"
 GROUPS = frozenset({"group", "supergroup"})
 # What a person can send besides text (python-telegram-bot's list: photos, voice notes, stickers,
 # locations, contacts, polls, forwarded stories…). A payment receipt is a service message, not content.
-ATTACHMENTS = tuple(kind.value for kind in MessageAttachmentType if kind is not MessageAttachmentType.SUCCESSFUL_PAYMENT)
+ATTACHMENTS = tuple(kind.value for kind in MessageAttachmentType
+                    if kind is not MessageAttachmentType.SUCCESSFUL_PAYMENT)
 LOGGED_WITH_FILE = frozenset({"photo", "voice", "audio", "document", "video", "video_note", "sticker", "animation"})
 
 
