@@ -320,6 +320,8 @@ class Conversation:
         back = dataclasses.replace(state, mode=state.switch["back"], switch=None)
         if answer == "si":
             effects: list[Effect] = [EntitySwitched(state.switch["token"], state.switch["entity"])]
+            if back.mode == "helpdesk":  # a request being written for the other entity is left unsent
+                back = back.restored("menu")
             if back.in_interview and not back.paused:  # it was the other entity's interview: it waits, paused
                 effects.append(InterviewStatus("pausada"))
             done = [Outbound(self.t("switch_entity.done", entity=self.entity_display(state.switch["entity"])))]

@@ -561,7 +561,8 @@ def record_status(conn: Connection, *, provider_id: str, status: str, error: str
     if reported is None:  # scheduled, canceled, receiving…: nothing the outbox tracks
         return None
     where = OUTBOX.c.id == outbox_id if outbox_id is not None else OUTBOX.c.provider_id == provider_id
-    row = conn.execute(select(*_REPORT_COLUMNS).where(where)).first()
+    # Locked: two reports about one row (Twilio sends them in parallel) apply one after the other.
+    row = conn.execute(select(*_REPORT_COLUMNS).where(where).with_for_update()).first()
     if row is None or provider_id in ((row.payload or {}).get("superseded") or ()):
         return None
     if row.provider_id is not None and row.provider_id != provider_id:
