@@ -7,6 +7,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -212,7 +213,8 @@ def outbox_status() -> None:
 
 
 @outbox_group.command("review")
-@click.option("--failed", is_flag=True, help="Also list the messages that failed for good (last 30 days).")
+@click.option("--failed", is_flag=True, help="Also list the messages that did not reach their person (failed or "
+                                             "undelivered, last 30 days).")
 def outbox_review(failed: bool) -> None:
     """Messages a person must decide on (status review: maybe sent, the provider could not tell)."""
     from datetime import timedelta
@@ -223,13 +225,13 @@ def outbox_review(failed: bool) -> None:
     from surveys.models import utcnow
 
     db.upgrade()
-    statuses = [outbox.Status.REVIEW.value] + ([outbox.Status.FAILED.value] if failed else [])
+    statuses = [outbox.Status.REVIEW.value] + ([s.value for s in outbox.FAILED_FOR_GOOD] if failed else [])
     with db.default_engine().connect() as conn:
         rows = conn.execute(select(outbox.OUTBOX).where(
             outbox.OUTBOX.c.status.in_(statuses), outbox.OUTBOX.c.kind != "callback",
             outbox.OUTBOX.c.updated_at >= utcnow() - timedelta(days=30)).order_by(outbox.OUTBOX.c.id)).all()
     for row in rows:
-        click.echo(f"#{row.id}  {row.status:7s} {row.kind:10s} {row.channel}:{row.address}  {row.attempts} attempt(s)")
+        click.echo(f"#{row.id}  {row.status:11s} {row.kind:10s} {row.channel}:{row.address}  {row.attempts} attempt(s)")
         click.echo(f"    {row.error or ''}")
         click.echo(f"    «{row.text[:120]}»")
     if not rows:
@@ -327,12 +329,20 @@ def tickets_list(status: str | None, entity_code: str | None) -> None:
 @click.option("--referred-to", help="For status remitida: the entity it is referred to.")
 @click.option("--due", "due", help="Another due date (YYYY-MM-DD, a business day); needs --reason.")
 @click.option("--reason", help="Why the due date changes (recorded and told to the requester).")
+@click.option("--wait", type=click.FloatRange(0, 600), default=10.0, show_default=True,
+              help="Seconds to wait for the sender's outcome when the notice can only go as a WhatsApp template.")
 def tickets_update(code: str, status: str | None, note: str | None, actor: str, assignee: str | None,
-                   referred_to: str | None, due: str | None, reason: str | None) -> None:
-    """Change a ticket: its status, assignee, due date or a note (the requester is told through the outbox)."""
+                   referred_to: str | None, due: str | None, reason: str | None, wait: float) -> None:
+    """Change a ticket: its status, assignee, due date or a note (the requester is told through the outbox).
+
+    Exit status 3 when the change is saved but the requester is known NOT to have been notified.
+    Whether a WhatsApp template can go is the sender's environment's to say, not this shell's: when
+    the requester's 24-hour window is closed, the command waits for the sender's outcome (``--wait``)
+    and, if it has none yet, says what it depends on."""
     from datetime import date
 
-    from bot import helpdesk
+    from bot import helpdesk, labels, outbox
+    from surveys import formats
     from surveys.models import utcnow
 
     try:
@@ -340,22 +350,55 @@ def tickets_update(code: str, status: str | None, note: str | None, actor: str, 
     except ValueError as exc:
         raise click.BadParameter("use YYYY-MM-DD", param_hint="--due") from exc
     db.upgrade()
+    engine, now = db.default_engine(), utcnow()
     try:
-        with db.transaction(db.default_engine()) as conn:
-            ticket = helpdesk.change(conn, code.upper(), actor=actor, now=utcnow(), status=status, note=note,
+        with db.transaction(engine) as conn:
+            ticket = helpdesk.change(conn, code.upper(), actor=actor, now=now, status=status, note=note,
                                      assignee=assignee, referred_to=referred_to, due_date=due_date, due_reason=reason)
-            problem = helpdesk.notification_problem(conn, ticket.code, utcnow())
+            notice = helpdesk.notice_queued(conn, ticket, now)
+            needed = helpdesk.template_needed(conn, ticket.code, now)
     except helpdesk.InvalidTransition as exc:
         raise click.ClickException(str(exc)) from exc
-    from bot import labels
-    from surveys import formats
 
     due_shown = formats.day(ticket.due_date) if ticket.due_date else "—"
     click.echo(f"{ticket.code}: {labels.label('status', ticket.status)}, vence {due_shown}")
-    if problem is not None:  # the change is saved, but it is not a success: the requester will not know
-        click.echo(f"warning: the requester was NOT notified — {problem}. Call them, or configure the template "
-                   "(m360 templates) and resend from `m360 outbox review --failed`.", err=True)
+    if notice is None:
+        return
+    if needed is None:
+        click.echo(f"the requester is notified by {labels.label('channel', notice.channel)} (message #{notice.id})")
+        return
+    template = needed[0]
+    row = _settled(engine, notice.id, wait)
+    if row.status in (outbox.Status.SENT, outbox.Status.DELIVERED, outbox.Status.READ):
+        click.echo(f"the requester was notified with the WhatsApp template «{template.name}» (message #{row.id})")
+    elif row.status in outbox.FAILED_FOR_GOOD:
+        click.echo(f"warning: the requester was NOT notified — {row.error}. Call them, or fix the cause (for a "
+                   f"missing template: {template.env} in the sender's environment, see `m360 templates`) and "
+                   f"resend #{row.id} from `m360 outbox review --failed`.", err=True)
         raise SystemExit(NOT_NOTIFIED)
+    else:  # no outcome yet: say what it depends on, never that it worked
+        here = "set in this shell too" if template.content_sid else "not set in this shell, which may differ"
+        click.echo(f"notice queued (message #{row.id}), not confirmed: the requester's 24-hour WhatsApp window is "
+                   f"closed, so it can only go as the template «{template.name}», if the sender's environment has "
+                   f"{template.env} ({here}). If it cannot go, the sender fails it, raises the «envio_fallido» alert "
+                   "and lists it in `m360 outbox review --failed`.", err=True)
+
+
+def _settled(engine: Any, row_id: int, wait: float) -> Any:
+    """The outbox row once the sender has dealt with it, or as it is after ``wait`` seconds."""
+    import time
+
+    from sqlalchemy import select
+
+    from bot import outbox
+
+    deadline = time.monotonic() + wait
+    while True:
+        with engine.connect() as conn:
+            row = conn.execute(select(outbox.OUTBOX).where(outbox.OUTBOX.c.id == row_id)).one()
+        if row.status not in (outbox.Status.PENDING, outbox.Status.SENDING) or time.monotonic() >= deadline:
+            return row
+        time.sleep(0.25)
 
 
 @main.group("alerts")

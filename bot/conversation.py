@@ -79,6 +79,8 @@ class ConversationState:
     rating: str | None = None  # the closed ticket whose 1–5 rating is expected (mode "rating")
     invitation: dict[str, Any] | None = None  # a wave's pending invitation: {"wave", "period", "questionnaire"}
     wave: int | None = None  # the wave of the interview in progress, if it belongs to one
+    # A deep link for another entity than the chat's (mode "switch_entity"): {"token", "entity", "back"}
+    switch: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = {"mode": self.mode, "flow": self.flow, "interview_id": self.interview_id, "paused": self.paused,
@@ -91,6 +93,8 @@ class ConversationState:
             data["invitation"] = self.invitation
         if self.wave is not None:
             data["wave"] = self.wave
+        if self.switch is not None:
+            data["switch"] = self.switch
         return data
 
     @classmethod
@@ -139,6 +143,15 @@ class OptedIn:
 @dataclass(frozen=True)
 class Forget:
     """The person confirmed "BORRAR MIS DATOS": the host erases their personal data (bot.privacy)."""
+
+
+@dataclass(frozen=True)
+class EntitySwitched:
+    """The person confirmed that this chat now answers for the entity of invitation ``token``: the
+    host uses the invitation (checking it is still free) and binds the chat to its entity."""
+
+    token: str
+    entity: str
 
 
 @dataclass(frozen=True)
@@ -205,7 +218,8 @@ class OtherEntityRegistered:
 
 
 Effect = (ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | InterviewStarted | InterviewEvent | InterviewStatus
-          | HelpRequested | TicketsQuery | TicketRated | WaveJoined | Forget | ResultsQuery | OtherEntityRegistered)
+          | HelpRequested | TicketsQuery | TicketRated | WaveJoined | Forget | ResultsQuery | OtherEntityRegistered
+          | EntitySwitched)
 
 
 @dataclass(frozen=True)
@@ -262,6 +276,8 @@ class Conversation:
             return self._opted_out(state, contact, text, command, now)
         if command == "optout":
             return self._opt_out(state)
+        if state.mode == "switch_entity" and state.switch is not None:
+            return self._switch_entity(state, contact, text, command)
         if state.in_interview and self._expired(state, now):
             expired = self._expire(state)
             menu = self._show_menu(expired.state)
@@ -281,6 +297,64 @@ class Conversation:
         if state.mode == "rating":
             return self._rating(state, contact, text, command, now)
         return self._menu_turn(state, contact, text, command, now)
+
+    # -- what is being asked, and a deep link for another entity
+
+    def current_prompt(self, state: ConversationState, contact: ContactView) -> list[Outbound]:
+        """What the conversation waits for, asked again, changing nothing (after an edited message,
+        or a switch of entity declined); nothing when it waits for nothing in particular."""
+        if state.mode == "forget_confirm":
+            return [Outbound(self.t("forget_confirm"), self._yes_no_options())]
+        if state.mode == "resubscribe" or contact.opted_out:
+            return [Outbound(self.t("resubscribe_prompt"), self._yes_no_options())]
+        if state.mode == "switch_entity" and state.switch is not None:
+            return [self._switch_question(state.switch, contact)]
+        if state.mode == "resume_prompt" and state.flow is not None:
+            return [self._resume_question(FlowState.from_json(state.flow))]
+        if state.mode == "rating":
+            return [Outbound(self.t("ticket_rate"), rating_options(self.t))]
+        if state.mode in ("registro", "interview", "helpdesk") and state.flow is not None and not state.paused:
+            flow = FlowState.from_json(state.flow)
+            return self.engine(flow.questionnaire).prompt(flow)
+        if state.mode == "menu":
+            return self._show_menu(state).replies
+        return []
+
+    def offer_switch(self, state: ConversationState, contact: ContactView, entity: str, token: str) -> Turn:
+        """A deep link for ``entity`` opened in a chat registered for another one: the chat is not
+        rebound (nor the link used up) unless the person says so."""
+        back = state.switch["back"] if state.mode == "switch_entity" and state.switch else state.mode
+        switch = {"token": token, "entity": entity, "back": back}
+        return Turn([self._switch_question(switch, contact)],
+                    dataclasses.replace(state, mode="switch_entity", switch=switch))
+
+    def _switch_question(self, switch: dict[str, Any], contact: ContactView) -> Outbound:
+        return Outbound(self.t("switch_entity.confirm", current=self.entity_display(contact.entity_code),
+                               entity=self.entity_display(switch["entity"])), self._yes_no_options())
+
+    def _switch_entity(self, state: ConversationState, contact: ContactView, text: str, command: str | None) -> Turn:
+        assert state.switch is not None
+        answer = parsing.parse_yes_no(text)
+        back = dataclasses.replace(state, mode=state.switch["back"], switch=None)
+        if answer == "si":
+            effects: list[Effect] = [EntitySwitched(state.switch["token"], state.switch["entity"])]
+            if back.mode == "helpdesk":  # a request being written for the other entity is left unsent
+                back = back.restored("menu")
+            if back.in_interview and not back.paused:  # it was the other entity's interview: it waits, paused
+                effects.append(InterviewStatus("pausada"))
+            done = [Outbound(self.t("switch_entity.done", entity=self.entity_display(state.switch["entity"])))]
+            if back.in_interview:
+                done.append(Outbound(self.t("interview_waiting")))
+            menu = self._show_menu(dataclasses.replace(back, paused=back.in_interview or back.paused))
+            return Turn(done + menu.replies, menu.state, effects)
+        if answer == "no" or command in ("menu", "hello", "resume", "back", "pause"):
+            kept = Outbound(self.t("switch_entity.kept", entity=self.entity_display(contact.entity_code)))
+            return Turn([kept] + self.current_prompt(back, contact), back)
+        return Turn([Outbound(self.t("hint.yes_no")), self._switch_question(state.switch, contact)], state)
+
+    def entity_display(self, code: str | None) -> str:
+        entity = self.entities.get(code) if code else None
+        return entity.display if entity is not None else (code or "-")
 
     # -- registration (consent, entity, name, cargo)
 
@@ -400,6 +474,10 @@ class Conversation:
             return Turn(engine.prompt(flow), state)
         if command == "help":
             return Turn([Outbound(self.t("help") + "\n\n" + self.t("continue_with"))] + engine.prompt(flow), state)
+        if (flow.pending or {}).get("kind") == "suggestion" and _LIST_CHOICE.fullmatch(text):
+            # "1" at "Entiendo que su solicitud es sobre … ¿Es correcto?": the theme list was never
+            # shown, so a number chooses nothing from it. Ask Sí/No again ("no" shows the list).
+            return Turn([Outbound(self.t("hint.yes_no"))] + engine.prompt(flow), state)
         step = _navigate(engine, flow, command) or engine.reply(flow, text, formats.local(now).date())
         return self._helpdesk_step(state, step)
 
@@ -619,6 +697,10 @@ class Conversation:
 
 NEED_WORDS = ("necesit", "ayuda con", "asesor", "capacita", "apoyo", "asistencia tecnica", "acompanamiento")
 _TICKET = re.compile(r"\bMDA-\d{4}-\d{5}\b", re.IGNORECASE)
+# Option numbers as people type them: "1", "#2", "opción 3", "1, 4", "2 y 5", "1-3", "la dos".
+_NUMBER = r"(\d{1,3}|uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce)"
+_LIST_CHOICE = re.compile(rf"\s*(opci[oó]n(es)?\s*|la\s+|el\s+|#)?{_NUMBER}(\s*(,|;|-|\by\b|\be\b|\s)\s*{_NUMBER})*"
+                          r"\s*[.!]*\s*", re.IGNORECASE)
 
 
 def ask_rating(state: ConversationState, code: str) -> ConversationState | None:

@@ -288,14 +288,34 @@ def _notify(conn: Connection, ticket: Any, status: str, note: str | None, referr
 
 def notification_problem(conn: Connection, code: str, now: datetime) -> templates.Problem | None:
     """Why the requester of ``code`` cannot be told about a change now (WhatsApp, 24-hour window
-    closed, no template configured for it), or None: what the CLI and the panel show after a change."""
+    closed, no template configured *in this process's environment*), or None: what the panel shows
+    after a change (the panel runs where the sender runs; the CLI may not: it uses ``template_needed``)."""
+    needed = template_needed(conn, code, now)
+    return templates.Problem(needed[0], needed[1]) if needed is not None and not needed[0].content_sid else None
+
+
+def template_needed(conn: Connection, code: str, now: datetime) -> tuple[templates.Template, datetime | None] | None:
+    """The WhatsApp template the notice of ``code`` can only go as (the requester's 24-hour window
+    is closed) and their last message's time; None when free text reaches them (another channel,
+    the window open) or there is nobody to tell."""
     row = conn.execute(select(REQUESTS.c.status, CONTACTS.c.channel, CONTACTS.c.last_inbound_at, CONTACTS.c.state)
                        .join(CONTACTS, CONTACTS.c.id == REQUESTS.c.contact_id)
                        .where(REQUESTS.c.code == code.upper())).one_or_none()
-    if row is None:
+    if row is None or row.channel != templates.WHATSAPP or templates.window_open(row.last_inbound_at, now):
         return None
     rating = row.status == "cerrada" and (row.state or {}).get("mode") == "rating"
-    return templates.problem(row.channel, "ticket_closed" if rating else "ticket_update", row.last_inbound_at, now)
+    return templates.get("ticket_closed" if rating else "ticket_update"), row.last_inbound_at
+
+
+def notice_queued(conn: Connection, ticket: Any, now: datetime) -> Any:
+    """The outbox row (its first piece) of the notice a change of ``ticket`` at ``now`` queued, or None."""
+    if ticket.contact_id is None:
+        return None
+    outbox_rows = outbox.OUTBOX
+    return conn.execute(select(outbox_rows).where(
+        outbox_rows.c.contact_id == ticket.contact_id, outbox_rows.c.kind == "ticket",
+        outbox_rows.c.created_at == now, outbox_rows.c.after_id.is_(None)).order_by(outbox_rows.c.id.desc())
+    ).first()
 
 
 def tell(conn: Connection, ticket: Any, text: str, now: datetime) -> None:

@@ -47,9 +47,15 @@ INTERVIEW_STATUS: Final[Mapping[str, str]] = MappingProxyType({
 WAVE_STATUS: Final[Mapping[str, str]] = MappingProxyType({
     "creada": "creada", "programada": "programada", "en_curso": "en curso", "cerrada": "cerrada",
 })
+DELIVERY_STATUS: Final[Mapping[str, str]] = MappingProxyType({
+    "pending": "en cola", "sending": "enviándose", "sent": "enviado", "delivered": "entregado", "read": "leído",
+    "failed": "no se pudo enviar", "undelivered": "enviado, no entregado", "review": "por confirmar",
+    "skipped": "omitido (lo reemplazó la plantilla)",
+})
 _FIXED: Final[Mapping[str, Mapping[str, str]]] = MappingProxyType({
     "status": TICKET_STATUS, "rule": ALERT_RULE, "alert_status": ALERT_STATUS, "severity": SEVERITY, "role": ROLE,
     "channel": CHANNEL, "source": SOURCE, "interview_status": INTERVIEW_STATUS, "wave_status": WAVE_STATUS,
+    "delivery_status": DELIVERY_STATUS,
 })
 # Choice lists of the questionnaires whose codes reach analysts' screens.
 _CHOICES: Final = {"support_type": ("solicitud", "tipo_apoyo"), "phase": ("solicitud", "fase"),

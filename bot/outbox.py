@@ -76,6 +76,9 @@ class Status(StrEnum):
 # A row after one of these lets the next piece of its message go.
 DONE = frozenset({Status.SENT, Status.DELIVERED, Status.READ, Status.FAILED, Status.UNDELIVERED, Status.SKIPPED})
 NOT_SENT = frozenset({Status.FAILED, Status.UNDELIVERED, Status.SKIPPED})
+# Did not reach the person, and nothing more will be tried: listed for a person (panel «No entregados»,
+# `m360 outbox review --failed`), who can send it again.
+FAILED_FOR_GOOD = (Status.FAILED, Status.UNDELIVERED)
 
 
 # ------------------------------------------------------------------ providers
@@ -384,27 +387,32 @@ class Sender:
         if attempts is not None:
             values["attempts"] = attempts
         with db.transaction(self.engine) as conn:
-            conn.execute(update(OUTBOX).where(OUTBOX.c.id == row.id).values(**values))
+            if conn.execute(update(OUTBOX).where(_claimed(row)).values(**values)).rowcount != 1:
+                _overtaken(row, "retry")
 
     def _finish(self, row: Any, status: Status, *, provider_id: str | None = None, error: str | None = None) -> None:
         with db.transaction(self.engine) as conn:
-            self._record(conn, row, status, self.clock(), provider_id=provider_id, error=error)
+            self._record(conn, row, status, self.clock(), provider_id=provider_id, error=error, claimed=True)
 
     def _record(self, conn: Connection, row: Any, status: Status, now: datetime, *, provider_id: str | None = None,
-                error: str | None = None) -> None:
+                error: str | None = None, claimed: bool = False) -> None:
+        """The sender's outcome for a row. ``claimed``: written only if the row is still as this
+        sender's claim left it (``sending``, this attempt) — see ``_claimed``."""
         values: dict[str, Any] = dict(status=status, locked_until=None, error=error, updated_at=now,
                                       in_doubt=status == Status.REVIEW)
         if provider_id is not None:
             values["provider_id"] = provider_id
         if status == Status.SENT:
             values["sent_at"] = now
-        conn.execute(update(OUTBOX).where(OUTBOX.c.id == row.id).values(**values))
+        where = _claimed(row) if claimed else OUTBOX.c.id == row.id
+        if conn.execute(update(OUTBOX).where(where).values(**values)).rowcount != 1:
+            return _overtaken(row, status)
         interval = self.providers[row.channel].per_chat_interval
         if status == Status.SENT and interval > 0:
             # The next piece of this message: not before the chat's interval, whichever sender takes it.
             conn.execute(update(OUTBOX).where(OUTBOX.c.after_id == row.id, OUTBOX.c.status == Status.PENDING)
                          .values(next_attempt_at=now + timedelta(seconds=interval)))
-        if status in (Status.FAILED, Status.REVIEW):
+        if status in (*FAILED_FOR_GOOD, Status.REVIEW):
             outcome = SimpleNamespace(**{**row._asdict(), "error": error})
             try:
                 with conn.begin_nested():  # telling a person must never lose the outcome itself
@@ -417,11 +425,36 @@ class Sender:
             opt_out(conn, contact_id, self.clock())
 
 
+def _claimed(row: Any) -> Any:
+    """The row as this sender's claim left it: ``sending``, at the attempt the claim counted.
+
+    The sender writes its outcome only then. Meanwhile the provider may have reported on the message
+    (a status callback can arrive before the sender's own commit), a person may have decided, or —
+    after the lease expired — another sender may have claimed it; each of those is newer than what
+    this sender knows, so its write must not undo them. Pair by pair, where the row stands when the
+    sender finishes → what happens to the sender's sent / failed / review / retry:
+
+    - ``sending`` (this claim) → written: nobody else has spoken.
+    - ``sent``/``delivered``/``read`` (reported) → kept: the provider has the message; no resend.
+    - ``failed``/``undelivered`` (reported) → kept: the provider could not deliver it, and says so
+      with its own error code (the report raised the alert and, for 63016, queued the template).
+    - ``pending`` (a 63016 report queued the template) → kept: the template still goes.
+    - ``sending`` under a later claim (this lease expired) → kept: that claim decides."""
+    return and_(OUTBOX.c.id == row.id, OUTBOX.c.status == Status.SENDING, OUTBOX.c.attempts == row.attempts + 1)
+
+
+def _overtaken(row: Any, outcome: str) -> None:
+    log.info("outbox %s: its status changed while it was being sent (a delivery report, a person, another "
+             "sender); this sender's %s is not recorded", row.id, outcome)
+
+
 def tell_a_person(conn: Connection, row: Any, status: str, now: datetime) -> None:
-    """The default ``on_attention``: an alert for the DER (bot.alerts), for a row that needs a
-    person to decide (``review``) or a ticket notification that could not reach the requester.
-    Messages to the DER itself are only shown on the panel: an alert about them could fail the same way."""
-    if row.kind in TO_THE_DER or (status == Status.FAILED and (row.kind != "ticket" or row.error == "opted_out")):
+    """The default ``on_attention``, also called for a failure the provider reports later: an alert
+    for the DER (bot.alerts) for a row that needs a person to decide (``review``) or a ticket
+    notification that could not reach the requester (``failed``/``undelivered``, whatever the cause:
+    no template, a number WhatsApp cannot reach, the person opted out). Messages to the DER itself
+    are only shown on the panel: an alert about them could fail the same way."""
+    if row.kind in TO_THE_DER or (status in FAILED_FOR_GOOD and row.kind != "ticket"):
         return
     from bot.alerts import Alerts  # alerts queue through this module: imported when first needed
 
@@ -446,10 +479,11 @@ def mark_unreachable(engine: Engine, channel: str, address: str, now: datetime) 
 
 
 def resolve(conn: Connection, row_id: int, decision: str, *, actor: str, now: datetime) -> Any:
-    """A person's decision on a row in ``review`` (or a failed one): ``sent`` (it did arrive),
-    ``resend`` (it did not: send it again, from scratch) or ``drop`` (leave it failed). Returns the
-    row, or None when there is no such row in a state that allows it."""
-    allowed = {"sent": (Status.REVIEW,), "resend": (Status.REVIEW, Status.FAILED), "drop": (Status.REVIEW,)}
+    """A person's decision on a row in ``review`` (or one that failed for good): ``sent`` (it did
+    arrive), ``resend`` (it did not: send it again, from scratch) or ``drop`` (leave it failed).
+    Returns the row, or None when there is no such row in a state that allows it. A resend is a new
+    send: reports about the earlier one no longer move the row (its id becomes ``superseded``)."""
+    allowed = {"sent": (Status.REVIEW,), "resend": (Status.REVIEW, *FAILED_FOR_GOOD), "drop": (Status.REVIEW,)}
     if decision not in allowed:
         raise ValueError(f"unknown decision {decision!r}: use sent, resend or drop")
     row = conn.execute(select(OUTBOX).where(OUTBOX.c.id == row_id,
@@ -460,7 +494,8 @@ def resolve(conn: Connection, row_id: int, decision: str, *, actor: str, now: da
     note = f"{decision} by {actor} at {now:%Y-%m-%d %H:%M} UTC"
     values: dict[str, Any] = {
         "sent": dict(status=Status.SENT, sent_at=now, error=note),
-        "resend": dict(status=Status.PENDING, attempts=0, next_attempt_at=now, error=note),
+        "resend": dict(status=Status.PENDING, attempts=0, next_attempt_at=now, error=note,
+                       **_superseding(row.payload, row.provider_id)),
         "drop": dict(status=Status.FAILED, error=note),
     }[decision]
     conn.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(
@@ -468,50 +503,82 @@ def resolve(conn: Connection, row_id: int, decision: str, *, actor: str, now: da
     return conn.execute(select(OUTBOX).where(OUTBOX.c.id == row_id)).one()
 
 
-def retry_as_template(conn: Connection, row_id: int, refused_id: str, *, now: datetime) -> bool:
+def _superseding(payload: Mapping[str, Any] | None, provider_id: str | None, **more: Any) -> dict[str, Any]:
+    """Column values that start a new send of a row: the earlier send's provider id is kept in
+    ``payload.superseded`` (reports about it are ignored; reconcile never mistakes it for this one)."""
+    payload = {**(payload or {}), **more}
+    if provider_id:
+        payload["superseded"] = [*payload.get("superseded", ()), provider_id]
+    return {"payload": payload, "provider_id": None}
+
+
+def retry_as_template(conn: Connection, row: Any, *, now: datetime) -> bool:
     """Twilio refused a free-text WhatsApp message as outside the 24-hour window (63016, reported
     after it was accepted): queue it once more, as its template. False when it cannot be (no
     template for its kind, or it was already retried): the row stays failed and a person is told."""
-    row = conn.execute(select(OUTBOX).where(OUTBOX.c.id == row_id).with_for_update()).one_or_none()
-    payload = dict(row.payload or {}) if row is not None else {}
-    if row is None:
-        return False
+    payload = dict(row.payload or {})
     if payload.get("force_template") or not (payload.get("content_sid") or content_sid(payload.get("template"))):
-        refused = SimpleNamespace(**{**row._asdict(), "error": "63016: outside the 24-hour window, no template"})
-        tell_a_person(conn, refused, Status.FAILED, now)
+        refused = SimpleNamespace(**{**_fields(row), "error": f"{row.error}: outside the 24-hour window and "
+                                                             "no template to send instead"})
+        tell_a_person(conn, refused, row.status, now)
         return False
-    payload.update(force_template=True, superseded=[*payload.get("superseded", ()), refused_id])
-    conn.execute(update(OUTBOX).where(OUTBOX.c.id == row_id).values(
-        status=Status.PENDING, next_attempt_at=now, locked_until=None, payload=payload, in_doubt=False,
-        error="63016: outside the 24-hour window; sending the template", updated_at=now))
+    conn.execute(update(OUTBOX).where(OUTBOX.c.id == row.id).values(
+        status=Status.PENDING, next_attempt_at=now, locked_until=None, in_doubt=False,
+        error="63016: outside the 24-hour window; sending the template", updated_at=now,
+        **_superseding(payload, row.provider_id, force_template=True)))
     return True
 
 
 # ------------------------------------------------------------------ delivery status (provider callbacks)
 
-_STATUS_ORDER = {"pending": 0, "sending": 1, "review": 1, "sent": 2, "delivered": 3, "read": 4, "failed": 5,
-                 "undelivered": 5, "skipped": 5}
+# What a provider's report can say, as an outbox status ("queued": the provider has it).
+REPORTED = {"accepted": Status.SENT, "queued": Status.SENT, "sending": Status.SENT, "sent": Status.SENT,
+            "delivered": Status.DELIVERED, "read": Status.READ, "failed": Status.FAILED,
+            "undelivered": Status.UNDELIVERED}
+# A report moves a row forward only (callbacks arrive out of order). A failure overrides "sent" (the
+# provider took it, then could not deliver it) but not "delivered"/"read", which override a failure
+# (proof it arrived). A ``skipped`` row is never sent, so no report concerns it.
+_REPORT_RANK = {Status.PENDING: 0, Status.SENDING: 1, Status.REVIEW: 1, Status.SENT: 2, Status.FAILED: 3,
+                Status.UNDELIVERED: 3, Status.DELIVERED: 4, Status.READ: 5}
+_REPORT_COLUMNS = (OUTBOX.c.id, OUTBOX.c.status, OUTBOX.c.provider_id, OUTBOX.c.contact_id, OUTBOX.c.kind,
+                   OUTBOX.c.channel, OUTBOX.c.payload, OUTBOX.c.text)
 _UPDATE_STATUS = update(OUTBOX).where(OUTBOX.c.id == bindparam("b_id"))
 
 
 def record_status(conn: Connection, *, provider_id: str, status: str, error: str | None = None,
                   outbox_id: int | None = None, now: datetime | None = None) -> Any:
-    """A provider's delivery report (queued/sent/delivered/read/failed/undelivered). Statuses only
-    move forward (callbacks can arrive out of order); a report for a row in ``review`` settles it
-    (the message did reach the provider). Returns the outbox row as it was, or None."""
+    """A provider's delivery report (queued/sent/delivered/read/failed/undelivered) about the
+    message ``provider_id`` of row ``outbox_id`` (or, without it, the row that recorded that id).
+
+    Returns the row as the report left it (``moved``: whether the report changed its status), or
+    None when the report is about no send the outbox stands by: an unknown message, or one the row
+    *superseded* (the free text a 63016 refusal replaced with the template, a send a person chose
+    to repeat), or any other id than the one it recorded. A status that does not move the row
+    forward is not written. A report for a row that has no provider id yet (the sender has not
+    recorded its send; a send in doubt; a row in ``review``) is the provider's first word on it: it
+    is taken, and settles the row."""
     now = now or utcnow()
-    condition = OUTBOX.c.provider_id == provider_id
-    if outbox_id is not None:
-        condition = or_(condition, OUTBOX.c.id == outbox_id)
-    row = conn.execute(select(OUTBOX.c.id, OUTBOX.c.status, OUTBOX.c.contact_id, OUTBOX.c.kind, OUTBOX.c.channel,
-                              OUTBOX.c.payload).where(condition)).first()
-    if row is None:
+    reported = REPORTED.get(status)
+    if reported is None:  # scheduled, canceled, receiving…: nothing the outbox tracks
         return None
-    status = {"queued": "sent", "accepted": "sent", "sending": "sent"}.get(status, status)
-    if _STATUS_ORDER.get(status, 0) > _STATUS_ORDER.get(row.status, 0):
-        conn.execute(_UPDATE_STATUS, {"b_id": row.id, "status": status, "provider_id": provider_id,
-                                      "error": error, "updated_at": now, "in_doubt": False})
-    return row
+    where = OUTBOX.c.id == outbox_id if outbox_id is not None else OUTBOX.c.provider_id == provider_id
+    # Locked: two reports about one row (Twilio sends them in parallel) apply one after the other.
+    row = conn.execute(select(*_REPORT_COLUMNS).where(where).with_for_update()).first()
+    if row is None or provider_id in ((row.payload or {}).get("superseded") or ()):
+        return None
+    if row.provider_id is not None and row.provider_id != provider_id:
+        return None
+    current = _REPORT_RANK.get(Status(row.status))
+    if current is None or (row.provider_id is not None and _REPORT_RANK[reported] <= current):
+        return SimpleNamespace(**_fields(row), moved=False)
+    conn.execute(_UPDATE_STATUS, {"b_id": row.id, "status": reported, "provider_id": provider_id,
+                                  "error": error, "updated_at": now, "in_doubt": False, "locked_until": None})
+    return SimpleNamespace(**{**_fields(row), "status": reported, "provider_id": provider_id, "error": error,
+                              "moved": True})
+
+
+def _fields(row: Any) -> dict[str, Any]:
+    return dict(row._asdict()) if hasattr(row, "_asdict") else dict(vars(row))
 
 
 # ------------------------------------------------------------------ the in-process worker

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Row, bindparam, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
@@ -30,6 +30,7 @@ from bot.conversation import (
     ContactView,
     Conversation,
     ConversationState,
+    EntitySwitched,
     Forget,
     HelpRequested,
     InterviewEvent,
@@ -158,6 +159,11 @@ class ChatService:
                         "b_channel": inbound.channel, "b_external_id": inbound.external_id}).first() is not None:
                     raise _Redelivery
                 return Turn([Outbound(texts()("stale_option"), notice=True)], ConversationState())
+            if inbound.edited:  # not an answer: say so, ask again what is being asked; nothing is written
+                saved = contact.state if contact is not None else None
+                state = ConversationState.from_json(saved)
+                asked = self.conversation.current_prompt(state, _view(contact)) if contact is not None else []
+                return Turn([Outbound(texts()("edited_ignored")), *_with_prompt(asked, saved)], state)
             if contact is None:
                 # A concurrent first message for the same address fails here (unique) and is retried.
                 conn.execute(INSERT_CONTACT, dict(channel=inbound.channel, address=inbound.address, state={},
@@ -166,13 +172,21 @@ class ChatService:
             state = ConversationState.from_json(contact.state)
             changes: dict[str, Any] = {}
             view = _view(contact)
+            switch_to = None
             if inbound.invitation:
-                entity_code = self._use_invitation(conn, inbound.invitation, contact.id, now)
-                if entity_code is not None:
+                entity_code = self._invitation_entity(conn, inbound.invitation, contact.id, now)
+                if entity_code is not None and view.entity_code not in (None, entity_code) and view.consent:
+                    # Registered for another entity: never rebound silently — the person confirms
+                    # (bot.conversation.offer_switch); the link is used only then.
+                    switch_to = entity_code if not view.opted_out else None
+                elif entity_code is not None:
+                    self._bind_invitation(conn, inbound.invitation, contact.id, now)
                     changes["entity_code"] = entity_code
                     view = dataclasses.replace(view, entity_code=entity_code)
                     state = waves.invited_by_link(conn, inbound.invitation, state)  # a wave's link opens its interview
-            if inbound.media and not inbound.text.strip() and state.mode == "new":
+            if switch_to is not None and inbound.invitation:
+                turn = self.conversation.offer_switch(state, view, switch_to, inbound.invitation)
+            elif inbound.media and not inbound.text.strip() and state.mode == "new":
                 # A first message that is a voice note or a photo: greet as for "hola", saying why.
                 turn = self.conversation.handle(state, view, "hola", now)
                 turn = dataclasses.replace(turn, replies=[Outbound(texts()("only_text_first")), *turn.replies])
@@ -228,6 +242,13 @@ class ChatService:
                                            now=now)
                 case ProfileUpdated(fields=fields):
                     changes.update(fields)
+                case EntitySwitched(token=token, entity=entity):
+                    if self._use_invitation(conn, token, contact_id, now) == entity:
+                        changes["entity_code"] = entity
+                        state = waves.invited_by_link(conn, token, state)
+                    else:  # the link expired or someone else used it while the person was deciding
+                        gone = texts()("switch_entity.gone", entity=self.conversation.entity_display(entity_code))
+                        extra.instead_of_first = Outbound(gone)
                 case OptedOut():
                     changes.update(opted_out=True, opted_out_at=now)
                 case OptedIn():
@@ -324,18 +345,31 @@ class ChatService:
         return [Outbound("\n".join(lines))]
 
     @staticmethod
-    def _use_invitation(conn: Connection, token: str, contact_id: int, now: datetime) -> str | None:
-        """The entity an invitation binds this contact to; None if unknown, expired or used by another."""
-        invitation = conn.execute(select(INVITATIONS).where(INVITATIONS.c.token == token)).one_or_none()
+    def _invitation_entity(conn: Connection, token: str, contact_id: int, now: datetime) -> str | None:
+        """The entity an invitation would bind this contact to; None if unknown, expired or used by another."""
+        invitation = conn.execute(select(INVITATIONS.c.entity_code, INVITATIONS.c.expires_at, INVITATIONS.c.contact_id)
+                                  .where(INVITATIONS.c.token == token)).one_or_none()
         if invitation is None or (invitation.expires_at is not None and invitation.expires_at < now):
             log.info("invitation %s unknown or expired", token[:6])
             return None
         if invitation.contact_id not in (None, contact_id):
             log.info("invitation %s already used by another contact", token[:6])
             return None
-        conn.execute(update(INVITATIONS).where(INVITATIONS.c.id == invitation.id)
-                     .values(contact_id=contact_id, used_at=invitation.used_at or now))
         return str(invitation.entity_code)
+
+    def _use_invitation(self, conn: Connection, token: str, contact_id: int, now: datetime) -> str | None:
+        """Use the invitation for this contact if it still can be (not expired, not taken by another
+        contact meanwhile); its entity, or None."""
+        entity_code = self._invitation_entity(conn, token, contact_id, now)
+        if entity_code is not None:
+            self._bind_invitation(conn, token, contact_id, now)
+        return entity_code
+
+    @staticmethod
+    def _bind_invitation(conn: Connection, token: str, contact_id: int, now: datetime) -> None:
+        """The invitation is this contact's from now on (checked by ``_invitation_entity``)."""
+        conn.execute(update(INVITATIONS).where(INVITATIONS.c.token == token).values(
+            contact_id=contact_id, used_at=func.coalesce(INVITATIONS.c.used_at, now)))
 
     # -- message log and idempotency
 
@@ -388,11 +422,14 @@ class _Extra:
     before: list[Outbound] = field(default_factory=list)
     before_last: list[Outbound] = field(default_factory=list)  # e.g. a ticket code, before the interview's thanks
     after: list[Outbound] = field(default_factory=list)
+    instead_of_first: Outbound | None = None  # the conversation's first reply did not come true (a link gone)
 
     def __bool__(self) -> bool:
-        return bool(self.before or self.before_last or self.after)
+        return bool(self.before or self.before_last or self.after or self.instead_of_first)
 
     def around(self, replies: list[Outbound]) -> list[Outbound]:
+        if self.instead_of_first is not None:
+            replies = [self.instead_of_first, *replies[1:]]
         return self.before + replies[:-1] + self.before_last + replies[-1:] + self.after
 
 

@@ -166,6 +166,8 @@ class Interviewer:
         if not parsed.ok:
             if parsed.reason == parsing.NONE_GIVEN and not question.required:
                 return self.skip(state)  # "no hay fecha": nothing to store
+            if parsed.reason == parsing.EMPTY and question.type is QType.TEXT and text.strip():
+                return self._invalid(state, question, "no_words")  # "👍🎉": they did write, only no words
             return self._invalid(state, question, parsed.reason)
         if parsed.confirm:
             guess = {"kind": "confirm", "value": parsed.value, "raw": text}
@@ -326,8 +328,8 @@ class Interviewer:
         return Step([Outbound(hint, self._options(question))], state, [])
 
     def _hint(self, question: Question, reason: str | None) -> str:
-        if reason == "too_long":
-            return self.t("hint.too_long")
+        if reason in ("too_long", "no_words"):
+            return self.t(f"hint.{reason}")
         if question.type is QType.DATE and reason in ("out_of_range", "ambiguous"):
             return self.t(f"hint.date_{reason}")
         hint = self.t(f"hint.{question.type.value}", n=len(self.q.options(question)))

@@ -48,6 +48,7 @@ class Inbound:
     # A button press: the token of the prompt its keyboard was sent for ("" = any prompt); None for
     # typed text.
     prompt: str | None = None
+    edited: bool = False  # an edit of an earlier message (Telegram): not an answer
 
     def __post_init__(self) -> None:
         # PostgreSQL text cannot hold NUL characters (SQLite can): a stray one in a message would make

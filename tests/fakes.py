@@ -487,9 +487,11 @@ class FakeTelegram(_FakeServer):
 
     # scripting
     def fail_next(self, status: int, description: str = "Internal Server Error", retry_after: int | None = None,
-                  times: int = 1, method: str | None = "sendMessage") -> None:
-        """The next ``times`` calls of ``method`` (any method when None) answer ``{"ok": false, ...}``."""
-        spec = {"status": status, "description": description, "retry_after": retry_after, "method": method}
+                  times: int = 1, method: str | None = "sendMessage", migrate_to_chat_id: int | None = None) -> None:
+        """The next ``times`` calls of ``method`` (any method when None) answer ``{"ok": false, ...}``
+        (``migrate_to_chat_id``: the group became that supergroup, as Telegram's ``parameters`` say)."""
+        spec = {"status": status, "description": description, "retry_after": retry_after, "method": method,
+                "migrate_to_chat_id": migrate_to_chat_id}
         with self._cond:
             self._failures.append([spec, times])
 
@@ -541,10 +543,13 @@ class FakeTelegram(_FakeServer):
 
     # HTTP
     @staticmethod
-    def _fail(status: int, description: str, retry_after: int | None = None) -> _Reply:
+    def _fail(status: int, description: str, retry_after: int | None = None,
+              migrate_to_chat_id: int | None = None) -> _Reply:
         body: JSON = {"ok": False, "error_code": status, "description": description}
-        if retry_after is not None:
-            body["parameters"] = {"retry_after": retry_after}
+        parameters = {k: v for k, v in (("retry_after", retry_after), ("migrate_to_chat_id", migrate_to_chat_id))
+                      if v is not None}
+        if parameters:
+            body["parameters"] = parameters
         return _Reply(status, body)
 
     def _dispatch(self, http_method: str, path: str, headers: Any, body: bytes) -> _Reply:
@@ -578,7 +583,8 @@ class FakeTelegram(_FakeServer):
             failure = _take_failure(self._failures, lambda spec: spec["method"] in (None, method))
             handler = self._handlers.get(method)
         if failure:
-            return self._fail(failure["status"], failure["description"], failure["retry_after"])
+            return self._fail(failure["status"], failure["description"], failure["retry_after"],
+                              failure.get("migrate_to_chat_id"))
         if handler is not None:
             return _Reply(200, {"ok": True, "result": handler(params)})
         if method == "getUpdates":

@@ -401,8 +401,8 @@ def test_twilio_status_callback_updates_the_outbox_and_honours_unsubscribes(
     assert forged.status_code == 403
     assert report("failed", ErrorCode="21610") == 204
     with sessions() as s:
-        assert s.scalar(select(OutboxMessage.status)) == "failed"
-        assert s.scalar(select(Contact.opted_out)) is True
+        assert s.scalar(select(OutboxMessage.status)) == "delivered"  # a failure never undoes a delivery…
+        assert s.scalar(select(Contact.opted_out)) is True  # …but the unsubscribe it reports is honoured
     # A later message from them is answered and asks whether to re-subscribe.
     assert "volver a recibirlos" in chat.say("hola otra vez")
 
@@ -498,6 +498,53 @@ def reach_the_first_question(tg: TelegramChat) -> None:
     tg.say("Ana")
     tg.press("Secretario(a) de Planeación")
     assert "20 preguntas" in tg.press("Responder el Monitoreo 360")
+
+
+def bindings(sessions: sessionmaker[Session], token: str) -> tuple[Any, ...]:
+    """(chat's entity, its interviews' entities and statuses, who used the invitation)."""
+    from surveys.models import Interview, Invitation
+
+    with sessions() as s:
+        return (s.scalar(select(Contact.entity_code).where(Contact.address == "424242")),
+                s.execute(select(Interview.entity_code, Interview.status)).all(),
+                s.execute(select(Invitation.contact_id).where(Invitation.token == token)).scalar())
+
+
+def test_a_deep_link_for_another_entity_is_confirmed_before_the_chat_switches(
+        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    """Registered for Génova with an interview in progress, the person opens Buenavista's link: the
+    chat asks; «No» keeps everything (the link stays free for the person it was meant for), «Sí»
+    switches, with Génova's interview paused, not lost."""
+    tg = TelegramChat(client)
+    reach_the_first_question(tg)
+    token = invite(sessions, "15109")  # Buenavista (Boyacá)
+    asked = tg.say(f"/start {token}")
+    assert "registrado por <b>Génova" in asked and "Buenavista" in asked
+    assert [label for label, _ in tg.buttons()] == ["Sí", "No"]
+    before = bindings(sessions, token)
+    assert before == ("63302", [("63302", "en_curso")], None)  # nothing changed yet, the link unused
+    assert "responda Sí o No" in tg.say("tal vez")
+    assert "Buenavista" in tg.say(f"/start {token}")  # opened again before answering: the same question
+    kept = tg.press("No")
+    assert "sigue registrado por <b>Génova" in kept and "Buena" in dict(tg.buttons())  # and the question again
+    assert bindings(sessions, token) == before
+    TelegramChat(client, chat_id=5150).say(f"/start {token}")  # the invited person can still use it
+    assert bindings(sessions, token)[2] is not None
+
+    other = invite(sessions, "15109")
+    tg.say(f"/start {other}")
+    switched = tg.say("sí, ahora respondo por Buenavista")
+    assert "ahora responde por <b>Buenavista" in switched and "CONTINUAR" in switched
+    assert bindings(sessions, other)[:2] == ("15109", [("63302", "pausada")])
+
+
+def test_a_deep_link_for_the_same_entity_or_a_new_chat_binds_without_asking(
+        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    tg = TelegramChat(client)
+    reach_the_first_question(tg)
+    same = invite(sessions, "63302")
+    assert "registrado por" not in tg.say(f"/start {same}")
+    assert bindings(sessions, same)[2] is not None
 
 
 def test_a_tap_on_an_old_keyboard_answers_nothing_and_the_keyboard_is_removed(

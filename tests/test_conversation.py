@@ -159,6 +159,18 @@ def test_back_changes_an_answer_and_irrelevant_answers_are_cleared(chat: Chat, s
     assert stored["demanda_temas"] == ["formulacion_pdt"] and "demanda_otro" not in stored
 
 
+@pytest.mark.parametrize("name", ["👍🎉", "🙋‍♀️", "...", "😀 😀 😀"])
+def test_a_name_written_only_in_emoji_is_asked_in_words(chat: Chat, name: str) -> None:
+    """They did write text: the hint is not «escriba un mensaje de texto» but to use words."""
+    chat.say("Hola")
+    chat.say("si")
+    chat.say("genova quindio")
+    assert "nombre" in chat.say("sí")
+    hint = chat.say(name)
+    assert "con palabras" in hint and "mensaje de texto" not in hint
+    assert "cargo" in chat.say("Ana Pérez")
+
+
 def test_back_on_first_question(chat: Chat) -> None:
     register(chat)
     start_interview(chat)

@@ -72,6 +72,24 @@ def test_a_rejected_proposal_shows_the_list(chat: Chat, sessions: sessionmaker[S
     assert tickets(sessions)[0].themes == ["seguimiento_pdt"]
 
 
+@pytest.mark.parametrize("number", ["1", "2", "1, 3", "la 1", "uno", "#2", "opción 3"])
+def test_a_number_at_the_theme_confirmation_chooses_nothing(chat: Chat, sessions: sessionmaker[Session],
+                                                            number: str) -> None:
+    """"¿Es correcto? Responda Sí o No" after the themes were guessed: the theme list was never shown,
+    so a number is not option N of it — Sí/No is asked again and the proposed themes stand."""
+    register(chat)
+    chat.say("2")
+    proposal = chat.say("necesitamos ayuda para armonizar el presupuesto con el plan indicativo")
+    reply = chat.say(number)
+    assert "responda Sí o No" in reply and "Entiendo que su solicitud es sobre" in reply
+    assert "Anotado" not in reply and "tipo de apoyo" not in reply
+    assert "tipo de apoyo" in chat.say("sí")
+    for text in ("asistencia tecnica", "2", "1", "1", "no"):
+        chat.say(text)
+    [ticket] = tickets(sessions)
+    assert set(ticket.themes) >= {"plan_indicativo", "armonizacion_presupuestal"} and "Plan indicativo" in proposal
+
+
 def test_a_need_written_at_the_menu_starts_the_request(chat: Chat, sessions: sessionmaker[Session]) -> None:
     register(chat)
     reply = chat.say("necesito ayuda con el plan indicativo por favor")

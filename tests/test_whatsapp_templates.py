@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -140,26 +141,82 @@ def test_closing_outside_the_window_asks_the_rating_with_its_template(engine: En
     assert "1 (muy mala) a 5 (excelente)" in templates.get("ticket_closed").body
 
 
-@pytest.mark.usefixtures("unconfigured")
-def test_a_ticket_update_with_no_template_is_never_reported_as_a_success(
+@pytest.fixture
+def running_sender(engine: Engine, twilio_fake: FakeTwilio) -> Iterator[outbox.OutboxWorker]:
+    """The sender of a deployment (as `m360 serve` or the Celery worker runs it), on the real clock."""
+    worker = outbox.OutboxWorker(Sender(engine, {"whatsapp": provider(twilio_fake)}, sleep=lambda s: None),
+                                 interval=0.05).start()
+    yield worker
+    worker.stop()
+
+
+@pytest.mark.usefixtures("unconfigured", "running_sender")
+def test_a_ticket_update_the_sender_cannot_send_is_never_reported_as_a_success(
         engine: Engine, twilio_fake: FakeTwilio, cli_database: str) -> None:
-    """The CLI says so and exits 3; the row fails with the reason; the DER gets an alert."""
+    """The sender has no template either: the CLI waits for its outcome, says NOT notified with the
+    sender's reason and exits 3; nothing Twilio would refuse was sent; the DER gets an alert."""
     from bot.cli import NOT_NOTIFIED, main
     from surveys.models import utcnow
 
     now = utcnow()  # the CLI runs on the real clock: everything here is relative to it
     _, code = requester(engine, last_message=now - timedelta(days=3))
-    result = CliRunner().invoke(main, ["tickets", "update", code, "--status", "asignada", "--note", "Marta la llama"])
-    assert result.exit_code == NOT_NOTIFIED
+    result = CliRunner().invoke(main, ["tickets", "update", code, "--status", "asignada", "--note", "Marta la llama",
+                                       "--wait", "20"])
+    assert result.exit_code == NOT_NOTIFIED, result.output
     assert f"{code}: Asignada" in result.stdout
     assert "NOT notified" in result.stderr and "M360_TICKET_UPDATE_CONTENT_SID" in result.stderr
-    sender(engine, twilio_fake, now + timedelta(seconds=1)).run_once()
-    assert twilio_fake.sent == []  # nothing Twilio would refuse is sent
+    assert twilio_fake.sent == []
     [row] = ticket_rows(engine)
     assert row.status == Status.FAILED and "M360_TICKET_UPDATE_CONTENT_SID" in row.error
     with engine.connect() as conn:
         [alert] = conn.execute(select(Alert.__table__).where(Alert.rule == "envio_fallido")).all()
     assert code in alert.title and "whatsapp" in alert.title
+
+
+@pytest.mark.usefixtures("configured", "running_sender")
+def test_the_cli_reports_what_the_sender_did_not_what_its_own_shell_has(
+        engine: Engine, twilio_fake: FakeTwilio, cli_database: str) -> None:
+    """The server has the template's SID, the operator's shell does not: the template goes, and the
+    CLI (another process, without the SID) says so — not «NOT notified»."""
+    import os
+    import subprocess
+    import sys
+
+    from surveys.models import utcnow
+
+    _, code = requester(engine, last_message=utcnow() - timedelta(days=3))
+    shell = {k: v for k, v in os.environ.items() if not k.endswith("_CONTENT_SID")}
+    result = subprocess.run([sys.executable, "-m", "bot.cli", "tickets", "update", code, "--status", "asignada",
+                             "--wait", "30"], capture_output=True, text=True, env=shell, cwd=ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "notified with the WhatsApp template «m360_solicitud_actualizada»" in result.stdout
+    [sent] = twilio_fake.sent
+    assert sent["ContentSid"] == SIDS["ticket_update"]
+
+
+@pytest.mark.usefixtures("unconfigured")
+def test_without_an_outcome_the_cli_says_what_the_notice_depends_on(engine: Engine, cli_database: str) -> None:
+    """No sender has run yet: the change is saved and the notice queued, and the CLI says it is not
+    confirmed and what it depends on (exit 0: nothing is known to have failed; if it does, the
+    sender raises the alert)."""
+    from bot.cli import main
+    from surveys.models import utcnow
+
+    _, code = requester(engine, last_message=utcnow() - timedelta(days=3))
+    result = CliRunner().invoke(main, ["tickets", "update", code, "--status", "asignada", "--wait", "0"])
+    assert result.exit_code == 0 and f"{code}: Asignada" in result.stdout
+    assert "not confirmed" in result.stderr and "M360_TICKET_UPDATE_CONTENT_SID" in result.stderr
+    assert "not set in this shell" in result.stderr and "NOT notified" not in result.stderr
+    assert ticket_rows(engine)[0].status == Status.PENDING
+
+
+def test_inside_the_window_the_cli_says_the_requester_is_notified(engine: Engine, cli_database: str) -> None:
+    from bot.cli import main
+    from surveys.models import utcnow
+
+    _, code = requester(engine, last_message=utcnow() - timedelta(hours=1))
+    result = CliRunner().invoke(main, ["tickets", "update", code, "--status", "asignada"])
+    assert result.exit_code == 0 and "the requester is notified by WhatsApp" in result.stdout
 
 
 @pytest.mark.usefixtures("unconfigured")
@@ -245,6 +302,83 @@ def test_a_63016_in_a_status_report_sends_the_template_once(engine: Engine, twil
     assert len(twilio_fake.sent) == 2 and ticket_rows(engine)[0].status == "undelivered"
     with sessions() as s:
         assert s.scalars(select(Alert.rule).where(Alert.rule == "envio_fallido")).all() == ["envio_fallido"]
+
+
+def status_reporter(db_url: str, row_id: int, clock: Any = lambda: NOW) -> Any:
+    """Twilio's status callbacks for outbox row ``row_id``, signed, to the real app."""
+    from webhooks.app import create_app
+
+    client = create_app(db_url, TWILIO_AUTH_TOKEN=TOKEN, providers={}, M360_CLOCK=clock).test_client()
+
+    def report(sid: str, status: str, code: int | None = None) -> int:
+        path = f"/webhooks/twilio/status?outbox={row_id}"
+        form = {"MessageSid": sid, "SmsSid": sid, "MessageStatus": status, "SmsStatus": status,
+                "AccountSid": "AC" + "0" * 32, "To": f"whatsapp:{NUMBER}", "From": f"whatsapp:{FROM}"}
+        if code:
+            form["ErrorCode"] = str(code)
+        signature = RequestValidator(TOKEN).compute_signature(f"http://localhost{path}", form)
+        return client.post(path, data=form, headers={"X-Twilio-Signature": signature}).status_code
+    return report
+
+
+def envio_fallido(sessions: sessionmaker[Session]) -> list[str]:
+    with sessions() as s:
+        return list(s.scalars(select(Alert.title).where(Alert.rule == "envio_fallido")))
+
+
+@pytest.mark.usefixtures("configured")
+def test_reports_about_the_refused_free_text_never_move_the_template(
+        engine: Engine, twilio_fake: FakeTwilio, db_url: str, sessions: sessionmaker[Session]) -> None:
+    """Once 63016 has replaced the free text with the template, every later report about the free
+    text — its late «sent», a second 63016 — is about a superseded send: the template still goes,
+    stays delivered, and nobody is alerted."""
+    _, code = requester(engine, last_message=NOW - timedelta(hours=20))
+    with db.transaction(engine) as conn:
+        helpdesk.transition(conn, code, "en_gestion", actor="der", now=NOW, note="Marta la llama mañana")
+    sender(engine, twilio_fake).run_once()
+    [free_text] = twilio_fake.sent
+    report = status_reporter(db_url, ticket_rows(engine)[0].id)
+    assert report(free_text["sid"], "undelivered", 63016) == 204
+    assert report(free_text["sid"], "sent") == 204  # Twilio's earlier callback, arriving late
+    sender(engine, twilio_fake).run_once()
+    assert [m.get("ContentSid") for m in twilio_fake.sent] == [None, SIDS["ticket_update"]]
+    template = twilio_fake.sent[-1]
+    assert report(template["sid"], "delivered") == 204
+    for late in (("undelivered", 63016), ("failed", 63016), ("sent", None)):
+        assert report(free_text["sid"], *late) == 204
+    row = ticket_rows(engine)[0]
+    assert (row.status, row.provider_id) == (Status.DELIVERED, template["sid"])
+    assert envio_fallido(sessions) == []
+
+
+@pytest.mark.usefixtures("configured")
+def test_a_ticket_notice_twilio_cannot_deliver_is_alerted_and_listed(engine: Engine, twilio_fake: FakeTwilio,
+                                                                     db_url: str, sessions: sessionmaker[Session],
+                                                                     cli_database: str) -> None:
+    """63003 (no WhatsApp on that number), reported after Twilio accepted the notice: the DER gets
+    the alert, and the row is among the undelivered ones on the panel and in the CLI."""
+    from bot.cli import main
+    from surveys.models import utcnow
+    from tests.test_panel import PASSWORD, signed_in
+    from webhooks.app import create_app
+    from webhooks.auth import create_user
+
+    _, code = requester(engine, last_message=NOW - timedelta(hours=2))
+    with db.transaction(engine) as conn:
+        helpdesk.transition(conn, code, "asignada", actor="der", now=NOW)
+    sender(engine, twilio_fake).run_once()
+    row_id = ticket_rows(engine)[0].id
+    # Reported on the real clock: the CLI lists the last 30 days of its own clock.
+    assert status_reporter(db_url, row_id, utcnow)(twilio_fake.sent[0]["sid"], "undelivered", 63003) == 204
+    [title] = envio_fallido(sessions)
+    assert code in title and "63003" in title
+    listed = CliRunner().invoke(main, ["outbox", "review", "--failed"])
+    assert f"#{row_id}" in listed.stdout and "undelivered" in listed.stdout and "63003" in listed.stdout
+    app = create_app(db_url, SECRET_KEY="test-secret", M360_CLOCK=lambda: NOW, providers={})
+    with db.transaction(engine) as conn:
+        create_user(conn, username="luis", name="Luis", role="der", password=PASSWORD)
+    page = signed_in(app, "luis").get("/panel/envios").get_data(as_text=True)
+    assert "enviado, no entregado" in page and code in page
 
 
 # ------------------------------------------------------------------ long messages and the DER

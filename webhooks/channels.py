@@ -130,8 +130,11 @@ def twilio_inbound() -> Any:
 
 @bp.post("/twilio/status")
 def twilio_status() -> Any:
-    """Delivery reports for messages the outbox sent (StatusCallback). A WhatsApp free-text message
-    refused as outside the 24-hour window (63016) is queued again once, as its template."""
+    """Delivery reports for messages the outbox sent (StatusCallback). A report about a send the row
+    no longer stands for (the free text a 63016 refusal replaced with the template) changes nothing.
+    A failure is reported where a person sees it (bot.outbox.tell_a_person: an alert for a ticket
+    notice, the panel's «No entregados» for every kind); a WhatsApp free-text message refused as
+    outside the 24-hour window (63016) is queued again once, as its template, instead."""
     refusal = _refusal()
     if refusal is not None:
         return refusal
@@ -142,13 +145,14 @@ def twilio_status() -> Any:
     now, retried = clock.now(), False
     with db.transaction(chat_service(current_app).engine) as conn:
         row = outbox.record_status(conn, provider_id=sid, status=status, outbox_id=outbox_id, now=now,
-                                   error=f"twilio error {code}" if code else None)
-        if row is None or code is None:
-            pass
-        elif code in OPT_OUT_CODES and row.contact_id is not None:
+                                   error=twilio.error_text(code) if code else None)
+        if row is not None and code in OPT_OUT_CODES and row.contact_id is not None:
             outbox.opt_out(conn, row.contact_id, now)
-        elif code == OUTSIDE_WINDOW and status in ("failed", "undelivered") and row.channel == "whatsapp":
-            retried = outbox.retry_as_template(conn, row.id, sid, now=now)
+        if row is not None and row.moved and row.status in outbox.FAILED_FOR_GOOD:
+            if code == OUTSIDE_WINDOW and row.channel == "whatsapp":
+                retried = outbox.retry_as_template(conn, row, now=now)  # tells a person when it cannot
+            else:
+                outbox.tell_a_person(conn, row, row.status, now)
     if retried:
         _wake_outbox()
     return Response(status=204)

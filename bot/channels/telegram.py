@@ -9,8 +9,11 @@ replies → Bot API calls.
 - An inline keyboard press (``callback_query``) becomes the text of the option chosen, with the
   token of the prompt its keyboard was sent for (``callback_data`` is ``<token>~<reply>``): the
   chat service refuses a press whose prompt is no longer the current one.
-- Photos, voice notes, stickers, locations… become media (only text is understood).
-- Edited messages are not answers: the bot says so instead of changing a stored answer.
+- Photos, voice notes, stickers, locations, contacts, forwarded stories… become media (only text is
+  understood). A service message in a private chat (a message pinned, the auto-delete timer
+  changed…) is not the person writing: it is ignored (200, nothing stored).
+- Edited messages are not answers: the bot says so, and asks again what it is waiting for, instead
+  of changing a stored answer.
 - ``my_chat_member`` with status ``kicked`` in a private chat (the person blocked the bot) marks
   the contact unreachable (opted out).
 - An update that does not have Telegram's documented shape is ``Unreadable``: the webhook
@@ -22,17 +25,21 @@ after a week without updates, and a reused id must never replay another chat's r
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
+from telegram.constants import MessageAttachmentType
 
 from bot import outbox
 from bot.channels.text import TELEGRAM_LIMIT, split_for, telegram_length, to_html
 from surveys.messages import Inbound, Outbound
 from surveys.texts import texts
+
+log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
 MAX_TEXT = TELEGRAM_LIMIT
@@ -45,8 +52,11 @@ _MAX_ID = 2**53  # Telegram ids have at most 52 significant bits
 _MAX_DATE = 2**32  # Unix time: a date beyond 2106 is not a date Telegram sends
 PRIVATE = "private"
 GROUPS = frozenset({"group", "supergroup"})
-MEDIA_WITH_FILE = ("voice", "audio", "document", "video", "video_note", "sticker", "animation")
-MEDIA_WITHOUT_FILE = ("location", "venue", "contact", "poll", "dice")  # logged by kind only: no coordinates
+# What a person can send besides text (python-telegram-bot's list: photos, voice notes, stickers,
+# locations, contacts, polls, forwarded stories…). A payment receipt is a service message, not content.
+ATTACHMENTS = tuple(kind.value for kind in MessageAttachmentType
+                    if kind is not MessageAttachmentType.SUCCESSFUL_PAYMENT)
+LOGGED_WITH_FILE = frozenset({"photo", "voice", "audio", "document", "video", "video_note", "sticker", "animation"})
 
 
 class Unreadable(ValueError):
@@ -82,8 +92,12 @@ def parse_update(data: Any, bot_username: str | None = None) -> Parsed:
     if update.my_chat_member is not None:
         return _member_change(update, bot_username)
     if update.edited_message is not None:
-        chat = update.edited_message.chat
-        return Parsed(chat_id=chat.id, note="edited_ignored") if chat.type == PRIVATE else Parsed()
+        edited = update.edited_message
+        if edited.chat.type != PRIVATE:
+            return Parsed()
+        inbound = Inbound(CHANNEL, str(edited.chat.id), edited.text or edited.caption or "",
+                          external_id=f"{edited.chat.id}:{update.update_id}", edited=True)
+        return Parsed(inbound=inbound, chat_id=edited.chat.id)
     if update.callback_query is not None:
         return _callback(update)
     message = update.message
@@ -91,10 +105,30 @@ def parse_update(data: Any, bot_username: str | None = None) -> Parsed:
         return Parsed()
     if message.chat.type != PRIVATE:
         return _group_message(message, bot_username)
-    return Parsed(inbound=_inbound(message, update.update_id), chat_id=message.chat.id)
+    media = _attachments(message)
+    if not (message.text or message.caption or media):
+        # A service message (a message pinned, the auto-delete timer changed, a forum topic…):
+        # Telegram wrote it, not the person. Nothing to answer, nothing stored.
+        return Parsed(chat_id=message.chat.id)
+    return Parsed(inbound=_inbound(message, update.update_id, media), chat_id=message.chat.id)
 
 
-def _inbound(message: Any, update_id: int) -> Inbound:
+def _attachments(message: Message) -> tuple[str, ...]:
+    """The message's non-text content: file ids are logged; a location, a contact card, a poll…
+    only by kind (no coordinates, no phone number)."""
+    media = []
+    for kind in ATTACHMENTS:
+        value = getattr(message, kind, None)
+        if not value:
+            continue
+        if kind == "photo":
+            value = value[-1]  # the largest size
+        file_id = getattr(value, "file_id", None) if kind in LOGGED_WITH_FILE else None
+        media.append(f"{CHANNEL}:{kind}:{file_id}" if file_id else f"{CHANNEL}:{kind}")
+    return tuple(media)
+
+
+def _inbound(message: Message, update_id: int, media: tuple[str, ...]) -> Inbound:
     text = message.text or message.caption or ""
     invitation = None
     command, _, argument = text.partition(" ")
@@ -106,11 +140,6 @@ def _inbound(message: Any, update_id: int) -> Inbound:
         text = "hola"
     elif command.startswith("/") and "@" in command:  # /menu@m360_bot → /menu
         text = " ".join(x for x in (command.split("@", 1)[0], argument) if x)
-    media = tuple(f"{CHANNEL}:{kind}:{getattr(message, kind).file_id}"
-                  for kind in MEDIA_WITH_FILE if getattr(message, kind, None) is not None)
-    if message.photo:
-        media = (f"{CHANNEL}:photo:{message.photo[-1].file_id}", *media)
-    media += tuple(f"{CHANNEL}:{kind}" for kind in MEDIA_WITHOUT_FILE if getattr(message, kind, None) is not None)
     return Inbound(CHANNEL, str(message.chat.id), text if not media else message.caption or "",
                    external_id=f"{message.chat.id}:{update_id}", media=media, invitation=invitation)
 
@@ -131,6 +160,11 @@ def _callback(update: Update) -> Parsed:
 def _group_message(message: Any, bot_username: str | None) -> Parsed:
     """Only a message addressed to this bot in a group gets the note; the rest is the group's chat."""
     if message.chat.type not in GROUPS:
+        return Parsed()
+    if message.migrate_to_chat_id:  # the group became a supergroup: a new chat id (bot.channels.telegram_api)
+        log.warning("Telegram group %s became the supergroup %s; if it is the DER's alert group, set "
+                    "M360_DER_TELEGRAM_CHAT_ID=%s", message.chat.id, message.migrate_to_chat_id,
+                    message.migrate_to_chat_id)
         return Parsed()
     text = message.text or message.caption or ""
     command = text.split(" ", 1)[0]

@@ -3,9 +3,10 @@
 - *Por decidir*: rows the outbox left in ``review`` — a send may have gone out and the provider
   could not say (bot.outbox). The DER decides: it arrived (``sent``), send it again (``resend``),
   or leave it (``drop``).
-- *No entregados*: rows that failed for good in the last 30 days, with the reason (no template
-  outside WhatsApp's window, the person blocked the bot…); one can be sent again once the cause
-  is fixed (e.g. the template configured).
+- *No entregados*: rows that did not reach their person in the last 30 days — refused by the
+  sender (``failed``) or reported undeliverable by the provider afterwards (``undelivered``) — with
+  the reason (no template outside WhatsApp's window, a number without WhatsApp, the person blocked
+  the bot…); one can be sent again once the cause is fixed (e.g. the template configured).
 - *Plantillas de WhatsApp*: which kinds have their Content SID configured.
 """
 
@@ -43,7 +44,7 @@ def deliveries() -> Any:
     with engine().connect() as conn:
         review = conn.execute(select(outbox.OUTBOX).where(outbox.OUTBOX.c.status == outbox.Status.REVIEW)
                               .order_by(outbox.OUTBOX.c.id).limit(LIMIT)).all()
-        failed = conn.execute(select(outbox.OUTBOX).where(outbox.OUTBOX.c.status == outbox.Status.FAILED,
+        failed = conn.execute(select(outbox.OUTBOX).where(outbox.OUTBOX.c.status.in_(outbox.FAILED_FOR_GOOD),
                                                           outbox.OUTBOX.c.kind != "callback",
                                                           outbox.OUTBOX.c.updated_at >= since)
                               .order_by(outbox.OUTBOX.c.updated_at.desc()).limit(LIMIT)).all()
