@@ -70,6 +70,12 @@ class Question:
     # (e.g. help-desk themes from the need described): the respondent confirms it or picks.
     suggest: str | None = None
 
+    @property
+    def asks_name(self) -> bool:
+        """An open question that fills the contact's name ("¿Cuál es su nombre?"): the reply is read as a
+        person's name ("me llamo gloria" → "Gloria"), never stored as "si" or "1"."""
+        return self.type is QType.TEXT and self.prefill == "name"
+
 
 @dataclass(frozen=True)
 class Questionnaire:

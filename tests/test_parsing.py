@@ -70,6 +70,8 @@ def assert_valid(questionnaire: Questionnaire, question: Question, text: str, pa
             assert isinstance(value, list) and value
             assert len(set(value)) == len(value)
             assert value == sorted(value, key=names.index)
+        case QType.TEXT if question.asks_name:  # a person's name, taken from the reply
+            assert value and normalize(value) in normalize(text) and len(value) <= MAX_TEXT_LEN
         case QType.TEXT:
             assert value == text.strip() and value and len(value) <= MAX_TEXT_LEN
         case QType.ENTITY:
