@@ -60,6 +60,10 @@ __all__ = [
     "UNKNOWN",
     "Parsed",
     "after_no",
+    "is_greeting",
+    "lone_number",
+    "not_now",
+    "parse_amendment",
     "normalize",
     "number_words",
     "parse_answer",
@@ -292,7 +296,7 @@ _FILLERS = frozenset(
     "hola tema temas soy somos cargo "
     # what people put around an answer without changing it ("estamos en ejecución", "quiero responder")
     "estamos estoy estan actualmente ahorita ahora apenas vamos quiero quisiera queremos deseo deseamos necesito "
-    "necesitamos requiero requerimos sinceramente honestamente realmente francamente".split()
+    "necesitamos requiero requerimos sinceramente honestamente realmente francamente tambien ademas igualmente".split()
 )
 _GREETING_HEADS = frozenset({"buenas", "buenos", "buena", "buen"})
 _GREETING_TAILS = frozenset({"dias", "dia", "tardes", "tarde", "noches", "noche"})
@@ -804,6 +808,80 @@ def after_no(text: str) -> str | None:
     rest = tokens[i:]
     meaningful = [t for t in rest if t != "," and t not in _FILLERS and t not in _STOPWORDS and t not in _POLITE]
     return " ".join(rest) if meaningful else None
+
+
+def lone_number(text: str) -> int | None:
+    """The one whole number a reply is made of ("1", "la 2", "opción 3", "2️⃣", "dos"), else None."""
+    tokens = _tokens(text or "")
+    numbers = _pure_numbers(tokens, 0) if tokens else None
+    if numbers is None or len(numbers) != 1 or numbers[0].kind != "int":
+        return None
+    if not any(t[0] in _NUM_START or t in _NUMBER_WORDS for t in tokens):
+        return None  # "una" alone, "de una": not typed as a number
+    return numbers[0].values[0]
+
+
+_AMEND_JOINS: Final = frozenset({",", "y", "e", "pero", "aunque", "tambien", "ademas", "igual", "igualmente", "mas"})
+_REMOVE_WORDS: Final = frozenset({"no", "menos", "excepto", "salvo", "sin", "quite", "quitar", "quiten", "quitemos"})
+
+
+def parse_amendment(questionnaire: Questionnaire, question: Question, text: str
+                    ) -> tuple[list[Any], list[Any], bool] | None:
+    """A "sí" to a proposed multiple choice that adds or removes options: "sí, y también regalías" →
+    (["proyectos"], [], False); "sí, pero no el PDT" → ([], ["formulacion_pdt"], False). The flag says the
+    options were guessed (confirm them). None when the reply is not a yes followed by options."""
+    tokens = _without_greeting(_tokens(text or ""))
+    size = _leading_yes(tokens)
+    rest = list(tokens[size:]) if size else []
+    while rest and rest[0] in _AMEND_JOINS:
+        rest.pop(0)
+    if not rest:
+        return None
+    removing = rest[0] in _REMOVE_WORDS
+    parsed = parse_answer(questionnaire, question, " ".join(rest[1:] if removing else rest))
+    if not parsed.ok:
+        return None
+    if removing:
+        return [], list(parsed.value), parsed.confirm
+    return list(parsed.value), list(parsed.excluded), parsed.confirm
+
+
+def _leading_yes(tokens: Sequence[str]) -> int:
+    """How many leading tokens are a sure yes ("sí", "sí claro", "correcto"); 0 when it does not start so."""
+    for n in range(min(_BASE_YN.longest, len(tokens)), 0, -1):
+        hit = _BASE_YN.table.get(tuple(_squeeze(t) for t in tokens[:n]))
+        if hit is not None and hit[0] == _Y and not hit[1]:
+            return n
+    return 0
+
+
+# "ahorita no, estoy en reunión", "ahora no puedo": not a refusal but a "later" (Ley 1581 asks for a free,
+# informed choice: a busy person is offered to continue later, and asked again).
+_LATER: Final = tuple(tuple(p.split()) for p in (
+    "ahorita no", "ahora no", "por ahora no", "en este momento no", "en el momento no", "ahora mismo no",
+    "no puedo ahora", "no puedo ahorita", "no puedo en este momento", "no puedo ahora mismo", "ahora no puedo",
+    "ahorita no puedo", "estoy ocupado", "estoy ocupada", "ando ocupado", "ando ocupada", "estoy en reunion",
+    "en reunion", "estoy en una reunion", "estoy en un evento", "estoy manejando", "estoy en camino", "mas tarde",
+    "mas tardecito", "despues", "luego", "otro dia", "en otro momento", "mas adelante", "en un rato", "en un ratico",
+    "en un momento", "dentro de un rato", "no tengo tiempo", "no me queda tiempo", "no me queda facil",
+    "manana", "le escribo", "le respondo", "les escribo", "les respondo",
+))
+_LATER_STARTS: Final = frozenset(p[0] for p in _LATER)
+_REFUSALS: Final = tuple(tuple(p.split()) for p in (
+    "no acepto", "no autorizo", "no me interesa", "no quiero", "no deseo", "no gracias", "nunca", "jamas",
+    "de ninguna manera", "rechazo", "no estoy de acuerdo",
+))
+
+
+def not_now(text: str) -> bool:
+    """The person is busy or wants to answer later ("ahorita no, estoy en reunión", "más tarde"), and
+    does not refuse ("no acepto", "no, gracias")."""
+    tokens = tuple(t for t in _tokens(text or "") if t != ",")
+
+    def says(phrases: tuple[tuple[str, ...], ...]) -> bool:
+        return any(tokens[i : i + len(p)] == p for i in range(len(tokens)) for p in phrases)
+
+    return any(t in _LATER_STARTS for t in tokens) and says(_LATER) and not says(_REFUSALS)
 
 
 def pick_ordinal(text: str, n: int) -> int | None:
