@@ -251,8 +251,15 @@ class ChatService:
             need=str(answers.get("necesidad", "")), themes=list(answers.get("temas") or []), now=now,
             support_type=answers.get("tipo_apoyo"), phase=answers.get("fase"), urgent=answers.get("urgente") == "si",
             requested_by_date=answers.get("fecha_limite"), alerts=self.alerts)
-        return Outbound(texts()("ticket_created", code=created.code, themes=theme_labels(created.themes),
-                                due=_human_date(created.due_date)))
+        t, requested = texts(), answers.get("fecha_limite")
+        if not requested:
+            return Outbound(t("ticket_created", code=created.code, themes=theme_labels(created.themes),
+                              due=_human_date(created.due_date)))
+        # Their date is acknowledged; the legal term is said as it is, also when it falls after their date.
+        term = t("ticket_term_before" if created.due_date <= str(requested) else "ticket_term_after",
+                 due=_human_date(created.due_date))
+        return Outbound(t("ticket_created_by", code=created.code, themes=theme_labels(created.themes),
+                          requested=_human_date(str(requested)), term=term))
 
     def _ticket_from_interview(self, conn: Connection, interview_id: int, contact_id: int,
                                entity_code: str | None, channel: str, now: datetime) -> list[Outbound]:

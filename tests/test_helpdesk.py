@@ -33,6 +33,9 @@ def request_help(chat: Chat) -> str:
     assert "urgente" in chat.say("2")
     assert "fecha límite" in chat.say("si")
     assert "¿Para el *martes 15 de diciembre*?" in chat.say("antes del 15 de diciembre")  # read back
+    summary = chat.say("sí")  # nothing is sent before the person reads it back
+    assert "Revisemos su solicitud" in summary and "Fecha límite: martes 15 de diciembre" in summary
+    assert "Tipo de apoyo: Asistencia técnica" in summary and "armonizar el presupuesto" in summary
     return chat.say("sí")
 
 
@@ -65,6 +68,9 @@ def test_a_rejected_proposal_shows_the_list(chat: Chat, sessions: sessionmaker[S
     assert "Anotado: Seguimiento y evaluación del PDT" in chat.say("5")
     for text in ("1", "3", "no"):
         chat.say(text)
+    assert tickets(sessions) == []  # the summary is read back first
+    assert "Temas: Seguimiento y evaluación del PDT" in chat.last[-1].text
+    chat.say("sí")
     assert tickets(sessions)[0].themes == ["seguimiento_pdt"]
 
 
@@ -72,7 +78,7 @@ def test_a_need_written_at_the_menu_starts_the_request(chat: Chat, sessions: ses
     register(chat)
     reply = chat.say("necesito ayuda con el plan indicativo por favor")
     assert "Entiendo que su solicitud es sobre" in reply and "Plan indicativo" in reply
-    for text in ("si", "1", "1", "no"):
+    for text in ("si", "1", "1", "no", "si"):
         chat.say(text)
     [ticket] = tickets(sessions)
     assert ticket.need == "necesito ayuda con el plan indicativo por favor"
