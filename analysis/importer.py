@@ -173,6 +173,8 @@ class Validator:
                 named = self.choice(x.name, text)
                 if named is None:
                     return None, "calificación no numérica (use 1 a 5)"
+                if not named.strip().isdigit():
+                    return named, None  # the question's way out ("No aplica"): a name, never a number
                 value = float(named)
             allowed = {int(c.name) for c in self.q.options(x) if c.name.isdigit()} or {1, 2, 3, 4, 5}
             if value != int(value) or int(value) not in allowed:
