@@ -612,7 +612,7 @@ class Conversation:
         if question.type is QType.CONSENT or flow.pending is not None:
             return True
         parsed = parsing.parse_answer(engine.q, question, text, today=formats.local(now).date())
-        return not (parsed.ok or parsed.candidates)
+        return not ((parsed.ok and not parsed.confirm) or parsed.candidates)
 
     def _interview_step(self, state: ConversationState, step: Step, effects: list[Effect]) -> Turn:
         effects = effects + [InterviewEvent(e) for e in step.events]

@@ -1627,7 +1627,7 @@ def _excluding(tokens: tuple[str, ...], i: int, parse: Any, multi: bool) -> Pars
     if before.ok:
         if before.value in ruled_out:
             return _fail(AMBIGUOUS)  # "buena no buena"
-        return Parsed(True, before.value, before.confirm or not joined)
+        return Parsed(True, before.value, before.confirm or after.confirm or not joined)
     kept = [c for c in before.candidates if c not in ruled_out]
     if len(kept) == 1:
         return Parsed(True, kept[0], True)
