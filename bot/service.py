@@ -283,9 +283,11 @@ class ChatService:
             if found is None:
                 return [Outbound(t("ticket_unknown", code=code))]
             ticket, note = found
+            requested = t("ticket_requested", date=_human_date(ticket.requested_by_date)) \
+                if ticket.requested_by_date else ""
             return [Outbound(t("ticket_detail", code=ticket.code, themes=theme_labels(ticket.themes),
                                status=t(f"ticket_status.{ticket.status}"), date=_local_date(ticket.created_at),
-                               due=_human_date(ticket.due_date),
+                               due=_human_date(ticket.due_date), requested=requested,
                                note=t("ticket_last_note", note=note) if note else ""))]
         tickets = helpdesk.for_entity(conn, entity_code) if entity_code else []
         if not tickets:
