@@ -369,8 +369,10 @@ class Conversation:
             return self._with_menu(state, self.t("menu_which"))
         if rating:
             return self._start_or_resume(state, contact, now)
-        if (not parsed.ok or parsed.confirm) and need:
-            return self._start_helpdesk(state, need=text)  # "necesito ayuda con el plan indicativo": the request
+        # "necesito ayuda con el plan indicativo" is the request itself; "necesito saber cómo va mi solicitud"
+        # and "necesito responder la encuesta" name another choice in so many words.
+        if need and (not parsed.ok or (parsed.confirm and parsed.value not in ("interview", "my_requests"))):
+            return self._start_helpdesk(state, need=text)
         if parsed.candidates:
             return self._with_menu(state, self.t("menu_which"))
         if not parsed.ok:

@@ -343,7 +343,7 @@ class Interviewer:
             if question.asks_name:
                 return self.t("hint.name")
             if reason == parsing.UNKNOWN:  # an emoji alone ("👍") answers no open question
-                return self.t("hint.text_words")
+                return self.t("hint.text_words" if question.required else "hint.text_words_optional")
         if question.type is QType.DATE and reason in ("out_of_range", "ambiguous"):
             return self.t(f"hint.date_{reason}")
         hint = self.t(f"hint.{question.type.value}", n=len(self.q.options(question)))
@@ -446,7 +446,7 @@ class Interviewer:
         answer = parsing.parse_yes_no(text)
         if answer == "si":  # "sí" does not say which: ask again
             return Step([self._choose(question, values)], dataclasses.replace(state, pending=pending), [])
-        if answer == "no":
+        if answer == "no" or parsing.says_none(text):  # "ninguna de las dos": the question again
             return Step(self.prompt(state), state, [])
         parsed = self._parse(question, text, today)
         if parsed.ok and number is not None:  # "1" to "¿4 o 5?" with no first option: maybe a new answer

@@ -64,6 +64,7 @@ __all__ = [
     "lone_number",
     "not_now",
     "parse_amendment",
+    "says_none",
     "normalize",
     "number_words",
     "parse_answer",
@@ -401,6 +402,8 @@ _YN_VOCAB: Final[tuple[tuple[str, str, bool], ...]] = (
         "como no", "por que no", "sin problema", "no hay problema", "no hay lio", "eso es", "totalmente",
         "completamente", "of course", "confirmo", "confirmado", "confirmada", "confirmar", "lo confirmo",
         "hagale", "hagale pues", "de una vez", "sale", "va", "vamos", "con toda", "claro que si senor",
+        "continuemos", "sigamos", "sigamos pues", "continuemos pues", "adelante pues", "listo pues", "dale pues",
+        "okis", "si senora", "si senor", "asi es", "afirmativo",
         # one-word yeses of a chat: at a Sí/No question they say nothing else
         "k", "ya", "aja", "aha", "ajam", "uhum", "eso", "exacto", "esa", "ese", "esa es", "ese es", "asi")),
     *((w, _Y, True) for w in ("porque no",)),  # "¿porque no?"
@@ -424,13 +427,19 @@ _YN_VOCAB: Final[tuple[tuple[str, str, bool], ...]] = (
         "si y no", "ni si ni no", "ni bien ni mal", "ni bueno ni malo", "ni tanto", "mas o menos si",
         "a veces si a veces no", "depende del tema", "en ocasiones", "no mucho pero si")),
     *((w, _P, True) for w in (
-        "medio", "algo", "un poco", "poco", "no mucho", "algunos", "algunas", "casi", "regular", "en curso")),
+        "medio", "algo", "un poco", "poco", "no mucho", "algunos", "algunas", "casi", "regular", "en curso",
+        "casi siempre", "casi nunca", "la mayoria de las veces", "la mayoria de veces", "generalmente",
+        "por lo general", "en general", "muy poco", "casi nada", "asi asi")),
     *((w, _U, False) for w in (
         "no se", "nose", "no sabe", "no lo se", "ns", "nsnr", "ni idea", "no recuerdo", "no me acuerdo",
         "no estoy seguro", "no estoy segura", "no sabria", "no sabria decir", "no tengo idea", "quien sabe",
         "tal vez", "quizas", "quiza", "puede ser", "depende", "no entiendo", "no entendi", "no comprendo",
         "no tengo claro", "no me queda claro", "no es claro", "como asi", "de pronto", "mas adelante",
-        "despues", "mas tarde", "luego", "otro dia", "en otro momento")),
+        "despues", "mas tarde", "luego", "otro dia", "en otro momento",
+        # "ya le confirmo" is Colombian for "I'll get back to you", not a "ya" and a "confirmo"
+        "ya le confirmo", "le confirmo", "les confirmo", "te confirmo", "ya te confirmo", "ya les confirmo",
+        "ya le digo", "ya les digo", "le aviso", "les aviso", "ya le aviso", "ya vuelvo", "ya regreso",
+        "un momento", "un momentico", "deme un momento", "espereme", "esperame")),
 )
 # Yes-words a preceding "no" does not negate ("no si" is a contradiction, not a "no").
 _INTERJECTIONS = frozenset(
@@ -864,7 +873,9 @@ _LATER: Final = tuple(tuple(p.split()) for p in (
     "en reunion", "estoy en una reunion", "estoy en un evento", "estoy manejando", "estoy en camino", "mas tarde",
     "mas tardecito", "despues", "luego", "otro dia", "en otro momento", "mas adelante", "en un rato", "en un ratico",
     "en un momento", "dentro de un rato", "no tengo tiempo", "no me queda tiempo", "no me queda facil",
-    "manana", "le escribo", "le respondo", "les escribo", "les respondo",
+    "manana", "le escribo", "le respondo", "les escribo", "les respondo", "le confirmo", "les confirmo",
+    "te confirmo", "ya le digo", "le aviso", "les aviso", "ya vuelvo", "ya regreso", "deme un momento",
+    "un momento", "un momentico", "espereme", "esperame", "ahorita le", "ahorita te",
 ))
 _LATER_STARTS: Final = frozenset(p[0] for p in _LATER)
 _REFUSALS: Final = tuple(tuple(p.split()) for p in (
@@ -1272,12 +1283,14 @@ def _parse_choice(index: _ListIndex, mode: str, raw: str, tokens: tuple[str, ...
 
 
 # "no", "ninguno por ahora", "nada, gracias": nothing to choose or to say.
-_NONE_HEADS: Final = frozenset({"no", "ninguno", "ninguna", "ningun", "nada", "ningunos", "ningunas", "niguna", "n"})
+_NONE_HEADS: Final = frozenset({"no", "ninguno", "ninguna", "ningun", "nada", "ningunos", "ningunas", "niguna", "n",
+                                "nop", "nope", "nel", "sin"})
 _NONE_REPLY: Final = _NONE_HEADS | _NONE_WORDS | _STOPWORDS | _POLITE | frozenset(
-    "por ahora ahorita momento anteriores necesitamos necesito requerimos tema temas opcion opciones este esta "
-    "todavia aun mas hay tengo tenemos realmente verdad pues especial especifico particular aplica otra otro "
-    "otras otros cosa sugerencia sugerencias comentario comentarios observacion observaciones recomendacion "
-    "recomendaciones agregar anadir decir todo bien adicional".split())
+"dos ambas ambos una otra por ahora ahorita momento anteriores necesitamos necesito requerimos tema "
+    "temas opcion opciones este esta todavia aun mas hay tengo tenemos realmente verdad pues especial "
+    "especifico particular aplica otra otro otras otros cosa sugerencia sugerencias comentario "
+    "comentarios observacion observaciones recomendacion recomendaciones agregar anadir decir todo bien "
+    "adicional".split())
 _NONE_MAX: Final = 10
 
 
@@ -1287,10 +1300,15 @@ def _says_none(index: _ListIndex | None, tokens: Sequence[str]) -> bool:
     Not for a list that has its own "Ninguna" option: that option is the answer then."""
     if index is not None and any(c.name in ("ninguna", "ninguno") for c in index.choices):
         return False
-    words = [t for t in tokens if t != ","]
+    words = [_squeeze(t) if t not in _NONE_REPLY else t for t in tokens if t != ","]  # "noo", "nadaa"
     if not words or len(words) > _NONE_MAX or not set(words) <= _NONE_REPLY:
         return False
     return bool(set(words) & _NONE_HEADS) or {"todo", "bien"} <= set(words)
+
+
+def says_none(text: str) -> bool:
+    """The reply says there is nothing ("ninguna", "ninguna de las dos", "nada más, gracias")."""
+    return _says_none(None, _without_greeting(_tokens(text or "")))
 
 
 def _yes_no_only(index: _ListIndex, tokens: Sequence[str]) -> bool:
@@ -1333,6 +1351,7 @@ _BOUND_PHRASES: Final = tuple(sorted(((tuple(p.split()), op) for p, op in (
     ("por encima de", ">"), ("encima de", ">"), ("arriba de", ">"), ("superior a", ">"), ("mejor que", ">"),
     ("pasa de", ">"), ("supera", ">"), ("supera a", ">"),
     ("minimo", ">="), ("como minimo", ">="), ("al menos", ">="), ("por lo menos", ">="), ("no menos de", ">="),
+    ("casi", "~"), ("practicamente", "~"), ("cerca de", "~"), ("rozando", "~"),  # near a value, not at it
 )), key=lambda b: -len(b[0])))
 _BOUND_STARTS: Final = frozenset(p[0] for p, _ in _BOUND_PHRASES)
 _OPERAND_SKIP: Final = frozenset({"la", "el", "lo", "un", "una", "a", "de", "que", "ni", "al", "del", "ser", "nota",
@@ -1356,44 +1375,69 @@ def _ordered(index: _ListIndex, mode: str) -> list[int] | None:
 
 
 def _bounded(index: _ListIndex, mode: str, tokens: tuple[str, ...]) -> Parsed | None:
-    """ "menos de 3", "no llega a excelente", "buena, no llega a 5": the values a bound leaves, or None
-    when the reply holds no bound on a value of this scale."""
+    """ "menos de 3", "no llega a excelente", "más de 3 pero menos de 5", "casi excelente": the values
+    the bounds leave, or None when the reply holds no bound on a value of this scale."""
     order = _ordered(index, mode)
     if order is None:
         return None
-    for i, tok in enumerate(tokens):
-        if tok not in _BOUND_STARTS:
+    keep, first = set(order), None
+    i = 0
+    while i < len(tokens):
+        bound = _bound_at(index, mode, tokens, i, order)
+        if bound is None:
+            i += 1
             continue
-        hit = next(((p, op) for p, op in _BOUND_PHRASES if tokens[i : i + len(p)] == p), None)
-        if hit is None:
-            continue
-        phrase, op = hit
-        operand = tokens[i + len(phrase) :]
-        while operand and operand[0] in _OPERAND_SKIP:
-            operand = operand[1:]
-        if not operand or len([t for t in operand if t != ","]) > _OPERAND_MAX:
+        allowed, end = bound
+        keep &= allowed
+        first = i if first is None else first
+        i = end
+    if first is None:
+        return None
+    head = tokens[:first]
+    while head and head[-1] in _EXCLUSION_JOINS:
+        head = head[:-1]
+    if _content(head):
+        before = _parse_choice(index, mode, " ".join(head), head)
+        if before.ok:  # "buena, no llega a excelente": the value, if the bounds allow it
+            return before if _position(index, mode, before.value) in keep else _fail(AMBIGUOUS)
+    values = tuple(_value(index, mode, p) for p in order if p in keep)
+    if len(values) == 1:
+        return Parsed(True, values[0], True)
+    if 2 <= len(values) <= MAX_CANDIDATES:
+        return Parsed(False, reason=AMBIGUOUS, candidates=values)
+    return _fail(AMBIGUOUS)
+
+
+def _bound_at(index: _ListIndex, mode: str, tokens: tuple[str, ...], i: int, order: list[int]
+              ) -> tuple[set[int], int] | None:
+    """The positions a bound starting at ``i`` allows and where it ends; None when none starts there."""
+    if tokens[i] not in _BOUND_STARTS:
+        return None
+    hit = next(((p, op) for p, op in _BOUND_PHRASES if tokens[i : i + len(p)] == p), None)
+    if hit is None:
+        return None
+    phrase, op = hit
+    start = i + len(phrase)
+    while start < len(tokens) and tokens[start] in _OPERAND_SKIP:
+        start += 1
+    for end in range(min(len(tokens), start + _OPERAND_MAX), start, -1):  # the longest operand that reads
+        operand = tokens[start:end]
+        if "," in operand:
             continue
         ref = _parse_choice(index, mode, " ".join(operand), operand)
-        if not ref.ok or ref.confirm:
-            continue
-        r = order.index(_position(index, mode, ref.value)) if _position(index, mode, ref.value) in order else None
-        if r is None:
-            return _fail(AMBIGUOUS)
-        keep = {"<": order[:r], "<=": order[: r + 1], ">": order[r + 1 :], ">=": order[r:]}[op]
-        head = tokens[:i]
-        while head and head[-1] in _EXCLUSION_JOINS:
-            head = head[:-1]
-        if _content(head):
-            before = _parse_choice(index, mode, " ".join(head), head)
-            if before.ok:  # "buena, no llega a excelente": the value, if the bound allows it
-                return before if _position(index, mode, before.value) in keep else _fail(AMBIGUOUS)
-        values = tuple(_value(index, mode, p) for p in keep)
-        if len(values) == 1:
-            return Parsed(True, values[0], True)
-        if 2 <= len(values) <= MAX_CANDIDATES:
-            return Parsed(False, reason=AMBIGUOUS, candidates=values)
-        return _fail(AMBIGUOUS)
-    return None
+        if ref.ok and not ref.confirm:
+            break
+    else:
+        return None  # "más de lo esperado": no value follows
+    pos = _position(index, mode, ref.value)
+    if pos not in order:
+        return set(), end
+    r = order.index(pos)
+    if op == "~":  # "casi excelente": that value or its neighbour toward the middle
+        middle = (len(order) - 1) / 2
+        step = 0 if r == middle else (-1 if r > middle else 1)
+        return {order[r], order[r + step]}, end
+    return set({"<": order[:r], "<=": order[: r + 1], ">": order[r + 1 :], ">=": order[r:]}[op]), end
 
 
 def _value(index: _ListIndex, mode: str, pos: int) -> Any:
@@ -1472,6 +1516,9 @@ _NAME_LEADS: Final = tuple(sorted((tuple(p.split()) for p in (
     "habla", "hablas con", "habla con", "con", "es", "claro", "claro que si", "si", "si claro", "ok", "listo",
     "con gusto", "mucho gusto", "un gusto", "yo me llamo", "me pueden llamar", "me puede decir", "digame",
     "me dicen", "mi nombre completo es", "nombre completo",
+    # titles before a name ("Dra. Patricia Gómez")
+    "dr", "dra", "doctor", "doctora", "ing", "ingeniero", "ingeniera", "lic", "licenciado", "licenciada", "arq",
+    "arquitecto", "arquitecta", "sr", "sra", "senor", "senora", "don", "dona", "abogado", "abogada",
 )), key=len, reverse=True))
 _NAME_STOPS: Final = frozenset(
     "y e soy trabajo estoy desde para secretario secretaria jefe jefa asesor asesora profesional contratista "
@@ -1487,7 +1534,8 @@ _NAME_REFUSALS: Final = tuple(tuple(p.split()) for p in (
 _NAME_MAX_WORDS: Final = 6
 # Chat words that are never a name ("si", "ok", "gracias"): a reply made of them is asked again.
 _NOT_NAMES: Final = frozenset(
-    "si no ok okey okay listo vale dale claro bueno bien gracias ya aja sip nop perfecto correcto exacto hola".split()
+    "si no ok okey okay listo vale dale claro bueno bien gracias ya aja sip nop perfecto correcto exacto hola "
+    "dr dra doctor doctora ing ingeniero ingeniera senor senora que para por como cual".split()
 )
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d+|[^\w\s]")
 
@@ -1577,6 +1625,10 @@ def _corrected(tokens: tuple[str, ...], parse: Any, raw: str, *, multi: bool, no
             if excluded is not None:
                 return excluded
             continue
+        if marker == ("no",) and multi:  # "2, 5 y 9, pero el 9 no": what the "no" follows is ruled out
+            excluded = _excluding_before(tokens, i, parse)
+            if excluded is not None:
+                return excluded
         head = tuple(t for t in tokens[:i] if t != ",")
         j = i + len(marker)
         while j < len(tokens) and tokens[j] in _CORRECTION_TAIL_SKIP:
@@ -1599,6 +1651,24 @@ def _corrected(tokens: tuple[str, ...], parse: Any, raw: str, *, multi: bool, no
 
 # Words that join an answer to what it rules out: "buena pero no excelente", "POT y no regalías".
 _EXCLUSION_JOINS: Final = frozenset({"pero", "y", "e", "mas", "aunque", ",", "aun", "asi"})
+
+
+def _excluding_before(tokens: tuple[str, ...], i: int, parse: Any) -> Parsed | None:
+    """A multiple choice's "…, pero el 9 no" (the "no" at ``i`` ends the reply or a clause): the options
+    named between the last "pero"/comma and the "no" are ruled out of those named before."""
+    j = i - 1
+    while j >= 0 and tokens[j] not in ("pero", ",", "aunque", "mas"):
+        j -= 1
+    if j <= 0 or j == i - 1:
+        return None
+    head = tokens[:j]
+    while head and head[-1] in _EXCLUSION_JOINS:
+        head = head[:-1]
+    before, ruled = parse(head, " ".join(head)), parse(tokens[j + 1 : i], " ".join(tokens[j + 1 : i]))
+    if not (before.ok and ruled.ok):
+        return None
+    kept = [v for v in before.value if v not in ruled.value]
+    return Parsed(True, kept, before.confirm, excluded=tuple(ruled.value)) if kept else _fail(AMBIGUOUS)
 
 
 def _excluding(tokens: tuple[str, ...], i: int, parse: Any, multi: bool) -> Parsed | None:
