@@ -1286,7 +1286,7 @@ def _parse_choice(index: _ListIndex, mode: str, raw: str, tokens: tuple[str, ...
 _NONE_HEADS: Final = frozenset({"no", "ninguno", "ninguna", "ningun", "nada", "ningunos", "ningunas", "niguna", "n",
                                 "nop", "nope", "nel", "sin"})
 _NONE_REPLY: Final = _NONE_HEADS | _NONE_WORDS | _STOPWORDS | _POLITE | frozenset(
-"dos ambas ambos una otra por ahora ahorita momento anteriores necesitamos necesito requerimos tema "
+    "dos ambas ambos una otra por ahora ahorita momento anteriores necesitamos necesito requerimos tema "
     "temas opcion opciones este esta todavia aun mas hay tengo tenemos realmente verdad pues especial "
     "especifico particular aplica otra otro otras otros cosa sugerencia sugerencias comentario "
     "comentarios observacion observaciones recomendacion recomendaciones agregar anadir decir todo bien "
