@@ -611,7 +611,11 @@ class Conversation:
         if flow.current is None or not parsing.not_now(text):
             return False
         question = engine.q.question(flow.current)
-        if question.type is QType.CONSENT or flow.pending is not None:
+        if question.type is QType.CONSENT:
+            return True
+        if not parsing.not_now(text, busy_only=True):  # "más adelante" may answer "¿Desea que lo contacten?"
+            return False
+        if flow.pending is not None:
             return True
         parsed = parsing.parse_answer(engine.q, question, text, today=formats.local(now).date())
         return not ((parsed.ok and not parsed.confirm) or parsed.candidates)

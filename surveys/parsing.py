@@ -378,7 +378,8 @@ _BUILTIN_SYNONYMS: Final[Mapping[str, tuple[tuple[str, bool], ...]]] = MappingPr
         "maravillosa", "sobresaliente", "excepcional", "lo maximo")),
     "buena": (("bien", True),),
     "regular": (("mas o menos", True), ("masomenos", True), ("normal", True), ("aceptable", True),
-                ("intermedia", True), ("ni buena ni mala", False), ("ni bien ni mal", True)),
+                ("intermedia", True), ("ni buena ni mala", False), ("ni bien ni mal", True),
+                ("ni mala ni buena", False), ("ni mal ni bien", True), ("ni fu ni fa", True)),
     "mala": (("mal", False), ("deficiente", True), ("insuficiente", True), ("floja", True)),
     "muy mala": tuple((w, True) for w in (
         "pesima", "pesimo", "terrible", "horrible", "fatal", "malisima", "malisimo", "desastrosa",
@@ -406,7 +407,9 @@ _YN_VOCAB: Final[tuple[tuple[str, str, bool], ...]] = (
         "okis", "si senora", "si senor", "asi es", "afirmativo",
         # one-word yeses of a chat: at a Sí/No question they say nothing else
         "k", "ya", "aja", "aha", "ajam", "uhum", "eso", "exacto", "esa", "ese", "esa es", "ese es", "asi")),
-    *((w, _Y, True) for w in ("porque no",)),  # "¿porque no?"
+    *((w, _Y, True) for w in (
+        "porque no",  # "¿porque no?"; followed by more words it is a reason, not an answer
+        "mucho", "muchisimo", "bastante", "en gran medida", "en buena medida", "claramente")),
     *((w, _N, False) for w in (
         "mas bien no", "no", "n", "nop", "nope", "nones", "nel", "nanai", "nah", "negativo", "nunca", "jamas",
         "tampoco",
@@ -425,7 +428,8 @@ _YN_VOCAB: Final[tuple[tuple[str, str, bool], ...]] = (
         "en cierta medida", "en cierta forma", "de cierta forma", "de cierta manera", "en alguna medida",
         "algunas veces", "unas veces", "a ratos", "en algunos aspectos", "en algunas cosas", "en algunos temas",
         "si y no", "ni si ni no", "ni bien ni mal", "ni bueno ni malo", "ni tanto", "mas o menos si",
-        "a veces si a veces no", "depende del tema", "en ocasiones", "no mucho pero si")),
+        "a veces si a veces no", "depende del tema", "en ocasiones", "no mucho pero si", "en su mayoria",
+        "en la mayoria de los casos", "en la mayoria")),
     *((w, _P, True) for w in (
         "medio", "algo", "un poco", "poco", "no mucho", "algunos", "algunas", "casi", "regular", "en curso",
         "casi siempre", "casi nunca", "la mayoria de las veces", "la mayoria de veces", "generalmente",
@@ -441,6 +445,9 @@ _YN_VOCAB: Final[tuple[tuple[str, str, bool], ...]] = (
         "ya le digo", "ya les digo", "le aviso", "les aviso", "ya le aviso", "ya vuelvo", "ya regreso",
         "un momento", "un momentico", "deme un momento", "espereme", "esperame")),
 )
+# "porque no" / "porque sí" answer only when they end the reply ("¿porque no?"); before more words
+# they open a reason ("no, porque no hay continuidad").
+_REASONS: Final = frozenset({("porque", "no"), ("por", "que", "no"), ("porque", "si"), ("por", "que", "si")})
 # Yes-words a preceding "no" does not negate ("no si" is a contradiction, not a "no").
 _INTERJECTIONS = frozenset(
     "si s sip sep sis sisas simon yes yep yeah ok oki okey okay okei oka k dale listo vale ya aja bueno".split()
@@ -699,7 +706,8 @@ def _yes_no_core(
             key = tuple(sq[i : i + length])
             hit = yn.table.get(key) if "," not in key else None
             if hit is not None:
-                signals.append((i, i + length, hit[0], hit[1], hit[2], key))
+                if not (key in _REASONS and i + length < n):  # "no, porque no hay continuidad": a reason
+                    signals.append((i, i + length, hit[0], hit[1], hit[2], key))
                 i += length
                 break
         else:
@@ -866,33 +874,39 @@ def _leading_yes(tokens: Sequence[str]) -> int:
 
 # "ahorita no, estoy en reunión", "ahora no puedo": not a refusal but a "later" (Ley 1581 asks for a free,
 # informed choice: a busy person is offered to continue later, and asked again).
-_LATER: Final = tuple(tuple(p.split()) for p in (
-    "ahorita no", "ahora no", "por ahora no", "en este momento no", "en el momento no", "ahora mismo no",
+_BUSY: Final = tuple(tuple(p.split()) for p in (
+    "ahorita no", "ahora no", "en este momento no", "en el momento no", "ahora mismo no",
     "no puedo ahora", "no puedo ahorita", "no puedo en este momento", "no puedo ahora mismo", "ahora no puedo",
     "ahorita no puedo", "estoy ocupado", "estoy ocupada", "ando ocupado", "ando ocupada", "estoy en reunion",
-    "en reunion", "estoy en una reunion", "estoy en un evento", "estoy manejando", "estoy en camino", "mas tarde",
-    "mas tardecito", "despues", "luego", "otro dia", "en otro momento", "mas adelante", "en un rato", "en un ratico",
-    "en un momento", "dentro de un rato", "no tengo tiempo", "no me queda tiempo", "no me queda facil",
-    "manana", "le escribo", "le respondo", "les escribo", "les respondo", "le confirmo", "les confirmo",
-    "te confirmo", "ya le digo", "le aviso", "les aviso", "ya vuelvo", "ya regreso", "deme un momento",
-    "un momento", "un momentico", "espereme", "esperame", "ahorita le", "ahorita te",
+    "en reunion", "estoy en una reunion", "estoy en un evento", "estoy manejando", "estoy en camino",
+    "no tengo tiempo", "no me queda tiempo", "no me queda facil", "le escribo", "le respondo", "les escribo",
+    "les respondo", "le confirmo", "les confirmo", "te confirmo", "ya le digo", "le aviso", "les aviso",
+    "ya vuelvo", "ya regreso", "deme un momento", "un momento", "un momentico", "espereme", "esperame",
+    "ahorita le", "ahorita te",
 ))
-_LATER_STARTS: Final = frozenset(p[0] for p in _LATER)
+_LATER: Final = tuple(tuple(p.split()) for p in (
+    "por ahora no", "mas tarde", "mas tardecito", "despues", "luego", "otro dia", "en otro momento", "mas adelante",
+    "en un rato", "en un ratico", "en un momento", "dentro de un rato", "manana",
+))
+_LATER_STARTS: Final = frozenset(p[0] for p in _BUSY + _LATER)
 _REFUSALS: Final = tuple(tuple(p.split()) for p in (
     "no acepto", "no autorizo", "no me interesa", "no quiero", "no deseo", "no gracias", "nunca", "jamas",
     "de ninguna manera", "rechazo", "no estoy de acuerdo",
 ))
 
 
-def not_now(text: str) -> bool:
+def not_now(text: str, *, busy_only: bool = False) -> bool:
     """The person is busy or wants to answer later ("ahorita no, estoy en reunión", "más tarde"), and
-    does not refuse ("no acepto", "no, gracias")."""
+    does not refuse ("no acepto", "no, gracias"). ``busy_only``: only a busy person ("estoy en
+    reunión", "ahora no puedo"), not a plain "más adelante", which may answer a question."""
     tokens = tuple(t for t in _tokens(text or "") if t != ",")
 
     def says(phrases: tuple[tuple[str, ...], ...]) -> bool:
         return any(tokens[i : i + len(p)] == p for i in range(len(tokens)) for p in phrases)
 
-    return any(t in _LATER_STARTS for t in tokens) and says(_LATER) and not says(_REFUSALS)
+    if not any(t in _LATER_STARTS for t in tokens) or says(_REFUSALS):
+        return False
+    return says(_BUSY) or (not busy_only and says(_LATER))
 
 
 def pick_ordinal(text: str, n: int) -> int | None:
@@ -1537,7 +1551,7 @@ _NOT_NAMES: Final = frozenset(
     "si no ok okey okay listo vale dale claro bueno bien gracias ya aja sip nop perfecto correcto exacto hola "
     "dr dra doctor doctora ing ingeniero ingeniera senor senora que para por como cual".split()
 )
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d+|[^\w\s]")
+_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d+|[^\w\s]|\n")  # a line break ends a name too
 
 
 def _parse_person_name(text: str, tokens: tuple[str, ...]) -> Parsed:
@@ -1598,7 +1612,7 @@ def _label_stems(label: str) -> frozenset[str]:
 _CORRECTIONS: Final = tuple(tuple(p.split()) for p in (
     "no perdon", "no perdone", "no mentiras", "perdon", "perdone", "disculpe", "disculpa", "mejor dicho", "mejor",
     "corrijo", "correccion", "quise decir", "quiero decir", "queria decir", "me equivoque", "me equivoco",
-    "digo", "sino", "o sea", "osea", "error", "no",
+    "digo", "sino", "o sea", "osea", "error", "mas bien", "no",
 ))
 _CORRECTION_STARTS: Final = frozenset(m[0] for m in _CORRECTIONS)
 _CORRECTION_TAIL_MAX: Final = 4  # a correction names the value again, in a few words

@@ -153,6 +153,7 @@ def test_reply(case: dict[str, Any]) -> None:
             assert pending is None and last.state.mode != "rating", said
         else:  # ask_again: the same question, nothing pending, a hint that says what to write
             assert pending is None and FlowState.from_json(last.state.flow).current == name, said
+            assert not last.state.paused, said
 
 
 def test_the_corpus_is_large_and_varied() -> None:
