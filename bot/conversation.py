@@ -344,7 +344,7 @@ class Conversation:
             greet = state.mode == "new" or command == "hello"
             greeting = [Outbound(self.t("greeting", name=f" {contact.name}" if contact.name else ""))]
             if command is None:  # a choice or a need written right after a ticket or an interview is taken
-                routed = self._route(dataclasses.replace(state, mode="menu"), contact, text, now)
+                routed = self._route(dataclasses.replace(state, mode="menu"), contact, text, now, praise=False)
                 if routed is not None:
                     return Turn((greeting if greet else []) + routed.replies, routed.state, routed.effects)
             turn = self._show_menu(state)
@@ -356,15 +356,18 @@ class Conversation:
             return routed
         return Turn([Outbound(self.t("menu_invalid", n=len(MENU_ACTIONS)), self._menu_options())], state)
 
-    def _route(self, state: ConversationState, contact: ContactView, text: str, now: datetime) -> Turn | None:
+    def _route(self, state: ConversationState, contact: ContactView, text: str, now: datetime,
+               praise: bool = True) -> Turn | None:
         """What a message at the menu asks for; None when it names no choice.
 
         A menu choice is navigation, not a stored answer: one choice named among other words ("ver mis
         solicitudes por favor") is taken without a "¿Quiso decir?"; MENU undoes it. A message that rates
         or praises the assistance ("quiero calificar la asistencia", "… le pondría un cuatro") starts the
-        interview; one that describes a need starts the request with it; one that does both is asked which."""
+        interview; one that describes a need starts the request with it; one that does both is asked which.
+        Without ``praise`` (right after an interview or a ticket, where "excelente la atención, gracias"
+        is a thank-you) only a choice or a need is taken."""
         parsed = parsing.parse_answer(_MENU_QUESTIONNAIRE, self._menu, text)
-        rating, need = self._looks_like_rating(text), self._looks_like_need(text)
+        rating, need = praise and self._looks_like_rating(text), self._looks_like_need(text)
         if rating and need:
             return self._with_menu(state, self.t("menu_which"))
         if rating:
@@ -471,9 +474,14 @@ class Conversation:
         return bool(strong) or any(w in folded for w in self.t.words("need_words"))
 
     def _looks_like_rating(self, text: str) -> bool:
-        """ "quiero calificar la asistencia", "le pondría un cuatro": an evaluation, which is the interview."""
+        """ "quiero calificar la asistencia", "le pondría un cuatro", "la atención ha sido excelente": an
+        evaluation, which is the interview."""
         folded = f" {normalize(text)} "
-        return any(f" {w}" in folded for w in self.t.words("rating_words"))
+
+        def says(key: str) -> bool:
+            return any(f" {w}" in folded for w in self.t.words(key))
+
+        return says("rating_words") or (says("praise_words") and says("praise_subjects"))
 
     def _show_menu(self, state: ConversationState) -> Turn:
         lines = [self.t("menu_title")] + [f"{i}. {self.t(f'menu.{a}')}" for i, a in enumerate(MENU_ACTIONS, 1)]

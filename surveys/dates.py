@@ -57,7 +57,7 @@ _PATTERNS: Final = tuple(re.compile(p) for p in (
     r"(?:\b" + _WEEKDAY + r"\s+)?\b\d{1,2}[/.-]\d{1,2}(?:[/.-](?:\d{4}|\d{2}))?\b",  # 15/01, 15-01-2027
     r"\b(?:hoy|manana)\b",
     rf"\b{_WEEKDAY}(?:\s+(?:el\s+)?\d{{1,2}}\b)?",  # viernes, viernes 11
-    r"(?:\bel\s+(?:dia\s+)?|\bdia\s+)\d{1,2}\b",  # el 15, el día 15
+    r"(?:\b(?:el|del|al)\s+(?:dia\s+)?|\bdia\s+)\d{1,2}\b",  # el 15, el día 15, antes del 24
 ))
 _MONTH_ONLY: Final = re.compile(rf"(?<!\d\s)\b{_MONTH}(?![a-z])")
 
@@ -67,6 +67,8 @@ _NONE: Final = frozenset({
     "no tenemos fecha", "no tengo fecha", "no hay fecha limite", "no tiene", "no se", "nose", "no sabemos",
     "no hay plazo", "sin plazo", "no hay afan", "lo antes posible", "cuanto antes", "lo mas pronto posible",
     "lo mas pronto", "ya", "asap", "urgente", "no definida", "no esta definida", "por definir", "aun no", "todavia no",
+    "todavia no sabemos", "aun no sabemos", "no sabemos todavia", "no sabemos aun", "no se sabe", "no sabria decir",
+    "no tenemos fecha definida", "no hay fecha definida", "sin definir", "por confirmar", "no tengo claro",
 })
 
 _NUMBER_WORDS: Final = {

@@ -426,5 +426,6 @@ def test_a_choice_typed_after_the_interview_is_taken(chat: Chat) -> None:
     start_interview(chat)
     for text, _ in INTERVIEW:
         chat.say(text)
+    assert "1. Responder" in chat.say("Excelente la atención, gracias")  # a thank-you: no second interview
     assert "Su entidad todavía no tiene solicitudes" not in chat.say("hola")  # a greeting shows the menu
     assert "qué necesita" in chat.say("quiero radicar una solicitud")
