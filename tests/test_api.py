@@ -271,7 +271,7 @@ def test_help_request_to_der_and_back(der_app: Flask, telegram_fake: FakeTelegra
     register(chat)  # type: ignore[arg-type]
     reply = chat.say("necesitamos ayuda para armonizar el presupuesto de este año")
     assert "Armonización presupuestal" in reply
-    for text in ("si", "asistencia tecnica", "planeacion", "no"):
+    for text in ("si", "asistencia tecnica", "planeacion", "no", "si"):  # … and "sí" to the summary
         reply = chat.say(text)
     assert "Registramos su solicitud" in reply
 
