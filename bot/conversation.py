@@ -376,8 +376,8 @@ class Conversation:
         # and "necesito responder la encuesta" name another choice in so many words.
         if need and (not parsed.ok or (parsed.confirm and parsed.value not in ("interview", "my_requests"))):
             return self._start_helpdesk(state, need=text)
-        if parsed.candidates:
-            return self._with_menu(state, self.t("menu_which"))
+        if parsed.candidates:  # "mis solicitudes y la ayuda": two choices named apart
+            return self._with_menu(state, self.t("menu_unclear"))
         if not parsed.ok:
             return None
         action = parsed.value
@@ -511,7 +511,7 @@ class Conversation:
             score = next((e.value for e in step.events if isinstance(e, AnswerSet)), None)
             if score is not None:
                 return self._rated(state, code, int(score))
-            if step.state.pending is not None:
+            if step.state.pending is not None and step.state.failures <= flow.failures:  # a pick, not a repeat
                 return Turn(step.messages, dataclasses.replace(state, rating_flow=step.state.to_json()))
         back = dataclasses.replace(state, mode="menu", rating=None, rating_queue=(), rating_flow=None)
         return self.handle(back, contact, text, now)

@@ -238,7 +238,7 @@ def test_ticket_change_is_told_to_the_requester(app: Flask) -> None:
     client = app.test_client()
     chat = WebChat(client, session="panel-sim-01")
     register(chat)  # type: ignore[arg-type]
-    for text in ("2", "necesito ayuda con el plan indicativo", "si", "1", "1", "no"):
+    for text in ("2", "necesito ayuda con el plan indicativo", "si", "1", "1", "no", "si"):
         chat.say(text)
     with engine(app).connect() as conn:
         code = conn.execute(select(HelpRequest.code)).scalar_one()
