@@ -417,7 +417,8 @@ _YN_VOCAB: Final[tuple[tuple[str, str, bool], ...]] = (
         "completamente", "of course", "confirmo", "confirmado", "confirmada", "confirmar", "lo confirmo",
         "hagale", "hagale pues", "de una vez", "sale", "va", "vamos", "con toda", "claro que si senor",
         "continuemos", "sigamos", "sigamos pues", "continuemos pues", "adelante pues", "listo pues", "dale pues",
-        "okis", "si senora", "si senor", "asi es", "afirmativo",
+        "okis", "si senora", "si senor", "asi es", "afirmativo", "no hay duda", "no hay dudas", "sin duda",
+        "no cabe duda", "sin lugar a dudas", "sin lugar a duda", "no lo dudo", "no me cabe duda",
         # one-word yeses of a chat: at a Sí/No question they say nothing else
         "k", "ya", "aja", "aha", "ajam", "uhum", "eso", "exacto", "esa", "ese", "esa es", "ese es", "asi")),
     *((w, _Y, True) for w in (
