@@ -323,6 +323,8 @@ class Validator:
                 named = self.choice(x.name, text)
                 if named is None:
                     return None, "calificación no numérica (use 1 a 5)"
+                if not named.strip().isdigit():
+                    return named, None  # the question's way out ("No aplica"): a name, never a number
                 value = float(named)
             if not math.isfinite(value):  # "nan", "inf", "1e309": floats, but no rating
                 return None, "calificación no numérica (use 1 a 5)"

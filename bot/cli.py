@@ -313,6 +313,7 @@ def tickets_list(status: str | None, entity_code: str | None) -> None:
     for t in rows:
         click.echo(f"{t.code}  {labels.label('status', t.status):10s}  {t.entity_code or '-':5s}  "
                    f"vence {formats.day(t.due_date) if t.due_date else 'al validar'}  "
+                   f"{'pedida para ' + formats.day(t.requested_by_date) + '  ' if t.requested_by_date else ''}"
                    f"{'URGENTE ' if t.urgent else ''}{theme_labels(t.themes)}  → {t.direccion_tecnica or '-'}"
                    f" / {t.articulador or '-'}")
         click.echo(f"    {t.need[:150]}")

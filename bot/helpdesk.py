@@ -271,10 +271,13 @@ def _notify(conn: Connection, ticket: Any, status: str, note: str | None, referr
         if asking is not None:  # the next message is the rating (state_version: a turn in flight redoes itself)
             conn.execute(update(CONTACTS).where(CONTACTS.c.id == ticket.contact_id).values(
                 state=asking.to_json(), state_version=contact.state_version + 1))
-            text += "\n\n" + t("ticket_rate")
-            options = tuple((o.label, o.reply) for o in rating_options(t))
-            prompt = prompt_token(asking.to_json())  # the 1–5 buttons answer this rating, nothing later
-            template = ("ticket_closed", {"1": ticket.code, "2": no_note})
+            if asking.rating == ticket.code:
+                text += "\n\n" + t("ticket_rate")
+                options = tuple((o.label, o.reply) for o in rating_options(t))
+                prompt = prompt_token(asking.to_json())  # the 1–5 buttons answer this rating, nothing later
+                template = ("ticket_closed", {"1": ticket.code, "2": no_note})
+            else:  # another closed ticket's rating is awaited: this one is asked right after it
+                text += "\n" + t("ticket_rate_later", first=asking.rating)
     else:
         text = t("ticket_update", code=ticket.code, status=t(f"ticket_status.{status}"), note=suffix)
     payload: dict[str, Any] = {"ticket": ticket.code}

@@ -299,11 +299,17 @@ class ChatService:
             support_type=answers.get("tipo_apoyo"), phase=answers.get("fase"), urgent=answers.get("urgente") == "si",
             requested_by_date=answers.get("fecha_limite"), alerts=self.alerts,
             request_type=answers.get("tipo_peticion"), continuity=answers.get("continuidad"))
-        t = texts()
+        t, requested = texts(), answers.get("fecha_limite")
         assert created.term is not None
-        key = "ticket_created_on_hold" if created.on_hold else "ticket_created"
-        text = t(key, code=created.code, themes=theme_labels(created.themes), due=_human_date(created.due_date),
-                 days=created.term.days, term=created.term.label)
+        term = dict(days=created.term.days, term=created.term.label, due=_human_date(created.due_date))
+        if created.on_hold:  # the term starts once the DNP validates the entity
+            text = t("ticket_created_on_hold", code=created.code, themes=theme_labels(created.themes), **term)
+        elif not requested:
+            text = t("ticket_created", code=created.code, themes=theme_labels(created.themes), **term)
+        else:  # their date is acknowledged; the legal term is said as it is, also when it falls after their date
+            said = t("ticket_term_before" if str(created.due_date) <= str(requested) else "ticket_term_after", **term)
+            text = t("ticket_created_by", code=created.code, themes=theme_labels(created.themes),
+                     requested=_human_date(str(requested)), term=said)
         if created.enlace:
             text += "\n" + t("ticket_enlace", name=created.enlace)
         return Outbound(text)
@@ -331,9 +337,11 @@ class ChatService:
             if found is None:
                 return [Outbound(t("ticket_unknown", code=code))]
             ticket, note = found
+            requested = t("ticket_requested", date=_human_date(ticket.requested_by_date)) \
+                if ticket.requested_by_date else ""
             return [Outbound(t("ticket_detail", code=ticket.code, themes=theme_labels(ticket.themes),
                                status=t(f"ticket_status.{ticket.status}"), date=_local_date(ticket.created_at),
-                               due=_human_date(ticket.due_date),
+                               due=_human_date(ticket.due_date), requested=requested,
                                note=t("ticket_last_note", note=note) if note else ""))]
         tickets = helpdesk.for_requester(conn, entity_code, contact_id)
         if not tickets:

@@ -10,6 +10,14 @@ numeric forms, "hoy", "mañana"; this module computes weekdays and "en 2 semanas
 A message that names two different dates ("el 15 o el 20"), a weekday that does not match its date,
 a month without a day, a date already past or more than two years away is not guessed: the reason
 says why and the engine asks again. Every date read is confirmed back to the respondent anyway.
+
+Colombian usage this module follows: a day and month without a year is this year's (today is today),
+or next year's when that month is already behind ("15 de enero" said in December); a day of this month
+already gone ("5 de diciembre" on the 7th) has passed and is asked again, never moved a year ahead.
+"El lunes pasado", "ayer" are past. "El otro martes" and "la otra semana, el martes" are next week's.
+"En 8 días" is a week and "en 15 días" two (as people count them); "en 10 días hábiles" counts
+business days with Colombian holidays (surveys.workdays). "Para ayer" means as soon as possible: today.
+A correction is taken: "el 15, no perdón, el 20" is the 20th.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from typing import Final
 import dateparser
 
 from surveys.parsing import AMBIGUOUS, EMPTY, NONE_GIVEN, OUT_OF_RANGE, UNKNOWN, number_words
+from surveys.workdays import add_business_days
 
 __all__ = ["DateReading", "read_date"]
 
@@ -48,7 +57,7 @@ _PATTERNS: Final = tuple(re.compile(p) for p in (
     r"(?:\b" + _WEEKDAY + r"\s+)?\b\d{1,2}[/.-]\d{1,2}(?:[/.-](?:\d{4}|\d{2}))?\b",  # 15/01, 15-01-2027
     r"\b(?:hoy|manana)\b",
     rf"\b{_WEEKDAY}(?:\s+(?:el\s+)?\d{{1,2}}\b)?",  # viernes, viernes 11
-    r"(?:\bel\s+(?:dia\s+)?|\bdia\s+)\d{1,2}\b",  # el 15, el día 15
+    r"(?:\b(?:el|del|al)\s+(?:dia\s+)?|\bdia\s+)\d{1,2}\b",  # el 15, el día 15, antes del 24
 ))
 _MONTH_ONLY: Final = re.compile(rf"(?<!\d\s)\b{_MONTH}(?![a-z])")
 
@@ -58,6 +67,8 @@ _NONE: Final = frozenset({
     "no tenemos fecha", "no tengo fecha", "no hay fecha limite", "no tiene", "no se", "nose", "no sabemos",
     "no hay plazo", "sin plazo", "no hay afan", "lo antes posible", "cuanto antes", "lo mas pronto posible",
     "lo mas pronto", "ya", "asap", "urgente", "no definida", "no esta definida", "por definir", "aun no", "todavia no",
+    "todavia no sabemos", "aun no sabemos", "no sabemos todavia", "no sabemos aun", "no se sabe", "no sabria decir",
+    "no tenemos fecha definida", "no hay fecha definida", "sin definir", "por confirmar", "no tengo claro",
 })
 
 _NUMBER_WORDS: Final = {
@@ -74,6 +85,15 @@ class DateReading:
     reason: str | None = None  # when value is None: empty | unknown | ambiguous | out_of_range | none_given
 
 
+# "el 15, no perdón, el 20": what follows the last correction marker is the date meant.
+_CORRECTION: Final = re.compile(r"\b(?:no\s+perdon|perdon|perdone|disculpe|disculpa|mejor\s+dicho|quise\s+decir"
+                                r"|quiero\s+decir|queria\s+decir|digo|corrijo|o\s+sea|no\s+mejor|mejor)\b")
+# "para ayer": wanted as soon as possible, which is today.
+_AT_ONCE: Final = re.compile(r"\b(?:para|pa)\s+(?:ayer|antier|anteayer)\b|\bya\s+mismo\b|\bhoy\s+mismo\b")
+# Days gone by: "el lunes pasado", "ayer", "la semana pasada", "hace 3 días".
+_PAST: Final = re.compile(r"\b(?:pasad[oa]s?|ayer|antier|anteayer)\b|\bhace\s+\d")
+
+
 def read_date(text: str, today: date) -> DateReading:
     """The one date ``text`` names, relative to ``today`` (the respondent's local date)."""
     folded = _fold(text)
@@ -81,7 +101,16 @@ def read_date(text: str, today: date) -> DateReading:
         return DateReading(reason=EMPTY)
     if folded in _NONE or folded.removeprefix("no ") in ("hay", "tenemos", "tengo"):
         return DateReading(reason=NONE_GIVEN)
+    parts = _CORRECTION.split(folded)
+    if len(parts) > 1 and parts[-1].strip():
+        corrected = read_date(parts[-1], today)
+        if corrected.value is not None or corrected.reason == OUT_OF_RANGE:
+            return corrected
+    if _AT_ONCE.search(folded):
+        return DateReading(value=today)
     rewritten = _rewrite(folded, today)
+    if _PAST.search(rewritten):
+        return DateReading(reason=OUT_OF_RANGE)
     found: list[date | None] = []
     rest = rewritten
     for pattern in _PATTERNS:
@@ -116,6 +145,10 @@ def _rewrite(text: str, today: date) -> str:
     text = re.sub(r"\bdel?\s+(?:mes\s+)?(?:proximo|siguiente|entrante)(?:\s+mes)?\b|\bdel\s+mes\s+que\s+viene\b"
                   r"|\bdel\s+otro\s+mes\b", f" de {next_month} ", text)
     text = re.sub(r"\bdentro\s+de\b", " en ", text)
+    text = re.sub(r"\ben\s+(\d{1,3})\s+dias?\s+(?:habiles|laborales|utiles)\b",
+                  lambda m: " " + _numeric(add_business_days(today, int(m.group(1)))) + " ", text)
+    text = re.sub(r"\ben\s+(?:(\d{1,3})\s+)?(dias?|semanas?|mes(?:es)?)\s+y\s+medi[oa]\b",  # "en un mes y medio"
+                  lambda m: " " + _numeric(_after(today, int(m.group(1) or 1), m.group(2), half=True)) + " ", text)
     text = re.sub(r"\ben\s+(\d{1,3})\s+(dias?|semanas?|mes(?:es)?)\b",
                   lambda m: " " + _numeric(_after(today, int(m.group(1)), m.group(2))) + " ", text)
     text = re.sub(r"\b(?:a\s+)?(?:fin|final|finales)\s+(?:de|del)\s+(?:este\s+)?mes\b|\bultimo\s+dia\s+del\s+mes\b",
@@ -128,8 +161,14 @@ def _rewrite(text: str, today: date) -> str:
     # "el próximo viernes", "el viernes que viene": the next one; "el viernes de la otra semana": next week's.
     text = re.sub(rf"\b(?:el\s+)?(?:proximo|siguiente)\s+({_WEEKDAY})\b|\b({_WEEKDAY})\s+(?:que\s+viene|entrante)\b",
                   lambda m: " " + _numeric(_next_weekday(today, m.group(1) or m.group(2), False)) + " ", text)
-    text = re.sub(rf"\b({_WEEKDAY})\s+de\s+la\s+(?:(?:otra|proxima|siguiente)\s+semana|semana\s+que\s+viene)\b",
-                  lambda m: " " + _numeric(_next_weekday(today, m.group(1), True)) + " ", text)
+    next_week = r"(?:(?:otra|proxima|siguiente)\s+semana|semana\s+(?:que\s+viene|entrante))"
+    text = re.sub(rf"\b({_WEEKDAY})\s+de\s+la\s+{next_week}\b"
+                  rf"|\b(?:el\s+)?otro\s+({_WEEKDAY})\b"  # "el otro martes": Colombian for next week's
+                  rf"|\b(?:la\s+)?{next_week}\s+(?:el\s+)?({_WEEKDAY})\b",
+                  lambda m: " " + _numeric(_next_weekday(today, m.group(1) or m.group(2) or m.group(3), True)) + " ",
+                  text)
+    text = re.sub(rf"\b(?:a\s+)?(?:fin|final|finales)\s+de\s+({_MONTH})(?![a-z])",  # "a finales de enero"
+                  lambda m: " " + _numeric(_month_end(today, _month_number(m.group(1)))) + " ", text)
     return " ".join(text.split())
 
 
@@ -141,13 +180,68 @@ def _next_weekday(today: date, name: str, next_week: bool) -> date:
     return today + timedelta(days=ahead)
 
 
-def _after(today: date, n: int, unit: str) -> date:
-    """ "en 2 semanas", "en 1 mes" (the same day of the month, or the month's last)."""
+# "en 8 días" is a week and "en 15 días" two, as people in Colombia count them (the day counted twice).
+_SPOKEN_DAYS: Final = {8: 7, 15: 14}
+
+
+def _after(today: date, n: int, unit: str, *, half: bool = False) -> date:
+    """ "en 2 semanas", "en 1 mes" (the same day of the month, or the month's last), "en 8 días" (a week);
+    ``half``: and a half ("en un mes y medio": 15 days more, "en semana y media": 4)."""
     if unit.startswith("mes"):
         months = today.month - 1 + n
         year, month_number = today.year + months // 12, months % 12 + 1
-        return date(year, month_number, min(today.day, calendar.monthrange(year, month_number)[1]))
-    return today + timedelta(days=n * (7 if unit.startswith("semana") else 1))
+        day = date(year, month_number, min(today.day, calendar.monthrange(year, month_number)[1]))
+        return day + timedelta(days=15 if half else 0)
+    if unit.startswith("semana"):
+        return today + timedelta(days=7 * n + (4 if half else 0))
+    return today + timedelta(days=(n if half else _SPOKEN_DAYS.get(n, n)) + (1 if half else 0))
+
+
+def _month_number(name: str) -> int:
+    key = name.rstrip(".")[:3]
+    return {"set": 9}.get(key) or next(i for i, m in enumerate(_MONTHS, 1) if m.startswith(key))
+
+
+def _month_end(today: date, month_number: int) -> date:
+    """The last day of that month: this year's, or next year's when the month is behind."""
+    year = today.year + (month_number < today.month)
+    return date(year, month_number, calendar.monthrange(year, month_number)[1])
+
+
+def _upcoming(today: date, day_number: int, month_number: int) -> date | None:
+    """A day and month without a year: this year's (today included); next year's when the month is
+    already behind ("15 de enero" in December); this year's even if gone, when the month is this one or
+    still ahead in the year ("5 de diciembre" on the 7th: it has passed, and read_date says so)."""
+    candidate = _day_in(today.year, month_number, day_number)
+    if candidate is not None and candidate < today and month_number < today.month:
+        return _day_in(today.year + 1, month_number, day_number)
+    return candidate
+
+
+_DAY_MONTH: Final = (
+    re.compile(rf"(?P<day>\d{{1,2}})\s*(?:de\s+)?(?P<month>{_MONTH})(?:\s*(?:de|del)?\s*(?P<year>20\d\d))?"),
+    re.compile(rf"(?P<month>{_MONTH})\s+(?P<day>\d{{1,2}})(?:\s*(?:de|del)?\s*(?P<year>20\d\d))?"),
+    re.compile(r"(?P<day>\d{1,2})[/.-](?P<num>\d{1,2})(?:[/.-](?P<year>\d{4}|\d{2}))?"),
+)
+
+
+def _day_month(body: str, today: date) -> date | None | bool:
+    """ "11 de diciembre", "diciembre 11", "15/01", "15-01-2027"; False when ``body`` is not one of them,
+    None when it names a day that does not exist ("31/02")."""
+    for pattern in _DAY_MONTH:
+        m = pattern.fullmatch(body)
+        if m is None:
+            continue
+        groups = m.groupdict()
+        month_number = int(groups["num"]) if groups.get("num") else _month_number(groups["month"])
+        if not 1 <= month_number <= 12:
+            return None
+        day_number = int(m["day"])
+        if groups.get("year"):
+            year = int(groups["year"]) + (2000 if len(groups["year"]) == 2 else 0)
+            return _day_in(year, month_number, day_number)
+        return _upcoming(today, day_number, month_number)
+    return False
 
 
 def _numeric(value: date) -> str:
@@ -161,13 +255,16 @@ def _resolve(expression: str, today: date) -> date | None:
     body = expression[len(weekday):].strip() if weekday else expression
     if weekday is not None and not body:
         return _next_weekday(today, weekday, False)
+    explicit = _day_month(body, today)
     if re.fullmatch(r"\d{1,2}", body):  # a day of the month: this month's, or next month's once past
         day_number = int(body)
-        candidate = _day_in_month(today.year, today.month, day_number)
+        candidate = _day_in(today.year, today.month, day_number)
         if candidate is not None and candidate < today:
             year, month_number = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
-            candidate = _day_in_month(year, month_number, day_number)
+            candidate = _day_in(year, month_number, day_number)
         value = candidate
+    elif explicit is not False:
+        value = explicit if isinstance(explicit, date) else None
     else:
         base = datetime(today.year, today.month, today.day, 12)
         parsed = dateparser.parse(body or expression, languages=["es"], settings={**_SETTINGS, "RELATIVE_BASE": base})
@@ -179,7 +276,7 @@ def _resolve(expression: str, today: date) -> date | None:
     return value
 
 
-def _day_in_month(year: int, month_number: int, day_number: int) -> date | None:
+def _day_in(year: int, month_number: int, day_number: int) -> date | None:
     try:
         return date(year, month_number, day_number)
     except ValueError:

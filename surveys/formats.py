@@ -56,13 +56,15 @@ def day(value: date | str | None) -> str:
 
 
 def weekday(value: date) -> str:
-    """``"viernes 11 de diciembre"`` (and the year when it is not ``this_year``), for the chat."""
+    """``"viernes 11 de diciembre"``, for the chat (the weekday is the date's own, computed by Babel)."""
     return format_date(value, "EEEE d 'de' MMMM", locale=LOCALE)
 
 
-def weekday_year(value: date, today: date) -> str:
+def weekday_year(value: date, today: date | None) -> str:
+    """:func:`weekday`, with the year when it is not ``today``'s (always when ``today`` is unknown):
+    ``"viernes 15 de enero de 2027"`` read on 7 December 2026."""
     text = weekday(value)
-    return text if value.year == today.year else f"{text} de {value.year}"
+    return text if today is not None and value.year == today.year else f"{text} de {value.year}"
 
 
 def month(period: str) -> str:

@@ -73,6 +73,12 @@ class Question:
     # not an alcaldía or a gobernación); the whole reply must be one of a choice's words.
     outside: str | None = None
 
+    @property
+    def asks_name(self) -> bool:
+        """An open question that fills the contact's name ("¿Cuál es su nombre?"): the reply is read as a
+        person's name ("me llamo gloria" → "Gloria"), never stored as "si" or "1"."""
+        return self.type is QType.TEXT and self.prefill == "name"
+
 
 @dataclass(frozen=True)
 class Questionnaire:

@@ -306,6 +306,9 @@ def _range_bounds(parameters: str | None) -> tuple[int, int] | None:
     return lo, hi
 
 
+_RATING_WAYS_OUT = frozenset({"no_aplica", "ns_nr", "no_sabe"})  # non-numeric options a rating may offer
+
+
 def _is_consecutive_integers(names: list[str]) -> bool:
     if not names or not all(re.fullmatch(r"-?\d+", n) for n in names):
         return False
@@ -331,8 +334,8 @@ def _infer(name: str, base: str, names: list[str] | None) -> QType:
         return QType.CONSENT if name.startswith("consent") else QType.YES_NO
     if values == {"si", "no", "parcialmente"}:
         return QType.YES_NO_PARTIAL
-    if _is_consecutive_integers(names or []):
-        return QType.RATING
+    if _is_consecutive_integers([n for n in names or [] if n not in _RATING_WAYS_OUT]):
+        return QType.RATING  # "1".."5", maybe with a way out ("no_aplica")
     if len(values) >= 3 and values <= _SCALE_NAMES:
         return QType.SCALE
     return QType.SELECT_ONE

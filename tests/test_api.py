@@ -289,7 +289,7 @@ def test_help_request_to_der_and_back(der_app: Flask, telegram_fake: FakeTelegra
     register(chat)
     reply = chat.say("necesitamos ayuda para armonizar el presupuesto de este año")
     assert "Armonización presupuestal" in reply
-    for text in ("si", "asistencia tecnica", "peticion general", "planeacion", "puntual", "no"):
+    for text in ("si", "asistencia tecnica", "peticion general", "planeacion", "puntual", "no", "si"):
         reply = chat.say(text)
     assert "Registramos su solicitud" in reply
 
@@ -336,7 +336,7 @@ def test_a_help_request_from_the_simulator_is_test_data(der_app: Flask, telegram
     chat = WebChat(client, session="genova-sim-01")
     register(chat)  # type: ignore[arg-type]
     chat.say("necesitamos ayuda para armonizar el presupuesto de este año")
-    for text in ("si", "asistencia tecnica", "peticion general", "planeacion", "puntual", "no"):
+    for text in ("si", "asistencia tecnica", "peticion general", "planeacion", "puntual", "no", "si"):
         reply = chat.say(text)
     assert "Registramos su solicitud" in reply
     code = next(word for word in reply.replace("*", " ").split() if word.startswith("MDA-"))

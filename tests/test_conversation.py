@@ -379,3 +379,66 @@ def test_command_inside_a_sentence_is_an_answer(chat: Chat, sessions: sessionmak
     chat.say("4")
     assert "Oportunidad" in chat.say("no quiero salir de este programa")
     assert answers(sessions)["valoracion_general"] == "no quiero salir de este programa"
+
+
+def test_after_pausa_an_unclear_reply_says_how_to_answer(chat: Chat) -> None:
+    register(chat)
+    start_interview(chat)
+    chat.say("PAUSA")
+    assert "¿Desea continuar? Responda Sí o No." in chat.say("hola")
+    assert "No le entendí" in chat.say("3") and "Responda Sí o No" in chat.last[-1].text
+    assert "guardé sus respuestas" in chat.say("pausa")  # stays paused, is not asked the same again
+    assert "¿Desea continuar?" in chat.say("buenas")
+    assert "De 1 a 5" in chat.say("ya")  # a chat "yes"
+
+
+def test_busy_mid_interview_pauses_instead_of_a_hint(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    assert "guardé sus respuestas" in chat.say("ahorita no puedo, estoy en reunión")
+    assert only_interview(sessions).status == "pausada" and answers(sessions) == {
+        "consentimiento": "si", "entidad": "63302", "cargo": "secretario"}
+    assert "¿Desea continuar?" in chat.say("hola")
+
+
+def test_busy_at_consent_is_not_a_refusal(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    assert "Ley 1581" in chat.say("Hola")
+    assert "no cuenta como un «no»" in chat.say("ahora no puedo, estoy en reunión")
+    with sessions() as s:
+        person = s.scalars(select(Contact)).one()
+    assert person.consent is None  # nothing recorded: neither a yes nor a no
+    assert "Ley 1581" in chat.say("listo, ahora sí")
+    assert "alcaldía o gobernación" in chat.say("de una")
+
+
+def test_a_name_is_read_as_a_name(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    chat.say("Hola")
+    chat.say("si")
+    chat.say("genova quindio")
+    assert "nombre" in chat.say("sí")
+    assert "Escriba su nombre" in chat.say("si")  # a late "sí" is not a name
+    assert "Escriba su nombre" in chat.say("1")
+    assert "cargo" in chat.say("buenas, me llamo gloria inés pérez y soy la secretaria")
+    chat.say("1")
+    with sessions() as s:
+        assert s.scalars(select(Contact.name)).one() == "Gloria Inés Pérez"
+    assert "¡Hola Gloria Inés Pérez!" in chat.say("hola")
+
+
+def test_replies_that_do_not_fit_the_question_get_a_hint_that_does(chat: Chat) -> None:
+    register(chat)
+    start_interview(chat)
+    reply = chat.say("La asistencia ha sido muy buena. " * 80)  # 2.640 characters to a 1–5 question
+    assert "resúmala" not in reply and "Responda con un número del 1 al 5" in reply
+    chat.say("4")
+    assert "Cuéntenos con palabras" in chat.say("👍")  # an open question
+
+
+def test_a_choice_typed_after_the_interview_is_taken(chat: Chat) -> None:
+    register(chat)
+    start_interview(chat)
+    for text, _ in INTERVIEW:
+        chat.say(text)
+    assert "1. Responder" in chat.say("Excelente la atención, gracias")  # a thank-you: no second interview
+    assert "Su entidad todavía no tiene solicitudes" not in chat.say("hola")  # a greeting shows the menu
+    assert "qué necesita" in chat.say("quiero radicar una solicitud")

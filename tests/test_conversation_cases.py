@@ -1,11 +1,12 @@
 """The respondent corpus (tests/data/conversation_cases.yaml) run against the pure conversation.
 
-Each case puts one contact at one question of the Monitoreo 360, the mesa de ayuda intake or the
-menu, sends the reply (or a few replies, when the case answers a confirmation) through
-``Conversation.handle`` with the corpus's clock, and checks the outcome: the value stored, the
-single value confirmed back, the values offered as a pick, the question asked again, or the menu
-action taken. Any other outcome is a failure, so a reply stored differently from what the corpus
-says the respondent meant (a silent misread) fails the run."""
+Each case puts one contact at one question of the Monitoreo 360, the registration, the mesa de
+ayuda intake, the rating of a closed ticket or the menu, sends the reply (or a few replies, when the
+case answers a confirmation) through ``Conversation.handle`` with the corpus's clock, and checks the
+outcome: the value stored, the single value confirmed back, the values offered as a pick, the
+question asked again, the conversation paused, or the menu action taken. Any other outcome is a
+failure, so a reply stored differently from what the corpus says the respondent meant (a silent
+misread) fails the run."""
 
 from __future__ import annotations
 
@@ -18,13 +19,16 @@ import pytest
 import yaml
 
 from bot.conversation import (
+    ConsentRecorded,
     ContactView,
     Conversation,
     ConversationState,
     HelpRequested,
     InterviewEvent,
     InterviewStarted,
+    ProfileUpdated,
     ResultsQuery,
+    TicketRated,
     TicketsQuery,
     Turn,
 )
@@ -36,12 +40,14 @@ from surveys.texts import texts
 
 DATA = yaml.safe_load((Path(__file__).parent / "data" / "conversation_cases.yaml").read_text(encoding="utf-8"))
 NOW = datetime.fromisoformat(DATA["now"])
-OUTCOMES = ("store", "confirm", "pick", "ask_again", "skip", "action")
+OUTCOMES = ("store", "confirm", "pick", "ask_again", "skip", "action", "pause")
 CONTACT = ContactView(consent=True, entity_code="63302", name="Ana Pérez", cargo="secretario")
+NEWCOMER = ContactView()  # registering: no consent, entity or name yet
+TICKET = "MDA-2026-00007"  # the closed ticket a `rating` case rates
 
-INTERVIEW, INTAKE = builtin("monitoreo360"), builtin("solicitud")
+INTERVIEW, INTAKE, REGISTRATION = builtin("monitoreo360"), builtin("solicitud"), builtin("registro")
 CONVERSATION = Conversation(
-    registration=builtin("registro"), interview=INTERVIEW, helpdesk=INTAKE, entities=EntityIndex.from_reference(),
+    registration=REGISTRATION, interview=INTERVIEW, helpdesk=INTAKE, entities=EntityIndex.from_reference(),
     text=texts(), classifier=KeywordClassifier(load_taxonomy()),
 )
 # Earlier answers that make every question relevant when a case is put at it.
@@ -57,26 +63,36 @@ BEFORE: dict[str, Any] = {
 }
 
 
+def _question(where: str) -> str:
+    return where.split(".", 1)[-1]
+
+
 def _state_at(where: str) -> ConversationState:
     if where == "menu":
         return ConversationState(mode="menu")
-    questionnaire = INTAKE if where.startswith("solicitud.") else INTERVIEW
-    name = where.removeprefix("solicitud.")
+    if where == "rating":
+        return ConversationState(mode="rating", rating=TICKET)
+    prefix = where.split(".", 1)[0] if "." in where else ""
+    questionnaire = {"solicitud": INTAKE, "registro": REGISTRATION}.get(prefix, INTERVIEW)
+    name = _question(where)
     earlier = [q.name for q in questionnaire.questions[: questionnaire.index(name)]]
     flow = FlowState(questionnaire=questionnaire.key, current=name,
                      answers={k: BEFORE[k] for k in earlier if k in BEFORE}, history=tuple(earlier))
     if questionnaire is INTAKE:
         return ConversationState(mode="helpdesk", flow=flow.to_json())
+    if questionnaire is REGISTRATION:
+        return ConversationState(mode="registro", flow=flow.to_json())
     return ConversationState(mode="interview", flow=flow.to_json(), interview_id=1, last_activity=NOW.isoformat())
 
 
 def _run(case: dict[str, Any]) -> tuple[list[Turn], dict[str, Any]]:
     """The turns of the case's replies and what was stored for its question."""
-    name = case["q"].removeprefix("solicitud.")
+    name = case.get("field", _question(case["q"]))
     state, turns, stored = _state_at(case["q"]), [], {}
+    contact = NEWCOMER if case["q"].startswith("registro.") else CONTACT
     replies = case["say"] if isinstance(case["say"], list) else [case["say"]]
     for text in replies:
-        turn = CONVERSATION.handle(state, CONTACT, text, NOW)
+        turn = CONVERSATION.handle(state, contact, text, NOW)
         turns.append(turn)
         state = turn.state
         for effect in turn.effects:
@@ -84,6 +100,13 @@ def _run(case: dict[str, Any]) -> tuple[list[Turn], dict[str, Any]]:
                 stored[effect.event.question] = effect.event.value
             elif isinstance(effect, HelpRequested) and name in effect.answers:
                 stored[name] = effect.answers[name]
+            elif isinstance(effect, ConsentRecorded):
+                stored["consentimiento"] = "si" if effect.given else "no"
+            elif isinstance(effect, ProfileUpdated):
+                stored.update({{"entity_code": "entidad"}.get(k, k if k != "name" else "nombre"): v
+                               for k, v in effect.fields.items()})
+            elif isinstance(effect, TicketRated):
+                stored["rating"] = effect.score
         if state.mode == "helpdesk" and state.flow is not None:
             answers = FlowState.from_json(state.flow).answers
             if name in answers:
@@ -92,7 +115,8 @@ def _run(case: dict[str, Any]) -> tuple[list[Turn], dict[str, Any]]:
 
 
 def _pending(turn: Turn) -> dict[str, Any] | None:
-    return FlowState.from_json(turn.state.flow).pending if turn.state.flow else None
+    flow = turn.state.rating_flow if turn.state.mode == "rating" else turn.state.flow
+    return FlowState.from_json(flow).pending if flow else None
 
 
 @pytest.mark.parametrize("case", DATA["cases"], ids=lambda c: f"{c['q']}:{c['say']!r}"[:90])
@@ -101,7 +125,7 @@ def test_reply(case: dict[str, Any]) -> None:
     assert len(outcome) == 1, f"a case names exactly one outcome: {case}"
     turns, stored = _run(case)
     last = turns[-1]
-    name = case["q"].removeprefix("solicitud.")
+    name = case.get("field", _question(case["q"]))
     said = "\n".join(m.text for m in last.replies)
     if "store" in case:
         expected = case["store"]
@@ -125,8 +149,13 @@ def test_reply(case: dict[str, Any]) -> None:
             assert pending["values"] == case["pick"], said
         elif "skip" in case:
             assert name in FlowState.from_json(last.state.flow).skipped if last.state.flow else True, said
+        elif "pause" in case:  # "ahorita no, estoy en reunión": neither an answer nor a refusal
+            assert last.state.paused and not stored, said
+        elif case["q"] == "rating":  # not a rating: an ordinary message, nothing stored (not insisted on)
+            assert pending is None and last.state.mode != "rating", said
         else:  # ask_again: the same question, nothing pending, a hint that says what to write
             assert pending is None and FlowState.from_json(last.state.flow).current == name, said
+            assert not last.state.paused, said
 
 
 def test_the_corpus_is_large_and_varied() -> None:

@@ -52,6 +52,7 @@ def pedro_writes_everything(sessions: sessionmaker[Session]) -> Chat:
     for text in ("si", "asistencia tecnica", "peticion general", "2", "puntual", "si"):
         chat.say(text)
     assert "¿Para el" in chat.say("antes del 15 de diciembre")  # the date is read back, then confirmed
+    assert "¿La enviamos así?" in chat.say("sí")  # the summary, read back
     assert "Registramos" in chat.say("sí")
     chat.say("MENU")
     start_interview(chat)

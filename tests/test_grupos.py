@@ -62,9 +62,9 @@ def register_other(chat: WebChat, escape: str = "OTRA", kind: str = "1",
 
 
 def ask(chat: WebChat, need: str = "necesitamos capacitacion en formulacion de proyectos para regalias") -> str:
-    for text in ("2", need, "si", "2", "1", "1", "2"):
+    for text in ("2", need, "si", "2", "1", "1", "2", "no"):
         chat.say(text)
-    return chat.say("no")
+    return chat.say("si")  # to the summary
 
 
 def tickets(app: Flask) -> list[Any]:

@@ -147,13 +147,14 @@ def test_the_readme_commands_work_without_a_terminal(db_url: str, tmp_path: Path
     writer = db.make_engine(db_url)
     with db.transaction(writer) as conn:
         code = helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
-                               need="Capacitación", themes=["plan_indicativo"], now=NOW).code
+                               need="Capacitación", themes=["plan_indicativo"], now=NOW,
+                               requested_by_date="2026-12-15").code
     writer.dispose()
     assert f"{code}: En gestión" in m360("tickets", "update", code, "--status", "en gestión", url=db_url,
                                         cwd=tmp_path).stdout
     assert "Respondida" in m360("tickets", "update", code, "--status", "Respondida", url=db_url, cwd=tmp_path).stdout
     listed = m360("tickets", "list", "--status", "RESPONDIDA", url=db_url, cwd=tmp_path).stdout
-    assert code in listed and "en_gestion" not in listed
+    assert code in listed and "en_gestion" not in listed and "pedida para 15 de diciembre de 2026" in listed
     assert "unknown status" in m360("tickets", "list", "--status", "perdida", url=db_url, cwd=tmp_path,
                                     ok=False).stderr
 
@@ -237,7 +238,7 @@ def test_ticket_change_is_told_to_the_requester(app: Flask) -> None:
     client = app.test_client()
     chat = WebChat(client, session="panel-sim-01")
     register(chat)  # type: ignore[arg-type]
-    for text in ("2", "necesito ayuda con el plan indicativo", "si", "1", "1", "1", "1", "no"):
+    for text in ("2", "necesito ayuda con el plan indicativo", "si", "1", "1", "1", "1", "no", "si"):
         chat.say(text)
     with engine(app).connect() as conn:
         code = conn.execute(select(HelpRequest.code)).scalar_one()

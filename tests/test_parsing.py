@@ -63,13 +63,17 @@ def assert_valid(questionnaire: Questionnaire, question: Question, text: str, pa
             assert value in ("si", "no", "parcialmente")
         case QType.SELECT_ONE | QType.SCALE:
             assert value in names
+        case QType.RATING if isinstance(value, str):  # a rating's way out ("no_aplica"), never a number
+            assert value in names and not value.strip().isdigit()
         case QType.RATING:
             assert isinstance(value, int) and not isinstance(value, bool)
-            assert str(value) in {n.strip() for n in names} or value in {int(n) for n in names}
+            assert str(value) in {n.strip() for n in names} or value in {int(n) for n in names if n.isdigit()}
         case QType.SELECT_MULTIPLE:
             assert isinstance(value, list) and value
             assert len(set(value)) == len(value)
             assert value == sorted(value, key=names.index)
+        case QType.TEXT if question.asks_name:  # a person's name, taken from the reply
+            assert value and normalize(value) in normalize(text) and len(value) <= MAX_TEXT_LEN
         case QType.TEXT:
             assert value == text.strip() and value and len(value) <= MAX_TEXT_LEN
         case QType.ENTITY:
@@ -225,7 +229,7 @@ def test_shipped_questionnaires_parse_the_basics(name: str) -> None:
             assert parse_answer(q, question, "1, 3") == Parsed(True, [options[0].name, options[2].name])
             assert parse_answer(q, question, "1 y 1") == Parsed(True, [options[0].name])
         elif question.type is QType.RATING:
-            top = max(int(c.name) for c in options)
+            top = max(int(c.name) for c in options if c.name.isdigit())
             assert parse_answer(q, question, f"{top}/{top}") == Parsed(True, top)
             assert parse_answer(q, question, str(top + 1)).reason == "out_of_range"
         for label in (c.label for c in options):

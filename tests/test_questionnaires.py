@@ -13,6 +13,7 @@ from surveys.schema import CHOICE_TYPES, QType, Questionnaire, builtin, digit_co
 SHIPPED = ("monitoreo360", "sistematizacion", "registro", "solicitud")
 
 RATING = ("1", "2", "3", "4", "5")
+ASPECT = (*RATING, "no_aplica")  # an aspect may not apply (the KPT unknown, no virtual sessions): never a number
 SCALE = ("muy_mala", "mala", "regular", "buena", "excelente", "no_aplica")  # numbered like the 1–5 ratings
 YES_NO = ("si", "no")
 YES_NO_PARTIAL = ("si", "no", "parcialmente")
@@ -30,12 +31,12 @@ MONITOREO360: list[tuple[str, QType, tuple[str, ...] | None]] = [
     ("cargo", QType.SELECT_ONE, CARGO),
     ("puntaje_general", QType.RATING, RATING),
     ("valoracion_general", QType.TEXT, None),
-    ("aspecto_oportunidad", QType.RATING, RATING),
-    ("aspecto_materiales", QType.RATING, RATING),
-    ("aspecto_virtualidad", QType.RATING, RATING),
-    ("aspecto_profundidad", QType.RATING, RATING),
-    ("aspecto_kpt", QType.RATING, RATING),
-    ("aspecto_asesor", QType.RATING, RATING),
+    ("aspecto_oportunidad", QType.RATING, ASPECT),
+    ("aspecto_materiales", QType.RATING, ASPECT),
+    ("aspecto_virtualidad", QType.RATING, ASPECT),
+    ("aspecto_profundidad", QType.RATING, ASPECT),
+    ("aspecto_kpt", QType.RATING, ASPECT),
+    ("aspecto_asesor", QType.RATING, ASPECT),
     ("tema_plan_indicativo", QType.SCALE, SCALE),
     ("tema_armonizacion", QType.SCALE, SCALE),
     ("tema_seguimiento", QType.SCALE, SCALE),
@@ -123,7 +124,9 @@ def test_monitoreo360_details(m360: Questionnaire) -> None:
 def test_monitoreo360_blocks(m360: Questionnaire) -> None:
     assert [b.name for b in m360.blocks] == [
         "identificacion", "calificacion_general", "aspectos", "temas", "contribucion", "demanda", "cierre"]
-    assert m360.block("aspectos").intro == "Ahora califique de 1 a 5 algunos aspectos de la asistencia."  # type: ignore[union-attr]
+    assert m360.block("aspectos").intro == (
+        "Ahora califique de 1 a 5 algunos aspectos de la asistencia. Si alguno no aplica o no lo conoce, escriba "
+        "NO APLICA.")  # type: ignore[union-attr]
     by_block = {b.name: [x.name for x in m360.questions if x.block == b.name] for b in m360.blocks}
     assert by_block["identificacion"] == ["consentimiento", "entidad", "cargo"]
     assert by_block["aspectos"] == [n for n, _, _ in MONITOREO360 if n.startswith("aspecto_")]

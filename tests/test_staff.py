@@ -148,9 +148,11 @@ def request_help(chat: Chat, urgent: bool) -> str:
     for reply in ("si", "asistencia tecnica", "1", "2", "puntual"):
         chat.say(reply)
     if not urgent:
-        return chat.say("no")
+        assert "¿La enviamos así?" in chat.say("no")  # the summary, read back
+        return chat.say("si")
     chat.say("si")
     assert "¿Para el" in chat.say("el viernes")  # the date is read back
+    assert "¿La enviamos así?" in chat.say("sí")
     return chat.say("sí")
 
 

@@ -53,7 +53,8 @@ def intake(chat: Chat, kind: str) -> str:
     assert "fase del ciclo" in chat.say(kind)
     chat.say("planeacion")
     chat.say("una sola vez")
-    return chat.say("no")
+    assert "¿La enviamos así?" in chat.say("no")  # the summary, read back
+    return chat.say("si")
 
 
 def ticket(engine: Engine) -> HelpRequest:
@@ -114,7 +115,7 @@ def chat_ticket(app: Flask) -> str:
 
     chat = WebChat(app.test_client(), session="plazos-0000001")
     register(chat)  # type: ignore[arg-type]
-    for text in ("2", "necesito ayuda con el plan indicativo", "si", "1", "1", "1", "1", "no"):
+    for text in ("2", "necesito ayuda con el plan indicativo", "si", "1", "1", "1", "1", "no", "si"):
         chat.say(text)
     with app.extensions["m360.sessions"].kw["bind"].connect() as conn:
         return str(conn.execute(select(HelpRequest.code)).scalar_one())

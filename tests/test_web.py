@@ -364,9 +364,8 @@ def test_respondent_html_is_never_rendered(client: FlaskClient, sessions: sessio
     chat.say("si")
     chat.say("genova quindio")
     assert "nombre" in chat.say("sí")
-    assert "cargo" in chat.say(payload)
-    with sessions() as s:
-        assert s.scalars(select(Contact.name)).one() == payload  # stored as typed, it is data
+    assert "Escriba su nombre" in chat.say(payload)  # markup is not a name; the message is logged as data
+    assert "cargo" in chat.say("OMITIR")
     for path in ("/simulador", "/"):
         html = client.get(path).get_data(as_text=True)
         assert payload not in html and "alert(1)" not in html
@@ -397,7 +396,7 @@ def test_proactive_messages_reach_the_simulator(client: FlaskClient) -> None:
     chat = WebChat(client)
     register(chat)  # type: ignore[arg-type]
     chat.say("2")
-    for text in ("necesito ayuda con el plan indicativo", "si", "1", "1", "1", "1", "no"):
+    for text in ("necesito ayuda con el plan indicativo", "si", "1", "1", "1", "1", "no", "si"):
         chat.say(text)
     last_id = client.post(SEND, json={"session": chat.session, "text": "gracias", "id": "m-last"}).get_json()["last_id"]
     sessions = app.extensions["m360.sessions"]
