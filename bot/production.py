@@ -48,7 +48,7 @@ def prepare_once(url: str | None = None) -> None:
             try:
                 sessions = prepare(url)
                 questionnaires = store.QuestionnaireStore()
-                with sessions.begin() as session:
+                with db.write_session(sessions.kw["bind"]) as session:
                     for name in ("registro", Settings().questionnaire, "solicitud"):
                         questionnaires.ensure(session, schema.builtin(name))
                 sessions.kw["bind"].dispose()

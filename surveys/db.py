@@ -95,6 +95,16 @@ def transaction(engine: Engine) -> Iterator[Connection]:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
 
 
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """An ORM session for a read-then-write unit of work, inside ``transaction`` (so on SQLite it
+    queues with the other writers instead of failing with "database is locked" when a background
+    job wrote between its read and its write)."""
+    with transaction(engine) as conn, Session(bind=conn, expire_on_commit=False) as session:
+        yield session
+        session.flush()
+
+
 def _sqlite_path(engine: Engine) -> str | None:
     if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
         return None
