@@ -723,7 +723,7 @@ def responses_group() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="File to write (default: monitoreo360_<period>.<format>; '-' for stdout).")
 def responses_export(period: str, fmt: str, questionnaire: str, output: Path | None) -> None:
-    """One row per interview of the period, one column per question (SPEC canonical names)."""
+    """One row per interview of the period, one column per question (its canonical name)."""
     from analysis import export
     from analysis.periods import is_month
 
