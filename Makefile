@@ -37,6 +37,7 @@ test: install models
 
 lint: install
 	$(BIN)/ruff check bot surveys webhooks analysis tests bench
+	$(BIN)/lint-imports
 
 bench: install models
 	$(BIN)/python bench/engine.py --quick

@@ -35,6 +35,7 @@ from surveys import formats, store
 from surveys.messages import is_test_channel
 from surveys.models import Contact, Entity, HelpRequest, HelpRequestEvent
 from surveys.texts import texts
+from surveys.tickets import OPEN, STATUSES, TRANSITIONS
 
 if TYPE_CHECKING:
     from bot.alerts import Alerts
@@ -49,17 +50,6 @@ SYSTEM = "sistema"  # the actor of what the product does on its own (default ass
 ORIGINS = {"telefono": "Teléfono", "correo": "Correo electrónico", "presencial": "Presencial",
            "oficio": "Oficio o carta"}
 CONTINUITY = ("puntual", "continua")
-
-STATUSES = ("nueva", "asignada", "en_gestion", "respondida", "cerrada", "remitida")
-OPEN = ("nueva", "asignada", "en_gestion")  # the DER still owes an answer: these can be overdue
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "nueva": frozenset({"asignada", "en_gestion", "remitida", "cerrada"}),
-    "asignada": frozenset({"en_gestion", "respondida", "remitida", "cerrada"}),
-    "en_gestion": frozenset({"asignada", "respondida", "remitida"}),
-    "respondida": frozenset({"en_gestion", "cerrada"}),  # reopened when the answer did not solve it
-    "cerrada": frozenset(),
-    "remitida": frozenset(),
-}
 
 
 class InvalidTransition(ValueError):
