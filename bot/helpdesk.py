@@ -357,6 +357,46 @@ def by_code(conn: Connection, code: str, entity_code: str | None = None,
     return ticket, note
 
 
+@dataclass(frozen=True)
+class TicketFilter:
+    """Which tickets a list shows: the API's and the panel's parameters read into one filter, so the
+    two lists cannot disagree. None means "any"."""
+
+    statuses: tuple[str, ...] | None = None
+    entity: str | None = None
+    entities: tuple[str, ...] | None = None  # an enlace's scope (bot.staff.scope)
+    region: str | None = None
+    enlace: int | None = None  # the staff id the ticket is assigned to
+    on_hold: bool | None = None
+    overdue: bool | None = None
+    theme: str | None = None
+    include_test: bool = False  # tickets of simulator conversations (test data)
+
+
+def find_tickets(conn: Connection, wanted: TicketFilter, today: str) -> list[Any]:
+    """The tickets ``wanted`` selects, newest first (``today``: the local ISO date, for overdue)."""
+    query = (select(REQUESTS).outerjoin(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
+             .order_by(REQUESTS.c.created_at.desc(), REQUESTS.c.id.desc()))
+    if not wanted.include_test:
+        query = query.where(store.real_channel(REQUESTS.c.channel))
+    if wanted.statuses is not None:
+        query = query.where(REQUESTS.c.status.in_(wanted.statuses))
+    if wanted.entity is not None:
+        query = query.where(REQUESTS.c.entity_code == wanted.entity)
+    if wanted.entities is not None:
+        query = query.where(REQUESTS.c.entity_code.in_(sorted(wanted.entities)))
+    if wanted.region is not None:
+        query = query.where(ENTITIES.c.region == wanted.region)
+    if wanted.enlace is not None:
+        query = query.where(REQUESTS.c.staff_id == wanted.enlace)
+    if wanted.on_hold is not None:
+        query = query.where(REQUESTS.c.on_hold.is_(wanted.on_hold))
+    # Themes are a JSON list and overdue needs today: both filtered here, the same on SQLite and PostgreSQL.
+    return [row for row in conn.execute(query)
+            if (wanted.theme is None or wanted.theme in (row.themes or ()))
+            and (wanted.overdue is None or is_overdue(row, today) == wanted.overdue)]
+
+
 def is_overdue(ticket: Any, today: str) -> bool:
     """Open and past its due date (``today``: the local ISO date)."""
     return ticket.status in OPEN and ticket.due_date is not None and ticket.due_date < today
