@@ -61,6 +61,7 @@ from surveys import db, formats, store
 from surveys.messages import TEST_CHANNELS, is_test_channel
 from surveys.models import Alert, Answer, Contact, Entity, HelpRequest, Interview, QuestionnaireVersion, utcnow
 from surveys.scoring import SCORE_QUESTIONS, THRESHOLD, entity_score  # one definition (also analysis.indicators)
+from surveys.statuses import InterviewStatus
 
 log = logging.getLogger(__name__)
 
@@ -527,7 +528,8 @@ def _entities_asking(conn: Connection, region: str, themes: list[str], since: da
             select(INTERVIEWS.c.entity_code, ANSWERS.c.value)
             .join(ENTITIES, ENTITIES.c.code == INTERVIEWS.c.entity_code)
             .join(ANSWERS, (ANSWERS.c.interview_id == INTERVIEWS.c.id) & (ANSWERS.c.question == "demanda_temas"))
-            .where(INTERVIEWS.c.finished_at >= since, INTERVIEWS.c.status == "completa", ENTITIES.c.region == region,
+            .where(INTERVIEWS.c.finished_at >= since, INTERVIEWS.c.status == InterviewStatus.COMPLETA,
+                   ENTITIES.c.region == region,
                    INTERVIEWS.c.channel.not_in(TEST_CHANNELS))):
         count(code, asked)
     return asking
