@@ -11,12 +11,7 @@
 The figures are those of the ficha municipal (analysis.report.build_report with the entity's
 filter), so the chat, the link and the panel never disagree. A link shows one entity and one
 period, expires (``M360_FICHA_LINK_DAYS``, default 30) and is stored only as its SHA-256.
-
-| variable | default | meaning |
-|---|---|---|
-| M360_PUBLIC_URL | ``http://127.0.0.1:$PORT`` | the base of the links sent in the chat |
-| M360_FICHA_LINK_DAYS | 30 | days a link to a ficha keeps working |
-| M360_WAVE_RESULTS_CONTENT_SID | unset | WhatsApp template of a wave's results (1 name, 2 entity, 3 month, 4 link) |
+The link's base is ``M360_PUBLIC_URL``; the variables are in the README's configuration table.
 """
 
 from __future__ import annotations
