@@ -77,7 +77,8 @@ def test_the_linear_view_round_trips_without_pickle(tmp_path: Path) -> None:
 
 
 SPELLING_TRAIN = ["recibimos capacitacion en el plan", "falta conectividad en la alcaldia",
-                  "no hay presupuesto para el equipo", "las capacitaciones fueron utiles"]
+                  "no hay presupuesto para el equipo", "las capacitaciones fueron utiles",
+                  "todo normal", "un proceso legal", "un tema politico", "la habilidad del equipo"]
 
 
 @pytest.mark.parametrize(("typed", "read"), [
@@ -86,6 +87,7 @@ SPELLING_TRAIN = ["recibimos capacitacion en el plan", "falta conectividad en la
     ("presupeusto", "presupuesto"),  # two letters swapped
     ("alcladia", "alcaldia"),  # swapped
     ("conectividd", "conectividad"),  # a letter dropped
+    ("abilidad", "habilidad"),  # a silent h dropped
 ])
 def test_the_speller_reads_a_typo_back_to_a_training_word(typed: str, read: str) -> None:
     analyser = build_analyser(SPELLING_TRAIN)
@@ -93,7 +95,8 @@ def test_the_speller_reads_a_typo_back_to_a_training_word(typed: str, read: str)
     assert typo[2].text == typed and typo[2].lemma_ == right[2].lemma_  # the lemma of the word meant
 
 
-@pytest.mark.parametrize("text", ["el plan", "mesa", "otro", "capacitacion", "zzzzqqqq"])
+@pytest.mark.parametrize("text", ["el plan", "mesa", "otro", "capacitacion", "zzzzqqqq",
+                                  "anormal", "ilegal", "apolitico"])  # a prefix is not a typo
 def test_the_speller_leaves_known_short_and_unrelated_words_alone(text: str) -> None:
     analyser = build_analyser(SPELLING_TRAIN)
     plain = build_analyser(SPELLING_TRAIN, speller=False)

@@ -8,7 +8,8 @@ the training answers is at most one edit away (insertion, deletion, substitution
 two neighbours swapped: optimal string alignment, rapidfuzz), or two for words of ``LONG`` letters or
 more; the nearest wins, then the most used in training. Candidates are found by *symmetric deletion* (a word and
 its candidates share a form with one letter deleted): a dictionary look-up per deletion, no scan of
-the vocabulary, so an answer costs microseconds.
+the vocabulary, so an answer costs microseconds. A word is never read as the same word without a
+prefix ("anormal" is not normal, "ilegal" is not legal).
 
 Only the lemma changes (``Token.lemma_``): the lemma features, the negation scope and the keyword
 rules read the corrected word, while the character n-grams still read what was typed.
@@ -34,6 +35,14 @@ _CACHE_MAX = 50_000
 
 def _deletions(word: str) -> set[str]:
     return {word[:i] + word[i + 1:] for i in range(len(word))}
+
+
+def _prefixed(word: str, candidate: str) -> bool:
+    """Whether one word is the other with letters added in front ("anormal" / "normal", "ilegal" /
+    "legal"): a prefix, not a typo, and often one that reverses the meaning; a silent h dropped
+    ("abilidad" for habilidad) is the exception."""
+    short, long = sorted((word, candidate), key=len)
+    return short != long and long.endswith(short) and long[:len(long) - len(short)] != "h"
 
 
 class Speller:
@@ -70,6 +79,8 @@ class Speller:
         candidates = {c for key in _deletions(word) | {word} for c in self._index.get(key, ())}
         best: tuple[int, int, str] | None = None
         for candidate in candidates:
+            if _prefixed(word, candidate):
+                continue
             distance = OSA.distance(word, candidate, score_cutoff=limit)
             if distance <= limit and (best is None or (distance, -self.counts[candidate], candidate) < best):
                 best = (distance, -self.counts[candidate], candidate)
