@@ -9,6 +9,7 @@ Modules, one concept each:
 - :mod:`analysis.coding.corpus` — labelled corpora (fixed train/test split) and their validation;
 - :mod:`analysis.coding.normalize` — chat text normalisation (keeps negation words);
 - :mod:`analysis.coding.lemmas` — the spaCy analyser (tokenizer + lookup lemmatizer on folded text);
+- :mod:`analysis.coding.spelling` — the analyser's speller: a typo read back to a training word's lemma;
 - :mod:`analysis.coding.rules` — the negation-aware keyword rule layer (PhraseMatcher on lemmas);
 - :mod:`analysis.coding.linear` — the TF-IDF + logistic-regression classifier (a spaCy component);
 - :mod:`analysis.coding.families` — phrasing families and the training folds that keep them apart;
