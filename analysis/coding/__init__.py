@@ -1,4 +1,4 @@
-"""The open-answer coder (issue 5): codebooks and labelled corpora as data, a spaCy pipeline for
+"""The open-answer coder: codebooks and labelled corpora as data, a spaCy pipeline for
 Spanish chat text, a keyword rule layer and two trained classifiers per codebook (``textcat_multilabel``
 over lemmas, TF-IDF + logistic regression over lemmas and character n-grams), combined into a
 calibrated confidence per code. See docs/coding.md.
