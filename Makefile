@@ -42,6 +42,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check bot surveys webhooks analysis tests bench
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: install models
 	$(BIN)/python bench/engine.py --quick

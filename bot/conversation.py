@@ -89,8 +89,8 @@ class ConversationState:
     switch: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
-        data = {"mode": self.mode, "flow": self.flow, "interview_id": self.interview_id, "paused": self.paused,
-                "last_activity": self.last_activity}
+        data: dict[str, Any] = {"mode": self.mode, "flow": self.flow, "interview_id": self.interview_id,
+                                "paused": self.paused, "last_activity": self.last_activity}
         if self.suspended is not None:
             data["suspended"] = self.suspended
         if self.rating is not None:

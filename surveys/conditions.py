@@ -118,6 +118,14 @@ def _as_number(v: Value) -> float | None:
     return None
 
 
+def _any_of(parts: tuple[Node, ...]) -> Node:
+    return lambda answers: any(_truthy(part(answers)) for part in parts)
+
+
+def _all_of(parts: tuple[Node, ...]) -> Node:
+    return lambda answers: all(_truthy(part(answers)) for part in parts)
+
+
 def _truthy(v: Value) -> bool:
     if isinstance(v, (list, tuple, set, frozenset)):
         return len(v) > 0
@@ -208,7 +216,7 @@ class _Parser:
             parts.append(self.and_expr())
         if len(parts) == 1:
             return parts[0]
-        return lambda a, ps=tuple(parts): any(_truthy(p(a)) for p in ps)
+        return _any_of(tuple(parts))
 
     def and_expr(self) -> Node:
         parts = [self.comparison()]
@@ -217,7 +225,7 @@ class _Parser:
             parts.append(self.comparison())
         if len(parts) == 1:
             return parts[0]
-        return lambda a, ps=tuple(parts): all(_truthy(p(a)) for p in ps)
+        return _all_of(tuple(parts))
 
     def comparison(self) -> Node:
         left_tok = self.peek()

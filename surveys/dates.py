@@ -124,6 +124,7 @@ def read_date(text: str, today: date) -> DateReading:
         vague = _MONTH_ONLY.search(rest) or re.search(r"\bsemana\b|\d", rest)
         return DateReading(reason=AMBIGUOUS if vague else UNKNOWN)
     value = found[0]
+    assert value is not None  # a None among them was ambiguous above
     if value < today or value > today + HORIZON:
         return DateReading(reason=OUT_OF_RANGE)
     return DateReading(value=value)

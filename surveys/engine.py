@@ -168,7 +168,8 @@ class Interviewer:
         """What a parsed reply leads to: stored, confirmed, a pick between candidates, or asked again."""
         if parsed.candidates:
             pick = {"kind": "choose", "values": list(parsed.candidates), "raw": text}
-            return Step([self._choose(question, pick["values"])], dataclasses.replace(state, pending=pick), [])
+            return Step([self._choose(question, list(parsed.candidates))], dataclasses.replace(state, pending=pick),
+                        [])
         if not parsed.ok:
             if parsed.reason == parsing.NONE_GIVEN and not question.required:
                 return self.skip(state)  # "no hay fecha", "ninguno por ahora": nothing to store

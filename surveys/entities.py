@@ -429,20 +429,19 @@ _NOISE = frozenset(
 # Office and courtesy prefixes, tried repeatedly at the start of the folded text: (pattern, kind it implies).
 _ARTICLE = r"(?:(?:la|el)\s+)?"
 _OFFICE = rf"{_ARTICLE}(?:secretaria|oficina|direccion|jefatura)\s+(?:de\s+)?planeacion"
-_PREFIXES: tuple[tuple[re.Pattern[str], Kind | None], ...] = tuple(
-    (re.compile(rf"^(?:{pattern})(?:\s+(?:de|del|en))?\s+"), kind)
-    for pattern, kind in (
-        (r"hola|buenas|buenos dias|buenas tardes|buenas noches", None),
-        (r"(?:yo\s+)?(?:soy|somos|estoy|estamos|trabajo|trabajamos|escribo|escribimos|hablo|hablamos)"
-         r"(?:\s+(?:desde|para|en))?", None),
-        (rf"{_OFFICE}\s+(?:municipal|distrital)", "alcaldia"),
-        (rf"{_OFFICE}\s+departamental", "gobernacion"),
-        (_OFFICE, None),
-        (rf"{_ARTICLE}(?:alcaldia(?:\s+(?:municipal|distrital|mayor|local))?|municipio|distrito(?!\s+capital\b))",
-         "alcaldia"),
-        (rf"{_ARTICLE}(?:gobernacion|departamento|dpto|depto)", "gobernacion"),
-    )
+_PREFIX_PATTERNS: tuple[tuple[str, Kind | None], ...] = (
+    (r"hola|buenas|buenos dias|buenas tardes|buenas noches", None),
+    (r"(?:yo\s+)?(?:soy|somos|estoy|estamos|trabajo|trabajamos|escribo|escribimos|hablo|hablamos)"
+     r"(?:\s+(?:desde|para|en))?", None),
+    (rf"{_OFFICE}\s+(?:municipal|distrital)", "alcaldia"),
+    (rf"{_OFFICE}\s+departamental", "gobernacion"),
+    (_OFFICE, None),
+    (rf"{_ARTICLE}(?:alcaldia(?:\s+(?:municipal|distrital|mayor|local))?|municipio|distrito(?!\s+capital\b))",
+     "alcaldia"),
+    (rf"{_ARTICLE}(?:gobernacion|departamento|dpto|depto)", "gobernacion"),
 )
+_PREFIXES: tuple[tuple[re.Pattern[str], Kind | None], ...] = tuple(
+    (re.compile(rf"^(?:{pattern})(?:\s+(?:de|del|en))?\s+"), kind) for pattern, kind in _PREFIX_PATTERNS)
 # Words left between a municipality and its department: "Génova, departamento del Quindío".
 _JOINERS = frozenset({"de", "del", "en", "y", "departamento", "dpto", "depto", "municipio"})
 

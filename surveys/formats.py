@@ -51,8 +51,8 @@ def day(value: date | str | None) -> str:
         try:
             value = date.fromisoformat(value[:10])
         except ValueError:
-            return value  # a free-text date kept as the person wrote it
-    return format_date(value, "d 'de' MMMM 'de' y", locale=LOCALE)
+            return str(value)  # a free-text date kept as the person wrote it
+    return str(format_date(value, "d 'de' MMMM 'de' y", locale=LOCALE))
 
 
 def weekday(value: date) -> str:

@@ -646,8 +646,8 @@ def _build_index(choices: tuple[Choice, ...]) -> _ListIndex:
         chosen = sure or set(targets)
         exact[stems] = (frozenset(chosen), not sure)
     by_first: dict[str, list[tuple[tuple[str, ...], frozenset[int], bool]]] = {}
-    for stems, (targets, guess) in exact.items():
-        by_first.setdefault(stems[0], []).append((stems, targets, guess))
+    for stems, (positions, guess) in exact.items():
+        by_first.setdefault(stems[0], []).append((stems, positions, guess))
     phrases = {k: tuple(sorted(v, key=lambda p: -len(p[0]))) for k, v in by_first.items()}
     vocab = sorted({s for stems in exact for s in stems if len(s) >= 4 and s[0] not in _NUM_START})
     whole = tuple("".join(stems) for stems in exact)
@@ -1565,14 +1565,15 @@ _NOT_NAMES: Final = frozenset(
     "si no ok okey okay listo vale dale claro bueno bien gracias ya aja sip nop perfecto correcto exacto hola "
     "dr dra doctor doctora ing ingeniero ingeniera senor senora que para por como cual".split()
 )
-_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d+|[^\w\s]|\n")  # a line break ends a name too
+# A word of a name as typed (``_WORD`` is a token kind); a line break ends a name too.
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d+|[^\w\s]|\n")
 
 
 def _parse_person_name(text: str, tokens: tuple[str, ...]) -> Parsed:
     """ "me llamo gloria pérez" → "Gloria Pérez"; "prefiero no decirlo" is no name (``none_given``);
     "si", "1" or "👍" are not names (asked again)."""
     pairs: list[tuple[str, str]] = []  # (word as typed, folded key); punctuation and emoji are ","
-    for word in _WORD.findall(text):
+    for word in _NAME_WORD.findall(text):
         key = _fold(word) if word[0].isalnum() else ","
         if key != "," or (pairs and pairs[-1][1] != ","):
             pairs.append((word, key))

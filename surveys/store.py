@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, func, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -20,8 +20,8 @@ from surveys.models import Answer, Entity, Interview, QuestionnaireVersion
 from surveys.statuses import InterviewStatus
 
 # Table-level statements for the per-turn path: built once, parameters bound at execution.
-ANSWERS = Answer.__table__
-INTERVIEWS = Interview.__table__
+ANSWERS = cast(Table, Answer.__table__)
+INTERVIEWS = cast(Table, Interview.__table__)
 _INSERT_ANSWER = ANSWERS.insert()
 _INSERT_INTERVIEW = INTERVIEWS.insert()
 _DELETE_ANSWER = ANSWERS.delete().where(ANSWERS.c.interview_id == bindparam("b_interview"),
@@ -89,7 +89,7 @@ class QuestionnaireStore:
 def _upsert_answer(dialect: str) -> Any:
     """INSERT … ON CONFLICT (interview_id, question) DO UPDATE, built once per dialect."""
     insert_for = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[dialect]
-    statement = insert_for(ANSWERS)
+    statement: Any = insert_for(ANSWERS)
     excluded = statement.excluded
     return statement.on_conflict_do_update(
         index_elements=["interview_id", "question"],
@@ -128,7 +128,9 @@ def new_interview(conn: Connection, *, questionnaire_id: int, contact_id: int | 
         period=period or period_of(now, tz), wave_id=wave_id, status=InterviewStatus.EN_CURSO, source="chat",
         started_at=now, last_activity_at=now,
     ))
-    return int(result.inserted_primary_key[0])
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
 
 
 _UPDATE_INTERVIEW = INTERVIEWS.update().where(INTERVIEWS.c.id == bindparam("b_id"))
@@ -148,7 +150,7 @@ def expire_stale(session: Session, cutoff: datetime, now: datetime) -> int:
         .where(Interview.status.in_(InterviewStatus.unfinished()), Interview.last_activity_at < cutoff)
         .values(status=InterviewStatus.EXPIRADA, finished_at=now)
     )
-    return int(result.rowcount or 0)
+    return int(getattr(result, "rowcount", 0) or 0)  # an UPDATE's CursorResult
 
 
 # ------------------------------------------------------------------ entities, as alerts, tickets and the API show them
