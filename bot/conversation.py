@@ -21,6 +21,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from surveys import formats, parsing
@@ -60,6 +61,22 @@ def command_of(text: str) -> str | None:
 # ------------------------------------------------------------------ state, inputs, effects
 
 
+class Mode(StrEnum):
+    """Where a conversation is (``ConversationState.mode``), stored as these strings."""
+
+    NEW = "new"  # nothing yet: the consent comes first
+    REGISTRO = "registro"  # registering the contact and its entity
+    MENU = "menu"
+    IDLE = "idle"  # after a finished interview or ticket: the next message is read as a menu choice
+    INTERVIEW = "interview"
+    HELPDESK = "helpdesk"  # the mesa de ayuda's intake
+    RATING = "rating"  # waiting for a closed ticket's 1–5 rating
+    RESUME_PROMPT = "resume_prompt"  # "¿Seguimos donde quedó?"
+    RESUBSCRIBE = "resubscribe"  # an opted-out person wrote again
+    FORGET_CONFIRM = "forget_confirm"  # BORRAR MIS DATOS, waiting for its confirmation
+    SWITCH_ENTITY = "switch_entity"  # a deep link for another entity, waiting for its confirmation
+
+
 @dataclass(frozen=True)
 class ContactView:
     """What the conversation may know about the contact (read from the database each turn)."""
@@ -74,7 +91,7 @@ class ContactView:
 @dataclass(frozen=True)
 class ConversationState:
     # new | registro | menu | idle | interview | resume_prompt | resubscribe | helpdesk | rating | forget_confirm
-    mode: str = "new"
+    mode: str = Mode.NEW
     flow: dict[str, Any] | None = None  # FlowState JSON of the registration or the interview
     interview_id: int | None = None  # set by the host when it creates the interview row
     paused: bool = False
@@ -279,36 +296,36 @@ class Conversation:
 
     def handle(self, state: ConversationState, contact: ContactView, text: str, now: datetime) -> Turn:
         command = command_of(text)
-        if state.mode == "forget_confirm":
+        if state.mode == Mode.FORGET_CONFIRM:
             return self._forget_confirm(state, contact, text, now)
         if command == "forget":  # a right under Ley 1581: also for people who opted out
             return Turn([Outbound(self.t("forget_confirm"), self._yes_no_options())],
-                        dataclasses.replace(state, mode="forget_confirm"),
+                        dataclasses.replace(state, mode=Mode.FORGET_CONFIRM),
                         [InterviewStatusChanged(InterviewStatus.PAUSADA)]
                         if state.in_interview and not state.paused else [])
         if contact.opted_out:
             return self._opted_out(state, contact, text, command, now)
         if command == "optout":
             return self._opt_out(state)
-        if state.mode == "switch_entity" and state.switch is not None:
+        if state.mode == Mode.SWITCH_ENTITY and state.switch is not None:
             return self._switch_entity(state, contact, text, command)
         if state.in_interview and self._expired(state, now):
             expired = self._expire(state)
             menu = self._show_menu(expired.state)
             return Turn(expired.replies + menu.replies, menu.state, expired.effects)
-        if state.mode == "registro" or not _registered(contact):
+        if state.mode == Mode.REGISTRO or not _registered(contact):
             return self._registration(state, contact, text, command, now)
         if state.invitation is not None:
             answered = self._invitation_reply(state, contact, text, command, now)
             if answered is not None:
                 return answered
-        if state.mode == "resume_prompt":
+        if state.mode == Mode.RESUME_PROMPT:
             return self._resume_prompt(state, text, command, now)
-        if state.mode == "interview" and state.in_interview:
+        if state.mode == Mode.INTERVIEW and state.in_interview:
             return self._interview(state, contact, text, command, now)
-        if state.mode == "helpdesk" and state.flow is not None:
+        if state.mode == Mode.HELPDESK and state.flow is not None:
             return self._helpdesk(state, text, command, now)
-        if state.mode == "rating":
+        if state.mode == Mode.RATING:
             return self._rating(state, contact, text, command, now)
         return self._menu_turn(state, contact, text, command, now)
 
@@ -317,30 +334,30 @@ class Conversation:
     def current_prompt(self, state: ConversationState, contact: ContactView) -> list[Outbound]:
         """What the conversation waits for, asked again, changing nothing (after an edited message,
         or a switch of entity declined); nothing when it waits for nothing in particular."""
-        if state.mode == "forget_confirm":
+        if state.mode == Mode.FORGET_CONFIRM:
             return [Outbound(self.t("forget_confirm"), self._yes_no_options())]
-        if state.mode == "resubscribe" or contact.opted_out:
+        if state.mode == Mode.RESUBSCRIBE or contact.opted_out:
             return [Outbound(self.t("resubscribe_prompt"), self._yes_no_options())]
-        if state.mode == "switch_entity" and state.switch is not None:
+        if state.mode == Mode.SWITCH_ENTITY and state.switch is not None:
             return [self._switch_question(state.switch, contact)]
-        if state.mode == "resume_prompt" and state.flow is not None:
+        if state.mode == Mode.RESUME_PROMPT and state.flow is not None:
             return [self._resume_question(FlowState.from_json(state.flow))]
-        if state.mode == "rating":
+        if state.mode == Mode.RATING:
             return [Outbound(self.t("ticket_rate"), rating_options(self.t))]
-        if state.mode in ("registro", "interview", "helpdesk") and state.flow is not None and not state.paused:
+        if state.mode in (Mode.REGISTRO, Mode.INTERVIEW, Mode.HELPDESK) and state.flow is not None and not state.paused:
             flow = FlowState.from_json(state.flow)
             return self.engine(flow.questionnaire).prompt(flow)
-        if state.mode == "menu":
+        if state.mode == Mode.MENU:
             return self._show_menu(state).replies
         return []
 
     def offer_switch(self, state: ConversationState, contact: ContactView, entity: str, token: str) -> Turn:
         """A deep link for ``entity`` opened in a chat registered for another one: the chat is not
         rebound (nor the link used up) unless the person says so."""
-        back = state.switch["back"] if state.mode == "switch_entity" and state.switch else state.mode
+        back = state.switch["back"] if state.mode == Mode.SWITCH_ENTITY and state.switch else state.mode
         switch = {"token": token, "entity": entity, "back": back}
         return Turn([self._switch_question(switch, contact)],
-                    dataclasses.replace(state, mode="switch_entity", switch=switch))
+                    dataclasses.replace(state, mode=Mode.SWITCH_ENTITY, switch=switch))
 
     def _switch_question(self, switch: dict[str, Any], contact: ContactView) -> Outbound:
         return Outbound(self.t("switch_entity.confirm", current=self.entity_display(contact.entity_code),
@@ -352,8 +369,8 @@ class Conversation:
         back = dataclasses.replace(state, mode=state.switch["back"], switch=None)
         if answer == "si":
             effects: list[Effect] = [EntitySwitched(state.switch["token"], state.switch["entity"])]
-            if back.mode == "helpdesk":  # a request being written for the other entity is left unsent
-                back = back.restored("menu")
+            if back.mode == Mode.HELPDESK:  # a request being written for the other entity is left unsent
+                back = back.restored(Mode.MENU)
             if back.in_interview and not back.paused:  # it was the other entity's interview: it waits, paused
                 effects.append(InterviewStatusChanged(InterviewStatus.PAUSADA))
             done = [Outbound(self.t("switch_entity.done", entity=self.entity_display(state.switch["entity"])))]
@@ -375,9 +392,9 @@ class Conversation:
     def _registration(self, state: ConversationState, contact: ContactView, text: str, command: str | None,
                       now: datetime) -> Turn:
         engine = self.engine(self.registration.key)
-        if state.mode != "registro" or state.flow is None:
+        if state.mode != Mode.REGISTRO or state.flow is None:
             # The registration questionnaire's intro is the greeting.
-            start = ConversationState(mode="registro", invitation=state.invitation)
+            start = ConversationState(mode=Mode.REGISTRO, invitation=state.invitation)
             return self._registration_step(start, [], engine.start(_prefill(contact)))
         flow = FlowState.from_json(state.flow)
         if state.paused:
@@ -402,7 +419,7 @@ class Conversation:
         if finished is None:
             return Turn(before + step.messages, dataclasses.replace(state, flow=step.state.to_json()), effects)
         if finished.status == "rechazada":
-            return Turn(before + step.messages, ConversationState(mode="new"), effects)
+            return Turn(before + step.messages, ConversationState(mode=Mode.NEW), effects)
         answers = step.state.answers
         entity = self.entities.get(answers.get("entidad", ""))
         done = [Outbound(self.t("registered", entity=entity.display))] if entity is not None else []
@@ -414,8 +431,8 @@ class Conversation:
         if state.invitation is not None:  # came through a wave's link: offer its interview, not the menu
             ready = Outbound(self.t("wave.ready"), (Option(self.t("wave.start_button"), self.t("wave.start_reply")),))
             return Turn(before + step.messages + done + [ready],
-                        ConversationState(mode="menu", invitation=state.invitation), effects)
-        menu = self._show_menu(ConversationState(mode="menu"))
+                        ConversationState(mode=Mode.MENU, invitation=state.invitation), effects)
+        menu = self._show_menu(ConversationState(mode=Mode.MENU))
         return Turn(before + step.messages + done + menu.replies, menu.state, effects)
 
     def _registration_answer(self, event: AnswerSet) -> list[Effect]:
@@ -441,12 +458,12 @@ class Conversation:
             return Turn(menu.replies, menu.state, [TicketsQuery(code)])
         if command == "resume" and state.in_interview:  # CONTINUAR from anywhere in the menu
             return self._start_or_resume(state, contact, now)
-        if state.mode != "menu" or command in ("menu", "hello"):
+        if state.mode != Mode.MENU or command in ("menu", "hello"):
             # "new": first contact after registration data came from elsewhere; "idle": after an interview.
-            greet = state.mode == "new" or command == "hello"
+            greet = state.mode == Mode.NEW or command == "hello"
             greeting = [Outbound(self.t("greeting", name=f" {contact.name}" if contact.name else ""))]
             if command is None:  # a choice or a need written right after a ticket or an interview is taken
-                routed = self._route(dataclasses.replace(state, mode="menu"), contact, text, now, praise=False)
+                routed = self._route(dataclasses.replace(state, mode=Mode.MENU), contact, text, now, praise=False)
                 if routed is not None:
                     return Turn((greeting if greet else []) + routed.replies, routed.state, routed.effects)
             turn = self._show_menu(state)
@@ -504,14 +521,14 @@ class Conversation:
             return self._with_menu(state, self.t("helpdesk_soon"))
         # A paused interview waits in ``suspended`` and is offered again from the menu afterwards.
         step = self.engine(self.helpdesk.key).start({"need": need} if need else None)
-        return self._helpdesk_step(dataclasses.replace(state.suspend_interview(), mode="helpdesk"), step)
+        return self._helpdesk_step(dataclasses.replace(state.suspend_interview(), mode=Mode.HELPDESK), step)
 
     def _helpdesk(self, state: ConversationState, text: str, command: str | None, now: datetime) -> Turn:
         assert state.flow is not None
         flow = FlowState.from_json(state.flow)
         engine = self.engine(flow.questionnaire)
         if command in ("menu", "pause"):
-            menu = self._show_menu(state.restored("menu"))
+            menu = self._show_menu(state.restored(Mode.MENU))
             return Turn([Outbound(self.t("ticket_cancelled"))] + menu.replies, menu.state)
         today = formats.local(now).date()
         if flow.finished:
@@ -544,7 +561,7 @@ class Conversation:
             return Turn([Outbound(self.t("help")), summary], state)
         answer = parsing.parse_yes_no(text) if command is None else None
         if answer == "si":
-            done = state.restored("idle")
+            done = state.restored(Mode.IDLE)
             reminder = [Outbound(self.t("interview_waiting"))] if done.in_interview else []
             return Turn(reminder, done, [HelpRequested(dict(flow.answers))])
         if answer == "no":
@@ -596,7 +613,7 @@ class Conversation:
 
     def _show_menu(self, state: ConversationState) -> Turn:
         lines = [self.t("menu_title")] + [f"{i}. {self.t(f'menu.{a}')}" for i, a in enumerate(MENU_ACTIONS, 1)]
-        state = dataclasses.replace(state, mode="menu", paused=False)
+        state = dataclasses.replace(state, mode=Mode.MENU, paused=False)
         return Turn([Outbound("\n".join(lines), self._menu_options())], state)
 
     def _with_menu(self, state: ConversationState, message: str) -> Turn:
@@ -624,7 +641,7 @@ class Conversation:
                 return self._rated(state, code, int(score))
             if step.state.pending is not None and step.state.failures <= flow.failures:  # a pick, not a repeat
                 return Turn(step.messages, dataclasses.replace(state, rating_flow=step.state.to_json()))
-        back = dataclasses.replace(state, mode="menu", rating=None, rating_queue=(), rating_flow=None)
+        back = dataclasses.replace(state, mode=Mode.MENU, rating=None, rating_queue=(), rating_flow=None)
         return self.handle(back, contact, text, now)
 
     def _rated(self, state: ConversationState, code: str, score: int) -> Turn:
@@ -635,7 +652,7 @@ class Conversation:
             ask = Outbound(self.t("ticket_rate_next", code=following), rating_options(self.t))
             after = dataclasses.replace(state, rating=following, rating_queue=tuple(rest), rating_flow=None)
             return Turn([thanks, ask], after, effects)
-        menu = self._show_menu(dataclasses.replace(state, mode="menu", rating=None, rating_flow=None))
+        menu = self._show_menu(dataclasses.replace(state, mode=Mode.MENU, rating=None, rating_flow=None))
         return Turn([thanks] + menu.replies, menu.state, effects)
 
     # -- the interview
@@ -647,7 +664,7 @@ class Conversation:
         key = invitation["questionnaire"] if invitation is not None else self.interview.key
         step = self.engine(key).start(_prefill(contact))
         wave = invitation["wave"] if invitation is not None else None
-        state = ConversationState(mode="interview", last_activity=now.isoformat(), wave=wave)
+        state = ConversationState(mode=Mode.INTERVIEW, last_activity=now.isoformat(), wave=wave)
         period = invitation["period"] if invitation is not None else None
         effects: list[Effect] = [InterviewStarted(key, wave, period)]
         return self._interview_step(state, step, effects)
@@ -657,14 +674,14 @@ class Conversation:
         """A message while a wave's invitation is pending. It starts (or resumes) that wave's
         interview, "No" declines it; commands, ticket codes, menu choices 2–5 and help requests
         take their usual course (the invitation keeps waiting). None: not an answer to it."""
-        if state.mode not in ("new", "menu", "idle") and not (state.mode == "interview" and state.paused):
+        if state.mode not in ("new", "menu", "idle") and not (state.mode == Mode.INTERVIEW and state.paused):
             return None
         if command in ("menu", "help", "back", "skip", "pause") or ticket_code(text) is not None:
             return None
         if command is None:
             if parsing.parse_yes_no(text) == "no":
                 return self._decline_invitation(state)
-            if state.mode != "interview":  # at the menu: its other choices keep their meaning
+            if state.mode != Mode.INTERVIEW:  # at the menu: its other choices keep their meaning
                 choice = parsing.parse_answer(_MENU_QUESTIONNAIRE, self._menu, text)
                 if choice.ok and not choice.confirm and choice.value != "interview":
                     return None
@@ -679,14 +696,14 @@ class Conversation:
         started = InterviewStarted(invitation["questionnaire"], invitation["wave"], invitation["period"])
         effects: list[Effect] = [started, InterviewEvent(Finished("rechazada"))]
         # "idle": the next message shows the menu (a paused interview stays paused, not replaced).
-        after = dataclasses.replace(state, invitation=None, mode="idle")
+        after = dataclasses.replace(state, invitation=None, mode=Mode.IDLE)
         return Turn([Outbound(self.t("wave.declined"))], after, effects)
 
     def _resume(self, state: ConversationState, now: datetime) -> Turn:
         assert state.flow is not None
         flow = FlowState.from_json(state.flow)
         engine = self.engine(flow.questionnaire)
-        state = dataclasses.replace(state, mode="interview", paused=False, last_activity=now.isoformat())
+        state = dataclasses.replace(state, mode=Mode.INTERVIEW, paused=False, last_activity=now.isoformat())
         effects: list[Effect] = [InterviewStatusChanged(InterviewStatus.EN_CURSO)]
         invitation = state.invitation
         if invitation is not None and state.wave in (None, invitation["wave"]):
@@ -705,7 +722,7 @@ class Conversation:
         if state.paused:
             if command in ("resume", "menu", "hello") or command is None:
                 prompt = self._resume_question(flow)
-                return Turn([prompt], dataclasses.replace(state, mode="resume_prompt", paused=False))
+                return Turn([prompt], dataclasses.replace(state, mode=Mode.RESUME_PROMPT, paused=False))
         if command == "menu":
             menu = self._show_menu(dataclasses.replace(state, paused=True))
             return Turn(menu.replies, menu.state, [InterviewStatusChanged(InterviewStatus.PAUSADA)])
@@ -745,7 +762,7 @@ class Conversation:
             # The outro closes the conversation; the next message shows the menu (or answers
             # another wave's invitation that came meanwhile).
             pending = state.invitation if state.invitation and state.invitation["wave"] != state.wave else None
-            return Turn(step.messages, ConversationState(mode="idle", invitation=pending), effects)
+            return Turn(step.messages, ConversationState(mode=Mode.IDLE, invitation=pending), effects)
         return Turn(step.messages, dataclasses.replace(state, flow=step.state.to_json()), effects)
 
     def _resume_question(self, flow: FlowState) -> Outbound:
@@ -761,7 +778,7 @@ class Conversation:
             turn = self._show_menu(state)
             return Turn(([Outbound(self.t("help"))] if command == "help" else []) + turn.replies, turn.state)
         if command == "pause" or parsing.not_now(text):  # "PAUSA", "más tarde": it stays paused
-            return Turn([Outbound(self.t("paused"))], dataclasses.replace(state, mode="interview", paused=True))
+            return Turn([Outbound(self.t("paused"))], dataclasses.replace(state, mode=Mode.INTERVIEW, paused=True))
         assert state.flow is not None
         again = self._resume_question(FlowState.from_json(state.flow))
         return Turn([Outbound(self.t("pending_again", prompt=again.text), again.options)], state)
@@ -772,7 +789,7 @@ class Conversation:
         return now - datetime.fromisoformat(state.last_activity) > self.expiry
 
     def _expire(self, state: ConversationState) -> Turn:
-        return Turn([Outbound(self.t("expired"))], ConversationState(mode="menu", invitation=state.invitation),
+        return Turn([Outbound(self.t("expired"))], ConversationState(mode=Mode.MENU, invitation=state.invitation),
                     [InterviewStatusChanged(InterviewStatus.EXPIRADA)])
 
     # -- opt-out
@@ -787,7 +804,7 @@ class Conversation:
     def _opted_out(
         self, state: ConversationState, contact: ContactView, text: str, command: str | None, now: datetime
     ) -> Turn:
-        answer = parsing.parse_yes_no(text) if state.mode == "resubscribe" else None
+        answer = parsing.parse_yes_no(text) if state.mode == Mode.RESUBSCRIBE else None
         if command == "hello" or answer == "si":
             # Back to where they were: a paused interview, registration or request is offered again.
             back = dataclasses.replace(state, mode=self._flow_mode(state), paused=state.flow is not None)
@@ -796,7 +813,7 @@ class Conversation:
         if answer == "no":
             return Turn([Outbound(self.t("stay_out"))], state)
         prompt = Outbound(self.t("resubscribe_prompt"), self._yes_no_options())
-        return Turn([prompt], dataclasses.replace(state, mode="resubscribe"))
+        return Turn([prompt], dataclasses.replace(state, mode=Mode.RESUBSCRIBE))
 
     def _forget_confirm(self, state: ConversationState, contact: ContactView, text: str, now: datetime) -> Turn:
         """Only a clear "Sí" erases; anything else leaves everything as it was and goes on from there."""
@@ -809,16 +826,16 @@ class Conversation:
         turn = self.handle(back, contact, "hola", now)
         return Turn([Outbound(self.t("forget_cancelled"))] + turn.replies, turn.state, turn.effects)
 
-    def _flow_mode(self, state: ConversationState) -> str:
+    def _flow_mode(self, state: ConversationState) -> Mode:
         """The mode a saved flow belongs to (the mode itself is replaced while opted out)."""
         if state.rating is not None:
-            return "menu"
+            return Mode.MENU
         if state.in_interview:
-            return "interview"
+            return Mode.INTERVIEW
         if state.flow is None:
-            return "new"
+            return Mode.NEW
         key = FlowState.from_json(state.flow).questionnaire
-        return "helpdesk" if self.helpdesk is not None and key == self.helpdesk.key else "registro"
+        return Mode.HELPDESK if self.helpdesk is not None and key == self.helpdesk.key else Mode.REGISTRO
 
     def _yes_no_options(self) -> tuple[Option, ...]:
         return (Option(self.t("option_yes"), self.t("option_yes")), Option(self.t("option_no"), self.t("option_no")))
@@ -841,21 +858,21 @@ def ask_rating(state: ConversationState, code: str) -> ConversationState | None:
     the middle of something (an interview, a request, registration): then they are not asked. While
     another ticket's rating is awaited, ``code`` waits its turn (``rating`` stays that other ticket):
     the two are asked one after the other."""
-    if state.mode not in ("menu", "idle", "rating"):
+    if state.mode not in (Mode.MENU, Mode.IDLE, Mode.RATING):
         return None
-    if state.mode == "rating" and state.rating not in (None, code):
+    if state.mode == Mode.RATING and state.rating not in (None, code):
         queue = state.rating_queue if code in state.rating_queue else (*state.rating_queue, code)
         return dataclasses.replace(state, rating_queue=queue)
-    return dataclasses.replace(state, mode="rating", rating=code, rating_flow=None)
+    return dataclasses.replace(state, mode=Mode.RATING, rating=code, rating_flow=None)
 
 
-INVITABLE_MODES = ("new", "menu", "idle")
+INVITABLE_MODES = (Mode.NEW, Mode.MENU, Mode.IDLE)
 
 
 def available(state: ConversationState) -> bool:
     """Whether a proactive message may come now: not while the contact is in the middle of
     something (an interview, a request, registration, a rating). A paused interview is not in the way."""
-    return state.mode in INVITABLE_MODES or (state.mode == "interview" and state.paused)
+    return state.mode in INVITABLE_MODES or (state.mode == Mode.INTERVIEW and state.paused)
 
 
 def invite(state: ConversationState, invitation: dict[str, Any]) -> ConversationState | None:

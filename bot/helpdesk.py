@@ -28,7 +28,7 @@ from sqlalchemy import Connection, select, update
 
 from bot import deadlines, labels, outbox, staff, terms
 from bot.channels import templates
-from bot.conversation import ConversationState, ask_rating, rating_options
+from bot.conversation import ConversationState, Mode, ask_rating, rating_options
 from bot.prompts import prompt_token
 from bot.themes import load_taxonomy
 from surveys import formats, store
@@ -298,7 +298,7 @@ def template_needed(conn: Connection, code: str, now: datetime) -> tuple[templat
                        .where(REQUESTS.c.code == code.upper())).one_or_none()
     if row is None or row.channel != templates.WHATSAPP or templates.window_open(row.last_inbound_at, now):
         return None
-    rating = row.status == TicketStatus.CERRADA and (row.state or {}).get("mode") == "rating"
+    rating = row.status == TicketStatus.CERRADA and (row.state or {}).get("mode") == Mode.RATING
     return templates.get("ticket_closed" if rating else "ticket_update"), row.last_inbound_at
 
 

@@ -35,6 +35,7 @@ from bot.conversation import (
     InterviewEvent,
     InterviewStarted,
     InterviewStatusChanged,
+    Mode,
     OptedIn,
     OptedOut,
     OtherEntityRegistered,
@@ -187,7 +188,7 @@ class ChatService:
                     state = waves.invited_by_link(conn, inbound.invitation, state)  # a wave's link opens its interview
             if switch_to is not None and inbound.invitation:
                 turn = self.conversation.offer_switch(state, view, switch_to, inbound.invitation)
-            elif inbound.media and not inbound.text.strip() and state.mode == "new":
+            elif inbound.media and not inbound.text.strip() and state.mode == Mode.NEW:
                 # A first message that is a voice note or a photo: greet as for "hola", saying why.
                 turn = self.conversation.handle(state, view, "hola", now)
                 turn = dataclasses.replace(turn, replies=[Outbound(texts()("only_text_first")), *turn.replies])
@@ -263,7 +264,7 @@ class ChatService:
                         entity_code=changes.get("entity_code", entity_code), channel=channel, now=now,
                         tz=self.settings.timezone, wave_id=wave_id, period=period,
                     )
-                    if state.mode == "interview":
+                    if state.mode == Mode.INTERVIEW:
                         state = dataclasses.replace(state, interview_id=interview_id)
                 case WaveJoined(wave=wave_id, period=period) if interview_id is not None:
                     interview_changes.update(wave_id=wave_id, period=period)
@@ -283,7 +284,7 @@ class ChatService:
                         extra.before_last.extend(self._ticket_from_interview(conn, interview_id, contact_id,
                                                                              entity_code, channel, now))
                         self.alerts.interview_completed(conn, interview_id, now)
-        if interview_id is not None and (interview_changes or state.mode == "interview"):
+        if interview_id is not None and (interview_changes or state.mode == Mode.INTERVIEW):
             store.update_interview(conn, interview_id, last_activity_at=now, **interview_changes)
         return state, interview_id, extra
 

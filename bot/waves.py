@@ -36,7 +36,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from bot import deadlines, outbox, sampling
 from bot.channels import templates
-from bot.conversation import ConversationState, invite
+from bot.conversation import ConversationState, Mode, invite
 from bot.prompts import prompt_token
 from surveys import db, schema, store
 from surveys.models import (
@@ -383,7 +383,7 @@ def _dispatch_batch(conn: Connection, wave: Any, member_ids: Sequence[int], now:
             continue
         state = ConversationState.from_json(contact.state)
         started = outcome.get(member.entity_code) in InterviewStatus.unfinished()
-        if kind == "reminder" and state.mode == "interview" and state.wave == wave.id and not state.paused:
+        if kind == "reminder" and state.mode == Mode.INTERVIEW and state.wave == wave.id and not state.paused:
             _wait(conn, member, None)  # answering right now: a reminder would only interrupt
             continue
         pending = state.invitation["wave"] if state.invitation else None
