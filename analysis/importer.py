@@ -44,7 +44,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import openpyxl
 import pandas as pd
@@ -52,7 +51,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.export import CODES, CODES_STATE, ID_COLUMNS
-from surveys import schema
+from surveys import formats, schema
 from surveys.entities import fold
 from surveys.models import Answer, Entity, Interview, QuestionnaireVersion, utcnow
 from surveys.schema import QType
@@ -60,7 +59,7 @@ from surveys.store import QuestionnaireStore
 
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 ESTADOS = {"completa": "completa", "rechazada": "rechazada", "expirada": "expirada", "incompleta": "expirada"}
-BOGOTA = ZoneInfo("America/Bogota")
+BOGOTA = formats.TZ  # the DER's timezone (M360_TIMEZONE)
 SOURCE = "import"
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # no monitoreo is older
 MAX_COLUMNS = 500  # the export has about 35

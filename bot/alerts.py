@@ -174,7 +174,7 @@ class Alerts:
 
     config: AlertConfig = field(default_factory=load_config)
     destinations: tuple[Destination, ...] = field(default_factory=lambda: tuple(destinations_from_env()))
-    timezone: str = field(default_factory=lambda: os.environ.get("M360_TIMEZONE", "America/Bogota"))
+    timezone: str = formats.TIMEZONE
 
     def raise_alert(self, conn: Connection, rule: Rule, *, key: str, now: datetime, entity_code: str | None = None,
                     help_request_id: int | None = None, interview_id: int | None = None,

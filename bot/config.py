@@ -9,6 +9,8 @@ import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from surveys import formats
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -16,4 +18,4 @@ class Settings:
     expiry: timedelta = field(
         default_factory=lambda: timedelta(hours=float(os.environ.get("M360_INTERVIEW_EXPIRY_HOURS", "168")))
     )
-    timezone: str = field(default_factory=lambda: os.environ.get("M360_TIMEZONE", "America/Bogota"))
+    timezone: str = formats.TIMEZONE  # read once, in surveys/formats.py

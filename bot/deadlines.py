@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from surveys.formats import TIMEZONE
 from surveys.workdays import add_business_days, business_days_between, holiday_name, is_business_day
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
 
 DEFAULT_DAYS: Final = 15
 TERMS: Final = MappingProxyType({"general": 15, "documentos": 10, "consulta": 30})
-TIMEZONE: Final = "America/Bogota"
 ENV_DAYS: Final = "M360_TICKET_DEADLINE_DAYS"
 
 
@@ -74,7 +74,7 @@ def local_today(now: datetime | None = None, tz: str | None = None) -> date:
     now): what due dates and periods are compared with."""
     from surveys.models import utcnow
 
-    return (now or utcnow()).astimezone(ZoneInfo(tz or os.environ.get("M360_TIMEZONE") or TIMEZONE)).date()
+    return (now or utcnow()).astimezone(ZoneInfo(tz or TIMEZONE)).date()
 
 
 def is_overdue(due: date, today: date) -> bool:

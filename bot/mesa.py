@@ -28,7 +28,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select
 
@@ -36,11 +35,12 @@ from analysis.indicators import mean, pct
 from analysis.periods import Period, month_label, parse
 from bot import deadlines, helpdesk, staff, terms
 from bot.themes import load_taxonomy
+from surveys import formats
 from surveys.entities import display_name
 from surveys.models import Entity
 from surveys.tickets import ANSWERED, TicketStatus
 
-TZ = ZoneInfo("America/Bogota")
+TZ = formats.TZ
 ENTITIES = Entity.__table__
 NOT_STAFF = ("chat", "monitoreo360", "solicitante", helpdesk.SYSTEM)  # who is not the DER answering
 CHANNELS = {"whatsapp": "WhatsApp", "telegram": "Telegram", "sms": "SMS", "simulator": "Simulador web",

@@ -25,6 +25,8 @@ from typing import Any
 
 from celery import Celery
 
+from surveys import formats
+
 log = logging.getLogger(__name__)
 
 SEND_OUTBOX, CODE_ANSWERS = "m360.send_outbox", "m360.code_answers"
@@ -52,7 +54,7 @@ def make_celery(broker: str | None = None) -> Celery:
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
         task_default_queue="m360",
-        timezone="America/Bogota",
+        timezone=formats.TIMEZONE,
         broker_connection_retry_on_startup=True,
         # A web request must not hang on a broker that is down: fail fast, the sweep catches up.
         broker_connection_timeout=1,

@@ -38,7 +38,7 @@ from bot import deadlines, outbox, sampling
 from bot.channels import templates
 from bot.conversation import ConversationState, Mode, invite
 from bot.prompts import prompt_token
-from surveys import db, schema, store
+from surveys import db, formats, schema, store
 from surveys.models import (
     Contact,
     Entity,
@@ -64,7 +64,7 @@ OUTBOX = OutboxMessage.__table__
 INVITATIONS = Invitation.__table__
 LINK_DAYS = 30  # a wave's links keep working this long after it closes (late answers)
 
-TZ = ZoneInfo("America/Bogota")
+TZ = formats.TZ
 # Channels a wave writes through: the outbox can deliver there, and they are not test data (a
 # simulator conversation may claim any entity: it must never receive that entity's invitation).
 REACHABLE = ("whatsapp", "telegram", "sms")

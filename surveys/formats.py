@@ -7,6 +7,7 @@ names) instead of hand-written ``replace(".", ",")``. Times are shown in Bogotá
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, date, datetime
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -15,9 +16,11 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
 LOCALE: Final = "es_CO"
-TIMEZONE: Final = "America/Bogota"
+# Where the DER works: periods, due dates, office hours and every time shown are read in it. The one
+# place the timezone is read (M360_TIMEZONE, README's configuration table).
+TIMEZONE: Final = os.environ.get("M360_TIMEZONE") or "America/Bogota"
 TZ: Final = ZoneInfo(TIMEZONE)
-TZ_LABEL: Final = "hora de Bogotá"
+TZ_LABEL: Final = "hora de Bogotá" if TIMEZONE == "America/Bogota" else f"hora de {TIMEZONE}"
 MISSING: Final = "—"  # a figure that cannot be computed (no data): never a 0 presented as a fact
 
 

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from surveys import schema
+from surveys import formats, schema
 from surveys.entities import display_name
 from surveys.messages import TEST_CHANNELS
 from surveys.models import Answer, Entity, Interview, QuestionnaireVersion
@@ -28,7 +28,7 @@ _DELETE_ANSWER = ANSWERS.delete().where(ANSWERS.c.interview_id == bindparam("b_i
                                         ANSWERS.c.question == bindparam("b_question"))
 
 
-def period_of(moment: datetime, tz: str = "America/Bogota") -> str:
+def period_of(moment: datetime, tz: str = formats.TIMEZONE) -> str:
     """The month (YYYY-MM) an interview started, on Colombian time."""
     return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m")
 
