@@ -43,6 +43,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,12 @@ QUESTIONNAIRES = QuestionnaireVersion.__table__
 RULES = ("ticket_nuevo", "ticket_urgente", "contacto_asesor", "insatisfaccion", "contribucion_no", "tema_mala",
          "pico_demanda", "ticket_vencido", "envio_fallido", "envio_revisar", "entidad_por_validar")
 SEVERITIES = ("alta", "media", "baja")
-STATUSES = ("abierta", "reconocida")
+class AlertStatus(StrEnum):
+    ABIERTA = "abierta"
+    RECONOCIDA = "reconocida"  # acknowledged by the DER (with an optional note)
+
+
+STATUSES = tuple(AlertStatus)
 #: Who a rule's alerts go to (``to:`` in alerts.yaml): the central destinations, the entity's enlace,
 #: the region's articulador(a).
 RECIPIENTS = ("der", "enlace", "articulador")
@@ -190,7 +196,7 @@ class Alerts:
                    title=rule.title.format_map(_Defaulting(fields))[:300], detail=detail,
                    entity_code=entity.code if entity is not None else None, region=region,
                    help_request_id=help_request_id, interview_id=interview_id, data=dict(data or {}),
-                   status="abierta", test=test, created_at=now)
+                   status=AlertStatus.ABIERTA, test=test, created_at=now)
         alert_id = _insert_once(conn, row)
         if alert_id is None:
             return None
@@ -379,7 +385,7 @@ class Alerts:
     def digest_text(self, conn: Connection, now: datetime) -> tuple[str, int]:
         config = self.config.digest
         local = deadlines.local_today(now, self.timezone)
-        rows = conn.execute(select(ALERTS).where(ALERTS.c.status == "abierta", ALERTS.c.test.is_(False))
+        rows = conn.execute(select(ALERTS).where(ALERTS.c.status == AlertStatus.ABIERTA, ALERTS.c.test.is_(False))
                             .order_by(ALERTS.c.created_at, ALERTS.c.id)).all()
         day = formats.day(local)
         if not rows:
@@ -420,8 +426,8 @@ class Alerts:
 def acknowledge(conn: Connection, alert_id: int, *, actor: str, now: datetime, note: str | None = None) -> Any:
     """Mark an alert as seen. Idempotent: a second acknowledgement keeps the first one's who/when.
     Returns the alert row, or None if there is no such alert."""
-    conn.execute(update(ALERTS).where(ALERTS.c.id == alert_id, ALERTS.c.status == "abierta")
-                 .values(status="reconocida", acknowledged_at=now, acknowledged_by=actor, ack_note=note))
+    conn.execute(update(ALERTS).where(ALERTS.c.id == alert_id, ALERTS.c.status == AlertStatus.ABIERTA)
+                 .values(status=AlertStatus.RECONOCIDA, acknowledged_at=now, acknowledged_by=actor, ack_note=note))
     return conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one_or_none()
 
 
