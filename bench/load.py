@@ -267,8 +267,9 @@ def worker_rss_mb(server: Server) -> list[float]:
 
 @contextmanager
 def profiled(server: Server, directory: Path | None, seconds: float) -> Iterator[list[Path]]:
-    """py-spy recording the server's web workers (the threads holding the GIL, 250 samples/s,
-    without pausing them) for ``seconds``: the raw stack files, once the block is over."""
+    """py-spy recording the server's web workers (the threads holding the GIL, 250 samples/s; each
+    sample pauses the worker for a moment, so that its stacks are whole) for ``seconds``: the raw
+    stack files, once the block is over."""
     if directory is None:
         yield []
         return
@@ -279,7 +280,7 @@ def profiled(server: Server, directory: Path | None, seconds: float) -> Iterator
     files, spies = [], []
     for pid in worker_pids(server):
         files.append(directory / f"{server.kind}-worker-{pid}.txt")
-        spies.append(subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "250", "--gil", "--nonblocking",
+        spies.append(subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "250", "--gil",
                                        "--format", "raw", "--duration", str(math.ceil(seconds)), "--output",
                                        str(files[-1])], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
     try:
