@@ -29,6 +29,8 @@ from flask import Blueprint, Flask, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 
+from webhooks import limit_counters
+
 DEFAULTS = {
     "M360_RATELIMIT_WEBHOOKS": "120/minute",
     "M360_RATELIMIT_STATUS": "6000/minute",
@@ -72,7 +74,9 @@ def token_key() -> str:
 def init(app: Flask, blueprints: dict[str, Blueprint]) -> Limiter:
     """The app's limiter (one per app: tests build many apps in one process)."""
     app.config.setdefault("RATELIMIT_ENABLED", _setting(app, "M360_RATELIMIT_ENABLED", "1") not in ("0", "false"))
-    app.config.setdefault("RATELIMIT_STORAGE_URI", _setting(app, "M360_RATELIMIT_STORAGE", "memory://"))
+    # memory:// is counted by webhooks/limit_counters.py (limits' own starts a thread per request).
+    app.config.setdefault("RATELIMIT_STORAGE_URI",
+                          limit_counters.storage_uri(_setting(app, "M360_RATELIMIT_STORAGE", "memory://")))
     # No X-RateLimit headers on every response (they would also replace the 503's own Retry-After);
     # a refusal carries Retry-After (too_many).
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
