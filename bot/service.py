@@ -61,7 +61,7 @@ CONTACTS = Contact.__table__
 INVITATIONS = Invitation.__table__
 # Built once: per-turn statements only bind parameters (building them cost more than running them).
 # Only what the conversation reads: unused columns (datetimes especially) cost parsing every turn.
-SELECT_CONTACT = (
+SELECT_CONTACT = db.DirectStatement(
     select(*(CONTACTS.c[name] for name in ("id", "state", "state_version", "entity_code", "consent", "name",
                                             "cargo", "opted_out")))
     .where(CONTACTS.c.channel == bindparam("b_channel"), CONTACTS.c.address == bindparam("b_address"))
@@ -143,12 +143,12 @@ class ChatService:
         now = inbound.received_at or self.clock()
         key = {"b_channel": inbound.channel, "b_address": inbound.address}
         with db.transaction(self.engine) as conn:
-            contact = conn.execute(SELECT_CONTACT, key).one_or_none()
+            contact = SELECT_CONTACT.execute(conn, key).one_or_none()
             if contact is None:
                 # A concurrent first message for the same address fails here (unique) and is retried.
                 conn.execute(INSERT_CONTACT, dict(channel=inbound.channel, address=inbound.address, state={},
                                                   state_version=0, opted_out=False, created_at=now))
-                contact = conn.execute(SELECT_CONTACT, key).one()
+                contact = SELECT_CONTACT.execute(conn, key).one()
             state = ConversationState.from_json(contact.state)
             changes: dict[str, Any] = {}
             view = _view(contact)

@@ -9,13 +9,15 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections import namedtuple
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Dialect, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -110,6 +112,77 @@ def _write_locks(path: str) -> tuple[threading.Lock, Any]:
         if path not in _locks:
             _locks[path] = (threading.Lock(), open(f"{path}.lock", "a+b"))  # noqa: SIM115 - lives with the process
         return _locks[path]
+
+
+class DirectStatement:
+    """A Core statement of the per-turn path, run straight on the driver's cursor on PostgreSQL.
+
+    Each ``Connection.execute`` costs SQLAlchemy about as much CPU as psycopg and the server
+    together (an execution context, a result object, its row processors, per statement): on the
+    web worker's path that was a sixth of a turn (docs/performance.md). Here SQLAlchemy still
+    writes the SQL (compiled once per dialect), converts the parameters with its own bind
+    processors, owns the connection and the transaction; only the execution is the driver's. Its
+    errors are wrapped as SQLAlchemy wraps them (IntegrityError, OperationalError, DataError…) and
+    a lost connection is invalidated, so callers and error handlers see no difference. Statements
+    whose results would need SQLAlchemy's result processing are refused when compiled. Other
+    databases run it through ``Connection.execute``."""
+
+    def __init__(self, statement: Any):
+        self.statement = statement
+        self._compiled: dict[Dialect, tuple[Any, str, dict[str, Callable[[Any], Any]], Any]] = {}
+
+    def execute(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """A result with ``rowcount``, ``one()`` and ``one_or_none()`` (rows with named columns)."""
+        dialect = conn.dialect
+        if dialect.name != "postgresql":
+            return conn.execute(self.statement, params)
+        compiled, sql, processors, row = self._compiled.get(dialect) or self._compile(dialect)
+        values = compiled.construct_params(params)
+        for name, process in processors.items():
+            values[name] = process(values[name])
+        driver = conn.connection.dbapi_connection
+        cursor = driver.cursor()
+        try:
+            cursor.execute(sql, values)
+        except dialect.loaded_dbapi.Error as exc:
+            cursor.close()
+            lost = dialect.is_disconnect(exc, driver, cursor)
+            if lost:
+                conn.invalidate(exc)
+            raise DBAPIError.instance(sql, values, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost,
+                                      dialect=dialect) from exc
+        return _DirectResult(cursor, row)
+
+    def _compile(self, dialect: Dialect) -> tuple[Any, str, dict[str, Callable[[Any], Any]], Any]:
+        compiled = self.statement.compile(dialect=dialect)
+        if compiled.escaped_bind_names:
+            raise ValueError("parameter names that need escaping are not supported here")
+        processors = {name: process for name, bind in compiled.binds.items()
+                      if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None}
+        columns = list(getattr(self.statement, "selected_columns", ()))
+        if any(c.type.dialect_impl(dialect).result_processor(dialect, None) is not None for c in columns):
+            raise ValueError("columns that need SQLAlchemy's result processing are not supported here")
+        row = namedtuple("Row", [c.key for c in columns]) if columns else None  # type: ignore[misc]
+        self._compiled[dialect] = entry = (compiled, compiled.string, processors, row)
+        return entry
+
+
+class _DirectResult:
+    def __init__(self, cursor: Any, row: Any):
+        self.rowcount = cursor.rowcount
+        self.rows = [row._make(values) for values in cursor.fetchall()] if row is not None else []
+        cursor.close()
+
+    def one_or_none(self) -> Any:
+        if len(self.rows) > 1:
+            raise MultipleResultsFound("more than one row")
+        return self.rows[0] if self.rows else None
+
+    def one(self) -> Any:
+        found = self.one_or_none()
+        if found is None:
+            raise NoResultFound("no row")
+        return found
 
 
 @cache

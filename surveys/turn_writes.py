@@ -40,7 +40,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.orm.exc import StaleDataError
 
-from surveys import store
+from surveys import db, store
 from surveys.models import Answer, Contact, Interview, MessageLog
 
 ANSWERS = Answer.__table__
@@ -111,7 +111,7 @@ def _write_one_statement(conn: Connection, writes: TurnWrites) -> None:
               **{f"i_{k}": v for k, v in interview.items()}}
     if answers:
         params["t_answers"] = answers
-    if conn.execute(statement, params).rowcount != 1:
+    if statement.execute(conn, params).rowcount != 1:
         raise StaleDataError(f"contact {writes.contact_id} changed during the turn")
     writes.answers.clear()
 
@@ -121,14 +121,15 @@ def _last_per_question(answers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return list({(a["interview_id"], a["question"]): a for a in answers}.values())
 
 
-_statements: dict[tuple[bool, tuple[str, ...], tuple[str, ...]], Any] = {}
+_statements: dict[tuple[bool, tuple[str, ...], tuple[str, ...]], db.DirectStatement] = {}
 
 
-def _statement(answers: bool, interview: tuple[str, ...], contact: tuple[str, ...]) -> Any:
-    """The PostgreSQL statement for one shape of turn, built once (a handful of shapes exist)."""
+def _statement(answers: bool, interview: tuple[str, ...], contact: tuple[str, ...]) -> db.DirectStatement:
+    """The PostgreSQL statement for one shape of turn, built once (a handful of shapes exist), run
+    on the driver's cursor (surveys/db.py)."""
     key = (answers, interview, contact)
     if key not in _statements:
-        _statements[key] = _build(answers, interview, contact)
+        _statements[key] = db.DirectStatement(_build(answers, interview, contact))
     return _statements[key]
 
 

@@ -1,7 +1,9 @@
-"""The writes that end a turn (surveys/turn_writes.py): one statement on PostgreSQL, separate
-statements on SQLite, and the same rows either way — the same interview through the chat service
-leaves the same message log (replies in the order sent), answers and interview on both; a stale
-contact or a redelivered message fails the turn and writes nothing."""
+"""The per-turn database path. The writes that end a turn (surveys/turn_writes.py): one statement
+on PostgreSQL, separate statements on SQLite, and the same rows either way — the same interview
+through the chat service leaves the same message log (replies in the order sent), answers and
+interview on both; a stale contact or a redelivered message fails the turn and writes nothing.
+Statements run on the driver's cursor (surveys/db.py DirectStatement) answer as Core does, raise
+SQLAlchemy's errors, and a lost connection is replaced."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Engine, bindparam, func, select, text
+from sqlalchemy.exc import DataError, IntegrityError, NoResultFound, OperationalError
 from sqlalchemy.orm.exc import StaleDataError
 
 from bot.service import ChatService
@@ -148,3 +150,42 @@ def test_a_stale_contact_or_a_redelivery_writes_nothing(engine: Engine) -> None:
     with pytest.raises(IntegrityError), db.transaction(engine) as conn:
         turn_writes.write(conn, writes_for(contact_id, version, interview_id, seen[0]))
     assert transcript(engine) == before
+
+
+@pytest.fixture
+def pg_engine(pg_db_url: str) -> Iterator[Engine]:
+    engine = db.make_engine(pg_db_url)
+    yield engine
+    engine.dispose()
+
+
+CONTACT_BY_ADDRESS = db.DirectStatement(select(Contact.__table__.c.id, Contact.__table__.c.state)
+                                        .where(Contact.__table__.c.address == bindparam("b_address")))
+
+
+def test_direct_statements_answer_like_core_on_both_databases(engine: Engine) -> None:
+    with db.transaction(engine) as conn:
+        conn.execute(Contact.__table__.insert(), dict(channel="whatsapp", address="+573001110000",
+                                                      state={"mode": "menu"}, state_version=0, opted_out=False,
+                                                      created_at=NOW))
+        found = CONTACT_BY_ADDRESS.execute(conn, {"b_address": "+573001110000"}).one()
+        assert found.state == {"mode": "menu"} and found.id > 0
+        assert CONTACT_BY_ADDRESS.execute(conn, {"b_address": "+570000000000"}).one_or_none() is None
+        with pytest.raises(NoResultFound):
+            CONTACT_BY_ADDRESS.execute(conn, {"b_address": "+570000000000"}).one()
+
+
+def test_direct_statement_errors_are_sqlalchemys_and_a_lost_connection_is_replaced(pg_engine: Engine) -> None:
+    with db.transaction(pg_engine) as conn:
+        conn.execute(Contact.__table__.insert(), dict(channel="whatsapp", address="+573001110001", state={},
+                                                      state_version=0, opted_out=False, created_at=NOW))
+    with pytest.raises(DataError), db.transaction(pg_engine) as conn:  # PostgreSQL text holds no NUL
+        CONTACT_BY_ADDRESS.execute(conn, {"b_address": "+57\x00"})
+    with pytest.raises(OperationalError) as lost, db.transaction(pg_engine) as conn:
+        pid = conn.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with pg_engine.connect() as admin:  # the server ends this session, as a restart would
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        CONTACT_BY_ADDRESS.execute(conn, {"b_address": "+573001110001"})
+    assert lost.value.connection_invalidated
+    with db.transaction(pg_engine) as conn:  # the pool gives a new connection
+        assert CONTACT_BY_ADDRESS.execute(conn, {"b_address": "+573001110001"}).one().state == {}
