@@ -35,10 +35,12 @@ PARTS: list[tuple[str, tuple[str, ...]]] = [
     ("TwiML (MessagingResponse)", ("twilio/twiml/",)),
     ("Flask + Werkzeug (request, routing, response)", ("flask/", "werkzeug/", "itsdangerous/")),
     ("gunicorn (HTTP, keep-alive, thread pool)", ("gunicorn/", "concurrent/futures/")),
-    ("chat service + storage glue (bot/service, surveys/store, db)",
-     ("bot/service.py", "surveys/store.py", "surveys/db.py", "bot/alerts.py", "bot/helpdesk.py")),
-    ("webhook handlers (webhooks/)", ("webhooks/",)),
-    ("the conversation (bot/, surveys/, analysis/: the pure turn)",
+    ("chat service + storage (bot/service, surveys/store, turn_writes, db; tickets, alerts)",
+     ("bot/service.py", "surveys/store.py", "surveys/db.py", "surveys/turn_writes.py", "surveys/models.py",
+      "bot/alerts.py", "bot/helpdesk.py", "bot/privacy.py", "bot/waves.py")),
+    ("webhook handlers and channel adapters (webhooks/, bot/channels/)",
+     ("webhooks/", "bot/channels/", "surveys/messages.py")),
+    ("the conversation (bot/conversation, surveys/engine, parsing…: the pure turn)",
      ("bot/", "surveys/", "analysis/", "rapidfuzz/", "spacy/", "thinc/")),
 ]
 STATE_FUNCTIONS = ("to_json", "from_json")  # ConversationState's own (de)serialisation
