@@ -14,6 +14,9 @@ PostgreSQL server.
   commit, TwiML — on psycopg directly, in its own database of the same cluster. ``ratio`` is the
   app's throughput over the ceiling's, both measured in the same run (``--bare`` adds a Flask
   endpoint that stores nothing: the HTTP stack's own cost).
+- The servers take turns (``--rounds`` slices each, in the order A B B A A B…), so that a change in
+  what else runs on the machine weighs on both alike; each respondent goes on from where they
+  stopped in the previous slice.
 - Each respondent is a thread with one keep-alive connection: a new WhatsApp number per
   conversation (registration, then the interview), one message at a time, waiting for the reply.
   A share of messages (``--retry-share``, 5 %) is delivered twice with the same MessageSid, as
@@ -30,7 +33,7 @@ PostgreSQL server.
 - The RSS of each gunicorn worker (the spaCy theme classifier loaded) is read from /proc.
 
     python bench/load.py [--quick] [--respondents 50] [--duration 60] [--workers 2] [--threads 4]
-                         [--think S] [--bare] [--profile DIR]
+                         [--think S] [--rounds 3] [--bare] [--profile DIR]
 
 Targets (on this 2-core machine, docs/performance.md): app / minimal durable turn ≥ 0.6 and
 p99 < 100 ms at 50 closed-loop respondents, p99 < 100 ms at ``--think 0.25``, lost = duplicated = 0,
@@ -60,7 +63,6 @@ from loadkit import (
     CLOSING,
     HOST,
     REQUEST_TIMEOUT,
-    SCRIPT,
     START_TIMEOUT,
     Post,
     Server,
@@ -82,8 +84,13 @@ TARGET_P99_MS, TARGET_RATIO, TARGET_RSS_MB = 100.0, 0.6, 300.0
 
 @dataclass
 class Respondent:
-    """One thread's run: what the server acknowledged, and how each conversation ended."""
+    """One thread's respondent over a run's slices: where they are in their conversations, what the
+    server acknowledged, and how each conversation ended."""
 
+    lane: int
+    prefix: str  # WhatsApp numbers start with +57<prefix>: each server's respondents their own
+    conversation: int = 0  # the conversation under way (a new number each) …
+    message: int = 0  # … and its next message
     latencies: list[float] = field(default_factory=list)
     acknowledged: set[str] = field(default_factory=set)  # MessageSids answered 200
     retried: int = 0
@@ -91,56 +98,61 @@ class Respondent:
     completed: list[str] = field(default_factory=list)  # numbers whose interview got its closing reply
     connections: int = 0
 
+    @property
+    def number(self) -> str:
+        return f"+57{self.prefix}{self.lane:04d}{self.conversation:05d}"
+
 
 def sid_of(post: Post) -> str:
     return post.body.split(b"MessageSid=", 1)[1].split(b"&", 1)[0].decode()
 
 
-def respond(port: int, lane: int, deadline: float, retry_share: float, result: Respondent, interviews: bool,
-            prefix: str, think: float) -> None:
+def respond(port: int, person: Respondent, deadline: float, retry_share: float, interviews: bool,
+            think: float) -> None:
+    """Messages of ``person``'s conversations until ``deadline``, from where they stopped last time."""
     signer, names = TwilioSigner(port), municipalities()
-    rng = random.Random(lane)
+    rng = random.Random(f"{person.lane}-{person.conversation}-{person.message}")
     conn = http.client.HTTPConnection(HOST, port, timeout=REQUEST_TIMEOUT)
-    n = 0
     if think:  # people do not all write at the same instant: each arrives within one pause
         time.sleep(rng.uniform(0, think))
     try:
-        while time.monotonic() < deadline:
-            number, reply = f"+57{prefix}{lane:04d}{n:05d}", b""
-            for i, body in enumerate(script(lane * 100_000 + n, names)):
-                if time.monotonic() >= deadline:
+        while time.monotonic() < deadline and not person.errors:
+            texts = script(person.lane * 100_000 + person.conversation, names)
+            post = signer.post(person.number, texts[person.message])
+            reply = b""
+            for attempt in (1, 2) if rng.random() < retry_share else (1,):
+                t0 = time.perf_counter()
+                try:
+                    status, reply = exchange(conn, post, person)  # type: ignore[arg-type]
+                except (OSError, http.client.HTTPException) as exc:
+                    person.errors[type(exc).__name__] += 1
                     return
-                post = signer.post(number, body)
-                for attempt in (1, 2) if rng.random() < retry_share else (1,):
-                    t0 = time.perf_counter()
-                    try:
-                        status, reply = exchange(conn, post, result)  # type: ignore[arg-type]
-                    except (OSError, http.client.HTTPException) as exc:
-                        result.errors[type(exc).__name__] += 1
-                        conn.close()
-                        return
-                    result.latencies.append(time.perf_counter() - t0)
-                    if status != 200:
-                        result.errors[f"HTTP {status}"] += 1
-                        return
-                    if attempt == 2:
-                        result.retried += 1
-                    result.acknowledged.add(sid_of(post))
-                if interviews and i == len(SCRIPT) - 1 and CLOSING in reply.decode():
-                    result.completed.append(number)
-                if think:
-                    time.sleep(rng.uniform(0.5, 1.5) * think)  # reading the reply, typing the next
-            n += 1
+                person.latencies.append(time.perf_counter() - t0)
+                if status != 200:
+                    person.errors[f"HTTP {status}"] += 1
+                    return
+                if attempt == 2:
+                    person.retried += 1
+                person.acknowledged.add(sid_of(post))
+            person.message += 1
+            if person.message == len(texts):
+                if interviews and CLOSING in reply.decode():
+                    person.completed.append(person.number)
+                person.conversation, person.message = person.conversation + 1, 0
+            if think:
+                time.sleep(rng.uniform(0.5, 1.5) * think)  # reading the reply, typing the next
     finally:
         conn.close()
 
 
 @dataclass
 class Run:
+    """One server's share of the load, over all its slices."""
+
     name: str
-    seconds: float
     respondents: list[Respondent]
-    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds during the run: server, database, client
+    seconds: float = 0.0
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU seconds: server, web workers, database, client
 
     @property
     def latencies(self) -> list[float]:
@@ -177,22 +189,26 @@ class Run:
                 + (f"\n    CPU ms/message: {cpu}" if cpu else ""))
 
 
-def load(name: str, server: Server, respondents: int, duration: float, retry_share: float, interviews: bool,
-         prefix: str, think: float = 0.0, database_cpu: Callable[[], float | None] = lambda: None) -> Run:
-    """``respondents`` threads for ``duration`` seconds; WhatsApp numbers start with +57<prefix> (each
-    run its own, so no conversation of one run continues in another). ``interviews``: the server runs
-    the real conversation (whose closing reply marks a completed interview)."""
-    results = [Respondent() for _ in range(respondents)]
-    barrier = threading.Barrier(respondents + 1)
+def respondents(count: int, prefix: str) -> list[Respondent]:
+    return [Respondent(lane, prefix) for lane in range(count)]
+
+
+def load(run: Run, server: Server, duration: float, retry_share: float, interviews: bool, think: float = 0.0,
+         database_cpu: Callable[[], float | None] = lambda: None) -> Run:
+    """One slice of ``run``: its respondents, one thread each, for ``duration`` seconds, each going on
+    from where they stopped. ``interviews``: the server runs the real conversation (whose closing
+    reply marks a completed interview). Seconds and CPU are added to the run's."""
+    barrier = threading.Barrier(len(run.respondents) + 1)
     deadline_box: list[float] = []
 
-    def lane(i: int) -> None:
+    def lane(person: Respondent) -> None:
         barrier.wait()  # everyone starts together; the deadline is set right after
-        respond(server.port, i, deadline_box[0], retry_share, results[i], interviews, prefix, think)
+        respond(server.port, person, deadline_box[0], retry_share, interviews, think)
 
-    threads = [threading.Thread(target=lane, args=(i,), daemon=True) for i in range(respondents)]
+    threads = [threading.Thread(target=lane, args=(person,), daemon=True) for person in run.respondents]
     for thread in threads:
         thread.start()
+
     def workers_cpu() -> float | None:
         return sum(tree_cpu_seconds(pid) or 0.0 for pid in worker_pids(server)) if server.kind != "bare" else None
 
@@ -204,12 +220,13 @@ def load(name: str, server: Server, respondents: int, duration: float, retry_sha
     for thread in threads:
         while thread.is_alive():
             thread.join(0.2)
-    seconds = time.perf_counter() - started_at
+    run.seconds += time.perf_counter() - started_at
     after = {"server": server.cpu_seconds(), "web workers": workers_cpu(), "database": database_cpu(),
              "client": time.process_time()}
-    cpu = {part: after[part] - start for part, start in before.items()  # type: ignore[operator]
-           if start is not None and after[part] is not None}
-    return Run(name, seconds, results, cpu)
+    for part, start in before.items():
+        if start is not None and after[part] is not None:
+            run.cpu[part] = run.cpu.get(part, 0.0) + after[part] - start  # type: ignore[operator]
+    return run
 
 
 def check(database: str, run: Run) -> tuple[int, int, int]:
@@ -266,11 +283,11 @@ def worker_rss_mb(server: Server) -> list[float]:
 
 
 @contextmanager
-def profiled(server: Server, directory: Path | None, seconds: float) -> Iterator[list[Path]]:
+def profiled(server: Server | None, directory: Path | None, seconds: float) -> Iterator[list[Path]]:
     """py-spy recording the server's web workers (the threads holding the GIL, 250 samples/s; each
     sample pauses the worker for a moment, so that its stacks are whole) for ``seconds``: the raw
     stack files, once the block is over."""
-    if directory is None:
+    if server is None or directory is None:
         yield []
         return
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
@@ -279,7 +296,7 @@ def profiled(server: Server, directory: Path | None, seconds: float) -> Iterator
     directory.mkdir(parents=True, exist_ok=True)
     files, spies = [], []
     for pid in worker_pids(server):
-        files.append(directory / f"{server.kind}-worker-{pid}.txt")
+        files.append(directory / f"{server.kind}-worker-{pid}-{time.monotonic_ns()}.txt")
         spies.append(subprocess.Popen([spy, "record", "--pid", str(pid), "--rate", "250", "--gil",
                                        "--format", "raw", "--duration", str(math.ceil(seconds)), "--output",
                                        str(files[-1])], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
@@ -315,6 +332,8 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.0,
                         help="seconds a respondent takes between a reply and the next message, ±50%% "
                              "(default 0: closed loop, every respondent always has a message in flight)")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="slices per server, the servers taking turns (default 3: A B B A A B)")
     parser.add_argument("--bare", action="store_true",
                         help="also measure a bare Flask endpoint that stores nothing (the HTTP stack's own cost)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
@@ -350,27 +369,33 @@ def main() -> None:
               f"{args.retry_share:.0%} of messages delivered twice; load average {os.getloadavg()[0]:.2f} "
               f"on {os.cpu_count()} cores")
         # Warm-up: one whole conversation per worker (models, statement caches), then the coder ready.
-        warm = load("warm-up", app, args.workers, 3.0, 0.0, interviews=True, prefix="1")
-        warm_durable = load("warm-up", durable, args.workers, 1.0, 0.0, interviews=False, prefix="1")
+        warm = load(Run("warm-up", respondents(args.workers, "1")), app, 3.0, 0.0, interviews=True)
+        warm_durable = load(Run("warm-up", respondents(args.workers, "1")), durable, 1.0, 0.0, interviews=False)
         if warm.errors or warm_durable.errors:
             raise SystemExit(f"warm-up FAILED: {dict(warm.errors)} {dict(warm_durable.errors)}\n"
                              f"{app.log_tail()}\n{durable.log_tail()}")
         wait_coded(database, START_TIMEOUT)
 
-        runs: dict[str, Run] = {}
+        # The servers take turns, in --rounds slices each (ABBA…): a change in what else the machine
+        # runs meanwhile weighs on both alike. Each respondent goes on from where they stopped.
+        servers = {"durable": (durable, "Twilio → minimal durable turn (the ceiling)", "4", False),
+                   "app": (app, "Twilio → app (gunicorn + PostgreSQL)", "3", True)}
         if bare is not None:
-            runs["bare"] = load("Twilio → bare Flask endpoint, stores nothing", bare, args.respondents, duration,
-                                args.retry_share, interviews=False, prefix="2", think=args.think)
-            print(runs["bare"].line())
-        runs["durable"] = load("Twilio → minimal durable turn (the ceiling)", durable, args.respondents, duration,
-                               args.retry_share, interviews=False, prefix="4", think=args.think,
-                               database_cpu=database_cpu)
-        print(runs["durable"].line())
-        with profiled(app, args.profile, duration) as stacks:
-            app_run = runs["app"] = load("Twilio → app (gunicorn + PostgreSQL)", app, args.respondents, duration,
-                                         args.retry_share, interviews=True, prefix="3", think=args.think,
-                                         database_cpu=database_cpu)
-        print(app_run.line())
+            servers = {"bare": (bare, "Twilio → bare Flask endpoint, stores nothing", "2", False), **servers}
+        runs = {key: Run(name, respondents(args.respondents, prefix)) for key, (_, name, prefix, _) in servers.items()}
+        stacks: list[Path] = []
+        for round_ in range(args.rounds):
+            for key in list(servers) if round_ % 2 == 0 else reversed(servers):
+                server, _, _, interviews = servers[key]
+                with profiled(server if key == "app" else None, args.profile, duration / args.rounds) as files:
+                    load(runs[key], server, duration / args.rounds, args.retry_share, interviews, think=args.think,
+                         database_cpu=database_cpu if key != "bare" else lambda: None)
+                stacks += files
+                if runs[key].errors:
+                    raise SystemExit(f"{runs[key].name}: FAILED {dict(runs[key].errors)}\n{server.log_tail()}")
+        for run in runs.values():
+            print(run.line())
+        app_run = runs["app"]
         if stacks:
             import profiles
 
