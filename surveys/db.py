@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
+import weakref
 from collections import namedtuple
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -141,11 +142,12 @@ class DirectStatement:
         for name, process in processors.items():
             values[name] = process(values[name])
         driver = conn.connection.dbapi_connection
-        cursor = driver.cursor()
+        cursor = _cursors.get(driver)
+        if cursor is None or cursor.closed:
+            cursor = _cursors[driver] = driver.cursor()  # one per connection: a cursor costs a turn 2 %
         try:
             cursor.execute(sql, values)
         except dialect.loaded_dbapi.Error as exc:
-            cursor.close()
             lost = dialect.is_disconnect(exc, driver, cursor)
             if lost:
                 conn.invalidate(exc)
@@ -167,11 +169,13 @@ class DirectStatement:
         return entry
 
 
+_cursors: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()  # driver connection → its cursor
+
+
 class _DirectResult:
     def __init__(self, cursor: Any, row: Any):
         self.rowcount = cursor.rowcount
         self.rows = [row._make(values) for values in cursor.fetchall()] if row is not None else []
-        cursor.close()
 
     def one_or_none(self) -> Any:
         if len(self.rows) > 1:
