@@ -10,8 +10,9 @@ even on a machine other people are using (CPU time, not wall time, is measured: 
 
     python bench/turn.py [--quick] [--messages N] [--profile DIR] [--callgrind]
 
-- ``--profile DIR``: py-spy records this process during the timed turns of the app; the parts of
-  the turn are printed as bench/load.py --profile prints them for web workers (bench/profiles.py).
+- ``--profile DIR``: py-spy records this process during the timed turns (of the app, then of the
+  minimal durable turn); the parts of the turn are printed as bench/load.py --profile prints them
+  for web workers (bench/profiles.py).
 - ``--callgrind``: runs this under valgrind's callgrind, instrumenting only the timed turns, and
   reports instructions per message: an exact count, repeatable whatever else runs on the machine.
 """
@@ -85,14 +86,14 @@ def timed(app: Callable[..., Iterable[bytes]], conversations: list[list[tuple[En
 
 
 @contextmanager
-def spied(directory: Path | None, seconds: float) -> Any:
+def spied(directory: Path | None, name: str, seconds: float) -> Any:
     """py-spy recording this very process (the GIL holder) for ``seconds``; yields its raw file."""
     if directory is None:
         yield None
         return
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     directory.mkdir(parents=True, exist_ok=True)
-    out = directory / "turn-in-process.txt"
+    out = directory / f"{name}-in-process.txt"
     process = subprocess.Popen([spy, "record", "--pid", str(os.getpid()), "--rate", "500", "--gil", "--format",
                                 "raw", "--duration", str(int(seconds) + 1), "--output", str(out)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -118,7 +119,7 @@ def main() -> None:
                                                           f"{len(script(0, ['x']))} messages each)")
     parser.add_argument("--sqlite", action="store_true", help="a SQLite file instead of PostgreSQL")
     parser.add_argument("--database-url", help="an existing PostgreSQL database (default: a throwaway cluster)")
-    parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the app's timed turns into DIR")
+    parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the timed turns into DIR")
     parser.add_argument("--callgrind", action="store_true", help="count instructions per message (valgrind)")
     parser.add_argument("--only", choices=["app", "durable"], help="time only this one")
     args = parser.parse_args()
@@ -154,7 +155,7 @@ def main() -> None:
                 continue
             timed(app, environs(1, 0), closes)  # warm-up: statements compiled, caches filled
             load = environs(conversations, 1 + (0 if name == "app" else 10_000))
-            with spied(args.profile if name == "app" else None, 3600) as stacks:
+            with spied(args.profile, name, 3600) as stacks:
                 callgrind_toggle(True)
                 figures[name] = timed(app, load, closes)
                 callgrind_toggle(False)
@@ -162,7 +163,7 @@ def main() -> None:
                 import profiles
 
                 messages, cpu = figures[name]
-                print(f"where one turn's CPU goes in this process (py-spy, {stacks}):\n"
+                print(f"where one turn's CPU goes in this process, {name} (py-spy, {stacks}):\n"
                       + profiles.table(profiles.read([stacks]), cpu / messages * 1000) + "\n")
 
     result: dict[str, str] = {}
