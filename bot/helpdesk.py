@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from bot import deadlines, outbox
 from bot.conversation import ConversationState, ask_rating, rating_options
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 REQUESTS = HelpRequest.__table__
 EVENTS = HelpRequestEvent.__table__
+_SET_CODE = update(REQUESTS).where(REQUESTS.c.id == bindparam("b_id"))  # built once: on a turn's path
 CONTACTS = Contact.__table__
 
 STATUSES = ("nueva", "asignada", "en_gestion", "respondida", "cerrada", "remitida")
@@ -77,7 +78,7 @@ def create(conn: Connection, *, entity_code: str | None, region: str | None, con
         due_date=due, created_at=now, updated_at=now,
     )).inserted_primary_key[0])
     code = f"MDA-{now.year}-{request_id:05d}"
-    conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id).values(code=code))
+    conn.execute(_SET_CODE, {"b_id": request_id, "code": code})
     conn.execute(EVENTS.insert(), dict(request_id=request_id, from_status=None, to_status="nueva", actor=actor,
                                        note=None, created_at=now))
     if alerts is None:

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from surveys import schema
+from surveys import db, schema
 from surveys.entities import display_name
 from surveys.models import Answer, Entity, Interview, QuestionnaireVersion
 
@@ -113,8 +113,11 @@ def clear_answer(conn: Connection, interview_id: int, question: str) -> None:
     conn.execute(_DELETE_ANSWER, {"b_interview": interview_id, "b_question": question})
 
 
+_SELECT_ANSWERS = select(ANSWERS.c.question, ANSWERS.c.value).where(ANSWERS.c.interview_id == bindparam("b_id"))
+
+
 def answers_of(conn: Connection | Session, interview_id: int) -> dict[str, Any]:
-    rows = conn.execute(select(ANSWERS.c.question, ANSWERS.c.value).where(ANSWERS.c.interview_id == interview_id))
+    rows = conn.execute(_SELECT_ANSWERS, {"b_id": interview_id})
     return {question: value for question, value in rows}
 
 
@@ -163,11 +166,15 @@ class EntityInfo:
     region: str | None
 
 
+_SELECT_ENTITY = db.DirectStatement(select(ENTITIES.c.code, ENTITIES.c.name, ENTITIES.c.kind, ENTITIES.c.dept_code,
+                                           ENTITIES.c.dept_name, ENTITIES.c.region)
+                                    .where(ENTITIES.c.code == bindparam("b_code")))
+
+
 def entity(conn: Connection, code: str | None) -> EntityInfo | None:
     if not code:
         return None
-    row = conn.execute(select(ENTITIES.c.code, ENTITIES.c.name, ENTITIES.c.kind, ENTITIES.c.dept_code,
-                              ENTITIES.c.dept_name, ENTITIES.c.region).where(ENTITIES.c.code == code)).one_or_none()
+    row = _SELECT_ENTITY.execute(conn, {"b_code": code}).one_or_none()
     if row is None:
         return None
     display = display_name(row.name, row.kind, row.dept_code, row.dept_name)
