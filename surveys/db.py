@@ -17,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Dialect, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
@@ -53,11 +54,26 @@ def make_engine(url: str | None = None) -> Engine:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         except OSError:
             pass  # the first connection reports it (and /health answers 503)
-    engine = create_engine(url, future=True)
+    engine = create_engine(url, future=True, json_serializer=json_dumps, json_deserializer=json_loads)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def json_dumps(value: Any) -> str:
+    """JSON columns are written with orjson: the conversation's state and the message log are
+    JSON written on every turn, and the standard library's encoder was a twentieth of one
+    (docs/performance.md). Non-string keys become strings, as with json.dumps."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def json_loads(value: Any) -> Any:
+    """JSON columns read with orjson. Like json.loads, anything but text is a TypeError: SQLite hands
+    back a JSON number as a number, and SQLAlchemy's SQLite JSON type counts on that error."""
+    if not isinstance(value, str | bytes | bytearray | memoryview):
+        raise TypeError(f"the JSON object must be str or bytes, not {type(value).__name__}")
+    return orjson.loads(value)
 
 
 def _sqlite_begin(conn: Any) -> None:

@@ -7,6 +7,7 @@ SQLAlchemy's errors, and a lost connection is replaced."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -189,3 +190,19 @@ def test_direct_statement_errors_are_sqlalchemys_and_a_lost_connection_is_replac
     assert lost.value.connection_invalidated
     with db.transaction(pg_engine) as conn:  # the pool gives a new connection
         assert CONTACT_BY_ADDRESS.execute(conn, {"b_address": "+573001110001"}).one().state == {}
+
+
+def test_json_columns_keep_what_the_standard_library_kept(engine: Engine) -> None:
+    """orjson writes and reads the JSON columns (surveys/db.py): Spanish text, emoji, nested lists,
+    numbers and integer keys come back as json.dumps/json.loads gave them."""
+    value = {"texto": "¿Cómo le fue? Muy bien 👍 — gracias", "puntajes": {1: 4, 2: [5, 3.5]}, "vacío": None,
+             "lista": [["Sí", "si"], ["No", "no"]], "grande": 2**53}
+    with db.transaction(engine) as conn:
+        conn.execute(Contact.__table__.insert(), dict(channel="whatsapp", address="+573001112299", state=value,
+                                                      state_version=0, opted_out=False, created_at=NOW))
+    with engine.connect() as conn:
+        stored = conn.execute(select(Contact.state).where(Contact.address == "+573001112299")).scalar_one()
+    assert stored == json.loads(json.dumps(value))  # integer keys become strings, as before
+    assert db.json_loads("4") == 4 and db.json_loads(b'{"a": [1]}') == {"a": [1]}
+    with pytest.raises(TypeError):
+        db.json_loads(4)  # SQLite hands back a JSON number as a number: SQLAlchemy expects TypeError
