@@ -5,7 +5,7 @@ conversation…).
 ``bench/load.py --profile DIR`` records them while the app is under load (py-spy: ``pip install
 py-spy``; it reads the workers' memory, so it needs ptrace rights, e.g. root). This file reads them:
 
-    python bench/profiles.py DIR/*.txt
+    python bench/profiles.py DIR/*.txt            (or the .txt.gz kept in docs/profiles/)
 
 Each sample is one stack (py-spy's ``--format raw``: ``frame;frame;… count``, the leaf last) of a
 thread holding the GIL (``--gil``): Python's own CPU, what the worker's threads take turns on.
@@ -16,6 +16,7 @@ library's other modules (re, datetime, hmac, xml.etree…) count for the code th
 
 from __future__ import annotations
 
+import gzip
 import re
 import sys
 from collections import Counter
@@ -66,7 +67,8 @@ def read(paths: Iterable[Path]) -> Counter[str]:
     """Samples per part, over py-spy raw files."""
     parts: Counter[str] = Counter()
     for path in paths:
-        for line in path.read_text(errors="replace").splitlines():
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        for line in raw.decode(errors="replace").splitlines():
             stack, _, count = line.rpartition(" ")
             if stack and count.isdigit():
                 parts[part_of(_frames(stack))] += int(count)
