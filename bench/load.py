@@ -108,7 +108,7 @@ def sid_of(post: Post) -> str:
 
 
 def respond(port: int, person: Respondent, deadline: float, retry_share: float, interviews: bool,
-            think: float) -> None:
+            think: float, close: bool = False) -> None:
     """Messages of ``person``'s conversations until ``deadline``, from where they stopped last time."""
     signer, names = TwilioSigner(port), municipalities()
     rng = random.Random(f"{person.lane}-{person.conversation}-{person.message}")
@@ -119,6 +119,8 @@ def respond(port: int, person: Respondent, deadline: float, retry_share: float, 
         while time.monotonic() < deadline and not person.errors:
             texts = script(person.lane * 100_000 + person.conversation, names)
             post = signer.post(person.number, texts[person.message])
+            if close:  # one connection per message, as Twilio's requests reach gunicorn through a proxy
+                post = Post(post.path, post.body, {**post.headers, "Connection": "close"})
             reply = b""
             for attempt in (1, 2) if rng.random() < retry_share else (1,):
                 t0 = time.perf_counter()
@@ -194,7 +196,7 @@ def respondents(count: int, prefix: str) -> list[Respondent]:
 
 
 def load(run: Run, server: Server, duration: float, retry_share: float, interviews: bool, think: float = 0.0,
-         database_cpu: Callable[[], float | None] = lambda: None) -> Run:
+         database_cpu: Callable[[], float | None] = lambda: None, close: bool = False) -> Run:
     """One slice of ``run``: its respondents, one thread each, for ``duration`` seconds, each going on
     from where they stopped. ``interviews``: the server runs the real conversation (whose closing
     reply marks a completed interview). Seconds and CPU are added to the run's."""
@@ -203,7 +205,7 @@ def load(run: Run, server: Server, duration: float, retry_share: float, intervie
 
     def lane(person: Respondent) -> None:
         barrier.wait()  # everyone starts together; the deadline is set right after
-        respond(server.port, person, deadline_box[0], retry_share, interviews, think)
+        respond(server.port, person, deadline_box[0], retry_share, interviews, think, close)
 
     threads = [threading.Thread(target=lane, args=(person,), daemon=True) for person in run.respondents]
     for thread in threads:
@@ -332,6 +334,9 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.0,
                         help="seconds a respondent takes between a reply and the next message, ±50%% "
                              "(default 0: closed loop, every respondent always has a message in flight)")
+    parser.add_argument("--connections", choices=["per-message", "keep-alive"], default="keep-alive",
+                        help="a new connection for every message (as through a proxy) or one kept alive per "
+                             "respondent (default)")
     parser.add_argument("--rounds", type=int, default=3,
                         help="slices per server, the servers taking turns (default 3: A B B A A B)")
     parser.add_argument("--bare", action="store_true",
@@ -389,7 +394,8 @@ def main() -> None:
                 server, _, _, interviews = servers[key]
                 with profiled(server if key == "app" else None, args.profile, duration / args.rounds) as files:
                     load(runs[key], server, duration / args.rounds, args.retry_share, interviews, think=args.think,
-                         database_cpu=database_cpu if key != "bare" else lambda: None)
+                         database_cpu=database_cpu if key != "bare" else lambda: None,
+                         close=args.connections == "per-message")
                 stacks += files
                 if runs[key].errors:
                     raise SystemExit(f"{runs[key].name}: FAILED {dict(runs[key].errors)}\n{server.log_tail()}")
