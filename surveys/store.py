@@ -83,17 +83,25 @@ class QuestionnaireStore:
         )
 
 
+ANSWER_COLUMNS = ("interview_id", "question", "value", "raw_text", "source", "answered_at", "updated_at")
+
+
 @cache
-def _upsert_answer(dialect: str) -> Any:
+def _upsert_answer(dialect: str) -> db.DirectStatement:
     """INSERT … ON CONFLICT (interview_id, question) DO UPDATE, built once per dialect."""
     insert_for = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[dialect]
-    statement = insert_for(ANSWERS)
-    excluded = statement.excluded
-    return statement.on_conflict_do_update(
+    return db.DirectStatement(replacing_answer(
+        insert_for(ANSWERS).values({c: bindparam(f"a_{c}", type_=ANSWERS.c[c].type) for c in ANSWER_COLUMNS})))
+
+
+def replacing_answer(insert: Any) -> Any:
+    """An answer's INSERT (SQLite's or PostgreSQL's) that replaces the interview's answer to the same
+    question: its value, raw text and source change, ``answered_at`` stays the first answer's."""
+    excluded = insert.excluded
+    return insert.on_conflict_do_update(
         index_elements=["interview_id", "question"],
         set_={"value": excluded.value, "raw_text": excluded.raw_text, "source": excluded.source,
-              "updated_at": excluded.updated_at},
-    )
+              "updated_at": excluded.updated_at})
 
 
 def record_answer(
@@ -103,7 +111,7 @@ def record_answer(
     params = dict(interview_id=interview_id, question=question, value=value, raw_text=raw_text, source=source,
                   answered_at=now, updated_at=now)
     if conn.dialect.name in ("sqlite", "postgresql"):
-        conn.execute(_upsert_answer(conn.dialect.name), params)
+        _upsert_answer(conn.dialect.name).execute(conn, {f"a_{k}": v for k, v in params.items()})
         return
     clear_answer(conn, interview_id, question)  # other databases: delete, then insert
     conn.execute(_INSERT_ANSWER, params)

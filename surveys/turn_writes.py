@@ -47,7 +47,6 @@ ANSWERS = Answer.__table__
 CONTACTS = Contact.__table__
 INTERVIEWS = Interview.__table__
 MESSAGES = MessageLog.__table__
-INSERT_MESSAGE = MESSAGES.insert()
 UPDATE_CONTACT = CONTACTS.update().where(CONTACTS.c.id == bindparam("b_id"),
                                          CONTACTS.c.state_version == bindparam("b_version"))
 # A message log row as the turn gives it (the contact, interview, channel and time are the turn's).
@@ -92,13 +91,40 @@ def write(conn: Connection, writes: TurnWrites) -> None:
 def _write_separately(conn: Connection, writes: TurnWrites) -> None:
     writes.flush_answers(conn)
     if writes.interview_id is not None and writes.interview:
-        store.update_interview(conn, writes.interview_id, **writes.interview)
-    result = conn.execute(UPDATE_CONTACT, {"b_id": writes.contact_id, "b_version": writes.version, **writes.contact})
+        _update("interview", tuple(sorted(writes.interview))).execute(
+            conn, {"b_id": writes.interview_id, **{f"i_{k}": v for k, v in writes.interview.items()}})
+    result = _update("contact", tuple(sorted(writes.contact))).execute(
+        conn, {"b_id": writes.contact_id, "b_version": writes.version,
+               **{f"c_{k}": v for k, v in writes.contact.items()}})
     if result.rowcount != 1:
         raise StaleDataError(f"contact {writes.contact_id} changed during the turn")
     common = dict(contact_id=writes.contact_id, interview_id=writes.interview_id, channel=writes.channel,
                   created_at=writes.now)
-    conn.execute(INSERT_MESSAGE, [dict(common, **row) for row in writes.log])
+    _INSERT_LOG.executemany(conn, [dict(common, **row) for row in writes.log])
+
+
+_INSERT_LOG = db.DirectStatement(MESSAGES.insert().values(
+    {c: bindparam(c, type_=MESSAGES.c[c].type) for c in ("contact_id", "interview_id", "channel", "created_at",
+                                                          *LOG_FIELDS)}))
+_updates: dict[tuple[str, tuple[str, ...]], db.DirectStatement] = {}
+
+
+def _update(table: str, columns: tuple[str, ...]) -> db.DirectStatement:
+    """The contact's (checked against the version read) or the interview's UPDATE of these columns."""
+    key = (table, columns)
+    if key not in _updates:
+        if table == "contact":
+            statement = UPDATE_CONTACT.values(_set(CONTACTS, "c_", columns))
+        else:
+            statement = update(INTERVIEWS).where(INTERVIEWS.c.id == bindparam("b_id")).values(
+                _set(INTERVIEWS, "i_", columns))
+        _updates[key] = db.DirectStatement(statement)
+    return _updates[key]
+
+
+def _set(table: Any, prefix: str, columns: tuple[str, ...]) -> dict[str, Any]:
+    """SET column = :<prefix>column, typed as the column (its bind processing is the column's)."""
+    return {k: bindparam(f"{prefix}{k}", type_=table.c[k].type) for k in columns}
 
 
 def _write_one_statement(conn: Connection, writes: TurnWrites) -> None:
@@ -156,21 +182,17 @@ def _build(answers: bool, interview: tuple[str, ...], contact: tuple[str, ...]) 
     if answers:
         rows = _elements("t_answers")
         upsert = postgresql_insert(ANSWERS).from_select(
-            ["interview_id", "question", "value", "raw_text", "source", "answered_at", "updated_at"],
+            list(store.ANSWER_COLUMNS),
             select(_field(rows, "interview_id", Integer), _field(rows, "question"), _field(rows, "value", JSON),
                    _field(rows, "raw_text"), _field(rows, "source"), now, now))
-        ctes.append(upsert.on_conflict_do_update(
-            index_elements=["interview_id", "question"],
-            set_={"value": upsert.excluded.value, "raw_text": upsert.excluded.raw_text,
-                  "source": upsert.excluded.source, "updated_at": upsert.excluded.updated_at}).cte("answers"))
+        ctes.append(store.replacing_answer(upsert).cte("answers"))
     if interview:
         ctes.append(update(INTERVIEWS).where(INTERVIEWS.c.id == turn_interview)
-                    .values({k: bindparam(f"i_{k}", type_=INTERVIEWS.c[k].type) for k in interview}).cte("interview"))
+                    .values(_set(INTERVIEWS, "i_", interview)).cte("interview"))
     log = _elements("t_log")
     # In the array's order: the replies' ids follow the order they were sent in (a replay reads them so).
     ctes.append(MESSAGES.insert().from_select(
         ["contact_id", "interview_id", "channel", "created_at", *LOG_FIELDS],
         select(bindparam("t_contact", type_=Integer), turn_interview, bindparam("t_channel", type_=String), now,
                *(_field(log, f, JSON if f == "options" else None) for f in LOG_FIELDS)).order_by(log.c.n)).cte("log"))
-    return (UPDATE_CONTACT.values({k: bindparam(f"c_{k}", type_=CONTACTS.c[k].type) for k in contact})
-            .add_cte(*ctes))
+    return UPDATE_CONTACT.values(_set(CONTACTS, "c_", contact)).add_cte(*ctes)
