@@ -1,11 +1,16 @@
 """Charts as inline SVG, drawn on the server: the report's HTML needs no JavaScript and no
 internet, prints as drawn, and every text in a chart is escaped. Numbers are written the Colombian
-way (decimal comma)."""
+way (decimal comma) by surveys.formats. Long labels wrap onto several lines instead of being cut,
+every bar and point carries its full label and value as a tooltip, and value labels are placed so
+that they do not overlap (lines: one series above its points, the next below)."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from html import escape
+
+from surveys import formats
 
 PALETTE = ("#1f5fa8", "#f39c12", "#2e9e5b", "#c0392b", "#7d3c98", "#17a2b8", "#8c6d31", "#5d6d7e", "#d35400",
            "#16a085", "#9b59b6", "#34495e")
@@ -16,10 +21,35 @@ FONT = 'font-family="Helvetica, Arial, sans-serif" font-size="12"'
 
 
 def number(value: float | None, decimals: int = 1) -> str:
-    if value is None:
-        return "—"
-    text = f"{value:.{decimals}f}".replace(".", ",")
-    return text[:-2] if decimals and text.endswith(",0") and decimals == 1 else text
+    """A chart's figure: one decimal drops a zero one ("5" rather than "5,0")."""
+    return formats.number(value, decimals, trim=decimals == 1)
+
+
+def percent(value: float | None, decimals: int = 1) -> str:
+    """A chart's or table's percentage: "48 %", "55,6 %", «—» without data."""
+    return formats.percent(value, decimals, trim=decimals == 1)
+
+
+CHAR_WIDTH = 6.4  # average width of a 12 px Helvetica character, to fit text in its space
+
+
+def _wrap(text: str, width_px: float, max_lines: int = 3) -> list[str]:
+    """A label cut into lines that fit ``width_px`` (the last line ends with "…" only when even
+    ``max_lines`` lines cannot hold it; the full text stays in the tooltip)."""
+    chars = max(6, int(width_px / CHAR_WIDTH))
+    lines = textwrap.wrap(str(text), chars, break_long_words=True) or [""]
+    if len(lines) > max_lines:
+        lines = lines[:max_lines]
+        lines[-1] = _clip(lines[-1] + " …", chars)
+    return lines
+
+
+def _lines(x: float, y: float, lines: Sequence[str], anchor: str, extra: str = "", height: int = 13) -> str:
+    """One <text> of several lines, vertically centred on ``y``."""
+    first = y - (len(lines) - 1) * height / 2
+    spans = "".join(f'<tspan x="{x:.1f}" y="{first + i * height:.1f}">{escape(line)}</tspan>'
+                    for i, line in enumerate(lines))
+    return f'<text text-anchor="{anchor}"{extra}>{spans}</text>'
 
 
 def _svg(width: int, height: int, title: str, body: list[str]) -> str:
@@ -31,46 +61,58 @@ def _svg(width: int, height: int, title: str, body: list[str]) -> str:
 def hbars(items: Sequence[tuple[str, float | None]], title: str, *, unit: str = " %", maximum: float | None = None,
           decimals: int = 1, color: str = PALETTE[0], label_width: int = 260, width: int = 640) -> str:
     """Horizontal bars, one per (label, value)."""
-    row, top = 24, 8
+    top, bar = 8, 16
     values = [v or 0.0 for _, v in items]
     top_value = maximum or max(values + [1.0])
     plot = width - label_width - 70
     body = []
-    for i, (label, value) in enumerate(items):
-        y = top + i * row
+    y = float(top)
+    for label, value in items:
+        lines = _wrap(label, label_width - 12)
+        row = max(24, 13 * len(lines) + 8)
+        middle = y + row / 2
         length = 0 if not value else max(1.0, plot * value / top_value)
-        body.append(f'<text x="{label_width - 6}" y="{y + 15}" text-anchor="end">{escape(_clip(label, 44))}</text>')
-        body.append(f'<rect x="{label_width}" y="{y + 3}" width="{length:.1f}" height="{row - 8}" fill="{color}">'
-                    f'<title>{escape(label)}: {number(value, decimals)}{unit}</title></rect>')
-        body.append(f'<text x="{label_width + length + 4:.1f}" y="{y + 15}">{number(value, decimals)}{unit}</text>')
-    return _svg(width, top * 2 + row * max(len(items), 1), title, body)
+        body.append(_lines(label_width - 6, middle + 4, lines, "end"))
+        body.append(f'<rect x="{label_width}" y="{middle - bar / 2:.1f}" width="{length:.1f}" height="{bar}" '
+                    f'fill="{color}"><title>{escape(label)}: {number(value, decimals)}{unit}</title></rect>')
+        body.append(f'<text x="{label_width + length + 4:.1f}" y="{middle + 4:.1f}">{number(value, decimals)}{unit}'
+                    f'</text>')
+        y += row
+    return _svg(width, int(y + top) if items else top * 2 + 24, title, body)
 
 
 def stacked(rows: Sequence[tuple[str, Sequence[tuple[str, float | None]]]], title: str, *,
             colors: Sequence[str] = SCALE, label_width: int = 110, width: int = 640) -> str:
     """100 % stacked horizontal bars: one row per (label, [(segment, percent), …]), with a legend."""
-    row, top = 26, 8
+    row, top, bar = 40, 8, 18  # room under each bar for the figures of segments too narrow to hold them
     plot = width - label_width - 20
     body = []
     segments = list(dict.fromkeys(name for _, parts in rows for name, _ in parts))
     for i, (label, parts) in enumerate(rows):
         y = top + i * row
-        body.append(f'<text x="{label_width - 6}" y="{y + 16}" text-anchor="end">{escape(_clip(label, 18))}</text>')
+        body.append(_lines(label_width - 6, y + 13, _wrap(label, label_width - 10, 2), "end"))
         x = float(label_width)
         if not any(v for _, v in parts):
-            body.append(f'<text x="{x + 4}" y="{y + 16}" fill="#777">sin datos</text>')
+            body.append(f'<text x="{x + 4}" y="{y + 14}" fill="#777">sin datos</text>')
+        below_until = -1.0  # right end of the last figure written under the bar (they must not overlap)
         for name, value in parts:
             if not value:
                 continue
             length = plot * value / 100.0
             color = colors[segments.index(name) % len(colors)]
-            body.append(f'<rect x="{x:.1f}" y="{y + 3}" width="{length:.1f}" height="{row - 8}" fill="{color}">'
-                        f'<title>{escape(label)} — {escape(name)}: {number(value)} %</title></rect>')
-            if length > 30:
-                body.append(f'<text x="{x + length / 2:.1f}" y="{y + 16}" text-anchor="middle" fill="#fff" '
-                            f'font-size="11">{number(value, 0)}</text>')
+            body.append(f'<rect x="{x:.1f}" y="{y + 1}" width="{length:.1f}" height="{bar}" fill="{color}">'
+                        f'<title>{escape(label)} — {escape(name)}: {formats.percent(value)}</title></rect>')
+            figure = number(value, 0)
+            if length > 8 * len(figure) + 6:
+                body.append(f'<text x="{x + length / 2:.1f}" y="{y + 14}" text-anchor="middle" fill="#fff" '
+                            f'font-size="11">{figure}</text>')
+            else:  # a thin segment: its figure under the bar, pushed right of the previous one
+                cx = max(x + length / 2, below_until + 4 + 3.5 * len(figure))
+                body.append(f'<text x="{cx:.1f}" y="{y + bar + 13}" text-anchor="middle" fill="{color}" '
+                            f'font-size="10">{figure}</text>')
+                below_until = cx + 3.5 * len(figure)
             x += length
-    legend_y = top + len(rows) * row + 14
+    legend_y = top + len(rows) * row + 10
     body += _legend(segments, colors, legend_y, label_width)
     return _svg(width, legend_y + 14, title, body)
 
@@ -79,7 +121,7 @@ def columns(categories: Sequence[str], series: Sequence[tuple[str, Sequence[floa
             maximum: float | None = None, decimals: int = 2, colors: Sequence[str] = PALETTE,
             width: int = 640, height: int = 240) -> str:
     """Grouped vertical columns: categories on the x axis, one column per series in each."""
-    left, bottom, top = 36, 40, 12
+    left, bottom, top = 36, 52, 12
     plot_w, plot_h = width - left - 10, height - bottom - top
     top_value = maximum or max([v or 0.0 for _, values in series for v in values] + [1.0])
     group = plot_w / max(len(categories), 1)
@@ -100,8 +142,8 @@ def columns(categories: Sequence[str], series: Sequence[tuple[str, Sequence[floa
             body.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar - 1:.1f}" height="{h:.1f}" '
                         f'fill="{colors[s % len(colors)]}"><title>{escape(category)} — {escape(name)}: '
                         f'{number(value, decimals)}</title></rect>')
-        body.append(f'<text x="{left + c * group + group / 2:.1f}" y="{top + plot_h + 15}" text-anchor="middle">'
-                    f'{escape(_clip(category, 22))}</text>')
+        lines = _wrap(category, group - 4, 2)
+        body.append(_lines(left + c * group + group / 2, top + plot_h + 15 + 6.5 * (len(lines) - 1), lines, "middle"))
     body += _legend([name for name, _ in series], colors, height - 8, left) if len(series) > 1 else []
     return _svg(width, height, title, body)
 
@@ -133,7 +175,9 @@ def line(categories: Sequence[str], series: Sequence[tuple[str, Sequence[float |
         for x, y, v in points:
             body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.5" fill="{color}"><title>{escape(name)}: '
                         f'{number(v, decimals)}</title></circle>')
-            body.append(f'<text x="{x:.1f}" y="{y - 7:.1f}" text-anchor="middle" font-size="11">'
+            # Two series close together would print over each other: the first above, the next below.
+            dy = -7 if s % 2 == 0 else 15
+            body.append(f'<text x="{x:.1f}" y="{y + dy:.1f}" text-anchor="middle" font-size="11" fill="{color}">'
                         f'{number(v, decimals)}</text>')
     body += _legend([name for name, _ in series], colors, height - 6, left) if len(series) > 1 else []
     return _svg(width, height, title, body)

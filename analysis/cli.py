@@ -12,6 +12,7 @@ import click
 from surveys import db
 
 FORMATS = ("html", "xlsx", "json")
+SHOWN_ERRORS = 50  # a file with thousands of bad rows is not printed line by line
 
 
 def filters_from(region: str | None, department: str | None, kind: str | None, pdet: str | None,
@@ -61,15 +62,22 @@ def report(period: str, region: str | None, entity: str | None, department: str 
                                     qid=questionnaire)
     if entity and data.get("entity", {}).get("entity") is None:
         raise click.BadParameter(f"unknown entity {entity!r} (DIVIPOLA code)", param_hint="--entity")
-    payload = reports.render(data, fmt)
-    if str(output) == "-":
-        sys.stdout.buffer.write(payload)
+    path = write(reports.render(data, fmt), output, reports.default_name(data, fmt))
+    if path is None:
         return
-    path = output or Path(reports.default_name(data, fmt))
-    path.write_bytes(payload)
     s = data["summary"]
     click.echo(f"{data['title']} {data['period_label']}: {s['interviews']} entrevistas, "
                f"{len(data['priority'])} entidades prioritarias → {path}")
+
+
+def write(payload: bytes, output: Path | None, default: str) -> Path | None:
+    """A report's bytes to ``output`` (``-``: stdout, and None is returned) or to ``default``."""
+    if str(output) == "-":
+        sys.stdout.buffer.write(payload)
+        return None
+    path = output or Path(default)
+    path.write_bytes(payload)
+    return path
 
 
 @click.command("import")
@@ -91,12 +99,39 @@ def responses_import(source: Path, skip_invalid: bool, questionnaire: str) -> No
         raise click.ClickException(str(exc)) from exc
     for problem in result.file_errors:
         click.echo(f"{source.name}: {problem}", err=True)
-    for error in result.errors:
+    for error in result.errors[:SHOWN_ERRORS]:
         click.echo(f"{source.name}: {error}", err=True)
+    if len(result.errors) > SHOWN_ERRORS:
+        click.echo(f"{source.name}: … y {len(result.errors) - SHOWN_ERRORS:,} errores más "
+                   f"en {len(result.bad_rows):,} filas", err=True)
     if result.file_errors:
-        raise click.ClickException(f"{source.name}: nothing imported (fix the columns)")
+        raise click.ClickException(f"{source.name}: nothing imported (fix the file)")
     if result.errors and not result.written:
         raise click.ClickException(f"{source.name}: {len(result.bad_rows)} of {result.rows} rows are invalid; "
                                    "nothing imported (fix them, or use --skip-invalid)")
     click.echo(f"{source.name}: {result.rows} rows, {result.valid} valid, {len(result.bad_rows)} invalid; "
                f"{result.created} created, {result.updated} updated, {result.unchanged} unchanged")
+    code_imported(result.answer_ids, questionnaire)
+
+
+def code_imported(answer_ids: list[int], questionnaire: str) -> None:
+    """Code the open answers the import stored (as the chat's background coder would), and say how
+    many went to the review queue. Without a model, or if coding fails, they stay for the background
+    coder (``m360 serve`` / ``m360 worker``) or ``m360 coder recode``: the import itself is committed."""
+    from analysis.coding.deferred import AnswerCodingJob
+    from surveys import schema
+
+    job = AnswerCodingJob.for_questionnaires(db.default_engine(), [schema.builtin(questionnaire)])
+    try:
+        done = job.code_answers(answer_ids)
+    except Exception as exc:  # the interviews are stored: coding can be done later
+        click.echo(f"open answers not coded now ({exc}); the background coder or `m360 coder recode --all` "
+                   "will code them", err=True)
+        return
+    if not done.seen:
+        return
+    message = f"open answers: {done.coded} coded, {done.review} sent to the review queue (panel → Cola de revisión)"
+    if done.uncoded:
+        message += (f"; {done.uncoded} left for the background coder: no model for "
+                    f"{', '.join(sorted(done.without_model))} (m360 coder train --all)")
+    click.echo(message)

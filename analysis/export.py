@@ -2,7 +2,10 @@
 
 Identification columns come first (periodo, entidad_*, departamento, region, canal, estado, inicio,
 fin); multiple choices are ``;``-separated; every coded open question has a ``<name>__codes``
-column (``;``-separated code ids, filled once the coder has coded the answer).
+column (``;``-separated code ids, filled once the coding is *decided*: accepted by the coder or
+reviewed by a person) and a ``<name>__codes_estado`` column (``aceptada``, ``revisada``,
+``pendiente`` while the coding waits in the review queue — its codes are then left out — or empty
+while the answer is not coded).
 """
 
 from __future__ import annotations
@@ -17,11 +20,18 @@ from sqlalchemy.orm import Session, selectinload
 
 from analysis.coding import storage
 from surveys import schema
-from surveys.models import Interview, QuestionnaireVersion
+from surveys.messages import TEST_CHANNELS
+from surveys.models import DECIDED, CodingStatus, Interview, QuestionnaireVersion
 from surveys.schema import QType
+from surveys.spreadsheet import neutralise_frame
 
 ID_COLUMNS = ["periodo", "entidad_codigo", "entidad_nombre", "entidad_tipo", "departamento", "region", "canal",
               "estado", "inicio", "fin"]
+
+CODES, CODES_STATE = "__codes", "__codes_estado"
+#: A coding's status → the export's ``<name>__codes_estado``.
+CODING_STATES = {CodingStatus.AUTO.value: "aceptada", CodingStatus.CONFIRMED.value: "revisada",
+                 CodingStatus.CORRECTED.value: "revisada", CodingStatus.REVIEW.value: "pendiente"}
 
 #: Stored status → exported ``estado`` (an interview paused or in progress is incomplete).
 ESTADO = {"en_curso": "incompleta", "pausada": "incompleta", "completa": "completa", "rechazada": "rechazada",
@@ -35,8 +45,9 @@ def question_columns(questionnaires: Iterable[schema.Questionnaire]) -> list[str
         for question in q.questions:
             if question.type is QType.ENTITY:
                 continue  # the entity is the identification columns
-            for name in (question.name, f"{question.name}__codes" if question.codebook else None):
-                if name and name not in columns:
+            coded = (question.name + CODES, question.name + CODES_STATE) if question.codebook else ()
+            for name in (question.name, *coded):
+                if name not in columns:
                     columns.append(name)
     return columns
 
@@ -47,19 +58,22 @@ def _cell(value: Any) -> Any:
     return value
 
 
-def export_frame(session: Session, period: str, questionnaire: str = "monitoreo360") -> pd.DataFrame:
+def export_frame(session: Session, period: str, questionnaire: str = "monitoreo360", *,
+                 include_test: bool = False) -> pd.DataFrame:
+    """The export's rows for ``period``; simulator conversations (test data) only with ``include_test``."""
     versions = session.scalars(
         select(QuestionnaireVersion).where(QuestionnaireVersion.qid == questionnaire).order_by(QuestionnaireVersion.id)
     ).all()
     columns = question_columns(schema.from_dict(v.definition) for v in versions)
     interviews = session.scalars(
         select(Interview)
-        .where(Interview.period == period, Interview.questionnaire_id.in_([v.id for v in versions]))
+        .where(Interview.period == period, Interview.questionnaire_id.in_([v.id for v in versions]),
+               *(() if include_test else (Interview.channel.not_in(TEST_CHANNELS),)))
         .options(selectinload(Interview.answers), selectinload(Interview.entity))
         .order_by(Interview.started_at, Interview.id)
     ).all()
-    coded = {c.removesuffix("__codes") for c in columns if c.endswith("__codes")}
-    codes = storage.codes_by_answer(session, [a.id for i in interviews for a in i.answers if a.question in coded])
+    coded = {c.removesuffix(CODES) for c in columns if c.endswith(CODES)}
+    codings = storage.codings_by_answer(session, [a.id for i in interviews for a in i.answers if a.question in coded])
     rows = []
     for interview in interviews:
         entity = interview.entity
@@ -78,16 +92,22 @@ def export_frame(session: Session, period: str, questionnaire: str = "monitoreo3
         for answer in interview.answers:
             if answer.question in columns:
                 row[answer.question] = _cell(answer.value)
-            if answer.id in codes:
-                row[f"{answer.question}__codes"] = ";".join(codes[answer.id])
+            if answer.id in codings:
+                codes, status = codings[answer.id]
+                row[answer.question + CODES_STATE] = CODING_STATES.get(status, status)
+                if status in DECIDED:
+                    row[answer.question + CODES] = ";".join(codes)
         rows.append(row)
     return pd.DataFrame(rows, columns=ID_COLUMNS + columns, dtype=object)
 
 
 def to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
-    """CSV (UTF-8 with BOM, so Excel shows accents) or XLSX."""
+    """CSV (UTF-8 with BOM, so Excel shows accents) or XLSX; a text a spreadsheet would run as a
+    formula gets an apostrophe in front (surveys.spreadsheet)."""
+    frame = neutralise_frame(frame)
     if fmt == "csv":
-        return frame.to_csv(index=False).encode("utf-8-sig")
+        # CRLF rows, so a carriage return inside an answer is quoted and cannot split a row.
+        return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
     if fmt == "xlsx":
         buffer = io.BytesIO()
         frame.to_excel(buffer, index=False, sheet_name="respuestas")

@@ -1,8 +1,10 @@
 """The tidy table every indicator is computed from: one row per interview (of the given months),
 the entity's attributes (region, department, type, PDET, lat/lon), one column per canonical
 question with its parsed value (ratings as numbers, labels as their canonical names, multiple
-choices as lists) and, for each coded open question, ``<name>__codes`` (a list of code ids from
-the ``answer_coding`` table; NaN while the answer is not coded).
+choices as lists) and, for each coded open question, ``<name>__codes`` (the code ids of a *decided*
+coding in the ``answer_coding`` table: accepted by the coder or reviewed by a person; NaN otherwise)
+and ``<name>__pending`` (True while the answer's coding waits in the review queue; NaN otherwise).
+A coding the coder was unsure of is never counted as categories.
 
 Read with SQLAlchemy Core in three queries (interviews, answers, codes); pivoted in pandas.
 """
@@ -22,7 +24,8 @@ from sqlalchemy.orm import Session
 
 from surveys import schema
 from surveys.entities import display_name
-from surveys.models import Answer, Entity, Interview, QuestionnaireVersion
+from surveys.messages import TEST_CHANNELS
+from surveys.models import DECIDED, Answer, Entity, Interview, QuestionnaireVersion
 
 INTERVIEWS = Interview.__table__
 ANSWERS = Answer.__table__
@@ -32,6 +35,7 @@ QUESTIONNAIRES = QuestionnaireVersion.__table__
 #: Identification columns of the frame (the export's, plus what filters and maps need).
 ID_COLUMNS = ["interview_id", "periodo", "entidad_codigo", "entidad_nombre", "entidad", "entidad_tipo", "departamento",
               "dept_code", "region", "pdet", "lat", "lon", "canal", "estado", "source"]
+CODES_SUFFIX, PENDING_SUFFIX = "__codes", "__pending"
 #: Stored status → the export's ``estado``.
 ESTADO = {"en_curso": "incompleta", "pausada": "incompleta", "completa": "completa", "rechazada": "rechazada",
           "expirada": "expirada"}
@@ -93,24 +97,25 @@ def clear_cache() -> None:
 
 def load_frame(source: Connection | Session, months: Iterable[str], *, qid: str = "monitoreo360",
                statuses: Sequence[str] | None = ("completa",), questions: Iterable[str] | None = None,
-               cache: bool = True) -> pd.DataFrame:
+               cache: bool = True, include_test: bool = False) -> pd.DataFrame:
     """Interviews of ``months`` (YYYY-MM) of questionnaire ``qid`` with status in ``statuses``
     (stored names; None: every status) as a DataFrame (see the module doc). ``questions`` limits the
-    answer columns read (default: every question of the questionnaire).
+    answer columns read (default: every question of the questionnaire). Interviews on a test channel
+    (the simulator) are left out unless ``include_test``.
 
     With ``cache`` the frame is kept (a few, per process) under :func:`data_stamp`, so the panel's
     successive pages and filters of one period read the database once; any change in the data
     makes a new stamp. Treat the returned frame as read-only."""
     conn = _connection(source)
     if not cache:
-        return _load(conn, months, qid, statuses, questions)
+        return _load(conn, months, qid, statuses, questions, include_test)
     key = (data_stamp(conn), tuple(sorted(set(months))), qid, tuple(statuses) if statuses is not None else None,
-           tuple(questions) if questions is not None else None)
+           tuple(questions) if questions is not None else None, include_test)
     with _CACHE_LOCK:
         if key in _CACHE:
             _CACHE.move_to_end(key)
             return _CACHE[key]
-    frame = _load(conn, months, qid, statuses, questions)
+    frame = _load(conn, months, qid, statuses, questions, include_test)
     with _CACHE_LOCK:
         _CACHE[key] = frame
         while len(_CACHE) > _CACHE_SIZE:
@@ -119,12 +124,13 @@ def load_frame(source: Connection | Session, months: Iterable[str], *, qid: str 
 
 
 def _load(conn: Connection, months: Iterable[str], qid: str, statuses: Sequence[str] | None,
-          questions: Iterable[str] | None) -> pd.DataFrame:
+          questions: Iterable[str] | None, include_test: bool = False) -> pd.DataFrame:
     q, version_ids = questionnaire(conn, qid)
     names = [x.name for x in q.questions if x.type is not schema.QType.ENTITY]
     wanted = [n for n in questions if n in names] if questions is not None else names
     coded = [x.name for x in q.questions if x.codebook and x.name in wanted]
-    columns = ID_COLUMNS + wanted + [f"{name}__codes" for name in coded]
+    columns = (ID_COLUMNS + wanted + [name + CODES_SUFFIX for name in coded]
+               + [name + PENDING_SUFFIX for name in coded])
     months = sorted(set(months))
     if not version_ids or not months:
         return pd.DataFrame(columns=columns)
@@ -132,6 +138,8 @@ def _load(conn: Connection, months: Iterable[str], qid: str, statuses: Sequence[
     where = [INTERVIEWS.c.period.in_(months), INTERVIEWS.c.questionnaire_id.in_(version_ids)]
     if statuses is not None:
         where.append(INTERVIEWS.c.status.in_(list(statuses)))
+    if not include_test:
+        where.append(INTERVIEWS.c.channel.not_in(TEST_CHANNELS))
     base = pd.DataFrame(_tuples(conn.execute(
         select(INTERVIEWS.c.id.label("interview_id"), INTERVIEWS.c.period.label("periodo"),
                INTERVIEWS.c.entity_code.label("entidad_codigo"), INTERVIEWS.c.channel.label("canal"),
@@ -163,16 +171,24 @@ def _load(conn: Connection, months: Iterable[str], qid: str, statuses: Sequence[
     codings = _codings_table(conn) if coded else None
     if codings is not None:
         codes = pd.DataFrame(_tuples(conn.execute(
-            select(ANSWERS.c.interview_id, ANSWERS.c.question, cast(codings.c.codes, Text))
+            select(ANSWERS.c.interview_id, ANSWERS.c.question, cast(codings.c.codes, Text), codings.c.status)
             .join(codings, codings.c.answer_id == ANSWERS.c.id)
             .join(INTERVIEWS, INTERVIEWS.c.id == ANSWERS.c.interview_id)
             .where(*where, ANSWERS.c.question.in_(coded)))),
-            columns=["interview_id", "question", "value"])
+            columns=["interview_id", "question", "value", "status"])
         if not codes.empty:
-            codes["question"] = codes["question"] + "__codes"
-            coded_wide = _decoded(codes.pivot(index="interview_id", columns="question", values="value"))
-            coded_wide = coded_wide.apply(lambda col: col.map(lambda v: list(v or []) if isinstance(v, list) else v))
-            wide = wide.join(coded_wide, how="outer")
+            # A coding counts as categories only once decided; one waiting for review is only "pending".
+            decided = codes["status"].isin(DECIDED)
+            pending = codes[~decided].assign(question=lambda f: f["question"] + PENDING_SUFFIX, value=True)
+            codes = codes[decided].assign(question=lambda f: f["question"] + CODES_SUFFIX)
+            for part in (codes, pending):
+                if part.empty:
+                    continue
+                part_wide = part.pivot(index="interview_id", columns="question", values="value")
+                if part is codes:
+                    part_wide = _decoded(part_wide).apply(
+                        lambda col: col.map(lambda v: list(v or []) if isinstance(v, list) else v))
+                wide = wide.join(part_wide.astype(object), how="outer")
     frame = base.join(wide, on="interview_id")
     for column in columns:
         if column not in frame.columns:

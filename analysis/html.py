@@ -4,15 +4,19 @@ Jinja2 with autoescaping: respondents' free text is escaped like every other val
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
+from urllib.parse import urlencode
 
 from jinja2 import Environment, PackageLoader
 from markupsafe import Markup
 
-from analysis import charts
-from analysis.indicators import whole_percent
+from analysis import charts, maps
+from analysis.indicators import short_label, whole_percent
 from analysis.periods import month_label
+from surveys import formats
 
 
 def _signed(value: float | None, decimals: int = 1) -> str:
@@ -21,7 +25,7 @@ def _signed(value: float | None, decimals: int = 1) -> str:
     return ("+" if value > 0 else "") + charts.number(value, decimals)
 
 
-def _whole(value: float | None) -> str:
+def whole(value: float | None) -> str:
     """A percentage as printed: a whole number (half away from zero), «—» without data."""
     figure = whole_percent(value)
     return "—" if figure is None else str(figure)
@@ -31,13 +35,29 @@ def _all_codes(block: dict[str, Any]) -> list[tuple[str, str]]:
     return list(dict.fromkeys((c["code"], c["label"]) for m in block["months"] for c in m["codes"]))
 
 
+def _span_label(months: list[str]) -> str:
+    """«nov. 2020», or «oct. 2020 a nov. 2020» for several months."""
+    if not months:
+        return ""
+    return month_label(months[0]) if len(months) == 1 else f"{month_label(months[0])} a {month_label(months[-1])}"
+
+
+def review_url_from_env(codebook: str) -> str:
+    """The panel's review queue of ``codebook``: under ``M360_PUBLIC_URL`` when it is set (a report
+    file opened outside the panel), else the path on the server that serves the report."""
+    base = os.environ.get("M360_PUBLIC_URL", "").rstrip("/")
+    return f"{base}{REVIEW_PATH}?{urlencode({'codebook': codebook})}"
+
+
 def _share(month: dict[str, Any], code: str) -> float | None:
     return next((c["pct"] for c in month["codes"] if c["code"] == code), 0.0 if month["coded"] else None)
 
 
 def _code_chart(block: dict[str, Any]) -> Markup:
-    last = block["months"][-1]
-    return Markup(charts.hbars([(c["label"], c["pct"]) for c in last["codes"]], f"{block['label']} — categorías"))
+    """The shares over the whole cut (every month of it that has interviews)."""
+    total = block["total"]
+    return Markup(charts.hbars([(c["label"], c["pct"]) for c in total["codes"]],
+                               f"{block['label']} — categorías, {_span_label(total['months'])}"))
 
 
 def _chart_data(r: dict[str, Any]) -> dict[str, Markup]:
@@ -67,18 +87,42 @@ def _chart_data(r: dict[str, Any]) -> dict[str, Markup]:
         for c in r["contribution"]]
     out["chart_demand"] = charts.hbars([(t["label"], t["pct_mentions"]) for t in r["demand"]["themes"]],
                                        "Demanda acumulada por tema (% de menciones)")
+    out["map_priority"] = maps.priority_map(r["priority"], f"Entidades prioritarias — {r['period_label']}",
+                                            anchor="p-")
+    if r.get("comparison"):
+        out["chart_comparison"] = _comparison_chart(r)
     return {k: (Markup(v) if isinstance(v, str) else v) for k, v in out.items()}
 
+
+def _comparison_chart(r: dict[str, Any]) -> str:
+    """The entity's score and aspects beside its region's and the country's (grouped columns)."""
+    c = r["comparison"]
+    keys = [("mean_score", "Puntaje de la entidad"), ("mean_puntaje_general", "Puntaje general")]
+    keys += [(("aspects", a), label) for a, label in c["aspect_labels"].items()]
+
+    def values(group: dict[str, Any]) -> list[float | None]:
+        return [group["aspects"].get(k[1]) if isinstance(k, tuple) else group.get(k) for k, _ in keys]
+
+    entity = (r.get("entity") or {}).get("entity") or {}
+    series = [(entity.get("name") or "Entidad", values(c["entity"]))]
+    if c["region"]["shown"]:
+        series.append((f"Región {c['region']['name']}", values(c["region"])))
+    series.append(("País", values(c["country"])))
+    return charts.columns([label for _, label in keys], series, "Su entidad frente a la región y el país",
+                          maximum=5)
+
+#: Where the panel serves the coding review queue (webhooks.panel.results.review_queue).
+REVIEW_PATH = "/panel/revision"
 
 STYLES = resources.files("analysis").joinpath("templates/informe.css").read_text(encoding="utf-8")
 """The informe's CSS (scoped to ``.informe``): inlined in the standalone page; a page that embeds
 :func:`render_body` under a CSP without inline styles serves it as a file."""
 
-_env = Environment(loader=PackageLoader("analysis", "templates"), autoescape=True, trim_blocks=True,
+TEMPLATES = Environment(loader=PackageLoader("analysis", "templates"), autoescape=True, trim_blocks=True,
                    lstrip_blocks=True)
 
 
-def _context(report: dict[str, Any]) -> dict[str, Any]:
+def _context(report: dict[str, Any], review_url: Callable[[str], str] | None = None) -> dict[str, Any]:
     """What the templates need: the report, its charts (SVG, escaped inside) and formatting helpers."""
     filters = report.get("filters") or {}
     names = {"region": "región", "department": "departamento", "kind": "tipo", "pdet": "PDET", "entity": "entidad"}
@@ -89,17 +133,21 @@ def _context(report: dict[str, Any]) -> dict[str, Any]:
     kinds = {"month": "Mes:", "quarter": "Trimestre:", "year": "Año:"}
     return dict(
         r=report, s=report["summary"], codes=report["codes"], filters=shown,
-        kind_label=kinds.get(report["period_kind"], ""), num=charts.number, whole=_whole, signed=_signed,
+        kind_label=kinds.get(report["period_kind"], ""), num=charts.number, pct=charts.percent, whole=whole,
+        signed=_signed, when=formats.moment, count=formats.count,
+        qlabels=lambda names: ", ".join(map(short_label, names)),
         mlabel=month_label, all_codes=_all_codes, share=_share, code_chart=_code_chart, styles=Markup(STYLES),
+        span_label=_span_label, review_url=review_url or review_url_from_env,
         **_chart_data(report))
 
 
-def render(report: dict[str, Any]) -> str:
-    """The report dict of :func:`analysis.report.build_report` as one standalone HTML page (styles inline)."""
-    return _env.get_template("informe.html").render(**_context(report))
+def render(report: dict[str, Any], review_url: Callable[[str], str] | None = None) -> str:
+    """The report dict of :func:`analysis.report.build_report` as one standalone HTML page (styles inline).
+    ``review_url``: codebook → link to its review queue (default :func:`review_url_from_env`)."""
+    return TEMPLATES.get_template("page.html").render(body="informe_body.html", **_context(report, review_url))
 
 
-def render_body(report: dict[str, Any]) -> str:
+def render_body(report: dict[str, Any], review_url: Callable[[str], str] | None = None) -> str:
     """The same content without ``<html>``/``<head>``, inside ``<div class="informe">``, for a page
     that embeds it (the panel); style it with :data:`STYLES`."""
-    return _env.get_template("informe_body.html").render(**_context(report))
+    return TEMPLATES.get_template("informe_body.html").render(**_context(report, review_url))

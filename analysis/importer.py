@@ -18,25 +18,40 @@ case or accents (``no_aplica``, ``No aplica``, ``Sí``); multiple choices separa
 ``estado`` ``completa`` (default), ``rechazada``, ``expirada`` or ``incompleta`` (stored as
 ``expirada``: an imported interview cannot be resumed); ``inicio``/``fin`` ISO 8601, local
 (America/Bogota) time when they carry no zone, default the 15th of the period at noon. The
-``<name>__codes`` columns are accepted and ignored (codes come from the coder and its review).
+``<name>__codes`` and ``<name>__codes_estado`` columns are accepted and ignored (codes come from
+the coder and its review: the import codes the open answers it stores, or leaves them to the
+background coder).
+
+Refused, with the row and column named in Spanish and nothing written: a row with no answers (unless
+``estado`` is ``rechazada``: a declined interview has none), a formula cell Excel never calculated
+(no cached value: nobody knows what it says), numbers that are not numbers (``nan``, ``inf``,
+``1e309``), dates outside 2000 to today, and a CSV that is not UTF-8 (the row of the first byte
+that is not). A file over the budget is refused before it is read whole — ``M360_IMPORT_MAX_BYTES``
+(default 20 MB; an XLSX may unpack to ten times that), ``M360_IMPORT_MAX_ROWS`` (50,000) and
+``M360_IMPORT_MAX_CELLS`` (2,000,000) — so a zip bomb costs nothing.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+import os
 import re
-from collections.abc import Iterable
+import zipfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import openpyxl
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from analysis.export import ID_COLUMNS
+from analysis.export import CODES, CODES_STATE, ID_COLUMNS
 from surveys import schema
 from surveys.entities import fold
 from surveys.models import Answer, Entity, Interview, QuestionnaireVersion, utcnow
@@ -47,6 +62,34 @@ PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 ESTADOS = {"completa": "completa", "rechazada": "rechazada", "expirada": "expirada", "incompleta": "expirada"}
 BOGOTA = ZoneInfo("America/Bogota")
 SOURCE = "import"
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # no monitoreo is older
+MAX_COLUMNS = 500  # the export has about 35
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How big a file may be before it is read (configurable in the environment, see the module doc)."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_rows: int = 50_000
+    max_cells: int = 2_000_000
+
+    @property
+    def max_unpacked(self) -> int:
+        return 10 * self.max_bytes  # an XLSX's XML: compressed about five to ten times
+
+    @classmethod
+    def from_env(cls) -> Budget:
+        def setting(name: str, default: int) -> int:
+            value = os.environ.get(name, "").strip()
+            return int(value) if value else default
+
+        return cls(setting("M360_IMPORT_MAX_BYTES", cls.max_bytes), setting("M360_IMPORT_MAX_ROWS", cls.max_rows),
+                   setting("M360_IMPORT_MAX_CELLS", cls.max_cells))
+
+
+class FileRefused(ValueError):
+    """The file cannot be read as a table (over budget, not UTF-8, not a spreadsheet): nothing was read."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +115,7 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     written: bool = False
+    answer_ids: list[int] = field(default_factory=list)  # answers written (new or changed): what to code
 
     @property
     def bad_rows(self) -> list[int]:
@@ -97,20 +141,116 @@ class _Row:
     answers: dict[str, tuple[Any, str]]  # question → (value, raw text)
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """The file as text cells ('' for empty): .xlsx (first sheet) or .csv (UTF-8, with or without
-    BOM; comma or semicolon separated)."""
+def read_table(path: Path, budget: Budget | None = None) -> tuple[pd.DataFrame, list[RowError]]:
+    """The file as text cells ('' for empty) and the cells that cannot be read (formulas never
+    calculated): .xlsx (first sheet) or .csv (UTF-8, with or without BOM; comma or semicolon
+    separated). Raises FileRefused, before reading it whole, for a file over ``budget``."""
+    budget = budget or Budget.from_env()
     suffix = path.suffix.lower()
-    if suffix in (".xlsx", ".xlsm"):
-        table = pd.read_excel(path, dtype=str, keep_default_na=False)
-    elif suffix == ".csv":
-        table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-        if len(table.columns) == 1 and ";" in str(table.columns[0]):
-            table = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", sep=";")
-    else:
-        raise ValueError(f"{path.name}: use a .xlsx or .csv file")
-    table.columns = [str(c).strip() for c in table.columns]
-    return table
+    if suffix not in (".xlsx", ".xlsm", ".csv"):
+        raise FileRefused("use a .xlsx or .csv file")
+    size = path.stat().st_size
+    if size > budget.max_bytes:
+        raise FileRefused(f"el archivo pesa {size:,} bytes; el máximo es {budget.max_bytes:,} "
+                          "(M360_IMPORT_MAX_BYTES). Divídalo en varios archivos.")
+    header, rows, unreadable = _read_xlsx(path, budget) if suffix != ".csv" else (*_read_csv(path, budget), [])
+    table = pd.DataFrame(rows, columns=header, dtype=object)
+    return table, unreadable
+
+
+def _over(what: str, limit: int, setting: str) -> FileRefused:
+    return FileRefused(f"más de {limit:,} {what} (M360_IMPORT_MAX_{setting}); nada se leyó más allá. "
+                       "Divídalo en varios archivos.")
+
+
+def _header(cells: Iterable[Any]) -> list[str]:
+    header = [_text(c) for c in cells]
+    while header and not header[-1]:
+        header.pop()
+    if len(header) > MAX_COLUMNS:
+        raise FileRefused(f"la fila 1 tiene {len(header):,} columnas; el formato de exportación tiene "
+                          f"unas 35 (máximo {MAX_COLUMNS})")
+    return header
+
+
+def _bounded(rows: Iterator[Any], width: int, budget: Budget) -> Iterator[Any]:
+    """Rows within the row and cell budget; FileRefused as soon as one is over."""
+    for count, cells in enumerate(rows, start=1):
+        if count > budget.max_rows:
+            raise _over("filas", budget.max_rows, "ROWS")
+        if count * max(width, 1) > budget.max_cells:
+            raise _over("celdas", budget.max_cells, "CELLS")
+        yield cells
+
+
+def _read_csv(path: Path, budget: Budget) -> tuple[list[str], list[list[str]]]:
+    data = path.read_bytes()  # within max_bytes
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise FileRefused(f"fila {line}: el archivo no está en UTF-8 (¿lo guardó Excel como «CSV "
+                          "(delimitado por comas)»?). Guárdelo como «CSV UTF-8» e impórtelo de nuevo.") from exc
+    first = text.split("\n", 1)[0]
+    separator = ";" if "," not in first and ";" in first else ","
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=separator)
+    header = _header(next(reader, []))
+    rows = [(row + [""] * len(header))[:len(header)] for row in _bounded(reader, len(header), budget)]
+    return header, rows
+
+
+def _read_xlsx(path: Path, budget: Budget) -> tuple[list[str], list[list[str]], list[RowError]]:
+    """The first sheet, streamed (openpyxl read-only) after the archive's unpacked size is checked:
+    a few hundred kilobytes that unpack to gigabytes are refused unread. A second stream reads the
+    formulas, so a formula without a calculated value is reported instead of read as empty."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except zipfile.BadZipFile as exc:
+        raise FileRefused("no es un archivo .xlsx válido") from exc
+    if unpacked > budget.max_unpacked:
+        raise FileRefused(f"el .xlsx se descomprime en {unpacked:,} bytes; el máximo es "
+                          f"{budget.max_unpacked:,} (10 × M360_IMPORT_MAX_BYTES). Guárdelo como CSV UTF-8 o divídalo.")
+    values_book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    formulas_book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        values, formulas = values_book.worksheets[0], formulas_book.worksheets[0]
+        value_rows = values.iter_rows(values_only=True)
+        header = _header(next(value_rows, ()))
+        width = len(header)
+        if not width:
+            return [], [], []
+        value_rows = values.iter_rows(min_row=2, max_col=width, values_only=True)
+        formula_rows = formulas.iter_rows(min_row=2, max_col=width, values_only=True)
+        rows, unreadable = [], []
+        for number, (cells, written) in enumerate(_bounded(zip(value_rows, formula_rows, strict=True), width, budget),
+                                                  start=2):
+            texts = [_cell_text(c) for c in (tuple(cells) + (None,) * width)[:width]]
+            for column, (value, source) in enumerate(zip(texts, written, strict=False)):
+                if not value and isinstance(source, str) and source.startswith("="):
+                    unreadable.append(RowError(number, header[column], source,
+                                               "fórmula sin valor calculado: ábrala y guárdela en Excel, o pegue "
+                                               "solo los valores"))
+            rows.append(texts)
+        return header, rows, unreadable
+    finally:
+        values_book.close()
+        formulas_book.close()
+
+
+def _cell_text(value: Any) -> str:
+    """A cell as the text a person sees: 4 (not 4.0), dates in ISO 8601."""
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return str(value)
+    return str(value).strip()
 
 
 def _text(value: Any) -> str:
@@ -128,18 +268,28 @@ def _entity_code(text: str) -> str:
     return digits
 
 
-def _moment(text: str) -> datetime:
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+def _moment(text: str, now: datetime) -> datetime:
+    """An ISO 8601 moment between 2000 and now; ValueError (with the reason in Spanish) otherwise."""
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise ValueError("fecha y hora inválida (ISO 8601, p. ej. 2020-11-12T10:30:00)") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=BOGOTA)
-    return moment.astimezone(UTC)
+    try:
+        moment = moment.astimezone(UTC)
+    except OverflowError as exc:
+        raise ValueError("fecha fuera de rango (entre el año 2000 y hoy)") from exc
+    if not EARLIEST <= moment <= now + timedelta(days=1):
+        raise ValueError("fecha fuera de rango (entre el año 2000 y hoy)")
+    return moment
 
 
 class Validator:
     """Turns one spreadsheet row into stored values, or errors."""
 
     def __init__(self, q: schema.Questionnaire, entity_codes: set[str], now: datetime):
-        self.q, self.entity_codes = q, entity_codes
+        self.q, self.entity_codes, self.now = q, entity_codes, now
         self.latest = now.astimezone(BOGOTA).strftime("%Y-%m")
         self.questions = {x.name: x for x in q.questions if x.type is not QType.ENTITY}
         self.lookup: dict[str, dict[str, str]] = {}
@@ -155,7 +305,7 @@ class Validator:
     def columns(self, columns: Iterable[str]) -> list[str]:
         """File-level problems with the header."""
         known = set(ID_COLUMNS) | set(self.questions) | {"entidad"} | {
-            f"{x.name}__codes" for x in self.questions.values() if x.codebook}
+            x.name + suffix for x in self.questions.values() if x.codebook for suffix in (CODES, CODES_STATE)}
         errors = [f"columna desconocida: {c!r}" for c in columns if c not in known]
         errors += [f"falta la columna {c!r}" for c in ("periodo", "entidad_codigo") if c not in columns]
         return errors
@@ -173,7 +323,11 @@ class Validator:
                 named = self.choice(x.name, text)
                 if named is None:
                     return None, "calificación no numérica (use 1 a 5)"
+                if not named.strip().isdigit():
+                    return named, None  # the question's way out ("No aplica"): a name, never a number
                 value = float(named)
+            if not math.isfinite(value):  # "nan", "inf", "1e309": floats, but no rating
+                return None, "calificación no numérica (use 1 a 5)"
             allowed = {int(c.name) for c in self.q.options(x) if c.name.isdigit()} or {1, 2, 3, 4, 5}
             if value != int(value) or int(value) not in allowed:
                 return None, f"calificación fuera de rango ({min(allowed)} a {max(allowed)})"
@@ -221,9 +375,9 @@ class Validator:
             moments[column] = None
             if text:
                 try:
-                    moments[column] = _moment(text)
-                except ValueError:
-                    bad(column, text, "fecha y hora inválida (ISO 8601, p. ej. 2020-11-12T10:30:00)")
+                    moments[column] = _moment(text, self.now)
+                except ValueError as exc:
+                    bad(column, text, str(exc))
         answers: dict[str, tuple[Any, str]] = {}
         for name, x in self.questions.items():
             text = cells.get(name, "")
@@ -234,6 +388,9 @@ class Validator:
                 bad(name, text, reason)
             else:
                 answers[name] = (value, text)
+        if not answers and not errors and ESTADOS.get(estado) != "rechazada":
+            bad(None, None, "la fila no tiene respuestas: una entrevista sin respuestas no se importa "
+                            "(si la entidad no quiso responder, ponga estado «rechazada»)")
         if errors:
             return None, errors
         started = moments["inicio"] or datetime(int(period[:4]), int(period[5:]), 15, 12, tzinfo=BOGOTA).astimezone(UTC)
@@ -244,9 +401,13 @@ class Validator:
 
 
 def validate(session: Session, table: pd.DataFrame, q: schema.Questionnaire,
-             now: datetime | None = None) -> tuple[list[_Row], ImportReport]:
-    """The valid rows of ``table`` and a report of the rest (nothing is written)."""
+             now: datetime | None = None, unreadable: Iterable[RowError] = ()) -> tuple[list[_Row], ImportReport]:
+    """The valid rows of ``table`` and a report of the rest (nothing is written); ``unreadable``:
+    cells the reader could not read, each an error of its row."""
     report = ImportReport(rows=len(table))
+    blocked: dict[int, list[RowError]] = {}
+    for error in unreadable:
+        blocked.setdefault(error.row, []).append(error)
     codes = set(session.scalars(select(Entity.code)))
     validator = Validator(q, codes, now or utcnow())
     report.file_errors = validator.columns(table.columns)
@@ -261,6 +422,8 @@ def validate(session: Session, table: pd.DataFrame, q: schema.Questionnaire,
             report.rows -= 1  # a blank line is not a row
             continue
         row, errors = validator.row(number, cells)
+        if number in blocked:
+            row, errors = None, blocked[number] + errors
         if row is not None:
             key = (row.entity_code, row.period)
             if key in seen:
@@ -277,13 +440,17 @@ def validate(session: Session, table: pd.DataFrame, q: schema.Questionnaire,
 
 
 def import_responses(session: Session, path: Path | str, *, skip_invalid: bool = False,
-                     questionnaire: str = "monitoreo360", now: datetime | None = None) -> ImportReport:
+                     questionnaire: str = "monitoreo360", now: datetime | None = None,
+                     budget: Budget | None = None) -> ImportReport:
     """Validate ``path`` and, if every row is valid (or ``skip_invalid``), write its interviews in
     ``session``'s transaction (the caller commits). Returns what was found and done."""
     path = Path(path)
-    table = read_table(path)
+    try:
+        table, unreadable = read_table(path, budget)
+    except FileRefused as exc:
+        return ImportReport(file_errors=[str(exc)])
     q = schema.builtin(questionnaire)
-    rows, report = validate(session, table, q, now)
+    rows, report = validate(session, table, q, now, unreadable)
     if report.file_errors or (report.errors and not skip_invalid) or not rows:
         return report
     questionnaire_id = QuestionnaireStore().ensure(session, q)
@@ -293,6 +460,7 @@ def import_responses(session: Session, path: Path | str, *, skip_invalid: bool =
                                 Interview.period.in_({r.period for r in rows}),
                                 Interview.entity_code.in_({r.entity_code for r in rows})))}
     stamp = now or utcnow()
+    written: list[Answer] = []
     for row in rows:
         interview = existing.get((row.entity_code, row.period))
         if interview is None:
@@ -303,6 +471,7 @@ def import_responses(session: Session, path: Path | str, *, skip_invalid: bool =
             session.add(interview)
             for question, (value, raw) in row.answers.items():
                 interview.answers.append(_answer(question, value, raw, row, stamp))
+            written.extend(interview.answers)
             report.created += 1
             continue
         if _same(interview, row):
@@ -318,11 +487,15 @@ def import_responses(session: Session, path: Path | str, *, skip_invalid: bool =
         for question, (value, raw) in row.answers.items():
             answer = current.get(question)
             if answer is None:
-                interview.answers.append(_answer(question, value, raw, row, stamp))
+                answer = _answer(question, value, raw, row, stamp)
+                interview.answers.append(answer)
+                written.append(answer)
             elif answer.value != value or answer.raw_text != raw:
                 answer.value, answer.raw_text, answer.source, answer.updated_at = value, raw, SOURCE, stamp
+                written.append(answer)
         report.updated += 1
     session.flush()
+    report.answer_ids = [a.id for a in written]
     report.written = True
     return report
 

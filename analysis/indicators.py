@@ -8,8 +8,9 @@ has to be recomputed from rounded figures. Denominators:
 - satisfaction: completed interviews with an entity score (:mod:`surveys.scoring`);
 - a theme's labels (Bloque 3): the interviews that rated it, «No aplica» excluded and counted apart;
 - Sí/No/Parcialmente (Bloque 4): the interviews that answered the question;
-- code shares: the coded answers of the question (an answer may carry several codes, so the
-  shares of a month can add up to more than 100 %);
+- code shares: the answers of the question whose coding is *decided* (accepted by the coder or
+  reviewed by a person; an answer may carry several codes, so the shares of a month can add up to
+  more than 100 %); codings waiting for review are counted apart as ``pending``;
 - cumulative demand: theme *mentions* in question 5.1 (each interview may name several themes;
   the shares add up to 100 %, as in seed 001's Gráfico 22); the share of interviews that named
   each theme is given too.
@@ -25,6 +26,7 @@ from typing import Any
 
 import pandas as pd
 
+from analysis.frame import CODES_SUFFIX, PENDING_SUFFIX
 from surveys import schema
 from surveys.scoring import SCORE_QUESTIONS, THRESHOLD, entity_score
 
@@ -32,6 +34,7 @@ RATINGS = (1, 2, 3, 4, 5)
 THEME_QUESTIONS = ("tema_plan_indicativo", "tema_armonizacion", "tema_seguimiento")
 CONTRIBUTION_QUESTIONS = ("contribuye_articulacion", "contribuye_necesidades", "contribuye_capacidades")
 BAD_THEME_VALUES = ("mala", "muy_mala")
+THEME_ORDER = ("excelente", "buena", "regular", "mala", "muy_mala")  # as the report shows them
 NOT_APPLICABLE = "no_aplica"
 DEMAND_QUESTION = "demanda_temas"
 SUMMARY_COLUMNS = ("periodo", "entidad_codigo", "puntaje_general", "puntaje_entidad", "insatisfecho")
@@ -118,7 +121,7 @@ class Labels:
 
     @classmethod
     def of(cls, q: schema.Questionnaire) -> Labels:
-        questions = {x.name: x.label for x in q.questions}
+        questions = {x.name: schema.question_title(q, x.name) for x in q.questions}
         choices = {x.name: {c.name: c.label for c in q.choice_lists.get(x.choices, ())}
                    for x in q.questions if x.choices}
         return cls(q, questions, choices)
@@ -138,6 +141,15 @@ ASPECT_LABELS = {"aspecto_oportunidad": "Oportunidad", "aspecto_materiales": "Ma
                  "aspecto_kpt": "Kit de Planeación Territorial (KPT)", "aspecto_asesor": "Asesor"}
 THEME_LABELS = {"tema_plan_indicativo": "Plan Indicativo", "tema_armonizacion": "Armonización presupuestal",
                 "tema_seguimiento": "Sistema de seguimiento al PDT"}
+SHORT_LABELS = {"puntaje_general": "calificación general"}  # what a caption calls a question
+
+
+def short_label(name: str) -> str:
+    """A question's name in a caption ("Oportunidad", "calificación general"): never its code."""
+    return (SHORT_LABELS.get(name) or ASPECT_LABELS.get(name) or THEME_LABELS.get(name)
+            or CONTRIBUTION_LABELS.get(name) or name.replace("_", " "))
+
+
 CONTRIBUTION_LABELS = {"contribuye_articulacion": "Articulación de instrumentos de planeación territorial",
                        "contribuye_necesidades": "Se ajusta a las necesidades y debilidades de la entidad",
                        "contribuye_capacidades": "Fortalecimiento de las capacidades de la entidad"}
@@ -272,8 +284,10 @@ def themes_by_month(frame: pd.DataFrame, months: Sequence[str], labels: Labels) 
     apart and left out of the percentages."""
     out = []
     for question in [q for q in THEME_QUESTIONS if q in frame.columns]:
-        values = [v for v in labels.values(question) if v != NOT_APPLICABLE] or \
-            ["excelente", "buena", "regular", "mala", "muy_mala"]
+        # Best first, whatever order the chat numbers them in (the colours of charts.SCALE follow it).
+        values = sorted((v for v in labels.values(question) if v != NOT_APPLICABLE),
+                        key=lambda v: THEME_ORDER.index(v) if v in THEME_ORDER else len(THEME_ORDER)) \
+            or list(THEME_ORDER)
         row = {"question": question, "label": THEME_LABELS.get(question, labels.question(question)), "months": []}
         by_month = _label_counts(frame, question)
         for month in months:
@@ -320,40 +334,65 @@ def _codebook(codebook_id: str) -> Any:
         return None
 
 
-def codes_by_month(frame: pd.DataFrame, months: Sequence[str], labels: Labels) -> list[dict[str, Any]]:
-    """Gráficos 5–8, 17, 19, 21: the share of each code among the coded answers of each coded
-    open question, per month. Without codes (before the coder runs) the shares are empty."""
+def codes_by_month(frame: pd.DataFrame, months: Sequence[str], labels: Labels,
+                   cut: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Gráficos 5–8, 17, 19, 21: the share of each code among the *decided* codings (accepted by the
+    coder or reviewed by a person) of each coded open question, per month, and over the months of
+    ``cut`` (``total``; default: all ``months``). Per month and in total: ``answers`` (non-empty
+    texts), ``coded`` (decided), ``pending`` (waiting in the review queue: never counted as
+    categories) and ``uncoded`` (not coded yet)."""
     out = []
     for question in labels.questionnaire.questions:
         if not question.codebook or question.name not in frame.columns:
             continue
-        column = f"{question.name}__codes"
         book = _codebook(question.codebook)
-        order = list(book.code_ids) if book is not None else []
         names = {c.id: c.label for c in book.codes} if book is not None else {}
-        row = {"question": question.name, "label": labels.question(question.name), "codebook": question.codebook,
-               "months": []}
-        texts = frame[question.name].map(lambda v: isinstance(v, str) and v.strip() != "").astype(bool)
-        answers = {str(k): int(v) for k, v in frame["periodo"][texts].value_counts().items()}
-        coded: dict[str, int] = {}
-        counts: dict[str, dict[str, int]] = {}
-        code_column = frame[column].dropna() if column in frame.columns else pd.Series(dtype=object)
-        for month, codes in zip(frame["periodo"][code_column.index], code_column, strict=True):
-            if isinstance(codes, list):
-                coded[month] = coded.get(month, 0) + 1
-                month_counts = counts.setdefault(month, {})
-                for code in dict.fromkeys(codes):
-                    month_counts[code] = month_counts.get(code, 0) + 1
-        for month in months:
-            found, n = counts.get(month, {}), coded.get(month, 0)
-            seen = [c for c in order if c in found] + sorted(c for c in found if c not in order)
-            row["months"].append({
-                "period": month, "answers": answers.get(month, 0), "coded": n,
-                "codes": [{"code": c, "label": names.get(c, c), "n": found[c], "pct": pct(found[c], n)}
-                          for c in seen],
-            })
-        out.append(row)
+        stats = _coding_stats(frame, question.name)
+        out.append({"question": question.name, "label": labels.question(question.name),
+                    "codebook": question.codebook,
+                    "months": [{"period": m, **_tally(stats, [m], names)} for m in months],
+                    "total": {"months": list(cut if cut is not None else months),
+                              **_tally(stats, cut if cut is not None else months, names)}})
     return out
+
+
+def _coding_stats(frame: pd.DataFrame, question: str) -> dict[str, dict[str, Any]]:
+    """month → answers, coded, pending and code → n of one coded question."""
+    stats: dict[str, dict[str, Any]] = {}
+
+    def month(m: str) -> dict[str, Any]:
+        return stats.setdefault(str(m), {"answers": 0, "coded": 0, "pending": 0, "codes": {}})
+
+    texts = frame[question].map(lambda v: isinstance(v, str) and v.strip() != "").astype(bool)
+    for m, n in frame["periodo"][texts].value_counts().items():
+        month(m)["answers"] = int(n)
+    pending = question + PENDING_SUFFIX
+    if pending in frame.columns:
+        for m, n in frame["periodo"][frame[pending].notna()].value_counts().items():
+            month(m)["pending"] = int(n)
+    column = question + CODES_SUFFIX
+    codes = frame[column].dropna() if column in frame.columns else pd.Series(dtype=object)
+    for m, given in zip(frame["periodo"][codes.index], codes, strict=True):
+        if isinstance(given, list):
+            entry = month(m)
+            entry["coded"] += 1
+            for code in dict.fromkeys(given):
+                entry["codes"][code] = entry["codes"].get(code, 0) + 1
+    return stats
+
+
+def _tally(stats: Mapping[str, Mapping[str, Any]], span: Iterable[str], names: Mapping[str, str]) -> dict[str, Any]:
+    """The counts and shares of the months in ``span`` together (codebook order, then unknown codes)."""
+    months = [stats[m] for m in span if m in stats]
+    found: dict[str, int] = {}
+    for entry in months:
+        for code, n in entry["codes"].items():
+            found[code] = found.get(code, 0) + n
+    answers, coded, pending = (sum(e[key] for e in months) for key in ("answers", "coded", "pending"))
+    order = [c for c in names if c in found] + sorted(c for c in found if c not in names)
+    return {"answers": answers, "coded": coded, "pending": pending, "uncoded": max(answers - coded - pending, 0),
+            "codes": [{"code": c, "label": names.get(c, c), "n": found[c], "pct": pct(found[c], coded)}
+                      for c in order]}
 
 
 def cumulative_demand(frame: pd.DataFrame, labels: Labels, since: str, until: str) -> dict[str, Any]:

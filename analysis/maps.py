@@ -4,6 +4,7 @@ Inline SVG, so it works offline, in the panel and in a printed or saved page."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -51,3 +52,23 @@ def colombia(background: Iterable[tuple[float | None, float | None]], markers: S
         parts.append(f'<a href="{escape(marker.href)}">{dot}</a>' if marker.href else dot)
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+@functools.cache
+def divipola_points() -> tuple[tuple[float, float], ...]:
+    """Every DIVIPOLA municipality's coordinates, from the bundled reference CSVs: the background
+    of a map drawn without the database (the offline informe)."""
+    from surveys.entities import read_reference
+
+    return tuple((e.lat, e.lon) for e in read_reference() if e.kind == "alcaldia" and e.lat is not None
+                 and e.lon is not None)
+
+
+def priority_map(items: Sequence[dict], title: str, background: Iterable[tuple[float | None, float | None]] | None
+                 = None, anchor: str = "e-") -> Markup:
+    """The priority entities of a report (``report["priority"]``) on the map, each linked to its row
+    (``#<anchor><code>``), sized by its number of reasons."""
+    markers = [Marker(e["lat"], e["lon"], f"{e['entity']}: " + "; ".join(r["detail"] for r in e["reasons"]),
+                      href=f"#{anchor}{e['entity_code']}", severity=len(e["reasons"]))
+               for e in items if e.get("lat") is not None and e.get("lon") is not None]
+    return colombia(divipola_points() if background is None else background, markers, title)

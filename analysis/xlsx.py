@@ -1,5 +1,6 @@
 """The informe as a workbook: one sheet per table of the report dict (openpyxl through pandas),
-the same numbers as the JSON and the HTML. Sheet names are Spanish, at most 31 characters."""
+the same numbers as the JSON and the HTML. Sheet names are Spanish, at most 31 characters; a text
+a spreadsheet would run as a formula is neutralised (surveys.spreadsheet)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import io
 from typing import Any
 
 import pandas as pd
+
+from surveys.spreadsheet import neutralise_frame
 
 
 def tables(r: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -33,11 +36,20 @@ def tables(r: dict[str, Any]) -> dict[str, pd.DataFrame]:
     out["contribucion"] = pd.DataFrame([{"pregunta": c["question"], "periodo": m["period"], "respuesta": a["value"],
                                          "etiqueta": a["label"], "n": a["n"], "pct": a["pct"], "respondieron": m["n"]}
                                         for c in r["contribution"] for m in c["months"] for a in m["answers"]])
+    # Shares count only decided codings (accepted by the coder or reviewed); pending ones are beside them.
     out["categorias"] = pd.DataFrame(
         [{"pregunta": c["question"], "codebook": c["codebook"], "periodo": m["period"], "codigo": k["code"],
-          "etiqueta": k["label"], "n": k["n"], "pct": k["pct"], "codificadas": m["coded"], "respuestas": m["answers"]}
+          "etiqueta": k["label"], "n": k["n"], "pct": k["pct"], "codificadas": m["coded"], "respuestas": m["answers"],
+          "pendientes_revision": m["pending"]}
          for c in r["codes"] for m in c["months"] for k in m["codes"]],
-        columns=["pregunta", "codebook", "periodo", "codigo", "etiqueta", "n", "pct", "codificadas", "respuestas"])
+        columns=["pregunta", "codebook", "periodo", "codigo", "etiqueta", "n", "pct", "codificadas", "respuestas",
+                 "pendientes_revision"])
+    out["codificacion"] = pd.DataFrame(
+        [{"pregunta": c["question"], "codebook": c["codebook"], "periodo": m["period"], "respuestas": m["answers"],
+          "codificadas": m["coded"], "pendientes_revision": m["pending"], "sin_codificar": m["uncoded"]}
+         for c in r["codes"] for m in c["months"]],
+        columns=["pregunta", "codebook", "periodo", "respuestas", "codificadas", "pendientes_revision",
+                 "sin_codificar"])
     d = r["demand"]
     out["demanda_acumulada"] = pd.DataFrame(
         [{"tema": t["theme"], "etiqueta": t["label"], "menciones": t["n"], "pct_menciones": t["pct_mentions"],
@@ -61,5 +73,5 @@ def render(report: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, table in tables(report).items():
-            table.to_excel(writer, sheet_name=name[:31], index=False)
+            neutralise_frame(table).to_excel(writer, sheet_name=name[:31], index=False)
     return buffer.getvalue()

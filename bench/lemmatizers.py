@@ -94,7 +94,6 @@ def main() -> None:
             test = corpus.split(examples, "test")
             analyser = shared or build_analyser([e.text for e in train] + [k for c in book.codes for k in c.keywords])
             coder = training.fit(book, train, analyser=analyser)
-            coder.threshold = training.choose_threshold(coder, test)
             ev = training.evaluate(coder, test)
             texts = [e.text for e in examples] * 3
             t2 = time.perf_counter()

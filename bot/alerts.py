@@ -12,18 +12,28 @@ Rules (bot/alerts.yaml, each can be switched off and tuned):
 | tema_mala | Mala/Muy mala on a Bloque 3 theme | interview |
 | pico_demanda | ≥ N entities of one region asked for one theme within D days | region+theme, once per window |
 | ticket_vencido | an open ticket is past its due date | ticket |
+| envio_fallido | a ticket notification could not reach the requester (e.g. no WhatsApp template) | outbox row |
+| envio_revisar | a message may or may not have gone out, and the provider cannot tell: a person decides | outbox row |
+| entidad_por_validar | a grupo de valor outside DIVIPOLA registered and waits for the DER (bot.grupos) | entity |
 
 An alert is stored once (unique ``dedupe_key``) in the transaction of what caused it, and queued
-in the outbox, in that same transaction, for every destination configured in the environment:
+in the outbox, in that same transaction, for every destination its rule's ``to:`` names (default
+``[der]``): ``der``, the central destinations configured in the environment; ``enlace``, the
+enlace territorial who covers the alert's entity; ``articulador``, the articulador(a) of its region
+(bot.staff: the directory of ``m360 staff import`` and the panel). The central destinations:
 
 | variable | destination |
 |---|---|
 | M360_DER_TELEGRAM_CHAT_ID | the DER's Telegram group (the bot must be a member) |
-| M360_DER_WHATSAPP_TO | a WhatsApp number, E.164 (outside the 24-hour window it needs M360_DER_WHATSAPP_CONTENT_SID) |
+| M360_DER_WHATSAPP_TO | a WhatsApp number, E.164 (outside the 24-hour window: M360_DER_WHATSAPP_CONTENT_SID) |
 | M360_ALERT_WEBHOOK_URL, M360_ALERT_WEBHOOK_SECRET | a JSON webhook signed with HMAC-SHA256 (bot.channels.webhook) |
 
 Open alerts are summarised once a day (``digest``); ``check_overdue`` and ``send_digest_if_due``
 run periodically in ``m360 serve`` (``AlertMonitor``) and on demand (``m360 alerts check``).
+
+Test data (a simulator conversation, surveys.messages.TEST_CHANNELS) raises its alerts with
+``test`` set: stored, so the panel can show them on request, but never delivered, never in the
+digest or the API, and never counted towards a demand spike.
 """
 
 from __future__ import annotations
@@ -43,10 +53,12 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot import deadlines, helpdesk, outbox
+from bot import deadlines, helpdesk, outbox, staff
+from bot.channels import templates
 from bot.periodic import Periodic
 from bot.themes import theme_labels
-from surveys import db, store
+from surveys import db, formats, store
+from surveys.messages import TEST_CHANNELS, is_test_channel
 from surveys.models import Alert, Answer, Contact, Entity, HelpRequest, Interview, QuestionnaireVersion, utcnow
 from surveys.scoring import SCORE_QUESTIONS, THRESHOLD, entity_score  # one definition (also analysis.indicators)
 
@@ -62,26 +74,33 @@ CONTACTS = Contact.__table__
 # statement and its cache key cost as much as running it).
 _TICKET = select(REQUESTS).where(REQUESTS.c.id == bindparam("b_id"))
 _INTERVIEW_PERIOD = select(INTERVIEWS.c.period).where(INTERVIEWS.c.id == bindparam("b_id"))
-_INTERVIEW = (select(INTERVIEWS.c.id, INTERVIEWS.c.entity_code, INTERVIEWS.c.period, INTERVIEWS.c.questionnaire_id)
+_INTERVIEW = (select(INTERVIEWS.c.id, INTERVIEWS.c.entity_code, INTERVIEWS.c.period, INTERVIEWS.c.questionnaire_id,
+                     INTERVIEWS.c.channel)
               .where(INTERVIEWS.c.id == bindparam("b_id")))
 _ANNOUNCED_SPIKES = (select(ALERTS.c.data)
                      .where(ALERTS.c.rule == "pico_demanda", ALERTS.c.region == bindparam("b_region"),
                             ALERTS.c.created_at >= bindparam("b_since")))
 _TICKETS_ASKING = (select(REQUESTS.c.entity_code, REQUESTS.c.themes)
                    .join(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
-                   .where(REQUESTS.c.created_at >= bindparam("b_since"), ENTITIES.c.region == bindparam("b_region")))
+                   .where(REQUESTS.c.created_at >= bindparam("b_since"), ENTITIES.c.region == bindparam("b_region"),
+                          store.real_channel(REQUESTS.c.channel)))
 _INTERVIEWS_ASKING = (select(INTERVIEWS.c.entity_code, ANSWERS.c.value)
                       .join(ENTITIES, ENTITIES.c.code == INTERVIEWS.c.entity_code)
                       .join(ANSWERS, (ANSWERS.c.interview_id == INTERVIEWS.c.id)
                             & (ANSWERS.c.question == "demanda_temas"))
                       .where(INTERVIEWS.c.finished_at >= bindparam("b_since"), INTERVIEWS.c.status == "completa",
-                             ENTITIES.c.region == bindparam("b_region")))
+                             ENTITIES.c.region == bindparam("b_region"), INTERVIEWS.c.channel.not_in(TEST_CHANNELS)))
 _INSERT_ONCE = {dialect: insert(ALERTS).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(ALERTS.c.id)
                 for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
 QUESTIONNAIRES = QuestionnaireVersion.__table__
 
 RULES = ("ticket_nuevo", "ticket_urgente", "contacto_asesor", "insatisfaccion", "contribucion_no", "tema_mala",
-         "pico_demanda", "ticket_vencido")
+         "pico_demanda", "ticket_vencido", "envio_fallido", "envio_revisar", "entidad_por_validar")
+SEVERITIES = ("alta", "media", "baja")
+STATUSES = ("abierta", "reconocida")
+#: Who a rule's alerts go to (``to:`` in alerts.yaml): the central destinations, the entity's enlace,
+#: the region's articulador(a).
+RECIPIENTS = ("der", "enlace", "articulador")
 DEFAULT_CONFIG = Path(__file__).with_name("alerts.yaml")
 
 
@@ -95,6 +114,7 @@ class Rule:
     severity: str
     title: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    to: tuple[str, ...] = ("der",)  # RECIPIENTS
 
 
 @dataclass(frozen=True)
@@ -118,9 +138,13 @@ def parse_config(data: Any, source: str = "alerts config") -> AlertConfig:
         spec = dict(data["rules"].get(rule_id) or {"enabled": False})
         enabled, severity = bool(spec.pop("enabled", True)), str(spec.pop("severity", "media"))
         title = str(spec.pop("title", rule_id))
-        if severity not in ("alta", "media", "baja"):
+        if severity not in SEVERITIES:
             raise ValueError(f"{source}: {rule_id}.severity must be alta, media or baja")
-        rules[rule_id] = Rule(rule_id, enabled, severity, title, spec)
+        to = spec.pop("to", ["der"])
+        to = [to] if isinstance(to, str) else to
+        if not isinstance(to, list) or not to or set(to) - set(RECIPIENTS):
+            raise ValueError(f"{source}: {rule_id}.to must list some of {', '.join(RECIPIENTS)}")
+        rules[rule_id] = Rule(rule_id, enabled, severity, title, spec, tuple(dict.fromkeys(to)))
     return AlertConfig(rules, dict(data.get("digest") or {"enabled": False}))
 
 
@@ -151,6 +175,17 @@ def destinations_from_env(env: Mapping[str, str] | None = None) -> list[Destinat
     return found
 
 
+def whatsapp_problem(conn: Connection, destinations: Iterable[Destination], now: datetime) -> Any:
+    """Why alerts to the DER's WhatsApp number cannot be delivered now (outside the 24-hour window
+    of that number's last message, and no ``der_alert`` template), or None."""
+    for dest in destinations:
+        if dest.channel == templates.WHATSAPP and not dest.payload.get("content_sid"):
+            last = conn.execute(select(CONTACTS.c.last_inbound_at).where(
+                CONTACTS.c.channel == dest.channel, CONTACTS.c.address == dest.address)).scalar()
+            return templates.problem(dest.channel, "der_alert", last, now)
+    return None
+
+
 # ------------------------------------------------------------------ raising and delivering
 
 
@@ -167,9 +202,9 @@ class Alerts:
     def raise_alert(self, conn: Connection, rule: Rule, *, key: str, now: datetime, entity_code: str | None = None,
                     help_request_id: int | None = None, interview_id: int | None = None,
                     region: str | None = None, data: Mapping[str, Any] | None = None,
-                    detail: str = "", **title_fields: Any) -> int | None:
-        """Store the alert unless its key was raised before, and queue it for every destination.
-        Returns its id, or None for a duplicate."""
+                    detail: str = "", test: bool = False, **title_fields: Any) -> int | None:
+        """Store the alert unless its key was raised before, and queue it for every destination
+        (a ``test`` alert is only stored). Returns its id, or None for a duplicate."""
         entity = store.entity(conn, entity_code)
         region = region or (entity.region if entity is not None else None)
         fields = {"entity": entity.display if entity is not None else (entity_code or "entidad sin registrar"),
@@ -178,28 +213,53 @@ class Alerts:
                    title=rule.title.format_map(_Defaulting(fields))[:300], detail=detail,
                    entity_code=entity.code if entity is not None else None, region=region,
                    help_request_id=help_request_id, interview_id=interview_id, data=dict(data or {}),
-                   status="abierta", created_at=now)
+                   status="abierta", test=test, created_at=now)
         alert_id = _insert_once(conn, row)
         if alert_id is None:
             return None
-        if self.destinations:  # none configured: stored and served by the API, nothing to queue
-            self.deliver(conn, conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one(), now)
+        if not test:  # test data (the simulator) is stored and shown on request, never sent to anyone
+            self.deliver(conn, conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one(), now, rule.to)
         log.info("alert %s raised: %s", alert_id, row["title"])
         return alert_id
 
-    def deliver(self, conn: Connection, alert: Any, now: datetime) -> None:
+    def deliver(self, conn: Connection, alert: Any, now: datetime, to: Iterable[str] = ("der",)) -> None:
+        """Queue the alert for its recipients: the central destinations (``der``), the entity's enlace
+        and the region's articulador(a); an address that is already a central destination gets it once."""
+        to = tuple(to)
+        people = self._people(conn, alert, to)
+        if not people and not ("der" in to and self.destinations):
+            return
         event, text = {"event": "alert.created", "alert": as_json(conn, alert)}, _chat_text(alert)
-        for dest in self.destinations:
+        central = self.destinations if "der" in to else ()
+        for dest in central:
             self._send(conn, dest, kind="alert", text=text, dedupe=f"alert:{alert.id}:{dest.channel}", event=event,
                        now=now)
+        sent = {(d.channel, d.address) for d in central}
+        for person_id, dest in people:
+            if (dest.channel, dest.address) not in sent:
+                sent.add((dest.channel, dest.address))
+                self._send(conn, dest, kind="alert", text=text, dedupe=f"alert:{alert.id}:staff:{person_id}",
+                           event=event, now=now)
+
+    def _people(self, conn: Connection, alert: Any, to: tuple[str, ...]) -> list[tuple[int, Destination]]:
+        """The enlace and the articulador(a) the alert goes to, where the directory has them with a channel."""
+        found = []
+        if "enlace" in to:
+            found.append(staff.enlace_for(conn, alert.entity_code))
+        if "articulador" in to:
+            found.append(staff.articulador_for(conn, alert.region))
+        sid = os.environ.get("M360_DER_WHATSAPP_CONTENT_SID")  # the same one-variable alert template
+        return [(p.id, Destination(p.channel, p.address,
+                                   {"content_sid": sid} if sid and p.channel == "whatsapp" else {}))
+                for p in found if p is not None and p.channel and p.address]
 
     def _send(self, conn: Connection, dest: Destination, *, kind: str, text: str, dedupe: str,
               event: Mapping[str, Any], now: datetime) -> int | None:
         payload: dict[str, Any] = dict(dest.payload)
         if dest.channel == "webhook":
             payload = dict(event)
-        elif dest.channel == "whatsapp" and "content_sid" in payload:
-            payload["content_variables"] = {"1": text[:1000]}
+        elif dest.channel == templates.WHATSAPP:  # outside the 24-hour window: the DER alert's template
+            payload.update(templates.payload("der_alert", {"1": text}))
         contact_id = None
         if dest.channel in ("whatsapp", "telegram"):  # a DER member who also chats with the bot: use its window
             contact_id = conn.execute(select(CONTACTS.c.id).where(CONTACTS.c.channel == dest.channel,
@@ -212,24 +272,26 @@ class Alerts:
     def ticket_created(self, conn: Connection, request_id: int, now: datetime) -> None:
         ticket = conn.execute(_TICKET, {"b_id": request_id}).one()
         themes = theme_labels(ticket.themes)
+        test = is_test_channel(ticket.channel)
         if ticket.source == "interview":
             rule = self.config.active("contacto_asesor")
             if rule is not None and ticket.interview_id is not None:
                 period = conn.execute(_INTERVIEW_PERIOD, {"b_id": ticket.interview_id}).scalar()
                 self.raise_alert(conn, rule, key=str(ticket.interview_id), now=now, entity_code=ticket.entity_code,
                                  help_request_id=ticket.id, interview_id=ticket.interview_id, code=ticket.code,
-                                 themes=themes, period=period, detail=ticket.need,
+                                 themes=themes, period=period, detail=ticket.need, test=test,
                                  data={"ticket": ticket.code, "themes": list(ticket.themes)})
         else:
             rule = self.config.active("ticket_urgente") if ticket.urgent else None
             rule = rule or self.config.active("ticket_nuevo")
             if rule is not None:
-                deadline = f" (para {ticket.requested_by_date})" if ticket.requested_by_date else ""
+                deadline = _deadline(ticket.requested_by_date)
                 self.raise_alert(conn, rule, key=ticket.code, now=now, entity_code=ticket.entity_code,
                                  help_request_id=ticket.id, code=ticket.code, themes=themes, deadline=deadline,
-                                 detail=ticket.need, data={"ticket": ticket.code, "themes": list(ticket.themes),
-                                                           "urgent": ticket.urgent})
-        if ticket.source != "interview":  # a ticket from 5.2 has the 5.1 themes: interview_completed counts them
+                                 detail=ticket.need, test=test,
+                                 data={"ticket": ticket.code, "themes": list(ticket.themes), "urgent": ticket.urgent})
+        # A 5.2 ticket has the 5.1 themes (interview_completed counts them); test data counts nowhere.
+        if ticket.source != "interview" and not test:
             self.demand_spike(conn, store.entity_region(conn, ticket.entity_code), list(ticket.themes), now)
 
     def check_overdue(self, conn: Connection, now: datetime) -> int:
@@ -245,9 +307,27 @@ class Alerts:
             status = _status_label(ticket.status)
             raised += self.raise_alert(
                 conn, rule, key=ticket.code, now=now, entity_code=ticket.entity_code, help_request_id=ticket.id,
-                code=ticket.code, due=ticket.due_date, status=status, themes=theme_labels(ticket.themes),
-                detail=ticket.need, data={"ticket": ticket.code, "due_date": ticket.due_date}) is not None
+                code=ticket.code, due=formats.day(ticket.due_date), status=status, themes=theme_labels(ticket.themes),
+                detail=ticket.need, test=is_test_channel(ticket.channel),
+                data={"ticket": ticket.code, "due_date": ticket.due_date}) is not None
         return raised
+
+    # -- rules on the outbox (bot.outbox.tell_a_person)
+
+    def delivery_problem(self, conn: Connection, row: Any, status: str, now: datetime) -> int | None:
+        """A message that needs a person: ``failed`` (a requester was not told about their ticket)
+        or ``review`` (it may have gone out; the panel's Envíos page settles it)."""
+        rule = self.config.active("envio_revisar" if status == "review" else "envio_fallido")
+        if rule is None:
+            return None
+        code = (row.payload or {}).get("ticket")
+        ticket = conn.execute(select(REQUESTS.c.id, REQUESTS.c.entity_code).where(REQUESTS.c.code == code)
+                              ).one_or_none() if code else None
+        return self.raise_alert(
+            conn, rule, key=str(row.id), now=now, entity_code=ticket.entity_code if ticket else None,
+            help_request_id=ticket.id if ticket else None, code=code or "-", outbox=row.id, kind=row.kind,
+            channel=row.channel, reason=(row.error or "")[:200], detail=row.text[:600],
+            data={"outbox": row.id, "channel": row.channel, "kind": row.kind, "ticket": code})
 
     # -- rules on a completed interview
 
@@ -255,8 +335,9 @@ class Alerts:
         interview = conn.execute(_INTERVIEW, {"b_id": interview_id}).one()
         answers = store.answers_of(conn, interview_id)
         labels = _Labels(conn, interview.questionnaire_id, self.labels)
+        test = is_test_channel(interview.channel)
         common = dict(now=now, entity_code=answers.get("entidad") or interview.entity_code,
-                      interview_id=interview_id, period=interview.period)
+                      interview_id=interview_id, period=interview.period, test=test)
 
         if (rule := self.config.active("insatisfaccion")) is not None:
             threshold = float(rule.params.get("threshold", THRESHOLD))
@@ -278,7 +359,7 @@ class Alerts:
                 items = "; ".join(f"{labels.get(q, q)}: {v.replace('_', ' ')}" for q, v in bad.items())
                 self.raise_alert(conn, rule, key=str(interview_id), items=items, data={"ratings": bad}, **common)
         themes = [t for t in answers.get("demanda_temas") or [] if t != "otro"]
-        if themes:
+        if themes and not test:
             # This interview is not stored as complete yet (the turn marks it after its effects): count it here.
             self.demand_spike(conn, store.entity_region(conn, common["entity_code"]), themes, now,
                               asking=common["entity_code"])
@@ -317,9 +398,9 @@ class Alerts:
     def digest_text(self, conn: Connection, now: datetime) -> tuple[str, int]:
         config = self.config.digest
         local = deadlines.local_today(now, self.timezone)
-        rows = conn.execute(select(ALERTS).where(ALERTS.c.status == "abierta")
+        rows = conn.execute(select(ALERTS).where(ALERTS.c.status == "abierta", ALERTS.c.test.is_(False))
                             .order_by(ALERTS.c.created_at, ALERTS.c.id)).all()
-        day = local.strftime("%d/%m/%Y")
+        day = formats.day(local)
         if not rows:
             return str(config.get("empty", "{date}: 0")).format(date=day), 0
         counts: dict[str, int] = {}
@@ -374,7 +455,7 @@ def as_json(conn: Connection, alert: Any) -> dict[str, Any]:
         "region": alert.region, "help_request": ticket, "interview_id": alert.interview_id, "data": alert.data,
         "status": alert.status, "created_at": alert.created_at.isoformat(),
         "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else None,
-        "acknowledged_by": alert.acknowledged_by, "ack_note": alert.ack_note,
+        "acknowledged_by": alert.acknowledged_by, "ack_note": alert.ack_note, "test": alert.test,
     }
 
 
@@ -462,6 +543,14 @@ def _insert_once(conn: Connection, row: dict[str, Any]) -> int | None:
     if conn.execute(select(ALERTS.c.id).where(ALERTS.c.dedupe_key == row["dedupe_key"])).first() is not None:
         return None
     return int(conn.execute(ALERTS.insert(), row).inserted_primary_key[0])
+
+
+def _deadline(requested: str | None) -> str:
+    """ " (para el 15 de diciembre de 2026)"; an older ticket's deadline kept as typed is shown as typed."""
+    if not requested:
+        return ""
+    shown = formats.day(requested)
+    return f" (para el {shown})" if shown != requested else f" (para {requested})"
 
 
 def _status_label(status: str) -> str:

@@ -7,6 +7,7 @@ import os
 import secrets
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -39,7 +40,7 @@ def db_upgrade(revision: str) -> None:
 
 @main.group("entities")
 def entities_group() -> None:
-    """DIVIPOLA entities (alcaldías and gobernaciones)."""
+    """DIVIPOLA entities (alcaldías and gobernaciones), and the other grupos de valor the DER validates."""
 
 
 @entities_group.command("load")
@@ -99,7 +100,10 @@ def _serve_production(host: str, port: int, workers: int, threads: int) -> None:
 
     production.prepare_once()  # once, here: not raced by every worker on a fresh database
     base = os.environ.get("M360_PUBLIC_URL", "").rstrip("/") or f"http://{host}:{port}"
-    click.echo(f"Monitoreo 360 (production) on http://{host}:{port}  (simulador: http://{host}:{port}/simulador)")
+    simulator = {"1": "open to anyone", "on": "open to anyone", "0": "off", "off": "off"}.get(
+        os.environ.get("M360_SIMULATOR", "").strip().lower(), "panel sign-in required; M360_SIMULATOR=1 opens it")
+    click.echo(f"Monitoreo 360 (production) on http://{host}:{port}  (simulador: http://{host}:{port}/simulador, "
+               f"test data only: {simulator})")
     click.echo(f"database: {_safe_url(db.database_url())}")
     click.echo(f"gunicorn: {workers} worker process(es) × {threads} thread(s)")
     if production.ensure_secret_key():
@@ -204,33 +208,112 @@ def outbox_status() -> None:
         click.echo(f"{channel:10s} {status:12s} {count}")
     if not rows:
         click.echo("outbox empty")
+    if any(status == "review" for _, status, _ in rows):
+        click.echo("messages in 'review' may or may not have gone out: see `m360 outbox review`", err=True)
+
+
+@outbox_group.command("review")
+@click.option("--failed", is_flag=True, help="Also list the messages that did not reach their person (failed or "
+                                             "undelivered, last 30 days).")
+def outbox_review(failed: bool) -> None:
+    """Messages a person must decide on (status review: maybe sent, the provider could not tell)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from bot import outbox
+    from surveys.models import utcnow
+
+    db.upgrade()
+    statuses = [outbox.Status.REVIEW.value] + ([s.value for s in outbox.FAILED_FOR_GOOD] if failed else [])
+    with db.default_engine().connect() as conn:
+        rows = conn.execute(select(outbox.OUTBOX).where(
+            outbox.OUTBOX.c.status.in_(statuses), outbox.OUTBOX.c.kind != "callback",
+            outbox.OUTBOX.c.updated_at >= utcnow() - timedelta(days=30)).order_by(outbox.OUTBOX.c.id)).all()
+    for row in rows:
+        click.echo(f"#{row.id}  {row.status:11s} {row.kind:10s} {row.channel}:{row.address}  {row.attempts} attempt(s)")
+        click.echo(f"    {row.error or ''}")
+        click.echo(f"    «{row.text[:120]}»")
+    if not rows:
+        click.echo("nothing to decide")
+    else:
+        click.echo("decide with: m360 outbox resolve ID --sent | --resend | --drop")
+
+
+@outbox_group.command("resolve")
+@click.argument("row_id", type=int)
+@click.option("--sent", "decision", flag_value="sent", help="It did arrive: record it as sent.")
+@click.option("--resend", "decision", flag_value="resend", help="It did not: send it again.")
+@click.option("--drop", "decision", flag_value="drop", help="Leave it undelivered.")
+@click.option("--actor", default=lambda: os.environ.get("USER", "der"), show_default="$USER")
+def outbox_resolve(row_id: int, decision: str | None, actor: str) -> None:
+    """A person's decision on a message in review (or a failed one to send again)."""
+    from bot import outbox
+    from surveys.models import utcnow
+
+    if decision is None:
+        raise click.UsageError("say what happened: --sent, --resend or --drop")
+    db.upgrade()
+    with db.transaction(db.default_engine()) as conn:
+        row = outbox.resolve(conn, row_id, decision, actor=actor, now=utcnow())
+    if row is None:
+        raise click.ClickException(f"message #{row_id} is not waiting for that decision")
+    click.echo(f"#{row.id}: {row.status}")
+
+
+@main.command("templates")
+def templates_command() -> None:
+    """The WhatsApp templates, one per message the bot starts: text, variables, whether configured."""
+    from bot.channels import templates
+
+    missing = 0
+    for template in templates.catalogue().values():
+        sid = template.content_sid
+        missing += sid is None
+        click.echo(f"{template.kind} ({template.name}): {sid or 'NOT CONFIGURED'} [{template.env}]")
+        click.echo(f"    {template.body}")
+        for number, meaning in template.variables.items():
+            click.echo(f"    {{{{{number}}}}} = {meaning}")
+    if missing:
+        click.echo(f"{missing} template(s) not configured: WhatsApp contacts outside the 24-hour window do not "
+                   "receive those messages (docs/whatsapp-templates.md)", err=True)
+
+
+NOT_NOTIFIED = 3  # exit status of `tickets update` when the change is saved but the requester cannot be told
 
 
 @main.group("tickets")
 def tickets_group() -> None:
-    """Mesa de ayuda tickets (the DER's view until the API and panel land)."""
+    """Mesa de ayuda tickets: list, change, the mesa's report, follow-ups."""
 
 
 @tickets_group.command("list")
-@click.option("--status", help="nueva, asignada, en_gestion, respondida, cerrada or remitida.")
+@click.option("--status", help="Nueva, Asignada, En gestión, Respondida, Cerrada or Remitida (accents optional).")
 @click.option("--entity", "entity_code", help="DIVIPOLA code.")
 def tickets_list(status: str | None, entity_code: str | None) -> None:
     """Tickets, newest first, with theme, routing and deadline."""
     from sqlalchemy import select
 
+    from bot import labels
     from bot.themes import theme_labels
+    from surveys import formats
     from surveys.models import HelpRequest
 
     db.upgrade()
     query = select(HelpRequest).order_by(HelpRequest.id.desc())
     if status:
-        query = query.where(HelpRequest.status == status)
+        code = labels.status_code(status)
+        if code is None:
+            raise click.BadParameter(f"unknown status {status!r}", param_hint="--status")
+        query = query.where(HelpRequest.status == code)
     if entity_code:
         query = query.where(HelpRequest.entity_code == entity_code)
     with db.session_factory()() as session:
         rows = session.scalars(query).all()
     for t in rows:
-        click.echo(f"{t.code}  {t.status:10s}  {t.entity_code or '-':5s}  vence {t.due_date}  "
+        click.echo(f"{t.code}  {labels.label('status', t.status):10s}  {t.entity_code or '-':5s}  "
+                   f"vence {formats.day(t.due_date) if t.due_date else 'al validar'}  "
+                   f"{'pedida para ' + formats.day(t.requested_by_date) + '  ' if t.requested_by_date else ''}"
                    f"{'URGENTE ' if t.urgent else ''}{theme_labels(t.themes)}  → {t.direccion_tecnica or '-'}"
                    f" / {t.articulador or '-'}")
         click.echo(f"    {t.need[:150]}")
@@ -240,25 +323,83 @@ def tickets_list(status: str | None, entity_code: str | None) -> None:
 
 @tickets_group.command("update")
 @click.argument("code")
-@click.option("--status", required=True)
+@click.option("--status", help="The new status as shown (\"En gestión\") or its code (en_gestion).")
 @click.option("--note", help="Told to the requester in the chat.")
 @click.option("--actor", default=lambda: os.environ.get("USER", "der"), show_default="$USER")
 @click.option("--assignee")
 @click.option("--referred-to", help="For status remitida: the entity it is referred to.")
-def tickets_update(code: str, status: str, note: str | None, actor: str, assignee: str | None,
-                   referred_to: str | None) -> None:
-    """Move a ticket (the requester is notified through the outbox)."""
-    from bot import helpdesk
+@click.option("--due", "due", help="Another due date (YYYY-MM-DD, a business day); needs --reason.")
+@click.option("--reason", help="Why the due date changes (recorded and told to the requester).")
+@click.option("--wait", type=click.FloatRange(0, 600), default=10.0, show_default=True,
+              help="Seconds to wait for the sender's outcome when the notice can only go as a WhatsApp template.")
+def tickets_update(code: str, status: str | None, note: str | None, actor: str, assignee: str | None,
+                   referred_to: str | None, due: str | None, reason: str | None, wait: float) -> None:
+    """Change a ticket: its status, assignee, due date or a note (the requester is told through the outbox).
+
+    Exit status 3 when the change is saved but the requester is known NOT to have been notified.
+    Whether a WhatsApp template can go is the sender's environment's to say, not this shell's: when
+    the requester's 24-hour window is closed, the command waits for the sender's outcome (``--wait``)
+    and, if it has none yet, says what it depends on."""
+    from datetime import date
+
+    from bot import helpdesk, labels, outbox
+    from surveys import formats
     from surveys.models import utcnow
 
-    db.upgrade()
     try:
-        with db.transaction(db.default_engine()) as conn:
-            ticket = helpdesk.transition(conn, code.upper(), status, actor=actor, now=utcnow(), note=note,
-                                         assignee=assignee, referred_to=referred_to)
+        due_date = date.fromisoformat(due) if due else None
+    except ValueError as exc:
+        raise click.BadParameter("use YYYY-MM-DD", param_hint="--due") from exc
+    db.upgrade()
+    engine, now = db.default_engine(), utcnow()
+    try:
+        with db.transaction(engine) as conn:
+            ticket = helpdesk.change(conn, code.upper(), actor=actor, now=now, status=status, note=note,
+                                     assignee=assignee, referred_to=referred_to, due_date=due_date, due_reason=reason)
+            notice = helpdesk.notice_queued(conn, ticket, now)
+            needed = helpdesk.template_needed(conn, ticket.code, now)
     except helpdesk.InvalidTransition as exc:
         raise click.ClickException(str(exc)) from exc
-    click.echo(f"{ticket.code}: {ticket.status}")
+
+    due_shown = formats.day(ticket.due_date) if ticket.due_date else "—"
+    click.echo(f"{ticket.code}: {labels.label('status', ticket.status)}, vence {due_shown}")
+    if notice is None:
+        return
+    if needed is None:
+        click.echo(f"the requester is notified by {labels.label('channel', notice.channel)} (message #{notice.id})")
+        return
+    template = needed[0]
+    row = _settled(engine, notice.id, wait)
+    if row.status in (outbox.Status.SENT, outbox.Status.DELIVERED, outbox.Status.READ):
+        click.echo(f"the requester was notified with the WhatsApp template «{template.name}» (message #{row.id})")
+    elif row.status in outbox.FAILED_FOR_GOOD:
+        click.echo(f"warning: the requester was NOT notified — {row.error}. Call them, or fix the cause (for a "
+                   f"missing template: {template.env} in the sender's environment, see `m360 templates`) and "
+                   f"resend #{row.id} from `m360 outbox review --failed`.", err=True)
+        raise SystemExit(NOT_NOTIFIED)
+    else:  # no outcome yet: say what it depends on, never that it worked
+        here = "set in this shell too" if template.content_sid else "not set in this shell, which may differ"
+        click.echo(f"notice queued (message #{row.id}), not confirmed: the requester's 24-hour WhatsApp window is "
+                   f"closed, so it can only go as the template «{template.name}», if the sender's environment has "
+                   f"{template.env} ({here}). If it cannot go, the sender fails it, raises the «envio_fallido» alert "
+                   "and lists it in `m360 outbox review --failed`.", err=True)
+
+
+def _settled(engine: Any, row_id: int, wait: float) -> Any:
+    """The outbox row once the sender has dealt with it, or as it is after ``wait`` seconds."""
+    import time
+
+    from sqlalchemy import select
+
+    from bot import outbox
+
+    deadline = time.monotonic() + wait
+    while True:
+        with engine.connect() as conn:
+            row = conn.execute(select(outbox.OUTBOX).where(outbox.OUTBOX.c.id == row_id)).one()
+        if row.status not in (outbox.Status.PENDING, outbox.Status.SENDING) or time.monotonic() >= deadline:
+            return row
+        time.sleep(0.25)
 
 
 @main.group("alerts")
@@ -269,18 +410,22 @@ def alerts_group() -> None:
 @alerts_group.command("list")
 @click.option("--status", type=click.Choice(["abierta", "reconocida"]), default="abierta", show_default=True)
 @click.option("--limit", type=int, default=50, show_default=True)
-def alerts_list(status: str, limit: int) -> None:
-    """Alerts, newest first."""
+@click.option("--test", "include_test", is_flag=True, help="Also those raised by simulator conversations.")
+def alerts_list(status: str, limit: int, include_test: bool) -> None:
+    """Alerts, newest first (simulator conversations are test data: their alerts only with --test)."""
     from sqlalchemy import select
 
+    from bot import labels
+    from surveys import formats
     from surveys.models import Alert
 
     db.upgrade()
     with db.session_factory()() as session:
-        rows = session.scalars(select(Alert).where(Alert.status == status)
+        rows = session.scalars(select(Alert).where(Alert.status == status, *(() if include_test else (~Alert.test,)))
                                .order_by(Alert.id.desc()).limit(limit)).all()
     for a in rows:
-        click.echo(f"#{a.id}  {a.created_at:%Y-%m-%d %H:%M}  [{a.severity}] {a.rule}: {a.title}")
+        click.echo(f"#{a.id}  {formats.moment(a.created_at)}  [{labels.label('severity', a.severity)}] "
+                   f"{labels.label('rule', a.rule)}: {a.title}" + (" (prueba)" if a.test else ""))
     if not rows:
         click.echo(f"no alerts ({status})")
 
@@ -317,6 +462,13 @@ def alerts_check(force_digest: bool) -> None:
         with db.transaction(engine) as conn:
             digests += Alerts().send_digest(conn, utcnow(), force=True)
     click.echo(f"{overdue} overdue-ticket alert(s) raised; digest queued for {digests} destination(s)")
+    from bot.alerts import destinations_from_env, whatsapp_problem
+
+    with engine.connect() as conn:
+        problem = whatsapp_problem(conn, destinations_from_env(), utcnow())
+    if problem is not None:
+        click.echo(f"warning: alerts to the DER's WhatsApp (M360_DER_WHATSAPP_TO) are not delivered — {problem}",
+                   err=True)
 
 
 @main.group("users")
@@ -324,20 +476,34 @@ def users_group() -> None:
     """Accounts of the web panel (/panel)."""
 
 
+def _read_password(label: str, from_stdin: bool) -> str:
+    """One line of stdin, or asked twice without echo."""
+    from webhooks.auth import MIN_PASSWORD
+
+    if from_stdin or not sys.stdin.isatty():  # a script, CI, a container: the first line of stdin
+        password = sys.stdin.readline().rstrip("\n")
+        if not password:
+            raise click.ClickException("no password given: pipe it in, e.g. printf '%s\\n' 'una-clave-larga' | "
+                                       "m360 users create --username ana --role admin --password-stdin")
+        return password
+    return str(click.prompt(f"{label} (at least {MIN_PASSWORD} characters)", hide_input=True,
+                            confirmation_prompt=True))
+
+
 @users_group.command("create")
 @click.option("--username", required=True)
-@click.option("--role", type=click.Choice(["analyst", "der", "admin"]), required=True)
+@click.option("--role", type=click.Choice(["analyst", "der", "admin", "enlace"]), required=True,
+              help="enlace: sees only the tickets and alerts of the entities or region the directory gives "
+                   "the person whose `usuario` is this username (docs/enlaces.md).")
 @click.option("--name", default="", help="Full name, shown in the panel and in audit trails.")
 @click.option("--password-stdin", is_flag=True, help="Read the password from stdin instead of prompting.")
 def users_create(username: str, role: str, name: str, password_stdin: bool) -> None:
-    """Create a panel account (the password is asked twice, or read from stdin)."""
-    from webhooks.auth import MIN_PASSWORD, create_user
+    """Create a panel account. The password is asked twice at a terminal; without one (a script,
+    CI, a container) it is read from the first line of stdin:
+    printf '%s\n' 'una-clave-larga' | m360 users create --username ana --role admin --password-stdin"""
+    from webhooks.auth import create_user
 
-    if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
-    else:
-        password = click.prompt(f"Password (at least {MIN_PASSWORD} characters)", hide_input=True,
-                                confirmation_prompt=True)
+    password = _read_password("Password", password_stdin)
     db.upgrade()
     try:
         with db.transaction(db.default_engine()) as conn:
@@ -345,6 +511,23 @@ def users_create(username: str, role: str, name: str, password_stdin: bool) -> N
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"user {username.strip().lower()} ({role}) created: sign in at /panel/login")
+
+
+@users_group.command("password")
+@click.argument("username")
+@click.option("--password-stdin", is_flag=True, help="Read the new password from stdin instead of prompting.")
+def users_password(username: str, password_stdin: bool) -> None:
+    """Set an account's password; every panel session it has ends (signed out everywhere)."""
+    from webhooks.auth import change_password
+
+    password = _read_password("New password", password_stdin)
+    db.upgrade()
+    try:
+        with db.transaction(db.default_engine()) as conn:
+            change_password(conn, username, password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"password of {username.strip().lower()} changed; its panel sessions were ended")
 
 
 @users_group.command("list")
@@ -368,7 +551,7 @@ def users_list() -> None:
 @users_group.command("disable")
 @click.argument("username")
 def users_disable(username: str) -> None:
-    """Disable an account (it is signed out at its next request)."""
+    """Disable an account (its panel sessions end at once)."""
     from webhooks.auth import disable_user
 
     db.upgrade()
@@ -629,7 +812,7 @@ def questionnaire_validate(source: Path) -> None:
 
     try:
         q = xlsform.from_xlsform(source) if source.suffix == ".xlsx" else schema.load_yaml(source)
-        errors = conditions.check(q)
+        errors = conditions.check(q) + schema.digit_conflicts(q)
         xlsform.to_xform(q)
     except Exception as exc:  # report any problem in the file as a CLI error, not a traceback
         raise click.ClickException(f"{source}: {exc}") from exc
@@ -653,6 +836,21 @@ from bot.wave_cli import contacts, wave  # noqa: E402
 
 main.add_command(contacts)
 main.add_command(wave)
+
+from bot.territory_cli import (  # noqa: E402
+    entities_pending,
+    entities_reject,
+    entities_validate,
+    staff,
+    tickets_followup,
+    tickets_report,
+)
+
+main.add_command(staff)
+for command in (entities_pending, entities_validate, entities_reject):
+    entities_group.add_command(command)
+for command in (tickets_report, tickets_followup):
+    tickets_group.add_command(command)
 
 from analysis.cli import report, responses_import  # noqa: E402  (pandas is imported only when they run)
 

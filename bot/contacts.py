@@ -126,22 +126,22 @@ def validate(raw_rows: Iterable[dict[str, Any]], entity_codes: set[str]) -> tupl
             return [], [Problem(1, ", ".join(missing), f"faltan columnas; se esperan {', '.join(COLUMNS)}")]
     for index, raw in enumerate(raw_rows, start=2):
         found: list[Problem] = []
-        code = entity_code(_cell(raw.get("entidad_codigo")))
+        code = entity_code(cell(raw.get("entidad_codigo")))
         if code is None or code not in entity_codes:
-            given = _cell(raw.get("entidad_codigo"))
+            given = cell(raw.get("entidad_codigo"))
             found.append(Problem(index, "entidad_codigo", f"código DIVIPOLA desconocido: {given!r}"))
-        channel = parsing.normalize(_cell(raw.get("canal")))
+        channel = parsing.normalize(cell(raw.get("canal")))
         if channel not in CHANNELS:
             found.append(Problem(index, "canal", f"canal desconocido {channel!r}; use {', '.join(CHANNELS)}"))
-        address = normalize_address(channel, _cell(raw.get("direccion")))
+        address = normalize_address(channel, cell(raw.get("direccion")))
         if address is None and channel in CHANNELS:
             expected = "un chat id numérico" if channel == "telegram" else "un número E.164 (+573001234567)"
-            found.append(Problem(index, "direccion", f"{_cell(raw.get('direccion'))!r} no es {expected}"))
-        cargo = _cargo(_cell(raw.get("cargo")))
+            found.append(Problem(index, "direccion", f"{cell(raw.get('direccion'))!r} no es {expected}"))
+        cargo = _cargo(cell(raw.get("cargo")))
         if cargo is False:
-            found.append(Problem(index, "cargo", f"cargo desconocido {_cell(raw.get('cargo'))!r}; use secretario, "
+            found.append(Problem(index, "cargo", f"cargo desconocido {cell(raw.get('cargo'))!r}; use secretario, "
                                                  "jefe u otro"))
-        consent_text = _cell(raw.get("consentimiento"))
+        consent_text = cell(raw.get("consentimiento"))
         consent = None if not consent_text else parsing.parse_yes_no(consent_text)
         if consent_text and consent is None:
             found.append(Problem(index, "consentimiento", f"{consent_text!r}: use si, no o déjelo vacío"))
@@ -153,7 +153,7 @@ def validate(raw_rows: Iterable[dict[str, Any]], entity_codes: set[str]) -> tupl
             problems.extend(found)
             continue
         assert code is not None and address is not None and cargo is not False
-        rows.append(Row(index, code, channel, address, _cell(raw.get("nombre")) or None, cargo,
+        rows.append(Row(index, code, channel, address, cell(raw.get("nombre")) or None, cargo,
                         None if consent is None else consent == "si"))
     return rows, problems
 
@@ -193,7 +193,8 @@ def _cargo(value: str) -> str | None | bool:
     return str(parsed.value) if parsed.ok else False
 
 
-def _cell(value: Any) -> str:
+def cell(value: Any) -> str:
+    """A spreadsheet cell as text: empty for None, 3001234567 not 3001234567.0."""
     if value is None:
         return ""
     if isinstance(value, float) and value.is_integer():

@@ -20,11 +20,12 @@ import dataclasses
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from surveys import parsing
+from surveys import formats, parsing
 from surveys.engine import AnswerSet, Event, Finished, FlowState, Interviewer, Step
+from surveys.entities import is_territorial
 from surveys.messages import Option, Outbound
 from surveys.parsing import normalize
 from surveys.schema import Choice, QType, Question, Questionnaire
@@ -44,12 +45,15 @@ COMMANDS = {
     "borrar mi informacion": "forget", "olvidame": "forget",
 }
 
-MENU_ACTIONS = ("interview", "helpdesk", "my_requests", "help")
+MENU_ACTIONS = ("interview", "helpdesk", "my_requests", "my_results", "help")
 
 
 def command_of(text: str) -> str | None:
     folded = normalize(text).lstrip("/").strip()
-    return COMMANDS.get(folded)
+    command = COMMANDS.get(folded)
+    if command is None and parsing.is_greeting(text):  # "hola buenas", "buenas doctora": HOLA, never an answer
+        return "hello"
+    return command
 
 
 # ------------------------------------------------------------------ state, inputs, effects
@@ -76,8 +80,12 @@ class ConversationState:
     last_activity: str | None = None  # ISO time of the last interview turn (for expiry)
     suspended: dict[str, Any] | None = None  # a paused interview (flow, interview_id …) during a help request
     rating: str | None = None  # the closed ticket whose 1–5 rating is expected (mode "rating")
+    rating_queue: tuple[str, ...] = ()  # tickets closed meanwhile, rated one after the other
+    rating_flow: dict[str, Any] | None = None  # the rating's pick or confirmation ("muy buena": ¿4 o 5?)
     invitation: dict[str, Any] | None = None  # a wave's pending invitation: {"wave", "period", "questionnaire"}
     wave: int | None = None  # the wave of the interview in progress, if it belongs to one
+    # A deep link for another entity than the chat's (mode "switch_entity"): {"token", "entity", "back"}
+    switch: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = {"mode": self.mode, "flow": self.flow, "interview_id": self.interview_id, "paused": self.paused,
@@ -86,15 +94,23 @@ class ConversationState:
             data["suspended"] = self.suspended
         if self.rating is not None:
             data["rating"] = self.rating
+        if self.rating_queue:
+            data["rating_queue"] = list(self.rating_queue)
+        if self.rating_flow is not None:
+            data["rating_flow"] = self.rating_flow
         if self.invitation is not None:
             data["invitation"] = self.invitation
         if self.wave is not None:
             data["wave"] = self.wave
+        if self.switch is not None:
+            data["switch"] = self.switch
         return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | None) -> ConversationState:
-        return cls(**data) if data else cls()
+        if not data:
+            return cls()
+        return cls(**{**data, "rating_queue": tuple(data.get("rating_queue", ()))})
 
     def suspend_interview(self) -> ConversationState:
         """A fresh state whose ``suspended`` keeps this one's paused interview."""
@@ -138,6 +154,15 @@ class OptedIn:
 @dataclass(frozen=True)
 class Forget:
     """The person confirmed "BORRAR MIS DATOS": the host erases their personal data (bot.privacy)."""
+
+
+@dataclass(frozen=True)
+class EntitySwitched:
+    """The person confirmed that this chat now answers for the entity of invitation ``token``: the
+    host uses the invitation (checking it is still free) and binds the chat to its entity."""
+
+    token: str
+    entity: str
 
 
 @dataclass(frozen=True)
@@ -187,8 +212,25 @@ class TicketsQuery:
     code: str | None = None
 
 
+@dataclass(frozen=True)
+class ResultsQuery:
+    """"Mis resultados": the host renders the entity's ficha as chat text, with a link to the
+    printable one (bot.results)."""
+
+
+@dataclass(frozen=True)
+class OtherEntityRegistered:
+    """Registration finished for a grupo de valor outside DIVIPOLA ("OTRA"): the host registers the
+    entity (pending the DER's validation) and links the contact to it (bot.grupos)."""
+
+    group: str  # esquema_asociativo | instancia_participacion | entidad_nacional | cooperante | otro
+    name: str
+    seat: str | None  # where it is, as written ("Huila", "nacional")
+
+
 Effect = (ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | InterviewStarted | InterviewEvent | InterviewStatus
-          | HelpRequested | TicketsQuery | TicketRated | WaveJoined | Forget)
+          | HelpRequested | TicketsQuery | TicketRated | WaveJoined | Forget | ResultsQuery | OtherEntityRegistered
+          | EntitySwitched)
 
 
 @dataclass(frozen=True)
@@ -228,7 +270,8 @@ class Conversation:
 
     def engine(self, key: str) -> Interviewer:
         if key not in self._engines:
-            self._engines[key] = Interviewer(self._by_key(key), self.entities, self.t, suggester=self._suggest)
+            questionnaire = _RATING_QUESTIONNAIRE if key == _RATING_QUESTIONNAIRE.key else self._by_key(key)
+            self._engines[key] = Interviewer(questionnaire, self.entities, self.t, suggester=self._suggest)
         return self._engines[key]
 
     # -- entry point
@@ -245,12 +288,14 @@ class Conversation:
             return self._opted_out(state, contact, text, command, now)
         if command == "optout":
             return self._opt_out(state)
+        if state.mode == "switch_entity" and state.switch is not None:
+            return self._switch_entity(state, contact, text, command)
         if state.in_interview and self._expired(state, now):
             expired = self._expire(state)
             menu = self._show_menu(expired.state)
             return Turn(expired.replies + menu.replies, menu.state, expired.effects)
         if state.mode == "registro" or not _registered(contact):
-            return self._registration(state, contact, text, command)
+            return self._registration(state, contact, text, command, now)
         if state.invitation is not None:
             answered = self._invitation_reply(state, contact, text, command, now)
             if answered is not None:
@@ -260,14 +305,73 @@ class Conversation:
         if state.mode == "interview" and state.in_interview:
             return self._interview(state, contact, text, command, now)
         if state.mode == "helpdesk" and state.flow is not None:
-            return self._helpdesk(state, text, command)
+            return self._helpdesk(state, text, command, now)
         if state.mode == "rating":
             return self._rating(state, contact, text, command, now)
         return self._menu_turn(state, contact, text, command, now)
 
+    # -- what is being asked, and a deep link for another entity
+
+    def current_prompt(self, state: ConversationState, contact: ContactView) -> list[Outbound]:
+        """What the conversation waits for, asked again, changing nothing (after an edited message,
+        or a switch of entity declined); nothing when it waits for nothing in particular."""
+        if state.mode == "forget_confirm":
+            return [Outbound(self.t("forget_confirm"), self._yes_no_options())]
+        if state.mode == "resubscribe" or contact.opted_out:
+            return [Outbound(self.t("resubscribe_prompt"), self._yes_no_options())]
+        if state.mode == "switch_entity" and state.switch is not None:
+            return [self._switch_question(state.switch, contact)]
+        if state.mode == "resume_prompt" and state.flow is not None:
+            return [self._resume_question(FlowState.from_json(state.flow))]
+        if state.mode == "rating":
+            return [Outbound(self.t("ticket_rate"), rating_options(self.t))]
+        if state.mode in ("registro", "interview", "helpdesk") and state.flow is not None and not state.paused:
+            flow = FlowState.from_json(state.flow)
+            return self.engine(flow.questionnaire).prompt(flow)
+        if state.mode == "menu":
+            return self._show_menu(state).replies
+        return []
+
+    def offer_switch(self, state: ConversationState, contact: ContactView, entity: str, token: str) -> Turn:
+        """A deep link for ``entity`` opened in a chat registered for another one: the chat is not
+        rebound (nor the link used up) unless the person says so."""
+        back = state.switch["back"] if state.mode == "switch_entity" and state.switch else state.mode
+        switch = {"token": token, "entity": entity, "back": back}
+        return Turn([self._switch_question(switch, contact)],
+                    dataclasses.replace(state, mode="switch_entity", switch=switch))
+
+    def _switch_question(self, switch: dict[str, Any], contact: ContactView) -> Outbound:
+        return Outbound(self.t("switch_entity.confirm", current=self.entity_display(contact.entity_code),
+                               entity=self.entity_display(switch["entity"])), self._yes_no_options())
+
+    def _switch_entity(self, state: ConversationState, contact: ContactView, text: str, command: str | None) -> Turn:
+        assert state.switch is not None
+        answer = parsing.parse_yes_no(text)
+        back = dataclasses.replace(state, mode=state.switch["back"], switch=None)
+        if answer == "si":
+            effects: list[Effect] = [EntitySwitched(state.switch["token"], state.switch["entity"])]
+            if back.mode == "helpdesk":  # a request being written for the other entity is left unsent
+                back = back.restored("menu")
+            if back.in_interview and not back.paused:  # it was the other entity's interview: it waits, paused
+                effects.append(InterviewStatus("pausada"))
+            done = [Outbound(self.t("switch_entity.done", entity=self.entity_display(state.switch["entity"])))]
+            if back.in_interview:
+                done.append(Outbound(self.t("interview_waiting")))
+            menu = self._show_menu(dataclasses.replace(back, paused=back.in_interview or back.paused))
+            return Turn(done + menu.replies, menu.state, effects)
+        if answer == "no" or command in ("menu", "hello", "resume", "back", "pause"):
+            kept = Outbound(self.t("switch_entity.kept", entity=self.entity_display(contact.entity_code)))
+            return Turn([kept] + self.current_prompt(back, contact), back)
+        return Turn([Outbound(self.t("hint.yes_no")), self._switch_question(state.switch, contact)], state)
+
+    def entity_display(self, code: str | None) -> str:
+        entity = self.entities.get(code) if code else None
+        return entity.display if entity is not None else (code or "-")
+
     # -- registration (consent, entity, name, cargo)
 
-    def _registration(self, state: ConversationState, contact: ContactView, text: str, command: str | None) -> Turn:
+    def _registration(self, state: ConversationState, contact: ContactView, text: str, command: str | None,
+                      now: datetime) -> Turn:
         engine = self.engine(self.registration.key)
         if state.mode != "registro" or state.flow is None:
             # The registration questionnaire's intro is the greeting.
@@ -282,6 +386,8 @@ class Conversation:
             return Turn([Outbound(self.t("paused"))], dataclasses.replace(state, paused=True))
         if command in ("menu", "hello", "resume"):
             return Turn(engine.prompt(flow), state)
+        if command is None and self._later(engine, flow, text, now):
+            return Turn([Outbound(self.t("later"))], dataclasses.replace(state, paused=True))
         step = _navigate(engine, flow, command) or engine.reply(flow, text)
         return self._registration_step(state, [], step)
 
@@ -295,8 +401,14 @@ class Conversation:
             return Turn(before + step.messages, dataclasses.replace(state, flow=step.state.to_json()), effects)
         if finished.status == "rechazada":
             return Turn(before + step.messages, ConversationState(mode="new"), effects)
-        entity = self.entities.get(step.state.answers.get("entidad", ""))
+        answers = step.state.answers
+        entity = self.entities.get(answers.get("entidad", ""))
         done = [Outbound(self.t("registered", entity=entity.display))] if entity is not None else []
+        if entity is None and answers.get("entidad"):  # "OTRA": a grupo de valor, validated by the DER
+            name = " ".join(str(answers.get("entidad_nombre") or "").split())[:120]
+            effects.append(OtherEntityRegistered(str(answers.get("grupo_valor") or "otro"), name,
+                                                 answers.get("entidad_sede")))
+            done = [Outbound(self.t("registered_other", entity=name))]
         if state.invitation is not None:  # came through a wave's link: offer its interview, not the menu
             ready = Outbound(self.t("wave.ready"), (Option(self.t("wave.start_button"), self.t("wave.start_reply")),))
             return Turn(before + step.messages + done + [ready],
@@ -310,8 +422,11 @@ class Conversation:
         question = self.registration.question(event.question)
         if question.type is QType.CONSENT:
             return [ConsentRecorded(event.value == "si", self.registration.version, question.label)]
-        field_name = {QType.ENTITY: "entity_code"}.get(question.type, question.prefill or question.name)
-        return [ProfileUpdated({field_name: event.value})]
+        if question.prefill is None:  # about a grupo de valor: used when registration finishes
+            return []
+        if question.type is QType.ENTITY:  # "OTRA" is not an entity yet (OtherEntityRegistered)
+            return [ProfileUpdated({"entity_code": event.value})] if self.entities.get(str(event.value)) else []
+        return [ProfileUpdated({question.prefill: event.value})]
 
     # -- menu
 
@@ -328,16 +443,46 @@ class Conversation:
             # "new": first contact after registration data came from elsewhere; "idle": after an interview.
             greet = state.mode == "new" or command == "hello"
             greeting = [Outbound(self.t("greeting", name=f" {contact.name}" if contact.name else ""))]
+            if command is None:  # a choice or a need written right after a ticket or an interview is taken
+                routed = self._route(dataclasses.replace(state, mode="menu"), contact, text, now, praise=False)
+                if routed is not None:
+                    return Turn((greeting if greet else []) + routed.replies, routed.state, routed.effects)
             turn = self._show_menu(state)
             return Turn((greeting if greet else []) + turn.replies, turn.state)
         if command == "help":
             return self._with_menu(state, self.t("help"))
+        routed = self._route(state, contact, text, now)
+        if routed is not None:
+            return routed
+        return Turn([Outbound(self.t("menu_invalid", n=len(MENU_ACTIONS)), self._menu_options())], state)
+
+    def _route(self, state: ConversationState, contact: ContactView, text: str, now: datetime,
+               praise: bool = True) -> Turn | None:
+        """What a message at the menu asks for; None when it names no choice.
+
+        A menu choice is navigation, not a stored answer: one choice named among other words ("ver mis
+        solicitudes por favor") is taken without a "¿Quiso decir?"; MENU undoes it. A message that rates
+        or praises the assistance ("quiero calificar la asistencia", "… le pondría un cuatro") starts the
+        interview; one that describes a need starts the request with it; one that does both is asked which.
+        Without ``praise`` (right after an interview or a ticket, where "excelente la atención, gracias"
+        is a thank-you) only a choice or a need is taken."""
         parsed = parsing.parse_answer(_MENU_QUESTIONNAIRE, self._menu, text)
-        if not parsed.ok or parsed.confirm:
-            if self._looks_like_need(text):  # "necesito ayuda con el plan indicativo": start the request
-                return self._start_helpdesk(state, need=text)
-            return Turn([Outbound(self.t("menu_invalid", n=len(MENU_ACTIONS)), self._menu_options())], state)
+        rating, need = praise and self._looks_like_rating(text), self._looks_like_need(text)
+        if rating and need:
+            return self._with_menu(state, self.t("menu_which"))
+        if rating:
+            return self._start_or_resume(state, contact, now)
+        # "necesito ayuda con el plan indicativo" is the request itself; "necesito saber cómo va mi solicitud"
+        # and "necesito responder la encuesta" name another choice in so many words.
+        if need and (not parsed.ok or (parsed.confirm and parsed.value not in ("interview", "my_requests"))):
+            return self._start_helpdesk(state, need=text)
+        if parsed.candidates:  # "mis solicitudes y la ayuda": two choices named apart
+            return self._with_menu(state, self.t("menu_unclear"))
+        if not parsed.ok:
+            return None
         action = parsed.value
+        if action in ("interview", "my_results") and not is_territorial(contact.entity_code):
+            return self._with_menu(state, self.t("territorial_only"))  # a grupo de valor: the mesa de ayuda
         if action == "interview":
             return self._start_or_resume(state, contact, now)
         if action == "helpdesk":
@@ -345,6 +490,9 @@ class Conversation:
         if action == "my_requests":
             menu = self._show_menu(state)
             return Turn(menu.replies, menu.state, [TicketsQuery()])
+        if action == "my_results":
+            menu = self._show_menu(state)
+            return Turn(menu.replies, menu.state, [ResultsQuery()])
         return self._with_menu(state, self.t("help"))
 
     # -- mesa de ayuda (the intake of a help request)
@@ -356,26 +504,67 @@ class Conversation:
         step = self.engine(self.helpdesk.key).start({"need": need} if need else None)
         return self._helpdesk_step(dataclasses.replace(state.suspend_interview(), mode="helpdesk"), step)
 
-    def _helpdesk(self, state: ConversationState, text: str, command: str | None) -> Turn:
+    def _helpdesk(self, state: ConversationState, text: str, command: str | None, now: datetime) -> Turn:
         assert state.flow is not None
         flow = FlowState.from_json(state.flow)
         engine = self.engine(flow.questionnaire)
         if command in ("menu", "pause"):
             menu = self._show_menu(state.restored("menu"))
             return Turn([Outbound(self.t("ticket_cancelled"))] + menu.replies, menu.state)
+        today = formats.local(now).date()
+        if flow.finished:
+            return self._review(state, engine, flow, text, command, today)
         if command in ("hello", "resume"):
             return Turn(engine.prompt(flow), state)
         if command == "help":
             return Turn([Outbound(self.t("help") + "\n\n" + self.t("continue_with"))] + engine.prompt(flow), state)
-        step = _navigate(engine, flow, command) or engine.reply(flow, text)
-        return self._helpdesk_step(state, step)
+        if (flow.pending or {}).get("kind") == "suggestion" and _LIST_CHOICE.fullmatch(text):
+            # "1" at "Entiendo que su solicitud es sobre … ¿Es correcto?": the theme list was never
+            # shown, so a number chooses nothing from it. Ask Sí/No again ("no" shows the list).
+            return Turn([Outbound(self.t("hint.yes_no"))] + engine.prompt(flow), state)
+        step = _navigate(engine, flow, command) or engine.reply(flow, text, today)
+        return self._helpdesk_step(state, step, today)
 
-    def _helpdesk_step(self, state: ConversationState, step: Step) -> Turn:
-        if step.state.status == "completa":
+    def _helpdesk_step(self, state: ConversationState, step: Step, today: date | None = None) -> Turn:
+        state = dataclasses.replace(state, flow=step.state.to_json())
+        if step.state.status == "completa":  # nothing is sent before the person has read it back
+            return Turn(step.messages + [self._summary(step.state, today)], state)
+        return Turn(step.messages, state)
+
+    def _review(self, state: ConversationState, engine: Interviewer, flow: FlowState, text: str,
+                command: str | None, today: date) -> Turn:
+        """The reply to the intake's summary: Sí sends it, ATRAS goes back to correct, MENU drops it."""
+        if command == "back":
+            step = engine.back(dataclasses.replace(flow, status="en_curso"))
+            return Turn(step.messages, dataclasses.replace(state, flow=step.state.to_json()))
+        summary = self._summary(flow, today)
+        if command == "help":
+            return Turn([Outbound(self.t("help")), summary], state)
+        answer = parsing.parse_yes_no(text) if command is None else None
+        if answer == "si":
             done = state.restored("idle")
             reminder = [Outbound(self.t("interview_waiting"))] if done.in_interview else []
-            return Turn(step.messages + reminder, done, [HelpRequested(dict(step.state.answers))])
-        return Turn(step.messages, dataclasses.replace(state, flow=step.state.to_json()))
+            return Turn(reminder, done, [HelpRequested(dict(flow.answers))])
+        if answer == "no":
+            return Turn([Outbound(self.t("intake.fix"), self._yes_no_options())], state)
+        if command is not None:
+            return Turn([summary], state)
+        return Turn([Outbound(self.t("pending_again", prompt=summary.text), summary.options)], state)
+
+    def _summary(self, flow: FlowState, today: date | None) -> Outbound:
+        """ "Revisemos su solicitud: • Necesidad: … • Temas: …": every answer, as the person reads it."""
+        engine = self.engine(flow.questionnaire)
+        lines = []
+        for question in engine.q.questions:
+            if question.name not in flow.answers:
+                continue
+            label = self.t(f"intake.fields.{question.name}") if self.t.has(f"intake.fields.{question.name}") \
+                else question.label
+            value = engine.describe(question, flow.answers[question.name], today)
+            if len(value) > SUMMARY_MAX:
+                value = value[: SUMMARY_MAX - 1].rstrip() + "…"
+            lines.append(f"• {label}: {value}")
+        return Outbound(self.t("intake.summary", lines="\n".join(lines)), self._yes_no_options())
 
     def _suggest(self, question: Question, source: Any) -> Any:
         """Themes proposed for a need (bot.themes); None when nothing matches (the list is shown)."""
@@ -390,7 +579,18 @@ class Conversation:
         if self.helpdesk is None or self.classifier is None or len(text.split()) < 3:
             return False
         strong = [theme for theme, score in self.classifier.classify(text) if score >= 0.5]  # not "pdt" alone
-        return bool(strong) or any(w in normalize(text) for w in NEED_WORDS)
+        folded = normalize(text)
+        return bool(strong) or any(w in folded for w in self.t.words("need_words"))
+
+    def _looks_like_rating(self, text: str) -> bool:
+        """ "quiero calificar la asistencia", "le pondría un cuatro", "la atención ha sido excelente": an
+        evaluation, which is the interview."""
+        folded = f" {normalize(text)} "
+
+        def says(key: str) -> bool:
+            return any(f" {w}" in folded for w in self.t.words(key))
+
+        return says("rating_words") or (says("praise_words") and says("praise_subjects"))
 
     def _show_menu(self, state: ConversationState) -> Turn:
         lines = [self.t("menu_title")] + [f"{i}. {self.t(f'menu.{a}')}" for i, a in enumerate(MENU_ACTIONS, 1)]
@@ -408,15 +608,33 @@ class Conversation:
 
     def _rating(self, state: ConversationState, contact: ContactView, text: str, command: str | None,
                 now: datetime) -> Turn:
-        back = dataclasses.replace(state, mode="menu", rating=None)
-        parsed = parsing.parse_answer(_RATING_QUESTIONNAIRE, _RATING_QUESTIONNAIRE.questions[0], text)
-        if command is None and parsed.ok and not parsed.confirm and state.rating is not None:
-            score = int(parsed.value)
-            menu = self._show_menu(back)
-            thanks = Outbound(self.t("ticket_rated", code=state.rating, score=score))
-            return Turn([thanks] + menu.replies, menu.state, [TicketRated(state.rating, score)])
-        # Anything else is an ordinary message: the rating is not insisted on.
+        """The reply to "¿Cómo califica la atención…?" after a ticket closed. Read like any rating question
+        (a two-value reply such as "muy buena" gets the pick "¿4 o 5?"); anything that is not a rating is an
+        ordinary message: the rating, and those queued after it, are not insisted on."""
+        code = state.rating
+        if command is None and code is not None:
+            engine = self.engine(_RATING_QUESTIONNAIRE.key)
+            flow = (FlowState.from_json(state.rating_flow) if state.rating_flow is not None
+                    else FlowState(questionnaire=_RATING_QUESTIONNAIRE.key, current=_RATING_QUESTION.name))
+            step = engine.reply(flow, text)
+            score = next((e.value for e in step.events if isinstance(e, AnswerSet)), None)
+            if score is not None:
+                return self._rated(state, code, int(score))
+            if step.state.pending is not None and step.state.failures <= flow.failures:  # a pick, not a repeat
+                return Turn(step.messages, dataclasses.replace(state, rating_flow=step.state.to_json()))
+        back = dataclasses.replace(state, mode="menu", rating=None, rating_queue=(), rating_flow=None)
         return self.handle(back, contact, text, now)
+
+    def _rated(self, state: ConversationState, code: str, score: int) -> Turn:
+        thanks = Outbound(self.t("ticket_rated", code=code, score=score))
+        effects: list[Effect] = [TicketRated(code, score)]
+        if state.rating_queue:  # another ticket closed meanwhile: its rating is asked now
+            following, *rest = state.rating_queue
+            ask = Outbound(self.t("ticket_rate_next", code=following), rating_options(self.t))
+            after = dataclasses.replace(state, rating=following, rating_queue=tuple(rest), rating_flow=None)
+            return Turn([thanks, ask], after, effects)
+        menu = self._show_menu(dataclasses.replace(state, mode="menu", rating=None, rating_flow=None))
+        return Turn([thanks] + menu.replies, menu.state, effects)
 
     # -- the interview
 
@@ -435,7 +653,7 @@ class Conversation:
     def _invitation_reply(self, state: ConversationState, contact: ContactView, text: str, command: str | None,
                           now: datetime) -> Turn | None:
         """A message while a wave's invitation is pending. It starts (or resumes) that wave's
-        interview, "No" declines it; commands, ticket codes, menu choices 2–4 and help requests
+        interview, "No" declines it; commands, ticket codes, menu choices 2–5 and help requests
         take their usual course (the invitation keeps waiting). None: not an answer to it."""
         if state.mode not in ("new", "menu", "idle") and not (state.mode == "interview" and state.paused):
             return None
@@ -496,8 +714,28 @@ class Conversation:
             return Turn([Outbound(self.t("paused"))], paused, [InterviewStatus("pausada")])
         if command in ("hello", "resume"):
             return Turn(engine.prompt(flow), state)
-        step = _navigate(engine, flow, command) or engine.reply(flow, text)
+        if command is None and self._later(engine, flow, text, now):  # "ahorita no puedo, estoy en reunión"
+            paused = dataclasses.replace(state, paused=True)
+            return Turn([Outbound(self.t("paused"))], paused, [InterviewStatus("pausada")])
+        step = _navigate(engine, flow, command) or engine.reply(flow, text, formats.local(now).date())
         return self._interview_step(dataclasses.replace(state, last_activity=now.isoformat()), step, [])
+
+    def _later(self, engine: Interviewer, flow: FlowState, text: str, now: datetime) -> bool:
+        """ "Ahorita no, estoy en reunión": the person is busy, which is neither an answer nor a refusal.
+        At a consent question it never counts as a "No" (Ley 1581: consent is a free choice, and a busy
+        person has not made it); elsewhere only when it does not answer the question ("por ahora no" is a
+        fine "No" to "¿Desea que un asesor lo contacte?")."""
+        if flow.current is None or not parsing.not_now(text):
+            return False
+        question = engine.q.question(flow.current)
+        if question.type is QType.CONSENT:
+            return True
+        if not parsing.not_now(text, busy_only=True):  # "más adelante" may answer "¿Desea que lo contacten?"
+            return False
+        if flow.pending is not None:
+            return True
+        parsed = parsing.parse_answer(engine.q, question, text, today=formats.local(now).date())
+        return not ((parsed.ok and not parsed.confirm) or parsed.candidates)
 
     def _interview_step(self, state: ConversationState, step: Step, effects: list[Effect]) -> Turn:
         effects = effects + [InterviewEvent(e) for e in step.events]
@@ -520,8 +758,11 @@ class Conversation:
         if answer == "no" or command in ("menu", "hello", "help"):
             turn = self._show_menu(state)
             return Turn(([Outbound(self.t("help"))] if command == "help" else []) + turn.replies, turn.state)
+        if command == "pause" or parsing.not_now(text):  # "PAUSA", "más tarde": it stays paused
+            return Turn([Outbound(self.t("paused"))], dataclasses.replace(state, mode="interview", paused=True))
         assert state.flow is not None
-        return Turn([self._resume_question(FlowState.from_json(state.flow))], state)
+        again = self._resume_question(FlowState.from_json(state.flow))
+        return Turn([Outbound(self.t("pending_again", prompt=again.text), again.options)], state)
 
     def _expired(self, state: ConversationState, now: datetime) -> bool:
         if state.last_activity is None:
@@ -584,28 +825,42 @@ class Conversation:
 # ------------------------------------------------------------------ helpers
 
 
-NEED_WORDS = ("necesit", "ayuda con", "asesor", "capacita", "apoyo", "asistencia tecnica", "acompanamiento")
-_TICKET = re.compile(r"\bMDA-\d{4}-\d{5}\b", re.IGNORECASE)
+# "MDA-2026-00012", "MDA 2026 00012", "mda-2026-12", "estado mda 2026 2": the code as people type it.
+SUMMARY_MAX = 280  # characters of one answer in the intake's summary (a long need is cut: it is stored whole)
+_TICKET = re.compile(r"\bMDA[\s_-]*(\d{4})[\s_-]*(\d{1,5})\b", re.IGNORECASE)
+# Option numbers as people type them: "1", "#2", "opción 3", "1, 4", "2 y 5", "1-3", "la dos".
+_NUMBER = r"(\d{1,3}|uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce)"
+_LIST_CHOICE = re.compile(rf"\s*(opci[oó]n(es)?\s*|la\s+|el\s+|#)?{_NUMBER}(\s*(,|;|-|\by\b|\be\b|\s)\s*{_NUMBER})*"
+                          r"\s*[.!]*\s*", re.IGNORECASE)
 
 
 def ask_rating(state: ConversationState, code: str) -> ConversationState | None:
     """The state in which the next message rates closed ticket ``code``; None when the contact is in
-    the middle of something (an interview, a request, registration): then they are not asked."""
+    the middle of something (an interview, a request, registration): then they are not asked. While
+    another ticket's rating is awaited, ``code`` waits its turn (``rating`` stays that other ticket):
+    the two are asked one after the other."""
     if state.mode not in ("menu", "idle", "rating"):
         return None
-    return dataclasses.replace(state, mode="rating", rating=code)
+    if state.mode == "rating" and state.rating not in (None, code):
+        queue = state.rating_queue if code in state.rating_queue else (*state.rating_queue, code)
+        return dataclasses.replace(state, rating_queue=queue)
+    return dataclasses.replace(state, mode="rating", rating=code, rating_flow=None)
 
 
 INVITABLE_MODES = ("new", "menu", "idle")
 
 
+def available(state: ConversationState) -> bool:
+    """Whether a proactive message may come now: not while the contact is in the middle of
+    something (an interview, a request, registration, a rating). A paused interview is not in the way."""
+    return state.mode in INVITABLE_MODES or (state.mode == "interview" and state.paused)
+
+
 def invite(state: ConversationState, invitation: dict[str, Any]) -> ConversationState | None:
     """The state in which the next message answers a wave's invitation; None while the contact is
-    in the middle of something (an interview, a request, registration, a rating): a proactive
-    message never breaks a conversation, so the caller tries again later. A paused interview is
-    not in the way (accepting resumes it)."""
-    paused = state.mode == "interview" and state.paused
-    if state.mode not in INVITABLE_MODES and not paused:
+    not ``available``: a proactive message never breaks a conversation, so the caller tries again
+    later (accepting resumes a paused interview)."""
+    if not available(state):
         return None
     return dataclasses.replace(state, invitation=dict(invitation))
 
@@ -616,7 +871,7 @@ def rating_options(text: Texts) -> tuple[Option, ...]:
 
 def ticket_code(text: str) -> str | None:
     match = _TICKET.search(text)
-    return match.group(0).upper() if match else None
+    return f"MDA-{match.group(1)}-{int(match.group(2)):05d}" if match else None
 
 
 def _registered(contact: ContactView) -> bool:
@@ -644,16 +899,9 @@ def _menu_question(text: Texts) -> Question:
     return Question(name="menu", type=QType.SELECT_ONE, label=text("menu_title"), choices="menu")
 
 
-_MENU_SYNONYMS = {
-    "interview": ("responder", "monitoreo", "encuesta", "entrevista", "monitoreo 360"),
-    "helpdesk": ("asistencia", "asistencia tecnica", "solicitar", "pedir ayuda", "mesa de ayuda"),
-    "my_requests": ("solicitudes", "mis solicitudes", "estado"),
-    "help": ("ayuda",),
-}
-
-
 def _menu_choices(text: Texts) -> tuple[Choice, ...]:
-    return tuple(Choice(a, text(f"menu.{a}"), _MENU_SYNONYMS[a]) for a in MENU_ACTIONS)
+    """The menu as a choice list: its labels and the words people use for each (texts ``menu_words``)."""
+    return tuple(Choice(a, text(f"menu.{a}"), text.words(f"menu_words.{a}")) for a in MENU_ACTIONS)
 
 
 def _menu_questionnaire() -> Questionnaire:
@@ -679,3 +927,4 @@ def _rating_questionnaire() -> Questionnaire:
 
 
 _RATING_QUESTIONNAIRE = _rating_questionnaire()
+_RATING_QUESTION = _RATING_QUESTIONNAIRE.questions[0]

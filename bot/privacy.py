@@ -2,7 +2,10 @@
 
 Personal data here is a contact's number or chat id, name, cargo, conversation state and the text of
 their messages. What an entity answered (interviews, answers, tickets) is the entity's and is kept,
-anonymised: after :func:`forget` it is linked only to a contact row that says nothing about anyone.
+anonymised: after :func:`forget` it is linked only to a contact row that says nothing about anyone,
+and the phone numbers, e-mail addresses and name the person wrote into it are replaced by markers
+(bot.redaction) — in their answers, their tickets and the DER's notes on them, the alerts those
+raised and the copies of those alerts sent to the DER.
 
 - :func:`forget` — a person's "BORRAR MIS DATOS" in the chat, ``m360 contacts forget``, and the
   retention sweep all end here, in the caller's transaction.
@@ -21,17 +24,33 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, select, update
+from sqlalchemy import Connection, Engine, delete, func, or_, select, update
 
+from analysis.coding import storage as coding_storage
+from bot import redaction
 from bot.periodic import Periodic
 from surveys import db
-from surveys.models import ConsentRecord, Contact, MessageLog, OutboxMessage, utcnow
+from surveys.models import (
+    Alert,
+    Answer,
+    AnswerCoding,
+    ConsentRecord,
+    Contact,
+    HelpRequest,
+    HelpRequestEvent,
+    Interview,
+    MessageLog,
+    OutboxMessage,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 CONTACTS = Contact.__table__
 MESSAGES = MessageLog.__table__
 OUTBOX = OutboxMessage.__table__
 CONSENTS = ConsentRecord.__table__
+INTERVIEWS, ANSWERS, CODINGS = Interview.__table__, Answer.__table__, AnswerCoding.__table__
+REQUESTS, EVENTS, ALERTS = HelpRequest.__table__, HelpRequestEvent.__table__, Alert.__table__
 DEFAULT_RETENTION_DAYS = 730
 ERASED = "borrado"  # what stands in for an address, a name or a message text once forgotten
 
@@ -41,6 +60,7 @@ class Forgotten:
     contact_id: int
     messages: int  # message log rows deleted
     outbox: int  # outbox rows cancelled or blanked
+    redacted: int = 0  # rows of what they wrote (answers, tickets, notes, alerts) with identifiers replaced
 
 
 def record_consent(conn: Connection, contact_id: int, *, given: bool, version: str | None, text: str | None,
@@ -70,6 +90,7 @@ def forget(conn: Connection, contact_id: int, now: datetime | None = None) -> Fo
     outbox rows are cancelled; every outbox row loses its address and text. The consent's version
     and date stay: they record on what basis data was processed."""
     now = now or utcnow()
+    redacted = redact_writings(conn, contact_id)  # first: it reads the person's name, number and messages
     conn.execute(update(CONTACTS).where(CONTACTS.c.id == contact_id).values(
         address=erased_address(contact_id), name=None, cargo=None, consent_text=None, state={},
         opted_out=True, opted_out_at=now, forgotten_at=now))
@@ -78,8 +99,63 @@ def forget(conn: Connection, contact_id: int, now: datetime | None = None) -> Fo
                  .values(status="failed", error="contact data erased", locked_until=None, updated_at=now))
     outbox = conn.execute(update(OUTBOX).where(OUTBOX.c.contact_id == contact_id)
                           .values(address=ERASED, text=ERASED, options=None, payload=None)).rowcount or 0
-    log.info("contact %s: personal data erased (%s messages, %s outbox rows)", contact_id, messages, outbox)
-    return Forgotten(contact_id, messages, outbox)
+    log.info("contact %s: personal data erased (%s messages, %s outbox rows, %s texts redacted)", contact_id,
+             messages, outbox, redacted)
+    return Forgotten(contact_id, messages, outbox, redacted)
+
+
+def redact_writings(conn: Connection, contact_id: int) -> int:
+    """Replace the person's phone numbers, e-mail addresses and name in everything they wrote that
+    the entity keeps, and in its copies; the rest of each text stays. Returns how many rows changed."""
+    contact = conn.execute(select(CONTACTS.c.name, CONTACTS.c.address).where(CONTACTS.c.id == contact_id)).one()
+    interviews = select(INTERVIEWS.c.id).where(INTERVIEWS.c.contact_id == contact_id).scalar_subquery()
+    tickets = select(REQUESTS.c.id).where(REQUESTS.c.contact_id == contact_id).scalar_subquery()
+    answers = conn.execute(select(ANSWERS.c.id, ANSWERS.c.raw_text, ANSWERS.c.value)
+                           .where(ANSWERS.c.interview_id.in_(interviews))).all()
+    requests = conn.execute(select(REQUESTS.c.id, REQUESTS.c.need, REQUESTS.c.requested_by_date)
+                            .where(REQUESTS.c.contact_id == contact_id)).all()
+    said = conn.execute(select(MESSAGES.c.text).where(MESSAGES.c.contact_id == contact_id,
+                                                      MESSAGES.c.direction == "in")).scalars().all()
+    written = [*said, *(a.raw_text for a in answers), *(a.value for a in answers if isinstance(a.value, str)),
+               *(r.need for r in requests), *(r.requested_by_date for r in requests)]
+    who = redaction.identifiers(written, name=contact.name,
+                                address=None if contact.address.startswith(ERASED) else contact.address)
+    changed = 0
+    for answer in answers:
+        raw, value = redaction.redact(answer.raw_text, who), redaction.redact_value(answer.value, who)
+        if (raw, value) != (answer.raw_text, answer.value):
+            conn.execute(update(ANSWERS).where(ANSWERS.c.id == answer.id).values(raw_text=raw, value=value))
+            # The coding stands for the same answer: not coded afresh, a person's review is kept.
+            conn.execute(update(CODINGS).where(CODINGS.c.answer_id == answer.id)
+                         .values(text_hash=coding_storage.text_hash(coding_storage.answer_text(value, raw))))
+            changed += 1
+    for ticket in requests:
+        need, by_date = redaction.redact(ticket.need, who), redaction.redact(ticket.requested_by_date, who)
+        if (need, by_date) != (ticket.need, ticket.requested_by_date):
+            conn.execute(update(REQUESTS).where(REQUESTS.c.id == ticket.id).values(need=need,
+                                                                                   requested_by_date=by_date))
+            changed += 1
+    for event in conn.execute(select(EVENTS.c.id, EVENTS.c.note).where(EVENTS.c.request_id.in_(tickets))).all():
+        note = redaction.redact(event.note, who)
+        if note != event.note:
+            conn.execute(update(EVENTS).where(EVENTS.c.id == event.id).values(note=note))
+            changed += 1
+    raised = conn.execute(select(ALERTS.c.id, ALERTS.c.title, ALERTS.c.detail, ALERTS.c.data).where(
+        or_(ALERTS.c.help_request_id.in_(tickets), ALERTS.c.interview_id.in_(interviews)))).all()
+    for alert in raised:
+        values = dict(title=redaction.redact(alert.title, who), detail=redaction.redact(alert.detail, who),
+                      data=redaction.redact_value(alert.data, who))
+        if values != dict(title=alert.title, detail=alert.detail, data=alert.data):
+            conn.execute(update(ALERTS).where(ALERTS.c.id == alert.id).values(**values))
+            changed += 1
+        # The alert as it was sent to the DER (chat text, webhook payload) is a copy of the same words.
+        for copy in conn.execute(select(OUTBOX.c.id, OUTBOX.c.text, OUTBOX.c.payload)
+                                 .where(OUTBOX.c.dedupe_key.like(f"alert:{alert.id}:%"))).all():
+            text, payload = redaction.redact(copy.text, who), redaction.redact_value(copy.payload, who)
+            if (text, payload) != (copy.text, copy.payload):
+                conn.execute(update(OUTBOX).where(OUTBOX.c.id == copy.id).values(text=text, payload=payload))
+                changed += 1
+    return changed
 
 
 def retention_days() -> int:

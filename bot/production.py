@@ -6,9 +6,10 @@ background worker process (``m360 worker``) for what the embedded ``m360 serve``
   threads each. The web workers only answer requests: no outbox sender, alert monitor or wave
   scheduler runs in them (they would run N times).
 - ``m360 worker``: the outbox sender, the alert monitor (overdue tickets, daily digest), the wave
-  scheduler (launches, reminders, closing), the answer coder and the retention sweep in one
-  process. Run exactly one (several would be safe — outbox rows are claimed with a lease, alerts
-  and invitations are deduplicated — but pointless). With a Celery broker, bot.tasks does the same.
+  scheduler (launches, reminders, closing), the answer coder, the retention sweep and the
+  follow-ups of open tickets, in one process. Run exactly one (several would be safe — outbox rows
+  are claimed with a lease, alerts and invitations are deduplicated — but pointless). With a Celery
+  broker, bot.tasks does the same.
 
 Webhooks queue messages in the outbox in the same transaction as the turn that caused them; the
 worker polls for due rows every ``--interval`` second(s). Celery with a Redis broker will replace
@@ -62,7 +63,7 @@ def web_app() -> Any:
     """The Flask app for a web worker (``webhooks.wsgi:app``): no background threads, no migrations."""
     from webhooks.app import create_app
 
-    return create_app(prepare_database=False, outbox_worker=False)
+    return create_app(prepare_database=False, outbox_worker=False, M360_PRODUCTION=True)
 
 
 def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: int = 30) -> dict[str, Any]:
@@ -122,6 +123,7 @@ class BackgroundWorker:
                  alert_interval: float = 300.0, wave_interval: float = 60.0, coder_interval: float = 5.0):
         from analysis.coding.deferred import AnswerCodingJob, CodingWorker
         from bot.alerts import AlertMonitor
+        from bot.followup import FollowUps
         from bot.outbox import OutboxWorker, Sender
         from bot.privacy import RetentionSweeper
         from bot.scheduler import WaveScheduler
@@ -132,6 +134,7 @@ class BackgroundWorker:
         # The web workers only store answers; this codes them (every few seconds, in batches).
         self.coder = CodingWorker(AnswerCodingJob.for_interview(engine), interval=coder_interval)
         self.retention = RetentionSweeper(engine)  # personal data past M360_RETENTION_DAYS
+        self.followups = FollowUps(engine, on_queued=self.outbox.notify)  # requesters of open tickets
 
     def start(self) -> BackgroundWorker:
         self.outbox.start()
@@ -139,10 +142,11 @@ class BackgroundWorker:
         self.waves.start()
         self.coder.start()
         self.retention.start()
+        self.followups.start()
         return self
 
     def stop(self) -> None:
-        for part in (self.retention, self.coder, self.waves, self.alerts, self.outbox):
+        for part in (self.followups, self.retention, self.coder, self.waves, self.alerts, self.outbox):
             part.stop()
 
 

@@ -7,6 +7,8 @@ reproducible from a seed. Pure: the frame comes in, the allocation and the draw 
   unless the minimum forces it, no region is more than one entity off its quota.
 - **Gobernaciones.** With ``gobernaciones=G``, G of the sample are gobernaciones, spread over the
   regions in proportion to their gobernaciones (within each region's total); the rest are alcaldías.
+  A region whose reachable alcaldías cannot fill its share (Seaflower, when only its gobernación
+  answers the bot) takes its gobernación first; G must leave room for those.
 - **Draw.** Within a stratum, entities are ordered by ``sha256("<seed>:<code>")`` and the first n
   are taken. The order is a fixed function of the seed and the code: the same seed and frame give the
   same sample on any machine and Python version, and anyone can check it.
@@ -45,18 +47,21 @@ class SampleError(ValueError):
 
 
 def allocate(sizes: Mapping[str, int], total: int, minimum: int = 1,
-             caps: Mapping[str, int] | None = None) -> dict[str, int]:
-    """Split ``total`` over strata in proportion to ``sizes``, each at least ``minimum`` (and at most
-    its cap, default its size), by largest remainder."""
+             caps: Mapping[str, int] | None = None, floors: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Split ``total`` over strata in proportion to ``sizes``, each at least ``minimum`` (or its
+    floor, when higher) and at most its cap (default its size), by largest remainder."""
     caps = dict(sizes) if caps is None else {k: min(caps[k], sizes[k]) for k in sizes}
     strata = sorted(k for k in sizes if caps[k] > 0)
     frame = sum(sizes[k] for k in strata)
+    if not strata:
+        raise SampleError("no entity to sample from: load them first (`m360 entities load`), or widen the "
+                          "filters (--region, --pdet-only, --exclude-recent)")
     if total > sum(caps[k] for k in strata):
         raise SampleError(f"the frame holds {sum(caps[k] for k in strata)} entities; {total} asked")
     if minimum and total < minimum * len(strata):
         raise SampleError(f"{total} is less than one per region ({len(strata)} regions)")
     quota = {k: total * sizes[k] / frame if frame else 0.0 for k in strata}
-    share = {k: min(minimum, caps[k]) for k in strata}
+    share = {k: max(min(minimum, caps[k]), min((floors or {}).get(k, 0), caps[k])) for k in strata}
     while sum(share.values()) < total:
         open_ = [k for k in strata if share[k] < caps[k]]
         best = max(open_, key=lambda k: (quota[k] - share[k], sizes[k], k))
@@ -90,7 +95,13 @@ def draw(units: Sequence[Unit], size: int | None, seed: int, gobernaciones: int 
         if gobernaciones > sum(govs.values()):
             raise SampleError(f"only {sum(govs.values())} gobernaciones in the frame; {gobernaciones} asked")
         caps = {r: min(govs[r], shares[r]) for r in sizes}
-        per_region = allocate(govs, gobernaciones, minimum=0, caps=caps) if gobernaciones else {}
+        # Regions whose alcaldías cannot fill their share need their gobernaciones first.
+        needed = {r: min(caps[r], max(0, shares[r] - (sizes[r] - govs[r]))) for r in sizes}
+        if sum(needed.values()) > gobernaciones:
+            short = ", ".join(sorted(r for r, n in needed.items() if n))
+            raise SampleError(f"{short}: only the gobernación can represent the region in the frame; "
+                              f"ask at least {sum(needed.values())} gobernaciones ({gobernaciones} asked)")
+        per_region = allocate(govs, gobernaciones, minimum=0, caps=caps, floors=needed) if gobernaciones else {}
         for region, n in shares.items():
             g = per_region.get(region, 0)
             alcaldias = sum(1 for u in by_region[region] if u.kind != "gobernacion")

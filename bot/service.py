@@ -15,15 +15,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, Row, bindparam, select, update
+from sqlalchemy import Connection, Engine, Row, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from analysis.coding.themes import theme_classifier
-from bot import helpdesk, privacy, waves
+from bot import grupos, helpdesk, privacy, prompts, results, waves
 from bot.alerts import Alerts
 from bot.config import Settings
 from bot.conversation import (
@@ -31,6 +30,7 @@ from bot.conversation import (
     ContactView,
     Conversation,
     ConversationState,
+    EntitySwitched,
     Forget,
     HelpRequested,
     InterviewEvent,
@@ -38,17 +38,19 @@ from bot.conversation import (
     InterviewStatus,
     OptedIn,
     OptedOut,
+    OtherEntityRegistered,
     ProfileUpdated,
+    ResultsQuery,
     TicketRated,
     TicketsQuery,
     Turn,
     WaveJoined,
 )
 from bot.themes import KeywordClassifier, load_taxonomy, theme_labels
-from surveys import db, schema, store, turn_writes
+from surveys import db, formats, schema, store, turn_writes
 from surveys.engine import AnswerCleared, AnswerSet, Finished
 from surveys.entities import EntityIndex
-from surveys.messages import Inbound, Option, Outbound
+from surveys.messages import Inbound, Option, Outbound, is_test_channel
 from surveys.models import Contact, Invitation, MessageLog, utcnow
 from surveys.texts import texts
 
@@ -58,6 +60,7 @@ RETRIES = 3  # a turn that lost a race (same contact, same delivery) is run agai
 
 
 CONTACTS = Contact.__table__
+MESSAGES = MessageLog.__table__
 INVITATIONS = Invitation.__table__
 # Built once: per-turn statements only bind parameters (building them cost more than running them).
 # Only what the conversation reads: unused columns (datetimes especially) cost parsing every turn.
@@ -68,6 +71,8 @@ SELECT_CONTACT = db.DirectStatement(
     .with_for_update()
 )
 INSERT_CONTACT = CONTACTS.insert()
+SEEN = select(MESSAGES.c.id).where(MESSAGES.c.channel == bindparam("b_channel"), MESSAGES.c.direction == "in",
+                                   MESSAGES.c.external_id == bindparam("b_external_id"))
 
 
 class ChatService:
@@ -144,6 +149,18 @@ class ChatService:
         key = {"b_channel": inbound.channel, "b_address": inbound.address}
         with db.transaction(self.engine) as conn:
             contact = SELECT_CONTACT.execute(conn, key).one_or_none()
+            if not prompts.is_current(inbound.prompt, contact.state if contact is not None else None):
+                # A button of a keyboard whose prompt is past: it answers nothing, and nothing is written —
+                # unless it is this very press delivered again (its turn moved the prompt on): replay it.
+                if inbound.external_id is not None and conn.execute(SEEN, {
+                        "b_channel": inbound.channel, "b_external_id": inbound.external_id}).first() is not None:
+                    raise _Redelivery
+                return Turn([Outbound(texts()("stale_option"), notice=True)], ConversationState())
+            if inbound.edited:  # not an answer: say so, ask again what is being asked; nothing is written
+                saved = contact.state if contact is not None else None
+                state = ConversationState.from_json(saved)
+                asked = self.conversation.current_prompt(state, _view(contact)) if contact is not None else []
+                return Turn([Outbound(texts()("edited_ignored")), *_with_prompt(asked, saved)], state)
             if contact is None:
                 # A concurrent first message for the same address fails here (unique) and is retried.
                 conn.execute(INSERT_CONTACT, dict(channel=inbound.channel, address=inbound.address, state={},
@@ -152,13 +169,25 @@ class ChatService:
             state = ConversationState.from_json(contact.state)
             changes: dict[str, Any] = {}
             view = _view(contact)
+            switch_to = None
             if inbound.invitation:
-                entity_code = self._use_invitation(conn, inbound.invitation, contact.id, now)
-                if entity_code is not None:
+                entity_code = self._invitation_entity(conn, inbound.invitation, contact.id, now)
+                if entity_code is not None and view.entity_code not in (None, entity_code) and view.consent:
+                    # Registered for another entity: never rebound silently — the person confirms
+                    # (bot.conversation.offer_switch); the link is used only then.
+                    switch_to = entity_code if not view.opted_out else None
+                elif entity_code is not None:
+                    self._bind_invitation(conn, inbound.invitation, contact.id, now)
                     changes["entity_code"] = entity_code
                     view = dataclasses.replace(view, entity_code=entity_code)
                     state = waves.invited_by_link(conn, inbound.invitation, state)  # a wave's link opens its interview
-            if inbound.media and not inbound.text.strip():
+            if switch_to is not None and inbound.invitation:
+                turn = self.conversation.offer_switch(state, view, switch_to, inbound.invitation)
+            elif inbound.media and not inbound.text.strip() and state.mode == "new":
+                # A first message that is a voice note or a photo: greet as for "hola", saying why.
+                turn = self.conversation.handle(state, view, "hola", now)
+                turn = dataclasses.replace(turn, replies=[Outbound(texts()("only_text_first")), *turn.replies])
+            elif inbound.media and not inbound.text.strip():
                 turn = Turn([Outbound(texts()("only_text"))], state)
             else:
                 turn = self.conversation.handle(state, view, inbound.text, now)
@@ -166,7 +195,9 @@ class ChatService:
             new_state, extra = self._apply(conn, writes, view.entity_code, state, turn, changes)
             if extra:
                 turn = dataclasses.replace(turn, replies=extra.around(turn.replies))
-            writes.contact = {"state": new_state.to_json(), "state_version": contact.state_version + 1,
+            saved = new_state.to_json()
+            turn = dataclasses.replace(turn, replies=_with_prompt(turn.replies, saved))
+            writes.contact = {"state": saved, "state_version": contact.state_version + 1,
                               "last_inbound_at": now, **changes}
             writes.log = _log_rows(inbound, turn.replies)
             try:
@@ -199,13 +230,29 @@ class ChatService:
                 case TicketRated(code=code, score=score):
                     helpdesk.rate(conn, code, score, contact_id=contact_id, now=now)
                 case TicketsQuery(code=code):
-                    extra.before.extend(self._tickets(conn, changes.get("entity_code", entity_code), code))
+                    # A simulator conversation sees only the tickets it opened (anyone may claim any entity there).
+                    own = contact_id if is_test_channel(channel) else None
+                    extra.before.extend(self._tickets(conn, changes.get("entity_code", entity_code), own, code))
+                case ResultsQuery():
+                    extra.before.extend(results.for_chat(conn, changes.get("entity_code", entity_code), contact_id,
+                                                         now))
+                case OtherEntityRegistered(group=group, name=name, seat=seat):
+                    changes["entity_code"] = grupos.register(conn, group=group, name=name, now=now,
+                                                             seat=grupos.seat_of(self.entities, seat),
+                                                             alerts=self.alerts)
                 case ConsentRecorded(given=given, version=version, text=text):
                     changes.update(consent=given, consent_at=now, consent_version=version, consent_text=text)
                     privacy.record_consent(conn, contact_id, given=given, version=version, text=text, source=channel,
                                            now=now)
                 case ProfileUpdated(fields=fields):
                     changes.update(fields)
+                case EntitySwitched(token=token, entity=entity):
+                    if self._use_invitation(conn, token, contact_id, now) == entity:
+                        changes["entity_code"] = entity
+                        state = waves.invited_by_link(conn, token, state)
+                    else:  # the link expired or someone else used it while the person was deciding
+                        gone = texts()("switch_entity.gone", entity=self.conversation.entity_display(entity_code))
+                        extra.instead_of_first = Outbound(gone)
                 case OptedOut():
                     changes.update(opted_out=True, opted_out_at=now)
                 case OptedIn():
@@ -255,9 +302,22 @@ class ChatService:
             conn, entity_code=entity_code, region=self._region(entity_code), contact_id=contact_id, channel=channel,
             need=str(answers.get("necesidad", "")), themes=list(answers.get("temas") or []), now=now,
             support_type=answers.get("tipo_apoyo"), phase=answers.get("fase"), urgent=answers.get("urgente") == "si",
-            requested_by_date=answers.get("fecha_limite"), alerts=self.alerts)
-        return Outbound(texts()("ticket_created", code=created.code, themes=theme_labels(created.themes),
-                                due=_human_date(created.due_date)))
+            requested_by_date=answers.get("fecha_limite"), alerts=self.alerts,
+            request_type=answers.get("tipo_peticion"), continuity=answers.get("continuidad"))
+        t, requested = texts(), answers.get("fecha_limite")
+        assert created.term is not None
+        term = dict(days=created.term.days, term=created.term.label, due=_human_date(created.due_date))
+        if created.on_hold:  # the term starts once the DNP validates the entity
+            text = t("ticket_created_on_hold", code=created.code, themes=theme_labels(created.themes), **term)
+        elif not requested:
+            text = t("ticket_created", code=created.code, themes=theme_labels(created.themes), **term)
+        else:  # their date is acknowledged; the legal term is said as it is, also when it falls after their date
+            said = t("ticket_term_before" if str(created.due_date) <= str(requested) else "ticket_term_after", **term)
+            text = t("ticket_created_by", code=created.code, themes=theme_labels(created.themes),
+                     requested=_human_date(str(requested)), term=said)
+        if created.enlace:
+            text += "\n" + t("ticket_enlace", name=created.enlace)
+        return Outbound(text)
 
     def _ticket_from_interview(self, conn: Connection, interview_id: int, contact_id: int,
                                entity_code: str | None, channel: str, now: datetime) -> list[Outbound]:
@@ -274,18 +334,21 @@ class ChatService:
         return [Outbound(texts()("ticket_from_interview", code=created.code,
                                  themes=theme_labels(created.themes)))]
 
-    def _tickets(self, conn: Connection, entity_code: str | None, code: str | None) -> list[Outbound]:
+    def _tickets(self, conn: Connection, entity_code: str | None, contact_id: int | None,
+                 code: str | None) -> list[Outbound]:
         t = texts()
         if code is not None:
-            found = helpdesk.by_code(conn, code, entity_code) if entity_code else None
+            found = helpdesk.by_code(conn, code, entity_code, contact_id) if entity_code or contact_id else None
             if found is None:
                 return [Outbound(t("ticket_unknown", code=code))]
             ticket, note = found
+            requested = t("ticket_requested", date=_human_date(ticket.requested_by_date)) \
+                if ticket.requested_by_date else ""
             return [Outbound(t("ticket_detail", code=ticket.code, themes=theme_labels(ticket.themes),
                                status=t(f"ticket_status.{ticket.status}"), date=_local_date(ticket.created_at),
-                               due=_human_date(ticket.due_date),
+                               due=_human_date(ticket.due_date), requested=requested,
                                note=t("ticket_last_note", note=note) if note else ""))]
-        tickets = helpdesk.for_entity(conn, entity_code) if entity_code else []
+        tickets = helpdesk.for_requester(conn, entity_code, contact_id)
         if not tickets:
             return [Outbound(t("tickets_none"))]
         entity = self.entities.get(entity_code) if entity_code else None
@@ -295,18 +358,31 @@ class ChatService:
         return [Outbound("\n".join(lines))]
 
     @staticmethod
-    def _use_invitation(conn: Connection, token: str, contact_id: int, now: datetime) -> str | None:
-        """The entity an invitation binds this contact to; None if unknown, expired or used by another."""
-        invitation = conn.execute(select(INVITATIONS).where(INVITATIONS.c.token == token)).one_or_none()
+    def _invitation_entity(conn: Connection, token: str, contact_id: int, now: datetime) -> str | None:
+        """The entity an invitation would bind this contact to; None if unknown, expired or used by another."""
+        invitation = conn.execute(select(INVITATIONS.c.entity_code, INVITATIONS.c.expires_at, INVITATIONS.c.contact_id)
+                                  .where(INVITATIONS.c.token == token)).one_or_none()
         if invitation is None or (invitation.expires_at is not None and invitation.expires_at < now):
             log.info("invitation %s unknown or expired", token[:6])
             return None
         if invitation.contact_id not in (None, contact_id):
             log.info("invitation %s already used by another contact", token[:6])
             return None
-        conn.execute(update(INVITATIONS).where(INVITATIONS.c.id == invitation.id)
-                     .values(contact_id=contact_id, used_at=invitation.used_at or now))
         return str(invitation.entity_code)
+
+    def _use_invitation(self, conn: Connection, token: str, contact_id: int, now: datetime) -> str | None:
+        """Use the invitation for this contact if it still can be (not expired, not taken by another
+        contact meanwhile); its entity, or None."""
+        entity_code = self._invitation_entity(conn, token, contact_id, now)
+        if entity_code is not None:
+            self._bind_invitation(conn, token, contact_id, now)
+        return entity_code
+
+    @staticmethod
+    def _bind_invitation(conn: Connection, token: str, contact_id: int, now: datetime) -> None:
+        """The invitation is this contact's from now on (checked by ``_invitation_entity``)."""
+        conn.execute(update(INVITATIONS).where(INVITATIONS.c.token == token).values(
+            contact_id=contact_id, used_at=func.coalesce(INVITATIONS.c.used_at, now)))
 
     # -- message log and idempotency
 
@@ -325,9 +401,11 @@ class ChatService:
                 .where(MessageLog.contact_id == seen.contact_id, MessageLog.id > seen.id,
                        MessageLog.in_reply_to == inbound.external_id)
                 .order_by(MessageLog.id)
-            )
-            return [Outbound(text, tuple(Option(label, reply) for label, reply in options or ()))
-                    for text, options in rows]
+            ).all()
+            state = session.execute(select(Contact.state).where(Contact.id == seen.contact_id)).scalar()
+            replies = [Outbound(text, tuple(Option(label, reply) for label, reply in options or ()))
+                       for text, options in rows]
+            return _with_prompt(replies, state)
 
 
 @dataclass
@@ -338,20 +416,23 @@ class _Extra:
     before: list[Outbound] = field(default_factory=list)
     before_last: list[Outbound] = field(default_factory=list)  # e.g. a ticket code, before the interview's thanks
     after: list[Outbound] = field(default_factory=list)
+    instead_of_first: Outbound | None = None  # the conversation's first reply did not come true (a link gone)
 
     def __bool__(self) -> bool:
-        return bool(self.before or self.before_last or self.after)
+        return bool(self.before or self.before_last or self.after or self.instead_of_first)
 
     def around(self, replies: list[Outbound]) -> list[Outbound]:
+        if self.instead_of_first is not None:
+            replies = [self.instead_of_first, *replies[1:]]
         return self.before + replies[:-1] + self.before_last + replies[-1:] + self.after
 
 
 def _human_date(iso: str | None) -> str:
-    return "-" if not iso else f"{iso[8:10]}/{iso[5:7]}/{iso[0:4]}"
+    return formats.day(iso)  # "29 de diciembre de 2026"
 
 
 def _local_date(moment: datetime) -> str:
-    return moment.astimezone(ZoneInfo("America/Bogota")).strftime("%d/%m/%Y")
+    return formats.day(formats.local(moment).date())
 
 
 class _Redelivery(Exception):
@@ -377,6 +458,14 @@ def _only_changes_turn_rows(effect: Any) -> bool:
         event = effect.event
         return isinstance(event, AnswerSet) or (isinstance(event, Finished) and event.status != "completa")
     return isinstance(effect, ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | WaveJoined | InterviewStatus)
+
+
+def _with_prompt(replies: list[Outbound], state: dict[str, Any] | None) -> list[Outbound]:
+    """Replies with options carry the token of the prompt they answer (bot.prompts)."""
+    if not any(r.options for r in replies):
+        return replies
+    token = prompts.prompt_token(state)
+    return [dataclasses.replace(r, prompt=token) if r.options else r for r in replies]
 
 
 def _view(contact: Row[Any]) -> ContactView:

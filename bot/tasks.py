@@ -1,7 +1,8 @@
 """Background work, one interface for both ways the product runs.
 
 The work: send the outbox, code open answers, check alerts (overdue tickets, the daily digest),
-run the wave scheduler, forget contacts past the retention period. Every piece finds what to do in
+run the wave scheduler, forget contacts past the retention period, follow up with the requesters
+of open tickets. Every piece finds what to do in
 the database (the outbox's due rows, answers changed since the last round, …), so running one twice
 is harmless and a lost signal only delays it until the next round.
 
@@ -28,8 +29,10 @@ log = logging.getLogger(__name__)
 
 SEND_OUTBOX, CODE_ANSWERS = "m360.send_outbox", "m360.code_answers"
 CHECK_ALERTS, WAVE_TICK, PURGE = "m360.check_alerts", "m360.wave_tick", "m360.purge_retention"
+FOLLOW_UP = "m360.follow_up"
 # Seconds between beat's runs of each task (M360_BEAT_<NAME>_S overrides, e.g. M360_BEAT_SEND_OUTBOX_S).
-PERIODS = {SEND_OUTBOX: 5.0, CODE_ANSWERS: 5.0, CHECK_ALERTS: 300.0, WAVE_TICK: 60.0, PURGE: 6 * 3600.0}
+PERIODS = {SEND_OUTBOX: 5.0, CODE_ANSWERS: 5.0, CHECK_ALERTS: 300.0, WAVE_TICK: 60.0, PURGE: 6 * 3600.0,
+           FOLLOW_UP: 900.0}
 
 
 def broker_url() -> str | None:
@@ -71,6 +74,7 @@ def _context() -> dict[str, Any]:
     ``m360 worker`` run, here called one round at a time."""
     from analysis.coding.deferred import AnswerCodingJob
     from bot.alerts import AlertMonitor
+    from bot.followup import FollowUps
     from bot.outbox import Sender
     from bot.privacy import RetentionSweeper
     from bot.providers import for_sending
@@ -80,7 +84,8 @@ def _context() -> dict[str, Any]:
     engine = db.default_engine()
     return {"sender": Sender(engine, for_sending(engine)), "coder": AnswerCodingJob.for_interview(engine),
             "alerts": AlertMonitor(engine, on_queued=send_outbox),
-            "waves": WaveScheduler(engine, on_queued=send_outbox), "retention": RetentionSweeper(engine)}
+            "waves": WaveScheduler(engine, on_queued=send_outbox), "retention": RetentionSweeper(engine),
+            "followups": FollowUps(engine, on_queued=send_outbox)}
 
 
 def send_outbox() -> int:
@@ -107,8 +112,13 @@ def purge_retention() -> int:
     return len(_context()["retention"].run_once())
 
 
+def follow_up() -> int:
+    return int(_context()["followups"].run_once())
+
+
 TASKS: dict[str, Callable[[], int]] = {SEND_OUTBOX: send_outbox, CODE_ANSWERS: code_answers,
-                                       CHECK_ALERTS: check_alerts, WAVE_TICK: wave_tick, PURGE: purge_retention}
+                                       CHECK_ALERTS: check_alerts, WAVE_TICK: wave_tick, PURGE: purge_retention,
+                                       FOLLOW_UP: follow_up}
 
 # ``celery -A bot.tasks worker`` / ``beat`` find this (the broker comes from M360_CELERY_BROKER).
 celery = make_celery()

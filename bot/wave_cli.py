@@ -11,7 +11,7 @@ from typing import Any
 import click
 from sqlalchemy import Connection, select
 
-from surveys import db
+from surveys import db, formats
 from surveys.models import Entity
 
 
@@ -125,7 +125,7 @@ def contacts_consents(contact_id: int | None, channel: str | None, address: str 
     if not records:
         click.echo(f"contact {found.id}: no consent recorded")
     for record in records:
-        click.echo(f"{record.created_at:%Y-%m-%d %H:%M} UTC  {'given' if record.given else 'declined':8}  "
+        click.echo(f"{formats.moment(record.created_at)}  {'given' if record.given else 'declined':8}  "
                    f"version {record.version or '-'}  via {record.source}")
 
 
@@ -227,9 +227,12 @@ def wave_launch(wave_id: int, at: str | None) -> None:
         opens = hours.next_open(utcnow()).astimezone(waves.TZ)
         click.echo(f"outside office hours: invitations go from {opens:%Y-%m-%d %H:%M} (m360 serve, or m360 wave "
                    "tick from cron)")
-    if not os.environ.get("M360_WAVE_INVITATION_CONTENT_SID"):
-        click.echo("note: M360_WAVE_INVITATION_CONTENT_SID unset: WhatsApp contacts outside the 24-hour window "
-                   "cannot receive the invitation", err=True)
+    from bot.channels import templates
+
+    for kind in ("invitation", "reminder"):
+        if templates.content_sid(kind) is None:
+            click.echo(f"warning: {templates.get(kind).env} unset: WhatsApp contacts outside the 24-hour window "
+                       f"do not receive the {kind} (it fails; see `m360 templates`)", err=True)
 
 
 def _echo_waiting(waiting: dict[str, int]) -> None:
@@ -299,11 +302,14 @@ def wave_links(wave_id: int) -> None:
     except waves.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
     bot_name = os.environ.get("TELEGRAM_BOT_USERNAME", "").lstrip("@")
+    from surveys.spreadsheet import neutralise_row
+
     writer = csv.writer(sys.stdout)
     writer.writerow(["entidad_codigo", "entidad", "token", "enlace"])
     for code, token in rows:
         link = f"https://t.me/{bot_name}?start={token}" if bot_name else ""
-        writer.writerow([code, names.get(code, ""), token, link])
+        # Tokens are URL-safe base64: one may start with "-", which a spreadsheet would run.
+        writer.writerow(neutralise_row([code, names.get(code, ""), token, link]))
 
 
 @wave.command("close")
@@ -319,6 +325,37 @@ def wave_close(wave_id: int) -> None:
     except waves.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"wave #{wave_id}: {row.status} ({row.closed_at:%Y-%m-%d %H:%M} UTC)")
+
+
+@wave.command("results")
+@click.argument("wave_id", type=int)
+@click.option("--approve", is_flag=True, help="Approve and send them (once per entity, in office hours).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def wave_results(wave_id: int, approve: bool, fmt: str) -> None:
+    """After a wave closes, the results message each entity that completed it gets: shown for review,
+    then sent with --approve (the approval is recorded with your name)."""
+    from bot import results, waves
+    from surveys.models import utcnow
+
+    db.upgrade()
+    try:
+        with db.transaction(db.default_engine()) as conn:
+            done = (results.approve(conn, wave_id, actor=_actor(), now=utcnow()) if approve
+                    else results.wave_results(conn, wave_id))
+    except waves.WaveError as exc:
+        raise click.ClickException(str(exc)) from exc
+    data = done.as_json()
+    if fmt == "json":
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for r in data["recipients"]:
+        state = "enviado" if r["sent"] else "listo" if r["reachable"] else f"no se puede enviar ({r['reason']})"
+        click.echo(f"--- {r['entity']} ({r['entity_code']}) · {r['channel'] or 'sin canal'} · {state}\n{r['text']}")
+    reachable = sum(r["reachable"] for r in data["recipients"])
+    if data["approved_at"]:
+        click.echo(f"approved by {data['approved_by']} at {data['approved_at'][:16]}; {done.queued} queued now")
+    else:
+        click.echo(f"{reachable} of {len(data['recipients'])} can be sent: run again with --approve to send them")
 
 
 @wave.command("tick")

@@ -15,8 +15,9 @@ entities + a schedule, as one operation the DER can create, launch, follow and c
 - ``close`` ends the wave; answers after its closing time are still stored, and counted as late.
 - ``progress`` is derived from the members, the outbox and the interviews (nothing else to keep in step).
 
-WhatsApp outside the 24-hour window needs approved templates: ``M360_WAVE_INVITATION_CONTENT_SID``
-and ``M360_WAVE_REMINDER_CONTENT_SID`` (variables 1 = name, 2 = entity, 3 = month).
+WhatsApp outside the 24-hour window needs approved templates (bot/channels/templates.yaml:
+``invitation`` and ``reminder``, SIDs in ``M360_WAVE_INVITATION_CONTENT_SID`` and
+``M360_WAVE_REMINDER_CONTENT_SID``; variables 1 = name, 2 = entity, 3 = month).
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from bot import deadlines, outbox, sampling
+from bot.channels import templates
 from bot.conversation import ConversationState, invite
+from bot.prompts import prompt_token
 from surveys import db, schema, store
 from surveys.models import (
     Contact,
@@ -59,7 +62,9 @@ INVITATIONS = Invitation.__table__
 LINK_DAYS = 30  # a wave's links keep working this long after it closes (late answers)
 
 TZ = ZoneInfo("America/Bogota")
-REACHABLE = ("whatsapp", "telegram", "sms", "simulator")  # channels the outbox can deliver to
+# Channels a wave writes through: the outbox can deliver there, and they are not test data (a
+# simulator conversation may claim any entity: it must never receive that entity's invitation).
+REACHABLE = ("whatsapp", "telegram", "sms")
 HANDLED = ("asignada", "en_gestion")  # a DER staff member is handling the entity's ticket: automation waits
 DEFAULT_REMINDERS = (2, 5)
 BATCH = 250  # members per transaction: chat turns are not kept waiting behind a census
@@ -388,7 +393,7 @@ def _dispatch_batch(conn: Connection, wave: Any, member_ids: Sequence[int], now:
             _wait(conn, member, "conversacion", done)
             continue
         entity = entities[member.entity_code]
-        message_id = _queue(conn, wave, member, contact, entity, kind, started, now)
+        message_id = _queue(conn, wave, member, contact, entity, kind, started, now, prompt_token(invited.to_json()))
         # The next message answers the invitation (state_version: a turn in flight redoes itself).
         conn.execute(_SET_STATE, {"b_id": contact.id, "state": invited.to_json(),
                                   "state_version": contact.state_version + 1})
@@ -435,7 +440,7 @@ def _wait(conn: Connection, member: Any, reason: str | None, done: Dispatched | 
 
 
 def _queue(conn: Connection, wave: Any, member: Any, contact: Any, entity: Any, kind: str, started: bool,
-           now: datetime) -> int:
+           now: datetime, prompt: str) -> int:
     t = texts()
     display = entity.name if entity.kind == "gobernacion" else f"{entity.name} ({entity.dept_name})"
     month = month_name(wave.period)
@@ -445,13 +450,12 @@ def _queue(conn: Connection, wave: Any, member: Any, contact: Any, entity: Any, 
     options = [(t("wave.start_button"), t("wave.start_reply"))]
     if not started:
         options.append((t("wave.later_button"), t("wave.later_reply")))
-    payload = None
-    sid = os.environ.get("M360_WAVE_INVITATION_CONTENT_SID" if kind == "invitation"
-                         else "M360_WAVE_REMINDER_CONTENT_SID")
-    if contact.channel == "whatsapp" and sid:
+    # The buttons answer the invitation the contact's state now expects (bot.prompts), nothing later.
+    payload: dict[str, Any] = {"prompt": prompt}
+    if contact.channel == templates.WHATSAPP:
         # The approved template for outside the 24-hour window: 1 name, 2 entity, 3 month.
-        payload = {"content_sid": sid, "content_variables": {"1": (contact.name or "").strip(), "2": display,
-                                                             "3": month}}
+        payload.update(templates.payload(kind, {"1": (contact.name or "").strip() or t("wave.nobody"),
+                                                "2": display, "3": month}))
     dedupe = f"invite:{wave.id}:{member.entity_code}" if kind == "invitation" \
         else f"remind:{wave.id}:{member.entity_code}:{member.reminders + 1}"
     message_id = outbox.enqueue(conn, channel=contact.channel, address=contact.address, contact_id=contact.id,

@@ -15,14 +15,16 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, Protocol
 
-from surveys import conditions, parsing
+from surveys import conditions, formats, parsing
 from surveys.messages import Option, Outbound
 from surveys.schema import CHOICE_TYPES, QType, Question, Questionnaire
 from surveys.texts import Texts, texts
 
 MAX_TRIES = 3  # after this many invalid replies the engine offers to skip (optional) or pause
+YES_NO_BUTTONS = ("option_yes", "option_no")  # a confirmation's buttons, in order (texts keys)
 
 
 # ------------------------------------------------------------------ state and events
@@ -139,27 +141,49 @@ class Interviewer:
         messages, state, more = self._advance(state)
         return Step(intro + messages, state, events + more)
 
-    def reply(self, state: FlowState, text: str) -> Step:
-        """The respondent wrote ``text`` while ``state.current`` was being asked."""
+    def reply(self, state: FlowState, text: str, today: date | None = None) -> Step:
+        """The respondent wrote ``text`` while ``state.current`` was being asked.
+
+        ``today`` is the respondent's local date on this turn (the host's clock): date questions
+        ("el viernes") are read against it."""
         if state.finished or state.current is None:
             return Step([], state, [])
         question = self.q.question(state.current)
         pending = state.pending
         if pending is not None:
             state = dataclasses.replace(state, pending=None)
-            step = self._resolve_pending(state, question, pending, text)
+            step = self._resolve_pending(state, question, pending, text, today)
             if step is not None:
                 return step
         if question.type is QType.ENTITY:
             return self._entity_reply(state, question, text)
-        parsed = parsing.parse_answer(self.q, question, text)
+        return self._answer(state, question, text, self._parse(question, text, today), today)
+
+    def _parse(self, question: Question, text: str, today: date | None) -> parsing.Parsed:
+        return parsing.parse_answer(self.q, question, text, today=today)
+
+    def _answer(self, state: FlowState, question: Question, text: str, parsed: parsing.Parsed,
+                today: date | None = None) -> Step:
+        """What a parsed reply leads to: stored, confirmed, a pick between candidates, or asked again."""
+        if parsed.candidates:
+            pick = {"kind": "choose", "values": list(parsed.candidates), "raw": text}
+            return Step([self._choose(question, pick["values"])], dataclasses.replace(state, pending=pick), [])
         if not parsed.ok:
+            if parsed.reason == parsing.NONE_GIVEN and not question.required:
+                return self.skip(state)  # "no hay fecha", "ninguno por ahora": nothing to store
+            if parsed.reason == parsing.EMPTY and question.type is QType.TEXT and text.strip():
+                return self._invalid(state, question, parsing.UNKNOWN)  # "...": they did write, only no words
             return self._invalid(state, question, parsed.reason)
         if parsed.confirm:
-            guess = {"kind": "confirm", "value": parsed.value, "raw": text}
-            label = self.describe(question, parsed.value)
-            return self._ask_confirmation(state, guess, self.t("confirm_value", label=label))
+            return self._guess(state, question, parsed.value, text, today)
         return self._accept(state, question, parsed.value, text)
+
+    def _guess(self, state: FlowState, question: Question, value: Any, raw: str, today: date | None) -> Step:
+        """ "¿Quiso decir …?" for ``value`` (a date is read back with the day it is for)."""
+        guess: dict[str, Any] = {"kind": "confirm", "value": value, "raw": raw}
+        if question.type is QType.DATE and today is not None:
+            guess["today"] = today.isoformat()  # the read-back names the year when it is not this one
+        return self._ask_confirmation(state, guess, self._confirm_text(question, value, today))
 
     def back(self, state: FlowState) -> Step:
         """ATRAS: ask the previous question again (its answer stays until replaced)."""
@@ -208,25 +232,34 @@ class Interviewer:
         question = self.q.question(state.current)
         pending = state.pending
         if pending is not None:
-            if pending["kind"] in ("confirm", "suggestion"):
-                key = "confirm_value" if pending["kind"] == "confirm" else "confirm_suggestion"
-                return [self._yes_no(self.t(key, label=self.describe(question, pending["value"])))]
+            if pending["kind"] == "confirm":
+                today = date.fromisoformat(pending["today"]) if pending.get("today") else None
+                return [self._yes_no(self._confirm_text(question, pending["value"], today))]
+            if pending["kind"] == "suggestion":
+                return [self._yes_no(self.t("confirm_suggestion", label=self.describe(question, pending["value"])))]
+            if pending["kind"] == "choose":
+                return [self._choose(question, pending["values"])]
             if pending["kind"] == "entity_confirm":
                 return [self._yes_no(self.t("confirm_entity", entity=self._entity_name(pending["code"])))]
             if pending["kind"] == "entity_pick":
                 return [self._entity_pick(pending["codes"], "pick_entity")]
         return [self._render(question, state)]
 
-    def describe(self, question: Question, value: Any) -> str:
-        """A stored value as the respondent reads it ("4 (Buena)", "Plan indicativo, Proyectos")."""
+    def describe(self, question: Question, value: Any, today: date | None = None) -> str:
+        """A stored value as the respondent reads it ("4 (Buena)", "Plan indicativo, Proyectos",
+        "martes 15 de diciembre": a date names its year unless it is ``today``'s, always when unknown)."""
         if question.type is QType.ENTITY:
-            return self._entity_name(str(value))
+            outside = {c.name: c.label for c in self.q.choice_lists.get(question.outside or "", ())}
+            return outside.get(str(value)) or self._entity_name(str(value))
+        if question.type is QType.DATE:
+            day = date.fromisoformat(str(value))
+            return formats.weekday_year(day, today)
         if question.type not in CHOICE_TYPES:
             return str(value)
         labels = {c.name: c.label for c in self.q.options(question)}
         if question.type is QType.SELECT_MULTIPLE:
             return ", ".join(labels.get(v, v) for v in value)
-        if question.type is QType.RATING:
+        if question.type is QType.RATING and isinstance(value, int):
             return f"{value} ({labels.get(str(value), value)})"
         return labels.get(str(value), str(value))
 
@@ -302,23 +335,63 @@ class Interviewer:
     def _invalid(self, state: FlowState, question: Question, reason: str | None) -> Step:
         state = dataclasses.replace(state, failures=state.failures + 1)
         hint = self._hint(question, reason)
+        if question.type is QType.ENTITY and question.outside and question.hint:
+            hint += "\n" + question.hint  # how to answer outside DIVIPOLA, again
         if state.failures >= MAX_TRIES:
             hint += "\n" + self.t("retry_required" if question.required else "retry_optional")
         return Step([Outbound(hint, self._options(question))], state, [])
 
     def _hint(self, question: Question, reason: str | None) -> str:
-        if reason == "too_long":
-            return self.t("hint.too_long")
+        if question.type is QType.TEXT:
+            if reason == parsing.TOO_LONG:
+                return self.t("hint.too_long")
+            if question.asks_name:
+                return self.t("hint.name")
+            if reason == parsing.UNKNOWN:  # an emoji alone ("👍") answers no open question
+                return self.t("hint.text_words" if question.required else "hint.text_words_optional")
+        if question.type is QType.DATE and reason in ("out_of_range", "ambiguous"):
+            return self.t(f"hint.date_{reason}")
         hint = self.t(f"hint.{question.type.value}", n=len(self.q.options(question)))
+        if reason == parsing.TOO_LONG:  # a long message to a 1–5 question: say what is expected, not "shorten it"
+            return self.t("hint.too_long_choice", hint=hint)
         return self.t("hint.ambiguous", hint=hint) if reason == "ambiguous" else hint
 
     def _ask_confirmation(self, state: FlowState, pending: dict[str, Any], text: str) -> Step:
         state = dataclasses.replace(state, pending=pending)
         return Step([self._yes_no(text)], state, [])
 
-    def _resolve_pending(self, state: FlowState, question: Question, pending: dict[str, Any], text: str) -> Step | None:
-        """Answer to a confirmation. Returns None when the text is a fresh answer instead."""
+    def _confirm_text(self, question: Question, value: Any, today: date | None = None) -> str:
+        key = "confirm_date" if question.type is QType.DATE else "confirm_value"
+        return self.t(key, label=self.describe(question, value, today))
+
+    def _choose(self, question: Question, values: list[Any]) -> Outbound:
+        """ "¿Quiso decir 4 (Buena) o 5 (Excelente)?" with one button per value."""
+        labels = [self.describe(question, v) for v in values]
+        listed = ", ".join(f"*{x}*" for x in labels[:-1]) + " " + self.t("or") + f" *{labels[-1]}*"
+        replies = self._replies(question)
+        buttons = tuple(Option(x, replies.get(str(v), str(v))) for x, v in zip(labels, values, strict=True))
+        return Outbound(self.t("choose_value", options=listed), buttons)
+
+    def _resolve_pending(self, state: FlowState, question: Question, pending: dict[str, Any], text: str,
+                         today: date | None) -> Step | None:
+        """Answer to a confirmation or a pick. Returns None when the text is a fresh answer instead.
+
+        Nothing offered is dropped silently: a reply that is neither a yes/no, a pick nor a new answer
+        gets the same confirmation or pick again."""
         kind = pending["kind"]
+        if kind in ("confirm", "choose", "suggestion"):
+            # "no, quise decir excelente", "no, la 5": the correction is the answer
+            rest = parsing.after_no(text)
+            if rest is not None:
+                parsed = self._parse(question, rest, today)
+                if parsed.ok or parsed.candidates:
+                    return self._answer(state, question, rest, parsed, today)
+        if kind == "choose":
+            return self._resolve_pick(state, question, pending, text, today)
+        if kind == "suggestion":
+            amended = self._amend_suggestion(state, question, pending, text)
+            if amended is not None:
+                return amended
         if kind == "entity_pick":
             found = self.entities.narrow(self._entities(pending["codes"]), text)
             if found.status == "found":
@@ -330,7 +403,7 @@ class Interviewer:
             return None  # maybe a new name: look it up from scratch
         answer = parsing.parse_yes_no(text)
         if answer is None:
-            return None
+            return None if kind == "entity_confirm" else self._fresh(state, question, pending, text, today)
         if answer == "no":
             if kind == "entity_confirm":
                 return Step([Outbound(self.t("entity_retry"))], state, [])
@@ -338,7 +411,84 @@ class Interviewer:
         value = pending["code"] if kind == "entity_confirm" else pending["value"]  # confirm | suggestion
         return self._accept(state, question, value, pending["raw"])
 
+    def _fresh(self, state: FlowState, question: Question, pending: dict[str, Any], text: str,
+               today: date | None) -> Step:
+        """A reply to "¿Quiso decir X?" that is not a Sí or a No: a new answer, or the question again.
+
+        A "1" or "2" that names another value is confirmed: to "¿Quiso decir Otro cargo?" it may be the
+        first or second button (Sí/No) or option 1; on WhatsApp there are no buttons to tell them apart."""
+        parsed = self._parse(question, text, today)
+        if not (parsed.ok or parsed.candidates):
+            return self._repeat(state, question, pending)
+        number = parsing.lone_number(text)
+        if parsed.ok and number is not None:
+            if parsed.value == pending.get("value"):
+                return self._accept(state, question, parsed.value, pending["raw"])
+            if 1 <= number <= len(YES_NO_BUTTONS):
+                return self._guess(state, question, parsed.value, text, today)
+        return self._answer(state, question, text, parsed, today)
+
+    def _resolve_pick(self, state: FlowState, question: Question, pending: dict[str, Any], text: str,
+                      today: date | None) -> Step:
+        """The reply to "¿Quiso decir 4 (Buena) o 5 (Excelente)?".
+
+        An offered value (by its digit or words) is taken; "la primera"/"la segunda" is the n-th offered.
+        A digit that is not an offered value means the n-th offered one when there is one ("1", "la 2":
+        people number what they see), confirmed since it may also be a new answer; any other digit is a
+        new answer, confirmed. "Sí" does not say which: the pick is asked again."""
+        values = pending["values"]
+        picked = parsing.pick_ordinal(text, len(values))  # "la primera", "la segunda"
+        if picked is not None:
+            return self._accept(state, question, values[picked], pending["raw"])
+        number = parsing.lone_number(text)
+        if number is not None:
+            replies = self._replies(question)
+            offered = {replies.get(str(v), str(v)): v for v in values}
+            if str(number) in offered:
+                return self._accept(state, question, offered[str(number)], pending["raw"])
+            if 1 <= number <= len(values):
+                return self._guess(state, question, values[number - 1], pending["raw"], today)
+        answer = parsing.parse_yes_no(text)
+        if answer == "si":  # "sí" does not say which: ask again
+            return Step([self._choose(question, values)], dataclasses.replace(state, pending=pending), [])
+        if answer == "no" or parsing.says_none(text):  # "ninguna de las dos": the question again
+            return Step(self.prompt(state), state, [])
+        parsed = self._parse(question, text, today)
+        if parsed.ok and number is not None:  # "1" to "¿4 o 5?" with no first option: maybe a new answer
+            return self._guess(state, question, parsed.value, text, today)
+        if parsed.ok or parsed.candidates:
+            return self._answer(state, question, text, parsed, today)  # a fresh answer ("excelente")
+        return self._repeat(state, question, pending)
+
+    def _amend_suggestion(self, state: FlowState, question: Question, pending: dict[str, Any],
+                          text: str) -> Step | None:
+        """ "Sí, y también regalías", "sí, pero no el PDT": the proposal with what the reply adds or removes."""
+        amendment = parsing.parse_amendment(self.q, question, text)
+        if amendment is None:
+            return None
+        added, removed, unsure = amendment
+        chosen = set(pending["value"]) | set(added)
+        value = [c.name for c in self.q.options(question) if c.name in chosen and c.name not in removed]
+        if not value:
+            return None
+        if unsure:
+            return self._guess(state, question, value, text, None)
+        return self._accept(state, question, value, text)
+
+    def _repeat(self, state: FlowState, question: Question, pending: dict[str, Any]) -> Step:
+        """The confirmation or pick again, kept: the reply said neither which nor yes/no."""
+        state = dataclasses.replace(state, pending=pending, failures=state.failures + 1)
+        messages = self.prompt(state)
+        first = messages[0]
+        text = self.t("pending_again", prompt=first.text)
+        if state.failures >= MAX_TRIES:
+            text += "\n" + self.t("retry_required" if question.required else "retry_optional")
+        return Step([Outbound(text, first.options)] + messages[1:], state, [])
+
     def _entity_reply(self, state: FlowState, question: Question, text: str) -> Step:
+        outside = self._outside_registry(question, text)
+        if outside is not None:
+            return self._accept(state, question, outside, text)
         found = self.entities.lookup(text)
         if found.status == "found":
             entity = found.candidates[0]
@@ -351,6 +501,16 @@ class Interviewer:
             return Step([self._entity_pick(codes, key)], dataclasses.replace(state, pending=pending), [])
         return self._invalid(state, question, None)
 
+    def _outside_registry(self, question: Question, text: str) -> str | None:
+        """An entity question may list answers outside DIVIPOLA (``outside``: "OTRA" for a grupo de
+        valor that is not an alcaldía or a gobernación): the whole reply must be one of a choice's
+        words, so a place name is never taken for one."""
+        folded = parsing.normalize(text).strip(" ,")
+        for choice in self.q.choice_lists.get(question.outside or "", ()):
+            if folded in {parsing.normalize(w) for w in (choice.name, choice.label, *choice.synonyms)}:
+                return choice.name
+        return None
+
     # -- rendering
 
     def _render(self, question: Question, state: FlowState) -> Outbound:
@@ -358,8 +518,8 @@ class Interviewer:
         if question.hint:
             lines.append(f"_{question.hint}_")
         options = self.q.options(question)
-        if question.type is QType.RATING:
-            lines.append(" · ".join(f"{c.name} {c.label}" for c in options))
+        if question.type is QType.RATING:  # "1 Muy mala · … · 5 Excelente · No aplica / no lo conozco"
+            lines.append(" · ".join(f"{c.name} {c.label}" if _is_number(c.name) else c.label for c in options))
         elif question.type in CHOICE_TYPES and question.type not in (QType.CONSENT, QType.YES_NO):
             lines.extend(f"{i}. {c.label}" for i, c in enumerate(options, 1))
         if question.type is QType.SELECT_MULTIPLE:
@@ -373,11 +533,17 @@ class Interviewer:
     def _options(self, question: Question) -> tuple[Option, ...]:
         if question.type not in CHOICE_TYPES or question.type is QType.SELECT_MULTIPLE:
             return ()
-        return tuple(Option(c.label, str(i)) for i, c in enumerate(self.q.options(question), 1))
+        replies = self._replies(question)
+        return tuple(Option(c.label, replies[c.name]) for c in self.q.options(question))
+
+    def _replies(self, question: Question) -> dict[str, str]:
+        """What each option's button sends: a rating's value ("0" on a 0–10 scale), else its number."""
+        if question.type is QType.RATING:
+            return {c.name: c.name.strip() if _is_number(c.name) else c.label for c in self.q.options(question)}
+        return {c.name: str(i) for i, c in enumerate(self.q.options(question), 1)}
 
     def _yes_no(self, text: str) -> Outbound:
-        yes, no = self.t("option_yes"), self.t("option_no")
-        return Outbound(text, (Option(yes, yes), Option(no, no)))
+        return Outbound(text, tuple(Option(self.t(key), self.t(key)) for key in YES_NO_BUTTONS))
 
     def _entity_pick(self, codes: list[str], key: str) -> Outbound:
         names = [self._entity_name(c) for c in codes]
@@ -402,6 +568,10 @@ class Interviewer:
         if question.type in CHOICE_TYPES:
             return value if value in {c.name for c in self.q.options(question)} else None
         return value
+
+
+def _is_number(name: str) -> bool:
+    return name.strip().lstrip("-").isdigit()
 
 
 def _with_answer(state: FlowState, name: str, value: Any) -> FlowState:

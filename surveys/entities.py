@@ -107,6 +107,17 @@ _DEPT_ABBREVIATIONS: dict[str, tuple[str, ...]] = {
 }
 
 Kind = Literal["alcaldia", "gobernacion"]
+# Other grupos de valor (esquemas asociativos, instancias de participación, entidades nacionales,
+# cooperantes) registered through the chat or the DER (bot.grupos): kind "otro", a code outside DIVIPOLA's
+# digits, and "00" as the department of an entity of national scope.
+OTHER_KIND = "otro"
+OTHER_CODE = re.compile(r"X\d{4}")
+NATIONAL_DEPT = "00"
+
+
+def is_territorial(code: str | None) -> bool:
+    """An alcaldía or a gobernación (a DIVIPOLA code), not another grupo de valor."""
+    return bool(code) and str(code).isdigit()
 Status = Literal["found", "ambiguous", "not_found"]
 
 
@@ -145,7 +156,10 @@ def title_es(name: str) -> str:
 
 def display_name(name: str, kind: str, dept_code: str, dept_name: str) -> str:
     """How the product names an entity (bot, alerts, tickets, reports): "Génova (Quindío)",
-    "Gobernación del Meta", "Bogotá, D.C."."""
+    "Gobernación del Meta", "Bogotá, D.C."; another grupo de valor by its name ("Asociación de
+    Municipios del Sur (Huila)")."""
+    if kind == OTHER_KIND:
+        return name if dept_code == NATIONAL_DEPT else f"{name} ({dept_name})"
     if kind == "gobernacion":
         if dept_code == BOGOTA_DEPT:  # a Distrito Capital has no gobernación
             return f"{name} (nivel departamental)"
@@ -550,8 +564,10 @@ class EntityIndex:
 
     @classmethod
     def from_session(cls, session: Session, aliases: Mapping[str, Iterable[str]] | None = None) -> EntityIndex:
-        """Build from the ``entity`` table (an empty table gives an index that finds nothing)."""
-        return cls((EntityInfo.from_row(row) for row in session.scalars(select(Entity))), aliases)
+        """Build from the ``entity`` table (an empty table gives an index that finds nothing). Only
+        DIVIPOLA entities: other grupos de valor are never what a respondent's place name means."""
+        rows = session.scalars(select(Entity).where(Entity.kind != OTHER_KIND))
+        return cls((EntityInfo.from_row(row) for row in rows), aliases)
 
     @classmethod
     def from_reference(cls, csv_dir: Path | None = None, scheme: str | None = None) -> EntityIndex:

@@ -5,6 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+#: Channels whose conversations are test data: the web simulator, where anyone may type anything for
+#: any entity. Their interviews and tickets keep the channel (and their alerts ``alert.test``), and are
+#: left out of reports, exports, alerts, waves and the API; the panel shows them on request.
+TEST_CHANNELS = ("simulator",)
+
+
+def is_test_channel(channel: str | None) -> bool:
+    return channel in TEST_CHANNELS
+
 
 @dataclass(frozen=True)
 class Option:
@@ -19,6 +28,12 @@ class Option:
 class Outbound:
     text: str
     options: tuple[Option, ...] = ()
+    # The prompt the options answer (an opaque token, bot.prompts): a button pressed later comes
+    # back with it, and the chat service refuses it once the conversation has moved on.
+    prompt: str | None = None
+    # A short notice about the person's action rather than a turn of the conversation ("that option
+    # is no longer active"): Telegram shows it on the pressed button.
+    notice: bool = False
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,10 @@ class Inbound:
     received_at: datetime | None = None
     media: tuple[str, ...] = field(default=())  # media URLs; the bot only understands text
     invitation: str | None = None  # an invitation token (Telegram /start <token> deep link)
+    # A button press: the token of the prompt its keyboard was sent for ("" = any prompt); None for
+    # typed text.
+    prompt: str | None = None
+    edited: bool = False  # an edit of an earlier message (Telegram): not an answer
 
     def __post_init__(self) -> None:
         # PostgreSQL text cannot hold NUL characters (SQLite can): a stray one in a message would make

@@ -8,9 +8,22 @@ entity code they were answered for, not only the contact who answered.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
@@ -58,6 +71,13 @@ class Entity(Base):
     pdet_subregion: Mapped[str | None] = mapped_column(String(80))
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
+    # Other grupos de valor (kind "otro", code "X0001"…; bot.grupos): what they are, and the DER's check
+    # of who they say they are. DIVIPOLA entities leave these empty.
+    group_kind: Mapped[str | None] = mapped_column(String(40))  # esquema_asociativo | instancia_participacion | …
+    validation: Mapped[str | None] = mapped_column(String(20), index=True)  # pendiente | validada | rechazada
+    validated_at: Mapped[datetime | None]
+    validated_by: Mapped[str | None] = mapped_column(String(120))
+    registered_at: Mapped[datetime | None]
 
 
 class Contact(Base):
@@ -208,9 +228,15 @@ class OutboxMessage(Base):
     options: Mapped[list[Any] | None] = mapped_column(JSON)  # [[label, reply], …]
     # WhatsApp template (Content SID + variables) used outside the 24-hour window; Telegram extras.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    # pending | sending | sent | delivered | read | failed | undelivered
+    # pending | sending | sent | delivered | read | failed | undelivered | review (a person decides)
+    # | skipped (a later piece of a message a WhatsApp template replaced) — bot.outbox.Status
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # A send may have reached the provider (the sender died mid-send, or the request failed without
+    # proof of refusal): the provider is asked before the row is sent again.
+    in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The piece of the same message that must be done before this one (a long text split in order).
+    after_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"))
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     locked_until: Mapped[datetime | None]
     provider_id: Mapped[str | None] = mapped_column(String(80), index=True)  # MessageSid / message_id
@@ -248,14 +274,14 @@ class HelpRequest(Base):
     entity_code: Mapped[str | None] = mapped_column(ForeignKey("entity.code"), index=True)
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"), index=True)
     channel: Mapped[str | None] = mapped_column(String(20))
-    source: Mapped[str] = mapped_column(String(20), default="chat")  # chat | interview | api
+    source: Mapped[str] = mapped_column(String(20), default="chat")  # chat | interview | api | panel
     interview_id: Mapped[int | None] = mapped_column(ForeignKey("interview.id"), unique=True)
     need: Mapped[str] = mapped_column(Text, default="")  # in the requester's words
     themes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # theme ids (SPEC §4)
     support_type: Mapped[str | None] = mapped_column(String(30))  # informacion | capacitacion | …
     phase: Mapped[str | None] = mapped_column(String(30))  # planeacion | programacion | …
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
-    requested_by_date: Mapped[str | None] = mapped_column(String(80))  # the requester's deadline, as written
+    requested_by_date: Mapped[str | None] = mapped_column(String(80))  # ISO date (older rows: as typed)
     # nueva | asignada | en_gestion | respondida | cerrada | remitida
     status: Mapped[str] = mapped_column(String(20), default="nueva", index=True)
     assignee: Mapped[str | None] = mapped_column(String(120))
@@ -263,6 +289,14 @@ class HelpRequest(Base):
     articulador: Mapped[str | None] = mapped_column(String(200))  # routing by region
     referred_to: Mapped[str | None] = mapped_column(String(200))  # entity it was referred to (remitida)
     due_date: Mapped[str | None] = mapped_column(String(10))  # ISO date, business days (Ley 1755)
+    request_type: Mapped[str | None] = mapped_column(String(20))  # general | documentos | consulta (bot/terms.yaml)
+    continuity: Mapped[str | None] = mapped_column(String(20))  # puntual | continua
+    staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)  # the enlace it is assigned to
+    # The requester's entity is a grupo de valor the DER has not validated yet: the ticket does not count
+    # (no alert, no term, not in the queue) until it is (bot.grupos).
+    on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    followups: Mapped[int] = mapped_column(Integer, default=0)  # periodic follow-ups sent (bot.followup)
+    last_followup_at: Mapped[datetime | None]
     satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1–5, asked when the ticket is closed
     satisfaction_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -314,6 +348,33 @@ class UserAccount(Base):
     disabled_at: Mapped[datetime | None]
 
 
+class PanelSession(Base):
+    """A browser signed in to the panel (webhooks/sessions.py). The session cookie carries a random
+    token; only its SHA-256 is stored. Signing out ends this row; a password change or a disabled
+    account ends every row of the account, so a copied cookie stops working at once."""
+
+    __tablename__ = "panel_session"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+
+
+class LoginThrottle(Base):
+    """Sign-in attempts per (username, address) in the current window, counted atomically in the
+    database so that every web worker shares them (webhooks/sessions.py). The key is a hash: a
+    password typed into the username field is never stored."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    window_start: Mapped[datetime]
+
+
 class Alert(Base):
     """A demand alert for the DER (bot.alerts). Stored once per ``dedupe_key``; delivered through
     the outbox to the configured destinations; open until someone acknowledges it."""
@@ -332,10 +393,29 @@ class Alert(Base):
     interview_id: Mapped[int | None] = mapped_column(ForeignKey("interview.id"), index=True)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(20), default="abierta", index=True)  # abierta | reconocida
+    # Raised by test data (a simulator conversation): never delivered, left out of the API, the
+    # digest and the panel unless asked for.
+    test: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     acknowledged_at: Mapped[datetime | None]
     acknowledged_by: Mapped[str | None] = mapped_column(String(120))
     ack_note: Mapped[str | None] = mapped_column(Text)
+
+
+class CodingStatus(StrEnum):
+    """Where a coding stands. Only a *decided* coding counts in a report: the coder was confident
+    (``auto``) or a person confirmed or corrected it; ``review`` waits in the review queue."""
+
+    AUTO = "auto"
+    REVIEW = "review"
+    CONFIRMED = "confirmed"
+    CORRECTED = "corrected"
+
+
+#: The statuses whose codes count as categories in reports, the panel, the API and exports (plain
+#: strings, as stored and as SQL ``IN`` lists bind them).
+DECIDED = (CodingStatus.AUTO.value, CodingStatus.CONFIRMED.value, CodingStatus.CORRECTED.value)
+REVIEWED = (CodingStatus.CONFIRMED.value, CodingStatus.CORRECTED.value)
 
 
 class AnswerCoding(Base):
@@ -403,6 +483,9 @@ class Wave(Base):
     closes_at: Mapped[datetime | None]  # answers after this are stored, and counted as late
     launched_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
+    # The DER approved sending each participating entity its results (bot.results): who and when.
+    results_approved_at: Mapped[datetime | None]
+    results_approved_by: Mapped[str | None] = mapped_column(String(120))
     schedule_id: Mapped[int | None] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(120), default="cli")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -443,3 +526,51 @@ class WaveSchedule(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     last_period: Mapped[str | None] = mapped_column(String(7))  # the last month it created a wave for
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Staff(Base):
+    """The DER's people in the territories (bot.staff): enlaces territoriales, who cover about ten
+    entities each, and the articulador(a) of each region. Alerts and tickets are routed to them;
+    ``username`` links a panel account of role ``enlace`` that sees only their entities."""
+
+    __tablename__ = "staff"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    role: Mapped[str] = mapped_column(String(20), index=True)  # enlace | articulador
+    name: Mapped[str] = mapped_column(String(120))
+    channel: Mapped[str | None] = mapped_column(String(20))  # whatsapp | telegram | sms: where alerts reach them
+    address: Mapped[str | None] = mapped_column(String(64))
+    email: Mapped[str | None] = mapped_column(String(120))
+    region: Mapped[str | None] = mapped_column(String(60), index=True)  # an articulador's region
+    username: Mapped[str | None] = mapped_column(String(80), index=True)  # panel account (role enlace)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StaffEntity(Base):
+    """An entity an enlace covers: one enlace per entity."""
+
+    __tablename__ = "staff_entity"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"), index=True)
+    entity_code: Mapped[str] = mapped_column(ForeignKey("entity.code"), unique=True)
+
+
+class ResultLink(Base):
+    """A login-free link to one entity's printable ficha (bot.results): ``/ficha/<token>``. Only the
+    token's SHA-256 is stored; it shows that entity and that period only, until it expires."""
+
+    __tablename__ = "result_link"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    entity_code: Mapped[str] = mapped_column(ForeignKey("entity.code"), index=True)
+    period: Mapped[str] = mapped_column(String(7))  # YYYY-MM (or YYYY-Qn)
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
+    wave_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    views: Mapped[int] = mapped_column(Integer, default=0)
+    last_viewed_at: Mapped[datetime | None]

@@ -30,6 +30,7 @@ class QType(StrEnum):
     YES_NO = "yes_no"
     YES_NO_PARTIAL = "yes_no_partial"
     TEXT = "text"  # open answer, optionally coded with a codebook
+    DATE = "date"  # a calendar day written freely ("el viernes", "15/01"), stored ISO, always confirmed
 
 
 #: Types whose answers are picked from a choice list.
@@ -68,6 +69,15 @@ class Question:
     # An earlier open question whose answer the host can turn into a proposed answer for this one
     # (e.g. help-desk themes from the need described): the respondent confirms it or picks.
     suggest: str | None = None
+    # Entity questions: a choice list of answers outside DIVIPOLA ("OTRA" for a grupo de valor that is
+    # not an alcaldía or a gobernación); the whole reply must be one of a choice's words.
+    outside: str | None = None
+
+    @property
+    def asks_name(self) -> bool:
+        """An open question that fills the contact's name ("¿Cuál es su nombre?"): the reply is read as a
+        person's name ("me llamo gloria" → "Gloria"), never stored as "si" or "1"."""
+        return self.type is QType.TEXT and self.prefill == "name"
 
 
 @dataclass(frozen=True)
@@ -91,6 +101,8 @@ class Questionnaire:
         for q in self.questions:
             if q.type in CHOICE_TYPES and q.choices not in self.choice_lists:
                 raise ValueError(f"{q.name}: choice list {q.choices!r} is not defined")
+            if q.outside is not None and (q.type is not QType.ENTITY or q.outside not in self.choice_lists):
+                raise ValueError(f"{q.name}: outside needs an entity question and a defined choice list")
             if q.block is not None and q.block not in block_names:
                 raise ValueError(f"{q.name}: block {q.block!r} is not defined")
 
@@ -115,6 +127,42 @@ class Questionnaire:
 
     def block(self, name: str | None) -> Block | None:
         return next((b for b in self.blocks if b.name == name), None)
+
+
+def question_title(questionnaire: Questionnaire, name: str) -> str:
+    """A question's label as an analyst needs it out of the interview's flow: a label several questions
+    share ("¿Por qué?") names the question it follows up ("¿Por qué? — ¿La asistencia contribuye …?")."""
+    question = questionnaire.question(name)
+    if sum(q.label == question.label for q in questionnaire.questions) < 2:
+        return question.label
+    from surveys import conditions  # conditions imports this module
+
+    parents = sorted(conditions.references(question.relevant), key=questionnaire.index)
+    if parents:
+        return f"{question.label} — {questionnaire.question(parents[0]).label}"
+    return f"{question.label} — {question.hint}" if question.hint else question.label
+
+
+def digit_conflicts(questionnaire: Questionnaire) -> list[str]:
+    """Rating questions on which one digit means different things ("4" Buena on one, Mala on the next).
+
+    A rating's digits are its values; a scale's are the option numbers it is shown with. A respondent
+    who typed "4" for Buena six times will type it again: every digit must keep its label across the
+    interview (checked by ``m360 questionnaire validate`` and for the shipped questionnaires)."""
+    seen: dict[str, tuple[str, str]] = {}  # digit → (label, first question)
+    problems: list[str] = []
+    for q in questionnaire.questions:
+        if q.type not in (QType.RATING, QType.SCALE):
+            continue
+        for i, choice in enumerate(questionnaire.options(q), 1):
+            digit = choice.name.strip() if q.type is QType.RATING else str(i)
+            label = " ".join(choice.label.casefold().split())
+            if label == digit:
+                continue  # a bare number scale ("0".."10") names nothing
+            first = seen.setdefault(digit, (label, q.name))
+            if first[0] != label:
+                problems.append(f"{q.name}: {digit} is {choice.label!r} here but {first[0]!r} in {first[1]}")
+    return problems
 
 
 # ---------------------------------------------------------------- YAML

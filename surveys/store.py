@@ -8,13 +8,14 @@ from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, bindparam, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from surveys import db, schema
 from surveys.entities import display_name
+from surveys.messages import TEST_CHANNELS
 from surveys.models import Answer, Entity, Interview, QuestionnaireVersion
 
 # Table-level statements for the per-turn path: built once, parameters bound at execution.
@@ -177,6 +178,12 @@ class EntityInfo:
 _SELECT_ENTITY = db.DirectStatement(select(ENTITIES.c.code, ENTITIES.c.name, ENTITIES.c.kind, ENTITIES.c.dept_code,
                                            ENTITIES.c.dept_name, ENTITIES.c.region)
                                     .where(ENTITIES.c.code == bindparam("b_code")))
+
+
+def real_channel(column: Any) -> Any:
+    """A WHERE clause keeping rows whose channel (``column``) is not a test channel (a ticket opened
+    through the API has none: it is real)."""
+    return or_(column.is_(None), column.not_in(TEST_CHANNELS))
 
 
 def entity(conn: Connection, code: str | None) -> EntityInfo | None:

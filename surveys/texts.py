@@ -19,6 +19,15 @@ class Texts:
             node = node[part]
         return str(node).format(**fmt) if fmt else str(node)
 
+    def words(self, key: str) -> tuple[str, ...]:
+        """A list of words or phrases (e.g. how people name a menu choice); () when the key is absent."""
+        node: Any = self._data
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return ()
+            node = node[part]
+        return tuple(str(w) for w in node) if isinstance(node, list) else (str(node),)
+
     def has(self, key: str) -> bool:
         try:
             self(key)

@@ -28,6 +28,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from surveys import conditions
 from surveys.schema import CHOICE_TYPES, Block, Choice, QType, Question, Questionnaire
+from surveys.spreadsheet import keep_as_text
 
 __all__ = ["XLSFormError", "from_xlsform", "to_xform", "to_xlsform"]
 
@@ -47,6 +48,7 @@ _EXPORT_TYPE = {
     QType.YES_NO_PARTIAL: "select_one",
     QType.ENTITY: "text",
     QType.TEXT: "text",
+    QType.DATE: "date",
 }
 
 # Rows a chat interview has nothing to ask for: skipped on import.
@@ -55,7 +57,7 @@ _IGNORED_TYPES = frozenset(
      "phonenumber", "simserial", "subscriberid", "audit", "start-geopoint", "xml-external", "csv-external"}
 )
 _SUPPORTED_HINT = (
-    "text, select_one, select_multiple, integer or range 1–N (as a rating), note/calculate/metadata (skipped)"
+    "text, date, select_one, select_multiple, integer or range 1–N (as a rating), note/calculate/metadata (skipped)"
 )
 
 _SCALE_NAMES = frozenset({"excelente", "buena", "regular", "mala", "muy_mala", "no_aplica"})
@@ -94,9 +96,7 @@ def _block_order(q: Questionnaire) -> None:
 def _put_row(ws: Worksheet, values: Iterable[str | None]) -> None:
     ws.append(list(values))
     for cell in ws[ws.max_row]:
-        # A text that starts with "=" would otherwise be stored as an Excel formula.
-        if isinstance(cell.value, str) and cell.value.startswith("="):
-            cell.data_type = "s"
+        keep_as_text(cell)  # a label starting with "=" or "-" stays that text, never a formula
 
 
 def to_xlsform(q: Questionnaire, path: Source) -> None:
@@ -108,12 +108,13 @@ def to_xlsform(q: Questionnaire, path: Source) -> None:
     assert survey is not None
     survey.title = "survey"
     columns = ["type", "name", label, hint, "required", "relevant",
-               "m360_type", "m360_codebook", "m360_prefill", "m360_suggest", "m360_intro"]
+               "m360_type", "m360_codebook", "m360_prefill", "m360_suggest", "m360_outside", "m360_intro"]
     _put_row(survey, columns)
 
     def row(**values: str | None) -> None:
         _put_row(survey, (values.get(c) for c in ("type", "name", "label", "hint", "required", "relevant",
                                                    "m360_type", "m360_codebook", "m360_prefill", "m360_suggest",
+                                                   "m360_outside",
                                                    "m360_intro")))
 
     current: str | None = None
@@ -132,7 +133,7 @@ def to_xlsform(q: Questionnaire, path: Source) -> None:
         row(type=xls_type, name=question.name, label=question.label, hint=question.hint,
             required="yes" if question.required else None, relevant=question.relevant,
             m360_type=question.type.value, m360_codebook=question.codebook, m360_prefill=question.prefill,
-            m360_suggest=question.suggest)
+            m360_suggest=question.suggest, m360_outside=question.outside)
     if current is not None:
         row(type="end_group")
 
@@ -305,6 +306,9 @@ def _range_bounds(parameters: str | None) -> tuple[int, int] | None:
     return lo, hi
 
 
+_RATING_WAYS_OUT = frozenset({"no_aplica", "ns_nr", "no_sabe"})  # non-numeric options a rating may offer
+
+
 def _is_consecutive_integers(names: list[str]) -> bool:
     if not names or not all(re.fullmatch(r"-?\d+", n) for n in names):
         return False
@@ -330,8 +334,8 @@ def _infer(name: str, base: str, names: list[str] | None) -> QType:
         return QType.CONSENT if name.startswith("consent") else QType.YES_NO
     if values == {"si", "no", "parcialmente"}:
         return QType.YES_NO_PARTIAL
-    if _is_consecutive_integers(names or []):
-        return QType.RATING
+    if _is_consecutive_integers([n for n in names or [] if n not in _RATING_WAYS_OUT]):
+        return QType.RATING  # "1".."5", maybe with a way out ("no_aplica")
     if len(values) >= 3 and values <= _SCALE_NAMES:
         return QType.SCALE
     return QType.SELECT_ONE
@@ -487,6 +491,8 @@ def _read_survey(
             qtype = _infer(name, base, [c.name for c in lists[choices]] if choices else None)
         elif bounds is not None:
             qtype = QType.RATING
+        elif base == "date":
+            qtype = QType.DATE
         else:
             raise XLSFormError(f"{where}: type {raw_type!r} is not supported; supported: {_SUPPORTED_HINT}")
         if qtype in CHOICE_TYPES and choices is None:
@@ -511,6 +517,7 @@ def _read_survey(
             codebook=(record.get("m360_codebook") or "").strip() or None,
             prefill=(record.get("m360_prefill") or "").strip() or None,
             suggest=(record.get("m360_suggest") or "").strip() or None,
+            outside=(record.get("m360_outside") or "").strip() or None,
         ))
     if stack:
         raise XLSFormError(f"group {stack[-1][0]!r} has no end_group")

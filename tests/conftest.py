@@ -1,5 +1,7 @@
 """Shared fixtures: a real SQLite database per test (copied from one prepared template, so the
-1,155 reference entities are loaded once per run), the chat service, and a chat driver."""
+1,155 reference entities are loaded once per run), the chat service, a chat driver, a clock tests
+move, and headless Chromium for the browser tests (a module that uses ``page`` defines ``server``,
+its app on a loopback port)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -84,7 +87,7 @@ def service(sessions: sessionmaker[Session]) -> ChatService:
 class Chat:
     """Drives ChatService as one contact would; keeps a clock so tests can move time."""
 
-    def __init__(self, service: ChatService, address: str = "+573001112233", channel: str = "simulator"):
+    def __init__(self, service: ChatService, address: str = "+573001112233", channel: str = "whatsapp"):
         self.service, self.address, self.channel = service, address, channel
         self.now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
         self.last: list[Outbound] = []
@@ -102,6 +105,48 @@ class Chat:
 @pytest.fixture
 def chat(service: ChatService) -> Chat:
     return Chat(service)
+
+
+class Clock:
+    """A clock a test moves (``M360_CLOCK`` of an app, ``clock=`` of a service)."""
+
+    def __init__(self, now: datetime = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)) -> None:
+        self.now = now  # default: Tuesday 10 November 2026, 10:00 in Bogotá
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# Without these, Chromium tries Google's services at start-up; the machine has no internet.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (the modules skip without it). Per module:
+    Playwright's event loop must be gone before the tests that run their own (the Telegram sender)."""
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright is installed with the test extras")
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: tuple[str, Any]) -> Iterator[Any]:
+    """A fresh browser context on the module's ``server``."""
+    context = browser.new_context(locale="es-CO", base_url=server[0])
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
 
 
 @pytest.fixture
@@ -124,3 +169,14 @@ def telegram_fake() -> Iterator[FakeTelegram]:
     """A loopback fake of the Telegram Bot API (tests/fakes.py)."""
     with FakeTelegram() as fake:
         yield fake
+
+
+@pytest.fixture
+def cli_database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """``M360_DATABASE_URL`` for ``m360`` commands run in this process (click's CliRunner). The
+    default engine is cached per process: it is dropped before and after, so a command never
+    reaches another test's database."""
+    monkeypatch.setenv("M360_DATABASE_URL", db_url)
+    db.default_engine.cache_clear()
+    yield db_url
+    db.default_engine.cache_clear()

@@ -14,7 +14,8 @@ thread), so the real client libraries are exercised end to end; point them at ``
             await bot.send_message(chat_id=42, text="hola")
         assert tg.sent[0] == {"chat_id": 42, "text": "hola"}
 
-Each fake records every request, can be scripted to fail (``fail_next``), and is thread-safe: one
+Each fake records every request, can be scripted to fail (``fail_next``; Twilio's also to drop a
+connection or to go away for a while), and is thread-safe: one
 condition variable guards the recordings and the scripts, and ``wait_for`` waits on it.
 ``block_internet()`` refuses any non-loopback connection or DNS lookup while it is active.
 """
@@ -67,6 +68,9 @@ class _Handler(BaseHTTPRequestHandler):
             reply = self.server.fake._dispatch(self.command, self.path, self.headers, body)
         except Exception as exc:  # a bug in the fake: answer 500 rather than hang the client
             reply = _Reply(500, {"fake_error": repr(exc)})
+        if reply is DROP:  # scripted: the connection closes with no answer at all
+            self.close_connection = True
+            return
         payload = json.dumps(reply.body).encode()
         self.send_response(reply.status)
         self.send_header("Content-Type", "application/json; charset=utf-8")
@@ -82,12 +86,17 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+DROP: Any = object()  # what a fake's _dispatch returns to drop the connection without answering
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, fake: _FakeServer):
+    allow_reuse_address = True  # a fake that went away comes back on the same port
+
+    def __init__(self, fake: _FakeServer, port: int = 0):
         self.fake = fake
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(("127.0.0.1", port), _Handler)
 
 
 class _FakeServer:
@@ -100,12 +109,13 @@ class _FakeServer:
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         self._closing = False
+        self._away_from: int | None = None  # the port of a fake made unreachable for a while
         self._requests: list[JSON] = []
 
     # lifecycle
-    def start(self) -> None:
+    def start(self, port: int = 0) -> None:
         self._closing = False
-        self._server = _Server(self)
+        self._server = _Server(self, port)
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01},
                                         name=type(self).__name__, daemon=True)
         self._thread.start()
@@ -119,6 +129,18 @@ class _FakeServer:
             self._server.server_close()
             self._server = None
 
+    @contextlib.contextmanager
+    def unreachable(self) -> Iterator[None]:
+        """The service disappears (connections refused) for the duration, then comes back on the
+        same port with everything it had recorded."""
+        port = self._away_from = self.port
+        self.stop()
+        try:
+            yield
+        finally:
+            self._away_from = None
+            self.start(port)
+
     def __enter__(self) -> Self:
         self.start()
         return self
@@ -128,6 +150,8 @@ class _FakeServer:
 
     @property
     def port(self) -> int:
+        if self._server is None and self._away_from is not None:  # unreachable() for now: same address
+            return self._away_from
         assert self._server is not None, "fake not started"
         return self._server.server_address[1]
 
@@ -199,7 +223,9 @@ class FakeTwilio(_FakeServer):
     """Twilio's Programmable Messaging API (``/2010-04-01/Accounts/{sid}/Messages...``).
 
     Public API: ``base_url`` (give it to ``client.api.base_url``), ``account_sid``, ``auth_token``,
-    ``fail_next(...)``, ``messages`` (every message POST), ``sent`` (the created ones),
+    ``fail_next(...)``, ``fail_list(...)`` (the list call errs), ``drop_next(call, ...)`` (a create or list
+    call loses its connection, optionally after the message was created), ``unreachable()`` (the API
+    disappears for a while), ``messages`` (every message POST), ``sent`` (the created ones),
     ``requests`` (every HTTP request), ``wait_for(n)``, ``set_status(sid, ...)``, ``reset()``.
     """
 
@@ -211,6 +237,8 @@ class FakeTwilio(_FakeServer):
         self._messages: list[JSON] = []  # every POST to Messages.json, failed ones too
         self._store: dict[str, JSON] = {}  # created message resources by sid, in creation order
         self._failures: list[list[Any]] = []  # [spec, remaining uses]
+        self._list_failures: list[list[Any]] = []
+        self._drops: list[list[Any]] = []
 
     # scripting
     def fail_next(self, status: int, *, code: int | None = None, message: str = "Fake failure",
@@ -223,6 +251,21 @@ class FakeTwilio(_FakeServer):
         spec = {"status": status, "code": code, "message": message, "retry_after": retry_after}
         with self._cond:
             self._failures.append([spec, times])
+
+    def fail_list(self, status: int, *, times: int = 1, message: str = "Fake list failure") -> None:
+        """The next ``times`` list calls (GET Messages.json) answer ``status`` with Twilio's error body
+        (twilio's client raises its base TwilioException for a page it cannot fetch)."""
+        code = _TWILIO_GENERIC_CODES.get(status)
+        with self._cond:
+            self._list_failures.append([{"status": status, "code": code, "message": message}, times])
+
+    def drop_next(self, call: str, *, times: int = 1, after_processing: bool = False) -> None:
+        """The next ``times`` ``call``s ("create" or "list") lose their connection without an answer.
+        ``after_processing``: the message is created first (the client cannot know it was)."""
+        if call not in ("create", "list"):
+            raise ValueError("call is 'create' or 'list'")
+        with self._cond:
+            self._drops.append([{"call": call, "after": after_processing}, times])
 
     def set_status(self, sid: str, status: str, *, error_code: int | None = None,
                    error_message: str | None = None) -> None:
@@ -239,6 +282,8 @@ class FakeTwilio(_FakeServer):
             self._messages.clear()
             self._store.clear()
             self._failures.clear()
+            self._list_failures.clear()
+            self._drops.clear()
             self._requests.clear()
 
     # recordings
@@ -282,8 +327,18 @@ class FakeTwilio(_FakeServer):
         fields = _form(body) if method == "POST" else {}
         collection = f"{self.API}/Accounts/{self.account_sid}/Messages.json"
         is_create = method == "POST" and url.path.endswith("/Messages.json")
+        call = "create" if is_create else "list" if method == "GET" and url.path == collection else None
+        with self._cond:
+            drop = _take_failure(self._drops, lambda spec: spec["call"] == call)
+            list_failure = _take_failure(self._list_failures) if call == "list" else None
+        if drop is not None and not drop["after"]:
+            self._log({"http_method": method, "path": url.path, "query": query, "params": fields,
+                       "status_returned": None, "at": time.monotonic()})
+            return DROP
         if not self._authorized(headers):
             reply = self._error(401, 20003, "Authenticate", {"WWW-Authenticate": 'Basic realm="Twilio API"'})
+        elif list_failure is not None:
+            reply = self._error(list_failure["status"], list_failure["code"], list_failure["message"])
         elif is_create and url.path == collection:
             reply = self._create(fields)
         elif method == "GET" and url.path == collection:
@@ -303,9 +358,9 @@ class FakeTwilio(_FakeServer):
                     record["sid"] = reply.body["sid"]
                 self._messages.append(record)
             self._requests.append({"http_method": method, "path": url.path, "query": query, "params": fields,
-                                   "status_returned": reply.status, "at": time.monotonic()})
+                                   "status_returned": None if drop else reply.status, "at": time.monotonic()})
             self._cond.notify_all()
-        return reply
+        return DROP if drop else reply
 
     def _create(self, fields: JSON) -> _Reply:
         with self._cond:
@@ -407,8 +462,8 @@ def _multipart(content_type: str, body: bytes) -> JSON:
 class FakeTelegram(_FakeServer):
     """The Bot API at ``{base_url}{token}/{method}`` (so ``base_url`` ends in ``/bot``, like PTB's).
 
-    Methods: getMe, sendMessage, editMessageText, answerCallbackQuery, sendChatAction, setWebhook,
-    deleteWebhook, getWebhookInfo, getUpdates (offset/limit/long-poll timeout); ``set_handler`` adds more.
+    Methods: getMe, sendMessage, editMessageText, editMessageReplyMarkup, answerCallbackQuery, sendChatAction,
+    setWebhook, deleteWebhook, getWebhookInfo, getUpdates (offset/limit/long-poll timeout); ``set_handler`` adds more.
     Public API: ``base_url``, ``token``, ``bot_user``, ``push_update(update)``, ``fail_next(...)``,
     ``calls``, ``sent``, ``requests``, ``wait_for(n, method=...)``, ``set_handler(method, fn)``, ``reset()``.
     """
@@ -432,9 +487,11 @@ class FakeTelegram(_FakeServer):
 
     # scripting
     def fail_next(self, status: int, description: str = "Internal Server Error", retry_after: int | None = None,
-                  times: int = 1, method: str | None = "sendMessage") -> None:
-        """The next ``times`` calls of ``method`` (any method when None) answer ``{"ok": false, ...}``."""
-        spec = {"status": status, "description": description, "retry_after": retry_after, "method": method}
+                  times: int = 1, method: str | None = "sendMessage", migrate_to_chat_id: int | None = None) -> None:
+        """The next ``times`` calls of ``method`` (any method when None) answer ``{"ok": false, ...}``
+        (``migrate_to_chat_id``: the group became that supergroup, as Telegram's ``parameters`` say)."""
+        spec = {"status": status, "description": description, "retry_after": retry_after, "method": method,
+                "migrate_to_chat_id": migrate_to_chat_id}
         with self._cond:
             self._failures.append([spec, times])
 
@@ -486,10 +543,13 @@ class FakeTelegram(_FakeServer):
 
     # HTTP
     @staticmethod
-    def _fail(status: int, description: str, retry_after: int | None = None) -> _Reply:
+    def _fail(status: int, description: str, retry_after: int | None = None,
+              migrate_to_chat_id: int | None = None) -> _Reply:
         body: JSON = {"ok": False, "error_code": status, "description": description}
-        if retry_after is not None:
-            body["parameters"] = {"retry_after": retry_after}
+        parameters = {k: v for k, v in (("retry_after", retry_after), ("migrate_to_chat_id", migrate_to_chat_id))
+                      if v is not None}
+        if parameters:
+            body["parameters"] = parameters
         return _Reply(status, body)
 
     def _dispatch(self, http_method: str, path: str, headers: Any, body: bytes) -> _Reply:
@@ -523,7 +583,8 @@ class FakeTelegram(_FakeServer):
             failure = _take_failure(self._failures, lambda spec: spec["method"] in (None, method))
             handler = self._handlers.get(method)
         if failure:
-            return self._fail(failure["status"], failure["description"], failure["retry_after"])
+            return self._fail(failure["status"], failure["description"], failure["retry_after"],
+                              failure.get("migrate_to_chat_id"))
         if handler is not None:
             return _Reply(200, {"ok": True, "result": handler(params)})
         if method == "getUpdates":
@@ -537,6 +598,7 @@ class FakeTelegram(_FakeServer):
         simple: dict[str, Callable[[], Any]] = {
             "getMe": lambda: self.bot_user,
             "answerCallbackQuery": lambda: True,
+            "editMessageReplyMarkup": lambda: True,
             "sendChatAction": lambda: True,
             "setWebhook": lambda: self._set_webhook(params.get("url", "")),
             "deleteWebhook": lambda: self._set_webhook("", drop=bool(params.get("drop_pending_updates"))),

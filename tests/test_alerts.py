@@ -79,7 +79,7 @@ def interview(chat: Chat, replace: dict[str, str] | None = None) -> None:
 def new_ticket(engine: Engine, der: Alerts, entity: str = "63302", themes: tuple[str, ...] = ("plan_indicativo",),
                now: datetime = NOW, **kwargs: Any) -> helpdesk.Created:
     with db.transaction(engine) as conn:
-        return helpdesk.create(conn, entity_code=entity, region=None, contact_id=None, channel="simulator",
+        return helpdesk.create(conn, entity_code=entity, region=None, contact_id=None, channel="whatsapp",
                                need="necesitamos ayuda", themes=list(themes), now=now, alerts=der, **kwargs)
 
 
@@ -128,12 +128,12 @@ def test_exactly_3_5_is_satisfied() -> None:
 
 def test_new_and_urgent_tickets(engine: Engine, der: Alerts) -> None:
     plain = new_ticket(engine, der)
-    urgent = new_ticket(engine, der, urgent=True, requested_by_date="antes del 15 de diciembre")
+    urgent = new_ticket(engine, der, urgent=True, requested_by_date="2026-12-15")
     [first, second] = all_alerts(engine)
     assert second.dedupe_key == f"ticket_urgente:{urgent.code}"
     assert (first.rule, first.severity, first.dedupe_key) == ("ticket_nuevo", "media", f"ticket_nuevo:{plain.code}")
     assert (second.rule, second.severity) == ("ticket_urgente", "alta")  # urgent replaces "new", not both
-    assert second.title.startswith("URGENTE") and "antes del 15 de diciembre" in second.title
+    assert second.title.startswith("URGENTE") and "(para el 15 de diciembre de 2026)" in second.title
 
 
 def test_an_alert_is_stored_and_queued_once(engine: Engine, der: Alerts) -> None:
@@ -158,7 +158,7 @@ def test_overdue_tickets_are_alerted_once(engine: Engine, der: Alerts) -> None:
         assert der.check_overdue(conn, after + timedelta(days=1)) == 0
     overdue = all_alerts(engine)[-1]
     assert (overdue.rule, overdue.dedupe_key) == ("ticket_vencido", f"ticket_vencido:{late.code}")
-    assert late.due_date in overdue.title and "nueva" in overdue.title
+    assert "el plazo era el 2 de diciembre de 2026" in overdue.title and "nueva" in overdue.title
 
 
 def test_demand_spike_needs_n_entities_of_one_region_within_the_window(engine: Engine, der: Alerts) -> None:

@@ -250,3 +250,27 @@ def test_periods() -> None:
     for bad in ("2020-13", "2020-Q5", "20-11", "", "2020-11-01"):
         with pytest.raises(ValueError):
             periods.parse(bad)
+
+
+def test_an_aspect_that_does_not_apply_is_left_out_of_means(sessions: sessionmaker[Session], tmp_path: Path) -> None:
+    """"No aplica / no lo conozco" (the KPT unknown) is stored as no_aplica: never a number in a mean."""
+    rows = [dict(periodo="2020-11", entidad_codigo="63302", puntaje_general=4, aspecto_kpt="no_aplica",
+                 aspecto_asesor=3),
+            dict(periodo="2020-11", entidad_codigo="19050", puntaje_general=5, aspecto_kpt="No aplica / no lo conozco",
+                 aspecto_asesor=5),
+            dict(periodo="2020-11", entidad_codigo="52835", puntaje_general=5, aspecto_kpt=2, aspecto_asesor=5)]
+    path = tmp_path / "respuestas.csv"
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    with sessions.begin() as session:
+        result = importer.import_responses(session, path)
+    assert result.created == 3 and not result.errors
+    with sessions() as session:
+        kpt = session.scalars(select(Answer.value).where(Answer.question == "aspecto_kpt").order_by(Answer.id)).all()
+    assert kpt == ["no_aplica", "no_aplica", 2]
+    r = report(sessions)
+    aspect = next(a for a in r["aspects"] if a["question"] == "aspecto_kpt")
+    assert aspect["months"][-1] == {"period": "2020-11", "n": 1, "mean": 2.0}
+    assert r["summary"]["mean_score"] == 4.17  # (3.5 + 5 + 4) / 3: the scores leave no_aplica out

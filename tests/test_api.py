@@ -1,11 +1,13 @@
 """The JSON API (/api/v1) through real HTTP requests to the Flask app on a real SQLite database:
 bearer tokens and roles, help requests with filters and changes, alerts and acknowledgement — and
-issue 4's end-to-end story: a municipality asks for help in the simulator, the DER is alerted on
+issue 4's end-to-end story: a municipality asks for help on Telegram, the DER is alerted on
 (loopback) Telegram and a signed webhook, moves the ticket through the API, and the requester is
-told in the chat and asked to rate the service when it closes."""
+told in the chat and asked to rate the service when it closes; the same request from the simulator
+is test data."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,8 +20,10 @@ from sqlalchemy import func, select
 
 from bot import deadlines, helpdesk
 from bot.alerts import Alerts
+from bot.service import ChatService
 from surveys import db
 from surveys.models import Alert, ApiToken, HelpRequest, HelpRequestEvent, OutboxMessage
+from tests.conftest import Chat
 from tests.fakes import FakeTelegram, WebhookReceiver
 from tests.test_cli import m360
 from tests.test_conversation import register
@@ -59,7 +63,7 @@ def token(app: Flask, role: str, name: str = "ana") -> dict[str, str]:
 def ticket(app: Flask, entity: str = "63302", themes: tuple[str, ...] = ("plan_indicativo",),
            now: datetime = NOW, **kwargs: Any) -> str:
     with db.transaction(engine_of(app)) as conn:
-        return helpdesk.create(conn, entity_code=entity, region=None, contact_id=None, channel="simulator",
+        return helpdesk.create(conn, entity_code=entity, region=None, contact_id=None, channel="whatsapp",
                                need="necesitamos ayuda", themes=list(themes), now=now,
                                alerts=Alerts(destinations=()), **kwargs).code
 
@@ -145,6 +149,7 @@ def test_list_and_filter_help_requests(app: Flask, client: FlaskClient) -> None:
 
     assert codes() == [medellin, genova, old]  # newest first
     assert codes(status="asignada") == [medellin] and codes(status="nueva,asignada") == [medellin, genova, old]
+    assert codes(status="Nueva,ASIGNADA") == [medellin, genova, old]  # as the panel shows them, any case
     assert codes(theme="armonizacion_presupuestal") == [genova]
     assert codes(entity="08001") == [medellin, old]
     with engine_of(app).connect() as conn:
@@ -222,7 +227,7 @@ def test_alerts_list_filters_and_acknowledgement(app: Flask, client: FlaskClient
     der = token(app, "der", "luis")
     with db.transaction(engine_of(app)) as conn:
         for entity, urgent in (("63302", False), ("08001", True)):
-            helpdesk.create(conn, entity_code=entity, region=None, contact_id=None, channel="simulator", need="x",
+            helpdesk.create(conn, entity_code=entity, region=None, contact_id=None, channel="whatsapp", need="x",
                             themes=["proyectos"], now=NOW, urgent=urgent, alerts=Alerts(destinations=()))
     listed = client.get("/api/v1/alerts", headers=der).get_json()
     assert listed["total"] == 2 and [a["rule"] for a in listed["items"]] == ["ticket_urgente", "ticket_nuevo"]
@@ -262,15 +267,29 @@ def der_app(db_url: str, monkeypatch: pytest.MonkeyPatch, telegram_fake: FakeTel
     receiver.stop()
 
 
+def delivered(sender: Any, fake: FakeTelegram, chat_id: str, n: int, timeout: float = 15) -> list[dict[str, Any]]:
+    """Send the outbox until ``chat_id`` got ``n`` messages (Telegram allows one a second per chat)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        sender.run_once()
+        got = [m for m in fake.sent if str(m["chat_id"]) == chat_id]
+        if len(got) >= n or time.monotonic() > deadline:
+            assert len(got) >= n, got
+            return got
+        time.sleep(0.2)
+
+
 def test_help_request_to_der_and_back(der_app: Flask, telegram_fake: FakeTelegram) -> None:
+    """A municipality writes on Telegram; the DER is alerted on Telegram and a signed webhook, moves
+    the ticket through the API, and the requester is told in their chat and asked to rate it."""
     client, receiver = der_app.test_client(), der_app.extensions["test.receiver"]
     sender = der_app.extensions["m360.outbox"].sender
     assert set(sender.providers) == {"telegram", "webhook", "simulator"}
-    chat = WebChat(client, session="genova-sim-01")
-    register(chat)  # type: ignore[arg-type]
+    chat = Chat(ChatService(der_app.extensions["m360.sessions"]), address="424242", channel="telegram")
+    register(chat)
     reply = chat.say("necesitamos ayuda para armonizar el presupuesto de este año")
     assert "Armonización presupuestal" in reply
-    for text in ("si", "asistencia tecnica", "planeacion", "no"):
+    for text in ("si", "asistencia tecnica", "peticion general", "planeacion", "puntual", "no", "si"):
         reply = chat.say(text)
     assert "Registramos su solicitud" in reply
 
@@ -278,7 +297,7 @@ def test_help_request_to_der_and_back(der_app: Flask, telegram_fake: FakeTelegra
     [item] = client.get("/api/v1/help-requests", headers=der).get_json()["items"]
     code = item["code"]
     assert code in reply and [t["id"] for t in item["themes"]] == ["armonizacion_presupuestal"]
-    assert item["entity"]["code"] == "63302" and item["status"] == "nueva"
+    assert item["entity"]["code"] == "63302" and item["status"] == "nueva" and item["test"] is False
     created = datetime.fromisoformat(item["created_at"])
     assert item["due_date"] == deadlines.deadline_for(created).isoformat()
 
@@ -290,28 +309,55 @@ def test_help_request_to_der_and_back(der_app: Flask, telegram_fake: FakeTelegra
     [alert] = client.get("/api/v1/alerts", headers=der).get_json()["items"]
     assert client.post(f"/api/v1/alerts/{alert['id']}/ack", headers=der).status_code == 200
 
-    last = client.post("/simulador/api/send", json={"session": chat.session, "text": "gracias",
-                                                    "id": "after-ticket"}).get_json()["last_id"]
     for status, note in (("asignada", None), ("respondida", "Le enviamos la guía de armonización.")):
         response = client.patch(f"/api/v1/help-requests/{code}", json={"status": status, "note": note}, headers=der)
         assert response.status_code == 200, response.get_json()
-    sender.run_once()
-    updates = client.get(HISTORY, query_string={"session": chat.session, "after": last}).get_json()["messages"]
-    assert [u["direction"] for u in updates] == ["out", "out"]
+    updates = delivered(sender, telegram_fake, "424242", 2)
     assert "asignada" in updates[0]["text"]
     assert "respondida" in updates[1]["text"] and "Le enviamos la guía de armonización." in updates[1]["text"]
 
     # Closing asks the requester for a 1–5 rating; the reply is stored with the ticket.
-    last = updates[-1]["id"]
     assert client.patch(f"/api/v1/help-requests/{code}", json={"status": "cerrada"}, headers=der).status_code == 200
-    sender.run_once()
-    [closing] = client.get(HISTORY, query_string={"session": chat.session, "after": last}).get_json()["messages"]
+    closing = delivered(sender, telegram_fake, "424242", 3)[-1]
     assert "quedó cerrada" in closing["text"] and "de 1 (muy mala) a 5" in closing["text"]
     assert "4/5" in chat.say("4")
-    assert "1. Responder" in chat.last[-1]["text"]  # back to the menu
+    assert "1. Responder" in chat.last[-1].text  # back to the menu
     with engine_of(der_app).connect() as conn:
         assert conn.execute(select(HelpRequest.satisfaction)).scalar_one() == 4
     assert client.get(f"/api/v1/help-requests/{code}", headers=der).get_json()["satisfaction"] == 4
+
+
+def test_a_help_request_from_the_simulator_is_test_data(der_app: Flask, telegram_fake: FakeTelegram) -> None:
+    """The same request typed in the simulator (anyone may claim any entity there): nobody at the DER
+    is alerted and the API lists nothing; the ticket can still be opened by its code and moved, and
+    the simulator session is told, so trying the whole flow on `make run` still works."""
+    client, receiver = der_app.test_client(), der_app.extensions["test.receiver"]
+    sender = der_app.extensions["m360.outbox"].sender
+    chat = WebChat(client, session="genova-sim-01")
+    register(chat)  # type: ignore[arg-type]
+    chat.say("necesitamos ayuda para armonizar el presupuesto de este año")
+    for text in ("si", "asistencia tecnica", "peticion general", "planeacion", "puntual", "no", "si"):
+        reply = chat.say(text)
+    assert "Registramos su solicitud" in reply
+    code = next(word for word in reply.replace("*", " ").split() if word.startswith("MDA-"))
+
+    der = token(der_app, "der", "luis")
+    assert client.get("/api/v1/help-requests", headers=der).get_json() | {"limit": 0} == {
+        "items": [], "total": 0, "offset": 0, "limit": 0}
+    assert client.get("/api/v1/alerts", headers=der).get_json()["total"] == 0
+    assert client.get(f"/api/v1/help-requests/{code}", headers=der).get_json()["test"] is True
+    sender.run_once()
+    assert telegram_fake.sent == [] and receiver.received == []
+    with engine_of(der_app).connect() as conn:
+        assert conn.execute(select(Alert.test)).scalars().all() == [True]  # stored for the panel, flagged
+
+    last = client.post("/simulador/api/send", json={"session": chat.session, "text": "gracias",
+                                                    "id": "after-ticket"}).get_json()["last_id"]
+    response = client.patch(f"/api/v1/help-requests/{code}", json={"status": "asignada"}, headers=der)
+    assert response.status_code == 200
+    sender.run_once()
+    [update] = client.get(HISTORY, query_string={"session": chat.session, "after": last}).get_json()["messages"]
+    assert "asignada" in update["text"]
 
 
 def test_deadline_in_the_api_skips_colombian_holidays(app: Flask, client: FlaskClient) -> None:

@@ -3,8 +3,10 @@ Telegram updates built from python-telegram-bot objects, against a real SQLite d
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
+import re
 import threading
 import urllib.parse
 import urllib.request
@@ -24,9 +26,8 @@ from telegram import CallbackQuery, Chat, Message, Update, User
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
-from bot.channels.telegram import to_html
-from bot.channels.text import split_text
-from surveys.models import Answer, Contact, Interview, MessageLog
+from bot.channels.text import split, to_html
+from surveys.models import Answer, ConsentRecord, Contact, Interview, MessageLog
 from tests.test_conversation import EXPECTED, INTERVIEW, register, start_interview
 from webhooks.app import create_app
 
@@ -53,9 +54,16 @@ def count(sessions: sessionmaker[Session], model: Any, *where: Any) -> int:
 # ------------------------------------------------------------------ Twilio
 
 
+def as_sid(label: str) -> str:
+    """A MessageSid in Twilio's format (SM + 32 hex digits), the same for the same label."""
+    if re.fullmatch(r"SM[0-9a-f]{32}", label):
+        return label
+    return "SM" + hashlib.md5(label.encode()).hexdigest()
+
+
 def signed_form(text: str, sid: str, url: str = "http://localhost/webhooks/twilio", token: str = TOKEN,
                 sender: str = f"whatsapp:{NUMBER}", **extra: str) -> tuple[dict[str, str], dict[str, str]]:
-    form = {"From": sender, "To": "whatsapp:+14155238886", "Body": text, "MessageSid": sid, "NumMedia": "0",
+    form = {"From": sender, "To": "whatsapp:+14155238886", "Body": text, "MessageSid": as_sid(sid), "NumMedia": "0",
             "AccountSid": "AC" + "0" * 32, **extra}
     return form, {"X-Twilio-Signature": RequestValidator(token).compute_signature(url, form)}
 
@@ -146,7 +154,7 @@ def test_redelivered_message_sid_is_answered_again_not_processed_twice(
     first = chat.say("4", sid="SMretry")
     again = chat.say("4", sid="SMretry")
     assert first == again and "En pocas palabras" in again
-    assert count(sessions, MessageLog, MessageLog.external_id == "SMretry") == 1
+    assert count(sessions, MessageLog, MessageLog.external_id == as_sid("SMretry")) == 1
     assert "Oportunidad" in chat.say("bien")  # the interview moved on exactly once
 
 
@@ -163,11 +171,11 @@ def test_media_gets_a_text_only_reply_and_the_url_is_logged(client: FlaskClient,
 
 def test_long_replies_are_split_at_line_boundaries() -> None:
     text = "\n".join(f"{i}. " + "palabra " * 20 for i in range(1, 40))
-    pieces = split_text(text, 1600)
+    pieces = split(text, 1600)
     assert len(pieces) > 1 and all(len(p) <= 1600 for p in pieces)
     assert all(p.split("\n")[-1].strip().endswith("palabra") for p in pieces)  # never mid-line
     assert "\n".join(pieces).split() == text.split()  # nothing lost
-    assert split_text("x" * 4000, 1600) == ["x" * 1600, "x" * 1600, "x" * 800]
+    assert split("x" * 4000, 1600) == ["x" * 1600, "x" * 1600, "x" * 800]
 
 
 def test_concurrent_redeliveries_have_one_effect(app: Flask, sessions: sessionmaker[Session]) -> None:
@@ -188,11 +196,12 @@ def test_concurrent_redeliveries_have_one_effect(app: Flask, sessions: sessionma
         with ThreadPoolExecutor(8) as pool:
             answers = list(pool.map(lambda _: post("4", "SMsame"), range(8)))
         assert len(set(answers)) == 1 and "En pocas palabras" in answers[0]
-        assert count(sessions, MessageLog, MessageLog.external_id == "SMsame") == 1
+        assert count(sessions, MessageLog, MessageLog.external_id == as_sid("SMsame")) == 1
         # Different messages from one contact at once are each processed once, in some order.
         with ThreadPoolExecutor(4) as pool:
             list(pool.map(lambda i: post("una frase", f"SMburst{i}"), range(4)))
-        assert count(sessions, MessageLog, MessageLog.direction == "in", MessageLog.external_id.like("SMburst%")) == 4
+        assert count(sessions, MessageLog, MessageLog.direction == "in",
+                     MessageLog.external_id.in_([as_sid(f"SMburst{i}") for i in range(4)])) == 4
         with sessions() as s:
             assert s.scalar(select(Contact.state_version)) == 7 + 1 + 4
             assert s.scalar(select(Answer.value).where(Answer.question == "puntaje_general")) == 4
@@ -237,10 +246,13 @@ class TelegramChat:
         rows = self.last.get("reply_markup", {}).get("inline_keyboard", [])
         return [(b["text"], b["callback_data"]) for row in rows for b in row]
 
-    def press(self, label: str) -> str:
-        data = dict(self.buttons())[label]
+    def press(self, label: str, keyboard: list[tuple[str, str]] | None = None, message_id: int | None = None) -> str:
+        """Tap a button of the last reply's keyboard, or of an older ``keyboard`` (on ``message_id``)."""
+        data = dict(keyboard if keyboard is not None else self.buttons())[label]
+        message = self.message("(teclado)") if message_id is None else Message(
+            message_id=message_id, date=datetime.now(UTC), chat=self.chat, text="(teclado)")
         query = CallbackQuery(id=str(next(self.ids)), from_user=self.user, chat_instance="ci", data=data,
-                              message=self.message("(teclado)"))
+                              message=message)
         self.last_callback_id = query.id
         return self.send(Update(update_id=next(self.ids), callback_query=query))
 
@@ -333,12 +345,15 @@ def test_telegram_html_is_escaped() -> None:
     assert to_html("snake_case_name") == "snake_case_name"
 
 
-def test_non_updates_are_rejected(client: FlaskClient) -> None:
+def test_unreadable_updates_are_acknowledged_and_logged_so_telegram_stops_retrying(
+        client: FlaskClient, sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture) -> None:
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-    assert client.post("/webhooks/telegram", data="[]", content_type="application/json",
-                       headers=headers).status_code == 400
-    assert client.post("/webhooks/telegram", json={"update_id": "x"}, headers=headers).status_code == 400
+    for body in ("[]", '{"update_id": "x"}', "not json"):
+        response = client.post("/webhooks/telegram", data=body, content_type="application/json", headers=headers)
+        assert response.status_code == 200  # any other answer makes Telegram deliver it again for hours
+    assert sum("acknowledged but not read" in r.message for r in caplog.records) == 3
     assert client.post("/webhooks/telegram", json={"update_id": 5}, headers=headers).status_code == 200
+    assert count(sessions, MessageLog) == 0 and count(sessions, Contact) == 0
 
 
 @pytest.fixture
@@ -369,11 +384,11 @@ def test_twilio_status_callback_updates_the_outbox_and_honours_unsubscribes(
         contact_id = conn.execute(select(Contact.id)).scalar_one()
         row_id = outbox.enqueue(conn, channel="whatsapp", address=NUMBER, text="recordatorio", contact_id=contact_id)
         conn.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
-                     .values(status="sent", provider_id="SMout1"))
+                     .values(status="sent", provider_id=as_sid("SMout1")))
     url = f"http://localhost/webhooks/twilio/status?outbox={row_id}"
 
     def report(status: str, **extra: str) -> int:
-        form = {"MessageSid": "SMout1", "MessageStatus": status, "AccountSid": "AC" + "0" * 32, **extra}
+        form = {"MessageSid": as_sid("SMout1"), "MessageStatus": status, "AccountSid": "AC" + "0" * 32, **extra}
         signature = RequestValidator(TOKEN).compute_signature(url, form)
         return client.post(f"/webhooks/twilio/status?outbox={row_id}", data=form,
                            headers={"X-Twilio-Signature": signature}).status_code
@@ -381,13 +396,13 @@ def test_twilio_status_callback_updates_the_outbox_and_honours_unsubscribes(
     assert report("delivered") == 204
     with sessions() as s:
         assert s.scalar(select(OutboxMessage.status)) == "delivered"
-    forged = client.post(f"/webhooks/twilio/status?outbox={row_id}", data={"MessageSid": "SMout1",
+    forged = client.post(f"/webhooks/twilio/status?outbox={row_id}", data={"MessageSid": as_sid("SMout1"),
                                                                            "MessageStatus": "failed"})
     assert forged.status_code == 403
     assert report("failed", ErrorCode="21610") == 204
     with sessions() as s:
-        assert s.scalar(select(OutboxMessage.status)) == "failed"
-        assert s.scalar(select(Contact.opted_out)) is True
+        assert s.scalar(select(OutboxMessage.status)) == "delivered"  # a failure never undoes a delivery…
+        assert s.scalar(select(Contact.opted_out)) is True  # …but the unsubscribe it reports is honoured
     # A later message from them is answered and asks whether to re-subscribe.
     assert "volver a recibirlos" in chat.say("hola otra vez")
 
@@ -424,6 +439,7 @@ def test_twilio_opt_out_keywords(client: FlaskClient, sessions: sessionmaker[Ses
 
 def test_telegram_long_replies_are_split_with_buttons_on_the_last_piece() -> None:
     from bot.channels.telegram import MAX_TEXT, combine, pieces, send_message
+    from bot.channels.text import telegram_length
     from surveys.messages import Option, Outbound
 
     long_intro = Outbound("\n".join(f"Línea {i}: " + "texto <largo> & " * 12 for i in range(60)))
@@ -431,7 +447,8 @@ def test_telegram_long_replies_are_split_with_buttons_on_the_last_piece() -> Non
     message = combine([long_intro, question])
     assert message is not None
     parts = pieces(message)
-    assert len(parts) > 1 and all(len(to_html(p.text)) <= MAX_TEXT for p in parts)
+    # Telegram counts the text after entities parsing (tags do not count, &amp; is one character).
+    assert len(parts) > 1 and all(telegram_length(p.text) <= MAX_TEXT for p in parts)
     assert [bool(p.options) for p in parts] == [False] * (len(parts) - 1) + [True]
     assert " ".join(p.text for p in parts).split() == message.text.split()  # nothing lost
     # Without an outbox, the webhook answer keeps the question (the earliest replies give way).
@@ -471,3 +488,154 @@ def test_expired_or_unknown_invitations_are_ignored(client: FlaskClient, session
         tg = TelegramChat(client, chat_id=abs(hash(token)) % 10**9)
         tg.say(f"/start {token}")
         assert "alcaldía o gobernación" in tg.press("Sí")
+
+
+def reach_the_first_question(tg: TelegramChat) -> None:
+    tg.say("/start")
+    tg.press("Sí")
+    tg.say("Génova, Quindío")
+    tg.press("Sí")
+    tg.say("Ana")
+    tg.press("Secretario(a) de Planeación")
+    assert "20 preguntas" in tg.press("Responder el Monitoreo 360")
+
+
+def bindings(sessions: sessionmaker[Session], token: str) -> tuple[Any, ...]:
+    """(chat's entity, its interviews' entities and statuses, who used the invitation)."""
+    from surveys.models import Interview, Invitation
+
+    with sessions() as s:
+        return (s.scalar(select(Contact.entity_code).where(Contact.address == "424242")),
+                s.execute(select(Interview.entity_code, Interview.status)).all(),
+                s.execute(select(Invitation.contact_id).where(Invitation.token == token)).scalar())
+
+
+def test_a_deep_link_for_another_entity_is_confirmed_before_the_chat_switches(
+        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    """Registered for Génova with an interview in progress, the person opens Buenavista's link: the
+    chat asks; «No» keeps everything (the link stays free for the person it was meant for), «Sí»
+    switches, with Génova's interview paused, not lost."""
+    tg = TelegramChat(client)
+    reach_the_first_question(tg)
+    token = invite(sessions, "15109")  # Buenavista (Boyacá)
+    asked = tg.say(f"/start {token}")
+    assert "registrado por <b>Génova" in asked and "Buenavista" in asked
+    assert [label for label, _ in tg.buttons()] == ["Sí", "No"]
+    before = bindings(sessions, token)
+    assert before == ("63302", [("63302", "en_curso")], None)  # nothing changed yet, the link unused
+    assert "responda Sí o No" in tg.say("tal vez")
+    assert "Buenavista" in tg.say(f"/start {token}")  # opened again before answering: the same question
+    kept = tg.press("No")
+    assert "sigue registrado por <b>Génova" in kept and "Buena" in dict(tg.buttons())  # and the question again
+    assert bindings(sessions, token) == before
+    TelegramChat(client, chat_id=5150).say(f"/start {token}")  # the invited person can still use it
+    assert bindings(sessions, token)[2] is not None
+
+    other = invite(sessions, "15109")
+    tg.say(f"/start {other}")
+    switched = tg.say("sí, ahora respondo por Buenavista")
+    assert "ahora responde por <b>Buenavista" in switched and "CONTINUAR" in switched
+    assert bindings(sessions, other)[:2] == ("15109", [("63302", "pausada")])
+
+
+def test_a_deep_link_for_the_same_entity_or_a_new_chat_binds_without_asking(
+        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    tg = TelegramChat(client)
+    reach_the_first_question(tg)
+    same = invite(sessions, "63302")
+    assert "registrado por" not in tg.say(f"/start {same}")
+    assert bindings(sessions, same)[2] is not None
+
+
+def test_a_tap_on_an_old_keyboard_answers_nothing_and_the_keyboard_is_removed(
+        db_url: str, sessions: sessionmaker[Session], telegram_fake: Any) -> None:
+    """Tap «Buena» on puntaje_general, answer on, then tap that first keyboard again: it must not
+    store aspecto_oportunidad = 1 (or anything); Telegram shows «Esa opción ya no está activa» on
+    the button and the old keyboard is removed (editMessageReplyMarkup)."""
+    from bot.channels.telegram_api import TelegramProvider
+
+    provider = TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)
+    app = create_app(db_url, TELEGRAM_WEBHOOK_SECRET=SECRET, providers={"telegram": provider})
+    tg = TelegramChat(app.test_client())
+    reach_the_first_question(tg)
+    first_keyboard, first_message = tg.buttons(), 990001
+    assert "En pocas palabras" in tg.press("Buena", first_keyboard, first_message)
+    assert "Oportunidad" in tg.say("Muy buena, el asesor siempre responde")  # aspecto_oportunidad is current
+    current_keyboard = tg.buttons()
+    with sessions() as s:
+        before = dict(s.execute(select(Answer.question, Answer.value)).all())
+    assert tg.press("Muy mala" if "Muy mala" in dict(first_keyboard) else "Mala", first_keyboard, first_message) == ""
+    with sessions() as s:
+        assert dict(s.execute(select(Answer.question, Answer.value)).all()) == before  # nothing stored
+        assert "aspecto_oportunidad" not in before
+    app.extensions["m360.outbox"].sender.run_once()
+    answers = [c.params for c in telegram_fake.calls if c.method == "answerCallbackQuery"]
+    assert answers[-1].get("text") == "Esa opción ya no está activa"
+    cleared = [c.params for c in telegram_fake.calls if c.method == "editMessageReplyMarkup"]
+    assert {"chat_id": 424242, "message_id": first_message} in [
+        {k: p[k] for k in ("chat_id", "message_id")} for p in cleared]
+    tg.press("Buena", current_keyboard, 990002)  # the current keyboard still answers
+    with sessions() as s:
+        assert s.scalar(select(Answer.value).where(Answer.question == "aspecto_oportunidad")) == 4
+
+
+def test_a_keyboard_of_the_same_question_asked_again_still_answers_it(client: FlaskClient,
+                                                                      sessions: sessionmaker[Session]) -> None:
+    tg = TelegramChat(client)
+    reach_the_first_question(tg)
+    keyboard = tg.buttons()
+    tg.say("no sé")  # not an answer: the same question is asked again, with a new keyboard
+    assert "En pocas palabras" in tg.press("Excelente", keyboard)  # the earlier keyboard is the same prompt
+    with sessions() as s:
+        assert s.scalar(select(Answer.value).where(Answer.question == "puntaje_general")) == 5
+
+
+def test_a_long_reply_arrives_in_order_under_the_per_chat_limit(db_url: str, telegram_fake: Any) -> None:
+    """A reply of several pieces through the outbox: each piece waits for the one before it and for
+    the chat's one-second interval, whichever of several senders (each with its own rate limiter,
+    as separate worker processes have) takes it — 5 runs, always in order."""
+    from bot import outbox
+    from bot.channels import telegram as telegram_channel
+    from bot.channels.telegram_api import TelegramProvider
+    from bot.outbox import Sender
+    from surveys import db
+    from surveys.messages import Outbound
+    from tests.test_outbox import Clock
+
+    engine = create_app(db_url, providers={}).extensions["m360.sessions"].kw["bind"]
+    paragraphs = [f"Parte {i}: " + "una frase larga con <datos> & más. " * 85 for i in range(3)]
+    clock = Clock()
+    senders = [Sender(engine, {"telegram": TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)},
+                      clock=clock) for _ in range(3)]
+    for run in range(5):
+        telegram_fake.reset()
+        chat = 5000 + run
+        with db.transaction(engine) as conn:
+            telegram_channel.enqueue_replies(conn, chat, [Outbound("\n\n".join(paragraphs))], update_id=run,
+                                             now=clock())
+        for turn in range(40):  # the senders take turns; the clock moves a quarter second when none has work
+            if not senders[(turn + run) % 3].run_once(limit=1):  # one row each: as concurrent workers do
+                clock.advance(0.25)
+        sent = [c.params["text"] for c in telegram_fake.calls if c.method == "sendMessage"]
+        numbers = [int(n) for text in sent for n in re.findall(r"Parte (\d+):", text)]
+        assert len(sent) == 3 and numbers == [0, 1, 2], numbers
+        with engine.connect() as conn:
+            times = list(conn.execute(select(outbox.OUTBOX.c.sent_at).where(outbox.OUTBOX.c.address == str(chat))
+                                      .order_by(outbox.OUTBOX.c.id)).scalars())
+        assert all((b - a).total_seconds() >= 1 for a, b in zip(times, times[1:], strict=False)), times
+
+
+def test_a_button_press_delivered_again_replays_its_reply_not_the_stale_notice(client: FlaskClient,
+                                                                               sessions: sessionmaker[Session]) -> None:
+    """Telegram redelivers a press whose answer it did not get: the press moved the prompt on, but it
+    is the same update — its reply is sent again, not «ya no está activa»."""
+    tg = TelegramChat(client)
+    tg.say("/start")
+    data = dict(tg.buttons())["Sí"]
+    query = CallbackQuery(id="77", from_user=tg.user, chat_instance="ci", data=data, message=tg.message("(teclado)"))
+    press = Update(update_id=next(tg.ids), callback_query=query)
+    first = tg.send(press)
+    assert "alcaldía o gobernación" in first
+    assert tg.send(press) == first
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(ConsentRecord)) == 1

@@ -54,6 +54,12 @@ def test_threshold_is_the_most_coverage_meeting_the_precision_target() -> None:
     # Nothing meets an impossible target: nothing is accepted automatically.
     wrong = [["b"]] * 5
     assert metrics.choose_threshold(GOLD, wrong, confidence, target_precision=0.95) == 1.0
+    # With a margin the precision must hold at the lower end of its Wilson interval: 3 right codes of 3
+    # are not enough evidence for 0.95 (lower end 0.65 at z = 1.28), so nothing is accepted.
+    assert metrics.choose_threshold(GOLD, PRED, confidence, target_precision=0.95, z=1.28) == 1.0
+    assert metrics.wilson_lower(3, 3, 1.28) == pytest.approx(0.647, abs=0.01)
+    assert metrics.wilson_lower(960, 1000, 1.28) == pytest.approx(0.951, abs=0.002)
+    assert metrics.wilson_lower(7, 10, 0.0) == pytest.approx(0.7)
     # The curve is monotone in coverage.
     points = metrics.curve(GOLD, PRED, confidence)
     coverages = [cov for _, cov, _ in points]

@@ -221,9 +221,23 @@ def test_export_has_codes_columns(coded_chat: Chat, sessions: sessionmaker[Sessi
     for name in ("valoracion_general", "porque_articulacion", "porque_necesidades", "porque_capacidades",
                  "demanda_otro", "sugerencias"):
         assert columns.index(f"{name}__codes") == columns.index(name) + 1
+        assert columns.index(f"{name}__codes_estado") == columns.index(name) + 2
     row = frame.iloc[0]
-    assert row["porque_articulacion__codes"] == ";".join(coding(sessions, "porque_articulacion").codes)
-    assert pd.isna(row["porque_necesidades__codes"])  # no necesidades model here: uncoded, empty cell
+    stored = coding(sessions, "porque_articulacion")
+    if stored.status == "review":  # pending: its codes are a suggestion, not exported as categories
+        assert pd.isna(row["porque_articulacion__codes"]) and row["porque_articulacion__codes_estado"] == "pendiente"
+    else:
+        assert row["porque_articulacion__codes"] == ";".join(stored.codes)
+        assert row["porque_articulacion__codes_estado"] in ("aceptada", "revisada")
+    # a person's decision is exported as such
+    with sessions.begin() as s:
+        s.execute(AnswerCoding.__table__.update().values(status="confirmed", needs_review=False))
+    with sessions() as s:
+        row = export.export_frame(s, "2026-11").iloc[0]
+    assert row["porque_articulacion__codes"] == ";".join(stored.codes)
+    assert row["porque_articulacion__codes_estado"] == "revisada"
+    assert pd.isna(row["porque_necesidades__codes"])  # no necesidades model here: uncoded, empty cells
+    assert pd.isna(row["porque_necesidades__codes_estado"])
 
 
 # ---------------------------------------------------------------- review API
@@ -300,20 +314,23 @@ def test_accept_confirms_the_predicted_codes(client, sessions: sessionmaker[Sess
         assert (event.action, event.actor, event.before, event.after) == ("accepted", "admin", predicted, predicted)
 
 
-@pytest.mark.parametrize(("body", "message"), [
-    ({"codes": ["inventado"]}, "unknown codes"),
-    ({"codes": []}, "non-empty"),
-    ({"codes": ["otro", "destiempo"]}, "cannot be combined"),
-    ({}, "either"),
-    ({"accept": True, "codes": ["otro"]}, "either"),
-    ({"accept": "yes"}, "accept"),
+@pytest.mark.parametrize(("body", "message", "status"), [
+    ({"codes": ["inventado"]}, "unknown codes", 400),
+    ({"codes": []}, "non-empty", 400),
+    # Well-formed codes that do not fit this answer: an exclusive code with others, another codebook's code.
+    ({"codes": ["otro", "destiempo"]}, "cannot be combined", 409),
+    ({"codes": ["mas_presencial"]}, "unknown codes", 409),  # a code of the sugerencias codebook
+    ({}, "either", 400),
+    ({"accept": True, "codes": ["otro"]}, "either", 400),
+    ({"accept": "yes"}, "accept", 400),
+    ({"accept": True, "nota": "x"}, "unknown fields", 400),
 ])
-def test_bad_reviews_are_400_and_write_nothing(client, sessions: sessionmaker[Session], body: dict,  # type: ignore[no-untyped-def]
-                                               message: str) -> None:
+def test_bad_reviews_are_refused_and_write_nothing(client, sessions: sessionmaker[Session], body: dict,  # type: ignore[no-untyped-def]
+                                                   message: str, status: int) -> None:
     aid = answer_id(sessions)
     before = coding(sessions, "porque_articulacion")
     response = client.post(f"/api/v1/answers/{aid}/codes", json=body, headers=auth(ADMIN))
-    assert response.status_code == 400 and message in response.get_json()["error"]
+    assert response.status_code == status and message in response.get_json()["error"]
     after = coding(sessions, "porque_articulacion")
     assert (after.codes, after.status, after.reviewed_by) == (before.codes, before.status, None)
     with sessions() as s:

@@ -102,7 +102,7 @@ def test_full_interview_is_stored_and_exported(chat: Chat, sessions: sessionmake
     assert len(frame) == 1
     row = frame.iloc[0]
     assert row["entidad_codigo"] == "63302" and row["entidad_nombre"] == "Génova" and row["departamento"] == "Quindío"
-    assert row["estado"] == "completa" and row["entidad_tipo"] == "alcaldia" and row["canal"] == "simulator"
+    assert row["estado"] == "completa" and row["entidad_tipo"] == "alcaldia" and row["canal"] == "whatsapp"
     assert row["demanda_temas"] == "plan_indicativo;seguimiento_pdt;otro"
     for name, value in EXPECTED.items():
         assert row[name] == (";".join(value) if isinstance(value, list) else value), name
@@ -159,6 +159,18 @@ def test_back_changes_an_answer_and_irrelevant_answers_are_cleared(chat: Chat, s
     assert stored["demanda_temas"] == ["formulacion_pdt"] and "demanda_otro" not in stored
 
 
+@pytest.mark.parametrize("name", ["👍🎉", "🙋‍♀️", "...", "😀 😀 😀"])
+def test_a_name_written_only_in_emoji_is_asked_in_words(chat: Chat, name: str) -> None:
+    """They did write text: the hint is not «escriba un mensaje de texto» but to use words."""
+    chat.say("Hola")
+    chat.say("si")
+    chat.say("genova quindio")
+    assert "nombre" in chat.say("sí")
+    hint = chat.say(name)
+    assert "con palabras" in hint and "mensaje de texto" not in hint
+    assert "cargo" in chat.say("Ana Pérez")
+
+
 def test_back_on_first_question(chat: Chat) -> None:
     register(chat)
     start_interview(chat)
@@ -191,10 +203,16 @@ def test_invalid_answers_hint_then_offer_pause(chat: Chat, sessions: sessionmake
 def test_guess_is_confirmed(chat: Chat, sessions: sessionmaker[Session]) -> None:
     register(chat)
     start_interview(chat)
-    reply = chat.say("muy buena")
-    assert "¿Quiso decir" in reply
-    assert "En pocas palabras" in chat.say("si")
-    assert answers(sessions)["puntaje_general"] in (4, 5)
+    reply = chat.say("muy buena")  # between Buena and Excelente: both are offered, nothing is stored yet
+    assert "¿Quiso decir *4 (Buena)* o *5 (Excelente)*?" in reply
+    assert "puntaje_general" not in answers(sessions)
+    assert "¿Quiso decir *4 (Buena)* o *5 (Excelente)*?" in chat.say("si")  # "sí" does not say which
+    assert "En pocas palabras" in chat.say("5")
+    assert answers(sessions)["puntaje_general"] == 5
+    chat.say("Buena")
+    assert "¿Quiso decir *1 (Muy mala)*?" in chat.say("malisima")
+    assert "Materiales" in chat.say("no, quise decir regular")  # the correction inside the confirmation
+    assert answers(sessions)["aspecto_oportunidad"] == 3
 
 
 def test_pause_and_resume(chat: Chat, sessions: sessionmaker[Session]) -> None:
@@ -233,8 +251,9 @@ def test_menu_options_and_invalid(chat: Chat) -> None:
     assert "qué necesita" in chat.say("2")  # the mesa de ayuda intake
     chat.say("MENU")
     assert "todavía no tiene solicitudes" in chat.say("3")
-    assert "OMITIR" in chat.say("4")
-    assert "número del 1 al 4" in chat.say("xyz")
+    assert "todavía no tiene resultados" in chat.say("4")
+    assert "OMITIR" in chat.say("5")
+    assert "número del 1 al 5" in chat.say("xyz")
 
 
 def test_opt_out_and_resubscribe(chat: Chat, sessions: sessionmaker[Session]) -> None:
@@ -360,3 +379,66 @@ def test_command_inside_a_sentence_is_an_answer(chat: Chat, sessions: sessionmak
     chat.say("4")
     assert "Oportunidad" in chat.say("no quiero salir de este programa")
     assert answers(sessions)["valoracion_general"] == "no quiero salir de este programa"
+
+
+def test_after_pausa_an_unclear_reply_says_how_to_answer(chat: Chat) -> None:
+    register(chat)
+    start_interview(chat)
+    chat.say("PAUSA")
+    assert "¿Desea continuar? Responda Sí o No." in chat.say("hola")
+    assert "No le entendí" in chat.say("3") and "Responda Sí o No" in chat.last[-1].text
+    assert "guardé sus respuestas" in chat.say("pausa")  # stays paused, is not asked the same again
+    assert "¿Desea continuar?" in chat.say("buenas")
+    assert "De 1 a 5" in chat.say("ya")  # a chat "yes"
+
+
+def test_busy_mid_interview_pauses_instead_of_a_hint(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    start_interview(chat)
+    assert "guardé sus respuestas" in chat.say("ahorita no puedo, estoy en reunión")
+    assert only_interview(sessions).status == "pausada" and answers(sessions) == {
+        "consentimiento": "si", "entidad": "63302", "cargo": "secretario"}
+    assert "¿Desea continuar?" in chat.say("hola")
+
+
+def test_busy_at_consent_is_not_a_refusal(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    assert "Ley 1581" in chat.say("Hola")
+    assert "no cuenta como un «no»" in chat.say("ahora no puedo, estoy en reunión")
+    with sessions() as s:
+        person = s.scalars(select(Contact)).one()
+    assert person.consent is None  # nothing recorded: neither a yes nor a no
+    assert "Ley 1581" in chat.say("listo, ahora sí")
+    assert "alcaldía o gobernación" in chat.say("de una")
+
+
+def test_a_name_is_read_as_a_name(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    chat.say("Hola")
+    chat.say("si")
+    chat.say("genova quindio")
+    assert "nombre" in chat.say("sí")
+    assert "Escriba su nombre" in chat.say("si")  # a late "sí" is not a name
+    assert "Escriba su nombre" in chat.say("1")
+    assert "cargo" in chat.say("buenas, me llamo gloria inés pérez y soy la secretaria")
+    chat.say("1")
+    with sessions() as s:
+        assert s.scalars(select(Contact.name)).one() == "Gloria Inés Pérez"
+    assert "¡Hola Gloria Inés Pérez!" in chat.say("hola")
+
+
+def test_replies_that_do_not_fit_the_question_get_a_hint_that_does(chat: Chat) -> None:
+    register(chat)
+    start_interview(chat)
+    reply = chat.say("La asistencia ha sido muy buena. " * 80)  # 2.640 characters to a 1–5 question
+    assert "resúmala" not in reply and "Responda con un número del 1 al 5" in reply
+    chat.say("4")
+    assert "Cuéntenos con palabras" in chat.say("👍")  # an open question
+
+
+def test_a_choice_typed_after_the_interview_is_taken(chat: Chat) -> None:
+    register(chat)
+    start_interview(chat)
+    for text, _ in INTERVIEW:
+        chat.say(text)
+    assert "1. Responder" in chat.say("Excelente la atención, gracias")  # a thank-you: no second interview
+    assert "Su entidad todavía no tiene solicitudes" not in chat.say("hola")  # a greeting shows the menu
+    assert "qué necesita" in chat.say("quiero radicar una solicitud")

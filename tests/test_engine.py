@@ -101,3 +101,30 @@ def test_rendering_numbers_options_and_marks_optional() -> None:
     rating = step.messages[-1]
     assert "1 Muy mala · 2 Mala · 3 Regular · 4 Buena · 5 Excelente" in rating.text
     assert [(o.label, o.reply) for o in rating.options][0] == ("Muy mala", "1")
+
+
+def test_a_rating_button_sends_its_value_and_a_pick_offers_buttons() -> None:
+    """On a 0–10 scale the button "Nada probable" sends 0, not its position; a reply that fits two
+    values gets one button per value, and pressing one stores it."""
+    q = from_dict(yaml.safe_load("""
+id: nps
+version: "1"
+title: NPS
+choice_lists:
+  nps: [{name: "0", label: Nada probable}, {name: "10", label: Muy probable}]
+  puntaje: [{name: "1", label: Muy mala}, {name: "2", label: Mala}, {name: "3", label: Regular},
+            {name: "4", label: Buena}, {name: "5", label: Excelente}]
+questions:
+  - {name: nps, type: rating, label: "¿Nos recomendaría?", choices: nps}
+  - {name: puntaje, type: rating, label: "¿Cómo califica?", choices: puntaje}
+  - {name: fin, type: text, label: "¿Algo más?"}
+"""))
+    engine = Interviewer(q, ENTITIES)
+    step = engine.start()
+    assert [(o.label, o.reply) for o in step.messages[-1].options] == [("Nada probable", "0"), ("Muy probable", "10")]
+    step = engine.reply(step.state, "0")
+    assert step.state.answers["nps"] == 0
+    pick = engine.reply(step.state, "muy buena")
+    assert [(o.label, o.reply) for o in pick.messages[-1].options] == [("4 (Buena)", "4"), ("5 (Excelente)", "5")]
+    done = engine.reply(pick.state, pick.messages[-1].options[1].reply)
+    assert done.state.answers["puntaje"] == 5 and done.state.current == "fin"

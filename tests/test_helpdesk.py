@@ -29,10 +29,16 @@ def request_help(chat: Chat) -> str:
     reply = chat.say("necesitamos ayuda para armonizar el presupuesto con el plan indicativo")
     assert "Entiendo que su solicitud es sobre" in reply and "Plan indicativo" in reply
     assert "tipo de apoyo" in chat.say("si")
-    assert "fase del ciclo" in chat.say("asistencia tecnica")
-    assert "urgente" in chat.say("2")
+    assert "tipo de petición" in chat.say("asistencia tecnica")
+    assert "fase del ciclo" in chat.say("peticion general")
+    assert "una sola vez o de forma continua" in chat.say("2")
+    assert "urgente" in chat.say("continua")
     assert "fecha límite" in chat.say("si")
-    return chat.say("antes del 15 de diciembre")
+    assert "¿Para el *martes 15 de diciembre*?" in chat.say("antes del 15 de diciembre")  # read back
+    summary = chat.say("sí")  # nothing is sent before the person reads it back
+    assert "Revisemos su solicitud" in summary and "Fecha límite: martes 15 de diciembre" in summary
+    assert "Tipo de apoyo: Asistencia técnica" in summary and "armonizar el presupuesto" in summary
+    return chat.say("sí")
 
 
 def test_intake_opens_a_routed_ticket_with_a_business_day_deadline(chat: Chat,
@@ -43,10 +49,12 @@ def test_intake_opens_a_routed_ticket_with_a_business_day_deadline(chat: Chat,
     [ticket] = tickets(sessions)
     assert ticket.code == f"MDA-2026-{ticket.id:05d}" and ticket.code in done
     # 15 business days: 8 Dec (Inmaculada Concepción) and 25 Dec (Navidad) do not count.
-    assert ticket.due_date == "2026-12-29" and "29/12/2026" in done
+    assert ticket.due_date == "2026-12-29" and "29 de diciembre de 2026" in done
     assert set(ticket.themes) >= {"plan_indicativo", "armonizacion_presupuestal"}
     assert (ticket.support_type, ticket.phase, ticket.urgent) == ("asistencia_tecnica", "programacion", True)
-    assert ticket.requested_by_date == "antes del 15 de diciembre"
+    assert (ticket.request_type, ticket.continuity) == ("general", "continua")
+    assert "15 días hábiles" in done and "petición general" in done
+    assert ticket.requested_by_date == "2026-12-15"  # a date, not the words
     assert (ticket.status, ticket.entity_code, ticket.source) == ("nueva", "63302", "chat")
     assert ticket.direccion_tecnica and ticket.articulador and "Eje Cafetero" in ticket.articulador
     with sessions() as s:
@@ -62,16 +70,37 @@ def test_a_rejected_proposal_shows_the_list(chat: Chat, sessions: sessionmaker[S
     reply = chat.say("no")
     assert "¿Sobre qué tema(s)" in reply and "12. Otro tema" in reply
     assert "Anotado: Seguimiento y evaluación del PDT" in chat.say("5")
-    for text in ("1", "3", "no"):
+    for text in ("1", "1", "3", "1", "no"):
         chat.say(text)
+    assert tickets(sessions) == []  # the summary is read back first
+    assert "Temas: Seguimiento y evaluación del PDT" in chat.last[-1].text
+    chat.say("sí")
     assert tickets(sessions)[0].themes == ["seguimiento_pdt"]
+
+
+@pytest.mark.parametrize("number", ["1", "2", "1, 3", "la 1", "uno", "#2", "opción 3"])
+def test_a_number_at_the_theme_confirmation_chooses_nothing(chat: Chat, sessions: sessionmaker[Session],
+                                                            number: str) -> None:
+    """"¿Es correcto? Responda Sí o No" after the themes were guessed: the theme list was never shown,
+    so a number is not option N of it — Sí/No is asked again and the proposed themes stand."""
+    register(chat)
+    chat.say("2")
+    proposal = chat.say("necesitamos ayuda para armonizar el presupuesto con el plan indicativo")
+    reply = chat.say(number)
+    assert "responda Sí o No" in reply and "Entiendo que su solicitud es sobre" in reply
+    assert "Anotado" not in reply and "tipo de apoyo" not in reply
+    assert "tipo de apoyo" in chat.say("sí")
+    for text in ("asistencia tecnica", "2", "1", "1", "no", "si"):
+        chat.say(text)
+    [ticket] = tickets(sessions)
+    assert set(ticket.themes) >= {"plan_indicativo", "armonizacion_presupuestal"} and "Plan indicativo" in proposal
 
 
 def test_a_need_written_at_the_menu_starts_the_request(chat: Chat, sessions: sessionmaker[Session]) -> None:
     register(chat)
     reply = chat.say("necesito ayuda con el plan indicativo por favor")
     assert "Entiendo que su solicitud es sobre" in reply and "Plan indicativo" in reply
-    for text in ("si", "1", "1", "no"):
+    for text in ("si", "1", "1", "1", "1", "no", "si"):
         chat.say(text)
     [ticket] = tickets(sessions)
     assert ticket.need == "necesito ayuda con el plan indicativo por favor"
@@ -260,3 +289,52 @@ def test_the_rating_is_not_insisted_on_nor_asked_mid_interview(chat: Chat, sessi
     assert "quedó cerrada" in closing and "de 1 (muy mala)" not in closing  # busy: not asked
     assert "En pocas palabras" in chat.say("3")  # "3" is the interview's answer, not a rating
     assert [t.satisfaction for t in tickets(sessions)] == [None, None]
+
+
+def test_the_summary_can_be_corrected_and_the_next_message_is_not_swallowed(
+        chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    chat.now = datetime(2026, 12, 4, 14, 0, tzinfo=UTC)
+    chat.say("2")
+    chat.say("necesitamos ayuda para armonizar el presupuesto con el plan indicativo")
+    chat.say("sí, y también regalías")  # the proposed themes, and one more
+    chat.say("3")
+    chat.say("peticion general")
+    chat.say("ejecución")
+    chat.say("una sola vez")
+    assert "Revisemos su solicitud" in chat.say("no")  # not urgent: nothing more to ask
+    summary = chat.last[-1].text
+    assert "Temas: Plan indicativo, Armonización presupuestal, Proyectos" in summary and "Urgente: No" in summary
+    assert "ATRAS" in chat.say("no")  # how to correct it
+    assert "¿Es urgente?" in chat.say("ATRAS")
+    assert "fecha límite" in chat.say("si")
+    assert "¿Para el *jueves 10 de diciembre*?" in chat.say("el jueves")
+    assert "Fecha límite: jueves 10 de diciembre" in chat.say("sí")
+    assert "No le entendí" in chat.say("3") and tickets(sessions) == []
+    done = chat.say("sí")
+    assert "Anotamos su fecha límite: 10 de diciembre de 2026" in done
+    assert "el plazo legal es de 15 días hábiles y vence el 29 de diciembre de 2026, después de su fecha" in done
+    [ticket] = tickets(sessions)
+    assert ticket.themes == ["plan_indicativo", "armonizacion_presupuestal", "proyectos"]
+    assert ticket.requested_by_date == "2026-12-10"
+    detail = chat.say(f"estado {ticket.code.replace('-', ' ').lower()}")  # the code as typed: "mda 2026 00001"
+    assert "La pidió para el 10 de diciembre de 2026" in detail
+    assert ticket.code in chat.say("cómo va lo que pedí")  # the next message is read, not swallowed
+
+
+def test_two_tickets_closed_in_a_row_are_rated_one_after_the_other(chat: Chat,
+                                                                  sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    request_help(chat)
+    request_help(chat)
+    chat.say("gracias")
+    first, second = tickets(sessions)
+    assert "de 1 (muy mala) a 5 (excelente)" in close(sessions, first.code)
+    later = close(sessions, second.code)
+    assert "quedó cerrada" in later and f"Cuando califique la solicitud *{first.code}*" in later
+    assert "¿Quiso decir *4 (Buena)* o *5 (Excelente)*?" in chat.say("muy buena")  # a pick, not dropped
+    reply = chat.say("5")
+    assert f"5/5 para la solicitud {first.code}" in reply and f"solicitud *{second.code}*" in reply
+    assert f"3/5 para la solicitud {second.code}" in chat.say("regular")
+    assert "1. Responder" in chat.last[-1].text
+    assert [t.satisfaction for t in tickets(sessions)] == [5, 3]

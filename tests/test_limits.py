@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Chat, Message, Update, User
@@ -85,12 +87,13 @@ def test_limits_can_be_turned_off(db_url: str) -> None:
      413),
     ("/webhooks/twilio", b"From=whatsapp%3A%2B573001112233&Body=hola&MessageSid=SM1",
      {"Content-Type": "application/x-www-form-urlencoded"}, 403),  # unsigned
+    # Telegram: an unreadable update is acknowledged (any other answer makes Telegram retry it for hours).
     ("/webhooks/telegram", b"{not json", {"Content-Type": "application/json",
-                                          "X-Telegram-Bot-Api-Secret-Token": SECRET}, 400),
+                                          "X-Telegram-Bot-Api-Secret-Token": SECRET}, 200),
     ("/webhooks/telegram", b'{"update_id": "x"}', {"Content-Type": "application/json",
-                                                   "X-Telegram-Bot-Api-Secret-Token": SECRET}, 400),
+                                                   "X-Telegram-Bot-Api-Secret-Token": SECRET}, 200),
 ])
-def test_malformed_oversized_or_unsigned_webhook_bodies_get_4xx_and_store_nothing(
+def test_malformed_oversized_or_unsigned_webhook_bodies_are_refused_and_store_nothing(
         app: Flask, sessions: sessionmaker[Session], path: str, body: bytes, headers: dict[str, str],
         status: int) -> None:
     response = app.test_client().post(path, data=body, headers=headers)
@@ -105,13 +108,79 @@ def test_delivery_reports_are_limited_per_address_apart_from_the_senders(db_url:
                      M360_RATELIMIT_WEBHOOKS="2/minute", M360_RATELIMIT_STATUS="3/minute")
     client = app.test_client()
 
-    def report(sid: str) -> int:
-        form = {"MessageSid": sid, "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
+    def report() -> Any:
+        form = {"MessageSid": f"SM{uuid.uuid4().hex}", "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
         signature = RequestValidator(TOKEN).compute_signature("http://localhost/webhooks/twilio/status", form)
-        return client.post("/webhooks/twilio/status", data=form, headers={"X-Twilio-Signature": signature}).status_code
+        return client.post("/webhooks/twilio/status", data=form, headers={"X-Twilio-Signature": signature})
 
-    assert [report(f"SMr{i}") for i in range(3)] == [204, 204, 204]
-    refused = client.post("/webhooks/twilio/status", data={"MessageSid": "SMr9", "MessageStatus": "sent"})
+    assert [report().status_code for _ in range(3)] == [204, 204, 204]
+    refused = report()
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    unsigned = client.post("/webhooks/twilio/status", data={"MessageSid": f"SM{uuid.uuid4().hex}", "MessageStatus": "sent"})
+    assert unsigned.status_code == 403  # not counted: only authenticated reports use the budget
     assert [whatsapp(app, "+573001112233") for _ in range(3)] == [200, 200, 429]
     assert whatsapp(app, "+573005556677") == 200
+
+
+# ------------------------------------------------------------------ forged requests (authentication first)
+
+ATTACKER, TWILIO_EDGE = "203.0.113.9", "54.172.60.1"
+
+
+def test_forged_requests_naming_someone_cannot_use_up_their_budget(db_url: str,
+                                                                   sessions: sessionmaker[Session]) -> None:
+    """Per-sender limits count only authenticated requests: 125 forged posts with a victim's
+    number do not make the victim's genuine signed message get 429."""
+    app = create_app(db_url, TWILIO_AUTH_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET,
+                     M360_RATELIMIT_WEBHOOKS="3/minute", M360_RATELIMIT_REFUSED="1000/minute")
+    client = app.test_client()
+    victim = "+573001112233"
+    form, _ = signed_form("hola", f"SM{uuid.uuid4().hex}", sender=f"whatsapp:{victim}")
+    for _ in range(125):
+        forged = client.post("/webhooks/twilio", data=form, headers={"X-Twilio-Signature": "forged"},
+                             environ_base={"REMOTE_ADDR": ATTACKER})
+        assert forged.status_code == 403
+    assert whatsapp_from(client, victim, TWILIO_EDGE) == 200
+    assert inbound(sessions) == 1
+    # Telegram: a wrong secret does not count against the chat either.
+    update = {"update_id": 9, "message": {"message_id": 1, "date": 1763900000, "text": "hola",
+                                          "chat": {"id": 4242, "type": "private"}}}
+    for _ in range(10):
+        assert client.post("/webhooks/telegram", json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "x"},
+                           environ_base={"REMOTE_ADDR": ATTACKER}).status_code == 403
+    assert client.post("/webhooks/telegram", json=update,
+                       headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}).status_code == 200
+
+
+def whatsapp_from(client: FlaskClient, number: str, address: str) -> int:
+    form, headers = signed_form("hola", f"SM{uuid.uuid4().hex}", sender=f"whatsapp:{number}")
+    response = client.post("/webhooks/twilio", data=form, headers=headers, environ_base={"REMOTE_ADDR": address})
+    return response.status_code
+
+
+def test_an_address_that_keeps_failing_the_check_is_refused_before_it_is_checked(
+        db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A per-address limit on refused requests protects the signature check itself; genuine
+    deliveries from the provider's address are unaffected."""
+    from twilio.request_validator import RequestValidator
+
+    app = create_app(db_url, TWILIO_AUTH_TOKEN=TOKEN, M360_RATELIMIT_REFUSED="5/minute")
+    client = app.test_client()
+    checked = []
+    original = RequestValidator.compute_signature
+    monkeypatch.setattr(RequestValidator, "compute_signature",
+                        lambda self, *args, **kwargs: checked.append(1) or original(self, *args, **kwargs))
+    form, _ = signed_form("hola", f"SM{uuid.uuid4().hex}")
+
+    def forged() -> int:
+        return client.post("/webhooks/twilio", data=form, headers={"X-Twilio-Signature": "forged"},
+                           environ_base={"REMOTE_ADDR": ATTACKER}).status_code
+
+    assert [forged() for _ in range(5)] == [403] * 5
+    checks = len(checked)
+    assert checks > 0 and [forged() for _ in range(3)] == [429] * 3
+    assert len(checked) == checks  # refused before the signature was computed
+    refused = client.post("/webhooks/twilio", data=form, headers={"X-Twilio-Signature": "forged"},
+                          environ_base={"REMOTE_ADDR": ATTACKER})
+    assert int(refused.headers["Retry-After"]) > 0
+    assert whatsapp_from(client, "+573005556677", TWILIO_EDGE) == 200

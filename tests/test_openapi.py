@@ -13,7 +13,6 @@ import pytest
 import schemathesis
 from flask import Flask
 from hypothesis import HealthCheck, given, settings
-from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from webhooks.app import create_app
 from webhooks.openapi import document
@@ -55,19 +54,48 @@ OPERATIONS = [(path, method) for path, ops in document()["paths"].items() for me
 
 @pytest.mark.parametrize(("path", "method"), OPERATIONS, ids=[f"{m.upper()} {p}" for p, m in OPERATIONS])
 def test_generated_requests_find_no_server_error(api_schema: schemathesis.BaseSchema, path: str, method: str) -> None:
-    """schemathesis' default checks: no 5xx, documented status codes, content types, headers and
-    response bodies — all but "a request valid by the schema is accepted": the document states
-    shapes, the app also checks meaning (a theme id that exists, a month with data) and answers 400.
-    (Hypothesis drives the schema's strategy directly: schemathesis' pytest plugin does not run on
-    this pytest.)"""
+    """schemathesis' checks: no 5xx, documented status codes, content types, headers and response
+    bodies, and a request valid by the schema is accepted — the document states the vocabularies the
+    app checks (theme ids, codebooks, calendar dates). .ci/api-conformance runs every check, invalid
+    requests included, against a server with data. (Hypothesis drives the schema's strategy
+    directly: schemathesis' pytest plugin does not run on this pytest.)"""
     operation = api_schema[path][method]
 
     @given(operation.as_strategy())
     @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     def check(case: schemathesis.Case) -> None:
-        case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN}"}, excluded_checks=[positive_data_acceptance])
+        case.call_and_validate(headers={"Authorization": f"Bearer {ADMIN}"})  # positive_data_acceptance included
 
     check()
+
+
+def test_the_document_states_the_servers_own_vocabularies() -> None:
+    """What the server checks is what the document says, from one source each."""
+    from analysis.coding import codebooks
+    from bot import alerts
+    from bot.themes import load_taxonomy
+    from webhooks.jsonapi import FLAGS, MOMENT
+
+    doc = document()
+    assert doc["components"]["schemas"]["Moment"]["pattern"] == MOMENT
+    assert doc["components"]["schemas"]["Flag"]["enum"] == list(FLAGS)
+    params = {p["name"]: p for p in doc["paths"]["/api/v1/help-requests"]["get"]["parameters"] if "name" in p}
+    assert params["theme"]["schema"]["enum"] == list(load_taxonomy().ids)
+    rules = {p["name"]: p for p in doc["paths"]["/api/v1/alerts"]["get"]["parameters"] if "name" in p}["rule"]
+    assert rules["schema"]["enum"] == list(alerts.RULES)
+    books = doc["paths"]["/api/v1/review-queue"]["get"]["parameters"][0]["schema"]["enum"]
+    assert books == codebooks.available()
+
+    def unfilled(node: object) -> bool:
+        if isinstance(node, dict):
+            return ("x-m360-enum" in node and "enum" not in node) or any(unfilled(v) for v in node.values())
+        return isinstance(node, list) and any(unfilled(v) for v in node)
+
+    assert not unfilled(doc)
+    # A simulator message must hold something besides spaces, as str.strip() sees them.
+    text = doc["paths"]["/simulador/api/send"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    not_blank = re.compile(text["properties"]["text"]["pattern"])
+    assert all(bool(not_blank.search(chr(c))) != chr(c).isspace() for c in range(0x3100))
 
 
 SAMPLE_PATH = {"code": "MDA-2026-99999", "alert_id": "999999", "answer_id": "999999", "wave_id": "999999",
@@ -97,3 +125,50 @@ def test_roles_are_enforced_as_documented(app: Flask, path: str, method: str, ro
         status = call(url, json={}, headers={"Authorization": f"Bearer {tokens[role]}"}).status_code
         assert (status == 403) == (role not in roles), (role, status)
         assert status != 401
+
+
+def _parameter(path: str, name: str) -> dict[str, object]:
+    operation = document()["paths"][path]["get"]
+    return next(p for p in operation["parameters"] if p.get("name") == name)["schema"]
+
+
+def test_requests_the_document_allows_are_accepted(app: Flask) -> None:
+    """The probe's refusals of allowed requests: every rule, codebook and theme the document lists,
+    an ISO moment in any form the document allows, answer 0 (a 404, not a 400)."""
+    client, auth = app.test_client(), {"Authorization": f"Bearer {ADMIN}"}
+    for rule in _parameter("/api/v1/alerts", "rule")["enum"]:  # type: ignore[union-attr]
+        assert client.get(f"/api/v1/alerts?rule={rule}", headers=auth).status_code == 200, rule
+    for book in _parameter("/api/v1/review-queue", "codebook")["enum"]:  # type: ignore[union-attr]
+        assert client.get(f"/api/v1/review-queue?codebook={book}", headers=auth).status_code == 200, book
+    for theme in _parameter("/api/v1/help-requests", "theme")["enum"]:  # type: ignore[union-attr]
+        assert client.get(f"/api/v1/help-requests?theme={theme}", headers=auth).status_code == 200, theme
+    assert _parameter("/api/v1/help-requests", "overdue") == {"$ref": "#/components/schemas/Flag"}
+    for flag in document()["components"]["schemas"]["Flag"]["enum"]:
+        assert client.get(f"/api/v1/help-requests?overdue={flag}", headers=auth).status_code == 200, flag
+        assert client.get(f"/api/v1/reports/2026-11?pdet={flag}", headers=auth).status_code == 200, flag
+    for at in ("2026-12-01", "2026-12-01T09:00", "2026-12-01 09:00:30.25", "2026-12-01T09:00-05:00", "2028-02-29"):
+        assert re.fullmatch(document()["components"]["schemas"]["Moment"]["pattern"], at)
+        assert client.post("/api/v1/waves/999999/launch", json={"at": at}, headers=auth).status_code == 404, at
+    assert client.post("/api/v1/answers/0/codes", json={"accept": True}, headers=auth).status_code == 404
+    assert client.patch("/api/v1/help-requests/MDA-2026-99999", json={"note": None}, headers=auth).status_code == 404
+
+
+def test_requests_the_document_forbids_are_refused(app: Flask) -> None:
+    """The probe's accepted-but-forbidden requests, and their neighbours, are 400s."""
+    client, auth = app.test_client(), {"Authorization": f"Bearer {ADMIN}"}
+    for query in ("severity=null", "severity=", "rule=", "since=ma%C3%B1ana", "offset=", "status=todas"):
+        assert client.get(f"/api/v1/alerts?{query}", headers=auth).status_code == 400, query
+    for query in ("overdue=maybe", "overdue=", "theme=", "theme=astrologia", "status=", "status=nueva,"):
+        assert client.get(f"/api/v1/help-requests?{query}", headers=auth).status_code == 400, query
+    for query in ("pdet=", "pdet=quizas", "kind=", "kind=vereda"):
+        assert client.get(f"/api/v1/reports/2026-11?{query}", headers=auth).status_code == 400, query
+    assert client.get("/api/v1/review-queue?codebook=", headers=auth).status_code == 400
+    for body in ({"referred_to": "x" * 201}, {"assignee": "x" * 121}, {"estado": "cerrada"}):
+        assert client.patch("/api/v1/help-requests/MDA-2026-99999", json=body, headers=auth).status_code == 400
+    for body in ({"accept": True, "codes": ["x"]}, {"codes": []}, {"accept": True, "extra": 1}):
+        assert client.post("/api/v1/answers/1/codes", json=body, headers=auth).status_code == 400, body
+    assert client.post("/api/v1/waves/1/launch", json={"at": "el lunes"}, headers=auth).status_code == 400
+    for body in ({"session": "openapi-01", "text": {}}, {"session": "openapi-01", "text": "\x1c"},
+                 {"session": "openapi-01", "text": "hola", "id": 7}):
+        assert client.post("/simulador/api/send", json=body).status_code == 400, body
+    assert client.get("/simulador/api/history?session=corta").status_code == 400

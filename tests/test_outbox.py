@@ -262,7 +262,7 @@ def test_telegram_sends_html_with_a_keyboard_and_honours_retry_after(engine: Eng
                                                                       telegram_fake: FakeTelegram) -> None:
     clock = Clock()
     row_id = queue(engine, clock, channel="telegram", address="4242", text="¿Acepta? *Responda*",
-                   options=[("Sí", "Sí"), ("No", "No")], kind="reply")
+                   options=[("Sí", "Sí"), ("No", "No")], kind="reply", payload={"prompt": "k3y0abcd"})
     telegram_fake.fail_next(429, description="Too Many Requests: retry after 3", retry_after=3)
     sender = Sender(engine, {"telegram": TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)},
                     clock=clock)
@@ -272,8 +272,9 @@ def test_telegram_sends_html_with_a_keyboard_and_honours_retry_after(engine: Eng
     sender.run_once()
     [sent] = telegram_fake.sent
     assert sent["chat_id"] == 4242 and sent["text"] == "¿Acepta? <b>Responda</b>" and sent["parse_mode"] == "HTML"
-    assert sent["reply_markup"] == {"inline_keyboard": [[{"text": "Sí", "callback_data": "Sí"},
-                                                         {"text": "No", "callback_data": "No"}]]}
+    # Each button carries the token of the prompt it answers (bot.prompts) before its reply.
+    assert sent["reply_markup"] == {"inline_keyboard": [[{"text": "Sí", "callback_data": "k3y0abcd~Sí"},
+                                                         {"text": "No", "callback_data": "k3y0abcd~No"}]]}
 
 
 def test_telegram_blocked_by_the_user_opts_out(engine: Engine, telegram_fake: FakeTelegram) -> None:
@@ -286,6 +287,41 @@ def test_telegram_blocked_by_the_user_opts_out(engine: Engine, telegram_fake: Fa
     assert row(engine, row_id).status == "failed"
     with engine.connect() as conn:
         assert conn.execute(select(Contact.opted_out).where(Contact.id == cid)).scalar_one() is True
+
+
+UPGRADED = "Bad Request: group chat was upgraded to a supergroup chat"
+
+
+def test_alerts_to_a_group_that_became_a_supergroup_follow_it(engine: Engine, telegram_fake: FakeTelegram,
+                                                               caplog: pytest.LogCaptureFixture) -> None:
+    """Telegram refuses the DER group's old id (400, parameters.migrate_to_chat_id): the alert goes
+    to the supergroup at once — no retries in doubt — and so do the next ones; the log names the
+    setting to update."""
+    clock = Clock()
+    group, supergroup = "-4001234567", -1001987654321
+    telegram_fake.fail_next(400, UPGRADED, migrate_to_chat_id=supergroup)
+    first = queue(engine, clock, channel="telegram", address=group, text="🔴 Alerta #12", kind="alert")
+    sender = Sender(engine, {"telegram": TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)},
+                    clock=clock, sleep=lambda s: None)
+    sender.run_once()
+    assert [c.params["chat_id"] for c in telegram_fake.calls] == [int(group), supergroup]
+    assert (row(engine, first).status, row(engine, first).attempts) == ("sent", 1)
+    assert f"M360_DER_TELEGRAM_CHAT_ID={supergroup}" in caplog.text
+    clock.advance(5)
+    queue(engine, clock, channel="telegram", address=group, text="🔴 Alerta #13", kind="alert")
+    sender.run_once()
+    assert [c.params["chat_id"] for c in telegram_fake.calls][2:] == [supergroup]  # straight to the new id
+
+
+def test_a_group_that_moved_and_refuses_again_fails_for_good_naming_the_new_id(
+        engine: Engine, telegram_fake: FakeTelegram) -> None:
+    clock = Clock()
+    telegram_fake.fail_next(400, UPGRADED, migrate_to_chat_id=-1001987654321, times=2)
+    row_id = queue(engine, clock, channel="telegram", address="-4001234567", text="🔴 Alerta #12", kind="alert")
+    Sender(engine, {"telegram": TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)},
+           clock=clock, sleep=lambda s: None).run_once()
+    failed = row(engine, row_id)
+    assert (failed.status, failed.attempts) == ("failed", 1) and "-1001987654321" in failed.error
 
 
 def test_one_message_per_second_per_telegram_chat(engine: Engine, telegram_fake: FakeTelegram) -> None:
@@ -336,3 +372,119 @@ def test_status_callbacks_move_forward_only(engine: Engine) -> None:
     with db.transaction(engine) as conn:
         outbox.record_status(conn, provider_id="SMx", status="read")
     assert row(engine, row_id).status == "read"
+
+
+# ------------------------------------------------------------------ the sender against reports that overtake it
+
+
+def report_during_send(engine: Engine, provider: TwilioProvider, status: str, code: int | None = None,
+                       dropped: FakeTwilio | None = None) -> None:
+    """Twilio's status callback for the message is processed before the sender commits its own
+    outcome (it often is: the callback comes over another connection, the sender is still busy)."""
+    real_send = provider.send
+
+    def send(message: outbox.Outgoing) -> str | None:
+        def reported(sid: str) -> None:
+            with db.transaction(engine) as conn:
+                outbox.record_status(conn, provider_id=sid, status=status, outbox_id=message.id,
+                                     error=f"twilio error {code}" if code else None)
+        try:
+            sid = real_send(message)
+        except outbox.SendError:
+            if dropped is not None:  # the connection dropped after Twilio created it: the report names it
+                reported(dropped.sent[-1]["sid"])
+            raise
+        assert sid is not None
+        reported(sid)
+        return sid
+    provider.send = send  # type: ignore[method-assign]
+
+
+@pytest.mark.parametrize("reported", ["queued", "sent", "delivered", "read", "failed", "undelivered"])
+def test_a_report_that_overtakes_the_senders_own_record_is_kept(engine: Engine, twilio_fake: FakeTwilio,
+                                                                 reported: str) -> None:
+    clock = Clock()
+    row_id = queue(engine, clock, contact_id=contact(engine, last_inbound=clock() - timedelta(hours=1)))
+    provider = twilio_provider(twilio_fake)
+    report_during_send(engine, provider, reported, 63003 if reported in ("failed", "undelivered") else None)
+    Sender(engine, {"whatsapp": provider}, clock=clock, sleep=lambda s: None).run_once()
+    kept = row(engine, row_id)
+    [sent] = twilio_fake.sent
+    assert kept.status == outbox.REPORTED[reported] and kept.provider_id == sent["sid"]
+    clock.advance(3600)
+    assert Sender(engine, {"whatsapp": provider}, clock=clock, sleep=lambda s: None).run_once() == 0
+    assert len(twilio_fake.sent) == 1  # never sent again
+
+
+def test_a_send_in_doubt_that_twilio_reports_is_not_sent_again(engine: Engine, twilio_fake: FakeTwilio) -> None:
+    """The connection dropped after Twilio created the message; its "delivered" report arrives
+    before the sender records the retry: the row is delivered, and nothing goes twice."""
+    clock = Clock()
+    row_id = queue(engine, clock, contact_id=contact(engine, last_inbound=clock() - timedelta(hours=1)))
+    provider = twilio_provider(twilio_fake)
+    twilio_fake.drop_next("create", after_processing=True)
+    report_during_send(engine, provider, "delivered", dropped=twilio_fake)
+    Sender(engine, {"whatsapp": provider}, clock=clock, sleep=lambda s: None).run_once()
+    assert row(engine, row_id).status == "delivered"
+    clock.advance(3600)
+    Sender(engine, {"whatsapp": provider}, clock=clock, sleep=lambda s: None).run_once()
+    assert len(twilio_fake.sent) == 1
+
+
+def test_a_63016_report_that_overtakes_the_sender_still_sends_the_template(
+        engine: Engine, twilio_fake: FakeTwilio, monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.channels import templates
+
+    monkeypatch.setenv(templates.get("ticket_update").env, "HX" + "1" * 32)
+    clock = Clock()
+    row_id = queue(engine, clock, kind="ticket", contact_id=contact(engine, last_inbound=clock() - timedelta(hours=23)),
+                   payload=templates.payload("ticket_update", {"1": "MDA-2026-00001", "2": "asignada", "3": "-"}))
+    provider = twilio_provider(twilio_fake)
+    real_send = provider.send
+
+    def send(message: outbox.Outgoing) -> str | None:
+        sid = real_send(message)
+        with db.transaction(engine) as conn:  # as the status webhook does on 63016
+            refused = outbox.record_status(conn, provider_id=str(sid), status="undelivered", outbox_id=message.id,
+                                           error="twilio error 63016")
+            assert outbox.retry_as_template(conn, refused, now=clock())
+        return sid
+    provider.send = send  # type: ignore[method-assign]
+    Sender(engine, {"whatsapp": provider}, clock=clock, sleep=lambda s: None).run_once()
+    assert row(engine, row_id).status == "pending"  # queued as the template, not "sent"
+    provider.send = real_send  # type: ignore[method-assign]
+    Sender(engine, {"whatsapp": provider}, clock=clock, sleep=lambda s: None).run_once()
+    free_text, template = twilio_fake.sent
+    assert "Body" in free_text and template["ContentSid"] == "HX" + "1" * 32
+    done = row(engine, row_id)
+    assert done.status == "sent" and done.provider_id == template["sid"] and done.payload["superseded"] == [
+        free_text["sid"]]
+
+
+# Where a row stands (from an earlier report, or the sender) × what Twilio reports now → where it ends.
+# Columns: queued, sending, sent, delivered, read, failed, undelivered.
+REPORTED_ORDER = ("queued", "sending", "sent", "delivered", "read", "failed", "undelivered")
+REPORT_PAIRS = {
+    "sent": ("sent", "sent", "sent", "delivered", "read", "failed", "undelivered"),
+    "delivered": ("delivered",) * 3 + ("delivered", "read", "delivered", "delivered"),
+    "read": ("read",) * 7,
+    "failed": ("failed",) * 3 + ("delivered", "read", "failed", "failed"),
+    "undelivered": ("undelivered",) * 3 + ("delivered", "read", "undelivered", "undelivered"),
+    # No provider id recorded yet: the report is the provider's first word on the row.
+    "pending": ("sent", "sent", "sent", "delivered", "read", "failed", "undelivered"),
+    "sending": ("sent", "sent", "sent", "delivered", "read", "failed", "undelivered"),
+    "review": ("sent", "sent", "sent", "delivered", "read", "failed", "undelivered"),
+}
+
+
+@pytest.mark.parametrize("current", list(REPORT_PAIRS))
+def test_every_pair_of_reported_statuses_moves_forward_only(engine: Engine, current: str) -> None:
+    clock = Clock()
+    for reported, expected in zip(REPORTED_ORDER, REPORT_PAIRS[current], strict=True):
+        row_id = queue(engine, clock, text=f"{current} then {reported}")
+        recorded = None if current in ("pending", "sending", "review") else "SM" + "a" * 32
+        with db.transaction(engine) as conn:
+            conn.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
+                         .values(status=current, provider_id=recorded))
+            outbox.record_status(conn, provider_id="SM" + "a" * 32, status=reported, outbox_id=row_id)
+        assert row(engine, row_id).status == expected, (current, reported)

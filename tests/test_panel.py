@@ -57,7 +57,7 @@ def signed_in(app: Flask, username: str) -> FlaskClient:
 
 def ticket(app: Flask, need: str = "necesitamos ayuda con el plan indicativo", **kwargs: Any) -> str:
     with db.transaction(engine(app)) as conn:
-        return helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="simulator",
+        return helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
                                need=need, themes=["plan_indicativo"], now=NOW, alerts=Alerts(destinations=()),
                                **kwargs).code
 
@@ -86,7 +86,7 @@ def test_sign_in_out_and_wrong_passwords(app: Flask) -> None:
                                                                   "csrf": token})
     assert back.status_code == 302 and back.headers["Location"].endswith("/panel/alertas")
     home = client.get("/panel/solicitudes").get_data(as_text=True)
-    assert "Ana (analyst)" in home and "Mesa de ayuda" in home
+    assert "Ana (analista)" in home and "Mesa de ayuda" in home
     with engine(app).connect() as conn:
         assert conn.execute(select(UserAccount.last_login_at).where(UserAccount.username == "ana")).scalar()
     client.post("/panel/logout", data={"csrf": csrf(client.get("/panel/solicitudes").data)})
@@ -135,6 +135,28 @@ def test_cli_creates_and_lists_users(db_url: str, tmp_path: Path) -> None:
     assert "marta" in listed and "Marta Gómez" in listed and PASSWORD not in listed
     m360("users", "disable", "marta", url=db_url, cwd=tmp_path)
     assert "disabled" in m360("users", "list", url=db_url, cwd=tmp_path).stdout
+
+
+def test_the_readme_commands_work_without_a_terminal(db_url: str, tmp_path: Path) -> None:
+    """`users create` as the README writes it, with no terminal (stdin is a pipe): the password is the
+    first line of stdin; none at all is a clear error, not an abort. A status is typed as shown."""
+    assert "ana (admin) created" in m360("users", "create", "--username", "ana", "--role", "admin",
+                                         url=db_url, cwd=tmp_path, stdin=PASSWORD + "\n").stdout
+    refused = m360("users", "create", "--username", "eva", "--role", "admin", url=db_url, cwd=tmp_path, ok=False)
+    assert "--password-stdin" in refused.stderr and "Aborted" not in refused.stderr
+    writer = db.make_engine(db_url)
+    with db.transaction(writer) as conn:
+        code = helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
+                               need="Capacitación", themes=["plan_indicativo"], now=NOW,
+                               requested_by_date="2026-12-15").code
+    writer.dispose()
+    assert f"{code}: En gestión" in m360("tickets", "update", code, "--status", "en gestión", url=db_url,
+                                        cwd=tmp_path).stdout
+    assert "Respondida" in m360("tickets", "update", code, "--status", "Respondida", url=db_url, cwd=tmp_path).stdout
+    listed = m360("tickets", "list", "--status", "RESPONDIDA", url=db_url, cwd=tmp_path).stdout
+    assert code in listed and "en_gestion" not in listed and "pedida para 15 de diciembre de 2026" in listed
+    assert "unknown status" in m360("tickets", "list", "--status", "perdida", url=db_url, cwd=tmp_path,
+                                    ok=False).stderr
 
 
 # ------------------------------------------------------------------ mesa de ayuda and alerts
@@ -216,7 +238,7 @@ def test_ticket_change_is_told_to_the_requester(app: Flask) -> None:
     client = app.test_client()
     chat = WebChat(client, session="panel-sim-01")
     register(chat)  # type: ignore[arg-type]
-    for text in ("2", "necesito ayuda con el plan indicativo", "si", "1", "1", "no"):
+    for text in ("2", "necesito ayuda con el plan indicativo", "si", "1", "1", "1", "1", "no", "si"):
         chat.say(text)
     with engine(app).connect() as conn:
         code = conn.execute(select(HelpRequest.code)).scalar_one()
@@ -257,6 +279,18 @@ def test_summary_shows_the_periods_report_with_filters(seeded: Flask) -> None:
     caribe = analyst.get("/panel/?periodo=2020-09&region=Caribe").get_data(as_text=True)
     assert 'value="2020-09" selected' in caribe and "<option selected>Caribe</option>" in caribe
     assert analyst.get("/panel/?periodo=garbage").status_code == 200  # a bad period falls back to the latest
+
+
+def test_the_period_menu_offers_months_quarters_and_years(seeded: Flask) -> None:
+    analyst = signed_in(seeded, "ana")
+    page = analyst.get("/panel/").get_data(as_text=True)
+    menu = page[page.index('<select name="periodo">'):page.index("</select>", page.index('<select name="periodo">'))]
+    assert '<optgroup label="Trimestres"><option value="2020-Q4">4.º trimestre de 2020</option>' in \
+        menu.replace("\n", "").replace("      ", "")
+    assert '<option value="2020-Q3">3.º trimestre de 2020</option>' in menu and '<option value="2020">' in menu
+    quarter = analyst.get("/panel/?periodo=2020-Q4").get_data(as_text=True)
+    assert 'value="2020-Q4" selected' in quarter and "Trimestre: 4.º trimestre de 2020" in quarter
+    assert 'value="2020-Q3" selected' in analyst.get("/panel/prioritarias?periodo=2020-q3").get_data(as_text=True)
 
 
 def test_priority_entities_on_a_map(seeded: Flask) -> None:

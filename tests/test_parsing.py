@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ from surveys.parsing import (
 from surveys.schema import Choice, QType, Question, Questionnaire, builtin, from_dict
 
 DATA = yaml.safe_load((Path(__file__).parent / "data" / "parsing_cases.yaml").read_text(encoding="utf-8"))
-REASONS = {"empty", "unknown", "out_of_range", "ambiguous", "too_long"}
+REASONS = {"empty", "unknown", "out_of_range", "ambiguous", "too_long", "none_given"}
+TODAY = date.fromisoformat(DATA["today"])
 
 
 def _questionnaire() -> Questionnaire:
@@ -61,17 +63,23 @@ def assert_valid(questionnaire: Questionnaire, question: Question, text: str, pa
             assert value in ("si", "no", "parcialmente")
         case QType.SELECT_ONE | QType.SCALE:
             assert value in names
+        case QType.RATING if isinstance(value, str):  # a rating's way out ("no_aplica"), never a number
+            assert value in names and not value.strip().isdigit()
         case QType.RATING:
             assert isinstance(value, int) and not isinstance(value, bool)
-            assert str(value) in {n.strip() for n in names} or value in {int(n) for n in names}
+            assert str(value) in {n.strip() for n in names} or value in {int(n) for n in names if n.isdigit()}
         case QType.SELECT_MULTIPLE:
             assert isinstance(value, list) and value
             assert len(set(value)) == len(value)
             assert value == sorted(value, key=names.index)
+        case QType.TEXT if question.asks_name:  # a person's name, taken from the reply
+            assert value and normalize(value) in normalize(text) and len(value) <= MAX_TEXT_LEN
         case QType.TEXT:
             assert value == text.strip() and value and len(value) <= MAX_TEXT_LEN
         case QType.ENTITY:
             assert value == text.strip() and value
+        case QType.DATE:
+            assert date.fromisoformat(value) >= TODAY and parsed.confirm
 
 
 # ---------------------------------------------------------------- the table
@@ -80,9 +88,10 @@ def assert_valid(questionnaire: Questionnaire, question: Question, text: str, pa
 @pytest.mark.parametrize(("name", "case"), CASES)
 def test_case(name: str, case: dict[str, Any]) -> None:
     question = Q.question(name)
-    parsed = parse_answer(Q, question, case["in"])
+    parsed = parse_answer(Q, question, case["in"], today=TODAY)
     if "reason" in case:
         assert (parsed.ok, parsed.reason) == (False, case["reason"]), parsed
+        assert parsed.candidates == tuple(case.get("candidates", ())), parsed
     else:
         expected = Parsed(ok=True, value=case["value"], confirm=case.get("confirm", False))
         assert parsed == expected
@@ -180,9 +189,9 @@ replies = st.one_of(
 @given(name=st.sampled_from(sorted(DATA["questions"])), text=replies)
 def test_never_raises_and_ok_is_valid(name: str, text: str) -> None:
     question = Q.question(name)
-    parsed = parse_answer(Q, question, text)
+    parsed = parse_answer(Q, question, text, today=TODAY)
     assert_valid(Q, question, text, parsed)
-    assert parse_answer(Q, question, text) == parsed  # deterministic (caches do not leak state)
+    assert parse_answer(Q, question, text, today=TODAY) == parsed  # deterministic (caches do not leak state)
 
 
 @settings(max_examples=200, deadline=None)
@@ -220,7 +229,7 @@ def test_shipped_questionnaires_parse_the_basics(name: str) -> None:
             assert parse_answer(q, question, "1, 3") == Parsed(True, [options[0].name, options[2].name])
             assert parse_answer(q, question, "1 y 1") == Parsed(True, [options[0].name])
         elif question.type is QType.RATING:
-            top = max(int(c.name) for c in options)
+            top = max(int(c.name) for c in options if c.name.isdigit())
             assert parse_answer(q, question, f"{top}/{top}") == Parsed(True, top)
             assert parse_answer(q, question, str(top + 1)).reason == "out_of_range"
         for label in (c.label for c in options):
@@ -233,7 +242,7 @@ def test_shipped_questionnaires_parse_the_basics(name: str) -> None:
 def test_shipped_questionnaires_never_raise(name: str, pick: int, text: str) -> None:
     q = shipped(name)
     question = q.questions[pick % len(q.questions)]
-    assert_valid(q, question, text, parse_answer(q, question, text))
+    assert_valid(q, question, text, parse_answer(q, question, text, today=TODAY))
 
 
 # ---------------------------------------------------------------- speed
@@ -243,12 +252,12 @@ def test_mean_parse_time_is_well_under_budget() -> None:
     """The engine targets 1,000 turns/s; a parse must stay far below 0.2 ms on typical replies."""
     pairs = [(Q.question(name), case["in"]) for name, cases in DATA["cases"].items() for case in cases]
     for question, text in pairs:  # warm the per-list caches
-        parse_answer(Q, question, text)
+        parse_answer(Q, question, text, today=TODAY)
     best = float("inf")
     for _ in range(3):
         start = time.perf_counter()
         for _ in range(20):
             for question, text in pairs:
-                parse_answer(Q, question, text)
+                parse_answer(Q, question, text, today=TODAY)
         best = min(best, (time.perf_counter() - start) / (20 * len(pairs)))
     assert best < 0.2e-3, f"mean parse {best * 1e6:.0f} µs"

@@ -219,7 +219,7 @@ def test_a_dedupe_key_queued_from_several_threads_is_queued_once(engine: Engine)
 def test_tickets_from_several_threads_get_distinct_codes_and_one_alert_each(engine: Engine, der: Alerts) -> None:
     def create(i: int) -> helpdesk.Created:
         with db.transaction(engine) as conn:
-            return helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="simulator",
+            return helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
                                    need=f"necesidad {i}", themes=["plan_indicativo"], now=NOW, alerts=der)
 
     created = together(6, create)
@@ -245,7 +245,7 @@ def test_a_ticket_status_change_reaches_the_requester(service: ChatService, engi
     register(chat)
     with db.transaction(engine) as conn:
         contact_id = conn.execute(select(Contact.id)).scalar_one()
-        created = helpdesk.create(conn, entity_code="63302", region=None, contact_id=contact_id, channel="simulator",
+        created = helpdesk.create(conn, entity_code="63302", region=None, contact_id=contact_id, channel="whatsapp",
                                   need="ayuda con el plan", themes=["plan_indicativo"], now=NOW, alerts=Alerts())
     with db.transaction(engine) as conn:
         helpdesk.change(conn, created.code, actor="der", now=NOW + timedelta(hours=2), status="asignada",

@@ -71,6 +71,15 @@ def test_borrar_mis_datos_erases_the_person_and_keeps_the_entity_s_answers(
     assert [c.address for c in contacts(sessions)] == [f"borrado:{person.id}", "+573001112233"]
 
 
+@pytest.mark.parametrize("yes", ["de una", "Sí, bórrelos", "hágale"])
+def test_a_chat_yes_erases(sessions: sessionmaker[Session], yes: str) -> None:
+    """One yes/no lexicon for the whole product: "de una" (Colombian "sure") is a yes here too."""
+    chat = Chat(ChatService(sessions))
+    register(chat)
+    chat.say("BORRAR MIS DATOS")
+    assert "borramos sus datos personales" in chat.say(yes)
+
+
 def test_anything_but_yes_keeps_everything_and_the_interview_goes_on(sessions: sessionmaker[Session]) -> None:
     chat = Chat(ChatService(sessions))
     register(chat)

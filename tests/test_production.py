@@ -9,6 +9,7 @@ import json
 import re
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
@@ -85,8 +86,16 @@ def test_serve_production_runs_gunicorn_workers_and_the_worker_sends_the_outbox(
     with server(["serve", "--production", "--workers", "2", "--threads", "2", "--port", str(port)], env,
                 log) as web:
         assert wait_for_health(port, web, log) == {"status": "ok", "database": "ok"}
+        # In production the simulator (test data) needs a panel sign-in: the page sends people to it,
+        # the API refuses anonymous messages and stores nothing.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/simulador", timeout=30) as response:
-            assert response.status == 200
+            assert response.status == 200 and "/panel/login?next=/simulador" in response.geturl()
+        anonymous = urllib.request.Request(f"http://127.0.0.1:{port}/simulador/api/send", method="POST",
+                                           data=b'{"session": "sin-sesion-01", "text": "Hola"}',
+                                           headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(anonymous, timeout=30)
+        assert refused.value.code == 401
         deadline = time.monotonic() + 20
         while len(re.findall(r"Booting worker with pid", log.read_text())) < 2 and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -48,8 +48,8 @@ ENTITIES = EntityIndex.from_reference()
 def valid_value(q: Questionnaire, name: str, value: Any) -> bool:
     question = q.question(name)
     names = [c.name for c in q.options(question)]
-    if question.type is QType.RATING:
-        return str(value) in names and isinstance(value, int)
+    if question.type is QType.RATING:  # a number, or the rating's way out by name ("no_aplica")
+        return str(value) in names and (isinstance(value, int) or not str(value).strip().isdigit())
     if question.type is QType.SELECT_MULTIPLE:
         return isinstance(value, list) and len(value) == len(set(value)) and set(value) <= set(names)
     if question.type is QType.ENTITY:

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from surveys import conditions
-from surveys.schema import CHOICE_TYPES, QType, Questionnaire, builtin, dump_yaml, load_yaml
+from surveys.schema import CHOICE_TYPES, QType, Questionnaire, builtin, digit_conflicts, dump_yaml, load_yaml
 
 SHIPPED = ("monitoreo360", "sistematizacion", "registro", "solicitud")
 
 RATING = ("1", "2", "3", "4", "5")
-SCALE = ("excelente", "buena", "regular", "mala", "muy_mala", "no_aplica")
+ASPECT = (*RATING, "no_aplica")  # an aspect may not apply (the KPT unknown, no virtual sessions): never a number
+SCALE = ("muy_mala", "mala", "regular", "buena", "excelente", "no_aplica")  # numbered like the 1–5 ratings
 YES_NO = ("si", "no")
 YES_NO_PARTIAL = ("si", "no", "parcialmente")
 CARGO = ("secretario", "jefe", "otro")
@@ -29,12 +31,12 @@ MONITOREO360: list[tuple[str, QType, tuple[str, ...] | None]] = [
     ("cargo", QType.SELECT_ONE, CARGO),
     ("puntaje_general", QType.RATING, RATING),
     ("valoracion_general", QType.TEXT, None),
-    ("aspecto_oportunidad", QType.RATING, RATING),
-    ("aspecto_materiales", QType.RATING, RATING),
-    ("aspecto_virtualidad", QType.RATING, RATING),
-    ("aspecto_profundidad", QType.RATING, RATING),
-    ("aspecto_kpt", QType.RATING, RATING),
-    ("aspecto_asesor", QType.RATING, RATING),
+    ("aspecto_oportunidad", QType.RATING, ASPECT),
+    ("aspecto_materiales", QType.RATING, ASPECT),
+    ("aspecto_virtualidad", QType.RATING, ASPECT),
+    ("aspecto_profundidad", QType.RATING, ASPECT),
+    ("aspecto_kpt", QType.RATING, ASPECT),
+    ("aspecto_asesor", QType.RATING, ASPECT),
     ("tema_plan_indicativo", QType.SCALE, SCALE),
     ("tema_armonizacion", QType.SCALE, SCALE),
     ("tema_seguimiento", QType.SCALE, SCALE),
@@ -122,7 +124,9 @@ def test_monitoreo360_details(m360: Questionnaire) -> None:
 def test_monitoreo360_blocks(m360: Questionnaire) -> None:
     assert [b.name for b in m360.blocks] == [
         "identificacion", "calificacion_general", "aspectos", "temas", "contribucion", "demanda", "cierre"]
-    assert m360.block("aspectos").intro == "Ahora califique de 1 a 5 algunos aspectos de la asistencia."  # type: ignore[union-attr]
+    assert m360.block("aspectos").intro == (
+        "Ahora califique de 1 a 5 algunos aspectos de la asistencia. Si alguno no aplica o no lo conoce, escriba "
+        "NO APLICA.")  # type: ignore[union-attr]
     by_block = {b.name: [x.name for x in m360.questions if x.block == b.name] for b in m360.blocks}
     assert by_block["identificacion"] == ["consentimiento", "entidad", "cargo"]
     assert by_block["aspectos"] == [n for n, _, _ in MONITOREO360 if n.startswith("aspecto_")]
@@ -159,11 +163,16 @@ def test_registro() -> None:
     assert [(x.name, x.type) for x in q.questions] == [
         ("consentimiento", QType.CONSENT),
         ("entidad", QType.ENTITY),
+        ("grupo_valor", QType.SELECT_ONE),  # the next three only for OTRA: a grupo de valor outside DIVIPOLA
+        ("entidad_nombre", QType.TEXT),
+        ("entidad_sede", QType.TEXT),
         ("nombre", QType.TEXT),
         ("cargo", QType.SELECT_ONE),
     ]
     # A contact already known (imported directory) is asked only what is missing.
-    assert [x.prefill for x in q.questions] == ["consent", "entity", "name", "cargo"]
+    assert [x.prefill for x in q.questions] == ["consent", "entity", None, None, None, "name", "cargo"]
+    assert {x.relevant for x in q.questions[2:5]} == {"${entidad} = 'otra'"}
+    assert q.question("entidad").outside == "entidad_fuera" and "OTRA" in q.question("entidad").hint
     assert not q.question("nombre").required
     consent = q.question("consentimiento").label
     for must in ("Ley 1581 de 2012", "Monitoreo 360", "informes agregados", "BAJA", "BORRAR MIS DATOS",
@@ -206,3 +215,22 @@ def test_texts_are_tidy_and_short(name: str) -> None:
         for c in options:
             assert c.name.isascii() and " " not in c.name, c.name
             assert len(c.label) <= 70, c.label
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_a_digit_means_the_same_on_every_rating_question(name: str) -> None:
+    """"4" is Buena on the 1–5 aspects and on the themes (their options are numbered in the same
+    direction); the questions that take a Sí/No without buttons say so."""
+    q = builtin(name)
+    assert digit_conflicts(q) == []
+    for x in q.questions:
+        if x.type in (QType.CONSENT, QType.YES_NO):
+            assert "Sí o No" in x.label, x.name
+
+
+def test_a_scale_numbered_the_other_way_is_reported() -> None:
+    m360 = builtin("monitoreo360")
+    flipped = dict(m360.choice_lists, calificacion_tema=tuple(reversed(m360.choice_lists["calificacion_tema"][:5]))
+                   + m360.choice_lists["calificacion_tema"][5:])
+    problems = digit_conflicts(dataclasses.replace(m360, choice_lists=flipped))
+    assert "tema_plan_indicativo: 4 is 'Mala' here but 'buena' in puntaje_general" in problems

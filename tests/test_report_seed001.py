@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import sys
 from collections.abc import Iterator
@@ -162,6 +163,12 @@ def test_html_report_prints_the_seed_figures(seeded: tuple[str, Path]) -> None:
     assert "24 (48 %)" in html and "14 (35 %)" in html and "20 (40 %)" in html  # Plan Indicativo excelente
     assert "1 (2 %)" in html  # Armonización «Mala» in noviembre
     assert "Seguimiento y evaluación del PDT</td><td class=\"n\">99</td><td class=\"n\">33 %" in html
+    # The priority entities on a map drawn offline: DIVIPOLA's municipalities as the country, each
+    # priority entity a red dot that links to its row of the table.
+    assert html.count('class="map"') == 1 and html.count('<circle cx=') > 1000
+    rows = re.findall(r'<tr id="p-(\w+)">', html)
+    markers = re.findall(r'<a href="#p-(\w+)">', html)
+    assert len(rows) >= 4 and len(markers) >= 4 and set(markers) <= set(rows)
 
 
 def test_xlsx_report_has_one_sheet_per_table(seeded: tuple[str, Path]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -155,3 +156,139 @@ def test_import_reads_xlsx_and_refuses_unknown_columns(db_url: str, tmp_path: Pa
     out = m360("responses", "import", str(tmp_path / "notes.txt"), url=db_url, cwd=tmp_path, ok=False)
     assert "use a .xlsx or .csv file" in out.stderr
     assert count(db_url) == 1
+
+
+# ------------------------------------------------------------------ hostile and broken files
+
+
+def imported(db_url: str, path: Path, **budget: int) -> Any:
+    """Import through the library (the command line's code path) with a small budget."""
+    from analysis import importer
+    from surveys import db
+
+    engine = db.make_engine(db_url)
+    try:
+        with db.session_factory(engine).begin() as session:
+            return importer.import_responses(session, path, budget=importer.Budget(**budget))
+    finally:
+        engine.dispose()
+
+
+def zip_bomb(path: Path, rows: int) -> Path:
+    """An XLSX whose one sheet repeats a row ``rows`` times: tiny on disk, huge once unpacked."""
+    import zipfile
+
+    parts = {
+        "[Content_Types].xml": '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org'
+        '/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/'
+        'workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
+        '<Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.'
+        'spreadsheetml.worksheet+xml"/></Types>',
+        "_rels/.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org'
+        '/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument'
+        '/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        "xl/workbook.xml": '<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/'
+        'spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
+        '<sheets><sheet name="respuestas" sheetId="1" r:id="rId1"/></sheets></workbook>',
+        "xl/_rels/workbook.xml.rels": '<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.'
+        'openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.'
+        'org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
+    }
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for name, text in parts.items():
+            archive.writestr(name, text)
+        with archive.open("xl/worksheets/sheet1.xml", "w") as sheet:
+            sheet.write(b'<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/'
+                        b'spreadsheetml/2006/main"><sheetData><row r="1"><c r="A1" t="inlineStr"><is><t>periodo</t>'
+                        b'</is></c><c r="B1" t="inlineStr"><is><t>entidad_codigo</t></is></c></row>')
+            # Rows without their optional "r" numbers: every one the same bytes, so it compresses to nothing.
+            chunk = b'<row><c t="inlineStr"><is><t>2020-11</t></is></c><c>63302</c></row>' * 1000
+            for _ in range(rows // 1000):
+                sheet.write(chunk)
+            sheet.write(b"</sheetData></worksheet>")
+    return path
+
+
+def test_import_refuses_a_zip_bomb_xlsx_before_reading_it(db_url: str, tmp_path: Path) -> None:
+    bomb = zip_bomb(tmp_path / "bomba.xlsx", rows=60_000)
+    small, unpacked = bomb.stat().st_size, sum(i.file_size for i in __import__("zipfile").ZipFile(bomb).infolist())
+    assert unpacked > 20 * small  # the shape of the probe's file: hundreds of kB unpacking to far more
+    report = imported(db_url, bomb, max_bytes=small + 1)  # on disk it is within the budget…
+    assert not report.written and report.file_errors and "se descomprime" in report.file_errors[0]
+    # … and with room to unpack, the rows are counted as they stream: refused at the budget, not read whole.
+    report = imported(db_url, bomb, max_bytes=unpacked, max_rows=5_000)
+    assert not report.written and "más de 5,000 filas" in report.file_errors[0]
+    report = imported(db_url, bomb, max_bytes=unpacked, max_cells=3_000)
+    assert "más de 3,000 celdas" in report.file_errors[0]
+    report = imported(db_url, write_csv(tmp_path / "big.csv", [row()] * 30), max_bytes=500)
+    assert "el archivo pesa" in report.file_errors[0] and "M360_IMPORT_MAX_BYTES" in report.file_errors[0]
+    assert count(db_url) == 0
+
+
+def test_the_import_budget_is_read_from_the_environment(monkeypatch: Any) -> None:
+    from analysis.importer import Budget
+
+    monkeypatch.setenv("M360_IMPORT_MAX_BYTES", "1000")
+    monkeypatch.setenv("M360_IMPORT_MAX_ROWS", "10")
+    monkeypatch.delenv("M360_IMPORT_MAX_CELLS", raising=False)
+    assert Budget.from_env() == Budget(max_bytes=1000, max_rows=10, max_cells=Budget().max_cells)
+
+
+def test_import_refuses_rows_with_no_answers(db_url: str, tmp_path: Path) -> None:
+    bare = tmp_path / "bare.csv"
+    bare.write_text("periodo,entidad_codigo\n2020-11,63302\n2020-11,05001\n", encoding="utf-8")
+    out = m360("responses", "import", str(bare), url=db_url, cwd=tmp_path, ok=False)
+    assert "fila 2: la fila no tiene respuestas" in out.stderr and "fila 3: la fila no tiene respuestas" in out.stderr
+    assert count(db_url) == 0
+    declined = tmp_path / "declined.csv"
+    declined.write_text("periodo,entidad_codigo,estado\n2020-11,63302,rechazada\n", encoding="utf-8")
+    assert "1 created" in m360("responses", "import", str(declined), url=db_url, cwd=tmp_path).stdout
+
+
+def test_import_reports_a_formula_cell_without_a_cached_value(db_url: str, tmp_path: Path) -> None:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(COLUMNS)
+    for entity, rating in (("63302", "=2+2"), ("05001", 4)):  # openpyxl stores formulas, never their value
+        sheet.append([row(entidad_codigo=entity, puntaje_general=rating).get(c) for c in COLUMNS])
+    book.save(tmp_path / "formulas.xlsx")
+    out = m360("responses", "import", str(tmp_path / "formulas.xlsx"), url=db_url, cwd=tmp_path, ok=False)
+    assert "fila 2, puntaje_general ('=2+2'): fórmula sin valor calculado" in out.stderr
+    assert "fila 3" not in out.stderr and count(db_url) == 0
+
+
+@pytest.mark.parametrize(("cells", "column", "reason"), [
+    ({"puntaje_general": "1e309"}, "puntaje_general", "calificación no numérica"),
+    ({"puntaje_general": "nan"}, "puntaje_general", "calificación no numérica"),
+    ({"aspecto_kpt": "-inf"}, "aspecto_kpt", "calificación no numérica"),
+    ({"inicio": "9999-12-31T23:00:00"}, "inicio", "fecha fuera de rango"),
+    ({"fin": "9999-12-31T23:59:59-14:00"}, "fin", "fecha fuera de rango"),
+    ({"inicio": "0001-01-01"}, "inicio", "fecha fuera de rango"),
+    ({"inicio": "2020-02-30"}, "inicio", "fecha y hora inválida"),
+])
+def test_import_names_the_row_of_numbers_and_dates_that_are_not(db_url: str, tmp_path: Path, cells: dict[str, str],
+                                                                 column: str, reason: str) -> None:
+    path = write_csv(tmp_path / "raras.csv", [row(entidad_codigo="05001"), row(**cells)])
+    out = m360("responses", "import", str(path), url=db_url, cwd=tmp_path, ok=False)
+    assert f"fila 3, {column}" in out.stderr and reason in out.stderr
+    assert "fila 2" not in out.stderr and count(db_url) == 0
+
+
+def test_import_names_the_first_row_of_a_file_that_is_not_utf8(db_url: str, tmp_path: Path) -> None:
+    path = tmp_path / "excel-windows.csv"
+    lines = [",".join(COLUMNS)] + [",".join(str(row(entidad_codigo=code).get(c, "")) for c in COLUMNS)
+                                   for code in ("05001", "05002", "63302")]
+    path.write_bytes("\n".join(lines).encode("latin-1"))  # "Sí" and "acompañamiento" in Latin-1 from row 2
+    out = m360("responses", "import", str(path), url=db_url, cwd=tmp_path, ok=False)
+    assert "fila 2: el archivo no está en UTF-8" in out.stderr and "CSV UTF-8" in out.stderr
+    assert "codec" not in out.stderr and count(db_url) == 0
+
+
+def test_a_file_with_thousands_of_bad_rows_prints_a_bounded_report(db_url: str, tmp_path: Path) -> None:
+    path = write_csv(tmp_path / "mala.csv", [row(entidad_codigo="99999")] * 3000)
+    out = m360("responses", "import", str(path), url=db_url, cwd=tmp_path, ok=False)
+    assert len(out.stderr.splitlines()) < 60 and "y 2,950 errores más en 3,000 filas" in out.stderr
+    assert "3000 of 3000 rows are invalid" in out.stderr

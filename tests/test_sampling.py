@@ -55,3 +55,23 @@ def test_gobernaciones_census_and_impossible_samples() -> None:
         sampling.draw(units, 10_000, seed=1)
     with pytest.raises(sampling.SampleError, match="gobernaciones"):
         sampling.draw(units, 30, seed=1, gobernaciones=40)
+
+
+def test_a_region_reachable_only_through_its_gobernacion_takes_it_first() -> None:
+    """Seaflower answers the bot only through its gobernación: with --gobernaciones it is drawn,
+    whatever the proportional split of the gobernaciones would have said."""
+    units = frame({"Caribe": 195, "Central": 324, "Amazonía": 58}, govs={"Caribe": 7, "Central": 5, "Amazonía": 6})
+    units.append(Unit("88", "Seaflower Region", "gobernacion"))
+    for seed in range(20):
+        sample = sampling.draw(units, 52, seed=seed, gobernaciones=2)
+        drawn = [d.unit for d in sample.drawn]
+        assert len(drawn) == 52 and [u.kind for u in drawn].count("gobernacion") == 2
+        assert [u.kind for u in drawn if u.region == "Seaflower Region"] == ["gobernacion"]
+    # Every region stays represented; with no room left for the ones that need theirs, a clear refusal.
+    with pytest.raises(sampling.SampleError, match="Seaflower Region.*at least 1 gobernaciones"):
+        sampling.draw(units, 52, seed=1, gobernaciones=0)
+    only_govs = frame({"Caribe": 195}, govs={"Caribe": 7}) + [Unit("88", "Seaflower Region", "gobernacion"),
+                                                               Unit("91", "Amazonía", "gobernacion")]
+    with pytest.raises(sampling.SampleError, match="Amazonía, Seaflower Region.*at least 2"):
+        sampling.draw(only_govs, 20, seed=1, gobernaciones=1)
+    assert len(sampling.draw(only_govs, 20, seed=1, gobernaciones=2).drawn) == 20

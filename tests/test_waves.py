@@ -27,7 +27,7 @@ from bot.outbox import Sender
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Contact, Entity, Interview, OutboxMessage, Wave, WaveMember
-from tests.conftest import Chat
+from tests.conftest import Chat, Clock  # the clock fixture starts at NOW
 from tests.fakes import FakeTelegram, FakeTwilio
 from tests.test_channels import SECRET, TelegramChat
 from tests.test_cli import m360
@@ -76,8 +76,8 @@ def load_directory(engine: Engine) -> None:
     assert report.created == 1122 and not report.problems
 
 
-def contact_on(engine: Engine, code: str, address: str, channel: str = "simulator", **extra: Any) -> int:
-    """A contact as the directory leaves it (consent, entity, cargo), on the simulator so a test can chat."""
+def contact_on(engine: Engine, code: str, address: str, channel: str = "whatsapp", **extra: Any) -> int:
+    """A contact as the directory leaves it (consent, entity, cargo), on the channel of tests.conftest.Chat."""
     values = dict(channel=channel, address=address, entity_code=code, consent=True, consent_at=NOW,
                   consent_version="directorio", cargo="secretario", name=None, opted_out=False, state={},
                   state_version=0, created_at=NOW)
@@ -157,20 +157,32 @@ def test_frame_filters_gobernaciones_and_exclusion_of_recent_waves(engine: Engin
         waves.create(conn, waves.Spec("2026-11", size=5, seed=1), now=NOW)
 
 
+def test_gobernaciones_when_a_region_answers_only_through_its_gobernacion(engine: Engine, db_url: str,
+                                                                          tmp_path: Path) -> None:
+    """Seaflower's alcaldías have no contact, its gobernación has: `--gobernaciones 2` draws it instead of
+    failing with "1 alcaldías asked, 0 in the frame"; with no room for it, the refusal says why."""
+    rows = [r for r in directory_rows(engine) if not r["entidad_codigo"].startswith("88")]
+    for i, code in enumerate(("88", "05", "63", "76")):
+        rows.append({"entidad_codigo": code, "canal": "whatsapp", "direccion": f"+57321{i:07d}",
+                     "nombre": f"Gobernación {code}", "cargo": "secretario", "consentimiento": "si"})
+    directory = tmp_path / "directorio.csv"
+    with directory.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=contacts.COLUMNS)
+        writer.writeheader()
+        writer.writerows(rows)
+    m360("contacts", "import", str(directory), url=db_url, cwd=tmp_path)
+    drawn = json.loads(m360("wave", "create", "--period", "2026-11", "--size", "52", "--gobernaciones", "2",
+                            "--seed", "7", "--format", "json", url=db_url, cwd=tmp_path).stdout)
+    with engine.connect() as conn:
+        kinds = dict(conn.execute(select(Entity.code, Entity.kind).where(Entity.code.in_(drawn["entities"]))).all())
+    assert len(kinds) == 52 and "88" in kinds and Counter(kinds.values())["gobernacion"] == 2
+    refused = m360("wave", "create", "--period", "2026-11", "--size", "52", "--gobernaciones", "0", "--seed", "7",
+                   url=db_url, cwd=tmp_path, ok=False)
+    assert "Seaflower Region: only the gobernación can represent the region" in refused.stderr
+    assert "ask at least 1 gobernaciones" in refused.stderr
+
+
 # ------------------------------------------------------------------ launch through the outbox and the fakes
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture
@@ -225,7 +237,8 @@ def test_launch_queues_one_invitation_per_sampled_entity_and_relaunch_never_rein
     assert variables["1"].startswith("Secretario") and variables["3"] == "noviembre de 2026"
     # Telegram: the invitation with a start button.
     buttons = [b for row in telegram[0]["reply_markup"]["inline_keyboard"] for b in row]
-    assert ("Empezar", "HOLA") in [(b["text"], b["callback_data"]) for b in buttons]
+    # (each button carries the token of the invitation prompt before its reply: tests/test_channels.py)
+    assert ("Empezar", "HOLA") in [(b["text"], b["callback_data"].split("~", 1)[1]) for b in buttons]
     assert "Monitoreo 360" in telegram[0]["text"] and "noviembre de 2026" in telegram[0]["text"]
     assert len(queued(engine, "invitation")) == 52
     status, shown = api(client, "GET", f"/api/v1/waves/{wave['id']}")
@@ -318,7 +331,7 @@ def test_a_conversation_in_progress_or_a_handled_ticket_holds_messages_back(serv
     assert "20 preguntas" in busy.say("1")  # mid-interview (not from a wave)
     busy.say("4")
     with db.transaction(engine) as conn:
-        ticket = helpdesk.create(conn, entity_code="05001", region=None, contact_id=None, channel="simulator",
+        ticket = helpdesk.create(conn, entity_code="05001", region=None, contact_id=None, channel="whatsapp",
                                  need="armonización", themes=[], now=NOW)
         helpdesk.transition(conn, ticket.code, "asignada", actor="marta.der", now=NOW)
     wave_id = census(engine, seed=1)
@@ -500,3 +513,13 @@ def test_any_reply_to_an_invitation_resumes_a_paused_interview_into_the_wave(ser
     assert "1. Responder" in chat.say("gracias")  # the invitation was answered: no second interview
     with Session(engine) as s:
         assert s.scalar(select(func.count()).select_from(Interview)) == 1
+
+
+def test_a_wave_without_entities_says_to_load_them(tmp_path: Path) -> None:
+    """`m360 wave create` on a database whose entities were never loaded names the command to run."""
+    from tests.test_cli import m360
+
+    url = f"sqlite:///{tmp_path / 'vacia.sqlite3'}"
+    m360("db", "upgrade", url=url, cwd=tmp_path)
+    failed = m360("wave", "create", "--period", "2026-11", "--size", "52", url=url, cwd=tmp_path, ok=False)
+    assert "m360 entities load" in failed.stderr and "holds 0" not in failed.stderr

@@ -114,7 +114,7 @@ def history(client: FlaskClient, session: str) -> list[tuple[str, str]]:
     response = client.get(HISTORY, query_string={"session": session})
     assert response.status_code == 200 and response.mimetype == "application/json"
     messages = response.get_json()["messages"]
-    assert all(set(m) == {"id", "direction", "text"} for m in messages)
+    assert all(set(m) == {"id", "direction", "text", "options"} for m in messages)
     assert [m["id"] for m in messages] == sorted(m["id"] for m in messages)
     return [(m["direction"], m["text"]) for m in messages]
 
@@ -195,6 +195,21 @@ def test_simulator_page(client: FlaskClient) -> None:
 # ---------------------------------------------------------------- a whole interview over HTTP
 
 
+def signed_in_panel(client: FlaskClient) -> FlaskClient:
+    """The same browser, signed in to the panel as an analyst."""
+    from surveys import db
+    from webhooks.auth import create_user
+
+    app = client.application
+    with db.transaction(app.extensions["m360.sessions"].kw["bind"]) as conn:
+        create_user(conn, username="analista", name="Analista", role="analyst", password="una clave larga")
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/panel/login").get_data(as_text=True))
+    assert token is not None
+    assert client.post("/panel/login", data={"username": "analista", "password": "una clave larga",
+                                             "csrf": token.group(1)}).status_code == 302
+    return client
+
+
 def test_full_interview_history_and_export(client: FlaskClient) -> None:
     chat = WebChat(client)
     register(chat)  # type: ignore[arg-type]  # same say()/last interface as tests.conftest.Chat
@@ -212,8 +227,13 @@ def test_full_interview_history_and_export(client: FlaskClient) -> None:
     assert history(client, chat.session) == chat.transcript
     assert history(client, "nobody-here-1") == []
 
+    # A simulator interview is test data: the export leaves it out; the panel gives it when asked.
     period = bogota_month()
-    response = client.get(EXPORT, query_string={"period": period, "format": "csv"}, headers=AUTH)
+    official = client.get(EXPORT, query_string={"period": period, "format": "csv"}, headers=AUTH)
+    assert official.status_code == 200 and official.data.decode("utf-8-sig").count("\n") == 1  # the header only
+    client = signed_in_panel(client)
+    panel = {"periodo": period, "pruebas": "1"}
+    response = client.get("/panel/descargas/respuestas.csv", query_string=panel)
     assert response.status_code == 200 and response.mimetype == "text/csv"
     assert f'filename="monitoreo360_{period}.csv"' in response.headers["Content-Disposition"]
     assert response.data.startswith(b"\xef\xbb\xbf")  # UTF-8 BOM, so Excel shows the accents
@@ -225,7 +245,7 @@ def test_full_interview_history_and_export(client: FlaskClient) -> None:
     assert (row["canal"], row["estado"], row["entidad_tipo"]) == ("simulator", "completa", "alcaldia")
     assert {name: row[name] for name in EXPECTED} == {k: str(v) for k, v in expected_cells().items()}
 
-    response = client.get(EXPORT, query_string={"period": period, "format": "xlsx"}, headers=AUTH)
+    response = client.get("/panel/descargas/respuestas.xlsx", query_string=panel)
     assert response.status_code == 200
     assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     sheet = openpyxl.load_workbook(io.BytesIO(response.data)).active
@@ -344,9 +364,8 @@ def test_respondent_html_is_never_rendered(client: FlaskClient, sessions: sessio
     chat.say("si")
     chat.say("genova quindio")
     assert "nombre" in chat.say("sí")
-    assert "cargo" in chat.say(payload)
-    with sessions() as s:
-        assert s.scalars(select(Contact.name)).one() == payload  # stored as typed, it is data
+    assert "Escriba su nombre" in chat.say(payload)  # markup is not a name; the message is logged as data
+    assert "cargo" in chat.say("OMITIR")
     for path in ("/simulador", "/"):
         html = client.get(path).get_data(as_text=True)
         assert payload not in html and "alert(1)" not in html
@@ -377,7 +396,7 @@ def test_proactive_messages_reach_the_simulator(client: FlaskClient) -> None:
     chat = WebChat(client)
     register(chat)  # type: ignore[arg-type]
     chat.say("2")
-    for text in ("necesito ayuda con el plan indicativo", "si", "1", "1", "no"):
+    for text in ("necesito ayuda con el plan indicativo", "si", "1", "1", "1", "1", "no", "si"):
         chat.say(text)
     last_id = client.post(SEND, json={"session": chat.session, "text": "gracias", "id": "m-last"}).get_json()["last_id"]
     sessions = app.extensions["m360.sessions"]

@@ -76,7 +76,7 @@ def test_export_layout(tmp_path: Path) -> None:
     rows = [dict(zip(header, r, strict=True)) for r in survey[1:]]
     by_name = {r["name"]: r for r in rows if r["name"]}
     assert rows[0]["type"] == "begin_group" and rows[0]["name"] == "identificacion"
-    assert by_name["aspectos"]["m360_intro"] == "Ahora califique de 1 a 5 algunos aspectos de la asistencia."
+    assert by_name["aspectos"]["m360_intro"].startswith("Ahora califique de 1 a 5 algunos aspectos de la asistencia.")
     types = {n: (r["type"], r["m360_type"]) for n, r in by_name.items()}
     assert types["consentimiento"] == ("select_one si_no", "consent")
     assert types["entidad"] == ("text", "entity")

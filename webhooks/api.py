@@ -1,28 +1,33 @@
-"""The JSON API for the DER and analysts: help requests (tickets) and alerts.
+"""The JSON API for the DER and analysts: help requests (tickets) and alerts. The DER registers
+requests that came by phone, e-mail or in person (``POST /api/v1/help-requests``, bot.intake) and
+may set a ticket's due date with its reason (``PATCH``: ``due_date`` and ``due_reason``).
 
 Bearer tokens with roles (webhooks.auth): analysts read, the DER also changes tickets and
 acknowledges alerts, admin may do everything. Errors are JSON ``{"error": ...}`` with a 4xx
-status; a request that fails validation writes nothing (one transaction per request).
+status; a request that fails validation writes nothing (one transaction per request). Tickets
+and alerts of simulator conversations (test data) are left out of the lists; one can still be read
+or changed by its code or id.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select
 
-from bot import alerts, helpdesk
+from bot import alerts, helpdesk, intake, labels
 from bot.config import Settings
 from bot.themes import load_taxonomy
 from surveys import db
 from surveys.models import Entity
+from surveys.store import real_channel
 from webhooks import clock
 from webhooks.app import engine
 from webhooks.auth import MANAGERS, READERS, require_role
-from webhooks.jsonapi import BadRequest, json_body
+from webhooks.jsonapi import BadRequest, bounded_int, flag, json_body, moment, one_of
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -31,12 +36,20 @@ EVENTS = helpdesk.EVENTS
 ALERTS = alerts.ALERTS
 ENTITIES = Entity.__table__
 MAX_LIMIT = 500
+MAX_OFFSET = 10**12  # far past any table; a larger one overflows SQLite's LIMIT/OFFSET arithmetic
+#: The longest value of each field a PATCH may set (the columns' sizes; openapi.yaml says the same).
+PATCHABLE = {"status": 20, "assignee": 120, "note": 2000, "referred_to": 200, "due_date": 10, "due_reason": 2000}
 
 
 @bp.errorhandler(helpdesk.InvalidTransition)
 def invalid_transition(exc: helpdesk.InvalidTransition) -> Any:
-    status = 404 if str(exc).startswith("unknown ticket") else 409
+    status = 400 if isinstance(exc, helpdesk.InvalidValue) else 404 if str(exc).startswith("unknown ticket") else 409
     return jsonify(error=str(exc)), status
+
+
+@bp.errorhandler(intake.IntakeError)
+def invalid_request(exc: intake.IntakeError) -> Any:
+    return jsonify(error=str(exc), field=exc.field), 404 if isinstance(exc, intake.UnknownReference) else 400
 
 
 def _reveal() -> bool:
@@ -49,25 +62,10 @@ def _today() -> str:
 
 
 def _paging() -> tuple[int, int]:
-    try:
-        limit = int(request.args.get("limit", 100))
-        offset = int(request.args.get("offset", 0))
-    except ValueError as exc:
-        raise BadRequest("limit and offset must be integers") from exc
-    if not 1 <= limit <= MAX_LIMIT or offset < 0:
-        raise BadRequest(f"limit must be 1–{MAX_LIMIT} and offset ≥ 0")
-    return limit, offset
+    return (bounded_int(request.args.get("limit"), "limit", 100, 1, MAX_LIMIT),
+            bounded_int(request.args.get("offset"), "offset", 0, 0, MAX_OFFSET))
 
 
-def _flag(name: str) -> bool | None:
-    value = request.args.get(name)
-    if value is None:
-        return None
-    if value.lower() in ("1", "true", "si", "sí", "yes"):
-        return True
-    if value.lower() in ("0", "false", "no"):
-        return False
-    raise BadRequest(f"{name} must be true or false")
 
 
 # ------------------------------------------------------------------ help requests
@@ -77,24 +75,30 @@ def _flag(name: str) -> bool | None:
 @require_role(*READERS)
 def list_help_requests() -> Any:
     limit, offset = _paging()
-    query = select(REQUESTS).outerjoin(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
+    # Tickets opened in the simulator are test data: never listed here (the panel shows them on request).
+    query = (select(REQUESTS).outerjoin(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
+             .where(real_channel(REQUESTS.c.channel)))
     status = request.args.get("status")
-    if status:
-        unknown = set(status.split(",")) - set(helpdesk.STATUSES)
+    if status is not None:
+        wanted = {part: labels.status_code(part) for part in status.split(",")}  # "en gestión" as en_gestion
+        unknown = {part for part, code in wanted.items() if code is None}
         if unknown:
             raise BadRequest(f"unknown status {sorted(unknown)}; use {', '.join(helpdesk.STATUSES)}")
-        query = query.where(REQUESTS.c.status.in_(status.split(",")))
+        query = query.where(REQUESTS.c.status.in_(set(wanted.values())))
     if entity := request.args.get("entity"):
         query = query.where(REQUESTS.c.entity_code == entity)
     if region := request.args.get("region"):
         query = query.where(ENTITIES.c.region == region)
-    overdue = _flag("overdue")
+    if (enlace := request.args.get("enlace")) is not None:
+        query = query.where(REQUESTS.c.staff_id == bounded_int(enlace, "enlace", 0))
+    on_hold = flag("on_hold")
+    if on_hold is not None:
+        query = query.where(REQUESTS.c.on_hold.is_(on_hold))
+    overdue = flag("overdue")
     if overdue is not None:
         late = (REQUESTS.c.status.in_(helpdesk.OPEN)) & (REQUESTS.c.due_date < _today())
         query = query.where(late if overdue else ~late)
-    theme = request.args.get("theme")
-    if theme and load_taxonomy().get(theme) is None:
-        raise BadRequest(f"unknown theme {theme!r}; see bot/themes.yaml")
+    theme = one_of("theme", load_taxonomy().ids)
     query = query.order_by(REQUESTS.c.created_at.desc(), REQUESTS.c.id.desc())
     with engine().connect() as conn:
         rows = conn.execute(query).all()
@@ -115,23 +119,44 @@ def get_help_request(code: str) -> Any:
         return jsonify(helpdesk.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal()))
 
 
-PATCHABLE = {"status", "assignee", "note", "referred_to"}
+@bp.post("/help-requests")
+@require_role(*MANAGERS)
+def create_help_request() -> Any:
+    """A request that came by phone, e-mail, in person or by letter (bot.intake)."""
+    with db.transaction(engine()) as conn:
+        asked = intake.parse(conn, json_body())
+        created = intake.register(conn, asked, actor=g.actor, now=clock.now(), source="api")
+        row = conn.execute(select(REQUESTS).where(REQUESTS.c.id == created.id)).one()
+        result = helpdesk.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal())
+    _wake_outbox()
+    return jsonify(result), 201
+
+
+def due_date_of(value: str | None) -> date | None:
+    """A due date as the API and the panel take it: YYYY-MM-DD."""
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise BadRequest("due_date must be a date, YYYY-MM-DD") from exc
 
 
 @bp.patch("/help-requests/<code>")
 @require_role(*MANAGERS)
 def patch_help_request(code: str) -> Any:
     body = json_body()
-    unknown = set(body) - PATCHABLE
+    unknown = set(body) - PATCHABLE.keys()
     if unknown:
         raise BadRequest(f"unknown fields {sorted(unknown)}; allowed: {', '.join(sorted(PATCHABLE))}")
-    for name in PATCHABLE & set(body):
-        if body[name] is not None and (not isinstance(body[name], str) or len(body[name]) > 2000):
-            raise BadRequest(f"{name} must be a string (at most 2,000 characters)")
+    for name in PATCHABLE.keys() & set(body):
+        if body[name] is not None and (not isinstance(body[name], str) or len(body[name]) > PATCHABLE[name]):
+            raise BadRequest(f"{name} must be a string of at most {PATCHABLE[name]:,} characters")
     values = {k: (body.get(k) or "").strip() or None for k in PATCHABLE}
     with db.transaction(engine()) as conn:
         helpdesk.change(conn, code.upper(), actor=g.actor, now=clock.now(), status=values["status"],
-                        note=values["note"], assignee=values["assignee"], referred_to=values["referred_to"])
+                        note=values["note"], assignee=values["assignee"], referred_to=values["referred_to"],
+                        due_date=due_date_of(values["due_date"]), due_reason=values["due_reason"])
         row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one()
         result = helpdesk.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal())
     _wake_outbox()
@@ -145,31 +170,19 @@ def patch_help_request(code: str) -> Any:
 @require_role(*READERS)
 def list_alerts() -> Any:
     limit, offset = _paging()
-    query = select(ALERTS)
-    status = request.args.get("status")
-    if status:
-        if status not in ("abierta", "reconocida"):
-            raise BadRequest("status must be abierta or reconocida")
+    query = select(ALERTS).where(ALERTS.c.test.is_(False))  # alerts of simulator conversations are test data
+    if status := one_of("status", alerts.STATUSES):
         query = query.where(ALERTS.c.status == status)
-    rule = request.args.get("rule")
-    if rule:
-        if rule not in alerts.RULES:
-            raise BadRequest(f"unknown rule {rule!r}; use {', '.join(alerts.RULES)}")
+    if rule := one_of("rule", alerts.RULES):
         query = query.where(ALERTS.c.rule == rule)
-    if severity := request.args.get("severity"):
+    if severity := one_of("severity", alerts.SEVERITIES):
         query = query.where(ALERTS.c.severity == severity)
     if region := request.args.get("region"):
         query = query.where(ALERTS.c.region == region)
     if entity := request.args.get("entity"):
         query = query.where(ALERTS.c.entity_code == entity)
-    if since := request.args.get("since"):
-        try:
-            moment = datetime.fromisoformat(since)
-        except ValueError as exc:
-            raise BadRequest("since must be an ISO 8601 date or time") from exc
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=ZoneInfo(Settings().timezone))
-        query = query.where(ALERTS.c.created_at >= moment)
+    if (since := request.args.get("since")) is not None:
+        query = query.where(ALERTS.c.created_at >= moment(since, "since", ZoneInfo(Settings().timezone)))
     with engine().connect() as conn:
         total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         rows = conn.execute(query.order_by(ALERTS.c.created_at.desc(), ALERTS.c.id.desc())
@@ -196,8 +209,8 @@ def acknowledge_alert(alert_id: int) -> Any:
     if unknown:
         raise BadRequest(f"unknown fields {sorted(unknown)}; allowed: note")
     note = body.get("note")
-    if note is not None and not isinstance(note, str):
-        raise BadRequest("note must be a string")
+    if note is not None and (not isinstance(note, str) or len(note) > PATCHABLE["note"]):
+        raise BadRequest(f"note must be a string of at most {PATCHABLE['note']:,} characters")
     with db.transaction(engine()) as conn:
         row = alerts.acknowledge(conn, alert_id, actor=g.actor, now=clock.now(), note=(note or "").strip() or None)
         if row is None:

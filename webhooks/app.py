@@ -48,6 +48,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
         PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
     app.config.update(config)
+    app.json = jsonapi.JSONProvider(app)  # a body nested 100,000 deep is bad JSON (400), not a 500
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Spanish in JSON, not \u escapes
     app.session_interface = CookieSessions()
     url = database_url or db.database_url()
@@ -69,6 +70,10 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
 
             app.extensions["m360.wave_scheduler"] = WaveScheduler(sessions.kw["bind"], on_queued=worker.notify).start()
             app.extensions["m360.retention"] = RetentionSweeper(sessions.kw["bind"]).start()  # personal data
+            from bot.followup import FollowUps  # … and the periodic follow-up of open tickets' requesters
+
+            app.extensions["m360.followups"] = FollowUps(sessions.kw["bind"], on_queued=worker.notify,
+                                                         clock=clock_of(app.config)).start()
 
     if outbox_worker if coder_worker is None else coder_worker:
         app.extensions["m360.coder"] = CodingWorker(AnswerCodingJob.for_interview(sessions.kw["bind"])).start()
@@ -78,6 +83,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     from webhooks.api import bp as api_bp
     from webhooks.channels import bp as channels_bp
     from webhooks.exports import bp as exports_bp
+    from webhooks.fichas import bp as fichas_bp
     from webhooks.panel import bp as panel_bp
     from webhooks.reports import bp as reports_bp
     from webhooks.review import bp as review_bp
@@ -85,6 +91,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
 
     app.register_blueprint(simulator_bp)
     app.register_blueprint(exports_bp)
+    app.register_blueprint(fichas_bp)
     app.register_blueprint(channels_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(api_bp)
@@ -99,7 +106,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     jsonapi.register(app)
     app.extensions["m360.limiter"] = limits.init(app, {
         "channels": channels_bp, "api": api_bp, "reports": reports_bp, "review": review_bp, "waves": waves_bp,
-        "exports": exports_bp, "panel": panel_bp, "simulator": simulator_bp})
+        "exports": exports_bp, "panel": panel_bp, "simulator": simulator_bp, "fichas": fichas_bp})
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError) -> Any:

@@ -1,13 +1,15 @@
 """Who may do what: bearer tokens for the JSON API and user accounts for the web panel.
 
-Roles: ``analyst`` reads; ``der`` also manages tickets and alerts; ``admin`` may do everything.
+Roles: ``analyst`` reads; ``der`` also manages tickets and alerts; ``admin`` may do everything; a
+panel account may be ``enlace``, scoped to the entities of an enlace territorial or articulador.
 Tokens are created with ``m360 tokens create`` and shown once; only their SHA-256 is stored, so a
 leaked database does not leak usable tokens. ``M360_ADMIN_TOKEN`` (app config or environment) is
 accepted as an admin token: it bootstraps a fresh install and the tests.
 
 Panel users (``m360 users create``) sign in with a username and password, stored as a salted
-scrypt hash by werkzeug.security; the panel (webhooks/panel) keeps who they are in Flask's signed
-session cookie.
+scrypt hash by werkzeug.security; their sessions live in the database (webhooks/sessions.py), so a
+password change (``m360 users password`` or the panel's /panel/clave) or a disabled account signs
+them out everywhere.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ from webhooks import clock
 ROLES = ("analyst", "der", "admin")
 READERS = ROLES  # every role reads
 MANAGERS = ("der", "admin")  # change tickets, acknowledge alerts, run waves
+# Panel accounts may also be ``enlace``: an enlace territorial or articulador who sees and works only
+# the tickets and alerts of the entities the directory gives them (bot.staff.scope); not for API tokens.
+ENLACE = "enlace"
+PANEL_ROLES = (*ROLES, ENLACE)
 TOKENS = ApiToken.__table__
 USERS = UserAccount.__table__
 MIN_PASSWORD = 10
@@ -79,8 +85,8 @@ def create_user(conn: Connection, *, username: str, name: str, role: str, passwo
     from werkzeug.security import generate_password_hash
 
     username = username.strip().lower()
-    if role not in ROLES:
-        raise ValueError(f"unknown role {role!r}; use one of {', '.join(ROLES)}")
+    if role not in PANEL_ROLES:
+        raise ValueError(f"unknown role {role!r}; use one of {', '.join(PANEL_ROLES)}")
     if not username or len(password) < MIN_PASSWORD:
         raise ValueError(f"a username and a password of at least {MIN_PASSWORD} characters are needed")
     if conn.execute(select(USERS.c.id).where(USERS.c.username == username)).first() is not None:
@@ -107,9 +113,37 @@ def _dummy_hash(generate: Callable[[str], str]) -> str:
 
 
 def disable_user(conn: Connection, username: str, now: datetime | None = None) -> bool:
-    result = conn.execute(update(USERS).where(USERS.c.username == username.strip().lower(),
-                                              USERS.c.disabled_at.is_(None)).values(disabled_at=now or utcnow()))
-    return result.rowcount == 1
+    """Disable an account and end its panel sessions."""
+    from webhooks import sessions
+
+    now = now or utcnow()
+    user_id = conn.execute(update(USERS).where(USERS.c.username == username.strip().lower(),
+                                               USERS.c.disabled_at.is_(None)).values(disabled_at=now)
+                           .returning(USERS.c.id)).scalar_one_or_none()
+    if user_id is None:
+        return False
+    sessions.end_all(conn, user_id, now)
+    return True
+
+
+def change_password(conn: Connection, username: str, password: str, now: datetime | None = None) -> int:
+    """Set an active account's password and end every panel session it has (a stolen cookie too).
+    Returns the account id; ValueError for an unknown account or a short password."""
+    from werkzeug.security import generate_password_hash
+
+    from webhooks import sessions
+
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"the password needs at least {MIN_PASSWORD} characters")
+    now = now or utcnow()
+    user_id = conn.execute(update(USERS).where(USERS.c.username == username.strip().lower(),
+                                               USERS.c.disabled_at.is_(None))
+                           .values(password_hash=generate_password_hash(password)).returning(USERS.c.id)
+                           ).scalar_one_or_none()
+    if user_id is None:
+        raise ValueError(f"no active user {username}")
+    sessions.end_all(conn, user_id, now)
+    return int(user_id)
 
 
 def _error(status: int, message: str) -> Any:

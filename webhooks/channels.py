@@ -3,7 +3,9 @@
 Both refuse (403, nothing stored) a request they cannot authenticate, and both are idempotent
 through the chat service: a redelivered MessageSid / update_id is answered again from the message
 log, never processed twice. When the database is unavailable they answer 503 so the provider
-retries later.
+retries later. A signed Twilio request whose fields are not in Twilio's formats gets 400 (nothing
+stored); a Telegram update that cannot be read is acknowledged with 200 and logged, so Telegram
+stops retrying it.
 
 Configuration (environment or app config):
 - ``TWILIO_AUTH_TOKEN``: checks ``X-Twilio-Signature`` with twilio's RequestValidator.
@@ -11,6 +13,8 @@ Configuration (environment or app config):
   behind a proxy or TLS terminator because the signature covers the URL Twilio saw.
 - ``TELEGRAM_WEBHOOK_SECRET``: must equal ``X-Telegram-Bot-Api-Secret-Token`` (set it with
   ``setWebhook(secret_token=…)``).
+- ``TELEGRAM_BOT_USERNAME``: the bot's @username, to tell a group message addressed to the bot and
+  to link a group to the private chat.
 """
 
 from __future__ import annotations
@@ -20,14 +24,15 @@ import logging
 import os
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, Response, current_app, g, jsonify, request
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from bot import outbox
 from bot.channels import telegram, twilio
-from bot.channels.twilio_api import OPT_OUT_CODES
+from bot.channels.twilio_api import OPT_OUT_CODES, OUTSIDE_WINDOW
 from surveys import db
-from webhooks import clock
+from webhooks import clock, limits
 from webhooks.app import chat_service
 
 bp = Blueprint("channels", __name__, url_prefix="/webhooks")
@@ -52,8 +57,27 @@ def _forbidden(reason: str) -> Response:
     return Response("forbidden\n", status=403, mimetype="text/plain")
 
 
+def _refusal() -> Response | None:
+    """None when this request to a channel webhook is authenticated, else the 403 to answer. Run
+    once per request (webhooks.limits asks first, to count only authenticated requests per sender)."""
+    if request.content_length and request.max_content_length and request.content_length > request.max_content_length:
+        raise RequestEntityTooLarge()  # refused before its body is read, signed or not
+    if "m360_refusal" not in g:
+        budget = limits.refusals()
+        if budget is not None and budget.exhausted():  # this address keeps failing: not even checked
+            g.m360_refusal = budget.too_many()
+        else:
+            g.m360_refusal = _telegram_refusal() if request.path.endswith("/telegram") else _twilio_refusal()
+            if g.m360_refusal is not None and budget is not None:
+                budget.count()
+    return g.m360_refusal  # type: ignore[no-any-return]
+
+
+def authenticated() -> bool:
+    return _refusal() is None
+
+
 def _twilio_refusal() -> Response | None:
-    """None when the request carries a valid Twilio signature, else the 403 to answer."""
     token = _setting("TWILIO_AUTH_TOKEN")
     if not token:
         return _forbidden("TWILIO_AUTH_TOKEN is not configured")
@@ -92,67 +116,103 @@ class _SignedForm:
         return list(self.form.getlist(name))
 
 
+def _telegram_refusal() -> Response | None:
+    secret = _setting("TELEGRAM_WEBHOOK_SECRET")
+    if not secret:
+        return _forbidden("TELEGRAM_WEBHOOK_SECRET is not configured")
+    given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
+    if not hmac.compare_digest(given.encode(), secret.encode()):
+        return _forbidden("bad Telegram secret token")
+    return None
+
+
+def _invalid(exc: Exception) -> Response:
+    log.warning("Twilio request refused as malformed (%s) from %s", exc, request.remote_addr)
+    response = jsonify(error=str(exc))
+    response.status_code = 400
+    return response
+
+
 @bp.post("/twilio")
 def twilio_inbound() -> Any:
-    refusal = _twilio_refusal()
+    refusal = _refusal()
     if refusal is not None:
         return refusal
-    inbound = twilio.inbound_from_form(request.form.to_dict())
-    if not inbound.address:
-        return Response(twilio.twiml([]), mimetype="application/xml")
+    try:
+        inbound = twilio.inbound_from_form(request.form)
+    except twilio.Invalid as exc:
+        return _invalid(exc)
     replies = chat_service(current_app).handle(inbound)
     return Response(twilio.twiml(replies), mimetype="application/xml")
 
 
 @bp.post("/twilio/status")
 def twilio_status() -> Any:
-    """Delivery reports for messages the outbox sent (StatusCallback)."""
-    refusal = _twilio_refusal()
+    """Delivery reports for messages the outbox sent (StatusCallback). A report about a send the row
+    no longer stands for (the free text a 63016 refusal replaced with the template) changes nothing.
+    A failure is reported where a person sees it (bot.outbox.tell_a_person: an alert for a ticket
+    notice, the panel's «No entregados» for every kind); a WhatsApp free-text message refused as
+    outside the 24-hour window (63016) is queued again once, as its template, instead."""
+    refusal = _refusal()
     if refusal is not None:
         return refusal
-    sid, status = request.form.get("MessageSid", ""), request.form.get("MessageStatus", "")
-    code = request.form.get("ErrorCode") or None
-    outbox_id = request.args.get("outbox", type=int)
-    if not sid or not status:
-        return jsonify(error="MessageSid and MessageStatus are required"), 400
+    try:
+        sid, status, code, outbox_id = twilio.status_report(request.form, request.args.get("outbox"))
+    except twilio.Invalid as exc:
+        return _invalid(exc)
+    now, retried = clock.now(), False
     with db.transaction(chat_service(current_app).engine) as conn:
-        contact_id = outbox.record_status(conn, provider_id=sid, status=status, outbox_id=outbox_id,
-                                          error=f"twilio error {code}" if code else None)
-        if code and code.isdigit() and int(code) in OPT_OUT_CODES and contact_id is not None:
-            outbox.opt_out(conn, contact_id, clock.now())
+        row = outbox.record_status(conn, provider_id=sid, status=status, outbox_id=outbox_id, now=now,
+                                   error=twilio.error_text(code) if code else None)
+        if row is not None and code in OPT_OUT_CODES and row.contact_id is not None:
+            outbox.opt_out(conn, row.contact_id, now)
+        if row is not None and row.moved and row.status in outbox.FAILED_FOR_GOOD:
+            if code == OUTSIDE_WINDOW and row.channel == "whatsapp":
+                retried = outbox.retry_as_template(conn, row, now=now)  # tells a person when it cannot
+            else:
+                outbox.tell_a_person(conn, row, row.status, now)
+    if retried:
+        _wake_outbox()
     return Response(status=204)
 
 
 @bp.post("/telegram")
 def telegram_inbound() -> Any:
-    secret = _setting("TELEGRAM_WEBHOOK_SECRET")
-    given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
-    if not secret:
-        return _forbidden("TELEGRAM_WEBHOOK_SECRET is not configured")
-    if not hmac.compare_digest(given.encode(), secret.encode()):
-        return _forbidden("bad Telegram secret token")
+    """Every authenticated update is acknowledged with 200, also one that cannot be read (it is
+    logged): anything else makes Telegram deliver it again for hours."""
+    refusal = _refusal()
+    if refusal is not None:
+        return refusal
     data = request.get_json(silent=True)
-    if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-        return jsonify(error="not a Telegram update"), 400
+    service = chat_service(current_app)
     try:
-        parsed, replies = telegram.handle_update(chat_service(current_app), data)
-    except (KeyError, TypeError, ValueError) as exc:
-        log.warning("unreadable Telegram update %s: %s", data.get("update_id"), exc)
-        return jsonify(error="not a Telegram update"), 400
+        parsed, replies = telegram.handle_update(service, data, _setting("TELEGRAM_BOT_USERNAME") or None)
+    except telegram.Unreadable as exc:
+        update_id = data.get("update_id") if isinstance(data, dict) else None
+        log.warning("Telegram update %r acknowledged but not read: %s", update_id, exc)
+        return Response(status=200)
     worker = current_app.extensions.get("m360.outbox")
     can_send = worker is not None and "telegram" in worker.sender.providers
+    notice = telegram.stale_notice(replies)
     message = telegram.combine(replies)
-    too_long = message is not None and not telegram.fits(message)
-    if can_send and (parsed.callback_id is not None or too_long):
-        # The button press must be acknowledged, and a reply too long for one message is split:
-        # both through the outbox (the webhook response carries a single call).
-        with db.transaction(chat_service(current_app).engine) as conn:
-            telegram.enqueue_callback_answer(conn, parsed)
+    too_long = message is not None and not notice and not telegram.fits(message)
+    queued = can_send and (parsed.callback_id is not None or too_long)
+    if queued:
+        # The button press is acknowledged (its keyboard removed), and a reply too long for one
+        # message is split: both through the outbox (the webhook response carries a single call).
+        with db.transaction(service.engine) as conn:
+            telegram.enqueue_callback_answer(conn, parsed, notice)
             if too_long and parsed.chat_id is not None:
                 telegram.enqueue_replies(conn, parsed.chat_id, replies, data["update_id"])
-        worker.notify()
-        if too_long:
-            return Response(status=200)
-    if parsed.chat_id is None or not replies:
+        _wake_outbox()
+    if notice and not queued:
+        return jsonify(telegram.answer_callback(parsed, notice))
+    if parsed.chat_id is None or not replies or notice or (queued and too_long):
         return Response(status=200)
     return jsonify(telegram.send_message(parsed.chat_id, replies))
+
+
+def _wake_outbox() -> None:
+    worker = current_app.extensions.get("m360.outbox")
+    if worker is not None:
+        worker.notify()

@@ -5,11 +5,19 @@ Who is counted, and how much (per minute unless the setting says otherwise):
 
 - chat webhooks (``/webhooks/twilio``, ``/webhooks/telegram``): each **sender** (the WhatsApp
   number, the Telegram chat), not the provider's address, which every conversation shares —
-  ``M360_RATELIMIT_WEBHOOKS``, default ``120/minute`` (a person types a few messages a minute);
-- Twilio's delivery reports: the provider's address — ``M360_RATELIMIT_STATUS``, ``6000/minute``;
+  ``M360_RATELIMIT_WEBHOOKS``, default ``120/minute`` (a person types a few messages a minute).
+  Only **authenticated** requests count (the Twilio signature or the Telegram secret is checked
+  first): forged requests naming someone's number cannot use up that person's budget;
+- Twilio's delivery reports: the provider's address — ``M360_RATELIMIT_STATUS``, ``6000/minute``
+  (authenticated ones);
+- requests to the webhooks that **fail** the signature/secret check: each client address —
+  ``M360_RATELIMIT_REFUSED``, default ``30/minute``. Past it, that address gets 429 before its
+  requests are checked at all (the checks themselves are protected); Twilio's and Telegram's own
+  addresses never fail the check, so genuine deliveries are not affected;
 - the JSON API and the exports: each bearer token (or address without one) — ``M360_RATELIMIT_API``,
   ``600/minute``;
-- the panel and the simulator: each address — ``M360_RATELIMIT_PAGES``, ``300/minute``;
+- the panel, the simulator and the fichas behind result links: each address — ``M360_RATELIMIT_PAGES``,
+  ``300/minute``;
 - ``/health`` is never limited (load balancers poll it).
 
 Counters live in ``M360_RATELIMIT_STORAGE``: ``memory://`` (default: per process, right for the
@@ -25,16 +33,17 @@ import os
 import time
 from typing import Any
 
-from flask import Blueprint, Flask, jsonify, request
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from limits import parse_many
+from limits import RateLimitItem, parse, parse_many
 
 from webhooks import limit_counters
 
 DEFAULTS = {
     "M360_RATELIMIT_WEBHOOKS": "120/minute",
     "M360_RATELIMIT_STATUS": "6000/minute",
+    "M360_RATELIMIT_REFUSED": "30/minute",
     "M360_RATELIMIT_API": "600/minute",
     "M360_RATELIMIT_PAGES": "300/minute",
 }
@@ -64,6 +73,43 @@ def _telegram_sender(update: dict[str, Any]) -> str | None:
     return None
 
 
+def _authenticated() -> bool:
+    from webhooks.channels import authenticated  # the blueprint imports the app, which imports this module
+
+    return authenticated()
+
+
+class Refusals:
+    """Webhook requests that failed authentication, counted per client address in the limiter's
+    storage (shared by every worker with Redis)."""
+
+    SCOPE = "webhook-refusals"
+
+    def __init__(self, limiter: Limiter, spec: str):
+        self.limiter, self.item = limiter, parse(spec)
+
+    def _keys(self) -> tuple[RateLimitItem, str, str]:
+        return self.item, self.SCOPE, get_remote_address()
+
+    def exhausted(self) -> bool:
+        return bool(self.limiter.enabled) and not self.limiter.limiter.test(*self._keys())
+
+    def count(self) -> None:
+        if self.limiter.enabled:
+            self.limiter.limiter.hit(*self._keys())
+
+    def too_many(self) -> Response:
+        reset_at, _ = self.limiter.limiter.get_window_stats(*self._keys())
+        response = jsonify(error="too many refused requests from this address", limit=str(self.item))
+        response.status_code = 429
+        response.headers["Retry-After"] = str(max(1, int(reset_at - time.time())))
+        return response
+
+
+def refusals() -> Refusals | None:
+    return current_app.extensions.get("m360.refusals")
+
+
 def token_key() -> str:
     """A bearer token (hashed: counters never hold a secret), else the client address."""
     header = request.headers.get("Authorization", "")
@@ -89,8 +135,8 @@ class WebhookLimits:
 
     def check(self) -> Any:
         """Before a webhook's view: None, or the 429 to answer (with Retry-After)."""
-        if request.blueprint != self.blueprint or not self.limiter.enabled:
-            return None
+        if request.blueprint != self.blueprint or not self.limiter.enabled or not _authenticated():
+            return None  # a refused request is answered by its view (403, or 429 from Refusals), not counted here
         if request.path.endswith("/status"):
             items, key = self.status, f"ip:{get_remote_address()}"
         else:
@@ -118,13 +164,14 @@ def init(app: Flask, blueprints: dict[str, Blueprint]) -> Limiter:
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
     limiter = Limiter(key_func=get_remote_address, app=app, strategy="fixed-window")
+    app.extensions["m360.refusals"] = Refusals(limiter, _setting(app, "M360_RATELIMIT_REFUSED"))
     webhooks = WebhookLimits(limiter, blueprints["channels"].name, _setting(app, "M360_RATELIMIT_WEBHOOKS"),
                              _setting(app, "M360_RATELIMIT_STATUS"))
     limiter.request_filter(webhooks.counted_here)
     app.before_request(webhooks.check)
     for name in ("api", "reports", "review", "waves", "exports"):
         limiter.limit(_setting(app, "M360_RATELIMIT_API"), key_func=token_key)(blueprints[name])
-    for name in ("panel", "simulator"):
+    for name in ("panel", "simulator", "fichas"):
         limiter.limit(_setting(app, "M360_RATELIMIT_PAGES"))(blueprints[name])
 
     @app.errorhandler(429)

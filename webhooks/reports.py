@@ -6,7 +6,11 @@
 - ``GET /api/v1/responses?period=YYYY-MM``: the rows of the responses export (analysis.export),
   ``{"items": [...], "total": N, "period": …}``.
 
-Roles analyst, der and admin may read both."""
+- ``GET /api/v1/reports/mesa/<period>``: the mesa de ayuda's report (bot.mesa): volumes by theme,
+  region, channel and enlace, times to answer, share answered on time, overdue, referrals,
+  satisfaction; query parameters ``region``, ``theme``, ``enlace`` (a staff id).
+
+Roles analyst, der and admin may read them."""
 
 from __future__ import annotations
 
@@ -19,23 +23,20 @@ from analysis import export
 from analysis import report as reports
 from analysis.indicators import Filters
 from analysis.periods import is_month, parse
+from bot import mesa
+from bot.themes import load_taxonomy
+from webhooks import clock
+from webhooks.app import engine
 from webhooks.auth import READERS, require_role
+from webhooks.jsonapi import bounded_int, flag, one_of
 
 bp = Blueprint("reports", __name__, url_prefix="/api/v1")
-TRUE, FALSE = ("true", "1", "si", "sí", "yes"), ("false", "0", "no")
-
-
-def filters_from_args() -> Filters | str:
-    """The report filters of the query string, or an error message."""
+def filters_from_args() -> Filters:
+    """The report filters of the query string (a BadRequest for a bad pdet or kind)."""
     args = request.args
-    pdet_text = (args.get("pdet") or "").strip().lower()
-    if pdet_text and pdet_text not in TRUE + FALSE:
-        return "pdet must be true or false"
-    kind = args.get("kind") or None
-    if kind not in (None, "alcaldia", "gobernacion"):
-        return "kind must be alcaldia or gobernacion"
-    return Filters(region=args.get("region") or None, department=args.get("department") or None, kind=kind,
-                   pdet=None if not pdet_text else pdet_text in TRUE, entity=args.get("entity") or None)
+    return Filters(region=args.get("region") or None, department=args.get("department") or None,
+                   kind=one_of("kind", ("alcaldia", "gobernacion")), pdet=flag("pdet"),
+                   entity=args.get("entity") or None)
 
 
 @bp.get("/reports/<period>")
@@ -46,8 +47,6 @@ def report(period: str) -> Any:
     except ValueError:
         return jsonify(error="period must be YYYY-MM, YYYY-Qn or YYYY"), 400
     filters = filters_from_args()
-    if isinstance(filters, str):
-        return jsonify(error=filters), 400
     with current_app.extensions["m360.sessions"]() as session:
         data = reports.build_report(session, cut, filters, qid=request.args.get("questionnaire", "monitoreo360"))
     if filters.entity and data["entity"]["entity"] is None:
@@ -69,3 +68,21 @@ def responses() -> Any:
         frame = export.export_frame(session, period, request.args.get("questionnaire", "monitoreo360"))
     items = [{k: _json_cell(v) for k, v in row.items()} for row in frame.to_dict("records")]
     return jsonify(items=items, total=len(items), period=period, columns=list(frame.columns))
+
+
+@bp.get("/reports/mesa/<period>")
+@require_role(*READERS)
+def mesa_report(period: str) -> Any:
+    try:
+        cut = parse(period)
+    except ValueError:
+        return jsonify(error="period must be YYYY-MM, YYYY-Qn or YYYY"), 400
+    enlace = request.args.get("enlace")
+    filters = mesa.Filters(region=request.args.get("region") or None, theme=one_of("theme", load_taxonomy().ids),
+                           enlace=None if enlace is None else bounded_int(enlace, "enlace", 0))
+    with engine().connect() as conn:
+        try:
+            data = mesa.build(conn, cut, filters, now=clock.now())
+        except ValueError as exc:
+            return jsonify(error=str(exc)), 400
+    return jsonify(data)

@@ -17,6 +17,7 @@ from flask import Blueprint, g, jsonify, request
 from analysis.coding import codebooks, storage
 from webhooks.app import engine
 from webhooks.auth import require_role
+from webhooks.jsonapi import one_of
 
 bp = Blueprint("review", __name__, url_prefix="/api/v1")
 MAX_LIMIT = 500
@@ -29,9 +30,7 @@ def _error(message: str, status: int = 400) -> Any:
 @bp.get("/review-queue")
 @require_role("analyst", "der")
 def review_queue() -> Any:
-    codebook = request.args.get("codebook") or None
-    if codebook is not None and codebook not in codebooks.available():
-        return _error(f"unknown codebook {codebook!r}")
+    codebook = one_of("codebook", codebooks.available())
     try:
         limit = int(request.args.get("limit", 50))
     except ValueError:
@@ -49,13 +48,15 @@ def review_answer(answer_id: int) -> Any:
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         return _error('expected a JSON object: {"codes": [...]} or {"accept": true}')
+    if set(body) - {"accept", "codes"}:
+        return _error(f"unknown fields {sorted(set(body) - {'accept', 'codes'})}; allowed: accept, codes")
     accept = body.get("accept", False)
     codes = body.get("codes")
     if accept not in (True, False):
         return _error("accept must be true or false")
     try:
         coding = storage.review(engine(), answer_id, g.actor, codebook_of=codebooks.cached, codes=codes,
-                                accept=bool(accept))
+                                accept=bool(accept), known_codes=codebooks.all_code_ids())
     except storage.ReviewError as exc:
         return _error(str(exc), exc.status)
     with engine().connect() as conn:

@@ -4,7 +4,11 @@
 - ``POST /api/v1/waves`` — draw a wave (der, admin): ``{"period": "2026-11", "size": 52, "seed": 7, …}``;
 - ``GET /api/v1/waves/<id>`` — the wave, its frame, strata and progress (analyst, der, admin);
 - ``POST /api/v1/waves/<id>/launch`` — launch now, or ``{"at": "2026-12-01T09:00"}`` later (der, admin);
-- ``POST /api/v1/waves/<id>/close`` — close it (der, admin).
+- ``POST /api/v1/waves/<id>/close`` — close it (der, admin);
+- ``GET /api/v1/waves/<id>/results`` — once closed, the results message each entity that completed it
+  would get (analyst, der, admin);
+- ``POST /api/v1/waves/<id>/results/approve`` — the DER approves them: recorded, and sent through
+  the outbox in office hours, once per entity (der, admin).
 
 Errors are ``{"error": …}``: 400 for a bad body, 404 for an unknown wave, 409 for a sample that
 cannot be drawn or a closed wave.
@@ -18,15 +22,17 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify
 
-from bot import waves
+from bot import results, waves
 from bot.config import Settings
 from surveys import db
 from webhooks import clock
 from webhooks.app import engine
 from webhooks.auth import MANAGERS, READERS, require_role
-from webhooks.jsonapi import BadRequest, json_body
+from webhooks.jsonapi import BadRequest, json_body, moment
 
 bp = Blueprint("waves", __name__, url_prefix="/api/v1")
+MAX_FIELD = 2**31 - 1  # what an integer column holds on every database
+MAX_REMINDER = 60  # business days after the invitation: about three months
 FIELDS = {"period", "size", "census", "gobernaciones", "seed", "regions", "pdet_only", "exclude_recent",
           "reminder_days", "closes_at", "name", "questionnaire"}
 
@@ -37,21 +43,15 @@ def wave_error(exc: waves.WaveError) -> Any:
 
 
 def _moment(value: Any, name: str) -> datetime:
-    if not isinstance(value, str):
-        raise BadRequest(f"{name} must be an ISO date or time")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise BadRequest(f"{name} must be an ISO date or time") from exc
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=waves.TZ)
+    return moment(value, name, waves.TZ)
 
 
 def _int(body: dict[str, Any], name: str) -> int | None:
     value = body.get(name)
     if value is None:
         return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise BadRequest(f"{name} must be a whole number ≥ 0")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_FIELD:
+        raise BadRequest(f"{name} must be a whole number from 0 to {MAX_FIELD}")
     return value
 
 
@@ -65,8 +65,10 @@ def _spec(body: dict[str, Any]) -> waves.Spec:
     days = body.get("reminder_days", list(waves.DEFAULT_REMINDERS))
     if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
         raise BadRequest("regions must be a list of region names")
-    if not isinstance(days, list) or not all(isinstance(d, int) and d > 0 for d in days) or days != sorted(days):
-        raise BadRequest("reminder_days must be increasing positive whole numbers, e.g. [2, 5]")
+    if not isinstance(days, list) or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= MAX_REMINDER
+                                             for d in days):
+        raise BadRequest(f"reminder_days must be whole numbers from 1 to {MAX_REMINDER}, e.g. [2, 5]")
+    days = sorted(set(days))  # [5, 2, 2] means reminders on business days 2 and 5
     for flag in ("census", "pdet_only"):
         if not isinstance(body.get(flag, False), bool):
             raise BadRequest(f"{flag} must be true or false")
@@ -129,3 +131,23 @@ def close_wave(wave_id: int) -> Any:
     with db.transaction(engine()) as conn:
         waves.close(conn, wave_id, now=clock.now())
         return jsonify(waves.progress(conn, wave_id))
+
+
+@bp.get("/waves/<int:wave_id>/results")
+@require_role(*READERS)
+def wave_results(wave_id: int) -> Any:
+    with engine().connect() as conn:
+        return jsonify(results.wave_results(conn, wave_id).as_json())
+
+
+@bp.post("/waves/<int:wave_id>/results/approve")
+@require_role(*MANAGERS)
+def approve_wave_results(wave_id: int) -> Any:
+    if json_body():
+        raise BadRequest("no fields expected")
+    with db.transaction(engine()) as conn:
+        done = results.approve(conn, wave_id, actor=g.actor, now=clock.now())
+    worker = current_app.extensions.get("m360.outbox")
+    if done.queued and worker is not None:
+        worker.notify()
+    return jsonify(done.as_json())

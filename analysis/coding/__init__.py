@@ -1,6 +1,7 @@
 """The open-answer coder (issue 5): codebooks and labelled corpora as data, a spaCy pipeline for
-Spanish chat text, a keyword rule layer and a trained ``textcat_multilabel`` per codebook, combined
-into a calibrated confidence per code. See docs/coding.md.
+Spanish chat text, a keyword rule layer and two trained classifiers per codebook (``textcat_multilabel``
+over lemmas, TF-IDF + logistic regression over lemmas and character n-grams), combined into a
+calibrated confidence per code. See docs/coding.md.
 
 Modules, one concept each:
 
@@ -9,7 +10,9 @@ Modules, one concept each:
 - :mod:`analysis.coding.normalize` — chat text normalisation (keeps negation words);
 - :mod:`analysis.coding.lemmas` — the spaCy analyser (tokenizer + lookup lemmatizer on folded text);
 - :mod:`analysis.coding.rules` — the negation-aware keyword rule layer (PhraseMatcher on lemmas);
-- :mod:`analysis.coding.calibration` — per-code logistic calibration of model score + rule hits;
+- :mod:`analysis.coding.linear` — the TF-IDF + logistic-regression classifier (a spaCy component);
+- :mod:`analysis.coding.families` — phrasing families and the training folds that keep them apart;
+- :mod:`analysis.coding.calibration` — per-code logistic calibration of the classifiers' scores + rule hits;
 - :mod:`analysis.coding.metrics` — precision/recall/F1, Cohen's kappa, coverage/precision curve;
 - :mod:`analysis.coding.model` — the trained coder of one codebook (train, save, load, predict);
 - :mod:`analysis.coding.training` — building the model files (``m360 coder train``);

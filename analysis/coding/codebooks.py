@@ -161,3 +161,10 @@ def load_all(directory: Path | None = None) -> dict[str, Codebook]:
 def cached(codebook_id: str, directory: Path | None = None) -> Codebook:
     """:func:`load`, parsed once per process (for the per-answer paths)."""
     return load(codebook_id, directory)
+
+
+@lru_cache(maxsize=1)
+def all_code_ids() -> frozenset[str]:
+    """Every code id of every codebook (the API's document lists them; a code of another codebook
+    than an answer's is a conflict, not a typo)."""
+    return frozenset(code for codebook_id in available() for code in cached(codebook_id).code_ids)

@@ -22,12 +22,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Select, select
 
 from analysis.coding import registry, storage
 from bot.periodic import Periodic
@@ -49,8 +50,10 @@ class Round:
 
     seen: int = 0  # answers changed in the window
     coded: int = 0  # codings written (new or recoded)
+    review: int = 0  # of those, sent to the review queue (the coder was not confident)
     uncoded: int = 0  # left for later: no model for their codebook
     recoded: int = 0  # machine codings of an older model version coded again
+    without_model: set[str] = field(default_factory=set)  # codebooks whose model is missing
 
 
 class AnswerCodingJob:
@@ -76,46 +79,16 @@ class AnswerCodingJob:
 
     def run_once(self) -> Round:
         """Code what changed since the previous round (everything, the first time)."""
-        done = Round()
         if not self.question_codebooks:
-            return done
+            return Round()
         with self._lock:
             since = self._since
-            query = (select(ANSWERS.c.id, ANSWERS.c.question, ANSWERS.c.value, ANSWERS.c.raw_text,
-                            ANSWERS.c.updated_at, CODINGS.c.id.label("coding_id"), CODINGS.c.text_hash)
-                     .outerjoin(CODINGS, CODINGS.c.answer_id == ANSWERS.c.id)
-                     .where(ANSWERS.c.question.in_(sorted(self.question_codebooks)))
-                     .order_by(ANSWERS.c.id))
+            query = self._answers()
             if since is not None:
                 query = query.where(ANSWERS.c.updated_at >= since - OVERLAP)
             with self.engine.connect() as conn:
                 rows = conn.execute(query).all()
-            done.seen = len(rows)
-            # Only answers whose current text has no coding: the overlap and re-runs cost a hash each.
-            todo: dict[str, list[tuple[int, str, bool]]] = {}  # codebook → (answer id, text, has a coding)
-            for row in rows:
-                text = storage.answer_text(row.value, row.raw_text)
-                if row.text_hash != storage.text_hash(text):
-                    todo.setdefault(self.question_codebooks[row.question], []).append(
-                        (row.id, text, row.coding_id is not None))
-            batches = []
-            for codebook, items in todo.items():
-                coder = registry.get(codebook, self.models_dir)
-                if coder is None:
-                    done.uncoded += len(items)
-                    continue
-                batches.append((coder, items, coder.predict([text for _, text, _ in items])))
-            if batches:
-                now = utcnow()
-                with db.transaction(self.engine) as conn:
-                    for coder, items, predictions in batches:
-                        pairs = list(zip(items, predictions, strict=True))
-                        new = [(answer_id, text, p) for (answer_id, text, coded), p in pairs if not coded]
-                        done.coded += storage.insert_predictions(conn, coder, new, now)
-                        for (answer_id, text, coded), prediction in pairs:
-                            if coded:  # a changed answer: recoded, unless a person reviewed this very text
-                                outcome = storage.save_prediction(conn, answer_id, coder, prediction, text, now)
-                                done.coded += outcome in ("coded", "recoded")
+            done = self._code(rows)
             # The next round starts from the newest change seen, by the clock that wrote the answers (not
             # this one's). An answer without a model is read again only when it changes or the process
             # restarts: `m360 coder recode` codes old answers once a model is built.
@@ -124,6 +97,60 @@ class AnswerCodingJob:
                 self._since = newest if since is None else max(since, newest)
             done.recoded = self._recode_stale()
             return done
+
+    def code_answers(self, answer_ids: Iterable[int]) -> Round:
+        """Code these answers now (those of a coded question whose current text has no coding), e.g.
+        what ``m360 responses import`` just stored; answers without a model are left for a later round."""
+        ids = sorted(set(answer_ids))
+        if not self.question_codebooks or not ids:
+            return Round()
+        with self._lock:
+            rows = []
+            with self.engine.connect() as conn:
+                for start in range(0, len(ids), 500):  # bounded IN lists
+                    rows += conn.execute(self._answers().where(ANSWERS.c.id.in_(ids[start:start + 500]))).all()
+            return self._code(rows)
+
+    def _answers(self) -> Select[Any]:
+        return (select(ANSWERS.c.id, ANSWERS.c.question, ANSWERS.c.value, ANSWERS.c.raw_text, ANSWERS.c.updated_at,
+                       CODINGS.c.id.label("coding_id"), CODINGS.c.text_hash)
+                .outerjoin(CODINGS, CODINGS.c.answer_id == ANSWERS.c.id)
+                .where(ANSWERS.c.question.in_(sorted(self.question_codebooks)))
+                .order_by(ANSWERS.c.id))
+
+    def _code(self, rows: Sequence[Any]) -> Round:
+        """One batch per codebook and one transaction for the answer rows whose text has no coding."""
+        done = Round(seen=len(rows))
+        # Only answers whose current text has no coding: the overlap and re-runs cost a hash each.
+        todo: dict[str, list[tuple[int, str, bool]]] = {}  # codebook → (answer id, text, has a coding)
+        for row in rows:
+            text = storage.answer_text(row.value, row.raw_text)
+            if row.text_hash != storage.text_hash(text):
+                todo.setdefault(self.question_codebooks[row.question], []).append(
+                    (row.id, text, row.coding_id is not None))
+        batches = []
+        for codebook, items in todo.items():
+            coder = registry.get(codebook, self.models_dir)
+            if coder is None:
+                done.uncoded += len(items)
+                done.without_model.add(codebook)
+                continue
+            batches.append((coder, items, coder.predict([text for _, text, _ in items])))
+        if not batches:
+            return done
+        now = utcnow()
+        with db.transaction(self.engine) as conn:
+            for coder, items, predictions in batches:
+                pairs = list(zip(items, predictions, strict=True))
+                new = [(answer_id, text, p) for (answer_id, text, coded), p in pairs if not coded]
+                done.coded += storage.insert_predictions(conn, coder, new, now)
+                done.review += sum(p.needs_review for _, _, p in new)
+                for (answer_id, text, coded), prediction in pairs:
+                    if coded:  # a changed answer: recoded, unless a person reviewed this very text
+                        outcome = storage.save_prediction(conn, answer_id, coder, prediction, text, now)
+                        done.coded += outcome in ("coded", "recoded")
+                        done.review += outcome in ("coded", "recoded") and prediction.needs_review
+        return done
 
     def _recode_stale(self) -> int:
         """One batch per codebook of machine codings made by another version of its model."""

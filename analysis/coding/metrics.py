@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -118,11 +119,32 @@ def curve(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]],
     return [(t, *auto_accept(gold, predicted, confidence, t)[:2]) for t in sorted(set(confidence))]
 
 
+def wilson_lower(successes: int, n: int, z: float) -> float:
+    """The lower end of the Wilson score interval of a proportion (one-sided, ``z`` standard errors)."""
+    if n == 0:
+        return 0.0
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n)
+
+
 def choose_threshold(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], confidence: Sequence[float],
-                     target_precision: float = 0.95, floor: float = 0.5) -> float:
+                     target_precision: float = 0.95, floor: float = 0.5, z: float = 0.0) -> float:
     """The lowest threshold (≥ ``floor``) whose accepted answers keep code precision ≥
-    ``target_precision``: the most coverage that still meets the target. 1.0 (nothing accepted
+    ``target_precision``: the most coverage that still meets the target. With ``z`` > 0 the
+    precision must hold with that margin: the lower end of its Wilson interval (``z`` standard
+    errors, counted over the codes given) must reach the target. 1.0 (nothing accepted
     automatically) if no threshold does."""
-    ok = [t for t, cov, prec in curve(gold, predicted, confidence)
-          if t >= floor and cov > 0 and prec >= target_precision]
-    return round(min(ok), 6) if ok else 1.0
+    # From the most confident answer down: each threshold accepts the answers at or above it.
+    order = sorted(range(len(confidence)), key=lambda i: -confidence[i])
+    given = right = 0
+    lowest = 1.0
+    for rank, i in enumerate(order):
+        given += len(set(predicted[i]))
+        right += len(set(predicted[i]) & set(gold[i]))
+        t = confidence[i]
+        last_of_tie = rank + 1 == len(order) or confidence[order[rank + 1]] != t
+        if last_of_tie and t >= floor and given and wilson_lower(right, given, z) >= target_precision:
+            lowest = t
+    return round(lowest, 6)

@@ -10,7 +10,7 @@ whose text changed is coded afresh.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -20,7 +20,17 @@ from sqlalchemy import Connection, Engine, select
 from analysis.coding.codebooks import EXCLUSIVE, Codebook
 from analysis.coding.corpus import Example
 from surveys import db
-from surveys.models import Answer, AnswerCoding, AnswerCodingEvent, QuestionnaireVersion, utcnow
+from surveys.messages import TEST_CHANNELS
+from surveys.models import (
+    REVIEWED,
+    Answer,
+    AnswerCoding,
+    AnswerCodingEvent,
+    CodingStatus,
+    Interview,
+    QuestionnaireVersion,
+    utcnow,
+)
 
 if TYPE_CHECKING:
     from analysis.coding.model import Coder, Prediction
@@ -28,7 +38,7 @@ if TYPE_CHECKING:
 CODINGS = AnswerCoding.__table__
 EVENTS = AnswerCodingEvent.__table__
 ANSWERS = Answer.__table__
-REVIEWED = ("confirmed", "corrected")
+INTERVIEWS = Interview.__table__
 MACHINE = "coder"
 
 
@@ -53,7 +63,8 @@ def _coding_values(coder: Coder, prediction: Prediction, digest: str, now: datet
     return dict(codebook=coder.codebook.id, codes=prediction.codes, predicted_codes=prediction.codes,
                 scores=prediction.scores, confidence=prediction.confidence, coder_version=coder.version,
                 codebook_version=coder.codebook.version, model_hash=coder.model_hash,
-                needs_review=prediction.needs_review, status="review" if prediction.needs_review else "auto",
+                needs_review=prediction.needs_review,
+                status=(CodingStatus.REVIEW if prediction.needs_review else CodingStatus.AUTO).value,
                 text_hash=digest, coded_at=now, reviewed_by=None, reviewed_at=None)
 
 
@@ -111,11 +122,16 @@ def coding_as_dict(row: Any) -> dict[str, Any]:
     }
 
 
-def review_queue(conn: Connection, codebook: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
-    """Answers waiting for a person, least confident first."""
+def review_queue(conn: Connection, codebook: str | None = None, limit: int = 50,
+                 include_test: bool = False) -> list[dict[str, Any]]:
+    """Answers waiting for a person, least confident first (those of simulator conversations, test
+    data that must not train the coder, only with ``include_test``)."""
     query = (select(CODINGS, ANSWERS.c.question, ANSWERS.c.raw_text, ANSWERS.c.value, ANSWERS.c.interview_id)
              .join(ANSWERS, ANSWERS.c.id == CODINGS.c.answer_id)
-             .where(CODINGS.c.status == "review"))
+             .where(CODINGS.c.status == CodingStatus.REVIEW.value))
+    if not include_test:
+        query = query.join(INTERVIEWS, INTERVIEWS.c.id == ANSWERS.c.interview_id).where(
+            INTERVIEWS.c.channel.not_in(TEST_CHANNELS))
     if codebook:
         query = query.where(CODINGS.c.codebook == codebook)
     query = query.order_by(CODINGS.c.confidence, CODINGS.c.id).limit(limit)
@@ -123,29 +139,37 @@ def review_queue(conn: Connection, codebook: str | None = None, limit: int = 50)
 
 
 def review(engine: Engine, answer_id: int, actor: str, *, codebook_of: Callable[[str], Codebook],
-           codes: Sequence[str] | None = None, accept: bool = False, now: datetime | None = None) -> dict[str, Any]:
+           codes: Sequence[str] | None = None, accept: bool = False, now: datetime | None = None,
+           known_codes: Collection[str] | None = None) -> dict[str, Any]:
     """A person confirms (``accept``) or corrects (``codes``) the coding of an answer; audited.
-    Raises :class:`ReviewError` (nothing written) for an unknown answer, unknown codes or a bad body."""
+    Raises :class:`ReviewError` (nothing written) for an unknown answer (404), codes it does not
+    know (400; 409 for codes of ``known_codes`` — another codebook's — or an exclusive code with
+    others) or a bad body."""
     now = now or utcnow()
     if accept == (codes is not None):
         raise ReviewError('send either {"codes": [...]} or {"accept": true}')
+    if codes is not None and (not isinstance(codes, list | tuple) or not codes
+                              or not all(isinstance(c, str) for c in codes)):
+        raise ReviewError("codes must be a non-empty list of code ids")  # the body first, then the answer
     with db.transaction(engine) as conn:
         row = _coding_row(conn, answer_id)
         if row is None:
             raise ReviewError(f"answer {answer_id} has no coding", 404)
         codebook = codebook_of(row.codebook)
         if codes is not None:
-            if not isinstance(codes, list | tuple) or not codes or not all(isinstance(c, str) for c in codes):
-                raise ReviewError("codes must be a non-empty list of code ids")
             unknown = codebook.unknown(list(codes))
             if unknown:
-                raise ReviewError(f"unknown codes for codebook {codebook.id}: {', '.join(unknown)}")
+                # A code of another codebook is well formed but does not fit this answer: a conflict.
+                elsewhere = all(code in (known_codes or ()) for code in unknown)
+                raise ReviewError(f"unknown codes for codebook {codebook.id}: {', '.join(unknown)}",
+                                  409 if elsewhere else 400)
             new = list(dict.fromkeys(codes))
             if len(new) > 1 and EXCLUSIVE & set(new):
-                raise ReviewError(f"{', '.join(sorted(EXCLUSIVE & set(new)))} cannot be combined with other codes")
-            action, status = "corrected", "corrected"
+                raise ReviewError(f"{', '.join(sorted(EXCLUSIVE & set(new)))} cannot be combined with other codes",
+                                  409)
+            action, status = "corrected", CodingStatus.CORRECTED.value
         else:
-            new, action, status = list(row.codes or []), "accepted", "confirmed"
+            new, action, status = list(row.codes or []), "accepted", CodingStatus.CONFIRMED.value
         before = list(row.codes or [])
         conn.execute(CODINGS.update().where(CODINGS.c.id == row.id).values(
             codes=new, status=status, needs_review=False, reviewed_by=actor, reviewed_at=now))
@@ -235,12 +259,14 @@ def recode_batch(engine: Engine, coder: Coder, rows: Sequence[Any],
                 for r, text, p in zip(rows, texts, predictions, strict=True)]
 
 
-def codes_by_answer(conn: Connection | Any, answer_ids: Iterable[int]) -> Mapping[int, list[str]]:
+def codings_by_answer(conn: Connection | Any, answer_ids: Iterable[int]) -> Mapping[int, tuple[list[str], str]]:
+    """answer id → (codes, status) of the answers that have a coding."""
     ids = list(answer_ids)
     if not ids:
         return {}
-    rows = conn.execute(select(CODINGS.c.answer_id, CODINGS.c.codes).where(CODINGS.c.answer_id.in_(ids)))
-    return {r.answer_id: list(r.codes or []) for r in rows}
+    rows = conn.execute(select(CODINGS.c.answer_id, CODINGS.c.codes, CODINGS.c.status)
+                        .where(CODINGS.c.answer_id.in_(ids)))
+    return {r.answer_id: (list(r.codes or []), r.status) for r in rows}
 
 
 def count_answers(engine: Engine, questions: Iterable[str]) -> int:

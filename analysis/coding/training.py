@@ -3,15 +3,19 @@
 1. Training answers: the corpus's ``train`` split, the codebook's own example phrases, and the
    answers analysts reviewed in the database (confirmed or corrected codes), when a database is given.
 2. The analyser's lemma table is pruned to the training vocabulary (:mod:`analysis.coding.lemmas`).
-3. Out-of-fold scores: the text classifier is trained on k−1 folds and scores the k-th, so every
-   training answer gets a score from a model that never saw it; with the rule hits they fit the
-   per-code calibration (:mod:`analysis.coding.calibration`): a plain and a stacked regression per
-   code, blended (``BLEND``).
-4. The final classifier is trained on all training answers (fixed seed: the same inputs give the same
-   weights and the same model hash).
-5. The held-out ``test`` split is coded; the auto-accept threshold is the lowest confidence whose
-   accepted codes keep precision ≥ 0.95 (:func:`analysis.coding.metrics.choose_threshold`); the
-   evaluation is stored in ``coder.json``.
+3. Out-of-fold scores: each view's classifier is trained on k−1 folds and scores the k-th, folds
+   grouped by phrasing family (:mod:`analysis.coding.families`), so every training answer gets
+   scores from classifiers that saw neither it nor an answer phrased like it; with the rule hits they
+   fit the per-code calibration (:mod:`analysis.coding.calibration`): a plain and a stacked
+   regression per code, blended (``BLEND``).
+4. Cut-off and threshold, by cross-validation: the calibration is cross-fitted (fitted without the
+   fold it scores); on those predictions the cut-off for giving a code is the one of ``CUTOFFS`` with
+   the best macro-F1, and the auto-accept threshold the lowest confidence whose accepted codes keep
+   precision ≥ 0.95 at the lower end of a Wilson interval (``MARGIN_Z``). The held-out split never
+   chooses anything.
+5. The final classifiers are trained on all training answers (fixed seed: the same inputs give the
+   same weights and the same model hash).
+6. The held-out ``test`` split is coded and the evaluation stored in ``coder.json`` (report only).
 """
 
 from __future__ import annotations
@@ -26,17 +30,23 @@ from pathlib import Path
 import numpy as np
 from spacy.language import Language
 
-from analysis.coding import calibration, codebooks, corpus, metrics
+from analysis.coding import calibration, codebooks, corpus, families, metrics
 from analysis.coding.codebooks import Codebook
 from analysis.coding.corpus import Example
 from analysis.coding.lemmas import build_analyser, docs
-from analysis.coding.model import SEED, Coder, decide, feature_words, score_textcat, train_textcat
+from analysis.coding.model import SEED, VIEWS, Calibrators, Coder, View, decide, rule_hits, score_view, train_view
 from analysis.coding.normalize import is_meaningless, normalize
 from analysis.coding.rules import RuleLayer
 
 FOLDS = 3
 EPOCHS = 12
 TARGET_PRECISION = 0.95
+#: The auto-accept threshold must keep precision ≥ TARGET_PRECISION at the lower end of a one-sided
+#: Wilson interval of this many standard errors (about 90 %), measured on cross-validated predictions.
+MARGIN_Z = 1.28
+PLAIN_L2 = 0.1
+#: Cut-offs tried for giving a code (cross-validated macro-F1 picks one per codebook).
+CUTOFFS = (0.35, 0.4, 0.45, 0.5)
 #: The calibrated score is a blend of two per-code regressions fitted on the same out-of-fold scores:
 #: the plain one (the code's own model score, rule hits, the best competitor) and a stacked one that
 #: also reads every code's model score. BLEND is the plain one's share; chosen by 4-fold
@@ -64,49 +74,69 @@ def codebook_examples(codebook: Codebook) -> list[Example]:
 
 
 def fit(codebook: Codebook, train: Sequence[Example], *, folds: int = FOLDS, epochs: int = EPOCHS,
-        seed: int = SEED, threshold: float = 0.9, analyser: Language | None = None) -> Coder:
-    """A coder trained on ``train`` (threshold set by the caller once held-out data is scored).
-    ``analyser`` replaces the default one (blank("es") + pruned folded lookup table), e.g. to
+        seed: int = SEED, analyser: Language | None = None, views: Sequence[View] = VIEWS) -> Coder:
+    """A coder trained on ``train``, with its auto-accept threshold chosen by cross-validation (see the
+    module doc). ``analyser`` replaces the default one (blank("es") + pruned folded lookup table), e.g. to
     compare lemmatizers (bench/lemmatizers.py)."""
     codes = codebook.code_ids
     texts = [e.text for e in train]
     if analyser is None:
         analyser = build_analyser(texts + [k for c in codebook.codes for k in c.keywords])
     analysed = docs(analyser, texts)
-    words = [feature_words(d) for d in analysed]
+    features = [[view.features(d) for d in analysed] for view in views]
     gold = [e.codes for e in train]
-    # Out-of-fold model scores (deterministic folds: by position in the fixed file order).
-    oof: list[dict[str, float]] = [{} for _ in train]
+    truth = np.array([[c in g for c in codes] for g in gold], dtype=bool).reshape(len(train), len(codes))
+    # Out-of-fold scores of every view: folds keep each phrasing family on one side.
+    fold_of = np.array(families.folds(texts, folds))
+    oof = [np.zeros((len(train), len(codes))) for _ in views]
     for k in range(folds):
-        held = [i for i in range(len(train)) if i % folds == k]
-        kept = [i for i in range(len(train)) if i % folds != k]
-        model = train_textcat(codes, [words[i] for i in kept], [gold[i] for i in kept], epochs=epochs, seed=seed + k)
-        for i, scores in zip(held, score_textcat(model, [words[i] for i in held]), strict=True):
-            oof[i] = scores
-    rules = RuleLayer(codebook, analyser)
-    rule_feats = [rules.features(d) for d in analysed]
-    oof_matrix = np.array([[oof[i].get(c, 0.0) for c in codes] for i in range(len(train))])
-    others = calibration.best_others(oof_matrix)
-    support = np.array([[rule_feats[i][c][0] for c in codes] for i in range(len(train))], dtype=float)
-    against = np.array([[rule_feats[i][c][1] for c in codes] for i in range(len(train))], dtype=float)
-    support_others, against_others = calibration.others_sum(support), calibration.others_sum(against)
-    weights, stacked = {}, {}
-    for j, c in enumerate(codes):
-        x = [calibration.features(oof_matrix[i, j], *rule_feats[i][c], others[i, j], support_others[i, j],
-                                  against_others[i, j]) for i in range(len(train))]
-        y = [c in g for g in gold]
-        weights[c] = calibration.fit(x, y)
-        if BLEND < 1.0:
-            w = calibration.fit([row + [calibration.logit(v) for v in oof_matrix[i]] for i, row in enumerate(x)],
-                                y, l2=STACK_L2)
-            if len(w) == calibration.N_FEATURES + 1:  # IDENTITY: no positive or no negative example
-                w = tuple(w[:-1]) + (0.0,) * len(codes) + (w[-1],)
-            stacked[c] = list(w)
-    final = train_textcat(codes, words, gold, epochs=epochs, seed=seed)
-    meta = {"trained_on": len(train), "folds": folds, "epochs": epochs, "seed": seed}
-    if stacked:
-        meta.update(stacked_weights=stacked, blend=BLEND)
-    return Coder(codebook, analyser, final, weights, threshold, meta=meta)
+        held, kept = np.flatnonzero(fold_of == k), np.flatnonzero(fold_of != k)
+        if not len(held) or not len(kept):
+            continue
+        for v, view in enumerate(views):
+            model = train_view(codes, [features[v][i] for i in kept], [gold[i] for i in kept], view,
+                               epochs=epochs, seed=seed + k)
+            oof[v][held] = score_view(model, [features[v][i] for i in held], codes)
+    support, against = rule_hits(RuleLayer(codebook, analyser), analysed, codes)
+    calibrators = fit_calibrators(oof, support, against, truth)
+    # The threshold: calibration cross-fitted too (fitted without the fold it scores), then the lowest
+    # confidence whose accepted codes keep precision ≥ the target with a margin.
+    calibrated = np.zeros((len(train), len(codes)))
+    for k in range(folds):
+        held, kept = np.flatnonzero(fold_of == k), np.flatnonzero(fold_of != k)
+        if not len(held) or not len(kept):
+            continue
+        part = fit_calibrators([s[kept] for s in oof], support[kept], against[kept], truth[kept])
+        calibrated[held] = part.apply([s[held] for s in oof], support[held], against[held])
+    meaningless = [is_meaningless(normalize(t)) for t in texts]
+    rows = [dict(zip(codes, row, strict=True)) for row in calibrated.tolist()]
+
+    def decisions(cutoff: float) -> list[tuple[list[str], float, bool]]:
+        return [decide(codes, row, m, cutoff) for row, m in zip(rows, meaningless, strict=True)]
+
+    # The cut-off for giving a code: the one of CUTOFFS with the best cross-validated macro-F1 (ties: the
+    # higher). Codes given below 0.5 only ever reach a reviewer; they make the suggestions more complete.
+    cutoff = max(CUTOFFS, key=lambda c: (metrics.score_codes(gold, [d[0] for d in decisions(c)], codes).macro_f1, c))
+    decided = decisions(cutoff)
+    predicted = [d[0] for d in decided]
+    confidence = [0.0 if d[2] else d[1] for d in decided]  # a guess is never accepted
+    threshold = metrics.choose_threshold(gold, predicted, confidence, TARGET_PRECISION, z=MARGIN_Z)
+    cv = metrics.score_codes(gold, predicted, codes)
+    cv.threshold = threshold
+    cv.coverage, cv.auto_precision, cv.auto_exact = metrics.auto_accept(gold, predicted, confidence, threshold)
+    final = [train_view(codes, features[v], gold, view, epochs=epochs, seed=seed) for v, view in enumerate(views)]
+    meta = {"trained_on": len(train), "folds": folds, "epochs": epochs, "seed": seed, "cutoff": cutoff,
+            "cross_validation": cv.as_dict()}
+    return Coder(codebook, analyser, final, calibrators, threshold, meta=meta, views=views)
+
+
+def fit_calibrators(scores: Sequence[np.ndarray], support: np.ndarray, against: np.ndarray,
+                    truth: np.ndarray) -> Calibrators:
+    plain = calibration.fit_all(calibration.design(scores, support, against), truth, l2=PLAIN_L2)
+    if BLEND >= 1.0:
+        return Calibrators(plain)
+    stacked = calibration.fit_all(calibration.design(scores, support, against, stacked=True), truth, l2=STACK_L2)
+    return Calibrators(plain, stacked, BLEND)
 
 
 def evaluate(coder: Coder, examples: Sequence[Example], threshold: float | None = None) -> metrics.Evaluation:
@@ -119,12 +149,6 @@ def evaluate(coder: Coder, examples: Sequence[Example], threshold: float | None 
     ev.coverage, ev.auto_precision, ev.auto_exact = metrics.auto_accept(
         gold, predicted, [p.confidence for p in predictions], t)
     return ev
-
-
-def choose_threshold(coder: Coder, examples: Sequence[Example]) -> float:
-    predictions = coder.predict([e.text for e in examples])
-    return metrics.choose_threshold([e.codes for e in examples], [p.codes for p in predictions],
-                                    [p.confidence for p in predictions], TARGET_PRECISION)
 
 
 def train(codebook_id: str, models_dir: Path, *, corpus_dir: Path | None = None, codebooks_dir: Path | None = None,
@@ -140,7 +164,6 @@ def train(codebook_id: str, models_dir: Path, *, corpus_dir: Path | None = None,
     train_set = corpus.split(examples, "train") + codebook_examples(codebook) + db_examples
     test_set = corpus.split(examples, "test")
     coder = fit(codebook, train_set, folds=folds, epochs=epochs)
-    coder.threshold = choose_threshold(coder, test_set) if test_set else 0.9
     evaluation = evaluate(coder, test_set) if test_set else metrics.Evaluation(n=0)
     coder.meta.update(evaluation=evaluation.as_dict(), n_train=len(train_set), n_test=len(test_set),
                       n_reviewed=len(db_examples))

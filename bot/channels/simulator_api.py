@@ -21,6 +21,7 @@ MESSAGES = MessageLog.__table__
 class SimulatorProvider:
     max_per_second = 1000.0
     per_chat_interval = 0.0
+    reconciles = False
 
     def __init__(self, engine: Engine):
         self.engine = engine

@@ -8,18 +8,20 @@ update_id, so an update seen twice after a crash is answered once) and the worke
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
 from telegram.error import NetworkError
 
 from bot import outbox
-from bot.channels.telegram import enqueue_callback_answer, enqueue_replies, handle_update
+from bot.channels import telegram
 from bot.channels.telegram_api import TelegramProvider
 from surveys import db
 
 log = logging.getLogger(__name__)
-UPDATES = ["message", "edited_message", "callback_query"]
+# What the bot asks Telegram for (the same list goes to setWebhook's allowed_updates; README).
+UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
 class Poller:
@@ -28,9 +30,15 @@ class Poller:
         self.service, self.provider, self.worker = service, provider, worker
         self.timeout = timeout
         self.stop = stop or threading.Event()
+        self.username: str | None = os.environ.get("TELEGRAM_BOT_USERNAME") or None
 
     def run(self) -> None:
         self.provider.run(self.provider.bot.delete_webhook())  # Telegram refuses getUpdates while one is set
+        if self.username is None:  # to tell a group message addressed to the bot, and to link a group to it
+            try:
+                self.username = self.provider.run(self.provider.bot.get_me()).username
+            except NetworkError as exc:
+                log.warning("getMe failed (%s): groups get the note only when the bot is added", exc)
         offset: int | None = None
         pause = 0.0
         while not self.stop.is_set():
@@ -51,9 +59,14 @@ class Poller:
                 offset = update.update_id + 1
 
     def process(self, data: dict[str, Any]) -> None:
-        parsed, replies = handle_update(self.service, data)
+        try:
+            parsed, replies = telegram.handle_update(self.service, data, self.username)
+        except telegram.Unreadable as exc:
+            log.warning("Telegram update %r skipped: %s", data.get("update_id"), exc)
+            return
+        notice = telegram.stale_notice(replies)
         with db.transaction(self.service.engine) as conn:
-            enqueue_callback_answer(conn, parsed)
-            if parsed.chat_id is not None:
-                enqueue_replies(conn, parsed.chat_id, replies, data["update_id"])
+            telegram.enqueue_callback_answer(conn, parsed, notice)
+            if parsed.chat_id is not None and not notice:
+                telegram.enqueue_replies(conn, parsed.chat_id, replies, data["update_id"])
         self.worker.notify()

@@ -44,6 +44,7 @@ def body_of(message: Outgoing) -> bytes:
 class WebhookProvider:
     max_per_second = 10.0
     per_chat_interval = 0.0
+    reconciles = False  # at least once: receivers drop repeats by X-M360-Delivery
 
     def __init__(self, secret: str, *, timeout: float = 10.0, transport: httpx.BaseTransport | None = None):
         if not secret:
@@ -69,13 +70,13 @@ class WebhookProvider:
         try:
             response = self.client.post(message.address, content=body, headers=headers)
         except httpx.HTTPError as exc:
-            raise SendError(f"webhook: {type(exc).__name__}: {exc}") from exc
+            raise SendError(f"webhook: {type(exc).__name__}: {exc}", maybe_sent=True) from exc
         if response.is_success:
             return f"webhook-{message.id}"
         if response.status_code == 429:
             raise SendError("webhook 429", retry_after=_seconds(response.headers.get("Retry-After")))
         if response.status_code >= 500:
-            raise SendError(f"webhook {response.status_code}")
+            raise SendError(f"webhook {response.status_code}", maybe_sent=True)
         raise SendError(f"webhook {response.status_code}: {response.text[:200]}", permanent=True)
 
     def reconcile(self, message: Outgoing, since: datetime, known: Container[str] = ()) -> str | None:

@@ -1,41 +1,32 @@
-"""Signing in and out of the panel."""
+"""Signing in and out of the panel, and changing one's password. Sessions and the sign-in
+throttle live in the database (webhooks/sessions.py): shared by every worker, and ended for good."""
 
 from __future__ import annotations
 
-import threading
-import time
 from typing import Any
 
-from flask import current_app, redirect, render_template, request, session, url_for
+from flask import flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import update
 
 from surveys import db
-from webhooks import clock
-from webhooks.auth import check_user
-from webhooks.panel import USERS, bp, engine
-
-# Failed sign-ins per (username, address): after MAX_FAILURES within WINDOW seconds, refuse for the
-# rest of the window. Per process: enough to make guessing slow; a proxy can do more.
-MAX_FAILURES, WINDOW = 8, 15 * 60
-_lock = threading.Lock()
-
-
-def _throttled(key: tuple[str, str], failed: bool = False) -> bool:
-    failures: dict[tuple[str, str], list[float]] = current_app.extensions.setdefault("m360.login_failures", {})
-    now = time.monotonic()
-    with _lock:
-        recent = [t for t in failures.get(key, []) if now - t < WINDOW]
-        if failed:
-            recent.append(now)
-        failures[key] = recent
-        return len(recent) >= MAX_FAILURES
+from webhooks import clock, sessions
+from webhooks.auth import MIN_PASSWORD, change_password, check_user
+from webhooks.panel import USERS, bp, engine, login_required
 
 
 def _safe_next(target: str | None) -> str:
-    """Only back into the panel: never an open redirect to another site."""
-    if target and target.startswith("/panel") and not target.startswith("//"):
+    """Only back into the panel or the simulator: never an open redirect to another site."""
+    if target and target.startswith(("/panel", "/simulador")) and not target.startswith("//"):
         return target
     return url_for("panel.summary")
+
+
+def _sign_in(user_id: int) -> None:
+    """A fresh session (and CSRF token) for this browser."""
+    session.clear()
+    session.permanent = True
+    with db.transaction(engine()) as conn:
+        session["sid"] = sessions.start(conn, user_id, clock.now())
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -44,26 +35,51 @@ def login() -> Any:
     username = ""
     if request.method == "POST":
         username = request.form.get("username", "").strip().lower()
-        key = (username, request.remote_addr or "")
-        if _throttled(key):
+        key = sessions.throttle_key(username, request.remote_addr or "")
+        # Counted before the password is looked at: parallel guesses cannot all slip under the limit.
+        if sessions.count_attempt(engine(), key, clock.now()) > sessions.MAX_ATTEMPTS:
             error = "Demasiados intentos fallidos. Espere unos minutos e intente de nuevo."
         else:
             with engine().connect() as conn:
                 user = check_user(conn, username, request.form.get("password", ""))
             if user is None:
-                _throttled(key, failed=True)
                 error = "Usuario o contraseña incorrectos."
             else:
-                session.clear()  # a fresh session (and CSRF token) at every sign-in
-                session.permanent = True
-                session["uid"] = user.id
                 with db.transaction(engine()) as conn:
+                    sessions.clear_attempts(conn, key)
                     conn.execute(update(USERS).where(USERS.c.id == user.id).values(last_login_at=clock.now()))
+                _sign_in(user.id)
                 return redirect(_safe_next(request.args.get("next")))
     return render_template("panel/login.html", error=error, username=username), 401 if error else 200
 
 
 @bp.post("/logout")
 def logout() -> Any:
+    with db.transaction(engine()) as conn:
+        sessions.end(conn, session.get("sid"), clock.now())  # the cookie, even if kept, is worth nothing now
     session.clear()
     return redirect(url_for("panel.login"))
+
+
+@bp.route("/clave", methods=["GET", "POST"])
+@login_required()
+def password() -> Any:
+    """Change one's own password: every other session of the account ends; this browser gets a new one."""
+    error = None
+    if request.method == "POST":
+        current, new = request.form.get("actual", ""), request.form.get("nueva", "")
+        with engine().connect() as conn:
+            known = check_user(conn, g.user.username, current) is not None
+        if not known:
+            error = "La contraseña actual no es correcta."
+        elif new != request.form.get("repetir", ""):
+            error = "La nueva contraseña y su repetición no coinciden."
+        elif len(new) < MIN_PASSWORD:
+            error = f"La nueva contraseña debe tener al menos {MIN_PASSWORD} caracteres."
+        else:
+            with db.transaction(engine()) as conn:
+                change_password(conn, g.user.username, new, now=clock.now())
+            _sign_in(g.user.id)
+            flash("Contraseña cambiada. Las demás sesiones de su cuenta se cerraron.", "ok")
+            return redirect(url_for("panel.summary"))
+    return render_template("panel/password.html", error=error, minimum=MIN_PASSWORD), 400 if error else 200

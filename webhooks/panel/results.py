@@ -18,9 +18,11 @@ from analysis.indicators import Filters
 from analysis.periods import parse
 from analysis.report import build_report, default_name, render
 from surveys import store
-from surveys.models import Answer, AnswerCoding, Entity, Interview
+from surveys.messages import TEST_CHANNELS
+from surveys.models import DECIDED, Answer, AnswerCoding, CodingStatus, Entity, Interview
 from webhooks import clock
-from webhooks.panel import bp, engine, login_required
+from webhooks.jsonapi import MAX_INT
+from webhooks.panel import bp, engine, include_test, login_required
 
 ANSWERS, CODINGS = Answer.__table__, AnswerCoding.__table__
 INTERVIEWS, ENTITIES = Interview.__table__, Entity.__table__
@@ -33,14 +35,16 @@ REPORT_TYPES = {"html": "text/html", "xlsx": export.MEDIA_TYPES["xlsx"], "json":
 
 def _periods(conn: Connection) -> list[str]:
     """Months with completed interviews, newest first; this month when there are none yet."""
-    found = [p for (p,) in conn.execute(select(INTERVIEWS.c.period).where(INTERVIEWS.c.status == "completa")
-                                        .distinct().order_by(INTERVIEWS.c.period.desc()))]
+    query = select(INTERVIEWS.c.period).where(INTERVIEWS.c.status == "completa")
+    if not include_test():
+        query = query.where(INTERVIEWS.c.channel.not_in(TEST_CHANNELS))
+    found = [p for (p,) in conn.execute(query.distinct().order_by(INTERVIEWS.c.period.desc()))]
     return found or [clock.today().strftime("%Y-%m")]
 
 
 def _choices(conn: Connection) -> dict[str, list[Any]]:
     departments = list(conn.execute(select(ENTITIES.c.dept_code, ENTITIES.c.dept_name).distinct()
-                                    .order_by(ENTITIES.c.dept_name)))
+                                    .where(ENTITIES.c.kind != "otro").order_by(ENTITIES.c.dept_name)))
     return {"regions": store.regions(conn), "departments": departments}
 
 
@@ -48,26 +52,41 @@ def _selection(conn: Connection) -> tuple[str, Filters, dict[str, Any]]:
     """The period and filters asked for in the query string (bad values are ignored, not errors:
     the page then shows the latest period for everyone)."""
     periods = _periods(conn)
-    period = request.args.get("periodo") or periods[0]
-    try:
-        period = parse(period).key
-    except ValueError:
-        period = periods[0]
+    period = chosen_period(periods)
     pdet = {"si": True, "no": False}.get(request.args.get("pdet", ""))
     kind = request.args.get("tipo") if request.args.get("tipo") in KINDS else None
     filters = Filters(region=request.args.get("region") or None, department=request.args.get("departamento") or None,
                       kind=kind, pdet=pdet)
     form = {"periodo": period, "region": filters.region or "", "departamento": filters.department or "",
             "tipo": kind or "", "pdet": request.args.get("pdet", ""), "periods": periods,
-            "years": sorted({p[:4] for p in periods}, reverse=True),
+            "quarters": quarters(periods), "years": sorted({p[:4] for p in periods}, reverse=True),
             "month_label": lambda p: parse(p).label, "kinds": KINDS, **_choices(conn)}
     return period, filters, form
+
+
+def chosen_period(available: list[str]) -> str:
+    """The period asked for in ``?periodo=`` (month, quarter or year, normalised), or the newest of
+    ``available`` when it is missing or not a period."""
+    try:
+        return parse(request.args.get("periodo") or available[0]).key
+    except ValueError:
+        return available[0]
+
+
+def quarters(months: list[str]) -> list[str]:
+    """The quarters (YYYY-Qn) of these months, newest first."""
+    return sorted({f"{m[:4]}-Q{(int(m[5:]) - 1) // 3 + 1}" for m in months}, reverse=True)
+
+
+def _review_url(codebook: str) -> str:
+    """The review queue of ``codebook``, absolute (a downloaded report is opened outside the panel)."""
+    return url_for("panel.review_queue", codebook=codebook, _external=True)
 
 
 def _report(conn: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
     """The report of the period and filters asked for, and the filters form to show."""
     period, filters, form = _selection(conn)
-    return build_report(conn, period, filters), form
+    return build_report(conn, period, filters, include_test=include_test()), form
 
 
 # ------------------------------------------------------------------ pages
@@ -79,7 +98,7 @@ def summary() -> Any:
     with engine().connect() as conn:
         report, form = _report(conn)
     return render_template("panel/summary.html", form=form, report=report, styles=Markup(report_html.STYLES),
-                           body=Markup(report_html.render_body(report)))
+                           body=Markup(report_html.render_body(report, _review_url)))
 
 
 @bp.get("/prioritarias")
@@ -89,12 +108,9 @@ def priority() -> Any:
         report, form = _report(conn)
         background = list(conn.execute(select(ENTITIES.c.lat, ENTITIES.c.lon)))
     items = report["priority"]
-    markers = [maps.Marker(e["lat"], e["lon"], f"{e['entity']}: " + "; ".join(r["detail"] for r in e["reasons"]),
-                           href=f"#e-{e['entity_code']}", severity=len(e["reasons"]))
-               for e in items if e["lat"] is not None and e["lon"] is not None]
     title = f"Entidades prioritarias — {report['period_label']}"
     return render_template("panel/priority.html", form=form, report=report, items=items,
-                           map=maps.colombia(background, markers, title))
+                           map=maps.priority_map(items, title, background))
 
 
 @bp.get("/respuestas")
@@ -107,8 +123,12 @@ def open_answers() -> Any:
         report, form = _report(conn)
         blocks = [c for c in report["codes"] if not question or c["question"] == question]
         answers = _answers(conn, report["months"], question, code) if question else []
+    code_labels = {c.id: c.label for b in codebooks.load_all().values() for c in b.codes}
+    for block in report["codes"]:  # the question's own codebook wins where two share a code id
+        code_labels.update({c["code"]: c["label"] for m in block["months"] for c in m["codes"]
+                            if block["question"] == question})
     return render_template("panel/open_answers.html", form=form, report=report, blocks=blocks, question=question,
-                           code=code, answers=answers)
+                           code=code, answers=answers, code_labels=code_labels)
 
 
 def _answers(conn: Connection, months: list[str], question: str, code: str, limit: int = 200) -> list[dict[str, Any]]:
@@ -118,12 +138,13 @@ def _answers(conn: Connection, months: list[str], question: str, code: str, limi
              .outerjoin(ENTITIES, ENTITIES.c.code == INTERVIEWS.c.entity_code)
              .outerjoin(CODINGS, CODINGS.c.answer_id == ANSWERS.c.id)
              .where(ANSWERS.c.question == question, INTERVIEWS.c.period.in_(months),
-                    INTERVIEWS.c.status == "completa")
+                    INTERVIEWS.c.status == "completa",
+                    *(() if include_test() else (INTERVIEWS.c.channel.not_in(TEST_CHANNELS),)))
              .order_by(INTERVIEWS.c.period.desc(), ANSWERS.c.id.desc()))
     rows = []
     for r in conn.execute(query):
         codes = list(r.codes or [])
-        if code and code not in codes:
+        if code and (code not in codes or r.status not in DECIDED):  # as counted in the table: decided only
             continue
         rows.append({"id": r.id, "text": storage.answer_text(r.value, r.raw_text), "period": r.period,
                      "entity": f"{r.name} ({r.dept_name})" if r.name else "—", "codes": codes, "status": r.status})
@@ -138,7 +159,7 @@ def review_queue() -> Any:
     available = codebooks.available()
     if request.method == "POST":
         answer_id = request.form.get("answer_id", type=int)
-        if answer_id is None:
+        if answer_id is None or not 0 < answer_id <= MAX_INT:
             abort(400)
         accept = request.form.get("action") == "accept"
         try:
@@ -153,9 +174,13 @@ def review_queue() -> Any:
     if book is not None and book not in available:
         book = None
     with engine().connect() as conn:
-        items = storage.review_queue(conn, book, 30)
-        waiting = dict(conn.execute(select(CODINGS.c.codebook, func.count()).where(CODINGS.c.status == "review")
-                                    .group_by(CODINGS.c.codebook)).all())
+        items = storage.review_queue(conn, book, 30, include_test=include_test())
+        waiting_query = (select(CODINGS.c.codebook, func.count()).where(CODINGS.c.status == CodingStatus.REVIEW.value)
+                         .join(ANSWERS, ANSWERS.c.id == CODINGS.c.answer_id)
+                         .join(INTERVIEWS, INTERVIEWS.c.id == ANSWERS.c.interview_id))
+        if not include_test():
+            waiting_query = waiting_query.where(INTERVIEWS.c.channel.not_in(TEST_CHANNELS))
+        waiting = dict(conn.execute(waiting_query.group_by(CODINGS.c.codebook)).all())
     books = codebooks.load_all()
     return render_template("panel/review.html", items=items, books=books, book=book, waiting=waiting)
 
@@ -176,7 +201,7 @@ def download_report(fmt: str) -> Any:
     with engine().connect() as conn:
         report, _ = _report(conn)
     # The same bytes and file name as `m360 report`.
-    return Response(render(report, fmt), mimetype=REPORT_TYPES[fmt],
+    return Response(render(report, fmt, _review_url), mimetype=REPORT_TYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="{default_name(report, fmt)}"'})
 
 
@@ -189,6 +214,6 @@ def download_responses(fmt: str) -> Any:
         period, _, _ = _selection(conn)
     period = parse(period).last  # the export is monthly: a quarter or a year gives its last month
     with current_app.extensions["m360.sessions"]() as session:
-        frame = export.export_frame(session, period)
+        frame = export.export_frame(session, period, include_test=include_test())
     return Response(export.to_bytes(frame, fmt), mimetype=export.MEDIA_TYPES[fmt],
                     headers={"Content-Disposition": f'attachment; filename="monitoreo360_{period}.{fmt}"'})

@@ -18,13 +18,22 @@
   var lastId = 0;  // newest message shown; the page polls for what the bot sends on its own
   var busy = false;
 
-  // WhatsApp-style *bold* and _italic_, built as DOM nodes (never innerHTML).
+  // WhatsApp-style *bold* and _italic_, and links (as a phone shows them), built as DOM nodes (never innerHTML).
   function formatted(parent, text) {
-    var re = /(\*[^*\n]+\*|_[^_\n]+_)/g, last = 0, m;
+    var re = /(\*[^*\n]+\*|_[^_\n]+_|https?:\/\/[^\s<>"]+)/g, last = 0, m;
     while ((m = re.exec(text)) !== null) {
       parent.appendChild(document.createTextNode(text.slice(last, m.index)));
-      var el = document.createElement(m[0][0] === "*" ? "strong" : "em");
-      el.textContent = m[0].slice(1, -1);
+      var el;
+      if (m[0].slice(0, 4) === "http") {
+        el = document.createElement("a");
+        el.href = m[0];
+        el.target = "_blank";
+        el.rel = "noopener noreferrer";
+        el.textContent = m[0];
+      } else {
+        el = document.createElement(m[0][0] === "*" ? "strong" : "em");
+        el.textContent = m[0].slice(1, -1);
+      }
       parent.appendChild(el);
       last = m.index + m[0].length;
     }
@@ -92,7 +101,7 @@
         if (busy) { return; }
         data.messages.forEach(function (m) {
           if (m.id <= lastId) { return; }  // already shown by a send that finished meanwhile
-          if (m.direction === "out") { bubble("out", m.text); }
+          if (m.direction === "out") { clearOptions(); bubble("out", m.text); options(m.options); }
           lastId = m.id;
         });
       }).catch(function () { /* offline: try again on the next tick */ });
@@ -116,5 +125,8 @@
 
   fetch(phone.dataset.history + "?session=" + encodeURIComponent(session)).then(function (r) { return r.json(); }).then(function (data) {
     data.messages.forEach(function (m) { bubble(m.direction, m.text); lastId = Math.max(lastId, m.id); });
+    // After a reload: the buttons of the bot's last message, unless the person already answered it.
+    var last = data.messages[data.messages.length - 1];
+    if (last && last.direction === "out") { options(last.options); }
   });
 })();

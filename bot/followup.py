@@ -1,0 +1,96 @@
+"""Periodic follow-up with the requester of an open ticket (seed 004: follow up "con cierta
+periodicidad … y hágales saber el estado de avance de cada actividad").
+
+Every ``followup.every_business_days`` business days without news on a ticket (no change by the DER,
+no earlier follow-up), its requester gets its status, due date and enlace, with a button that
+shows the detail ("estado MDA-…"); at most ``followup.max`` times (bot/terms.yaml). Only in office
+hours, only to requesters who asked through the chat and can still be written to, and never in the
+middle of a conversation (the round after will try again). Each follow-up is an event of the ticket
+by ``sistema``; it does not count as the DER's answer in the mesa de ayuda's report.
+
+``FollowUps`` runs a round every 15 minutes in ``m360 serve`` and ``m360 worker`` (Celery: the
+``m360.follow_up`` task); ``m360 tickets followup`` runs one round from cron.
+
+WhatsApp outside the 24-hour window needs an approved template: ``M360_TICKET_FOLLOWUP_CONTENT_SID``
+(variables 1 = ticket code, 2 = status, 3 = due date).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, select, update
+
+from bot import deadlines, helpdesk, outbox, staff, terms, waves
+from bot.channels import templates
+from bot.conversation import ConversationState, available
+from bot.periodic import Periodic
+from bot.themes import theme_labels
+from surveys import db, formats
+from surveys.models import utcnow
+from surveys.texts import texts
+
+KIND = "followup"
+
+
+def send_due(conn: Connection, now: datetime, hours: waves.OfficeHours | None = None) -> int:
+    """Queue the follow-ups that are due; returns how many."""
+    config = terms.load()
+    if config.followup_days <= 0 or not (hours or waves.OfficeHours.from_env()).open(now):
+        return 0
+    today = deadlines.local_today(now)
+    requests, contacts = helpdesk.REQUESTS, helpdesk.CONTACTS
+    due = conn.execute(
+        select(requests, contacts.c.channel.label("contact_channel"), contacts.c.address, contacts.c.state,
+               contacts.c.consent, contacts.c.opted_out, contacts.c.forgotten_at)
+        .join(contacts, contacts.c.id == requests.c.contact_id)
+        .where(requests.c.status.in_(helpdesk.OPEN), requests.c.on_hold.is_(False),
+               requests.c.followups < config.followup_max, contacts.c.channel.in_(waves.REACHABLE))
+        .order_by(requests.c.id).with_for_update(of=requests)).all()
+    t, sent = texts(), 0
+    for ticket in due:
+        quiet_since = max(m for m in (ticket.updated_at, ticket.last_followup_at, ticket.created_at) if m)
+        if deadlines.business_days_between(deadlines.local_today(quiet_since), today) < config.followup_days:
+            continue
+        if not ticket.consent or ticket.opted_out or ticket.forgotten_at is not None:
+            continue
+        if not available(ConversationState.from_json(ticket.state)):
+            continue  # in the middle of something: the next round tries again
+        status = t(f"ticket_status.{ticket.status}")
+        day = formats.day(ticket.due_date) if ticket.due_date else "-"
+        enlace = staff.enlace_for(conn, ticket.entity_code)
+        text = t("ticket_followup", code=ticket.code, themes=theme_labels(ticket.themes), status=status, due=day,
+                 enlace=t("ticket_followup_enlace", name=enlace.name) if enlace is not None else "")
+        payload = templates.payload("ticket_followup", {"1": ticket.code, "2": status, "3": day}) \
+            if ticket.contact_channel == templates.WHATSAPP else None
+        queued = outbox.enqueue(conn, channel=ticket.contact_channel, address=ticket.address,
+                                contact_id=ticket.contact_id, kind=KIND, text=text, payload=payload,
+                                options=((t("ticket_followup_button"), f"estado {ticket.code}"),),
+                                dedupe_key=f"followup:{ticket.code}:{ticket.followups + 1}", now=now)
+        conn.execute(update(requests).where(requests.c.id == ticket.id).values(
+            followups=ticket.followups + 1, last_followup_at=now))
+        if queued is not None:
+            conn.execute(helpdesk.EVENTS.insert(), dict(
+                request_id=ticket.id, from_status=ticket.status, to_status=ticket.status, actor=helpdesk.SYSTEM,
+                note=f"seguimiento {ticket.followups + 1} enviado al solicitante", created_at=now))
+            sent += 1
+    return sent
+
+
+class FollowUps(Periodic):
+    """``send_due`` every ``interval`` seconds in a thread (``m360 serve``, ``m360 worker``)."""
+
+    name = "m360-followups"
+
+    def __init__(self, engine: Engine, interval: float = 900.0, on_queued: Callable[[], None] | None = None,
+                 clock: Callable[[], datetime] = utcnow):
+        super().__init__(interval)
+        self.engine, self.on_queued, self.clock = engine, on_queued, clock
+
+    def run_once(self) -> int:
+        with db.transaction(self.engine) as conn:
+            sent = send_due(conn, self.clock())
+        if sent and self.on_queued is not None:
+            self.on_queued()
+        return sent
