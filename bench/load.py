@@ -92,6 +92,7 @@ class Respondent:
     conversation: int = 0  # the conversation under way (a new number each) …
     message: int = 0  # … and its next message
     latencies: list[float] = field(default_factory=list)
+    last: list[float] = field(default_factory=list)  # of the conversation's last message (completes the interview)
     acknowledged: set[str] = field(default_factory=set)  # MessageSids answered 200
     retried: int = 0
     errors: Counter[str] = field(default_factory=Counter)
@@ -130,6 +131,8 @@ def respond(port: int, person: Respondent, deadline: float, retry_share: float, 
                     person.errors[type(exc).__name__] += 1
                     return
                 person.latencies.append(time.perf_counter() - t0)
+                if person.message == len(texts) - 1:
+                    person.last.append(person.latencies[-1])
                 if status != 200:
                     person.errors[f"HTTP {status}"] += 1
                     return
@@ -168,9 +171,20 @@ class Run:
     def rps(self) -> float:
         return self.requests / self.seconds
 
-    def ms(self, q: float) -> float:
-        values = self.latencies
+    def ms(self, q: float, values: list[float] | None = None) -> float:
+        values = self.latencies if values is None else sorted(values)
         return values[max(0, math.ceil(q * len(values)) - 1)] * 1000 if values else float("nan")
+
+    def split(self) -> str:
+        """p50/p99 of the turns that complete an interview (a ticket, alerts: several times a normal
+        turn's work) apart from the others: which of them makes the p99."""
+        last = [x for r in self.respondents for x in r.last]
+        others = list(self.latencies)
+        for x in last:
+            others.remove(x)
+        return (f"    last message of an interview ({len(last)}): p50 {self.ms(0.5, last):.1f} ms, "
+                f"p99 {self.ms(0.99, last):.1f} ms; the other messages: p50 {self.ms(0.5, others):.1f} ms, "
+                f"p99 {self.ms(0.99, others):.1f} ms")
 
     def cpu_ms(self, part: str) -> float:
         """CPU milliseconds per message spent by ``part`` (server, database, client) during the run."""
@@ -188,7 +202,7 @@ class Run:
         return (f"{self.name}: {self.requests} requests in {self.seconds:.1f} s → {self.rps:,.0f} msg/s; "
                 f"p50 {self.ms(0.5):.1f} ms, p95 {self.ms(0.95):.1f} ms, p99 {self.ms(0.99):.1f} ms, "
                 f"max {self.ms(1.0):.0f} ms; errors {sum(self.errors.values())} {dict(self.errors) or ''}"
-                + (f"\n    CPU ms/message: {cpu}" if cpu else ""))
+                + (f"\n    CPU ms/message: {cpu}" if cpu else "") + "\n" + self.split())
 
 
 def respondents(count: int, prefix: str) -> list[Respondent]:

@@ -8,7 +8,8 @@ log's rows were an executemany): on the web worker's path this was a fifth of a 
 (docs/performance.md). The answers and the log's rows travel as one JSON array each
 (``json_to_recordset``), so the statement's shape does not depend on how many there are and its
 compiled form and server-side prepared statement are reused. Other databases (SQLite) run the
-same writes as separate statements, in the same order.
+same writes as separate statements, in the same order (on sqlite3's cursor, through
+``DirectStatement`` as well).
 
 Either way the statement's outcome is the turn's: a redelivered message fails on the log's unique
 key (IntegrityError, the whole transaction rolls back), and a contact changed since it was read

@@ -176,6 +176,28 @@ def test_direct_statements_answer_like_core_on_both_databases(engine: Engine) ->
             CONTACT_BY_ADDRESS.execute(conn, {"b_address": "+570000000000"}).one()
 
 
+CONTACT_ROW = select(*(Contact.__table__.c[name] for name in ("id", "state", "created_at", "opted_out"))).where(
+    Contact.__table__.c.address == bindparam("b_address"))
+SET_VERSION = db.DirectStatement(Contact.__table__.update().where(Contact.__table__.c.address == bindparam("b_address"))
+                                 .values(state_version=bindparam("b_version")))
+
+
+def test_direct_statements_convert_columns_and_join_the_transaction_as_core_does(engine: Engine) -> None:
+    """Dates, booleans and JSON come back as Core gives them (SQLite stores them as text and
+    integers); a write run first on a plain connection is inside its transaction: rolled back, gone."""
+    with db.transaction(engine) as conn:
+        conn.execute(Contact.__table__.insert(), dict(channel="telegram", address="4242", state={"mode": "menu"},
+                                                      state_version=0, opted_out=True, created_at=NOW))
+        assert db.DirectStatement(CONTACT_ROW).execute(conn, {"b_address": "4242"}).one() == \
+            conn.execute(CONTACT_ROW, {"b_address": "4242"}).one()
+    with engine.connect() as conn:
+        assert SET_VERSION.execute(conn, {"b_address": "4242", "b_version": 7}).rowcount == 1
+        assert conn.in_transaction()
+        conn.rollback()
+    with engine.connect() as conn:
+        assert conn.execute(select(Contact.state_version).where(Contact.address == "4242")).scalar_one() == 0
+
+
 def test_direct_statement_errors_are_sqlalchemys_and_a_lost_connection_is_replaced(pg_engine: Engine) -> None:
     with db.transaction(pg_engine) as conn:
         conn.execute(Contact.__table__.insert(), dict(channel="whatsapp", address="+573001110001", state={},
