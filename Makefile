@@ -6,7 +6,7 @@ VENV   ?= .venv
 PORT   ?= 5000
 HOST   ?= 127.0.0.1
 BIN    := $(VENV)/bin
-# Coder models (issue 5): built from the codebooks and corpora in the repo when missing or stale.
+# Coder models (docs/coding.md): built from the codebooks and corpora in the repo when missing or stale.
 MODELS_DIR ?= $(or $(M360_MODELS_DIR),var/models)
 CODER_INPUTS := $(wildcard analysis/coding/codebooks/*.yaml analysis/coding/corpus/*.jsonl analysis/coding/*.py)
 

@@ -92,7 +92,7 @@ def responses_import(source: Path, skip_invalid: bool, questionnaire: str) -> No
 
     db.upgrade()
     try:
-        with db.session_factory().begin() as session:
+        with db.write_session(db.default_engine()) as session:
             result = importer.import_responses(session, source, skip_invalid=skip_invalid,
                                                questionnaire=questionnaire)
     except ValueError as exc:

@@ -1,4 +1,5 @@
-"""The responses export: one row per interview, one column per canonical question name (SPEC §2).
+"""The responses export: one row per interview, one column per canonical question name
+(surveys/questionnaires/monitoreo360.yaml).
 
 Identification columns come first (periodo, entidad_*, departamento, region, canal, estado, inicio,
 fin); multiple choices are ``;``-separated; every coded open question has a ``<name>__codes``

@@ -1,5 +1,5 @@
 """``m360 responses import``: interviews from a spreadsheet in the export format (one row per
-interview, SPEC canonical column names: what ``m360 responses export`` writes), e.g. the 2020
+interview, canonical column names: what ``m360 responses export`` writes), e.g. the 2020
 monitoreos kept in Excel.
 
 Every row is validated first (entity code, period, status, dates, every answer against its

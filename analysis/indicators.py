@@ -1,4 +1,4 @@
-"""The indicators of the informe de percepción (SPEC §3, the 22 charts of seed 001), computed
+"""The indicators of the informe de percepción (the 22 charts of the 2020 Monitoreo 360 informe), computed
 with pandas from the frame of :mod:`analysis.frame` (one row per completed interview).
 
 Rounding, everywhere: percentages to one decimal, means to two, half away from zero
@@ -12,7 +12,7 @@ has to be recomputed from rounded figures. Denominators:
   reviewed by a person; an answer may carry several codes, so the shares of a month can add up to
   more than 100 %); codings waiting for review are counted apart as ``pending``;
 - cumulative demand: theme *mentions* in question 5.1 (each interview may name several themes;
-  the shares add up to 100 %, as in seed 001's Gráfico 22); the share of interviews that named
+  the shares add up to 100 %, as in the 2020 informe's Gráfico 22); the share of interviews that named
   each theme is given too.
 """
 
@@ -64,7 +64,7 @@ def whole_percent(value: float | None) -> int | None:
 
 @dataclass(frozen=True)
 class Options:
-    """What the satisfaction score is (SPEC §3: configurable)."""
+    """What the satisfaction score is (configurable: surveys/scoring.py)."""
 
     score_questions: tuple[str, ...] = SCORE_QUESTIONS
     threshold: float = THRESHOLD
@@ -419,7 +419,7 @@ def cumulative_demand(frame: pd.DataFrame, labels: Labels, since: str, until: st
 
 
 def priority_list(scored: pd.DataFrame, tickets: pd.DataFrame, labels: Labels) -> list[dict[str, Any]]:
-    """Entidades que requieren atención prioritaria (SPEC §3): an interview of the cut insatisfecho,
+    """Entidades que requieren atención prioritaria: an interview of the cut insatisfecho,
     with a «No» in Bloque 4 or Mala/Muy mala on a Bloque 3 theme, or an open urgent ticket
     (``tickets``: entity rows with code, entity attributes and ``ticket``). Most reasons first,
     then the lowest score."""

@@ -10,7 +10,7 @@ transaction per turn — on a fresh SQLite file, and also through the pure engin
 one-worker run is always reported (the embedded default serves from one process, and SQLite
 writers queue on one lock whatever the number of processes).
 
-Targets (issue 2): ≥ 1,000 turns/s and p99 < 10 ms on the 2-core machine.
+Targets: ≥ 1,000 turns/s and p99 < 10 ms on the 2-core machine.
 """
 
 from __future__ import annotations

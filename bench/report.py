@@ -1,4 +1,4 @@
-"""Time to build a period's informe de percepción (issue 6: target < 2 s).
+"""Time to build a period's informe de percepción (target < 2 s).
 
 Generates synthetic interviews into a fresh SQLite file (every alcaldía of DIVIPOLA — 1,122 —
 interviewed every month of 2025, each with the whole Monitoreo 360 questionnaire answered), then

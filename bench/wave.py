@@ -1,4 +1,4 @@
-"""Time to create and queue a census wave of every municipality (issue 7).
+"""Time to create and queue a census wave of every municipality (docs/waves.md).
 
 On a fresh SQLite file with the 1,155 reference entities, a directory of 1,122 fake secretarios
 (one per alcaldía, half WhatsApp, half Telegram) is imported through ``bot.contacts``; then a census

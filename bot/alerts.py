@@ -1,4 +1,4 @@
-"""Demand alerts for the DER (SPEC §5; seed 004 L97–212).
+"""Demand alerts for the DER (docs/alerts.md).
 
 Rules (bot/alerts.yaml, each can be switched off and tuned):
 

@@ -58,7 +58,7 @@ def entities_load(csv_dir: Path | None, municipios: Path | None, scheme: str | N
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc
     db.upgrade()
-    with db.session_factory().begin() as session:
+    with db.write_session(db.default_engine()) as session:
         report = entities.load_entities(session, infos)
     click.echo(f"{len(infos)} entities: " + ", ".join(f"{k} {v}" for k, v in report.items()))
 
@@ -627,7 +627,7 @@ def invitations_create(entity_code: str, expires_days: int) -> None:
     from surveys.models import Entity, Invitation, utcnow
 
     db.upgrade()
-    with db.session_factory().begin() as session:
+    with db.write_session(db.default_engine()) as session:
         entity = session.get(Entity, entity_code)
         if entity is None:
             raise click.ClickException(f"unknown entity code {entity_code!r} (run `m360 entities load`?)")
@@ -723,7 +723,7 @@ def responses_group() -> None:
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="File to write (default: monitoreo360_<period>.<format>; '-' for stdout).")
 def responses_export(period: str, fmt: str, questionnaire: str, output: Path | None) -> None:
-    """One row per interview of the period, one column per question (SPEC canonical names)."""
+    """One row per interview of the period, one column per question (its canonical name)."""
     from analysis import export
     from analysis.periods import is_month
 
@@ -755,7 +755,7 @@ def interviews_expire() -> None:
 
     db.upgrade()
     now = utcnow()
-    with db.session_factory().begin() as session:
+    with db.write_session(db.default_engine()) as session:
         count = store.expire_stale(session, now - Settings().expiry, now)
     click.echo(f"{count} interviews expired")
 

@@ -1,4 +1,4 @@
-"""Business-day deadlines for mesa de ayuda tickets (SPEC §5).
+"""Business-day deadlines for mesa de ayuda tickets (docs/helpdesk.md).
 
 Terms follow Ley 1755 de 2015 (derecho de petición): 15 días hábiles in general, 10 for requests of
 documents and 30 for consultas. A día hábil is Monday to Friday and not a Colombian public holiday; the

@@ -1,5 +1,5 @@
-"""Periodic follow-up with the requester of an open ticket (seed 004: follow up "con cierta
-periodicidad … y hágales saber el estado de avance de cada actividad").
+"""Periodic follow-up with the requester of an open ticket (the CONPES 4091 implementation methodology,
+Actividad 4: follow up "con cierta periodicidad … y hágales saber el estado de avance de cada actividad").
 
 Every ``followup.every_business_days`` business days without news on a ticket (no change by the DER,
 no earlier follow-up), its requester gets its status, due date and enlace, with a button that

@@ -1,6 +1,6 @@
 """Other grupos de valor in the mesa de ayuda: entities outside DIVIPOLA's municipalities and
 departments — esquemas asociativos, instancias de participación, entidades nacionales, cooperantes
-(SPEC's entity kinds; the model's ``kind="otro"``).
+(the kinds of grupo de valor the DER serves; the model's ``kind="otro"``).
 
 They register in the chat (the registration's "OTRA", then what they are, their name and where
 their seat is) or are registered by the DER with a request that came by phone or e-mail. Each is an

@@ -1,4 +1,5 @@
-"""Mesa de ayuda: help requests as tracked tickets (SPEC §5; seed 004 L97–212, L343–346).
+"""Mesa de ayuda: help requests as tracked tickets (docs/helpdesk.md; the intake and follow-up of the CONPES 4091
+implementation methodology, Actividades 1 and 4).
 
 Tickets are created from the chat intake (``solicitud`` questionnaire), from an interview whose
 5.2 answer was "Sí", or by the DER for a request that came by phone, e-mail or in person (the API

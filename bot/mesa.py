@@ -1,5 +1,6 @@
-"""The mesa de ayuda's own numbers, as a service report (seed 003: the mesa de ayuda as a procedure;
-seed 004: follow up, ask how the service went): one dict (JSON-ready) that ``m360 tickets report``,
+"""The mesa de ayuda's own numbers, as a service report (the DNP's Modelo Integrado de Llegada a Territorio:
+the mesa de ayuda as a procedure; the CONPES 4091 implementation methodology: follow up, ask how the service
+went): one dict (JSON-ready) that ``m360 tickets report``,
 ``GET /api/v1/reports/mesa/<period>`` and the panel's "Informe mesa de ayuda" render (HTML and XLSX
 in analysis.mesa), so they show the same numbers.
 

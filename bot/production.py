@@ -1,4 +1,4 @@
-"""Production processes (issue 8): the web app under gunicorn with several workers, and one
+"""Production processes (docs/deploy.md): the web app under gunicorn with several workers, and one
 background worker process (``m360 worker``) for what the embedded ``m360 serve`` runs in threads.
 
 - ``m360 serve --production [--workers N] [--threads T]``: prepares the database once (migrations,
@@ -13,7 +13,7 @@ background worker process (``m360 worker``) for what the embedded ``m360 serve``
 
 Webhooks queue messages in the outbox in the same transaction as the turn that caused them; the
 worker polls for due rows every ``--interval`` second(s). Celery with a Redis broker will replace
-this worker later (issue 8); the task interface stays the outbox.
+this worker later; the task interface stays the outbox.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def prepare_once(url: str | None = None) -> None:
             try:
                 sessions = prepare(url)
                 questionnaires = store.QuestionnaireStore()
-                with sessions.begin() as session:
+                with db.write_session(sessions.kw["bind"]) as session:
                     for name in ("registro", Settings().questionnaire, "solicitud"):
                         questionnaires.ensure(session, schema.builtin(name))
                 sessions.kw["bind"].dispose()

@@ -1,5 +1,5 @@
-"""Results back to the entities (seed 002: "difícil acceso a los resultados", no "retroalimentación";
-seed 004, Actividad 4: "Publique y socialice el estado de avance").
+"""Results back to the entities (CONPES 4091 de 2022, diagnóstico: "difícil acceso a los resultados", no
+"retroalimentación"; its implementation methodology, Actividad 4: "Publique y socialice el estado de avance").
 
 - **Mis resultados** (menu option 4): the entity's ficha as short chat text — its score beside its
   region's and the country's, its best and worst aspects, the themes it asked for, its open tickets

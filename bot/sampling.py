@@ -1,6 +1,6 @@
-"""The monthly sample (seed 001: "una muestra aleatoria mensual de 52 entidades … representativa por
-regiones"): stratified by region, proportional allocation with at least one entity per region,
-reproducible from a seed. Pure: the frame comes in, the allocation and the draw go out.
+"""The monthly sample (the 2020 Monitoreo 360 informe de percepción: "una muestra aleatoria mensual de 52
+entidades … representativa por regiones"): stratified by region, proportional allocation with at least one
+entity per region, reproducible from a seed. Pure: the frame comes in, the allocation and the draw go out.
 
 - **Allocation.** Region r gets about ``n · N_r / N`` (its quota): first one each, then one at a time
   to the region furthest below its quota (largest remainder). Every region is represented and,

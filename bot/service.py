@@ -92,7 +92,7 @@ class ChatService:
         registration = schema.builtin("registro")
         interview = schema.builtin(self.settings.questionnaire)
         intake = schema.builtin("solicitud")
-        with sessions.begin() as session:
+        with db.write_session(self.engine) as session:  # the outbox and jobs may already be writing
             for q in (registration, interview, intake):
                 self.questionnaires.ensure(session, q)
             self.entities = entities or EntityIndex.from_session(session)

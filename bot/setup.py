@@ -18,7 +18,7 @@ def prepare(url: str | None = None) -> sessionmaker[Session]:
     url = url or db.database_url()
     db.upgrade(url)
     sessions = db.session_factory(db.make_engine(url))
-    with sessions.begin() as session:
+    with db.write_session(sessions.kw["bind"]) as session:
         if not session.scalar(select(func.count()).select_from(Entity)):
             report = entities.load_entities(session, entities.read_reference())
             log.info("reference entities loaded: %s", report)

@@ -1,6 +1,7 @@
-"""Demand themes (SPEC §4) as editable data, and the keyword classifier of the mesa de ayuda.
+"""Demand themes (the taxonomy of question 5.1 and of the mesa de ayuda) as editable data, and the keyword
+classifier of the mesa de ayuda.
 
-``bot/themes.yaml`` holds, for each theme in SPEC §4 order, its label (the interview's wording), a
+``bot/themes.yaml`` holds, for each theme in the taxonomy's order, its label (the interview's wording), a
 one-line description, the DNP dirección técnica responsible for routing and the keywords officials
 write in WhatsApp; plus the articulador(a) of each region of ``region_pnd_2018_2022``.
 

@@ -1,5 +1,6 @@
-"""Monthly waves (seed 001 L171–226; seed 003 L2788–2791): a questionnaire + a period + a sample of
-entities + a schedule, as one operation the DER can create, launch, follow and close.
+"""Monthly waves (the practice of the 2020 Monitoreo 360 informe de percepción; the DNP's Modelo Integrado de
+Llegada a Territorio adds: at least quarterly, only of those who consent): a questionnaire + a period + a
+sample of entities + a schedule, as one operation the DER can create, launch, follow and close.
 
 - ``create`` builds the frame (entities with a consenting, non-opted-out contact; the rest are
   listed as "sin contacto"), draws the stratified sample (bot.sampling) and stores frame, strata,

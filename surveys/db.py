@@ -106,12 +106,26 @@ def transaction(engine: Engine) -> Iterator[Connection]:
         return
     thread_lock, lock_file = _write_locks(path)
     with thread_lock:
+        if lock_file is None:  # no lock file where the database should be: connecting says why (503)
+            with _writer(engine).begin() as conn:
+                yield conn
+            return
         fcntl.flock(lock_file, fcntl.LOCK_EX)  # releases the GIL while it waits
         try:
             with _writer(engine).begin() as conn:
                 yield conn
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """An ORM session for a read-then-write unit of work, inside ``transaction`` (so on SQLite it
+    queues with the other writers instead of failing with "database is locked" when a background
+    job wrote between its read and its write)."""
+    with transaction(engine) as conn, Session(bind=conn, expire_on_commit=False) as session:
+        yield session
+        session.flush()
 
 
 def _sqlite_path(engine: Engine) -> str | None:
@@ -127,7 +141,10 @@ _locks_guard = threading.Lock()
 def _write_locks(path: str) -> tuple[threading.Lock, Any]:
     with _locks_guard:
         if path not in _locks:
-            _locks[path] = (threading.Lock(), open(f"{path}.lock", "a+b"))  # noqa: SIM115 - lives with the process
+            try:
+                _locks[path] = (threading.Lock(), open(f"{path}.lock", "a+b"))  # noqa: SIM115 - lives with the process
+            except OSError:  # the database's directory is missing or not one: nothing to lock yet
+                return threading.Lock(), None
         return _locks[path]
 
 

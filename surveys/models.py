@@ -277,7 +277,7 @@ class HelpRequest(Base):
     source: Mapped[str] = mapped_column(String(20), default="chat")  # chat | interview | api | panel
     interview_id: Mapped[int | None] = mapped_column(ForeignKey("interview.id"), unique=True)
     need: Mapped[str] = mapped_column(Text, default="")  # in the requester's words
-    themes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # theme ids (SPEC §4)
+    themes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # theme ids (bot/themes.yaml)
     support_type: Mapped[str | None] = mapped_column(String(30))  # informacion | capacitacion | …
     phase: Mapped[str | None] = mapped_column(String(30))  # planeacion | programacion | …
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)

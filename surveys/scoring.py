@@ -1,4 +1,5 @@
-"""The entity satisfaction score (SPEC §3; seed 001 L628–658): ONE definition, used by the DER
+"""The entity satisfaction score (the 2020 Monitoreo 360 informe de percepción, Gráfico 10: "Satisfecho vs
+Insatisfecho (Umbral 3,5/5,0)"): ONE definition, used by the DER
 alerts (bot.alerts, rule ``insatisfaccion``) and by the reports (analysis.indicators).
 
 The score is the mean of the 1–5 answers to ``puntaje_general`` (1.1) and the Bloque 2 aspects

@@ -1,6 +1,6 @@
 """The JSON API (/api/v1) through real HTTP requests to the Flask app on a real SQLite database:
 bearer tokens and roles, help requests with filters and changes, alerts and acknowledgement — and
-issue 4's end-to-end story: a municipality asks for help on Telegram, the DER is alerted on
+the mesa de ayuda's end-to-end story: a municipality asks for help on Telegram, the DER is alerted on
 (loopback) Telegram and a signed webhook, moves the ticket through the API, and the requester is
 told in the chat and asked to rate the service when it closes; the same request from the simulator
 is test data."""
@@ -249,7 +249,7 @@ def test_alerts_list_filters_and_acknowledgement(app: Flask, client: FlaskClient
     assert client.post(f"/api/v1/alerts/{urgent_id}/ack", json={"nota": "x"}, headers=der).status_code == 400
 
 
-# ------------------------------------------------------------------ the whole story (issue 4, "done when")
+# ------------------------------------------------------------------ the whole story, end to end
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """The panel in a real browser: headless Chromium (Debian's, /usr/bin/chromium) driven by Playwright
-against `m360`'s web app served on loopback, with the seed-001 data set imported, one answer
+against `m360`'s web app served on loopback, with the 2020 example data set imported, one answer
 waiting in the coding review queue and one help request (with its alert). Signs in, opens the
 summary and sees its charts, filters by region, corrects a code in the review queue, reads every
 panel page as an analyst would (no internal code such as ``en_gestion`` shown as text; one
@@ -92,7 +92,7 @@ def test_sign_in_summary_charts_and_region_filter(page: Any) -> None:
     sign_in(page)
     assert page.get_by_role("heading", name="Resumen del periodo").is_visible()
     charts = page.locator(".report svg")
-    assert charts.count() >= 5  # seed 001's charts, drawn
+    assert charts.count() >= 5  # the 2020 informe's charts, drawn
     box = charts.first.bounding_box()
     assert box is not None and box["width"] > 100 and box["height"] > 50  # rendered, not just present
     assert "noviembre de 2020" in page.locator("select[name=periodo] option:checked").inner_text()

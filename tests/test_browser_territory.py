@@ -37,7 +37,7 @@ NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # Tuesday, 10:00 in Bogotá
 
 @pytest.fixture(scope="module")
 def server(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any]]:
-    """The app on a loopback port with the seed-001 data set, a directory of enlaces, a grupo de valor
+    """The app on a loopback port with the 2020 example data set, a directory of enlaces, a grupo de valor
     waiting for validation and a closed wave with one completed interview."""
     from werkzeug.serving import make_server
 

@@ -1,4 +1,4 @@
-"""Faults under load, with the production processes as real subprocesses (issue 8):
+"""Faults under load, with the production processes as real subprocesses (docs/deploy.md):
 
 - the web server (gunicorn master and workers) and the background worker (``m360 worker``) are
   killed with SIGKILL in the middle of a load of interviews and started again: every message the

@@ -251,7 +251,7 @@ def test_ticket_change_is_told_to_the_requester(app: Flask) -> None:
     assert any(code in t and "Le escribe Marta." in t for t in told)
 
 
-# ------------------------------------------------------------------ results (seed-001 data set)
+# ------------------------------------------------------------------ results (2020 example data set)
 
 
 SEED = Path(__file__).parent / "data" / "seed001"

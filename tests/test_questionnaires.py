@@ -1,4 +1,4 @@
-"""The shipped questionnaires: they load, keep SPEC §2's canonical names and stored values, and stay tidy."""
+"""The shipped questionnaires: they load, keep the canonical names and stored values, and stay tidy."""
 
 from __future__ import annotations
 
@@ -18,13 +18,13 @@ SCALE = ("muy_mala", "mala", "regular", "buena", "excelente", "no_aplica")  # nu
 YES_NO = ("si", "no")
 YES_NO_PARTIAL = ("si", "no", "parcialmente")
 CARGO = ("secretario", "jefe", "otro")
-THEMES = (  # SPEC §4, in this order
+THEMES = (  # the theme taxonomy (bot/themes.yaml), in this order
     "formulacion_pdt", "plan_indicativo", "armonizacion_presupuestal", "planeacion_financiera", "seguimiento_pdt",
     "proyectos", "rendicion_cuentas", "agendas_regionales", "ordenamiento_territorial", "gobierno_abierto",
     "conectividad_digital", "otro",
 )
 
-# SPEC §2, in interview order: (name, type, stored values or None for free text).
+# The Monitoreo 360 interview, in interview order: (name, type, stored values or None for free text).
 MONITOREO360: list[tuple[str, QType, tuple[str, ...] | None]] = [
     ("consentimiento", QType.CONSENT, YES_NO),
     ("entidad", QType.ENTITY, None),
@@ -52,7 +52,7 @@ MONITOREO360: list[tuple[str, QType, tuple[str, ...] | None]] = [
     ("sugerencias", QType.TEXT, None),
 ]
 
-# Seed 001's verbatim Bloque 4 and 5.1 questions (SPEC §2 [V]).
+# The Bloque 4 and 5.1 questions as the 2020 Monitoreo 360 informe de percepción words them (Gráficos 16, 18, 20, 22).
 VERBATIM = {
     "contribuye_articulacion":
         "¿La Asistencia técnica contribuye a la articulación de instrumentos de planeación territorial?",

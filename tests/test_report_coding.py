@@ -220,7 +220,7 @@ def test_a_forced_guess_always_waits_for_review(tmp_path: Path) -> None:
 
 @pytest.fixture
 def fourth_quarter(sessions: sessionmaker[Session], tmp_path: Path) -> sessionmaker[Session]:
-    """2020-Q4 with interviews in October and November only (as seed 001's waves); every answer of
+    """2020-Q4 with interviews in October and November only (as in the 2020 informe's waves); every answer of
     «¿por qué?» (articulación) coded and decided."""
     codes = entity_codes(sessions, 6)
     rows = [dict(periodo=period, entidad_codigo=code, puntaje_general=4, contribuye_articulacion="si",

@@ -1,7 +1,7 @@
-"""Issue 6's «done when», as a new user would do it: the seed 001 data set (four monthly waves,
+"""The results, as a new user would get them: the 2020 example data set (four monthly waves,
 agosto–noviembre de 2020, built by tests/data/seed001/build.py) is imported with
 ``m360 responses import``, and the informe (``m360 report`` JSON, HTML, XLSX) and the API
-(``GET /api/v1/reports/<period>``) reproduce the figures seed 001 publishes (SPEC §3):
+(``GET /api/v1/reports/<period>``) reproduce the figures the 2020 Monitoreo 360 informe de percepción publishes:
 
 - insatisfechos per 100 completed interviews: 11, 0, 7, 7 (agosto–noviembre);
 - Plan Indicativo «excelente»: 35 % (septiembre), 40 % (octubre), 48 % (noviembre);

@@ -24,8 +24,8 @@ from bot.themes import (
 ROOT = Path(__file__).resolve().parent.parent
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "theme_cases.yaml").read_text(encoding="utf-8"))
 
-# SPEC §4, in this order.
-SPEC_IDS = (
+# The theme taxonomy, in this order.
+THEME_IDS = (
     "formulacion_pdt", "plan_indicativo", "armonizacion_presupuestal", "planeacion_financiera", "seguimiento_pdt",
     "proyectos", "rendicion_cuentas", "agendas_regionales", "ordenamiento_territorial", "gobierno_abierto",
     "conectividad_digital", "otro",
@@ -40,8 +40,8 @@ def classifier() -> KeywordClassifier:
 # ---------------------------------------------------------------- taxonomy data
 
 
-def test_ids_are_spec_section_4_in_order() -> None:
-    assert load_taxonomy().ids == SPEC_IDS
+def test_ids_are_the_taxonomy_in_order() -> None:
+    assert load_taxonomy().ids == THEME_IDS
 
 
 def test_labels_match_the_interview_list() -> None:
@@ -134,7 +134,7 @@ def test_cases_cover_every_theme() -> None:
     covered: dict[str, int] = {}
     for case in CASES["cases"]:
         covered[case["first"]] = covered.get(case["first"], 0) + 1
-    assert all(covered.get(theme_id, 0) >= 3 for theme_id in SPEC_IDS), covered
+    assert all(covered.get(theme_id, 0) >= 3 for theme_id in THEME_IDS), covered
 
 
 @pytest.mark.parametrize("case", CASES["cases"], ids=lambda c: c["text"][:40])

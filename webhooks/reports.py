@@ -1,4 +1,4 @@
-"""The results API: the informe de percepción as JSON and the export rows (issue 6).
+"""The results API: the informe de percepción as JSON and the export rows (docs/reports.md).
 
 - ``GET /api/v1/reports/<period>``: the report dict of :func:`analysis.report.build_report`;
   ``period`` is YYYY-MM, YYYY-Qn or YYYY; query parameters ``region``, ``department``, ``kind``

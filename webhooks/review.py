@@ -1,4 +1,4 @@
-"""The review queue of coded open answers (issue 5), under ``/api/v1``:
+"""The review queue of coded open answers (docs/coding.md), under ``/api/v1``:
 
 - ``GET /api/v1/review-queue?codebook=&limit=`` — answers the coder was not confident about, least
   confident first (roles analyst, der, admin);

@@ -1,4 +1,4 @@
-"""Panel pages of the results: the period's summary (seed 001's charts, with filters), the priority
+"""Panel pages of the results: the period's summary (the 2020 informe's charts, with filters), the priority
 entities on a map, open answers by category with drill-down, the coding review queue, and
 downloads. The figures come from analysis.report.build_report, the same dict the informe, its
 XLSX and the API render, so the panel never disagrees with a downloaded report."""

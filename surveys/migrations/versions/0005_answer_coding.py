@@ -1,4 +1,4 @@
-"""answer coding (issue 5: open answers coded into categories, review and audit)
+"""answer coding (open answers coded into categories, review and audit)
 
 Revision ID: 0005
 Revises: 0004

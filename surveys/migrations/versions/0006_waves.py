@@ -1,4 +1,4 @@
-"""waves (issue 7: monthly waves — sample, invitations, reminders, schedules)
+"""waves (monthly waves — sample, invitations, reminders, schedules)
 
 Revision ID: 0006
 Revises: 0005

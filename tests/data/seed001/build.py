@@ -1,6 +1,6 @@
-"""Builds the seed 001 data set: four monthly waves of Monitoreo 360 (agosto–noviembre de 2020,
-the months of seed 001's report) in the export format, one CSV per month, so that the report
-reproduces the figures seed 001 publishes (SPEC §3):
+"""Builds the 2020 example data set: four monthly waves of Monitoreo 360 (agosto–noviembre de 2020, the
+months of the 2020 Monitoreo 360 informe de percepción) in the export format, one CSV per month, so that the
+report reproduces the figures that informe publishes:
 
 - insatisfechos (entity score < 3,5) per 100 completed interviews: 11, 0, 7, 7
   (6 of 53, 0 of 52, 4 of 54, 4 of 54 → 11,3 / 0,0 / 7,4 / 7,4 %);
@@ -13,7 +13,7 @@ reproduces the figures seed 001 publishes (SPEC §3):
 
 Everything else (which entities, the other ratings, the texts) is drawn from a seeded random
 generator, so the files are reproducible: ``python tests/data/seed001/build.py`` rewrites them
-identically. The year is 2020, seed 001's; the sample of 52–54 entities a month is drawn from
+identically. The year is 2020, the informe's; the sample of 52–54 entities a month is drawn from
 DIVIPOLA (mostly alcaldías, a few gobernaciones).
 """
 
