@@ -26,6 +26,8 @@ PostgreSQL server.
 - Afterwards, the database must hold every acknowledged message exactly once (``lost`` and
   ``duplicated`` count the differences; the ceiling is checked the same way) and every
   conversation that got its closing reply must be a complete interview with all its answers.
+- Latency: p50/p95/p99 of every message, and apart those of an interview's last message (it opens
+  the ticket and raises the alerts: several normal turns' work) and of the others.
 - CPU per message (Linux /proc): the server (gunicorn, its web workers, the coder beside them),
   the web workers alone, PostgreSQL (the postmaster and its backends) and this load generator.
   ``--profile DIR`` records the web workers with py-spy and prints where their CPU goes

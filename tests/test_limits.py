@@ -116,7 +116,8 @@ def test_delivery_reports_are_limited_per_address_apart_from_the_senders(db_url:
     assert [report().status_code for _ in range(3)] == [204, 204, 204]
     refused = report()
     assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
-    unsigned = client.post("/webhooks/twilio/status", data={"MessageSid": f"SM{uuid.uuid4().hex}", "MessageStatus": "sent"})
+    unsigned = client.post("/webhooks/twilio/status",
+                           data={"MessageSid": f"SM{uuid.uuid4().hex}", "MessageStatus": "sent"})
     assert unsigned.status_code == 403  # not counted: only authenticated reports use the budget
     assert [whatsapp(app, "+573001112233") for _ in range(3)] == [200, 200, 429]
     assert whatsapp(app, "+573005556677") == 200
