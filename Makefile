@@ -10,7 +10,7 @@ BIN    := $(VENV)/bin
 MODELS_DIR ?= $(or $(M360_MODELS_DIR),var/models)
 CODER_INPUTS := $(wildcard analysis/coding/codebooks/*.yaml analysis/coding/corpus/*.jsonl analysis/coding/*.py)
 
-.PHONY: install models run test lint bench clean
+.PHONY: install models run test test-fast lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python >= 3.11 is required (set PYTHON=...)")'
@@ -35,8 +35,13 @@ run: install models
 test: install models
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The fast loop while working: parsing, engine, conversation cases, themes, deadlines, channel text.
+test-fast: install
+	$(BIN)/python -m pytest -m fast $(PYTEST_ARGS)
+
 lint: install
 	$(BIN)/ruff check bot surveys webhooks analysis tests bench
+	$(BIN)/lint-imports
 
 bench: install models
 	$(BIN)/python bench/engine.py --quick

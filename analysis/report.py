@@ -25,10 +25,10 @@ from sqlalchemy.orm import Session
 from analysis import frame as frames
 from analysis import indicators as ind
 from analysis.periods import Period, month_label, parse
-from bot import helpdesk
 from surveys.entities import display_name
 from surveys.models import Answer, Entity, HelpRequest, Interview
 from surveys.store import real_channel
+from surveys.tickets import OPEN
 
 REQUESTS = HelpRequest.__table__
 ENTITIES = Entity.__table__
@@ -51,7 +51,7 @@ def urgent_tickets(conn: Connection, until: str | None = None, include_test: boo
                     ENTITIES.c.dept_name.label("departamento"), ENTITIES.c.dept_code, ENTITIES.c.region,
                     ENTITIES.c.pdet, ENTITIES.c.lat, ENTITIES.c.lon)
              .join(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
-             .where(REQUESTS.c.urgent.is_(True), REQUESTS.c.status.in_(helpdesk.OPEN))
+             .where(REQUESTS.c.urgent.is_(True), REQUESTS.c.status.in_(OPEN))
              .order_by(REQUESTS.c.created_at))
     if not include_test:
         query = query.where(real_channel(REQUESTS.c.channel))
@@ -242,7 +242,7 @@ def _entity_themes(conn: Connection, code: str, months: Iterable[str], labels: i
 
 def _open_tickets(conn: Connection, code: str, labels: ind.Labels) -> list[dict[str, Any]]:
     rows = conn.execute(select(REQUESTS.c.code, REQUESTS.c.status, REQUESTS.c.themes, REQUESTS.c.due_date)
-                        .where(REQUESTS.c.entity_code == code, REQUESTS.c.status.in_(helpdesk.OPEN))
+                        .where(REQUESTS.c.entity_code == code, REQUESTS.c.status.in_(OPEN))
                         .order_by(REQUESTS.c.created_at))
     return [{"code": r.code, "status": r.status, "due_date": r.due_date,
              "themes": [labels.choice(ind.DEMAND_QUESTION, t) for t in r.themes or ()]} for r in rows]

@@ -293,9 +293,9 @@ def serve(kind: str, database: str, server: str, workers: int, threads: int) -> 
 # The coder beside gunicorn (what `m360 worker` runs for it); exits with its parent (stdin closed).
 CODER_PROCESS = """
 import sys, threading, os
-from analysis.coding.deferred import AnswerCodingJob, CodingWorker
+from bot.coding_worker import CodingWorker, interview_coding_job
 from surveys import db
-CodingWorker(AnswerCodingJob.for_interview(db.make_engine(sys.argv[1])), interval=0.5).start()
+CodingWorker(interview_coding_job(db.make_engine(sys.argv[1])), interval=0.5).start()
 sys.stdin.buffer.read()
 os._exit(0)
 """

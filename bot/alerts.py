@@ -444,6 +444,40 @@ def acknowledge(conn: Connection, alert_id: int, *, actor: str, now: datetime, n
     return conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one_or_none()
 
 
+@dataclass(frozen=True)
+class AlertFilter:
+    """Which alerts a list shows: the API's and the panel's parameters read into one filter. None
+    means "any"."""
+
+    status: str | None = None
+    rule: str | None = None
+    severity: str | None = None
+    region: str | None = None
+    entity: str | None = None
+    since: datetime | None = None
+    scope_entities: tuple[str, ...] | None = None  # an enlace's scope: its entities' alerts …
+    scope_regions: tuple[str, ...] = ()  # … and its regions'
+    include_test: bool = False  # alerts of simulator conversations (test data)
+
+
+def alert_query(wanted: AlertFilter) -> Any:
+    """The SELECT of the alerts ``wanted`` selects, newest first."""
+    query = select(ALERTS).order_by(ALERTS.c.created_at.desc(), ALERTS.c.id.desc())
+    if not wanted.include_test:
+        query = query.where(ALERTS.c.test.is_(False))
+    for column, value in ((ALERTS.c.status, wanted.status), (ALERTS.c.rule, wanted.rule),
+                          (ALERTS.c.severity, wanted.severity), (ALERTS.c.region, wanted.region),
+                          (ALERTS.c.entity_code, wanted.entity)):
+        if value is not None:
+            query = query.where(column == value)
+    if wanted.since is not None:
+        query = query.where(ALERTS.c.created_at >= wanted.since)
+    if wanted.scope_entities is not None:
+        query = query.where(ALERTS.c.entity_code.in_(sorted(wanted.scope_entities))
+                            | ALERTS.c.region.in_(sorted(wanted.scope_regions)))
+    return query
+
+
 def as_json(conn: Connection, alert: Any) -> dict[str, Any]:
     """The alert as the API and the outgoing webhook show it."""
     ticket = None

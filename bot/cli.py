@@ -478,7 +478,7 @@ def users_group() -> None:
 
 def _read_password(label: str, from_stdin: bool) -> str:
     """One line of stdin, or asked twice without echo."""
-    from webhooks.auth import MIN_PASSWORD
+    from bot.accounts import MIN_PASSWORD
 
     if from_stdin or not sys.stdin.isatty():  # a script, CI, a container: the first line of stdin
         password = sys.stdin.readline().rstrip("\n")
@@ -501,7 +501,7 @@ def users_create(username: str, role: str, name: str, password_stdin: bool) -> N
     """Create a panel account. The password is asked twice at a terminal; without one (a script,
     CI, a container) it is read from the first line of stdin:
     printf '%s\n' 'una-clave-larga' | m360 users create --username ana --role admin --password-stdin"""
-    from webhooks.auth import create_user
+    from bot.accounts import create_user
 
     password = _read_password("Password", password_stdin)
     db.upgrade()
@@ -518,7 +518,7 @@ def users_create(username: str, role: str, name: str, password_stdin: bool) -> N
 @click.option("--password-stdin", is_flag=True, help="Read the new password from stdin instead of prompting.")
 def users_password(username: str, password_stdin: bool) -> None:
     """Set an account's password; every panel session it has ends (signed out everywhere)."""
-    from webhooks.auth import change_password
+    from bot.accounts import change_password
 
     password = _read_password("New password", password_stdin)
     db.upgrade()
@@ -552,7 +552,7 @@ def users_list() -> None:
 @click.argument("username")
 def users_disable(username: str) -> None:
     """Disable an account (its panel sessions end at once)."""
-    from webhooks.auth import disable_user
+    from bot.accounts import disable_user
 
     db.upgrade()
     with db.transaction(db.default_engine()) as conn:
@@ -572,7 +572,7 @@ def tokens_group() -> None:
               help="Who or what uses it (shown in audit trails).")
 def tokens_create(role: str, name: str) -> None:
     """Create a token and print it once (only its hash is stored)."""
-    from webhooks.auth import create_token
+    from bot.accounts import create_token
 
     db.upgrade()
     with db.transaction(db.default_engine()) as conn:
@@ -603,7 +603,7 @@ def tokens_list() -> None:
 @click.argument("token_id", type=int)
 def tokens_revoke(token_id: int) -> None:
     """Revoke a token by its id (see `m360 tokens list`)."""
-    from webhooks.auth import revoke_token
+    from bot.accounts import revoke_token
 
     db.upgrade()
     with db.transaction(db.default_engine()) as conn:
@@ -650,9 +650,9 @@ def telegram_group() -> None:
 def telegram_poll(timeout: int) -> None:
     """Receive updates by long polling (getUpdates) instead of a webhook; same engine, replies through
     the outbox. Deletes a configured webhook first, as Telegram requires."""
-    from analysis.coding.deferred import AnswerCodingJob, CodingWorker
     from bot.channels.telegram_api import TelegramProvider
     from bot.channels.telegram_poll import Poller
+    from bot.coding_worker import CodingWorker, interview_coding_job
     from bot.outbox import OutboxWorker, Sender
     from bot.service import ChatService
     from bot.setup import prepare
@@ -661,7 +661,7 @@ def telegram_poll(timeout: int) -> None:
     if provider is None:
         raise click.ClickException("set TELEGRAM_BOT_TOKEN")
     sessions = prepare()
-    coder = CodingWorker(AnswerCodingJob.for_interview(sessions.kw["bind"])).start()
+    coder = CodingWorker(interview_coding_job(sessions.kw["bind"])).start()
     service = ChatService(sessions, on_coded_answer=coder.notify)
     worker = OutboxWorker(Sender(sessions.kw["bind"], {"telegram": provider})).start()
     click.echo("polling Telegram for updates (Ctrl-C to stop)")
@@ -678,13 +678,13 @@ def telegram_poll(timeout: int) -> None:
 @click.option("--address", help="Contact id on the console channel (default: a new contact each run).")
 def chat(address: str | None) -> None:
     """Chat with the bot in the terminal; reads one message per line from stdin, so it can be scripted."""
-    from analysis.coding.deferred import AnswerCodingJob
+    from bot.coding_worker import interview_coding_job
     from bot.service import ChatService
     from bot.setup import prepare
     from surveys.messages import Inbound
 
     sessions = prepare()
-    coding = AnswerCodingJob.for_interview(sessions.kw["bind"])
+    coding = interview_coding_job(sessions.kw["bind"])
     service = ChatService(sessions, on_coded_answer=coding.run_once)  # no thread here: coded before the reply
     address = address or f"consola-{secrets.token_hex(4)}"
     interactive = sys.stdin.isatty()

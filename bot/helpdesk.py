@@ -35,6 +35,7 @@ from surveys import formats, store
 from surveys.messages import is_test_channel
 from surveys.models import Contact, Entity, HelpRequest, HelpRequestEvent
 from surveys.texts import texts
+from surveys.tickets import OPEN, STATUSES, TRANSITIONS
 
 if TYPE_CHECKING:
     from bot.alerts import Alerts
@@ -50,17 +51,6 @@ SYSTEM = "sistema"  # the actor of what the product does on its own (default ass
 ORIGINS = {"telefono": "Teléfono", "correo": "Correo electrónico", "presencial": "Presencial",
            "oficio": "Oficio o carta"}
 CONTINUITY = ("puntual", "continua")
-
-STATUSES = ("nueva", "asignada", "en_gestion", "respondida", "cerrada", "remitida")
-OPEN = ("nueva", "asignada", "en_gestion")  # the DER still owes an answer: these can be overdue
-TRANSITIONS: dict[str, frozenset[str]] = {
-    "nueva": frozenset({"asignada", "en_gestion", "remitida", "cerrada"}),
-    "asignada": frozenset({"en_gestion", "respondida", "remitida", "cerrada"}),
-    "en_gestion": frozenset({"asignada", "respondida", "remitida"}),
-    "respondida": frozenset({"en_gestion", "cerrada"}),  # reopened when the answer did not solve it
-    "cerrada": frozenset(),
-    "remitida": frozenset(),
-}
 
 
 class InvalidTransition(ValueError):
@@ -366,6 +356,46 @@ def by_code(conn: Connection, code: str, entity_code: str | None = None,
     note = conn.execute(select(EVENTS.c.note).where(EVENTS.c.request_id == ticket.id, EVENTS.c.note.is_not(None))
                         .order_by(EVENTS.c.id.desc()).limit(1)).scalar_one_or_none()
     return ticket, note
+
+
+@dataclass(frozen=True)
+class TicketFilter:
+    """Which tickets a list shows: the API's and the panel's parameters read into one filter, so the
+    two lists cannot disagree. None means "any"."""
+
+    statuses: tuple[str, ...] | None = None
+    entity: str | None = None
+    entities: tuple[str, ...] | None = None  # an enlace's scope (bot.staff.scope)
+    region: str | None = None
+    enlace: int | None = None  # the staff id the ticket is assigned to
+    on_hold: bool | None = None
+    overdue: bool | None = None
+    theme: str | None = None
+    include_test: bool = False  # tickets of simulator conversations (test data)
+
+
+def find_tickets(conn: Connection, wanted: TicketFilter, today: str) -> list[Any]:
+    """The tickets ``wanted`` selects, newest first (``today``: the local ISO date, for overdue)."""
+    query = (select(REQUESTS).outerjoin(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
+             .order_by(REQUESTS.c.created_at.desc(), REQUESTS.c.id.desc()))
+    if not wanted.include_test:
+        query = query.where(store.real_channel(REQUESTS.c.channel))
+    if wanted.statuses is not None:
+        query = query.where(REQUESTS.c.status.in_(wanted.statuses))
+    if wanted.entity is not None:
+        query = query.where(REQUESTS.c.entity_code == wanted.entity)
+    if wanted.entities is not None:
+        query = query.where(REQUESTS.c.entity_code.in_(sorted(wanted.entities)))
+    if wanted.region is not None:
+        query = query.where(ENTITIES.c.region == wanted.region)
+    if wanted.enlace is not None:
+        query = query.where(REQUESTS.c.staff_id == wanted.enlace)
+    if wanted.on_hold is not None:
+        query = query.where(REQUESTS.c.on_hold.is_(wanted.on_hold))
+    # Themes are a JSON list and overdue needs today: both filtered here, the same on SQLite and PostgreSQL.
+    return [row for row in conn.execute(query)
+            if (wanted.theme is None or wanted.theme in (row.themes or ()))
+            and (wanted.overdue is None or is_overdue(row, today) == wanted.overdue)]
 
 
 def is_overdue(ticket: Any, today: str) -> bool:

@@ -59,11 +59,6 @@ def prepare_once(url: str | None = None) -> None:
         lock_engine.dispose()
 
 
-def web_app() -> Any:
-    """The Flask app for a web worker (``webhooks.wsgi:app``): no background threads, no migrations."""
-    from webhooks.app import create_app
-
-    return create_app(prepare_database=False, outbox_worker=False, M360_PRODUCTION=True)
 
 
 def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: int = 30) -> dict[str, Any]:
@@ -83,12 +78,17 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: 
     }
 
 
-def run_gunicorn(options: dict[str, Any], load: Callable[[], Any] = web_app) -> None:
-    """gunicorn in this process (the master), calling ``load`` (``web_app``) in each forked worker."""
+WSGI_APP = "webhooks.wsgi:app"  # what each web worker serves, named as `gunicorn webhooks.wsgi:app` names it
+
+
+def run_gunicorn(options: dict[str, Any], load: Callable[[], Any] | None = None) -> None:
+    """gunicorn in this process (the master); each forked worker calls ``load`` or imports ``WSGI_APP``."""
     try:
         from gunicorn.app.base import BaseApplication
+        from gunicorn.util import import_app
     except ImportError as exc:
         raise SystemExit("gunicorn is not installed: pip install 'monitoreo360[production]'") from exc
+    factory = load if load is not None else lambda: import_app(WSGI_APP)
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
@@ -98,7 +98,7 @@ def run_gunicorn(options: dict[str, Any], load: Callable[[], Any] = web_app) -> 
                     self.cfg.set(key, value)
 
         def load(self) -> Any:
-            app = load()
+            app = factory()
             warm_up()
             return app
 
@@ -109,7 +109,7 @@ def warm_up() -> None:
     """In a web worker, before it takes requests: the theme coder's model (spaCy and its tables,
     about a second of CPU holding the GIL) is loaded now, not by the first help request, which
     would stall every thread of the worker with it (bench/load.py: a p99 of 200 ms at 180 msg/s)."""
-    from analysis.coding.themes import theme_classifier
+    from bot.theme_model import theme_classifier
 
     theme_classifier().classify("necesitamos apoyo técnico para formular el plan de desarrollo del municipio")
 
@@ -132,8 +132,8 @@ class BackgroundWorker:
 
     def __init__(self, engine: Any, providers: dict[str, Any], *, interval: float = 1.0,
                  alert_interval: float = 300.0, wave_interval: float = 60.0, coder_interval: float = 5.0):
-        from analysis.coding.deferred import AnswerCodingJob, CodingWorker
         from bot.alerts import AlertMonitor
+        from bot.coding_worker import CodingWorker, interview_coding_job
         from bot.followup import FollowUps
         from bot.outbox import OutboxWorker, Sender
         from bot.privacy import RetentionSweeper
@@ -143,7 +143,7 @@ class BackgroundWorker:
         self.alerts = AlertMonitor(engine, interval=alert_interval, on_queued=self.outbox.notify)
         self.waves = WaveScheduler(engine, interval=wave_interval, on_queued=self.outbox.notify)
         # The web workers only store answers; this codes them (every few seconds, in batches).
-        self.coder = CodingWorker(AnswerCodingJob.for_interview(engine), interval=coder_interval)
+        self.coder = CodingWorker(interview_coding_job(engine), interval=coder_interval)
         self.retention = RetentionSweeper(engine)  # personal data past M360_RETENTION_DAYS
         self.followups = FollowUps(engine, on_queued=self.outbox.notify)  # requesters of open tickets
 

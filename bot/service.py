@@ -21,7 +21,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from analysis.coding.themes import theme_classifier
 from bot import grupos, helpdesk, privacy, prompts, results, waves
 from bot.alerts import Alerts
 from bot.config import Settings
@@ -46,6 +45,7 @@ from bot.conversation import (
     Turn,
     WaveJoined,
 )
+from bot.theme_model import theme_classifier
 from bot.themes import KeywordClassifier, load_taxonomy, theme_labels
 from surveys import db, formats, schema, store, turn_writes
 from surveys.engine import AnswerCleared, AnswerSet, Finished

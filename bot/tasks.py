@@ -72,8 +72,8 @@ def make_celery(broker: str | None = None) -> Celery:
 def _context() -> dict[str, Any]:
     """Built once per worker process (after Celery forks it): the same job objects the threads of
     ``m360 worker`` run, here called one round at a time."""
-    from analysis.coding.deferred import AnswerCodingJob
     from bot.alerts import AlertMonitor
+    from bot.coding_worker import interview_coding_job
     from bot.followup import FollowUps
     from bot.outbox import Sender
     from bot.privacy import RetentionSweeper
@@ -82,7 +82,7 @@ def _context() -> dict[str, Any]:
     from surveys import db
 
     engine = db.default_engine()
-    return {"sender": Sender(engine, for_sending(engine)), "coder": AnswerCodingJob.for_interview(engine),
+    return {"sender": Sender(engine, for_sending(engine)), "coder": interview_coding_job(engine),
             "alerts": AlertMonitor(engine, on_queued=send_outbox),
             "waves": WaveScheduler(engine, on_queued=send_outbox), "retention": RetentionSweeper(engine),
             "followups": FollowUps(engine, on_queued=send_outbox)}

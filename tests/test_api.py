@@ -19,6 +19,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from bot import deadlines, helpdesk
+from bot.accounts import create_token
 from bot.alerts import Alerts
 from bot.service import ChatService
 from surveys import db
@@ -29,7 +30,6 @@ from tests.test_cli import m360
 from tests.test_conversation import register
 from tests.test_web import HISTORY, WebChat
 from webhooks.app import create_app
-from webhooks.auth import create_token
 
 ADMIN = "admin-bootstrap-token"
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
@@ -106,7 +106,7 @@ def test_tokens_are_stored_hashed_and_can_be_revoked(app: Flask, client: FlaskCl
     assert client.get("/api/v1/alerts", headers=headers).status_code == 200
     with engine_of(app).connect() as conn:
         assert conn.execute(select(ApiToken.last_used_at)).scalar_one() is not None
-    from webhooks.auth import revoke_token
+    from bot.accounts import revoke_token
 
     with db.transaction(engine_of(app)) as conn:
         assert revoke_token(conn, row.id) and not revoke_token(conn, row.id)

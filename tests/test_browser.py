@@ -22,11 +22,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.accounts import create_user
 from surveys import db
 from surveys.models import Answer, AnswerCoding, AnswerCodingEvent, utcnow
 from tests.conftest import CHROMIUM
 from webhooks.app import create_app
-from webhooks.auth import create_user
 
 pytest.importorskip("playwright.sync_api", reason="playwright is installed with the test extras")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's)")

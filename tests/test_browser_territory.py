@@ -22,13 +22,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot import grupos, helpdesk, staff, waves
+from bot.accounts import create_user
 from bot.alerts import Alerts
 from surveys import db
 from surveys.models import Contact, HelpRequest, HelpRequestEvent, OutboxMessage
 from tests.conftest import CHROMIUM
 from tests.test_browser import SEED
 from webhooks.app import create_app
-from webhooks.auth import create_user
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's)")
 PASSWORD = "clave-del-navegador-2"

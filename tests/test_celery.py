@@ -20,6 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import helpdesk, outbox
+from bot.accounts import create_token
 from bot.alerts import Alerts
 from bot.service import ChatService
 from surveys import db
@@ -30,7 +31,6 @@ from tests.fakes import FakeTelegram
 from tests.redisserver import RedisServer
 from tests.test_conversation import INTERVIEW, register, start_interview
 from webhooks.app import create_app
-from webhooks.auth import create_token
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)

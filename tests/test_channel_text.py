@@ -8,6 +8,7 @@ import html
 import re
 from html.parser import HTMLParser
 
+import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -23,6 +24,8 @@ from bot.channels.text import (
     utf16_length,
     visible,
 )
+
+pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
 
 # Texts made of what respondents and the bot's own messages contain: markup characters, HTML
 # specials, accents, emoji (some outside the BMP, some joined), newlines and sentence punctuation.

@@ -17,9 +17,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from analysis import export
 from analysis.coding import registry, storage
-from analysis.coding.deferred import AnswerCodingJob, CodingWorker
-from analysis.coding.themes import ModelThemeClassifier, theme_classifier
+from bot.accounts import create_token
+from bot.coding_worker import CodingWorker, interview_coding_job
 from bot.service import ChatService
+from bot.theme_model import ModelThemeClassifier, theme_classifier
 from bot.themes import KeywordClassifier, ThemeClassifier
 from surveys import db
 from surveys.models import Answer, AnswerCoding, AnswerCodingEvent
@@ -27,7 +28,6 @@ from tests.coding_support import product_models
 from tests.conftest import Chat
 from tests.test_conversation import INTERVIEW, register, start_interview
 from webhooks.app import create_app
-from webhooks.auth import create_token
 
 ADMIN = "test-admin-token"
 NEEDED = ["articulacion", "temas"]
@@ -54,7 +54,7 @@ def coded_chat(only_needed: Path, sessions: sessionmaker[Session], monkeypatch: 
     a coded answer runs a round of the coding job, as the embedded server's coder thread would."""
     monkeypatch.setenv("M360_MODELS_DIR", str(only_needed))
     registry.clear()
-    job = AnswerCodingJob.for_interview(sessions.kw["bind"])
+    job = interview_coding_job(sessions.kw["bind"])
     return Chat(ChatService(sessions, on_coded_answer=job.run_once))
 
 
@@ -97,7 +97,7 @@ def test_missing_model_leaves_the_answer_uncoded_and_the_turn_succeeds(
         caplog: pytest.LogCaptureFixture) -> None:
     monkeypatch.setenv("M360_MODELS_DIR", str(tmp_path / "empty"))
     registry.clear()
-    job = AnswerCodingJob.for_interview(sessions.kw["bind"])
+    job = interview_coding_job(sessions.kw["bind"])
     chat = Chat(ChatService(sessions, on_coded_answer=job.run_once))
     with caplog.at_level(logging.WARNING, logger="analysis.coding.registry"):
         interview(chat)
@@ -130,13 +130,13 @@ def test_the_turn_does_not_code_and_a_new_process_codes_what_was_left(
     registry.clear()
     interview(Chat(ChatService(sessions)))  # no coder attached: like a web worker
     assert coded_count(sessions) == 0
-    job = AnswerCodingJob.for_interview(sessions.kw["bind"])
+    job = interview_coding_job(sessions.kw["bind"])
     first = job.run_once()
     assert first.coded == 2 and first.uncoded >= 1  # articulacion + temas; necesidades etc. have no model here
     assert coding(sessions, "porque_articulacion") is not None and coding(sessions, "demanda_otro") is not None
     again = job.run_once()  # nothing changed since: nothing is coded twice
     assert again.coded == 0
-    assert AnswerCodingJob.for_interview(sessions.kw["bind"]).run_once().coded == 0  # a restart codes nothing again
+    assert interview_coding_job(sessions.kw["bind"]).run_once().coded == 0  # a restart codes nothing again
 
 
 def test_after_a_retrain_the_job_recodes_machine_codings_in_the_background_and_keeps_reviewed_ones(
@@ -146,7 +146,7 @@ def test_after_a_retrain_the_job_recodes_machine_codings_in_the_background_and_k
     chat = Chat(ChatService(sessions))
     interview(chat)
     engine = sessions.kw["bind"]
-    assert AnswerCodingJob.for_interview(engine).run_once().coded == 2
+    assert interview_coding_job(engine).run_once().coded == 2
     old = {c: registry.get(c).version for c in NEEDED}
     reviewed = coding(sessions, "demanda_otro")
     assert reviewed is not None
@@ -161,7 +161,7 @@ def test_after_a_retrain_the_job_recodes_machine_codings_in_the_background_and_k
         (retrained / c / "coder.json").write_text(json.dumps(meta))
     monkeypatch.setenv("M360_MODELS_DIR", str(retrained))
     registry.clear()
-    job = AnswerCodingJob.for_interview(engine)
+    job = interview_coding_job(engine)
     first = job.run_once()
     assert first.coded == 0 and first.recoded == 1  # porque_articulacion; demanda_otro was confirmed by a person
     recoded = coding(sessions, "porque_articulacion")
@@ -175,7 +175,7 @@ def test_the_coder_thread_codes_soon_after_it_is_woken(only_needed: Path, sessio
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("M360_MODELS_DIR", str(only_needed))
     registry.clear()
-    worker = CodingWorker(AnswerCodingJob.for_interview(sessions.kw["bind"]), interval=60, settle=0.05).start()
+    worker = CodingWorker(interview_coding_job(sessions.kw["bind"]), interval=60, settle=0.05).start()
     try:
         chat = Chat(ChatService(sessions, on_coded_answer=worker.notify))
         register(chat)

@@ -13,6 +13,8 @@ from surveys import conditions
 from surveys.conditions import ConditionError, check, evaluate, references
 from surveys.schema import Questionnaire, builtin
 
+pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
+
 ANSWERS: dict[str, Any] = {
     "contribuye": "parcialmente",
     "vacia": "",

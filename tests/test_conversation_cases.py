@@ -38,6 +38,8 @@ from surveys.entities import EntityIndex
 from surveys.schema import builtin
 from surveys.texts import texts
 
+pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
+
 DATA = yaml.safe_load((Path(__file__).parent / "data" / "conversation_cases.yaml").read_text(encoding="utf-8"))
 NOW = datetime.fromisoformat(DATA["now"])
 OUTCOMES = ("store", "confirm", "pick", "ask_again", "skip", "action", "pause")

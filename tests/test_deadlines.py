@@ -24,6 +24,8 @@ from bot.deadlines import (
     is_overdue,
 )
 
+pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
+
 D = date.fromisoformat
 
 # The holidays the hand counts below rely on (Spanish names as the library gives them).

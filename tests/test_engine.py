@@ -12,6 +12,8 @@ from surveys.engine import AnswerCleared, AnswerSet, Finished, FlowState, Interv
 from surveys.entities import EntityIndex
 from surveys.schema import builtin, from_dict
 
+pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
+
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "engine_cases.yaml").read_text(encoding="utf-8"))
 ENTITIES = EntityIndex.from_reference()
 

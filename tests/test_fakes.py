@@ -28,6 +28,8 @@ from twilio.rest import Client
 
 from tests.fakes import FakeTelegram, FakeTwilio, block_internet
 
+pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
+
 TO, FROM = "whatsapp:+573001112233", "whatsapp:+14155238886"
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from bot import staff
+from bot.accounts import create_token, create_user
 from surveys import db
 from surveys.models import Alert, Contact, Entity, HelpRequest, OutboxMessage
 from tests.conftest import Clock
@@ -25,7 +26,6 @@ from tests.test_cli import m360
 from tests.test_panel import PASSWORD, csrf, signed_in
 from tests.test_web import WebChat
 from webhooks.app import create_app
-from webhooks.auth import create_token, create_user
 
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # Tuesday, 10:00 in Bogotá
 VALIDATED = datetime(2026, 11, 17, 15, 0, tzinfo=UTC)  # a week later

@@ -18,13 +18,13 @@ from openpyxl import load_workbook
 from sqlalchemy import Engine
 
 from bot import helpdesk, mesa, staff
+from bot.accounts import create_user
 from bot.alerts import Alerts
 from surveys import db
 from surveys.models import Contact
 from tests.test_cli import m360
 from tests.test_panel import PASSWORD, signed_in
 from webhooks.app import create_app
-from webhooks.auth import create_user
 
 ADMIN = "mesa-admin"
 REPORT_DAY = datetime(2026, 12, 10, 15, 0, tzinfo=UTC)  # Thursday 10 December, 10:00 in Bogotá

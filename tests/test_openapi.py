@@ -112,8 +112,8 @@ def test_every_api_operation_states_its_roles() -> None:
 
 @pytest.mark.parametrize(("path", "method", "roles"), PROTECTED, ids=[f"{m.upper()} {p}" for p, m, _ in PROTECTED])
 def test_roles_are_enforced_as_documented(app: Flask, path: str, method: str, roles: list[str]) -> None:
+    from bot.accounts import ROLES, create_token
     from surveys import db
-    from webhooks.auth import ROLES, create_token
 
     url = re.sub(r"\{(\w+)\}", lambda m: SAMPLE_PATH[m[1]], path) + ("?period=2026-11" if "responses" in path else "")
     client = app.test_client()

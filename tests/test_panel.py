@@ -16,12 +16,12 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot import helpdesk
+from bot.accounts import create_user
 from bot.alerts import Alerts
 from surveys import db
 from surveys.models import Alert, HelpRequest, OutboxMessage, UserAccount
 from tests.test_cli import m360
 from webhooks.app import create_app
-from webhooks.auth import create_user
 
 PASSWORD = "una-clave-larga-123"
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
@@ -116,7 +116,7 @@ def test_repeated_failures_are_throttled(app: Flask) -> None:
 def test_disabled_accounts_are_out_at_once(app: Flask) -> None:
     client = signed_in(app, "luis")
     assert client.get("/panel/alertas").status_code == 200
-    from webhooks.auth import disable_user
+    from bot.accounts import disable_user
 
     with db.transaction(engine(app)) as conn:
         assert disable_user(conn, "luis")

@@ -16,6 +16,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from bot.accounts import create_user
 from bot.alerts import Alerts, load_config
 from surveys import db
 from surveys.models import Alert
@@ -23,7 +24,6 @@ from tests.test_cli import m360
 from tests.test_panel import PASSWORD, csrf, engine, signed_in
 from webhooks import sessions
 from webhooks.app import create_app
-from webhooks.auth import create_user
 
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 

@@ -23,6 +23,8 @@ from surveys.parsing import (
 )
 from surveys.schema import Choice, QType, Question, Questionnaire, builtin, from_dict
 
+pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
+
 DATA = yaml.safe_load((Path(__file__).parent / "data" / "parsing_cases.yaml").read_text(encoding="utf-8"))
 REASONS = {"empty", "unknown", "out_of_range", "ambiguous", "too_long", "none_given"}
 TODAY = date.fromisoformat(DATA["today"])

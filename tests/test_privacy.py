@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import contacts as contacts_module
 from bot import helpdesk, outbox, privacy
+from bot.accounts import create_token
 from bot.alerts import Alerts
 from bot.cli import main
 from bot.service import ChatService
@@ -24,7 +25,6 @@ from tests.conftest import Chat
 from tests.test_channels import WhatsApp
 from tests.test_conversation import INTERVIEW, register, start_interview
 from webhooks.app import create_app
-from webhooks.auth import create_token
 
 pytestmark = pytest.mark.usefixtures("no_internet")
 

@@ -10,6 +10,8 @@ import pytest
 from surveys import conditions
 from surveys.schema import CHOICE_TYPES, QType, Questionnaire, builtin, digit_conflicts, dump_yaml, load_yaml
 
+pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
+
 SHIPPED = ("monitoreo360", "sistematizacion", "registro", "solicitud")
 
 RATING = ("1", "2", "3", "4", "5")

@@ -11,10 +11,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from bot.accounts import create_token
 from surveys import db
 from tests.test_analysis import ROWS, seeded  # noqa: F401  (fixture: six interviews, octubre–noviembre 2020)
 from webhooks.app import create_app
-from webhooks.auth import create_token
 
 ADMIN = "reports-admin-token"
 

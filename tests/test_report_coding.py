@@ -26,13 +26,13 @@ from analysis import export, html, importer
 from analysis.coding import storage
 from analysis.coding.deferred import AnswerCodingJob
 from analysis.report import build_report, render
+from bot.accounts import create_user
 from surveys import db, schema
 from surveys.models import Answer, AnswerCoding, Entity, Interview, utcnow
 from tests.coding_support import load_demo, product_models, train_demo
 from tests.test_cli import M360, environment
 from tests.test_panel import PASSWORD, signed_in
 from webhooks.app import create_app
-from webhooks.auth import create_user
 
 COLUMNS = export.ID_COLUMNS + export.question_columns([schema.builtin("monitoreo360")])
 #: 50 of 54 secretarios of one month say, in their own ways, that the assistance was useful.

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from analysis.importer import import_responses
 from bot import helpdesk, waves
+from bot.accounts import create_token
 from bot.alerts import Alerts
 from surveys import db
 from surveys.models import Contact, OutboxMessage, ResultLink, Wave
@@ -30,7 +31,6 @@ from tests.test_conversation import INTERVIEW, register
 from tests.test_waves import contact_on
 from tests.test_web import WebChat
 from webhooks.app import chat_service, create_app
-from webhooks.auth import create_token
 
 SEED = Path(__file__).parent / "data" / "seed001"
 NOVEMBER = SEED / "monitoreo360_2020-11.csv"

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from analysis import export
 from analysis.report import build_report
 from bot import waves
+from bot.accounts import create_user
 from bot.alerts import Alerts
 from bot.service import ChatService
 from surveys import db
@@ -28,7 +29,6 @@ from tests.test_helpdesk import request_help
 from tests.test_panel import PASSWORD, csrf
 from tests.test_web import WebChat
 from webhooks.app import create_app
-from webhooks.auth import create_user
 
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 ADMIN = "sim-admin"

@@ -101,8 +101,8 @@ def test_the_informe_workbook_and_the_ficha_neutralise_formulas(chat: Chat, sess
 
 
 def test_the_panel_downloads_neutralise_formulas(chat: Chat, db_url: str) -> None:
+    from bot.accounts import create_user
     from surveys import db
-    from webhooks.auth import create_user
 
     hostile_interview(chat)
     app: Flask = create_app(db_url)

@@ -19,6 +19,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import alerts, helpdesk, staff
+from bot.accounts import create_user
 from bot.alerts import Alerts, Destination
 from bot.channels.telegram_api import TelegramProvider
 from bot.outbox import Sender
@@ -31,7 +32,6 @@ from tests.test_cli import m360
 from tests.test_conversation import register
 from tests.test_panel import PASSWORD, csrf, signed_in
 from webhooks.app import create_app
-from webhooks.auth import create_user
 
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 DER_CHAT = "-1001234567890"

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import followup, helpdesk, terms, waves
+from bot.accounts import create_user
 from bot.alerts import Alerts
 from bot.service import ChatService
 from surveys import db
@@ -26,7 +27,6 @@ from tests.test_cli import m360
 from tests.test_conversation import register, start_interview
 from tests.test_panel import PASSWORD, csrf, signed_in
 from webhooks.app import create_app
-from webhooks.auth import create_user
 
 FRIDAY = datetime(2026, 12, 4, 14, 0, tzinfo=UTC)  # 9:00 in Bogotá; 8 and 25 December are holidays
 ADMIN = "terms-admin"

@@ -21,6 +21,8 @@ from bot.themes import (
     load_taxonomy,
 )
 
+pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
+
 ROOT = Path(__file__).resolve().parent.parent
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "theme_cases.yaml").read_text(encoding="utf-8"))
 

@@ -425,7 +425,7 @@ def test_a_scheduled_launch_and_a_recurring_monthly_wave(service: ChatService, e
 
 
 def test_api_roles_and_errors(app: Flask, client: FlaskClient) -> None:
-    from webhooks.auth import create_token
+    from bot.accounts import create_token
 
     engine = app.extensions["m360.sessions"].kw["bind"]
     contact_on(engine, "63302", "sim-api")
@@ -449,8 +449,8 @@ def test_api_roles_and_errors(app: Flask, client: FlaskClient) -> None:
 
 
 def test_the_panel_shows_a_waves_progress(app: Flask, service: ChatService) -> None:
+    from bot.accounts import create_user
     from tests.test_panel import PASSWORD, signed_in
-    from webhooks.auth import create_user
 
     engine = app.extensions["m360.sessions"].kw["bind"]
     with db.transaction(engine) as conn:

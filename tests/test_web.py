@@ -197,8 +197,8 @@ def test_simulator_page(client: FlaskClient) -> None:
 
 def signed_in_panel(client: FlaskClient) -> FlaskClient:
     """The same browser, signed in to the panel as an analyst."""
+    from bot.accounts import create_user
     from surveys import db
-    from webhooks.auth import create_user
 
     app = client.application
     with db.transaction(app.extensions["m360.sessions"].kw["bind"]) as conn:

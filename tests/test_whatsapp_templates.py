@@ -221,9 +221,9 @@ def test_inside_the_window_the_cli_says_the_requester_is_notified(engine: Engine
 
 @pytest.mark.usefixtures("unconfigured")
 def test_the_panel_says_the_requester_will_not_be_told(engine: Engine, db_url: str) -> None:
+    from bot.accounts import create_user
     from tests.test_panel import PASSWORD, csrf, signed_in
     from webhooks.app import create_app
-    from webhooks.auth import create_user
 
     _, code = requester(engine, last_message=NOW - timedelta(days=3))
     app = create_app(db_url, SECRET_KEY="test-secret", M360_CLOCK=lambda: NOW, providers={})
@@ -357,11 +357,11 @@ def test_a_ticket_notice_twilio_cannot_deliver_is_alerted_and_listed(engine: Eng
                                                                      cli_database: str) -> None:
     """63003 (no WhatsApp on that number), reported after Twilio accepted the notice: the DER gets
     the alert, and the row is among the undelivered ones on the panel and in the CLI."""
+    from bot.accounts import create_user
     from bot.cli import main
     from surveys.models import utcnow
     from tests.test_panel import PASSWORD, signed_in
     from webhooks.app import create_app
-    from webhooks.auth import create_user
 
     _, code = requester(engine, last_message=NOW - timedelta(hours=2))
     with db.transaction(engine) as conn:

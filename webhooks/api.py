@@ -23,7 +23,6 @@ from bot.config import Settings
 from bot.themes import load_taxonomy
 from surveys import db
 from surveys.models import Entity
-from surveys.store import real_channel
 from webhooks import clock
 from webhooks.app import engine
 from webhooks.auth import MANAGERS, READERS, require_role
@@ -76,34 +75,20 @@ def _paging() -> tuple[int, int]:
 def list_help_requests() -> Any:
     limit, offset = _paging()
     # Tickets opened in the simulator are test data: never listed here (the panel shows them on request).
-    query = (select(REQUESTS).outerjoin(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
-             .where(real_channel(REQUESTS.c.channel)))
-    status = request.args.get("status")
-    if status is not None:
+    statuses = None
+    if (status := request.args.get("status")) is not None:
         wanted = {part: labels.status_code(part) for part in status.split(",")}  # "en gestión" as en_gestion
         unknown = {part for part, code in wanted.items() if code is None}
         if unknown:
             raise BadRequest(f"unknown status {sorted(unknown)}; use {', '.join(helpdesk.STATUSES)}")
-        query = query.where(REQUESTS.c.status.in_(set(wanted.values())))
-    if entity := request.args.get("entity"):
-        query = query.where(REQUESTS.c.entity_code == entity)
-    if region := request.args.get("region"):
-        query = query.where(ENTITIES.c.region == region)
-    if (enlace := request.args.get("enlace")) is not None:
-        query = query.where(REQUESTS.c.staff_id == bounded_int(enlace, "enlace", 0))
-    on_hold = flag("on_hold")
-    if on_hold is not None:
-        query = query.where(REQUESTS.c.on_hold.is_(on_hold))
-    overdue = flag("overdue")
-    if overdue is not None:
-        late = (REQUESTS.c.status.in_(helpdesk.OPEN)) & (REQUESTS.c.due_date < _today())
-        query = query.where(late if overdue else ~late)
-    theme = one_of("theme", load_taxonomy().ids)
-    query = query.order_by(REQUESTS.c.created_at.desc(), REQUESTS.c.id.desc())
+        statuses = tuple(sorted({code for code in wanted.values() if code}))
+    enlace = request.args.get("enlace")
+    wanted_tickets = helpdesk.TicketFilter(
+        statuses=statuses, entity=request.args.get("entity") or None, region=request.args.get("region") or None,
+        enlace=None if enlace is None else bounded_int(enlace, "enlace", 0), on_hold=flag("on_hold"),
+        overdue=flag("overdue"), theme=one_of("theme", load_taxonomy().ids))
     with engine().connect() as conn:
-        rows = conn.execute(query).all()
-        if theme:  # a JSON list: filtered here, the same on SQLite and PostgreSQL
-            rows = [r for r in rows if theme in (r.themes or ())]
+        rows = helpdesk.find_tickets(conn, wanted_tickets, _today())
         page = rows[offset:offset + limit]
         items = [helpdesk.as_json(conn, row, today=_today(), reveal_address=_reveal()) for row in page]
     return jsonify(items=items, total=len(rows), limit=limit, offset=offset)
@@ -170,23 +155,16 @@ def patch_help_request(code: str) -> Any:
 @require_role(*READERS)
 def list_alerts() -> Any:
     limit, offset = _paging()
-    query = select(ALERTS).where(ALERTS.c.test.is_(False))  # alerts of simulator conversations are test data
-    if status := one_of("status", alerts.STATUSES):
-        query = query.where(ALERTS.c.status == status)
-    if rule := one_of("rule", alerts.RULES):
-        query = query.where(ALERTS.c.rule == rule)
-    if severity := one_of("severity", alerts.SEVERITIES):
-        query = query.where(ALERTS.c.severity == severity)
-    if region := request.args.get("region"):
-        query = query.where(ALERTS.c.region == region)
-    if entity := request.args.get("entity"):
-        query = query.where(ALERTS.c.entity_code == entity)
-    if (since := request.args.get("since")) is not None:
-        query = query.where(ALERTS.c.created_at >= moment(since, "since", ZoneInfo(Settings().timezone)))
+    since = request.args.get("since")
+    # Alerts of simulator conversations are test data: never listed here.
+    query = alerts.alert_query(alerts.AlertFilter(
+        status=one_of("status", alerts.STATUSES), rule=one_of("rule", alerts.RULES),
+        severity=one_of("severity", alerts.SEVERITIES), region=request.args.get("region") or None,
+        entity=request.args.get("entity") or None,
+        since=None if since is None else moment(since, "since", ZoneInfo(Settings().timezone))))
     with engine().connect() as conn:
-        total = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        rows = conn.execute(query.order_by(ALERTS.c.created_at.desc(), ALERTS.c.id.desc())
-                            .limit(limit).offset(offset)).all()
+        total = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
+        rows = conn.execute(query.limit(limit).offset(offset)).all()
         items = [alerts.as_json(conn, row) for row in rows]
     return jsonify(items=items, total=total, limit=limit, offset=offset)
 

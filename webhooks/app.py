@@ -16,8 +16,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.routing import IntegerConverter
 
-from analysis.coding.deferred import AnswerCodingJob, CodingWorker
 from bot.alerts import AlertMonitor
+from bot.coding_worker import CodingWorker, interview_coding_job
 from bot.outbox import OutboxWorker, Provider, Sender
 from bot.privacy import RetentionSweeper
 from bot.providers import for_sending
@@ -76,7 +76,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
                                                          clock=clock_of(app.config)).start()
 
     if outbox_worker if coder_worker is None else coder_worker:
-        app.extensions["m360.coder"] = CodingWorker(AnswerCodingJob.for_interview(sessions.kw["bind"])).start()
+        app.extensions["m360.coder"] = CodingWorker(interview_coding_job(sessions.kw["bind"])).start()
     elif (coder_kick := _celery_kick("CODE_ANSWERS")) is not None:
         app.extensions["m360.coder"] = coder_kick
 

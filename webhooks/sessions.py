@@ -66,12 +66,6 @@ def end(conn: Connection, token: Any, now: datetime) -> None:
                      .values(ended_at=now))
 
 
-def end_all(conn: Connection, user_id: int, now: datetime) -> int:
-    """Sign the account out everywhere (password changed, account disabled). Returns how many ended."""
-    return conn.execute(update(SESSIONS).where(SESSIONS.c.user_id == user_id, SESSIONS.c.ended_at.is_(None))
-                        .values(ended_at=now)).rowcount or 0
-
-
 # ------------------------------------------------------------------ the sign-in throttle
 
 

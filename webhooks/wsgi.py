@@ -9,6 +9,7 @@ panel sessions with the same key.
 
 from __future__ import annotations
 
-from bot.production import web_app
+from webhooks.app import create_app
 
-app = web_app()
+# A web worker: no background threads, no migrations.
+app = create_app(prepare_database=False, outbox_worker=False, M360_PRODUCTION=True)

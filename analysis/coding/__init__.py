@@ -17,8 +17,8 @@ Modules, one concept each:
 - :mod:`analysis.coding.model` — the trained coder of one codebook (train, save, load, predict);
 - :mod:`analysis.coding.training` — building the model files (``m360 coder train``);
 - :mod:`analysis.coding.storage` — coded answers in the database, review and audit;
-- :mod:`analysis.coding.deferred` — coding answers shortly after the chat stores them, in batches;
-- :mod:`analysis.coding.themes` — the help desk's theme classifier backed by the ``temas`` coder;
+- :mod:`analysis.coding.deferred` — coding answers shortly after the chat stores them, in batches
+  (run in a thread by ``bot.coding_worker``);
 - :mod:`analysis.coding.cli` — ``m360 coder``.
 """
 

@@ -12,7 +12,7 @@ recodes up to ``STALE_BATCH`` answers per codebook whose machine coding is by an
 bulk recode after a retrain happens in the background, a batch at a time, without anyone running
 ``m360 coder recode``. Codings a person confirmed or corrected are never recoded this way.
 
-The embedded ``m360 serve`` runs the job in a thread (:class:`CodingWorker`), woken
+The embedded ``m360 serve`` runs the job in a thread (``bot.coding_worker.CodingWorker``), woken
 by the chat service after a turn that stored a coded answer; in production ``m360 worker`` runs it.
 A missing model leaves answers uncoded (logged) and they are coded when it appears; a coding error
 is logged and the round retried later: coding never touches the answers themselves.
@@ -31,7 +31,6 @@ from typing import Any
 from sqlalchemy import Engine, Select, select
 
 from analysis.coding import registry, storage
-from bot.periodic import Periodic
 from surveys import db, schema
 from surveys.models import Answer, AnswerCoding, utcnow
 
@@ -69,13 +68,6 @@ class AnswerCodingJob:
                            models_dir: Path | None = None) -> AnswerCodingJob:
         return cls(engine, {q.name: q.codebook for questionnaire in questionnaires for q in questionnaire.questions
                             if q.codebook}, models_dir)
-
-    @classmethod
-    def for_interview(cls, engine: Engine, models_dir: Path | None = None) -> AnswerCodingJob:
-        """The coded questions of the interview the chat runs (``M360_QUESTIONNAIRE``)."""
-        from bot.config import Settings
-
-        return cls.for_questionnaires(engine, [schema.builtin(Settings().questionnaire)], models_dir)
 
     def run_once(self) -> Round:
         """Code what changed since the previous round (everything, the first time)."""
@@ -172,17 +164,3 @@ class AnswerCodingJob:
             recoded += sum(outcome == "recoded" for outcome, _ in storage.recode_batch(self.engine, coder, rows))
             log.info("recoded %s answer(s) of %s with model %s", len(rows), codebook, coder.version)
         return recoded
-
-
-class CodingWorker(Periodic):
-    """The job in a thread: a round when woken (half a second later, to batch) and every
-    ``interval`` seconds."""
-
-    name = "m360-coder"
-
-    def __init__(self, job: AnswerCodingJob, interval: float = 30.0, settle: float = 0.5):
-        super().__init__(interval, settle)
-        self.job = job
-
-    def run_once(self) -> Round:
-        return self.job.run_once()

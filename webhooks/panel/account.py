@@ -8,9 +8,9 @@ from typing import Any
 from flask import flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import update
 
+from bot.accounts import MIN_PASSWORD, change_password, check_user
 from surveys import db
 from webhooks import clock, sessions
-from webhooks.auth import MIN_PASSWORD, change_password, check_user
 from webhooks.panel import USERS, bp, engine, login_required
 
 

@@ -47,25 +47,15 @@ def tickets() -> Any:
     region, theme = request.args.get("region", ""), request.args.get("tema", "")
     overdue_only = request.args.get("vencidas") == "1"
     waiting_only = request.args.get("por_validar") == "1"
-    query = (select(helpdesk.REQUESTS).outerjoin(ENTITIES, ENTITIES.c.code == helpdesk.REQUESTS.c.entity_code)
-             .order_by(helpdesk.REQUESTS.c.created_at.desc(), helpdesk.REQUESTS.c.id.desc()))
-    if not include_test():
-        query = query.where(store.real_channel(helpdesk.REQUESTS.c.channel))
-    if status == "abiertas":
-        query = query.where(helpdesk.REQUESTS.c.status.in_(helpdesk.OPEN))
-    elif status in helpdesk.STATUSES:
-        query = query.where(helpdesk.REQUESTS.c.status == status)
-    if region:
-        query = query.where(ENTITIES.c.region == region)
-    if waiting_only:
-        query = query.where(helpdesk.REQUESTS.c.on_hold.is_(True))
     seen = scope()
-    if seen is not None:
-        query = query.where(helpdesk.REQUESTS.c.entity_code.in_(sorted(seen.entities)))
+    wanted = helpdesk.TicketFilter(
+        statuses=helpdesk.OPEN if status == "abiertas" else (status,) if status in helpdesk.STATUSES else None,
+        entities=tuple(seen.entities) if seen is not None else None, region=region or None,
+        on_hold=True if waiting_only else None, overdue=True if overdue_only else None, theme=theme or None,
+        include_test=include_test())
     today = _today()
     with engine().connect() as conn:
-        rows = [r for r in conn.execute(query) if (not theme or theme in (r.themes or ()))
-                and (not overdue_only or helpdesk.is_overdue(r, today))]
+        rows = helpdesk.find_tickets(conn, wanted, today)
         items = [helpdesk.as_json(conn, r, today=today, reveal_address=g.user.role in WORKERS) for r in rows[:PAGE]]
         regions = store.regions(conn)
     return render_template("panel/tickets.html", items=items, total=len(rows), status=status, region=region,
@@ -192,17 +182,11 @@ def _departments() -> list[tuple[str, str]]:
 def alerts() -> Any:
     status = request.args.get("estado", "abierta")
     rule = request.args.get("regla", "")
-    query = select(alerting.ALERTS).order_by(alerting.ALERTS.c.created_at.desc(), alerting.ALERTS.c.id.desc())
-    if status in ("abierta", "reconocida"):
-        query = query.where(alerting.ALERTS.c.status == status)
-    if rule in alerting.RULES:
-        query = query.where(alerting.ALERTS.c.rule == rule)
     seen = scope()
-    if seen is not None:
-        query = query.where(alerting.ALERTS.c.entity_code.in_(sorted(seen.entities))
-                            | alerting.ALERTS.c.region.in_(sorted(seen.regions)))
-    if not include_test():
-        query = query.where(alerting.ALERTS.c.test.is_(False))
+    query = alerting.alert_query(alerting.AlertFilter(
+        status=status if status in alerting.STATUSES else None, rule=rule if rule in alerting.RULES else None,
+        scope_entities=tuple(seen.entities) if seen is not None else None,
+        scope_regions=tuple(seen.regions) if seen is not None else (), include_test=include_test()))
     with engine().connect() as conn:
         items = [alerting.as_json(conn, row) for row in conn.execute(query.limit(PAGE * 2))]
         whatsapp = alerting.whatsapp_problem(conn, alerting.destinations_from_env(), clock.now())

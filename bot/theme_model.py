@@ -1,4 +1,5 @@
-"""The help desk's theme suggestions backed by the ``temas`` coder (bot.themes.ThemeClassifier).
+"""The help desk's theme suggestions backed by the ``temas`` coder of ``analysis.coding``
+(a ``bot.themes.ThemeClassifier``).
 
 When the ``temas`` model files exist, :class:`ModelThemeClassifier` proposes the themes the model
 gives (``otro`` and ``sin_respuesta`` are not themes to suggest) together with the keyword
