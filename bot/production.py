@@ -108,7 +108,9 @@ def run_gunicorn(options: dict[str, Any], load: Callable[[], Any] | None = None)
 def warm_up() -> None:
     """In a web worker, before it takes requests: the theme coder's model (spaCy and its tables,
     about a second of CPU holding the GIL) is loaded now, not by the first help request, which
-    would stall every thread of the worker with it (bench/load.py: a p99 of 200 ms at 180 msg/s)."""
+    would stall every thread of the worker with it (bench/load.py: a p99 of 200 ms at 180 msg/s).
+    Called by ``webhooks.wsgi`` and by ``run_gunicorn`` for any app it serves; a second call costs one
+    classification."""
     from bot.theme_model import theme_classifier
 
     theme_classifier().classify("necesitamos apoyo técnico para formular el plan de desarrollo del municipio")
