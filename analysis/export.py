@@ -25,6 +25,7 @@ from surveys.messages import TEST_CHANNELS
 from surveys.models import DECIDED, CodingStatus, Interview, QuestionnaireVersion
 from surveys.schema import QType
 from surveys.spreadsheet import neutralise_frame
+from surveys.statuses import InterviewStatus
 
 ID_COLUMNS = ["periodo", "entidad_codigo", "entidad_nombre", "entidad_tipo", "departamento", "region", "canal",
               "estado", "inicio", "fin"]
@@ -35,8 +36,8 @@ CODING_STATES = {CodingStatus.AUTO.value: "aceptada", CodingStatus.CONFIRMED.val
                  CodingStatus.CORRECTED.value: "revisada", CodingStatus.REVIEW.value: "pendiente"}
 
 #: Stored status → exported ``estado`` (an interview paused or in progress is incomplete).
-ESTADO = {"en_curso": "incompleta", "pausada": "incompleta", "completa": "completa", "rechazada": "rechazada",
-          "expirada": "expirada"}
+# The export's «estado»: an interview that may still be answered is «incompleta».
+ESTADO = {status: "incompleta" if status in InterviewStatus.unfinished() else str(status) for status in InterviewStatus}
 
 
 def question_columns(questionnaires: Iterable[schema.Questionnaire]) -> list[str]:

@@ -26,6 +26,7 @@ from surveys import schema
 from surveys.entities import display_name
 from surveys.messages import TEST_CHANNELS
 from surveys.models import DECIDED, Answer, Entity, Interview, QuestionnaireVersion
+from surveys.statuses import InterviewStatus
 
 INTERVIEWS = Interview.__table__
 ANSWERS = Answer.__table__
@@ -37,8 +38,8 @@ ID_COLUMNS = ["interview_id", "periodo", "entidad_codigo", "entidad_nombre", "en
               "dept_code", "region", "pdet", "lat", "lon", "canal", "estado", "source"]
 CODES_SUFFIX, PENDING_SUFFIX = "__codes", "__pending"
 #: Stored status → the export's ``estado``.
-ESTADO = {"en_curso": "incompleta", "pausada": "incompleta", "completa": "completa", "rechazada": "rechazada",
-          "expirada": "expirada"}
+# The export's «estado»: an interview that may still be answered is «incompleta».
+ESTADO = {status: "incompleta" if status in InterviewStatus.unfinished() else str(status) for status in InterviewStatus}
 
 
 def _connection(source: Connection | Session) -> Connection:
@@ -80,7 +81,7 @@ def data_stamp(conn: Connection) -> tuple[Any, ...]:
     stamp: list[Any] = [str(conn.engine.url)]
     stamp += conn.execute(select(func.count(), func.max(INTERVIEWS.c.id), func.max(INTERVIEWS.c.last_activity_at),
                                  func.max(INTERVIEWS.c.finished_at),
-                                 func.sum(case((INTERVIEWS.c.status == "completa", 1), else_=0)))).one()
+                                 func.sum(case((INTERVIEWS.c.status == InterviewStatus.COMPLETA, 1), else_=0)))).one()
     stamp += conn.execute(select(func.count(), func.max(ANSWERS.c.id), func.max(ANSWERS.c.updated_at))).one()
     stamp += conn.execute(select(func.count(), func.sum(func.length(ENTITIES.c.region)))).one()
     codings = _codings_table(conn)
@@ -96,7 +97,7 @@ def clear_cache() -> None:
 
 
 def load_frame(source: Connection | Session, months: Iterable[str], *, qid: str = "monitoreo360",
-               statuses: Sequence[str] | None = ("completa",), questions: Iterable[str] | None = None,
+               statuses: Sequence[str] | None = (InterviewStatus.COMPLETA,), questions: Iterable[str] | None = None,
                cache: bool = True, include_test: bool = False) -> pd.DataFrame:
     """Interviews of ``months`` (YYYY-MM) of questionnaire ``qid`` with status in ``statuses``
     (stored names; None: every status) as a DataFrame (see the module doc). ``questions`` limits the

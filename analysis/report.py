@@ -27,6 +27,7 @@ from analysis import indicators as ind
 from analysis.periods import Period, month_label, parse
 from surveys.entities import display_name
 from surveys.models import Answer, Entity, HelpRequest, Interview
+from surveys.statuses import InterviewStatus
 from surveys.store import real_channel
 from surveys.tickets import OPEN
 
@@ -228,7 +229,8 @@ def _entity_themes(conn: Connection, code: str, months: Iterable[str], labels: i
     tickets."""
     found: dict[str, set[str]] = {}
     asked = conn.execute(select(ANSWERS.c.value).join(INTERVIEWS, INTERVIEWS.c.id == ANSWERS.c.interview_id).where(
-        INTERVIEWS.c.entity_code == code, INTERVIEWS.c.status == "completa", INTERVIEWS.c.period.in_(list(months)),
+        INTERVIEWS.c.entity_code == code, INTERVIEWS.c.status == InterviewStatus.COMPLETA,
+        INTERVIEWS.c.period.in_(list(months)),
         ANSWERS.c.question == ind.DEMAND_QUESTION)).scalars()
     for value in asked:
         for theme in value if isinstance(value, list) else ():

@@ -21,7 +21,7 @@ Accuracy, per codebook (the coder against the peer of ``bench/peer.py``: TF-IDF 
 Targets: the coder beats the peer by ≥ 0.02 macro-F1 on every codebook, on both sets; auto-accepted
 codes keep precision ≥ 0.95 at ≥ 70 % coverage on both sets.
 
-Speed (issue 5): a fresh subprocess loads every coder (spaCy import included) — what the first coded
+Speed: a fresh subprocess loads every coder (spaCy import included) — what the first coded
 answer of a new server process waits for — and its resident memory; answers/s through ``predict``
 in batches of 256; p50/p95 of one ``predict_one`` call. Targets: ≥ 2,000 answers/s, p95 < 20 ms,
 load < 3 s, RSS < 300 MB on the 2-core machine.

@@ -61,6 +61,7 @@ from surveys import db, formats, store
 from surveys.messages import TEST_CHANNELS, is_test_channel
 from surveys.models import Alert, Answer, Contact, Entity, HelpRequest, Interview, QuestionnaireVersion, utcnow
 from surveys.scoring import SCORE_QUESTIONS, THRESHOLD, entity_score  # one definition (also analysis.indicators)
+from surveys.statuses import InterviewStatus
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,8 @@ _INTERVIEWS_ASKING = (select(INTERVIEWS.c.entity_code, ANSWERS.c.value)
                       .join(ENTITIES, ENTITIES.c.code == INTERVIEWS.c.entity_code)
                       .join(ANSWERS, (ANSWERS.c.interview_id == INTERVIEWS.c.id)
                             & (ANSWERS.c.question == "demanda_temas"))
-                      .where(INTERVIEWS.c.finished_at >= bindparam("b_since"), INTERVIEWS.c.status == "completa",
+                      .where(INTERVIEWS.c.finished_at >= bindparam("b_since"),
+                             INTERVIEWS.c.status == InterviewStatus.COMPLETA,
                              ENTITIES.c.region == bindparam("b_region"), INTERVIEWS.c.channel.not_in(TEST_CHANNELS)))
 _INSERT_ONCE = {dialect: insert(ALERTS).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(ALERTS.c.id)
                 for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}

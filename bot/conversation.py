@@ -29,6 +29,7 @@ from surveys.entities import is_territorial
 from surveys.messages import Option, Outbound
 from surveys.parsing import normalize
 from surveys.schema import Choice, QType, Question, Questionnaire
+from surveys.statuses import InterviewStatus
 from surveys.texts import Texts
 
 # Commands understood at any point, as whole messages (so "no quiero salir" is an answer, not SALIR).
@@ -186,8 +187,8 @@ class InterviewEvent:
 
 
 @dataclass(frozen=True)
-class InterviewStatus:
-    status: str  # en_curso | pausada | expirada
+class InterviewStatusChanged:
+    status: InterviewStatus  # EN_CURSO, PAUSADA or EXPIRADA
 
 
 @dataclass(frozen=True)
@@ -228,9 +229,9 @@ class OtherEntityRegistered:
     seat: str | None  # where it is, as written ("Huila", "nacional")
 
 
-Effect = (ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | InterviewStarted | InterviewEvent | InterviewStatus
-          | HelpRequested | TicketsQuery | TicketRated | WaveJoined | Forget | ResultsQuery | OtherEntityRegistered
-          | EntitySwitched)
+Effect = (ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | InterviewStarted | InterviewEvent
+          | InterviewStatusChanged | HelpRequested | TicketsQuery | TicketRated | WaveJoined | Forget | ResultsQuery
+          | OtherEntityRegistered | EntitySwitched)
 
 
 @dataclass(frozen=True)
@@ -283,7 +284,8 @@ class Conversation:
         if command == "forget":  # a right under Ley 1581: also for people who opted out
             return Turn([Outbound(self.t("forget_confirm"), self._yes_no_options())],
                         dataclasses.replace(state, mode="forget_confirm"),
-                        [InterviewStatus("pausada")] if state.in_interview and not state.paused else [])
+                        [InterviewStatusChanged(InterviewStatus.PAUSADA)]
+                        if state.in_interview and not state.paused else [])
         if contact.opted_out:
             return self._opted_out(state, contact, text, command, now)
         if command == "optout":
@@ -353,7 +355,7 @@ class Conversation:
             if back.mode == "helpdesk":  # a request being written for the other entity is left unsent
                 back = back.restored("menu")
             if back.in_interview and not back.paused:  # it was the other entity's interview: it waits, paused
-                effects.append(InterviewStatus("pausada"))
+                effects.append(InterviewStatusChanged(InterviewStatus.PAUSADA))
             done = [Outbound(self.t("switch_entity.done", entity=self.entity_display(state.switch["entity"])))]
             if back.in_interview:
                 done.append(Outbound(self.t("interview_waiting")))
@@ -527,7 +529,7 @@ class Conversation:
 
     def _helpdesk_step(self, state: ConversationState, step: Step, today: date | None = None) -> Turn:
         state = dataclasses.replace(state, flow=step.state.to_json())
-        if step.state.status == "completa":  # nothing is sent before the person has read it back
+        if step.state.status == InterviewStatus.COMPLETA:  # nothing is sent before the person has read it back
             return Turn(step.messages + [self._summary(step.state, today)], state)
         return Turn(step.messages, state)
 
@@ -535,7 +537,7 @@ class Conversation:
                 command: str | None, today: date) -> Turn:
         """The reply to the intake's summary: Sí sends it, ATRAS goes back to correct, MENU drops it."""
         if command == "back":
-            step = engine.back(dataclasses.replace(flow, status="en_curso"))
+            step = engine.back(dataclasses.replace(flow, status=InterviewStatus.EN_CURSO))
             return Turn(step.messages, dataclasses.replace(state, flow=step.state.to_json()))
         summary = self._summary(flow, today)
         if command == "help":
@@ -685,7 +687,7 @@ class Conversation:
         flow = FlowState.from_json(state.flow)
         engine = self.engine(flow.questionnaire)
         state = dataclasses.replace(state, mode="interview", paused=False, last_activity=now.isoformat())
-        effects: list[Effect] = [InterviewStatus("en_curso")]
+        effects: list[Effect] = [InterviewStatusChanged(InterviewStatus.EN_CURSO)]
         invitation = state.invitation
         if invitation is not None and state.wave in (None, invitation["wave"]):
             # A wave's invitation is answered by finishing the paused interview: it joins the wave.
@@ -706,17 +708,17 @@ class Conversation:
                 return Turn([prompt], dataclasses.replace(state, mode="resume_prompt", paused=False))
         if command == "menu":
             menu = self._show_menu(dataclasses.replace(state, paused=True))
-            return Turn(menu.replies, menu.state, [InterviewStatus("pausada")])
+            return Turn(menu.replies, menu.state, [InterviewStatusChanged(InterviewStatus.PAUSADA)])
         if command == "help":
             return Turn([Outbound(self.t("help") + "\n\n" + self.t("continue_with"))] + engine.prompt(flow), state)
         if command == "pause":
             paused = dataclasses.replace(state, paused=True)
-            return Turn([Outbound(self.t("paused"))], paused, [InterviewStatus("pausada")])
+            return Turn([Outbound(self.t("paused"))], paused, [InterviewStatusChanged(InterviewStatus.PAUSADA)])
         if command in ("hello", "resume"):
             return Turn(engine.prompt(flow), state)
         if command is None and self._later(engine, flow, text, now):  # "ahorita no puedo, estoy en reunión"
             paused = dataclasses.replace(state, paused=True)
-            return Turn([Outbound(self.t("paused"))], paused, [InterviewStatus("pausada")])
+            return Turn([Outbound(self.t("paused"))], paused, [InterviewStatusChanged(InterviewStatus.PAUSADA)])
         step = _navigate(engine, flow, command) or engine.reply(flow, text, formats.local(now).date())
         return self._interview_step(dataclasses.replace(state, last_activity=now.isoformat()), step, [])
 
@@ -771,14 +773,14 @@ class Conversation:
 
     def _expire(self, state: ConversationState) -> Turn:
         return Turn([Outbound(self.t("expired"))], ConversationState(mode="menu", invitation=state.invitation),
-                    [InterviewStatus("expirada")])
+                    [InterviewStatusChanged(InterviewStatus.EXPIRADA)])
 
     # -- opt-out
 
     def _opt_out(self, state: ConversationState) -> Turn:
         effects: list[Effect] = [OptedOut()]
         if state.in_interview and not state.paused:
-            effects.append(InterviewStatus("pausada"))
+            effects.append(InterviewStatusChanged(InterviewStatus.PAUSADA))
             state = dataclasses.replace(state, paused=True)
         return Turn([Outbound(self.t("opted_out"))], state, effects)
 

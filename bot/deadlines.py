@@ -9,9 +9,7 @@ arrives on a weekend or holiday is taken as received on the next business day, a
 that. So ``add_business_days(friday, 1)`` is the next business day and ``add_business_days(saturday, 0)``
 is the following Monday (if it is not a holiday).
 
-| variable | default | meaning |
-|---|---|---|
-| M360_TICKET_DEADLINE_DAYS | 15 | business days to answer a ticket when no term is given |
+The general term can be changed with ``M360_TICKET_DEADLINE_DAYS`` (README, Configuration).
 """
 
 from __future__ import annotations

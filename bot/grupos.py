@@ -22,6 +22,7 @@ from surveys import formats, parsing, store
 from surveys.entities import NATIONAL_DEPT, OTHER_KIND, EntityIndex
 from surveys.models import Contact, Entity, HelpRequest, HelpRequestEvent
 from surveys.texts import texts
+from surveys.tickets import TicketStatus
 
 if TYPE_CHECKING:
     from bot.alerts import Alerts
@@ -165,10 +166,10 @@ def reject(conn: Connection, code: str, *, actor: str, now: datetime, note: str 
     for ticket in conn.execute(select(REQUESTS).where(REQUESTS.c.entity_code == code, REQUESTS.c.on_hold.is_(True),
                                                       REQUESTS.c.status.in_(helpdesk.OPEN))).all():
         conn.execute(update(REQUESTS).where(REQUESTS.c.id == ticket.id).values(
-            status="cerrada", closed_at=now, updated_at=now))
-        conn.execute(EVENTS.insert(), dict(request_id=ticket.id, from_status=ticket.status, to_status="cerrada",
-                                           actor=actor, note="entidad no validada" + (f": {note}" if note else ""),
-                                           created_at=now))
+            status=TicketStatus.CERRADA, closed_at=now, updated_at=now))
+        conn.execute(EVENTS.insert(), dict(request_id=ticket.id, from_status=ticket.status,
+                                           to_status=TicketStatus.CERRADA, actor=actor,
+                                           note="entidad no validada" + (f": {note}" if note else ""), created_at=now))
         helpdesk.tell(conn, ticket, texts()("ticket_entity_rejected", entity=entity.name, code=ticket.code,
                                             note=f" {note}" if note else ""), now)
         closed += 1

@@ -35,7 +35,7 @@ from surveys import formats, store
 from surveys.messages import is_test_channel
 from surveys.models import Contact, Entity, HelpRequest, HelpRequestEvent
 from surveys.texts import texts
-from surveys.tickets import OPEN, STATUSES, TRANSITIONS
+from surveys.tickets import FINAL, OPEN, STATUSES, TRANSITIONS, TicketStatus
 
 if TYPE_CHECKING:
     from bot.alerts import Alerts
@@ -90,7 +90,7 @@ def create(conn: Connection, *, entity_code: str | None, region: str | None, con
     request_id = int(conn.execute(REQUESTS.insert(), dict(
         entity_code=entity_code, contact_id=contact_id, channel=channel, source=source, interview_id=interview_id,
         need=need, themes=list(themes), support_type=support_type, phase=phase, urgent=urgent,
-        requested_by_date=requested_by_date, status="nueva", request_type=term.id, continuity=continuity,
+        requested_by_date=requested_by_date, status=TicketStatus.NUEVA, request_type=term.id, continuity=continuity,
         direccion_tecnica=first.direccion_tecnica if first is not None else None,
         articulador=articulador.name if articulador is not None else taxonomy.articulador(region) if region else None,
         assignee=enlace.name if enlace is not None else None, staff_id=enlace.id if enlace is not None else None,
@@ -98,12 +98,13 @@ def create(conn: Connection, *, entity_code: str | None, region: str | None, con
     )).inserted_primary_key[0])
     code = f"MDA-{now.year}-{request_id:05d}"
     conn.execute(_SET_CODE, {"b_id": request_id, "code": code})
-    events = [dict(request_id=request_id, from_status=None, to_status="nueva", actor=actor, note=None, created_at=now)]
+    new = TicketStatus.NUEVA
+    events = [dict(request_id=request_id, from_status=None, to_status=new, actor=actor, note=None, created_at=now)]
     if enlace is not None:
-        events.append(dict(request_id=request_id, from_status="nueva", to_status="nueva", actor=SYSTEM,
+        events.append(dict(request_id=request_id, from_status=new, to_status=new, actor=SYSTEM,
                            note=f"asignada por defecto a {enlace.name} (enlace territorial)", created_at=now))
     if on_hold:
-        events.append(dict(request_id=request_id, from_status="nueva", to_status="nueva", actor=SYSTEM,
+        events.append(dict(request_id=request_id, from_status=new, to_status=new, actor=SYSTEM,
                            note="en espera: la DER debe validar la entidad antes de que corra el plazo",
                            created_at=now))
     conn.execute(EVENTS.insert(), events)
@@ -180,7 +181,7 @@ def change(conn: Connection, code: str, *, actor: str, now: datetime, status: st
                           referred_to=referred_to)
     if not assignee and not note:
         raise InvalidTransition("nothing to change: give status, assignee or note")
-    if ticket.status in ("cerrada", "remitida") and assignee:
+    if ticket.status in FINAL and assignee:
         raise InvalidTransition(f"{code} is {ticket.status}: it cannot be reassigned")
     # A note is news too: the follow-ups (bot.followup) count quiet days from here.
     conn.execute(update(REQUESTS).where(REQUESTS.c.id == ticket.id).values(
@@ -220,14 +221,14 @@ def transition(conn: Connection, code: str, to_status: str, *, actor: str, now: 
         raise InvalidTransition(f"unknown status {to_status!r}; use one of: {known}")
     if to_status not in TRANSITIONS[ticket.status]:
         raise InvalidTransition(f"{code} is {ticket.status}: it cannot become {to_status}")
-    if to_status == "remitida" and not (referred_to or "").strip():
+    if to_status == TicketStatus.REMITIDA and not (referred_to or "").strip():
         raise InvalidTransition("a referral needs the entity it is referred to (referred_to)")
     values: dict[str, Any] = dict(status=to_status, updated_at=now)
     if assignee:
         values["assignee"] = assignee
-    if to_status == "remitida":
+    if to_status == TicketStatus.REMITIDA:
         values["referred_to"] = referred_to
-    if to_status in ("cerrada", "remitida"):
+    if to_status in FINAL:
         values["closed_at"] = now
     conn.execute(update(REQUESTS).where(REQUESTS.c.id == ticket.id).values(**values))
     conn.execute(EVENTS.insert(), dict(request_id=ticket.id, from_status=ticket.status, to_status=to_status,
@@ -253,10 +254,10 @@ def _notify(conn: Connection, ticket: Any, status: str, note: str | None, referr
     prompt = None
     template: tuple[str, dict[str, str]] = ("ticket_update", {"1": ticket.code, "2": t(f"ticket_status.{status}"),
                                                              "3": no_note})
-    if status == "remitida":
+    if status == TicketStatus.REMITIDA:
         text = t("ticket_referred", code=ticket.code, entity=referred_to, note=suffix)
         template[1]["2"] = f"{t('ticket_status.remitida')} ({referred_to})"
-    elif status == "cerrada":
+    elif status == TicketStatus.CERRADA:
         text = t("ticket_closed", code=ticket.code, note=suffix)
         asking = ask_rating(ConversationState.from_json(contact.state), ticket.code) if ticket.satisfaction is None \
             else None
@@ -298,7 +299,7 @@ def template_needed(conn: Connection, code: str, now: datetime) -> tuple[templat
                        .where(REQUESTS.c.code == code.upper())).one_or_none()
     if row is None or row.channel != templates.WHATSAPP or templates.window_open(row.last_inbound_at, now):
         return None
-    rating = row.status == "cerrada" and (row.state or {}).get("mode") == "rating"
+    rating = row.status == TicketStatus.CERRADA and (row.state or {}).get("mode") == "rating"
     return templates.get("ticket_closed" if rating else "ticket_update"), row.last_inbound_at
 
 

@@ -90,7 +90,7 @@ def parse(conn: Connection, data: dict[str, Any]) -> OfflineRequest:
         raise IntakeError(sorted(unknown)[0], f"unknown field; allowed: {', '.join(FIELDS)}")
     _no_nulls(data)
     channel = data.get("channel")
-    if channel not in helpdesk.ORIGINS:
+    if not isinstance(channel, str) or channel not in helpdesk.ORIGINS:
         raise IntakeError("channel", f"use one of {', '.join(helpdesk.ORIGINS)}")
     need = _text(data, "need", MAX_NEED)
     if not need:
@@ -205,7 +205,7 @@ def _new_entity(conn: Connection, value: Any) -> dict[str, str]:
     if not name:
         raise IntakeError("new_entity.name", "the grupo de valor's name (up to 120 characters)")
     group = value.get("group", "otro")
-    if group not in grupos.GROUPS:
+    if not isinstance(group, str) or group not in grupos.GROUPS:
         raise IntakeError("new_entity.group", f"use one of {', '.join(grupos.GROUPS)}")
     department = value.get("department", NATIONAL_DEPT)
     if not isinstance(department, str) or not PATTERNS["department"].search(department):
@@ -245,6 +245,6 @@ def _choice(data: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str | 
     value = data.get(name)
     if value is None:
         return None
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise IntakeError(name, f"use one of {', '.join(allowed)}")
     return str(value)

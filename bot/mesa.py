@@ -38,10 +38,10 @@ from bot import deadlines, helpdesk, staff, terms
 from bot.themes import load_taxonomy
 from surveys.entities import display_name
 from surveys.models import Entity
+from surveys.tickets import ANSWERED, TicketStatus
 
 TZ = ZoneInfo("America/Bogota")
 ENTITIES = Entity.__table__
-ANSWERED = ("respondida", "remitida", "cerrada")
 NOT_STAFF = ("chat", "monitoreo360", "solicitante", helpdesk.SYSTEM)  # who is not the DER answering
 CHANNELS = {"whatsapp": "WhatsApp", "telegram": "Telegram", "sms": "SMS", "simulator": "Simulador web",
             "console": "Consola", **helpdesk.ORIGINS}
@@ -118,7 +118,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "pct_on_time": pct(on_time, len(answered)),
         "overdue": sum(r["overdue"] for r in rows),
         "closed": sum(r["closed_at"] is not None for r in rows),
-        "referred": sum(r["status"] == "remitida" for r in rows),
+        "referred": sum(r["status"] == TicketStatus.REMITIDA for r in rows),
         "urgent": sum(bool(r["urgent"]) for r in rows),
         "first_response_days": _stats(r["days_to_first_response"] for r in rows),
         "answer_days": _stats(r["days_to_answer"] for r in rows),
@@ -202,7 +202,7 @@ def _records(conn: Connection, cut: Period, today: date) -> list[dict[str, Any]]
             "region": t.region, "themes": list(t.themes or ()), "channel": t.channel, "source": t.source,
             "request_type": t.request_type, "status": t.status, "urgent": t.urgent, "staff_id": t.staff_id,
             "enlace": t.enlace, "due_date": t.due_date, "satisfaction": t.satisfaction,
-            "referred_to": t.referred_to if t.status == "remitida" else None,
+            "referred_to": t.referred_to if t.status == TicketStatus.REMITIDA else None,
             "answered_at": answered, "closed_at": t.closed_at,
             "on_time": None if answered is None or due is None else local_day(answered) <= due,
             "days_to_first_response": _days(created, first), "days_to_answer": _days(created, answered),

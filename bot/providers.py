@@ -1,16 +1,7 @@
 """The sending providers configured in the environment, by channel.
 
-| variable | meaning |
-|---|---|
-| TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN | Twilio account (the token also checks inbound signatures) |
-| TWILIO_WHATSAPP_FROM | the WhatsApp sender number, E.164 (e.g. +14155238886) |
-| TWILIO_SMS_FROM | an SMS sender number (optional) |
-| TWILIO_MESSAGING_SERVICE_SID | send through a Messaging Service instead of a number (optional) |
-| TWILIO_API_BASE | Twilio REST base URL (default https://api.twilio.com; tests point it at a fake) |
-| TWILIO_MAX_PER_SECOND | outbound rate limit (default 10) |
-| TELEGRAM_BOT_TOKEN | the bot's token from @BotFather |
-| TELEGRAM_API_BASE | Bot API base URL (default https://api.telegram.org/bot) |
-| M360_ALERT_WEBHOOK_URL, M360_ALERT_WEBHOOK_SECRET | outgoing JSON webhook for alerts, HMAC-SHA256 signed |
+Twilio's account, sender numbers or Messaging Service, Telegram's bot token, the API bases and the
+alert webhook: the variables are listed once, in the README's configuration table.
 """
 
 from __future__ import annotations

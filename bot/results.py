@@ -11,12 +11,7 @@
 The figures are those of the ficha municipal (analysis.report.build_report with the entity's
 filter), so the chat, the link and the panel never disagree. A link shows one entity and one
 period, expires (``M360_FICHA_LINK_DAYS``, default 30) and is stored only as its SHA-256.
-
-| variable | default | meaning |
-|---|---|---|
-| M360_PUBLIC_URL | ``http://127.0.0.1:$PORT`` | the base of the links sent in the chat |
-| M360_FICHA_LINK_DAYS | 30 | days a link to a ficha keeps working |
-| M360_WAVE_RESULTS_CONTENT_SID | unset | WhatsApp template of a wave's results (1 name, 2 entity, 3 month, 4 link) |
+The link's base is ``M360_PUBLIC_URL``; the variables are in the README's configuration table.
 """
 
 from __future__ import annotations
@@ -39,6 +34,7 @@ from surveys import formats
 from surveys.entities import is_territorial
 from surveys.messages import Outbound
 from surveys.models import Contact, Interview, OutboxMessage, QuestionnaireVersion, ResultLink
+from surveys.statuses import InterviewStatus
 from surveys.texts import texts
 
 LINKS = ResultLink.__table__
@@ -107,7 +103,7 @@ def latest_period(conn: Connection, entity_code: str, qid: str = "monitoreo360")
     """The last month with a completed Monitoreo 360 interview of the entity."""
     return conn.execute(select(func.max(INTERVIEWS.c.period))
                         .join(QUESTIONNAIRES, QUESTIONNAIRES.c.id == INTERVIEWS.c.questionnaire_id)
-                        .where(INTERVIEWS.c.entity_code == entity_code, INTERVIEWS.c.status == "completa",
+                        .where(INTERVIEWS.c.entity_code == entity_code, INTERVIEWS.c.status == InterviewStatus.COMPLETA,
                                QUESTIONNAIRES.c.qid == qid)).scalar()
 
 
@@ -211,7 +207,7 @@ def wave_results(conn: Connection, wave_id: int) -> WaveResults:
         raise waves.WaveError(f"wave #{wave_id} is {wave.status}: results go out once it is closed")
     t = texts()
     done = conn.execute(select(INTERVIEWS.c.entity_code, INTERVIEWS.c.contact_id, INTERVIEWS.c.finished_at)
-                        .where(INTERVIEWS.c.wave_id == wave_id, INTERVIEWS.c.status == "completa")
+                        .where(INTERVIEWS.c.wave_id == wave_id, INTERVIEWS.c.status == InterviewStatus.COMPLETA)
                         .order_by(INTERVIEWS.c.entity_code, INTERVIEWS.c.finished_at)).all()
     answered_by = {row.entity_code: row.contact_id for row in done}  # the last to complete it
     members = dict(conn.execute(select(waves.MEMBERS.c.entity_code, waves.MEMBERS.c.contact_id)

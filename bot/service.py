@@ -34,7 +34,7 @@ from bot.conversation import (
     HelpRequested,
     InterviewEvent,
     InterviewStarted,
-    InterviewStatus,
+    InterviewStatusChanged,
     OptedIn,
     OptedOut,
     OtherEntityRegistered,
@@ -52,6 +52,7 @@ from surveys.engine import AnswerCleared, AnswerSet, Finished
 from surveys.entities import EntityIndex
 from surveys.messages import Inbound, Option, Outbound, is_test_channel
 from surveys.models import Contact, Invitation, MessageLog, utcnow
+from surveys.statuses import InterviewStatus
 from surveys.texts import texts
 
 log = logging.getLogger(__name__)
@@ -270,8 +271,9 @@ class ChatService:
                         state = dataclasses.replace(state, interview_id=interview_id)
                 case WaveJoined(wave=wave_id, period=period) if interview_id is not None:
                     interview_changes.update(wave_id=wave_id, period=period)
-                case InterviewStatus(status=status) if interview_id is not None:
-                    interview_changes.update(status=status, finished_at=now if status == "expirada" else None)
+                case InterviewStatusChanged(status=status) if interview_id is not None:
+                    finished = now if status == InterviewStatus.EXPIRADA else None
+                    interview_changes.update(status=status, finished_at=finished)
                 case InterviewEvent(event=AnswerSet(question=q, value=value, raw_text=raw, source=source)):
                     if interview_id is not None:
                         writes.answer(interview_id, q, value, raw, source)
@@ -281,7 +283,7 @@ class ChatService:
                     store.clear_answer(conn, interview_id, q)
                 case InterviewEvent(event=Finished(status=status)) if interview_id is not None:
                     interview_changes.update(status=status, finished_at=now)
-                    if status == "completa":
+                    if status == InterviewStatus.COMPLETA:
                         extra.before_last.extend(self._ticket_from_interview(conn, interview_id, contact_id,
                                                                              entity_code, channel, now))
                         self.alerts.interview_completed(conn, interview_id, now)
@@ -456,8 +458,10 @@ def _only_changes_turn_rows(effect: Any) -> bool:
     completed interview's alerts and ticket do) or remove them, so pending answers go first."""
     if isinstance(effect, InterviewEvent):
         event = effect.event
-        return isinstance(event, AnswerSet) or (isinstance(event, Finished) and event.status != "completa")
-    return isinstance(effect, ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | WaveJoined | InterviewStatus)
+        return isinstance(event, AnswerSet) or (isinstance(event, Finished)
+                                                and event.status != InterviewStatus.COMPLETA)
+    return isinstance(effect, ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | WaveJoined
+                      | InterviewStatusChanged)
 
 
 def _with_prompt(replies: list[Outbound], state: dict[str, Any] | None) -> list[Outbound]:

@@ -50,7 +50,9 @@ from surveys.models import (
     WaveMember,
     utcnow,
 )
+from surveys.statuses import InterviewStatus
 from surveys.texts import texts
+from surveys.tickets import HANDLED
 
 WAVES = Wave.__table__
 MEMBERS = WaveMember.__table__
@@ -66,7 +68,6 @@ TZ = ZoneInfo("America/Bogota")
 # Channels a wave writes through: the outbox can deliver there, and they are not test data (a
 # simulator conversation may claim any entity: it must never receive that entity's invitation).
 REACHABLE = ("whatsapp", "telegram", "sms")
-HANDLED = ("asignada", "en_gestion")  # a DER staff member is handling the entity's ticket: automation waits
 DEFAULT_REMINDERS = (2, 5)
 BATCH = 250  # members per transaction: chat turns are not kept waiting behind a census
 
@@ -358,7 +359,7 @@ def _dispatch_batch(conn: Connection, wave: Any, member_ids: Sequence[int], now:
     invitation = {"wave": wave.id, "period": wave.period, "questionnaire": wave.questionnaire}
     open_waves = set(conn.execute(select(WAVES.c.id).where(WAVES.c.status == "en_curso")).scalars())
     for member in members:
-        if outcome.get(member.entity_code) in ("completa", "rechazada"):
+        if outcome.get(member.entity_code) in (InterviewStatus.COMPLETA, InterviewStatus.RECHAZADA):
             _wait(conn, member, None)
             continue
         contact = contacts.get(member.contact_id) if member.contact_id is not None else None
@@ -381,7 +382,7 @@ def _dispatch_batch(conn: Connection, wave: Any, member_ids: Sequence[int], now:
             _wait(conn, member, None)
             continue
         state = ConversationState.from_json(contact.state)
-        started = outcome.get(member.entity_code) in ("en_curso", "pausada")
+        started = outcome.get(member.entity_code) in InterviewStatus.unfinished()
         if kind == "reminder" and state.mode == "interview" and state.wave == wave.id and not state.paused:
             _wait(conn, member, None)  # answering right now: a reminder would only interrupt
             continue
@@ -510,7 +511,7 @@ def _outcomes(conn: Connection, wave_id: int, codes: Iterable[str] | None = None
     query = select(INTERVIEWS.c.entity_code, INTERVIEWS.c.status).where(INTERVIEWS.c.wave_id == wave_id)
     if codes is not None:
         query = query.where(INTERVIEWS.c.entity_code.in_(list(codes)))
-    rank = {"completa": 3, "rechazada": 2}
+    rank = {InterviewStatus.COMPLETA: 3, InterviewStatus.RECHAZADA: 2}
     best: dict[str, str] = {}
     for code, status in conn.execute(query):
         if code is None:
@@ -539,7 +540,7 @@ def progress(conn: Connection, wave_id: int) -> dict[str, Any]:
     late = set()
     if wave.closes_at is not None:
         late = set(conn.execute(select(INTERVIEWS.c.entity_code).where(
-            INTERVIEWS.c.wave_id == wave_id, INTERVIEWS.c.status == "completa",
+            INTERVIEWS.c.wave_id == wave_id, INTERVIEWS.c.status == InterviewStatus.COMPLETA,
             INTERVIEWS.c.finished_at > wave.closes_at)).scalars())
     totals = dict.fromkeys(("sampled", "invited", "delivered", "started", "completed", "late", "declined",
                             "no_contact", "failed", "reminders", "waiting"), 0)
@@ -562,7 +563,7 @@ def progress(conn: Connection, wave_id: int) -> dict[str, Any]:
                 totals["failed"] += 1
         if status is not None and status != "rechazada":
             totals["started"] += 1
-        if status == "completa":
+        if status == InterviewStatus.COMPLETA:
             totals["completed"] += 1
             region["completed"] += 1
             totals["late"] += m.entity_code in late

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from surveys import conditions, formats, parsing
 from surveys.messages import Option, Outbound
 from surveys.schema import CHOICE_TYPES, QType, Question, Questionnaire
+from surveys.statuses import InterviewStatus
 from surveys.texts import Texts, texts
 
 MAX_TRIES = 3  # after this many invalid replies the engine offers to skip (optional) or pause
@@ -35,7 +36,7 @@ class FlowState:
     """Where one respondent is in one questionnaire; JSON-serialisable (saved after every turn)."""
 
     questionnaire: str  # Questionnaire.key, "id@version"
-    status: str = "en_curso"  # en_curso | completa | rechazada
+    status: str = InterviewStatus.EN_CURSO  # en_curso | completa | rechazada
     current: str | None = None  # the question awaiting an answer (None once finished)
     answers: dict[str, Any] = field(default_factory=dict)
     skipped: tuple[str, ...] = ()
@@ -66,7 +67,7 @@ class FlowState:
 
     @property
     def finished(self) -> bool:
-        return self.status != "en_curso"
+        return self.status != InterviewStatus.EN_CURSO
 
 
 @dataclass(frozen=True)
@@ -284,9 +285,9 @@ class Interviewer:
         """Move to the next question to ask, or finish."""
         nxt = self._next_question(state)
         if nxt is None:
-            state = dataclasses.replace(state, status="completa", current=None, pending=None, failures=0)
+            state = dataclasses.replace(state, status=InterviewStatus.COMPLETA, current=None, pending=None, failures=0)
             outro = [Outbound(self.q.outro)] if self.q.outro else []
-            return outro, state, [Finished("completa")]
+            return outro, state, [Finished(InterviewStatus.COMPLETA)]
         state = dataclasses.replace(state, current=nxt.name, pending=None, failures=0)
         message = self._render(nxt, state)
         suggestion = self._suggestion(nxt, state)

@@ -17,6 +17,7 @@ from surveys import db, schema
 from surveys.entities import display_name
 from surveys.messages import TEST_CHANNELS
 from surveys.models import Answer, Entity, Interview, QuestionnaireVersion
+from surveys.statuses import InterviewStatus
 
 # Table-level statements for the per-turn path: built once, parameters bound at execution.
 ANSWERS = Answer.__table__
@@ -135,7 +136,7 @@ def new_interview(conn: Connection, *, questionnaire_id: int, contact_id: int | 
     """Create an interview row (status en_curso) and return its id."""
     result = conn.execute(_INSERT_INTERVIEW, dict(
         questionnaire_id=questionnaire_id, contact_id=contact_id, entity_code=entity_code, channel=channel,
-        period=period or period_of(now, tz), wave_id=wave_id, status="en_curso", source="chat",
+        period=period or period_of(now, tz), wave_id=wave_id, status=InterviewStatus.EN_CURSO, source="chat",
         started_at=now, last_activity_at=now,
     ))
     return int(result.inserted_primary_key[0])
@@ -155,8 +156,8 @@ def expire_stale(session: Session, cutoff: datetime, now: datetime) -> int:
     expired (bot.conversation applies the same rule), so nothing is lost or half-changed here."""
     result = session.execute(
         update(Interview)
-        .where(Interview.status.in_(("en_curso", "pausada")), Interview.last_activity_at < cutoff)
-        .values(status="expirada", finished_at=now)
+        .where(Interview.status.in_(InterviewStatus.unfinished()), Interview.last_activity_at < cutoff)
+        .values(status=InterviewStatus.EXPIRADA, finished_at=now)
     )
     return int(result.rowcount or 0)
 

@@ -10,7 +10,7 @@ import pytest
 import spacy
 
 from analysis.coding import families
-from analysis.coding.lemmas import blank_analyser, docs
+from analysis.coding.lemmas import blank_analyser, build_analyser, docs
 from analysis.coding.model import char_grams, linear_features, score_view
 
 PHRASINGS = [
@@ -74,3 +74,37 @@ def test_the_linear_view_round_trips_without_pickle(tmp_path: Path) -> None:
     after = score_view(again, probe, ["conectividad", "coordinacion"])
     assert after == pytest.approx(before, abs=1e-5)
     assert after[0, 0] > 0.5 > after[0, 1] and after[1, 1] > 0.5 > after[1, 0]  # typo "internt" still read
+
+
+SPELLING_TRAIN = ["recibimos capacitacion en el plan", "falta conectividad en la alcaldia",
+                  "no hay presupuesto para el equipo", "las capacitaciones fueron utiles",
+                  "todo normal", "un proceso legal", "un tema politico", "la habilidad del equipo"]
+
+
+@pytest.mark.parametrize(("typed", "read"), [
+    ("capasitacion", "capacitacion"),  # by ear (s for c)
+    ("conectibidad", "conectividad"),  # b for v, by ear
+    ("presupeusto", "presupuesto"),  # two letters swapped
+    ("alcladia", "alcaldia"),  # swapped
+    ("conectividd", "conectividad"),  # a letter dropped
+    ("abilidad", "habilidad"),  # a silent h dropped
+])
+def test_the_speller_reads_a_typo_back_to_a_training_word(typed: str, read: str) -> None:
+    analyser = build_analyser(SPELLING_TRAIN)
+    typo, right = docs(analyser, [f"nos falta {typed} ya", f"nos falta {read} ya"])
+    assert typo[2].text == typed and typo[2].lemma_ == right[2].lemma_  # the lemma of the word meant
+
+
+@pytest.mark.parametrize("text", ["el plan", "mesa", "otro", "capacitacion", "zzzzqqqq",
+                                  "anormal", "ilegal", "apolitico"])  # a prefix is not a typo
+def test_the_speller_leaves_known_short_and_unrelated_words_alone(text: str) -> None:
+    analyser = build_analyser(SPELLING_TRAIN)
+    plain = build_analyser(SPELLING_TRAIN, speller=False)
+    assert [t.lemma_ for t in docs(analyser, [text])[0]] == [t.lemma_ for t in docs(plain, [text])[0]]
+
+
+def test_the_speller_is_saved_with_the_analyser(tmp_path: Path) -> None:
+    build_analyser(SPELLING_TRAIN).to_disk(tmp_path / "analyser")
+    again = spacy.load(tmp_path / "analyser")
+    assert "m360_spelling" in again.pipe_names
+    assert [t.lemma_ for t in docs(again, ["capasitacion"])[0]] == ["capacitacion"]

@@ -221,6 +221,7 @@ def test_the_der_registers_a_phone_request_through_the_api(app: Flask) -> None:
     assert [t["code"] for t in listed.get_json()["items"]] == [held_body["code"]]
 
     for bad, field in (({**body, "channel": "whatsapp"}, "channel"), ({**body, "channel": " correo"}, "channel"),
+                       ({**body, "channel": {}}, "channel"), ({**body, "request_type": ["general"]}, "request_type"),
                        ({**body, "entity": "6330"}, "entity"), ({**body, "entity": None}, "entity"),
                        ({k: v for k, v in body.items() if k != "entity"}, "entity"),
                        ({**body, "need": "   "}, "need"), ({**body, "themes": ["inventado"]}, "themes"),

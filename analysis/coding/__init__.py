@@ -1,4 +1,4 @@
-"""The open-answer coder (issue 5): codebooks and labelled corpora as data, a spaCy pipeline for
+"""The open-answer coder: codebooks and labelled corpora as data, a spaCy pipeline for
 Spanish chat text, a keyword rule layer and two trained classifiers per codebook (``textcat_multilabel``
 over lemmas, TF-IDF + logistic regression over lemmas and character n-grams), combined into a
 calibrated confidence per code. See docs/coding.md.
@@ -9,6 +9,7 @@ Modules, one concept each:
 - :mod:`analysis.coding.corpus` — labelled corpora (fixed train/test split) and their validation;
 - :mod:`analysis.coding.normalize` — chat text normalisation (keeps negation words);
 - :mod:`analysis.coding.lemmas` — the spaCy analyser (tokenizer + lookup lemmatizer on folded text);
+- :mod:`analysis.coding.spelling` — the analyser's speller: a typo read back to a training word's lemma;
 - :mod:`analysis.coding.rules` — the negation-aware keyword rule layer (PhraseMatcher on lemmas);
 - :mod:`analysis.coding.linear` — the TF-IDF + logistic-regression classifier (a spaCy component);
 - :mod:`analysis.coding.families` — phrasing families and the training folds that keep them apart;

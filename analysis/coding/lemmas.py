@@ -15,6 +15,7 @@ source maps "nos" to "no", which would invent negations). The measurement agains
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -26,6 +27,7 @@ from spacy.language import Language
 from spacy.lookups import Lookups
 from spacy.tokens import Doc
 
+from analysis.coding import spelling  # registers the m360_spelling component
 from analysis.coding.normalize import fold_accents, normalize
 
 #: Forms never lemmatised (articles, pronouns, negations: the lookup table maps some of them wrongly).
@@ -71,13 +73,16 @@ def _full_folded_table() -> dict[str, str]:
     return table
 
 
-def blank_analyser(table: dict[str, str] | None = None) -> Language:
-    """A tokenizer + lookup lemmatizer pipeline using ``table`` (form → lemma, folded)."""
+def blank_analyser(table: dict[str, str] | None = None, known: dict[str, int] | None = None) -> Language:
+    """A tokenizer + lookup lemmatizer pipeline using ``table`` (form → lemma, folded); with ``known``
+    (word → uses in the training answers), also the speller that reads typos back."""
     nlp = spacy.blank("es")
     lemmatizer = nlp.add_pipe("lemmatizer", config={"mode": "lookup", "overwrite": True})
     lookups = Lookups()
     lookups.add_table("lemma_lookup", table or {})
     lemmatizer.initialize(lookups=lookups)
+    if known is not None:
+        nlp.add_pipe("m360_spelling").set_words(spelling.known_words(known, table or {}), table or {})
     return nlp
 
 
@@ -110,9 +115,12 @@ def _full_analyser() -> Language:
     return _FULL
 
 
-def build_analyser(texts: Iterable[str]) -> Language:
-    """The analyser a model is trained and saved with: the folded table pruned to the lemmas of ``texts``."""
-    return blank_analyser(folded_table(lemma_vocabulary(list(texts))))
+def build_analyser(texts: Iterable[str], *, speller: bool = True) -> Language:
+    """The analyser a model is trained and saved with: the folded table pruned to the lemmas of ``texts``,
+    and (``speller``) the speller knowing the words of ``texts``."""
+    texts = list(texts)
+    known = Counter(w for t in texts for w in _WORD.findall(normalize(t))) if speller else None
+    return blank_analyser(folded_table(lemma_vocabulary(texts)), known)
 
 
 def lemmas(doc: Doc) -> list[str]:

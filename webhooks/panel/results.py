@@ -20,6 +20,7 @@ from analysis.report import build_report, default_name, render
 from surveys import store
 from surveys.messages import TEST_CHANNELS
 from surveys.models import DECIDED, Answer, AnswerCoding, CodingStatus, Entity, Interview
+from surveys.statuses import InterviewStatus
 from webhooks import clock
 from webhooks.jsonapi import MAX_INT
 from webhooks.panel import bp, engine, include_test, login_required
@@ -35,7 +36,7 @@ REPORT_TYPES = {"html": "text/html", "xlsx": export.MEDIA_TYPES["xlsx"], "json":
 
 def _periods(conn: Connection) -> list[str]:
     """Months with completed interviews, newest first; this month when there are none yet."""
-    query = select(INTERVIEWS.c.period).where(INTERVIEWS.c.status == "completa")
+    query = select(INTERVIEWS.c.period).where(INTERVIEWS.c.status == InterviewStatus.COMPLETA)
     if not include_test():
         query = query.where(INTERVIEWS.c.channel.not_in(TEST_CHANNELS))
     found = [p for (p,) in conn.execute(query.distinct().order_by(INTERVIEWS.c.period.desc()))]
@@ -138,7 +139,7 @@ def _answers(conn: Connection, months: list[str], question: str, code: str, limi
              .outerjoin(ENTITIES, ENTITIES.c.code == INTERVIEWS.c.entity_code)
              .outerjoin(CODINGS, CODINGS.c.answer_id == ANSWERS.c.id)
              .where(ANSWERS.c.question == question, INTERVIEWS.c.period.in_(months),
-                    INTERVIEWS.c.status == "completa",
+                    INTERVIEWS.c.status == InterviewStatus.COMPLETA,
                     *(() if include_test() else (INTERVIEWS.c.channel.not_in(TEST_CHANNELS),)))
              .order_by(INTERVIEWS.c.period.desc(), ANSWERS.c.id.desc()))
     rows = []
