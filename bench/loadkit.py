@@ -32,6 +32,7 @@ from typing import Any
 
 from telegram import Chat, Message, Update, User
 from twilio.request_validator import RequestValidator
+from twilio.twiml.messaging_response import MessagingResponse
 
 HOST = "127.0.0.1"
 TOKEN = "bench-twilio-auth-token"
@@ -68,7 +69,7 @@ def script(n: int, names: list[str]) -> list[str]:
     """The script of conversation ``n``: its own municipality."""
     return [names[n % len(names)] if i == ENTITY_AT else text for i, text in enumerate(SCRIPT)]
 
-TARGET_RATIO = 0.5
+TARGET_RATIO = 0.6  # app / minimal durable turn (DurableTurn)
 TARGET_P99_MS = 50.0
 START_TIMEOUT = 120.0  # seconds for a server to come up (the app migrates and loads reference data)
 REQUEST_TIMEOUT = 30.0
@@ -102,6 +103,148 @@ def bare_factory(database: str) -> Any:
     return bare
 
 
+# ---------------------------------------------------------------- the ceiling: a minimal durable turn
+
+
+class DurableTurn:
+    """The least a durable chat turn can do, written straight on the database driver (psycopg, or
+    sqlite3 as the app uses SQLite): in one transaction, lock the sender's state row (``SELECT … FOR
+    UPDATE``, the row created on first contact; ``BEGIN IMMEDIATE`` on SQLite), insert the inbound
+    message (unique on its provider id: a redelivery is answered again from the stored reply), update
+    the state, insert the reply, commit. No conversation, no ORM, no rate limits: what is left of a
+    turn that must not lose or duplicate anything. One connection per server thread."""
+
+    SCHEMA = [
+        "CREATE TABLE IF NOT EXISTS turn_state (id {serial} PRIMARY KEY, channel VARCHAR(20) NOT NULL, "
+        "address VARCHAR(64) NOT NULL, state TEXT NOT NULL, version INTEGER NOT NULL, UNIQUE (channel, address))",
+        "CREATE TABLE IF NOT EXISTS turn_message (id {serial} PRIMARY KEY, "
+        "state_id INTEGER NOT NULL REFERENCES turn_state (id), channel VARCHAR(20) NOT NULL, "
+        "direction VARCHAR(3) NOT NULL, external_id VARCHAR(80), text TEXT NOT NULL, in_reply_to VARCHAR(80), "
+        "created_at {timestamp} NOT NULL, UNIQUE (channel, direction, external_id))",
+    ]
+
+    def __init__(self, database: str):
+        self.postgres = database.startswith("postgresql")
+        self.dsn = database.replace("postgresql+psycopg://", "postgresql://") if self.postgres \
+            else database.removeprefix("sqlite:///")
+        self.mark = "%s" if self.postgres else "?"
+        self.local = threading.local()
+        self.write_lock = threading.Lock()  # SQLite: writers queue here and on an flock, as surveys/db.py does
+        self.lock_file: Any = None
+
+    def create_tables(self) -> None:
+        conn = self._connect()
+        for statement in self.SCHEMA:
+            conn.execute(statement.format(serial="BIGSERIAL" if self.postgres else "INTEGER",
+                                          timestamp="TIMESTAMPTZ" if self.postgres else "TEXT"))
+        conn.commit()
+        conn.close()
+
+    def _connect(self) -> Any:
+        if self.postgres:
+            import psycopg
+
+            return psycopg.connect(self.dsn)  # synchronous_commit stays on: the server's setting
+        import sqlite3
+
+        conn = sqlite3.connect(self.dsn, isolation_level=None, check_same_thread=False)
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=5000"):
+            conn.execute(f"PRAGMA {pragma}")
+        return conn
+
+    def _conn(self) -> Any:
+        conn = getattr(self.local, "conn", None)
+        if conn is None:
+            conn = self.local.conn = self._connect()
+        return conn
+
+    def turn(self, channel: str, address: str, external_id: str, text: str) -> str:
+        """The reply to one inbound message, stored with it."""
+        if self.postgres:
+            return self._turn(self._conn(), channel, address, external_id, text)
+        import fcntl
+
+        if self.lock_file is None:
+            self.lock_file = open(f"{self.dsn}.lock", "a+b")  # noqa: SIM115 - lives with the process
+        with self.write_lock:
+            fcntl.flock(self.lock_file, fcntl.LOCK_EX)
+            try:
+                return self._turn(self._conn(), channel, address, external_id, text)
+            finally:
+                fcntl.flock(self.lock_file, fcntl.LOCK_UN)
+
+    def _turn(self, conn: Any, channel: str, address: str, external_id: str, text: str) -> str:
+        m, now = self.mark, datetime.now(UTC).isoformat()
+        if not self.postgres:
+            conn.execute("BEGIN IMMEDIATE")
+        try:
+            lock = f"SELECT id, state, version FROM turn_state WHERE channel = {m} AND address = {m}" + \
+                (" FOR UPDATE" if self.postgres else "")
+            row = conn.execute(lock, (channel, address)).fetchone()
+            if row is None:
+                conn.execute(f"INSERT INTO turn_state (channel, address, state, version) VALUES ({m}, {m}, {m}, 0) "
+                             "ON CONFLICT DO NOTHING", (channel, address, json.dumps({"step": 0})))
+                row = conn.execute(lock, (channel, address)).fetchone()
+            state_id, state, version = row
+            inserted = conn.execute(
+                f"INSERT INTO turn_message (state_id, channel, direction, external_id, text, created_at) "
+                f"VALUES ({m}, {m}, 'in', {m}, {m}, {m}) ON CONFLICT DO NOTHING RETURNING id",
+                (state_id, channel, external_id, text, now)).fetchone()
+            if inserted is None:  # delivered before: answer it again
+                conn.rollback()
+                return str(conn.execute(f"SELECT text FROM turn_message WHERE channel = {m} AND direction = 'out' "
+                                        f"AND in_reply_to = {m}", (channel, external_id)).fetchone()[0])
+            step = json.loads(state)["step"] + 1
+            reply = f"Mensaje {step} recibido: {text[:200]}"
+            conn.execute(f"UPDATE turn_state SET state = {m}, version = {m} WHERE id = {m}",
+                         (json.dumps({"step": step}), version + 1, state_id))
+            conn.execute(f"INSERT INTO turn_message (state_id, channel, direction, text, in_reply_to, created_at) "
+                         f"VALUES ({m}, {m}, 'out', {m}, {m}, {m})", (state_id, channel, reply, external_id, now))
+            conn.commit()
+            return reply
+        except BaseException:
+            conn.rollback()
+            raise
+
+
+def durable_factory(database: str) -> Any:
+    """The minimal durable turn behind both webhooks, authenticated as the app authenticates them:
+    Twilio's signature checked with RequestValidator (403 otherwise), the Telegram secret token."""
+    import hmac
+
+    from flask import Flask, Response, jsonify, request
+
+    durable, validator = DurableTurn(database), RequestValidator(TOKEN)
+    minimal = Flask("durable")
+
+    @minimal.post(TWILIO_PATH)
+    def twilio() -> Any:
+        if not validator.validate(request.url, request.form, request.headers.get("X-Twilio-Signature", "")):
+            return Response("forbidden\n", status=403)
+        form = request.form
+        reply = durable.turn("whatsapp", form["From"], form["MessageSid"], form.get("Body", ""))
+        response = MessagingResponse()
+        response.message(reply)
+        return Response(str(response), mimetype="application/xml")
+
+    @minimal.post(TELEGRAM_PATH)
+    def telegram() -> Any:
+        if not hmac.compare_digest(request.headers.get("X-Telegram-Bot-Api-Secret-Token", "").encode(),
+                                   SECRET.encode()):
+            return Response("forbidden\n", status=403)
+        update = request.get_json()
+        message = update["message"]
+        chat_id = message["chat"]["id"]
+        reply = durable.turn("telegram", str(chat_id), str(update["update_id"]), message.get("text", ""))
+        return jsonify(method="sendMessage", chat_id=chat_id, text=reply)
+
+    @minimal.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return minimal
+
+
 def serve(kind: str, database: str, server: str, workers: int, threads: int) -> None:
     """Child process: serve the app on an ephemeral loopback port, print the port, and exit as soon
     as the parent closes our stdin (or dies), so no server outlives the benchmark."""
@@ -113,6 +256,9 @@ def serve(kind: str, database: str, server: str, workers: int, threads: int) -> 
         from bot.production import prepare_once
 
         prepare_once(database)  # once, before any worker: migrations, entities, questionnaires
+    elif kind == "durable":
+        DurableTurn(database).create_tables()
+    factory = {"app": app_factory, "durable": durable_factory, "bare": bare_factory}[kind]
 
     def exit_with_parent() -> None:
         sys.stdin.buffer.read()
@@ -121,8 +267,7 @@ def serve(kind: str, database: str, server: str, workers: int, threads: int) -> 
     if server == "werkzeug":
         from werkzeug.serving import make_server
 
-        httpd = make_server(HOST, 0, app_factory(database) if kind == "app" else bare_factory(database),
-                            threaded=True)
+        httpd = make_server(HOST, 0, factory(database), threaded=True)
         threading.Thread(target=exit_with_parent, daemon=True).start()
         print(httpd.server_port, flush=True)
         httpd.serve_forever()
@@ -142,7 +287,7 @@ def serve(kind: str, database: str, server: str, workers: int, threads: int) -> 
         atexit.register(coder.kill)
     print(port, flush=True)
     options = dict(gunicorn_options(HOST, port, workers, threads), errorlog="-", loglevel="warning")
-    run_gunicorn(options, load=lambda: app_factory(database, coder=False) if kind == "app" else bare_factory(database))
+    run_gunicorn(options, load=lambda: app_factory(database, coder=False) if kind == "app" else factory(database))
 
 
 # The coder beside gunicorn (what `m360 worker` runs for it); exits with its parent (stdin closed).
@@ -188,29 +333,41 @@ class Server:
     def cpu_seconds(self) -> float | None:
         """User + system CPU time so far of the server process and its child processes (gunicorn's
         workers, the coder) on Linux (/proc), None elsewhere."""
-        def stat(pid: str) -> list[str]:
-            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-
-        try:
-            master = stat(str(self.process.pid))
-        except OSError:
-            return None
-        ticks = int(master[11]) + int(master[12])
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and entry.name != str(self.process.pid):
-                try:
-                    fields = stat(entry.name)
-                except OSError:
-                    continue
-                if fields[1] == str(self.process.pid):
-                    ticks += int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return tree_cpu_seconds(self.process.pid)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+def _stat(pid: int | str) -> list[str]:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+
+
+def tree_cpu_seconds(root: int) -> float | None:
+    """User + system CPU time so far of process ``root`` and all its descendants (a server and its
+    workers, PostgreSQL's postmaster and its backends) on Linux (/proc); None elsewhere."""
+    try:
+        stats = {int(root): _stat(root)}
+    except OSError:
+        return None
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = _stat(entry.name)
+            except OSError:
+                continue
+            stats[int(entry.name)] = fields
+            children.setdefault(int(fields[1]), []).append(int(entry.name))
+    ticks, todo = 0, [int(root)]
+    while todo:
+        pid = todo.pop()
+        ticks += int(stats[pid][11]) + int(stats[pid][12])
+        todo.extend(children.get(pid, []))
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
@@ -308,7 +465,7 @@ def twilio_conversations(port: int, lanes: int, per_lane: int) -> list[list[Conv
              for n in range(per_lane)] for lane in range(lanes)]
 
 
-def telegram_conversations(lanes: int, per_lane: int) -> list[list[Conversation]]:
+def telegram_conversations(lanes: int, per_lane: int, first_chat: int = 700_000_000) -> list[list[Conversation]]:
     """Per lane, ``per_lane`` private chats typing the same script, as python-telegram-bot Updates."""
     update_ids = itertools.count(1)
     headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
@@ -321,7 +478,7 @@ def telegram_conversations(lanes: int, per_lane: int) -> list[list[Conversation]
             for i, text in enumerate(script(chat_id, names), 1)]
 
     names = municipalities()
-    return [[chat(700_000_000 + lane * 1000 + n) for n in range(per_lane)] for lane in range(lanes)]
+    return [[chat(first_chat + lane * 1000 + n) for n in range(per_lane)] for lane in range(lanes)]
 
 
 # ---------------------------------------------------------------- the load
@@ -447,6 +604,10 @@ def is_twiml(reply: bytes) -> bool:
     return b"<Response" in reply
 
 
+def is_send_message(reply: bytes) -> bool:
+    return json.loads(reply).get("method") == "sendMessage"
+
+
 def warm_up(server: Server, load: list[list[Conversation]], check: Callable[[bytes], bool]
             ) -> tuple[list[list[Conversation]], int]:
     """Before timing: lane 0's whole conversation, through every code path (the chat service is built
@@ -521,7 +682,7 @@ def verdict(ok: bool) -> str:
 
 def _serve_main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--serve", choices=["app", "bare"], required=True)
+    parser.add_argument("--serve", choices=["app", "durable", "bare"], required=True)
     parser.add_argument("--database", required=True)
     parser.add_argument("--server", choices=["werkzeug", "gunicorn"], required=True)
     parser.add_argument("--workers", type=int, default=2)

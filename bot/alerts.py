@@ -50,7 +50,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import yaml
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -72,6 +72,29 @@ REQUESTS = HelpRequest.__table__
 INTERVIEWS = Interview.__table__
 ANSWERS = Answer.__table__
 CONTACTS = Contact.__table__
+# The statements of a turn that completes an interview or opens a ticket, built once (building a
+# statement and its cache key cost as much as running it).
+_TICKET = select(REQUESTS).where(REQUESTS.c.id == bindparam("b_id"))
+_INTERVIEW_PERIOD = select(INTERVIEWS.c.period).where(INTERVIEWS.c.id == bindparam("b_id"))
+_INTERVIEW = (select(INTERVIEWS.c.id, INTERVIEWS.c.entity_code, INTERVIEWS.c.period, INTERVIEWS.c.questionnaire_id,
+                     INTERVIEWS.c.channel)
+              .where(INTERVIEWS.c.id == bindparam("b_id")))
+_ANNOUNCED_SPIKES = (select(ALERTS.c.data)
+                     .where(ALERTS.c.rule == "pico_demanda", ALERTS.c.region == bindparam("b_region"),
+                            ALERTS.c.created_at >= bindparam("b_since")))
+_TICKETS_ASKING = (select(REQUESTS.c.entity_code, REQUESTS.c.themes)
+                   .join(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
+                   .where(REQUESTS.c.created_at >= bindparam("b_since"), ENTITIES.c.region == bindparam("b_region"),
+                          store.real_channel(REQUESTS.c.channel)))
+_INTERVIEWS_ASKING = (select(INTERVIEWS.c.entity_code, ANSWERS.c.value)
+                      .join(ENTITIES, ENTITIES.c.code == INTERVIEWS.c.entity_code)
+                      .join(ANSWERS, (ANSWERS.c.interview_id == INTERVIEWS.c.id)
+                            & (ANSWERS.c.question == "demanda_temas"))
+                      .where(INTERVIEWS.c.finished_at >= bindparam("b_since"),
+                             INTERVIEWS.c.status == InterviewStatus.COMPLETA,
+                             ENTITIES.c.region == bindparam("b_region"), INTERVIEWS.c.channel.not_in(TEST_CHANNELS)))
+_INSERT_ONCE = {dialect: insert(ALERTS).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(ALERTS.c.id)
+                for dialect, insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))}
 QUESTIONNAIRES = QuestionnaireVersion.__table__
 
 RULES = ("ticket_nuevo", "ticket_urgente", "contacto_asesor", "insatisfaccion", "contribucion_no", "tema_mala",
@@ -181,6 +204,8 @@ class Alerts:
     config: AlertConfig = field(default_factory=load_config)
     destinations: tuple[Destination, ...] = field(default_factory=lambda: tuple(destinations_from_env()))
     timezone: str = formats.TIMEZONE
+    # Question labels by (database, questionnaire version): see _Labels.
+    labels: dict[tuple[Any, int], dict[str, str]] = field(default_factory=dict, compare=False, repr=False)
 
     def raise_alert(self, conn: Connection, rule: Rule, *, key: str, now: datetime, entity_code: str | None = None,
                     help_request_id: int | None = None, interview_id: int | None = None,
@@ -253,14 +278,13 @@ class Alerts:
     # -- rules on tickets
 
     def ticket_created(self, conn: Connection, request_id: int, now: datetime) -> None:
-        ticket = conn.execute(select(REQUESTS).where(REQUESTS.c.id == request_id)).one()
+        ticket = conn.execute(_TICKET, {"b_id": request_id}).one()
         themes = theme_labels(ticket.themes)
         test = is_test_channel(ticket.channel)
         if ticket.source == "interview":
             rule = self.config.active("contacto_asesor")
             if rule is not None and ticket.interview_id is not None:
-                period = conn.execute(select(INTERVIEWS.c.period).where(INTERVIEWS.c.id == ticket.interview_id)
-                                      ).scalar()
+                period = conn.execute(_INTERVIEW_PERIOD, {"b_id": ticket.interview_id}).scalar()
                 self.raise_alert(conn, rule, key=str(ticket.interview_id), now=now, entity_code=ticket.entity_code,
                                  help_request_id=ticket.id, interview_id=ticket.interview_id, code=ticket.code,
                                  themes=themes, period=period, detail=ticket.need, test=test,
@@ -316,12 +340,9 @@ class Alerts:
     # -- rules on a completed interview
 
     def interview_completed(self, conn: Connection, interview_id: int, now: datetime) -> None:
-        interview = conn.execute(select(INTERVIEWS.c.id, INTERVIEWS.c.entity_code, INTERVIEWS.c.period,
-                                        INTERVIEWS.c.questionnaire_id, INTERVIEWS.c.channel)
-                                 .where(INTERVIEWS.c.id == interview_id)).one()
-        answers = dict(conn.execute(select(ANSWERS.c.question, ANSWERS.c.value)
-                                    .where(ANSWERS.c.interview_id == interview_id)).all())
-        labels = _Labels(conn, interview.questionnaire_id)
+        interview = conn.execute(_INTERVIEW, {"b_id": interview_id}).one()
+        answers = store.answers_of(conn, interview_id)
+        labels = _Labels(conn, interview.questionnaire_id, self.labels)
         test = is_test_channel(interview.channel)
         common = dict(now=now, entity_code=answers.get("entidad") or interview.entity_code,
                       interview_id=interview_id, period=interview.period, test=test)
@@ -524,51 +545,42 @@ def _entities_asking(conn: Connection, region: str, themes: list[str], since: da
                 if theme in asking:
                     asking[theme].add(code)
 
-    for code, asked in conn.execute(
-            select(REQUESTS.c.entity_code, REQUESTS.c.themes)
-            .join(ENTITIES, ENTITIES.c.code == REQUESTS.c.entity_code)
-            .where(REQUESTS.c.created_at >= since, ENTITIES.c.region == region,
-                   store.real_channel(REQUESTS.c.channel))):
-        count(code, asked)
-    for code, asked in conn.execute(
-            select(INTERVIEWS.c.entity_code, ANSWERS.c.value)
-            .join(ENTITIES, ENTITIES.c.code == INTERVIEWS.c.entity_code)
-            .join(ANSWERS, (ANSWERS.c.interview_id == INTERVIEWS.c.id) & (ANSWERS.c.question == "demanda_temas"))
-            .where(INTERVIEWS.c.finished_at >= since, INTERVIEWS.c.status == InterviewStatus.COMPLETA,
-                   ENTITIES.c.region == region,
-                   INTERVIEWS.c.channel.not_in(TEST_CHANNELS))):
-        count(code, asked)
+    for statement in (_TICKETS_ASKING, _INTERVIEWS_ASKING):
+        for code, asked in conn.execute(statement, {"b_since": since, "b_region": region}):
+            count(code, asked)
     return asking
 
 
 class _Labels:
-    """Question labels of a questionnaire version, read only when an alert names a question."""
+    """Question labels of a questionnaire version, read only when an alert names a question, then
+    kept in ``cache`` (by database and questionnaire id): a version an interview was completed in
+    never changes (surveys/store.py QuestionnaireStore)."""
 
-    def __init__(self, conn: Connection, questionnaire_id: int):
-        self.conn, self.questionnaire_id = conn, questionnaire_id
-        self._labels: dict[str, str] | None = None
+    def __init__(self, conn: Connection, questionnaire_id: int, cache: dict[tuple[Any, int], dict[str, str]]):
+        self.conn, self.questionnaire_id, self.cache = conn, questionnaire_id, cache
+        self.key = (conn.engine.url, questionnaire_id)
 
     def get(self, name: str, default: str) -> str:
-        if self._labels is None:
+        labels = self.cache.get(self.key)
+        if labels is None:
             definition = self.conn.execute(select(QUESTIONNAIRES.c.definition)
                                            .where(QUESTIONNAIRES.c.id == self.questionnaire_id)).scalar()
-            self._labels = {q["name"]: q.get("label", q["name"]) for q in (definition or {}).get("questions", [])}
-        return self._labels.get(name, default)
+            labels = {q["name"]: q.get("label", q["name"]) for q in (definition or {}).get("questions", [])}
+            self.cache[self.key] = labels
+        return labels.get(name, default)
 
 
 def _announced_spikes(conn: Connection, region: str, since: datetime) -> set[str]:
     """Themes whose demand spike in ``region`` was already announced since ``since``."""
-    rows = conn.execute(select(ALERTS.c.data).where(ALERTS.c.rule == "pico_demanda", ALERTS.c.region == region,
-                                                    ALERTS.c.created_at >= since))
+    rows = conn.execute(_ANNOUNCED_SPIKES, {"b_region": region, "b_since": since})
     return {str((data or {}).get("theme")) for (data,) in rows}
 
 
 def _insert_once(conn: Connection, row: dict[str, Any]) -> int | None:
-    insert_for = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}.get(conn.dialect.name)
-    if insert_for is not None:
+    insert_once = _INSERT_ONCE.get(conn.dialect.name)
+    if insert_once is not None:
         # RETURNING, not rowcount: on PostgreSQL a skipped insert may still report a row count.
-        inserted = conn.execute(insert_for(ALERTS).values(**row).on_conflict_do_nothing(index_elements=["dedupe_key"])
-                                .returning(ALERTS.c.id)).scalar_one_or_none()
+        inserted = conn.execute(insert_once, row).scalar_one_or_none()
         return int(inserted) if inserted is not None else None
     if conn.execute(select(ALERTS.c.id).where(ALERTS.c.dedupe_key == row["dedupe_key"])).first() is not None:
         return None

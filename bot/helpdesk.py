@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from bot import deadlines, labels, outbox, staff, terms
 from bot.channels import templates
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 REQUESTS = HelpRequest.__table__
 EVENTS = HelpRequestEvent.__table__
+_SET_CODE = update(REQUESTS).where(REQUESTS.c.id == bindparam("b_id"))  # built once: on a turn's path
 CONTACTS = Contact.__table__
 ENTITIES = Entity.__table__
 SYSTEM = "sistema"  # the actor of what the product does on its own (default assignment, validation)
@@ -96,7 +97,7 @@ def create(conn: Connection, *, entity_code: str | None, region: str | None, con
         on_hold=on_hold, followups=0, due_date=due, created_at=now, updated_at=now,
     )).inserted_primary_key[0])
     code = f"MDA-{now.year}-{request_id:05d}"
-    conn.execute(update(REQUESTS).where(REQUESTS.c.id == request_id).values(code=code))
+    conn.execute(_SET_CODE, {"b_id": request_id, "code": code})
     new = TicketStatus.NUEVA
     events = [dict(request_id=request_id, from_status=None, to_status=new, actor=actor, note=None, created_at=now)]
     if enlace is not None:

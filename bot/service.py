@@ -48,7 +48,7 @@ from bot.conversation import (
 )
 from bot.theme_model import theme_classifier
 from bot.themes import KeywordClassifier, load_taxonomy, theme_labels
-from surveys import db, formats, schema, store
+from surveys import db, formats, schema, store, turn_writes
 from surveys.engine import AnswerCleared, AnswerSet, Finished
 from surveys.entities import EntityIndex
 from surveys.messages import Inbound, Option, Outbound, is_test_channel
@@ -66,7 +66,7 @@ MESSAGES = MessageLog.__table__
 INVITATIONS = Invitation.__table__
 # Built once: per-turn statements only bind parameters (building them cost more than running them).
 # Only what the conversation reads: unused columns (datetimes especially) cost parsing every turn.
-SELECT_CONTACT = (
+SELECT_CONTACT = db.DirectStatement(
     select(*(CONTACTS.c[name] for name in ("id", "state", "state_version", "entity_code", "consent", "name",
                                             "cargo", "opted_out")))
     .where(CONTACTS.c.channel == bindparam("b_channel"), CONTACTS.c.address == bindparam("b_address"))
@@ -75,9 +75,6 @@ SELECT_CONTACT = (
 INSERT_CONTACT = CONTACTS.insert()
 SEEN = select(MESSAGES.c.id).where(MESSAGES.c.channel == bindparam("b_channel"), MESSAGES.c.direction == "in",
                                    MESSAGES.c.external_id == bindparam("b_external_id"))
-INSERT_MESSAGE = MESSAGES.insert()
-UPDATE_CONTACT = CONTACTS.update().where(CONTACTS.c.id == bindparam("b_id"),
-                                         CONTACTS.c.state_version == bindparam("b_version"))
 
 
 class ChatService:
@@ -153,7 +150,7 @@ class ChatService:
         now = inbound.received_at or self.clock()
         key = {"b_channel": inbound.channel, "b_address": inbound.address}
         with db.transaction(self.engine) as conn:
-            contact = conn.execute(SELECT_CONTACT, key).one_or_none()
+            contact = SELECT_CONTACT.execute(conn, key).one_or_none()
             if not prompts.is_current(inbound.prompt, contact.state if contact is not None else None):
                 # A button of a keyboard whose prompt is past: it answers nothing, and nothing is written —
                 # unless it is this very press delivered again (its turn moved the prompt on): replay it.
@@ -170,7 +167,7 @@ class ChatService:
                 # A concurrent first message for the same address fails here (unique) and is retried.
                 conn.execute(INSERT_CONTACT, dict(channel=inbound.channel, address=inbound.address, state={},
                                                   state_version=0, opted_out=False, created_at=now))
-                contact = conn.execute(SELECT_CONTACT, key).one()
+                contact = SELECT_CONTACT.execute(conn, key).one()
             state = ConversationState.from_json(contact.state)
             changes: dict[str, Any] = {}
             view = _view(contact)
@@ -196,32 +193,39 @@ class ChatService:
                 turn = Turn([Outbound(texts()("only_text"))], state)
             else:
                 turn = self.conversation.handle(state, view, inbound.text, now)
-            new_state, interview_id, extra = self._apply(conn, contact.id, view.entity_code, state, turn, changes,
-                                                         inbound.channel, now)
+            writes = turn_writes.TurnWrites(contact.id, contact.state_version, inbound.channel, now)
+            new_state, extra = self._apply(conn, writes, view.entity_code, state, turn, changes)
             if extra:
                 turn = dataclasses.replace(turn, replies=extra.around(turn.replies))
             saved = new_state.to_json()
             turn = dataclasses.replace(turn, replies=_with_prompt(turn.replies, saved))
-            result = conn.execute(UPDATE_CONTACT, {
-                "b_id": contact.id, "b_version": contact.state_version, "state": saved,
-                "state_version": contact.state_version + 1, "last_inbound_at": now, **changes,
-            })
-            if result.rowcount != 1:  # another delivery for this contact committed first: redo the turn
-                raise StaleDataError(f"contact {contact.id} changed during the turn")
-            self._log(conn, contact.id, inbound, turn.replies, interview_id, now)
+            writes.contact = {"state": saved, "state_version": contact.state_version + 1,
+                              "last_inbound_at": now, **changes}
+            writes.log = _log_rows(inbound, turn.replies)
+            try:
+                # Another delivery for this contact committed first: StaleDataError, and the turn is redone.
+                turn_writes.write(conn, writes)
+            except IntegrityError as exc:  # the log's unique key: this delivery was processed before
+                if inbound.external_id is None:
+                    raise
+                raise _Redelivery from exc
         return turn
 
-    def _apply(self, conn: Connection, contact_id: int, entity_code: str | None, before: ConversationState,
-               turn: Turn, changes: dict[str, Any], channel: str, now: datetime
-               ) -> tuple[ConversationState, int | None, _Extra]:
+    def _apply(self, conn: Connection, writes: turn_writes.TurnWrites, entity_code: str | None,
+               before: ConversationState, turn: Turn, changes: dict[str, Any]) -> tuple[ConversationState, _Extra]:
         """Store the turn's effects. Contact changes are collected in ``changes`` (written with the new
-        state in one UPDATE). Returns the new state (with the id of an interview it created) and the
-        interview the turn touched, if any (a finishing turn leaves the state without one)."""
+        state in one UPDATE); answers and the interview's changes in ``writes`` (written with it at the
+        end of the turn, unless something in between reads them). Returns the new state (with the id of
+        an interview it created); ``writes.interview_id`` is the interview the turn touched, if any (a
+        finishing turn leaves the state without one)."""
         state = turn.state
+        contact_id, channel, now = writes.contact_id, writes.channel, writes.now
         interview_id = before.interview_id or state.interview_id
         interview_changes: dict[str, Any] = {}
         extra = _Extra()
         for effect in turn.effects:
+            if not _only_changes_turn_rows(effect):
+                writes.flush_answers(conn)  # what follows may read the answers (or remove them)
             match effect:
                 case HelpRequested(answers=answers):
                     extra.after.append(self._open_ticket(conn, contact_id, entity_code, channel, answers, now))
@@ -273,7 +277,7 @@ class ChatService:
                     interview_changes.update(status=status, finished_at=finished)
                 case InterviewEvent(event=AnswerSet(question=q, value=value, raw_text=raw, source=source)):
                     if interview_id is not None:
-                        store.record_answer(conn, interview_id, q, value, raw, source, now)
+                        writes.answer(interview_id, q, value, raw, source)
                         if q == "entidad":
                             interview_changes["entity_code"] = value
                 case InterviewEvent(event=AnswerCleared(question=q)) if interview_id is not None:
@@ -284,9 +288,10 @@ class ChatService:
                         extra.before_last.extend(self._ticket_from_interview(conn, interview_id, contact_id,
                                                                              entity_code, channel, now))
                         self.alerts.interview_completed(conn, interview_id, now)
+        writes.interview_id = interview_id
         if interview_id is not None and (interview_changes or state.mode == Mode.INTERVIEW):
-            store.update_interview(conn, interview_id, last_activity_at=now, **interview_changes)
-        return state, interview_id, extra
+            writes.interview = dict(last_activity_at=now, **interview_changes)
+        return state, extra
 
     # -- mesa de ayuda
 
@@ -384,25 +389,6 @@ class ChatService:
 
     # -- message log and idempotency
 
-    @staticmethod
-    def _log(conn: Connection, contact_id: int, inbound: Inbound, replies: list[Outbound], interview_id: int | None,
-             now: datetime) -> None:
-        """The inbound message and its replies, in one statement. A redelivery (same channel and
-        external id) fails here on the unique key, and the whole turn rolls back with it."""
-        text = inbound.text if not inbound.media else "\n".join([inbound.text, *inbound.media]).strip()
-        common = dict(contact_id=contact_id, interview_id=interview_id, channel=inbound.channel, created_at=now)
-        rows = [dict(common, direction="in", external_id=inbound.external_id, text=text, options=None,
-                     in_reply_to=None)]
-        rows += [dict(common, direction="out", external_id=None, text=reply.text,
-                      options=[[o.label, o.reply] for o in reply.options] or None, in_reply_to=inbound.external_id)
-                 for reply in replies]
-        try:
-            conn.execute(INSERT_MESSAGE, rows)
-        except IntegrityError as exc:
-            if inbound.external_id is None:
-                raise
-            raise _Redelivery from exc
-
     def _replay(self, inbound: Inbound) -> list[Outbound] | None:
         """The replies already sent for a delivery seen before (None if it vanished: process it again)."""
         with self.sessions() as session:
@@ -454,6 +440,29 @@ def _local_date(moment: datetime) -> str:
 
 class _Redelivery(Exception):
     """The provider delivered a message already processed (same channel and external id)."""
+
+
+def _log_rows(inbound: Inbound, replies: list[Outbound]) -> list[dict[str, Any]]:
+    """The message log of a turn: the inbound message (unique on its channel and external id: a
+    redelivery fails there, and the whole turn rolls back with it) and its replies, in order."""
+    text = inbound.text if not inbound.media else "\n".join([inbound.text, *inbound.media]).strip()
+    rows = [dict(direction="in", external_id=inbound.external_id, text=text, options=None, in_reply_to=None)]
+    rows += [dict(direction="out", external_id=None, text=reply.text,
+                  options=[[o.label, o.reply] for o in reply.options] or None, in_reply_to=inbound.external_id)
+             for reply in replies]
+    return rows
+
+
+def _only_changes_turn_rows(effect: Any) -> bool:
+    """Effects that only change what the turn writes at its end (the contact, its interview, the
+    answers): they need no answer written before them. Anything else may read the answers (a
+    completed interview's alerts and ticket do) or remove them, so pending answers go first."""
+    if isinstance(effect, InterviewEvent):
+        event = effect.event
+        return isinstance(event, AnswerSet) or (isinstance(event, Finished)
+                                                and event.status != InterviewStatus.COMPLETA)
+    return isinstance(effect, ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | WaveJoined
+                      | InterviewStatusChanged)
 
 
 def _with_prompt(replies: list[Outbound], state: dict[str, Any] | None) -> list[Outbound]:

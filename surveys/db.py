@@ -9,13 +9,17 @@ from __future__ import annotations
 import fcntl
 import os
 import threading
-from collections.abc import Iterator
+from collections import namedtuple
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+import orjson
+from sqlalchemy import Connection, Dialect, Engine, create_engine, event
+from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -50,11 +54,26 @@ def make_engine(url: str | None = None) -> Engine:
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         except OSError:
             pass  # the first connection reports it (and /health answers 503)
-    engine = create_engine(url, future=True)
+    engine = create_engine(url, future=True, json_serializer=json_dumps, json_deserializer=json_loads)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
     return engine
+
+
+def json_dumps(value: Any) -> str:
+    """JSON columns are written with orjson: the conversation's state and the message log are
+    JSON written on every turn, and the standard library's encoder was a twentieth of one
+    (docs/performance.md). Non-string keys become strings, as with json.dumps."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def json_loads(value: Any) -> Any:
+    """JSON columns read with orjson. Like json.loads, anything but text is a TypeError: SQLite hands
+    back a JSON number as a number, and SQLAlchemy's SQLite JSON type counts on that error."""
+    if not isinstance(value, str | bytes | bytearray | memoryview):
+        raise TypeError(f"the JSON object must be str or bytes, not {type(value).__name__}")
+    return orjson.loads(value)
 
 
 def _sqlite_begin(conn: Any) -> None:
@@ -127,6 +146,116 @@ def _write_locks(path: str) -> tuple[threading.Lock, Any]:
             except OSError:  # the database's directory is missing or not one: nothing to lock yet
                 return threading.Lock(), None
         return _locks[path]
+
+
+DIRECT_DIALECTS = ("postgresql", "sqlite")  # psycopg and sqlite3: the drivers DirectStatement runs on
+
+
+class DirectStatement:
+    """A Core statement of the per-turn path, run straight on the driver's cursor.
+
+    Each ``Connection.execute`` costs SQLAlchemy about as much CPU as the driver and the database
+    together (an execution context, a result object, its row processors, per statement): on the
+    web worker's path that was a sixth of a turn (docs/performance.md). Here SQLAlchemy still
+    writes the SQL (compiled once per dialect), converts the parameters and the result columns
+    with its own type processors, and owns the connection and the transaction; only the execution
+    is the driver's. Its errors are wrapped as SQLAlchemy wraps them (IntegrityError,
+    OperationalError, DataError…) and a lost connection is invalidated, so callers and error
+    handlers see no difference. Dialects other than PostgreSQL and SQLite run it through
+    ``Connection.execute``."""
+
+    def __init__(self, statement: Any):
+        self.statement = statement
+        self._compiled: dict[Dialect, _Compiled] = {}
+
+    def execute(self, conn: Connection, params: dict[str, Any]) -> Any:
+        """A result with ``rowcount``, ``one()`` and ``one_or_none()`` (rows with named columns)."""
+        if conn.dialect.name not in DIRECT_DIALECTS:
+            return conn.execute(self.statement, params)
+        compiled = self._compiled.get(conn.dialect) or self._compile(conn.dialect)
+        cursor = self._run(conn, compiled, lambda cursor: cursor.execute(compiled.sql, compiled.values(params)))
+        return _DirectResult(cursor, compiled)
+
+    def executemany(self, conn: Connection, rows: list[dict[str, Any]]) -> None:
+        if conn.dialect.name not in DIRECT_DIALECTS:
+            conn.execute(self.statement, rows)
+            return
+        compiled = self._compiled.get(conn.dialect) or self._compile(conn.dialect)
+        self._run(conn, compiled, lambda cursor: cursor.executemany(compiled.sql, [compiled.values(r) for r in rows]))
+
+    @staticmethod
+    def _run(conn: Connection, compiled: _Compiled, run: Callable[[Any], Any]) -> Any:
+        if not conn.in_transaction():
+            conn.begin()  # as Connection.execute's autobegin (SQLite's driver runs without its own BEGIN)
+        dialect, fairy = conn.dialect, conn.connection
+        driver = fairy.dbapi_connection
+        assert driver is not None  # a checked-out connection has its driver's
+        cursor = fairy.info.get("m360.cursor")  # one per connection: creating a cursor costs a turn 2 %
+        if cursor is None or cursor.connection is not driver:
+            cursor = fairy.info["m360.cursor"] = driver.cursor()
+        try:
+            run(cursor)
+        except dialect.loaded_dbapi.Error as exc:
+            lost = dialect.is_disconnect(exc, driver, cursor)
+            if lost:
+                conn.invalidate(exc)
+            raise DBAPIError.instance(compiled.sql, None, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost,
+                                      dialect=dialect) from exc
+        return cursor
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect)
+        if compiled.escaped_bind_names:
+            raise ValueError("parameter names that need escaping are not supported here")
+        columns = list(getattr(self.statement, "selected_columns", ()))
+        results = [c.type.dialect_impl(dialect).result_processor(dialect, None) for c in columns]
+        entry = self._compiled[dialect] = _Compiled(
+            compiled=compiled, sql=compiled.string,
+            positions=list(compiled.positiontup or ()) if dialect.positional else None,
+            binds={name: process for name, bind in compiled.binds.items()
+                   if (process := bind.type.dialect_impl(dialect).bind_processor(dialect)) is not None},
+            results=results if any(results) else None,
+            row=namedtuple("Row", [c.key for c in columns]) if columns else None)  # type: ignore[misc]
+        return entry
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    compiled: Any
+    sql: str
+    positions: list[str] | None  # the parameters' order for a positional driver (sqlite3), else named
+    binds: dict[str, Callable[[Any], Any]]  # SQLAlchemy's bind processors, by parameter
+    results: list[Callable[[Any], Any] | None] | None  # and its result processors, by column
+    row: Any  # a namedtuple of the selected columns (None: no rows)
+
+    def values(self, params: dict[str, Any]) -> Any:
+        values = self.compiled.construct_params(params)
+        for name, process in self.binds.items():
+            values[name] = process(values[name])
+        return values if self.positions is None else [values[name] for name in self.positions]
+
+    def make_row(self, values: Any) -> Any:
+        if self.results is not None:
+            values = [value if process is None else process(value)
+                      for process, value in zip(self.results, values, strict=True)]
+        return self.row._make(values)
+
+
+class _DirectResult:
+    def __init__(self, cursor: Any, compiled: _Compiled):
+        self.rowcount = cursor.rowcount
+        self.rows = [compiled.make_row(values) for values in cursor.fetchall()] if compiled.row is not None else []
+
+    def one_or_none(self) -> Any:
+        if len(self.rows) > 1:
+            raise MultipleResultsFound("more than one row")
+        return self.rows[0] if self.rows else None
+
+    def one(self) -> Any:
+        found = self.one_or_none()
+        if found is None:
+            raise NoResultFound("no row")
+        return found
 
 
 @cache

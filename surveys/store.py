@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from surveys import formats, schema
+from surveys import db, formats, schema
 from surveys.entities import display_name
 from surveys.messages import TEST_CHANNELS
 from surveys.models import Answer, Entity, Interview, QuestionnaireVersion
@@ -85,17 +85,25 @@ class QuestionnaireStore:
         )
 
 
+ANSWER_COLUMNS = ("interview_id", "question", "value", "raw_text", "source", "answered_at", "updated_at")
+
+
 @cache
-def _upsert_answer(dialect: str) -> Any:
+def _upsert_answer(dialect: str) -> db.DirectStatement:
     """INSERT … ON CONFLICT (interview_id, question) DO UPDATE, built once per dialect."""
     insert_for = {"sqlite": sqlite_insert, "postgresql": postgresql_insert}[dialect]
-    statement: Any = insert_for(ANSWERS)
-    excluded = statement.excluded
-    return statement.on_conflict_do_update(
+    return db.DirectStatement(replacing_answer(
+        insert_for(ANSWERS).values({c: bindparam(f"a_{c}", type_=ANSWERS.c[c].type) for c in ANSWER_COLUMNS})))
+
+
+def replacing_answer(insert: Any) -> Any:
+    """An answer's INSERT (SQLite's or PostgreSQL's) that replaces the interview's answer to the same
+    question: its value, raw text and source change, ``answered_at`` stays the first answer's."""
+    excluded = insert.excluded
+    return insert.on_conflict_do_update(
         index_elements=["interview_id", "question"],
         set_={"value": excluded.value, "raw_text": excluded.raw_text, "source": excluded.source,
-              "updated_at": excluded.updated_at},
-    )
+              "updated_at": excluded.updated_at})
 
 
 def record_answer(
@@ -105,7 +113,7 @@ def record_answer(
     params = dict(interview_id=interview_id, question=question, value=value, raw_text=raw_text, source=source,
                   answered_at=now, updated_at=now)
     if conn.dialect.name in ("sqlite", "postgresql"):
-        conn.execute(_upsert_answer(conn.dialect.name), params)
+        _upsert_answer(conn.dialect.name).execute(conn, {f"a_{k}": v for k, v in params.items()})
         return
     clear_answer(conn, interview_id, question)  # other databases: delete, then insert
     conn.execute(_INSERT_ANSWER, params)
@@ -115,8 +123,11 @@ def clear_answer(conn: Connection, interview_id: int, question: str) -> None:
     conn.execute(_DELETE_ANSWER, {"b_interview": interview_id, "b_question": question})
 
 
+_SELECT_ANSWERS = select(ANSWERS.c.question, ANSWERS.c.value).where(ANSWERS.c.interview_id == bindparam("b_id"))
+
+
 def answers_of(conn: Connection | Session, interview_id: int) -> dict[str, Any]:
-    rows = conn.execute(select(ANSWERS.c.question, ANSWERS.c.value).where(ANSWERS.c.interview_id == interview_id))
+    rows = conn.execute(_SELECT_ANSWERS, {"b_id": interview_id})
     return {question: value for question, value in rows}
 
 
@@ -167,6 +178,11 @@ class EntityInfo:
     region: str | None
 
 
+_SELECT_ENTITY = db.DirectStatement(select(ENTITIES.c.code, ENTITIES.c.name, ENTITIES.c.kind, ENTITIES.c.dept_code,
+                                           ENTITIES.c.dept_name, ENTITIES.c.region)
+                                    .where(ENTITIES.c.code == bindparam("b_code")))
+
+
 def real_channel(column: Any) -> Any:
     """A WHERE clause keeping rows whose channel (``column``) is not a test channel (a ticket opened
     through the API has none: it is real)."""
@@ -176,8 +192,7 @@ def real_channel(column: Any) -> Any:
 def entity(conn: Connection, code: str | None) -> EntityInfo | None:
     if not code:
         return None
-    row = conn.execute(select(ENTITIES.c.code, ENTITIES.c.name, ENTITIES.c.kind, ENTITIES.c.dept_code,
-                              ENTITIES.c.dept_name, ENTITIES.c.region).where(ENTITIES.c.code == code)).one_or_none()
+    row = _SELECT_ENTITY.execute(conn, {"b_code": code}).one_or_none()
     if row is None:
         return None
     display = display_name(row.name, row.kind, row.dept_code, row.dept_name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 from telegram import Chat, Message, Update, User
+from twilio.request_validator import RequestValidator
 
 from surveys.models import MessageLog
 from tests.test_channels import SECRET, TOKEN, signed_form
@@ -97,6 +99,28 @@ def test_malformed_oversized_or_unsigned_webhook_bodies_are_refused_and_store_no
     response = app.test_client().post(path, data=body, headers=headers)
     assert response.status_code == status
     assert inbound(sessions) == 0
+
+
+def test_delivery_reports_are_limited_per_address_apart_from_the_senders(db_url: str) -> None:
+    """Twilio's status callbacks share one address: their own (larger) limit, their own counter;
+    a person's messages are not refused because of them, nor they because of a person."""
+    app = create_app(db_url, TWILIO_AUTH_TOKEN=TOKEN, TELEGRAM_WEBHOOK_SECRET=SECRET,
+                     M360_RATELIMIT_WEBHOOKS="2/minute", M360_RATELIMIT_STATUS="3/minute")
+    client = app.test_client()
+
+    def report() -> Any:
+        form = {"MessageSid": f"SM{uuid.uuid4().hex}", "MessageStatus": "delivered", "AccountSid": "AC" + "0" * 32}
+        signature = RequestValidator(TOKEN).compute_signature("http://localhost/webhooks/twilio/status", form)
+        return client.post("/webhooks/twilio/status", data=form, headers={"X-Twilio-Signature": signature})
+
+    assert [report().status_code for _ in range(3)] == [204, 204, 204]
+    refused = report()
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    unsigned = client.post("/webhooks/twilio/status",
+                           data={"MessageSid": f"SM{uuid.uuid4().hex}", "MessageStatus": "sent"})
+    assert unsigned.status_code == 403  # not counted: only authenticated reports use the budget
+    assert [whatsapp(app, "+573001112233") for _ in range(3)] == [200, 200, 429]
+    assert whatsapp(app, "+573005556677") == 200
 
 
 # ------------------------------------------------------------------ forged requests (authentication first)

@@ -36,7 +36,9 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, parse, parse_many
+
+from webhooks import limit_counters
 
 DEFAULTS = {
     "M360_RATELIMIT_WEBHOOKS": "120/minute",
@@ -116,10 +118,43 @@ def token_key() -> str:
     return f"ip:{get_remote_address()}"
 
 
+class WebhookLimits:
+    """The channel webhooks' limits, counted with limits' fixed-window strategy on the limiter's own
+    storage: per sender on the chat webhooks, per address on Twilio's delivery reports. Not through
+    flask-limiter's decorated limits, whose per-request resolution (limit strings parsed again,
+    exemptions scoped, on every request) cost a webhook a sixth of its instructions
+    (docs/performance.md); here each delivery is one counter hit."""
+
+    def __init__(self, limiter: Limiter, blueprint: str, webhooks: str, status: str):
+        self.limiter, self.blueprint = limiter, blueprint
+        self.webhooks, self.status = parse_many(webhooks), parse_many(status)
+
+    def counted_here(self) -> bool:
+        """flask-limiter's request filter: the webhooks are not its to count."""
+        return request.blueprint == self.blueprint
+
+    def check(self) -> Any:
+        """Before a webhook's view: None, or the 429 to answer (with Retry-After)."""
+        if request.blueprint != self.blueprint or not self.limiter.enabled or not _authenticated():
+            return None  # a refused request is answered by its view (403, or 429 from Refusals), not counted here
+        if request.path.endswith("/status"):
+            items, key = self.status, f"ip:{get_remote_address()}"
+        else:
+            items, key = self.webhooks, sender_key()
+        for item in items:
+            if not self.limiter.limiter.hit(item, "webhooks", key):
+                reset_at = self.limiter.limiter.get_window_stats(item, "webhooks", key).reset_time
+                return (jsonify(error="too many requests", limit=str(item)), 429,
+                        {"Retry-After": str(max(1, int(reset_at - time.time())))})
+        return None
+
+
 def init(app: Flask, blueprints: dict[str, Blueprint]) -> Limiter:
     """The app's limiter (one per app: tests build many apps in one process)."""
     app.config.setdefault("RATELIMIT_ENABLED", _setting(app, "M360_RATELIMIT_ENABLED", "1") not in ("0", "false"))
-    app.config.setdefault("RATELIMIT_STORAGE_URI", _setting(app, "M360_RATELIMIT_STORAGE", "memory://"))
+    # memory:// is counted by webhooks/limit_counters.py (limits' own starts a thread per request).
+    app.config.setdefault("RATELIMIT_STORAGE_URI",
+                          limit_counters.storage_uri(_setting(app, "M360_RATELIMIT_STORAGE", "memory://")))
     # No X-RateLimit headers on every response (they would also replace the 503's own Retry-After);
     # a refusal carries Retry-After (too_many).
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
@@ -130,12 +165,10 @@ def init(app: Flask, blueprints: dict[str, Blueprint]) -> Limiter:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
     limiter = Limiter(key_func=get_remote_address, app=app, strategy="fixed-window")
     app.extensions["m360.refusals"] = Refusals(limiter, _setting(app, "M360_RATELIMIT_REFUSED"))
-    webhooks = _setting(app, "M360_RATELIMIT_WEBHOOKS")
-    limiter.limit(webhooks, key_func=sender_key,
-                  exempt_when=lambda: request.path.endswith("/status") or not _authenticated())(blueprints["channels"])
-    limiter.limit(_setting(app, "M360_RATELIMIT_STATUS"), key_func=get_remote_address,
-                  exempt_when=lambda: not request.path.endswith("/status") or not _authenticated()
-                  )(blueprints["channels"])
+    webhooks = WebhookLimits(limiter, blueprints["channels"].name, _setting(app, "M360_RATELIMIT_WEBHOOKS"),
+                             _setting(app, "M360_RATELIMIT_STATUS"))
+    limiter.request_filter(webhooks.counted_here)
+    app.before_request(webhooks.check)
     for name in ("api", "reports", "review", "waves", "exports"):
         limiter.limit(_setting(app, "M360_RATELIMIT_API"), key_func=token_key)(blueprints[name])
     for name in ("panel", "simulator", "fichas"):
