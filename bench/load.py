@@ -70,6 +70,7 @@ from loadkit import (
     Server,
     ServerSettings,
     TwilioSigner,
+    durable_cluster,
     exchange,
     municipalities,
     script,
@@ -369,14 +370,7 @@ def main() -> None:
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix="m360-load-") as tmp:
         database, durable_database, database_cpu = args.database_url, args.database_url, lambda: None
         if database is None:
-            from tests import pgserver
-
-            reason = pgserver.unavailable()
-            if reason:
-                raise SystemExit(f"no PostgreSQL: {reason} (or pass --database-url)")
-            cluster = pgserver.PostgresServer(durable=True).start()
-            stack.callback(cluster.stop)
-            database, durable_database = cluster.create_database(), cluster.create_database()
+            cluster, database, durable_database = durable_cluster(stack, "or pass --database-url")
             if cluster.directory is not None:  # the postmaster and its backends: the database's CPU
                 postmaster = int((cluster.directory / "data" / "postmaster.pid").read_text().split()[0])
                 database_cpu = lambda: tree_cpu_seconds(postmaster)  # noqa: E731

@@ -55,6 +55,19 @@ SCRIPT = REGISTRATION + INTERVIEW
 CLOSING = "Muchas gracias"  # in the last reply of a completed interview
 
 
+def durable_cluster(stack: Any, alternatives: str) -> tuple[Any, str, str]:
+    """A throwaway PostgreSQL cluster (fsync and synchronous commit on), stopped with ``stack``, and two
+    databases in it: the app's and the minimal durable turn's."""
+    from tests import pgserver
+
+    reason = pgserver.unavailable()
+    if reason:
+        raise SystemExit(f"no PostgreSQL: {reason} ({alternatives})")
+    cluster = pgserver.PostgresServer(durable=True).start()
+    stack.callback(cluster.stop)
+    return cluster, cluster.create_database(), cluster.create_database()
+
+
 def municipalities() -> list[str]:
     """"Municipio Departamento" names across the country (every 7th DIVIPOLA row), as people type them."""
     import csv

@@ -34,7 +34,16 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from loadkit import CLOSING, HOST, TwilioSigner, app_factory, durable_factory, municipalities, script
+from loadkit import (
+    CLOSING,
+    HOST,
+    TwilioSigner,
+    app_factory,
+    durable_cluster,
+    durable_factory,
+    municipalities,
+    script,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/pgserver.py
 PORT = 8000  # the URL the posts are signed for (no socket is opened)
@@ -133,14 +142,7 @@ def main() -> None:
         elif args.database_url:
             database = durable_database = args.database_url
         else:
-            from tests import pgserver
-
-            reason = pgserver.unavailable()
-            if reason:
-                raise SystemExit(f"no PostgreSQL: {reason} (or --sqlite, or --database-url)")
-            cluster = pgserver.PostgresServer(durable=True).start()
-            stack.callback(cluster.stop)
-            database, durable_database = cluster.create_database(), cluster.create_database()
+            _, database, durable_database = durable_cluster(stack, "or --sqlite, or --database-url")
         from loadkit import DurableTurn
 
         from bot.production import prepare_once
