@@ -219,6 +219,9 @@ def test_the_der_registers_a_phone_request_through_the_api(app: Flask) -> None:
     assert held_body["entity"]["code"].startswith("X") and held_body["entity"]["kind"] == "otro"
     listed = client.get("/api/v1/help-requests?on_hold=true", headers={"Authorization": f"Bearer {ADMIN}"})
     assert [t["code"] for t in listed.get_json()["items"]] == [held_body["code"]]
+    # Without a due date yet it is not overdue, and still listed among those that are not.
+    not_late = client.get("/api/v1/help-requests?overdue=no", headers={"Authorization": f"Bearer {ADMIN}"})
+    assert held_body["code"] in [t["code"] for t in not_late.get_json()["items"]]
 
     for bad, field in (({**body, "channel": "whatsapp"}, "channel"), ({**body, "channel": " correo"}, "channel"),
                        ({**body, "channel": {}}, "channel"), ({**body, "request_type": ["general"]}, "request_type"),
