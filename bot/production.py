@@ -128,52 +128,19 @@ def ensure_secret_key() -> bool:
 # ---------------------------------------------------------------- the background worker
 
 
-class BackgroundWorker:
-    """The outbox sender, the alert monitor, the wave scheduler, the answer coder and the retention
-    sweep, each in its own thread."""
-
-    def __init__(self, engine: Any, providers: dict[str, Any], *, interval: float = 1.0,
-                 alert_interval: float = 300.0, wave_interval: float = 60.0, coder_interval: float = 5.0):
-        from bot.alerts import AlertMonitor
-        from bot.coding_worker import CodingWorker, interview_coding_job
-        from bot.followup import FollowUps
-        from bot.outbox import OutboxWorker, Sender
-        from bot.privacy import RetentionSweeper
-        from bot.scheduler import WaveScheduler
-
-        self.outbox = OutboxWorker(Sender(engine, providers), interval=interval)
-        self.alerts = AlertMonitor(engine, interval=alert_interval, on_queued=self.outbox.notify)
-        self.waves = WaveScheduler(engine, interval=wave_interval, on_queued=self.outbox.notify)
-        # The web workers only store answers; this codes them (every few seconds, in batches).
-        self.coder = CodingWorker(interview_coding_job(engine), interval=coder_interval)
-        self.retention = RetentionSweeper(engine)  # personal data past M360_RETENTION_DAYS
-        self.followups = FollowUps(engine, on_queued=self.outbox.notify)  # requesters of open tickets
-
-    def start(self) -> BackgroundWorker:
-        self.outbox.start()
-        self.alerts.start()
-        self.waves.start()
-        self.coder.start()
-        self.retention.start()
-        self.followups.start()
-        return self
-
-    def stop(self) -> None:
-        for part in (self.followups, self.retention, self.coder, self.waves, self.alerts, self.outbox):
-            part.stop()
-
-
 def run_worker(interval: float, alert_interval: float, wave_interval: float,
                echo: Callable[[str], None] = print) -> None:
     """``m360 worker``: runs until SIGTERM or SIGINT."""
+    from bot.jobs import build as build_jobs
     from bot.providers import for_sending
     from surveys import db
 
     prepare_once()
     engine = db.default_engine()
     providers: dict[str, Any] = dict(for_sending(engine))
-    worker = BackgroundWorker(engine, providers, interval=interval, alert_interval=alert_interval,
-                              wave_interval=wave_interval)
+    # Each job in its own thread; the web workers only store answers, this codes them every few seconds.
+    worker = build_jobs(engine, providers, outbox_interval=interval, alert_interval=alert_interval,
+                        wave_interval=wave_interval, coder_interval=5.0)
     stop = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())

@@ -74,20 +74,14 @@ def make_celery(broker: str | None = None) -> Celery:
 def _context() -> dict[str, Any]:
     """Built once per worker process (after Celery forks it): the same job objects the threads of
     ``m360 worker`` run, here called one round at a time."""
-    from bot.alerts import AlertMonitor
-    from bot.coding_worker import interview_coding_job
-    from bot.followup import FollowUps
-    from bot.outbox import Sender
-    from bot.privacy import RetentionSweeper
+    from bot.jobs import build as build_jobs
     from bot.providers import for_sending
-    from bot.scheduler import WaveScheduler
     from surveys import db
 
     engine = db.default_engine()
-    return {"sender": Sender(engine, for_sending(engine)), "coder": interview_coding_job(engine),
-            "alerts": AlertMonitor(engine, on_queued=send_outbox),
-            "waves": WaveScheduler(engine, on_queued=send_outbox), "retention": RetentionSweeper(engine),
-            "followups": FollowUps(engine, on_queued=send_outbox)}
+    jobs = build_jobs(engine, for_sending(engine), on_queued=send_outbox)  # none started: one round per task
+    return {"sender": jobs.outbox.sender, "coder": jobs.coder.job, "alerts": jobs.alerts, "waves": jobs.waves,
+            "retention": jobs.retention, "followups": jobs.followups}
 
 
 def send_outbox() -> int:

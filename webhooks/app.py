@@ -16,10 +16,8 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.routing import IntegerConverter
 
-from bot.alerts import AlertMonitor
-from bot.coding_worker import CodingWorker, interview_coding_job
-from bot.outbox import OutboxWorker, Provider, Sender
-from bot.privacy import RetentionSweeper
+from bot.jobs import build as build_jobs
+from bot.outbox import Provider
 from bot.providers import for_sending
 from bot.service import ChatService
 from bot.setup import prepare
@@ -60,23 +58,19 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
         providers = for_sending(sessions.kw["bind"], public_url)
     # Production web workers with a Celery broker hand the background work to Celery (bot.tasks).
     celery_kick = None if outbox_worker else _celery_kick("SEND_OUTBOX")
+    # The background jobs (bot/jobs.py): with providers the outbox sender, and in the embedded server
+    # also the alert checks, the wave scheduler, the retention sweep and the follow-ups; the coder.
+    jobs = build_jobs(sessions.kw["bind"], providers or {}, outbox_wake=celery_kick.notify if celery_kick else None,
+                      followup_clock=clock_of(app.config))
     if providers:
-        worker = OutboxWorker(Sender(sessions.kw["bind"], providers), wake=celery_kick.notify if celery_kick else None)
-        app.extensions["m360.outbox"] = worker.start() if outbox_worker else worker
-        if outbox_worker:  # the embedded server also runs the periodic alert checks (overdue, digest)
-            app.extensions["m360.alert_monitor"] = AlertMonitor(sessions.kw["bind"], on_queued=worker.notify).start()
-            # … and the wave scheduler: scheduled launches, reminders in office hours, closing.
-            from bot.scheduler import WaveScheduler
-
-            app.extensions["m360.wave_scheduler"] = WaveScheduler(sessions.kw["bind"], on_queued=worker.notify).start()
-            app.extensions["m360.retention"] = RetentionSweeper(sessions.kw["bind"]).start()  # personal data
-            from bot.followup import FollowUps  # … and the periodic follow-up of open tickets' requesters
-
-            app.extensions["m360.followups"] = FollowUps(sessions.kw["bind"], on_queued=worker.notify,
-                                                         clock=clock_of(app.config)).start()
+        app.extensions["m360.outbox"] = jobs.outbox.start() if outbox_worker else jobs.outbox
+        if outbox_worker:
+            for key, job in zip(("alert_monitor", "wave_scheduler", "retention", "followups"), jobs.periodic(),
+                                strict=True):
+                app.extensions[f"m360.{key}"] = job.start()
 
     if outbox_worker if coder_worker is None else coder_worker:
-        app.extensions["m360.coder"] = CodingWorker(interview_coding_job(sessions.kw["bind"])).start()
+        app.extensions["m360.coder"] = jobs.coder.start()
     elif (coder_kick := _celery_kick("CODE_ANSWERS")) is not None:
         app.extensions["m360.coder"] = coder_kick
 
