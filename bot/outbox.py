@@ -32,7 +32,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import threading
 import time
 from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.channels.templates import WHATSAPP_WINDOW, content_sid
 from bot.channels.text import split_for
+from bot.periodic import Periodic
 from surveys import db
 from surveys.models import Contact, OutboxMessage, utcnow
 
@@ -584,38 +584,28 @@ def _fields(row: Any) -> dict[str, Any]:
 # ------------------------------------------------------------------ the in-process worker
 
 
-class OutboxWorker:
-    """Runs a Sender in a background thread (the embedded default; production uses Celery).
-    ``notify()`` wakes it at once, so replies queued by a webhook leave without waiting."""
+class OutboxWorker(Periodic):
+    """Runs a Sender in a background thread (the embedded default; production uses Celery): every
+    ``interval`` seconds, and at once on ``notify()``, so replies queued by a webhook leave without
+    waiting."""
+
+    name = "m360-outbox"
 
     def __init__(self, sender: Sender, interval: float = 1.0, wake: Callable[[], None] | None = None):
         """``wake``: what ``notify`` does instead of waking this thread (production web workers, whose
         outbox is sent elsewhere: bot.tasks.Kick enqueues the Celery task)."""
-        self.sender, self.interval, self.wake = sender, interval, wake
-        self._wake, self._stop = threading.Event(), threading.Event()
-        self._thread = threading.Thread(target=self._run, name="m360-outbox", daemon=True)
+        super().__init__(interval)
+        self.sender, self.wake = sender, wake
 
-    def start(self) -> OutboxWorker:
-        self._thread.start()
-        return self
+    def run_once(self) -> int:
+        """Send until nothing is due."""
+        sent = 0
+        while (n := self.sender.run_once()):
+            sent += n
+        return sent
 
     def notify(self) -> None:
         if self.wake is not None:
             self.wake()
         else:
-            self._wake.set()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                while self.sender.run_once():
-                    pass
-            except Exception:  # a bad row or a database hiccup must not kill the worker
-                log.exception("outbox round failed")
-            self._wake.wait(self.interval)
-            self._wake.clear()
+            super().notify()
