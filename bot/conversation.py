@@ -527,10 +527,17 @@ class Conversation:
         assert state.flow is not None
         flow = FlowState.from_json(state.flow)
         engine = self.engine(flow.questionnaire)
-        if command in ("menu", "pause"):
+        if command == "menu":
             menu = self._show_menu(state.restored(Mode.MENU))
             return Turn([Outbound(self.t("ticket_cancelled"))] + menu.replies, menu.state)
+        if command == "pause":  # PAUSA keeps the request where it is; MENU leaves it unsent
+            return Turn([Outbound(self.t("paused"))], dataclasses.replace(state, paused=True))
         today = formats.local(now).date()
+        if state.paused:  # back after PAUSA or "ahorita no puedo": the question waiting, asked again
+            waiting = [self._summary(flow, today)] if flow.finished else engine.prompt(flow)
+            return Turn([Outbound(self.t("resumed"))] + waiting, dataclasses.replace(state, paused=False))
+        if command is None and not flow.finished and self._later(engine, flow, text, now):
+            return Turn([Outbound(self.t("later"))], dataclasses.replace(state, paused=True))
         if flow.finished:
             return self._review(state, engine, flow, text, command, today)
         if command in ("hello", "resume"):
@@ -753,6 +760,8 @@ class Conversation:
             return False
         if flow.pending is not None:
             return True
+        if question.type is QType.TEXT:  # "un momento, ya le digo" is not the answer to an open question …
+            return len(text.split()) <= BUSY_MAX_WORDS  # … a long answer that mentions "le confirmo" is
         parsed = parsing.parse_answer(engine.q, question, text, today=formats.local(now).date())
         return not ((parsed.ok and not parsed.confirm) or parsed.candidates)
 
@@ -845,6 +854,7 @@ class Conversation:
 
 
 # "MDA-2026-00012", "MDA 2026 00012", "mda-2026-12", "estado mda 2026 2": the code as people type it.
+BUSY_MAX_WORDS = 8  # "ahorita no puedo, estoy en reunión": a busy reply is short
 SUMMARY_MAX = 280  # characters of one answer in the intake's summary (a long need is cut: it is stored whole)
 _TICKET = re.compile(r"\bMDA[\s_-]*(\d{4})[\s_-]*(\d{1,5})\b", re.IGNORECASE)
 # Option numbers as people type them: "1", "#2", "opción 3", "1, 4", "2 y 5", "1-3", "la dos".

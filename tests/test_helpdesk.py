@@ -338,3 +338,28 @@ def test_two_tickets_closed_in_a_row_are_rated_one_after_the_other(chat: Chat,
     assert f"3/5 para la solicitud {second.code}" in chat.say("regular")
     assert "1. Responder" in chat.last[-1].text
     assert [t.satisfaction for t in tickets(sessions)] == [5, 3]
+
+
+def test_pausa_and_a_busy_reply_keep_the_request_where_it_was(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    """PAUSA (or "un momento ya le digo") in the middle of a request keeps it: the next message gets
+    the waiting question again, nothing is stored from the busy reply; MENU leaves it unsent."""
+    register(chat)
+    chat.say("2")
+    assert "Con gusto" in chat.say("un momento ya le digo")  # not the need
+    back = chat.say("buenas, ya estoy de vuelta")
+    assert "Seguimos" in back and "qué necesita" in back
+    chat.say("necesitamos ayuda para armonizar el presupuesto con el plan indicativo")
+    chat.say("si")
+    assert "guardé sus respuestas" in chat.say("PAUSA")
+    assert "tipo de apoyo" in chat.say("hola")  # where it was
+    for text in ("asistencia tecnica", "1", "1", "1", "no"):
+        chat.say(text)
+    assert "Revisemos su solicitud" in chat.last[-1].text and "Necesidad: necesitamos ayuda" in chat.last[-1].text
+    assert "guardé sus respuestas" in chat.say("pausa")
+    assert "¿La enviamos así?" in chat.say("ya")  # the summary again
+    assert "Registramos su solicitud" in chat.say("si")
+    [ticket] = tickets(sessions)
+    assert ticket.need == "necesitamos ayuda para armonizar el presupuesto con el plan indicativo"
+    chat.say("2")
+    chat.say("queremos capacitación en regalías")
+    assert "sin enviar" in chat.say("MENU") and len(tickets(sessions)) == 1
