@@ -156,9 +156,17 @@ class Interviewer:
             step = self._resolve_pending(state, question, pending, text, today)
             if step is not None:
                 return step
+        if question.name in state.answers and question.type is not QType.ENTITY and parsing.keeps_answer(text):
+            return self._keep(state, question)  # "la misma" after ATRAS: the answer stays as it was
         if question.type is QType.ENTITY:
             return self._entity_reply(state, question, text)
         return self._answer(state, question, text, self._parse(question, text, today), today)
+
+    def _keep(self, state: FlowState, question: Question) -> Step:
+        if question.name not in state.history:
+            state = dataclasses.replace(state, history=state.history + (question.name,))
+        messages, state, events = self._advance(state)
+        return Step(messages, state, events)
 
     def _parse(self, question: Question, text: str, today: date | None) -> parsing.Parsed:
         return parsing.parse_answer(self.q, question, text, today=today)

@@ -909,6 +909,23 @@ _REFUSALS: Final = tuple(tuple(p.split()) for p in (
 ))
 
 
+# "la misma", "déjela así": after ATRAS the bot shows "Su respuesta anterior: … Escriba la nueva o
+# repita la misma"; these keep it (never stored as the words "la misma").
+_KEEP: Final = frozenset(" ".join(p.split()) for p in (
+    "la misma", "el mismo", "lo mismo", "la misma respuesta", "la misma de antes", "igual", "igual que antes",
+    "queda igual", "que quede igual", "dejela igual", "dejelo igual", "dejela asi", "dejelo asi", "deje asi",
+    "dejala asi", "dejalo asi", "asi esta bien", "esta bien asi", "asi", "sin cambios", "no cambia",
+    "no la cambio", "no lo cambio", "mantener", "mantenerla", "la dejo igual", "la dejo asi", "la anterior",
+    "la de antes", "esa misma", "esa", "si esa", "si la misma", "repito la misma",
+))
+
+
+def keeps_answer(text: str) -> bool:
+    """The whole reply asks to keep the answer already given ("la misma", "déjela así")."""
+    words = [t for t in _tokens(text or "") if t not in (",", ".", "!")]
+    return " ".join(words) in _KEEP
+
+
 def not_now(text: str, *, busy_only: bool = False) -> bool:
     """The person is busy or wants to answer later ("ahorita no, estoy en reunión", "más tarde"), and
     does not refuse ("no acepto", "no, gracias"). ``busy_only``: only a busy person ("estoy en

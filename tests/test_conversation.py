@@ -159,6 +159,24 @@ def test_back_changes_an_answer_and_irrelevant_answers_are_cleared(chat: Chat, s
     assert stored["demanda_temas"] == ["formulacion_pdt"] and "demanda_otro" not in stored
 
 
+@pytest.mark.parametrize("keep", ["la misma", "La misma.", "déjela así", "igual", "dejelo igual"])
+def test_after_atras_la_misma_keeps_the_answer(chat: Chat, sessions: sessionmaker[Session], keep: str) -> None:
+    """"Su respuesta anterior: … Escriba la nueva o repita la misma": "la misma" keeps it as it was,
+    on an open question and on a rating; it is never stored as the words "la misma"."""
+    register(chat)
+    start_interview(chat)
+    chat.say("4")
+    chat.say("muy buen acompañamiento del asesor")
+    before = answers(sessions, only_interview(sessions).id)
+    assert "Su respuesta anterior: muy buen acompañamiento del asesor" in chat.say("ATRAS")
+    assert "Oportunidad" in chat.say(keep)  # the open answer stays: on to the next question
+    assert answers(sessions, only_interview(sessions).id) == before
+    chat.say("ATRAS")
+    assert "Su respuesta anterior: 4 (Buena)" in chat.say("ATRAS")
+    assert "Oportunidad" in chat.say(keep)  # the rating stays too
+    assert answers(sessions, only_interview(sessions).id) == before
+
+
 @pytest.mark.parametrize("name", ["👍🎉", "🙋‍♀️", "...", "😀 😀 😀"])
 def test_a_name_written_only_in_emoji_is_asked_in_words(chat: Chat, name: str) -> None:
     """They did write text: the hint is not «escriba un mensaje de texto» but to use words."""
