@@ -859,8 +859,8 @@ _REMOVE_WORDS: Final = frozenset({"no", "menos", "excepto", "salvo", "sin", "qui
 def parse_amendment(questionnaire: Questionnaire, question: Question, text: str
                     ) -> tuple[list[Any], list[Any], bool] | None:
     """A "sí" to a proposed multiple choice that adds or removes options: "sí, y también regalías" →
-    (["proyectos"], [], False); "sí, pero no el PDT" → ([], ["formulacion_pdt"], False). The flag says the
-    options were guessed (confirm them). None when the reply is not a yes followed by options."""
+    (["proyectos"], [], False); "sí, pero no el PDT" or "sí, pero el PDT no" → ([], ["formulacion_pdt"],
+    False). The flag says the options were guessed (confirm them). None when the reply is not a yes followed by options."""
     tokens = _without_greeting(_tokens(text or ""))
     size = _leading_yes(tokens)
     rest = list(tokens[size:]) if size else []
@@ -869,7 +869,10 @@ def parse_amendment(questionnaire: Questionnaire, question: Question, text: str
     if not rest:
         return None
     removing = rest[0] in _REMOVE_WORDS
-    parsed = parse_answer(questionnaire, question, " ".join(rest[1:] if removing else rest))
+    body = rest[1:] if removing else rest
+    if not removing and len(rest) > 1 and rest[-1] in ("no", "tampoco"):  # "sí, pero regalías no"
+        removing, body = True, rest[:-1]
+    parsed = parse_answer(questionnaire, question, " ".join(body))
     if not parsed.ok:
         return None
     if removing:
