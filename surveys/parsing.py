@@ -860,7 +860,8 @@ def parse_amendment(questionnaire: Questionnaire, question: Question, text: str
                     ) -> tuple[list[Any], list[Any], bool] | None:
     """A "sí" to a proposed multiple choice that adds or removes options: "sí, y también regalías" →
     (["proyectos"], [], False); "sí, pero no el PDT" or "sí, pero el PDT no" → ([], ["formulacion_pdt"],
-    False). The flag says the options were guessed (confirm them). None when the reply is not a yes followed by options."""
+    False). The flag says the options were guessed (confirm them). None when the reply is not a yes
+    followed by options."""
     tokens = _without_greeting(_tokens(text or ""))
     size = _leading_yes(tokens)
     rest = list(tokens[size:]) if size else []
