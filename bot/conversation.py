@@ -567,6 +567,12 @@ class Conversation:
         if command == "help":
             return Turn([Outbound(self.t("help")), summary], state)
         answer = parsing.parse_yes_no(text) if command is None else None
+        said = _POLITE.sub("", " ".join(re.sub(r"[^\w\s]", " ", normalize(text)).split())) if command is None else ""
+        if said in self.t.words("intake.send_words"):  # "envíela", "mándela así"
+            answer = "si"
+        elif said in self.t.words("intake.cancel_words"):  # "cancelar", "no la envíe"
+            menu = self._show_menu(state.restored(Mode.MENU))
+            return Turn([Outbound(self.t("ticket_cancelled"))] + menu.replies, menu.state)
         if answer == "si":
             done = state.restored(Mode.IDLE)
             reminder = [Outbound(self.t("interview_waiting"))] if done.in_interview else []
@@ -854,6 +860,9 @@ class Conversation:
 
 
 # "MDA-2026-00012", "MDA 2026 00012", "mda-2026-12", "estado mda 2026 2": the code as people type it.
+# "listo, mándela así por favor": the courtesy around a whole-reply command ("mándela así").
+_POLITE = re.compile(r"^(?:(?:listo|ok|okey|dale|bueno|si|entonces|bien)\s+)+|(?:\s+(?:por favor|porfa|gracias|"
+                     r"entonces|ya|pues))+$")
 BUSY_MAX_WORDS = 8  # "ahorita no puedo, estoy en reunión": a busy reply is short
 SUMMARY_MAX = 280  # characters of one answer in the intake's summary (a long need is cut: it is stored whole)
 _TICKET = re.compile(r"\bMDA[\s_-]*(\d{4})[\s_-]*(\d{1,5})\b", re.IGNORECASE)

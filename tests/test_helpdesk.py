@@ -363,3 +363,24 @@ def test_pausa_and_a_busy_reply_keep_the_request_where_it_was(chat: Chat, sessio
     chat.say("2")
     chat.say("queremos capacitación en regalías")
     assert "sin enviar" in chat.say("MENU") and len(tickets(sessions)) == 1
+
+
+@pytest.mark.parametrize(("reply", "sent"), [("Envíela", True), ("mándela así por favor", True), ("mándela así", True),
+                                             ("listo, radíquela", True), ("dale envíela ya", True), ("cancelar", False),
+                                             ("No la envíe", False), ("mejor cámbiele el tema", False)])
+def test_the_summary_takes_send_and_cancel_in_words(chat: Chat, sessions: sessionmaker[Session], reply: str,
+                                                    sent: bool) -> None:
+    """"¿La enviamos así?": "envíela" sends it, "cancelar" leaves it unsent; a reply it does not
+    know ("mejor cámbiele el tema") gets the summary again and sends nothing."""
+    register(chat)
+    for text in ("2", "necesitamos ayuda con el plan indicativo", "si", "1", "1", "1", "1"):
+        chat.say(text)
+    assert "¿La enviamos así?" in chat.say("no")
+    answer = chat.say(reply)
+    assert len(tickets(sessions)) == (1 if sent else 0)
+    if sent:
+        assert "Registramos su solicitud" in answer
+    elif reply in ("cancelar", "No la envíe"):
+        assert "sin enviar" in answer
+    else:
+        assert "¿La enviamos así?" in answer
