@@ -769,6 +769,8 @@ class Conversation:
         if question.type is QType.TEXT:  # "un momento, ya le digo" is not the answer to an open question …
             return len(text.split()) <= BUSY_MAX_WORDS  # … a long answer that mentions "le confirmo" is
         parsed = parsing.parse_answer(engine.q, question, text, today=formats.local(now).date())
+        if parsed.reason == parsing.NONE_GIVEN and not question.required:
+            return False  # "por ahora no" to an optional question: nothing to give, skipped
         return not ((parsed.ok and not parsed.confirm) or parsed.candidates)
 
     def _interview_step(self, state: ConversationState, step: Step, effects: list[Effect]) -> Turn:
