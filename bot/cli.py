@@ -20,6 +20,12 @@ def main(verbose: bool) -> None:
     """Monitoreo 360: entrevistas por chat, mesa de ayuda y alertas (DNP)."""
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    from bot.config import now as clock_now
+
+    try:
+        clock_now()  # a bad M360_NOW is said once, here, not as a traceback mid-command
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 # ---------------------------------------------------------------- database and reference data
@@ -222,14 +228,14 @@ def outbox_review(failed: bool) -> None:
     from sqlalchemy import select
 
     from bot import outbox
-    from surveys.models import utcnow
+    from bot.config import now as clock_now
 
     db.upgrade()
     statuses = [outbox.Status.REVIEW.value] + ([s.value for s in outbox.FAILED_FOR_GOOD] if failed else [])
     with db.default_engine().connect() as conn:
         rows = conn.execute(select(outbox.OUTBOX).where(
             outbox.OUTBOX.c.status.in_(statuses), outbox.OUTBOX.c.kind != "callback",
-            outbox.OUTBOX.c.updated_at >= utcnow() - timedelta(days=30)).order_by(outbox.OUTBOX.c.id)).all()
+            outbox.OUTBOX.c.updated_at >= clock_now() - timedelta(days=30)).order_by(outbox.OUTBOX.c.id)).all()
     for row in rows:
         click.echo(f"#{row.id}  {row.status:11s} {row.kind:10s} {row.channel}:{row.address}  {row.attempts} attempt(s)")
         click.echo(f"    {row.error or ''}")
@@ -249,13 +255,13 @@ def outbox_review(failed: bool) -> None:
 def outbox_resolve(row_id: int, decision: str | None, actor: str) -> None:
     """A person's decision on a message in review (or a failed one to send again)."""
     from bot import outbox
-    from surveys.models import utcnow
+    from bot.config import now as clock_now
 
     if decision is None:
         raise click.UsageError("say what happened: --sent, --resend or --drop")
     db.upgrade()
     with db.transaction(db.default_engine()) as conn:
-        row = outbox.resolve(conn, row_id, decision, actor=actor, now=utcnow())
+        row = outbox.resolve(conn, row_id, decision, actor=actor, now=clock_now())
     if row is None:
         raise click.ClickException(f"message #{row_id} is not waiting for that decision")
     click.echo(f"#{row.id}: {row.status}")
@@ -343,15 +349,15 @@ def tickets_update(code: str, status: str | None, note: str | None, actor: str, 
     from datetime import date
 
     from bot import helpdesk, labels, outbox
+    from bot.config import now as clock_now
     from surveys import formats
-    from surveys.models import utcnow
 
     try:
         due_date = date.fromisoformat(due) if due else None
     except ValueError as exc:
         raise click.BadParameter("use YYYY-MM-DD", param_hint="--due") from exc
     db.upgrade()
-    engine, now = db.default_engine(), utcnow()
+    engine, now = db.default_engine(), clock_now()
     try:
         with db.transaction(engine) as conn:
             ticket = helpdesk.change(conn, code.upper(), actor=actor, now=now, status=status, note=note,
@@ -437,11 +443,11 @@ def alerts_list(status: str, limit: int, include_test: bool) -> None:
 def alerts_ack(alert_id: int, note: str | None, actor: str) -> None:
     """Acknowledge an alert."""
     from bot import alerts
-    from surveys.models import utcnow
+    from bot.config import now as clock_now
 
     db.upgrade()
     with db.transaction(db.default_engine()) as conn:
-        row = alerts.acknowledge(conn, alert_id, actor=actor, now=utcnow(), note=note)
+        row = alerts.acknowledge(conn, alert_id, actor=actor, now=clock_now(), note=note)
     if row is None:
         raise click.ClickException(f"no alert #{alert_id}")
     click.echo(f"#{row.id}: {row.status} by {row.acknowledged_by} at {row.acknowledged_at:%Y-%m-%d %H:%M}")
@@ -453,19 +459,19 @@ def alerts_check(force_digest: bool) -> None:
     """Raise overdue-ticket alerts and queue the daily digest when due (what `m360 serve` does
     every few minutes; run it from cron when the web app runs elsewhere)."""
     from bot.alerts import AlertMonitor, Alerts
-    from surveys.models import utcnow
+    from bot.config import now as clock_now
 
     db.upgrade()
     engine = db.default_engine()
     overdue, digests = AlertMonitor(engine).run_once()
     if force_digest:
         with db.transaction(engine) as conn:
-            digests += Alerts().send_digest(conn, utcnow(), force=True)
+            digests += Alerts().send_digest(conn, clock_now(), force=True)
     click.echo(f"{overdue} overdue-ticket alert(s) raised; digest queued for {digests} destination(s)")
     from bot.alerts import destinations_from_env, whatsapp_problem
 
     with engine.connect() as conn:
-        problem = whatsapp_problem(conn, destinations_from_env(), utcnow())
+        problem = whatsapp_problem(conn, destinations_from_env(), clock_now())
     if problem is not None:
         click.echo(f"warning: alerts to the DER's WhatsApp (M360_DER_WHATSAPP_TO) are not delivered — {problem}",
                    err=True)
@@ -624,7 +630,8 @@ def invitations_create(entity_code: str, expires_days: int) -> None:
     """Create an invitation; prints its token and, with TELEGRAM_BOT_USERNAME, the t.me deep link."""
     from datetime import timedelta
 
-    from surveys.models import Entity, Invitation, utcnow
+    from bot.config import now as clock_now
+    from surveys.models import Entity, Invitation
 
     db.upgrade()
     with db.write_session(db.default_engine()) as session:
@@ -632,7 +639,7 @@ def invitations_create(entity_code: str, expires_days: int) -> None:
         if entity is None:
             raise click.ClickException(f"unknown entity code {entity_code!r} (run `m360 entities load`?)")
         token = secrets.token_urlsafe(16)
-        expires = utcnow() + timedelta(days=expires_days)
+        expires = clock_now() + timedelta(days=expires_days)
         session.add(Invitation(token=token, entity_code=entity_code, expires_at=expires))
     username = os.environ.get("TELEGRAM_BOT_USERNAME")
     click.echo(f"{entity.name} ({entity.dept_name}): {token}")
@@ -679,13 +686,15 @@ def telegram_poll(timeout: int) -> None:
 def chat(address: str | None) -> None:
     """Chat with the bot in the terminal; reads one message per line from stdin, so it can be scripted."""
     from bot.coding_worker import interview_coding_job
+    from bot.config import now as clock_now
     from bot.service import ChatService
     from bot.setup import prepare
     from surveys.messages import Inbound
 
     sessions = prepare()
     coding = interview_coding_job(sessions.kw["bind"])
-    service = ChatService(sessions, on_coded_answer=coding.run_once)  # no thread here: coded before the reply
+    # No thread here: coded before the reply. The command line's clock (M360_NOW) dates the turns.
+    service = ChatService(sessions, on_coded_answer=coding.run_once, clock=clock_now)
     address = address or f"consola-{secrets.token_hex(4)}"
     interactive = sys.stdin.isatty()
     if interactive:
@@ -750,11 +759,11 @@ def interviews_group() -> None:
 def interviews_expire() -> None:
     """Mark interviews silent for longer than M360_INTERVIEW_EXPIRY_HOURS as expirada."""
     from bot.config import Settings
+    from bot.config import now as clock_now
     from surveys import store
-    from surveys.models import utcnow
 
     db.upgrade()
-    now = utcnow()
+    now = clock_now()
     with db.write_session(db.default_engine()) as session:
         count = store.expire_stale(session, now - Settings().expiry, now)
     click.echo(f"{count} interviews expired")

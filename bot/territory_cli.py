@@ -110,12 +110,12 @@ def entities_pending() -> None:
 def entities_validate(code: str, name: str | None, group: str | None, department: str | None) -> None:
     """Validate a grupo de valor: its waiting tickets start their terms today (the requesters are told)."""
     from bot import grupos
-    from surveys.models import utcnow
+    from bot.config import now as clock_now
 
     db.upgrade()
     try:
         with db.transaction(db.default_engine()) as conn:
-            released = grupos.validate(conn, code.upper(), actor=_actor(), now=utcnow(), name=name, group=group,
+            released = grupos.validate(conn, code.upper(), actor=_actor(), now=clock_now(), name=name, group=group,
                                        dept_code=department)
     except grupos.GroupError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -128,12 +128,12 @@ def entities_validate(code: str, name: str | None, group: str | None, department
 def entities_reject(code: str, note: str | None) -> None:
     """Reject a grupo de valor: its waiting tickets are closed and the requesters told."""
     from bot import grupos
-    from surveys.models import utcnow
+    from bot.config import now as clock_now
 
     db.upgrade()
     try:
         with db.transaction(db.default_engine()) as conn:
-            closed = grupos.reject(conn, code.upper(), actor=_actor(), now=utcnow(), note=note)
+            closed = grupos.reject(conn, code.upper(), actor=_actor(), now=clock_now(), note=note)
     except grupos.GroupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"{code.upper()}: rechazada; {closed} ticket(s) closed")
@@ -158,7 +158,7 @@ def tickets_report(period: str, region: str | None, theme: str | None, enlace: i
     from analysis.cli import write
     from analysis.periods import parse
     from bot import mesa
-    from surveys.models import utcnow
+    from bot.config import now as clock_now
 
     try:
         cut = parse(period)
@@ -167,7 +167,7 @@ def tickets_report(period: str, region: str | None, theme: str | None, enlace: i
     db.upgrade()
     with db.default_engine().connect() as conn:
         try:
-            data = mesa.build(conn, cut, mesa.Filters(region=region, theme=theme, enlace=enlace), now=utcnow())
+            data = mesa.build(conn, cut, mesa.Filters(region=region, theme=theme, enlace=enlace), now=clock_now())
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--theme") from exc
     path = write(render.render(data, fmt), output, render.default_name(data, fmt))

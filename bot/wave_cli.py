@@ -172,10 +172,10 @@ def wave_create(period: str | None, size: int, census: bool, gobernaciones: int 
                 closes: str | None, name: str | None, fmt: str) -> None:
     """Draw a wave's sample: stratified by region, proportional, at least one per region."""
     from bot import waves
-    from surveys.models import utcnow
+    from bot.config import now as clock_now
 
     spec = waves.Spec(
-        period=period or utcnow().astimezone(waves.TZ).strftime("%Y-%m"), size=None if census else size,
+        period=period or clock_now().astimezone(waves.TZ).strftime("%Y-%m"), size=None if census else size,
         gobernaciones=gobernaciones, seed=seed, regions=regions, pdet_only=pdet_only, exclude_recent=exclude_recent,
         questionnaire=questionnaire, reminder_days=_days(reminders),
         closes_at=_local_moment(closes, end_of_day=True) if closes else None, name=name)
@@ -221,10 +221,10 @@ def wave_launch(wave_id: int, at: str | None) -> None:
     click.echo(f"wave #{wave_id} launched: {done.invited} invitation(s) queued, {done.reminded} reminder(s)")
     _echo_waiting(done.waiting)
     hours = waves.OfficeHours.from_env()
-    from surveys.models import utcnow
+    from bot.config import now as clock_now
 
-    if not hours.open(utcnow()):
-        opens = hours.next_open(utcnow()).astimezone(waves.TZ)
+    if not hours.open(clock_now()):
+        opens = hours.next_open(clock_now()).astimezone(waves.TZ)
         click.echo(f"outside office hours: invitations go from {opens:%Y-%m-%d %H:%M} (m360 serve, or m360 wave "
                    "tick from cron)")
     from bot.channels import templates
@@ -335,12 +335,12 @@ def wave_results(wave_id: int, approve: bool, fmt: str) -> None:
     """After a wave closes, the results message each entity that completed it gets: shown for review,
     then sent with --approve (the approval is recorded with your name)."""
     from bot import results, waves
-    from surveys.models import utcnow
+    from bot.config import now as clock_now
 
     db.upgrade()
     try:
         with db.transaction(db.default_engine()) as conn:
-            done = (results.approve(conn, wave_id, actor=_actor(), now=utcnow()) if approve
+            done = (results.approve(conn, wave_id, actor=_actor(), now=clock_now()) if approve
                     else results.wave_results(conn, wave_id))
     except waves.WaveError as exc:
         raise click.ClickException(str(exc)) from exc

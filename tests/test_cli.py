@@ -44,9 +44,10 @@ def environment(**extra: str) -> dict[str, str]:
     return env
 
 
-def m360(*args: str, url: str, cwd: Path, stdin: str = "", ok: bool = True) -> subprocess.CompletedProcess[str]:
+def m360(*args: str, url: str, cwd: Path, stdin: str = "", ok: bool = True,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     result = subprocess.run([*M360, *args], input=stdin, capture_output=True,
-                            text=True, encoding="utf-8", cwd=cwd, env=environment(M360_DATABASE_URL=url),
+                            text=True, encoding="utf-8", cwd=cwd, env=environment(M360_DATABASE_URL=url, **(env or {})),
                             timeout=120)
     if ok:
         assert result.returncode == 0, result.stderr
@@ -294,3 +295,17 @@ def test_serve_on_a_fresh_data_dir(tmp_path: Path) -> None:
     assert "POST https://m360.example.gov.co/webhooks/twilio — signature check on" in printed
     assert "POST https://m360.example.gov.co/webhooks/telegram — secret token check on" in printed
     assert "t0k3n" not in printed and "s3cr3t" not in printed  # says what is configured, never the secrets
+
+
+def test_the_command_line_reads_its_clock_from_m360_now(db_url: str, tmp_path: Path) -> None:
+    """No command reads the wall clock: an interview started by `m360 chat` in 2031 expires by `m360
+    interviews expire` only once M360_NOW is past its expiry (168 hours), whatever today is."""
+    started = {"M360_NOW": "2031-01-06T15:00:00+00:00"}
+    m360("chat", "--address", "reloj-1", url=db_url, cwd=tmp_path, env=started,
+         stdin="Hola\nsi\ngenova quindio\nsi\nAna Pérez\n1\n1\n4\n")
+    assert "0 interviews expired" in m360("interviews", "expire", url=db_url, cwd=tmp_path,
+                                          env={"M360_NOW": "2031-01-12T15:00:00+00:00"}).stdout
+    assert "1 interviews expired" in m360("interviews", "expire", url=db_url, cwd=tmp_path,
+                                          env={"M360_NOW": "2031-01-14T15:00:00"}).stdout  # no offset: UTC
+    refused = m360("interviews", "expire", url=db_url, cwd=tmp_path, env={"M360_NOW": "mañana"}, ok=False)
+    assert "M360_NOW must be an ISO 8601 moment" in refused.stderr
