@@ -28,7 +28,7 @@ from sqlalchemy import Connection, bindparam, select, update
 
 from bot import deadlines, labels, outbox, staff, terms
 from bot.channels import templates
-from bot.conversation import ConversationState, Mode, ask_rating, rating_options
+from bot.conversation import ConversationState, Mode, ask_rating, rating_options, stored
 from bot.prompts import prompt_token
 from bot.themes import load_taxonomy
 from surveys import formats, store
@@ -261,13 +261,12 @@ def _notify(conn: Connection, ticket: Any, status: str, note: str | None, referr
         text = t("ticket_closed", code=ticket.code, note=suffix)
         asking = ask_rating(ConversationState.from_json(contact.state), ticket.code) if ticket.satisfaction is None \
             else None
-        if asking is not None:  # the next message is the rating (state_version: a turn in flight redoes itself)
-            conn.execute(update(CONTACTS).where(CONTACTS.c.id == ticket.contact_id).values(
-                state=asking.to_json(), state_version=contact.state_version + 1))
+        if asking is not None:  # the next message is the rating
+            saved = stored.save(conn, ticket.contact_id, contact.state_version, asking)
             if asking.rating == ticket.code:
                 text += "\n\n" + t("ticket_rate")
                 options = tuple((o.label, o.reply) for o in rating_options(t))
-                prompt = prompt_token(asking.to_json())  # the 1–5 buttons answer this rating, nothing later
+                prompt = prompt_token(saved)  # the 1–5 buttons answer this rating, nothing later
                 template = ("ticket_closed", {"1": ticket.code, "2": no_note})
             else:  # another closed ticket's rating is awaited: this one is asked right after it
                 text += "\n" + t("ticket_rate_later", first=asking.rating)
@@ -299,7 +298,7 @@ def template_needed(conn: Connection, code: str, now: datetime) -> tuple[templat
                        .where(REQUESTS.c.code == code.upper())).one_or_none()
     if row is None or row.channel != templates.WHATSAPP or templates.window_open(row.last_inbound_at, now):
         return None
-    rating = row.status == TicketStatus.CERRADA and (row.state or {}).get("mode") == Mode.RATING
+    rating = row.status == TicketStatus.CERRADA and ConversationState.from_json(row.state).mode == Mode.RATING
     return templates.get("ticket_closed" if rating else "ticket_update"), row.last_inbound_at
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -39,16 +38,19 @@ from bot.conversation import (
     OptedIn,
     OptedOut,
     OtherEntityRegistered,
+    Outcomes,
     ProfileUpdated,
     ResultsQuery,
+    TicketOpened,
     TicketRated,
     TicketsQuery,
+    TicketView,
     Turn,
     WaveJoined,
 )
-from bot.theme_model import theme_classifier
-from bot.themes import KeywordClassifier, load_taxonomy, theme_labels
-from surveys import db, formats, schema, store, turn_writes
+from bot.theme_model import ModelThemeClassifier, theme_classifier
+from bot.themes import KeywordClassifier, load_taxonomy
+from surveys import db, schema, store, turn_writes
 from surveys.engine import AnswerCleared, AnswerSet, Finished
 from surveys.entities import EntityIndex
 from surveys.messages import Inbound, Option, Outbound, is_test_channel
@@ -99,24 +101,26 @@ class ChatService:
                 self.questionnaires.ensure(session, q)
             self.entities = entities or EntityIndex.from_session(session)
         self.coded_questions = frozenset(q.name for q in interview.questions if q.codebook)
+        self.classifier = theme_classifier(KeywordClassifier(load_taxonomy()))
+        # The conversation looks questionnaires up in what ``_prepare`` loaded: no database read in a turn.
         self.conversation = Conversation(
             registration=registration,
             interview=interview,
             helpdesk=intake,
-            classifier=theme_classifier(KeywordClassifier(load_taxonomy())),
+            classifier=self.classifier,
             entities=self.entities,
             text=texts(),
-            questionnaire_by_key=self._questionnaire,
+            questionnaire_by_key=self.questionnaires.cached,
             expiry=self.settings.expiry,
         )
 
-    def _questionnaire(self, key: str) -> schema.Questionnaire:
-        with self.sessions() as session:
-            return self.questionnaires.get(session, key)
-
-    def _questionnaire_id(self, key: str) -> int:
-        with self.sessions() as session:
-            return self.questionnaires.id_of(session, key)
+    def _prepare(self) -> None:
+        """What a turn may need, loaded before it locks the contact's row: questionnaire versions
+        stored since the last turn (a wave's) and the theme model (spaCy, when its files changed)."""
+        with self.engine.connect() as conn:
+            self.questionnaires.load_new(conn)
+        if isinstance(self.classifier, ModelThemeClassifier):
+            self.classifier.warm()
 
     # -- the turn
 
@@ -149,6 +153,7 @@ class ChatService:
         this is the hot path."""
         now = inbound.received_at or self.clock()
         key = {"b_channel": inbound.channel, "b_address": inbound.address}
+        self._prepare()
         with db.transaction(self.engine) as conn:
             contact = SELECT_CONTACT.execute(conn, key).one_or_none()
             if not prompts.is_current(inbound.prompt, contact.state if contact is not None else None):
@@ -192,11 +197,12 @@ class ChatService:
             elif inbound.media and not inbound.text.strip():
                 turn = Turn([Outbound(texts()("only_text"))], state)
             else:
-                turn = self.conversation.handle(state, view, inbound.text, now)
+                # A simulator conversation sees only the tickets it opened (anyone may claim any entity there).
+                own = contact.id if is_test_channel(inbound.channel) else None
+                turn = self.conversation.handle(state, view, inbound.text, now, _TurnReads(conn, view.entity_code, own))
             writes = turn_writes.TurnWrites(contact.id, contact.state_version, inbound.channel, now)
-            new_state, extra = self._apply(conn, writes, view.entity_code, state, turn, changes)
-            if extra:
-                turn = dataclasses.replace(turn, replies=extra.around(turn.replies))
+            new_state, outcomes = self._apply(conn, writes, view.entity_code, state, turn, changes)
+            turn = self.conversation.conclude(turn, outcomes, view)
             saved = new_state.to_json()
             turn = dataclasses.replace(turn, replies=_with_prompt(turn.replies, saved))
             writes.contact = {"state": saved, "state_version": contact.state_version + 1,
@@ -212,7 +218,7 @@ class ChatService:
         return turn
 
     def _apply(self, conn: Connection, writes: turn_writes.TurnWrites, entity_code: str | None,
-               before: ConversationState, turn: Turn, changes: dict[str, Any]) -> tuple[ConversationState, _Extra]:
+               before: ConversationState, turn: Turn, changes: dict[str, Any]) -> tuple[ConversationState, Outcomes]:
         """Store the turn's effects. Contact changes are collected in ``changes`` (written with the new
         state in one UPDATE); answers and the interview's changes in ``writes`` (written with it at the
         end of the turn, unless something in between reads them). Returns the new state (with the id of
@@ -222,22 +228,20 @@ class ChatService:
         contact_id, channel, now = writes.contact_id, writes.channel, writes.now
         interview_id = before.interview_id or state.interview_id
         interview_changes: dict[str, Any] = {}
-        extra = _Extra()
+        outcomes = Outcomes()
         for effect in turn.effects:
             if not _only_changes_turn_rows(effect):
                 writes.flush_answers(conn)  # what follows may read the answers (or remove them)
             match effect:
                 case HelpRequested(answers=answers):
-                    extra.after.append(self._open_ticket(conn, contact_id, entity_code, channel, answers, now))
+                    outcomes.ticket = self._open_ticket(conn, contact_id, entity_code, channel, answers, now)
                 case TicketRated(code=code, score=score):
                     helpdesk.rate(conn, code, score, contact_id=contact_id, now=now)
-                case TicketsQuery(code=code):
-                    # A simulator conversation sees only the tickets it opened (anyone may claim any entity there).
-                    own = contact_id if is_test_channel(channel) else None
-                    extra.before.extend(self._tickets(conn, changes.get("entity_code", entity_code), own, code))
-                case ResultsQuery():
-                    extra.before.extend(results.for_chat(conn, changes.get("entity_code", entity_code), contact_id,
-                                                         now))
+                case TicketsQuery():
+                    pass  # read and shown by the conversation (``_TurnReads``)
+                case ResultsQuery():  # bot.results renders the ficha and makes its link (a write)
+                    outcomes.before.extend(results.for_chat(conn, changes.get("entity_code", entity_code), contact_id,
+                                                            now))
                 case OtherEntityRegistered(group=group, name=name, seat=seat):
                     changes["entity_code"] = grupos.register(conn, group=group, name=name, now=now,
                                                              seat=grupos.seat_of(self.entities, seat),
@@ -253,8 +257,7 @@ class ChatService:
                         changes["entity_code"] = entity
                         state = waves.invited_by_link(conn, token, state)
                     else:  # the link expired or someone else used it while the person was deciding
-                        gone = texts()("switch_entity.gone", entity=self.conversation.entity_display(entity_code))
-                        extra.instead_of_first = Outbound(gone)
+                        outcomes.link_gone = True
                 case OptedOut():
                     changes.update(opted_out=True, opted_out_at=now)
                 case OptedIn():
@@ -264,12 +267,11 @@ class ChatService:
                     changes.clear()  # nothing about the person is written back
                 case InterviewStarted(questionnaire=key, wave=wave_id, period=period):
                     interview_id = store.new_interview(
-                        conn, questionnaire_id=self._questionnaire_id(key), contact_id=contact_id,
+                        conn, questionnaire_id=self.questionnaires.cached_id(key), contact_id=contact_id,
                         entity_code=changes.get("entity_code", entity_code), channel=channel, now=now,
                         tz=self.settings.timezone, wave_id=wave_id, period=period,
                     )
-                    if state.mode == Mode.INTERVIEW:
-                        state = dataclasses.replace(state, interview_id=interview_id)
+                    state = state.with_interview(interview_id)
                 case WaveJoined(wave=wave_id, period=period) if interview_id is not None:
                     interview_changes.update(wave_id=wave_id, period=period)
                 case InterviewStatusChanged(status=status) if interview_id is not None:
@@ -285,13 +287,13 @@ class ChatService:
                 case InterviewEvent(event=Finished(status=status)) if interview_id is not None:
                     interview_changes.update(status=status, finished_at=now)
                     if status == InterviewStatus.COMPLETA:
-                        extra.before_last.extend(self._ticket_from_interview(conn, interview_id, contact_id,
-                                                                             entity_code, channel, now))
+                        self._ticket_from_interview(conn, interview_id, contact_id, entity_code, channel, now,
+                                                    outcomes)
                         self.alerts.interview_completed(conn, interview_id, now)
         writes.interview_id = interview_id
         if interview_id is not None and (interview_changes or state.mode == Mode.INTERVIEW):
             writes.interview = dict(last_activity_at=now, **interview_changes)
-        return state, extra
+        return state, outcomes
 
     # -- mesa de ayuda
 
@@ -300,65 +302,31 @@ class ChatService:
         return entity.region if entity is not None else None
 
     def _open_ticket(self, conn: Connection, contact_id: int, entity_code: str | None, channel: str,
-                     answers: dict[str, Any], now: datetime) -> Outbound:
+                     answers: dict[str, Any], now: datetime) -> TicketOpened:
         created = helpdesk.create(
             conn, entity_code=entity_code, region=self._region(entity_code), contact_id=contact_id, channel=channel,
             need=str(answers.get("necesidad", "")), themes=list(answers.get("temas") or []), now=now,
             support_type=answers.get("tipo_apoyo"), phase=answers.get("fase"), urgent=answers.get("urgente") == "si",
             requested_by_date=answers.get("fecha_limite"), alerts=self.alerts,
             request_type=answers.get("tipo_peticion"), continuity=answers.get("continuidad"))
-        t, requested = texts(), answers.get("fecha_limite")
         assert created.term is not None
-        term = dict(days=created.term.days, term=created.term.label, due=_human_date(created.due_date))
-        if created.on_hold:  # the term starts once the DNP validates the entity
-            text = t("ticket_created_on_hold", code=created.code, themes=theme_labels(created.themes), **term)
-        elif not requested:
-            text = t("ticket_created", code=created.code, themes=theme_labels(created.themes), **term)
-        else:  # their date is acknowledged; the legal term is said as it is, also when it falls after their date
-            said = t("ticket_term_before" if str(created.due_date) <= str(requested) else "ticket_term_after", **term)
-            text = t("ticket_created_by", code=created.code, themes=theme_labels(created.themes),
-                     requested=_human_date(str(requested)), term=said)
-        if created.enlace:
-            text += "\n" + t("ticket_enlace", name=created.enlace)
-        return Outbound(text)
+        requested = answers.get("fecha_limite")
+        return TicketOpened(created.code, created.themes, created.term.days, created.term.label, created.due_date,
+                            created.on_hold, created.enlace, str(requested) if requested else None)
 
-    def _ticket_from_interview(self, conn: Connection, interview_id: int, contact_id: int,
-                               entity_code: str | None, channel: str, now: datetime) -> list[Outbound]:
+    def _ticket_from_interview(self, conn: Connection, interview_id: int, contact_id: int, entity_code: str | None,
+                               channel: str, now: datetime, outcomes: Outcomes) -> None:
         """5.2 "Sí" (wants an adviser to contact them) opens a ticket with the themes of 5.1."""
         answers = store.answers_of(conn, interview_id)
         if answers.get("contacto_asesor") != "si":
-            return []
+            return
         themes = list(answers.get("demanda_temas") or [])
         need = answers.get("demanda_otro") or texts()("ticket_need_from_interview")
         created = helpdesk.create(
             conn, entity_code=answers.get("entidad", entity_code), region=self._region(entity_code),
             contact_id=contact_id, channel=channel, need=str(need), themes=themes, now=now, source="interview",
             interview_id=interview_id, actor="monitoreo360", alerts=self.alerts)
-        return [Outbound(texts()("ticket_from_interview", code=created.code,
-                                 themes=theme_labels(created.themes)))]
-
-    def _tickets(self, conn: Connection, entity_code: str | None, contact_id: int | None,
-                 code: str | None) -> list[Outbound]:
-        t = texts()
-        if code is not None:
-            found = helpdesk.by_code(conn, code, entity_code, contact_id) if entity_code or contact_id else None
-            if found is None:
-                return [Outbound(t("ticket_unknown", code=code))]
-            ticket, note = found
-            requested = t("ticket_requested", date=_human_date(ticket.requested_by_date)) \
-                if ticket.requested_by_date else ""
-            return [Outbound(t("ticket_detail", code=ticket.code, themes=theme_labels(ticket.themes),
-                               status=t(f"ticket_status.{ticket.status}"), date=_local_date(ticket.created_at),
-                               due=_human_date(ticket.due_date), requested=requested,
-                               note=t("ticket_last_note", note=note) if note else ""))]
-        tickets = helpdesk.for_requester(conn, entity_code, contact_id)
-        if not tickets:
-            return [Outbound(t("tickets_none"))]
-        entity = self.entities.get(entity_code) if entity_code else None
-        lines = [t("tickets_title", entity=entity.display if entity else entity_code)]
-        lines += [t("ticket_line", code=x.code, themes=theme_labels(x.themes),
-                    status=t(f"ticket_status.{x.status}"), date=_local_date(x.created_at)) for x in tickets]
-        return [Outbound("\n".join(lines))]
+        outcomes.interview_ticket, outcomes.interview_ticket_themes = created.code, created.themes
 
     @staticmethod
     def _invitation_entity(conn: Connection, token: str, contact_id: int, now: datetime) -> str | None:
@@ -411,31 +379,26 @@ class ChatService:
             return _with_prompt(replies, state)
 
 
-@dataclass
-class _Extra:
-    """Replies the host adds to the conversation's: rendered from the database (ticket lists, before
-    the menu) or after something was created (a ticket code)."""
+class _TurnReads:
+    """The conversation's read port (``bot.conversation.Reads``) on a turn's connection: the
+    tickets the contact may see (their entity's; ``own``: only those a simulator contact opened)."""
 
-    before: list[Outbound] = field(default_factory=list)
-    before_last: list[Outbound] = field(default_factory=list)  # e.g. a ticket code, before the interview's thanks
-    after: list[Outbound] = field(default_factory=list)
-    instead_of_first: Outbound | None = None  # the conversation's first reply did not come true (a link gone)
+    def __init__(self, conn: Connection, entity_code: str | None, own: int | None):
+        self.conn, self.entity_code, self.own = conn, entity_code, own
 
-    def __bool__(self) -> bool:
-        return bool(self.before or self.before_last or self.after or self.instead_of_first)
+    def tickets(self) -> list[TicketView]:
+        return [_ticket_view(row) for row in helpdesk.for_requester(self.conn, self.entity_code, self.own)]
 
-    def around(self, replies: list[Outbound]) -> list[Outbound]:
-        if self.instead_of_first is not None:
-            replies = [self.instead_of_first, *replies[1:]]
-        return self.before + replies[:-1] + self.before_last + replies[-1:] + self.after
+    def ticket(self, code: str) -> TicketView | None:
+        if not (self.entity_code or self.own):
+            return None
+        found = helpdesk.by_code(self.conn, code, self.entity_code, self.own)
+        return _ticket_view(found[0], found[1]) if found is not None else None
 
 
-def _human_date(iso: str | None) -> str:
-    return formats.day(iso)  # "29 de diciembre de 2026"
-
-
-def _local_date(moment: datetime) -> str:
-    return formats.day(formats.local(moment).date())
+def _ticket_view(row: Any, note: str | None = None) -> TicketView:
+    return TicketView(code=row.code, themes=tuple(row.themes or ()), status=row.status, created_at=row.created_at,
+                      due_date=row.due_date, requested_by_date=row.requested_by_date, last_note=note)
 
 
 class _Redelivery(Exception):

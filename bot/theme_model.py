@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from analysis.coding.codebooks import EXCLUSIVE
 from bot.themes import KeywordClassifier, ThemeClassifier
@@ -28,13 +29,23 @@ class ModelThemeClassifier:
         self.models_dir = models_dir
         self.min_score = min_score
         self.max_themes = max_themes
+        self._coder: Any = None
+        self._warmed = False
+
+    def warm(self) -> None:
+        """Load the model now (again when its files changed): the chat service calls this before it
+        locks a contact's row, so a turn never waits for spaCy while holding the lock."""
+        from analysis.coding import registry
+
+        self._coder = registry.get(CODEBOOK, self.models_dir)
+        self._warmed = True
 
     def classify(self, text: str) -> list[tuple[str, float]]:
         found = dict(self.fallback.classify(text))
         if len((text or "").split()) >= MIN_WORDS:
             from analysis.coding import registry
 
-            coder = registry.get(CODEBOOK, self.models_dir)
+            coder = self._coder if self._warmed else registry.get(CODEBOOK, self.models_dir)
             if coder is not None:
                 try:
                     prediction = coder.predict_one(text)

@@ -36,7 +36,7 @@ from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
 from bot import deadlines, outbox, sampling
 from bot.channels import templates
-from bot.conversation import ConversationState, Mode, invite
+from bot.conversation import ConversationState, Mode, WaveInvitation, invite, stored
 from bot.prompts import prompt_token
 from surveys import db, formats, schema, store
 from surveys.models import (
@@ -72,7 +72,6 @@ DEFAULT_REMINDERS = (2, 5)
 BATCH = 250  # members per transaction: chat turns are not kept waiting behind a census
 
 # Built once (a census queues a thousand invitations; building statements cost more than running them).
-_SET_STATE = CONTACTS.update().where(CONTACTS.c.id == bindparam("b_id"))
 _SET_MEMBER = MEMBERS.update().where(MEMBERS.c.id == bindparam("b_id"))
 
 
@@ -356,7 +355,7 @@ def _dispatch_batch(conn: Connection, wave: Any, member_ids: Sequence[int], now:
         select(CONTACTS.c.id, CONTACTS.c.channel, CONTACTS.c.address, CONTACTS.c.name, CONTACTS.c.consent,
                CONTACTS.c.opted_out, CONTACTS.c.entity_code, CONTACTS.c.state, CONTACTS.c.state_version)
         .where(CONTACTS.c.id.in_(contact_ids)).with_for_update())}
-    invitation = {"wave": wave.id, "period": wave.period, "questionnaire": wave.questionnaire}
+    invitation = WaveInvitation(wave.id, wave.period, wave.questionnaire)
     open_waves = set(conn.execute(select(WAVES.c.id).where(WAVES.c.status == "en_curso")).scalars())
     for member in members:
         if outcome.get(member.entity_code) in (InterviewStatus.COMPLETA, InterviewStatus.RECHAZADA):
@@ -386,7 +385,7 @@ def _dispatch_batch(conn: Connection, wave: Any, member_ids: Sequence[int], now:
         if kind == "reminder" and state.mode == Mode.INTERVIEW and state.wave == wave.id and not state.paused:
             _wait(conn, member, None)  # answering right now: a reminder would only interrupt
             continue
-        pending = state.invitation["wave"] if state.invitation else None
+        pending = state.invitation.wave if state.invitation else None
         if pending not in (None, wave.id) and pending in open_waves:
             _wait(conn, member, "otra_ola", done)  # one wave at a time: this one waits until that is answered
             continue
@@ -395,10 +394,9 @@ def _dispatch_batch(conn: Connection, wave: Any, member_ids: Sequence[int], now:
             _wait(conn, member, "conversacion", done)
             continue
         entity = entities[member.entity_code]
-        message_id = _queue(conn, wave, member, contact, entity, kind, started, now, prompt_token(invited.to_json()))
-        # The next message answers the invitation (state_version: a turn in flight redoes itself).
-        conn.execute(_SET_STATE, {"b_id": contact.id, "state": invited.to_json(),
-                                  "state_version": contact.state_version + 1})
+        # The next message answers the invitation.
+        saved = stored.save(conn, contact.id, contact.state_version, invited)
+        message_id = _queue(conn, wave, member, contact, entity, kind, started, now, prompt_token(saved))
         values: dict[str, Any] = dict(b_id=member.id, contact_id=contact.id, waiting=None)
         if kind == "invitation":
             values.update(invitation_id=message_id, invited_at=now)
@@ -499,7 +497,7 @@ def invited_by_link(conn: Connection, token: str, state: ConversationState) -> C
                        .where(INVITATIONS.c.token == token)).one_or_none()
     if row is None:
         return state
-    invited = invite(state, {"wave": row.id, "period": row.period, "questionnaire": row.questionnaire})
+    invited = invite(state, WaveInvitation(row.id, row.period, row.questionnaire))
     return invited if invited is not None else state
 
 

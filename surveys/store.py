@@ -39,6 +39,7 @@ class QuestionnaireStore:
     def __init__(self) -> None:
         self._by_key: dict[str, schema.Questionnaire] = {}
         self._ids: dict[str, int] = {}
+        self._newest = 0  # the highest row id ``load_new`` has seen
 
     def ensure(self, session: Session, q: schema.Questionnaire) -> int:
         """Store ``q`` if its version is new. A changed definition under an existing version is
@@ -77,6 +78,26 @@ class QuestionnaireStore:
             self._ids[key] = row.id
         return self._by_key[key]
 
+
+    def load_new(self, conn: Connection | Session) -> None:
+        """Every version stored since the last call (row ids only grow): a caller that must not
+        read the database later (a chat turn holding a contact's lock) calls this first, then ``cached``."""
+        table = QuestionnaireVersion.__table__
+        rows = conn.execute(select(table.c.id, table.c.qid, table.c.version, table.c.definition)
+                            .where(table.c.id > self._newest).order_by(table.c.id)).all()
+        for row in rows:
+            key = f"{row.qid}@{row.version}"
+            if key not in self._by_key:
+                self._by_key[key] = schema.from_dict(row.definition)
+            self._ids[key] = row.id
+            self._newest = max(self._newest, row.id)
+
+    def cached(self, key: str) -> schema.Questionnaire:
+        """A version already loaded (``ensure``, ``get``, ``load_new``); KeyError otherwise."""
+        return self._by_key[key]
+
+    def cached_id(self, key: str) -> int:
+        return self._ids[key]
 
     @staticmethod
     def _row(session: Session, qid: str, version: str) -> QuestionnaireVersion | None:

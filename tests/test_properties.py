@@ -124,7 +124,7 @@ def check_stored(s: Session, service: ChatService, address: str) -> None:
     # The interview the conversation points at: the current one, or one kept aside (paused) while
     # the contact makes a help request.
     current = state if state.in_interview else (
-        ConversationState(**state.suspended) if state.suspended and state.suspended.get("flow") else None)
+        ConversationState(**state.suspended.to_json()) if state.suspended and state.suspended.flow else None)
     if current is not None:
         assert current.flow is not None and current.interview_id is not None
         assert [i.id for i in open_ones] == [current.interview_id]

@@ -1,16 +1,13 @@
-"""Who is talking and what they are doing: registration, the menu, commands, pause/resume.
+"""The mode dispatch: ``Conversation.handle(state, contact, text, now, reads)`` → ``Turn`` (the replies,
+the new state and the effects the host must store). Pure: it reads only its arguments, the
+questionnaires and texts it was built with, and the read port; it writes nothing.
 
-Pure like the engine: ``Conversation.handle(state, contact, text, now)`` returns the replies,
-the new state and the *effects* the host must store (consent, profile, interview answers …).
-The host (``bot.service``) runs it inside one database transaction per inbound message.
-
-Modes: ``new`` → ``registro`` (consent + entity, once per contact) → ``menu`` ⇄ ``interview``;
-``resume_prompt`` asks whether to continue a paused interview; ``resubscribe`` asks an
-opted-out contact whether to receive messages again; ``helpdesk`` takes a help request (a paused
-interview waits in ``suspended`` meanwhile); ``rating`` takes the 1–5 rating of a ticket that was
-just closed (set by bot.helpdesk through ``ask_rating``).
-
-A wave's invitation (bot.waves, through ``invite``) waits in ``invitation`` until the contact
+Modes (``Mode``): ``new`` → ``registro`` (consent + entity, once per contact) → ``menu`` ⇄ ``interview``;
+``resume_prompt`` asks whether to continue a paused interview; ``resubscribe`` asks an opted-out
+contact whether to receive messages again; ``helpdesk`` takes a help request (a paused interview
+waits in ``suspended`` meanwhile); ``rating`` takes the 1–5 rating of a ticket that was just closed
+(``bot.conversation.proactive.ask_rating``); ``forget_confirm`` and ``switch_entity`` wait for a
+confirmation. A wave's invitation (``proactive.invite``) waits in ``invitation`` until the contact
 answers it: their next message starts or resumes that wave's interview, "No" declines it.
 """
 
@@ -19,246 +16,52 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
+from bot.conversation import replies
+from bot.conversation.builtin import (
+    MENU_ACTIONS,
+    menu_question,
+    menu_questionnaire,
+    rating_options,
+    rating_questionnaire,
+    yes_no_options,
+)
+from bot.conversation.commands import LIST_CHOICE, POLITE, command_of, ticket_code
+from bot.conversation.effects import (
+    ConsentRecorded,
+    Effect,
+    EntitySwitched,
+    Forget,
+    HelpRequested,
+    InterviewEvent,
+    InterviewStarted,
+    InterviewStatusChanged,
+    OptedIn,
+    OptedOut,
+    OtherEntityRegistered,
+    ProfileUpdated,
+    ResultsQuery,
+    TicketRated,
+    TicketsQuery,
+    Turn,
+    WaveJoined,
+)
+from bot.conversation.reads import Reads
+from bot.conversation.state import INVITABLE_MODES, ContactView, ConversationState, EntitySwitch, Mode
+from bot.themes import ThemeClassifier
 from surveys import formats, parsing
-from surveys.engine import AnswerSet, Event, Finished, FlowState, Interviewer, Step
+from surveys.engine import AnswerSet, Finished, FlowState, Interviewer, Step
 from surveys.entities import is_territorial
 from surveys.messages import Option, Outbound
 from surveys.parsing import normalize
-from surveys.schema import Choice, QType, Question, Questionnaire
+from surveys.schema import QType, Question, Questionnaire
 from surveys.statuses import InterviewStatus
 from surveys.texts import Texts
 
-# Commands understood at any point, as whole messages (so "no quiero salir" is an answer, not SALIR).
-COMMANDS = {
-    "menu": "menu", "menu principal": "menu", "inicio": "menu",
-    "ayuda": "help", "help": "help",
-    "atras": "back", "volver": "back", "anterior": "back",
-    "omitir": "skip", "saltar": "skip",
-    "salir": "pause", "pausa": "pause", "pausar": "pause", "luego": "pause",
-    "baja": "optout", "stop": "optout", "darme de baja": "optout", "cancelar suscripcion": "optout",
-    "hola": "hello", "start": "hello", "buenas": "hello", "buenos dias": "hello", "buenas tardes": "hello",
-    "continuar": "resume", "reanudar": "resume", "seguir": "resume",
-    "borrar mis datos": "forget", "borrar datos": "forget", "eliminar mis datos": "forget",
-    "borrar mi informacion": "forget", "olvidame": "forget",
-}
-
-MENU_ACTIONS = ("interview", "helpdesk", "my_requests", "my_results", "help")
-
-
-def command_of(text: str) -> str | None:
-    folded = normalize(text).lstrip("/").strip()
-    command = COMMANDS.get(folded)
-    if command is None and parsing.is_greeting(text):  # "hola buenas", "buenas doctora": HOLA, never an answer
-        return "hello"
-    return command
-
-
-# ------------------------------------------------------------------ state, inputs, effects
-
-
-class Mode(StrEnum):
-    """Where a conversation is (``ConversationState.mode``), stored as these strings."""
-
-    NEW = "new"  # nothing yet: the consent comes first
-    REGISTRO = "registro"  # registering the contact and its entity
-    MENU = "menu"
-    IDLE = "idle"  # after a finished interview or ticket: the next message is read as a menu choice
-    INTERVIEW = "interview"
-    HELPDESK = "helpdesk"  # the mesa de ayuda's intake
-    RATING = "rating"  # waiting for a closed ticket's 1–5 rating
-    RESUME_PROMPT = "resume_prompt"  # "¿Seguimos donde quedó?"
-    RESUBSCRIBE = "resubscribe"  # an opted-out person wrote again
-    FORGET_CONFIRM = "forget_confirm"  # BORRAR MIS DATOS, waiting for its confirmation
-    SWITCH_ENTITY = "switch_entity"  # a deep link for another entity, waiting for its confirmation
-
-
-@dataclass(frozen=True)
-class ContactView:
-    """What the conversation may know about the contact (read from the database each turn)."""
-
-    consent: bool | None = None
-    entity_code: str | None = None
-    name: str | None = None
-    cargo: str | None = None
-    opted_out: bool = False
-
-
-@dataclass(frozen=True)
-class ConversationState:
-    # new | registro | menu | idle | interview | resume_prompt | resubscribe | helpdesk | rating | forget_confirm
-    mode: str = Mode.NEW
-    flow: dict[str, Any] | None = None  # FlowState JSON of the registration or the interview
-    interview_id: int | None = None  # set by the host when it creates the interview row
-    paused: bool = False
-    last_activity: str | None = None  # ISO time of the last interview turn (for expiry)
-    suspended: dict[str, Any] | None = None  # a paused interview (flow, interview_id …) during a help request
-    rating: str | None = None  # the closed ticket whose 1–5 rating is expected (mode "rating")
-    rating_queue: tuple[str, ...] = ()  # tickets closed meanwhile, rated one after the other
-    rating_flow: dict[str, Any] | None = None  # the rating's pick or confirmation ("muy buena": ¿4 o 5?)
-    invitation: dict[str, Any] | None = None  # a wave's pending invitation: {"wave", "period", "questionnaire"}
-    wave: int | None = None  # the wave of the interview in progress, if it belongs to one
-    # A deep link for another entity than the chat's (mode "switch_entity"): {"token", "entity", "back"}
-    switch: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {"mode": self.mode, "flow": self.flow, "interview_id": self.interview_id,
-                                "paused": self.paused, "last_activity": self.last_activity}
-        if self.suspended is not None:
-            data["suspended"] = self.suspended
-        if self.rating is not None:
-            data["rating"] = self.rating
-        if self.rating_queue:
-            data["rating_queue"] = list(self.rating_queue)
-        if self.rating_flow is not None:
-            data["rating_flow"] = self.rating_flow
-        if self.invitation is not None:
-            data["invitation"] = self.invitation
-        if self.wave is not None:
-            data["wave"] = self.wave
-        if self.switch is not None:
-            data["switch"] = self.switch
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any] | None) -> ConversationState:
-        if not data:
-            return cls()
-        return cls(**{**data, "rating_queue": tuple(data.get("rating_queue", ()))})
-
-    def suspend_interview(self) -> ConversationState:
-        """A fresh state whose ``suspended`` keeps this one's paused interview."""
-        saved = {"flow": self.flow, "interview_id": self.interview_id, "last_activity": self.last_activity,
-                 "wave": self.wave}
-        return ConversationState(suspended=saved if self.in_interview else None, invitation=self.invitation)
-
-    def restored(self, mode: str) -> ConversationState:
-        """Back to ``mode`` with the suspended interview (paused) in place again."""
-        if self.suspended is None:
-            return ConversationState(mode=mode, invitation=self.invitation)
-        return ConversationState(mode=mode, paused=True, invitation=self.invitation, **self.suspended)
-
-    @property
-    def in_interview(self) -> bool:
-        return self.interview_id is not None and self.flow is not None
-
-
-@dataclass(frozen=True)
-class ConsentRecorded:
-    given: bool
-    version: str
-    text: str
-
-
-@dataclass(frozen=True)
-class ProfileUpdated:
-    fields: dict[str, Any]  # entity_code | name | cargo
-
-
-@dataclass(frozen=True)
-class OptedOut:
-    pass
-
-
-@dataclass(frozen=True)
-class OptedIn:
-    pass
-
-
-@dataclass(frozen=True)
-class Forget:
-    """The person confirmed "BORRAR MIS DATOS": the host erases their personal data (bot.privacy)."""
-
-
-@dataclass(frozen=True)
-class EntitySwitched:
-    """The person confirmed that this chat now answers for the entity of invitation ``token``: the
-    host uses the invitation (checking it is still free) and binds the chat to its entity."""
-
-    token: str
-    entity: str
-
-
-@dataclass(frozen=True)
-class InterviewStarted:
-    questionnaire: str  # Questionnaire.key
-    wave: int | None = None  # started from a wave's invitation: the interview takes its id and period
-    period: str | None = None
-
-
-@dataclass(frozen=True)
-class WaveJoined:
-    """A paused interview resumed from a wave's invitation becomes that wave's."""
-
-    wave: int
-    period: str
-
-
-@dataclass(frozen=True)
-class InterviewEvent:
-    event: Event
-
-
-@dataclass(frozen=True)
-class InterviewStatusChanged:
-    status: InterviewStatus  # EN_CURSO, PAUSADA or EXPIRADA
-
-
-@dataclass(frozen=True)
-class HelpRequested:
-    """The intake is complete: the host opens a ticket and tells the requester its code."""
-
-    answers: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class TicketRated:
-    """The requester rated a closed ticket (1–5)."""
-
-    code: str
-    score: int
-
-
-@dataclass(frozen=True)
-class TicketsQuery:
-    """Show the entity's tickets (code None) or one ticket's status; rendered by the host."""
-
-    code: str | None = None
-
-
-@dataclass(frozen=True)
-class ResultsQuery:
-    """"Mis resultados": the host renders the entity's ficha as chat text, with a link to the
-    printable one (bot.results)."""
-
-
-@dataclass(frozen=True)
-class OtherEntityRegistered:
-    """Registration finished for a grupo de valor outside DIVIPOLA ("OTRA"): the host registers the
-    entity (pending the DER's validation) and links the contact to it (bot.grupos)."""
-
-    group: str  # esquema_asociativo | instancia_participacion | entidad_nacional | cooperante | otro
-    name: str
-    seat: str | None  # where it is, as written ("Huila", "nacional")
-
-
-Effect = (ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | InterviewStarted | InterviewEvent
-          | InterviewStatusChanged | HelpRequested | TicketsQuery | TicketRated | WaveJoined | Forget | ResultsQuery
-          | OtherEntityRegistered | EntitySwitched)
-
-
-@dataclass(frozen=True)
-class Turn:
-    replies: list[Outbound]
-    state: ConversationState
-    effects: list[Effect] = field(default_factory=list)
-
-
-# ------------------------------------------------------------------ the conversation
+BUSY_MAX_WORDS = 8  # "ahorita no puedo, estoy en reunión": a busy reply is short
+SUMMARY_MAX = 280  # characters of one answer in the intake's summary (a long need is cut: it is stored whole)
 
 
 class Conversation:
@@ -272,7 +75,7 @@ class Conversation:
         questionnaire_by_key: Callable[[str], Questionnaire] | None = None,
         expiry: timedelta = timedelta(days=7),
         helpdesk: Questionnaire | None = None,
-        classifier: Any = None,
+        classifier: ThemeClassifier | None = None,
     ):
         self.registration = registration
         self.interview = interview
@@ -284,22 +87,52 @@ class Conversation:
         known = {q.key: q for q in (registration, interview, helpdesk) if q is not None}
         self._by_key = questionnaire_by_key or known.__getitem__
         self._engines: dict[str, Interviewer] = {}
-        self._menu = _menu_question(text)
+        self._menu = menu_question(text)
 
     def engine(self, key: str) -> Interviewer:
         if key not in self._engines:
-            questionnaire = _RATING_QUESTIONNAIRE if key == _RATING_QUESTIONNAIRE.key else self._by_key(key)
+            rating = rating_questionnaire()
+            questionnaire = rating if key == rating.key else self._by_key(key)
             self._engines[key] = Interviewer(questionnaire, self.entities, self.t, suggester=self._suggest)
         return self._engines[key]
 
     # -- entry point
 
-    def handle(self, state: ConversationState, contact: ContactView, text: str, now: datetime) -> Turn:
+    def handle(self, state: ConversationState, contact: ContactView, text: str, now: datetime,
+               reads: Reads | None = None) -> Turn:
+        """The turn of one inbound message. With ``reads``, what the message asked to see (the
+        contact's tickets, one ticket's status) is read through it and shown before the replies."""
+        turn = self._handle(state, contact, text, now)
+        if reads is None:
+            return turn
+        shown = [self._tickets(reads, contact, e.code) for e in turn.effects if isinstance(e, TicketsQuery)]
+        return dataclasses.replace(turn, replies=shown + turn.replies) if shown else turn
+
+    def conclude(self, turn: Turn, outcomes: replies.Outcomes, contact: ContactView) -> Turn:
+        """The turn with what the host's writes produced told in place (a ticket's code, the results'
+        ficha, a link that is gone): see ``replies.around``."""
+        if not outcomes:
+            return turn
+        before_last = [replies.interview_ticket(self.t, outcomes.interview_ticket, outcomes.interview_ticket_themes)] \
+            if outcomes.interview_ticket else []
+        after = [replies.ticket_opened(self.t, outcomes.ticket)] if outcomes.ticket is not None else []
+        gone = Outbound(self.t("switch_entity.gone", entity=self.entity_display(contact.entity_code))) \
+            if outcomes.link_gone else None
+        placed = replies.around(turn.replies, outcomes.before, before_last, after, gone)
+        return dataclasses.replace(turn, replies=placed)
+
+    def _tickets(self, reads: Reads, contact: ContactView, code: str | None) -> Outbound:
+        if code is not None:
+            return replies.ticket_detail(self.t, code, reads.ticket(code))
+        entity = self.entities.get(contact.entity_code) if contact.entity_code else None
+        return replies.ticket_list(self.t, entity.display if entity else contact.entity_code, reads.tickets())
+
+    def _handle(self, state: ConversationState, contact: ContactView, text: str, now: datetime) -> Turn:
         command = command_of(text)
         if state.mode == Mode.FORGET_CONFIRM:
             return self._forget_confirm(state, contact, text, now)
         if command == "forget":  # a right under Ley 1581: also for people who opted out
-            return Turn([Outbound(self.t("forget_confirm"), self._yes_no_options())],
+            return Turn([Outbound(self.t("forget_confirm"), yes_no_options(self.t))],
                         dataclasses.replace(state, mode=Mode.FORGET_CONFIRM),
                         [InterviewStatusChanged(InterviewStatus.PAUSADA)]
                         if state.in_interview and not state.paused else [])
@@ -335,9 +168,9 @@ class Conversation:
         """What the conversation waits for, asked again, changing nothing (after an edited message,
         or a switch of entity declined); nothing when it waits for nothing in particular."""
         if state.mode == Mode.FORGET_CONFIRM:
-            return [Outbound(self.t("forget_confirm"), self._yes_no_options())]
+            return [Outbound(self.t("forget_confirm"), yes_no_options(self.t))]
         if state.mode == Mode.RESUBSCRIBE or contact.opted_out:
-            return [Outbound(self.t("resubscribe_prompt"), self._yes_no_options())]
+            return [Outbound(self.t("resubscribe_prompt"), yes_no_options(self.t))]
         if state.mode == Mode.SWITCH_ENTITY and state.switch is not None:
             return [self._switch_question(state.switch, contact)]
         if state.mode == Mode.RESUME_PROMPT and state.flow is not None:
@@ -354,26 +187,26 @@ class Conversation:
     def offer_switch(self, state: ConversationState, contact: ContactView, entity: str, token: str) -> Turn:
         """A deep link for ``entity`` opened in a chat registered for another one: the chat is not
         rebound (nor the link used up) unless the person says so."""
-        back = state.switch["back"] if state.mode == Mode.SWITCH_ENTITY and state.switch else state.mode
-        switch = {"token": token, "entity": entity, "back": back}
+        back = state.switch.back if state.mode == Mode.SWITCH_ENTITY and state.switch else state.mode
+        switch = EntitySwitch(token, entity, back)
         return Turn([self._switch_question(switch, contact)],
                     dataclasses.replace(state, mode=Mode.SWITCH_ENTITY, switch=switch))
 
-    def _switch_question(self, switch: dict[str, Any], contact: ContactView) -> Outbound:
+    def _switch_question(self, switch: EntitySwitch, contact: ContactView) -> Outbound:
         return Outbound(self.t("switch_entity.confirm", current=self.entity_display(contact.entity_code),
-                               entity=self.entity_display(switch["entity"])), self._yes_no_options())
+                               entity=self.entity_display(switch.entity)), yes_no_options(self.t))
 
     def _switch_entity(self, state: ConversationState, contact: ContactView, text: str, command: str | None) -> Turn:
         assert state.switch is not None
         answer = parsing.parse_yes_no(text)
-        back = dataclasses.replace(state, mode=state.switch["back"], switch=None)
+        back = dataclasses.replace(state, mode=state.switch.back, switch=None)
         if answer == "si":
-            effects: list[Effect] = [EntitySwitched(state.switch["token"], state.switch["entity"])]
+            effects: list[Effect] = [EntitySwitched(state.switch.token, state.switch.entity)]
             if back.mode == Mode.HELPDESK:  # a request being written for the other entity is left unsent
                 back = back.restored(Mode.MENU)
             if back.in_interview and not back.paused:  # it was the other entity's interview: it waits, paused
                 effects.append(InterviewStatusChanged(InterviewStatus.PAUSADA))
-            done = [Outbound(self.t("switch_entity.done", entity=self.entity_display(state.switch["entity"])))]
+            done = [Outbound(self.t("switch_entity.done", entity=self.entity_display(state.switch.entity)))]
             if back.in_interview:
                 done.append(Outbound(self.t("interview_waiting")))
             menu = self._show_menu(dataclasses.replace(back, paused=back.in_interview or back.paused))
@@ -485,7 +318,7 @@ class Conversation:
         interview; one that describes a need starts the request with it; one that does both is asked which.
         Without ``praise`` (right after an interview or a ticket, where "excelente la atención, gracias"
         is a thank-you) only a choice or a need is taken."""
-        parsed = parsing.parse_answer(_MENU_QUESTIONNAIRE, self._menu, text)
+        parsed = parsing.parse_answer(menu_questionnaire(), self._menu, text)
         rating, need = praise and self._looks_like_rating(text), self._looks_like_need(text)
         if rating and need:
             return self._with_menu(state, self.t("menu_which"))
@@ -544,7 +377,7 @@ class Conversation:
             return Turn(engine.prompt(flow), state)
         if command == "help":
             return Turn([Outbound(self.t("help") + "\n\n" + self.t("continue_with"))] + engine.prompt(flow), state)
-        if (flow.pending or {}).get("kind") == "suggestion" and _LIST_CHOICE.fullmatch(text):
+        if (flow.pending or {}).get("kind") == "suggestion" and LIST_CHOICE.fullmatch(text):
             # "1" at "Entiendo que su solicitud es sobre … ¿Es correcto?": the theme list was never
             # shown, so a number chooses nothing from it. Ask Sí/No again ("no" shows the list).
             return Turn([Outbound(self.t("hint.yes_no"))] + engine.prompt(flow), state)
@@ -567,7 +400,7 @@ class Conversation:
         if command == "help":
             return Turn([Outbound(self.t("help")), summary], state)
         answer = parsing.parse_yes_no(text) if command is None else None
-        said = _POLITE.sub("", " ".join(re.sub(r"[^\w\s]", " ", normalize(text)).split())) if command is None else ""
+        said = POLITE.sub("", " ".join(re.sub(r"[^\w\s]", " ", normalize(text)).split())) if command is None else ""
         if said in self.t.words("intake.send_words"):  # "envíela", "mándela así"
             answer = "si"
         elif said in self.t.words("intake.cancel_words"):  # "cancelar", "no la envíe"
@@ -578,7 +411,7 @@ class Conversation:
             reminder = [Outbound(self.t("interview_waiting"))] if done.in_interview else []
             return Turn(reminder, done, [HelpRequested(dict(flow.answers))])
         if answer == "no":
-            return Turn([Outbound(self.t("intake.fix"), self._yes_no_options())], state)
+            return Turn([Outbound(self.t("intake.fix"), yes_no_options(self.t))], state)
         if command is not None:
             return Turn([summary], state)
         return Turn([Outbound(self.t("pending_again", prompt=summary.text), summary.options)], state)
@@ -596,7 +429,7 @@ class Conversation:
             if len(value) > SUMMARY_MAX:
                 value = value[: SUMMARY_MAX - 1].rstrip() + "…"
             lines.append(f"• {label}: {value}")
-        return Outbound(self.t("intake.summary", lines="\n".join(lines)), self._yes_no_options())
+        return Outbound(self.t("intake.summary", lines="\n".join(lines)), yes_no_options(self.t))
 
     def _suggest(self, question: Question, source: Any) -> Any:
         """Themes proposed for a need (bot.themes); None when nothing matches (the list is shown)."""
@@ -645,9 +478,10 @@ class Conversation:
         ordinary message: the rating, and those queued after it, are not insisted on."""
         code = state.rating
         if command is None and code is not None:
-            engine = self.engine(_RATING_QUESTIONNAIRE.key)
+            rating = rating_questionnaire()
+            engine = self.engine(rating.key)
             flow = (FlowState.from_json(state.rating_flow) if state.rating_flow is not None
-                    else FlowState(questionnaire=_RATING_QUESTIONNAIRE.key, current=_RATING_QUESTION.name))
+                    else FlowState(questionnaire=rating.key, current=rating.questions[0].name))
             step = engine.reply(flow, text)
             score = next((e.value for e in step.events if isinstance(e, AnswerSet)), None)
             if score is not None:
@@ -655,7 +489,7 @@ class Conversation:
             if step.state.pending is not None and step.state.failures <= flow.failures:  # a pick, not a repeat
                 return Turn(step.messages, dataclasses.replace(state, rating_flow=step.state.to_json()))
         back = dataclasses.replace(state, mode=Mode.MENU, rating=None, rating_queue=(), rating_flow=None)
-        return self.handle(back, contact, text, now)
+        return self._handle(back, contact, text, now)
 
     def _rated(self, state: ConversationState, code: str, score: int) -> Turn:
         thanks = Outbound(self.t("ticket_rated", code=code, score=score))
@@ -674,11 +508,11 @@ class Conversation:
         invitation = state.invitation
         if state.in_interview and state.flow is not None:
             return self._resume(state, now)
-        key = invitation["questionnaire"] if invitation is not None else self.interview.key
+        key = invitation.questionnaire if invitation is not None else self.interview.key
         step = self.engine(key).start(_prefill(contact))
-        wave = invitation["wave"] if invitation is not None else None
+        wave = invitation.wave if invitation is not None else None
         state = ConversationState(mode=Mode.INTERVIEW, last_activity=now.isoformat(), wave=wave)
-        period = invitation["period"] if invitation is not None else None
+        period = invitation.period if invitation is not None else None
         effects: list[Effect] = [InterviewStarted(key, wave, period)]
         return self._interview_step(state, step, effects)
 
@@ -687,7 +521,7 @@ class Conversation:
         """A message while a wave's invitation is pending. It starts (or resumes) that wave's
         interview, "No" declines it; commands, ticket codes, menu choices 2–5 and help requests
         take their usual course (the invitation keeps waiting). None: not an answer to it."""
-        if state.mode not in ("new", "menu", "idle") and not (state.mode == Mode.INTERVIEW and state.paused):
+        if state.mode not in INVITABLE_MODES and not (state.mode == Mode.INTERVIEW and state.paused):
             return None
         if command in ("menu", "help", "back", "skip", "pause") or ticket_code(text) is not None:
             return None
@@ -695,7 +529,7 @@ class Conversation:
             if parsing.parse_yes_no(text) == "no":
                 return self._decline_invitation(state)
             if state.mode != Mode.INTERVIEW:  # at the menu: its other choices keep their meaning
-                choice = parsing.parse_answer(_MENU_QUESTIONNAIRE, self._menu, text)
+                choice = parsing.parse_answer(menu_questionnaire(), self._menu, text)
                 if choice.ok and not choice.confirm and choice.value != "interview":
                     return None
                 if not choice.ok and self._looks_like_need(text):
@@ -706,7 +540,7 @@ class Conversation:
         """Recorded as the wave's interview with status rechazada (it shows in the export and progress)."""
         invitation = state.invitation
         assert invitation is not None
-        started = InterviewStarted(invitation["questionnaire"], invitation["wave"], invitation["period"])
+        started = InterviewStarted(invitation.questionnaire, invitation.wave, invitation.period)
         effects: list[Effect] = [started, InterviewEvent(Finished("rechazada"))]
         # "idle": the next message shows the menu (a paused interview stays paused, not replaced).
         after = dataclasses.replace(state, invitation=None, mode=Mode.IDLE)
@@ -719,11 +553,11 @@ class Conversation:
         state = dataclasses.replace(state, mode=Mode.INTERVIEW, paused=False, last_activity=now.isoformat())
         effects: list[Effect] = [InterviewStatusChanged(InterviewStatus.EN_CURSO)]
         invitation = state.invitation
-        if invitation is not None and state.wave in (None, invitation["wave"]):
+        if invitation is not None and state.wave in (None, invitation.wave):
             # A wave's invitation is answered by finishing the paused interview: it joins the wave.
             if state.wave is None:
-                effects.append(WaveJoined(invitation["wave"], invitation["period"]))
-            state = dataclasses.replace(state, invitation=None, wave=invitation["wave"])
+                effects.append(WaveJoined(invitation.wave, invitation.period))
+            state = dataclasses.replace(state, invitation=None, wave=invitation.wave)
         return Turn([Outbound(self.t("resumed"))] + engine.prompt(flow), state, effects)
 
     def _interview(
@@ -778,7 +612,7 @@ class Conversation:
         if step.state.finished:
             # The outro closes the conversation; the next message shows the menu (or answers
             # another wave's invitation that came meanwhile).
-            pending = state.invitation if state.invitation and state.invitation["wave"] != state.wave else None
+            pending = state.invitation if state.invitation and state.invitation.wave != state.wave else None
             return Turn(step.messages, ConversationState(mode=Mode.IDLE, invitation=pending), effects)
         return Turn(step.messages, dataclasses.replace(state, flow=step.state.to_json()), effects)
 
@@ -825,11 +659,11 @@ class Conversation:
         if command == "hello" or answer == "si":
             # Back to where they were: a paused interview, registration or request is offered again.
             back = dataclasses.replace(state, mode=self._flow_mode(state), paused=state.flow is not None)
-            turn = self.handle(back, dataclasses.replace(contact, opted_out=False), "hola", now)
+            turn = self._handle(back, dataclasses.replace(contact, opted_out=False), "hola", now)
             return Turn([Outbound(self.t("resubscribed"))] + turn.replies, turn.state, [OptedIn(), *turn.effects])
         if answer == "no":
             return Turn([Outbound(self.t("stay_out"))], state)
-        prompt = Outbound(self.t("resubscribe_prompt"), self._yes_no_options())
+        prompt = Outbound(self.t("resubscribe_prompt"), yes_no_options(self.t))
         return Turn([prompt], dataclasses.replace(state, mode=Mode.RESUBSCRIBE))
 
     def _forget_confirm(self, state: ConversationState, contact: ContactView, text: str, now: datetime) -> Turn:
@@ -840,7 +674,7 @@ class Conversation:
         back = dataclasses.replace(state, mode=self._flow_mode(state), paused=paused)
         if contact.opted_out:
             return Turn([Outbound(self.t("forget_cancelled"))], back)
-        turn = self.handle(back, contact, "hola", now)
+        turn = self._handle(back, contact, "hola", now)
         return Turn([Outbound(self.t("forget_cancelled"))] + turn.replies, turn.state, turn.effects)
 
     def _flow_mode(self, state: ConversationState) -> Mode:
@@ -854,64 +688,8 @@ class Conversation:
         key = FlowState.from_json(state.flow).questionnaire
         return Mode.HELPDESK if self.helpdesk is not None and key == self.helpdesk.key else Mode.REGISTRO
 
-    def _yes_no_options(self) -> tuple[Option, ...]:
-        return (Option(self.t("option_yes"), self.t("option_yes")), Option(self.t("option_no"), self.t("option_no")))
-
 
 # ------------------------------------------------------------------ helpers
-
-
-# "MDA-2026-00012", "MDA 2026 00012", "mda-2026-12", "estado mda 2026 2": the code as people type it.
-# "listo, mándela así por favor": the courtesy around a whole-reply command ("mándela así").
-_POLITE = re.compile(r"^(?:(?:listo|ok|okey|dale|bueno|si|entonces|bien)\s+)+|(?:\s+(?:por favor|porfa|gracias|"
-                     r"entonces|ya|pues))+$")
-BUSY_MAX_WORDS = 8  # "ahorita no puedo, estoy en reunión": a busy reply is short
-SUMMARY_MAX = 280  # characters of one answer in the intake's summary (a long need is cut: it is stored whole)
-_TICKET = re.compile(r"\bMDA[\s_-]*(\d{4})[\s_-]*(\d{1,5})\b", re.IGNORECASE)
-# Option numbers as people type them: "1", "#2", "opción 3", "1, 4", "2 y 5", "1-3", "la dos".
-_NUMBER = r"(\d{1,3}|uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce)"
-_LIST_CHOICE = re.compile(rf"\s*(opci[oó]n(es)?\s*|la\s+|el\s+|#)?{_NUMBER}(\s*(,|;|-|\by\b|\be\b|\s)\s*{_NUMBER})*"
-                          r"\s*[.!]*\s*", re.IGNORECASE)
-
-
-def ask_rating(state: ConversationState, code: str) -> ConversationState | None:
-    """The state in which the next message rates closed ticket ``code``; None when the contact is in
-    the middle of something (an interview, a request, registration): then they are not asked. While
-    another ticket's rating is awaited, ``code`` waits its turn (``rating`` stays that other ticket):
-    the two are asked one after the other."""
-    if state.mode not in (Mode.MENU, Mode.IDLE, Mode.RATING):
-        return None
-    if state.mode == Mode.RATING and state.rating not in (None, code):
-        queue = state.rating_queue if code in state.rating_queue else (*state.rating_queue, code)
-        return dataclasses.replace(state, rating_queue=queue)
-    return dataclasses.replace(state, mode=Mode.RATING, rating=code, rating_flow=None)
-
-
-INVITABLE_MODES = (Mode.NEW, Mode.MENU, Mode.IDLE)
-
-
-def available(state: ConversationState) -> bool:
-    """Whether a proactive message may come now: not while the contact is in the middle of
-    something (an interview, a request, registration, a rating). A paused interview is not in the way."""
-    return state.mode in INVITABLE_MODES or (state.mode == Mode.INTERVIEW and state.paused)
-
-
-def invite(state: ConversationState, invitation: dict[str, Any]) -> ConversationState | None:
-    """The state in which the next message answers a wave's invitation; None while the contact is
-    not ``available``: a proactive message never breaks a conversation, so the caller tries again
-    later (accepting resumes a paused interview)."""
-    if not available(state):
-        return None
-    return dataclasses.replace(state, invitation=dict(invitation))
-
-
-def rating_options(text: Texts) -> tuple[Option, ...]:
-    return tuple(Option(f"{i} · {text(f'rating_label.{i}')}", str(i)) for i in range(5, 0, -1))
-
-
-def ticket_code(text: str) -> str | None:
-    match = _TICKET.search(text)
-    return f"MDA-{match.group(1)}-{int(match.group(2)):05d}" if match else None
 
 
 def _registered(contact: ContactView) -> bool:
@@ -933,38 +711,3 @@ def _navigate(engine: Interviewer, flow: FlowState, command: str | None) -> Step
     if command == "skip":
         return engine.skip(flow)
     return None
-
-
-def _menu_question(text: Texts) -> Question:
-    return Question(name="menu", type=QType.SELECT_ONE, label=text("menu_title"), choices="menu")
-
-
-def _menu_choices(text: Texts) -> tuple[Choice, ...]:
-    """The menu as a choice list: its labels and the words people use for each (texts ``menu_words``)."""
-    return tuple(Choice(a, text(f"menu.{a}"), text.words(f"menu_words.{a}")) for a in MENU_ACTIONS)
-
-
-def _menu_questionnaire() -> Questionnaire:
-    from surveys.texts import texts
-
-    return Questionnaire(
-        id="menu", version="1", title="menu",
-        questions=(_menu_question(texts()),), choice_lists={"menu": _menu_choices(texts())},
-    )
-
-
-_MENU_QUESTIONNAIRE = _menu_questionnaire()
-
-
-def _rating_questionnaire() -> Questionnaire:
-    from surveys.texts import texts
-
-    t = texts()
-    question = Question(name="satisfaccion", type=QType.RATING, label=t("ticket_rate"), choices="puntaje")
-    choices = tuple(Choice(str(i), t(f"rating_label.{i}")) for i in range(1, 6))
-    return Questionnaire(id="rating", version="1", title="rating", questions=(question,),
-                         choice_lists={"puntaje": choices})
-
-
-_RATING_QUESTIONNAIRE = _rating_questionnaire()
-_RATING_QUESTION = _RATING_QUESTIONNAIRE.questions[0]

@@ -1,0 +1,45 @@
+"""Whole-message commands and the shapes people type them in (ticket codes, option numbers)."""
+
+from __future__ import annotations
+
+import re
+
+from surveys import parsing
+from surveys.parsing import normalize
+
+# Commands understood at any point, as whole messages (so "no quiero salir" is an answer, not SALIR).
+COMMANDS = {
+    "menu": "menu", "menu principal": "menu", "inicio": "menu",
+    "ayuda": "help", "help": "help",
+    "atras": "back", "volver": "back", "anterior": "back",
+    "omitir": "skip", "saltar": "skip",
+    "salir": "pause", "pausa": "pause", "pausar": "pause", "luego": "pause",
+    "baja": "optout", "stop": "optout", "darme de baja": "optout", "cancelar suscripcion": "optout",
+    "hola": "hello", "start": "hello", "buenas": "hello", "buenos dias": "hello", "buenas tardes": "hello",
+    "continuar": "resume", "reanudar": "resume", "seguir": "resume",
+    "borrar mis datos": "forget", "borrar datos": "forget", "eliminar mis datos": "forget",
+    "borrar mi informacion": "forget", "olvidame": "forget",
+}
+
+# "MDA-2026-00012", "MDA 2026 00012", "mda-2026-12", "estado mda 2026 2": the code as people type it.
+_TICKET = re.compile(r"\bMDA[\s_-]*(\d{4})[\s_-]*(\d{1,5})\b", re.IGNORECASE)
+# "listo, mándela así por favor": the courtesy around a whole-reply command ("mándela así").
+POLITE = re.compile(r"^(?:(?:listo|ok|okey|dale|bueno|si|entonces|bien)\s+)+|(?:\s+(?:por favor|porfa|gracias|"
+                    r"entonces|ya|pues))+$")
+# Option numbers as people type them: "1", "#2", "opción 3", "1, 4", "2 y 5", "1-3", "la dos".
+_NUMBER = r"(\d{1,3}|uno|una|dos|tres|cuatro|cinco|seis|siete|ocho|nueve|diez|once|doce)"
+LIST_CHOICE = re.compile(rf"\s*(opci[oó]n(es)?\s*|la\s+|el\s+|#)?{_NUMBER}(\s*(,|;|-|\by\b|\be\b|\s)\s*{_NUMBER})*"
+                         r"\s*[.!]*\s*", re.IGNORECASE)
+
+
+def command_of(text: str) -> str | None:
+    folded = normalize(text).lstrip("/").strip()
+    command = COMMANDS.get(folded)
+    if command is None and parsing.is_greeting(text):  # "hola buenas", "buenas doctora": HOLA, never an answer
+        return "hello"
+    return command
+
+
+def ticket_code(text: str) -> str | None:
+    match = _TICKET.search(text)
+    return f"MDA-{match.group(1)}-{int(match.group(2)):05d}" if match else None
