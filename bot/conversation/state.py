@@ -142,7 +142,7 @@ class ConversationState:
             return cls()
         records = {"suspended": Suspended.from_json, "invitation": WaveInvitation.from_json,
                    "switch": EntitySwitch.from_json}
-        fields = {k: (records[k](v) if k in records and v is not None else v) for k, v in data.items()}
+        fields: dict[str, Any] = {k: (records[k](v) if k in records and v is not None else v) for k, v in data.items()}
         return cls(**{**fields, "rating_queue": tuple(data.get("rating_queue", ()))})
 
     def suspend_interview(self) -> ConversationState:

@@ -4,14 +4,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam
+from sqlalchemy import Connection, Table, bindparam
 
 from bot.conversation.state import ConversationState
 from surveys.models import Contact
 
-CONTACTS = Contact.__table__
+CONTACTS = cast(Table, Contact.__table__)
 _SET_STATE = CONTACTS.update().where(CONTACTS.c.id == bindparam("b_id"))
 
 
