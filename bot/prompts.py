@@ -19,6 +19,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from bot.conversation.state import Mode
+
 ANY = ""  # a button valid whatever the conversation is doing (a proactive message's commands)
 
 
@@ -26,7 +28,7 @@ def prompt_token(state: Mapping[str, Any] | None) -> str:
     """Eight lowercase base32 characters identifying the prompt of a saved conversation state."""
     state = state or {}
     flow = state.get("flow") or {}
-    identity = [state.get("mode") or "new", state.get("interview_id"), state.get("rating"),
+    identity = [state.get("mode") or Mode.NEW, state.get("interview_id"), state.get("rating"),
                 flow.get("questionnaire"), flow.get("current"), flow.get("pending")]
     digest = hashlib.blake2s(json.dumps(identity, sort_keys=True, default=str).encode(), digest_size=5).digest()
     return base64.b32encode(digest).decode().lower()
