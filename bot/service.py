@@ -99,10 +99,12 @@ class ChatService:
         with db.write_session(self.engine) as session:  # the outbox and jobs may already be writing
             for q in (registration, interview, intake):
                 self.questionnaires.ensure(session, q)
+            self.questionnaires.load_new(session)  # interviews of older versions resume without a lookup
             self.entities = entities or EntityIndex.from_session(session)
         self.coded_questions = frozenset(q.name for q in interview.questions if q.codebook)
         self.classifier = theme_classifier(KeywordClassifier(load_taxonomy()))
-        # The conversation looks questionnaires up in what ``_prepare`` loaded: no database read in a turn.
+        # The conversation looks questionnaires up in what is loaded (``_load_questionnaires``): no database
+        # read in a turn.
         self.conversation = Conversation(
             registration=registration,
             interview=interview,
@@ -114,13 +116,11 @@ class ChatService:
             expiry=self.settings.expiry,
         )
 
-    def _prepare(self) -> None:
-        """What a turn may need, loaded before it locks the contact's row: questionnaire versions
-        stored since the last turn (a wave's) and the theme model (spaCy, when its files changed)."""
+    def _load_questionnaires(self) -> None:
+        """Versions stored since (a wave's, by another process): loaded when a turn met one it did not
+        know, after that turn rolled back and before it is run again (never while it holds a lock)."""
         with self.engine.connect() as conn:
             self.questionnaires.load_new(conn)
-        if isinstance(self.classifier, ModelThemeClassifier):
-            self.classifier.warm()
 
     # -- the turn
 
@@ -135,6 +135,10 @@ class ChatService:
                 replies = self._replay(inbound)
                 if replies is not None:
                     return replies
+            except store.NotLoaded as exc:  # a questionnaire version stored meanwhile: load it, then redo
+                if attempt == RETRIES:
+                    raise KeyError(exc.args[0]) from exc
+                self._load_questionnaires()
             except (StaleDataError, IntegrityError) as exc:  # lost a race: redo on fresh state
                 if attempt == RETRIES:
                     raise
@@ -153,7 +157,8 @@ class ChatService:
         this is the hot path."""
         now = inbound.received_at or self.clock()
         key = {"b_channel": inbound.channel, "b_address": inbound.address}
-        self._prepare()
+        if isinstance(self.classifier, ModelThemeClassifier):
+            self.classifier.warm()  # spaCy loads (or reloads new model files) before the lock, not in it
         with db.transaction(self.engine) as conn:
             contact = SELECT_CONTACT.execute(conn, key).one_or_none()
             if not prompts.is_current(inbound.prompt, contact.state if contact is not None else None):

@@ -11,6 +11,7 @@ menu replies are never mistaken for a need. Without model files it is the keywor
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from bot.themes import KeywordClassifier, ThemeClassifier
 log = logging.getLogger(__name__)
 CODEBOOK = "temas"
 MIN_WORDS = 3
+WARM_EVERY_S = 1.0
 
 
 class ModelThemeClassifier:
@@ -30,22 +32,26 @@ class ModelThemeClassifier:
         self.min_score = min_score
         self.max_themes = max_themes
         self._coder: Any = None
-        self._warmed = False
+        self._warmed: float | None = None  # time.monotonic() of the last ``warm``
 
     def warm(self) -> None:
-        """Load the model now (again when its files changed): the chat service calls this before it
-        locks a contact's row, so a turn never waits for spaCy while holding the lock."""
+        """Load the model now (again when its files changed; looked at once a second at most): the
+        chat service calls this before it locks a contact's row, so a turn never waits for spaCy
+        while holding the lock."""
         from analysis.coding import registry
 
+        now = time.monotonic()
+        if self._warmed is not None and now - self._warmed < WARM_EVERY_S:
+            return
         self._coder = registry.get(CODEBOOK, self.models_dir)
-        self._warmed = True
+        self._warmed = now
 
     def classify(self, text: str) -> list[tuple[str, float]]:
         found = dict(self.fallback.classify(text))
         if len((text or "").split()) >= MIN_WORDS:
             from analysis.coding import registry
 
-            coder = self._coder if self._warmed else registry.get(CODEBOOK, self.models_dir)
+            coder = self._coder if self._warmed is not None else registry.get(CODEBOOK, self.models_dir)
             if coder is not None:
                 try:
                     prediction = coder.predict_one(text)

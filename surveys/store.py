@@ -33,6 +33,16 @@ def period_of(moment: datetime, tz: str = formats.TIMEZONE) -> str:
     return moment.astimezone(ZoneInfo(tz)).strftime("%Y-%m")
 
 
+class NotLoaded(KeyError):
+    """A questionnaire version not loaded yet (``QuestionnaireStore.cached``): ``load_new``, then try again."""
+
+
+_QUESTIONNAIRES = cast(Table, QuestionnaireVersion.__table__)
+_NEWER_VERSIONS = select(_QUESTIONNAIRES.c.id, _QUESTIONNAIRES.c.qid, _QUESTIONNAIRES.c.version,
+                         _QUESTIONNAIRES.c.definition).where(_QUESTIONNAIRES.c.id > bindparam("b_newest")) \
+    .order_by(_QUESTIONNAIRES.c.id)
+
+
 class QuestionnaireStore:
     """Questionnaire versions as stored rows; an interview always runs the version it started with."""
 
@@ -80,12 +90,10 @@ class QuestionnaireStore:
 
 
     def load_new(self, conn: Connection | Session) -> None:
-        """Every version stored since the last call (row ids only grow): a caller that must not
-        read the database later (a chat turn holding a contact's lock) calls this first, then ``cached``."""
-        table = QuestionnaireVersion.__table__
-        rows = conn.execute(select(table.c.id, table.c.qid, table.c.version, table.c.definition)
-                            .where(table.c.id > self._newest).order_by(table.c.id)).all()
-        for row in rows:
+        """Every version stored since the last call (row ids only grow), so that ``cached`` finds it:
+        for a caller that must not read the database at the time it looks one up (a chat turn
+        holding a contact's lock)."""
+        for row in conn.execute(_NEWER_VERSIONS, {"b_newest": self._newest}).all():
             key = f"{row.qid}@{row.version}"
             if key not in self._by_key:
                 self._by_key[key] = schema.from_dict(row.definition)
@@ -93,10 +101,14 @@ class QuestionnaireStore:
             self._newest = max(self._newest, row.id)
 
     def cached(self, key: str) -> schema.Questionnaire:
-        """A version already loaded (``ensure``, ``get``, ``load_new``); KeyError otherwise."""
+        """A version already loaded (``ensure``, ``get``, ``load_new``), without reading the database."""
+        if key not in self._by_key:
+            raise NotLoaded(key)
         return self._by_key[key]
 
     def cached_id(self, key: str) -> int:
+        if key not in self._ids:
+            raise NotLoaded(key)
         return self._ids[key]
 
     @staticmethod

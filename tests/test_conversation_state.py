@@ -170,8 +170,8 @@ def test_the_conversation_shows_tickets_read_through_its_port_before_the_menu() 
 def test_a_turn_never_holds_two_connections_even_for_a_version_stored_meanwhile(service: ChatService,
                                                                                  chat: Chat) -> None:
     """A wave prepared by another process invites to a questionnaire version this service has never
-    seen: the turn that starts it finds it loaded, and never opens a second connection while it
-    holds the contact's row."""
+    seen: the turn that starts it runs it, and never opens a second connection while it holds the
+    contact's row (it is loaded between two attempts of the turn)."""
     register(chat)
     newer = dataclasses.replace(INTERVIEW, version=f"{INTERVIEW.version}-b")
     with db.write_session(service.engine) as session:
