@@ -34,7 +34,7 @@ Decisions (see ``tests/data/parsing_cases.yaml`` for the executable list):
 * "X, no Y" rules Y out (``_excluding``): "buena pero no excelente" → 4; bare "4 no 5" → 4, confirmed;
   "POT y no regalías" never selects regalías. Only a correction marker ("no perdón", "digo", "mejor",
   "quise decir", a "no" standing alone) replaces the first answer.
-* A bound is not a value (``_bounded``): "menos de 3" offers 1 or 2, "no llega a 5" is asked again,
+* A bound is not a value (``read_bounds``): "menos de 3" offers 1 or 2, "no llega a 5" is asked again,
   "casi excelente" offers 4 or 5.
 * Sí/No/Parcialmente: "no siempre", "no todo", "hasta cierto punto", "ni bien ni mal" are partial.
 * Optional questions: "ninguno por ahora" (a list) and "no", "nada más" (an open question) are

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any, Final
 
 from surveys.parsing.answer import parse_answer
-from surveys.parsing.greetings import _without_greeting
-from surveys.parsing.normalize import _tokens
-from surveys.parsing.yes_no import _leading_yes
+from surveys.parsing.greetings import without_greeting
+from surveys.parsing.normalize import tokenize
+from surveys.parsing.yes_no import leading_yes
 from surveys.schema import Question, Questionnaire
 
 _AMEND_JOINS: Final = frozenset({",", "y", "e", "pero", "aunque", "tambien", "ademas", "igual", "igualmente", "mas"})
@@ -20,8 +20,8 @@ def parse_amendment(questionnaire: Questionnaire, question: Question, text: str
     (["proyectos"], [], False); "sí, pero no el PDT" or "sí, pero el PDT no" → ([], ["formulacion_pdt"],
     False). The flag says the options were guessed (confirm them). None when the reply is not a yes
     followed by options."""
-    tokens = _without_greeting(_tokens(text or ""))
-    size = _leading_yes(tokens)
+    tokens = without_greeting(tokenize(text or ""))
+    size = leading_yes(tokens)
     rest = list(tokens[size:]) if size else []
     while rest and rest[0] in _AMEND_JOINS:
         rest.pop(0)

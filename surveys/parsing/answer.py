@@ -8,16 +8,16 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Final
 
-from surveys.parsing.bounds import _bounded
-from surveys.parsing.choices import _parse_choice
-from surveys.parsing.content import _WORD, _content
-from surveys.parsing.corrections import _corrected
-from surveys.parsing.greetings import _without_greeting
-from surveys.parsing.list_index import _index, _ListIndex
-from surveys.parsing.names import _parse_person_name
-from surveys.parsing.normalize import _tokens
-from surveys.parsing.numbers import _pure_numbers
-from surveys.parsing.replies import _says_none
+from surveys.parsing.bounds import read_bounds
+from surveys.parsing.choices import parse_choice
+from surveys.parsing.content import WORD, content_of
+from surveys.parsing.corrections import parse_corrected
+from surveys.parsing.greetings import without_greeting
+from surveys.parsing.list_index import ListIndex, index_of
+from surveys.parsing.names import parse_person_name
+from surveys.parsing.normalize import tokenize
+from surveys.parsing.numbers import pure_numbers
+from surveys.parsing.replies import says_none_in
 from surveys.parsing.result import (
     AMBIGUOUS,
     EMPTY,
@@ -27,43 +27,43 @@ from surveys.parsing.result import (
     TOO_LONG,
     UNKNOWN,
     Parsed,
-    _empty_reason,
-    _fail,
+    empty_reason,
+    fail,
 )
-from surveys.parsing.yes_no import _BASE_YN, _N, _NO_EMOJI, _P, _Y, _YES_EMOJI, _yes_no_core
+from surveys.parsing.yes_no import BASE_YN, NO, NO_EMOJI, PARTIAL, YES, YES_EMOJI, read_yes_no
 from surveys.schema import QType, Question, Questionnaire
 
 _YN_TYPES = frozenset({QType.CONSENT, QType.YES_NO, QType.YES_NO_PARTIAL})
 
 
-def _parse_yes_no_type(index: _ListIndex | None, qtype: QType, raw: str, tokens: tuple[str, ...]) -> Parsed:
+def _parse_yes_no_type(index: ListIndex | None, qtype: QType, raw: str, tokens: tuple[str, ...]) -> Parsed:
     allow_partial = qtype == QType.YES_NO_PARTIAL
-    allowed = {_Y, _N, _P} if allow_partial else {_Y, _N}
+    allowed = {YES, NO, PARTIAL} if allow_partial else {YES, NO}
     if index is not None and index.choices:
         canon: tuple[str | None, ...] = index.canon
         names = tuple(c.name for c in index.choices)
     else:
-        canon = names = (_Y, _N, _P) if allow_partial else (_Y, _N)
+        canon = names = (YES, NO, PARTIAL) if allow_partial else (YES, NO)
     if not tokens:
-        if any(ch in _YES_EMOJI or ch in _NO_EMOJI for ch in raw):
-            value, reason, confirm = _yes_no_core((), _BASE_YN, allow_partial=allow_partial, raw=raw)
-            return Parsed(True, value, confirm) if value else _fail(reason or UNKNOWN)
-        return _fail(_empty_reason(raw))
-    numbers = _pure_numbers(tokens, len(names))
+        if any(ch in YES_EMOJI or ch in NO_EMOJI for ch in raw):
+            value, reason, confirm = read_yes_no((), BASE_YN, allow_partial=allow_partial, raw=raw)
+            return Parsed(True, value, confirm) if value else fail(reason or UNKNOWN)
+        return fail(empty_reason(raw))
+    numbers = pure_numbers(tokens, len(names))
     if numbers is not None:
         if len(numbers) != 1 or numbers[0].kind in ("range", "list", "frac"):
-            return _fail(AMBIGUOUS)
+            return fail(AMBIGUOUS)
         if numbers[0].kind == "dec":
-            return _fail(OUT_OF_RANGE)
+            return fail(OUT_OF_RANGE)
         k = numbers[0].values[0]
         if not 1 <= k <= len(names):
-            return _fail(OUT_OF_RANGE)
+            return fail(OUT_OF_RANGE)
         value = canon[k - 1] or names[k - 1]
-        return Parsed(True, value) if value in allowed or canon[k - 1] is None else _fail(OUT_OF_RANGE)
-    yn = index.yes_no if index is not None else _BASE_YN
-    value, reason, confirm = _yes_no_core(tokens, yn, allow_partial=allow_partial, raw=raw)
+        return Parsed(True, value) if value in allowed or canon[k - 1] is None else fail(OUT_OF_RANGE)
+    yn = index.yes_no if index is not None else BASE_YN
+    value, reason, confirm = read_yes_no(tokens, yn, allow_partial=allow_partial, raw=raw)
     if value is None:
-        return _fail(reason or UNKNOWN)
+        return fail(reason or UNKNOWN)
     return Parsed(True, value, confirm)
 
 
@@ -83,33 +83,33 @@ def parse_answer(questionnaire: Questionnaire, question: Question, text: str, *,
     qtype = question.type
     stripped = raw.strip()
     if qtype == QType.ENTITY:  # resolved against DIVIPOLA by surveys.entities
-        return Parsed(True, stripped) if stripped else _fail(EMPTY)
+        return Parsed(True, stripped) if stripped else fail(EMPTY)
     if len(stripped) > MAX_TEXT_LEN:
-        return _fail(TOO_LONG)
-    tokens = _tokens(stripped)
+        return fail(TOO_LONG)
+    tokens = tokenize(stripped)
     if qtype == QType.TEXT:
         return _parse_text(question, stripped, tokens)
     if qtype == QType.DATE:
         return _parse_date(stripped, today)
     if tokens:
-        tokens = _without_greeting(tokens)  # "hola buenas, 4": the greeting is not part of the answer
+        tokens = without_greeting(tokens)  # "hola buenas, 4": the greeting is not part of the answer
         if not tokens:
-            return _fail(UNKNOWN)
+            return fail(UNKNOWN)
     options = questionnaire.options(question)
     if qtype in _YN_TYPES:
-        index = _index(options) if options else None
+        index = index_of(options) if options else None
         # "no" is itself an answer here, never a correction marker ("creo que sí, no estoy seguro")
-        return _corrected(tokens, lambda toks, text: _parse_yes_no_type(index, qtype, text, toks), stripped,
+        return parse_corrected(tokens, lambda toks, text: _parse_yes_no_type(index, qtype, text, toks), stripped,
                           multi=False, no_marker=False)
     mode = _MODES.get(qtype)
     if mode is None:
-        return _fail(UNKNOWN)
-    index, context = _index(options), _label_stems(question.label)
+        return fail(UNKNOWN)
+    index, context = index_of(options), _label_stems(question.label)
     if mode in ("rating", "scale"):
-        bounded = _bounded(index, mode, tokens)  # "menos de 3", "no llega a excelente"
+        bounded = read_bounds(index, mode, tokens)  # "menos de 3", "no llega a excelente"
         if bounded is not None:
             return bounded
-    return _corrected(tokens, lambda toks, text: _parse_choice(index, mode, text, toks, context), stripped,
+    return parse_corrected(tokens, lambda toks, text: parse_choice(index, mode, text, toks, context), stripped,
                       multi=mode == "multi")
 
 
@@ -117,11 +117,11 @@ def _parse_text(question: Question, text: str, tokens: tuple[str, ...]) -> Parse
     """An open answer. An emoji alone says nothing; an optional question answered "no", "nada más" or
     "ninguna, gracias" is skipped (``none_given``), not stored as a suggestion; a name is a name."""
     if not tokens:
-        return _fail(_empty_reason(text))
+        return fail(empty_reason(text))
     if question.asks_name:
-        return _parse_person_name(text, tokens)
-    if not question.required and _says_none(None, _without_greeting(tokens)):
-        return _fail(NONE_GIVEN)
+        return parse_person_name(text, tokens)
+    if not question.required and says_none_in(None, without_greeting(tokens)):
+        return fail(NONE_GIVEN)
     return Parsed(True, text)
 
 
@@ -132,10 +132,10 @@ def _parse_date(text: str, today: date | None) -> Parsed:
         raise ValueError("a date question is read against the turn's date: pass today=")
     reading = read_date(text, today)
     if reading.value is None:
-        return _fail(reading.reason or UNKNOWN)
+        return fail(reading.reason or UNKNOWN)
     return Parsed(True, reading.value.isoformat(), confirm=True)  # a date is always read back
 
 
 @lru_cache(maxsize=256)
 def _label_stems(label: str) -> frozenset[str]:
-    return frozenset(c[0] for c in _content(_tokens(label)) if c[1] == _WORD)
+    return frozenset(c[0] for c in content_of(tokenize(label)) if c[1] == WORD)

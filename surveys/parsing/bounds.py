@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from typing import Final
 
-from surveys.parsing.choices import _parse_choice
-from surveys.parsing.content import _content
-from surveys.parsing.lexicon import _EXCLUSION_JOINS, _NOT_IN_ALL
-from surveys.parsing.list_index import _ListIndex, _position, _value
-from surveys.parsing.result import AMBIGUOUS, MAX_CANDIDATES, Parsed, _fail
+from surveys.parsing.choices import parse_choice
+from surveys.parsing.content import content_of
+from surveys.parsing.lexicon import EXCLUSION_JOINS, NOT_IN_ALL
+from surveys.parsing.list_index import ListIndex, position_of, stored_value
+from surveys.parsing.result import AMBIGUOUS, MAX_CANDIDATES, Parsed, fail
 
 # A bound is not a value: "menos de 3", "no llega a 5", "más que regular", "al menos 4" name the values
 # on one side of a reference. Those values are offered as a pick (two or three), confirmed (one) or, when
@@ -33,17 +33,17 @@ _OPERAND_SKIP: Final = frozenset({"la", "el", "lo", "un", "una", "a", "de", "que
 _OPERAND_MAX: Final = 3  # "no llega a 5": the reference is a value, not a sentence ("más de lo esperado")
 
 
-def _ordered(index: _ListIndex, mode: str) -> list[int] | None:
+def _ordered(index: ListIndex, mode: str) -> list[int] | None:
     """Positions of an ordered scale from worst to best (catch-alls left out); None when not ordered."""
     if mode == "rating" and index.rating:
         return [index.rating[v] for v in sorted(index.rating)]
     if mode == "scale" and index.ascending is not None:
-        order = [p for p, c in enumerate(index.choices) if c.name not in _NOT_IN_ALL]
+        order = [p for p, c in enumerate(index.choices) if c.name not in NOT_IN_ALL]
         return order if index.ascending else order[::-1]
     return None
 
 
-def _bounded(index: _ListIndex, mode: str, tokens: tuple[str, ...]) -> Parsed | None:
+def read_bounds(index: ListIndex, mode: str, tokens: tuple[str, ...]) -> Parsed | None:
     """ "menos de 3", "no llega a excelente", "más de 3 pero menos de 5", "casi excelente": the values
     the bounds leave, or None when the reply holds no bound on a value of this scale."""
     order = _ordered(index, mode)
@@ -63,21 +63,21 @@ def _bounded(index: _ListIndex, mode: str, tokens: tuple[str, ...]) -> Parsed | 
     if first is None:
         return None
     head = tokens[:first]
-    while head and head[-1] in _EXCLUSION_JOINS:
+    while head and head[-1] in EXCLUSION_JOINS:
         head = head[:-1]
-    if _content(head):
-        before = _parse_choice(index, mode, " ".join(head), head)
+    if content_of(head):
+        before = parse_choice(index, mode, " ".join(head), head)
         if before.ok:  # "buena, no llega a excelente": the value, if the bounds allow it
-            return before if _position(index, mode, before.value) in keep else _fail(AMBIGUOUS)
-    values = tuple(_value(index, mode, p) for p in order if p in keep)
+            return before if position_of(index, mode, before.value) in keep else fail(AMBIGUOUS)
+    values = tuple(stored_value(index, mode, p) for p in order if p in keep)
     if len(values) == 1:
         return Parsed(True, values[0], True)
     if 2 <= len(values) <= MAX_CANDIDATES:
         return Parsed(False, reason=AMBIGUOUS, candidates=values)
-    return _fail(AMBIGUOUS)
+    return fail(AMBIGUOUS)
 
 
-def _bound_at(index: _ListIndex, mode: str, tokens: tuple[str, ...], i: int, order: list[int]
+def _bound_at(index: ListIndex, mode: str, tokens: tuple[str, ...], i: int, order: list[int]
               ) -> tuple[set[int], int] | None:
     """The positions a bound starting at ``i`` allows and where it ends; None when none starts there."""
     if tokens[i] not in _BOUND_STARTS:
@@ -93,12 +93,12 @@ def _bound_at(index: _ListIndex, mode: str, tokens: tuple[str, ...], i: int, ord
         operand = tokens[start:end]
         if "," in operand:
             continue
-        ref = _parse_choice(index, mode, " ".join(operand), operand)
+        ref = parse_choice(index, mode, " ".join(operand), operand)
         if ref.ok and not ref.confirm:
             break
     else:
         return None  # "más de lo esperado": no value follows
-    pos = _position(index, mode, ref.value)
+    pos = position_of(index, mode, ref.value)
     if pos not in order:
         return set(), end
     r = order.index(pos)

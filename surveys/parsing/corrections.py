@@ -6,8 +6,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Final
 
-from surveys.parsing.lexicon import _EXCLUSION_JOINS, _INTENSIFIERS
-from surveys.parsing.result import AMBIGUOUS, OUT_OF_RANGE, Parsed, _fail
+from surveys.parsing.lexicon import EXCLUSION_JOINS, INTENSIFIERS
+from surveys.parsing.result import AMBIGUOUS, OUT_OF_RANGE, Parsed, fail
 
 # "4... no perdón, 5", "buena, digo, excelente", "quise decir 3": what follows the last marker is the answer.
 _CORRECTIONS: Final = tuple(tuple(p.split()) for p in (
@@ -20,7 +20,7 @@ _CORRECTION_TAIL_MAX: Final = 4  # a correction names the value again, in a few 
 _CORRECTION_TAIL_SKIP = frozenset({",", "es", "era", "seria", "la", "el", "que", "a", "pues", "perdon", "mejor"})
 
 
-def _corrected(tokens: tuple[str, ...], parse: Any, raw: str, *, multi: bool, no_marker: bool = True) -> Parsed:
+def parse_corrected(tokens: tuple[str, ...], parse: Any, raw: str, *, multi: bool, no_marker: bool = True) -> Parsed:
     """Parse a reply that may correct itself: the part after the last correction marker wins when
     both parts read as answers on their own. A multiple choice corrected so is confirmed (it may
     replace the list or one item of it).
@@ -73,13 +73,13 @@ def _excluding_before(tokens: tuple[str, ...], i: int, parse: Any) -> Parsed | N
     if j <= 0 or j == i - 1:
         return None
     head = tokens[:j]
-    while head and head[-1] in _EXCLUSION_JOINS:
+    while head and head[-1] in EXCLUSION_JOINS:
         head = head[:-1]
     before, ruled = parse(head, " ".join(head)), parse(tokens[j + 1 : i], " ".join(tokens[j + 1 : i]))
     if not (before.ok and ruled.ok):
         return None
     kept = [v for v in before.value if v not in ruled.value]
-    return Parsed(True, kept, before.confirm, excluded=tuple(ruled.value)) if kept else _fail(AMBIGUOUS)
+    return Parsed(True, kept, before.confirm, excluded=tuple(ruled.value)) if kept else fail(AMBIGUOUS)
 
 
 def _excluding(tokens: tuple[str, ...], i: int, parse: Any, multi: bool) -> Parsed | None:
@@ -88,12 +88,12 @@ def _excluding(tokens: tuple[str, ...], i: int, parse: Any, multi: bool) -> Pars
     Joined by a comma or "pero"/"y" ("buena, no excelente", "buena pero no excelente") X is stored;
     typed bare ("4 no 5", which a hurried person may also mean as a correction) X is confirmed."""
     j, joined = i, False
-    while j and tokens[j - 1] in _EXCLUSION_JOINS:
+    while j and tokens[j - 1] in EXCLUSION_JOINS:
         j, joined = j - 1, True
     head, tail = tokens[:j], tokens[i + 1 :]
     while tail and tail[0] in _CORRECTION_TAIL_SKIP:
         tail = tail[1:]
-    if not head or not tail or tail[0] in _INTENSIFIERS or tail[0] in ("tan", "tanto"):
+    if not head or not tail or tail[0] in INTENSIFIERS or tail[0] in ("tan", "tanto"):
         return None  # "no fue buena", "buena, no tan excelente": a negation, not an exclusion
     after = parse(tail, " ".join(tail))
     ruled_out = tuple(after.value if multi else [after.value]) if after.ok else after.candidates
@@ -104,10 +104,10 @@ def _excluding(tokens: tuple[str, ...], i: int, parse: Any, multi: bool) -> Pars
         if not before.ok:
             return None
         kept = [v for v in before.value if v not in ruled_out]
-        return Parsed(True, kept, before.confirm, excluded=ruled_out) if kept else _fail(AMBIGUOUS)
+        return Parsed(True, kept, before.confirm, excluded=ruled_out) if kept else fail(AMBIGUOUS)
     if before.ok:
         if before.value in ruled_out:
-            return _fail(AMBIGUOUS)  # "buena no buena"
+            return fail(AMBIGUOUS)  # "buena no buena"
         return Parsed(True, before.value, before.confirm or after.confirm or not joined)
     kept = [c for c in before.candidates if c not in ruled_out]
     if len(kept) == 1:

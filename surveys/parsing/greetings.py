@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from surveys.parsing.normalize import _tokens
+from surveys.parsing.normalize import tokenize
 
-_GREETING_HEADS = frozenset({"buenas", "buenos", "buena", "buen"})
-_GREETING_TAILS = frozenset({"dias", "dia", "tardes", "tarde", "noches", "noche"})
+GREETING_HEADS = frozenset({"buenas", "buenos", "buena", "buen"})
+GREETING_TAILS = frozenset({"dias", "dia", "tardes", "tarde", "noches", "noche"})
 # A greeting says hello, never an answer: "hola buenas", "buenas doctora", "buen día ingeniero".
 _HELLOS = frozenset({"hola", "ola", "holi", "holis", "holaa", "saludos", "saludo", "cordial", "cordiales", "tal"})
 _VOCATIVES = frozenset(
@@ -16,7 +16,7 @@ _VOCATIVES = frozenset(
     "profesora don dona sumerce merced amigo amiga joven estimado estimada estimados estimadas querido querida "
     "equipo dnp jefe jefa compa companero companera".split()
 )
-_GREETING_WORDS = (_HELLOS | _GREETING_TAILS | _VOCATIVES
+_GREETING_WORDS = (_HELLOS | GREETING_TAILS | _VOCATIVES
                    | {"buenas", "buenos", "buen", "que", "como", "esta", "estas", "estan", "le", "les", "va", "y",
                       "a", "todos", "todas", "usted", "ustedes", "su", "mi", "muchas", "gracias", "feliz", "tenga",
                       "tengan", "un", "muy", "cordial"})
@@ -26,7 +26,7 @@ _GREETING_GLUE = frozenset({"que", "como", "y", "a", "le", "les", "va", "un", "s
 _BUENAS = frozenset({"buenas", "buenos", "buen"})
 
 
-def _greeting_end(tokens: Sequence[str]) -> int:
+def greeting_end(tokens: Sequence[str]) -> int:
     """How many leading tokens greet ("hola buenas, 4" → 3); 0 when the reply does not start with a greeting.
 
     "buenas" is a greeting with a vocative ("buenas doctora"), a comma after it or "hola" ("hola
@@ -39,9 +39,9 @@ def _greeting_end(tokens: Sequence[str]) -> int:
         while i and tokens[i - 1] in _GREETING_GLUE:
             i -= 1
     words = {t for t in tokens[:i] if t != ","}
-    if not words or ("muy" in words and not words & _GREETING_TAILS):
+    if not words or ("muy" in words and not words & GREETING_TAILS):
         return 0
-    if words & (_HELLOS | _GREETING_TAILS):
+    if words & (_HELLOS | GREETING_TAILS):
         return i
     if not words & _BUENAS:
         return 0
@@ -53,12 +53,12 @@ def _greeting_end(tokens: Sequence[str]) -> int:
 
 def is_greeting(text: str) -> bool:
     """The whole message is a greeting ("hola buenas", "buenas tardes doctora"): not an answer."""
-    tokens = _tokens(text or "")
-    return bool(tokens) and _greeting_end(tokens) == len(tokens)
+    tokens = tokenize(text or "")
+    return bool(tokens) and greeting_end(tokens) == len(tokens)
 
 
-def _without_greeting(tokens: tuple[str, ...]) -> tuple[str, ...]:
-    cut = _greeting_end(tokens)
+def without_greeting(tokens: tuple[str, ...]) -> tuple[str, ...]:
+    cut = greeting_end(tokens)
     while cut < len(tokens) and tokens[cut] == ",":
         cut += 1
     return tokens[cut:] if cut else tokens

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-from surveys.parsing.numbers import _NUMBER_FILLERS, _NUMBER_WORDS
+from surveys.parsing.numbers import NUMBER_FILLERS, NUMBER_WORDS
 
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     "de del la el los las lo al a en un una unos unas por para con que q su sus y e o u".split()
 )
-_FILLERS = frozenset(
+FILLERS = frozenset(
     "opcion opciones numero respuesta seria diria creo considero pienso opino yo mi es son fue era ha sido "
     "estuvo esta parece parecio me pues eh em mmm este verdad gracias senor senora doctor doctora dr dra "
     "hola tema temas soy somos cargo "
@@ -22,25 +22,25 @@ _FILLERS = frozenset(
 )
 
 
-_NEGATIONS = frozenset({"no", "ni", "nunca", "jamas", "tampoco", "nada", "sin"})
-_INTENSIFIERS = frozenset(
+NEGATIONS = frozenset({"no", "ni", "nunca", "jamas", "tampoco", "nada", "sin"})
+INTENSIFIERS = frozenset(
     {"muy", "super", "bastante", "re", "demasiado", "tan", "mas", "sumamente", "extremadamente", "bien"}
 )
-_DONT_KNOW = frozenset(
+DONT_KNOW = frozenset(
     {("no", "se"), ("nose",), ("no", "sabe"), ("no", "lo", "se"), ("ns",), ("nsnr",), ("ni", "idea"),
      ("no", "recuerdo"), ("no", "me", "acuerdo"), ("no", "estoy", "seguro"), ("no", "estoy", "segura"),
      ("no", "sabria"), ("no", "tengo", "idea"), ("no", "entiendo"), ("no", "entendi"), ("no", "comprendo")}
 )
-_NONE_WORDS = frozenset({"ninguna", "ninguno", "ningun", "nada", "niguna", "ningunas", "ningunos", "anteriores"})
-_ALL_HEADS = frozenset({"todas", "todos", "toda", "todo"})
-_EXCEPT = frozenset({"menos", "excepto", "salvo", "sin"})
-_ALL_WORDS = frozenset({"todas", "todos", "toda", "todo", "anteriores", "opciones", "las", "los", "la", "de"})
+NONE_WORDS = frozenset({"ninguna", "ninguno", "ningun", "nada", "niguna", "ningunas", "ningunos", "anteriores"})
+ALL_HEADS = frozenset({"todas", "todos", "toda", "todo"})
+EXCEPT = frozenset({"menos", "excepto", "salvo", "sin"})
+ALL_WORDS = frozenset({"todas", "todos", "toda", "todo", "anteriores", "opciones", "las", "los", "la", "de"})
 # Choices that "todas" does not include: catch-alls and non-answers.
-_NOT_IN_ALL = frozenset({"otro", "otra", "otros", "no_aplica", "ninguna", "ninguno", "no_sabe", "ns_nr", "nsnr"})
+NOT_IN_ALL = frozenset({"otro", "otra", "otros", "no_aplica", "ninguna", "ninguno", "no_sabe", "ns_nr", "nsnr"})
 
 # Extra ways to say common labels, keyed by the normalized label or name ("muy mala", "no aplica").
 # (phrase, guess): a guess is only a likely reading and is confirmed.
-_BUILTIN_SYNONYMS: Final[Mapping[str, tuple[tuple[str, bool], ...]]] = MappingProxyType({
+BUILTIN_SYNONYMS: Final[Mapping[str, tuple[tuple[str, bool], ...]]] = MappingProxyType({
     "excelente": tuple((w, True) for w in (
         "perfecta", "perfecto", "optima", "optimo", "espectacular", "buenisima", "buenisimo", "genial",
         "maravillosa", "sobresaliente", "excepcional", "lo maximo")),
@@ -58,34 +58,34 @@ _BUILTIN_SYNONYMS: Final[Mapping[str, tuple[tuple[str, bool], ...]]] = MappingPr
 })
 
 
-_ADVERBS: Final[Mapping[str, str]] = MappingProxyType({"bien": "buena", "bn": "buena", "mal": "mala"})
+ADVERBS: Final[Mapping[str, str]] = MappingProxyType({"bien": "buena", "bn": "buena", "mal": "mala"})
 
 # Words that say nothing about which option is meant ("no aplica para nuestra entidad", "la asistencia
 # en ese tema"): besides the question's own words, they do not make a reply a guess. They are not
 # dropped before matching (a list may have an "Entidad" option), only not counted as unexplained.
-_NEUTRAL: Final = frozenset(
+NEUTRAL: Final = frozenset(
     "nuestra nuestro nuestras nuestros nosotros nos hemos ha han hay ese esa eso este esta esto aqui alla aca "
     "entidad municipio alcaldia gobernacion departamento asistencia tecnica apoyo dnp caso decir verdad "
     "sinceridad parecer mire vea bueno ok listo vale".split()
-) | _NUMBER_FILLERS
+) | NUMBER_FILLERS
 
 
 # Words that are never fuzzy-corrected into a label word (they mean something on their own).
-_NO_FUZZ = frozenset(
-    set(_NUMBER_WORDS) | _NEGATIONS | _INTENSIFIERS | _NONE_WORDS | _ALL_WORDS | _FILLERS
+NO_FUZZ = frozenset(
+    set(NUMBER_WORDS) | NEGATIONS | INTENSIFIERS | NONE_WORDS | ALL_WORDS | FILLERS
     | {"claro", "bueno", "nose", "gracias", "acepto", "vale", "listo", "dale", "pero", "aunque", "okey", "okay"}
 )
 
 
-_POLITE: Final = frozenset({"senor", "senora", "gracias", "doctor", "doctora", "mil", "muchas", "pena", "que"})
+POLITE: Final = frozenset({"senor", "senora", "gracias", "doctor", "doctora", "mil", "muchas", "pena", "que"})
 
 
 # Labels that mark the ends of an ordered scale, to tell which way it runs.
-_WORST: Final = frozenset({"muy mala", "muy malo", "pesima", "pesimo", "mala", "malo", "deficiente", "nada", "nunca",
+WORST: Final = frozenset({"muy mala", "muy malo", "pesima", "pesimo", "mala", "malo", "deficiente", "nada", "nunca",
                            "muy insatisfecho", "insatisfecho", "totalmente en desacuerdo", "en desacuerdo"})
-_BEST: Final = frozenset({"excelente", "muy buena", "muy bueno", "buena", "bueno", "siempre", "muy satisfecho",
+BEST: Final = frozenset({"excelente", "muy buena", "muy bueno", "buena", "bueno", "siempre", "muy satisfecho",
                           "satisfecho", "totalmente de acuerdo", "de acuerdo", "sobresaliente"})
 
 
 # Words that join an answer to what it rules out: "buena pero no excelente", "POT y no regalías".
-_EXCLUSION_JOINS: Final = frozenset({"pero", "y", "e", "mas", "aunque", ",", "aun", "asi"})
+EXCLUSION_JOINS: Final = frozenset({"pero", "y", "e", "mas", "aunque", ",", "aun", "asi"})

@@ -10,15 +10,15 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from surveys.parsing.content import _NEG, _WORD, _content
-from surveys.parsing.lexicon import _BEST, _BUILTIN_SYNONYMS, _NOT_IN_ALL, _WORST
-from surveys.parsing.normalize import _INTEGER, _NUM_START, _tokens, normalize
-from surveys.parsing.yes_no import _BASE_YN, _build_yes_no, _yes_no_core, _YesNo
+from surveys.parsing.content import NEGATION, WORD, content_of
+from surveys.parsing.lexicon import BEST, BUILTIN_SYNONYMS, NOT_IN_ALL, WORST
+from surveys.parsing.normalize import INTEGER, NUM_START, normalize, tokenize
+from surveys.parsing.yes_no import BASE_YN, YesNo, build_yes_no, read_yes_no
 from surveys.schema import Choice
 
 
 @dataclass(frozen=True, slots=True)
-class _ListIndex:
+class ListIndex:
     choices: tuple[Choice, ...]
     # first stem → [(stems, target positions, guess)], longest phrase first
     phrases: Mapping[str, tuple[tuple[tuple[str, ...], frozenset[int], bool], ...]]
@@ -30,7 +30,7 @@ class _ListIndex:
     whole_targets: tuple[tuple[frozenset[int], bool], ...]
     rating: Mapping[int, int] | None  # value → position, when every name is an integer (or a catch-all: no_aplica)
     ascending: bool | None  # a labelled scale listed worst first (True), best first (False), or not a scale
-    yes_no: _YesNo
+    yes_no: YesNo
     canon: tuple[str | None, ...]  # si / no / parcialmente meaning of each choice
 
 
@@ -45,27 +45,27 @@ def _label_variants(label: str) -> list[str]:
 
 def _canon_yes_no(choice: Choice) -> str | None:
     for text in (choice.name.replace("_", " "), choice.label):
-        value, _, guess = _yes_no_core(_tokens(text), _BASE_YN, allow_partial=True, raw="")
+        value, _, guess = read_yes_no(tokenize(text), BASE_YN, allow_partial=True, raw="")
         if value is not None and not guess:
             return value
     return None
 
 
-def _build_index(choices: tuple[Choice, ...]) -> _ListIndex:
+def _build_index(choices: tuple[Choice, ...]) -> ListIndex:
     phrase_map: dict[tuple[str, ...], dict[int, bool]] = {}  # stems → {position: guess}
     word_map: dict[str, set[int]] = {}
 
     def add(text: str, pos: int, guess: bool, words: bool) -> None:
-        content = _content(_tokens(text))
+        content = content_of(tokenize(text))
         if not content:
             return
         stems = tuple(c[0] for c in content)
         kinds = [c[1] for c in content]
         targets = phrase_map.setdefault(stems, {})
         targets[pos] = targets.get(pos, True) and guess  # a sure source wins over a guess
-        if words and _NEG not in kinds:  # "aplica" alone must not pick "No aplica"
+        if words and NEGATION not in kinds:  # "aplica" alone must not pick "No aplica"
             for stem, kind in zip(stems, kinds, strict=True):
-                if kind == _WORD:
+                if kind == WORD:
                     word_map.setdefault(stem, set()).add(pos)
 
     for pos, choice in enumerate(choices):
@@ -73,10 +73,10 @@ def _build_index(choices: tuple[Choice, ...]) -> _ListIndex:
             add(variant, pos, False, True)
         for synonym in choice.synonyms:
             add(synonym, pos, False, True)
-        if not _INTEGER.fullmatch(choice.name.strip()):
+        if not INTEGER.fullmatch(choice.name.strip()):
             add(choice.name.replace("_", " "), pos, False, False)
         for key in {normalize(choice.label), normalize(choice.name.replace("_", " "))}:
-            for phrase, guess in _BUILTIN_SYNONYMS.get(key, ()):
+            for phrase, guess in BUILTIN_SYNONYMS.get(key, ()):
                 add(phrase, pos, guess, False)
 
     # A phrase that several choices share only through guesses is dropped for the guessers
@@ -90,26 +90,26 @@ def _build_index(choices: tuple[Choice, ...]) -> _ListIndex:
     for stems, (positions, guess) in exact.items():
         by_first.setdefault(stems[0], []).append((stems, positions, guess))
     phrases = {k: tuple(sorted(v, key=lambda p: -len(p[0]))) for k, v in by_first.items()}
-    vocab = sorted({s for stems in exact for s in stems if len(s) >= 4 and s[0] not in _NUM_START})
+    vocab = sorted({s for stems in exact for s in stems if len(s) >= 4 and s[0] not in NUM_START})
     whole = tuple("".join(stems) for stems in exact)
     rating: dict[int, int] | None = {}
     for pos, choice in enumerate(choices):
         name = choice.name.strip()
-        if rating is None or not _INTEGER.fullmatch(name):
-            if name not in _NOT_IN_ALL:  # "no_aplica" beside the numbers is a way out, not a value
+        if rating is None or not INTEGER.fullmatch(name):
+            if name not in NOT_IN_ALL:  # "no_aplica" beside the numbers is a way out, not a value
                 rating = None
             continue
         rating.setdefault(int(name), pos)
-    ends = [normalize(c.label) for c in choices if c.name not in _NOT_IN_ALL]
-    ascending = (None if len(ends) < 3 else True if ends[0] in _WORST and ends[-1] in _BEST
-                 else False if ends[0] in _BEST and ends[-1] in _WORST else None)
+    ends = [normalize(c.label) for c in choices if c.name not in NOT_IN_ALL]
+    ascending = (None if len(ends) < 3 else True if ends[0] in WORST and ends[-1] in BEST
+                 else False if ends[0] in BEST and ends[-1] in WORST else None)
     canon = tuple(_canon_yes_no(c) for c in choices)
     yn_extra = [
         (text, value, False)
         for choice, value in zip(choices, canon, strict=True) if value is not None
         for text in (choice.label, *choice.synonyms, choice.name.replace("_", " "))
     ]
-    return _ListIndex(
+    return ListIndex(
         choices=choices,
         phrases=MappingProxyType(phrases),
         exact=MappingProxyType(exact),
@@ -120,16 +120,16 @@ def _build_index(choices: tuple[Choice, ...]) -> _ListIndex:
         whole_targets=tuple(exact[stems] for stems in exact),
         rating=MappingProxyType(rating) if rating else None,
         ascending=ascending,
-        yes_no=_build_yes_no(yn_extra) if yn_extra else _BASE_YN,
+        yes_no=build_yes_no(yn_extra) if yn_extra else BASE_YN,
         canon=canon,
     )
 
 
 _cached_index = lru_cache(maxsize=512)(_build_index)
-_BY_ID: dict[int, tuple[tuple[Choice, ...], _ListIndex]] = {}
+_BY_ID: dict[int, tuple[tuple[Choice, ...], ListIndex]] = {}
 
 
-def _index(choices: tuple[Choice, ...]) -> _ListIndex:
+def index_of(choices: tuple[Choice, ...]) -> ListIndex:
     # The same tuple object comes back every turn: skip hashing a dozen dataclasses.
     hit = _BY_ID.get(id(choices))
     if hit is not None and hit[0] is choices:
@@ -141,13 +141,13 @@ def _index(choices: tuple[Choice, ...]) -> _ListIndex:
     return index
 
 
-def _value(index: _ListIndex, mode: str, pos: int) -> Any:
+def stored_value(index: ListIndex, mode: str, pos: int) -> Any:
     """The stored value of the option at ``pos``: a rating's number, else the choice name."""
     name = index.choices[pos].name
-    return int(name.strip()) if mode == "rating" and _INTEGER.fullmatch(name.strip()) else name
+    return int(name.strip()) if mode == "rating" and INTEGER.fullmatch(name.strip()) else name
 
 
-def _position(index: _ListIndex, mode: str, value: Any) -> int | None:
+def position_of(index: ListIndex, mode: str, value: Any) -> int | None:
     if mode == "rating" and index.rating is not None and isinstance(value, int):
         return index.rating.get(value)
     return next((p for p, c in enumerate(index.choices) if c.name == value), None)

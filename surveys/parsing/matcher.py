@@ -10,11 +10,11 @@ from typing import Any
 
 from rapidfuzz import fuzz, process
 
-from surveys.parsing.content import _INT, _NEG, _NUM, _WORD
-from surveys.parsing.lexicon import _NEUTRAL, _NO_FUZZ, _NOT_IN_ALL
-from surveys.parsing.list_index import _ListIndex, _value
+from surveys.parsing.content import INTENSIFIER, NEGATION, NUMBER, WORD
+from surveys.parsing.lexicon import NEUTRAL, NO_FUZZ, NOT_IN_ALL
+from surveys.parsing.list_index import ListIndex, stored_value
 from surveys.parsing.normalize import stem
-from surveys.parsing.numbers import _BIG, _Num, _num_token
+from surveys.parsing.numbers import BIG, Num, num_token
 from surveys.parsing.result import (
     AMBIGUOUS,
     HIGH_SCORE,
@@ -24,7 +24,7 @@ from surveys.parsing.result import (
     WHOLE_CUTOFF,
     WORD_CUTOFF,
     Parsed,
-    _fail,
+    fail,
 )
 
 
@@ -39,13 +39,13 @@ class _Item:
     at: int = 0  # its place in the reply: the first option named in a phrase is its head ("jefe oficina asesora")
 
 
-class _Matcher:
+class Matcher:
     """Finds which options of a list a reply mentions (numbers, phrases, label words)."""
 
     __slots__ = ("index", "mode", "context", "found", "ambiguous", "deferred", "negated", "out_of_range", "extra",
                  "stronger", "segments", "first_at")
 
-    def __init__(self, index: _ListIndex, mode: str, context: frozenset[str] = frozenset()) -> None:
+    def __init__(self, index: ListIndex, mode: str, context: frozenset[str] = frozenset()) -> None:
         self.index, self.mode = index, mode  # mode: one | scale | multi | rating
         self.context = context  # stems of the question's own words: repeating them adds nothing
         self.found: dict[int, bool] = {}  # position → needs confirmation
@@ -60,7 +60,7 @@ class _Matcher:
     def add(self, pos: int, confirm: bool) -> None:
         self.found[pos] = self.found.get(pos, True) and confirm
 
-    def number(self, num: _Num) -> None:
+    def number(self, num: Num) -> None:
         """A number inside a worded reply, or one item of a numbers-only reply."""
         n = len(self.index.choices)
         if self.mode == "rating":
@@ -116,7 +116,7 @@ class _Matcher:
         top = max(rating) if rating else len(self.index.choices)
         if den == top:
             self._rating_value(num, False)
-        elif 0 < den < _BIG and (num * top) % den == 0:
+        elif 0 < den < BIG and (num * top) % den == 0:
             self._rating_value(num * top // den, True)  # "8/10" → 4, confirmed
         else:
             self.out_of_range = True
@@ -146,13 +146,13 @@ class _Matcher:
                 used[j] = True
             confirm = guess or min(items[j].score for j in range(i, i + size)) < HIGH_SCORE
             modifier = self._modifier(items, used, i)
-            if modifier == _NEG:
+            if modifier == NEGATION:
                 i += size
                 continue
             if len(targets) == 1:
-                self._mention(next(iter(targets)), confirm, modifier == _INT, items[i].segment, items[i].at)
+                self._mention(next(iter(targets)), confirm, modifier == INTENSIFIER, items[i].segment, items[i].at)
             else:
-                self.deferred.append((targets, None, modifier == _INT, items[i].segment, items[i].at))
+                self.deferred.append((targets, None, modifier == INTENSIFIER, items[i].segment, items[i].at))
             i += size
         # Leftovers, in runs split by separators and by matched phrases.
         run: list[_Item] = []
@@ -186,26 +186,26 @@ class _Matcher:
         if self.mode == "rating" and self.index.rating:
             return [self.index.rating[v] for v in sorted(self.index.rating)]
         if self.mode == "scale":
-            return [p for p, c in enumerate(self.index.choices) if c.name not in _NOT_IN_ALL]
+            return [p for p, c in enumerate(self.index.choices) if c.name not in NOT_IN_ALL]
         return None
 
     def _modifier(self, items: list[_Item], used: list[bool], i: int) -> int | None:
-        """What stands left of a mention at i: _NEG ("no muy buena"), _INT ("muy buena") or None.
+        """What stands left of a mention at i: NEGATION ("no muy buena"), INTENSIFIER ("muy buena") or None.
 
         Consumed modifier words are marked used so they do not count as unexplained words.
         """
         j = i - 1
-        while j >= 0 and not used[j] and items[j].kind == _INT and not items[j + 1].boundary:
+        while j >= 0 and not used[j] and items[j].kind == INTENSIFIER and not items[j + 1].boundary:
             j -= 1
-        if j >= 0 and not used[j] and items[j].kind == _NEG and not items[j + 1].boundary:
+        if j >= 0 and not used[j] and items[j].kind == NEGATION and not items[j + 1].boundary:
             for k in range(j, i):
                 used[k] = True
             self.negated = True
-            return _NEG
+            return NEGATION
         if j < i - 1:
             for k in range(j + 1, i):
                 used[k] = True
-            return _INT
+            return INTENSIFIER
         return None
 
     def _run(self, run: list[_Item]) -> None:
@@ -215,20 +215,20 @@ class _Matcher:
         previous: _Item | None = None
         after_no = False  # a "no" comes right before this word, maybe across intensifiers ("no tan mal")
         for item in run:
-            if item.kind == _NUM:
-                self.number(_num_token(item.raw))
-            elif item.kind == _WORD:
+            if item.kind == NUMBER:
+                self.number(num_token(item.raw))
+            elif item.kind == WORD:
                 targets = self.index.words.get(item.stem)
                 if after_no:
                     self.negated = True
                 elif targets:
-                    mentions.append((item, targets, previous is not None and previous.kind == _INT))
-                elif item.stem not in self.context and item.raw not in _NEUTRAL:
+                    mentions.append((item, targets, previous is not None and previous.kind == INTENSIFIER))
+                elif item.stem not in self.context and item.raw not in NEUTRAL:
                     self.extra = True
-            elif item.kind == _INT:
+            elif item.kind == INTENSIFIER:
                 self.extra = True  # a lone "muy": the reply says more than the option it names
             previous = item
-            after_no = item.kind == _NEG or (after_no and item.kind == _INT)
+            after_no = item.kind == NEGATION or (after_no and item.kind == INTENSIFIER)
         if not mentions:
             return
         # Words of one run usually name one option: "formulación de proyectos" → proyectos.
@@ -255,7 +255,7 @@ class _Matcher:
 
     def whole(self, items: list[_Item]) -> None:
         """Last resort: the whole reply against whole phrases ("muymala", "planindicativo")."""
-        joined = "".join(stem(item.raw) for item in items if item.kind != _NUM)  # as typed, not corrected
+        joined = "".join(stem(item.raw) for item in items if item.kind != NUMBER)  # as typed, not corrected
         if len(joined) < 4:
             return
         m = process.extractOne(joined, self.index.whole, scorer=fuzz.ratio, score_cutoff=WHOLE_CUTOFF)
@@ -274,18 +274,18 @@ class _Matcher:
             else:
                 self.ambiguous = True
         if self.ambiguous:
-            return _fail(AMBIGUOUS)
+            return fail(AMBIGUOUS)
         if self.out_of_range:
-            return _fail(OUT_OF_RANGE if not self.found or self.mode == "multi" else AMBIGUOUS)
+            return fail(OUT_OF_RANGE if not self.found or self.mode == "multi" else AMBIGUOUS)
         if not self.found:
-            return _fail(UNKNOWN)
+            return fail(UNKNOWN)
         if self.mode == "one" and len(self.found) > 1:
             head = self._head()
             if head is not None:  # "jefe oficina asesora de planeación": a Jefe(a), confirmed
                 return Parsed(True, self.value(head), True)
         if self.mode != "multi" and len(self.found) > 1:
             # "regular tirando a buena", "3 o 4": two (or three) stored values are possible: ask which
-            return self._which(sorted(self.found)) if len(self.found) <= MAX_CANDIDATES else _fail(AMBIGUOUS)
+            return self._which(sorted(self.found)) if len(self.found) <= MAX_CANDIDATES else fail(AMBIGUOUS)
         confirm = any(self.found.values()) or self.extra
         choices = self.index.choices
         if self.mode == "multi":
@@ -298,7 +298,7 @@ class _Matcher:
         return Parsed(True, self.value(pos), confirm)
 
     def value(self, pos: int) -> Any:
-        return _value(self.index, self.mode, pos)
+        return stored_value(self.index, self.mode, pos)
 
     def _head(self) -> int | None:
         """The option a single phrase names first, when one phrase (no "y", "o" or comma inside) names
@@ -316,17 +316,17 @@ class _Matcher:
         return Parsed(False, reason=AMBIGUOUS, candidates=tuple(self.value(p) for p in positions))
 
 
-def _items(index: _ListIndex, content: list[tuple[str, int, bool, str]]) -> list[_Item]:
+def match_items(index: ListIndex, content: list[tuple[str, int, bool, str]]) -> list[_Item]:
     items: list[_Item] = []
     segment = 0
     for word, kind, boundary, raw in content:
         segment += boundary
         score = 100.0
         if (
-            kind == _WORD
+            kind == WORD
             and len(word) >= 4
             and word not in index.vocab_set
-            and raw not in _NO_FUZZ
+            and raw not in NO_FUZZ
             and index.vocab
         ):
             m = process.extractOne(word, index.vocab, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF)

@@ -6,8 +6,8 @@ import re
 from typing import Final
 
 from surveys.folding import fold
-from surveys.parsing.greetings import _greeting_end
-from surveys.parsing.result import NONE_GIVEN, UNKNOWN, Parsed, _fail
+from surveys.parsing.greetings import greeting_end
+from surveys.parsing.result import NONE_GIVEN, UNKNOWN, Parsed, fail
 
 # "me llamo Gloria", "soy Carlos Pérez, el secretario", "con Luz Dary": what comes before and after a name.
 _NAME_LEADS: Final = tuple(sorted((tuple(p.split()) for p in (
@@ -36,11 +36,11 @@ _NOT_NAMES: Final = frozenset(
     "si no ok okey okay listo vale dale claro bueno bien gracias ya aja sip nop perfecto correcto exacto hola "
     "dr dra doctor doctora ing ingeniero ingeniera senor senora que para por como cual".split()
 )
-# A word of a name as typed (``_WORD`` is a token kind); a line break ends a name too.
+# A word of a name as typed (``WORD`` is a token kind); a line break ends a name too.
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?|\d+|[^\w\s]|\n")
 
 
-def _parse_person_name(text: str, tokens: tuple[str, ...]) -> Parsed:
+def parse_person_name(text: str, tokens: tuple[str, ...]) -> Parsed:
     """ "me llamo gloria pérez" → "Gloria Pérez"; "prefiero no decirlo" is no name (``none_given``);
     "si", "1" or "👍" are not names (asked again)."""
     pairs: list[tuple[str, str]] = []  # (word as typed, folded key); punctuation and emoji are ","
@@ -49,12 +49,12 @@ def _parse_person_name(text: str, tokens: tuple[str, ...]) -> Parsed:
         if key != "," or (pairs and pairs[-1][1] != ","):
             pairs.append((word, key))
     keys = tuple(k for _, k in pairs)
-    start = _greeting_end(keys)
+    start = greeting_end(keys)
     words = [k for k in keys[start:] if k != ","]
     if any(tuple(words[: len(r)]) == r for r in _NAME_REFUSALS):
-        return _fail(NONE_GIVEN)
+        return fail(NONE_GIVEN)
     if any(k[0].isdigit() for k in words):
-        return _fail(UNKNOWN)
+        return fail(UNKNOWN)
     while True:  # lead-ins: "me llamo", "soy", "sí, claro"
         while start < len(keys) and keys[start] == ",":
             start += 1
@@ -70,7 +70,7 @@ def _parse_person_name(text: str, tokens: tuple[str, ...]) -> Parsed:
     while name and fold(name[-1], digits=True) in _NAME_PARTICLES:
         name.pop()
     if not name or len(name) > _NAME_MAX_WORDS:
-        return _fail(UNKNOWN)
+        return fail(UNKNOWN)
     if all(w.islower() or w.isupper() for w in name):  # "gloria pérez", "GLORIA PÉREZ" → "Gloria Pérez"
         name = [w.lower() if i and fold(w, digits=True) in _NAME_PARTICLES else w.capitalize()
                 for i, w in enumerate(name)]

@@ -10,11 +10,11 @@ from surveys.folding import fold
 # "-" before digits is a sign. Sentence punctuation becomes a boundary token ","; the rest is dropped.
 _PIECE = re.compile(r"(?:(?<!\w)-)?\d+(?:(?:[.,]|\s*[/-]\s*)\d+)*|[^\W\d_]+|[,.;:!?\n]")
 _SPACES = re.compile(r"\s+")
-_NUM_START = frozenset("-0123456789")  # number tokens start with an ASCII digit or a sign
-_INTEGER = re.compile(r"-?[0-9]+")
+NUM_START = frozenset("-0123456789")  # number tokens start with an ASCII digit or a sign
+INTEGER = re.compile(r"-?[0-9]+")
 
 
-def _tokens(text: str) -> tuple[str, ...]:
+def tokenize(text: str) -> tuple[str, ...]:
     """Words, number groups and "," boundaries (never leading, trailing or doubled)."""
     out: list[str] = []
     for m in _PIECE.finditer(fold(text, digits=True)):
@@ -22,7 +22,7 @@ def _tokens(text: str) -> tuple[str, ...]:
         if len(piece) == 1 and piece in ",.;:!?\n":
             if out and out[-1] != ",":
                 out.append(",")
-        elif piece[0] in _NUM_START:
+        elif piece[0] in NUM_START:
             out.append(_SPACES.sub("", piece))
         else:
             out.append(piece)
@@ -37,13 +37,13 @@ def normalize(text: str) -> str:
     Keeps "," as a boundary and the punctuation inside numbers: ``"Sí, ¡claro!"`` → ``"si, claro"``,
     ``"4 / 5"`` → ``"4/5"``, ``"4️⃣"`` → ``"4"``, ``"N/A"`` → ``"n a"``.
     """
-    return " ".join(_tokens(text or "")).replace(" ,", ",")
+    return " ".join(tokenize(text or "")).replace(" ,", ",")
 
 
 _SQUEEZE = re.compile(r"([a-z])\1+")
 
 
-def _squeeze(token: str) -> str:
+def squeeze(token: str) -> str:
     """'siii' → 'si', 'noo' → 'no' (only for the yes/no vocabulary, compared squeezed on both sides)."""
     return _SQUEEZE.sub(r"\1", token)
 

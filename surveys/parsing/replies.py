@@ -6,20 +6,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from surveys.parsing.greetings import _without_greeting
-from surveys.parsing.lexicon import _NONE_WORDS, _POLITE, _STOPWORDS
-from surveys.parsing.list_index import _ListIndex
-from surveys.parsing.normalize import _NUM_START, _squeeze, _tokens
-from surveys.parsing.numbers import _LAST_WORDS, _NUMBER_FILLERS, _NUMBER_WORDS, _ORDINALS, _pure_numbers
+from surveys.parsing.greetings import without_greeting
+from surveys.parsing.lexicon import NONE_WORDS, POLITE, STOPWORDS
+from surveys.parsing.list_index import ListIndex
+from surveys.parsing.normalize import NUM_START, squeeze, tokenize
+from surveys.parsing.numbers import LAST_WORDS, NUMBER_FILLERS, NUMBER_WORDS, ORDINALS, pure_numbers
 
 
 def lone_number(text: str) -> int | None:
     """The one whole number a reply is made of ("1", "la 2", "opción 3", "2️⃣", "dos"), else None."""
-    tokens = _tokens(text or "")
-    numbers = _pure_numbers(tokens, 0) if tokens else None
+    tokens = tokenize(text or "")
+    numbers = pure_numbers(tokens, 0) if tokens else None
     if numbers is None or len(numbers) != 1 or numbers[0].kind != "int":
         return None
-    if not any(t[0] in _NUM_START or t in _NUMBER_WORDS for t in tokens):
+    if not any(t[0] in NUM_START or t in NUMBER_WORDS for t in tokens):
         return None  # "una" alone, "de una": not typed as a number
     return numbers[0].values[0]
 
@@ -60,7 +60,7 @@ _KEEP: Final = frozenset(" ".join(p.split()) for p in (
 
 def keeps_answer(text: str) -> bool:
     """The whole reply asks to keep the answer already given ("la misma", "déjela así")."""
-    words = [t for t in _tokens(text or "") if t not in (",", ".", "!")]
+    words = [t for t in tokenize(text or "") if t not in (",", ".", "!")]
     return " ".join(words) in _KEEP
 
 
@@ -68,7 +68,7 @@ def not_now(text: str, *, busy_only: bool = False) -> bool:
     """The person is busy or wants to answer later ("ahorita no, estoy en reunión", "más tarde"), and
     does not refuse ("no acepto", "no, gracias"). ``busy_only``: only a busy person ("estoy en
     reunión", "ahora no puedo"), not a plain "más adelante", which may answer a question."""
-    tokens = tuple(t for t in _tokens(text or "") if t != ",")
+    tokens = tuple(t for t in tokenize(text or "") if t != ",")
 
     def says(phrases: tuple[tuple[str, ...], ...]) -> bool:
         return any(tokens[i : i + len(p)] == p for i in range(len(tokens)) for p in phrases)
@@ -81,18 +81,18 @@ def not_now(text: str, *, busy_only: bool = False) -> bool:
 def pick_ordinal(text: str, n: int) -> int | None:
     """ "la primera" / "la segunda" / "la última" as a 0-based pick among ``n`` offered values (digits are
     values, not picks, so they are not read here)."""
-    words = [t for t in _tokens(text or "") if t != "," and t not in _STOPWORDS and t not in _NUMBER_FILLERS]
+    words = [t for t in tokenize(text or "") if t != "," and t not in STOPWORDS and t not in NUMBER_FILLERS]
     if len(words) != 1:
         return None
     word = words[0]
-    k = n if word in _LAST_WORDS else _ORDINALS.get(word)
+    k = n if word in LAST_WORDS else ORDINALS.get(word)
     return k - 1 if k is not None and 1 <= k <= n else None
 
 
 # "no", "ninguno por ahora", "nada, gracias": nothing to choose or to say.
 _NONE_HEADS: Final = frozenset({"no", "ninguno", "ninguna", "ningun", "nada", "ningunos", "ningunas", "niguna", "n",
                                 "nop", "nope", "nel", "sin"})
-_NONE_REPLY: Final = _NONE_HEADS | _NONE_WORDS | _STOPWORDS | _POLITE | frozenset(
+_NONE_REPLY: Final = _NONE_HEADS | NONE_WORDS | STOPWORDS | POLITE | frozenset(
     "dos ambas ambos una otra por ahora ahorita momento anteriores necesitamos necesito requerimos tema "
     "temas opcion opciones este esta todavia aun mas hay tengo tenemos realmente verdad pues especial "
     "especifico particular aplica otra otro otras otros cosa sugerencia sugerencias comentario "
@@ -101,13 +101,13 @@ _NONE_REPLY: Final = _NONE_HEADS | _NONE_WORDS | _STOPWORDS | _POLITE | frozense
 _NONE_MAX: Final = 10
 
 
-def _says_none(index: _ListIndex | None, tokens: Sequence[str]) -> bool:
+def says_none_in(index: ListIndex | None, tokens: Sequence[str]) -> bool:
     """The reply only says there is nothing ("no", "ninguno por ahora", "nada más, gracias", "todo bien").
 
     Not for a list that has its own "Ninguna" option: that option is the answer then."""
     if index is not None and any(c.name in ("ninguna", "ninguno") for c in index.choices):
         return False
-    words = [_squeeze(t) if t not in _NONE_REPLY else t for t in tokens if t != ","]  # "noo", "nadaa"
+    words = [squeeze(t) if t not in _NONE_REPLY else t for t in tokens if t != ","]  # "noo", "nadaa"
     if not words or len(words) > _NONE_MAX or not set(words) <= _NONE_REPLY:
         return False
     return bool(set(words) & _NONE_HEADS) or {"todo", "bien"} <= set(words)
@@ -115,4 +115,4 @@ def _says_none(index: _ListIndex | None, tokens: Sequence[str]) -> bool:
 
 def says_none(text: str) -> bool:
     """The reply says there is nothing ("ninguna", "ninguna de las dos", "nada más, gracias")."""
-    return _says_none(None, _without_greeting(_tokens(text or "")))
+    return says_none_in(None, without_greeting(tokenize(text or "")))

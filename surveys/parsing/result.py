@@ -32,10 +32,10 @@ class Parsed:
     excluded: tuple[Any, ...] = ()
 
 
-def _fail(reason: str) -> Parsed:
+def fail(reason: str) -> Parsed:
     return Parsed(ok=False, reason=reason)
 
 
-def _empty_reason(raw: str) -> str:
+def empty_reason(raw: str) -> str:
     # An emoji or sticker-like symbol is a reply we do not understand, not a missing one.
     return UNKNOWN if any(unicodedata.category(ch)[0] == "S" for ch in raw) else EMPTY

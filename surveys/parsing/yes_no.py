@@ -10,16 +10,16 @@ from typing import Final
 
 from rapidfuzz import fuzz, process
 
-from surveys.parsing.greetings import _without_greeting
-from surveys.parsing.lexicon import _FILLERS, _POLITE, _STOPWORDS
-from surveys.parsing.normalize import _squeeze, _tokens
-from surveys.parsing.numbers import _pure_numbers
+from surveys.parsing.greetings import without_greeting
+from surveys.parsing.lexicon import FILLERS, POLITE, STOPWORDS
+from surveys.parsing.normalize import squeeze, tokenize
+from surveys.parsing.numbers import pure_numbers
 from surveys.parsing.result import AMBIGUOUS, MAX_TEXT_LEN, UNKNOWN, WORD_CUTOFF
 
 # Yes / no / partial / don't-know vocabulary. Phrases are matched on squeezed tokens, longest first.
-_Y, _N, _P, _U = "si", "no", "parcialmente", "?"
+YES, NO, PARTIAL, _U = "si", "no", "parcialmente", "?"
 _YN_VOCAB: Final[tuple[tuple[str, str, bool], ...]] = (
-    *((w, _Y, False) for w in (
+    *((w, YES, False) for w in (
         "mas bien si", "si", "s", "sip", "sep", "sis", "sisas", "simon", "yes", "yep", "yeah", "claro", "claro que si",
         "claro q si", "por supuesto", "por supuesto que si", "porsupuesto", "desde luego", "obvio", "obviamente",
         "de acuerdo", "deacuerdo", "estoy de acuerdo", "acepto", "aceptar", "aceptado", "acepta", "autorizo",
@@ -35,10 +35,10 @@ _YN_VOCAB: Final[tuple[tuple[str, str, bool], ...]] = (
         "no cabe duda", "sin lugar a dudas", "sin lugar a duda", "no lo dudo", "no me cabe duda",
         # one-word yeses of a chat: at a Sí/No question they say nothing else
         "k", "ya", "aja", "aha", "ajam", "uhum", "eso", "exacto", "esa", "ese", "esa es", "ese es", "asi")),
-    *((w, _Y, True) for w in (
+    *((w, YES, True) for w in (
         "porque no",  # "¿porque no?"; followed by more words it is a reason, not an answer
         "mucho", "muchisimo", "bastante", "en gran medida", "en buena medida", "claramente")),
-    *((w, _N, False) for w in (
+    *((w, NO, False) for w in (
         "mas bien no", "no", "n", "nop", "nope", "nones", "nel", "nanai", "nah", "negativo", "nunca", "jamas",
         "tampoco",
         "para nada", "nada", "de ninguna manera", "de ningun modo", "en absoluto", "ni loco", "ni loca",
@@ -46,7 +46,7 @@ _YN_VOCAB: Final[tuple[tuple[str, str, bool], ...]] = (
         "no estoy de acuerdo", "claro que no", "por supuesto que no", "obvio que no", "creo que no",
         "pues no", "que no", "ya no", "aun no", "todavia no", "no hay", "que va", "ni de riesgos", "nada que ver",
         "no es asi", "incorrecto", "equivocado", "no es correcto", "no es eso", "no senor", "no senora")),
-    *((w, _P, False) for w in (
+    *((w, PARTIAL, False) for w in (
         "parcialmente", "parcial", "parcial mente", "en parte", "parte", "mas o menos", "masomenos",
         "mas menos", "maso", "a medias", "medias", "medianamente", "no del todo", "no completamente",
         "no totalmente", "no tanto", "a veces", "en algunos casos", "si pero no del todo", "en proceso",
@@ -58,7 +58,7 @@ _YN_VOCAB: Final[tuple[tuple[str, str, bool], ...]] = (
         "si y no", "ni si ni no", "ni bien ni mal", "ni bueno ni malo", "ni tanto", "mas o menos si",
         "a veces si a veces no", "depende del tema", "en ocasiones", "no mucho pero si", "en su mayoria",
         "en la mayoria de los casos", "en la mayoria")),
-    *((w, _P, True) for w in (
+    *((w, PARTIAL, True) for w in (
         "medio", "algo", "un poco", "poco", "no mucho", "algunos", "algunas", "casi", "regular", "en curso",
         "casi siempre", "casi nunca", "la mayoria de las veces", "la mayoria de veces", "generalmente",
         "por lo general", "en general", "muy poco", "casi nada", "asi asi")),
@@ -83,23 +83,23 @@ _INTERJECTIONS = frozenset(
 _NEGATORS = frozenset({("no",), ("nunca",), ("jamas",), ("tampoco",), ("ni",)})
 _YN_MAX_UNEXPLAINED = 4  # words besides the yes/no phrases before a reply needs confirming
 _HEDGES = frozenset({"pero", "aunque", "excepto", "salvo", "sino"})
-_YES_EMOJI = frozenset("👍👌✅✔☑🆗🤝🙆")
-_NO_EMOJI = frozenset("👎❌✖🚫⛔🙅❎")
+YES_EMOJI = frozenset("👍👌✅✔☑🆗🤝🙆")
+NO_EMOJI = frozenset("👎❌✖🚫⛔🙅❎")
 
 
 def _yn_key(text: str) -> tuple[str, ...]:
-    return tuple(_squeeze(t) for t in _tokens(text) if t != ",")
+    return tuple(squeeze(t) for t in tokenize(text) if t != ",")
 
 
 @dataclass(frozen=True, slots=True)
-class _YesNo:
+class YesNo:
     table: Mapping[tuple[str, ...], tuple[str, bool, bool]]  # key → (polarity, guess, negatable)
     longest: int
     whole: tuple[str, ...]  # keys as strings, for the last-resort fuzzy match
     whole_pol: tuple[tuple[str, bool], ...]
 
 
-def _build_yes_no(extra: Iterable[tuple[str, str, bool]] = ()) -> _YesNo:
+def build_yes_no(extra: Iterable[tuple[str, str, bool]] = ()) -> YesNo:
     table: dict[tuple[str, ...], tuple[str, bool, bool]] = {}
     for phrase, pol, guess in (*_YN_VOCAB, *extra):
         key = _yn_key(phrase)
@@ -107,17 +107,17 @@ def _build_yes_no(extra: Iterable[tuple[str, str, bool]] = ()) -> _YesNo:
             table[key] = (pol, guess, not (len(key) == 1 and key[0] in _INTERJECTIONS))
     whole = tuple(" ".join(k) for k, v in table.items() if v[0] != _U and len(" ".join(k)) >= 3)
     whole_pol = tuple(table[tuple(w.split())][:2] for w in whole)
-    return _YesNo(MappingProxyType(table), max(map(len, table)), whole, whole_pol)
+    return YesNo(MappingProxyType(table), max(map(len, table)), whole, whole_pol)
 
 
-_BASE_YN: Final = _build_yes_no()
+BASE_YN: Final = build_yes_no()
 
 
-def _yes_no_core(
-    tokens: Sequence[str], yn: _YesNo, *, allow_partial: bool, raw: str
+def read_yes_no(
+    tokens: Sequence[str], yn: YesNo, *, allow_partial: bool, raw: str
 ) -> tuple[str | None, str | None, bool]:
     """(value, reason, confirm) of a yes/no(/partial) reply, without the numbered-option path."""
-    sq = [t if t == "," else _squeeze(t) for t in tokens]
+    sq = [t if t == "," else squeeze(t) for t in tokens]
     n = len(sq)
     # signals: (start, end, polarity, guess, negatable, key)
     signals: list[tuple[int, int, str, bool, bool, tuple[str, ...]]] = []
@@ -140,7 +140,7 @@ def _yes_no_core(
     kept: list[tuple[int, int, str, bool, bool, tuple[str, ...]]] = []
     for sig in signals:
         start, _, pol, _, negatable, _ = sig
-        if pol == _Y and negatable and kept:
+        if pol == YES and negatable and kept:
             prev = kept[-1]
             if prev[5] in _NEGATORS and start - prev[1] <= 2 and "," not in sq[prev[1] : start]:
                 continue
@@ -152,17 +152,17 @@ def _yes_no_core(
     leading = bool(kept) and kept[0][0] == 0 and kept[0][1] < n and sq[kept[0][1]] == ","
     guess = any(s[3] for s in kept) or (not leading and n - sq.count(",") - covered > _YN_MAX_UNEXPLAINED)
     if raw:
-        if any(ch in _YES_EMOJI for ch in raw):
-            pols.add(_Y)
-        if any(ch in _NO_EMOJI for ch in raw):
-            pols.add(_N)
+        if any(ch in YES_EMOJI for ch in raw):
+            pols.add(YES)
+        if any(ch in NO_EMOJI for ch in raw):
+            pols.add(NO)
     if not pols:
         text = " ".join(t for t in sq if t != ",")
         if len(text) >= 4 and yn.whole:
             m = process.extractOne(text, yn.whole, scorer=fuzz.ratio, score_cutoff=WORD_CUTOFF)
             if m is not None:
                 pol, _ = yn.whole_pol[m[2]]
-                if pol == _P and not allow_partial:
+                if pol == PARTIAL and not allow_partial:
                     return None, AMBIGUOUS, False
                 return pol, None, True
         return None, UNKNOWN, False
@@ -172,15 +172,15 @@ def _yes_no_core(
             return None, UNKNOWN, False
         guess = True  # "no sé, creo que sí"
     hedged = any(t in _HEDGES for t in sq)
-    if _Y in pols and _N in pols:
+    if YES in pols and NO in pols:
         if hedged and allow_partial:  # "sí, pero no todo"
-            return _P, None, True
+            return PARTIAL, None, True
         return None, AMBIGUOUS, False
-    if _P in pols:  # "sí, en parte", "sí, pero no todo"
-        return (_P, None, guess) if allow_partial else (None, AMBIGUOUS, False)
-    value = _Y if _Y in pols else _N
+    if PARTIAL in pols:  # "sí, en parte", "sí, pero no todo"
+        return (PARTIAL, None, guess) if allow_partial else (None, AMBIGUOUS, False)
+    value = YES if YES in pols else NO
     if hedged:  # "sí, pero solo en la cabecera"
-        return (_P, None, True) if allow_partial else (value, None, True)
+        return (PARTIAL, None, True) if allow_partial else (value, None, True)
     return value, None, guess
 
 
@@ -192,14 +192,14 @@ def parse_yes_no(text: str) -> str | None:
     raw = text or ""
     if len(raw) > MAX_TEXT_LEN:
         return None
-    tokens = _without_greeting(_tokens(raw))
-    hit = _BASE_YN.table.get(_yn_key(" ".join(tokens)))
-    if hit is not None and hit[0] in (_Y, _N) and not hit[1]:
+    tokens = without_greeting(tokenize(raw))
+    hit = BASE_YN.table.get(_yn_key(" ".join(tokens)))
+    if hit is not None and hit[0] in (YES, NO) and not hit[1]:
         return hit[0]  # "de una" is a yes, not the number one
-    if tokens and _pure_numbers(tokens, 2) is not None:
+    if tokens and pure_numbers(tokens, 2) is not None:
         return None
-    value, _, confirm = _yes_no_core(tokens, _BASE_YN, allow_partial=False, raw=raw)
-    return value if value in (_Y, _N) and not confirm else None
+    value, _, confirm = read_yes_no(tokens, BASE_YN, allow_partial=False, raw=raw)
+    return value if value in (YES, NO) and not confirm else None
 
 
 _NO_HEADS: Final = frozenset({"no", "n", "nop", "nope", "negativo", "nel", "nones"})
@@ -208,21 +208,21 @@ _NO_HEADS: Final = frozenset({"no", "n", "nop", "nope", "negativo", "nel", "none
 def after_no(text: str) -> str | None:
     """What follows a leading "no" that says more ("no, quise decir excelente" → "quise decir excelente");
     None when the reply is only a no ("no", "no señor, gracias")."""
-    tokens = _tokens(text or "")
+    tokens = tokenize(text or "")
     i = 0
-    while i < len(tokens) and (tokens[i] == "," or _squeeze(tokens[i]) in _NO_HEADS):
+    while i < len(tokens) and (tokens[i] == "," or squeeze(tokens[i]) in _NO_HEADS):
         i += 1
-    if i == 0 or not any(_squeeze(t) in _NO_HEADS for t in tokens[:i]):
+    if i == 0 or not any(squeeze(t) in _NO_HEADS for t in tokens[:i]):
         return None
     rest = tokens[i:]
-    meaningful = [t for t in rest if t != "," and t not in _FILLERS and t not in _STOPWORDS and t not in _POLITE]
+    meaningful = [t for t in rest if t != "," and t not in FILLERS and t not in STOPWORDS and t not in POLITE]
     return " ".join(rest) if meaningful else None
 
 
-def _leading_yes(tokens: Sequence[str]) -> int:
+def leading_yes(tokens: Sequence[str]) -> int:
     """How many leading tokens are a sure yes ("sí", "sí claro", "correcto"); 0 when it does not start so."""
-    for n in range(min(_BASE_YN.longest, len(tokens)), 0, -1):
-        hit = _BASE_YN.table.get(tuple(_squeeze(t) for t in tokens[:n]))
-        if hit is not None and hit[0] == _Y and not hit[1]:
+    for n in range(min(BASE_YN.longest, len(tokens)), 0, -1):
+        hit = BASE_YN.table.get(tuple(squeeze(t) for t in tokens[:n]))
+        if hit is not None and hit[0] == YES and not hit[1]:
             return n
     return 0
