@@ -27,14 +27,14 @@ Decisions (see ``tests/data/parsing_cases.yaml`` for the executable list):
   ``confirm=True``; "ninguna" / "nada" is ``unknown`` unless the list has such an option.
 * :func:`parse_yes_no` (confirmations, consent prompts, resume) never maps digits: confirmations are
   shown as Sí/No buttons, so a "2" there is a fresh answer, not "no". It returns only sure answers.
-  One yes/no lexicon (``_YN_VOCAB``) serves every Sí/No in the product: "de una", "dale", "ya", "ajá",
+  One yes/no lexicon (``yes_no.py`` ``_YN_VOCAB``) serves every Sí/No in the product: "de una", "dale", "ya", "ajá",
   "confirmo" are yeses, and a yes is never read as a number ("de una" is not 1).
 * A greeting is not an answer: "hola buenas", "buenas doctora" are :func:`is_greeting` (the HOLA
   command); a greeting before an answer is dropped ("buenas tardes, 4" → 4).
-* "X, no Y" rules Y out (``_excluding``): "buena pero no excelente" → 4; bare "4 no 5" → 4, confirmed;
+* "X, no Y" rules Y out (``corrections.py``): "buena pero no excelente" → 4; bare "4 no 5" → 4, confirmed;
   "POT y no regalías" never selects regalías. Only a correction marker ("no perdón", "digo", "mejor",
   "quise decir", a "no" standing alone) replaces the first answer.
-* A bound is not a value (``read_bounds``): "menos de 3" offers 1 or 2, "no llega a 5" is asked again,
+* A bound is not a value (``bounds.py``): "menos de 3" offers 1 or 2, "no llega a 5" is asked again,
   "casi excelente" offers 4 or 5.
 * Sí/No/Parcialmente: "no siempre", "no todo", "hasta cierto punto", "ni bien ni mal" are partial.
 * Optional questions: "ninguno por ahora" (a list) and "no", "nada más" (an open question) are
