@@ -87,8 +87,9 @@ class Filters:
 
 
 def _fold(value: Any) -> str:
-    """A filter value or a cell compared without case or accents (cells may be numbers or NaN)."""
-    return fold(str(value))
+    """A filter value or a cell compared without case or accents (cells may be numbers or NaN); canonical
+    decomposition, as these filters always compared ("4.º" keeps its "º")."""
+    return fold(str(value), compatibility=False)
 
 
 def apply_filters(frame: pd.DataFrame, filters: Filters) -> pd.DataFrame:
