@@ -52,7 +52,7 @@ from sqlalchemy.orm import Session
 
 from analysis.export import CODES, CODES_STATE, ID_COLUMNS
 from surveys import formats, schema
-from surveys.entities import fold
+from surveys.folding import fold_words
 from surveys.models import Answer, Entity, Interview, QuestionnaireVersion, utcnow
 from surveys.schema import QType
 from surveys.store import QuestionnaireStore
@@ -296,9 +296,9 @@ class Validator:
             if x.choices:
                 names: dict[str, str] = {}
                 for choice in q.options(x):
-                    names.setdefault(fold(choice.name), choice.name)
-                    names.setdefault(fold(choice.label), choice.name)
-                    names.setdefault(fold(choice.name.replace("_", " ")), choice.name)
+                    names.setdefault(fold_words(choice.name), choice.name)
+                    names.setdefault(fold_words(choice.label), choice.name)
+                    names.setdefault(fold_words(choice.name.replace("_", " ")), choice.name)
                 self.lookup[x.name] = names
 
     def columns(self, columns: Iterable[str]) -> list[str]:
@@ -310,7 +310,7 @@ class Validator:
         return errors
 
     def choice(self, question: str, text: str) -> str | None:
-        return self.lookup[question].get(fold(text))
+        return self.lookup[question].get(fold_words(text))
 
     def answer(self, x: schema.Question, text: str) -> tuple[Any, str | None]:
         """(stored value, None) or (None, reason)."""
@@ -365,7 +365,7 @@ class Validator:
             bad("entidad_codigo", raw_code, "falta el código DIVIPOLA de la entidad")
         elif code not in self.entity_codes:
             bad("entidad_codigo", raw_code, "código de entidad desconocido (DIVIPOLA)")
-        estado = fold(cells.get("estado", "") or "completa")
+        estado = fold_words(cells.get("estado", "") or "completa")
         if estado not in ESTADOS:
             bad("estado", cells.get("estado"), "estado desconocido (completa, incompleta, rechazada, expirada)")
         moments: dict[str, datetime | None] = {}
@@ -395,7 +395,7 @@ class Validator:
         started = moments["inicio"] or datetime(int(period[:4]), int(period[5:]), 15, 12, tzinfo=BOGOTA).astimezone(UTC)
         status = ESTADOS[estado]
         finished = moments["fin"] or (started if status != "en_curso" else None)
-        channel = fold(cells.get("canal", "")) or SOURCE
+        channel = fold_words(cells.get("canal", "")) or SOURCE
         return _Row(number, code, period, status, channel[:20], started, finished, answers), []
 
 

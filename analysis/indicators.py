@@ -28,6 +28,7 @@ import pandas as pd
 
 from analysis.frame import CODES_SUFFIX, PENDING_SUFFIX
 from surveys import schema
+from surveys.folding import fold
 from surveys.scoring import SCORE_QUESTIONS, THRESHOLD, entity_score
 
 RATINGS = (1, 2, 3, 4, 5)
@@ -85,10 +86,10 @@ class Filters:
         return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
-def _fold(text: Any) -> str:
-    import unicodedata
-
-    return "".join(c for c in unicodedata.normalize("NFD", str(text)) if unicodedata.category(c) != "Mn").casefold()
+def _fold(value: Any) -> str:
+    """A filter value or a cell compared without case or accents (cells may be numbers or NaN); canonical
+    decomposition, as these filters always compared ("4.º" keeps its "º")."""
+    return fold(str(value), compatibility=False)
 
 
 def apply_filters(frame: pd.DataFrame, filters: Filters) -> pd.DataFrame:

@@ -23,13 +23,13 @@ from __future__ import annotations
 import json
 import random
 import sys
-import unicodedata
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from analysis.coding import codebooks, corpus  # noqa: E402
+from surveys.folding import fold  # noqa: E402
 
 OUT = ROOT / "bench" / "data" / "new_writers"
 SEED = "new-writers-2026-12"
@@ -49,12 +49,7 @@ CLOSERS = (" jaja", " 👍", "...", " gracias", " 🙏", "!!", " y ya")
 
 def strip_accents(text: str, keep_enye: bool) -> str:
     """Accents off; ñ kept or written n (both happen on phones without a Spanish keyboard)."""
-    out = []
-    for c in unicodedata.normalize("NFD", text):
-        if unicodedata.combining(c) and not (keep_enye and c == "\u0303" and out and out[-1] in "nN"):
-            continue
-        out.append(c)
-    return unicodedata.normalize("NFC", "".join(out))
+    return fold(text, keep_case=True, keep_enye=keep_enye, compatibility=False)
 
 
 def typo(word: str, rng: random.Random) -> str:

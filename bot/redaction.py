@@ -19,9 +19,10 @@ years and DIVIPOLA codes are not numbers of a person and stay.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from surveys.folding import fold
 
 PHONE_MARK, EMAIL_MARK, NAME_MARK = "[teléfono]", "[correo]", "[nombre]"
 
@@ -59,14 +60,9 @@ class Identifiers:
     names: set[tuple[str, ...]] = field(default_factory=set)  # folded words
 
     def add_name(self, name: str | None) -> None:
-        words = tuple(w for w in _fold(name or "").split() if len(w) >= _MIN_NAME and w not in _NOT_NAMES)
+        words = tuple(w for w in fold(name or "").split() if len(w) >= _MIN_NAME and w not in _NOT_NAMES)
         if words:
             self.names.add(words)
-
-
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
 
 
 def identifiers(texts: Iterable[str | None], *, name: str | None = None, address: str | None = None) -> Identifiers:
@@ -94,7 +90,7 @@ def _introduced(text: str) -> list[tuple[int, int]]:
     for m in _INTRODUCTION.finditer(text):
         end = m.start(1)
         for word in re.finditer(r"[^\W\d_]+", m.group(1)):
-            if _fold(word.group(0)) in _NOT_NAMES:
+            if fold(word.group(0)) in _NOT_NAMES:
                 break
             end = m.start(1) + word.end()
         if end > m.start(1):

@@ -32,6 +32,7 @@ import yaml
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
+from surveys.folding import fold_words
 from surveys.parsing import normalize, stem
 
 __all__ = [
@@ -109,7 +110,7 @@ class Taxonomy:
             raise ValueError("duplicate theme ids in taxonomy")
         # frozen: derived lookups are set once here
         object.__setattr__(self, "_by_id", MappingProxyType(by_id))
-        object.__setattr__(self, "_by_region", MappingProxyType({_fold_name(r): a for r, a in self.regions.items()}))
+        object.__setattr__(self, "_by_region", MappingProxyType({fold_words(r): a for r, a in self.regions.items()}))
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -122,11 +123,7 @@ class Taxonomy:
         """The articulador(a) of a region; the name is compared without accents or case ("Pacifico")."""
         if region in self.regions:
             return self.regions[region]
-        return self._by_region.get(_fold_name(region))
-
-
-def _fold_name(name: str) -> str:
-    return " ".join(_WORD.findall(normalize(name.replace("-", " ")))).replace(",", "").strip()
+        return self._by_region.get(fold_words(region))
 
 
 def _str_list(value: Any, where: str) -> tuple[str, ...]:

@@ -24,13 +24,13 @@ from __future__ import annotations
 
 import calendar
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final
 
 import dateparser
 
+from surveys.folding import fold
 from surveys.parsing import AMBIGUOUS, EMPTY, NONE_GIVEN, OUT_OF_RANGE, UNKNOWN, number_words
 from surveys.workdays import add_business_days
 
@@ -96,7 +96,7 @@ _PAST: Final = re.compile(r"\b(?:pasad[oa]s?|ayer|antier|anteayer)\b|\bhace\s+\d
 
 def read_date(text: str, today: date) -> DateReading:
     """The one date ``text`` names, relative to ``today`` (the respondent's local date)."""
-    folded = _fold(text)
+    folded = _plain(text)
     if not folded:
         return DateReading(reason=EMPTY)
     if folded in _NONE or folded.removeprefix("no ") in ("hay", "tenemos", "tengo"):
@@ -130,10 +130,9 @@ def read_date(text: str, today: date) -> DateReading:
     return DateReading(value=value)
 
 
-def _fold(text: str) -> str:
-    text = unicodedata.normalize("NFKD", text or "")
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
-    text = re.sub(r"[^\w/.\-]+", " ", text).replace("_", " ")
+def _plain(text: str) -> str:
+    """Folded (``surveys.folding``), punctuation off except inside numbers ("15.01", "15-01", "15/01")."""
+    text = re.sub(r"[^\w/.\-]+", " ", fold(text or "")).replace("_", " ")
     text = re.sub(r"(?<!\d)[.\-]|[.\-](?!\d)", " ", text)  # keep "15.01" and "15-01", drop sentence dots
     return " ".join(text.split())
 

@@ -203,7 +203,10 @@ ENTITIES = Entity.__table__
 
 
 @dataclass(frozen=True)
-class EntityInfo:
+class EntityView:
+    """An entity as alerts, tickets and the API show it (the full reference record is
+    ``surveys.entities.ReferenceEntity``)."""
+
     code: str
     display: str  # surveys.entities.display_name: "Génova (Quindío)", "Gobernación del Meta"
     kind: str
@@ -222,14 +225,14 @@ def real_channel(column: Any) -> Any:
     return or_(column.is_(None), column.not_in(TEST_CHANNELS))
 
 
-def entity(conn: Connection, code: str | None) -> EntityInfo | None:
+def entity(conn: Connection, code: str | None) -> EntityView | None:
     if not code:
         return None
     row = _SELECT_ENTITY.execute(conn, {"b_code": code}).one_or_none()
     if row is None:
         return None
     display = display_name(row.name, row.kind, row.dept_code, row.dept_name)
-    return EntityInfo(row.code, display, row.kind, row.dept_name, row.region)
+    return EntityView(row.code, display, row.kind, row.dept_name, row.region)
 
 
 def entity_region(conn: Connection, code: str | None) -> str | None:

@@ -18,14 +18,14 @@ from surveys import db
 from surveys.entities import (
     DATA_DIR,
     EntityIndex,
-    EntityInfo,
     Lookup,
-    fold,
+    ReferenceEntity,
     load_entities,
     read_aliases,
     read_reference,
     title_es,
 )
+from surveys.folding import fold_words
 from surveys.models import Entity
 
 CASES = yaml.safe_load((Path(__file__).parent / "data" / "entity_lookup_cases.yaml").read_text(encoding="utf-8"))
@@ -38,12 +38,12 @@ REFERENCE_CSVS = (
 
 
 @pytest.fixture(scope="module")
-def entities() -> list[EntityInfo]:
+def entities() -> list[ReferenceEntity]:
     return read_reference()
 
 
 @pytest.fixture(scope="module")
-def index(entities: list[EntityInfo]) -> EntityIndex:
+def index(entities: list[ReferenceEntity]) -> EntityIndex:
     return EntityIndex(entities)
 
 
@@ -136,7 +136,7 @@ def test_ambiguous_options_are_in_different_departments(index: EntityIndex) -> N
         assert len({e.dept_code for e in options}) == len(options), text
 
 
-def test_lookup_is_fast(index: EntityIndex, entities: list[EntityInfo]) -> None:
+def test_lookup_is_fast(index: EntityIndex, entities: list[ReferenceEntity]) -> None:
     texts = [c["text"] for c in CASES["lookup"]]
     texts += [f"{e.name}, {e.dept_name}" for e in entities[::3]] + [e.name[:-1] for e in entities[1::3]]
     times = []
@@ -147,7 +147,7 @@ def test_lookup_is_fast(index: EntityIndex, entities: list[EntityInfo]) -> None:
     assert statistics.mean(times) < 0.002, f"mean lookup {1e3 * statistics.mean(times):.3f} ms"
 
 
-def test_every_municipality_is_found_with_its_department(index: EntityIndex, entities: list[EntityInfo]) -> None:
+def test_every_municipality_is_found_with_its_department(index: EntityIndex, entities: list[ReferenceEntity]) -> None:
     for e in entities:
         if e.kind == "alcaldia":
             for text in (f"{e.name} ({e.dept_name})", f"{e.official_name}, {e.dept_name}"):
@@ -180,10 +180,10 @@ def test_title_es(official: str, display: str) -> None:
 
 
 def test_fold() -> None:
-    assert fold("  GÉNOVA (Q.) ") == "genova q"
-    assert fold("Bogotá, D.C.") == "bogota dc"
-    assert fold("Nariño / Güicán") == "narino guican"
-    assert fold("¿¡!?") == ""
+    assert fold_words("  GÉNOVA (Q.) ") == "genova q"
+    assert fold_words("Bogotá, D.C.") == "bogota dc"
+    assert fold_words("Nariño / Güicán") == "narino guican"
+    assert fold_words("¿¡!?") == ""
 
 
 @pytest.mark.parametrize(
@@ -214,7 +214,7 @@ def test_display(index: EntityIndex, code: str, display: str) -> None:
 # ------------------------------------------------------------------ reading the reference CSVs
 
 
-def test_read_reference(entities: list[EntityInfo]) -> None:
+def test_read_reference(entities: list[ReferenceEntity]) -> None:
     assert len(entities) == 1155
     by_code = {e.code: e for e in entities}
     assert len(by_code) == 1155  # every code unique
@@ -322,7 +322,7 @@ def test_aliases() -> None:
 # ------------------------------------------------------------------ the database
 
 
-def test_load_entities_is_idempotent(session: Any, entities: list[EntityInfo]) -> None:
+def test_load_entities_is_idempotent(session: Any, entities: list[ReferenceEntity]) -> None:
     assert load_entities(session, entities) == {"inserted": 1155, "updated": 0, "unchanged": 0}
     session.commit()
     assert load_entities(session, entities) == {"inserted": 0, "updated": 0, "unchanged": 1155}

@@ -6,7 +6,6 @@ answers — while the rest of each text stays for the entity. Real chat turns on
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from bot.alerts import Alerts, Destination
 from bot.cli import main
 from bot.service import ChatService
 from surveys import db
+from surveys.folding import fold
 from surveys.models import Alert, Answer, AnswerCoding, HelpRequest, HelpRequestEvent, OutboxMessage
 from tests.conftest import Chat
 from tests.test_conversation import INTERVIEW, start_interview
@@ -28,10 +28,6 @@ NEED = ("Soy Pedro Gómez, escríbame al 315 777 8899 o a pedro.gomez@genova.gov
         "armonizar el presupuesto con el plan indicativo")
 # What must not survive anywhere, however it was written.
 TRACES = re.compile(r"3157778899|315 777 8899|315-777-88-99|3001112233|pedro\.gomez@|pedro|gomez", re.IGNORECASE)
-
-
-def fold(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def register_as_pedro(chat: Chat) -> None:

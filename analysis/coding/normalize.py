@@ -18,6 +18,8 @@ from typing import Final
 
 import emoji
 
+from surveys.folding import fold
+
 #: Chat abbreviations → their expansion (whole tokens only, after lowercasing and folding).
 ABBREVIATIONS: Final[dict[str, str]] = {
     "xq": "porque", "pq": "porque", "porq": "porque", "xk": "porque", "pk": "porque", "xque": "porque",
@@ -52,17 +54,7 @@ _MAYBE_EMOJI = re.compile("[\u2190-\u21ff\u2300-\u23ff\u2460-\u27bf\u2900-\u297f
 
 def fold_accents(text: str) -> str:
     """Accents off, ñ kept ("Planeación Ñame" → "Planeacion Ñame")."""
-    if text.isascii():
-        return text
-    decomposed = unicodedata.normalize("NFD", text)
-    out = []
-    for ch in decomposed:
-        if unicodedata.combining(ch):
-            if ch == "\u0303" and out and out[-1] in "nN":  # the tilde of ñ/Ñ stays
-                out.append(ch)
-            continue
-        out.append(ch)
-    return unicodedata.normalize("NFC", "".join(out))
+    return fold(text, keep_case=True, keep_enye=True, compatibility=False)
 
 
 def _emoji_words(match: re.Match[str]) -> str:
