@@ -29,7 +29,6 @@ the island of San Andrés and the áreas no municipalizadas, all ``kind="alcaldi
 from __future__ import annotations
 
 import csv
-import os
 import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,10 +40,10 @@ from rapidfuzz import fuzz, process
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from surveys import settings
 from surveys.models import Entity
 
 DATA_DIR = Path(__file__).parent / "data"
-REGION_SCHEME_ENV = "M360_REGION_SCHEME"
 DEFAULT_REGION_SCHEME = "region_pnd_2018_2022"
 BOGOTA_DEPT = "11"
 CUNDINAMARCA = "25"  # Bogotá is its capital, and often written "Bogotá, Cundinamarca"
@@ -256,7 +255,7 @@ def read_reference(
     Raises ValueError naming the file for missing columns or malformed codes.
     """
     csv_dir = Path(csv_dir) if csv_dir is not None else DATA_DIR
-    scheme = scheme or os.environ.get(REGION_SCHEME_ENV) or DEFAULT_REGION_SCHEME
+    scheme = scheme or settings.current().region_scheme or DEFAULT_REGION_SCHEME
     muni_path = Path(municipios) if municipios is not None else csv_dir / MUNICIPIOS_CSV
     dept_path, pdet_path, region_path = csv_dir / DEPARTAMENTOS_CSV, csv_dir / PDET_CSV, csv_dir / REGIONES_CSV
 

@@ -14,7 +14,6 @@ before anything is queued (the CLI, the panel) and the sender's failure raises a
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from surveys import settings
 
 WHATSAPP_WINDOW = timedelta(hours=24)  # free text only within 24 h of the contact's last message
 SOURCE = Path(__file__).with_name("templates.yaml")
@@ -44,7 +45,7 @@ class Template:
     @property
     def content_sid(self) -> str | None:
         """The approved template's SID, read now (configuring it later reaches waiting rows too)."""
-        return os.environ.get(self.env) or None
+        return settings.current().value_of(self.env)  # type: ignore[no-any-return]
 
     def render(self, variables: Mapping[str, str]) -> str:
         return re.sub(r"\{\{(\d+)\}\}", lambda m: str(variables.get(m.group(1), m.group(0))), self.body)
