@@ -68,9 +68,9 @@ MAX_COLUMNS = 500  # the export has about 35
 class Budget:
     """How big a file may be before it is read (configurable in the environment, see the module doc)."""
 
-    max_bytes: int = 20 * 1024 * 1024
-    max_rows: int = 50_000
-    max_cells: int = 2_000_000
+    max_bytes: int = settings.Settings.import_max_bytes  # the defaults of M360_IMPORT_MAX_*
+    max_rows: int = settings.Settings.import_max_rows
+    max_cells: int = settings.Settings.import_max_cells
 
     @property
     def max_unpacked(self) -> int:

@@ -9,8 +9,6 @@ from datetime import datetime
 from surveys import settings
 from surveys.settings import Settings as _Settings
 
-NOW_VARIABLE = "M360_NOW"
-
 
 def now() -> datetime:
     """The command line's clock: ``M360_NOW`` (an ISO 8601 moment, UTC when it has no offset) for

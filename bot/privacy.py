@@ -50,7 +50,6 @@ OUTBOX = OutboxMessage.__table__
 CONSENTS = ConsentRecord.__table__
 INTERVIEWS, ANSWERS, CODINGS = Interview.__table__, Answer.__table__, AnswerCoding.__table__
 REQUESTS, EVENTS, ALERTS = HelpRequest.__table__, HelpRequestEvent.__table__, Alert.__table__
-DEFAULT_RETENTION_DAYS = 730
 ERASED = "borrado"  # what stands in for an address, a name or a message text once forgotten
 
 

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 BEAT_PREFIX: Final = "M360_BEAT_"  # M360_BEAT_<TASK>_S: Celery beat's period of one task, in seconds
 BEAT_VARIABLE: Final = "M360_BEAT_<TASK>_S"
 DEFAULT_TIMEZONE: Final = "America/Bogota"
+TIMEZONE_VARIABLE: Final = "M360_TIMEZONE"
 
 
 class SettingsError(ValueError):
@@ -139,7 +140,7 @@ class Settings:
                             "silence after which an unfinished interview expires (hours)", _hours)
     fixed_now: datetime | None = var("M360_NOW", None, "the command line's clock (ISO 8601; UTC without offset)",
                                      _moment)
-    timezone: str = var("M360_TIMEZONE", DEFAULT_TIMEZONE, "where the DER works (periods, due dates, times shown)",
+    timezone: str = var(TIMEZONE_VARIABLE, DEFAULT_TIMEZONE, "where the DER works (periods, due dates, times shown)",
                         _timezone)
     office_hours: tuple[time, time] = var("M360_OFFICE_HOURS", (time(8, 0), time(17, 0)),
                                           "when wave invitations and reminders may go", _office_hours)
@@ -237,10 +238,10 @@ class Settings:
     def value_of(self, variable: str) -> Any:
         """The value of the field read from ``variable`` (the templates and the web app's config
         name settings by their variable)."""
-        for spec in fields(self):
-            if spec.metadata["variable"] == variable:
-                return getattr(self, spec.name)
-        raise KeyError(f"{variable} is not a setting")
+        try:
+            return getattr(self, _FIELD_OF[variable])
+        except KeyError:
+            raise KeyError(f"{variable} is not a setting") from None
 
     @property
     def tz(self) -> ZoneInfo:
@@ -256,6 +257,8 @@ class Settings:
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.resolved_data_dir() / 'm360.sqlite3'}"
 
+
+_FIELD_OF: Final = MappingProxyType({spec.metadata["variable"]: spec.name for spec in fields(Settings)})
 
 # ---------------------------------------------------------------- the process's settings
 
@@ -287,6 +290,5 @@ def process_timezone() -> str:
     """``M360_TIMEZONE`` alone, for surveys/formats.py, which binds the zone when it is imported:
     a bad value of another variable is then still reported where the process starts, not as an
     import error."""
-    spec = next(spec for spec in fields(Settings) if spec.name == "timezone")
-    raw = os.environ.get(spec.metadata["variable"], "")
-    return _timezone(spec.metadata["variable"], raw) if raw.strip() else DEFAULT_TIMEZONE
+    raw = os.environ.get(TIMEZONE_VARIABLE, "")
+    return _timezone(TIMEZONE_VARIABLE, raw) if raw.strip() else DEFAULT_TIMEZONE
