@@ -175,3 +175,15 @@ def test_the_environment_is_read_once_per_process(monkeypatch: pytest.MonkeyPatc
         assert settings.current() is first
     finally:
         monkeypatch.setenv("M360_QUESTIONNAIRE", "otro")
+
+
+def test_a_secret_key_made_before_the_workers_fork_is_what_they_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot import production
+    from surveys import settings
+
+    monkeypatch.setenv("M360_SECRET_KEY", "")  # unset (an empty variable is), and restored after the test
+    assert settings.current().secret_key is None
+    assert production.ensure_secret_key() is True
+    made = settings.current().secret_key
+    assert made and len(made) == 64  # read again: every worker the master forks signs with it
+    assert production.ensure_secret_key() is False and settings.current().secret_key == made
