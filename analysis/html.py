@@ -4,7 +4,6 @@ Jinja2 with autoescaping: respondents' free text is escaped like every other val
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from importlib import resources
 from typing import Any
@@ -16,7 +15,7 @@ from markupsafe import Markup
 from analysis import charts, maps
 from analysis.indicators import short_label, whole_percent
 from analysis.periods import month_label
-from surveys import formats
+from surveys import formats, settings
 
 
 def _signed(value: float | None, decimals: int = 1) -> str:
@@ -45,7 +44,7 @@ def _span_label(months: list[str]) -> str:
 def review_url_from_env(codebook: str) -> str:
     """The panel's review queue of ``codebook``: under ``M360_PUBLIC_URL`` when it is set (a report
     file opened outside the panel), else the path on the server that serves the report."""
-    base = os.environ.get("M360_PUBLIC_URL", "").rstrip("/")
+    base = (settings.current().public_url or "").rstrip("/")
     return f"{base}{REVIEW_PATH}?{urlencode({'codebook': codebook})}"
 
 

@@ -36,7 +36,6 @@ from __future__ import annotations
 import csv
 import io
 import math
-import os
 import re
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -51,7 +50,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from analysis.export import CODES, CODES_STATE, ID_COLUMNS
-from surveys import formats, schema
+from surveys import formats, schema, settings
 from surveys.folding import fold_words
 from surveys.models import Answer, Entity, Interview, QuestionnaireVersion, utcnow
 from surveys.schema import QType
@@ -69,9 +68,9 @@ MAX_COLUMNS = 500  # the export has about 35
 class Budget:
     """How big a file may be before it is read (configurable in the environment, see the module doc)."""
 
-    max_bytes: int = 20 * 1024 * 1024
-    max_rows: int = 50_000
-    max_cells: int = 2_000_000
+    max_bytes: int = settings.Settings.import_max_bytes  # the defaults of M360_IMPORT_MAX_*
+    max_rows: int = settings.Settings.import_max_rows
+    max_cells: int = settings.Settings.import_max_cells
 
     @property
     def max_unpacked(self) -> int:
@@ -79,12 +78,8 @@ class Budget:
 
     @classmethod
     def from_env(cls) -> Budget:
-        def setting(name: str, default: int) -> int:
-            value = os.environ.get(name, "").strip()
-            return int(value) if value else default
-
-        return cls(setting("M360_IMPORT_MAX_BYTES", cls.max_bytes), setting("M360_IMPORT_MAX_ROWS", cls.max_rows),
-                   setting("M360_IMPORT_MAX_CELLS", cls.max_cells))
+        found = settings.current()
+        return cls(found.import_max_bytes, found.import_max_rows, found.import_max_cells)
 
 
 class FileRefused(ValueError):

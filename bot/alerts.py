@@ -39,7 +39,6 @@ digest or the API, and never counted towards a demand spike.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -58,7 +57,7 @@ from bot import deadlines, helpdesk, outbox, staff
 from bot.channels import templates
 from bot.periodic import Periodic
 from bot.themes import theme_labels
-from surveys import db, formats, store
+from surveys import db, formats, settings, store
 from surveys.messages import TEST_CHANNELS, is_test_channel
 from surveys.models import Alert, Answer, Contact, Entity, HelpRequest, Interview, QuestionnaireVersion, utcnow
 from surveys.scoring import SCORE_QUESTIONS, THRESHOLD, entity_score  # one definition (also analysis.indicators)
@@ -158,7 +157,7 @@ def parse_config(data: Any, source: str = "alerts config") -> AlertConfig:
 
 @cache
 def load_config(path: str | None = None) -> AlertConfig:
-    source = Path(path or os.environ.get("M360_ALERTS_CONFIG") or DEFAULT_CONFIG)
+    source = Path(path or settings.current().alerts_config or DEFAULT_CONFIG)
     return parse_config(yaml.safe_load(source.read_text(encoding="utf-8")), str(source))
 
 
@@ -170,16 +169,16 @@ class Destination:
 
 
 def destinations_from_env(env: Mapping[str, str] | None = None) -> list[Destination]:
-    env = os.environ if env is None else env
+    """The DER's destinations in this process's settings (or in the variables ``env`` gives)."""
+    config = settings.current() if env is None else settings.Settings.from_environ(env)
     found = []
-    if env.get("M360_DER_TELEGRAM_CHAT_ID"):
-        found.append(Destination("telegram", env["M360_DER_TELEGRAM_CHAT_ID"]))
-    if env.get("M360_DER_WHATSAPP_TO"):
-        template = env.get("M360_DER_WHATSAPP_CONTENT_SID")
-        found.append(Destination("whatsapp", env["M360_DER_WHATSAPP_TO"],
-                                 {"content_sid": template} if template else {}))
-    if env.get("M360_ALERT_WEBHOOK_URL"):
-        found.append(Destination("webhook", env["M360_ALERT_WEBHOOK_URL"]))
+    if config.der_telegram_chat_id:
+        found.append(Destination("telegram", config.der_telegram_chat_id))
+    if config.der_whatsapp_to:
+        template = config.der_whatsapp_content_sid
+        found.append(Destination("whatsapp", config.der_whatsapp_to, {"content_sid": template} if template else {}))
+    if config.alert_webhook_url:
+        found.append(Destination("webhook", config.alert_webhook_url))
     return found
 
 
@@ -256,7 +255,7 @@ class Alerts:
             found.append(staff.enlace_for(conn, alert.entity_code))
         if "articulador" in to:
             found.append(staff.articulador_for(conn, alert.region))
-        sid = os.environ.get("M360_DER_WHATSAPP_CONTENT_SID")  # the same one-variable alert template
+        sid = settings.current().der_whatsapp_content_sid  # the same one-variable alert template
         return [(p.id, Destination(p.channel, p.address,
                                    {"content_sid": sid} if sid and p.channel == "whatsapp" else {}))
                 for p in found if p is not None and p.channel and p.address]

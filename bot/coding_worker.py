@@ -8,14 +8,13 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from analysis.coding.deferred import AnswerCodingJob, Round
-from bot.config import Settings
 from bot.periodic import Periodic
-from surveys import schema
+from surveys import schema, settings
 
 
 def interview_coding_job(engine: Engine, models_dir: Path | None = None) -> AnswerCodingJob:
     """The coded questions of the interview the chat runs (``M360_QUESTIONNAIRE``)."""
-    return AnswerCodingJob.for_questionnaires(engine, [schema.builtin(Settings().questionnaire)], models_dir)
+    return AnswerCodingJob.for_questionnaires(engine, [schema.builtin(settings.current().questionnaire)], models_dir)
 
 
 class CodingWorker(Periodic):

@@ -1,37 +1,22 @@
-"""Settings, all from the environment (secrets never live in files of the repo).
-
-The variables, their defaults and meanings are listed once, in the README's configuration table.
-"""
+"""The application's view of the settings (surveys/settings.py): the clock, and the spelling the
+command-line modules still use (``Settings()`` → this process's settings) until they take them
+from the ``m360`` root."""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from surveys import formats
-from surveys.models import utcnow
-
-NOW_VARIABLE = "M360_NOW"
+from surveys import settings
+from surveys.settings import Settings as _Settings
 
 
 def now() -> datetime:
     """The command line's clock: ``M360_NOW`` (an ISO 8601 moment, UTC when it has no offset) for
-    tests and for replaying a past day, else the real time. The web app has its own (webhooks/clock.py)."""
-    fixed = os.environ.get(NOW_VARIABLE)
-    if not fixed:
-        return utcnow()
-    try:
-        moment = datetime.fromisoformat(fixed)
-    except ValueError as exc:
-        raise ValueError(f"{NOW_VARIABLE} must be an ISO 8601 moment such as 2026-12-07T15:00:00+00:00") from exc
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    tests and for replaying a past day, else the real time. The web app has its own (webhooks/clock.py).
+    Reading it reads every setting: a bad value of any is a ValueError naming the variable."""
+    return settings.current().now()
 
 
-@dataclass(frozen=True)
-class Settings:
-    questionnaire: str = field(default_factory=lambda: os.environ.get("M360_QUESTIONNAIRE", "monitoreo360"))
-    expiry: timedelta = field(
-        default_factory=lambda: timedelta(hours=float(os.environ.get("M360_INTERVIEW_EXPIRY_HOURS", "168")))
-    )
-    timezone: str = formats.TIMEZONE  # read once, in surveys/formats.py
+def Settings() -> _Settings:  # noqa: N802 — the name bot/cli*.py call; they move to settings.current()
+    """This process's settings (:func:`surveys.settings.current`)."""
+    return settings.current()

@@ -14,12 +14,12 @@ The general term can be changed with ``M360_TICKET_DEADLINE_DAYS`` (README, Conf
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime
 from types import MappingProxyType
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from surveys import settings
 from surveys.formats import TIMEZONE
 from surveys.workdays import add_business_days, business_days_between, holiday_name, is_business_day
 
@@ -38,21 +38,12 @@ __all__ = [
 
 DEFAULT_DAYS: Final = 15
 TERMS: Final = MappingProxyType({"general": 15, "documentos": 10, "consulta": 30})
-ENV_DAYS: Final = "M360_TICKET_DEADLINE_DAYS"
 
 
 def default_days() -> int:
     """The general term in business days: env ``M360_TICKET_DEADLINE_DAYS``, else :data:`DEFAULT_DAYS`."""
-    raw = os.environ.get(ENV_DAYS, "").strip()
-    if not raw:
-        return DEFAULT_DAYS
-    try:
-        days = int(raw)
-    except ValueError:
-        raise ValueError(f"{ENV_DAYS} must be a whole number of business days, got {raw!r}") from None
-    if days < 0:
-        raise ValueError(f"{ENV_DAYS} must be >= 0, got {days}")
-    return days
+    days = settings.current().ticket_deadline_days
+    return DEFAULT_DAYS if days is None else days
 
 
 def deadline_for(created_at: datetime, days: int | None = None, tz: str = TIMEZONE) -> date:

@@ -30,7 +30,6 @@ alerts) and for replies that cannot ride on a webhook response.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Container, Mapping
@@ -48,7 +47,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from bot.channels.templates import WHATSAPP_WINDOW, content_sid
 from bot.channels.text import split_for
 from bot.periodic import Periodic
-from surveys import db
+from surveys import db, settings
 from surveys.models import Contact, OutboxMessage, utcnow
 
 log = logging.getLogger(__name__)
@@ -228,7 +227,7 @@ class Sender:
         self.engine = engine
         self.providers = providers
         # How long a claimed row is the claimer's: a sender killed mid-send delays the row this long.
-        self.lease = lease or timedelta(seconds=float(os.environ.get("M360_OUTBOX_LEASE_S", "60")))
+        self.lease = lease or settings.current().outbox_lease
         self.max_attempts = max_attempts
         self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
         self.clock, self.sleep = clock, sleep

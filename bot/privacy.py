@@ -19,7 +19,6 @@ raised and the copies of those alerts sent to the DER.
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,7 +28,7 @@ from sqlalchemy import Connection, Engine, delete, func, or_, select, update
 from analysis.coding import storage as coding_storage
 from bot import redaction
 from bot.periodic import Periodic
-from surveys import db
+from surveys import db, settings
 from surveys.models import (
     Alert,
     Answer,
@@ -51,7 +50,6 @@ OUTBOX = OutboxMessage.__table__
 CONSENTS = ConsentRecord.__table__
 INTERVIEWS, ANSWERS, CODINGS = Interview.__table__, Answer.__table__, AnswerCoding.__table__
 REQUESTS, EVENTS, ALERTS = HelpRequest.__table__, HelpRequestEvent.__table__, Alert.__table__
-DEFAULT_RETENTION_DAYS = 730
 ERASED = "borrado"  # what stands in for an address, a name or a message text once forgotten
 
 
@@ -159,8 +157,7 @@ def redact_writings(conn: Connection, contact_id: int) -> int:
 
 
 def retention_days() -> int:
-    value = os.environ.get("M360_RETENTION_DAYS", "").strip()
-    return int(value) if value else DEFAULT_RETENTION_DAYS
+    return settings.current().retention_days
 
 
 def purge_expired(conn: Connection, now: datetime | None = None, days: int | None = None) -> list[int]:

@@ -26,6 +26,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from surveys import settings
+
 log = logging.getLogger(__name__)
 PREPARE_LOCK = 360_000_360  # PostgreSQL advisory lock held while preparing the database
 
@@ -35,7 +37,6 @@ def prepare_once(url: str | None = None) -> None:
     entities, store the questionnaire versions the chat service uses."""
     from sqlalchemy import text
 
-    from bot.config import Settings
     from bot.setup import prepare
     from surveys import db, schema, store
 
@@ -49,7 +50,7 @@ def prepare_once(url: str | None = None) -> None:
                 sessions = prepare(url)
                 questionnaires = store.QuestionnaireStore()
                 with db.write_session(sessions.kw["bind"]) as session:
-                    for name in ("registro", Settings().questionnaire, "solicitud"):
+                    for name in ("registro", settings.current().questionnaire, "solicitud"):
                         questionnaires.ensure(session, schema.builtin(name))
                 sessions.kw["bind"].dispose()
             finally:
@@ -62,6 +63,7 @@ def prepare_once(url: str | None = None) -> None:
 
 
 def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: int = 30) -> dict[str, Any]:
+    found = settings.current()
     return {
         "bind": f"{host}:{port}",
         "workers": workers,
@@ -69,12 +71,12 @@ def gunicorn_options(host: str, port: int, workers: int, threads: int, timeout: 
         "worker_class": "gthread" if threads > 1 else "sync",
         "timeout": timeout,
         "graceful_timeout": 10,
-        "accesslog": os.environ.get("M360_ACCESS_LOG") or None,  # "-" for stdout
+        "accesslog": found.access_log,  # "-" for stdout
         "errorlog": "-",
         "loglevel": "info",
         "proc_name": "m360-web",
         # The proxy in front (nginx, a load balancer) sets X-Forwarded-*; M360_PUBLIC_URL covers signatures.
-        "forwarded_allow_ips": os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        "forwarded_allow_ips": found.forwarded_allow_ips,
     }
 
 
@@ -92,8 +94,8 @@ def run_gunicorn(options: dict[str, Any], load: Callable[[], Any] | None = None)
 
     class _App(BaseApplication):  # type: ignore[misc]
         def load_config(self) -> None:
-            settings = dict(options, control_socket_disable=True)  # gunicorn ≥ 25: no ~/.gunicorn/gunicorn.ctl
-            for key, value in settings.items():
+            chosen = dict(options, control_socket_disable=True)  # gunicorn ≥ 25: no ~/.gunicorn/gunicorn.ctl
+            for key, value in chosen.items():
                 if value is not None and key in self.cfg.settings:
                     self.cfg.set(key, value)
 
@@ -119,9 +121,10 @@ def warm_up() -> None:
 def ensure_secret_key() -> bool:
     """Every web worker must sign panel sessions with the same key: without M360_SECRET_KEY one is
     made here, before the workers fork (sessions then end when the server restarts). True if made."""
-    if os.environ.get("M360_SECRET_KEY"):
+    if settings.current().secret_key:
         return False
-    os.environ["M360_SECRET_KEY"] = secrets.token_hex(32)
+    os.environ["M360_SECRET_KEY"] = secrets.token_hex(32)  # the workers' environment (and any child's)
+    settings.reset()  # read again, with the key, by the app each worker loads
     return True
 
 

@@ -6,10 +6,10 @@ alert webhook: the variables are listed once, in the README's configuration tabl
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from bot.outbox import Provider
+from surveys import settings
 
 
 def from_env(public_url: str | None = None) -> dict[str, Provider]:
@@ -18,7 +18,7 @@ def from_env(public_url: str | None = None) -> dict[str, Provider]:
     from bot.channels.webhook import WebhookProvider
 
     providers: dict[str, Provider] = {}
-    twilio = TwilioProvider.from_env(public_url or os.environ.get("M360_PUBLIC_URL"))
+    twilio = TwilioProvider.from_env(public_url or settings.current().public_url)
     if twilio is not None:
         providers["whatsapp"] = providers["sms"] = twilio
     telegram = TelegramProvider.from_env()

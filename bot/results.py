@@ -17,7 +17,6 @@ The link's base is ``M360_PUBLIC_URL``; the variables are in the README's config
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -30,7 +29,7 @@ from analysis.periods import parse
 from analysis.report import build_report, entity_summaries
 from bot import outbox, waves
 from bot.channels import templates
-from surveys import formats
+from surveys import formats, settings
 from surveys.entities import is_territorial
 from surveys.messages import Outbound
 from surveys.models import Contact, Interview, OutboxMessage, QuestionnaireVersion, ResultLink
@@ -47,12 +46,12 @@ TOKEN_BYTES = 24
 
 
 def link_days() -> int:
-    raw = os.environ.get("M360_FICHA_LINK_DAYS", "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else 30
+    return settings.current().ficha_link_days
 
 
 def public_url() -> str:
-    return (os.environ.get("M360_PUBLIC_URL") or f"http://127.0.0.1:{os.environ.get('PORT', '5000')}").rstrip("/")
+    found = settings.current()
+    return (found.public_url or f"http://127.0.0.1:{found.port}").rstrip("/")
 
 
 # ------------------------------------------------------------------ links

@@ -22,7 +22,6 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from bot import grupos, helpdesk, privacy, prompts, results, waves
 from bot.alerts import Alerts
-from bot.config import Settings
 from bot.conversation import (
     ConsentRecorded,
     ContactView,
@@ -55,6 +54,7 @@ from surveys.engine import AnswerCleared, AnswerSet, Finished
 from surveys.entities import EntityIndex
 from surveys.messages import Inbound, Option, Outbound, is_test_channel
 from surveys.models import Contact, Invitation, MessageLog, utcnow
+from surveys.settings import Settings, current
 from surveys.statuses import InterviewStatus
 from surveys.texts import texts
 
@@ -91,7 +91,7 @@ class ChatService:
         self.on_coded_answer = on_coded_answer
         self.alerts = alerts or Alerts()
         self.engine: Engine = sessions.kw["bind"]
-        self.settings = settings or Settings()
+        self.settings = settings or current()
         self.questionnaires = store.QuestionnaireStore()
         registration = schema.builtin("registro")
         interview = schema.builtin(self.settings.questionnaire)

@@ -19,13 +19,12 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from collections.abc import Callable
 from typing import Any
 
 from celery import Celery
 
-from surveys import formats
+from surveys import formats, settings
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +37,11 @@ PERIODS = {SEND_OUTBOX: 5.0, CODE_ANSWERS: 5.0, CHECK_ALERTS: 300.0, WAVE_TICK: 
 
 
 def broker_url() -> str | None:
-    return os.environ.get("M360_CELERY_BROKER") or None
+    return settings.current().celery_broker
 
 
 def _period(task: str) -> float:
-    value = os.environ.get(f"M360_BEAT_{task.removeprefix('m360.').upper()}_S")
-    return float(value) if value else PERIODS[task]
+    return settings.current().beat_periods.get(task.removeprefix("m360.").upper(), PERIODS[task])
 
 
 def make_celery(broker: str | None = None) -> Celery:

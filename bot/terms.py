@@ -8,7 +8,6 @@ the older setting, still overrides the general term.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -18,10 +17,9 @@ from typing import Any
 
 import yaml
 
-from bot import deadlines
+from surveys import settings
 
 DEFAULT_PATH = Path(__file__).with_name("terms.yaml")
-ENV_PATH = "M360_TERMS_CONFIG"
 
 
 @dataclass(frozen=True)
@@ -60,12 +58,9 @@ def parse(data: Any, source: str = "terms config", env: Mapping[str, str] | None
     default = str(data.get("default") or next(iter(terms)))
     if default not in terms:
         raise ValueError(f"{source}: default {default!r} is not one of the terms ({', '.join(terms)})")
-    env = os.environ if env is None else env
-    raw = env.get(deadlines.ENV_DAYS, "").strip()
-    if "general" in terms and raw:
-        if not raw.isdigit():
-            raise ValueError(f"{deadlines.ENV_DAYS} must be a whole number of business days, got {raw!r}")
-        terms["general"] = Term("general", int(raw), terms["general"].label)
+    general = (settings.current() if env is None else settings.Settings.from_environ(env)).ticket_deadline_days
+    if "general" in terms and general is not None:
+        terms["general"] = Term("general", general, terms["general"].label)
     followup = data.get("followup") or {}
     every, most = followup.get("every_business_days", 0), followup.get("max", 0)
     for name, value in (("every_business_days", every), ("max", most)):
@@ -76,5 +71,5 @@ def parse(data: Any, source: str = "terms config", env: Mapping[str, str] | None
 
 @cache
 def load(path: str | None = None) -> Terms:
-    source = Path(path or os.environ.get(ENV_PATH) or DEFAULT_PATH)
+    source = Path(path or settings.current().terms_config or DEFAULT_PATH)
     return parse(yaml.safe_load(source.read_text(encoding="utf-8")), str(source))

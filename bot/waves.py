@@ -24,7 +24,6 @@ WhatsApp outside the 24-hour window needs approved templates (bot/channels/templ
 from __future__ import annotations
 
 import calendar
-import os
 import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +37,7 @@ from bot import deadlines, outbox, sampling
 from bot.channels import templates
 from bot.conversation import ConversationState, Mode, WaveInvitation, invite, stored
 from bot.prompts import prompt_token
-from surveys import db, formats, schema, store
+from surveys import db, formats, schema, settings, store
 from surveys.models import (
     Contact,
     Entity,
@@ -289,13 +288,7 @@ class OfficeHours:
 
     @classmethod
     def from_env(cls) -> OfficeHours:
-        raw = os.environ.get("M360_OFFICE_HOURS", "").strip()
-        if not raw:
-            return cls()
-        try:
-            start, end = (time.fromisoformat(part.strip().zfill(5)) for part in raw.split("-"))
-        except ValueError:
-            raise ValueError(f"M360_OFFICE_HOURS must look like 08:00-17:00, got {raw!r}") from None
+        start, end = settings.current().office_hours
         return cls(start, end)
 
     def open(self, now: datetime) -> bool:

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import fcntl
-import os
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Iterator
@@ -22,16 +21,15 @@ from sqlalchemy import Connection, Dialect, Engine, create_engine, event
 from sqlalchemy.exc import DBAPIError, MultipleResultsFound, NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
 
+from surveys import settings
+
 
 def data_dir() -> Path:
-    return Path(os.environ.get("M360_DATA_DIR", "var")).resolve()
+    return settings.current().resolved_data_dir()
 
 
 def database_url() -> str:
-    url = os.environ.get("M360_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{data_dir() / 'm360.sqlite3'}"
+    return settings.current().resolved_database_url()
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -7,7 +7,6 @@ names) instead of hand-written ``replace(".", ",")``. Times are shown in Bogotá
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, date, datetime
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -15,10 +14,12 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
+from surveys import settings
+
 LOCALE: Final = "es_CO"
-# Where the DER works: periods, due dates, office hours and every time shown are read in it. The one
-# place the timezone is read (M360_TIMEZONE, README's configuration table).
-TIMEZONE: Final = os.environ.get("M360_TIMEZONE") or "America/Bogota"
+# Where the DER works: periods, due dates, office hours and every time shown are read in it
+# (M360_TIMEZONE, surveys/settings.py), bound once for the process when this module is imported.
+TIMEZONE: Final = settings.process_timezone()
 TZ: Final = ZoneInfo(TIMEZONE)
 TZ_LABEL: Final = "hora de Bogotá" if TIMEZONE == "America/Bogota" else f"hora de {TIMEZONE}"
 MISSING: Final = "—"  # a figure that cannot be computed (no data): never a 0 presented as a fact

@@ -18,11 +18,43 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.service import ChatService
 from bot.setup import prepare
-from surveys import db
+from surveys import db, settings
 from surveys.messages import Inbound, Outbound
 from tests import pgserver
 from tests.fakes import FakeTelegram, FakeTwilio, block_internet
 from tests.pgserver import PostgresServer
+
+
+class _MonkeyPatch(pytest.MonkeyPatch):
+    """pytest's ``monkeypatch``; after a change to the environment the next settings read sees it,
+    as a new process would (surveys/settings.py reads them once per process)."""
+
+    def setenv(self, name: str, value: str, prepend: str | None = None) -> None:
+        super().setenv(name, value, prepend)
+        settings.reset()
+
+    def delenv(self, name: str, raising: bool = True) -> None:
+        super().delenv(name, raising)
+        settings.reset()
+
+    def undo(self) -> None:
+        super().undo()
+        settings.reset()
+
+
+@pytest.fixture
+def monkeypatch() -> Iterator[pytest.MonkeyPatch]:
+    patch = _MonkeyPatch()
+    yield patch
+    patch.undo()
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings() -> Iterator[None]:
+    """Each test reads the settings of the environment it runs in."""
+    settings.reset()
+    yield
+    settings.reset()
 
 
 @pytest.fixture(scope="session")

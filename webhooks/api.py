@@ -13,15 +13,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select
 
 from bot import alerts, helpdesk, intake, labels
-from bot.config import Settings
 from bot.themes import load_taxonomy
-from surveys import db
+from surveys import db, settings
 from surveys.models import Entity
 from webhooks import clock
 from webhooks.app import engine
@@ -161,7 +159,7 @@ def list_alerts() -> Any:
         status=one_of("status", alerts.STATUSES), rule=one_of("rule", alerts.RULES),
         severity=one_of("severity", alerts.SEVERITIES), region=request.args.get("region") or None,
         entity=request.args.get("entity") or None,
-        since=None if since is None else moment(since, "since", ZoneInfo(Settings().timezone))))
+        since=None if since is None else moment(since, "since", settings.current().tz)))
     with engine().connect() as conn:
         total = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
         rows = conn.execute(query.limit(limit).offset(offset)).all()

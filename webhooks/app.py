@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import secrets
 import threading
 from collections.abc import Mapping
@@ -21,7 +20,7 @@ from bot.outbox import Provider
 from bot.providers import for_sending
 from bot.service import ChatService
 from bot.setup import prepare
-from surveys import db
+from surveys import db, settings
 from webhooks import jsonapi, limits
 from webhooks.clock import clock_of
 
@@ -33,16 +32,17 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     with ``outbox_worker`` background threads send the outbox, run the alert checks and the wave
     scheduler, and code open answers (the embedded default; ``coder_worker`` alone: just the coder).
     Production web workers run none of them: ``m360 worker`` does."""
+    found = settings.current()  # first: a bad variable stops the app here, naming it
     app = Flask(__name__)
     app.url_map.converters["int"] = DatabaseId  # before any route: /alerts/<int:id> beyond 64 bits is a 404
     app.config.update(
-        SECRET_KEY=os.environ.get("M360_SECRET_KEY") or secrets.token_hex(32),
+        SECRET_KEY=found.secret_key or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=1 * 1024 * 1024,  # chat messages are small; refuse huge bodies early
         # The panel's signed session cookie: not readable by scripts, not sent by other sites' forms,
         # only over HTTPS when the public URL is HTTPS; a working day long.
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=(os.environ.get("M360_PUBLIC_URL") or "").startswith("https://"),
+        SESSION_COOKIE_SECURE=(found.public_url or "").startswith("https://"),
         PERMANENT_SESSION_LIFETIME=12 * 3600,
     )
     app.config.update(config)
@@ -54,7 +54,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     app.extensions["m360.sessions"] = sessions
     app.extensions["m360.chat_lock"] = threading.Lock()
     if providers is None:
-        public_url = app.config.get("M360_PUBLIC_URL") or os.environ.get("M360_PUBLIC_URL")
+        public_url = app.config.get("M360_PUBLIC_URL") or found.public_url
         providers = for_sending(sessions.kw["bind"], public_url)
     # Production web workers with a Celery broker hand the background work to Celery (bot.tasks).
     celery_kick = None if outbox_worker else _celery_kick("SEND_OUTBOX")
@@ -150,7 +150,7 @@ SECURITY_HEADERS = (
 
 def _celery_kick(task: str) -> Any:
     """bot.tasks.Kick for one of its tasks when M360_CELERY_BROKER is set (Celery is imported only then)."""
-    if not os.environ.get("M360_CELERY_BROKER"):
+    if not settings.current().celery_broker:
         return None
     from bot import tasks
 

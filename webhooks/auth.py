@@ -7,13 +7,13 @@ server-side sessions are in ``webhooks/panel/account.py`` and ``webhooks/session
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import current_app, g, jsonify, request
 
 from bot.accounts import ENLACE, MANAGERS, PANEL_ROLES, READERS, ROLES, authenticate
+from surveys import settings
 from webhooks import clock
 
 __all__ = ["ENLACE", "MANAGERS", "PANEL_ROLES", "READERS", "ROLES", "require_role"]
@@ -39,7 +39,7 @@ def require_role(*roles: str) -> Callable[[F], F]:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return _error(401, "missing bearer token (Authorization: Bearer <token>)")
-            admin_token = current_app.config.get("M360_ADMIN_TOKEN") or os.environ.get("M360_ADMIN_TOKEN")
+            admin_token = current_app.config.get("M360_ADMIN_TOKEN") or settings.current().admin_token
             from webhooks.app import engine
 
             with engine().connect() as conn:

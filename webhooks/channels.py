@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 from typing import Any
 
 from flask import Blueprint, Response, current_app, g, jsonify, request
@@ -31,7 +30,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from bot import outbox
 from bot.channels import telegram, twilio
 from bot.channels.twilio_api import OPT_OUT_CODES, OUTSIDE_WINDOW
-from surveys import db
+from surveys import db, settings
 from webhooks import clock, limits
 from webhooks.app import chat_service
 
@@ -40,7 +39,7 @@ log = logging.getLogger(__name__)
 
 
 def _setting(name: str) -> str:
-    return str(current_app.config.get(name) or os.environ.get(name) or "")
+    return str(current_app.config.get(name) or settings.current().value_of(name) or "")
 
 
 def _public_url() -> str:

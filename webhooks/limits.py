@@ -29,7 +29,6 @@ read from ``X-Forwarded-For``. ``M360_RATELIMIT_ENABLED=0`` turns limits off.
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 from typing import Any
 
@@ -38,19 +37,18 @@ from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from limits import RateLimitItem, parse, parse_many
 
+from surveys import settings
 from webhooks import limit_counters
 
-DEFAULTS = {
-    "M360_RATELIMIT_WEBHOOKS": "120/minute",
-    "M360_RATELIMIT_STATUS": "6000/minute",
-    "M360_RATELIMIT_REFUSED": "30/minute",
-    "M360_RATELIMIT_API": "600/minute",
-    "M360_RATELIMIT_PAGES": "300/minute",
-}
+
+def _setting(app: Flask, name: str) -> Any:
+    """The app's config key ``name`` when given (tests), else the setting of that variable."""
+    return app.config.get(name) or settings.current().value_of(name)
 
 
-def _setting(app: Flask, name: str, default: str = "") -> str:
-    return str(app.config.get(name) or os.environ.get(name) or DEFAULTS.get(name, default))
+def _flag(value: Any) -> bool:
+    """A setting's bool, or the app config's text (``"0"`` turns limits off)."""
+    return value if isinstance(value, bool) else str(value).strip().lower() not in ("0", "false", "no", "off")
 
 
 def sender_key() -> str:
@@ -151,14 +149,14 @@ class WebhookLimits:
 
 def init(app: Flask, blueprints: dict[str, Blueprint]) -> Limiter:
     """The app's limiter (one per app: tests build many apps in one process)."""
-    app.config.setdefault("RATELIMIT_ENABLED", _setting(app, "M360_RATELIMIT_ENABLED", "1") not in ("0", "false"))
+    app.config.setdefault("RATELIMIT_ENABLED", _flag(_setting(app, "M360_RATELIMIT_ENABLED")))
     # memory:// is counted by webhooks/limit_counters.py (limits' own starts a thread per request).
     app.config.setdefault("RATELIMIT_STORAGE_URI",
-                          limit_counters.storage_uri(_setting(app, "M360_RATELIMIT_STORAGE", "memory://")))
+                          limit_counters.storage_uri(_setting(app, "M360_RATELIMIT_STORAGE")))
     # No X-RateLimit headers on every response (they would also replace the 503's own Retry-After);
     # a refusal carries Retry-After (too_many).
     app.config.setdefault("RATELIMIT_HEADERS_ENABLED", False)
-    hops = int(_setting(app, "M360_PROXY_HOPS", "0") or 0)
+    hops = int(_setting(app, "M360_PROXY_HOPS") or 0)
     if hops > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 

@@ -16,7 +16,6 @@ Who may use it (``M360_SIMULATOR``, app config or environment):
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import uuid
 from enum import StrEnum
@@ -25,6 +24,7 @@ from typing import Any
 from flask import Blueprint, Flask, abort, current_app, jsonify, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
+from surveys import settings
 from surveys.messages import Inbound, Outbound
 from surveys.models import Contact, MessageLog
 from webhooks.app import chat_service
@@ -46,10 +46,11 @@ SETTINGS = {"1": Access.OPEN, "on": Access.OPEN, "true": Access.OPEN, "open": Ac
 
 def access(app: Flask) -> Access:
     """Who may use the simulator in this app (see the module doc)."""
-    setting = str(app.config.get("M360_SIMULATOR") or os.environ.get("M360_SIMULATOR") or "").strip().lower()
+    found = settings.current()
+    setting = str(app.config.get("M360_SIMULATOR") or found.simulator).strip().lower()
     if setting:
         return SETTINGS.get(setting, Access.LOGIN)  # a value we do not know: the safe reading
-    public_url = str(app.config.get("M360_PUBLIC_URL") or os.environ.get("M360_PUBLIC_URL") or "")
+    public_url = str(app.config.get("M360_PUBLIC_URL") or found.public_url or "")
     production = bool(app.config.get("M360_PRODUCTION")) or public_url.startswith("https://")
     return Access.LOGIN if production else Access.OPEN
 

@@ -23,8 +23,7 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify
 
 from bot import results, waves
-from bot.config import Settings
-from surveys import db
+from surveys import db, settings
 from webhooks import clock
 from webhooks.app import engine
 from webhooks.auth import MANAGERS, READERS, require_role
@@ -76,7 +75,7 @@ def _spec(body: dict[str, Any]) -> waves.Spec:
         period=body["period"], size=None if body.get("census") else (_int(body, "size") or 52),
         gobernaciones=_int(body, "gobernaciones"), seed=_int(body, "seed"), regions=tuple(regions),
         pdet_only=bool(body.get("pdet_only")), exclude_recent=_int(body, "exclude_recent") or 0,
-        questionnaire=str(body.get("questionnaire") or Settings().questionnaire), reminder_days=tuple(days),
+        questionnaire=str(body.get("questionnaire") or settings.current().questionnaire), reminder_days=tuple(days),
         closes_at=_moment(body["closes_at"], "closes_at") if body.get("closes_at") else None,
         name=str(body["name"]) if body.get("name") else None,
     )

@@ -25,8 +25,9 @@ Modules, one concept each:
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
+
+from surveys import settings
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 CODEBOOKS_DIR = PACKAGE_DIR / "codebooks"
@@ -35,4 +36,4 @@ CORPUS_DIR = PACKAGE_DIR / "corpus"
 
 def models_dir() -> Path:
     """Where trained models live: ``M360_MODELS_DIR`` or ``var/models`` (gitignored)."""
-    return Path(os.environ.get("M360_MODELS_DIR", "var/models")).resolve()
+    return settings.current().models_dir.resolve()

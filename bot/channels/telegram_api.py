@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 from collections.abc import Container
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from bot.channels.telegram import keyboard
 from bot.channels.text import to_html
 from bot.outbox import Outgoing, SendError
+from surveys import settings
 from surveys.messages import Option
 
 log = logging.getLogger(__name__)
@@ -55,8 +55,8 @@ class TelegramProvider:
 
     @classmethod
     def from_env(cls) -> TelegramProvider | None:
-        token = os.environ.get("TELEGRAM_BOT_TOKEN")
-        return cls(token, base_url=os.environ.get("TELEGRAM_API_BASE")) if token else None
+        found = settings.current()
+        return cls(found.telegram_bot_token, base_url=found.telegram_api_base) if found.telegram_bot_token else None
 
     def run(self, coroutine: Any) -> Any:
         with self._lock:

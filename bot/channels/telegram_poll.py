@@ -8,7 +8,6 @@ update_id, so an update seen twice after a crash is answered once) and the worke
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Any
 
@@ -17,7 +16,7 @@ from telegram.error import NetworkError
 from bot import outbox
 from bot.channels import telegram
 from bot.channels.telegram_api import TelegramProvider
-from surveys import db
+from surveys import db, settings
 
 log = logging.getLogger(__name__)
 # What the bot asks Telegram for (the same list goes to setWebhook's allowed_updates; README).
@@ -30,7 +29,7 @@ class Poller:
         self.service, self.provider, self.worker = service, provider, worker
         self.timeout = timeout
         self.stop = stop or threading.Event()
-        self.username: str | None = os.environ.get("TELEGRAM_BOT_USERNAME") or None
+        self.username: str | None = settings.current().telegram_bot_username
 
     def run(self) -> None:
         self.provider.run(self.provider.bot.delete_webhook())  # Telegram refuses getUpdates while one is set

@@ -4,17 +4,17 @@ WhatsApp only takes free text within 24 hours of the person's last message; outs
 Meta accepts nothing but an approved template (Twilio's Content API: ``ContentSid`` +
 ``ContentVariables``). Every proactive kind has one — its name, text, variables and sample values
 live in ``templates.yaml`` (ready to submit for approval; docs/whatsapp-templates.md), its Content
-SID in an environment variable.
+SID in an environment variable (a field of surveys/settings.py).
 
 Whoever queues a message to a WhatsApp contact puts its template and variables in the outbox row
-(``payload``); the SID is read when the row is sent, so configuring it later is enough for the rows
-still waiting. A kind with no SID cannot reach a contact outside the window: ``problem`` says so
-before anything is queued (the CLI, the panel) and the sender's failure raises an alert.
+(``payload``); the SID is looked up when the row is sent, so configuring it later (and restarting
+the sender) is enough for the rows still waiting. A kind with no SID cannot reach a contact outside
+the window: ``problem`` says so before anything is queued (the CLI, the panel) and the sender's
+failure raises an alert.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+
+from surveys import settings
 
 WHATSAPP_WINDOW = timedelta(hours=24)  # free text only within 24 h of the contact's last message
 SOURCE = Path(__file__).with_name("templates.yaml")
@@ -43,8 +45,8 @@ class Template:
 
     @property
     def content_sid(self) -> str | None:
-        """The approved template's SID, read now (configuring it later reaches waiting rows too)."""
-        return os.environ.get(self.env) or None
+        """The approved template's SID in this process's settings (looked up when a row is sent)."""
+        return settings.current().value_of(self.env)  # type: ignore[no-any-return]
 
     def render(self, variables: Mapping[str, str]) -> str:
         return re.sub(r"\{\{(\d+)\}\}", lambda m: str(variables.get(m.group(1), m.group(0))), self.body)

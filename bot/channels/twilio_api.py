@@ -19,7 +19,6 @@ the outbox asks again later — it never guesses.
 from __future__ import annotations
 
 import json
-import os
 import threading
 from collections.abc import Container
 from datetime import datetime, timedelta
@@ -35,6 +34,7 @@ from twilio.rest import Client
 from bot.channels import templates
 from bot.channels.twilio import address_for
 from bot.outbox import Outgoing, ReconcileError, SendError
+from surveys import settings
 
 UNSUBSCRIBED = 21610  # "Attempt to send to unsubscribed recipient"
 OUTSIDE_WINDOW = 63016  # "Failed to send freeform message because you are outside the allowed window"
@@ -79,16 +79,15 @@ class TwilioProvider:
 
     @classmethod
     def from_env(cls, public_url: str | None = None) -> TwilioProvider | None:
-        sid, token = os.environ.get("TWILIO_ACCOUNT_SID"), os.environ.get("TWILIO_AUTH_TOKEN")
+        found = settings.current()
+        sid, token = found.twilio_account_sid, found.twilio_auth_token
         if not (sid and token):
             return None
         return cls(
-            sid, token, whatsapp_from=os.environ.get("TWILIO_WHATSAPP_FROM"),
-            sms_from=os.environ.get("TWILIO_SMS_FROM"),
-            messaging_service_sid=os.environ.get("TWILIO_MESSAGING_SERVICE_SID"),
-            base_url=os.environ.get("TWILIO_API_BASE"),
+            sid, token, whatsapp_from=found.twilio_whatsapp_from, sms_from=found.twilio_sms_from,
+            messaging_service_sid=found.twilio_messaging_service_sid, base_url=found.twilio_api_base,
             status_callback=f"{public_url.rstrip('/')}/webhooks/twilio/status" if public_url else None,
-            max_per_second=float(os.environ.get("TWILIO_MAX_PER_SECOND", "10")),
+            max_per_second=found.twilio_max_per_second,
         )
 
     def _params(self, message: Outgoing, *, as_template: bool = False) -> dict[str, Any]:

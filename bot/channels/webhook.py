@@ -17,13 +17,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Container
 from datetime import datetime
 
 import httpx
 
 from bot.outbox import Outgoing, SendError
+from surveys import settings
 
 SIGNATURE_HEADER = "X-M360-Signature-256"
 
@@ -54,9 +54,10 @@ class WebhookProvider:
 
     @classmethod
     def from_env(cls) -> WebhookProvider | None:
-        if not os.environ.get("M360_ALERT_WEBHOOK_URL"):
+        found = settings.current()
+        if not found.alert_webhook_url:
             return None
-        return cls(os.environ.get("M360_ALERT_WEBHOOK_SECRET", ""))
+        return cls(found.alert_webhook_secret)
 
     def send(self, message: Outgoing) -> str | None:
         body = body_of(message)

@@ -4,18 +4,16 @@ regions and aliases, validated line by line (a bad file is named with its line).
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from surveys import settings
 from surveys.entities.names import title_es
 from surveys.entities.records import ReferenceEntity
 
 DATA_DIR = Path(__file__).parent.parent / "data"
-REGION_SCHEME_ENV = "M360_REGION_SCHEME"
 DEFAULT_REGION_SCHEME = "region_pnd_2018_2022"
-
 
 MUNICIPIOS_CSV = "divipola_municipios.csv"
 DEPARTAMENTOS_CSV = "divipola_departamentos.csv"
@@ -81,7 +79,7 @@ def read_reference(
     Raises ValueError naming the file for missing columns or malformed codes.
     """
     csv_dir = Path(csv_dir) if csv_dir is not None else DATA_DIR
-    scheme = scheme or os.environ.get(REGION_SCHEME_ENV) or DEFAULT_REGION_SCHEME
+    scheme = scheme or settings.current().region_scheme or DEFAULT_REGION_SCHEME
     muni_path = Path(municipios) if municipios is not None else csv_dir / MUNICIPIOS_CSV
     dept_path, pdet_path, region_path = csv_dir / DEPARTAMENTOS_CSV, csv_dir / PDET_CSV, csv_dir / REGIONES_CSV
 
