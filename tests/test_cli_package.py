@@ -52,6 +52,22 @@ def test_help_imports_no_command_module_nor_heavy_library() -> None:
         assert heavy not in loaded, heavy
 
 
+def test_the_jobs_cron_runs_load_no_pandas_spacy_or_flask() -> None:
+    """`m360 wave tick`, `alerts check`, `tickets followup`, `outbox send`… load their own module:
+    pandas (reports), spaCy (coder) and Flask (web app) stay with the commands that need them."""
+    light = ["tickets", "waves", "alerts", "entities", "contacts", "staff", "outbox", "accounts", "serve",
+             "invitations", "interviews", "database", "templates"]
+    script = ("import sys\n" + "".join(f"import bot.cli.{name}\n" for name in light)
+              + "print('LOADED', ' '.join(sorted(sys.modules)))")
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            cwd=Path(__file__).parent.parent)
+    assert result.returncode == 0, result.stderr
+    loaded = set(result.stdout.split("LOADED", 1)[1].split())
+    assert {f"bot.cli.{name}" for name in light} <= loaded
+    for heavy in ("pandas", "spacy", "flask", "webhooks.app"):
+        assert heavy not in loaded, heavy
+
+
 def test_a_command_with_a_bad_argument_never_creates_the_database(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path / "nueva.sqlite3"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 from contextlib import AbstractContextManager
+from pathlib import Path
 
 import click
 from sqlalchemy import Connection, Engine
@@ -58,3 +60,12 @@ def safe_url(url: str) -> str:
     """A database or broker URL without its password, for messages."""
     return make_url(url).render_as_string(hide_password=True)
 
+
+def write(payload: bytes, output: Path | None, default: str) -> Path | None:
+    """A report's or export's bytes to ``output`` (``-``: stdout, and None is returned) or to ``default``."""
+    if str(output) == "-":
+        sys.stdout.buffer.write(payload)
+        return None
+    path = output or Path(default)
+    path.write_bytes(payload)
+    return path

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -10,7 +9,7 @@ import click
 from analysis import report as reports
 from analysis.indicators import Filters, Options
 from analysis.periods import parse
-from bot.cli.common import Database, pass_database
+from bot.cli.common import Database, pass_database, write
 
 FORMATS = ("html", "xlsx", "json")
 
@@ -62,13 +61,3 @@ def report(database: Database, period: str, region: str | None, entity: str | No
     s = data["summary"]
     click.echo(f"{data['title']} {data['period_label']}: {s['interviews']} entrevistas, "
                f"{len(data['priority'])} entidades prioritarias → {path}")
-
-
-def write(payload: bytes, output: Path | None, default: str) -> Path | None:
-    """A report's bytes to ``output`` (``-``: stdout, and None is returned) or to ``default``."""
-    if str(output) == "-":
-        sys.stdout.buffer.write(payload)
-        return None
-    path = output or Path(default)
-    path.write_bytes(payload)
-    return path

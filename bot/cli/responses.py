@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -11,7 +10,7 @@ from sqlalchemy import Engine
 from analysis import export, importer
 from analysis.coding.deferred import AnswerCodingJob
 from analysis.periods import is_month
-from bot.cli.common import Database, pass_database
+from bot.cli.common import Database, pass_database, write
 from surveys import schema
 
 SHOWN_ERRORS = 50  # a file with thousands of bad rows is not printed line by line
@@ -35,12 +34,9 @@ def responses_export(database: Database, period: str, fmt: str, questionnaire: s
         raise click.BadParameter("use YYYY-MM", param_hint="--period")
     with database.session() as session:
         frame = export.export_frame(session, period, questionnaire)
-    data = export.to_bytes(frame, fmt)
-    if str(output) == "-":
-        sys.stdout.buffer.write(data)
+    path = write(export.to_bytes(frame, fmt), output, f"{questionnaire}_{period}.{fmt}")
+    if path is None:
         return
-    path = output or Path(f"{questionnaire}_{period}.{fmt}")
-    path.write_bytes(data)
     click.echo(f"{len(frame)} interviews → {path}")
 
 

@@ -11,6 +11,7 @@ import importlib
 import importlib.util
 import logging
 from collections.abc import Mapping
+from typing import Any
 
 import click
 
@@ -66,8 +67,8 @@ def docstring(reference: str) -> str | None:
 class LazyGroup(click.Group):
     """A group whose commands are imported on first use; its help lists them from their docstrings."""
 
-    def __init__(self, *args: object, lazy_commands: Mapping[str, str], **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, *args: Any, lazy_commands: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
         self.lazy_commands = dict(lazy_commands)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -79,11 +80,14 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, cmd_name)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        listing = {}
+        # Stand-ins carrying each docstring: listing the commands must not import their modules.
+        listing: dict[str, click.Command] = {}
         for name in self.list_commands(ctx):
             reference = self.lazy_commands.get(name)
             help_text = docstring(reference) if reference and name not in self.commands else None
-            listing[name] = click.Command(name, help=help_text) if help_text else self.get_command(ctx, name)
+            command = click.Command(name, help=help_text) if help_text else self.get_command(ctx, name)
+            if command is not None:
+                listing[name] = command
         click.Group(commands=listing).format_commands(ctx, formatter)
 
 

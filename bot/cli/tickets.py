@@ -13,8 +13,7 @@ from sqlalchemy import Engine, select
 
 from analysis.periods import parse
 from bot import helpdesk, labels, outbox
-from bot.cli.common import Database, actor_option, pass_database
-from bot.cli.report import write
+from bot.cli.common import Database, actor_option, pass_database, write
 from bot.config import now as clock_now
 from bot.followup import FollowUps
 from bot.themes import theme_labels
