@@ -54,10 +54,13 @@ def docstring(reference: str) -> str | None:
     running the module (None when it is not a plain function with a docstring)."""
     module, attribute = reference.split(":")
     spec = importlib.util.find_spec(module)
-    if spec is None or spec.origin is None:
+    if spec is None or spec.origin is None or not spec.origin.endswith(".py"):
+        return None  # no source to read (a compiled-only install): the caller imports the module instead
+    try:
+        with open(spec.origin, encoding="utf-8") as source:
+            tree = ast.parse(source.read())
+    except (OSError, SyntaxError, UnicodeDecodeError):
         return None
-    with open(spec.origin, encoding="utf-8") as source:
-        tree = ast.parse(source.read())
     for node in tree.body:
         if isinstance(node, ast.FunctionDef) and node.name == attribute:
             return ast.get_docstring(node)
