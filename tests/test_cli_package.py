@@ -36,6 +36,15 @@ def test_help_lists_every_command_group() -> None:
 
 
 @pytest.mark.fast
+def test_without_readable_source_help_imports_the_commands_and_lists_the_same(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    listed = CliRunner().invoke(main, ["--help"], prog_name="m360").output
+    monkeypatch.setattr("bot.cli.root.docstring", lambda reference: None)  # e.g. a compiled-only install
+    assert CliRunner().invoke(main, ["--help"], prog_name="m360").output == listed
+    assert docstring("bot.cli.no_such_module:main") is None
+
+
+@pytest.mark.fast
 def test_help_imports_no_command_module_nor_heavy_library() -> None:
     """What `m360 --help` costs is what it imports: the root only, not pandas, spaCy, Flask or the
     conversation engine (bench/ has no timing for it: this is the property that keeps it fast)."""
