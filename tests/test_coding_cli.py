@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from analysis.coding import codebooks
-from bot.cli import main
+from bot.cli.root import main
 from tests.coding_support import FIXTURE_CODEBOOKS, FIXTURE_CORPUS
 
 SHARED = ["conectividad", "destiempo", "seguimiento_no_asistencia", "herramienta_alta_capacidad",

@@ -373,7 +373,7 @@ def test_recode_command(coded_chat: Chat, sessions: sessionmaker[Session], db_ur
                         monkeypatch: pytest.MonkeyPatch) -> None:
     from click.testing import CliRunner
 
-    from bot.cli import main
+    from bot.cli.root import main
 
     interview(coded_chat)
     with sessions.begin() as s:

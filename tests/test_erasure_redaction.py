@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot import helpdesk, privacy, redaction
 from bot.alerts import Alerts, Destination
-from bot.cli import main
+from bot.cli.root import main
 from bot.service import ChatService
 from surveys import db
 from surveys.folding import fold

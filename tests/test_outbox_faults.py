@@ -187,7 +187,7 @@ def test_a_5xx_on_the_last_attempt_is_reconciled_before_it_is_called_failed(
 def test_the_panel_and_the_cli_show_and_settle_rows_for_a_person(
         engine: Engine, twilio_fake: FakeTwilio, clock: Clock, cli_database: str) -> None:
     from bot.accounts import create_user
-    from bot.cli import main
+    from bot.cli.root import main
     from tests.test_panel import PASSWORD, csrf, signed_in
     from webhooks.app import create_app
 

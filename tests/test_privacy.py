@@ -17,7 +17,7 @@ from bot import contacts as contacts_module
 from bot import helpdesk, outbox, privacy
 from bot.accounts import create_token
 from bot.alerts import Alerts
-from bot.cli import main
+from bot.cli.root import main
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Answer, Contact, Interview, MessageLog, OutboxMessage

@@ -155,7 +155,8 @@ def test_a_ticket_update_the_sender_cannot_send_is_never_reported_as_a_success(
         engine: Engine, twilio_fake: FakeTwilio, cli_database: str) -> None:
     """The sender has no template either: the CLI waits for its outcome, says NOT notified with the
     sender's reason and exits 3; nothing Twilio would refuse was sent; the DER gets an alert."""
-    from bot.cli import NOT_NOTIFIED, main
+    from bot.cli.root import main
+    from bot.cli.tickets import NOT_NOTIFIED
     from surveys.models import utcnow
 
     now = utcnow()  # the CLI runs on the real clock: everything here is relative to it
@@ -199,7 +200,7 @@ def test_without_an_outcome_the_cli_says_what_the_notice_depends_on(engine: Engi
     """No sender has run yet: the change is saved and the notice queued, and the CLI says it is not
     confirmed and what it depends on (exit 0: nothing is known to have failed; if it does, the
     sender raises the alert)."""
-    from bot.cli import main
+    from bot.cli.root import main
     from surveys.models import utcnow
 
     _, code = requester(engine, last_message=utcnow() - timedelta(days=3))
@@ -211,7 +212,7 @@ def test_without_an_outcome_the_cli_says_what_the_notice_depends_on(engine: Engi
 
 
 def test_inside_the_window_the_cli_says_the_requester_is_notified(engine: Engine, cli_database: str) -> None:
-    from bot.cli import main
+    from bot.cli.root import main
     from surveys.models import utcnow
 
     _, code = requester(engine, last_message=utcnow() - timedelta(hours=1))
@@ -358,7 +359,7 @@ def test_a_ticket_notice_twilio_cannot_deliver_is_alerted_and_listed(engine: Eng
     """63003 (no WhatsApp on that number), reported after Twilio accepted the notice: the DER gets
     the alert, and the row is among the undelivered ones on the panel and in the CLI."""
     from bot.accounts import create_user
-    from bot.cli import main
+    from bot.cli.root import main
     from surveys.models import utcnow
     from tests.test_panel import PASSWORD, signed_in
     from webhooks.app import create_app
@@ -416,7 +417,7 @@ def test_a_long_note_is_split_inside_the_window_and_stands_as_one_template_outsi
 @pytest.mark.usefixtures("unconfigured", "cli_database")
 def test_der_alerts_to_whatsapp_without_a_template_are_flagged(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     from bot.alerts import whatsapp_problem
-    from bot.cli import main
+    from bot.cli.root import main
 
     destinations = [Destination("whatsapp", "+573001230000")]
     with engine.connect() as conn:
@@ -431,7 +432,7 @@ def test_der_alerts_to_whatsapp_without_a_template_are_flagged(engine: Engine, m
 
 
 def test_the_templates_command_lists_what_is_missing(unconfigured: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.cli import main
+    from bot.cli.root import main
 
     monkeypatch.setenv(templates.get("invitation").env, SIDS["invitation"])
     result = CliRunner().invoke(main, ["templates"])

@@ -1,149 +1,46 @@
-"""``m360 contacts …`` and ``m360 wave …``: the directory of contacts and monthly waves (bot.waves)."""
+"""``m360 wave``: monthly waves (bot.waves): the sample, invitations, reminders, progress, results and
+recurring schedules (bot.scheduler)."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
+import sys
 from datetime import date, datetime, time
-from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import Connection, select
+from sqlalchemy import select, update
 
-from surveys import db, formats
-from surveys.models import Entity
-
-
-def _actor() -> str:
-    return os.environ.get("USER", "cli")
+from bot import scheduler, waves
+from bot.channels import templates
+from bot.cli.common import Database, actor, pass_database
+from bot.config import now as clock_now
+from surveys.models import Entity, WaveSchedule
+from surveys.spreadsheet import neutralise_row
 
 
 def _local_moment(value: str, end_of_day: bool = False) -> datetime:
     """An ISO date or time, local (America/Bogota) when it has no zone."""
-    from bot.waves import TZ
-
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            return datetime.combine(day, time(23, 59, 59) if end_of_day else time(0, 0), TZ)
+            return datetime.combine(day, time(23, 59, 59) if end_of_day else time(0, 0), waves.TZ)
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
         raise click.BadParameter(f"{value!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from exc
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=TZ)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=waves.TZ)
 
 
-# ---------------------------------------------------------------- contacts
-
-
-@click.group("contacts")
-def contacts() -> None:
-    """The directory of contacts (secretarios de planeación) waves write to."""
-
-
-@contacts.command("import")
-@click.argument("source", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--skip-invalid", is_flag=True, help="Import the valid rows even if some are invalid.")
-def contacts_import(source: Path, skip_invalid: bool) -> None:
-    """Load FILE.csv|xlsx with columns entidad_codigo, canal, direccion, nombre, cargo, consentimiento.
-    Every row is validated; with an invalid row nothing is written unless --skip-invalid."""
-    from bot import contacts as directory
-
+def _days(raw: str) -> tuple[int, ...]:
     try:
-        rows = directory.read_rows(source)
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise click.ClickException(f"{source}: {exc}") from exc
-    db.upgrade()
-    with db.transaction(db.default_engine()) as conn:
-        report = directory.import_rows(conn, rows, source=source.name, skip_invalid=skip_invalid)
-    for problem in report.problems:
-        click.echo(str(problem), err=True)
-    click.echo(f"{source.name}: {len(rows)} rows; {report.summary()}")
-    if report.problems and not report.written:
-        raise click.ClickException("invalid rows: nothing imported (fix them, or use --skip-invalid)")
-
-
-def _contact_options(command: Any) -> Any:
-    command = click.option("--address", help="The number (E.164) or Telegram chat id, with --channel.")(command)
-    command = click.option("--channel", type=click.Choice(["whatsapp", "telegram", "sms", "simulator", "console"]))(
-        command)
-    return click.option("--id", "contact_id", type=int, help="The contact's id.")(command)
-
-
-def _find_contact(conn: Connection, contact_id: int | None, channel: str | None, address: str | None) -> Any:
-    """The contact given by --id, or by --channel and --address (as people type numbers)."""
-    from bot.contacts import normalize_address
-    from surveys.models import Contact
-
-    if contact_id is None and not (channel and address):
-        raise click.UsageError("give --id, or --channel and --address")
-    query = select(Contact.id, Contact.forgotten_at)
-    if contact_id is not None:
-        query = query.where(Contact.id == contact_id)
-    else:
-        assert channel is not None and address is not None
-        query = query.where(Contact.channel == channel,
-                            Contact.address == (normalize_address(channel, address) or address.strip()))
-    found = conn.execute(query).one_or_none()
-    if found is None:
-        raise click.ClickException("no such contact")
-    return found
-
-
-@contacts.command("forget")
-@_contact_options
-@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
-def contacts_forget(contact_id: int | None, channel: str | None, address: str | None, yes: bool) -> None:
-    """Erase a person's personal data (Ley 1581 de 2012), as their BORRAR MIS DATOS does: number,
-    name, cargo, conversation and messages. Their entity's answers and tickets stay, anonymised."""
-    from bot import privacy
-
-    db.upgrade()
-    with db.transaction(db.default_engine()) as conn:
-        found = _find_contact(conn, contact_id, channel, address)
-        if found.forgotten_at is not None:
-            click.echo(f"contact {found.id}: already erased on {found.forgotten_at:%Y-%m-%d}")
-            return
-        if not yes and not click.confirm(f"Erase the personal data of contact {found.id}?"):
-            raise click.Abort()
-        report = privacy.forget(conn, found.id)
-    click.echo(f"contact {report.contact_id}: personal data erased ({report.messages} messages deleted, "
-               f"{report.outbox} outbox rows blanked); answers kept, anonymised")
-
-
-@contacts.command("consents")
-@_contact_options
-def contacts_consents(contact_id: int | None, channel: str | None, address: str | None) -> None:
-    """A person's consent history (Ley 1581 de 2012): each consent given or declined, when, through
-    what, and the version of the notice. It outlives an erasure."""
-    from bot import privacy
-
-    db.upgrade()
-    with db.default_engine().connect() as conn:
-        found = _find_contact(conn, contact_id, channel, address)
-        records = privacy.consents(conn, found.id)
-    if not records:
-        click.echo(f"contact {found.id}: no consent recorded")
-    for record in records:
-        click.echo(f"{formats.moment(record.created_at)}  {'given' if record.given else 'declined':8}  "
-                   f"version {record.version or '-'}  via {record.source}")
-
-
-@contacts.command("purge")
-@click.option("--days", type=int, help="Retention in days (default: M360_RETENTION_DAYS, or 730).")
-def contacts_purge(days: int | None) -> None:
-    """Erase the personal data of every contact silent for longer than the retention period."""
-    from bot import privacy
-
-    db.upgrade()
-    days = privacy.retention_days() if days is None else days
-    with db.transaction(db.default_engine()) as conn:
-        erased = privacy.purge_expired(conn, days=days)
-    click.echo(f"retention {days} days: {len(erased)} contact(s) erased" if days > 0 else
-               "retention is off (0 days): nothing erased")
-
-
-# ---------------------------------------------------------------- waves
+        days = tuple(int(x) for x in raw.replace(" ", "").split(",") if x)
+    except ValueError as exc:
+        raise click.BadParameter("comma-separated whole numbers, e.g. 2,5", param_hint="--reminders") from exc
+    if any(d <= 0 for d in days) or list(days) != sorted(days):
+        raise click.BadParameter("increasing positive numbers, e.g. 2,5", param_hint="--reminders")
+    return days
 
 
 @click.group("wave")
@@ -167,52 +64,38 @@ def wave() -> None:
 @click.option("--closes", help="Closing date (YYYY-MM-DD[THH:MM], Bogotá; default: end of the period).")
 @click.option("--name")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def wave_create(period: str | None, size: int, census: bool, gobernaciones: int | None, seed: int | None,
-                regions: tuple[str, ...], pdet_only: bool, exclude_recent: int, questionnaire: str, reminders: str,
-                closes: str | None, name: str | None, fmt: str) -> None:
+@pass_database
+def wave_create(database: Database, period: str | None, size: int, census: bool, gobernaciones: int | None,
+                seed: int | None, regions: tuple[str, ...], pdet_only: bool, exclude_recent: int, questionnaire: str,
+                reminders: str, closes: str | None, name: str | None, fmt: str) -> None:
     """Draw a wave's sample: stratified by region, proportional, at least one per region."""
-    from bot import waves
-    from bot.config import now as clock_now
-
     spec = waves.Spec(
         period=period or clock_now().astimezone(waves.TZ).strftime("%Y-%m"), size=None if census else size,
         gobernaciones=gobernaciones, seed=seed, regions=regions, pdet_only=pdet_only, exclude_recent=exclude_recent,
         questionnaire=questionnaire, reminder_days=_days(reminders),
         closes_at=_local_moment(closes, end_of_day=True) if closes else None, name=name)
-    db.upgrade()
     try:
-        with db.transaction(db.default_engine()) as conn:
-            created = waves.create(conn, spec, actor=_actor())
+        with database.transaction() as conn:
+            created = waves.create(conn, spec, actor=actor())
     except waves.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
     if fmt == "json":
         click.echo(json.dumps({"id": created.id, "entities": created.entities, "strata": created.strata,
                                "seed": created.seed}, ensure_ascii=False))
         return
-    _show(created.id, entities=True)
-
-
-def _days(raw: str) -> tuple[int, ...]:
-    try:
-        days = tuple(int(x) for x in raw.replace(" ", "").split(",") if x)
-    except ValueError as exc:
-        raise click.BadParameter("comma-separated whole numbers, e.g. 2,5", param_hint="--reminders") from exc
-    if any(d <= 0 for d in days) or list(days) != sorted(days):
-        raise click.BadParameter("increasing positive numbers, e.g. 2,5", param_hint="--reminders")
-    return days
+    _show(database, created.id, entities=True)
 
 
 @wave.command("launch")
 @click.argument("wave_id", type=int)
 @click.option("--at", "at", help="Launch later instead (YYYY-MM-DDTHH:MM, Bogotá): the scheduler does it.")
-def wave_launch(wave_id: int, at: str | None) -> None:
+@pass_database
+def wave_launch(database: Database, wave_id: int, at: str | None) -> None:
     """Open the wave and queue its invitations (within office hours; the scheduler sends the rest).
     Launching again never re-invites."""
-    from bot import waves
-
-    db.upgrade()
+    engine = database.engine()
     try:
-        done = waves.launch(db.default_engine(), wave_id, at=_local_moment(at) if at else None)
+        done = waves.launch(engine, wave_id, at=_local_moment(at) if at else None)
     except waves.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
     if at:
@@ -221,14 +104,10 @@ def wave_launch(wave_id: int, at: str | None) -> None:
     click.echo(f"wave #{wave_id} launched: {done.invited} invitation(s) queued, {done.reminded} reminder(s)")
     _echo_waiting(done.waiting)
     hours = waves.OfficeHours.from_env()
-    from bot.config import now as clock_now
-
     if not hours.open(clock_now()):
         opens = hours.next_open(clock_now()).astimezone(waves.TZ)
         click.echo(f"outside office hours: invitations go from {opens:%Y-%m-%d %H:%M} (m360 serve, or m360 wave "
                    "tick from cron)")
-    from bot.channels import templates
-
     for kind in ("invitation", "reminder"):
         if templates.content_sid(kind) is None:
             click.echo(f"warning: {templates.get(kind).env} unset: WhatsApp contacts outside the 24-hour window "
@@ -246,12 +125,10 @@ def _echo_waiting(waiting: dict[str, int]) -> None:
 @wave.command("status")
 @click.argument("wave_id", type=int, required=False)
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def wave_status(wave_id: int | None, fmt: str) -> None:
+@pass_database
+def wave_status(database: Database, wave_id: int | None, fmt: str) -> None:
     """A wave's progress (the latest wave without WAVE_ID)."""
-    from bot import waves
-
-    db.upgrade()
-    with db.default_engine().connect() as conn:
+    with database.connect() as conn:
         if wave_id is None:
             latest = waves.listing(conn, 1)
             if not latest:
@@ -264,16 +141,14 @@ def wave_status(wave_id: int | None, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
         return
-    _show(wave_id, data=data)
+    _show(database, wave_id, data=data)
 
 
 @wave.command("list")
-def wave_list() -> None:
+@pass_database
+def wave_list(database: Database) -> None:
     """Waves, newest first."""
-    from bot import waves
-
-    db.upgrade()
-    with db.default_engine().connect() as conn:
+    with database.connect() as conn:
         rows = waves.listing(conn)
     for w in rows:
         click.echo(f"#{w['id']}  {w['period']}  {w['status']:10s} {w['mode']:8s} {w['size']:5d} entities  "
@@ -284,26 +159,19 @@ def wave_list() -> None:
 
 @wave.command("links")
 @click.argument("wave_id", type=int)
-def wave_links(wave_id: int) -> None:
+@pass_database
+def wave_links(database: Database, wave_id: int) -> None:
     """One Telegram deep link per sampled entity (CSV on stdout), for people the bot cannot write to
     first: the link binds the chat to the entity and opens the wave's interview. Needs
     TELEGRAM_BOT_USERNAME for the t.me address (otherwise only the tokens are printed)."""
-    import csv
-    import sys
-
-    from bot import waves
-
-    db.upgrade()
     try:
-        with db.transaction(db.default_engine()) as conn:
+        with database.transaction() as conn:
             rows = waves.links(conn, wave_id)
             names = dict(conn.execute(select(Entity.code, Entity.name).where(
                 Entity.code.in_([code for code, _ in rows]))).all())
     except waves.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
     bot_name = os.environ.get("TELEGRAM_BOT_USERNAME", "").lstrip("@")
-    from surveys.spreadsheet import neutralise_row
-
     writer = csv.writer(sys.stdout)
     writer.writerow(["entidad_codigo", "entidad", "token", "enlace"])
     for code, token in rows:
@@ -314,13 +182,11 @@ def wave_links(wave_id: int) -> None:
 
 @wave.command("close")
 @click.argument("wave_id", type=int)
-def wave_close(wave_id: int) -> None:
+@pass_database
+def wave_close(database: Database, wave_id: int) -> None:
     """Close a wave: no more invitations or reminders; later answers are stored as late."""
-    from bot import waves
-
-    db.upgrade()
     try:
-        with db.transaction(db.default_engine()) as conn:
+        with database.transaction() as conn:
             row = waves.close(conn, wave_id)
     except waves.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -331,16 +197,15 @@ def wave_close(wave_id: int) -> None:
 @click.argument("wave_id", type=int)
 @click.option("--approve", is_flag=True, help="Approve and send them (once per entity, in office hours).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
-def wave_results(wave_id: int, approve: bool, fmt: str) -> None:
+@pass_database
+def wave_results(database: Database, wave_id: int, approve: bool, fmt: str) -> None:
     """After a wave closes, the results message each entity that completed it gets: shown for review,
     then sent with --approve (the approval is recorded with your name)."""
-    from bot import results, waves
-    from bot.config import now as clock_now
+    from bot import results  # lazy: built from the report, with pandas, which the other wave commands do not need
 
-    db.upgrade()
     try:
-        with db.transaction(db.default_engine()) as conn:
-            done = (results.approve(conn, wave_id, actor=_actor(), now=clock_now()) if approve
+        with database.transaction() as conn:
+            done = (results.approve(conn, wave_id, actor=actor(), now=clock_now()) if approve
                     else results.wave_results(conn, wave_id))
     except waves.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -359,13 +224,11 @@ def wave_results(wave_id: int, approve: bool, fmt: str) -> None:
 
 
 @wave.command("tick")
-def wave_tick() -> None:
+@pass_database
+def wave_tick(database: Database) -> None:
     """One round of the scheduler (what `m360 serve` does every minute): scheduled launches,
     recurring waves, closing, and the invitations and reminders due in office hours."""
-    from bot import scheduler
-
-    db.upgrade()
-    done = scheduler.tick(db.default_engine())
+    done = scheduler.tick(database.engine())
     click.echo(f"created {len(done.created)}, launched {len(done.launched)}, closed {len(done.closed)}; "
                f"{done.dispatched.invited} invitation(s), {done.dispatched.reminded} reminder(s) queued")
     _echo_waiting(done.dispatched.waiting)
@@ -383,18 +246,16 @@ def wave_tick() -> None:
 @click.option("--exclude-recent", type=int, default=0, show_default=True)
 @click.option("--reminders", default="2,5", show_default=True)
 @click.option("--questionnaire", default=lambda: os.environ.get("M360_QUESTIONNAIRE", "monitoreo360"))
-def wave_schedule(name: str, business_day: int, hour: int, size: int, census: bool, gobernaciones: int | None,
-                  regions: tuple[str, ...], pdet_only: bool, exclude_recent: int, reminders: str,
-                  questionnaire: str) -> None:
+@pass_database
+def wave_schedule(database: Database, name: str, business_day: int, hour: int, size: int, census: bool,
+                  gobernaciones: int | None, regions: tuple[str, ...], pdet_only: bool, exclude_recent: int,
+                  reminders: str, questionnaire: str) -> None:
     """A recurring wave: drawn (new seed each month) and launched on the n-th business day."""
-    from bot import scheduler, waves
-
     params: dict[str, Any] = {"size": None if census else size, "gobernaciones": gobernaciones,
                               "regions": list(regions), "pdet_only": pdet_only, "exclude_recent": exclude_recent,
                               "reminder_days": list(_days(reminders)), "questionnaire": questionnaire}
-    db.upgrade()
     try:
-        with db.transaction(db.default_engine()) as conn:
+        with database.transaction() as conn:
             schedule_id = scheduler.add_schedule(conn, name=name, params=params, business_day=business_day,
                                                  hour=hour)
     except waves.WaveError as exc:
@@ -403,14 +264,10 @@ def wave_schedule(name: str, business_day: int, hour: int, size: int, census: bo
 
 
 @wave.command("schedules")
-def wave_schedules() -> None:
+@pass_database
+def wave_schedules(database: Database) -> None:
     """Recurring waves."""
-    from sqlalchemy import select
-
-    from surveys.models import WaveSchedule
-
-    db.upgrade()
-    with db.session_factory()() as session:
+    with database.session() as session:
         rows = session.scalars(select(WaveSchedule).order_by(WaveSchedule.id)).all()
     for s in rows:
         click.echo(f"#{s.id}  {'active ' if s.active else 'stopped'}  business day {s.business_day} from "
@@ -421,14 +278,10 @@ def wave_schedules() -> None:
 
 @wave.command("unschedule")
 @click.argument("schedule_id", type=int)
-def wave_unschedule(schedule_id: int) -> None:
+@pass_database
+def wave_unschedule(database: Database, schedule_id: int) -> None:
     """Stop a recurring wave (its past waves stay)."""
-    from sqlalchemy import update
-
-    from surveys.models import WaveSchedule
-
-    db.upgrade()
-    with db.transaction(db.default_engine()) as conn:
+    with database.transaction() as conn:
         result = conn.execute(update(WaveSchedule.__table__).where(WaveSchedule.__table__.c.id == schedule_id)
                               .values(active=False))
     if result.rowcount != 1:
@@ -436,11 +289,9 @@ def wave_unschedule(schedule_id: int) -> None:
     click.echo(f"schedule #{schedule_id} stopped")
 
 
-def _show(wave_id: int, *, data: dict[str, Any] | None = None, entities: bool = False) -> None:
-    from bot import waves
-
+def _show(database: Database, wave_id: int, *, data: dict[str, Any] | None = None, entities: bool = False) -> None:
     if data is None:
-        with db.default_engine().connect() as conn:
+        with database.connect() as conn:
             data = waves.progress(conn, wave_id)
     frame = data["frame"]
     click.echo(f"wave #{data['id']} {data['name']} — {data['period']}, {data['mode']}, {data['status']}, "

@@ -1,0 +1,25 @@
+"""``m360 interviews``: interviews in progress."""
+
+from __future__ import annotations
+
+import click
+
+from bot.cli.common import Database, pass_database
+from bot.config import Settings
+from bot.config import now as clock_now
+from surveys import store
+
+
+@click.group("interviews")
+def interviews_group() -> None:
+    """Interviews in progress."""
+
+
+@interviews_group.command("expire")
+@pass_database
+def interviews_expire(database: Database) -> None:
+    """Mark interviews silent for longer than M360_INTERVIEW_EXPIRY_HOURS as expirada."""
+    now = clock_now()
+    with database.write_session() as session:
+        count = store.expire_stale(session, now - Settings().expiry, now)
+    click.echo(f"{count} interviews expired")
