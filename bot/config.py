@@ -1,13 +1,10 @@
-"""The application's view of the settings (surveys/settings.py): the clock, and the spelling the
-command-line modules still use (``Settings()`` → this process's settings) until they take them
-from the ``m360`` root."""
+"""The application's clock (surveys/settings.py holds every setting)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
 from surveys import settings
-from surveys.settings import Settings as _Settings
 
 
 def now() -> datetime:
@@ -16,7 +13,3 @@ def now() -> datetime:
     Reading it reads every setting: a bad value of any is a ValueError naming the variable."""
     return settings.current().now()
 
-
-def Settings() -> _Settings:  # noqa: N802 — the name bot/cli*.py call; they move to settings.current()
-    """This process's settings (:func:`surveys.settings.current`)."""
-    return settings.current()

@@ -25,10 +25,7 @@ PACKAGES = ("bot", "surveys", "analysis", "webhooks")
 ENVIRONMENT_ALLOWED = {
     "surveys/settings.py": "the one reader",
     "bot/production.py": "sets M360_SECRET_KEY for the gunicorn workers it forks (a write, then a fresh read)",
-    # The command-line modules read a few click option defaults (PORT, WEB_CONCURRENCY, USER, …);
-    # they move to the settings when the CLI takes them from its root.
-    "bot/cli.py": "click option defaults", "bot/wave_cli.py": "click option defaults",
-    "bot/territory_cli.py": "click option defaults",
+    "bot/cli/common.py": "the operating system's login name ($USER) as the actor of audit trails, not a setting",
 }
 
 
@@ -146,7 +143,7 @@ def test_a_bad_value_names_its_variable(variable: str, value: str, said: str) ->
 
 
 def test_the_command_line_says_a_bad_value_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.cli import main
+    from bot.cli.root import main
 
     monkeypatch.setenv("M360_RETENTION_DAYS", "dos años")
     result = CliRunner().invoke(main, ["db", "upgrade"])

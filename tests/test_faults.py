@@ -27,8 +27,7 @@ import pytest
 from sqlalchemy import bindparam, create_engine, text
 from twilio.request_validator import RequestValidator
 
-from bot.config import Settings
-from surveys import schema
+from surveys import schema, settings
 from tests import pgserver
 from tests.fakes import FakeTwilio
 from tests.pgserver import PostgresServer
@@ -164,7 +163,7 @@ def outbox_rows(url: str) -> list[tuple[str, str, str | None]]:
 
 def uncoded(url: str) -> int:
     """Open answers of the interview with no coding yet (the worker codes them)."""
-    questions = sorted(q.name for q in schema.builtin(Settings().questionnaire).questions if q.codebook)
+    questions = sorted(q.name for q in schema.builtin(settings.current().questionnaire).questions if q.codebook)
     engine = create_engine(url)
     with engine.connect() as conn:
         count = conn.execute(text(

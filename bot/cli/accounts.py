@@ -3,7 +3,6 @@ both are bot.accounts, the people and programs allowed in."""
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -19,7 +18,7 @@ from bot.accounts import (
     disable_user,
     revoke_token,
 )
-from bot.cli.common import Database, pass_database
+from bot.cli.common import Database, login, pass_database
 from surveys.models import ApiToken, UserAccount
 
 
@@ -108,7 +107,7 @@ def tokens_group() -> None:
 
 @tokens_group.command("create")
 @click.option("--role", type=click.Choice(ROLES), required=True)
-@click.option("--name", default=lambda: os.environ.get("USER", "token"), show_default="$USER",
+@click.option("--name", default=lambda: login("token"), show_default="$USER",
               help="Who or what uses it (shown in audit trails).")
 @pass_database
 def tokens_create(database: Database, role: str, name: str) -> None:

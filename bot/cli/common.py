@@ -47,13 +47,19 @@ class Database:
 pass_database = click.make_pass_decorator(Database, ensure=True)
 
 
+def login(default: str) -> str:
+    """The operating system's login name (``$USER``): who runs a command, for audit trails. Not a product
+    setting, so not in surveys/settings.py."""
+    return os.environ.get("USER", default)
+
+
 def actor() -> str:
     """Who acts, for the audit trail of commands without an --actor option."""
-    return os.environ.get("USER", "cli")
+    return login("cli")
 
 
 # --actor of the commands that record a person's decision (outbox resolve, tickets update, alerts ack).
-actor_option = click.option("--actor", default=lambda: os.environ.get("USER", "der"), show_default="$USER")
+actor_option = click.option("--actor", default=lambda: login("der"), show_default="$USER")
 
 
 def safe_url(url: str) -> str:

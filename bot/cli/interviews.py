@@ -5,9 +5,8 @@ from __future__ import annotations
 import click
 
 from bot.cli.common import Database, pass_database
-from bot.config import Settings
 from bot.config import now as clock_now
-from surveys import store
+from surveys import settings, store
 
 
 @click.group("interviews")
@@ -21,5 +20,5 @@ def interviews_expire(database: Database) -> None:
     """Mark interviews silent for longer than M360_INTERVIEW_EXPIRY_HOURS as expirada."""
     now = clock_now()
     with database.write_session() as session:
-        count = store.expire_stale(session, now - Settings().expiry, now)
+        count = store.expire_stale(session, now - settings.current().expiry, now)
     click.echo(f"{count} interviews expired")

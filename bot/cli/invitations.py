@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import secrets
 from datetime import timedelta
 
@@ -10,6 +9,7 @@ import click
 
 from bot.cli.common import Database, pass_database
 from bot.config import now as clock_now
+from surveys import settings
 from surveys.models import Entity, Invitation
 
 
@@ -31,7 +31,7 @@ def invitations_create(database: Database, entity_code: str, expires_days: int) 
         token = secrets.token_urlsafe(16)
         expires = clock_now() + timedelta(days=expires_days)
         session.add(Invitation(token=token, entity_code=entity_code, expires_at=expires))
-    username = os.environ.get("TELEGRAM_BOT_USERNAME")
+    username = settings.current().telegram_bot_username
     click.echo(f"{entity.name} ({entity.dept_name}): {token}")
     if username:
         click.echo(f"https://t.me/{username.lstrip('@')}?start={token}")

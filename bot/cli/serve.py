@@ -2,24 +2,22 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from bot import production as runtime  # (the name `production` is serve's --production flag)
 from bot.alerts import destinations_from_env
 from bot.cli.common import safe_url
 from bot.providers import from_env
-from surveys import db
+from surveys import db, settings
 
 
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")), show_default="PORT or 5000")
+@click.option("--port", type=int, default=lambda: settings.current().port, show_default="PORT or 5000")
 @click.option("--debug", is_flag=True)
 @click.option("--production", is_flag=True,
               help="gunicorn with several workers; background jobs run in `m360 worker` (docs/deploy.md).")
-@click.option("--workers", type=click.IntRange(1), default=lambda: int(os.environ.get("WEB_CONCURRENCY", "2")),
+@click.option("--workers", type=click.IntRange(1), default=lambda: settings.current().web_concurrency,
               show_default="WEB_CONCURRENCY or 2", help="--production: gunicorn worker processes.")
 @click.option("--threads", type=click.IntRange(1), default=4, show_default=True,
               help="--production: threads per worker process.")
@@ -31,7 +29,7 @@ def serve(host: str, port: int, debug: bool, production: bool, workers: int, thr
     from webhooks.app import create_app
 
     app = create_app(outbox_worker=True)
-    base = os.environ.get("M360_PUBLIC_URL", "").rstrip("/") or f"http://{host}:{port}"
+    base = (settings.current().public_url or "").rstrip("/") or f"http://{host}:{port}"
     click.echo(f"Monitoreo 360 on http://{host}:{port}  (simulador: http://{host}:{port}/simulador, "
                f"panel: http://{host}:{port}/panel)")
     click.echo(f"database: {safe_url(db.database_url())}")
@@ -44,9 +42,9 @@ def serve(host: str, port: int, debug: bool, production: bool, workers: int, thr
 
 def _serve_production(host: str, port: int, workers: int, threads: int) -> None:
     runtime.prepare_once()  # once, here: not raced by every worker on a fresh database
-    base = os.environ.get("M360_PUBLIC_URL", "").rstrip("/") or f"http://{host}:{port}"
+    base = (settings.current().public_url or "").rstrip("/") or f"http://{host}:{port}"
     simulator = {"1": "open to anyone", "on": "open to anyone", "0": "off", "off": "off"}.get(
-        os.environ.get("M360_SIMULATOR", "").strip().lower(), "panel sign-in required; M360_SIMULATOR=1 opens it")
+        settings.current().simulator, "panel sign-in required; M360_SIMULATOR=1 opens it")
     click.echo(f"Monitoreo 360 (production) on http://{host}:{port}  (simulador: http://{host}:{port}/simulador, "
                f"test data only: {simulator})")
     click.echo(f"database: {safe_url(db.database_url())}")
@@ -55,14 +53,14 @@ def _serve_production(host: str, port: int, workers: int, threads: int) -> None:
         click.echo("M360_SECRET_KEY unset: a random key for this run (panel sessions end when it restarts)")
     for line in channel_summary(base, sorted(from_env())):
         click.echo(line)
-    broker = os.environ.get("M360_CELERY_BROKER")
+    broker = settings.current().celery_broker
     if broker:
         click.echo(f"background jobs: Celery on {safe_url(broker)} — run `celery -A bot.tasks worker` and one "
                    "`celery -A bot.tasks beat`")
     else:
         click.echo("background jobs (outbox, coder, alerts, waves, retention): NOT in the web workers; "
                    "run one `m360 worker` beside this server (or set M360_CELERY_BROKER for Celery)")
-    limits = os.environ.get("M360_RATELIMIT_STORAGE", "memory://")
+    limits = settings.current().ratelimit_storage
     click.echo(f"rate limits: counters in {safe_url(limits)}"
                + (" (per worker process: set M360_RATELIMIT_STORAGE=redis://… to share them)"
                   if limits.startswith("memory") else ""))
@@ -82,9 +80,9 @@ def worker_command(interval: float, alert_interval: float, wave_interval: float)
 
 def channel_summary(base: str, sending: list[str]) -> list[str]:
     """What `m360 serve` says about each channel's configuration (never the secrets themselves)."""
-    public = os.environ.get("M360_PUBLIC_URL")
-    twilio = bool(os.environ.get("TWILIO_AUTH_TOKEN"))
-    telegram = bool(os.environ.get("TELEGRAM_WEBHOOK_SECRET"))
+    public = settings.current().public_url
+    twilio = bool(settings.current().twilio_auth_token)
+    telegram = bool(settings.current().telegram_webhook_secret)
     return [
         f"public URL: {public}" if public else "public URL: M360_PUBLIC_URL unset (signatures checked against the "
         "URL requests arrive on; set it behind a proxy)",
@@ -100,6 +98,6 @@ def channel_summary(base: str, sending: list[str]) -> list[str]:
                                        for d in destinations_from_env())
                              or "no destination (M360_DER_TELEGRAM_CHAT_ID, M360_DER_WHATSAPP_TO, "
                                 "M360_ALERT_WEBHOOK_URL); alerts are stored and served at /api/v1/alerts"),
-        "API (/api/v1): " + ("admin token from M360_ADMIN_TOKEN; " if os.environ.get("M360_ADMIN_TOKEN") else "")
+        "API (/api/v1): " + ("admin token from M360_ADMIN_TOKEN; " if settings.current().admin_token else "")
         + "create tokens with `m360 tokens create --role analyst|der|admin`",
     ]

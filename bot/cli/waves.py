@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import sys
 from datetime import date, datetime, time
 from typing import Any
@@ -17,6 +16,7 @@ from bot import scheduler, waves
 from bot.channels import templates
 from bot.cli.common import Database, actor, pass_database
 from bot.config import now as clock_now
+from surveys import settings
 from surveys.models import Entity, WaveSchedule
 from surveys.spreadsheet import neutralise_row
 
@@ -58,7 +58,7 @@ def wave() -> None:
 @click.option("--pdet-only", is_flag=True, help="Only PDET municipalities.")
 @click.option("--exclude-recent", type=int, default=0, show_default=True,
               help="Leave out entities sampled in the previous K waves.")
-@click.option("--questionnaire", default=lambda: os.environ.get("M360_QUESTIONNAIRE", "monitoreo360"),
+@click.option("--questionnaire", default=lambda: settings.current().questionnaire,
               show_default="M360_QUESTIONNAIRE or monitoreo360")
 @click.option("--reminders", default="2,5", show_default=True, help="Business days after the invitation.")
 @click.option("--closes", help="Closing date (YYYY-MM-DD[THH:MM], Bogotá; default: end of the period).")
@@ -171,7 +171,7 @@ def wave_links(database: Database, wave_id: int) -> None:
                 Entity.code.in_([code for code, _ in rows]))).all())
     except waves.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
-    bot_name = os.environ.get("TELEGRAM_BOT_USERNAME", "").lstrip("@")
+    bot_name = (settings.current().telegram_bot_username or "").lstrip("@")
     writer = csv.writer(sys.stdout)
     writer.writerow(["entidad_codigo", "entidad", "token", "enlace"])
     for code, token in rows:
@@ -245,7 +245,7 @@ def wave_tick(database: Database) -> None:
 @click.option("--pdet-only", is_flag=True)
 @click.option("--exclude-recent", type=int, default=0, show_default=True)
 @click.option("--reminders", default="2,5", show_default=True)
-@click.option("--questionnaire", default=lambda: os.environ.get("M360_QUESTIONNAIRE", "monitoreo360"))
+@click.option("--questionnaire", default=lambda: settings.current().questionnaire)
 @pass_database
 def wave_schedule(database: Database, name: str, business_day: int, hour: int, size: int, census: bool,
                   gobernaciones: int | None, regions: tuple[str, ...], pdet_only: bool, exclude_recent: int,
