@@ -46,6 +46,7 @@ lint: install
 
 bench: install models
 	$(BIN)/python bench/engine.py --quick
+	$(BIN)/python bench/hotpaths.py --quick
 	$(BIN)/python bench/coder.py --quick
 
 clean:
