@@ -10,6 +10,7 @@ from ``tests/conftest.py``), never from another test module (tests/test_layout.p
 - ``processes``: the ``m360`` command as a subprocess, its environment, a free port, /health;
 - ``phone``: a WhatsApp number Twilio delivers to a served ``m360`` over real HTTP, retrying;
 - ``data``: data builders (imported interviews, directory contacts, the seed001 folder);
+- ``parsing_cases``: the parsing table and its questionnaire (also timed by bench/hotpaths.py);
 - ``browser``: Debian's Chromium for Playwright;
 - ``fakes``: loopback fakes of the Twilio and Telegram APIs, and ``block_internet``;
 - ``pgserver``, ``redisserver``: throwaway PostgreSQL and Redis servers;
