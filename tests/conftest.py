@@ -17,15 +17,17 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from analysis import importer
+from bot.alerts import Alerts, Destination
 from bot.service import ChatService
 from bot.setup import prepare
 from surveys import db
 from tests.support import pgserver
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.channels import DER_CHAT
 from tests.support.clock import Clock
 from tests.support.conversation import Chat
 from tests.support.data import COLUMNS, ROWS
-from tests.support.fakes import FakeTelegram, FakeTwilio, block_internet
+from tests.support.fakes import FakeTelegram, FakeTwilio, WebhookReceiver, block_internet
 from tests.support.pgserver import PostgresServer
 
 
@@ -175,3 +177,16 @@ def seeded(sessions: sessionmaker[Session], tmp_path: Path) -> sessionmaker[Sess
         result = importer.import_responses(session, path)
     assert result.created == len(ROWS) and not result.errors
     return sessions
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A loopback endpoint for the DER's signed alert webhook (tests/support/fakes.py)."""
+    with WebhookReceiver(secret="s3cret") as fake:
+        yield fake
+
+
+@pytest.fixture
+def der(receiver: WebhookReceiver) -> Alerts:
+    """Alerts with the shipped rules and two destinations: the DER Telegram group and a webhook."""
+    return Alerts(destinations=(Destination("telegram", DER_CHAT), Destination("webhook", receiver.url)))

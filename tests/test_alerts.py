@@ -5,7 +5,6 @@ receiver, acknowledgement, the daily digest and the periodic monitor."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,10 +20,10 @@ from bot.outbox import Outgoing, Sender, SendError
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Alert, Entity, HelpRequest, OutboxMessage
+from tests.support.channels import DER_CHAT
 from tests.support.conversation import INTERVIEW, Chat, register, start_interview
 from tests.support.fakes import FakeTelegram, WebhookReceiver
 
-DER_CHAT = "-1001234567890"
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 
 
@@ -34,18 +33,6 @@ pytestmark = pytest.mark.usefixtures("no_internet")  # tests/conftest.py
 @pytest.fixture
 def engine(sessions: sessionmaker[Session]) -> Engine:
     return sessions.kw["bind"]
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver(secret="s3cret") as fake:
-        yield fake
-
-
-@pytest.fixture
-def der(receiver: WebhookReceiver) -> Alerts:
-    """Alerts with the shipped rules and two destinations: the DER Telegram group and a webhook."""
-    return Alerts(destinations=(Destination("telegram", DER_CHAT), Destination("webhook", receiver.url)))
 
 
 def all_alerts(engine: Engine) -> list[Any]:

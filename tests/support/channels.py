@@ -25,6 +25,7 @@ SECRET = "telegram-test-secret"
 
 
 NUMBER = "+573001234567"
+DER_CHAT = "-1001234567890"  # the DER's Telegram group, where alerts go
 
 
 def as_sid(label: str) -> str:
