@@ -22,8 +22,6 @@ from tests.support.fakes import FakeTwilio
 
 TOKEN = "twilio-test-auth-token"
 SECRET = "telegram-test-secret"
-
-
 NUMBER = "+573001234567"
 DER_CHAT = "-1001234567890"  # the DER's Telegram group, where alerts go
 
