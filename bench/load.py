@@ -3,7 +3,7 @@ webhooks against gunicorn + PostgreSQL on loopback, side by side with the ceilin
 durable turn (bench/loadkit.py ``DurableTurn``) under the same server settings on the same
 PostgreSQL server.
 
-- PostgreSQL: a throwaway cluster from Debian's server binaries (tests/pgserver.py), fsync and
+- PostgreSQL: a throwaway cluster from Debian's server binaries (tests/support/pgserver.py), fsync and
   synchronous commits on, as in production; or ``--database-url`` for a server of your own.
 - The app: ``m360 serve --production``'s gunicorn (``--workers`` × ``--threads``), with the
   answer coder in a process beside it (what the Celery worker does in production).
@@ -81,7 +81,7 @@ from loadkit import (
 )
 from sqlalchemy import create_engine, text
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/pgserver.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/support/pgserver.py
 TARGET_P99_MS, TARGET_RATIO, TARGET_RSS_MB = 100.0, 0.6, 300.0
 
 

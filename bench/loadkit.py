@@ -58,7 +58,7 @@ CLOSING = "Muchas gracias"  # in the last reply of a completed interview
 def durable_cluster(stack: Any, alternatives: str) -> tuple[Any, str, str]:
     """A throwaway PostgreSQL cluster (fsync and synchronous commit on), stopped with ``stack``, and two
     databases in it: the app's and the minimal durable turn's."""
-    from tests import pgserver
+    from tests.support import pgserver
 
     reason = pgserver.unavailable()
     if reason:

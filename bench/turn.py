@@ -45,7 +45,7 @@ from loadkit import (
     script,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/pgserver.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # tests/support/pgserver.py
 PORT = 8000  # the URL the posts are signed for (no socket is opened)
 
 Environ = dict[str, Any]

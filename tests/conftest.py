@@ -5,10 +5,10 @@ its app on a loopback port)."""
 
 from __future__ import annotations
 
+import csv
 import os
 import shutil
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,13 +16,19 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from analysis import importer
+from bot.alerts import Alerts, Destination
 from bot.service import ChatService
 from bot.setup import prepare
 from surveys import db, settings
-from surveys.messages import Inbound, Outbound
-from tests import pgserver
-from tests.fakes import FakeTelegram, FakeTwilio, block_internet
-from tests.pgserver import PostgresServer
+from tests.support import pgserver
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.channels import DER_CHAT
+from tests.support.clock import Clock
+from tests.support.conversation import Chat
+from tests.support.data import COLUMNS, ROWS
+from tests.support.fakes import FakeTelegram, FakeTwilio, WebhookReceiver, block_internet
+from tests.support.pgserver import PostgresServer
 
 
 class _MonkeyPatch(pytest.MonkeyPatch):
@@ -65,11 +71,22 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``also_on_postgresql`` runs on SQLite and again on PostgreSQL (that run is marked
+    ``postgresql``, as tests/test_postgres.py is: ``pytest -m postgresql`` runs them all)."""
+    if metafunc.definition.get_closest_marker("also_on_postgresql") is None:
+        return
+    backends = [pytest.param("postgresql", marks=pytest.mark.postgresql)]
+    if os.environ.get("M360_TEST_BACKEND") != "postgresql":
+        backends.insert(0, pytest.param("sqlite"))
+    metafunc.parametrize("db_url", backends, indirect=True)
+
+
 @pytest.fixture
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh, prepared database. SQLite by default; M360_TEST_BACKEND=postgresql runs the whole
-    suite on a throwaway PostgreSQL server instead (tests/pgserver.py)."""
-    if os.environ.get("M360_TEST_BACKEND") == "postgresql":
+    suite on a throwaway PostgreSQL server instead (tests/support/pgserver.py)."""
+    if os.environ.get("M360_TEST_BACKEND") == "postgresql" or getattr(request, "param", None) == "postgresql":
         return request.getfixturevalue("pg_db_url")
     path = tmp_path / "m360.sqlite3"
     shutil.copyfile(request.getfixturevalue("template_db"), path)
@@ -116,48 +133,14 @@ def service(sessions: sessionmaker[Session]) -> ChatService:
     return ChatService(sessions)
 
 
-class Chat:
-    """Drives ChatService as one contact would; keeps a clock so tests can move time."""
-
-    def __init__(self, service: ChatService, address: str = "+573001112233", channel: str = "whatsapp"):
-        self.service, self.address, self.channel = service, address, channel
-        self.now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
-        self.last: list[Outbound] = []
-
-    def say(self, text: str, external_id: str | None = None) -> str:
-        self.now += timedelta(seconds=30)
-        inbound = Inbound(self.channel, self.address, text, external_id=external_id, received_at=self.now)
-        self.last = self.service.handle(inbound)
-        return "\n".join(r.text for r in self.last)
-
-    def wait(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
 def chat(service: ChatService) -> Chat:
     return Chat(service)
 
 
-class Clock:
-    """A clock a test moves (``M360_CLOCK`` of an app, ``clock=`` of a service)."""
-
-    def __init__(self, now: datetime = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)) -> None:
-        self.now = now  # default: Tuesday 10 November 2026, 10:00 in Bogotá
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
-
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-# Without these, Chromium tries Google's services at start-up; the machine has no internet.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 
 
 @pytest.fixture(scope="module")
@@ -183,7 +166,7 @@ def page(browser: Any, server: tuple[str, Any]) -> Iterator[Any]:
 
 @pytest.fixture
 def no_internet() -> Iterator[None]:
-    """Any connection or DNS lookup beyond loopback fails (tests/fakes.py): a module opts in with
+    """Any connection or DNS lookup beyond loopback fails (tests/support/fakes.py): a module opts in with
     ``pytestmark = pytest.mark.usefixtures("no_internet")``."""
     with block_internet():
         yield
@@ -191,14 +174,14 @@ def no_internet() -> Iterator[None]:
 
 @pytest.fixture
 def twilio_fake() -> Iterator[FakeTwilio]:
-    """A loopback fake of Twilio's REST API (tests/fakes.py)."""
+    """A loopback fake of Twilio's REST API (tests/support/fakes.py)."""
     with FakeTwilio() as fake:
         yield fake
 
 
 @pytest.fixture
 def telegram_fake() -> Iterator[FakeTelegram]:
-    """A loopback fake of the Telegram Bot API (tests/fakes.py)."""
+    """A loopback fake of the Telegram Bot API (tests/support/fakes.py)."""
     with FakeTelegram() as fake:
         yield fake
 
@@ -212,3 +195,30 @@ def cli_database(db_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     db.default_engine.cache_clear()
     yield db_url
     db.default_engine.cache_clear()
+
+
+@pytest.fixture
+def seeded(sessions: sessionmaker[Session], tmp_path: Path) -> sessionmaker[Session]:
+    """Six imported interviews, octubre–noviembre 2020 (tests/support/data.py ROWS)."""
+    path = tmp_path / "rows.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+        writer.writeheader()
+        writer.writerows(ROWS)
+    with sessions.begin() as session:
+        result = importer.import_responses(session, path)
+    assert result.created == len(ROWS) and not result.errors
+    return sessions
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A loopback endpoint for the DER's signed alert webhook (tests/support/fakes.py)."""
+    with WebhookReceiver(secret="s3cret") as fake:
+        yield fake
+
+
+@pytest.fixture
+def der(receiver: WebhookReceiver) -> Alerts:
+    """Alerts with the shipped rules and two destinations: the DER Telegram group and a webhook."""
+    return Alerts(destinations=(Destination("telegram", DER_CHAT), Destination("webhook", receiver.url)))

@@ -5,7 +5,6 @@ receiver, acknowledgement, the daily digest and the periodic monitor."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,11 +20,10 @@ from bot.outbox import Outgoing, Sender, SendError
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Alert, Entity, HelpRequest, OutboxMessage
-from tests.conftest import Chat
-from tests.fakes import FakeTelegram, WebhookReceiver
-from tests.test_conversation import INTERVIEW, register, start_interview
+from tests.support.channels import DER_CHAT
+from tests.support.conversation import INTERVIEW, Chat, register, start_interview
+from tests.support.fakes import FakeTelegram, WebhookReceiver
 
-DER_CHAT = "-1001234567890"
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 
 
@@ -35,18 +33,6 @@ pytestmark = pytest.mark.usefixtures("no_internet")  # tests/conftest.py
 @pytest.fixture
 def engine(sessions: sessionmaker[Session]) -> Engine:
     return sessions.kw["bind"]
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    with WebhookReceiver(secret="s3cret") as fake:
-        yield fake
-
-
-@pytest.fixture
-def der(receiver: WebhookReceiver) -> Alerts:
-    """Alerts with the shipped rules and two destinations: the DER Telegram group and a webhook."""
-    return Alerts(destinations=(Destination("telegram", DER_CHAT), Destination("webhook", receiver.url)))
 
 
 def all_alerts(engine: Engine) -> list[Any]:
@@ -86,6 +72,7 @@ def new_ticket(engine: Engine, der: Alerts, entity: str = "63302", themes: tuple
 # ------------------------------------------------------------------ rules from a completed interview
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_interview_with_5_2_yes_and_a_no_in_bloque_4(sessions: sessionmaker[Session], engine: Engine,
                                                      der: Alerts) -> None:
     chat = Chat(ChatService(sessions, alerts=der))
@@ -136,6 +123,7 @@ def test_new_and_urgent_tickets(engine: Engine, der: Alerts) -> None:
     assert second.title.startswith("URGENTE") and "(para el 15 de diciembre de 2026)" in second.title
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_an_alert_is_stored_and_queued_once(engine: Engine, der: Alerts) -> None:
     created = new_ticket(engine, der)
     with db.transaction(engine) as conn:
@@ -144,6 +132,7 @@ def test_an_alert_is_stored_and_queued_once(engine: Engine, der: Alerts) -> None
     assert [(r.channel, r.kind) for r in outbox_rows(engine)] == [("telegram", "alert"), ("webhook", "alert")]
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_overdue_tickets_are_alerted_once(engine: Engine, der: Alerts) -> None:
     late = new_ticket(engine, der)
     answered = new_ticket(engine, der, entity="05001")
@@ -161,6 +150,7 @@ def test_overdue_tickets_are_alerted_once(engine: Engine, der: Alerts) -> None:
     assert "el plazo era el 2 de diciembre de 2026" in overdue.title and "nueva" in overdue.title
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_demand_spike_needs_n_entities_of_one_region_within_the_window(engine: Engine, der: Alerts) -> None:
     with engine.connect() as conn:
         region = conn.execute(select(Entity.region).where(Entity.code == "63302")).scalar_one()
@@ -307,6 +297,7 @@ def test_acknowledge_is_idempotent(engine: Engine, der: Alerts) -> None:
     assert (again.acknowledged_by, again.acknowledged_at) == ("der:ana", first.acknowledged_at)
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_daily_digest_summarises_open_alerts_once_a_day(engine: Engine, der: Alerts) -> None:
     new_ticket(engine, der)
     new_ticket(engine, der, urgent=True)

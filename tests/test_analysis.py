@@ -14,50 +14,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from analysis import export, html, importer, periods
+from analysis import html, importer, periods
 from analysis.indicators import Filters, Options, pct, whole_percent
 from analysis.report import build_report
-from surveys import schema, scoring
+from surveys import scoring
 from surveys.models import Answer, HelpRequest, Interview
-
-COLUMNS = export.ID_COLUMNS + export.question_columns([schema.builtin("monitoreo360")])
-GOOD = dict(puntaje_general=5, aspecto_oportunidad=4, aspecto_materiales=4, aspecto_virtualidad=4,
-            aspecto_profundidad=4, aspecto_kpt=4, aspecto_asesor=4)  # score 29/7 = 4,14
-BAD = dict(puntaje_general=3, aspecto_oportunidad=3, aspecto_materiales=3, aspecto_virtualidad=4,
-           aspecto_profundidad=4, aspecto_kpt=4, aspecto_asesor=3)  # score 24/7 = 3,43: insatisfecho
-EDGE = dict(puntaje_general=4, aspecto_kpt=3)  # other aspects unanswered: score exactly 3,5, satisfied
-
-ROWS = [
-    # octubre: 2 interviews
-    dict(periodo="2020-10", entidad_codigo="63302", **GOOD, tema_plan_indicativo="buena", demanda_temas="proyectos"),
-    dict(periodo="2020-10", entidad_codigo="19050", **BAD, tema_plan_indicativo="regular",
-         demanda_temas="seguimiento_pdt"),
-    # noviembre: 4 interviews
-    dict(periodo="2020-11", entidad_codigo="63302", **GOOD, tema_plan_indicativo="excelente",
-         tema_armonizacion="no_aplica", contribuye_articulacion="si", porque_articulacion="entendimos la ruta",
-         demanda_temas="seguimiento_pdt;proyectos"),
-    dict(periodo="2020-11", entidad_codigo="19050", **BAD, tema_plan_indicativo="no_aplica",
-         tema_armonizacion="mala", contribuye_articulacion="no", porque_articulacion="<script>alert(1)</script>",
-         demanda_temas="seguimiento_pdt"),
-    dict(periodo="2020-11", entidad_codigo="52835", **EDGE, tema_plan_indicativo="buena",
-         tema_armonizacion="no_aplica", contribuye_articulacion="parcialmente", porque_articulacion="a medias"),
-    dict(periodo="2020-11", entidad_codigo="63", **GOOD, tema_plan_indicativo="excelente",
-         tema_armonizacion="buena", contribuye_articulacion="si", porque_articulacion="apropiamos los temas",
-         demanda_temas="seguimiento_pdt;planeacion_financiera"),
-]
-
-
-@pytest.fixture
-def seeded(sessions: sessionmaker[Session], tmp_path: Path) -> sessionmaker[Session]:
-    path = tmp_path / "rows.csv"
-    with open(path, "w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-        writer.writeheader()
-        writer.writerows(ROWS)
-    with sessions.begin() as session:
-        result = importer.import_responses(session, path)
-    assert result.created == len(ROWS) and not result.errors
-    return sessions
+from tests.support.data import BAD, COLUMNS, EDGE, ROWS
 
 
 def report(sessions: sessionmaker[Session], period: str = "2020-11", **kwargs: Any) -> dict[str, Any]:

@@ -24,11 +24,10 @@ from bot.alerts import Alerts
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Alert, ApiToken, HelpRequest, HelpRequestEvent, OutboxMessage
-from tests.conftest import Chat
-from tests.fakes import FakeTelegram, WebhookReceiver
-from tests.test_cli import m360
-from tests.test_conversation import register
-from tests.test_web import HISTORY, WebChat
+from tests.support.channels import HISTORY, WebChat
+from tests.support.conversation import Chat, register
+from tests.support.fakes import FakeTelegram, WebhookReceiver
+from tests.support.processes import m360
 from webhooks.app import create_app
 
 ADMIN = "admin-bootstrap-token"

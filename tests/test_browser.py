@@ -25,13 +25,13 @@ from sqlalchemy import select
 from bot.accounts import create_user
 from surveys import db
 from surveys.models import Answer, AnswerCoding, AnswerCodingEvent, utcnow
-from tests.conftest import CHROMIUM
+from tests.support.browser import CHROMIUM
+from tests.support.data import SEED
 from webhooks.app import create_app
 
 pytest.importorskip("playwright.sync_api", reason="playwright is installed with the test extras")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's)")
 
-SEED = Path(__file__).parent / "data" / "seed001"
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "var" / "screenshots"  # artifacts for a person to look at
 RAW_CODE = re.compile(r"\b[a-z]+_[a-z_]+\b")  # "en_gestion", "ticket_nuevo": a code where a label belongs
 PASSWORD = "clave-del-navegador-1"

@@ -26,8 +26,8 @@ from bot.accounts import create_user
 from bot.alerts import Alerts
 from surveys import db
 from surveys.models import Contact, HelpRequest, HelpRequestEvent, OutboxMessage
-from tests.conftest import CHROMIUM
-from tests.test_browser import SEED
+from tests.support.browser import CHROMIUM
+from tests.support.data import SEED
 from webhooks.app import create_app
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's)")
@@ -43,8 +43,7 @@ def server(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
     from analysis.importer import import_responses
     from bot.service import ChatService
-    from tests.conftest import Chat
-    from tests.test_conversation import INTERVIEW
+    from tests.support.conversation import INTERVIEW, Chat
 
     path = tmp_path_factory.mktemp("territory") / "m360.sqlite3"
     shutil.copyfile(template_db, path)

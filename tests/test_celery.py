@@ -25,11 +25,10 @@ from bot.alerts import Alerts
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Answer, AnswerCoding, Contact, OutboxMessage
-from tests import redisserver
-from tests.conftest import Chat
-from tests.fakes import FakeTelegram
-from tests.redisserver import RedisServer
-from tests.test_conversation import INTERVIEW, register, start_interview
+from tests.support import redisserver
+from tests.support.conversation import INTERVIEW, Chat, register, start_interview
+from tests.support.fakes import FakeTelegram
+from tests.support.redisserver import RedisServer
 from webhooks.app import create_app
 
 ROOT = Path(__file__).resolve().parent.parent

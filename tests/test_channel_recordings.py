@@ -21,7 +21,7 @@ from twilio.request_validator import RequestValidator
 
 from surveys import db
 from surveys.models import Alert, ConsentRecord, Contact, MessageLog, OutboxMessage
-from tests.test_channels import SECRET, TOKEN
+from tests.support.channels import SECRET, TOKEN
 from webhooks.app import create_app
 
 pytestmark = pytest.mark.usefixtures("no_internet")

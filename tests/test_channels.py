@@ -3,15 +3,12 @@ Telegram updates built from python-telegram-bot objects, against a real SQLite d
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import json
 import re
 import threading
 import urllib.parse
 import urllib.request
 import uuid
-import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -22,18 +19,15 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import CallbackQuery, Chat, Message, Update, User
+from telegram import CallbackQuery, Message, Update
 from twilio.request_validator import RequestValidator
 from werkzeug.serving import make_server
 
 from bot.channels.text import split, to_html
 from surveys.models import Answer, ConsentRecord, Contact, Interview, MessageLog
-from tests.test_conversation import EXPECTED, INTERVIEW, register, start_interview
+from tests.support.channels import NUMBER, SECRET, TOKEN, TelegramChat, WhatsApp, as_sid, bodies, signed_form
+from tests.support.conversation import EXPECTED, INTERVIEW, register, start_interview
 from webhooks.app import create_app
-
-TOKEN = "twilio-test-auth-token"
-SECRET = "telegram-test-secret"
-NUMBER = "+573001234567"
 
 
 @pytest.fixture
@@ -52,40 +46,6 @@ def count(sessions: sessionmaker[Session], model: Any, *where: Any) -> int:
 
 
 # ------------------------------------------------------------------ Twilio
-
-
-def as_sid(label: str) -> str:
-    """A MessageSid in Twilio's format (SM + 32 hex digits), the same for the same label."""
-    if re.fullmatch(r"SM[0-9a-f]{32}", label):
-        return label
-    return "SM" + hashlib.md5(label.encode()).hexdigest()
-
-
-def signed_form(text: str, sid: str, url: str = "http://localhost/webhooks/twilio", token: str = TOKEN,
-                sender: str = f"whatsapp:{NUMBER}", **extra: str) -> tuple[dict[str, str], dict[str, str]]:
-    form = {"From": sender, "To": "whatsapp:+14155238886", "Body": text, "MessageSid": as_sid(sid), "NumMedia": "0",
-            "AccountSid": "AC" + "0" * 32, **extra}
-    return form, {"X-Twilio-Signature": RequestValidator(token).compute_signature(url, form)}
-
-
-def bodies(twiml: str) -> list[str]:
-    return [m.text or "" for m in ET.fromstring(twiml).iter("Message")]
-
-
-class WhatsApp:
-    """A respondent on WhatsApp: every message is a signed Twilio webhook."""
-
-    def __init__(self, client: FlaskClient, number: str = NUMBER):
-        self.client, self.number = client, number
-        self.last: list[str] = []
-
-    def say(self, text: str, sid: str | None = None) -> str:
-        form, headers = signed_form(text, sid or f"SM{uuid.uuid4().hex}", sender=f"whatsapp:{self.number}")
-        response = self.client.post("/webhooks/twilio", data=form, headers=headers)
-        assert response.status_code == 200, response.data
-        assert response.mimetype == "application/xml"
-        self.last = bodies(response.get_data(as_text=True))
-        return "\n".join(self.last)
 
 
 def test_whole_interview_over_whatsapp(client: FlaskClient, sessions: sessionmaker[Session]) -> None:
@@ -211,50 +171,6 @@ def test_concurrent_redeliveries_have_one_effect(app: Flask, sessions: sessionma
 
 
 # ------------------------------------------------------------------ Telegram
-
-
-class TelegramChat:
-    """A respondent on Telegram: updates built with PTB objects, posted with the secret header."""
-
-    ids = itertools.count(1000)
-
-    def __init__(self, client: FlaskClient, chat_id: int = 424242, secret: str = SECRET):
-        self.client, self.secret = client, secret
-        self.user = User(id=chat_id, first_name="Ana", is_bot=False)
-        self.chat = Chat(id=chat_id, type=Chat.PRIVATE)
-        self.last: dict[str, Any] = {}
-
-    def message(self, text: str, **kwargs: Any) -> Message:
-        return Message(message_id=next(self.ids), date=datetime.now(UTC), chat=self.chat, from_user=self.user,
-                       text=text, **kwargs)
-
-    def post(self, update: Update, secret: str | None = None) -> Any:
-        return self.client.post("/webhooks/telegram", data=json.dumps(update.to_dict()),
-                                content_type="application/json",
-                                headers={"X-Telegram-Bot-Api-Secret-Token": secret or self.secret})
-
-    def send(self, update: Update) -> str:
-        response = self.post(update)
-        assert response.status_code == 200, response.data
-        self.last = response.get_json() or {}
-        return str(self.last.get("text", ""))
-
-    def say(self, text: str) -> str:
-        return self.send(Update(update_id=next(self.ids), message=self.message(text)))
-
-    def buttons(self) -> list[tuple[str, str]]:
-        rows = self.last.get("reply_markup", {}).get("inline_keyboard", [])
-        return [(b["text"], b["callback_data"]) for row in rows for b in row]
-
-    def press(self, label: str, keyboard: list[tuple[str, str]] | None = None, message_id: int | None = None) -> str:
-        """Tap a button of the last reply's keyboard, or of an older ``keyboard`` (on ``message_id``)."""
-        data = dict(keyboard if keyboard is not None else self.buttons())[label]
-        message = self.message("(teclado)") if message_id is None else Message(
-            message_id=message_id, date=datetime.now(UTC), chat=self.chat, text="(teclado)")
-        query = CallbackQuery(id=str(next(self.ids)), from_user=self.user, chat_instance="ci", data=data,
-                              message=message)
-        self.last_callback_id = query.id
-        return self.send(Update(update_id=next(self.ids), callback_query=query))
 
 
 def test_whole_interview_over_telegram_with_buttons(client: FlaskClient, sessions: sessionmaker[Session]) -> None:
@@ -409,7 +325,7 @@ def test_twilio_status_callback_updates_the_outbox_and_honours_unsubscribes(
 
 def test_telegram_button_presses_are_acknowledged(db_url: str, sessions: sessionmaker[Session]) -> None:
     from bot.channels.telegram_api import TelegramProvider
-    from tests.fakes import FakeTelegram
+    from tests.support.fakes import FakeTelegram
 
     with FakeTelegram() as fake:
         provider = TelegramProvider(fake.token, base_url=fake.base_url)
@@ -600,7 +516,7 @@ def test_a_long_reply_arrives_in_order_under_the_per_chat_limit(db_url: str, tel
     from bot.outbox import Sender
     from surveys import db
     from surveys.messages import Outbound
-    from tests.test_outbox import Clock
+    from tests.support.clock import Clock
 
     engine = create_app(db_url, providers={}).extensions["m360.sessions"].kw["bind"]
     paragraphs = [f"Parte {i}: " + "una frase larga con <datos> & más. " * 85 for i in range(3)]

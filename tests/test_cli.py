@@ -5,73 +5,24 @@ from __future__ import annotations
 
 import csv
 import io
-import json
-import os
-import socket
-import sqlite3
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import openpyxl
-import pytest
 from sqlalchemy import select
 
 from surveys import db, schema
 from surveys.entities import DATA_DIR
 from surveys.models import Answer
-from tests.test_conversation import EXPECTED, INTERVIEW
+from tests.support.conversation import EXPECTED, INTERVIEW
+from tests.support.processes import environment, free_port, m360, query, server, wait_for_health
 
-_SCRIPT = Path(sys.executable).parent / "m360"
-M360 = [str(_SCRIPT)] if _SCRIPT.exists() else [sys.executable, "-m", "bot.cli"]
 REGISTRATION = ["Hola", "si", "genova quindio", "sí", "Ana Pérez", "1"]
 TABLES = {"entity", "contact", "questionnaire", "interview", "answer", "message_log", "alembic_version"}
-
-
-def environment(**extra: str) -> dict[str, str]:
-    """The caller's environment without any M360_*, channel setting or PORT, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("M360_", "TWILIO_", "TELEGRAM_")) and k != "PORT"}
-    env.update(extra)
-    return env
-
-
-def m360(*args: str, url: str, cwd: Path, stdin: str = "", ok: bool = True,
-         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([*M360, *args], input=stdin, capture_output=True,
-                            text=True, encoding="utf-8", cwd=cwd, env=environment(M360_DATABASE_URL=url, **(env or {})),
-                            timeout=120)
-    if ok:
-        assert result.returncode == 0, result.stderr
-        assert "Traceback" not in result.stderr
-    else:
-        assert result.returncode != 0, result.stdout
-        assert "Traceback" not in result.stderr, result.stderr  # a clear message, not a crash
-    return result
-
-
-def sqlite_path(url: str) -> Path:
-    return Path(url.removeprefix("sqlite:///"))
-
-
-def query(url: str, sql: str, *params: Any) -> list[tuple[Any, ...]]:
-    if not url.startswith("sqlite"):  # M360_TEST_BACKEND=postgresql: the same SQL, psycopg's placeholders
-        engine = db.make_engine(url)
-        try:
-            with engine.connect() as conn:
-                return [tuple(row) for row in conn.exec_driver_sql(sql.replace("?", "%s"), params)]
-        finally:
-            engine.dispose()
-    with sqlite3.connect(sqlite_path(url)) as conn:
-        return conn.execute(sql, params).fetchall()
 
 
 def bogota_month() -> str:
@@ -233,40 +184,6 @@ def test_questionnaire_round_trip_and_validation(tmp_path: Path) -> None:
 
 
 # ---------------------------------------------------------------- the web server
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@contextmanager
-def server(args: list[str], env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    with open(log, "wb") as out:
-        process = subprocess.Popen([*M360, *args], env=env, cwd=log.parent, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        yield process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def wait_for_health(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 20) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text(encoding="utf-8", errors="replace")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as response:
-                assert response.status == 200
-                return json.loads(response.read())
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    pytest.fail(f"m360 serve did not answer /health on port {port} within {timeout}s:\n{log.read_text()}")
 
 
 def test_serve_on_a_fresh_data_dir(tmp_path: Path) -> None:

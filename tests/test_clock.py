@@ -21,7 +21,7 @@ from bot.accounts import create_user
 from bot.alerts import Alerts
 from surveys import db
 from surveys.models import Contact, Interview, MessageLog
-from tests.test_panel import PASSWORD, signed_in
+from tests.support.panel import PASSWORD, signed_in
 from webhooks.app import create_app
 
 FAR = datetime(2031, 3, 4, 15, 30, tzinfo=UTC)  # a Tuesday, years after the fixtures' 2026 dates

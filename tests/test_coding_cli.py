@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from analysis.coding import codebooks
 from bot.cli.root import main
-from tests.coding_support import FIXTURE_CODEBOOKS, FIXTURE_CORPUS
+from tests.support.coding import FIXTURE_CODEBOOKS, FIXTURE_CORPUS
 
 SHARED = ["conectividad", "destiempo", "seguimiento_no_asistencia", "herramienta_alta_capacidad",
           "rotacion_personal", "solo_virtual", "otro", "sin_respuesta"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from analysis.coding import codebooks, corpus, registry, training
-from tests.coding_support import FIXTURES, product_models
+from tests.support.coding import FIXTURES, product_models
 
 PARAPHRASES = FIXTURES / "paraphrases"
 CODEBOOKS = sorted(p.stem for p in PARAPHRASES.glob("*.jsonl"))

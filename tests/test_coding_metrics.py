@@ -6,6 +6,8 @@ import pytest
 
 from analysis.coding import metrics
 
+pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
+
 GOLD = [["a"], ["a", "b"], ["b"], ["c"], ["a"]]
 PRED = [["a"], ["a"], ["b", "c"], ["c"], ["b"]]
 

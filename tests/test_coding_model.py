@@ -13,7 +13,7 @@ from analysis.coding import calibration, codebooks, corpus, training
 from analysis.coding.codebooks import CodebookError
 from analysis.coding.lemmas import docs
 from analysis.coding.model import NEGATED, Coder, feature_words
-from tests.coding_support import FIXTURE_CODEBOOKS, FIXTURE_CORPUS, load_demo, train_demo
+from tests.support.coding import FIXTURE_CODEBOOKS, FIXTURE_CORPUS, load_demo, train_demo
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,8 @@ import pytest
 
 from analysis.coding.normalize import NEGATIONS, fold_accents, is_meaningless, normalize
 
+pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
+
 
 @pytest.mark.parametrize(("text", "expected"), [
     ("Buenooo", "bueno"),

@@ -24,9 +24,8 @@ from bot.theme_model import ModelThemeClassifier, theme_classifier
 from bot.themes import KeywordClassifier, ThemeClassifier
 from surveys import db
 from surveys.models import Answer, AnswerCoding, AnswerCodingEvent
-from tests.coding_support import product_models
-from tests.conftest import Chat
-from tests.test_conversation import INTERVIEW, register, start_interview
+from tests.support.coding import product_models
+from tests.support.conversation import INTERVIEW, Chat, register, start_interview
 from webhooks.app import create_app
 
 ADMIN = "test-admin-token"

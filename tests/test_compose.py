@@ -28,11 +28,11 @@ import pytest
 import yaml
 from sqlalchemy import create_engine, text
 
-from tests import pgserver, redisserver
-from tests.fakes import FakeTwilio
-from tests.pgserver import PostgresServer, free_port
-from tests.redisserver import RedisServer
-from tests.test_faults import CLOSING, MODELS, TOKEN, Phone
+from tests.support import pgserver, redisserver
+from tests.support.fakes import FakeTwilio
+from tests.support.pgserver import PostgresServer, free_port
+from tests.support.phone import CLOSING, MODELS, TOKEN, Phone
+from tests.support.redisserver import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text(encoding="utf-8"))

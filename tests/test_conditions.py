@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import time
 from typing import Any
 
 import pytest
@@ -139,17 +138,6 @@ def test_syntax_errors(expr: str, message: str) -> None:
 def test_compiled_once() -> None:
     expr = "${puntaje} >= 3 and selected(${temas}, 'otro')"
     assert conditions.compile_condition(expr) is conditions.compile_condition(expr)
-
-
-def test_fast_enough_for_every_turn() -> None:
-    expr = "(${contribuye} = 'no' or ${puntaje} <= 2) and not(selected(${temas}, 'otro'))"
-    evaluate(expr, ANSWERS)
-    n = 2000
-    start = time.perf_counter()
-    for _ in range(n):
-        evaluate(expr, ANSWERS)
-    per_call = (time.perf_counter() - start) / n
-    assert per_call < 50e-6, f"{per_call * 1e6:.1f} µs per evaluation"
 
 
 # ---------------------------------------------------------------- check()

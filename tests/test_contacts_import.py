@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import contacts
 from surveys import db
 from surveys.models import Contact
-from tests.test_cli import m360
+from tests.support.processes import m360
 
 HEADER = "entidad_codigo;canal;direccion;nombre;cargo;consentimiento\n"
 

@@ -12,70 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from analysis import export
 from bot.service import ChatService
 from surveys.messages import Inbound
-from surveys.models import Answer, Contact, Interview, MessageLog
-from tests.conftest import Chat
-
-# One complete interview, answered the way a hurried official would (no accents, words, emoji).
-INTERVIEW = [
-    ("4", "En pocas palabras"),  # puntaje_general
-    ("Muy buena, el asesor siempre responde", "Oportunidad"),  # valoracion_general → aspect ratings next
-    ("5", "Materiales"),
-    ("cuatro", "Asistencia virtual"),
-    ("3", "Profundidad"),
-    ("4/5", "Kit de Planeación"),
-    ("2", "Asesor"),
-    ("5️⃣", "Plan Indicativo"),
-    ("excelente", "Armonización"),
-    ("buena", "seguimiento al PDT"),
-    ("no aplica", "articulación de instrumentos"),
-    ("si", "¿Por qué?"),
-    ("porque articulamos el plan con el presupuesto", "necesidades y debilidades"),
-    ("parcialmente", "¿Por qué?"),
-    ("la conexion es mala y todo es virtual", "fortalecimiento de las capacidades"),
-    ("nop", "¿Por qué?"),
-    ("rotan mucho al personal", "En qué temas"),
-    ("2, 5 y 12", "Anotado"),
-    ("catastro multiproposito", "asesor del DNP"),
-    ("si", "sugerencia"),
-    ("mas visitas presenciales", "Muchas gracias"),
-]
-
-EXPECTED = {
-    "consentimiento": "si", "cargo": "secretario", "puntaje_general": 4,
-    "valoracion_general": "Muy buena, el asesor siempre responde",
-    "aspecto_oportunidad": 5, "aspecto_materiales": 4, "aspecto_virtualidad": 3, "aspecto_profundidad": 4,
-    "aspecto_kpt": 2, "aspecto_asesor": 5, "tema_plan_indicativo": "excelente", "tema_armonizacion": "buena",
-    "tema_seguimiento": "no_aplica", "contribuye_articulacion": "si",
-    "porque_articulacion": "porque articulamos el plan con el presupuesto", "contribuye_necesidades": "parcialmente",
-    "porque_necesidades": "la conexion es mala y todo es virtual", "contribuye_capacidades": "no",
-    "porque_capacidades": "rotan mucho al personal",
-    "demanda_temas": ["plan_indicativo", "seguimiento_pdt", "otro"], "demanda_otro": "catastro multiproposito",
-    "contacto_asesor": "si", "sugerencias": "mas visitas presenciales",
-}
-
-
-def register(chat: Chat, entity: str = "genova quindio", display: str = "Génova (Quindío)") -> None:
-    assert "Ley 1581" in chat.say("Hola")
-    assert "alcaldía o gobernación" in chat.say("si")
-    assert display in chat.say(entity)
-    assert "nombre" in chat.say("sí")
-    assert "cargo" in chat.say("Ana Pérez")
-    reply = chat.say("1")
-    assert f"Quedó registrado(a) por *{display}*" in reply
-    assert "1. Responder el Monitoreo 360" in reply
-
-
-def start_interview(chat: Chat) -> None:
-    reply = chat.say("1")
-    assert "20 preguntas" in reply and "De 1 a 5" in reply
-
-
-def answers(sessions: sessionmaker[Session], interview_id: int | None = None) -> dict[str, object]:
-    with sessions() as s:
-        query = select(Answer.question, Answer.value)
-        if interview_id is not None:
-            query = query.where(Answer.interview_id == interview_id)
-        return dict(s.execute(query).all())
+from surveys.models import Contact, Interview, MessageLog
+from tests.support.conversation import EXPECTED, INTERVIEW, Chat, answers, register, start_interview
 
 
 def only_interview(sessions: sessionmaker[Session]) -> Interview:
@@ -83,6 +21,7 @@ def only_interview(sessions: sessionmaker[Session]) -> Interview:
         return s.scalars(select(Interview)).one()
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_full_interview_is_stored_and_exported(chat: Chat, sessions: sessionmaker[Session]) -> None:
     register(chat)
     start_interview(chat)
@@ -140,6 +79,7 @@ def test_entity_rejected_then_retyped(chat: Chat) -> None:
     assert "Gobernación del Meta" in chat.say("gobernacion del meta")
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_back_changes_an_answer_and_irrelevant_answers_are_cleared(chat: Chat, sessions: sessionmaker[Session]
                                                                    ) -> None:
     register(chat)
@@ -233,6 +173,7 @@ def test_guess_is_confirmed(chat: Chat, sessions: sessionmaker[Session]) -> None
     assert answers(sessions)["aspecto_oportunidad"] == 3
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_pause_and_resume(chat: Chat, sessions: sessionmaker[Session]) -> None:
     register(chat)
     start_interview(chat)
@@ -274,6 +215,7 @@ def test_menu_options_and_invalid(chat: Chat) -> None:
     assert "número del 1 al 5" in chat.say("xyz")
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_opt_out_and_resubscribe(chat: Chat, sessions: sessionmaker[Session]) -> None:
     register(chat)
     start_interview(chat)
@@ -300,6 +242,7 @@ def test_stop_keyword_opts_out(chat: Chat, sessions: sessionmaker[Session]) -> N
         assert s.scalars(select(Contact)).one().opted_out
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_interview_expires(chat: Chat, sessions: sessionmaker[Session]) -> None:
     register(chat)
     start_interview(chat)
@@ -324,6 +267,7 @@ def test_resume_after_process_restart(chat: Chat, sessions: sessionmaker[Session
     assert answers(sessions)["aspecto_oportunidad"] == 5
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_redelivery_is_answered_but_not_processed_twice(chat: Chat, sessions: sessionmaker[Session]) -> None:
     register(chat)
     start_interview(chat)
@@ -363,6 +307,7 @@ def test_skipping_a_changed_answer_drops_the_answers_that_depended_on_it(chat: C
     assert "demanda_temas" not in stored and "demanda_otro" not in stored
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_sweep_expires_abandoned_interviews_and_the_contact_is_told(chat: Chat, sessions: sessionmaker[Session]
                                                                     ) -> None:
     from surveys import store

@@ -36,7 +36,7 @@ from surveys.models import Contact, Interview
 from surveys.schema import builtin
 from surveys.texts import texts
 from tests.conftest import Chat
-from tests.test_conversation import register
+from tests.support.conversation import register
 
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 INTERVIEW, INTAKE, REGISTRATION = builtin("monitoreo360"), builtin("solicitud"), builtin("registro")

@@ -21,8 +21,7 @@ from bot.service import ChatService
 from surveys import db
 from surveys.folding import fold
 from surveys.models import Alert, Answer, AnswerCoding, HelpRequest, HelpRequestEvent, OutboxMessage
-from tests.conftest import Chat
-from tests.test_conversation import INTERVIEW, start_interview
+from tests.support.conversation import INTERVIEW, Chat, start_interview
 
 NEED = ("Soy Pedro Gómez, escríbame al 315 777 8899 o a pedro.gomez@genova.gov.co; necesitamos apoyo para "
         "armonizar el presupuesto con el plan indicativo")

@@ -1,4 +1,4 @@
-"""The loopback fakes in tests/fakes.py, driven by the real client libraries.
+"""The loopback fakes in tests/support/fakes.py, driven by the real client libraries.
 
 twilio's ``Client`` (``client.api.base_url`` → the fake) and python-telegram-bot's ``Bot``
 (``base_url=`` the fake) must see the fakes exactly as they see the real services: the same
@@ -26,7 +26,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from tests.fakes import FakeTelegram, FakeTwilio, block_internet
+from tests.support.fakes import FakeTelegram, FakeTwilio, block_internet
 
 pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
 

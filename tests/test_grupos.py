@@ -21,10 +21,10 @@ from bot import staff
 from bot.accounts import create_token, create_user
 from surveys import db
 from surveys.models import Alert, Contact, Entity, HelpRequest, OutboxMessage
-from tests.conftest import Clock
-from tests.test_cli import m360
-from tests.test_panel import PASSWORD, csrf, signed_in
-from tests.test_web import WebChat
+from tests.support.channels import WebChat
+from tests.support.clock import Clock
+from tests.support.panel import PASSWORD, csrf, signed_in
+from tests.support.processes import m360
 from webhooks.app import create_app
 
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)  # Tuesday, 10:00 in Bogotá
@@ -201,7 +201,7 @@ def test_the_der_registers_a_phone_request_through_the_api(app: Flask) -> None:
 
     # Someone who already chats with the bot for the same entity is linked to that chat and hears there.
     chat = WebChat(client, session="grupo-chat-0001")
-    from tests.test_conversation import register
+    from tests.support.conversation import register
 
     register(chat)  # type: ignore[arg-type]
     with db.transaction(engine(app)) as conn:

@@ -14,31 +14,12 @@ from bot import helpdesk
 from bot.service import ChatService
 from surveys import db
 from surveys.models import HelpRequest, HelpRequestEvent, OutboxMessage
-from tests.conftest import Chat
-from tests.test_conversation import INTERVIEW, register, start_interview
+from tests.support.conversation import INTERVIEW, Chat, register, request_help, start_interview
 
 
 def tickets(sessions: sessionmaker[Session]) -> list[HelpRequest]:
     with sessions() as s:
         return list(s.scalars(select(HelpRequest).order_by(HelpRequest.id)))
-
-
-def request_help(chat: Chat) -> str:
-    """The whole intake from the menu; returns the confirmation message."""
-    assert "qué necesita" in chat.say("2")
-    reply = chat.say("necesitamos ayuda para armonizar el presupuesto con el plan indicativo")
-    assert "Entiendo que su solicitud es sobre" in reply and "Plan indicativo" in reply
-    assert "tipo de apoyo" in chat.say("si")
-    assert "tipo de petición" in chat.say("asistencia tecnica")
-    assert "fase del ciclo" in chat.say("peticion general")
-    assert "una sola vez o de forma continua" in chat.say("2")
-    assert "urgente" in chat.say("continua")
-    assert "fecha límite" in chat.say("si")
-    assert "¿Para el *martes 15 de diciembre*?" in chat.say("antes del 15 de diciembre")  # read back
-    summary = chat.say("sí")  # nothing is sent before the person reads it back
-    assert "Revisemos su solicitud" in summary and "Fecha límite: martes 15 de diciembre" in summary
-    assert "Tipo de apoyo: Asistencia técnica" in summary and "armonizar el presupuesto" in summary
-    return chat.say("sí")
 
 
 def test_intake_opens_a_routed_ticket_with_a_business_day_deadline(chat: Chat,
@@ -228,7 +209,7 @@ def test_a_request_while_an_interview_is_paused_keeps_the_interview(chat: Chat,
     resumed = chat.say("continuar")
     assert "En pocas palabras" in resumed  # where it stopped
     assert "Oportunidad" in chat.say("Muy útil")
-    from tests.test_conversation import answers
+    from tests.support.conversation import answers
 
     assert answers(sessions)["puntaje_general"] == 4
 

@@ -13,7 +13,7 @@ from limits import parse
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
-from tests.test_channels import SECRET, TOKEN, signed_form
+from tests.support.channels import SECRET, TOKEN, signed_form
 from webhooks.app import create_app
 from webhooks.limit_counters import SweptMemoryStorage, storage_uri
 

@@ -16,7 +16,7 @@ from telegram import Chat, Message, Update, User
 from twilio.request_validator import RequestValidator
 
 from surveys.models import MessageLog
-from tests.test_channels import SECRET, TOKEN, signed_form
+from tests.support.channels import SECRET, TOKEN, signed_form
 from webhooks.app import create_app
 
 pytestmark = pytest.mark.usefixtures("no_internet")

@@ -22,8 +22,8 @@ from bot.accounts import create_user
 from bot.alerts import Alerts
 from surveys import db
 from surveys.models import Contact
-from tests.test_cli import m360
-from tests.test_panel import PASSWORD, signed_in
+from tests.support.panel import PASSWORD, signed_in
+from tests.support.processes import m360
 from webhooks.app import create_app
 
 ADMIN = "mesa-admin"

@@ -21,32 +21,16 @@ from bot.outbox import Sender
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Contact, OutboxMessage
-from tests.fakes import FakeTelegram, FakeTwilio
-
-FROM = "+14155238886"
-
+from tests.support.channels import FROM, twilio_provider
+from tests.support.clock import Clock
+from tests.support.fakes import FakeTelegram, FakeTwilio
 
 pytestmark = pytest.mark.usefixtures("no_internet")  # tests/conftest.py
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
 def engine(sessions: sessionmaker[Session]) -> Engine:
     return sessions.kw["bind"]
-
-
-def twilio_provider(fake: FakeTwilio, **kwargs: Any) -> TwilioProvider:
-    return TwilioProvider(fake.account_sid, fake.auth_token, whatsapp_from=FROM, base_url=fake.base_url, **kwargs)
 
 
 def contact(engine: Engine, channel: str = "whatsapp", address: str = "+573001112233",
@@ -157,6 +141,7 @@ def test_opted_out_contacts_get_replies_but_no_proactive_messages(engine: Engine
         "¿Desea volver a recibirlos?"]
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_dedupe_key_never_queues_twice(engine: Engine) -> None:
     clock = Clock()
     assert queue(engine, clock, dedupe_key="invite:wave1:63302") is not None
@@ -184,6 +169,7 @@ def test_outbox_survives_a_kill_between_write_and_send(db_url: str, engine: Engi
     assert [m["Body"] for m in twilio_fake.sent] == ["enviado una sola vez"]
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_a_sender_killed_mid_send_is_reconciled_not_resent(engine: Engine, twilio_fake: FakeTwilio) -> None:
     clock = Clock()
     row_id = queue(engine, clock, kind="reply", text="ya salió")
@@ -240,6 +226,7 @@ def test_an_older_message_with_the_same_words_does_not_pass_for_the_one_killed_m
     assert len(twilio_fake.sent) == 2 and row(engine, row_id).provider_id == twilio_fake.sent[1]["sid"]
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_concurrent_senders_send_each_message_once(engine: Engine, twilio_fake: FakeTwilio) -> None:
     clock = Clock()
     for i in range(30):
@@ -360,6 +347,7 @@ def test_long_polling_answers_through_the_outbox(sessions: sessionmaker[Session]
         worker.stop()
 
 
+@pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_status_callbacks_move_forward_only(engine: Engine) -> None:
     clock = Clock()
     row_id = queue(engine, clock, kind="reply")

@@ -20,8 +20,8 @@ from bot.channels.twilio_api import TwilioProvider
 from bot.outbox import Sender, Status
 from surveys import db
 from surveys.models import Alert, OutboxMessage
-from tests.fakes import FakeTwilio
-from tests.test_outbox import Clock
+from tests.support.clock import Clock
+from tests.support.fakes import FakeTwilio
 
 pytestmark = pytest.mark.usefixtures("no_internet")
 
@@ -188,7 +188,7 @@ def test_the_panel_and_the_cli_show_and_settle_rows_for_a_person(
         engine: Engine, twilio_fake: FakeTwilio, clock: Clock, cli_database: str) -> None:
     from bot.accounts import create_user
     from bot.cli.root import main
-    from tests.test_panel import PASSWORD, csrf, signed_in
+    from tests.support.panel import PASSWORD, csrf, signed_in
     from webhooks.app import create_app
 
     row_id = killed_mid_send(engine, twilio_fake, clock)

@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot import helpdesk
@@ -20,10 +19,10 @@ from bot.accounts import create_user
 from bot.alerts import Alerts
 from surveys import db
 from surveys.models import Alert, HelpRequest, OutboxMessage, UserAccount
-from tests.test_cli import m360
+from tests.support.panel import PASSWORD, csrf, engine, signed_in
+from tests.support.processes import m360
 from webhooks.app import create_app
 
-PASSWORD = "una-clave-larga-123"
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 
 
@@ -35,24 +34,6 @@ def app(db_url: str) -> Iterator[Flask]:
             create_user(conn, username=username, name=username.title(), role=role, password=PASSWORD)
     yield app
     engine(app).dispose()
-
-
-def engine(app: Flask) -> Any:
-    return app.extensions["m360.sessions"].kw["bind"]
-
-
-def csrf(page: bytes) -> str:
-    found = re.search(rb'name="csrf" value="([^"]+)"', page)
-    assert found, "no CSRF field on the page"
-    return found.group(1).decode()
-
-
-def signed_in(app: Flask, username: str) -> FlaskClient:
-    client = app.test_client()
-    page = client.get("/panel/login")
-    response = client.post("/panel/login", data={"username": username, "password": PASSWORD, "csrf": csrf(page.data)})
-    assert response.status_code == 302, response.data
-    return client
 
 
 def ticket(app: Flask, need: str = "necesitamos ayuda con el plan indicativo", **kwargs: Any) -> str:
@@ -232,8 +213,8 @@ def test_respondent_text_is_escaped(app: Flask) -> None:
 
 
 def test_ticket_change_is_told_to_the_requester(app: Flask) -> None:
-    from tests.test_conversation import register
-    from tests.test_web import WebChat
+    from tests.support.channels import WebChat
+    from tests.support.conversation import register
 
     client = app.test_client()
     chat = WebChat(client, session="panel-sim-01")

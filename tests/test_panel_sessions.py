@@ -20,8 +20,8 @@ from bot.accounts import create_user
 from bot.alerts import Alerts, load_config
 from surveys import db
 from surveys.models import Alert
-from tests.test_cli import m360
-from tests.test_panel import PASSWORD, csrf, engine, signed_in
+from tests.support.panel import PASSWORD, csrf, engine, signed_in
+from tests.support.processes import m360
 from webhooks import sessions
 from webhooks.app import create_app
 

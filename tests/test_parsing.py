@@ -1,15 +1,13 @@
-"""Tolerant parsing of chat answers: the table in data/parsing_cases.yaml, invariants, speed."""
+"""Tolerant parsing of chat answers: the table in data/parsing_cases.yaml and invariants (its speed:
+bench/hotpaths.py)."""
 
 from __future__ import annotations
 
 import functools
-import time
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,26 +19,14 @@ from surveys.parsing import (
     parse_answer,
     parse_yes_no,
 )
-from surveys.schema import Choice, QType, Question, Questionnaire, builtin, from_dict
+from surveys.schema import Choice, QType, Question, Questionnaire, builtin
+from tests.support.parsing_cases import DATA, TODAY, Q, questionnaire
 
 pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
 
-DATA = yaml.safe_load((Path(__file__).parent / "data" / "parsing_cases.yaml").read_text(encoding="utf-8"))
 REASONS = {"empty", "unknown", "out_of_range", "ambiguous", "too_long", "none_given"}
-TODAY = date.fromisoformat(DATA["today"])
 
 
-def _questionnaire() -> Questionnaire:
-    questions = [
-        {"name": name, "label": name, **spec} for name, spec in DATA["questions"].items()
-    ]
-    return from_dict(
-        {"id": "parsing", "version": "1", "title": "parsing cases", "choice_lists": DATA["lists"],
-         "questions": questions}
-    )
-
-
-Q = _questionnaire()
 CASES = [
     pytest.param(name, case, id=f"{name}-{i}-{case['in']!r}")
     for name, cases in DATA["cases"].items()
@@ -144,7 +130,7 @@ def test_long_choice_reply_is_too_long() -> None:
 
 def test_equal_lists_share_parsing() -> None:
     """The per-list cache is keyed by value: a rebuilt questionnaire parses the same."""
-    again = _questionnaire()
+    again = questionnaire()
     for name in ("temas", "rating", "consent_names"):
         for text in ("1", "seguimiento y armonización", "excelente", "no acepto"):
             assert parse_answer(again, again.question(name), text) == parse_answer(Q, Q.question(name), text)
@@ -245,21 +231,3 @@ def test_shipped_questionnaires_never_raise(name: str, pick: int, text: str) -> 
     q = shipped(name)
     question = q.questions[pick % len(q.questions)]
     assert_valid(q, question, text, parse_answer(q, question, text, today=TODAY))
-
-
-# ---------------------------------------------------------------- speed
-
-
-def test_mean_parse_time_is_well_under_budget() -> None:
-    """The engine targets 1,000 turns/s; a parse must stay far below 0.2 ms on typical replies."""
-    pairs = [(Q.question(name), case["in"]) for name, cases in DATA["cases"].items() for case in cases]
-    for question, text in pairs:  # warm the per-list caches
-        parse_answer(Q, question, text, today=TODAY)
-    best = float("inf")
-    for _ in range(3):
-        start = time.perf_counter()
-        for _ in range(20):
-            for question, text in pairs:
-                parse_answer(Q, question, text, today=TODAY)
-        best = min(best, (time.perf_counter() - start) / (20 * len(pairs)))
-    assert best < 0.2e-3, f"mean parse {best * 1e6:.0f} µs"

@@ -3,13 +3,14 @@ the chat service, and what concurrent webhook workers do to one database — the
 and at once, concurrent turns of one contact, several outbox senders, help-desk tickets and their
 alerts raised from several threads, a wave created and launched.
 
-A throwaway cluster is started for the run (tests/pgserver.py: initdb + pg_ctl on 127.0.0.1, a
+A throwaway cluster is started for the run (tests/support/pgserver.py: initdb + pg_ctl on 127.0.0.1, a
 random port, as the unprivileged ``postgres`` user when run as root); each test gets its own copy
 of a migrated template database. Skipped, with the reason, when no PostgreSQL server binary (or
 psycopg) is available. ``M360_TEST_BACKEND=postgresql make test`` runs the whole suite on it.
 
-Besides the tests written here, chosen tests of other modules run again on PostgreSQL: imported
-under this module, they take its ``db_url`` fixture.
+Besides the tests written here, chosen tests of other modules run again on PostgreSQL: they are
+marked ``also_on_postgresql`` in their own modules (tests/conftest.py runs them on both backends).
+``pytest -m postgresql`` runs this module and those runs.
 """
 
 from __future__ import annotations
@@ -30,17 +31,14 @@ from bot.service import ChatService
 from surveys import db
 from surveys.messages import Inbound
 from surveys.models import Alert, Answer, Contact, HelpRequest, Interview, MessageLog, OutboxMessage
-from tests import pgserver
-from tests import test_alerts as _alerts
-from tests import test_conversation as _conversation
-from tests import test_outbox as _outbox
-from tests.conftest import Chat
-from tests.fakes import FakeTwilio
-from tests.test_conversation import INTERVIEW, register, start_interview
-from tests.test_outbox import twilio_provider
+from tests.support import pgserver
+from tests.support.channels import twilio_provider
+from tests.support.conversation import INTERVIEW, Chat, register, start_interview
+from tests.support.fakes import FakeTwilio
 
 UNAVAILABLE = pgserver.unavailable()
-pytestmark = pytest.mark.skipif(UNAVAILABLE is not None, reason=f"PostgreSQL not available: {UNAVAILABLE}")
+pytestmark = [pytest.mark.postgresql,
+              pytest.mark.skipif(UNAVAILABLE is not None, reason=f"PostgreSQL not available: {UNAVAILABLE}")]
 
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 
@@ -259,7 +257,7 @@ def test_a_ticket_status_change_reaches_the_requester(service: ChatService, engi
 
 
 def test_a_wave_is_created_and_launched_once(service: ChatService, engine: Engine) -> None:
-    from tests.test_waves import contact_on
+    from tests.support.data import contact_on
 
     for i, code in enumerate(("63302", "05001", "11001", "76001", "08001", "68001")):
         contact_on(engine, code, f"+57300000{i:04d}")
@@ -273,27 +271,3 @@ def test_a_wave_is_created_and_launched_once(service: ChatService, engine: Engin
     assert invitations == 6  # nobody invited twice
     with engine.connect() as conn:
         assert waves.progress(conn, wave.id)["progress"]["invited"] == 6
-
-
-# ------------------------------------------------------------------ tests of other modules, again on PostgreSQL
-
-# Fixtures of tests/test_alerts.py (the DER's Telegram group and a signed webhook as destinations).
-receiver = _alerts.receiver
-der = _alerts.der
-
-test_alerts_an_alert_is_stored_and_queued_once = _alerts.test_an_alert_is_stored_and_queued_once
-test_alerts_demand_spike = _alerts.test_demand_spike_needs_n_entities_of_one_region_within_the_window
-test_alerts_interview_with_5_2_yes = _alerts.test_interview_with_5_2_yes_and_a_no_in_bloque_4
-test_alerts_overdue_tickets_are_alerted_once = _alerts.test_overdue_tickets_are_alerted_once
-test_alerts_daily_digest = _alerts.test_daily_digest_summarises_open_alerts_once_a_day
-test_conversation_full_interview = _conversation.test_full_interview_is_stored_and_exported
-test_conversation_back_changes_an_answer = _conversation.test_back_changes_an_answer_and_irrelevant_answers_are_cleared
-test_conversation_interview_expires = _conversation.test_interview_expires
-test_conversation_sweep_expires = _conversation.test_sweep_expires_abandoned_interviews_and_the_contact_is_told
-test_conversation_opt_out_and_resubscribe = _conversation.test_opt_out_and_resubscribe
-test_conversation_pause_and_resume = _conversation.test_pause_and_resume
-test_conversation_redelivery = _conversation.test_redelivery_is_answered_but_not_processed_twice
-test_outbox_sender_killed_mid_send = _outbox.test_a_sender_killed_mid_send_is_reconciled_not_resent
-test_outbox_concurrent_senders = _outbox.test_concurrent_senders_send_each_message_once
-test_outbox_dedupe_key_never_queues_twice = _outbox.test_dedupe_key_never_queues_twice
-test_outbox_status_callbacks_move_forward_only = _outbox.test_status_callbacks_move_forward_only

@@ -21,9 +21,8 @@ from bot.cli.root import main
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Answer, Contact, Interview, MessageLog, OutboxMessage
-from tests.conftest import Chat
-from tests.test_channels import WhatsApp
-from tests.test_conversation import INTERVIEW, register, start_interview
+from tests.support.channels import WhatsApp
+from tests.support.conversation import INTERVIEW, Chat, register, start_interview
 from webhooks.app import create_app
 
 pytestmark = pytest.mark.usefixtures("no_internet")

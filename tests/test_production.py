@@ -1,11 +1,10 @@
 """The production processes as real subprocesses (docs/deploy.md): ``m360 serve --production`` runs
 gunicorn with several workers and answers /health; the web workers send nothing on their own; one
 ``m360 worker`` sends what is queued in the outbox (to the loopback Twilio fake). On SQLite, and on
-PostgreSQL when a server can be started (tests/pgserver.py)."""
+PostgreSQL when a server can be started (tests/support/pgserver.py)."""
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import time
@@ -20,8 +19,8 @@ from bot import outbox
 from bot.setup import prepare
 from surveys import db
 from surveys.models import Contact, OutboxMessage, utcnow
-from tests.fakes import FakeTwilio
-from tests.test_cli import M360, environment, free_port, server
+from tests.support.fakes import FakeTwilio
+from tests.support.processes import M360, environment, free_port, server, wait_for_production_health
 
 pytest.importorskip("gunicorn", reason="gunicorn is not installed (pip install -e '.[production]')")
 
@@ -58,20 +57,6 @@ def status_of(url: str, row_id: int) -> str:
         engine.dispose()
 
 
-def wait_for_health(port: int, process: subprocess.Popen[bytes], log: Path, timeout: float = 90) -> dict[str, str]:
-    """/health once a gunicorn worker has loaded the app (a connection accepted by the master may
-    wait for a booting worker longer than one read's timeout on a busy machine)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, log.read_text(encoding="utf-8", errors="replace")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as response:
-                return dict(json.loads(response.read()))
-        except OSError:  # refused, reset or timed out: not up yet
-            time.sleep(0.2)
-    pytest.fail(f"no /health on port {port} within {timeout}s:\n{log.read_text()}")
-
-
 def twilio_env(fake: FakeTwilio, url: str) -> dict[str, str]:
     return environment(M360_DATABASE_URL=url, TWILIO_ACCOUNT_SID=fake.account_sid, TWILIO_AUTH_TOKEN=fake.auth_token,
                        TWILIO_WHATSAPP_FROM="+14155238886", TWILIO_API_BASE=fake.base_url)
@@ -85,7 +70,7 @@ def test_serve_production_runs_gunicorn_workers_and_the_worker_sends_the_outbox(
     log = tmp_path / "serve.log"
     with server(["serve", "--production", "--workers", "2", "--threads", "2", "--port", str(port)], env,
                 log) as web:
-        assert wait_for_health(port, web, log) == {"status": "ok", "database": "ok"}
+        assert wait_for_production_health(port, web, log) == {"status": "ok", "database": "ok"}
         # In production the simulator (test data) needs a panel sign-in: the page sends people to it,
         # the API refuses anonymous messages and stores nothing.
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/simulador", timeout=30) as response:

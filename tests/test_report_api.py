@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from bot.accounts import create_token
 from surveys import db
-from tests.test_analysis import ROWS, seeded  # noqa: F401  (fixture: six interviews, octubre–noviembre 2020)
+from tests.support.data import ROWS
 from webhooks.app import create_app
 
 ADMIN = "reports-admin-token"

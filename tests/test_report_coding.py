@@ -29,9 +29,9 @@ from analysis.report import build_report, render
 from bot.accounts import create_user
 from surveys import db, schema
 from surveys.models import Answer, AnswerCoding, Entity, Interview, utcnow
-from tests.coding_support import load_demo, product_models, train_demo
-from tests.test_cli import M360, environment
-from tests.test_panel import PASSWORD, signed_in
+from tests.support.coding import load_demo, product_models, train_demo
+from tests.support.panel import PASSWORD, signed_in
+from tests.support.processes import M360, environment
 from webhooks.app import create_app
 
 COLUMNS = export.ID_COLUMNS + export.question_columns([schema.builtin("monitoreo360")])

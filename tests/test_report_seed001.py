@@ -29,7 +29,7 @@ import pytest
 from flask import Flask
 
 from analysis.indicators import whole_percent
-from tests.test_cli import m360
+from tests.support.processes import m360
 from webhooks.app import create_app
 
 DATA = Path(__file__).parent / "data" / "seed001"

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from analysis import export
 from surveys import schema
 from surveys.models import Answer, Interview
-from tests.test_cli import m360, query
+from tests.support.processes import m360, query
 
 COLUMNS = export.ID_COLUMNS + export.question_columns([schema.builtin("monitoreo360")])
 
@@ -127,7 +127,7 @@ def test_re_import_updates_changed_rows_and_never_duplicates(db_url: str, tmp_pa
 
 
 def test_chat_interviews_are_never_touched_by_an_import(chat: Any, db_url: str, tmp_path: Path) -> None:
-    from tests.test_conversation import register, start_interview
+    from tests.support.conversation import register, start_interview
 
     register(chat)
     start_interview(chat)

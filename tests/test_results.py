@@ -25,11 +25,11 @@ from bot.alerts import Alerts
 from surveys import db
 from surveys.models import Contact, OutboxMessage, ResultLink, Wave
 from surveys.scoring import SCORE_QUESTIONS, entity_score
-from tests.conftest import Chat, Clock
-from tests.test_cli import m360
-from tests.test_conversation import INTERVIEW, register
-from tests.test_waves import contact_on
-from tests.test_web import WebChat
+from tests.support.channels import WebChat
+from tests.support.clock import Clock
+from tests.support.conversation import INTERVIEW, Chat, register
+from tests.support.data import contact_on
+from tests.support.processes import m360
 from webhooks.app import chat_service, create_app
 
 SEED = Path(__file__).parent / "data" / "seed001"

@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from bot import sampling
 from bot.sampling import Unit
 
+pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
+
 
 def frame(sizes: dict[str, int], govs: dict[str, int] | None = None) -> list[Unit]:
     units = []

@@ -24,8 +24,8 @@ from twilio.request_validator import RequestValidator
 
 from surveys import db
 from surveys.models import Answer, Interview
-from tests.test_cli import environment, free_port, server, wait_for_health
-from tests.test_conversation import EXPECTED, INTERVIEW
+from tests.support.conversation import EXPECTED, INTERVIEW
+from tests.support.processes import environment, free_port, server, wait_for_health
 
 NUMBER = "+573001234567"
 CHAT_ID = 515151

@@ -23,11 +23,9 @@ from bot.alerts import Alerts
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Alert, HelpRequest, Interview, OutboxMessage, WaveMember
-from tests.conftest import Chat
-from tests.test_conversation import INTERVIEW, register, start_interview
-from tests.test_helpdesk import request_help
-from tests.test_panel import PASSWORD, csrf
-from tests.test_web import WebChat
+from tests.support.channels import WebChat
+from tests.support.conversation import INTERVIEW, Chat, register, request_help, start_interview
+from tests.support.panel import PASSWORD, csrf
 from webhooks.app import create_app
 
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)

@@ -23,8 +23,7 @@ from bot.service import ChatService
 from surveys import schema
 from surveys.spreadsheet import FORMULA_PREFIXES
 from surveys.xlsform import from_xlsform, to_xlsform
-from tests.conftest import Chat
-from tests.test_conversation import INTERVIEW, register, start_interview
+from tests.support.conversation import INTERVIEW, Chat, register, start_interview
 from webhooks.app import create_app
 
 ADMIN = "sheet-admin"

@@ -26,11 +26,10 @@ from bot.outbox import Sender
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Alert, HelpRequest, HelpRequestEvent, OutboxMessage, Staff, StaffEntity
-from tests.conftest import Chat
-from tests.fakes import FakeTelegram
-from tests.test_cli import m360
-from tests.test_conversation import register
-from tests.test_panel import PASSWORD, csrf, signed_in
+from tests.support.conversation import Chat, register
+from tests.support.fakes import FakeTelegram
+from tests.support.panel import PASSWORD, csrf, signed_in
+from tests.support.processes import m360
 from webhooks.app import create_app
 
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)

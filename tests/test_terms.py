@@ -22,10 +22,9 @@ from bot.alerts import Alerts
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Contact, HelpRequest, HelpRequestEvent, OutboxMessage
-from tests.conftest import Chat
-from tests.test_cli import m360
-from tests.test_conversation import register, start_interview
-from tests.test_panel import PASSWORD, csrf, signed_in
+from tests.support.conversation import Chat, register, start_interview
+from tests.support.panel import PASSWORD, csrf, signed_in
+from tests.support.processes import m360
 from webhooks.app import create_app
 
 FRIDAY = datetime(2026, 12, 4, 14, 0, tzinfo=UTC)  # 9:00 in Bogotá; 8 and 25 December are holidays
@@ -111,7 +110,7 @@ def app(db_url: str) -> Iterator[Flask]:
 
 
 def chat_ticket(app: Flask) -> str:
-    from tests.test_web import WebChat
+    from tests.support.channels import WebChat
 
     chat = WebChat(app.test_client(), session="plazos-0000001")
     register(chat)  # type: ignore[arg-type]

@@ -22,9 +22,8 @@ from sqlalchemy.orm.exc import StaleDataError
 from bot.service import ChatService
 from surveys import db, turn_writes
 from surveys.models import Answer, Contact, Interview, MessageLog
-from tests import pgserver
-from tests.conftest import Chat
-from tests.test_conversation import INTERVIEW, register, start_interview
+from tests.support import pgserver
+from tests.support.conversation import INTERVIEW, Chat, register, start_interview
 
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 

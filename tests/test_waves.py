@@ -27,11 +27,15 @@ from bot.outbox import Sender
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Contact, Entity, Interview, OutboxMessage, Wave, WaveMember
-from tests.conftest import Chat, Clock  # the clock fixture starts at NOW
-from tests.fakes import FakeTelegram, FakeTwilio
-from tests.test_channels import SECRET, TelegramChat
-from tests.test_cli import m360
-from tests.test_conversation import INTERVIEW
+from tests.support.channels import SECRET, TelegramChat
+from tests.support.clock import Clock
+from tests.support.conversation import (
+    INTERVIEW,
+    Chat,  # the clock fixture starts at NOW
+)
+from tests.support.data import contact_on
+from tests.support.fakes import FakeTelegram, FakeTwilio
+from tests.support.processes import m360
 from webhooks.app import create_app
 
 ADMIN = "admin-token-for-waves"
@@ -74,16 +78,6 @@ def load_directory(engine: Engine) -> None:
     with db.transaction(engine) as conn:
         report = contacts.import_rows(conn, directory_rows(engine), now=NOW)
     assert report.created == 1122 and not report.problems
-
-
-def contact_on(engine: Engine, code: str, address: str, channel: str = "whatsapp", **extra: Any) -> int:
-    """A contact as the directory leaves it (consent, entity, cargo), on the channel of tests.conftest.Chat."""
-    values = dict(channel=channel, address=address, entity_code=code, consent=True, consent_at=NOW,
-                  consent_version="directorio", cargo="secretario", name=None, opted_out=False, state={},
-                  state_version=0, created_at=NOW)
-    values.update(extra)
-    with db.transaction(engine) as conn:
-        return int(conn.execute(Contact.__table__.insert(), values).inserted_primary_key[0])
 
 
 def census(engine: Engine, **kwargs: Any) -> int:
@@ -450,7 +444,7 @@ def test_api_roles_and_errors(app: Flask, client: FlaskClient) -> None:
 
 def test_the_panel_shows_a_waves_progress(app: Flask, service: ChatService) -> None:
     from bot.accounts import create_user
-    from tests.test_panel import PASSWORD, signed_in
+    from tests.support.panel import PASSWORD, signed_in
 
     engine = app.extensions["m360.sessions"].kw["bind"]
     with db.transaction(engine) as conn:
@@ -517,7 +511,7 @@ def test_any_reply_to_an_invitation_resumes_a_paused_interview_into_the_wave(ser
 
 def test_a_wave_without_entities_says_to_load_them(tmp_path: Path) -> None:
     """`m360 wave create` on a database whose entities were never loaded names the command to run."""
-    from tests.test_cli import m360
+    from tests.support.processes import m360
 
     url = f"sqlite:///{tmp_path / 'vacia.sqlite3'}"
     m360("db", "upgrade", url=url, cwd=tmp_path)

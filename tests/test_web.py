@@ -22,10 +22,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from surveys.models import Contact, MessageLog
-from tests.test_conversation import EXPECTED, INTERVIEW, register, start_interview
+from tests.support.channels import EXPORT, HISTORY, SEND, WebChat
+from tests.support.conversation import EXPECTED, INTERVIEW, register, start_interview
 from webhooks.app import create_app
 
-SEND, HISTORY, EXPORT = "/simulador/api/send", "/simulador/api/history", "/export/responses"
 ADMIN = "web-admin-token"
 AUTH = {"Authorization": f"Bearer {ADMIN}"}  # the export needs a reader's token (analyst, der, admin)
 
@@ -68,46 +68,6 @@ def stored_messages(app: Flask) -> int:
 
 def bogota_month() -> str:
     return datetime.now(ZoneInfo("America/Bogota")).strftime("%Y-%m")
-
-
-def check_replies(payload: Any) -> list[dict[str, Any]]:
-    """The /simulador/api/send answer: {"replies": [{"text": str, "options": [{"label": str, "reply": str}]}],
-    "last_id": int} (the newest message of the session, for the page's polling)."""
-    assert isinstance(payload, dict) and set(payload) == {"replies", "last_id"}
-    assert isinstance(payload["last_id"], int) and payload["last_id"] > 0
-    replies = payload["replies"]
-    assert isinstance(replies, list) and replies
-    for reply in replies:
-        assert set(reply) == {"text", "options"} and isinstance(reply["text"], str) and reply["text"]
-        assert isinstance(reply["options"], list)
-        for option in reply["options"]:
-            assert set(option) == {"label", "reply"}
-            assert isinstance(option["label"], str) and option["label"]
-            assert isinstance(option["reply"], str) and option["reply"]
-    return replies
-
-
-class WebChat:
-    """The same interface as tests.conftest.Chat (say/last), but through HTTP; keeps the transcript it saw."""
-
-    def __init__(self, client: FlaskClient, session: str = "web-test-0001"):
-        self.client, self.session = client, session
-        self.last: list[dict[str, Any]] = []
-        self.transcript: list[tuple[str, str]] = []
-        self.count = 0
-
-    def post(self, text: str, external_id: str | None = None) -> list[dict[str, Any]]:
-        self.count += 1
-        response = self.client.post(SEND, json={"session": self.session, "text": text,
-                                                "id": external_id or f"{self.session}-{self.count}"})
-        assert response.status_code == 200, response.data
-        assert response.mimetype == "application/json"
-        return check_replies(response.get_json())
-
-    def say(self, text: str, external_id: str | None = None) -> str:
-        self.last = self.post(text, external_id)
-        self.transcript += [("in", text)] + [("out", r["text"]) for r in self.last]
-        return "\n".join(r["text"] for r in self.last)
 
 
 def history(client: FlaskClient, session: str) -> list[tuple[str, str]]:
@@ -212,7 +172,7 @@ def signed_in_panel(client: FlaskClient) -> FlaskClient:
 
 def test_full_interview_history_and_export(client: FlaskClient) -> None:
     chat = WebChat(client)
-    register(chat)  # type: ignore[arg-type]  # same say()/last interface as tests.conftest.Chat
+    register(chat)  # type: ignore[arg-type]  # same say()/last interface as tests.support.conversation.Chat
     start_interview(chat)  # type: ignore[arg-type]
     first = chat.last[-1]["options"]
     assert [o["label"] for o in first] == ["Muy mala", "Mala", "Regular", "Buena", "Excelente"]

@@ -25,8 +25,8 @@ from bot.channels.twilio_api import TwilioProvider
 from bot.outbox import Sender, Status
 from surveys import db
 from surveys.models import Alert, Contact, OutboxMessage
-from tests.fakes import FakeTwilio
-from tests.test_channels import TOKEN
+from tests.support.channels import TOKEN
+from tests.support.fakes import FakeTwilio
 
 pytestmark = pytest.mark.usefixtures("no_internet")
 
@@ -223,7 +223,7 @@ def test_inside_the_window_the_cli_says_the_requester_is_notified(engine: Engine
 @pytest.mark.usefixtures("unconfigured")
 def test_the_panel_says_the_requester_will_not_be_told(engine: Engine, db_url: str) -> None:
     from bot.accounts import create_user
-    from tests.test_panel import PASSWORD, csrf, signed_in
+    from tests.support.panel import PASSWORD, csrf, signed_in
     from webhooks.app import create_app
 
     _, code = requester(engine, last_message=NOW - timedelta(days=3))
@@ -361,7 +361,7 @@ def test_a_ticket_notice_twilio_cannot_deliver_is_alerted_and_listed(engine: Eng
     from bot.accounts import create_user
     from bot.cli.root import main
     from surveys.models import utcnow
-    from tests.test_panel import PASSWORD, signed_in
+    from tests.support.panel import PASSWORD, signed_in
     from webhooks.app import create_app
 
     _, code = requester(engine, last_message=NOW - timedelta(hours=2))

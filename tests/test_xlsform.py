@@ -13,6 +13,8 @@ import pytest
 from surveys.schema import Block, Choice, QType, Question, Questionnaire, builtin
 from surveys.xlsform import XLSFormError, from_xlsform, to_xform, to_xlsform
 
+pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
+
 SHIPPED = ("monitoreo360", "sistematizacion", "registro", "solicitud")
 ES = "Español (es)"
 

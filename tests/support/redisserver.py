@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.pgserver import free_port
+from tests.support.pgserver import free_port
 
 
 def unavailable() -> str | None:

@@ -10,7 +10,7 @@ from pathlib import Path
 from analysis.coding import codebooks, corpus, registry, training
 from analysis.coding.model import Coder
 
-FIXTURES = Path(__file__).parent / "data" / "coding"
+FIXTURES = Path(__file__).parent.parent / "data" / "coding"
 FIXTURE_CODEBOOKS = FIXTURES / "codebooks"
 FIXTURE_CORPUS = FIXTURES / "corpus"
 
