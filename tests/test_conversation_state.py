@@ -35,8 +35,7 @@ from surveys.entities import EntityIndex
 from surveys.models import Contact, Interview
 from surveys.schema import builtin
 from surveys.texts import texts
-from tests.conftest import Chat
-from tests.support.conversation import register
+from tests.support.conversation import Chat, register
 
 NOW = datetime(2026, 11, 10, 15, 0, tzinfo=UTC)
 INTERVIEW, INTAKE, REGISTRATION = builtin("monitoreo360"), builtin("solicitud"), builtin("registro")
