@@ -1,5 +1,5 @@
 # The production image (docs/deploy.md): the web app under gunicorn (`m360 serve --production`) and the
-# Celery worker and beat (`celery -A bot.tasks worker` / `beat`) run from it, with PostgreSQL and Redis.
+# Celery worker and beat (`celery -A bot.runtime.tasks worker` / `beat`) run from it, with PostgreSQL and Redis.
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 \

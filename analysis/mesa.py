@@ -1,4 +1,4 @@
-"""The mesa de ayuda's report (the dict of bot.mesa.build) as a standalone HTML page with charts,
+"""The mesa de ayuda's report (the dict of bot.helpdesk.mesa.build) as a standalone HTML page with charts,
 a workbook or JSON: the same numbers everywhere (``m360 tickets report``, the API, the panel)."""
 
 from __future__ import annotations

@@ -26,12 +26,12 @@ from analysis import frame as frames
 from analysis import indicators as ind
 from analysis.periods import Period, month_label, parse
 from surveys.entities import display_name
-from surveys.models import Answer, Entity, HelpRequest, Interview
+from surveys.models import Answer, Entity, Interview, Ticket
 from surveys.statuses import InterviewStatus
 from surveys.store import real_channel
 from surveys.tickets import OPEN
 
-REQUESTS = HelpRequest.__table__
+REQUESTS = Ticket.__table__
 ENTITIES = Entity.__table__
 ANSWERS, INTERVIEWS = Answer.__table__, Interview.__table__
 

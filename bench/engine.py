@@ -24,8 +24,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from bot.runtime.setup import prepare
 from bot.service import ChatService
-from bot.setup import prepare
 from surveys import db
 from surveys.engine import Interviewer
 from surveys.entities import EntityIndex

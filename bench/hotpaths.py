@@ -30,7 +30,7 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests/support/parsing_cases.py
 
-from bot.themes import KeywordClassifier, load_taxonomy  # noqa: E402
+from bot.helpdesk.themes import KeywordClassifier, load_taxonomy  # noqa: E402
 from surveys.conditions import evaluate  # noqa: E402
 from surveys.entities import EntityIndex, read_reference  # noqa: E402
 from surveys.parsing import parse_answer  # noqa: E402

@@ -266,7 +266,7 @@ def serve(kind: str, database: str, server: str, workers: int, threads: int) -> 
     here = Path(__file__).resolve().parent
     sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != here]
     if kind == "app":
-        from bot.production import prepare_once
+        from bot.runtime.production import prepare_once
 
         prepare_once(database)  # once, before any worker: migrations, entities, questionnaires
     elif kind == "durable":
@@ -285,11 +285,11 @@ def serve(kind: str, database: str, server: str, workers: int, threads: int) -> 
         print(httpd.server_port, flush=True)
         httpd.serve_forever()
         return
-    # gunicorn, as `m360 serve --production` runs it (bot.production.gunicorn_options). Its web workers
+    # gunicorn, as `m360 serve --production` runs it (bot.runtime.production.gunicorn_options). Its web workers
     # do not code answers: one coder runs in the master's process, as `m360 worker` does beside gunicorn.
     import socket
 
-    from bot.production import gunicorn_options, run_gunicorn
+    from bot.runtime.production import gunicorn_options, run_gunicorn
 
     with socket.socket() as probe:  # a free port (gunicorn binds it a moment later)
         probe.bind((HOST, 0))
@@ -306,7 +306,7 @@ def serve(kind: str, database: str, server: str, workers: int, threads: int) -> 
 # The coder beside gunicorn (what `m360 worker` runs for it); exits with its parent (stdin closed).
 CODER_PROCESS = """
 import sys, threading, os
-from bot.coding_worker import CodingWorker, interview_coding_job
+from bot.runtime.coding_worker import CodingWorker, interview_coding_job
 from surveys import db
 CodingWorker(interview_coding_job(db.make_engine(sys.argv[1])), interval=0.5).start()
 sys.stdin.buffer.read()

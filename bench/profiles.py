@@ -38,7 +38,7 @@ PARTS: list[tuple[str, tuple[str, ...]]] = [
     ("gunicorn (HTTP, keep-alive, thread pool)", ("gunicorn/", "concurrent/futures/")),
     ("chat service + storage (bot/service, surveys/store, turn_writes, db; tickets, alerts)",
      ("bot/service.py", "surveys/store.py", "surveys/db.py", "surveys/turn_writes.py", "surveys/models.py",
-      "bot/alerts.py", "bot/helpdesk.py", "bot/privacy.py", "bot/waves.py")),
+      "bot/alerts/alerting.py", "bot/helpdesk/ticketing.py", "bot/privacy/personal_data.py", "bot/waves/campaign.py")),
     ("webhook handlers and channel adapters (webhooks/, bot/channels/)",
      ("webhooks/", "bot/channels/", "surveys/messages.py")),
     ("the conversation (bot/conversation, surveys/engine, parsing…: the pure turn)",

@@ -30,7 +30,7 @@ from sqlalchemy import select  # noqa: E402
 from analysis import frame, html, xlsx  # noqa: E402
 from analysis.indicators import Filters  # noqa: E402
 from analysis.report import build_report  # noqa: E402
-from bot.setup import prepare  # noqa: E402
+from bot.runtime.setup import prepare  # noqa: E402
 from surveys import schema  # noqa: E402
 from surveys.models import Answer, Entity, Interview  # noqa: E402
 from surveys.store import QuestionnaireStore  # noqa: E402

@@ -6,10 +6,10 @@ and T tickets with histories into a fresh SQLite file, then times:
 - "Mis resultados" as a chat turn through ChatService (the entity's ficha as text plus a new link),
   beside the peer turn "Mis solicitudes" (menu option 3) in the same run: what the ficha costs on
   top of an ordinary menu answer;
-- a closed wave's results for 52 entities (``bot.results.summaries``, what the DER previews and
+- a closed wave's results for 52 entities (``bot.waves.results.summaries``, what the DER previews and
   approves), beside one full ficha municipal (``build_report`` with the entity filter: the page
   behind the link) as the ceiling a per-entity build would cost;
-- the mesa de ayuda's report for the year (``bot.mesa.build``) over the T tickets.
+- the mesa de ayuda's report for the year (``bot.helpdesk.mesa.build``) over the T tickets.
 
     python bench/results.py [--quick] [--entities N] [--tickets T] [--turns K]
 
@@ -35,8 +35,12 @@ from sqlalchemy import select  # noqa: E402
 from analysis.indicators import Filters  # noqa: E402
 from analysis.report import build_report  # noqa: E402
 from bench.report import YEAR, populate  # noqa: E402
-from bot import helpdesk, mesa, results  # noqa: E402
+from bot.helpdesk import (
+    mesa,
+    ticketing,  # noqa: E402
+)
 from bot.service import ChatService  # noqa: E402
+from bot.waves import results
 from surveys import db  # noqa: E402
 from surveys.messages import Inbound  # noqa: E402
 from surveys.models import Contact, Entity  # noqa: E402
@@ -56,7 +60,7 @@ def tickets(url: str, count: int, seed: int = 18) -> None:
                 themes=rng.sample(themes, rng.randint(1, 2)), urgent=rng.random() < 0.1, status="nueva",
                 request_type=rng.choice(["general", "documentos", "consulta"]), on_hold=False, followups=0,
                 due_date=(at + timedelta(days=21)).date().isoformat(), created_at=at, updated_at=at)
-            ticket_id = conn.execute(helpdesk.REQUESTS.insert(), row).inserted_primary_key[0]
+            ticket_id = conn.execute(ticketing.REQUESTS.insert(), row).inserted_primary_key[0]
             events = [dict(request_id=ticket_id, from_status=None, to_status="nueva", actor="chat", created_at=at)]
             status, when = "nueva", at
             for step in ("asignada", "respondida", "cerrada"):
@@ -66,8 +70,8 @@ def tickets(url: str, count: int, seed: int = 18) -> None:
                 events.append(dict(request_id=ticket_id, from_status=status, to_status=step, actor="der:bench",
                                    created_at=when))
                 status = step
-            conn.execute(helpdesk.EVENTS.insert(), events)
-            conn.execute(helpdesk.REQUESTS.update().where(helpdesk.REQUESTS.c.id == ticket_id).values(
+            conn.execute(ticketing.EVENTS.insert(), events)
+            conn.execute(ticketing.REQUESTS.update().where(ticketing.REQUESTS.c.id == ticket_id).values(
                 status=status, closed_at=when if status == "cerrada" else None,
                 satisfaction=rng.randint(2, 5) if status == "cerrada" and rng.random() < 0.6 else None))
     engine.dispose()

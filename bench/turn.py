@@ -145,7 +145,7 @@ def main() -> None:
             _, database, durable_database = durable_cluster(stack, "or --sqlite, or --database-url")
         from loadkit import DurableTurn
 
-        from bot.production import prepare_once
+        from bot.runtime.production import prepare_once
 
         prepare_once(database)
         DurableTurn(durable_database).create_tables()

@@ -1,8 +1,8 @@
 """Time to create and queue a census wave of every municipality (docs/waves.md).
 
 On a fresh SQLite file with the 1,155 reference entities, a directory of 1,122 fake secretarios
-(one per alcaldía, half WhatsApp, half Telegram) is imported through ``bot.contacts``; then a census
-wave is drawn (``waves.create``) and launched (``waves.launch``: each invitation checks the
+(one per alcaldía, half WhatsApp, half Telegram) is imported through ``bot.directory.contacts``; then a census
+wave is drawn (``campaign.create``) and launched (``campaign.launch``: each invitation checks the
 contact's conversation and the entity's tickets, sets the pending invitation on the contact and
 writes the outbox row, in batches of one transaction each). The clock is a Tuesday at 10:00 in
 Bogotá, inside office hours. A 52-entity sample is timed the same way.
@@ -23,8 +23,9 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from bot import contacts, waves
-from bot.setup import prepare
+from bot.directory import contacts
+from bot.runtime.setup import prepare
+from bot.waves import campaign
 from surveys import db
 from surveys.models import Entity, OutboxMessage
 
@@ -47,9 +48,9 @@ def run(size: int | None, template: Path, workdir: Path) -> tuple[float, float, 
     try:
         t0 = time.perf_counter()
         with db.transaction(engine) as conn:
-            created = waves.create(conn, waves.Spec("2026-11", size=size, seed=7), now=NOW)
+            created = campaign.create(conn, campaign.Spec("2026-11", size=size, seed=7), now=NOW)
         t1 = time.perf_counter()
-        done = waves.launch(engine, created.id, now=NOW)
+        done = campaign.launch(engine, created.id, now=NOW)
         t2 = time.perf_counter()
         with engine.connect() as conn:
             rows = conn.execute(select(func.count()).select_from(OutboxMessage)

@@ -27,7 +27,7 @@ ROLES = ("analyst", "der", "admin")
 READERS = ROLES  # every role reads
 MANAGERS = ("der", "admin")  # change tickets, acknowledge alerts, run waves
 # Panel accounts may also be ``enlace``: an enlace territorial or articulador who sees and works only
-# the tickets and alerts of the entities the directory gives them (bot.staff.scope); not for API tokens.
+# the tickets and alerts of the entities the directory gives them (bot.directory.staff.scope); not for API tokens.
 ENLACE = "enlace"
 PANEL_ROLES = (*ROLES, ENLACE)
 TOKENS = ApiToken.__table__

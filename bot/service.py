@@ -20,8 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from bot import grupos, helpdesk, privacy, prompts, results, waves
-from bot.alerts import Alerts
+from bot.alerts.alerting import Alerts
 from bot.conversation import (
     ConsentRecorded,
     ContactView,
@@ -29,7 +28,6 @@ from bot.conversation import (
     ConversationState,
     EntitySwitched,
     Forget,
-    HelpRequested,
     InterviewEvent,
     InterviewStarted,
     InterviewStatusChanged,
@@ -42,13 +40,18 @@ from bot.conversation import (
     ResultsQuery,
     TicketOpened,
     TicketRated,
+    TicketRequested,
     TicketsQuery,
     TicketView,
     Turn,
     WaveJoined,
+    prompts,
 )
-from bot.theme_model import ModelThemeClassifier, theme_classifier
-from bot.themes import KeywordClassifier, load_taxonomy
+from bot.helpdesk import grupos, ticketing
+from bot.helpdesk.theme_model import ModelThemeClassifier, theme_classifier
+from bot.helpdesk.themes import KeywordClassifier, load_taxonomy
+from bot.privacy import personal_data
+from bot.waves import campaign, results
 from surveys import db, schema, store, turn_writes
 from surveys.engine import AnswerCleared, AnswerSet, Finished
 from surveys.entities import EntityIndex
@@ -192,7 +195,8 @@ class ChatService:
                     self._bind_invitation(conn, inbound.invitation, contact.id, now)
                     changes["entity_code"] = entity_code
                     view = dataclasses.replace(view, entity_code=entity_code)
-                    state = waves.invited_by_link(conn, inbound.invitation, state)  # a wave's link opens its interview
+                    # a wave's link opens its interview
+                    state = campaign.invited_by_link(conn, inbound.invitation, state)
             if switch_to is not None and inbound.invitation:
                 turn = self.conversation.offer_switch(state, view, switch_to, inbound.invitation)
             elif inbound.media and not inbound.text.strip() and state.mode == Mode.NEW:
@@ -238,13 +242,13 @@ class ChatService:
             if not _only_changes_turn_rows(effect):
                 writes.flush_answers(conn)  # what follows may read the answers (or remove them)
             match effect:
-                case HelpRequested(answers=answers):
+                case TicketRequested(answers=answers):
                     outcomes.ticket = self._open_ticket(conn, contact_id, entity_code, channel, answers, now)
                 case TicketRated(code=code, score=score):
-                    helpdesk.rate(conn, code, score, contact_id=contact_id, now=now)
+                    ticketing.rate(conn, code, score, contact_id=contact_id, now=now)
                 case TicketsQuery():
                     pass  # read and shown by the conversation (``_TurnReads``)
-                case ResultsQuery():  # bot.results renders the ficha and makes its link (a write)
+                case ResultsQuery():  # bot.waves.results renders the ficha and makes its link (a write)
                     outcomes.before.extend(results.for_chat(conn, changes.get("entity_code", entity_code), contact_id,
                                                             now))
                 case OtherEntityRegistered(group=group, name=name, seat=seat):
@@ -253,14 +257,14 @@ class ChatService:
                                                              alerts=self.alerts)
                 case ConsentRecorded(given=given, version=version, text=text):
                     changes.update(consent=given, consent_at=now, consent_version=version, consent_text=text)
-                    privacy.record_consent(conn, contact_id, given=given, version=version, text=text, source=channel,
-                                           now=now)
+                    personal_data.record_consent(conn, contact_id, given=given, version=version, text=text,
+                                                 source=channel, now=now)
                 case ProfileUpdated(fields=fields):
                     changes.update(fields)
                 case EntitySwitched(token=token, entity=entity):
                     if self._use_invitation(conn, token, contact_id, now) == entity:
                         changes["entity_code"] = entity
-                        state = waves.invited_by_link(conn, token, state)
+                        state = campaign.invited_by_link(conn, token, state)
                     else:  # the link expired or someone else used it while the person was deciding
                         outcomes.link_gone = True
                 case OptedOut():
@@ -268,7 +272,7 @@ class ChatService:
                 case OptedIn():
                     changes.update(opted_out=False)
                 case Forget():
-                    privacy.forget(conn, contact_id, now)
+                    personal_data.forget(conn, contact_id, now)
                     changes.clear()  # nothing about the person is written back
                 case InterviewStarted(questionnaire=key, wave=wave_id, period=period):
                     interview_id = store.new_interview(
@@ -308,7 +312,7 @@ class ChatService:
 
     def _open_ticket(self, conn: Connection, contact_id: int, entity_code: str | None, channel: str,
                      answers: dict[str, Any], now: datetime) -> TicketOpened:
-        created = helpdesk.create(
+        created = ticketing.create(
             conn, entity_code=entity_code, region=self._region(entity_code), contact_id=contact_id, channel=channel,
             need=str(answers.get("necesidad", "")), themes=list(answers.get("temas") or []), now=now,
             support_type=answers.get("tipo_apoyo"), phase=answers.get("fase"), urgent=answers.get("urgente") == "si",
@@ -327,7 +331,7 @@ class ChatService:
             return
         themes = list(answers.get("demanda_temas") or [])
         need = answers.get("demanda_otro") or texts()("ticket_need_from_interview")
-        created = helpdesk.create(
+        created = ticketing.create(
             conn, entity_code=answers.get("entidad", entity_code), region=self._region(entity_code),
             contact_id=contact_id, channel=channel, need=str(need), themes=themes, now=now, source="interview",
             interview_id=interview_id, actor="monitoreo360", alerts=self.alerts)
@@ -392,12 +396,12 @@ class _TurnReads:
         self.conn, self.entity_code, self.own = conn, entity_code, own
 
     def tickets(self) -> list[TicketView]:
-        return [_ticket_view(row) for row in helpdesk.for_requester(self.conn, self.entity_code, self.own)]
+        return [_ticket_view(row) for row in ticketing.for_requester(self.conn, self.entity_code, self.own)]
 
     def ticket(self, code: str) -> TicketView | None:
         if not (self.entity_code or self.own):
             return None
-        found = helpdesk.by_code(self.conn, code, self.entity_code, self.own)
+        found = ticketing.by_code(self.conn, code, self.entity_code, self.own)
         return _ticket_view(found[0], found[1]) if found is not None else None
 
 
@@ -434,7 +438,7 @@ def _only_changes_turn_rows(effect: Any) -> bool:
 
 
 def _with_prompt(replies: list[Outbound], state: dict[str, Any] | None) -> list[Outbound]:
-    """Replies with options carry the token of the prompt they answer (bot.prompts)."""
+    """Replies with options carry the token of the prompt they answer (bot.conversation.prompts)."""
     if not any(r.options for r in replies):
         return replies
     token = prompts.prompt_token(state)

@@ -12,7 +12,7 @@ upper case and "D.C.". Everything that compares text folds it here first:
   ("Bogotá, D.C." → "bogota dc"); for names, states and labels matched as whole strings.
 
 Callers: ``surveys/parsing/normalize.py`` (chat replies), ``surveys/entities`` (DIVIPOLA names),
-``surveys/dates.py``, ``bot/redaction.py``, ``bot/themes.py``, ``analysis/indicators.py``,
+``surveys/dates.py``, ``bot/privacy/redaction.py``, ``bot/helpdesk/themes.py``, ``analysis/indicators.py``,
 ``analysis/importer.py`` and ``analysis/coding/normalize.py``.
 """
 

@@ -28,7 +28,7 @@ class Option:
 class Outbound:
     text: str
     options: tuple[Option, ...] = ()
-    # The prompt the options answer (an opaque token, bot.prompts): a button pressed later comes
+    # The prompt the options answer (an opaque token, bot.conversation.prompts): a button pressed later comes
     # back with it, and the chat service refuses it once the conversation has moved on.
     prompt: str | None = None
     # A short notice about the person's action rather than a turn of the conversation ("that option

@@ -71,7 +71,7 @@ class Entity(Base):
     pdet_subregion: Mapped[str | None] = mapped_column(String(80))
     lat: Mapped[float | None] = mapped_column(Float)
     lon: Mapped[float | None] = mapped_column(Float)
-    # Other grupos de valor (kind "otro", code "X0001"…; bot.grupos): what they are, and the DER's check
+    # Other grupos de valor (kind "otro", code "X0001"…; bot.helpdesk.grupos): what they are, and the DER's check
     # of who they say they are. DIVIPOLA entities leave these empty.
     group_kind: Mapped[str | None] = mapped_column(String(40))  # esquema_asociativo | instancia_participacion | …
     validation: Mapped[str | None] = mapped_column(String(20), index=True)  # pendiente | validada | rechazada
@@ -98,7 +98,7 @@ class Contact(Base):
     consent_text: Mapped[str | None] = mapped_column(Text)
     opted_out: Mapped[bool] = mapped_column(Boolean, default=False)
     opted_out_at: Mapped[datetime | None]
-    forgotten_at: Mapped[datetime | None]  # personal data erased (bot.privacy): the row only keeps links
+    forgotten_at: Mapped[datetime | None]  # personal data erased (bot.privacy.personal_data): the row only keeps links
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The conversation's state (surveys.engine / bot.conversation), saved after every turn.
     state: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -208,7 +208,7 @@ class MessageLog(Base):
 class OutboxMessage(Base):
     """A message to send, written before it is sent (in the transaction of whatever caused it).
 
-    The sender (bot.outbox) claims due rows with a lease, delivers them through the provider and
+    The sender (bot.outbox.sending) claims due rows with a lease, delivers them through the provider and
     records the outcome; a process that dies mid-send leaves a lease that expires, so the row is
     picked up again. ``dedupe_key`` makes enqueueing idempotent (a wave re-launched never
     re-invites)."""
@@ -229,7 +229,7 @@ class OutboxMessage(Base):
     # WhatsApp template (Content SID + variables) used outside the 24-hour window; Telegram extras.
     payload: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # pending | sending | sent | delivered | read | failed | undelivered | review (a person decides)
-    # | skipped (a later piece of a message a WhatsApp template replaced) — bot.outbox.Status
+    # | skipped (a later piece of a message a WhatsApp template replaced) — bot.outbox.sending.Status
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # A send may have reached the provider (the sender died mid-send, or the request failed without
@@ -263,7 +263,7 @@ class Invitation(Base):
     contact_id: Mapped[int | None] = mapped_column(ForeignKey("contact.id"))
 
 
-class HelpRequest(Base):
+class Ticket(Base):
     """A mesa de ayuda ticket. History belongs to the entity (staff rotate), so tickets are listed
     by entity; the contact is who asked and who is told about changes."""
 
@@ -277,7 +277,7 @@ class HelpRequest(Base):
     source: Mapped[str] = mapped_column(String(20), default="chat")  # chat | interview | api | panel
     interview_id: Mapped[int | None] = mapped_column(ForeignKey("interview.id"), unique=True)
     need: Mapped[str] = mapped_column(Text, default="")  # in the requester's words
-    themes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # theme ids (bot/themes.yaml)
+    themes: Mapped[list[Any]] = mapped_column(JSON, default=list)  # theme ids (bot/helpdesk/themes.yaml)
     support_type: Mapped[str | None] = mapped_column(String(30))  # informacion | capacitacion | …
     phase: Mapped[str | None] = mapped_column(String(30))  # planeacion | programacion | …
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -289,13 +289,13 @@ class HelpRequest(Base):
     articulador: Mapped[str | None] = mapped_column(String(200))  # routing by region
     referred_to: Mapped[str | None] = mapped_column(String(200))  # entity it was referred to (remitida)
     due_date: Mapped[str | None] = mapped_column(String(10))  # ISO date, business days (Ley 1755)
-    request_type: Mapped[str | None] = mapped_column(String(20))  # general | documentos | consulta (bot/terms.yaml)
+    request_type: Mapped[str | None] = mapped_column(String(20))  # general | documentos | consulta (terms.yaml)
     continuity: Mapped[str | None] = mapped_column(String(20))  # puntual | continua
     staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id"), index=True)  # the enlace it is assigned to
     # The requester's entity is a grupo de valor the DER has not validated yet: the ticket does not count
-    # (no alert, no term, not in the queue) until it is (bot.grupos).
+    # (no alert, no term, not in the queue) until it is (bot.helpdesk.grupos).
     on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
-    followups: Mapped[int] = mapped_column(Integer, default=0)  # periodic follow-ups sent (bot.followup)
+    followups: Mapped[int] = mapped_column(Integer, default=0)  # periodic follow-ups sent (bot.helpdesk.followup)
     last_followup_at: Mapped[datetime | None]
     satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1–5, asked when the ticket is closed
     satisfaction_at: Mapped[datetime | None]
@@ -304,7 +304,7 @@ class HelpRequest(Base):
     closed_at: Mapped[datetime | None]
 
 
-class HelpRequestEvent(Base):
+class TicketEvent(Base):
     """Every change of a ticket: who, when, what, with a note (the requester is told)."""
 
     __tablename__ = "help_request_event"
@@ -376,7 +376,7 @@ class LoginThrottle(Base):
 
 
 class Alert(Base):
-    """A demand alert for the DER (bot.alerts). Stored once per ``dedupe_key``; delivered through
+    """A demand alert for the DER (bot.alerts.alerting). Stored once per ``dedupe_key``; delivered through
     the outbox to the configured destinations; open until someone acknowledges it."""
 
     __tablename__ = "alert"
@@ -460,7 +460,7 @@ class AnswerCodingEvent(Base):
 
 
 class Wave(Base):
-    """A monthly wave (bot.waves): a questionnaire, a period, a sample of entities and a schedule.
+    """A monthly wave (bot.waves.campaign): a questionnaire, a period, a sample of entities and a schedule.
     The frame, the strata and the seed are stored so that the draw can be shown and repeated."""
 
     __tablename__ = "wave"
@@ -483,7 +483,7 @@ class Wave(Base):
     closes_at: Mapped[datetime | None]  # answers after this are stored, and counted as late
     launched_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    # The DER approved sending each participating entity its results (bot.results): who and when.
+    # The DER approved sending each participating entity its results (bot.waves.results): who and when.
     results_approved_at: Mapped[datetime | None]
     results_approved_by: Mapped[str | None] = mapped_column(String(120))
     schedule_id: Mapped[int | None] = mapped_column(Integer)
@@ -529,7 +529,7 @@ class WaveSchedule(Base):
 
 
 class Staff(Base):
-    """The DER's people in the territories (bot.staff): enlaces territoriales, who cover about ten
+    """The DER's people in the territories (bot.directory.staff): enlaces territoriales, who cover about ten
     entities each, and the articulador(a) of each region. Alerts and tickets are routed to them;
     ``username`` links a panel account of role ``enlace`` that sees only their entities."""
 
@@ -559,7 +559,7 @@ class StaffEntity(Base):
 
 
 class ResultLink(Base):
-    """A login-free link to one entity's printable ficha (bot.results): ``/ficha/<token>``. Only the
+    """A login-free link to one entity's printable ficha (bot.waves.results): ``/ficha/<token>``. Only the
     token's SHA-256 is stored; it shows that entity and that period only, until it expires."""
 
     __tablename__ = "result_link"

@@ -1,6 +1,6 @@
 """The entity satisfaction score (the 2020 Monitoreo 360 informe de percepción, Gráfico 10: "Satisfecho vs
 Insatisfecho (Umbral 3,5/5,0)"): ONE definition, used by the DER
-alerts (bot.alerts, rule ``insatisfaccion``) and by the reports (analysis.indicators).
+alerts (bot.alerts.alerting, rule ``insatisfaccion``) and by the reports (analysis.indicators).
 
 The score is the mean of the 1–5 answers to ``puntaje_general`` (1.1) and the Bloque 2 aspects
 (configurable: pass other questions). A score below 3,5 is *insatisfecho*; exactly 3,5 is satisfied.

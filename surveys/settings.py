@@ -148,8 +148,8 @@ class Settings:
     ticket_deadline_days: int | None = var("M360_TICKET_DEADLINE_DAYS", None,
                                            "business days to answer a general petition (unset: the terms file's)",
                                            _whole(0, "business days"))
-    terms_config: Path | None = var("M360_TERMS_CONFIG", None, "terms by type of petition (unset: bot/terms.yaml)",
-                                    _path)
+    terms_config: Path | None = var("M360_TERMS_CONFIG", None,
+                                    "terms by type of petition (unset: bot/helpdesk/terms.yaml)", _path)
     ficha_link_days: int = var("M360_FICHA_LINK_DAYS", 30, "days a link to an entity's ficha keeps working",
                                _whole(1, "days"))
     retention_days: int = var("M360_RETENTION_DAYS", 730, "contacts silent for longer lose their personal data",
@@ -159,8 +159,8 @@ class Settings:
     import_max_rows: int = var("M360_IMPORT_MAX_ROWS", 50_000, "most rows imported", _whole(1, "rows"))
     import_max_cells: int = var("M360_IMPORT_MAX_CELLS", 2_000_000, "most cells imported", _whole(1, "cells"))
     # alerts
-    alerts_config: Path | None = var("M360_ALERTS_CONFIG", None, "alert rules and thresholds (unset: bot/alerts.yaml)",
-                                     _path)
+    alerts_config: Path | None = var("M360_ALERTS_CONFIG", None,
+                                     "alert rules and thresholds (unset: bot/alerts/alerts.yaml)", _path)
     der_telegram_chat_id: str | None = var("M360_DER_TELEGRAM_CHAT_ID", None, "DER Telegram group for alerts")
     der_whatsapp_to: str | None = var("M360_DER_WHATSAPP_TO", None, "WhatsApp number for alerts")
     alert_webhook_url: str | None = var("M360_ALERT_WEBHOOK_URL", None, "outgoing alert webhook")
@@ -280,7 +280,7 @@ def current() -> Settings:
 
 def reset() -> None:
     """Forget the settings read, so the next :func:`current` reads the environment again (tests,
-    and a process that sets a variable for itself before it forks, see bot/production.py)."""
+    and a process that sets a variable for itself before it forks, see bot/runtime/production.py)."""
     global _current
     with _lock:
         _current = None

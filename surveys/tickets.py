@@ -1,6 +1,6 @@
-"""The lifecycle of a mesa de ayuda ticket (``surveys.models.HelpRequest``): its statuses and the
+"""The lifecycle of a mesa de ayuda ticket (``surveys.models.Ticket``): its statuses and the
 moves between them. Domain vocabulary, so that the reports (``analysis``) and the help desk
-(``bot.helpdesk``) read the same lists; Spanish labels are in ``bot/labels.py``."""
+(``bot.helpdesk.ticketing``) read the same lists; Spanish labels are in ``bot/labels.py``."""
 
 from __future__ import annotations
 

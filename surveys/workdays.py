@@ -3,7 +3,7 @@
 Holidays come from the maintained ``holidays`` library (Ley 51 de 1983 "Ley Emiliani" moves most of
 them to Monday, and Congress adds new ones), never from a hand-written list. Here in ``surveys`` so
 that reading a chat reply ("en 10 días hábiles", surveys.dates) and a ticket's legal deadline
-(bot.deadlines) count the same days.
+(bot.helpdesk.deadlines) count the same days.
 
 Counting rule (the usual reading of Ley 1755 de 2015): the day something arrives is not counted; a day
 that is not hábil counts as the next business day. So ``add_business_days(friday, 1)`` is the next

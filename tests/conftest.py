@@ -17,9 +17,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from analysis import importer
-from bot.alerts import Alerts, Destination
+from bot.alerts.alerting import Alerts, Destination
+from bot.runtime.setup import prepare
 from bot.service import ChatService
-from bot.setup import prepare
 from surveys import db, settings
 from tests.support import pgserver
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS

@@ -12,14 +12,15 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import alerts, helpdesk
-from bot.alerts import AlertMonitor, Alerts, Destination
+from bot.alerts import alerting
+from bot.alerts.alerting import AlertMonitor, Alerts, Destination
 from bot.channels.telegram_api import TelegramProvider
 from bot.channels.webhook import WebhookProvider, sign, verify
-from bot.outbox import Outgoing, Sender, SendError
+from bot.helpdesk import ticketing
+from bot.outbox.sending import Outgoing, Sender, SendError
 from bot.service import ChatService
 from surveys import db
-from surveys.models import Alert, Entity, HelpRequest, OutboxMessage
+from surveys.models import Alert, Entity, OutboxMessage, Ticket
 from tests.support.channels import DER_CHAT
 from tests.support.conversation import INTERVIEW, Chat, register, start_interview
 from tests.support.fakes import FakeTelegram, WebhookReceiver
@@ -63,9 +64,9 @@ def interview(chat: Chat, replace: dict[str, str] | None = None) -> None:
 
 
 def new_ticket(engine: Engine, der: Alerts, entity: str = "63302", themes: tuple[str, ...] = ("plan_indicativo",),
-               now: datetime = NOW, **kwargs: Any) -> helpdesk.Created:
+               now: datetime = NOW, **kwargs: Any) -> ticketing.Created:
     with db.transaction(engine) as conn:
-        return helpdesk.create(conn, entity_code=entity, region=None, contact_id=None, channel="whatsapp",
+        return ticketing.create(conn, entity_code=entity, region=None, contact_id=None, channel="whatsapp",
                                need="necesitamos ayuda", themes=list(themes), now=now, alerts=der, **kwargs)
 
 
@@ -77,7 +78,7 @@ def test_interview_with_5_2_yes_and_a_no_in_bloque_4(sessions: sessionmaker[Sess
                                                      der: Alerts) -> None:
     chat = Chat(ChatService(sessions, alerts=der))
     interview(chat)  # mean score 27/7 ≈ 3.86: satisfied; "No" on 4.3; no Mala; 5.2 "Sí"
-    [ticket] = sessions().scalars(select(HelpRequest)).all()
+    [ticket] = sessions().scalars(select(Ticket)).all()
     found = {a.rule: a for a in all_alerts(engine)}
     assert set(found) == {"contacto_asesor", "contribucion_no"}  # not ticket_nuevo: 5.2 has its own rule
     asked = found["contacto_asesor"]
@@ -106,8 +107,8 @@ def test_low_score_and_mala_raise_their_alerts(sessions: sessionmaker[Session], 
 
 def test_exactly_3_5_is_satisfied() -> None:
     answers = {"puntaje_general": 3, "aspecto_oportunidad": 4, "valoracion_general": "bien", "consent": True}
-    assert alerts.entity_score(answers, ["puntaje_general", "aspecto_oportunidad", "aspecto_kpt"]) == 3.5
-    assert alerts.entity_score({}, ["puntaje_general"]) is None
+    assert alerting.entity_score(answers, ["puntaje_general", "aspecto_oportunidad", "aspecto_kpt"]) == 3.5
+    assert alerting.entity_score({}, ["puntaje_general"]) is None
 
 
 # ------------------------------------------------------------------ tickets
@@ -137,8 +138,8 @@ def test_overdue_tickets_are_alerted_once(engine: Engine, der: Alerts) -> None:
     late = new_ticket(engine, der)
     answered = new_ticket(engine, der, entity="05001")
     with db.transaction(engine) as conn:
-        helpdesk.transition(conn, answered.code, "asignada", actor="der", now=NOW)
-        helpdesk.transition(conn, answered.code, "respondida", actor="der", now=NOW)
+        ticketing.transition(conn, answered.code, "asignada", actor="der", now=NOW)
+        ticketing.transition(conn, answered.code, "respondida", actor="der", now=NOW)
         der.check_overdue(conn, NOW)
     assert rules_of(engine) == ["ticket_nuevo", "ticket_nuevo"]  # not due yet
     after = datetime(2026, 12, 20, 15, 0, tzinfo=UTC)  # due 2 December (15 business days after 10 November)
@@ -196,7 +197,7 @@ def test_the_completing_interview_counts_towards_a_spike_without_a_ticket(
     """5.2 "No": no ticket is opened, so only the completing interview's own 5.1 makes the third entity."""
     others = two_neighbours_asked(engine, der)
     interview(Chat(ChatService(sessions, alerts=der)), replace={"sugerencia": "no"})
-    assert not sessions().scalars(select(HelpRequest).where(HelpRequest.entity_code == "63302")).all()
+    assert not sessions().scalars(select(Ticket).where(Ticket.entity_code == "63302")).all()
     [spike] = [a for a in all_alerts(engine) if a.rule == "pico_demanda"]
     assert spike.data["entities"] == sorted([*others, "63302"])
 
@@ -205,32 +206,32 @@ def test_the_completing_interview_counts_towards_a_spike_without_a_ticket(
 
 
 def test_rules_can_be_switched_off_and_tuned(engine: Engine, der: Alerts) -> None:
-    config = alerts.load_config()
+    config = alerting.load_config()
     off = dataclasses.replace(config, rules={**config.rules, "ticket_nuevo": dataclasses.replace(
         config.rules["ticket_nuevo"], enabled=False)})
     new_ticket(engine, dataclasses.replace(der, config=off))
     assert rules_of(engine) == []
     with pytest.raises(ValueError, match="unknown rules"):
-        alerts.parse_config({"rules": {"ticket_nuevo": {}, "typo_rule": {}}})
+        alerting.parse_config({"rules": {"ticket_nuevo": {}, "typo_rule": {}}})
     with pytest.raises(ValueError, match="severity"):
-        alerts.parse_config({"rules": {"ticket_nuevo": {"severity": "urgentisima"}}})
-    tuned = alerts.parse_config({"rules": {"pico_demanda": {"min_entities": 5}}})
+        alerting.parse_config({"rules": {"ticket_nuevo": {"severity": "urgentisima"}}})
+    tuned = alerting.parse_config({"rules": {"pico_demanda": {"min_entities": 5}}})
     assert tuned.active("pico_demanda").params["min_entities"] == 5 and tuned.active("ticket_nuevo") is None
 
 
 def test_the_shipped_config_has_every_rule_enabled() -> None:
-    config = alerts.load_config()
-    assert all(config.active(rule) is not None for rule in alerts.RULES)
+    config = alerting.load_config()
+    assert all(config.active(rule) is not None for rule in alerting.RULES)
     assert config.rules["insatisfaccion"].params["threshold"] == 3.5
 
 
 def test_destinations_come_from_the_environment() -> None:
     env = {"M360_DER_TELEGRAM_CHAT_ID": "-100", "M360_DER_WHATSAPP_TO": "+573001234567",
            "M360_DER_WHATSAPP_CONTENT_SID": "HX123", "M360_ALERT_WEBHOOK_URL": "https://seta.example/hook"}
-    assert alerts.destinations_from_env(env) == [
+    assert alerting.destinations_from_env(env) == [
         Destination("telegram", "-100"), Destination("whatsapp", "+573001234567", {"content_sid": "HX123"}),
         Destination("webhook", "https://seta.example/hook")]
-    assert alerts.destinations_from_env({}) == []
+    assert alerting.destinations_from_env({}) == []
 
 
 # ------------------------------------------------------------------ delivery
@@ -290,9 +291,9 @@ def test_acknowledge_is_idempotent(engine: Engine, der: Alerts) -> None:
     new_ticket(engine, der)
     [alert] = all_alerts(engine)
     with db.transaction(engine) as conn:
-        first = alerts.acknowledge(conn, alert.id, actor="der:ana", now=NOW, note="la llamo hoy")
-        again = alerts.acknowledge(conn, alert.id, actor="der:luis", now=NOW + timedelta(hours=1))
-        assert alerts.acknowledge(conn, 999, actor="der:ana", now=NOW) is None
+        first = alerting.acknowledge(conn, alert.id, actor="der:ana", now=NOW, note="la llamo hoy")
+        again = alerting.acknowledge(conn, alert.id, actor="der:luis", now=NOW + timedelta(hours=1))
+        assert alerting.acknowledge(conn, 999, actor="der:ana", now=NOW) is None
     assert (first.status, first.acknowledged_by, first.ack_note) == ("reconocida", "der:ana", "la llamo hoy")
     assert (again.acknowledged_by, again.acknowledged_at) == ("der:ana", first.acknowledged_at)
 
@@ -303,7 +304,7 @@ def test_daily_digest_summarises_open_alerts_once_a_day(engine: Engine, der: Ale
     new_ticket(engine, der, urgent=True)
     new_ticket(engine, der, entity="05001")
     with db.transaction(engine) as conn:
-        alerts.acknowledge(conn, all_alerts(engine)[2].id, actor="der", now=NOW)
+        alerting.acknowledge(conn, all_alerts(engine)[2].id, actor="der", now=NOW)
         text, count = der.digest_text(conn, NOW)
     assert count == 2 and "2 alertas abiertas" in text
     assert text.index("URGENTE") < text.index("Nueva solicitud")  # the severe first
@@ -326,7 +327,7 @@ def test_digest_when_nothing_is_open(engine: Engine, der: Alerts) -> None:
 def test_monitor_raises_overdue_alerts_and_wakes_the_sender(engine: Engine, der: Alerts) -> None:
     new_ticket(engine, der)
     with db.transaction(engine) as conn:
-        conn.execute(update(HelpRequest.__table__).values(due_date="2026-11-01"))
+        conn.execute(update(Ticket.__table__).values(due_date="2026-11-01"))
     woken: list[bool] = []
     monitor = AlertMonitor(engine, der, on_queued=lambda: woken.append(True))
     overdue, _ = monitor.run_once(datetime(2026, 11, 12, 9, 0, tzinfo=UTC))  # 4:00 local: no digest yet

@@ -18,7 +18,7 @@ from analysis import html, importer, periods
 from analysis.indicators import Filters, Options, pct, whole_percent
 from analysis.report import build_report
 from surveys import scoring
-from surveys.models import Answer, HelpRequest, Interview
+from surveys.models import Answer, Interview, Ticket
 from tests.support.data import BAD, COLUMNS, EDGE, ROWS
 
 
@@ -28,9 +28,9 @@ def report(sessions: sessionmaker[Session], period: str = "2020-11", **kwargs: A
 
 
 def test_one_score_definition_for_alerts_and_reports() -> None:
-    from bot import alerts
+    from bot.alerts import alerting
 
-    assert alerts.entity_score is scoring.entity_score
+    assert alerting.entity_score is scoring.entity_score
     assert scoring.entity_score(EDGE) == 3.5 and scoring.is_insatisfecho(3.5) is False
     assert scoring.is_insatisfecho(scoring.entity_score(BAD)) is True
     assert scoring.entity_score({"puntaje_general": True, "aspecto_kpt": "4", "aspecto_asesor": float("nan")}) is None
@@ -123,8 +123,8 @@ def test_filters(seeded: sessionmaker[Session]) -> None:
 
 
 def test_priority_list_with_urgent_tickets(seeded: sessionmaker[Session]) -> None:
-    def ticket(code: str, entity: str, status: str, urgent: bool, created: datetime) -> HelpRequest:
-        return HelpRequest(code=code, entity_code=entity, status=status, urgent=urgent, need="ayuda",
+    def ticket(code: str, entity: str, status: str, urgent: bool, created: datetime) -> Ticket:
+        return Ticket(code=code, entity_code=entity, status=status, urgent=urgent, need="ayuda",
                            created_at=created, updated_at=created)
 
     with seeded.begin() as session:

@@ -18,12 +18,12 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from bot import deadlines, helpdesk
 from bot.accounts import create_token
-from bot.alerts import Alerts
+from bot.alerts.alerting import Alerts
+from bot.helpdesk import deadlines, ticketing
 from bot.service import ChatService
 from surveys import db
-from surveys.models import Alert, ApiToken, HelpRequest, HelpRequestEvent, OutboxMessage
+from surveys.models import Alert, ApiToken, OutboxMessage, Ticket, TicketEvent
 from tests.support.channels import HISTORY, WebChat
 from tests.support.conversation import Chat, register
 from tests.support.fakes import FakeTelegram, WebhookReceiver
@@ -62,7 +62,7 @@ def token(app: Flask, role: str, name: str = "ana") -> dict[str, str]:
 def ticket(app: Flask, entity: str = "63302", themes: tuple[str, ...] = ("plan_indicativo",),
            now: datetime = NOW, **kwargs: Any) -> str:
     with db.transaction(engine_of(app)) as conn:
-        return helpdesk.create(conn, entity_code=entity, region=None, contact_id=None, channel="whatsapp",
+        return ticketing.create(conn, entity_code=entity, region=None, contact_id=None, channel="whatsapp",
                                need="necesitamos ayuda", themes=list(themes), now=now,
                                alerts=Alerts(destinations=()), **kwargs).code
 
@@ -139,7 +139,7 @@ def test_list_and_filter_help_requests(app: Flask, client: FlaskClient) -> None:
     medellin = ticket(app, "08001", ("proyectos",), now=NOW + timedelta(minutes=1))
     old = ticket(app, "08001", ("proyectos",), now=datetime(2026, 9, 1, 15, tzinfo=UTC))
     with db.transaction(engine_of(app)) as conn:
-        helpdesk.transition(conn, medellin, "asignada", actor="der", now=NOW)
+        ticketing.transition(conn, medellin, "asignada", actor="der", now=NOW)
 
     def codes(**query: str) -> list[str]:
         response = client.get("/api/v1/help-requests", query_string=query, headers=admin)
@@ -182,7 +182,7 @@ def test_one_help_request_with_its_history(app: Flask, client: FlaskClient) -> N
 def test_invalid_changes_get_4xx_and_write_nothing(app: Flask, client: FlaskClient) -> None:
     admin = {"Authorization": f"Bearer {ADMIN}"}
     code = ticket(app)
-    before = (count(app, HelpRequestEvent), count(app, OutboxMessage))
+    before = (count(app, TicketEvent), count(app, OutboxMessage))
     cases = [
         ({"status": "respondida"}, 409),  # nueva cannot jump to respondida
         ({"status": "archivada"}, 409),
@@ -200,9 +200,9 @@ def test_invalid_changes_get_4xx_and_write_nothing(app: Flask, client: FlaskClie
     assert response.status_code == 400
     assert client.patch("/api/v1/help-requests/MDA-2026-99999", json={"status": "asignada"},
                         headers=admin).status_code == 404
-    assert (count(app, HelpRequestEvent), count(app, OutboxMessage)) == before
+    assert (count(app, TicketEvent), count(app, OutboxMessage)) == before
     with engine_of(app).connect() as conn:
-        assert conn.execute(select(HelpRequest.status)).scalar_one() == "nueva"
+        assert conn.execute(select(Ticket.status)).scalar_one() == "nueva"
 
 
 def test_referral_assignment_and_notes(app: Flask, client: FlaskClient) -> None:
@@ -226,7 +226,7 @@ def test_alerts_list_filters_and_acknowledgement(app: Flask, client: FlaskClient
     der = token(app, "der", "luis")
     with db.transaction(engine_of(app)) as conn:
         for entity, urgent in (("63302", False), ("08001", True)):
-            helpdesk.create(conn, entity_code=entity, region=None, contact_id=None, channel="whatsapp", need="x",
+            ticketing.create(conn, entity_code=entity, region=None, contact_id=None, channel="whatsapp", need="x",
                             themes=["proyectos"], now=NOW, urgent=urgent, alerts=Alerts(destinations=()))
     listed = client.get("/api/v1/alerts", headers=der).get_json()
     assert listed["total"] == 2 and [a["rule"] for a in listed["items"]] == ["ticket_urgente", "ticket_nuevo"]
@@ -322,7 +322,7 @@ def test_help_request_to_der_and_back(der_app: Flask, telegram_fake: FakeTelegra
     assert "4/5" in chat.say("4")
     assert "1. Responder" in chat.last[-1].text  # back to the menu
     with engine_of(der_app).connect() as conn:
-        assert conn.execute(select(HelpRequest.satisfaction)).scalar_one() == 4
+        assert conn.execute(select(Ticket.satisfaction)).scalar_one() == 4
     assert client.get(f"/api/v1/help-requests/{code}", headers=der).get_json()["satisfaction"] == 4
 
 

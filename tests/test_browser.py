@@ -56,14 +56,14 @@ def server(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
     with db.transaction(engine) as conn:
         create_user(conn, username="ana", name="Ana Analista", role="analyst", password=PASSWORD)
         create_user(conn, username="lucia", name="Lucía Administradora", role="admin", password=PASSWORD)
-        from bot import helpdesk
+        from bot.helpdesk import ticketing
 
-        created = helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
+        created = ticketing.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
                                   need="Necesitamos capacitación para armonizar el presupuesto",
                                   themes=["armonizacion_presupuestal"], now=datetime(2020, 11, 20, 15, tzinfo=UTC),
                                   support_type="capacitacion", phase="ejecucion", urgent=True,
                                   requested_by_date="2020-12-11")
-        helpdesk.transition(conn, created.code, "En gestión", actor="der:lucia",
+        ticketing.transition(conn, created.code, "En gestión", actor="der:lucia",
                             now=datetime(2020, 11, 21, 15, tzinfo=UTC), note="Asignada a la dirección técnica")
         answer_id = conn.execute(select(Answer.id).where(Answer.question == "porque_necesidades")
                                  .order_by(Answer.id)).scalars().first()

@@ -21,11 +21,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot import grupos, helpdesk, staff, waves
 from bot.accounts import create_user
-from bot.alerts import Alerts
+from bot.alerts.alerting import Alerts
+from bot.directory import staff
+from bot.helpdesk import grupos, ticketing
+from bot.waves import campaign
 from surveys import db
-from surveys.models import Contact, HelpRequest, HelpRequestEvent, OutboxMessage
+from surveys.models import Contact, OutboxMessage, Ticket, TicketEvent
 from tests.support.browser import CHROMIUM
 from tests.support.data import SEED
 from webhooks.app import create_app
@@ -60,21 +62,21 @@ def server(template_db: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         staff.import_rows(conn, [{"rol": "enlace", "nombre": "Marta Gómez", "entidades": "76001 63302",
                                   "usuario": "marta"}], now=NOW)
         for code, need in (("76001", "ayuda con el plan indicativo"), ("05001", "asesoría en regalías")):
-            helpdesk.create(conn, entity_code=code, region=None, contact_id=None, channel="telefono", need=need,
+            ticketing.create(conn, entity_code=code, region=None, contact_id=None, channel="telefono", need=need,
                             themes=["plan_indicativo"], now=NOW, alerts=alerts)
         grupos.register(conn, group="cooperante", name="Fundación Tierra Viva", seat=None, now=NOW, alerts=alerts)
         conn.execute(Contact.__table__.insert(), dict(
             channel="telegram", address="7000777", entity_code="63302", consent=True, cargo="secretario",
             name="Rosa", opted_out=False, state={}, state_version=0, created_at=NOW, last_inbound_at=NOW))
-        wave_id = waves.create(conn, waves.Spec("2026-11", size=None, regions=("Eje Cafetero y Antioquia",), seed=1),
-                               now=NOW).id
-    waves.launch(engine, wave_id, now=NOW)
+        spec = campaign.Spec("2026-11", size=None, regions=("Eje Cafetero y Antioquia",), seed=1)
+        wave_id = campaign.create(conn, spec, now=NOW).id
+    campaign.launch(engine, wave_id, now=NOW)
     chat = Chat(ChatService(app.extensions["m360.sessions"], alerts=alerts), "7000777", channel="telegram")
     chat.say("hola")
     for text, _ in INTERVIEW:
         chat.say(text)
     with db.transaction(engine) as conn:
-        waves.close(conn, wave_id, now=NOW)
+        campaign.close(conn, wave_id, now=NOW)
     http = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=http.serve_forever, daemon=True)
     thread.start()
@@ -144,8 +146,8 @@ def test_the_der_registers_a_phone_request_and_moves_its_due_date(page: Any, ser
     assert page.get_by_text("Cambio guardado").is_visible()
     assert page.get_by_text(re.compile("→ 2027-02-26. Motivo: La entidad pidió esperar")).is_visible()
     with Session(server[1]) as s:
-        ticket = s.scalars(select(HelpRequest).where(HelpRequest.code == code)).one()
-        notes = s.scalars(select(HelpRequestEvent.note).where(HelpRequestEvent.request_id == ticket.id)).all()
+        ticket = s.scalars(select(Ticket).where(Ticket.code == code)).one()
+        notes = s.scalars(select(TicketEvent.note).where(TicketEvent.request_id == ticket.id)).all()
     assert (ticket.channel, ticket.request_type, ticket.due_date) == ("telefono", "consulta", "2027-02-26")
     assert any(n and "Motivo: La entidad pidió esperar" in n for n in notes)
 

@@ -1,4 +1,4 @@
-"""Background work on Celery with a real Redis broker (bot/tasks.py): a ticket update made through
+"""Background work on Celery with a real Redis broker (bot/runtime/tasks.py): a ticket update made through
 the API reaches the requester through a Celery worker; with Redis down the API still answers and
 the message goes out once Redis is back (beat's sweep); a row left pending with no kick at all is
 sent by the sweep; open answers are coded there."""
@@ -19,9 +19,10 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import helpdesk, outbox
 from bot.accounts import create_token
-from bot.alerts import Alerts
+from bot.alerts.alerting import Alerts
+from bot.helpdesk import ticketing
+from bot.outbox import sending
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Answer, AnswerCoding, Contact, OutboxMessage
@@ -62,10 +63,10 @@ def environment(db_url: str, redis_server: RedisServer, telegram_fake: FakeTeleg
 
 @pytest.fixture
 def celery_worker(environment: dict[str, str], tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """``celery -A bot.tasks worker -B`` (worker and beat) in its own process, as production runs it."""
+    """``celery -A bot.runtime.tasks worker -B`` (worker and beat) in its own process, as production runs it."""
     log = (tmp_path / "celery.log").open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "bot.tasks", "worker", "-B", "--pool=solo", "--loglevel=INFO",
+        [sys.executable, "-m", "celery", "-A", "bot.runtime.tasks", "worker", "-B", "--pool=solo", "--loglevel=INFO",
          "-Q", "m360", "-s", str(tmp_path / "beat-schedule"), "--without-gossip", "--without-mingle"],
         cwd=ROOT, env={**os.environ, **environment}, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     yield process
@@ -85,7 +86,7 @@ def requester_ticket(app: Flask) -> tuple[str, dict[str, str]]:
         contact_id = conn.execute(Contact.__table__.insert().values(
             channel="telegram", address="5151", name="Ana", state={}, state_version=0, opted_out=False,
             created_at=NOW)).inserted_primary_key[0]
-        code = helpdesk.create(conn, entity_code="63302", region=None, contact_id=contact_id, channel="telegram",
+        code = ticketing.create(conn, entity_code="63302", region=None, contact_id=contact_id, channel="telegram",
                                need="ayuda con el plan", themes=["plan_indicativo"], now=NOW,
                                alerts=Alerts(destinations=())).code
         token = create_token(conn, role="der", name="mesa")
@@ -122,7 +123,7 @@ def test_the_sweep_sends_a_row_nobody_kicked(environment: dict[str, str], celery
                                              telegram_fake: FakeTelegram) -> None:
     engine = db.make_engine(environment["M360_DATABASE_URL"])
     with db.transaction(engine) as conn:
-        outbox.enqueue(conn, channel="telegram", address="4242", text="Recordatorio", kind="reminder")
+        sending.enqueue(conn, channel="telegram", address="4242", text="Recordatorio", kind="reminder")
     [sent] = telegram_fake.wait_for(1, timeout=60)
     assert sent["chat_id"] == 4242 and sent["text"] == "Recordatorio"
     engine.dispose()

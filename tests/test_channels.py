@@ -289,7 +289,7 @@ def test_database_down_gives_503_so_the_provider_retries(broken_db_app: Flask) -
 
 def test_twilio_status_callback_updates_the_outbox_and_honours_unsubscribes(
         app: Flask, client: FlaskClient, sessions: sessionmaker[Session]) -> None:
-    from bot import outbox
+    from bot.outbox import sending
     from surveys import db
     from surveys.models import OutboxMessage
 
@@ -298,7 +298,7 @@ def test_twilio_status_callback_updates_the_outbox_and_honours_unsubscribes(
     engine = sessions.kw["bind"]
     with db.transaction(engine) as conn:
         contact_id = conn.execute(select(Contact.id)).scalar_one()
-        row_id = outbox.enqueue(conn, channel="whatsapp", address=NUMBER, text="recordatorio", contact_id=contact_id)
+        row_id = sending.enqueue(conn, channel="whatsapp", address=NUMBER, text="recordatorio", contact_id=contact_id)
         conn.execute(update(OutboxMessage).where(OutboxMessage.id == row_id)
                      .values(status="sent", provider_id=as_sid("SMout1")))
     url = f"http://localhost/webhooks/twilio/status?outbox={row_id}"
@@ -510,10 +510,10 @@ def test_a_long_reply_arrives_in_order_under_the_per_chat_limit(db_url: str, tel
     """A reply of several pieces through the outbox: each piece waits for the one before it and for
     the chat's one-second interval, whichever of several senders (each with its own rate limiter,
     as separate worker processes have) takes it — 5 runs, always in order."""
-    from bot import outbox
     from bot.channels import telegram as telegram_channel
     from bot.channels.telegram_api import TelegramProvider
-    from bot.outbox import Sender
+    from bot.outbox import sending
+    from bot.outbox.sending import Sender
     from surveys import db
     from surveys.messages import Outbound
     from tests.support.clock import Clock
@@ -536,8 +536,8 @@ def test_a_long_reply_arrives_in_order_under_the_per_chat_limit(db_url: str, tel
         numbers = [int(n) for text in sent for n in re.findall(r"Parte (\d+):", text)]
         assert len(sent) == 3 and numbers == [0, 1, 2], numbers
         with engine.connect() as conn:
-            times = list(conn.execute(select(outbox.OUTBOX.c.sent_at).where(outbox.OUTBOX.c.address == str(chat))
-                                      .order_by(outbox.OUTBOX.c.id)).scalars())
+            times = list(conn.execute(select(sending.OUTBOX.c.sent_at).where(sending.OUTBOX.c.address == str(chat))
+                                      .order_by(sending.OUTBOX.c.id)).scalars())
         assert all((b - a).total_seconds() >= 1 for a, b in zip(times, times[1:], strict=False)), times
 
 

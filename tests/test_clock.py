@@ -16,9 +16,9 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from bot import helpdesk
 from bot.accounts import create_user
-from bot.alerts import Alerts
+from bot.alerts.alerting import Alerts
+from bot.helpdesk import ticketing
 from surveys import db
 from surveys.models import Contact, Interview, MessageLog
 from tests.support.panel import PASSWORD, signed_in
@@ -72,10 +72,10 @@ def test_a_chat_turn_is_stamped_and_filed_by_the_apps_clock(app: Flask, clock: C
 
 def test_overdue_tickets_are_counted_from_the_apps_clock(app: Flask) -> None:
     with db.transaction(engine(app)) as conn:
-        late = helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
+        late = ticketing.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
                                need="necesitamos ayuda con el plan indicativo", themes=["plan_indicativo"],
                                now=FAR - timedelta(days=60), alerts=Alerts(destinations=())).code
-        fresh = helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
+        fresh = ticketing.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
                                 need="ayuda con el presupuesto", themes=["armonizacion_presupuestal"],
                                 now=FAR - timedelta(days=1), alerts=Alerts(destinations=())).code
     client = app.test_client()

@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from analysis import export
 from analysis.coding import registry, storage
 from bot.accounts import create_token
-from bot.coding_worker import CodingWorker, interview_coding_job
+from bot.helpdesk.theme_model import ModelThemeClassifier, theme_classifier
+from bot.helpdesk.themes import KeywordClassifier, ThemeClassifier
+from bot.runtime.coding_worker import CodingWorker, interview_coding_job
 from bot.service import ChatService
-from bot.theme_model import ModelThemeClassifier, theme_classifier
-from bot.themes import KeywordClassifier, ThemeClassifier
 from surveys import db
 from surveys.models import Answer, AnswerCoding, AnswerCodingEvent
 from tests.support.coding import product_models

@@ -24,7 +24,7 @@ PACKAGES = ("bot", "surveys", "analysis", "webhooks")
 # Where the environment may still be touched, and why.
 ENVIRONMENT_ALLOWED = {
     "surveys/settings.py": "the one reader",
-    "bot/production.py": "sets M360_SECRET_KEY for the gunicorn workers it forks (a write, then a fresh read)",
+    "bot/runtime/production.py": "sets M360_SECRET_KEY for the gunicorn workers it forks (a write, then a fresh read)",
     "bot/cli/common.py": "the operating system's login name ($USER) as the actor of audit trails, not a setting",
 }
 
@@ -175,7 +175,7 @@ def test_the_environment_is_read_once_per_process(monkeypatch: pytest.MonkeyPatc
 
 
 def test_a_secret_key_made_before_the_workers_fork_is_what_they_read(monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot import production
+    from bot.runtime import production
     from surveys import settings
 
     monkeypatch.setenv("M360_SECRET_KEY", "")  # unset (an empty variable is), and restored after the test

@@ -10,7 +10,7 @@ import openpyxl
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import contacts
+from bot.directory import contacts
 from surveys import db
 from surveys.models import Contact
 from tests.support.processes import m360

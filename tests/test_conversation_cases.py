@@ -23,16 +23,16 @@ from bot.conversation import (
     ContactView,
     Conversation,
     ConversationState,
-    HelpRequested,
     InterviewEvent,
     InterviewStarted,
     ProfileUpdated,
     ResultsQuery,
     TicketRated,
+    TicketRequested,
     TicketsQuery,
     Turn,
 )
-from bot.themes import KeywordClassifier, load_taxonomy
+from bot.helpdesk.themes import KeywordClassifier, load_taxonomy
 from surveys.engine import AnswerSet, FlowState
 from surveys.entities import EntityIndex
 from surveys.schema import builtin
@@ -100,7 +100,7 @@ def _run(case: dict[str, Any]) -> tuple[list[Turn], dict[str, Any]]:
         for effect in turn.effects:
             if isinstance(effect, InterviewEvent) and isinstance(effect.event, AnswerSet):
                 stored[effect.event.question] = effect.event.value
-            elif isinstance(effect, HelpRequested) and name in effect.answers:
+            elif isinstance(effect, TicketRequested) and name in effect.answers:
                 stored[name] = effect.answers[name]
             elif isinstance(effect, ConsentRecorded):
                 stored["consentimiento"] = "si" if effect.given else "no"

@@ -27,8 +27,8 @@ from bot.conversation import (
     invite,
     stored,
 )
+from bot.helpdesk.themes import KeywordClassifier, load_taxonomy
 from bot.service import ChatService
-from bot.themes import KeywordClassifier, load_taxonomy
 from surveys import db, store
 from surveys.engine import FlowState
 from surveys.entities import EntityIndex

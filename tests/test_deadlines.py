@@ -1,4 +1,4 @@
-"""Ticket deadlines in días hábiles with real Colombian holidays (bot.deadlines).
+"""Ticket deadlines in días hábiles with real Colombian holidays (bot.helpdesk.deadlines).
 
 Every expected date below was counted by hand from the calendar; the holidays each count relies on are
 asserted against the ``holidays`` library first, so the test documents them and fails loudly if the
@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 import holidays
 import pytest
 
-from bot.deadlines import (
+from bot.helpdesk.deadlines import (
     DEFAULT_DAYS,
     TERMS,
     add_business_days,

@@ -14,13 +14,14 @@ from click.testing import CliRunner
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import helpdesk, privacy, redaction
-from bot.alerts import Alerts, Destination
+from bot.alerts.alerting import Alerts, Destination
 from bot.cli.root import main
+from bot.helpdesk import ticketing
+from bot.privacy import personal_data, redaction
 from bot.service import ChatService
 from surveys import db
 from surveys.folding import fold
-from surveys.models import Alert, Answer, AnswerCoding, HelpRequest, HelpRequestEvent, OutboxMessage
+from surveys.models import Alert, Answer, AnswerCoding, OutboxMessage, Ticket, TicketEvent
 from tests.support.conversation import INTERVIEW, Chat, start_interview
 
 NEED = ("Soy Pedro Gómez, escríbame al 315 777 8899 o a pedro.gomez@genova.gov.co; necesitamos apoyo para "
@@ -57,8 +58,8 @@ def pedro_writes_everything(sessions: sessionmaker[Session]) -> Chat:
         chat.say(answers.get(index, text))
     engine = sessions.kw["bind"]
     with db.transaction(engine) as conn:
-        code = conn.execute(select(HelpRequest.code).where(HelpRequest.source == "chat")).scalar_one()
-        helpdesk.change(conn, code, actor="der:luis", now=chat.now, note="Llamé a Pedro Gómez al 315 777 8899",
+        code = conn.execute(select(Ticket.code).where(Ticket.source == "chat")).scalar_one()
+        ticketing.change(conn, code, actor="der:luis", now=chat.now, note="Llamé a Pedro Gómez al 315 777 8899",
                         assignee="Marta")
     return chat
 
@@ -67,8 +68,8 @@ def kept_texts(sessions: sessionmaker[Session]) -> dict[str, list[Any]]:
     with sessions() as s:
         return {
             "answers": [(a.question, a.raw_text, a.value) for a in s.scalars(select(Answer))],
-            "tickets": [(t.need, t.requested_by_date) for t in s.scalars(select(HelpRequest))],
-            "notes": list(s.scalars(select(HelpRequestEvent.note))),
+            "tickets": [(t.need, t.requested_by_date) for t in s.scalars(select(Ticket))],
+            "notes": list(s.scalars(select(TicketEvent.note))),
             "alerts": [(a.title, a.detail, a.data) for a in s.scalars(select(Alert))],
             "outbox": [(o.text, o.payload)
                        for o in s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "alert"))],
@@ -79,7 +80,7 @@ def erase(how: str, chat: Chat, sessions: sessionmaker[Session], db_url: str,
           monkeypatch: pytest.MonkeyPatch) -> None:
     engine = sessions.kw["bind"]
     with engine.connect() as conn:
-        contact_id = conn.execute(select(HelpRequest.contact_id)).scalars().first()
+        contact_id = conn.execute(select(Ticket.contact_id)).scalars().first()
     if how == "chat":
         chat.say("BORRAR MIS DATOS")
         assert "borramos sus datos personales" in chat.say("si")
@@ -91,7 +92,7 @@ def erase(how: str, chat: Chat, sessions: sessionmaker[Session], db_url: str,
         assert result.exit_code == 0, result.output
     else:
         with db.transaction(engine) as conn:
-            assert privacy.purge_expired(conn, chat.now + timedelta(days=731), days=730) == [contact_id]
+            assert personal_data.purge_expired(conn, chat.now + timedelta(days=731), days=730) == [contact_id]
 
 
 @pytest.mark.parametrize("how", ["chat", "command", "retention"])

@@ -17,10 +17,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from bot import staff
 from bot.accounts import create_token, create_user
+from bot.directory import staff
 from surveys import db
-from surveys.models import Alert, Contact, Entity, HelpRequest, OutboxMessage
+from surveys.models import Alert, Contact, Entity, OutboxMessage, Ticket
 from tests.support.channels import WebChat
 from tests.support.clock import Clock
 from tests.support.panel import PASSWORD, csrf, signed_in
@@ -69,7 +69,7 @@ def ask(chat: WebChat, need: str = "necesitamos capacitacion en formulacion de p
 
 def tickets(app: Flask) -> list[Any]:
     with Session(engine(app)) as s:
-        return list(s.scalars(select(HelpRequest).order_by(HelpRequest.id)))
+        return list(s.scalars(select(Ticket).order_by(Ticket.id)))
 
 
 # ------------------------------------------------------------------ through the chat, validated by the DER

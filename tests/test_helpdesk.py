@@ -10,16 +10,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import helpdesk
+from bot.helpdesk import ticketing
 from bot.service import ChatService
 from surveys import db
-from surveys.models import HelpRequest, HelpRequestEvent, OutboxMessage
+from surveys.models import OutboxMessage, Ticket, TicketEvent
 from tests.support.conversation import INTERVIEW, Chat, register, request_help, start_interview
 
 
-def tickets(sessions: sessionmaker[Session]) -> list[HelpRequest]:
+def tickets(sessions: sessionmaker[Session]) -> list[Ticket]:
     with sessions() as s:
-        return list(s.scalars(select(HelpRequest).order_by(HelpRequest.id)))
+        return list(s.scalars(select(Ticket).order_by(Ticket.id)))
 
 
 def test_intake_opens_a_routed_ticket_with_a_business_day_deadline(chat: Chat,
@@ -39,7 +39,7 @@ def test_intake_opens_a_routed_ticket_with_a_business_day_deadline(chat: Chat,
     assert (ticket.status, ticket.entity_code, ticket.source) == ("nueva", "63302", "chat")
     assert ticket.direccion_tecnica and ticket.articulador and "Eje Cafetero" in ticket.articulador
     with sessions() as s:
-        [event] = s.scalars(select(HelpRequestEvent)).all()
+        [event] = s.scalars(select(TicketEvent)).all()
     assert (event.from_status, event.to_status) == (None, "nueva")
     assert "1. Responder" in chat.say("gracias")  # back to the menu afterwards
 
@@ -107,7 +107,7 @@ def test_my_requests_belong_to_the_entity_and_status_by_code(service: ChatServic
     assert ticket.code in listing and "nueva" in listing and "Génova (Quindío)" in listing
     assert "1. Responder" in successor.last[-1].text
     with db.transaction(sessions.kw["bind"]) as conn:
-        helpdesk.transition(conn, ticket.code, "asignada", actor="ana.der", now=datetime.now(UTC),
+        ticketing.transition(conn, ticket.code, "asignada", actor="ana.der", now=datetime.now(UTC),
                             note="La asesora Marta lo llamará esta semana.", assignee="Marta")
     detail = successor.say(f"estado {ticket.code.lower()}")
     assert "asignada a un asesor" in detail and "Marta lo llamará" in detail
@@ -121,26 +121,26 @@ def test_transitions_are_recorded_notified_and_validated(chat: Chat, sessions: s
     request_help(chat)
     [ticket] = tickets(sessions)
     engine, now = sessions.kw["bind"], datetime.now(UTC)
-    with pytest.raises(helpdesk.InvalidTransition, match="referred_to"):
+    with pytest.raises(ticketing.InvalidTransition, match="referred_to"):
         with db.transaction(engine) as conn:
-            helpdesk.transition(conn, ticket.code, "remitida", actor="der", now=now)
+            ticketing.transition(conn, ticket.code, "remitida", actor="der", now=now)
     for status, note in [("asignada", None), ("en_gestion", None), ("respondida", "Le enviamos la guía.")]:
         with db.transaction(engine) as conn:
-            helpdesk.transition(conn, ticket.code, status, actor="der", now=now, note=note)
-    with pytest.raises(helpdesk.InvalidTransition, match="cannot become"):
+            ticketing.transition(conn, ticket.code, status, actor="der", now=now, note=note)
+    with pytest.raises(ticketing.InvalidTransition, match="cannot become"):
         with db.transaction(engine) as conn:
-            helpdesk.transition(conn, ticket.code, "nueva", actor="der", now=now)
-    with pytest.raises(helpdesk.InvalidTransition, match="unknown ticket"):
+            ticketing.transition(conn, ticket.code, "nueva", actor="der", now=now)
+    with pytest.raises(ticketing.InvalidTransition, match="unknown ticket"):
         with db.transaction(engine) as conn:
-            helpdesk.transition(conn, "MDA-2026-99999", "cerrada", actor="der", now=now)
+            ticketing.transition(conn, "MDA-2026-99999", "cerrada", actor="der", now=now)
     with db.transaction(engine) as conn:
-        helpdesk.transition(conn, ticket.code, "cerrada", actor="der", now=now)
+        ticketing.transition(conn, ticket.code, "cerrada", actor="der", now=now)
     with sessions() as s:
-        events = [(e.from_status, e.to_status, e.actor) for e in s.scalars(select(HelpRequestEvent)
-                                                                            .order_by(HelpRequestEvent.id))]
+        events = [(e.from_status, e.to_status, e.actor) for e in s.scalars(select(TicketEvent)
+                                                                            .order_by(TicketEvent.id))]
         sent = [m.text for m in s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "ticket")
                                           .order_by(OutboxMessage.id))]
-        closed = s.scalars(select(HelpRequest)).one()
+        closed = s.scalars(select(Ticket)).one()
     assert events == [(None, "nueva", "chat"), ("nueva", "asignada", "der"), ("asignada", "en_gestion", "der"),
                       ("en_gestion", "respondida", "der"), ("respondida", "cerrada", "der")]
     assert len(sent) == 4 and all(ticket.code in text for text in sent)
@@ -153,7 +153,7 @@ def test_referral_names_the_pertinent_entity(chat: Chat, sessions: sessionmaker[
     request_help(chat)
     [ticket] = tickets(sessions)
     with db.transaction(sessions.kw["bind"]) as conn:
-        helpdesk.transition(conn, ticket.code, "remitida", actor="der", now=datetime.now(UTC),
+        ticketing.transition(conn, ticket.code, "remitida", actor="der", now=datetime.now(UTC),
                             referred_to="Ministerio de Hacienda y Crédito Público")
     with sessions() as s:
         text = s.scalars(select(OutboxMessage.text).where(OutboxMessage.kind == "ticket")).one()
@@ -174,7 +174,7 @@ def test_contact_me_in_the_interview_opens_a_ticket_with_the_demanded_themes(cha
 
 
 def test_deadline_skips_colombian_holidays() -> None:
-    from bot import deadlines
+    from bot.helpdesk import deadlines
 
     created = datetime(2026, 12, 4, 14, 0, tzinfo=UTC)
     assert deadlines.deadline_for(created) == date(2026, 12, 29)
@@ -229,7 +229,7 @@ def close(sessions: sessionmaker[Session], code: str) -> str:
     engine, now = sessions.kw["bind"], datetime.now(UTC)
     with db.transaction(engine) as conn:
         for status in ("asignada", "respondida", "cerrada"):
-            helpdesk.transition(conn, code, status, actor="der", now=now)
+            ticketing.transition(conn, code, status, actor="der", now=now)
     with sessions() as s:
         return s.scalars(select(OutboxMessage.text).order_by(OutboxMessage.id.desc())).first() or ""
 
@@ -250,7 +250,7 @@ def test_closing_asks_for_a_rating_stored_once(chat: Chat, sessions: sessionmake
     [rated] = tickets(sessions)
     assert (rated.satisfaction, rated.satisfaction_at is not None) == (5, True)
     with sessions() as s:
-        last_event = s.scalars(select(HelpRequestEvent).order_by(HelpRequestEvent.id.desc())).first()
+        last_event = s.scalars(select(TicketEvent).order_by(TicketEvent.id.desc())).first()
     assert (last_event.actor, last_event.note) == ("solicitante", "calificación 5/5")
 
 

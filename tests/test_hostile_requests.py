@@ -13,9 +13,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from bot import helpdesk
+from bot.helpdesk import ticketing
 from surveys import db
-from surveys.models import Contact, HelpRequestEvent, MessageLog
+from surveys.models import Contact, MessageLog, TicketEvent
 from webhooks.app import create_app
 
 ADMIN = "hostile-admin"
@@ -27,7 +27,7 @@ DEEP = 100_000
 def app(db_url: str) -> Iterator[Flask]:
     app = create_app(db_url, M360_ADMIN_TOKEN=ADMIN, M360_RATELIMIT_ENABLED="0")
     with db.transaction(app.extensions["m360.sessions"].kw["bind"]) as conn:
-        helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
+        ticketing.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
                         need="Apoyo con el PDT", themes=["seguimiento_pdt"], now=datetime(2026, 11, 10, tzinfo=UTC))
     yield app
     app.extensions["m360.sessions"].kw["bind"].dispose()
@@ -41,7 +41,7 @@ def client(app: Flask) -> FlaskClient:
 def stored(app: Flask) -> tuple[int, int, int]:
     with app.extensions["m360.sessions"]() as session:
         return tuple(session.scalar(select(func.count()).select_from(table)) or 0  # type: ignore[return-value]
-                     for table in (MessageLog, Contact, HelpRequestEvent))
+                     for table in (MessageLog, Contact, TicketEvent))
 
 
 def refused(response: Any) -> dict[str, Any]:

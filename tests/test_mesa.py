@@ -17,9 +17,10 @@ from flask import Flask
 from openpyxl import load_workbook
 from sqlalchemy import Engine
 
-from bot import helpdesk, mesa, staff
 from bot.accounts import create_user
-from bot.alerts import Alerts
+from bot.alerts.alerting import Alerts
+from bot.directory import staff
+from bot.helpdesk import mesa, ticketing
 from surveys import db
 from surveys.models import Contact
 from tests.support.panel import PASSWORD, signed_in
@@ -56,25 +57,25 @@ def build_history(engine: Engine) -> dict[str, str]:
             state={}, state_version=0, created_at=at(1))).inserted_primary_key[0])
 
         def new(code: str, when: datetime, themes: list[str], channel: str, **kw: Any) -> str:
-            return helpdesk.create(conn, entity_code=code, region=None, contact_id=kw.pop("contact_id", None),
+            return ticketing.create(conn, entity_code=code, region=None, contact_id=kw.pop("contact_id", None),
                                    channel=channel, need="…", themes=themes, now=when, alerts=alerts, **kw).code
 
         a = new("63302", at(2), ["plan_indicativo"], "whatsapp", contact_id=requester)
-        helpdesk.change(conn, a, actor="der:luis", now=at(2, hour=15), status="asignada")
-        helpdesk.change(conn, a, actor="der:luis", now=at(5), status="respondida", note="Le enviamos la guía")
-        helpdesk.change(conn, a, actor="der:luis", now=at(6), status="cerrada")
-        helpdesk.rate(conn, a, 5, contact_id=requester, now=at(6, hour=11))
+        ticketing.change(conn, a, actor="der:luis", now=at(2, hour=15), status="asignada")
+        ticketing.change(conn, a, actor="der:luis", now=at(5), status="respondida", note="Le enviamos la guía")
+        ticketing.change(conn, a, actor="der:luis", now=at(6), status="cerrada")
+        ticketing.rate(conn, a, 5, contact_id=requester, now=at(6, hour=11))
         b = new("05001", at(3), ["proyectos", "plan_indicativo"], "telefono")
-        helpdesk.change(conn, b, actor="der:luis", now=at(5), note="Revisamos el caso")
-        helpdesk.change(conn, b, actor="der:luis", now=at(10), status="remitida",
+        ticketing.change(conn, b, actor="der:luis", now=at(5), note="Revisamos el caso")
+        ticketing.change(conn, b, actor="der:luis", now=at(10), status="remitida",
                         referred_to="Ministerio de Hacienda")
         c = new("76001", at(4), ["seguimiento_pdt"], "correo", request_type="documentos")
         d = new("76001", at(5), ["seguimiento_pdt"], "correo", request_type="documentos")
-        helpdesk.change(conn, d, actor="der:luis", now=at(24, hour=9), status="asignada")  # 12 business days:
-        helpdesk.change(conn, d, actor="der:luis", now=at(24), status="respondida")  # 16 Nov is a holiday
-        helpdesk.change(conn, d, actor="der:luis", now=at(25), status="cerrada")
-        conn.execute(helpdesk.REQUESTS.update().where(helpdesk.REQUESTS.c.code == d).values(satisfaction=2))
-        from bot import grupos
+        ticketing.change(conn, d, actor="der:luis", now=at(24, hour=9), status="asignada")  # 12 business days:
+        ticketing.change(conn, d, actor="der:luis", now=at(24), status="respondida")  # 16 Nov is a holiday
+        ticketing.change(conn, d, actor="der:luis", now=at(25), status="cerrada")
+        conn.execute(ticketing.REQUESTS.update().where(ticketing.REQUESTS.c.code == d).values(satisfaction=2))
+        from bot.helpdesk import grupos
 
         waiting = grupos.register(conn, group="cooperante", name="ONG Ejemplo", seat=None, now=at(6), alerts=alerts)
         new(waiting, at(6), ["otro"], "correo")

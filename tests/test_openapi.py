@@ -72,8 +72,8 @@ def test_generated_requests_find_no_server_error(api_schema: schemathesis.BaseSc
 def test_the_document_states_the_servers_own_vocabularies() -> None:
     """What the server checks is what the document says, from one source each."""
     from analysis.coding import codebooks
-    from bot import alerts
-    from bot.themes import load_taxonomy
+    from bot.alerts import alerting
+    from bot.helpdesk.themes import load_taxonomy
     from webhooks.jsonapi import FLAGS, MOMENT
 
     doc = document()
@@ -82,7 +82,7 @@ def test_the_document_states_the_servers_own_vocabularies() -> None:
     params = {p["name"]: p for p in doc["paths"]["/api/v1/help-requests"]["get"]["parameters"] if "name" in p}
     assert params["theme"]["schema"]["enum"] == list(load_taxonomy().ids)
     rules = {p["name"]: p for p in doc["paths"]["/api/v1/alerts"]["get"]["parameters"] if "name" in p}["rule"]
-    assert rules["schema"]["enum"] == list(alerts.RULES)
+    assert rules["schema"]["enum"] == list(alerting.RULES)
     books = doc["paths"]["/api/v1/review-queue"]["get"]["parameters"][0]["schema"]["enum"]
     assert books == codebooks.available()
 

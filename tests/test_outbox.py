@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import outbox
 from bot.channels.telegram_api import TelegramProvider
 from bot.channels.telegram_poll import Poller
 from bot.channels.twilio_api import TwilioProvider
-from bot.outbox import Sender
+from bot.outbox import sending as outbox
+from bot.outbox.sending import Sender
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Contact, OutboxMessage
@@ -152,7 +152,7 @@ def test_dedupe_key_never_queues_twice(engine: Engine) -> None:
 
 KILLED_BEFORE_SENDING = """
 import os, sys
-from bot import outbox
+from bot.outbox import sending as outbox
 from surveys import db
 engine = db.make_engine(sys.argv[1])
 with db.transaction(engine) as conn:
@@ -259,7 +259,7 @@ def test_telegram_sends_html_with_a_keyboard_and_honours_retry_after(engine: Eng
     sender.run_once()
     [sent] = telegram_fake.sent
     assert sent["chat_id"] == 4242 and sent["text"] == "¿Acepta? <b>Responda</b>" and sent["parse_mode"] == "HTML"
-    # Each button carries the token of the prompt it answers (bot.prompts) before its reply.
+    # Each button carries the token of the prompt it answers (bot.conversation.prompts) before its reply.
     assert sent["reply_markup"] == {"inline_keyboard": [[{"text": "Sí", "callback_data": "k3y0abcd~Sí"},
                                                          {"text": "No", "callback_data": "k3y0abcd~No"}]]}
 

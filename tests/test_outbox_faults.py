@@ -15,9 +15,9 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import outbox
 from bot.channels.twilio_api import TwilioProvider
-from bot.outbox import Sender, Status
+from bot.outbox import sending as outbox
+from bot.outbox.sending import Sender, Status
 from surveys import db
 from surveys.models import Alert, OutboxMessage
 from tests.support.clock import Clock

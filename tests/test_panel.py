@@ -14,11 +14,11 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from bot import helpdesk
 from bot.accounts import create_user
-from bot.alerts import Alerts
+from bot.alerts.alerting import Alerts
+from bot.helpdesk import ticketing
 from surveys import db
-from surveys.models import Alert, HelpRequest, OutboxMessage, UserAccount
+from surveys.models import Alert, OutboxMessage, Ticket, UserAccount
 from tests.support.panel import PASSWORD, csrf, engine, signed_in
 from tests.support.processes import m360
 from webhooks.app import create_app
@@ -38,7 +38,7 @@ def app(db_url: str) -> Iterator[Flask]:
 
 def ticket(app: Flask, need: str = "necesitamos ayuda con el plan indicativo", **kwargs: Any) -> str:
     with db.transaction(engine(app)) as conn:
-        return helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
+        return ticketing.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
                                need=need, themes=["plan_indicativo"], now=NOW, alerts=Alerts(destinations=()),
                                **kwargs).code
 
@@ -127,7 +127,7 @@ def test_the_readme_commands_work_without_a_terminal(db_url: str, tmp_path: Path
     assert "--password-stdin" in refused.stderr and "Aborted" not in refused.stderr
     writer = db.make_engine(db_url)
     with db.transaction(writer) as conn:
-        code = helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
+        code = ticketing.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
                                need="Capacitación", themes=["plan_indicativo"], now=NOW,
                                requested_by_date="2026-12-15").code
     writer.dispose()
@@ -157,7 +157,7 @@ def test_tickets_list_detail_and_a_der_change(app: Flask) -> None:
     text = saved.get_data(as_text=True)
     assert "Cambio guardado" in text and "der:luis" in text and "La llamamos mañana." in text
     with engine(app).connect() as conn:
-        assert conn.execute(select(HelpRequest.status, HelpRequest.assignee)).one() == ("asignada", "Marta")
+        assert conn.execute(select(Ticket.status, Ticket.assignee)).one() == ("asignada", "Marta")
     refused = der.post(f"/panel/solicitudes/{code}", data={"status": "nueva", "csrf": csrf(page.data)},
                        follow_redirects=True)
     assert "No se guardó" in refused.get_data(as_text=True)
@@ -184,7 +184,7 @@ def test_forms_without_the_session_token_are_refused(app: Flask) -> None:
     for data in ({"status": "asignada"}, {"status": "asignada", "csrf": foreign}):
         assert der.post(f"/panel/solicitudes/{code}", data=data).status_code == 400
     with engine(app).connect() as conn:
-        assert conn.execute(select(HelpRequest.status)).scalar_one() == "nueva"
+        assert conn.execute(select(Ticket.status)).scalar_one() == "nueva"
 
 
 def test_alerts_page_and_acknowledgement(app: Flask) -> None:
@@ -222,7 +222,7 @@ def test_ticket_change_is_told_to_the_requester(app: Flask) -> None:
     for text in ("2", "necesito ayuda con el plan indicativo", "si", "1", "1", "1", "1", "no", "si"):
         chat.say(text)
     with engine(app).connect() as conn:
-        code = conn.execute(select(HelpRequest.code)).scalar_one()
+        code = conn.execute(select(Ticket.code)).scalar_one()
     der = signed_in(app, "luis")
     page = der.get(f"/panel/solicitudes/{code}")
     der.post(f"/panel/solicitudes/{code}", data={"status": "asignada", "note": "Le escribe Marta.",

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from bot.accounts import create_user
-from bot.alerts import Alerts, load_config
+from bot.alerts.alerting import Alerts, load_config
 from surveys import db
 from surveys.models import Alert
 from tests.support.panel import PASSWORD, csrf, engine, signed_in

@@ -24,13 +24,15 @@ import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import helpdesk, outbox, waves
-from bot.alerts import Alerts
-from bot.outbox import Sender
+from bot.alerts.alerting import Alerts
+from bot.helpdesk import ticketing
+from bot.outbox import sending
+from bot.outbox.sending import Sender
 from bot.service import ChatService
+from bot.waves import campaign
 from surveys import db
 from surveys.messages import Inbound
-from surveys.models import Alert, Answer, Contact, HelpRequest, Interview, MessageLog, OutboxMessage
+from surveys.models import Alert, Answer, Contact, Interview, MessageLog, OutboxMessage, Ticket
 from tests.support import pgserver
 from tests.support.channels import twilio_provider
 from tests.support.conversation import INTERVIEW, Chat, register, start_interview
@@ -113,7 +115,7 @@ def test_a_whole_interview_through_the_chat_service(service: ChatService, sessio
         stored = dict(s.execute(select(Answer.question, Answer.value)
                                 .where(Answer.interview_id == interview.id)).all())
         # 5.2 "sí" opened a ticket and raised its alert in the same turn (and the "No" of 4.3 its own).
-        assert s.scalar(select(func.count()).select_from(HelpRequest)) == 1
+        assert s.scalar(select(func.count()).select_from(Ticket)) == 1
         assert set(s.scalars(select(Alert.rule))) == {"contacto_asesor", "contribucion_no"}
     assert stored["demanda_temas"] == ["plan_indicativo", "seguimiento_pdt", "otro"]  # JSON round trip
     assert stored["puntaje_general"] == 4 and stored["entidad"] == "63302"
@@ -181,7 +183,7 @@ def test_a_nul_character_in_a_message_is_dropped_not_fatal(service: ChatService,
 def test_several_senders_send_each_message_exactly_once(engine: Engine, twilio_fake: FakeTwilio) -> None:
     with db.transaction(engine) as conn:
         for i in range(60):
-            outbox.enqueue(conn, channel="sms", address=f"+5730000{i:05d}", kind="reply", text=f"mensaje {i}",
+            sending.enqueue(conn, channel="sms", address=f"+5730000{i:05d}", kind="reply", text=f"mensaje {i}",
                            now=NOW)
     senders = [Sender(engine, {"sms": twilio_provider(twilio_fake, sms_from="+15005550006", max_per_second=1000)},
                       clock=lambda: NOW + timedelta(seconds=1)) for _ in range(4)]
@@ -200,14 +202,14 @@ def test_several_senders_send_each_message_exactly_once(engine: Engine, twilio_f
 def test_a_dedupe_key_queued_from_several_threads_is_queued_once(engine: Engine) -> None:
     def queue(i: int) -> int | None:
         with db.transaction(engine) as conn:
-            return outbox.enqueue(conn, channel="telegram", address="99", text=f"hola {i}", kind="reminder",
+            return sending.enqueue(conn, channel="telegram", address="99", text=f"hola {i}", kind="reminder",
                                   dedupe_key="wave:1:reminder:63302", now=NOW)
 
     ids = together(6, queue)
     assert len([i for i in ids if i is not None]) == 1
     assert count(engine, select(func.count()).select_from(OutboxMessage)) == 1
     with db.transaction(engine) as conn:  # and later, sequentially
-        assert outbox.enqueue(conn, channel="telegram", address="99", text="otra", dedupe_key="wave:1:reminder:63302",
+        assert sending.enqueue(conn, channel="telegram", address="99", text="otra", dedupe_key="wave:1:reminder:63302",
                               now=NOW) is None
 
 
@@ -215,9 +217,9 @@ def test_a_dedupe_key_queued_from_several_threads_is_queued_once(engine: Engine)
 
 
 def test_tickets_from_several_threads_get_distinct_codes_and_one_alert_each(engine: Engine, der: Alerts) -> None:
-    def create(i: int) -> helpdesk.Created:
+    def create(i: int) -> ticketing.Created:
         with db.transaction(engine) as conn:
-            return helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
+            return ticketing.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
                                    need=f"necesidad {i}", themes=["plan_indicativo"], now=NOW, alerts=der)
 
     created = together(6, create)
@@ -243,10 +245,10 @@ def test_a_ticket_status_change_reaches_the_requester(service: ChatService, engi
     register(chat)
     with db.transaction(engine) as conn:
         contact_id = conn.execute(select(Contact.id)).scalar_one()
-        created = helpdesk.create(conn, entity_code="63302", region=None, contact_id=contact_id, channel="whatsapp",
+        created = ticketing.create(conn, entity_code="63302", region=None, contact_id=contact_id, channel="whatsapp",
                                   need="ayuda con el plan", themes=["plan_indicativo"], now=NOW, alerts=Alerts())
     with db.transaction(engine) as conn:
-        helpdesk.change(conn, created.code, actor="der", now=NOW + timedelta(hours=2), status="asignada",
+        ticketing.change(conn, created.code, actor="der", now=NOW + timedelta(hours=2), status="asignada",
                         note="Lo llamamos mañana")
     with engine.connect() as conn:
         texts = list(conn.execute(select(OutboxMessage.text).where(OutboxMessage.kind == "ticket")).scalars())
@@ -262,12 +264,12 @@ def test_a_wave_is_created_and_launched_once(service: ChatService, engine: Engin
     for i, code in enumerate(("63302", "05001", "11001", "76001", "08001", "68001")):
         contact_on(engine, code, f"+57300000{i:04d}")
     with db.transaction(engine) as conn:
-        wave = waves.create(conn, waves.Spec(period="2026-11", size=None), now=NOW)
+        wave = campaign.create(conn, campaign.Spec(period="2026-11", size=None), now=NOW)
     at = NOW  # 10:00 in Bogotá, a Tuesday: office hours
-    together(3, lambda i: waves.launch(engine, wave.id, now=at + timedelta(seconds=i)))  # launched thrice at once
-    waves.launch(engine, wave.id, now=at + timedelta(minutes=1))  # and again later
+    together(3, lambda i: campaign.launch(engine, wave.id, now=at + timedelta(seconds=i)))  # launched thrice at once
+    campaign.launch(engine, wave.id, now=at + timedelta(minutes=1))  # and again later
     invitations = count(engine, select(func.count()).select_from(OutboxMessage)
                         .where(OutboxMessage.kind == "invitation"))
     assert invitations == 6  # nobody invited twice
     with engine.connect() as conn:
-        assert waves.progress(conn, wave.id)["progress"]["invited"] == 6
+        assert campaign.progress(conn, wave.id)["progress"]["invited"] == 6

@@ -13,11 +13,13 @@ from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import contacts as contacts_module
-from bot import helpdesk, outbox, privacy
 from bot.accounts import create_token
-from bot.alerts import Alerts
+from bot.alerts.alerting import Alerts
 from bot.cli.root import main
+from bot.directory import contacts as contacts_module
+from bot.helpdesk import ticketing
+from bot.outbox import sending
+from bot.privacy import personal_data
 from bot.service import ChatService
 from surveys import db
 from surveys.models import Answer, Contact, Interview, MessageLog, OutboxMessage
@@ -108,7 +110,7 @@ def test_erasing_cancels_pending_messages_and_blanks_sent_ones(sessions: session
     contact_id = contacts(sessions)[0].id
     engine = sessions.kw["bind"]
     with db.transaction(engine) as conn:
-        pending = outbox.enqueue(conn, channel="whatsapp", address="+573001112233", contact_id=contact_id,
+        pending = sending.enqueue(conn, channel="whatsapp", address="+573001112233", contact_id=contact_id,
                                  text="Recordatorio para Ana", kind="reminder")
     chat.say("borrar mis datos")
     chat.say("si")
@@ -154,7 +156,7 @@ def test_every_consent_is_kept_with_its_notice_and_outlives_an_erasure(
                                             "direccion": "+573001112233", "consentimiento": "no"}])
     [person] = contacts(sessions)
     with engine.connect() as conn:
-        first, second = privacy.consents(conn, person.id)
+        first, second = personal_data.consents(conn, person.id)
     assert (first.given, first.source) == (True, "whatsapp") and "Ley 1581" in first.text
     assert first.version and first.version != "directorio"  # the registro questionnaire's version
     assert person.consent_version == "directorio"  # the contact row holds only the latest
@@ -177,10 +179,10 @@ def test_retention_forgets_contacts_silent_for_longer_than_the_period(sessions: 
     register(chat)  # last message on 10 November 2026 (the Chat's clock)
     engine = sessions.kw["bind"]
     with db.transaction(engine) as conn:
-        assert privacy.purge_expired(conn, datetime(2027, 11, 1, tzinfo=UTC), days=730) == []
-        assert privacy.purge_expired(conn, datetime(2030, 1, 1, tzinfo=UTC), days=0) == []  # off
-        [erased] = privacy.purge_expired(conn, datetime(2028, 11, 11, tzinfo=UTC), days=730)
-        assert privacy.purge_expired(conn, datetime(2028, 11, 12, tzinfo=UTC), days=730) == []  # once
+        assert personal_data.purge_expired(conn, datetime(2027, 11, 1, tzinfo=UTC), days=730) == []
+        assert personal_data.purge_expired(conn, datetime(2030, 1, 1, tzinfo=UTC), days=0) == []  # off
+        [erased] = personal_data.purge_expired(conn, datetime(2028, 11, 11, tzinfo=UTC), days=730)
+        assert personal_data.purge_expired(conn, datetime(2028, 11, 12, tzinfo=UTC), days=730) == []  # once
     assert contacts(sessions)[0].id == erased and contacts(sessions)[0].forgotten_at is not None
 
 
@@ -194,7 +196,7 @@ def test_retention_forgets_contacts_silent_for_longer_than_the_period(sessions: 
     (None, None),
 ])
 def test_numbers_are_masked(address: str | None, shown: str | None) -> None:
-    assert privacy.mask_address(address) == shown
+    assert personal_data.mask_address(address) == shown
 
 
 def test_ticket_requester_number_is_masked_for_analysts_not_for_the_der(db_url: str) -> None:
@@ -205,7 +207,7 @@ def test_ticket_requester_number_is_masked_for_analysts_not_for_the_der(db_url: 
         contact_id = conn.execute(Contact.__table__.insert().values(
             channel="whatsapp", address="+573001234567", name="Ana Pérez", cargo="secretario", state={},
             state_version=0, opted_out=False, created_at=now)).inserted_primary_key[0]
-        code = helpdesk.create(conn, entity_code="63302", region=None, contact_id=contact_id, channel="whatsapp",
+        code = ticketing.create(conn, entity_code="63302", region=None, contact_id=contact_id, channel="whatsapp",
                                need="ayuda con el plan", themes=["plan_indicativo"], now=now,
                                alerts=Alerts(destinations=())).code
         tokens = {role: create_token(conn, role=role, name=role) for role in ("analyst", "der", "admin")}
@@ -222,7 +224,7 @@ def test_ticket_requester_number_is_masked_for_analysts_not_for_the_der(db_url: 
                                     "address": "+57 300 ••• ••67"}
     assert requester("der")["address"] == requester("admin")["address"] == "+573001234567"
     with db.transaction(engine) as conn:
-        privacy.forget(conn, contact_id, now + timedelta(days=1))
+        personal_data.forget(conn, contact_id, now + timedelta(days=1))
     assert requester("der") == {"erased": True}  # the ticket stays the entity's
 
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from bot import outbox
-from bot.setup import prepare
+from bot.outbox import sending as outbox
+from bot.runtime.setup import prepare
 from surveys import db
 from surveys.models import Contact, OutboxMessage, utcnow
 from tests.support.fakes import FakeTwilio

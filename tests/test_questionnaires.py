@@ -20,7 +20,7 @@ SCALE = ("muy_mala", "mala", "regular", "buena", "excelente", "no_aplica")  # nu
 YES_NO = ("si", "no")
 YES_NO_PARTIAL = ("si", "no", "parcialmente")
 CARGO = ("secretario", "jefe", "otro")
-THEMES = (  # the theme taxonomy (bot/themes.yaml), in this order
+THEMES = (  # the theme taxonomy (bot/helpdesk/themes.yaml), in this order
     "formulacion_pdt", "plan_indicativo", "armonizacion_presupuestal", "planeacion_financiera", "seguimiento_pdt",
     "proyectos", "rendicion_cuentas", "agendas_regionales", "ordenamiento_territorial", "gobierno_abierto",
     "conectividad_digital", "otro",

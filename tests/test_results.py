@@ -19,9 +19,10 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
 from analysis.importer import import_responses
-from bot import helpdesk, waves
 from bot.accounts import create_token
-from bot.alerts import Alerts
+from bot.alerts.alerting import Alerts
+from bot.helpdesk import ticketing
+from bot.waves import campaign
 from surveys import db
 from surveys.models import Contact, OutboxMessage, ResultLink, Wave
 from surveys.scoring import SCORE_QUESTIONS, entity_score
@@ -79,7 +80,7 @@ def expected_scores() -> dict[str, Any]:
 def test_my_results_in_the_chat_and_the_printable_ficha_behind_the_link(seeded: Flask, clock: Clock) -> None:
     engine = engine_of(seeded)
     with db.transaction(engine) as conn:
-        ticket = helpdesk.create(conn, entity_code="76001", region=None, contact_id=None, channel="telefono",
+        ticket = ticketing.create(conn, entity_code="76001", region=None, contact_id=None, channel="telefono",
                                  need="ayuda con el banco de proyectos", themes=["proyectos"], now=NOW,
                                  alerts=Alerts(destinations=()))
     client = seeded.test_client()
@@ -179,9 +180,9 @@ def test_a_closed_waves_results_go_out_after_the_ders_approval(app: Flask, clock
         contact_on(engine, code, address, channel=channel, name="Luz" if code == "63001" else None,
                    last_inbound_at=NOW)
     with db.transaction(engine) as conn:
-        wave_id = waves.create(conn, waves.Spec("2026-11", size=None, regions=("Eje Cafetero y Antioquia",), seed=1),
-                               now=NOW).id
-    waves.launch(engine, wave_id, now=NOW)
+        spec = campaign.Spec("2026-11", size=None, regions=("Eje Cafetero y Antioquia",), seed=1)
+        wave_id = campaign.create(conn, spec, now=NOW).id
+    campaign.launch(engine, wave_id, now=NOW)
     for address, channel, first in people.values():
         chat = Chat(service, address, channel=channel)
         if first is None:
@@ -196,7 +197,7 @@ def test_a_closed_waves_results_go_out_after_the_ders_approval(app: Flask, clock
     early = client.get(f"/api/v1/waves/{wave_id}/results", headers={"Authorization": f"Bearer {analyst}"})
     assert early.status_code == 409 and "once it is closed" in early.get_json()["error"]
     with db.transaction(engine) as conn:
-        waves.close(conn, wave_id, now=NOW + timedelta(days=20))
+        campaign.close(conn, wave_id, now=NOW + timedelta(days=20))
         conn.execute(update(Contact).where(Contact.address == "70002").values(opted_out=True))
 
     preview = client.get(f"/api/v1/waves/{wave_id}/results", headers={"Authorization": f"Bearer {analyst}"})

@@ -1,4 +1,4 @@
-"""The stratified sample on its own (bot.sampling): allocation by largest remainder with a minimum
+"""The stratified sample on its own (bot.waves.sampling): allocation by largest remainder with a minimum
 per region, gobernaciones, census, and a draw that is a fixed function of the seed."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot import sampling
-from bot.sampling import Unit
+from bot.waves import sampling
+from bot.waves.sampling import Unit
 
 pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
 

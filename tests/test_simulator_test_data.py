@@ -17,12 +17,12 @@ from sqlalchemy import func, select
 
 from analysis import export
 from analysis.report import build_report
-from bot import waves
 from bot.accounts import create_user
-from bot.alerts import Alerts
+from bot.alerts.alerting import Alerts
 from bot.service import ChatService
+from bot.waves import campaign
 from surveys import db
-from surveys.models import Alert, HelpRequest, Interview, OutboxMessage, WaveMember
+from surveys.models import Alert, Interview, OutboxMessage, Ticket, WaveMember
 from tests.support.channels import WebChat
 from tests.support.conversation import INTERVIEW, Chat, register, request_help, start_interview
 from tests.support.panel import PASSWORD, csrf
@@ -116,7 +116,7 @@ def test_simulator_demand_never_makes_a_spike(app: Flask, client: FlaskClient) -
         register(chat, entity=entity, display=display)  # type: ignore[arg-type]
         request_help(chat)  # type: ignore[arg-type]
     with engine(app).connect() as conn:
-        assert conn.execute(select(func.count()).select_from(HelpRequest)).scalar_one() == 3
+        assert conn.execute(select(func.count()).select_from(Ticket)).scalar_one() == 3
         assert conn.execute(select(Alert.rule).where(Alert.rule == "pico_demanda")).all() == []
 
 
@@ -150,7 +150,7 @@ def test_a_simulator_conversation_lists_only_the_tickets_it_opened(app: Flask, c
     register(real)
     request_help(real)
     with engine(app).connect() as conn:
-        real_code = conn.execute(select(HelpRequest.code)).scalar_one()
+        real_code = conn.execute(select(Ticket.code)).scalar_one()
     probe = WebChat(client, "sim-probe-0001")
     register(probe)  # type: ignore[arg-type]  # claims Génova, as the real official did
     assert real_code not in probe.say("3")
@@ -173,8 +173,8 @@ def test_waves_never_invite_through_a_simulator_conversation(app: Flask, client:
     register(WebChat(client, "sim-wave-0001"))  # type: ignore[arg-type]  # consents and claims Génova
     register(real_official(app), entity="armenia quindio", display="Armenia (Quindío)")
     with db.transaction(engine(app)) as conn:
-        created = waves.create(conn, waves.Spec(period="2026-11", size=None, regions=("Eje Cafetero y Antioquia",)),
-                               now=NOW)
+        spec = campaign.Spec(period="2026-11", size=None, regions=("Eje Cafetero y Antioquia",))
+        created = campaign.create(conn, spec, now=NOW)
         members = dict(conn.execute(select(WaveMember.entity_code, WaveMember.contact_id)
                                     .where(WaveMember.wave_id == created.id)).all())
     assert members.get("63001") is not None  # the real official of Armenia is Armenia's contact

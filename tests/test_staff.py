@@ -18,14 +18,16 @@ from flask import Flask
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import alerts, helpdesk, staff
 from bot.accounts import create_user
-from bot.alerts import Alerts, Destination
+from bot.alerts import alerting
+from bot.alerts.alerting import Alerts, Destination
 from bot.channels.telegram_api import TelegramProvider
-from bot.outbox import Sender
+from bot.directory import staff
+from bot.helpdesk import ticketing
+from bot.outbox.sending import Sender
 from bot.service import ChatService
 from surveys import db
-from surveys.models import Alert, HelpRequest, HelpRequestEvent, OutboxMessage, Staff, StaffEntity
+from surveys.models import Alert, OutboxMessage, Staff, StaffEntity, Ticket, TicketEvent
 from tests.support.conversation import Chat, register
 from tests.support.fakes import FakeTelegram
 from tests.support.panel import PASSWORD, csrf, signed_in
@@ -165,8 +167,8 @@ def test_alerts_reach_the_enlace_and_the_articulador_as_each_rule_says(sessions:
     done = request_help(genova, urgent=True)
     assert "Su enlace territorial del DNP, Marta Gómez, ya conoce su solicitud." in done
     with Session(engine) as s:
-        ticket = s.scalars(select(HelpRequest)).one()
-        events = [(e.actor, e.note) for e in s.scalars(select(HelpRequestEvent).order_by(HelpRequestEvent.id))]
+        ticket = s.scalars(select(Ticket)).one()
+        events = [(e.actor, e.note) for e in s.scalars(select(TicketEvent).order_by(TicketEvent.id))]
         marta = s.scalars(select(Staff).where(Staff.name == "Marta Gómez")).one()
     assert (ticket.assignee, ticket.staff_id, ticket.status) == ("Marta Gómez", marta.id, "nueva")
     assert ticket.articulador == "Lucía Torres"
@@ -194,7 +196,7 @@ def test_alerts_reach_the_enlace_and_the_articulador_as_each_rule_says(sessions:
     register(cali, entity="cali", display="Santiago de Cali (Valle del Cauca)")
     assert "enlace territorial" not in request_help(cali, urgent=False)
     with Session(engine) as s:
-        last = s.scalars(select(HelpRequest).order_by(HelpRequest.id.desc())).first()
+        last = s.scalars(select(Ticket).order_by(Ticket.id.desc())).first()
     assert last.assignee is None and last.staff_id is None
 
 
@@ -203,7 +205,7 @@ def test_a_region_alert_goes_to_its_articulador_and_a_shared_address_gets_it_onc
     both = Alerts(destinations=(Destination("telegram", "555900"),))  # Lucía is also the DER's destination
     for code in ("63302", "63001", "63130"):
         with db.transaction(engine) as conn:
-            helpdesk.create(conn, entity_code=code, region=None, contact_id=None, channel="telefono",
+            ticketing.create(conn, entity_code=code, region=None, contact_id=None, channel="telefono",
                             need="armonización", themes=["armonizacion_presupuestal"], now=NOW, alerts=both)
     with Session(engine) as s:
         spike = s.scalars(select(Alert).where(Alert.rule == "pico_demanda")).one()
@@ -212,15 +214,15 @@ def test_a_region_alert_goes_to_its_articulador_and_a_shared_address_gets_it_onc
 
 
 def test_who_each_rule_goes_to_is_configurable() -> None:
-    config = alerts.load_config()
+    config = alerting.load_config()
     assert config.rules["ticket_urgente"].to == ("der", "enlace", "articulador")
     assert config.rules["pico_demanda"].to == ("der", "articulador")
-    assert alerts.parse_config({"rules": {"ticket_nuevo": {}}}).rules["ticket_nuevo"].to == ("der",)
-    only_enlace = alerts.parse_config({"rules": {"tema_mala": {"to": "enlace"}}})
+    assert alerting.parse_config({"rules": {"ticket_nuevo": {}}}).rules["ticket_nuevo"].to == ("der",)
+    only_enlace = alerting.parse_config({"rules": {"tema_mala": {"to": "enlace"}}})
     assert only_enlace.rules["tema_mala"].to == ("enlace",)
     for wrong in ({"to": ["der", "alcalde"]}, {"to": []}, {"to": 3}):
         with pytest.raises(ValueError, match="to must list"):
-            alerts.parse_config({"rules": {"ticket_nuevo": wrong}})
+            alerting.parse_config({"rules": {"ticket_nuevo": wrong}})
 
 
 # ------------------------------------------------------------------ the panel
@@ -241,7 +243,7 @@ def app(db_url: str) -> Iterator[Flask]:
 
 def ticket_for(app: Flask, code: str, need: str = "apoyo con el plan indicativo") -> str:
     with db.transaction(app.extensions["m360.sessions"].kw["bind"]) as conn:
-        return helpdesk.create(conn, entity_code=code, region=None, contact_id=None, channel="telefono", need=need,
+        return ticketing.create(conn, entity_code=code, region=None, contact_id=None, channel="telefono", need=need,
                                themes=["plan_indicativo"], now=NOW, urgent=True,
                                alerts=Alerts(destinations=())).code
 
@@ -265,7 +267,7 @@ def test_an_enlace_account_sees_and_works_only_its_entities(app: Flask) -> None:
     engine = app.extensions["m360.sessions"].kw["bind"]
     with engine.connect() as conn:
         ids = {code: alert_id for code, alert_id in conn.execute(
-            select(HelpRequest.code, Alert.id).join(Alert, Alert.help_request_id == HelpRequest.id))}
+            select(Ticket.code, Alert.id).join(Alert, Alert.help_request_id == Ticket.id))}
     assert marta.post(f"/panel/alertas/{ids[medellin]}/reconocer", data={"csrf": csrf(page.data)}).status_code == 403
     assert marta.post(f"/panel/alertas/{ids[genova]}/reconocer", data={"csrf": csrf(page.data)},
                       follow_redirects=True).status_code == 200

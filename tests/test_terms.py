@@ -16,12 +16,13 @@ from flask import Flask
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import followup, helpdesk, terms, waves
 from bot.accounts import create_user
-from bot.alerts import Alerts
+from bot.alerts.alerting import Alerts
+from bot.helpdesk import followup, terms, ticketing
 from bot.service import ChatService
+from bot.waves import campaign
 from surveys import db
-from surveys.models import Contact, HelpRequest, HelpRequestEvent, OutboxMessage
+from surveys.models import Contact, OutboxMessage, Ticket, TicketEvent
 from tests.support.conversation import Chat, register, start_interview
 from tests.support.panel import PASSWORD, csrf, signed_in
 from tests.support.processes import m360
@@ -56,9 +57,9 @@ def intake(chat: Chat, kind: str) -> str:
     return chat.say("si")
 
 
-def ticket(engine: Engine) -> HelpRequest:
+def ticket(engine: Engine) -> Ticket:
     with Session(engine) as s:
-        return s.scalars(select(HelpRequest).order_by(HelpRequest.id.desc())).first()
+        return s.scalars(select(Ticket).order_by(Ticket.id.desc())).first()
 
 
 @pytest.mark.parametrize(("kind", "request_type", "days", "due", "shown"), [
@@ -117,7 +118,7 @@ def chat_ticket(app: Flask) -> str:
     for text in ("2", "necesito ayuda con el plan indicativo", "si", "1", "1", "1", "1", "no", "si"):
         chat.say(text)
     with app.extensions["m360.sessions"].kw["bind"].connect() as conn:
-        return str(conn.execute(select(HelpRequest.code)).scalar_one())
+        return str(conn.execute(select(Ticket.code)).scalar_one())
 
 
 def patch(app: Flask, code: str, body: dict[str, Any]) -> Any:
@@ -173,7 +174,7 @@ def test_a_requester_with_an_open_ticket_hears_from_the_bot_at_the_configured_ca
     chat.now = FRIDAY
     intake(chat, "1")
     code = ticket(engine).code
-    hours = waves.OfficeHours()
+    hours = campaign.OfficeHours()
 
     def run(when: datetime) -> int:
         with db.transaction(engine) as conn:
@@ -187,8 +188,8 @@ def test_a_requester_with_an_open_ticket_hears_from_the_bot_at_the_configured_ca
     assert run(five_days + timedelta(hours=1)) == 0  # once per quiet spell
     with Session(engine) as s:
         sent = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "followup")).one()
-        made = s.scalars(select(HelpRequest)).one()
-        note = s.scalars(select(HelpRequestEvent.note).order_by(HelpRequestEvent.id.desc())).first()
+        made = s.scalars(select(Ticket)).one()
+        note = s.scalars(select(TicketEvent.note).order_by(TicketEvent.id.desc())).first()
     assert f"Seguimiento de su solicitud *{code}*" in sent.text and "nueva" in sent.text
     assert "a más tardar el 29 de diciembre de 2026" in sent.text and sent.options == [["Ver estado", f"estado {code}"]]
     assert (made.followups, note) == (1, "seguimiento 1 enviado al solicitante")
@@ -197,7 +198,7 @@ def test_a_requester_with_an_open_ticket_hears_from_the_bot_at_the_configured_ca
 
     # News from the DER restarts the count; in the middle of an interview, the bot waits.
     with db.transaction(engine) as conn:
-        helpdesk.change(conn, code, actor="der", now=five_days + timedelta(days=2), note="La llamamos mañana")
+        ticketing.change(conn, code, actor="der", now=five_days + timedelta(days=2), note="La llamamos mañana")
     next_due = datetime(2026, 12, 23, 15, 0, tzinfo=UTC)  # 5 business days after Wednesday 16
     assert run(next_due - timedelta(days=1)) == 0
     chat.now = next_due - timedelta(hours=1)
@@ -210,7 +211,7 @@ def test_a_requester_with_an_open_ticket_hears_from_the_bot_at_the_configured_ca
         conn.execute(update(Contact).values(opted_out=True))
     assert run(next_due + timedelta(days=14)) == 0
     with db.transaction(engine) as conn:
-        helpdesk.create(conn, entity_code="63302", region=None, contact_id=None, channel="telefono", need="x",
+        ticketing.create(conn, entity_code="63302", region=None, contact_id=None, channel="telefono", need="x",
                         themes=["otro"], now=FRIDAY, alerts=Alerts(destinations=()))
     assert run(next_due + timedelta(days=14)) == 0
     assert date.fromisoformat(ticket(engine).due_date) == date(2026, 12, 29)

@@ -1,4 +1,4 @@
-"""Theme taxonomy (bot/themes.yaml) and the keyword classifier of the mesa de ayuda.
+"""Theme taxonomy (bot/helpdesk/themes.yaml) and the keyword classifier of the mesa de ayuda.
 
 Table cases live in data/theme_cases.yaml: realistic WhatsApp requests → the theme that must come first.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.themes import (
+from bot.helpdesk.themes import (
     KeywordClassifier,
     Taxonomy,
     Theme,

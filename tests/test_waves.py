@@ -20,11 +20,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import contacts, helpdesk, scheduler, waves
 from bot.channels.telegram_api import TelegramProvider
 from bot.channels.twilio_api import TwilioProvider
-from bot.outbox import Sender
+from bot.directory import contacts
+from bot.helpdesk import ticketing
+from bot.outbox.sending import Sender
 from bot.service import ChatService
+from bot.waves import campaign, scheduler
 from surveys import db
 from surveys.models import Contact, Entity, Interview, OutboxMessage, Wave, WaveMember
 from tests.support.channels import SECRET, TelegramChat
@@ -83,7 +85,7 @@ def load_directory(engine: Engine) -> None:
 def census(engine: Engine, **kwargs: Any) -> int:
     kwargs.setdefault("period", "2026-11")
     with db.transaction(engine) as conn:
-        return waves.create(conn, waves.Spec(size=None, **kwargs), now=NOW).id
+        return campaign.create(conn, campaign.Spec(size=None, **kwargs), now=NOW).id
 
 
 def queued(engine: Engine, kind: str | None = None) -> list[Any]:
@@ -96,7 +98,7 @@ def queued(engine: Engine, kind: str | None = None) -> list[Any]:
 
 def progress(engine: Engine, wave_id: int) -> dict[str, Any]:
     with engine.connect() as conn:
-        return waves.progress(conn, wave_id)
+        return campaign.progress(conn, wave_id)
 
 
 # ------------------------------------------------------------------ the sample, as a new user would draw it
@@ -136,19 +138,19 @@ def test_frame_filters_gobernaciones_and_exclusion_of_recent_waves(engine: Engin
     for i, code in enumerate(govs):
         contact_on(engine, code, f"+57320{i:07d}", channel="whatsapp")
     with db.transaction(engine) as conn:
-        first = waves.create(conn, waves.Spec("2026-11", size=52, gobernaciones=5, seed=7), now=NOW)
+        first = campaign.create(conn, campaign.Spec("2026-11", size=52, gobernaciones=5, seed=7), now=NOW)
         kinds = Counter(conn.execute(select(Entity.kind).where(Entity.code.in_(first.entities))).scalars())
         assert kinds == {"alcaldia": 47, "gobernacion": 5}
-        pdet = waves.create(conn, waves.Spec("2026-11", size=20, seed=7, pdet_only=True,
+        pdet = campaign.create(conn, campaign.Spec("2026-11", size=20, seed=7, pdet_only=True,
                                              regions=("Pacífico", "Caribe")), now=NOW)
         rows = conn.execute(select(Entity.pdet, Entity.region).where(Entity.code.in_(pdet.entities))).all()
         assert len(rows) == 20 and all(p for p, _ in rows) and {r for _, r in rows} == {"Pacífico", "Caribe"}
-    waves.launch(engine, first.id, now=NOW)
+    campaign.launch(engine, first.id, now=NOW)
     with db.transaction(engine) as conn:
-        again = waves.create(conn, waves.Spec("2026-12", size=52, seed=7, exclude_recent=1), now=NOW)
+        again = campaign.create(conn, campaign.Spec("2026-12", size=52, seed=7, exclude_recent=1), now=NOW)
     assert not set(again.entities) & set(first.entities) and len(again.excluded) == 52
-    with db.transaction(engine) as conn, pytest.raises(waves.WaveError, match="less than one per region"):
-        waves.create(conn, waves.Spec("2026-11", size=5, seed=1), now=NOW)
+    with db.transaction(engine) as conn, pytest.raises(campaign.WaveError, match="less than one per region"):
+        campaign.create(conn, campaign.Spec("2026-11", size=5, seed=1), now=NOW)
 
 
 def test_gobernaciones_when_a_region_answers_only_through_its_gobernacion(engine: Engine, db_url: str,
@@ -284,7 +286,7 @@ def test_reminders_go_only_to_non_respondents_and_only_in_office_hours(service: 
     for code, chat in people.items():
         contact_on(engine, code, chat.address)
     wave_id = census(engine, seed=1)
-    assert waves.launch(engine, wave_id, now=NOW).invited == 4
+    assert campaign.launch(engine, wave_id, now=NOW).invited == 4
     completes, declines, opts_out, silent = people.values()
     assert "20 preguntas" in completes.say("hola")
     for text, expected in INTERVIEW:
@@ -325,11 +327,11 @@ def test_a_conversation_in_progress_or_a_handled_ticket_holds_messages_back(serv
     assert "20 preguntas" in busy.say("1")  # mid-interview (not from a wave)
     busy.say("4")
     with db.transaction(engine) as conn:
-        ticket = helpdesk.create(conn, entity_code="05001", region=None, contact_id=None, channel="whatsapp",
+        ticket = ticketing.create(conn, entity_code="05001", region=None, contact_id=None, channel="whatsapp",
                                  need="armonización", themes=[], now=NOW)
-        helpdesk.transition(conn, ticket.code, "asignada", actor="marta.der", now=NOW)
+        ticketing.transition(conn, ticket.code, "asignada", actor="marta.der", now=NOW)
     wave_id = census(engine, seed=1)
-    done = waves.launch(engine, wave_id, now=NOW)
+    done = campaign.launch(engine, wave_id, now=NOW)
     assert done.invited == 0 and done.waiting == {"conversacion": 1, "ticket": 1}
     assert queued(engine, "invitation") == []
     assert progress(engine, wave_id)["waiting"] == {"conversacion": 1, "ticket": 1}
@@ -345,7 +347,7 @@ def test_a_conversation_in_progress_or_a_handled_ticket_holds_messages_back(serv
     assert (interview.wave_id, interview.status) == (wave_id, "en_curso")
 
     with db.transaction(engine) as conn:
-        helpdesk.transition(conn, ticket.code, "respondida", actor="marta.der", now=NOW)
+        ticketing.transition(conn, ticket.code, "respondida", actor="marta.der", now=NOW)
     assert scheduler.tick(engine, NOW + timedelta(minutes=10)).dispatched.invited == 1
 
 
@@ -353,7 +355,7 @@ def test_with_an_invitation_pending_other_menu_choices_still_work(service: ChatS
     chat = Chat(service, "sim-menu")
     contact_on(engine, "63302", chat.address)
     chat.say("hola")
-    waves.launch(engine, census(engine, seed=1), now=NOW)
+    campaign.launch(engine, census(engine, seed=1), now=NOW)
     assert "qué necesita" in chat.say("2")  # the help desk, not the interview
     chat.say("MENU")
     assert "20 preguntas" in chat.say("1")  # option 1 answers the invitation
@@ -369,7 +371,7 @@ def test_opted_out_or_withdrawn_contacts_are_never_invited_and_others_of_the_ent
     wave_id = census(engine, seed=1)
     with db.transaction(engine) as conn:
         conn.execute(Contact.__table__.update().where(Contact.id == out).values(opted_out=True))
-    assert waves.launch(engine, wave_id, now=NOW).invited == 1
+    assert campaign.launch(engine, wave_id, now=NOW).invited == 1
     [invitation] = queued(engine, "invitation")
     assert invitation.address == "sim-colleague"
     frame = progress(engine, wave_id)
@@ -380,7 +382,7 @@ def test_closing_stores_later_answers_as_late(service: ChatService, engine: Engi
     chat = Chat(service, "sim-late")
     contact_on(engine, "63302", chat.address)
     wave_id = census(engine, seed=1, closes_at=bogota(20, 18))
-    waves.launch(engine, wave_id, now=NOW)
+    campaign.launch(engine, wave_id, now=NOW)
     assert scheduler.tick(engine, bogota(20, 18) + timedelta(minutes=1)).closed == [wave_id]
     assert scheduler.tick(engine, bogota(23, 10)).dispatched.reminded == 0  # closed: no reminders
     chat.now = bogota(23, 10)
@@ -392,15 +394,15 @@ def test_closing_stores_later_answers_as_late(service: ChatService, engine: Engi
     assert (shown["progress"]["completed"], shown["progress"]["late"]) == (1, 1)
     with Session(engine) as s:
         assert s.scalars(select(Interview.wave_id)).one() == wave_id
-    with pytest.raises(waves.WaveError, match="closed"):
-        waves.launch(engine, wave_id, now=NOW)
+    with pytest.raises(campaign.WaveError, match="closed"):
+        campaign.launch(engine, wave_id, now=NOW)
 
 
 def test_a_scheduled_launch_and_a_recurring_monthly_wave(service: ChatService, engine: Engine) -> None:
     for i, code in enumerate(("63302", "05001", "11001")):
         contact_on(engine, code, f"sim-{i}")
     wave_id = census(engine, seed=1, period="2026-12")
-    waves.launch(engine, wave_id, now=NOW, at=bogota(1, 9, month=12))
+    campaign.launch(engine, wave_id, now=NOW, at=bogota(1, 9, month=12))
     assert progress(engine, wave_id)["status"] == "programada"
     with db.transaction(engine) as conn:
         scheduler.add_schedule(conn, name="mensual", params={"size": None}, business_day=1, hour=9, now=NOW)
@@ -453,7 +455,7 @@ def test_the_panel_shows_a_waves_progress(app: Flask, service: ChatService) -> N
     contact_on(engine, "63302", chat.address)
     contact_on(engine, "05001", "sim-other")
     wave_id = census(engine, seed=4)
-    waves.launch(engine, wave_id, now=NOW)
+    campaign.launch(engine, wave_id, now=NOW)
     chat.say("hola")
     for text, _ in INTERVIEW:
         chat.say(text)
@@ -470,8 +472,8 @@ def test_a_new_person_answers_through_the_waves_telegram_link(app: Flask, client
     contact_on(engine, "63302", "+573001112299", channel="whatsapp")
     wave_id = census(engine, seed=5)
     with db.transaction(engine) as conn:
-        [(code, token)] = waves.links(conn, wave_id, now=NOW)
-        assert waves.links(conn, wave_id, now=NOW) == [(code, token)]  # the same link every time
+        [(code, token)] = campaign.links(conn, wave_id, now=NOW)
+        assert campaign.links(conn, wave_id, now=NOW) == [(code, token)]  # the same link every time
     newcomer = TelegramChat(client, chat_id=515151)
     assert "Ley 1581" in newcomer.say(f"/start {token}")  # consent is still asked
     assert "nombre" in newcomer.say("si")  # the entity came with the link
@@ -497,7 +499,7 @@ def test_any_reply_to_an_invitation_resumes_a_paused_interview_into_the_wave(ser
     chat.say("4")
     chat.say("PAUSA")
     wave_id = census(engine, seed=6)
-    assert waves.launch(engine, wave_id, now=NOW).invited == 1
+    assert campaign.launch(engine, wave_id, now=NOW).invited == 1
     assert "Seguimos" in chat.say("5")  # not a menu choice here: it answers the invitation
     for text, _ in INTERVIEW[1:]:
         chat.say(text)

@@ -348,9 +348,9 @@ def test_proactive_messages_reach_the_simulator(client: FlaskClient) -> None:
     """A ticket update goes through the outbox to the simulator session, where the page polls for it."""
     from datetime import UTC, datetime
 
-    from bot import helpdesk
+    from bot.helpdesk import ticketing
     from surveys import db
-    from surveys.models import HelpRequest
+    from surveys.models import Ticket
 
     app = client.application
     chat = WebChat(client)
@@ -361,9 +361,9 @@ def test_proactive_messages_reach_the_simulator(client: FlaskClient) -> None:
     last_id = client.post(SEND, json={"session": chat.session, "text": "gracias", "id": "m-last"}).get_json()["last_id"]
     sessions = app.extensions["m360.sessions"]
     with sessions() as s:
-        code = s.scalars(select(HelpRequest.code)).one()
+        code = s.scalars(select(Ticket.code)).one()
     with db.transaction(sessions.kw["bind"]) as conn:
-        helpdesk.transition(conn, code, "asignada", actor="der", now=datetime.now(UTC), note="Le enviamos la guía.")
+        ticketing.transition(conn, code, "asignada", actor="der", now=datetime.now(UTC), note="Le enviamos la guía.")
     assert app.extensions["m360.outbox"].sender.run_once() == 1
     response = client.get(HISTORY, query_string={"session": chat.session, "after": last_id})
     [update] = response.get_json()["messages"]

@@ -18,11 +18,12 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 from twilio.request_validator import RequestValidator
 
-from bot import helpdesk, outbox
-from bot.alerts import Alerts, Destination
+from bot.alerts.alerting import Alerts, Destination
 from bot.channels import templates
 from bot.channels.twilio_api import TwilioProvider
-from bot.outbox import Sender, Status
+from bot.helpdesk import ticketing
+from bot.outbox import sending
+from bot.outbox.sending import Sender, Status
 from surveys import db
 from surveys.models import Alert, Contact, OutboxMessage
 from tests.support.channels import TOKEN
@@ -71,7 +72,7 @@ def requester(engine: Engine, last_message: datetime | None, state: dict[str, An
             channel="whatsapp", address=NUMBER, state=state or {"mode": "menu"}, state_version=0, opted_out=False,
             created_at=NOW - timedelta(days=30), last_inbound_at=last_message, entity_code="63302")
         ).inserted_primary_key[0])
-        code = helpdesk.create(conn, entity_code="63302", region=None, contact_id=contact_id, channel="whatsapp",
+        code = ticketing.create(conn, entity_code="63302", region=None, contact_id=contact_id, channel="whatsapp",
                                need="Necesitamos ayuda con el plan indicativo", themes=["plan_indicativo"],
                                now=NOW - timedelta(days=5), alerts=Alerts(destinations=())).code
     return contact_id, code
@@ -118,8 +119,8 @@ def test_variables_are_made_acceptable_to_whatsapp() -> None:
 def test_a_ticket_update_outside_the_window_goes_as_its_template(engine: Engine, twilio_fake: FakeTwilio) -> None:
     _, code = requester(engine, last_message=NOW - timedelta(days=3))
     with db.transaction(engine) as conn:
-        helpdesk.transition(conn, code, "asignada", actor="der", now=NOW, note="Su asesora es Marta\ny la llamará.")
-        assert helpdesk.notification_problem(conn, code, NOW) is None
+        ticketing.transition(conn, code, "asignada", actor="der", now=NOW, note="Su asesora es Marta\ny la llamará.")
+        assert ticketing.notification_problem(conn, code, NOW) is None
     sender(engine, twilio_fake).run_once()
     [sent] = twilio_fake.sent
     assert sent["ContentSid"] == SIDS["ticket_update"] and "Body" not in sent
@@ -132,8 +133,8 @@ def test_a_ticket_update_outside_the_window_goes_as_its_template(engine: Engine,
 def test_closing_outside_the_window_asks_the_rating_with_its_template(engine: Engine, twilio_fake: FakeTwilio) -> None:
     _, code = requester(engine, last_message=NOW - timedelta(days=10))
     with db.transaction(engine) as conn:
-        helpdesk.transition(conn, code, "asignada", actor="der", now=NOW)
-        helpdesk.transition(conn, code, "cerrada", actor="der", now=NOW, note="Enviamos la guía por correo.")
+        ticketing.transition(conn, code, "asignada", actor="der", now=NOW)
+        ticketing.transition(conn, code, "cerrada", actor="der", now=NOW, note="Enviamos la guía por correo.")
     sender(engine, twilio_fake).run_once()
     closing = twilio_fake.sent[-1]
     assert closing["ContentSid"] == SIDS["ticket_closed"]
@@ -142,9 +143,9 @@ def test_closing_outside_the_window_asks_the_rating_with_its_template(engine: En
 
 
 @pytest.fixture
-def running_sender(engine: Engine, twilio_fake: FakeTwilio) -> Iterator[outbox.OutboxWorker]:
+def running_sender(engine: Engine, twilio_fake: FakeTwilio) -> Iterator[sending.OutboxWorker]:
     """The sender of a deployment (as `m360 serve` or the Celery worker runs it), on the real clock."""
-    worker = outbox.OutboxWorker(Sender(engine, {"whatsapp": provider(twilio_fake)}, sleep=lambda s: None),
+    worker = sending.OutboxWorker(Sender(engine, {"whatsapp": provider(twilio_fake)}, sleep=lambda s: None),
                                  interval=0.05).start()
     yield worker
     worker.stop()
@@ -245,8 +246,8 @@ def test_the_panel_says_the_requester_will_not_be_told(engine: Engine, db_url: s
 def test_inside_the_window_no_template_is_needed(engine: Engine, twilio_fake: FakeTwilio) -> None:
     _, code = requester(engine, last_message=NOW - timedelta(hours=2))
     with db.transaction(engine) as conn:
-        helpdesk.transition(conn, code, "asignada", actor="der", now=NOW)
-        assert helpdesk.notification_problem(conn, code, NOW) is None
+        ticketing.transition(conn, code, "asignada", actor="der", now=NOW)
+        assert ticketing.notification_problem(conn, code, NOW) is None
     sender(engine, twilio_fake).run_once()
     [sent] = twilio_fake.sent
     assert "asignada" in sent["Body"] and "ContentSid" not in sent
@@ -261,7 +262,7 @@ def test_a_63016_refusal_is_retried_at_once_as_the_template(engine: Engine, twil
     the template, once."""
     _, code = requester(engine, last_message=NOW - timedelta(hours=23, minutes=59))
     with db.transaction(engine) as conn:
-        helpdesk.transition(conn, code, "en_gestion", actor="der", now=NOW)
+        ticketing.transition(conn, code, "en_gestion", actor="der", now=NOW)
     twilio_fake.fail_next(400, code=63016, message="Failed to send freeform message because you are outside the "
                                                    "allowed window.")
     sender(engine, twilio_fake).run_once()
@@ -280,7 +281,7 @@ def test_a_63016_in_a_status_report_sends_the_template_once(engine: Engine, twil
 
     _, code = requester(engine, last_message=NOW - timedelta(hours=20))
     with db.transaction(engine) as conn:
-        helpdesk.transition(conn, code, "en_gestion", actor="der", now=NOW)
+        ticketing.transition(conn, code, "en_gestion", actor="der", now=NOW)
     sender(engine, twilio_fake).run_once()
     [free_text] = twilio_fake.sent
     row_id = ticket_rows(engine)[0].id
@@ -335,7 +336,7 @@ def test_reports_about_the_refused_free_text_never_move_the_template(
     stays delivered, and nobody is alerted."""
     _, code = requester(engine, last_message=NOW - timedelta(hours=20))
     with db.transaction(engine) as conn:
-        helpdesk.transition(conn, code, "en_gestion", actor="der", now=NOW, note="Marta la llama mañana")
+        ticketing.transition(conn, code, "en_gestion", actor="der", now=NOW, note="Marta la llama mañana")
     sender(engine, twilio_fake).run_once()
     [free_text] = twilio_fake.sent
     report = status_reporter(db_url, ticket_rows(engine)[0].id)
@@ -366,7 +367,7 @@ def test_a_ticket_notice_twilio_cannot_deliver_is_alerted_and_listed(engine: Eng
 
     _, code = requester(engine, last_message=NOW - timedelta(hours=2))
     with db.transaction(engine) as conn:
-        helpdesk.transition(conn, code, "asignada", actor="der", now=NOW)
+        ticketing.transition(conn, code, "asignada", actor="der", now=NOW)
     sender(engine, twilio_fake).run_once()
     row_id = ticket_rows(engine)[0].id
     # Reported on the real clock: the CLI lists the last 30 days of its own clock.
@@ -391,7 +392,7 @@ def test_a_long_note_is_split_inside_the_window_and_stands_as_one_template_outsi
     note = ("El equipo revisó el documento y tiene observaciones sobre las metas del plan indicativo. " * 20).strip()
     _, code = requester(engine, last_message=NOW - timedelta(hours=1))
     with db.transaction(engine) as conn:
-        helpdesk.transition(conn, code, "asignada", actor="der", now=NOW, note=note)
+        ticketing.transition(conn, code, "asignada", actor="der", now=NOW, note=note)
     rows = ticket_rows(engine)
     assert len(rows) == 2 and rows[1].after_id == rows[0].id and len(rows[0].text) + len(rows[1].text) > 1600
     s = sender(engine, twilio_fake)
@@ -404,7 +405,7 @@ def test_a_long_note_is_split_inside_the_window_and_stands_as_one_template_outsi
     twilio_fake.reset()
     with db.transaction(engine) as conn:  # three days later the window is closed
         conn.execute(Contact.__table__.update().values(last_inbound_at=NOW - timedelta(days=3)))
-        helpdesk.transition(conn, code, "en_gestion", actor="der", now=NOW, note=note)
+        ticketing.transition(conn, code, "en_gestion", actor="der", now=NOW, note=note)
     later = sender(engine, twilio_fake)
     later.run_once()
     later.run_once()
@@ -416,7 +417,7 @@ def test_a_long_note_is_split_inside_the_window_and_stands_as_one_template_outsi
 
 @pytest.mark.usefixtures("unconfigured", "cli_database")
 def test_der_alerts_to_whatsapp_without_a_template_are_flagged(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    from bot.alerts import whatsapp_problem
+    from bot.alerts.alerting import whatsapp_problem
     from bot.cli.root import main
 
     destinations = [Destination("whatsapp", "+573001230000")]
@@ -444,7 +445,7 @@ def test_the_templates_command_lists_what_is_missing(unconfigured: None, monkeyp
 def test_failures_of_messages_to_the_der_never_raise_alerts_about_themselves(engine: Engine,
                                                                              twilio_fake: FakeTwilio) -> None:
     with db.transaction(engine) as conn:
-        outbox.enqueue(conn, channel="whatsapp", address="+573001230000", text="alerta", kind="alert",
+        sending.enqueue(conn, channel="whatsapp", address="+573001230000", text="alerta", kind="alert",
                        payload=templates.payload("der_alert", {"1": "alerta"}), now=NOW)
     twilio_fake.fail_next(400, code=21211, message="Invalid 'To' Phone Number")
     sender(engine, twilio_fake).run_once()

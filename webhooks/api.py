@@ -1,5 +1,5 @@
 """The JSON API for the DER and analysts: help requests (tickets) and alerts. The DER registers
-requests that came by phone, e-mail or in person (``POST /api/v1/help-requests``, bot.intake) and
+requests that came by phone, e-mail or in person (``POST /api/v1/help-requests``, bot.helpdesk.intake) and
 may set a ticket's due date with its reason (``PATCH``: ``due_date`` and ``due_reason``).
 
 Bearer tokens with roles (webhooks.auth): analysts read, the DER also changes tickets and
@@ -17,8 +17,10 @@ from typing import Any
 from flask import Blueprint, current_app, g, jsonify, request
 from sqlalchemy import func, select
 
-from bot import alerts, helpdesk, intake, labels
-from bot.themes import load_taxonomy
+from bot import labels
+from bot.alerts import alerting
+from bot.helpdesk import intake, ticketing
+from bot.helpdesk.themes import load_taxonomy
 from surveys import db, settings
 from surveys.models import Entity
 from webhooks import clock
@@ -28,9 +30,9 @@ from webhooks.jsonapi import BadRequest, bounded_int, flag, json_body, moment, o
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-REQUESTS = helpdesk.REQUESTS
-EVENTS = helpdesk.EVENTS
-ALERTS = alerts.ALERTS
+REQUESTS = ticketing.REQUESTS
+EVENTS = ticketing.EVENTS
+ALERTS = alerting.ALERTS
 ENTITIES = Entity.__table__
 MAX_LIMIT = 500
 MAX_OFFSET = 10**12  # far past any table; a larger one overflows SQLite's LIMIT/OFFSET arithmetic
@@ -38,9 +40,9 @@ MAX_OFFSET = 10**12  # far past any table; a larger one overflows SQLite's LIMIT
 PATCHABLE = {"status": 20, "assignee": 120, "note": 2000, "referred_to": 200, "due_date": 10, "due_reason": 2000}
 
 
-@bp.errorhandler(helpdesk.InvalidTransition)
-def invalid_transition(exc: helpdesk.InvalidTransition) -> Any:
-    status = 400 if isinstance(exc, helpdesk.InvalidValue) else 404 if str(exc).startswith("unknown ticket") else 409
+@bp.errorhandler(ticketing.InvalidTransition)
+def invalid_transition(exc: ticketing.InvalidTransition) -> Any:
+    status = 400 if isinstance(exc, ticketing.InvalidValue) else 404 if str(exc).startswith("unknown ticket") else 409
     return jsonify(error=str(exc)), status
 
 
@@ -50,7 +52,7 @@ def invalid_request(exc: intake.IntakeError) -> Any:
 
 
 def _reveal() -> bool:
-    """Requesters' numbers in full for the DER and admins; masked for analysts (bot.privacy)."""
+    """Requesters' numbers in full for the DER and admins; masked for analysts (bot.privacy.personal_data)."""
     return g.role in MANAGERS
 
 
@@ -78,17 +80,17 @@ def list_help_requests() -> Any:
         wanted = {part: labels.status_code(part) for part in status.split(",")}  # "en gestión" as en_gestion
         unknown = {part for part, code in wanted.items() if code is None}
         if unknown:
-            raise BadRequest(f"unknown status {sorted(unknown)}; use {', '.join(helpdesk.STATUSES)}")
+            raise BadRequest(f"unknown status {sorted(unknown)}; use {', '.join(ticketing.STATUSES)}")
         statuses = tuple(sorted({code for code in wanted.values() if code}))
     enlace = request.args.get("enlace")
-    wanted_tickets = helpdesk.TicketFilter(
+    wanted_tickets = ticketing.TicketFilter(
         statuses=statuses, entity=request.args.get("entity") or None, region=request.args.get("region") or None,
         enlace=None if enlace is None else bounded_int(enlace, "enlace", 0), on_hold=flag("on_hold"),
         overdue=flag("overdue"), theme=one_of("theme", load_taxonomy().ids))
     with engine().connect() as conn:
-        rows = helpdesk.find_tickets(conn, wanted_tickets, _today())
+        rows = ticketing.find_tickets(conn, wanted_tickets, _today())
         page = rows[offset:offset + limit]
-        items = [helpdesk.as_json(conn, row, today=_today(), reveal_address=_reveal()) for row in page]
+        items = [ticketing.as_json(conn, row, today=_today(), reveal_address=_reveal()) for row in page]
     return jsonify(items=items, total=len(rows), limit=limit, offset=offset)
 
 
@@ -99,18 +101,18 @@ def get_help_request(code: str) -> Any:
         row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one_or_none()
         if row is None:
             return jsonify(error=f"unknown ticket {code}"), 404
-        return jsonify(helpdesk.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal()))
+        return jsonify(ticketing.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal()))
 
 
 @bp.post("/help-requests")
 @require_role(*MANAGERS)
 def create_help_request() -> Any:
-    """A request that came by phone, e-mail, in person or by letter (bot.intake)."""
+    """A request that came by phone, e-mail, in person or by letter (bot.helpdesk.intake)."""
     with db.transaction(engine()) as conn:
         asked = intake.parse(conn, json_body())
         created = intake.register(conn, asked, actor=g.actor, now=clock.now(), source="api")
         row = conn.execute(select(REQUESTS).where(REQUESTS.c.id == created.id)).one()
-        result = helpdesk.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal())
+        result = ticketing.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal())
     _wake_outbox()
     return jsonify(result), 201
 
@@ -137,11 +139,11 @@ def patch_help_request(code: str) -> Any:
             raise BadRequest(f"{name} must be a string of at most {PATCHABLE[name]:,} characters")
     values = {k: (body.get(k) or "").strip() or None for k in PATCHABLE}
     with db.transaction(engine()) as conn:
-        helpdesk.change(conn, code.upper(), actor=g.actor, now=clock.now(), status=values["status"],
+        ticketing.change(conn, code.upper(), actor=g.actor, now=clock.now(), status=values["status"],
                         note=values["note"], assignee=values["assignee"], referred_to=values["referred_to"],
                         due_date=due_date_of(values["due_date"]), due_reason=values["due_reason"])
         row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one()
-        result = helpdesk.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal())
+        result = ticketing.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal())
     _wake_outbox()
     return jsonify(result)
 
@@ -155,15 +157,15 @@ def list_alerts() -> Any:
     limit, offset = _paging()
     since = request.args.get("since")
     # Alerts of simulator conversations are test data: never listed here.
-    query = alerts.alert_query(alerts.AlertFilter(
-        status=one_of("status", alerts.STATUSES), rule=one_of("rule", alerts.RULES),
-        severity=one_of("severity", alerts.SEVERITIES), region=request.args.get("region") or None,
+    query = alerting.alert_query(alerting.AlertFilter(
+        status=one_of("status", alerting.STATUSES), rule=one_of("rule", alerting.RULES),
+        severity=one_of("severity", alerting.SEVERITIES), region=request.args.get("region") or None,
         entity=request.args.get("entity") or None,
         since=None if since is None else moment(since, "since", settings.current().tz)))
     with engine().connect() as conn:
         total = conn.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar_one()
         rows = conn.execute(query.limit(limit).offset(offset)).all()
-        items = [alerts.as_json(conn, row) for row in rows]
+        items = [alerting.as_json(conn, row) for row in rows]
     return jsonify(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -174,7 +176,7 @@ def get_alert(alert_id: int) -> Any:
         row = conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one_or_none()
         if row is None:
             return jsonify(error=f"unknown alert {alert_id}"), 404
-        return jsonify(alerts.as_json(conn, row))
+        return jsonify(alerting.as_json(conn, row))
 
 
 @bp.post("/alerts/<int:alert_id>/ack")
@@ -188,10 +190,10 @@ def acknowledge_alert(alert_id: int) -> Any:
     if note is not None and (not isinstance(note, str) or len(note) > PATCHABLE["note"]):
         raise BadRequest(f"note must be a string of at most {PATCHABLE['note']:,} characters")
     with db.transaction(engine()) as conn:
-        row = alerts.acknowledge(conn, alert_id, actor=g.actor, now=clock.now(), note=(note or "").strip() or None)
+        row = alerting.acknowledge(conn, alert_id, actor=g.actor, now=clock.now(), note=(note or "").strip() or None)
         if row is None:
             return jsonify(error=f"unknown alert {alert_id}"), 404
-        return jsonify(alerts.as_json(conn, row))
+        return jsonify(alerting.as_json(conn, row))
 
 
 def _iso(value: datetime | None) -> str | None:

@@ -15,11 +15,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.routing import IntegerConverter
 
-from bot.jobs import build as build_jobs
-from bot.outbox import Provider
-from bot.providers import for_sending
+from bot.outbox.providers import for_sending
+from bot.outbox.sending import Provider
+from bot.runtime.jobs import build as build_jobs
+from bot.runtime.setup import prepare
 from bot.service import ChatService
-from bot.setup import prepare
 from surveys import db, settings
 from webhooks import jsonapi, limits
 from webhooks.clock import clock_of
@@ -28,7 +28,7 @@ from webhooks.clock import clock_of
 def create_app(database_url: str | None = None, *, prepare_database: bool = True,
                providers: Mapping[str, Provider] | None = None, outbox_worker: bool = False,
                coder_worker: bool | None = None, **config: Any) -> Flask:
-    """The app. ``providers`` default to those configured in the environment (bot.providers);
+    """The app. ``providers`` default to those configured in the environment (bot.outbox.providers);
     with ``outbox_worker`` background threads send the outbox, run the alert checks and the wave
     scheduler, and code open answers (the embedded default; ``coder_worker`` alone: just the coder).
     Production web workers run none of them: ``m360 worker`` does."""
@@ -56,9 +56,9 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     if providers is None:
         public_url = app.config.get("M360_PUBLIC_URL") or found.public_url
         providers = for_sending(sessions.kw["bind"], public_url)
-    # Production web workers with a Celery broker hand the background work to Celery (bot.tasks).
+    # Production web workers with a Celery broker hand the background work to Celery (bot.runtime.tasks).
     celery_kick = None if outbox_worker else _celery_kick("SEND_OUTBOX")
-    # The background jobs (bot/jobs.py): with providers the outbox sender, and in the embedded server
+    # The background jobs (bot/runtime/jobs.py): with providers the outbox sender, and in the embedded server
     # also the alert checks, the wave scheduler, the retention sweep and the follow-ups; the coder.
     jobs = build_jobs(sessions.kw["bind"], providers or {}, outbox_wake=celery_kick.notify if celery_kick else None,
                       followup_clock=clock_of(app.config))
@@ -149,10 +149,10 @@ SECURITY_HEADERS = (
 
 
 def _celery_kick(task: str) -> Any:
-    """bot.tasks.Kick for one of its tasks when M360_CELERY_BROKER is set (Celery is imported only then)."""
+    """bot.runtime.tasks.Kick for one of its tasks when M360_CELERY_BROKER is set (Celery is imported only then)."""
     if not settings.current().celery_broker:
         return None
-    from bot import tasks
+    from bot.runtime import tasks
 
     return tasks.kick(getattr(tasks, task))
 

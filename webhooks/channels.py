@@ -27,9 +27,9 @@ from flask import Blueprint, Response, current_app, g, jsonify, request
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from bot import outbox
 from bot.channels import telegram, twilio
 from bot.channels.twilio_api import OPT_OUT_CODES, OUTSIDE_WINDOW
+from bot.outbox import sending
 from surveys import db, settings
 from webhooks import clock, limits
 from webhooks.app import chat_service
@@ -149,7 +149,7 @@ def twilio_inbound() -> Any:
 def twilio_status() -> Any:
     """Delivery reports for messages the outbox sent (StatusCallback). A report about a send the row
     no longer stands for (the free text a 63016 refusal replaced with the template) changes nothing.
-    A failure is reported where a person sees it (bot.outbox.tell_a_person: an alert for a ticket
+    A failure is reported where a person sees it (bot.outbox.sending.tell_a_person: an alert for a ticket
     notice, the panel's «No entregados» for every kind); a WhatsApp free-text message refused as
     outside the 24-hour window (63016) is queued again once, as its template, instead."""
     refusal = _refusal()
@@ -161,15 +161,15 @@ def twilio_status() -> Any:
         return _invalid(exc)
     now, retried = clock.now(), False
     with db.transaction(chat_service(current_app).engine) as conn:
-        row = outbox.record_status(conn, provider_id=sid, status=status, outbox_id=outbox_id, now=now,
+        row = sending.record_status(conn, provider_id=sid, status=status, outbox_id=outbox_id, now=now,
                                    error=twilio.error_text(code) if code else None)
         if row is not None and code in OPT_OUT_CODES and row.contact_id is not None:
-            outbox.opt_out(conn, row.contact_id, now)
-        if row is not None and row.moved and row.status in outbox.FAILED_FOR_GOOD:
+            sending.opt_out(conn, row.contact_id, now)
+        if row is not None and row.moved and row.status in sending.FAILED_FOR_GOOD:
             if code == OUTSIDE_WINDOW and row.channel == "whatsapp":
-                retried = outbox.retry_as_template(conn, row, now=now)  # tells a person when it cannot
+                retried = sending.retry_as_template(conn, row, now=now)  # tells a person when it cannot
             else:
-                outbox.tell_a_person(conn, row, row.status, now)
+                sending.tell_a_person(conn, row, row.status, now)
     if retried:
         _wake_outbox()
     return Response(status=204)

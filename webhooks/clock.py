@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from flask import current_app
 
-from bot import deadlines
+from bot.helpdesk import deadlines
 from surveys.models import utcnow
 
 CONFIG_KEY = "M360_CLOCK"

@@ -1,5 +1,5 @@
 """``GET /ficha/<token>``: the printable ficha of one entity, for its officials, without signing in
-(bot.results makes the links; the chat's "Mis resultados" and a wave's results send them).
+(bot.waves.results makes the links; the chat's "Mis resultados" and a wave's results send them).
 
 The token is the only key: it shows the entity and the period it was made for, nothing else, and
 stops working when it expires (410, with how to ask for a new one). Only its SHA-256 is stored. The
@@ -14,7 +14,7 @@ from typing import Any
 from flask import Blueprint, render_template
 
 from analysis import html
-from bot import results
+from bot.waves import results
 from surveys import db
 from webhooks import clock
 from webhooks.app import engine

@@ -3,9 +3,9 @@ beside this file: data, kept true by tests/test_openapi.py and by schemathesis i
 
 Vocabularies that live in the product's data are filled in when the document is served, so the
 document cannot drift from what the server accepts: a schema with ``x-m360-enum: <name>`` gets
-``enum`` from ``VOCABULARIES`` (theme ids of bot/themes.yaml, codebooks and their code ids,
+``enum`` from ``VOCABULARIES`` (theme ids of bot/helpdesk/themes.yaml, codebooks and their code ids,
 alert rules, the spellings of yes and no), and one with ``x-m360-pattern: <name>`` gets ``pattern``
-from ``PATTERNS`` (the regular expressions bot.intake checks)."""
+from ``PATTERNS`` (the regular expressions bot.helpdesk.intake checks)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ DOCUMENT = Path(__file__).with_name("openapi.yaml")
 
 
 def _themes() -> list[str]:
-    from bot.themes import load_taxonomy
+    from bot.helpdesk.themes import load_taxonomy
 
     return list(load_taxonomy().ids)
 
@@ -41,7 +41,7 @@ def _codes() -> list[str]:
 
 
 def _alert_rules() -> list[str]:
-    from bot.alerts import RULES
+    from bot.alerts.alerting import RULES
 
     return list(RULES)
 
@@ -57,7 +57,7 @@ VOCABULARIES: dict[str, Callable[[], list[str]]] = {
 
 
 def _patterns() -> dict[str, str]:
-    from bot import intake
+    from bot.helpdesk import intake
 
     return {name: regex.pattern for name, regex in intake.PATTERNS.items()}
 

@@ -6,7 +6,7 @@
 - ``GET /api/v1/responses?period=YYYY-MM``: the rows of the responses export (analysis.export),
   ``{"items": [...], "total": N, "period": …}``.
 
-- ``GET /api/v1/reports/mesa/<period>``: the mesa de ayuda's report (bot.mesa): volumes by theme,
+- ``GET /api/v1/reports/mesa/<period>``: the mesa de ayuda's report (bot.helpdesk.mesa): volumes by theme,
   region, channel and enlace, times to answer, share answered on time, overdue, referrals,
   satisfaction; query parameters ``region``, ``theme``, ``enlace`` (a staff id).
 
@@ -23,8 +23,8 @@ from analysis import export
 from analysis import report as reports
 from analysis.indicators import Filters
 from analysis.periods import is_month, parse
-from bot import mesa
-from bot.themes import load_taxonomy
+from bot.helpdesk import mesa
+from bot.helpdesk.themes import load_taxonomy
 from webhooks import clock
 from webhooks.app import engine
 from webhooks.auth import READERS, require_role

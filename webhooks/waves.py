@@ -1,4 +1,4 @@
-"""Monthly waves in the JSON API (bot.waves), under ``/api/v1``:
+"""Monthly waves in the JSON API (bot.waves.campaign), under ``/api/v1``:
 
 - ``GET /api/v1/waves`` — waves, newest first (roles analyst, der, admin);
 - ``POST /api/v1/waves`` — draw a wave (der, admin): ``{"period": "2026-11", "size": 52, "seed": 7, …}``;
@@ -22,7 +22,7 @@ from typing import Any
 
 from flask import Blueprint, current_app, g, jsonify
 
-from bot import results, waves
+from bot.waves import campaign, results
 from surveys import db, settings
 from webhooks import clock
 from webhooks.app import engine
@@ -36,13 +36,13 @@ FIELDS = {"period", "size", "census", "gobernaciones", "seed", "regions", "pdet_
           "reminder_days", "closes_at", "name", "questionnaire"}
 
 
-@bp.errorhandler(waves.WaveError)
-def wave_error(exc: waves.WaveError) -> Any:
+@bp.errorhandler(campaign.WaveError)
+def wave_error(exc: campaign.WaveError) -> Any:
     return jsonify(error=str(exc)), 404 if str(exc).startswith("no wave") else 409
 
 
 def _moment(value: Any, name: str) -> datetime:
-    return moment(value, name, waves.TZ)
+    return moment(value, name, campaign.TZ)
 
 
 def _int(body: dict[str, Any], name: str) -> int | None:
@@ -54,14 +54,14 @@ def _int(body: dict[str, Any], name: str) -> int | None:
     return value
 
 
-def _spec(body: dict[str, Any]) -> waves.Spec:
+def _spec(body: dict[str, Any]) -> campaign.Spec:
     unknown = set(body) - FIELDS
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     if not isinstance(body.get("period"), str) or not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", body["period"]):
         raise BadRequest("period (YYYY-MM) is required")
     regions = body.get("regions") or []
-    days = body.get("reminder_days", list(waves.DEFAULT_REMINDERS))
+    days = body.get("reminder_days", list(campaign.DEFAULT_REMINDERS))
     if not isinstance(regions, list) or not all(isinstance(r, str) for r in regions):
         raise BadRequest("regions must be a list of region names")
     if not isinstance(days, list) or not all(isinstance(d, int) and not isinstance(d, bool) and 0 < d <= MAX_REMINDER
@@ -71,7 +71,7 @@ def _spec(body: dict[str, Any]) -> waves.Spec:
     for flag in ("census", "pdet_only"):
         if not isinstance(body.get(flag, False), bool):
             raise BadRequest(f"{flag} must be true or false")
-    return waves.Spec(
+    return campaign.Spec(
         period=body["period"], size=None if body.get("census") else (_int(body, "size") or 52),
         gobernaciones=_int(body, "gobernaciones"), seed=_int(body, "seed"), regions=tuple(regions),
         pdet_only=bool(body.get("pdet_only")), exclude_recent=_int(body, "exclude_recent") or 0,
@@ -85,7 +85,7 @@ def _spec(body: dict[str, Any]) -> waves.Spec:
 @require_role(*READERS)
 def list_waves() -> Any:
     with engine().connect() as conn:
-        items = waves.listing(conn, limit=200)
+        items = campaign.listing(conn, limit=200)
     return jsonify(items=items, total=len(items))
 
 
@@ -94,8 +94,8 @@ def list_waves() -> Any:
 def create_wave() -> Any:
     spec = _spec(json_body())
     with db.transaction(engine()) as conn:
-        created = waves.create(conn, spec, actor=g.actor, now=clock.now())
-        data = waves.progress(conn, created.id)
+        created = campaign.create(conn, spec, actor=g.actor, now=clock.now())
+        data = campaign.progress(conn, created.id)
     return jsonify(data), 201
 
 
@@ -103,7 +103,7 @@ def create_wave() -> Any:
 @require_role(*READERS)
 def show_wave(wave_id: int) -> Any:
     with engine().connect() as conn:
-        return jsonify(waves.progress(conn, wave_id))
+        return jsonify(campaign.progress(conn, wave_id))
 
 
 @bp.post("/waves/<int:wave_id>/launch")
@@ -114,12 +114,12 @@ def launch_wave(wave_id: int) -> Any:
     if unknown:
         raise BadRequest(f"unknown fields: {', '.join(sorted(unknown))}")
     at = _moment(body["at"], "at") if body.get("at") else None
-    done = waves.launch(engine(), wave_id, at=at, now=clock.now())
+    done = campaign.launch(engine(), wave_id, at=at, now=clock.now())
     worker = current_app.extensions.get("m360.outbox")
     if done.invited and worker is not None:
         worker.notify()  # send what was queued without waiting for the next round
     with engine().connect() as conn:
-        data = waves.progress(conn, wave_id)
+        data = campaign.progress(conn, wave_id)
     data["queued"] = {"invitations": done.invited, "reminders": done.reminded, "waiting": done.waiting}
     return jsonify(data)
 
@@ -128,8 +128,8 @@ def launch_wave(wave_id: int) -> Any:
 @require_role(*MANAGERS)
 def close_wave(wave_id: int) -> Any:
     with db.transaction(engine()) as conn:
-        waves.close(conn, wave_id, now=clock.now())
-        return jsonify(waves.progress(conn, wave_id))
+        campaign.close(conn, wave_id, now=clock.now())
+        return jsonify(campaign.progress(conn, wave_id))
 
 
 @bp.get("/waves/<int:wave_id>/results")

@@ -9,7 +9,7 @@ panel sessions with the same key.
 
 from __future__ import annotations
 
-from bot.production import warm_up
+from bot.runtime.production import warm_up
 from webhooks.app import create_app
 
 # A web worker: no background threads, no migrations; the theme model loaded before the first request.

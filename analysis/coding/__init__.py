@@ -19,7 +19,7 @@ Modules, one concept each:
 - :mod:`analysis.coding.training` — building the model files (``m360 coder train``);
 - :mod:`analysis.coding.storage` — coded answers in the database, review and audit;
 - :mod:`analysis.coding.deferred` — coding answers shortly after the chat stores them, in batches
-  (run in a thread by ``bot.coding_worker``);
+  (run in a thread by ``bot.runtime.coding_worker``);
 - :mod:`analysis.coding.cli` — ``m360 coder``.
 """
 

@@ -12,7 +12,7 @@ recodes up to ``STALE_BATCH`` answers per codebook whose machine coding is by an
 bulk recode after a retrain happens in the background, a batch at a time, without anyone running
 ``m360 coder recode``. Codings a person confirmed or corrected are never recoded this way.
 
-The embedded ``m360 serve`` runs the job in a thread (``bot.coding_worker.CodingWorker``), woken
+The embedded ``m360 serve`` runs the job in a thread (``bot.runtime.coding_worker.CodingWorker``), woken
 by the chat service after a turn that stored a coded answer; in production ``m360 worker`` runs it.
 A missing model leaves answers uncoded (logged) and they are coded when it appears; a coding error
 is logged and the round retried later: coding never touches the answers themselves.

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from sqlalchemy import Engine, select
 
-from bot.outbox import Outgoing, SendError
+from bot.outbox.sending import Outgoing, SendError
 from surveys import db
 from surveys.models import Contact, MessageLog, utcnow
 

@@ -34,8 +34,8 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, Update
 from telegram.constants import MessageAttachmentType
 
-from bot import outbox
 from bot.channels.text import TELEGRAM_LIMIT, split_for, telegram_length, to_html
+from bot.outbox import sending
 from surveys.messages import Inbound, Outbound
 from surveys.texts import texts
 
@@ -332,7 +332,7 @@ def enqueue_replies(conn: Any, chat_id: int, replies: list[Outbound], update_id:
     message = combine(replies)
     if message is None:
         return
-    outbox.enqueue(conn, channel=CHANNEL, address=str(chat_id), text=message.text, kind="reply",
+    sending.enqueue(conn, channel=CHANNEL, address=str(chat_id), text=message.text, kind="reply",
                    options=[(o.label, o.reply) for o in message.options],
                    payload={"prompt": message.prompt} if message.prompt else None,
                    dedupe_key=f"tg-reply:{chat_id}:{update_id}", now=now)
@@ -348,7 +348,7 @@ def enqueue_callback_answer(conn: Any, parsed: Parsed, notice: str | None = None
         payload["notice"] = notice
     if parsed.callback_message_id is not None and not parsed.group:
         payload["clear_keyboard_of"] = parsed.callback_message_id
-    outbox.enqueue(conn, channel=CHANNEL, address=str(parsed.chat_id or ""), text="", kind="callback",
+    sending.enqueue(conn, channel=CHANNEL, address=str(parsed.chat_id or ""), text="", kind="callback",
                    payload=payload, dedupe_key=f"tg-callback:{parsed.chat_id}:{parsed.callback_id}")
 
 
@@ -357,7 +357,7 @@ def handle_update(service: Any, data: Any, bot_username: str | None = None) -> t
     replies to send. Raises Unreadable. A person blocking the bot is recorded here."""
     parsed = parse_update(data, bot_username)
     if parsed.unreachable and parsed.chat_id is not None:
-        outbox.mark_unreachable(service.engine, CHANNEL, str(parsed.chat_id), service.clock())
+        sending.mark_unreachable(service.engine, CHANNEL, str(parsed.chat_id), service.clock())
         return parsed, []
     if parsed.group:
         return parsed, [group_note(parsed, bot_username)] if parsed.note else []

@@ -31,7 +31,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 
 from bot.channels.telegram import keyboard
 from bot.channels.text import to_html
-from bot.outbox import Outgoing, SendError
+from bot.outbox.sending import Outgoing, SendError
 from surveys import settings
 from surveys.messages import Option
 

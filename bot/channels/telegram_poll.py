@@ -13,9 +13,9 @@ from typing import Any
 
 from telegram.error import NetworkError
 
-from bot import outbox
 from bot.channels import telegram
 from bot.channels.telegram_api import TelegramProvider
+from bot.outbox import sending
 from surveys import db, settings
 
 log = logging.getLogger(__name__)
@@ -24,7 +24,7 @@ UPDATES = ["message", "edited_message", "callback_query", "my_chat_member"]
 
 
 class Poller:
-    def __init__(self, service: Any, provider: TelegramProvider, worker: outbox.OutboxWorker, *, timeout: int = 25,
+    def __init__(self, service: Any, provider: TelegramProvider, worker: sending.OutboxWorker, *, timeout: int = 25,
                  stop: threading.Event | None = None):
         self.service, self.provider, self.worker = service, provider, worker
         self.timeout = timeout

@@ -33,7 +33,7 @@ from twilio.rest import Client
 
 from bot.channels import templates
 from bot.channels.twilio import address_for
-from bot.outbox import Outgoing, ReconcileError, SendError
+from bot.outbox.sending import Outgoing, ReconcileError, SendError
 from surveys import settings
 
 UNSUBSCRIBED = 21610  # "Attempt to send to unsubscribed recipient"

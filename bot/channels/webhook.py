@@ -22,7 +22,7 @@ from datetime import datetime
 
 import httpx
 
-from bot.outbox import Outgoing, SendError
+from bot.outbox.sending import Outgoing, SendError
 from surveys import settings
 
 SIGNATURE_HEADER = "X-M360-Signature-256"

@@ -1,20 +1,21 @@
-"""``m360 alerts``: demand alerts for the DER (bot.alerts)."""
+"""``m360 alerts``: demand alerts for the DER (bot.alerts.alerting)."""
 
 from __future__ import annotations
 
 import click
 from sqlalchemy import select
 
-from bot import alerts, labels
+from bot import labels
+from bot.alerts import alerting
 from bot.cli.common import Database, actor_option, pass_database
-from bot.config import now as clock_now
+from bot.runtime.config import now as clock_now
 from surveys import formats
 from surveys.models import Alert
 
 
 @click.group("alerts")
 def alerts_group() -> None:
-    """Demand alerts for the DER (rules in bot/alerts.yaml, destinations from the environment)."""
+    """Demand alerts for the DER (rules in bot/alerts/alerting.yaml, destinations from the environment)."""
 
 
 @alerts_group.command("list")
@@ -42,7 +43,7 @@ def alerts_list(database: Database, status: str, limit: int, include_test: bool)
 def alerts_ack(database: Database, alert_id: int, note: str | None, actor: str) -> None:
     """Acknowledge an alert."""
     with database.transaction() as conn:
-        row = alerts.acknowledge(conn, alert_id, actor=actor, now=clock_now(), note=note)
+        row = alerting.acknowledge(conn, alert_id, actor=actor, now=clock_now(), note=note)
     if row is None:
         raise click.ClickException(f"no alert #{alert_id}")
     click.echo(f"#{row.id}: {row.status} by {row.acknowledged_by} at {row.acknowledged_at:%Y-%m-%d %H:%M}")
@@ -55,13 +56,13 @@ def alerts_check(database: Database, force_digest: bool) -> None:
     """Raise overdue-ticket alerts and queue the daily digest when due (what `m360 serve` does
     every few minutes; run it from cron when the web app runs elsewhere)."""
     engine = database.engine()
-    overdue, digests = alerts.AlertMonitor(engine).run_once()
+    overdue, digests = alerting.AlertMonitor(engine).run_once()
     if force_digest:
         with database.transaction() as conn:
-            digests += alerts.Alerts().send_digest(conn, clock_now(), force=True)
+            digests += alerting.Alerts().send_digest(conn, clock_now(), force=True)
     click.echo(f"{overdue} overdue-ticket alert(s) raised; digest queued for {digests} destination(s)")
     with engine.connect() as conn:
-        problem = alerts.whatsapp_problem(conn, alerts.destinations_from_env(), clock_now())
+        problem = alerting.whatsapp_problem(conn, alerting.destinations_from_env(), clock_now())
     if problem is not None:
         click.echo(f"warning: alerts to the DER's WhatsApp (M360_DER_WHATSAPP_TO) are not delivered — {problem}",
                    err=True)

@@ -7,10 +7,10 @@ import sys
 
 import click
 
-from bot.coding_worker import interview_coding_job
-from bot.config import now as clock_now
+from bot.runtime.coding_worker import interview_coding_job
+from bot.runtime.config import now as clock_now
+from bot.runtime.setup import prepare
 from bot.service import ChatService
-from bot.setup import prepare
 from surveys.messages import Inbound
 
 

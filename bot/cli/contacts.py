@@ -1,5 +1,5 @@
 """``m360 contacts``: the directory of contacts (secretarios de planeación) that waves write to, and
-their rights over their personal data (Ley 1581 de 2012: bot.privacy)."""
+their rights over their personal data (Ley 1581 de 2012: bot.privacy.personal_data)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from typing import Any
 import click
 from sqlalchemy import Connection, select
 
-from bot import contacts as directory
-from bot import privacy
 from bot.cli.common import Database, pass_database
+from bot.directory import contacts as directory
+from bot.privacy import personal_data
 from surveys import formats
 from surveys.models import Contact
 
@@ -80,7 +80,7 @@ def contacts_forget(database: Database, contact_id: int | None, channel: str | N
             return
         if not yes and not click.confirm(f"Erase the personal data of contact {found.id}?"):
             raise click.Abort()
-        report = privacy.forget(conn, found.id)
+        report = personal_data.forget(conn, found.id)
     click.echo(f"contact {report.contact_id}: personal data erased ({report.messages} messages deleted, "
                f"{report.outbox} outbox rows blanked); answers kept, anonymised")
 
@@ -93,7 +93,7 @@ def contacts_consents(database: Database, contact_id: int | None, channel: str |
     what, and the version of the notice. It outlives an erasure."""
     with database.connect() as conn:
         found = _find_contact(conn, contact_id, channel, address)
-        records = privacy.consents(conn, found.id)
+        records = personal_data.consents(conn, found.id)
     if not records:
         click.echo(f"contact {found.id}: no consent recorded")
     for record in records:
@@ -106,8 +106,8 @@ def contacts_consents(database: Database, contact_id: int | None, channel: str |
 @pass_database
 def contacts_purge(database: Database, days: int | None) -> None:
     """Erase the personal data of every contact silent for longer than the retention period."""
-    days = privacy.retention_days() if days is None else days
+    days = personal_data.retention_days() if days is None else days
     with database.transaction() as conn:
-        erased = privacy.purge_expired(conn, days=days)
+        erased = personal_data.purge_expired(conn, days=days)
     click.echo(f"retention {days} days: {len(erased)} contact(s) erased" if days > 0 else
                "retention is off (0 days): nothing erased")

@@ -1,5 +1,5 @@
 """``m360 entities``: the DIVIPOLA reference (alcaldías and gobernaciones) and the grupos de valor
-outside it that the DER validates (bot.grupos)."""
+outside it that the DER validates (bot.helpdesk.grupos)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from bot import grupos
 from bot.cli.common import Database, actor, pass_database
-from bot.config import now as clock_now
+from bot.helpdesk import grupos
+from bot.runtime.config import now as clock_now
 from surveys import entities
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from bot.cli.common import Database, pass_database
-from bot.config import now as clock_now
+from bot.runtime.config import now as clock_now
 from surveys import settings, store
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import click
 
 from bot.cli.common import Database, pass_database
-from bot.config import now as clock_now
+from bot.runtime.config import now as clock_now
 from surveys import settings
 from surveys.models import Entity, Invitation
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 import click
 from sqlalchemy import func, select
 
-from bot import outbox
 from bot.cli.common import Database, actor_option, pass_database
-from bot.config import now as clock_now
-from bot.providers import from_env
+from bot.outbox import sending as outbox
+from bot.outbox.providers import from_env
+from bot.runtime.config import now as clock_now
 from surveys.models import OutboxMessage
 
 

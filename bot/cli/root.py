@@ -100,7 +100,9 @@ def main(verbose: bool) -> None:
     """Monitoreo 360: entrevistas por chat, mesa de ayuda y alertas (DNP)."""
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    from bot.config import now as clock_now  # lazy: it loads SQLAlchemy (the models), which `m360 --help` need not
+    from bot.runtime.config import (
+        now as clock_now,  # lazy: it loads SQLAlchemy (the models), which `m360 --help` need not
+    )
 
     try:
         clock_now()  # a bad M360_NOW is said once, here, not as a traceback mid-command

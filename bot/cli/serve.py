@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from bot import production as runtime  # (the name `production` is serve's --production flag)
-from bot.alerts import destinations_from_env
+from bot.alerts.alerting import destinations_from_env
 from bot.cli.common import safe_url
-from bot.providers import from_env
+from bot.outbox.providers import from_env
+from bot.runtime import production as runtime  # (the name `production` is serve's --production flag)
 from surveys import db, settings
 
 
@@ -55,8 +55,8 @@ def _serve_production(host: str, port: int, workers: int, threads: int) -> None:
         click.echo(line)
     broker = settings.current().celery_broker
     if broker:
-        click.echo(f"background jobs: Celery on {safe_url(broker)} — run `celery -A bot.tasks worker` and one "
-                   "`celery -A bot.tasks beat`")
+        click.echo(f"background jobs: Celery on {safe_url(broker)} — run `celery -A bot.runtime.tasks worker` and one "
+                   "`celery -A bot.runtime.tasks beat`")
     else:
         click.echo("background jobs (outbox, coder, alerts, waves, retention): NOT in the web workers; "
                    "run one `m360 worker` beside this server (or set M360_CELERY_BROKER for Celery)")

@@ -1,4 +1,4 @@
-"""``m360 staff``: enlaces territoriales and articuladores regionales (bot.staff), who alerts and
+"""``m360 staff``: enlaces territoriales and articuladores regionales (bot.directory.staff), who alerts and
 tickets go to."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from bot import contacts
-from bot import staff as directory
 from bot.cli.common import Database, pass_database
+from bot.directory import contacts
+from bot.directory import staff as directory
 
 
 @click.group("staff")

@@ -6,10 +6,10 @@ import click
 
 from bot.channels.telegram_api import TelegramProvider
 from bot.channels.telegram_poll import Poller
-from bot.coding_worker import CodingWorker, interview_coding_job
-from bot.outbox import OutboxWorker, Sender
+from bot.outbox.sending import OutboxWorker, Sender
+from bot.runtime.coding_worker import CodingWorker, interview_coding_job
+from bot.runtime.setup import prepare
 from bot.service import ChatService
-from bot.setup import prepare
 
 
 @click.group("telegram")

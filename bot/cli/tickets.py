@@ -1,5 +1,5 @@
-"""``m360 tickets``: the mesa de ayuda's tickets (bot.helpdesk), its report (bot.mesa) as HTML, XLSX
-or JSON, and the follow-ups with requesters of open tickets (bot.followup)."""
+"""``m360 tickets``: the mesa de ayuda's tickets (bot.helpdesk.ticketing), its report (bot.helpdesk.mesa) as HTML, XLSX
+or JSON, and the follow-ups with requesters of open tickets (bot.helpdesk.followup)."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ import click
 from sqlalchemy import Engine, select
 
 from analysis.periods import parse
-from bot import helpdesk, labels, outbox
+from bot import labels
 from bot.cli.common import Database, actor_option, pass_database, write
-from bot.config import now as clock_now
-from bot.followup import FollowUps
-from bot.themes import theme_labels
+from bot.helpdesk import ticketing
+from bot.helpdesk.followup import FollowUps
+from bot.helpdesk.themes import theme_labels
+from bot.outbox import sending
+from bot.runtime.config import now as clock_now
 from surveys import db, formats
-from surveys.models import HelpRequest
+from surveys.models import Ticket
 
 NOT_NOTIFIED = 3  # exit status of `tickets update` when the change is saved but the requester cannot be told
 
@@ -34,14 +36,14 @@ def tickets_group() -> None:
 @pass_database
 def tickets_list(database: Database, status: str | None, entity_code: str | None) -> None:
     """Tickets, newest first, with theme, routing and deadline."""
-    query = select(HelpRequest).order_by(HelpRequest.id.desc())
+    query = select(Ticket).order_by(Ticket.id.desc())
     if status:
         code = labels.status_code(status)
         if code is None:
             raise click.BadParameter(f"unknown status {status!r}", param_hint="--status")
-        query = query.where(HelpRequest.status == code)
+        query = query.where(Ticket.status == code)
     if entity_code:
-        query = query.where(HelpRequest.entity_code == entity_code)
+        query = query.where(Ticket.entity_code == entity_code)
     with database.session() as session:
         rows = session.scalars(query).all()
     for t in rows:
@@ -83,11 +85,11 @@ def tickets_update(database: Database, code: str, status: str | None, note: str 
     engine, now = database.engine(), clock_now()
     try:
         with db.transaction(engine) as conn:
-            ticket = helpdesk.change(conn, code.upper(), actor=actor, now=now, status=status, note=note,
+            ticket = ticketing.change(conn, code.upper(), actor=actor, now=now, status=status, note=note,
                                      assignee=assignee, referred_to=referred_to, due_date=due_date, due_reason=reason)
-            notice = helpdesk.notice_queued(conn, ticket, now)
-            needed = helpdesk.template_needed(conn, ticket.code, now)
-    except helpdesk.InvalidTransition as exc:
+            notice = ticketing.notice_queued(conn, ticket, now)
+            needed = ticketing.template_needed(conn, ticket.code, now)
+    except ticketing.InvalidTransition as exc:
         raise click.ClickException(str(exc)) from exc
 
     due_shown = formats.day(ticket.due_date) if ticket.due_date else "—"
@@ -99,9 +101,9 @@ def tickets_update(database: Database, code: str, status: str | None, note: str 
         return
     template = needed[0]
     row = _settled(engine, notice.id, wait)
-    if row.status in (outbox.Status.SENT, outbox.Status.DELIVERED, outbox.Status.READ):
+    if row.status in (sending.Status.SENT, sending.Status.DELIVERED, sending.Status.READ):
         click.echo(f"the requester was notified with the WhatsApp template «{template.name}» (message #{row.id})")
-    elif row.status in outbox.FAILED_FOR_GOOD:
+    elif row.status in sending.FAILED_FOR_GOOD:
         click.echo(f"warning: the requester was NOT notified — {row.error}. Call them, or fix the cause (for a "
                    f"missing template: {template.env} in the sender's environment, see `m360 templates`) and "
                    f"resend #{row.id} from `m360 outbox review --failed`.", err=True)
@@ -119,8 +121,8 @@ def _settled(engine: Engine, row_id: int, wait: float) -> Any:
     deadline = time.monotonic() + wait
     while True:
         with engine.connect() as conn:
-            row = conn.execute(select(outbox.OUTBOX).where(outbox.OUTBOX.c.id == row_id)).one()
-        if row.status not in (outbox.Status.PENDING, outbox.Status.SENDING) or time.monotonic() >= deadline:
+            row = conn.execute(select(sending.OUTBOX).where(sending.OUTBOX.c.id == row_id)).one()
+        if row.status not in (sending.Status.PENDING, sending.Status.SENDING) or time.monotonic() >= deadline:
             return row
         time.sleep(0.25)
 
@@ -128,7 +130,7 @@ def _settled(engine: Engine, row_id: int, wait: float) -> Any:
 @tickets_group.command("report")
 @click.option("--period", required=True, help="AAAA-MM (mes), AAAA-Qn (trimestre) o AAAA (año).")
 @click.option("--region", help="Only this region.")
-@click.option("--theme", help="Only this theme (an id of bot/themes.yaml).")
+@click.option("--theme", help="Only this theme (an id of bot/helpdesk/themes.yaml).")
 @click.option("--enlace", type=int, help="Only this enlace's tickets (staff id: m360 staff list).")
 @click.option("--format", "fmt", type=click.Choice(["html", "xlsx", "json"]), default="html", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
@@ -140,7 +142,7 @@ def tickets_report(database: Database, period: str, region: str | None, theme: s
     and close, share answered on time, overdue, referrals and satisfaction, with charts."""
     # Lazy: the report's tables and charts need pandas, which the other tickets commands do not.
     from analysis import mesa as render
-    from bot import mesa
+    from bot.helpdesk import mesa
 
     try:
         cut = parse(period)

@@ -1,5 +1,5 @@
-"""``m360 wave``: monthly waves (bot.waves): the sample, invitations, reminders, progress, results and
-recurring schedules (bot.scheduler)."""
+"""``m360 wave``: monthly waves (bot.waves.campaign): the sample, invitations, reminders, progress, results and
+recurring schedules (bot.waves.scheduler)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from typing import Any
 import click
 from sqlalchemy import select, update
 
-from bot import scheduler, waves
 from bot.channels import templates
 from bot.cli.common import Database, actor, pass_database
-from bot.config import now as clock_now
+from bot.runtime.config import now as clock_now
+from bot.waves import campaign, scheduler
 from surveys import settings
 from surveys.models import Entity, WaveSchedule
 from surveys.spreadsheet import neutralise_row
@@ -26,11 +26,11 @@ def _local_moment(value: str, end_of_day: bool = False) -> datetime:
     try:
         if len(value) == 10:
             day = date.fromisoformat(value)
-            return datetime.combine(day, time(23, 59, 59) if end_of_day else time(0, 0), waves.TZ)
+            return datetime.combine(day, time(23, 59, 59) if end_of_day else time(0, 0), campaign.TZ)
         moment = datetime.fromisoformat(value)
     except ValueError as exc:
         raise click.BadParameter(f"{value!r}: use YYYY-MM-DD or YYYY-MM-DDTHH:MM") from exc
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=waves.TZ)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=campaign.TZ)
 
 
 def _days(raw: str) -> tuple[int, ...]:
@@ -69,15 +69,15 @@ def wave_create(database: Database, period: str | None, size: int, census: bool,
                 seed: int | None, regions: tuple[str, ...], pdet_only: bool, exclude_recent: int, questionnaire: str,
                 reminders: str, closes: str | None, name: str | None, fmt: str) -> None:
     """Draw a wave's sample: stratified by region, proportional, at least one per region."""
-    spec = waves.Spec(
-        period=period or clock_now().astimezone(waves.TZ).strftime("%Y-%m"), size=None if census else size,
+    spec = campaign.Spec(
+        period=period or clock_now().astimezone(campaign.TZ).strftime("%Y-%m"), size=None if census else size,
         gobernaciones=gobernaciones, seed=seed, regions=regions, pdet_only=pdet_only, exclude_recent=exclude_recent,
         questionnaire=questionnaire, reminder_days=_days(reminders),
         closes_at=_local_moment(closes, end_of_day=True) if closes else None, name=name)
     try:
         with database.transaction() as conn:
-            created = waves.create(conn, spec, actor=actor())
-    except waves.WaveError as exc:
+            created = campaign.create(conn, spec, actor=actor())
+    except campaign.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
     if fmt == "json":
         click.echo(json.dumps({"id": created.id, "entities": created.entities, "strata": created.strata,
@@ -95,17 +95,17 @@ def wave_launch(database: Database, wave_id: int, at: str | None) -> None:
     Launching again never re-invites."""
     engine = database.engine()
     try:
-        done = waves.launch(engine, wave_id, at=_local_moment(at) if at else None)
-    except waves.WaveError as exc:
+        done = campaign.launch(engine, wave_id, at=_local_moment(at) if at else None)
+    except campaign.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
     if at:
         click.echo(f"wave #{wave_id} scheduled for {_local_moment(at):%Y-%m-%d %H:%M} (Bogotá)")
         return
     click.echo(f"wave #{wave_id} launched: {done.invited} invitation(s) queued, {done.reminded} reminder(s)")
     _echo_waiting(done.waiting)
-    hours = waves.OfficeHours.from_env()
+    hours = campaign.OfficeHours.from_env()
     if not hours.open(clock_now()):
-        opens = hours.next_open(clock_now()).astimezone(waves.TZ)
+        opens = hours.next_open(clock_now()).astimezone(campaign.TZ)
         click.echo(f"outside office hours: invitations go from {opens:%Y-%m-%d %H:%M} (m360 serve, or m360 wave "
                    "tick from cron)")
     for kind in ("invitation", "reminder"):
@@ -130,13 +130,13 @@ def wave_status(database: Database, wave_id: int | None, fmt: str) -> None:
     """A wave's progress (the latest wave without WAVE_ID)."""
     with database.connect() as conn:
         if wave_id is None:
-            latest = waves.listing(conn, 1)
+            latest = campaign.listing(conn, 1)
             if not latest:
                 raise click.ClickException("no waves yet: m360 wave create")
             wave_id = int(latest[0]["id"])
         try:
-            data = waves.progress(conn, wave_id)
-        except waves.WaveError as exc:
+            data = campaign.progress(conn, wave_id)
+        except campaign.WaveError as exc:
             raise click.ClickException(str(exc)) from exc
     if fmt == "json":
         click.echo(json.dumps(data, ensure_ascii=False, indent=2))
@@ -149,7 +149,7 @@ def wave_status(database: Database, wave_id: int | None, fmt: str) -> None:
 def wave_list(database: Database) -> None:
     """Waves, newest first."""
     with database.connect() as conn:
-        rows = waves.listing(conn)
+        rows = campaign.listing(conn)
     for w in rows:
         click.echo(f"#{w['id']}  {w['period']}  {w['status']:10s} {w['mode']:8s} {w['size']:5d} entities  "
                    f"seed {w['seed']}  {w['name']}")
@@ -166,10 +166,10 @@ def wave_links(database: Database, wave_id: int) -> None:
     TELEGRAM_BOT_USERNAME for the t.me address (otherwise only the tokens are printed)."""
     try:
         with database.transaction() as conn:
-            rows = waves.links(conn, wave_id)
+            rows = campaign.links(conn, wave_id)
             names = dict(conn.execute(select(Entity.code, Entity.name).where(
                 Entity.code.in_([code for code, _ in rows]))).all())
-    except waves.WaveError as exc:
+    except campaign.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
     bot_name = (settings.current().telegram_bot_username or "").lstrip("@")
     writer = csv.writer(sys.stdout)
@@ -187,8 +187,8 @@ def wave_close(database: Database, wave_id: int) -> None:
     """Close a wave: no more invitations or reminders; later answers are stored as late."""
     try:
         with database.transaction() as conn:
-            row = waves.close(conn, wave_id)
-    except waves.WaveError as exc:
+            row = campaign.close(conn, wave_id)
+    except campaign.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"wave #{wave_id}: {row.status} ({row.closed_at:%Y-%m-%d %H:%M} UTC)")
 
@@ -201,13 +201,13 @@ def wave_close(database: Database, wave_id: int) -> None:
 def wave_results(database: Database, wave_id: int, approve: bool, fmt: str) -> None:
     """After a wave closes, the results message each entity that completed it gets: shown for review,
     then sent with --approve (the approval is recorded with your name)."""
-    from bot import results  # lazy: built from the report, with pandas, which the other wave commands do not need
+    from bot.waves import results  # lazy: built from the report, with pandas, which the other wave commands do not need
 
     try:
         with database.transaction() as conn:
             done = (results.approve(conn, wave_id, actor=actor(), now=clock_now()) if approve
                     else results.wave_results(conn, wave_id))
-    except waves.WaveError as exc:
+    except campaign.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
     data = done.as_json()
     if fmt == "json":
@@ -258,7 +258,7 @@ def wave_schedule(database: Database, name: str, business_day: int, hour: int, s
         with database.transaction() as conn:
             schedule_id = scheduler.add_schedule(conn, name=name, params=params, business_day=business_day,
                                                  hour=hour)
-    except waves.WaveError as exc:
+    except campaign.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"schedule #{schedule_id} {name}: business day {business_day} of each month from {hour}:00 (Bogotá)")
 
@@ -292,7 +292,7 @@ def wave_unschedule(database: Database, schedule_id: int) -> None:
 def _show(database: Database, wave_id: int, *, data: dict[str, Any] | None = None, entities: bool = False) -> None:
     if data is None:
         with database.connect() as conn:
-            data = waves.progress(conn, wave_id)
+            data = campaign.progress(conn, wave_id)
     frame = data["frame"]
     click.echo(f"wave #{data['id']} {data['name']} — {data['period']}, {data['mode']}, {data['status']}, "
                f"seed {data['seed']}")
@@ -310,6 +310,7 @@ def _show(database: Database, wave_id: int, *, data: dict[str, Any] | None = Non
                                                                 "failed", "reminders")))
     _echo_waiting(data["waiting"])
     if data["closes_at"]:
-        click.echo(f"closes {datetime.fromisoformat(data['closes_at']).astimezone(waves.TZ):%Y-%m-%d %H:%M} (Bogotá)")
+        closes = datetime.fromisoformat(data["closes_at"]).astimezone(campaign.TZ)
+        click.echo(f"closes {closes:%Y-%m-%d %H:%M} (Bogotá)")
     if entities:
         click.echo("entities: " + " ".join(data["entities"]))

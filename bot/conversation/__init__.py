@@ -10,7 +10,7 @@ One concern per module:
 
 - ``state``: ``ConversationState`` and its typed records (``WaveInvitation``, ``Suspended``,
   ``EntitySwitch``), ``Mode``, ``ContactView``; the JSON shape stored in ``contacts.state``.
-- ``effects``: what a turn asks the host to store (``InterviewStarted``, ``HelpRequested`` …) and ``Turn``.
+- ``effects``: what a turn asks the host to store (``InterviewStarted``, ``TicketRequested`` …) and ``Turn``.
 - ``dispatch``: ``Conversation``, the mode dispatch.
 - ``commands``: whole-message commands (MENU, PAUSA …), ticket codes as people type them.
 - ``builtin``: the menu and a ticket's rating as questionnaires of their own.
@@ -28,7 +28,6 @@ from bot.conversation.effects import (
     Effect,
     EntitySwitched,
     Forget,
-    HelpRequested,
     InterviewEvent,
     InterviewStarted,
     InterviewStatusChanged,
@@ -38,6 +37,7 @@ from bot.conversation.effects import (
     ProfileUpdated,
     ResultsQuery,
     TicketRated,
+    TicketRequested,
     TicketsQuery,
     Turn,
     WaveJoined,
@@ -57,7 +57,7 @@ from bot.conversation.state import (
 
 __all__ = [
     "COMMANDS", "INVITABLE_MODES", "MENU_ACTIONS", "ConsentRecorded", "ContactView", "Conversation",
-    "ConversationState", "Effect", "EntitySwitch", "EntitySwitched", "Forget", "HelpRequested", "InterviewEvent",
+    "ConversationState", "Effect", "EntitySwitch", "EntitySwitched", "Forget", "TicketRequested", "InterviewEvent",
     "InterviewStarted", "InterviewStatusChanged", "WaveInvitation", "Mode", "OptedIn", "OptedOut",
     "OtherEntityRegistered", "Outcomes", "ProfileUpdated", "Reads", "ResultsQuery", "Suspended", "TicketOpened",
     "TicketRated", "TicketView", "TicketsQuery", "Turn", "WaveJoined", "ask_rating", "available", "command_of",

@@ -34,7 +34,6 @@ from bot.conversation.effects import (
     Effect,
     EntitySwitched,
     Forget,
-    HelpRequested,
     InterviewEvent,
     InterviewStarted,
     InterviewStatusChanged,
@@ -44,13 +43,14 @@ from bot.conversation.effects import (
     ProfileUpdated,
     ResultsQuery,
     TicketRated,
+    TicketRequested,
     TicketsQuery,
     Turn,
     WaveJoined,
 )
 from bot.conversation.reads import Reads
 from bot.conversation.state import INVITABLE_MODES, ContactView, ConversationState, EntitySwitch, Mode
-from bot.themes import ThemeClassifier
+from bot.helpdesk.themes import ThemeClassifier
 from surveys import formats, parsing
 from surveys.engine import AnswerSet, Finished, FlowState, Interviewer, Step
 from surveys.entities import is_territorial
@@ -80,7 +80,7 @@ class Conversation:
         self.registration = registration
         self.interview = interview
         self.helpdesk = helpdesk
-        self.classifier = classifier  # bot.themes.ThemeClassifier: proposes themes for a need
+        self.classifier = classifier  # bot.helpdesk.themes.ThemeClassifier: proposes themes for a need
         self.entities = entities
         self.t = text
         self.expiry = expiry
@@ -409,7 +409,7 @@ class Conversation:
         if answer == "si":
             done = state.restored(Mode.IDLE)
             reminder = [Outbound(self.t("interview_waiting"))] if done.in_interview else []
-            return Turn(reminder, done, [HelpRequested(dict(flow.answers))])
+            return Turn(reminder, done, [TicketRequested(dict(flow.answers))])
         if answer == "no":
             return Turn([Outbound(self.t("intake.fix"), yes_no_options(self.t))], state)
         if command is not None:
@@ -432,7 +432,7 @@ class Conversation:
         return Outbound(self.t("intake.summary", lines="\n".join(lines)), yes_no_options(self.t))
 
     def _suggest(self, question: Question, source: Any) -> Any:
-        """Themes proposed for a need (bot.themes); None when nothing matches (the list is shown)."""
+        """Themes proposed for a need (bot.helpdesk.themes); None when nothing matches (the list is shown)."""
         if self.classifier is None or question.type is not QType.SELECT_MULTIPLE:
             return None
         ids = [theme for theme, _ in self.classifier.classify(str(source))]

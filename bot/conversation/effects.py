@@ -35,7 +35,7 @@ class OptedIn:
 
 @dataclass(frozen=True)
 class Forget:
-    """The person confirmed "BORRAR MIS DATOS": the host erases their personal data (bot.privacy)."""
+    """The person confirmed "BORRAR MIS DATOS": the host erases their personal data (bot.privacy.personal_data)."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class InterviewStatusChanged:
 
 
 @dataclass(frozen=True)
-class HelpRequested:
+class TicketRequested:
     """The intake is complete: the host opens a ticket and tells the requester its code."""
 
     answers: dict[str, Any]
@@ -100,13 +100,13 @@ class TicketsQuery:
 @dataclass(frozen=True)
 class ResultsQuery:
     """"Mis resultados" was asked for: the entity's ficha as chat text, with a link to the printable
-    one (read through the read port; bot.results renders it)."""
+    one (read through the read port; bot.waves.results renders it)."""
 
 
 @dataclass(frozen=True)
 class OtherEntityRegistered:
     """Registration finished for a grupo de valor outside DIVIPOLA ("OTRA"): the host registers the
-    entity (pending the DER's validation) and links the contact to it (bot.grupos)."""
+    entity (pending the DER's validation) and links the contact to it (bot.helpdesk.grupos)."""
 
     group: str  # esquema_asociativo | instancia_participacion | entidad_nacional | cooperante | otro
     name: str
@@ -114,7 +114,7 @@ class OtherEntityRegistered:
 
 
 Effect = (ConsentRecorded | ProfileUpdated | OptedOut | OptedIn | InterviewStarted | InterviewEvent
-          | InterviewStatusChanged | HelpRequested | TicketsQuery | TicketRated | WaveJoined | Forget | ResultsQuery
+          | InterviewStatusChanged | TicketRequested | TicketsQuery | TicketRated | WaveJoined | Forget | ResultsQuery
           | OtherEntityRegistered | EntitySwitched)
 
 

@@ -1,5 +1,5 @@
-"""What the bot may do to a contact's state between their messages: a wave's invitation (bot.waves)
-and a closed ticket's rating (bot.helpdesk) wait in the state for the contact's next message.
+"""What the bot may do to a contact's state between their messages: a wave's invitation (bot.waves.campaign)
+and a closed ticket's rating (bot.helpdesk.ticketing) wait in the state for the contact's next message.
 
 These are the only changes made to a saved state outside a turn; ``bot.conversation.stored``
 writes the result back.

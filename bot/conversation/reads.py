@@ -17,7 +17,7 @@ class TicketView:
 
     code: str
     themes: tuple[str, ...]
-    status: str  # bot.helpdesk.TicketStatus
+    status: str  # bot.helpdesk.ticketing.TicketStatus
     created_at: datetime
     due_date: str | None  # ISO date; None while on hold
     requested_by_date: str | None = None  # the requester's own date, if they gave one

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from bot.conversation.reads import TicketView
-from bot.themes import theme_labels
+from bot.helpdesk.themes import theme_labels
 from surveys import formats
 from surveys.messages import Outbound
 from surveys.texts import Texts
@@ -16,7 +16,7 @@ from surveys.texts import Texts
 
 @dataclass(frozen=True)
 class TicketOpened:
-    """A ticket the turn opened (bot.helpdesk.create), as its requester is told about it."""
+    """A ticket the turn opened (bot.helpdesk.ticketing.create), as its requester is told about it."""
 
     code: str
     themes: tuple[str, ...]

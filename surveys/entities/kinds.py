@@ -11,7 +11,7 @@ CUNDINAMARCA = "25"  # Bogotá is its capital, and often written "Bogotá, Cundi
 
 Kind = Literal["alcaldia", "gobernacion"]
 # Other grupos de valor (esquemas asociativos, instancias de participación, entidades nacionales,
-# cooperantes) registered through the chat or the DER (bot.grupos): kind "otro", a code outside DIVIPOLA's
+# cooperantes) registered through the chat or the DER (bot.helpdesk.grupos): kind "otro", a code outside DIVIPOLA's
 # digits, and "00" as the department of an entity of national scope.
 OTHER_KIND = "otro"
 OTHER_CODE = re.compile(r"X\d{4}")

@@ -50,7 +50,7 @@ def squeeze(token: str) -> str:
 
 def stem(token: str) -> str:
     """Crude Spanish folding so 'buena'/'bueno'/'buenas', 'jefe'/'jefa', 'proyecto(s)' compare equal
-    (also used by bot.themes)."""
+    (also used by bot.helpdesk.themes)."""
     if len(token) >= 4 and token[-1] == "s":
         token = token[:-1]
     if len(token) >= 4 and token[-1] in "aoe":

@@ -112,11 +112,11 @@ def login_required(*roles: str) -> Callable[[F], F]:
 def scope() -> Any:
     """What the signed-in account may see of tickets and alerts: None (everything) for the DER,
     analysts and admins; for an ``enlace`` account, the entities and regions the directory gives
-    them (bot.staff.Scope)."""
+    them (bot.directory.staff.Scope)."""
     if g.user.role != ENLACE:
         return None
     if "scope" not in g:
-        from bot import staff
+        from bot.directory import staff
 
         with engine().connect() as conn:
             g.scope = staff.scope(conn, g.user.username)

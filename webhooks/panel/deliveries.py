@@ -1,7 +1,7 @@
 """Panel page «Envíos»: the messages a person must look at, and the WhatsApp templates.
 
 - *Por decidir*: rows the outbox left in ``review`` — a send may have gone out and the provider
-  could not say (bot.outbox). The DER decides: it arrived (``sent``), send it again (``resend``),
+  could not say (bot.outbox.sending). The DER decides: it arrived (``sent``), send it again (``resend``),
   or leave it (``drop``).
 - *No entregados*: rows that did not reach their person in the last 30 days — refused by the
   sender (``failed``) or reported undeliverable by the provider afterwards (``undelivered``) — with
@@ -18,8 +18,8 @@ from typing import Any
 from flask import current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from bot import outbox
 from bot.channels import templates
+from bot.outbox import sending
 from surveys import db
 from webhooks import clock
 from webhooks.panel import MANAGERS, bp, engine, login_required
@@ -42,12 +42,12 @@ def _row(row: Any) -> dict[str, Any]:
 def deliveries() -> Any:
     since = clock.now() - RECENT
     with engine().connect() as conn:
-        review = conn.execute(select(outbox.OUTBOX).where(outbox.OUTBOX.c.status == outbox.Status.REVIEW)
-                              .order_by(outbox.OUTBOX.c.id).limit(LIMIT)).all()
-        failed = conn.execute(select(outbox.OUTBOX).where(outbox.OUTBOX.c.status.in_(outbox.FAILED_FOR_GOOD),
-                                                          outbox.OUTBOX.c.kind != "callback",
-                                                          outbox.OUTBOX.c.updated_at >= since)
-                              .order_by(outbox.OUTBOX.c.updated_at.desc()).limit(LIMIT)).all()
+        review = conn.execute(select(sending.OUTBOX).where(sending.OUTBOX.c.status == sending.Status.REVIEW)
+                              .order_by(sending.OUTBOX.c.id).limit(LIMIT)).all()
+        failed = conn.execute(select(sending.OUTBOX).where(sending.OUTBOX.c.status.in_(sending.FAILED_FOR_GOOD),
+                                                          sending.OUTBOX.c.kind != "callback",
+                                                          sending.OUTBOX.c.updated_at >= since)
+                              .order_by(sending.OUTBOX.c.updated_at.desc()).limit(LIMIT)).all()
     return render_template("panel/deliveries.html", review=[_row(r) for r in review],
                            failed=[_row(r) for r in failed], templates=list(templates.catalogue().values()))
 
@@ -60,7 +60,7 @@ def decide_delivery(row_id: int) -> Any:
         flash("Decisión desconocida.", "error")
         return redirect(url_for("panel.deliveries"))
     with db.transaction(engine()) as conn:
-        row = outbox.resolve(conn, row_id, decision, actor=g.actor, now=clock.now())
+        row = sending.resolve(conn, row_id, decision, actor=g.actor, now=clock.now())
     if row is None:
         flash(f"El mensaje #{row_id} ya no espera esa decisión.", "error")
     else:

@@ -10,10 +10,10 @@ from typing import Any
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from bot import alerts as alerting
-from bot import grupos, helpdesk, intake, terms
-from bot.contacts import normalize_address
-from bot.themes import load_taxonomy
+from bot.alerts import alerting
+from bot.directory.contacts import normalize_address
+from bot.helpdesk import grupos, intake, terms, ticketing
+from bot.helpdesk.themes import load_taxonomy
 from surveys import db, store
 from surveys.models import Entity
 from surveys.schema import builtin
@@ -48,19 +48,19 @@ def tickets() -> Any:
     overdue_only = request.args.get("vencidas") == "1"
     waiting_only = request.args.get("por_validar") == "1"
     seen = scope()
-    wanted = helpdesk.TicketFilter(
-        statuses=helpdesk.OPEN if status == "abiertas" else (status,) if status in helpdesk.STATUSES else None,
+    wanted = ticketing.TicketFilter(
+        statuses=ticketing.OPEN if status == "abiertas" else (status,) if status in ticketing.STATUSES else None,
         entities=tuple(seen.entities) if seen is not None else None, region=region or None,
         on_hold=True if waiting_only else None, overdue=True if overdue_only else None, theme=theme or None,
         include_test=include_test())
     today = _today()
     with engine().connect() as conn:
-        rows = helpdesk.find_tickets(conn, wanted, today)
-        items = [helpdesk.as_json(conn, r, today=today, reveal_address=g.user.role in WORKERS) for r in rows[:PAGE]]
+        rows = ticketing.find_tickets(conn, wanted, today)
+        items = [ticketing.as_json(conn, r, today=today, reveal_address=g.user.role in WORKERS) for r in rows[:PAGE]]
         regions = store.regions(conn)
     return render_template("panel/tickets.html", items=items, total=len(rows), status=status, region=region,
                            theme=theme, overdue_only=overdue_only, waiting_only=waiting_only,
-                           statuses=helpdesk.STATUSES, regions=regions, themes=load_taxonomy().themes,
+                           statuses=ticketing.STATUSES, regions=regions, themes=load_taxonomy().themes,
                            can_register=g.user.role in MANAGERS, scoped=seen is not None)
 
 
@@ -68,13 +68,13 @@ def tickets() -> Any:
 @login_required(*READERS, ENLACE)
 def ticket(code: str) -> Any:
     with engine().connect() as conn:
-        row = conn.execute(select(helpdesk.REQUESTS).where(helpdesk.REQUESTS.c.code == code.upper())).one_or_none()
+        row = conn.execute(select(ticketing.REQUESTS).where(ticketing.REQUESTS.c.code == code.upper())).one_or_none()
         if row is None or not _visible(row):
             return render_template("panel/not_found.html", what=f"la solicitud {code}"), 404
-        item = helpdesk.as_json(conn, row, today=_today(), events=True, reveal_address=g.user.role in WORKERS)
-    moves = sorted(helpdesk.TRANSITIONS[row.status], key=helpdesk.STATUSES.index)
+        item = ticketing.as_json(conn, row, today=_today(), events=True, reveal_address=g.user.role in WORKERS)
+    moves = sorted(ticketing.TRANSITIONS[row.status], key=ticketing.STATUSES.index)
     return render_template("panel/ticket.html", t=item, moves=moves, can_manage=g.user.role in WORKERS,
-                           can_move_due=row.status in helpdesk.OPEN and not row.on_hold)
+                           can_move_due=row.status in ticketing.OPEN and not row.on_hold)
 
 
 @bp.post("/solicitudes/<code>")
@@ -83,7 +83,7 @@ def change_ticket(code: str) -> Any:
     form = {k: (request.form.get(k) or "").strip() or None for k in ("status", "note", "assignee", "referred_to",
                                                                      "due_date", "due_reason")}
     with engine().connect() as conn:
-        row = conn.execute(select(helpdesk.REQUESTS.c.entity_code).where(helpdesk.REQUESTS.c.code == code.upper())
+        row = conn.execute(select(ticketing.REQUESTS.c.entity_code).where(ticketing.REQUESTS.c.code == code.upper())
                            ).one_or_none()
     if row is not None and not _visible(row):
         abort(403)
@@ -91,12 +91,12 @@ def change_ticket(code: str) -> Any:
     try:
         due = date.fromisoformat(due_text) if due_text else None
         with db.transaction(engine()) as conn:
-            before = conn.execute(select(helpdesk.REQUESTS.c.status).where(
-                helpdesk.REQUESTS.c.code == code.upper())).scalar()
-            helpdesk.change(conn, code.upper(), actor=g.actor, now=clock.now(), due_date=due, **form)
+            before = conn.execute(select(ticketing.REQUESTS.c.status).where(
+                ticketing.REQUESTS.c.code == code.upper())).scalar()
+            ticketing.change(conn, code.upper(), actor=g.actor, now=clock.now(), due_date=due, **form)
             told = (form["note"] is not None or due is not None
                     or (form["status"] is not None and form["status"] != before))
-            problem = helpdesk.notification_problem(conn, code, clock.now()) if told else None
+            problem = ticketing.notification_problem(conn, code, clock.now()) if told else None
     except ValueError as exc:  # InvalidTransition, or a date that is not one
         flash(f"No se guardó: {exc}", "error")
     else:
@@ -114,7 +114,7 @@ def change_ticket(code: str) -> Any:
 @bp.route("/solicitudes/nueva", methods=["GET", "POST"])
 @login_required(*MANAGERS)
 def new_ticket() -> Any:
-    """A request that came by phone, e-mail, in person or by letter (bot.intake, as the API's POST)."""
+    """A request that came by phone, e-mail, in person or by letter (bot.helpdesk.intake, as the API's POST)."""
     values: dict[str, Any] = {k: v.strip() for k, v in request.form.items() if k != "csrf"}
     error = None
     if request.method == "POST":
@@ -131,13 +131,13 @@ def new_ticket() -> Any:
             _notify_outbox()
             return redirect(url_for("panel.ticket", code=created.code))
     return render_template("panel/ticket_new.html", values=values, chosen=request.form.getlist("themes"),
-                           error=error, origins=helpdesk.ORIGINS, themes=load_taxonomy().themes,
+                           error=error, origins=ticketing.ORIGINS, themes=load_taxonomy().themes,
                            terms=terms.load(), lists=INTAKE.choice_lists, groups=grupos.GROUPS,
                            departments=_departments()), 400 if error else 200
 
 
 def _intake_fields(values: dict[str, str], themes: list[str]) -> dict[str, Any]:
-    """The form as bot.intake reads the API's body. The entity may be typed by name ("Génova")."""
+    """The form as bot.helpdesk.intake reads the API's body. The entity may be typed by name ("Génova")."""
     fields: dict[str, Any] = {k: values.get(k) or None for k in ("channel", "need", "request_type", "support_type",
                                                                   "phase", "continuity", "requested_by_date")}
     fields["urgent"] = values.get("urgent") == "si"

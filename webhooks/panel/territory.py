@@ -1,6 +1,6 @@
 """Panel pages of the DER's work with the territories: the directory of enlaces and articuladores
-(bot.staff; the DER edits it), the grupos de valor waiting for validation (bot.grupos), and the
-mesa de ayuda's report (bot.mesa, with its downloads). An ``enlace`` account sees the report of
+(bot.directory.staff; the DER edits it), the grupos de valor waiting for validation (bot.helpdesk.grupos), and the
+mesa de ayuda's report (bot.helpdesk.mesa, with its downloads). An ``enlace`` account sees the report of
 its own tickets only."""
 
 from __future__ import annotations
@@ -14,8 +14,9 @@ from sqlalchemy import select
 from analysis import html as report_html
 from analysis import mesa as mesa_render
 from analysis.periods import parse
-from bot import grupos, mesa, staff
-from bot.themes import load_taxonomy
+from bot.directory import staff
+from bot.helpdesk import grupos, mesa
+from bot.helpdesk.themes import load_taxonomy
 from surveys import db, store
 from webhooks import clock
 from webhooks.panel import ENLACE, MANAGERS, READERS, bp, engine, login_required, scope

@@ -1,6 +1,6 @@
-"""Panel: monthly waves (bot.waves) — the list, and one wave's frame, strata and progress by region;
+"""Panel: monthly waves (bot.waves.campaign) — the list, and one wave's frame, strata and progress by region;
 once a wave is closed, the results each entity that completed it would be sent, and the DER's
-approval that sends them (bot.results). Waves are created and launched with ``m360 wave`` or the
+approval that sends them (bot.waves.results). Waves are created and launched with ``m360 wave`` or the
 API (docs/waves.md)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 
-from bot import results, waves
+from bot.waves import campaign, results
 from surveys import db
 from webhooks import clock
 from webhooks.jsonapi import MAX_INT
@@ -26,13 +26,13 @@ WAITING = {"conversacion": "en una conversación", "ticket": "con un ticket en g
 @login_required()
 def waves_page() -> Any:
     with engine().connect() as conn:
-        items = waves.listing(conn, limit=60)
+        items = campaign.listing(conn, limit=60)
         chosen = request.args.get("ola", type=int) or (items[0]["id"] if items else None)
         if chosen is not None and not 0 < chosen <= MAX_INT:
             abort(404)
         try:
-            wave = waves.progress(conn, chosen) if chosen is not None else None
-        except waves.WaveError:
+            wave = campaign.progress(conn, chosen) if chosen is not None else None
+        except campaign.WaveError:
             abort(404)
         outcome = results.wave_results(conn, wave["id"]).as_json() \
             if wave is not None and wave["status"] == "cerrada" else None
@@ -47,7 +47,7 @@ def approve_results(wave_id: int) -> Any:
     try:
         with db.transaction(engine()) as conn:
             done = results.approve(conn, wave_id, actor=g.actor, now=clock.now())
-    except waves.WaveError as exc:
+    except campaign.WaveError as exc:
         flash(f"No se enviaron: {exc}", "error")
     else:
         flash(f"Resultados aprobados: {done.queued} mensaje(s) en cola (salen en horario de oficina).", "ok")

@@ -17,19 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, select, update
 
-from bot import deadlines, helpdesk, terms
+from bot.helpdesk import deadlines, terms, ticketing
 from surveys import formats, parsing, store
 from surveys.entities import NATIONAL_DEPT, OTHER_KIND, EntityIndex
-from surveys.models import Contact, Entity, HelpRequest, HelpRequestEvent
+from surveys.models import Contact, Entity, Ticket, TicketEvent
 from surveys.texts import texts
 from surveys.tickets import TicketStatus
 
 if TYPE_CHECKING:
-    from bot.alerts import Alerts
+    from bot.alerts.alerting import Alerts
 
 ENTITIES = Entity.__table__
-REQUESTS = HelpRequest.__table__
-EVENTS = HelpRequestEvent.__table__
+REQUESTS = Ticket.__table__
+EVENTS = TicketEvent.__table__
 CONTACTS = Contact.__table__
 
 GROUPS = {"esquema_asociativo": "Esquema asociativo territorial",
@@ -87,7 +87,7 @@ def _next_code(conn: Connection) -> str:
 def _alert(conn: Connection, code: str, now: datetime, alerts: Alerts | None) -> None:
     """The DER must not miss a grupo de valor waiting to be validated."""
     if alerts is None:
-        from bot.alerts import Alerts
+        from bot.alerts.alerting import Alerts
 
         alerts = Alerts()
     rule = alerts.config.active("entidad_por_validar")
@@ -147,9 +147,9 @@ def validate(conn: Connection, code: str, *, actor: str, now: datetime, name: st
         conn.execute(EVENTS.insert(), dict(request_id=ticket.id, from_status=ticket.status, to_status=ticket.status,
                                            actor=actor, note=f"entidad validada; el plazo corre hasta el {due}",
                                            created_at=now))
-        helpdesk.tell(conn, ticket, texts()("ticket_validated", entity=display.display if display else entity.name,
+        ticketing.tell(conn, ticket, texts()("ticket_validated", entity=display.display if display else entity.name,
                                             code=ticket.code, due=formats.day(due)), now)
-        helpdesk.announce(conn, ticket.id, now)
+        ticketing.announce(conn, ticket.id, now)
         released += 1
     return released
 
@@ -164,13 +164,13 @@ def reject(conn: Connection, code: str, *, actor: str, now: datetime, note: str 
     note = " ".join((note or "").split())
     closed = 0
     for ticket in conn.execute(select(REQUESTS).where(REQUESTS.c.entity_code == code, REQUESTS.c.on_hold.is_(True),
-                                                      REQUESTS.c.status.in_(helpdesk.OPEN))).all():
+                                                      REQUESTS.c.status.in_(ticketing.OPEN))).all():
         conn.execute(update(REQUESTS).where(REQUESTS.c.id == ticket.id).values(
             status=TicketStatus.CERRADA, closed_at=now, updated_at=now))
         conn.execute(EVENTS.insert(), dict(request_id=ticket.id, from_status=ticket.status,
                                            to_status=TicketStatus.CERRADA, actor=actor,
                                            note="entidad no validada" + (f": {note}" if note else ""), created_at=now))
-        helpdesk.tell(conn, ticket, texts()("ticket_entity_rejected", entity=entity.name, code=ticket.code,
+        ticketing.tell(conn, ticket, texts()("ticket_entity_rejected", entity=entity.name, code=ticket.code,
                                             note=f" {note}" if note else ""), now)
         closed += 1
     conn.execute(update(CONTACTS).where(CONTACTS.c.entity_code == code).values(entity_code=None))

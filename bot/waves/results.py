@@ -27,8 +27,9 @@ from sqlalchemy import Connection, func, select, update
 from analysis.indicators import Filters
 from analysis.periods import parse
 from analysis.report import build_report, entity_summaries
-from bot import outbox, waves
 from bot.channels import templates
+from bot.outbox import sending
+from bot.waves import campaign
 from surveys import formats, settings
 from surveys.entities import is_territorial
 from surveys.messages import Outbound
@@ -201,21 +202,21 @@ class WaveResults:
 def wave_results(conn: Connection, wave_id: int) -> WaveResults:
     """What each entity that completed the wave would be sent (the DER's preview). The wave must be
     closed: its figures do not move any more."""
-    wave = waves.get(conn, wave_id)
+    wave = campaign.get(conn, wave_id)
     if wave.status != "cerrada":
-        raise waves.WaveError(f"wave #{wave_id} is {wave.status}: results go out once it is closed")
+        raise campaign.WaveError(f"wave #{wave_id} is {wave.status}: results go out once it is closed")
     t = texts()
     done = conn.execute(select(INTERVIEWS.c.entity_code, INTERVIEWS.c.contact_id, INTERVIEWS.c.finished_at)
                         .where(INTERVIEWS.c.wave_id == wave_id, INTERVIEWS.c.status == InterviewStatus.COMPLETA)
                         .order_by(INTERVIEWS.c.entity_code, INTERVIEWS.c.finished_at)).all()
     answered_by = {row.entity_code: row.contact_id for row in done}  # the last to complete it
-    members = dict(conn.execute(select(waves.MEMBERS.c.entity_code, waves.MEMBERS.c.contact_id)
-                                .where(waves.MEMBERS.c.wave_id == wave_id)).all())
+    members = dict(conn.execute(select(campaign.MEMBERS.c.entity_code, campaign.MEMBERS.c.contact_id)
+                                .where(campaign.MEMBERS.c.wave_id == wave_id)).all())
     queued = set(conn.execute(select(OUTBOX.c.dedupe_key).where(OUTBOX.c.dedupe_key.like(f"results:{wave_id}:%")))
                  .scalars())
     result = WaveResults({"id": wave.id, "name": wave.name, "period": wave.period, "status": wave.status},
                          approved_at=wave.results_approved_at, approved_by=wave.results_approved_by)
-    month = waves.month_name(wave.period)
+    month = campaign.month_name(wave.period)
     found = summaries(conn, sorted(answered_by), wave.period)
     for code in sorted(answered_by):
         contact = _contact(conn, answered_by[code]) or _contact(conn, members.get(code))
@@ -232,17 +233,17 @@ def wave_results(conn: Connection, wave_id: int) -> WaveResults:
 
 
 def approve(conn: Connection, wave_id: int, *, actor: str, now: datetime,
-            hours: waves.OfficeHours | None = None) -> WaveResults:
+            hours: campaign.OfficeHours | None = None) -> WaveResults:
     """The DER approves: the approval is recorded (the first approver stays), and each reachable
     entity's message is queued once (a second approval queues only what the first could not), to
     leave in office hours."""
     result = wave_results(conn, wave_id)
     if result.approved_at is None:
-        conn.execute(update(waves.WAVES).where(waves.WAVES.c.id == wave_id)
+        conn.execute(update(campaign.WAVES).where(campaign.WAVES.c.id == wave_id)
                      .values(results_approved_at=now, results_approved_by=actor))
         result.approved_at, result.approved_by = now, actor
-    send_at = (hours or waves.OfficeHours.from_env()).next_open(now)
-    month = waves.month_name(result.wave["period"])
+    send_at = (hours or campaign.OfficeHours.from_env()).next_open(now)
+    month = campaign.month_name(result.wave["period"])
     for r in result.recipients:
         if not r.reachable or r.queued:
             continue
@@ -254,7 +255,7 @@ def approve(conn: Connection, wave_id: int, *, actor: str, now: datetime,
         if contact.channel == templates.WHATSAPP:  # the approved template, for outside the 24-hour window
             payload = templates.payload("wave_results", {"1": (contact.name or "").strip() or texts()("wave.nobody"),
                                                          "2": r.entity, "3": month, "4": url(token)})
-        message_id = outbox.enqueue(conn, channel=contact.channel, address=contact.address, contact_id=contact.id,
+        message_id = sending.enqueue(conn, channel=contact.channel, address=contact.address, contact_id=contact.id,
                                     kind=KIND, text=text, payload=payload,
                                     dedupe_key=f"results:{wave_id}:{r.entity_code}", now=now)
         if message_id is not None:
@@ -270,7 +271,7 @@ def _contact(conn: Connection, contact_id: int | None) -> Any:
     contact = conn.execute(select(CONTACTS.c.id, CONTACTS.c.channel, CONTACTS.c.address, CONTACTS.c.name,
                                   CONTACTS.c.opted_out, CONTACTS.c.forgotten_at)
                            .where(CONTACTS.c.id == contact_id)).one_or_none()
-    if contact is None or contact.forgotten_at is not None or contact.channel not in waves.REACHABLE:
+    if contact is None or contact.forgotten_at is not None or contact.channel not in campaign.REACHABLE:
         return None
     return contact
 

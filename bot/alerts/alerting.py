@@ -1,6 +1,6 @@
 """Demand alerts for the DER (docs/alerts.md).
 
-Rules (bot/alerts.yaml, each can be switched off and tuned):
+Rules (bot/alerts/alerts.yaml, each can be switched off and tuned):
 
 | rule | raised when | dedupe key |
 |---|---|---|
@@ -14,13 +14,13 @@ Rules (bot/alerts.yaml, each can be switched off and tuned):
 | ticket_vencido | an open ticket is past its due date | ticket |
 | envio_fallido | a ticket notification could not reach the requester (e.g. no WhatsApp template) | outbox row |
 | envio_revisar | a message may or may not have gone out, and the provider cannot tell: a person decides | outbox row |
-| entidad_por_validar | a grupo de valor outside DIVIPOLA registered and waits for the DER (bot.grupos) | entity |
+| entidad_por_validar | a grupo de valor outside DIVIPOLA waits for the DER (bot.helpdesk.grupos) | entity |
 
 An alert is stored once (unique ``dedupe_key``) in the transaction of what caused it, and queued
 in the outbox, in that same transaction, for every destination its rule's ``to:`` names (default
 ``[der]``): ``der``, the central destinations configured in the environment; ``enlace``, the
 enlace territorial who covers the alert's entity; ``articulador``, the articulador(a) of its region
-(bot.staff: the directory of ``m360 staff import`` and the panel). The central destinations:
+(bot.directory.staff: the directory of ``m360 staff import`` and the panel). The central destinations:
 
 | variable | destination |
 |---|---|
@@ -53,13 +53,15 @@ from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from bot import deadlines, helpdesk, outbox, staff
 from bot.channels import templates
-from bot.periodic import Periodic
-from bot.themes import theme_labels
+from bot.directory import staff
+from bot.helpdesk import deadlines, ticketing
+from bot.helpdesk.themes import theme_labels
+from bot.outbox import sending
+from bot.runtime.periodic import Periodic
 from surveys import db, formats, settings, store
 from surveys.messages import TEST_CHANNELS, is_test_channel
-from surveys.models import Alert, Answer, Contact, Entity, HelpRequest, Interview, QuestionnaireVersion, utcnow
+from surveys.models import Alert, Answer, Contact, Entity, Interview, QuestionnaireVersion, Ticket, utcnow
 from surveys.scoring import SCORE_QUESTIONS, THRESHOLD, entity_score  # one definition (also analysis.indicators)
 from surveys.statuses import InterviewStatus
 
@@ -67,7 +69,7 @@ log = logging.getLogger(__name__)
 
 ALERTS = Alert.__table__
 ENTITIES = Entity.__table__
-REQUESTS = HelpRequest.__table__
+REQUESTS = Ticket.__table__
 INTERVIEWS = Interview.__table__
 ANSWERS = Answer.__table__
 CONTACTS = Contact.__table__
@@ -271,7 +273,7 @@ class Alerts:
         if dest.channel in ("whatsapp", "telegram"):  # a DER member who also chats with the bot: use its window
             contact_id = conn.execute(select(CONTACTS.c.id).where(CONTACTS.c.channel == dest.channel,
                                                                   CONTACTS.c.address == dest.address)).scalar()
-        return outbox.enqueue(conn, channel=dest.channel, address=dest.address, text=text, kind=kind,
+        return sending.enqueue(conn, channel=dest.channel, address=dest.address, text=text, kind=kind,
                               payload=payload, contact_id=contact_id, dedupe_key=dedupe, now=now)
 
     # -- rules on tickets
@@ -307,7 +309,7 @@ class Alerts:
         if rule is None:
             return 0
         today = deadlines.local_today(now, self.timezone).isoformat()
-        overdue = conn.execute(select(REQUESTS).where(REQUESTS.c.status.in_(helpdesk.OPEN),
+        overdue = conn.execute(select(REQUESTS).where(REQUESTS.c.status.in_(ticketing.OPEN),
                                                       REQUESTS.c.due_date < today)).all()
         raised = 0
         for ticket in overdue:
@@ -319,7 +321,7 @@ class Alerts:
                 data={"ticket": ticket.code, "due_date": ticket.due_date}) is not None
         return raised
 
-    # -- rules on the outbox (bot.outbox.tell_a_person)
+    # -- rules on the outbox (bot.outbox.sending.tell_a_person)
 
     def delivery_problem(self, conn: Connection, row: Any, status: str, now: datetime) -> int | None:
         """A message that needs a person: ``failed`` (a requester was not told about their ticket)

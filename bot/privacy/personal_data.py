@@ -4,7 +4,7 @@ Personal data here is a contact's number or chat id, name, cargo, conversation s
 their messages. What an entity answered (interviews, answers, tickets) is the entity's and is kept,
 anonymised: after :func:`forget` it is linked only to a contact row that says nothing about anyone,
 and the phone numbers, e-mail addresses and name the person wrote into it are replaced by markers
-(bot.redaction) — in their answers, their tickets and the DER's notes on them, the alerts those
+(bot.privacy.redaction) — in their answers, their tickets and the DER's notes on them, the alerts those
 raised and the copies of those alerts sent to the DER.
 
 - :func:`forget` — a person's "BORRAR MIS DATOS" in the chat, ``m360 contacts forget``, and the
@@ -26,8 +26,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, or_, select, update
 
 from analysis.coding import storage as coding_storage
-from bot import redaction
-from bot.periodic import Periodic
+from bot.privacy import redaction
+from bot.runtime.periodic import Periodic
 from surveys import db, settings
 from surveys.models import (
     Alert,
@@ -35,11 +35,11 @@ from surveys.models import (
     AnswerCoding,
     ConsentRecord,
     Contact,
-    HelpRequest,
-    HelpRequestEvent,
     Interview,
     MessageLog,
     OutboxMessage,
+    Ticket,
+    TicketEvent,
     utcnow,
 )
 
@@ -49,7 +49,7 @@ MESSAGES = MessageLog.__table__
 OUTBOX = OutboxMessage.__table__
 CONSENTS = ConsentRecord.__table__
 INTERVIEWS, ANSWERS, CODINGS = Interview.__table__, Answer.__table__, AnswerCoding.__table__
-REQUESTS, EVENTS, ALERTS = HelpRequest.__table__, HelpRequestEvent.__table__, Alert.__table__
+REQUESTS, EVENTS, ALERTS = Ticket.__table__, TicketEvent.__table__, Alert.__table__
 ERASED = "borrado"  # what stands in for an address, a name or a message text once forgotten
 
 

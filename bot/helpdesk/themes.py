@@ -1,7 +1,7 @@
 """Demand themes (the taxonomy of question 5.1 and of the mesa de ayuda) as editable data, and the keyword
 classifier of the mesa de ayuda.
 
-``bot/themes.yaml`` holds, for each theme in the taxonomy's order, its label (the interview's wording), a
+``bot/helpdesk/themes.yaml`` holds, for each theme in the taxonomy's order, its label (the interview's wording), a
 one-line description, the DNP dirección técnica responsible for routing and the keywords officials
 write in WhatsApp; plus the articulador(a) of each region of ``region_pnd_2018_2022``.
 
@@ -172,7 +172,7 @@ def _default_taxonomy() -> Taxonomy:
 
 
 def load_taxonomy(path: str | Path | None = None) -> Taxonomy:
-    """The taxonomy in ``path``, or the packaged ``bot/themes.yaml`` (parsed once, then cached)."""
+    """The taxonomy in ``path``, or the packaged ``bot/helpdesk/themes.yaml`` (parsed once, then cached)."""
     if path is None:
         return _default_taxonomy()
     path = Path(path)

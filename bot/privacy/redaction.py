@@ -3,7 +3,7 @@ by a marker, so that an erased person's answers, tickets and alerts keep what th
 entity ("necesitamos apoyo con el PDT") without who said it ("Soy Pedro Gómez, escríbame al
 315 777 8899").
 
-Pure functions (bot.privacy applies them when a person is forgotten):
+Pure functions (bot.privacy.personal_data applies them when a person is forgotten):
 
 - :func:`identifiers` — what identifies the person in their own texts: every phone number and
   e-mail address written there, and the name they registered or introduced themselves with

@@ -7,7 +7,7 @@ and e-mail. A requester who already chats with the bot about the same entity (th
 their WhatsApp or SMS number) is linked to that conversation and hears about changes there; anyone
 else is kept as a contact on the channel of origin, and the DER answers them the same way. A grupo
 de valor outside DIVIPOLA can be registered with the request (``new_entity``): it waits for the
-DER's validation like one registered in the chat (bot.grupos).
+DER's validation like one registered in the chat (bot.helpdesk.grupos).
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from bot import grupos, helpdesk, terms
-from bot.contacts import normalize_address
-from bot.themes import KeywordClassifier, load_taxonomy
+from bot.directory.contacts import normalize_address
+from bot.helpdesk import grupos, terms, ticketing
+from bot.helpdesk.themes import KeywordClassifier, load_taxonomy
 from surveys import schema, store
 from surveys.entities import NATIONAL_DEPT
 from surveys.models import Contact
@@ -66,7 +66,7 @@ def _choices(list_name: str) -> tuple[str, ...]:
 
 @dataclass(frozen=True)
 class OfflineRequest:
-    channel: str  # helpdesk.ORIGINS
+    channel: str  # ticketing.ORIGINS
     need: str
     entity: str | None = None  # a known entity's code
     new_entity: dict[str, str] | None = None  # {"name", "group", "department"}: a grupo de valor to validate
@@ -90,8 +90,8 @@ def parse(conn: Connection, data: dict[str, Any]) -> OfflineRequest:
         raise IntakeError(sorted(unknown)[0], f"unknown field; allowed: {', '.join(FIELDS)}")
     _no_nulls(data)
     channel = data.get("channel")
-    if not isinstance(channel, str) or channel not in helpdesk.ORIGINS:
-        raise IntakeError("channel", f"use one of {', '.join(helpdesk.ORIGINS)}")
+    if not isinstance(channel, str) or channel not in ticketing.ORIGINS:
+        raise IntakeError("channel", f"use one of {', '.join(ticketing.ORIGINS)}")
     need = _text(data, "need", MAX_NEED)
     if not need:
         raise IntakeError("need", "describe the request (1–4,000 characters)")
@@ -110,7 +110,8 @@ def parse(conn: Connection, data: dict[str, Any]) -> OfflineRequest:
     if themes is not None:
         known = set(load_taxonomy().ids)
         if not isinstance(themes, list) or not themes or not all(isinstance(t, str) and t in known for t in themes):
-            raise IntakeError("themes", f"a list of theme ids from bot/themes.yaml: {', '.join(sorted(known))}")
+            raise IntakeError("themes",
+                              f"a list of theme ids from bot/helpdesk/themes.yaml: {', '.join(sorted(known))}")
     request_type = _choice(data, "request_type", terms.load().ids)
     urgent = data.get("urgent", False)
     if not isinstance(urgent, bool):
@@ -132,13 +133,13 @@ def parse(conn: Connection, data: dict[str, Any]) -> OfflineRequest:
         themes=tuple(dict.fromkeys(themes or ())), request_type=request_type,
         support_type=_choice(data, "support_type", _choices("tipo_apoyo")), phase=_choice(data, "phase",
                                                                                         _choices("fase")),
-        continuity=_choice(data, "continuity", helpdesk.CONTINUITY), urgent=urgent,
+        continuity=_choice(data, "continuity", ticketing.CONTINUITY), urgent=urgent,
         requested_by_date=_text(data, "requested_by_date", 80), requester_name=_text(requester, "name", 120),
         requester_cargo=_text(requester, "cargo", 60), phone=phone, email=email)
 
 
 def register(conn: Connection, request: OfflineRequest, *, actor: str, now: datetime, source: str = "api",
-             alerts: Any = None) -> helpdesk.Created:
+             alerts: Any = None) -> ticketing.Created:
     """Store the request as a ticket (and its grupo de valor, and its requester)."""
     code = request.entity
     if code is None:
@@ -149,7 +150,7 @@ def register(conn: Connection, request: OfflineRequest, *, actor: str, now: date
                                seat=_Seat(seat) if seat is not None else None, now=now, alerts=alerts)
     themes = list(request.themes) or [t for t, _ in KeywordClassifier(load_taxonomy()).classify(request.need)] \
         or ["otro"]
-    return helpdesk.create(
+    return ticketing.create(
         conn, entity_code=code, region=None, contact_id=_requester(conn, request, code, now), channel=request.channel,
         need=request.need, themes=themes, now=now, support_type=request.support_type, phase=request.phase,
         urgent=request.urgent, requested_by_date=request.requested_by_date, source=source, actor=actor,

@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from analysis.coding.deferred import AnswerCodingJob, Round
-from bot.periodic import Periodic
+from bot.runtime.periodic import Periodic
 from surveys import schema, settings
 
 

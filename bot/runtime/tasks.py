@@ -6,10 +6,10 @@ of open tickets. Every piece finds what to do in
 the database (the outbox's due rows, answers changed since the last round, …), so running one twice
 is harmless and a lost signal only delays it until the next round.
 
-- Embedded default (``m360 serve``) and ``m360 worker``: threads in the process (bot.periodic,
-  bot.outbox.OutboxWorker), woken in-process.
+- Embedded default (``m360 serve``) and ``m360 worker``: threads in the process (bot.runtime.periodic,
+  bot.outbox.sending.OutboxWorker), woken in-process.
 - Production with ``M360_CELERY_BROKER=redis://host:6379/0``: a Celery worker runs these tasks
-  (``celery -A bot.tasks worker``) and Celery beat runs each on its period (``celery -A bot.tasks
+  (``celery -A bot.runtime.tasks worker``) and Celery beat runs each on its period (``celery -A bot.runtime.tasks
   beat``; beat's send_outbox every few seconds is the sweep that re-sends anything left pending).
   The web workers only write the outbox row in the turn's transaction and then :func:`kick` the
   task; a broker that is down is logged and the request still succeeds (the sweep catches up).
@@ -72,8 +72,8 @@ def make_celery(broker: str | None = None) -> Celery:
 def _context() -> dict[str, Any]:
     """Built once per worker process (after Celery forks it): the same job objects the threads of
     ``m360 worker`` run, here called one round at a time."""
-    from bot.jobs import build as build_jobs
-    from bot.providers import for_sending
+    from bot.outbox.providers import for_sending
+    from bot.runtime.jobs import build as build_jobs
     from surveys import db
 
     engine = db.default_engine()
@@ -114,7 +114,7 @@ TASKS: dict[str, Callable[[], int]] = {SEND_OUTBOX: send_outbox, CODE_ANSWERS: c
                                        CHECK_ALERTS: check_alerts, WAVE_TICK: wave_tick, PURGE: purge_retention,
                                        FOLLOW_UP: follow_up}
 
-# ``celery -A bot.tasks worker`` / ``beat`` find this (the broker comes from M360_CELERY_BROKER).
+# ``celery -A bot.runtime.tasks worker`` / ``beat`` find this (the broker comes from M360_CELERY_BROKER).
 celery = make_celery()
 
 

@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from bot import privacy
+from bot.privacy import personal_data
 from surveys import parsing, schema
 from surveys.models import Contact, Entity, utcnow
 
@@ -243,7 +243,7 @@ def import_rows(conn: Connection, raw_rows: Iterable[dict[str, Any]], *, source:
             conn.execute(update(CONTACTS).where(CONTACTS.c.id == current.id).values(**values))
             report.updated += 1
         if "consent" in values and (current is None or current.consent != values["consent"]):
-            privacy.record_consent(conn, contact_id, given=bool(values["consent"]), version=CONSENT_VERSION,
+            personal_data.record_consent(conn, contact_id, given=bool(values["consent"]), version=CONSENT_VERSION,
                                    text=consent_text, source=f"directorio:{source}", now=now)
     report.written = True
     return report

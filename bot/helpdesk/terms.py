@@ -1,8 +1,8 @@
 """Terms of the mesa de ayuda by request type, and the cadence of follow-ups, as editable data
-(``bot/terms.yaml``; another file with ``M360_TERMS_CONFIG``).
+(``bot/helpdesk/terms.yaml``; another file with ``M360_TERMS_CONFIG``).
 
 Ley 1755 de 2015 gives 15 business days for a general petition, 10 for documents or information and
-30 for a consulta (``bot.deadlines.TERMS``); the DER may change them. ``M360_TICKET_DEADLINE_DAYS``,
+30 for a consulta (``bot.helpdesk.deadlines.TERMS``); the DER may change them. ``M360_TICKET_DEADLINE_DAYS``,
 the older setting, still overrides the general term.
 """
 

@@ -33,8 +33,9 @@ from sqlalchemy import Connection, select
 
 from analysis.indicators import mean, pct
 from analysis.periods import Period, month_label, parse
-from bot import deadlines, helpdesk, staff, terms
-from bot.themes import load_taxonomy
+from bot.directory import staff
+from bot.helpdesk import deadlines, terms, ticketing
+from bot.helpdesk.themes import load_taxonomy
 from surveys import formats
 from surveys.entities import display_name
 from surveys.models import Entity
@@ -42,9 +43,9 @@ from surveys.tickets import ANSWERED, TicketStatus
 
 TZ = formats.TZ
 ENTITIES = Entity.__table__
-NOT_STAFF = ("chat", "monitoreo360", "solicitante", helpdesk.SYSTEM)  # who is not the DER answering
+NOT_STAFF = ("chat", "monitoreo360", "solicitante", ticketing.SYSTEM)  # who is not the DER answering
 CHANNELS = {"whatsapp": "WhatsApp", "telegram": "Telegram", "sms": "SMS", "simulator": "Simulador web",
-            "console": "Consola", **helpdesk.ORIGINS}
+            "console": "Consola", **ticketing.ORIGINS}
 NO_ENLACE = "Sin enlace asignado"
 
 
@@ -67,7 +68,7 @@ def build(conn: Connection, period: str | Period, filters: Filters | None = None
     filters = filters or Filters()
     taxonomy = load_taxonomy()
     if filters.theme and taxonomy.get(filters.theme) is None:
-        raise ValueError(f"unknown theme {filters.theme!r}; see bot/themes.yaml")
+        raise ValueError(f"unknown theme {filters.theme!r}; see bot/helpdesk/themes.yaml")
     today = deadlines.local_today(now)
     rows = [r for r in _records(conn, cut, today) if _passes(r, filters)]
     theme_label = {t.id: t.label for t in taxonomy.themes}
@@ -88,7 +89,7 @@ def build(conn: Connection, period: str | Period, filters: Filters | None = None
         "by_enlace": breakdown(rows, lambda r: [r["enlace"] or NO_ENLACE]),
         "by_request_type": breakdown(rows, lambda r: [r["request_type"] or all_terms.default],
                                      lambda k: all_terms.get(k).label),
-        "by_status": [{"status": s, "n": sum(r["status"] == s for r in rows)} for s in helpdesk.STATUSES],
+        "by_status": [{"status": s, "n": sum(r["status"] == s for r in rows)} for s in ticketing.STATUSES],
         "overdue": sorted(({k: r[k] for k in ("code", "entity", "region", "enlace", "due_date", "days_overdue",
                                                 "status")} for r in rows if r["overdue"]),
                           key=lambda x: -x["days_overdue"]),
@@ -113,7 +114,7 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, Any]:
     ratings = [r["satisfaction"] for r in rows if r["satisfaction"] is not None]
     return {
         "received": len(rows),
-        "open": sum(r["status"] in helpdesk.OPEN for r in rows),
+        "open": sum(r["status"] in ticketing.OPEN for r in rows),
         "answered": len(answered), "answered_on_time": on_time, "answered_late": len(answered) - on_time,
         "pct_on_time": pct(on_time, len(answered)),
         "overdue": sum(r["overdue"] for r in rows),
@@ -172,7 +173,7 @@ def _bounds(cut: Period) -> tuple[datetime, datetime]:
 def _records(conn: Connection, cut: Period, today: date) -> list[dict[str, Any]]:
     """One record per ticket received in the cut, with its times worked out from its events."""
     start, end = _bounds(cut)
-    requests, events = helpdesk.REQUESTS, helpdesk.EVENTS
+    requests, events = ticketing.REQUESTS, ticketing.EVENTS
     tickets = conn.execute(
         select(requests, ENTITIES.c.name.label("entity_name"), ENTITIES.c.kind, ENTITIES.c.dept_code,
                ENTITIES.c.dept_name, ENTITIES.c.region, staff.STAFF.c.name.label("enlace"))
@@ -194,7 +195,7 @@ def _records(conn: Connection, cut: Period, today: date) -> list[dict[str, Any]]
         answered = next((e.created_at for e in trail if e.to_status in ANSWERED and e.from_status != e.to_status),
                         None)
         due = date.fromisoformat(t.due_date) if t.due_date else None
-        open_ = t.status in helpdesk.OPEN
+        open_ = t.status in ticketing.OPEN
         overdue = open_ and due is not None and today > due
         out.append({
             "id": t.id, "code": t.code, "month": created.strftime("%Y-%m"), "created": created.isoformat(),

@@ -46,7 +46,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.channels.templates import WHATSAPP_WINDOW, content_sid
 from bot.channels.text import split_for
-from bot.periodic import Periodic
+from bot.runtime.periodic import Periodic
 from surveys import db, settings
 from surveys.models import Contact, OutboxMessage, utcnow
 
@@ -223,7 +223,7 @@ class Sender:
                  clock: Callable[[], datetime] = utcnow, sleep: Callable[[float], None] = time.sleep,
                  on_attention: Attention | None = None):
         """``on_attention(conn, row, status, now)``: called in the transaction that leaves a row
-        ``failed`` or ``review``, to tell a person (default: bot.alerts raises the alert)."""
+        ``failed`` or ``review``, to tell a person (default: bot.alerts.alerting raises the alert)."""
         self.engine = engine
         self.providers = providers
         # How long a claimed row is the claimer's: a sender killed mid-send delays the row this long.
@@ -449,13 +449,13 @@ def _overtaken(row: Any, outcome: str) -> None:
 
 def tell_a_person(conn: Connection, row: Any, status: str, now: datetime) -> None:
     """The default ``on_attention``, also called for a failure the provider reports later: an alert
-    for the DER (bot.alerts) for a row that needs a person to decide (``review``) or a ticket
+    for the DER (bot.alerts.alerting) for a row that needs a person to decide (``review``) or a ticket
     notification that could not reach the requester (``failed``/``undelivered``, whatever the cause:
     no template, a number WhatsApp cannot reach, the person opted out). Messages to the DER itself
     are only shown on the panel: an alert about them could fail the same way."""
     if row.kind in TO_THE_DER or (status in FAILED_FOR_GOOD and row.kind != "ticket"):
         return
-    from bot.alerts import Alerts  # alerts queue through this module: imported when first needed
+    from bot.alerts.alerting import Alerts  # alerts queue through this module: imported when first needed
 
     Alerts().delivery_problem(conn, row, status, now)
 
@@ -592,7 +592,7 @@ class OutboxWorker(Periodic):
 
     def __init__(self, sender: Sender, interval: float = 1.0, wake: Callable[[], None] | None = None):
         """``wake``: what ``notify`` does instead of waking this thread (production web workers, whose
-        outbox is sent elsewhere: bot.tasks.Kick enqueues the Celery task)."""
+        outbox is sent elsewhere: bot.runtime.tasks.Kick enqueues the Celery task)."""
         super().__init__(interval)
         self.sender, self.wake = sender, wake
 

@@ -3,9 +3,9 @@ Llegada a Territorio adds: at least quarterly, only of those who consent): a que
 sample of entities + a schedule, as one operation the DER can create, launch, follow and close.
 
 - ``create`` builds the frame (entities with a consenting, non-opted-out contact; the rest are
-  listed as "sin contacto"), draws the stratified sample (bot.sampling) and stores frame, strata,
+  listed as "sin contacto"), draws the stratified sample (bot.waves.sampling) and stores frame, strata,
   seed and draw.
-- ``launch`` opens the wave; ``dispatch`` (run at launch and by the scheduler, bot.scheduler)
+- ``launch`` opens the wave; ``dispatch`` (run at launch and by the scheduler, bot.waves.scheduler)
   queues invitations and reminders through the outbox, only within office hours. A message never
   breaks a conversation in progress (``bot.conversation.invite`` says when one is), never goes to an
   entity whose ticket a DER staff member is handling, and never twice (dedupe keys: re-launching
@@ -33,18 +33,20 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, bindparam, func, select, update
 
-from bot import deadlines, outbox, sampling
 from bot.channels import templates
 from bot.conversation import ConversationState, Mode, WaveInvitation, invite, stored
-from bot.prompts import prompt_token
+from bot.conversation.prompts import prompt_token
+from bot.helpdesk import deadlines
+from bot.outbox import sending
+from bot.waves import sampling
 from surveys import db, formats, schema, settings, store
 from surveys.models import (
     Contact,
     Entity,
-    HelpRequest,
     Interview,
     Invitation,
     OutboxMessage,
+    Ticket,
     Wave,
     WaveMember,
     utcnow,
@@ -58,7 +60,7 @@ MEMBERS = WaveMember.__table__
 CONTACTS = Contact.__table__
 ENTITIES = Entity.__table__
 INTERVIEWS = Interview.__table__
-REQUESTS = HelpRequest.__table__
+REQUESTS = Ticket.__table__
 OUTBOX = OutboxMessage.__table__
 INVITATIONS = Invitation.__table__
 LINK_DAYS = 30  # a wave's links keep working this long after it closes (late answers)
@@ -443,7 +445,7 @@ def _queue(conn: Connection, wave: Any, member: Any, contact: Any, entity: Any, 
     options = [(t("wave.start_button"), t("wave.start_reply"))]
     if not started:
         options.append((t("wave.later_button"), t("wave.later_reply")))
-    # The buttons answer the invitation the contact's state now expects (bot.prompts), nothing later.
+    # The buttons answer the invitation the contact's state now expects (bot.conversation.prompts), nothing later.
     payload: dict[str, Any] = {"prompt": prompt}
     if contact.channel == templates.WHATSAPP:
         # The approved template for outside the 24-hour window: 1 name, 2 entity, 3 month.
@@ -451,7 +453,7 @@ def _queue(conn: Connection, wave: Any, member: Any, contact: Any, entity: Any, 
                                                 "2": display, "3": month}))
     dedupe = f"invite:{wave.id}:{member.entity_code}" if kind == "invitation" \
         else f"remind:{wave.id}:{member.entity_code}:{member.reminders + 1}"
-    message_id = outbox.enqueue(conn, channel=contact.channel, address=contact.address, contact_id=contact.id,
+    message_id = sending.enqueue(conn, channel=contact.channel, address=contact.address, contact_id=contact.id,
                                 kind=kind, text=text, options=options, payload=payload, dedupe_key=dedupe, now=now)
     if message_id is None:  # queued before (a crash between the queue and the member's update): reuse it
         message_id = conn.execute(select(OUTBOX.c.id).where(OUTBOX.c.dedupe_key == dedupe)).scalar_one()

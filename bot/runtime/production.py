@@ -9,7 +9,7 @@ background worker process (``m360 worker``) for what the embedded ``m360 serve``
   scheduler (launches, reminders, closing), the answer coder, the retention sweep and the
   follow-ups of open tickets, in one process. Run exactly one (several would be safe — outbox rows
   are claimed with a lease, alerts and invitations are deduplicated — but pointless). With a Celery
-  broker, bot.tasks does the same.
+  broker, bot.runtime.tasks does the same.
 
 Webhooks queue messages in the outbox in the same transaction as the turn that caused them; the
 worker polls for due rows every ``--interval`` second(s). Celery with a Redis broker will replace
@@ -37,7 +37,7 @@ def prepare_once(url: str | None = None) -> None:
     entities, store the questionnaire versions the chat service uses."""
     from sqlalchemy import text
 
-    from bot.setup import prepare
+    from bot.runtime.setup import prepare
     from surveys import db, schema, store
 
     url = url or db.database_url()
@@ -113,7 +113,7 @@ def warm_up() -> None:
     would stall every thread of the worker with it (bench/load.py: a p99 of 200 ms at 180 msg/s).
     Called by ``webhooks.wsgi`` and by ``run_gunicorn`` for any app it serves; a second call costs one
     classification."""
-    from bot.theme_model import theme_classifier
+    from bot.helpdesk.theme_model import theme_classifier
 
     theme_classifier().classify("necesitamos apoyo técnico para formular el plan de desarrollo del municipio")
 
@@ -134,8 +134,8 @@ def ensure_secret_key() -> bool:
 def run_worker(interval: float, alert_interval: float, wave_interval: float,
                echo: Callable[[str], None] = print) -> None:
     """``m360 worker``: runs until SIGTERM or SIGINT."""
-    from bot.jobs import build as build_jobs
-    from bot.providers import for_sending
+    from bot.outbox.providers import for_sending
+    from bot.runtime.jobs import build as build_jobs
     from surveys import db
 
     prepare_once()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.outbox import Provider
+from bot.outbox.sending import Provider
 from surveys import settings
 
 

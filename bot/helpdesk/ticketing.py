@@ -4,17 +4,17 @@ implementation methodology, Actividades 1 and 4).
 Tickets are created from the chat intake (``solicitud`` questionnaire), from an interview whose
 5.2 answer was "Sí", or by the DER for a request that came by phone, e-mail or in person (the API
 and the panel: ``origin``). Each change of status is recorded (who, when, note) and told to the
-requester through the outbox. Deadlines are business days on Colombian holidays (bot.deadlines)
-after the term of the request's type (bot/terms.yaml: documentos 10, general 15, consulta 30);
+requester through the outbox. Deadlines are business days on Colombian holidays (bot.helpdesk.deadlines)
+after the term of the request's type (bot/helpdesk/terms.yaml: documentos 10, general 15, consulta 30);
 the DER can set another due date with its reason. Routing names the theme's dirección técnica
-(bot/themes.yaml), assigns the ticket to the entity's enlace and names the region's articulador
-(bot.staff). A ticket of a grupo de valor the DER has not validated is ``on_hold``: no term, no
-alert, until the entity is validated (bot.grupos).
+(bot/helpdesk/themes.yaml), assigns the ticket to the entity's enlace and names the region's articulador
+(bot.directory.staff). A ticket of a grupo de valor the DER has not validated is ``on_hold``: no term, no
+alert, until the entity is validated (bot.helpdesk.grupos).
 
 Lifecycle: nueva → asignada → en_gestion → respondida → cerrada, or remitida (referred to the
 pertinent entity) — see ``TRANSITIONS``. On closing, a requester who is not in the middle of
 something is asked for a 1–5 rating (``rate`` stores it). A new ticket raises the DER's alert
-(bot.alerts). All functions work on the caller's connection, so a ticket, what caused it, its
+(bot.alerts.alerting). All functions work on the caller's connection, so a ticket, what caused it, its
 alert and its notifications commit together.
 """
 
@@ -26,22 +26,25 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, bindparam, select, update
 
-from bot import deadlines, labels, outbox, staff, terms
+from bot import labels
 from bot.channels import templates
 from bot.conversation import ConversationState, Mode, ask_rating, rating_options, stored
-from bot.prompts import prompt_token
-from bot.themes import load_taxonomy
+from bot.conversation.prompts import prompt_token
+from bot.directory import staff
+from bot.helpdesk import deadlines, terms
+from bot.helpdesk.themes import load_taxonomy
+from bot.outbox import sending
 from surveys import formats, store
 from surveys.messages import is_test_channel
-from surveys.models import Contact, Entity, HelpRequest, HelpRequestEvent
+from surveys.models import Contact, Entity, Ticket, TicketEvent
 from surveys.texts import texts
 from surveys.tickets import FINAL, OPEN, STATUSES, TRANSITIONS, TicketStatus
 
 if TYPE_CHECKING:
-    from bot.alerts import Alerts
+    from bot.alerts.alerting import Alerts
 
-REQUESTS = HelpRequest.__table__
-EVENTS = HelpRequestEvent.__table__
+REQUESTS = Ticket.__table__
+EVENTS = TicketEvent.__table__
 _SET_CODE = update(REQUESTS).where(REQUESTS.c.id == bindparam("b_id"))  # built once: on a turn's path
 CONTACTS = Contact.__table__
 ENTITIES = Entity.__table__
@@ -116,7 +119,7 @@ def create(conn: Connection, *, entity_code: str | None, region: str | None, con
 def announce(conn: Connection, request_id: int, now: datetime, alerts: Alerts | None = None) -> None:
     """The DER's alert for a ticket that counts (at creation, or when its entity is validated)."""
     if alerts is None:
-        from bot.alerts import Alerts  # alerts read this module's statuses: imported when first needed
+        from bot.alerts.alerting import Alerts  # alerts read this module's statuses: imported when first needed
 
         alerts = Alerts()
     alerts.ticket_created(conn, request_id, now)
@@ -183,7 +186,7 @@ def change(conn: Connection, code: str, *, actor: str, now: datetime, status: st
         raise InvalidTransition("nothing to change: give status, assignee or note")
     if ticket.status in FINAL and assignee:
         raise InvalidTransition(f"{code} is {ticket.status}: it cannot be reassigned")
-    # A note is news too: the follow-ups (bot.followup) count quiet days from here.
+    # A note is news too: the follow-ups (bot.helpdesk.followup) count quiet days from here.
     conn.execute(update(REQUESTS).where(REQUESTS.c.id == ticket.id).values(
         updated_at=now, **({"assignee": assignee} if assignee else {})))
     event_note = "; ".join(x for x in (f"asignada a {assignee}" if assignee else None, note) if x)
@@ -277,7 +280,7 @@ def _notify(conn: Connection, ticket: Any, status: str, note: str | None, referr
         payload.update(templates.payload(*template))
     if prompt:
         payload["prompt"] = prompt
-    return outbox.enqueue(conn, channel=contact.channel, address=contact.address, contact_id=ticket.contact_id,
+    return sending.enqueue(conn, channel=contact.channel, address=contact.address, contact_id=ticket.contact_id,
                           kind="ticket", text=text, options=options, payload=payload, now=now)
 
 
@@ -306,7 +309,7 @@ def notice_queued(conn: Connection, ticket: Any, now: datetime) -> Any:
     """The outbox row (its first piece) of the notice a change of ``ticket`` at ``now`` queued, or None."""
     if ticket.contact_id is None:
         return None
-    outbox_rows = outbox.OUTBOX
+    outbox_rows = sending.OUTBOX
     return conn.execute(select(outbox_rows).where(
         outbox_rows.c.contact_id == ticket.contact_id, outbox_rows.c.kind == "ticket",
         outbox_rows.c.created_at == now, outbox_rows.c.after_id.is_(None)).order_by(outbox_rows.c.id.desc())
@@ -321,7 +324,7 @@ def tell(conn: Connection, ticket: Any, text: str, now: datetime) -> None:
                            ).one_or_none()
     if contact is None or contact.channel in ORIGINS:
         return
-    outbox.enqueue(conn, channel=contact.channel, address=contact.address, contact_id=ticket.contact_id,
+    sending.enqueue(conn, channel=contact.channel, address=contact.address, contact_id=ticket.contact_id,
                    kind="ticket", text=text, now=now)
 
 
@@ -365,7 +368,7 @@ class TicketFilter:
 
     statuses: tuple[str, ...] | None = None
     entity: str | None = None
-    entities: tuple[str, ...] | None = None  # an enlace's scope (bot.staff.scope)
+    entities: tuple[str, ...] | None = None  # an enlace's scope (bot.directory.staff.scope)
     region: str | None = None
     enlace: int | None = None  # the staff id the ticket is assigned to
     on_hold: bool | None = None
@@ -444,7 +447,7 @@ def _enlace(conn: Connection, staff_id: int | None) -> dict[str, Any] | None:
 
 
 def _requester(conn: Connection, contact_id: int | None, reveal_address: bool) -> dict[str, Any] | None:
-    from bot.privacy import mask_address
+    from bot.privacy.personal_data import mask_address
 
     if contact_id is None:
         return None

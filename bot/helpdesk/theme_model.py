@@ -1,5 +1,5 @@
 """The help desk's theme suggestions backed by the ``temas`` coder of ``analysis.coding``
-(a ``bot.themes.ThemeClassifier``).
+(a ``bot.helpdesk.themes.ThemeClassifier``).
 
 When the ``temas`` model files exist, :class:`ModelThemeClassifier` proposes the themes the model
 gives (``otro`` and ``sin_respuesta`` are not themes to suggest) together with the keyword
@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from analysis.coding.codebooks import EXCLUSIVE
-from bot.themes import KeywordClassifier, ThemeClassifier
+from bot.helpdesk.themes import KeywordClassifier, ThemeClassifier
 
 log = logging.getLogger(__name__)
 CODEBOOK = "temas"

@@ -1,5 +1,5 @@
 """What runs on its own for waves: scheduled launches, recurring monthly waves, closing, and the
-invitations and reminders office hours held back (bot.waves).
+invitations and reminders office hours held back (bot.waves.campaign).
 
 ``tick`` does one round; ``WaveScheduler`` runs it every minute in ``m360 serve`` (the embedded
 default), ``m360 wave tick`` runs it from cron, and the production worker takes it over. A round
@@ -20,8 +20,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
-from bot import deadlines, waves
-from bot.periodic import Periodic
+from bot.helpdesk import deadlines
+from bot.runtime.periodic import Periodic
+from bot.waves import campaign
 from surveys import db
 from surveys.models import WaveSchedule, utcnow
 
@@ -48,10 +49,10 @@ def nth_business_day(year: int, month: int, n: int) -> date:
 def add_schedule(conn: Connection, *, name: str, params: dict[str, Any], business_day: int = 1, hour: int = 9,
                  now: datetime | None = None) -> int:
     if not 1 <= business_day <= 15 or not 0 <= hour <= 23:
-        raise waves.WaveError("business_day is 1–15 and hour 0–23")
-    waves.Spec.from_params("2000-01", params)  # fails now, not next month, on a bad parameter
+        raise campaign.WaveError("business_day is 1–15 and hour 0–23")
+    campaign.Spec.from_params("2000-01", params)  # fails now, not next month, on a bad parameter
     now = now or utcnow()
-    local = now.astimezone(waves.TZ)
+    local = now.astimezone(campaign.TZ)
     # A month whose day has already passed is not caught up on: the first wave is next month's.
     passed = local.date() > nth_business_day(local.year, local.month, business_day)
     return int(conn.execute(SCHEDULES.insert(), dict(
@@ -64,39 +65,40 @@ class Round:
     launched: list[int] = field(default_factory=list)
     created: list[int] = field(default_factory=list)
     closed: list[int] = field(default_factory=list)
-    dispatched: waves.Dispatched = field(default_factory=waves.Dispatched)
+    dispatched: campaign.Dispatched = field(default_factory=campaign.Dispatched)
 
     @property
     def queued(self) -> int:
         return self.dispatched.invited + self.dispatched.reminded
 
 
-def tick(engine: Engine, now: datetime | None = None, hours: waves.OfficeHours | None = None) -> Round:
+def tick(engine: Engine, now: datetime | None = None, hours: campaign.OfficeHours | None = None) -> Round:
     now = now or utcnow()
-    hours = hours or waves.OfficeHours.from_env()
+    hours = hours or campaign.OfficeHours.from_env()
     done = Round()
     done.created = _run_schedules(engine, now)
     with db.transaction(engine) as conn:
-        due = conn.execute(select(waves.WAVES.c.id).where(waves.WAVES.c.status == "programada",
-                                                          waves.WAVES.c.launch_at <= now)).scalars().all()
+        due = conn.execute(select(campaign.WAVES.c.id).where(campaign.WAVES.c.status == "programada",
+                                                          campaign.WAVES.c.launch_at <= now)).scalars().all()
         for wave_id in [*done.created, *due]:
-            conn.execute(update(waves.WAVES).where(waves.WAVES.c.id == wave_id, waves.WAVES.c.status != "en_curso")
+            waves = campaign.WAVES
+            conn.execute(update(waves).where(waves.c.id == wave_id, waves.c.status != "en_curso")
                          .values(status="en_curso", launched_at=now))
             done.launched.append(wave_id)
-        ending = conn.execute(select(waves.WAVES.c.id).where(waves.WAVES.c.status == "en_curso",
-                                                             waves.WAVES.c.closes_at <= now)).scalars().all()
+        ending = conn.execute(select(campaign.WAVES.c.id).where(campaign.WAVES.c.status == "en_curso",
+                                                             campaign.WAVES.c.closes_at <= now)).scalars().all()
         for wave_id in ending:
-            waves.close(conn, wave_id, now=now)
+            campaign.close(conn, wave_id, now=now)
             done.closed.append(wave_id)
-        running = conn.execute(select(waves.WAVES.c.id).where(waves.WAVES.c.status == "en_curso")
-                               .order_by(waves.WAVES.c.id)).scalars().all()
+        running = conn.execute(select(campaign.WAVES.c.id).where(campaign.WAVES.c.status == "en_curso")
+                               .order_by(campaign.WAVES.c.id)).scalars().all()
     for wave_id in running:
-        done.dispatched.add(waves.dispatch(engine, wave_id, now=now, hours=hours))
+        done.dispatched.add(campaign.dispatch(engine, wave_id, now=now, hours=hours))
     return done
 
 
 def _run_schedules(engine: Engine, now: datetime) -> list[int]:
-    local = now.astimezone(waves.TZ)
+    local = now.astimezone(campaign.TZ)
     period = local.strftime("%Y-%m")
     created = []
     with db.transaction(engine) as conn:
@@ -109,11 +111,11 @@ def _run_schedules(engine: Engine, now: datetime) -> list[int]:
                 continue
             # Marked first: a schedule whose draw fails (too few contacts) is not retried every minute.
             conn.execute(update(SCHEDULES).where(SCHEDULES.c.id == schedule.id).values(last_period=period))
-            spec = waves.Spec.from_params(period, dict(schedule.params))
+            spec = campaign.Spec.from_params(period, dict(schedule.params))
             try:
-                wave = waves.create(conn, spec, now=now, actor=f"programacion:{schedule.name}",
+                wave = campaign.create(conn, spec, now=now, actor=f"programacion:{schedule.name}",
                                     schedule_id=schedule.id)
-            except waves.WaveError as exc:
+            except campaign.WaveError as exc:
                 log.error("scheduled wave %s for %s not created: %s", schedule.name, period, exc)
                 continue
             created.append(wave.id)

@@ -3,7 +3,7 @@ Actividad 4: follow up "con cierta periodicidad … y hágales saber el estado d
 
 Every ``followup.every_business_days`` business days without news on a ticket (no change by the DER,
 no earlier follow-up), its requester gets its status, due date and enlace, with a button that
-shows the detail ("estado MDA-…"); at most ``followup.max`` times (bot/terms.yaml). Only in office
+shows the detail ("estado MDA-…"); at most ``followup.max`` times (bot/helpdesk/terms.yaml). Only in office
 hours, only to requesters who asked through the chat and can still be written to, and never in the
 middle of a conversation (the round after will try again). Each follow-up is an event of the ticket
 by ``sistema``; it does not count as the DER's answer in the mesa de ayuda's report.
@@ -22,11 +22,14 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Engine, select, update
 
-from bot import deadlines, helpdesk, outbox, staff, terms, waves
 from bot.channels import templates
 from bot.conversation import ConversationState, available
-from bot.periodic import Periodic
-from bot.themes import theme_labels
+from bot.directory import staff
+from bot.helpdesk import deadlines, terms, ticketing
+from bot.helpdesk.themes import theme_labels
+from bot.outbox import sending
+from bot.runtime.periodic import Periodic
+from bot.waves import campaign
 from surveys import db, formats
 from surveys.models import utcnow
 from surveys.texts import texts
@@ -34,19 +37,19 @@ from surveys.texts import texts
 KIND = "followup"
 
 
-def send_due(conn: Connection, now: datetime, hours: waves.OfficeHours | None = None) -> int:
+def send_due(conn: Connection, now: datetime, hours: campaign.OfficeHours | None = None) -> int:
     """Queue the follow-ups that are due; returns how many."""
     config = terms.load()
-    if config.followup_days <= 0 or not (hours or waves.OfficeHours.from_env()).open(now):
+    if config.followup_days <= 0 or not (hours or campaign.OfficeHours.from_env()).open(now):
         return 0
     today = deadlines.local_today(now)
-    requests, contacts = helpdesk.REQUESTS, helpdesk.CONTACTS
+    requests, contacts = ticketing.REQUESTS, ticketing.CONTACTS
     due = conn.execute(
         select(requests, contacts.c.channel.label("contact_channel"), contacts.c.address, contacts.c.state,
                contacts.c.consent, contacts.c.opted_out, contacts.c.forgotten_at)
         .join(contacts, contacts.c.id == requests.c.contact_id)
-        .where(requests.c.status.in_(helpdesk.OPEN), requests.c.on_hold.is_(False),
-               requests.c.followups < config.followup_max, contacts.c.channel.in_(waves.REACHABLE))
+        .where(requests.c.status.in_(ticketing.OPEN), requests.c.on_hold.is_(False),
+               requests.c.followups < config.followup_max, contacts.c.channel.in_(campaign.REACHABLE))
         .order_by(requests.c.id).with_for_update(of=requests)).all()
     t, sent = texts(), 0
     for ticket in due:
@@ -64,15 +67,15 @@ def send_due(conn: Connection, now: datetime, hours: waves.OfficeHours | None = 
                  enlace=t("ticket_followup_enlace", name=enlace.name) if enlace is not None else "")
         payload = templates.payload("ticket_followup", {"1": ticket.code, "2": status, "3": day}) \
             if ticket.contact_channel == templates.WHATSAPP else None
-        queued = outbox.enqueue(conn, channel=ticket.contact_channel, address=ticket.address,
+        queued = sending.enqueue(conn, channel=ticket.contact_channel, address=ticket.address,
                                 contact_id=ticket.contact_id, kind=KIND, text=text, payload=payload,
                                 options=((t("ticket_followup_button"), f"estado {ticket.code}"),),
                                 dedupe_key=f"followup:{ticket.code}:{ticket.followups + 1}", now=now)
         conn.execute(update(requests).where(requests.c.id == ticket.id).values(
             followups=ticket.followups + 1, last_followup_at=now))
         if queued is not None:
-            conn.execute(helpdesk.EVENTS.insert(), dict(
-                request_id=ticket.id, from_status=ticket.status, to_status=ticket.status, actor=helpdesk.SYSTEM,
+            conn.execute(ticketing.EVENTS.insert(), dict(
+                request_id=ticket.id, from_status=ticket.status, to_status=ticket.status, actor=ticketing.SYSTEM,
                 note=f"seguimiento {ticket.followups + 1} enviado al solicitante", created_at=now))
             sent += 1
     return sent

@@ -1,6 +1,6 @@
 """The DER's people in the territories, as data: enlaces territoriales (each covers about ten
-entities) and the articulador(a) of each region. Alerts reach them (bot.alerts, ``to:`` in
-bot/alerts.yaml), a new ticket is assigned to its entity's enlace (bot.helpdesk), and a panel
+entities) and the articulador(a) of each region. Alerts reach them (bot.alerts.alerting, ``to:`` in
+bot/alerts/alerts.yaml), a new ticket is assigned to its entity's enlace (bot.helpdesk.ticketing), and a panel
 account of role ``enlace`` linked to them (``usuario``) sees only their entities.
 
 The directory is loaded with ``m360 staff import FILE.csv|xlsx`` and edited in the panel
@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select, update
 
-from bot.contacts import CHANNELS, Problem, cell, entity_code, normalize_address, read_rows
+from bot.directory.contacts import CHANNELS, Problem, cell, entity_code, normalize_address, read_rows
 from surveys import parsing, store
 from surveys.entities import OTHER_CODE
 from surveys.models import Entity, Staff, StaffEntity, utcnow

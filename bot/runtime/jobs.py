@@ -4,8 +4,8 @@ follow-ups with requesters of open tickets. Each finds its work in the database,
 twice is harmless and a lost signal only delays it.
 
 ``m360 serve`` runs them as threads beside the web app (``webhooks/app.py``), ``m360 worker`` as
-threads in its own process (``bot/production.py``), and Celery one round at a time
-(``bot/tasks.py``): all three build them here."""
+threads in its own process (``bot/runtime/production.py``), and Celery one round at a time
+(``bot/runtime/tasks.py``): all three build them here."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from bot.alerts import AlertMonitor
-from bot.coding_worker import CodingWorker, interview_coding_job
-from bot.followup import FollowUps
-from bot.outbox import OutboxWorker, Sender
-from bot.privacy import RetentionSweeper
-from bot.scheduler import WaveScheduler
+from bot.alerts.alerting import AlertMonitor
+from bot.helpdesk.followup import FollowUps
+from bot.outbox.sending import OutboxWorker, Sender
+from bot.privacy.personal_data import RetentionSweeper
+from bot.runtime.coding_worker import CodingWorker, interview_coding_job
+from bot.waves.scheduler import WaveScheduler
 from surveys.models import utcnow
 
 

@@ -1,0 +1,1 @@
+"""Demand alerts for the DER: the checks, the daily digest and their configuration (alerts.yaml)."""

@@ -1,0 +1,1 @@
+"""The one sending service for messages the bot starts, and the providers it sends through."""
