@@ -54,10 +54,13 @@ from surveys import formats, schema, settings
 from surveys.folding import fold_words
 from surveys.models import Answer, Entity, Interview, QuestionnaireVersion, utcnow
 from surveys.schema import QType
+from surveys.statuses import InterviewStatus
 from surveys.store import QuestionnaireStore
 
 PERIOD = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
-ESTADOS = {"completa": "completa", "rechazada": "rechazada", "expirada": "expirada", "incompleta": "expirada"}
+# What a spreadsheet may write in its "estado" column → the status stored.
+ESTADOS = {"completa": InterviewStatus.COMPLETA, "rechazada": InterviewStatus.RECHAZADA,
+           "expirada": InterviewStatus.EXPIRADA, "incompleta": InterviewStatus.EXPIRADA}
 BOGOTA = formats.TZ  # the DER's timezone (M360_TIMEZONE)
 SOURCE = "import"
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # no monitoreo is older

@@ -15,6 +15,7 @@ from typing import Final
 
 from surveys.parsing import normalize
 from surveys.schema import builtin
+from surveys.statuses import InterviewStatus
 
 TICKET_STATUS: Final[Mapping[str, str]] = MappingProxyType({
     "nueva": "Nueva", "asignada": "Asignada", "en_gestion": "En gestión", "respondida": "Respondida",
@@ -41,8 +42,8 @@ SOURCE: Final[Mapping[str, str]] = MappingProxyType({
     "chat": "chat", "interview": "entrevista del Monitoreo 360", "api": "API", "panel": "panel",
 })
 INTERVIEW_STATUS: Final[Mapping[str, str]] = MappingProxyType({
-    "en_curso": "en curso", "pausada": "pausada", "completa": "completa", "rechazada": "rechazada",
-    "expirada": "expirada",
+    InterviewStatus.EN_CURSO: "en curso", InterviewStatus.PAUSADA: "pausada", InterviewStatus.COMPLETA: "completa",
+    InterviewStatus.RECHAZADA: "rechazada", InterviewStatus.EXPIRADA: "expirada",
 })
 WAVE_STATUS: Final[Mapping[str, str]] = MappingProxyType({
     "creada": "creada", "programada": "programada", "en_curso": "en curso", "cerrada": "cerrada",

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.conversation import replies
+from bot.conversation import proactive, replies
 from bot.conversation.builtin import (
     MENU_ACTIONS,
     menu_question,
@@ -49,7 +49,7 @@ from bot.conversation.effects import (
     WaveJoined,
 )
 from bot.conversation.reads import Reads
-from bot.conversation.state import INVITABLE_MODES, ContactView, ConversationState, EntitySwitch, Mode
+from bot.conversation.state import ContactView, ConversationState, EntitySwitch, Mode
 from bot.helpdesk.themes import ThemeClassifier
 from surveys import formats, parsing
 from surveys.engine import AnswerSet, Finished, FlowState, Interviewer, Step
@@ -251,7 +251,7 @@ class Conversation:
         finished = next((e for e in step.events if isinstance(e, Finished)), None)
         if finished is None:
             return Turn(before + step.messages, dataclasses.replace(state, flow=step.state.to_json()), effects)
-        if finished.status == "rechazada":
+        if finished.status == InterviewStatus.RECHAZADA:
             return Turn(before + step.messages, ConversationState(mode=Mode.NEW), effects)
         answers = step.state.answers
         entity = self.entities.get(answers.get("entidad", ""))
@@ -521,7 +521,7 @@ class Conversation:
         """A message while a wave's invitation is pending. It starts (or resumes) that wave's
         interview, "No" declines it; commands, ticket codes, menu choices 2–5 and help requests
         take their usual course (the invitation keeps waiting). None: not an answer to it."""
-        if state.mode not in INVITABLE_MODES and not (state.mode == Mode.INTERVIEW and state.paused):
+        if not proactive.available(state):
             return None
         if command in ("menu", "help", "back", "skip", "pause") or ticket_code(text) is not None:
             return None
@@ -541,7 +541,7 @@ class Conversation:
         invitation = state.invitation
         assert invitation is not None
         started = InterviewStarted(invitation.questionnaire, invitation.wave, invitation.period)
-        effects: list[Effect] = [started, InterviewEvent(Finished("rechazada"))]
+        effects: list[Effect] = [started, InterviewEvent(Finished(InterviewStatus.RECHAZADA))]
         # "idle": the next message shows the menu (a paused interview stays paused, not replaced).
         after = dataclasses.replace(state, invitation=None, mode=Mode.IDLE)
         return Turn([Outbound(self.t("wave.declined"))], after, effects)

@@ -554,13 +554,13 @@ def progress(conn: Connection, wave_id: int) -> dict[str, Any]:
                 totals["delivered"] += 1
             elif m.delivery in FAILED:
                 totals["failed"] += 1
-        if status is not None and status != "rechazada":
+        if status is not None and status != InterviewStatus.RECHAZADA:
             totals["started"] += 1
         if status == InterviewStatus.COMPLETA:
             totals["completed"] += 1
             region["completed"] += 1
             totals["late"] += m.entity_code in late
-        elif status == "rechazada" or (m.invitation_id is not None and m.opted_out):
+        elif status == InterviewStatus.RECHAZADA or (m.invitation_id is not None and m.opted_out):
             totals["declined"] += 1
         if m.invitation_id is None and m.waiting == "sin_contacto":
             totals["no_contact"] += 1

@@ -15,7 +15,7 @@ from analysis import html as report_html
 from analysis import mesa as mesa_render
 from analysis.periods import parse
 from bot.directory import staff
-from bot.helpdesk import grupos, mesa
+from bot.helpdesk import grupos, mesa, ticketing
 from bot.helpdesk.themes import load_taxonomy
 from surveys import db, store
 from webhooks import clock
@@ -116,7 +116,7 @@ def _mesa_selection(conn: Any) -> tuple[str, mesa.Filters, dict[str, Any]]:
 def _months(conn: Any) -> list[str]:
     """Months with tickets (Bogotá), newest first; this month when there are none."""
     found = {mesa.local_day(moment).strftime("%Y-%m") for (moment,) in conn.execute(
-        select(mesa.helpdesk.REQUESTS.c.created_at))}
+        select(ticketing.REQUESTS.c.created_at))}
     return sorted(found, reverse=True) or [clock.today().strftime("%Y-%m")]
 
 
