@@ -18,9 +18,10 @@ below 0.5, only ever reaches a reviewer). ``otro`` and ``sin_respuesta`` are exc
 when a substantive code is given). Text with no words (".", "jajaja", empty) is ``sin_respuesta``
 outright. When nothing reaches the cut-off the likeliest code is named as a *suggestion* for the
 reviewer and the answer always waits for review: a guess is never a decided coding (reports count
-decided codings only). The answer's confidence is the lowest, over all codes,
-of the score of the decision taken (p if given, 1 − p if not); it is auto-accepted when confidence ≥
-the codebook's threshold (chosen by cross-validation on the training answers, docs/coding.md).
+decided codings only). The answer's confidence is the lowest score of the decisions taken on the
+codes given (p) and on the plausible codes left out (1 − p, for p ≥ ``PLAUSIBLE``); it is
+auto-accepted when confidence ≥ the codebook's threshold (chosen by cross-validation on the training
+answers, docs/coding.md).
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ SEED = 20261122
 EMPTY = "__vacio__"
 PREFIX, PREFIX_LEN = "p:", 5
 NEGATED = "n:"
-FORMAT = 5  # bump when the features or the files change: older models are refused (retrain)
+#: A code not given counts in the answer's confidence only from this score up (see confidence_of).
+PLAUSIBLE = 0.3
+FORMAT = 6  # bump when the features or the files change: older models are refused (retrain)
 #: Character n-grams of each word, padded with a space at both ends (scikit-learn's ``char_wb``):
 #: typos, missing accents and unseen inflections still share most of their n-grams with the word.
 CHAR_GRAMS = (2, 5)
@@ -148,6 +151,16 @@ def linear_features(doc: Doc) -> list[str]:
             + [CHAR_MARK + g for g in char_grams(doc)])
 
 
+def surface_features(doc: Doc) -> list[str]:
+    """What the surface view reads: the peer's representation of an answer (word uni- and bigrams,
+    character n-grams of each word) over the normalised words as typed, no lemmas, stems or negation."""
+    strings = doc.vocab.strings
+    words = [strings[o] for o, punct, space in (doc.to_array([ORTH, IS_PUNCT, IS_SPACE]).tolist() if len(doc) else [])
+             if not (punct or space)]
+    bigrams = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    return words + bigrams + [CHAR_MARK + g for g in char_grams(doc)]
+
+
 @dataclass(frozen=True)
 class View:
     """One way the classifiers read an answer: a classifier is trained per view, and the calibration
@@ -167,7 +180,8 @@ class View:
 #: nothing to the other two in cross-validation and is the slowest to train).
 ALL_VIEWS = {v.name: v for v in (View("lemmas", feature_words, "textcat", 2, 65536),
                                   View("chars", char_grams, "textcat", 1, 131072),
-                                  View("linear", linear_features, "linear"))}
+                                  View("linear", linear_features, "linear"),
+                                  View("surface", surface_features, "linear"))}
 VIEWS = tuple(ALL_VIEWS[name] for name in ("lemmas", "linear"))
 
 
@@ -246,8 +260,11 @@ def decide(codes: Sequence[str], scores: dict[str, float], meaningless: bool,
 
 
 def confidence_of(codes: Sequence[str], scores: dict[str, float], given: Sequence[str]) -> float:
-    """How sure the coder is of the whole answer: the least sure of its per-code decisions."""
-    return min(scores[c] if c in given else 1 - scores[c] for c in codes)
+    """How sure the coder is of the whole answer: the least sure of its per-code decisions that matter —
+    every code given (p), and every code left out that was plausible (1 − p when p ≥ ``PLAUSIBLE``). A
+    code left out at p 0.05–0.3 no longer holds a sure answer back: chosen by cross-validation on the
+    training answers (docs/coding.md, *Routing*)."""
+    return min(scores[c] if c in given else 1 - scores[c] for c in codes if c in given or scores[c] >= PLAUSIBLE)
 
 
 def rule_hits(rules: RuleLayer, analysed: Sequence[Doc], codes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
