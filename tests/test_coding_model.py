@@ -12,7 +12,7 @@ import pytest
 from analysis.coding import calibration, codebooks, corpus, training
 from analysis.coding.codebooks import CodebookError
 from analysis.coding.lemmas import docs
-from analysis.coding.model import NEGATED, PLAUSIBLE, Coder, decide, feature_words
+from analysis.coding.model import NEGATED, Coder, decide, feature_words
 from tests.coding_support import FIXTURE_CODEBOOKS, FIXTURE_CORPUS, load_demo, train_demo
 
 
@@ -118,21 +118,21 @@ CODES = ("conectividad", "destiempo", "otro")
 
 
 @pytest.mark.parametrize(("scores", "codes", "confidence"), [
-    # A sure code and nothing else plausible: as sure as the code given.
-    ({"conectividad": 0.97, "destiempo": 0.12, "otro": 0.04}, ["conectividad"], 0.97),
-    # A code left out at 0.12 does not hold it back; one left out at 0.35 (plausible) does.
+    # A sure code and nothing else near: the least sure decision is the code given.
+    ({"conectividad": 0.97, "destiempo": 0.02, "otro": 0.01}, ["conectividad"], 0.97),
+    # A code left out counts too: at 0.12 it is the least sure decision, at 0.35 more so.
+    ({"conectividad": 0.97, "destiempo": 0.12, "otro": 0.04}, ["conectividad"], 0.88),
     ({"conectividad": 0.97, "destiempo": 0.35, "otro": 0.04}, ["conectividad"], 0.65),
     # Two codes given: the less sure one.
     ({"conectividad": 0.91, "destiempo": 0.83, "otro": 0.02}, ["conectividad", "destiempo"], 0.83),
-    # otro, exclusive, left out beside a substantive code while plausible: it counts.
+    # otro, exclusive, dropped beside a substantive code while likely: it holds the answer back.
     ({"conectividad": 0.9, "destiempo": 0.1, "otro": 0.6}, ["conectividad"], 0.4),
 ])
-def test_routing_confidence_counts_codes_given_and_plausible_codes_left_out(
-        scores: dict[str, float], codes: list[str], confidence: float) -> None:
+def test_routing_confidence_is_the_least_sure_decision(scores: dict[str, float], codes: list[str],
+                                                      confidence: float) -> None:
     given, found, guessed = decide(CODES, scores, meaningless=False)
     assert (given, guessed) == (codes, False)
     assert found == pytest.approx(confidence)
-    assert PLAUSIBLE == pytest.approx(0.3)
 
 
 def test_a_guess_is_never_routed_as_sure() -> None:

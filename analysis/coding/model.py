@@ -18,10 +18,9 @@ below 0.5, only ever reaches a reviewer). ``otro`` and ``sin_respuesta`` are exc
 when a substantive code is given). Text with no words (".", "jajaja", empty) is ``sin_respuesta``
 outright. When nothing reaches the cut-off the likeliest code is named as a *suggestion* for the
 reviewer and the answer always waits for review: a guess is never a decided coding (reports count
-decided codings only). The answer's confidence is the lowest score of the decisions taken on the
-codes given (p) and on the plausible codes left out (1 − p, for p ≥ ``PLAUSIBLE``); it is
-auto-accepted when confidence ≥ the codebook's threshold (chosen by cross-validation on the training
-answers, docs/coding.md).
+decided codings only). The answer's confidence is the lowest, over all codes,
+of the score of the decision taken (p if given, 1 − p if not); it is auto-accepted when confidence ≥
+the codebook's threshold (chosen by cross-validation on the training answers, docs/coding.md).
 """
 
 from __future__ import annotations
@@ -54,9 +53,7 @@ SEED = 20261122
 EMPTY = "__vacio__"
 PREFIX, PREFIX_LEN = "p:", 5
 NEGATED = "n:"
-#: A code not given counts in the answer's confidence only from this score up (see confidence_of).
-PLAUSIBLE = 0.3
-FORMAT = 6  # bump when the features or the files change: older models are refused (retrain)
+FORMAT = 5  # bump when the features or the files change: older models are refused (retrain)
 #: Character n-grams of each word, padded with a space at both ends (scikit-learn's ``char_wb``):
 #: typos, missing accents and unseen inflections still share most of their n-grams with the word.
 CHAR_GRAMS = (2, 5)
@@ -177,7 +174,9 @@ class View:
 #: ``lemmas``: spaCy's textcat over the lemmas (+ stems and negation scope, uni- and bigrams);
 #: ``linear``: TF-IDF + logistic regression over the lemma features, lemma bigrams and the words'
 #: character n-grams; ``chars``: a textcat over the character n-grams (measured, not used: it added
-#: nothing to the other two in cross-validation and is the slowest to train).
+#: nothing to the other two in cross-validation and is the slowest to train); ``surface``: the peer's
+#: representation (words and character n-grams as typed) in the linear model (measured, not used:
+#: no gain in cross-validation, docs/coding.md).
 ALL_VIEWS = {v.name: v for v in (View("lemmas", feature_words, "textcat", 2, 65536),
                                   View("chars", char_grams, "textcat", 1, 131072),
                                   View("linear", linear_features, "linear"),
@@ -260,11 +259,9 @@ def decide(codes: Sequence[str], scores: dict[str, float], meaningless: bool,
 
 
 def confidence_of(codes: Sequence[str], scores: dict[str, float], given: Sequence[str]) -> float:
-    """How sure the coder is of the whole answer: the least sure of its per-code decisions that matter —
-    every code given (p), and every code left out that was plausible (1 − p when p ≥ ``PLAUSIBLE``). A
-    code left out at p 0.05–0.3 no longer holds a sure answer back: chosen by cross-validation on the
-    training answers (docs/coding.md, *Routing*)."""
-    return min(scores[c] if c in given else 1 - scores[c] for c in codes if c in given or scores[c] >= PLAUSIBLE)
+    """How sure the coder is of the whole answer: the least sure of its per-code decisions (a code left
+    out counts too: ignoring the unlikely ones was measured and left out, docs/coding.md *Routing*)."""
+    return min(scores[c] if c in given else 1 - scores[c] for c in codes)
 
 
 def rule_hits(rules: RuleLayer, analysed: Sequence[Doc], codes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -324,6 +321,7 @@ class Coder:
         self.threshold = threshold
         self.meta = dict(meta or {})
         self.cutoff = float(self.meta.get("cutoff", 0.5))
+        self.cross_fitted: Any = None  # set by training.fit: its cross-fitted predictions (not saved)
 
     @property
     def codes(self) -> tuple[str, ...]:
