@@ -260,7 +260,7 @@ def decide(codes: Sequence[str], scores: dict[str, float], meaningless: bool,
 
 def confidence_of(codes: Sequence[str], scores: dict[str, float], given: Sequence[str]) -> float:
     """How sure the coder is of the whole answer: the least sure of its per-code decisions (a code left
-    out counts too: ignoring the unlikely ones was measured and left out, docs/coding.md *Routing*)."""
+    out counts too: ignoring the unlikely ones was measured and left out, docs/coding.md *Threshold*)."""
     return min(scores[c] if c in given else 1 - scores[c] for c in codes)
 
 
