@@ -4,7 +4,7 @@ routing, batch throughput, single-answer latency, load time and memory.
 Loads the trained coders (``M360_MODELS_DIR``, default ``var/models``; build them with
 ``m360 coder train --all`` or ``make models``).
 
-    python bench/coder.py [--quick] [--codebook ID] [--answers N] [--grouped-cv]
+    python bench/coder.py [--quick] [--codebook ID] [--answers N] [--grouped-cv [--views V,V]] [--routing-cv]
 
 Accuracy, per codebook (the coder against the peer of ``bench/peer.py``: TF-IDF word 1–2 + char_wb
 2–5 grams, one logistic regression per code, trained here on the same training answers):
@@ -16,7 +16,12 @@ Accuracy, per codebook (the coder against the peer of ``bench/peer.py``: TF-IDF 
 - routing: the share of answers the coder accepts without review at its stored threshold
   (coverage) and the precision of their codes, on both sets;
 - ``--grouped-cv``: also a 4-fold cross-validation on the train split with folds grouped by phrasing
-  family (``analysis.coding.families``), coder and peer retrained per fold (minutes).
+  family (``analysis.coding.families``), coder and peer retrained per fold (minutes): macro-F1, and
+  the routing each fold's coder gives the held fold at its own threshold; ``--views`` trains the
+  coder with other views (``analysis.coding.model.ALL_VIEWS``, e.g. ``lemmas,linear,surface``);
+- ``--routing-cv``: routing rules (which codes count in an answer's confidence, the Wilson margin)
+  judged by nested cross-validation: on the cross-fitted predictions training chose the threshold
+  on, the threshold is chosen on two family folds and applied to the third (minutes).
 
 Targets: the coder beats the peer by ≥ 0.02 macro-F1 on every codebook, on both sets; auto-accepted
 codes keep precision ≥ 0.95 at ≥ 70 % coverage on both sets.
@@ -48,10 +53,15 @@ from peer import Peer  # noqa: E402
 
 from analysis.coding import CORPUS_DIR, codebooks, corpus, families, metrics, models_dir, registry  # noqa: E402
 from analysis.coding.corpus import Example  # noqa: E402
-from analysis.coding.training import codebook_examples, fit  # noqa: E402
+from analysis.coding.model import ALL_VIEWS, VIEWS, confidence_of, decide  # noqa: E402
+from analysis.coding.training import MARGIN_Z, TARGET_PRECISION, codebook_examples, fit  # noqa: E402
 
 NEW_WRITERS = ROOT / "bench" / "data" / "new_writers"
-MARGIN, TARGET_PRECISION, TARGET_COVERAGE = 0.02, 0.95, 0.70
+MARGIN, TARGET_COVERAGE = 0.02, 0.70
+#: Routing rules measured by --routing-cv: a code left out counts in the confidence from this score up
+#: (None: every code, the product's rule, model.confidence_of; above 1: only the codes given).
+ROUTING_RULES = {"every code": None, "given + left out at p>=0.2": 0.2, "given + left out at p>=0.3": 0.3,
+                 "codes given only": 1.01}
 LOAD_SCRIPT = """
 import json, resource, sys, time
 t0 = time.perf_counter()
@@ -141,28 +151,73 @@ def accuracy(ids: list[str], directory: Path) -> dict[str, str]:
     return figures
 
 
-def grouped_cv(ids: list[str], k: int = 4) -> None:
+def pooled_routing(gold: list, predicted: list, accepted: list[bool]) -> str:  # noqa: ANN001
+    coverage, precision, exact = metrics.auto_accept(gold, predicted, [float(a) for a in accepted], 1.0)
+    return f"{coverage:.1%} @ {precision:.3f} (exact {exact:.3f})"
+
+
+def grouped_cv(ids: list[str], views: tuple = VIEWS, k: int = 4) -> None:  # noqa: ANN001
     """Coder and peer retrained on k−1 phrasing-family folds of the train split, scored on the k-th
-    (clean and perturbed): how both generalise to phrasings they never saw."""
-    print(f"grouped {k}-fold cross-validation on the train split (folds by phrasing family), macro-F1:")
+    (clean and perturbed): how both generalise to phrasings they never saw, and the routing each fold's
+    coder gives the held fold at its own (inner cross-validated) threshold."""
+    print(f"grouped {k}-fold cross-validation on the train split (folds by phrasing family), views "
+          f"{','.join(v.name for v in views)}: macro-F1; coverage @ precision at each fold's threshold")
     for cid in ids:
         book = codebooks.load(cid)
         train = corpus.split(corpus.load(book), "train")
         fold = families.folds([e.text for e in train], k)
-        gold, mine, theirs = [], {"clean": [], "perturbed": []}, {"clean": [], "perturbed": []}
+        gold: list = []
+        mine: dict[str, list] = {"clean": [], "perturbed": []}
+        theirs: dict[str, list] = {"clean": [], "perturbed": []}
+        accepted: dict[str, list[bool]] = {"clean": [], "perturbed": []}
         for f in range(k):
             held = [e for e, g in zip(train, fold, strict=True) if g == f]
             kept = [e for e, g in zip(train, fold, strict=True) if g != f] + codebook_examples(book)
-            coder = fit(book, kept)
+            coder = fit(book, kept, views=views)
             peer = Peer(book.code_ids).fit([e.text for e in kept], [e.codes for e in kept])
             gold += [e.codes for e in held]
             for name, data in (("clean", [e.text for e in held]),
                                ("perturbed", [perturb(e.text, random.Random(f"cv:{e.id}")) for e in held])):
-                mine[name] += [p.codes for p in coder.predict(data)]
+                predictions = coder.predict(data)
+                mine[name] += [p.codes for p in predictions]
+                accepted[name] += [not p.needs_review for p in predictions]
                 theirs[name] += peer.predict(data)
-        print(f"  {cid:<20} " + "  ".join(
-            f"{name}: coder {metrics.score_codes(gold, mine[name], book.code_ids).macro_f1:.3f} "
-            f"peer {metrics.score_codes(gold, theirs[name], book.code_ids).macro_f1:.3f}" for name in mine))
+        for name in mine:
+            print(f"  {cid:<20} {name:<9} coder {metrics.score_codes(gold, mine[name], book.code_ids).macro_f1:.3f} "
+                  f"peer {metrics.score_codes(gold, theirs[name], book.code_ids).macro_f1:.3f}  "
+                  f"routing {pooled_routing(gold, mine[name], accepted[name])}")
+
+
+def routing_confidence(codes: tuple[str, ...], scores: dict[str, float], given: list[str],
+                       plausible: float | None) -> float:
+    if plausible is None:
+        return confidence_of(codes, scores, given)
+    return min(scores[c] if c in given else 1 - scores[c] for c in codes if c in given or scores[c] >= plausible)
+
+
+def routing_cv(ids: list[str]) -> None:
+    """Each rule's threshold chosen (precision ≥ 0.95 at the Wilson margin z) on two family folds of the
+    cross-fitted predictions of the training answers, applied to the third; pooled over the folds."""
+    print("routing rules, nested cross-validation on the train split: coverage @ code precision of the held folds")
+    for cid in ids:
+        book = codebooks.load(cid)
+        codes = book.code_ids
+        cf = fit(book, corpus.split(corpus.load(book), "train") + codebook_examples(book)).cross_fitted
+        decided = [decide(codes, s, m, cf.cutoff) for s, m in zip(cf.scores, cf.meaningless, strict=True)]
+        predicted = [d[0] for d in decided]
+        for rule, plausible in ROUTING_RULES.items():
+            confidence = [0.0 if guessed else c if m and c == 1.0 else routing_confidence(codes, s, given, plausible)
+                          for (given, c, guessed), s, m in zip(decided, cf.scores, cf.meaningless, strict=True)]
+            for z in (MARGIN_Z, 0.84, 0.0):
+                accepted = [False] * len(predicted)
+                for h in sorted(set(cf.fold_of)):
+                    rest = [i for i, f in enumerate(cf.fold_of) if f != h]
+                    t = metrics.choose_threshold([cf.gold[i] for i in rest], [predicted[i] for i in rest],
+                                                 [confidence[i] for i in rest], TARGET_PRECISION, z=z)
+                    for i, f in enumerate(cf.fold_of):
+                        if f == h:
+                            accepted[i] = confidence[i] >= max(t, 0.5)
+                print(f"  {cid:<20} {rule:<28} z={z:<4}  {pooled_routing(cf.gold, predicted, accepted)}")
 
 
 def speed(ids: list[str], directory: Path, n_batch: int, n_single: int) -> dict[str, str]:
@@ -206,16 +261,23 @@ def main() -> None:
     parser.add_argument("--answers", type=int, help="answers per codebook in the batch run")
     parser.add_argument("--grouped-cv", action="store_true", help="also the phrasing-family cross-validation "
                                                                    "(retrains coder and peer: minutes)")
+    parser.add_argument("--views", help="views of the coder in --grouped-cv, comma-separated (default: the "
+                                        f"product's, {','.join(v.name for v in VIEWS)}; any of {','.join(ALL_VIEWS)})")
+    parser.add_argument("--routing-cv", action="store_true", help="also routing rules by nested cross-validation "
+                                                                   "(retrains the coder: minutes)")
     args = parser.parse_args()
     directory = models_dir()
     ids = [args.codebook] if args.codebook else [c for c in codebooks.available() if registry.exists(c, directory)]
     if not ids:
         sys.exit(f"no trained models in {directory}: run `m360 coder train --all` (or make models)")
     figures = accuracy(ids, directory)
-    if args.grouped_cv:
-        grouped_cv(ids)
+    # Speed before the cross-validations: the load probe's fork would inherit their peak memory (ru_maxrss).
     figures = {**speed(ids, directory, args.answers or (1000 if args.quick else 10000), 100 if args.quick else 2000),
                **figures}
+    if args.grouped_cv:
+        grouped_cv(ids, tuple(ALL_VIEWS[v] for v in args.views.split(",")) if args.views else VIEWS)
+    if args.routing_cv:
+        routing_cv(ids)
     print("RESULT " + " ".join(f"{k}={v}" for k, v in figures.items()))
 
 

@@ -12,7 +12,7 @@ import pytest
 from analysis.coding import calibration, codebooks, corpus, training
 from analysis.coding.codebooks import CodebookError
 from analysis.coding.lemmas import docs
-from analysis.coding.model import NEGATED, Coder, feature_words
+from analysis.coding.model import NEGATED, Coder, decide, feature_words
 from tests.support.coding import FIXTURE_CODEBOOKS, FIXTURE_CORPUS, load_demo, train_demo
 
 
@@ -112,6 +112,32 @@ def test_needs_review_follows_the_threshold(demo: Coder) -> None:
     assert any(p.needs_review for p in predictions) or demo.threshold <= min(p.confidence for p in predictions)
     # Batch and single predictions agree.
     assert [p.codes for p in predictions[:5]] == [demo.predict_one(t).codes for t in texts[:5]]
+
+
+CODES = ("conectividad", "destiempo", "otro")
+
+
+@pytest.mark.parametrize(("scores", "codes", "confidence"), [
+    # A sure code and nothing else near: the least sure decision is the code given.
+    ({"conectividad": 0.97, "destiempo": 0.02, "otro": 0.01}, ["conectividad"], 0.97),
+    # A code left out counts too: at 0.12 it is the least sure decision, at 0.35 more so.
+    ({"conectividad": 0.97, "destiempo": 0.12, "otro": 0.04}, ["conectividad"], 0.88),
+    ({"conectividad": 0.97, "destiempo": 0.35, "otro": 0.04}, ["conectividad"], 0.65),
+    # Two codes given: the less sure one.
+    ({"conectividad": 0.91, "destiempo": 0.83, "otro": 0.02}, ["conectividad", "destiempo"], 0.83),
+    # otro, exclusive, dropped beside a substantive code while likely: it holds the answer back.
+    ({"conectividad": 0.9, "destiempo": 0.1, "otro": 0.6}, ["conectividad"], 0.4),
+])
+def test_routing_confidence_is_the_least_sure_decision(scores: dict[str, float], codes: list[str],
+                                                      confidence: float) -> None:
+    given, found, guessed = decide(CODES, scores, meaningless=False)
+    assert (given, guessed) == (codes, False)
+    assert found == pytest.approx(confidence)
+
+
+def test_a_guess_is_never_routed_as_sure() -> None:
+    given, confidence, guessed = decide(CODES, {"conectividad": 0.45, "destiempo": 0.1, "otro": 0.05}, False)
+    assert given == ["conectividad"] and guessed and confidence < 0.5
 
 
 # ---------------------------------------------------------------- files, threshold, reproducibility

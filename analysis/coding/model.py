@@ -148,6 +148,16 @@ def linear_features(doc: Doc) -> list[str]:
             + [CHAR_MARK + g for g in char_grams(doc)])
 
 
+def surface_features(doc: Doc) -> list[str]:
+    """What the surface view reads: the peer's representation of an answer (word uni- and bigrams,
+    character n-grams of each word) over the normalised words as typed, no lemmas, stems or negation."""
+    strings = doc.vocab.strings
+    words = [strings[o] for o, punct, space in (doc.to_array([ORTH, IS_PUNCT, IS_SPACE]).tolist() if len(doc) else [])
+             if not (punct or space)]
+    bigrams = [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    return words + bigrams + [CHAR_MARK + g for g in char_grams(doc)]
+
+
 @dataclass(frozen=True)
 class View:
     """One way the classifiers read an answer: a classifier is trained per view, and the calibration
@@ -164,10 +174,13 @@ class View:
 #: ``lemmas``: spaCy's textcat over the lemmas (+ stems and negation scope, uni- and bigrams);
 #: ``linear``: TF-IDF + logistic regression over the lemma features, lemma bigrams and the words'
 #: character n-grams; ``chars``: a textcat over the character n-grams (measured, not used: it added
-#: nothing to the other two in cross-validation and is the slowest to train).
+#: nothing to the other two in cross-validation and is the slowest to train); ``surface``: the peer's
+#: representation (words and character n-grams as typed) in the linear model (measured, not used:
+#: no gain in cross-validation, docs/coding.md).
 ALL_VIEWS = {v.name: v for v in (View("lemmas", feature_words, "textcat", 2, 65536),
                                   View("chars", char_grams, "textcat", 1, 131072),
-                                  View("linear", linear_features, "linear"))}
+                                  View("linear", linear_features, "linear"),
+                                  View("surface", surface_features, "linear"))}
 VIEWS = tuple(ALL_VIEWS[name] for name in ("lemmas", "linear"))
 
 
@@ -246,7 +259,8 @@ def decide(codes: Sequence[str], scores: dict[str, float], meaningless: bool,
 
 
 def confidence_of(codes: Sequence[str], scores: dict[str, float], given: Sequence[str]) -> float:
-    """How sure the coder is of the whole answer: the least sure of its per-code decisions."""
+    """How sure the coder is of the whole answer: the least sure of its per-code decisions (a code left
+    out counts too: ignoring the unlikely ones was measured and left out, docs/coding.md *Threshold*)."""
     return min(scores[c] if c in given else 1 - scores[c] for c in codes)
 
 
@@ -307,6 +321,7 @@ class Coder:
         self.threshold = threshold
         self.meta = dict(meta or {})
         self.cutoff = float(self.meta.get("cutoff", 0.5))
+        self.cross_fitted: Any = None  # set by training.fit: its cross-fitted predictions (not saved)
 
     @property
     def codes(self) -> tuple[str, ...]:

@@ -55,6 +55,19 @@ BLEND = 0.5
 STACK_L2 = 1.0
 
 
+@dataclass(frozen=True)
+class CrossFitted:
+    """What the threshold was chosen on: the calibrated scores of every training answer from a model
+    that never saw its family fold (``fold_of``), with the gold codes; kept on the freshly trained
+    coder (not saved) so a bench can judge routing rules on it (bench/coder.py --routing-cv)."""
+
+    gold: list[tuple[str, ...]]
+    scores: list[dict[str, float]]
+    meaningless: list[bool]
+    fold_of: list[int]
+    cutoff: float
+
+
 @dataclass
 class TrainResult:
     codebook: str
@@ -127,7 +140,9 @@ def fit(codebook: Codebook, train: Sequence[Example], *, folds: int = FOLDS, epo
     final = [train_view(codes, features[v], gold, view, epochs=epochs, seed=seed) for v, view in enumerate(views)]
     meta = {"trained_on": len(train), "folds": folds, "epochs": epochs, "seed": seed, "cutoff": cutoff,
             "cross_validation": cv.as_dict()}
-    return Coder(codebook, analyser, final, calibrators, threshold, meta=meta, views=views)
+    coder = Coder(codebook, analyser, final, calibrators, threshold, meta=meta, views=views)
+    coder.cross_fitted = CrossFitted(list(gold), rows, meaningless, fold_of.tolist(), cutoff)
+    return coder
 
 
 def fit_calibrators(scores: Sequence[np.ndarray], support: np.ndarray, against: np.ndarray,
@@ -186,4 +201,4 @@ def is_blank(text: str) -> bool:
     return is_meaningless(normalize(text))
 
 
-__all__ = ["TrainResult", "codebook_examples", "evaluate", "fit", "train", "decide"]
+__all__ = ["CrossFitted", "TrainResult", "codebook_examples", "evaluate", "fit", "train", "decide"]
