@@ -116,11 +116,11 @@ class EntityPick:
 
 
 Pending = Confirm | Suggestion | Choose | EntityConfirm | EntityPick
-RECORDS: dict[PendingKind, type[Pending]] = {
+_BY_KIND: dict[PendingKind, type[Pending]] = {
     r.kind: r for r in (Confirm, Suggestion, Choose, EntityConfirm, EntityPick)
 }
 
 
 def pending_from_json(data: Mapping[str, Any]) -> Pending:
     """The record of a stored pending confirmation, by its ``"kind"``."""
-    return RECORDS[PendingKind(data["kind"])].from_json(data)
+    return _BY_KIND[PendingKind(data["kind"])].from_json(data)
