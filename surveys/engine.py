@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from surveys import conditions, formats, parsing
 from surveys.messages import Option, Outbound
+from surveys.pending import Choose, Confirm, EntityConfirm, EntityPick, Pending, Suggestion, pending_from_json
 from surveys.schema import CHOICE_TYPES, QType, Question, Questionnaire
 from surveys.statuses import InterviewStatus
 from surveys.texts import Texts, texts
@@ -41,7 +42,7 @@ class FlowState:
     answers: dict[str, Any] = field(default_factory=dict)
     skipped: tuple[str, ...] = ()
     history: tuple[str, ...] = ()  # questions answered or skipped, in the order asked (for ATRAS)
-    pending: dict[str, Any] | None = None  # a guess or entity awaiting confirmation
+    pending: Pending | None = None  # a guess, pick or entity awaiting confirmation (surveys/pending.py)
     failures: int = 0  # invalid replies to the current question
     blocks_seen: tuple[str, ...] = ()
 
@@ -50,7 +51,8 @@ class FlowState:
         return {
             "questionnaire": self.questionnaire, "status": self.status, "current": self.current,
             "answers": dict(self.answers), "skipped": list(self.skipped), "history": list(self.history),
-            "pending": self.pending, "failures": self.failures, "blocks_seen": list(self.blocks_seen),
+            "pending": None if self.pending is None else self.pending.to_json(), "failures": self.failures,
+            "blocks_seen": list(self.blocks_seen),
         }
 
     @classmethod
@@ -62,6 +64,7 @@ class FlowState:
                 "skipped": tuple(data.get("skipped", ())),
                 "history": tuple(data.get("history", ())),
                 "blocks_seen": tuple(data.get("blocks_seen", ())),
+                "pending": pending_from_json(data["pending"]) if data.get("pending") else None,
             }
         )
 
@@ -175,9 +178,8 @@ class Interviewer:
                 today: date | None = None) -> Step:
         """What a parsed reply leads to: stored, confirmed, a pick between candidates, or asked again."""
         if parsed.candidates:
-            pick = {"kind": "choose", "values": list(parsed.candidates), "raw": text}
-            return Step([self._choose(question, list(parsed.candidates))], dataclasses.replace(state, pending=pick),
-                        [])
+            pick = Choose(tuple(parsed.candidates), text)
+            return Step([self._choose(question, pick.values)], dataclasses.replace(state, pending=pick), [])
         if not parsed.ok:
             if parsed.reason == parsing.NONE_GIVEN and not question.required:
                 return self.skip(state)  # "no hay fecha", "ninguno por ahora": nothing to store
@@ -190,9 +192,8 @@ class Interviewer:
 
     def _guess(self, state: FlowState, question: Question, value: Any, raw: str, today: date | None) -> Step:
         """ "¿Quiso decir …?" for ``value`` (a date is read back with the day it is for)."""
-        guess: dict[str, Any] = {"kind": "confirm", "value": value, "raw": raw}
-        if question.type is QType.DATE and today is not None:
-            guess["today"] = today.isoformat()  # the read-back names the year when it is not this one
+        # A date's read-back names the year when it is not this one: keep the day it was read against.
+        guess = Confirm(value, raw, today if question.type is QType.DATE else None)
         return self._ask_confirmation(state, guess, self._confirm_text(question, value, today))
 
     def back(self, state: FlowState) -> Step:
@@ -240,19 +241,17 @@ class Interviewer:
         if state.current is None:
             return []
         question = self.q.question(state.current)
-        pending = state.pending
-        if pending is not None:
-            if pending["kind"] == "confirm":
-                today = date.fromisoformat(pending["today"]) if pending.get("today") else None
-                return [self._yes_no(self._confirm_text(question, pending["value"], today))]
-            if pending["kind"] == "suggestion":
-                return [self._yes_no(self.t("confirm_suggestion", label=self.describe(question, pending["value"])))]
-            if pending["kind"] == "choose":
-                return [self._choose(question, pending["values"])]
-            if pending["kind"] == "entity_confirm":
-                return [self._yes_no(self.t("confirm_entity", entity=self._entity_name(pending["code"])))]
-            if pending["kind"] == "entity_pick":
-                return [self._entity_pick(pending["codes"], "pick_entity")]
+        match state.pending:
+            case Confirm(value, _, today):
+                return [self._yes_no(self._confirm_text(question, value, today))]
+            case Suggestion(value):
+                return [self._yes_no(self.t("confirm_suggestion", label=self.describe(question, value)))]
+            case Choose(values):
+                return [self._choose(question, values)]
+            case EntityConfirm(code):
+                return [self._yes_no(self.t("confirm_entity", entity=self._entity_name(code)))]
+            case EntityPick(codes):
+                return [self._entity_pick(codes, "pick_entity")]
         return [self._render(question, state)]
 
     def describe(self, question: Question, value: Any, today: date | None = None) -> str:
@@ -303,7 +302,7 @@ class Interviewer:
         if suggestion is not None:
             # Propose an answer worked out from an earlier one; "no" shows the full question.
             source = str(state.answers.get(nxt.suggest or "", ""))
-            state = dataclasses.replace(state, pending={"kind": "suggestion", "value": suggestion, "raw": source})
+            state = dataclasses.replace(state, pending=Suggestion(suggestion, source))
             message = self.prompt(state)[0]
         if nxt.block and nxt.block not in state.blocks_seen:
             block = self.q.block(nxt.block)
@@ -366,7 +365,7 @@ class Interviewer:
             return self.t("hint.too_long_choice", hint=hint)
         return self.t("hint.ambiguous", hint=hint) if reason == "ambiguous" else hint
 
-    def _ask_confirmation(self, state: FlowState, pending: dict[str, Any], text: str) -> Step:
+    def _ask_confirmation(self, state: FlowState, pending: Pending, text: str) -> Step:
         state = dataclasses.replace(state, pending=pending)
         return Step([self._yes_no(text)], state, [])
 
@@ -374,7 +373,7 @@ class Interviewer:
         key = "confirm_date" if question.type is QType.DATE else "confirm_value"
         return self.t(key, label=self.describe(question, value, today))
 
-    def _choose(self, question: Question, values: list[Any]) -> Outbound:
+    def _choose(self, question: Question, values: tuple[Any, ...]) -> Outbound:
         """ "¿Quiso decir 4 (Buena) o 5 (Excelente)?" with one button per value."""
         labels = [self.describe(question, v) for v in values]
         listed = ", ".join(f"*{x}*" for x in labels[:-1]) + " " + self.t("or") + f" *{labels[-1]}*"
@@ -382,46 +381,48 @@ class Interviewer:
         buttons = tuple(Option(x, replies.get(str(v), str(v))) for x, v in zip(labels, values, strict=True))
         return Outbound(self.t("choose_value", options=listed), buttons)
 
-    def _resolve_pending(self, state: FlowState, question: Question, pending: dict[str, Any], text: str,
+    def _resolve_pending(self, state: FlowState, question: Question, pending: Pending, text: str,
                          today: date | None) -> Step | None:
         """Answer to a confirmation or a pick. Returns None when the text is a fresh answer instead.
 
         Nothing offered is dropped silently: a reply that is neither a yes/no, a pick nor a new answer
         gets the same confirmation or pick again."""
-        kind = pending["kind"]
-        if kind in ("confirm", "choose", "suggestion"):
+        if isinstance(pending, Confirm | Choose | Suggestion):
             # "no, quise decir excelente", "no, la 5": the correction is the answer
             rest = parsing.after_no(text)
             if rest is not None:
                 parsed = self._parse(question, rest, today)
                 if parsed.ok or parsed.candidates:
                     return self._answer(state, question, rest, parsed, today)
-        if kind == "choose":
+        if isinstance(pending, Choose):
             return self._resolve_pick(state, question, pending, text, today)
-        if kind == "suggestion":
+        if isinstance(pending, Suggestion):
             amended = self._amend_suggestion(state, question, pending, text)
             if amended is not None:
                 return amended
-        if kind == "entity_pick":
-            found = self.entities.narrow(self._entities(pending["codes"]), text)
+        if isinstance(pending, EntityPick):
+            found = self.entities.narrow(self._entities(pending.codes), text)
             if found.status == "found":
-                return self._accept(state, question, found.candidates[0].code, pending["raw"])
+                return self._accept(state, question, found.candidates[0].code, pending.raw)
             if found.status == "ambiguous":
-                codes = [e.code for e in found.candidates]
-                pick = {"kind": "entity_pick", "codes": codes, "raw": pending["raw"]}
-                return Step([self._entity_pick(codes, "pick_entity")], dataclasses.replace(state, pending=pick), [])
+                pick = EntityPick(tuple(e.code for e in found.candidates), pending.raw)
+                return Step([self._entity_pick(pick.codes, "pick_entity")], dataclasses.replace(state, pending=pick),
+                            [])
             return None  # maybe a new name: look it up from scratch
         answer = parsing.parse_yes_no(text)
-        if answer is None:
-            return None if kind == "entity_confirm" else self._fresh(state, question, pending, text, today)
-        if answer == "no":
-            if kind == "entity_confirm":
+        if isinstance(pending, EntityConfirm):
+            if answer is None:
+                return None
+            if answer == "no":
                 return Step([Outbound(self.t("entity_retry"))], state, [])
+            return self._accept(state, question, pending.code, pending.raw)
+        if answer is None:
+            return self._fresh(state, question, pending, text, today)
+        if answer == "no":
             return Step(self.prompt(state), state, [])
-        value = pending["code"] if kind == "entity_confirm" else pending["value"]  # confirm | suggestion
-        return self._accept(state, question, value, pending["raw"])
+        return self._accept(state, question, pending.value, pending.raw)
 
-    def _fresh(self, state: FlowState, question: Question, pending: dict[str, Any], text: str,
+    def _fresh(self, state: FlowState, question: Question, pending: Confirm | Suggestion, text: str,
                today: date | None) -> Step:
         """A reply to "¿Quiso decir X?" that is not a Sí or a No: a new answer, or the question again.
 
@@ -432,13 +433,13 @@ class Interviewer:
             return self._repeat(state, question, pending)
         number = parsing.lone_number(text)
         if parsed.ok and number is not None:
-            if parsed.value == pending.get("value"):
-                return self._accept(state, question, parsed.value, pending["raw"])
+            if parsed.value == pending.value:
+                return self._accept(state, question, parsed.value, pending.raw)
             if 1 <= number <= len(YES_NO_BUTTONS):
                 return self._guess(state, question, parsed.value, text, today)
         return self._answer(state, question, text, parsed, today)
 
-    def _resolve_pick(self, state: FlowState, question: Question, pending: dict[str, Any], text: str,
+    def _resolve_pick(self, state: FlowState, question: Question, pending: Choose, text: str,
                       today: date | None) -> Step:
         """The reply to "¿Quiso decir 4 (Buena) o 5 (Excelente)?".
 
@@ -446,18 +447,18 @@ class Interviewer:
         A digit that is not an offered value means the n-th offered one when there is one ("1", "la 2":
         people number what they see), confirmed since it may also be a new answer; any other digit is a
         new answer, confirmed. "Sí" does not say which: the pick is asked again."""
-        values = pending["values"]
+        values = pending.values
         picked = parsing.pick_ordinal(text, len(values))  # "la primera", "la segunda"
         if picked is not None:
-            return self._accept(state, question, values[picked], pending["raw"])
+            return self._accept(state, question, values[picked], pending.raw)
         number = parsing.lone_number(text)
         if number is not None:
             replies = self._replies(question)
             offered = {replies.get(str(v), str(v)): v for v in values}
             if str(number) in offered:
-                return self._accept(state, question, offered[str(number)], pending["raw"])
+                return self._accept(state, question, offered[str(number)], pending.raw)
             if 1 <= number <= len(values):
-                return self._guess(state, question, values[number - 1], pending["raw"], today)
+                return self._guess(state, question, values[number - 1], pending.raw, today)
         answer = parsing.parse_yes_no(text)
         if answer == "si":  # "sí" does not say which: ask again
             return Step([self._choose(question, values)], dataclasses.replace(state, pending=pending), [])
@@ -470,14 +471,14 @@ class Interviewer:
             return self._answer(state, question, text, parsed, today)  # a fresh answer ("excelente")
         return self._repeat(state, question, pending)
 
-    def _amend_suggestion(self, state: FlowState, question: Question, pending: dict[str, Any],
+    def _amend_suggestion(self, state: FlowState, question: Question, pending: Suggestion,
                           text: str) -> Step | None:
         """ "Sí, y también regalías", "sí, pero no el PDT": the proposal with what the reply adds or removes."""
         amendment = parsing.parse_amendment(self.q, question, text)
         if amendment is None:
             return None
         added, removed, unsure = amendment
-        chosen = set(pending["value"]) | set(added)
+        chosen = set(pending.value) | set(added)
         value = [c.name for c in self.q.options(question) if c.name in chosen and c.name not in removed]
         if not value:
             return None
@@ -485,7 +486,7 @@ class Interviewer:
             return self._guess(state, question, value, text, None)
         return self._accept(state, question, value, text)
 
-    def _repeat(self, state: FlowState, question: Question, pending: dict[str, Any]) -> Step:
+    def _repeat(self, state: FlowState, question: Question, pending: Pending) -> Step:
         """The confirmation or pick again, kept: the reply said neither which nor yes/no."""
         state = dataclasses.replace(state, pending=pending, failures=state.failures + 1)
         messages = self.prompt(state)
@@ -502,13 +503,12 @@ class Interviewer:
         found = self.entities.lookup(text)
         if found.status == "found":
             entity = found.candidates[0]
-            pending = {"kind": "entity_confirm", "code": entity.code, "raw": text}
-            return self._ask_confirmation(state, pending, self.t("confirm_entity", entity=entity.display))
+            confirm = EntityConfirm(entity.code, text)
+            return self._ask_confirmation(state, confirm, self.t("confirm_entity", entity=entity.display))
         if found.candidates:
-            codes = [e.code for e in found.candidates]
-            pending = {"kind": "entity_pick", "codes": codes, "raw": text}
+            pick = EntityPick(tuple(e.code for e in found.candidates), text)
             key = "pick_entity" if found.status == "ambiguous" else "pick_entity_suggest"
-            return Step([self._entity_pick(codes, key)], dataclasses.replace(state, pending=pending), [])
+            return Step([self._entity_pick(pick.codes, key)], dataclasses.replace(state, pending=pick), [])
         return self._invalid(state, question, None)
 
     def _outside_registry(self, question: Question, text: str) -> str | None:
@@ -555,12 +555,12 @@ class Interviewer:
     def _yes_no(self, text: str) -> Outbound:
         return Outbound(text, tuple(Option(self.t(key), self.t(key)) for key in YES_NO_BUTTONS))
 
-    def _entity_pick(self, codes: list[str], key: str) -> Outbound:
+    def _entity_pick(self, codes: tuple[str, ...], key: str) -> Outbound:
         names = [self._entity_name(c) for c in codes]
         lines = [self.t(key)] + [f"{i}. {n}" for i, n in enumerate(names, 1)]
         return Outbound("\n".join(lines), tuple(Option(n, str(i)) for i, n in enumerate(names, 1)))
 
-    def _entities(self, codes: list[str]) -> tuple[Any, ...]:
+    def _entities(self, codes: tuple[str, ...]) -> tuple[Any, ...]:
         return tuple(e for e in (self.entities.get(c) for c in codes) if e is not None)
 
     def _entity_name(self, code: str) -> str:

@@ -35,6 +35,7 @@ from bot.conversation import (
 from bot.helpdesk.themes import KeywordClassifier, load_taxonomy
 from surveys.engine import AnswerSet, FlowState
 from surveys.entities import EntityIndex
+from surveys.pending import Choose, Confirm, Pending, PendingKind
 from surveys.schema import builtin
 from surveys.texts import texts
 
@@ -116,7 +117,7 @@ def _run(case: dict[str, Any]) -> tuple[list[Turn], dict[str, Any]]:
     return turns, stored
 
 
-def _pending(turn: Turn) -> dict[str, Any] | None:
+def _pending(turn: Turn) -> Pending | None:
     flow = turn.state.rating_flow if turn.state.mode == "rating" else turn.state.flow
     return FlowState.from_json(flow).pending if flow else None
 
@@ -142,13 +143,13 @@ def test_reply(case: dict[str, Any]) -> None:
         assert name not in stored, f"stored {stored.get(name)!r} without asking: {said}"
         pending = _pending(last)
         if "confirm" in case:
-            assert pending is not None and pending["kind"] == "confirm", said
-            assert pending["value"] == case["confirm"], said
+            assert isinstance(pending, Confirm) and pending.kind is PendingKind.CONFIRM, said
+            assert pending.value == case["confirm"], said
             if "says" in case:
                 assert case["says"] in said
         elif "pick" in case:
-            assert pending is not None and pending["kind"] == "choose", said
-            assert pending["values"] == case["pick"], said
+            assert isinstance(pending, Choose) and pending.kind is PendingKind.CHOOSE, said
+            assert list(pending.values) == case["pick"], said
         elif "skip" in case:
             assert name in FlowState.from_json(last.state.flow).skipped if last.state.flow else True, said
         elif "pause" in case:  # "ahorita no, estoy en reunión": neither an answer nor a refusal

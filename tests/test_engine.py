@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ import yaml
 
 from surveys.engine import AnswerCleared, AnswerSet, Finished, FlowState, Interviewer
 from surveys.entities import EntityIndex
+from surveys.pending import Choose, Confirm, EntityConfirm, EntityPick, PendingKind, Suggestion
 from surveys.schema import builtin, from_dict
 
 pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
@@ -130,3 +133,83 @@ questions:
     assert [(o.label, o.reply) for o in pick.messages[-1].options] == [("4 (Buena)", "4"), ("5 (Excelente)", "5")]
     done = engine.reply(pick.state, pick.messages[-1].options[1].reply)
     assert done.state.answers["puntaje"] == 5 and done.state.current == "fin"
+
+
+# ------------------------------------------------------------------ a pending confirmation, as stored
+
+# Flows with a confirmation waiting, exactly as they have been saved on the contact row until now
+# (dicts with a "kind"): each is what the turn before wrote, and what the reply after must read.
+PLAN = ["plan_indicativo"]
+STORED_PENDING: list[tuple[str, Any, str, date | None, str, dict[str, Any], Any, str, AnswerSet]] = [
+    ("confirm", TYPES, "buenisima", None,
+     "puntaje", {"answers": {"consent": "si", "entity": "63001", "cargo": "jefe"}, "history": ["entity", "cargo"]},
+     {"kind": "confirm", "value": 5, "raw": "buenisima"}, "¿Quiso decir *5 (Excelente)*?",
+     AnswerSet("puntaje", 5, "buenisima")),
+    # A date keeps the day it was read against: "el viernes" is read back without a year, months later too.
+    ("confirm_date", builtin("solicitud"), "el viernes", date(2026, 11, 10),
+     "fecha_limite", {"answers": {"necesidad": "asistencia", "urgente": "si"}, "history": ["necesidad", "urgente"]},
+     {"kind": "confirm", "value": "2026-11-13", "raw": "el viernes", "today": "2026-11-10"},
+     "¿Para el *viernes 13 de noviembre*?", AnswerSet("fecha_limite", "2026-11-13", "el viernes")),
+    ("suggestion", builtin("solicitud"), "Necesitamos ayuda con el plan indicativo", None,
+     "temas", {"answers": {"necesidad": "Necesitamos ayuda con el plan indicativo"}, "history": ["necesidad"]},
+     {"kind": "suggestion", "value": PLAN, "raw": "Necesitamos ayuda con el plan indicativo"},
+     "sobre: *Plan indicativo*. ¿Es correcto?", AnswerSet("temas", PLAN, "Necesitamos ayuda con el plan indicativo")),
+    ("choose", TYPES, "muy buena", None,
+     "tema", {"answers": {"consent": "si", "puntaje": 4}, "history": ["puntaje"]},
+     {"kind": "choose", "values": ["excelente", "buena"], "raw": "muy buena"}, "¿Quiso decir *Excelente* o *Buena*?",
+     AnswerSet("tema", "buena", "muy buena")),
+    ("entity_confirm", TYPES, "armenia quindio", None,
+     "entity", {"answers": {"consent": "si"}, "history": []},
+     {"kind": "entity_confirm", "code": "63001", "raw": "armenia quindio"}, "*Armenia (Quindío)*? Responda Sí o No",
+     AnswerSet("entity", "63001", "armenia quindio")),
+    ("entity_pick", TYPES, "Armenia", None,
+     "entity", {"answers": {"consent": "si"}, "history": []},
+     {"kind": "entity_pick", "codes": ["05059", "63001"], "raw": "Armenia"},
+     "1. Armenia (Antioquia)\n2. Armenia (Quindío)",
+     AnswerSet("entity", "63001", "Armenia")),
+]
+THEN = {"confirm": "sí", "confirm_date": "Si", "suggestion": "si correcto", "choose": "la segunda",
+        "entity_confirm": "sii", "entity_pick": "2"}
+RECORDS = {"confirm": Confirm(5, "buenisima"),
+           "confirm_date": Confirm("2026-11-13", "el viernes", date(2026, 11, 10)),
+           "suggestion": Suggestion(PLAN, "Necesitamos ayuda con el plan indicativo"),
+           "choose": Choose(("excelente", "buena"), "muy buena"),
+           "entity_confirm": EntityConfirm("63001", "armenia quindio"),
+           "entity_pick": EntityPick(("05059", "63001"), "Armenia")}
+
+
+def _stored_flow(q: Any, current: str, before: dict[str, Any], pending: dict[str, Any] | None) -> dict[str, Any]:
+    return {"questionnaire": q.key, "status": "en_curso", "current": current, "answers": before["answers"],
+            "skipped": [], "history": before["history"], "pending": pending, "failures": 0, "blocks_seen": []}
+
+
+@pytest.mark.parametrize("case", STORED_PENDING, ids=[c[0] for c in STORED_PENDING])
+def test_a_pending_confirmation_stored_as_a_dict_loads_is_written_back_unchanged_and_answered(case: Any) -> None:
+    name, q, said, today, current, before, pending, prompt, answer = case
+    stored = _stored_flow(q, current, before, pending)
+    state = FlowState.from_json(json.loads(json.dumps(stored)))  # as read back from the contact row
+    assert state.pending == RECORDS[name] and state.pending is not None
+    assert state.pending.kind == pending["kind"] and isinstance(state.pending.kind, PendingKind)
+    assert json.dumps(state.to_json()) == json.dumps(stored)  # same keys, same order, same values
+    engine = Interviewer(q, ENTITIES, suggester=lambda question, source: PLAN)
+    assert prompt in engine.prompt(state)[0].text
+    step = engine.reply(state, THEN[name], today=today)
+    assert step.events[0] == answer and step.state.current != current  # taken, and on to the next question
+
+
+@pytest.mark.parametrize("case", STORED_PENDING, ids=[c[0] for c in STORED_PENDING])
+def test_the_engine_writes_a_pending_confirmation_in_the_shape_stored_until_now(case: Any) -> None:
+    name, q, said, today, current, before, pending, prompt, answer = case
+    engine = Interviewer(q, ENTITIES, suggester=lambda question, source: PLAN)
+    asked = "necesidad" if name == "suggestion" else current  # a suggestion is made when its question comes
+    previous = {"answers": {}, "history": []} if name == "suggestion" else before
+    state = FlowState.from_json(_stored_flow(q, asked, previous, None))
+    step = engine.reply(state, said, today=today)
+    assert json.dumps(step.state.to_json()) == json.dumps(_stored_flow(q, current, before, pending))
+    assert step.messages[-1].text == engine.prompt(step.state)[0].text
+
+
+def test_a_pending_confirmation_of_an_unknown_kind_is_refused() -> None:
+    stored = _stored_flow(TYPES, "puntaje", {"answers": {}, "history": []}, {"kind": "maybe", "value": 5, "raw": "5"})
+    with pytest.raises(ValueError):
+        FlowState.from_json(stored)

@@ -56,6 +56,7 @@ from surveys.engine import AnswerSet, Finished, FlowState, Interviewer, Step
 from surveys.entities import is_territorial
 from surveys.messages import Option, Outbound
 from surveys.parsing import normalize
+from surveys.pending import Suggestion
 from surveys.schema import QType, Question, Questionnaire
 from surveys.statuses import InterviewStatus
 from surveys.texts import Texts
@@ -377,7 +378,7 @@ class Conversation:
             return Turn(engine.prompt(flow), state)
         if command == "help":
             return Turn([Outbound(self.t("help") + "\n\n" + self.t("continue_with"))] + engine.prompt(flow), state)
-        if (flow.pending or {}).get("kind") == "suggestion" and LIST_CHOICE.fullmatch(text):
+        if isinstance(flow.pending, Suggestion) and LIST_CHOICE.fullmatch(text):
             # "1" at "Entiendo que su solicitud es sobre … ¿Es correcto?": the theme list was never
             # shown, so a number chooses nothing from it. Ask Sí/No again ("no" shows the list).
             return Turn([Outbound(self.t("hint.yes_no"))] + engine.prompt(flow), state)
