@@ -35,6 +35,22 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     found = settings.current()  # first: a bad variable stops the app here, naming it
     app = Flask(__name__)
     app.url_map.converters["int"] = DatabaseId  # before any route: /alerts/<int:id> beyond 64 bits is a 404
+    _configure(app, found, config)
+    url = database_url or db.database_url()
+    sessions = prepare(url) if prepare_database else db.session_factory(db.make_engine(url))
+    app.extensions["m360.sessions"] = sessions
+    app.extensions["m360.chat_lock"] = threading.Lock()
+    if providers is None:
+        public_url = app.config.get("M360_PUBLIC_URL") or found.public_url
+        providers = for_sending(sessions.kw["bind"], public_url)
+    _start_jobs(app, sessions.kw["bind"], providers, outbox_worker=outbox_worker,
+                coder_worker=outbox_worker if coder_worker is None else coder_worker)
+    _register_blueprints(app)
+    _register_core_routes(app, sessions)
+    return app
+
+
+def _configure(app: Flask, found: settings.Settings, config: Mapping[str, Any]) -> None:
     app.config.update(
         SECRET_KEY=found.secret_key or secrets.token_hex(32),
         MAX_CONTENT_LENGTH=1 * 1024 * 1024,  # chat messages are small; refuse huge bodies early
@@ -49,18 +65,15 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     app.json = jsonapi.JSONProvider(app)  # a body nested 100,000 deep is bad JSON (400), not a 500
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Spanish in JSON, not \u escapes
     app.session_interface = CookieSessions()
-    url = database_url or db.database_url()
-    sessions = prepare(url) if prepare_database else db.session_factory(db.make_engine(url))
-    app.extensions["m360.sessions"] = sessions
-    app.extensions["m360.chat_lock"] = threading.Lock()
-    if providers is None:
-        public_url = app.config.get("M360_PUBLIC_URL") or found.public_url
-        providers = for_sending(sessions.kw["bind"], public_url)
+
+
+def _start_jobs(app: Flask, engine: Any, providers: Mapping[str, Provider], *, outbox_worker: bool,
+                coder_worker: bool) -> None:
+    """The background jobs (bot/runtime/jobs.py): with providers the outbox sender, and in the embedded
+    server also the alert checks, the wave scheduler, the retention sweep and the follow-ups; the coder."""
     # Production web workers with a Celery broker hand the background work to Celery (bot.runtime.tasks).
     celery_kick = None if outbox_worker else _celery_kick("SEND_OUTBOX")
-    # The background jobs (bot/runtime/jobs.py): with providers the outbox sender, and in the embedded server
-    # also the alert checks, the wave scheduler, the retention sweep and the follow-ups; the coder.
-    jobs = build_jobs(sessions.kw["bind"], providers or {}, outbox_wake=celery_kick.notify if celery_kick else None,
+    jobs = build_jobs(engine, providers or {}, outbox_wake=celery_kick.notify if celery_kick else None,
                       followup_clock=clock_of(app.config))
     if providers:
         app.extensions["m360.outbox"] = jobs.outbox.start() if outbox_worker else jobs.outbox
@@ -68,39 +81,36 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
             for key, job in zip(("alert_monitor", "wave_scheduler", "retention", "followups"), jobs.periodic(),
                                 strict=True):
                 app.extensions[f"m360.{key}"] = job.start()
-
-    if outbox_worker if coder_worker is None else coder_worker:
+    if coder_worker:
         app.extensions["m360.coder"] = jobs.coder.start()
     elif (coder_kick := _celery_kick("CODE_ANSWERS")) is not None:
         app.extensions["m360.coder"] = coder_kick
 
+
+def _register_blueprints(app: Flask) -> None:
+    # Imported here: the blueprints import this module's helpers (engine, chat_service).
     from webhooks.api import bp as api_bp
     from webhooks.channels import bp as channels_bp
     from webhooks.exports import bp as exports_bp
     from webhooks.fichas import bp as fichas_bp
+    from webhooks.openapi import bp as openapi_bp
     from webhooks.panel import bp as panel_bp
     from webhooks.reports import bp as reports_bp
     from webhooks.review import bp as review_bp
     from webhooks.simulator import bp as simulator_bp
-
-    app.register_blueprint(simulator_bp)
-    app.register_blueprint(exports_bp)
-    app.register_blueprint(fichas_bp)
-    app.register_blueprint(channels_bp)
-    app.register_blueprint(review_bp)
-    app.register_blueprint(api_bp)
-    app.register_blueprint(reports_bp)
     from webhooks.waves import bp as waves_bp
 
-    app.register_blueprint(waves_bp)
-    app.register_blueprint(panel_bp)
-    from webhooks.openapi import bp as openapi_bp
-
-    app.register_blueprint(openapi_bp)
+    for blueprint in (simulator_bp, exports_bp, fichas_bp, channels_bp, review_bp, api_bp, reports_bp, waves_bp,
+                      panel_bp, openapi_bp):
+        app.register_blueprint(blueprint)
     jsonapi.register(app)
     app.extensions["m360.limiter"] = limits.init(app, {
         "channels": channels_bp, "api": api_bp, "reports": reports_bp, "review": review_bp, "waves": waves_bp,
         "exports": exports_bp, "panel": panel_bp, "simulator": simulator_bp, "fichas": fichas_bp})
+
+
+def _register_core_routes(app: Flask, sessions: Any) -> None:
+    """The home page, /health, the database's errors as HTTP answers, and the security headers."""
 
     @app.errorhandler(OperationalError)
     def database_unavailable(exc: OperationalError) -> Any:
@@ -136,8 +146,6 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
             if name not in headers:  # not setdefault: werkzeug's raises and catches a KeyError for each
                 headers[name] = value
         return response
-
-    return app
 
 
 SECURITY_HEADERS = (
