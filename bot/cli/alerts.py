@@ -7,8 +7,7 @@ from sqlalchemy import select
 
 from bot import labels
 from bot.alerts import alerting
-from bot.cli.common import Database, actor_option, pass_database
-from bot.runtime.config import now as clock_now
+from bot.cli.common import Database, actor_option, clock_now, pass_database
 from surveys import formats
 from surveys.models import Alert
 

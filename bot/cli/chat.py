@@ -7,8 +7,8 @@ import sys
 
 import click
 
+from bot.cli.common import clock_now
 from bot.runtime.coding_worker import interview_coding_job
-from bot.runtime.config import now as clock_now
 from bot.runtime.setup import prepare
 from bot.service import ChatService
 from surveys.messages import Inbound

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from contextlib import AbstractContextManager
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -12,7 +13,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from surveys import db
+from surveys import db, settings
 
 
 class Database:
@@ -75,3 +76,9 @@ def write(payload: bytes, output: Path | None, default: str) -> Path | None:
     path = output or Path(default)
     path.write_bytes(payload)
     return path
+
+
+def clock_now() -> datetime:
+    """The command line's clock: ``M360_NOW`` (an ISO 8601 moment) when set — tests, replaying a past
+    day — else the real time. The web app's clock is injected in its config (webhooks/clock.py)."""
+    return settings.current().now()

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import click
 
-from bot.cli.common import Database, actor, pass_database
+from bot.cli.common import Database, actor, clock_now, pass_database
 from bot.helpdesk import grupos
-from bot.runtime.config import now as clock_now
 from surveys import entities
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from bot.cli.common import Database, pass_database
-from bot.runtime.config import now as clock_now
+from bot.cli.common import Database, clock_now, pass_database
 from surveys import settings, store
 
 

@@ -7,8 +7,7 @@ from datetime import timedelta
 
 import click
 
-from bot.cli.common import Database, pass_database
-from bot.runtime.config import now as clock_now
+from bot.cli.common import Database, clock_now, pass_database
 from surveys import settings
 from surveys.models import Entity, Invitation
 

@@ -8,10 +8,9 @@ from datetime import timedelta
 import click
 from sqlalchemy import func, select
 
-from bot.cli.common import Database, actor_option, pass_database
+from bot.cli.common import Database, actor_option, clock_now, pass_database
 from bot.outbox import sending as outbox
 from bot.outbox.providers import from_env
-from bot.runtime.config import now as clock_now
 from surveys.models import OutboxMessage
 
 

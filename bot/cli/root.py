@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from surveys import settings
+
 # name → "module:attribute" of the click command or group.
 COMMANDS = {
     "alerts": "bot.cli.alerts:alerts_group",
@@ -100,11 +102,7 @@ def main(verbose: bool) -> None:
     """Monitoreo 360: entrevistas por chat, mesa de ayuda y alertas (DNP)."""
     level = logging.INFO if verbose else logging.WARNING
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
-    from bot.runtime.config import (
-        now as clock_now,  # lazy: it loads SQLAlchemy (the models), which `m360 --help` need not
-    )
-
     try:
-        clock_now()  # a bad M360_NOW is said once, here, not as a traceback mid-command
+        settings.current()  # a bad variable (M360_NOW, …) is said once, here, not as a traceback mid-command
     except ValueError as exc:
         raise click.ClickException(str(exc)) from exc

@@ -13,12 +13,11 @@ from sqlalchemy import Engine, select
 
 from analysis.periods import parse
 from bot import labels
-from bot.cli.common import Database, actor_option, pass_database, write
+from bot.cli.common import Database, actor_option, clock_now, pass_database, write
 from bot.helpdesk import ticketing
 from bot.helpdesk.followup import FollowUps
 from bot.helpdesk.themes import theme_labels
 from bot.outbox import sending
-from bot.runtime.config import now as clock_now
 from surveys import db, formats
 from surveys.models import Ticket
 

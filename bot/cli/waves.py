@@ -13,8 +13,7 @@ import click
 from sqlalchemy import select, update
 
 from bot.channels import templates
-from bot.cli.common import Database, actor, pass_database
-from bot.runtime.config import now as clock_now
+from bot.cli.common import Database, actor, clock_now, pass_database
 from bot.waves import campaign, scheduler
 from surveys import settings
 from surveys.models import Entity, WaveSchedule

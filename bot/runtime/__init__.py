@@ -1,1 +1,1 @@
-"""How the product runs: settings, the one list of background jobs, their threads, Celery and gunicorn."""
+"""How the product runs: the one list of background jobs, their threads, Celery and gunicorn, and preparing a database."""
