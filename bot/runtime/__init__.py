@@ -1,1 +1,2 @@
-"""How the product runs: the one list of background jobs, their threads, Celery and gunicorn, and preparing a database."""
+"""How the product runs: the one list of background jobs, their threads, Celery and gunicorn, and
+preparing a database."""
