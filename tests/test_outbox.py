@@ -347,6 +347,31 @@ def test_long_polling_answers_through_the_outbox(sessions: sessionmaker[Session]
         worker.stop()
 
 
+
+def test_a_reply_does_not_wait_behind_a_long_poll(sessions: sessionmaker[Session], telegram_fake: FakeTelegram) -> None:
+    """`m360 telegram poll` waits in getUpdates for up to its timeout (25 s by default); the reply to
+    the message it just got is sent meanwhile, not after the poll returns."""
+    provider = TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)
+    service = ChatService(sessions)
+    worker = outbox.OutboxWorker(Sender(service.engine, {"telegram": provider}), interval=0.05).start()
+    stop = threading.Event()
+    poller = Poller(service, provider, worker, timeout=60, stop=stop)
+    thread = threading.Thread(target=poller.run, daemon=True)
+    thread.start()
+    try:
+        telegram_fake.push_update({"message": {"message_id": 1, "date": 1763000000, "text": "Buenas tardes",
+                                               "chat": {"id": 6262, "type": "private"},
+                                               "from": {"id": 6262, "is_bot": False, "first_name": "Luz"}}})
+        [sent] = telegram_fake.wait_for(1, timeout=30)  # half the poll's 60 s: only a send beside the poll is in time
+        assert sent["chat_id"] == 6262 and "Ley 1581" in sent["text"]
+    finally:
+        stop.set()
+        telegram_fake.push_update({"message": {"message_id": 2, "date": 1763000001, "text": "chao",
+                                               "chat": {"id": 6263, "type": "private"},
+                                               "from": {"id": 6263, "is_bot": False, "first_name": "Eva"}}})
+        thread.join(timeout=10)  # the update ends the long poll; the stopped poller leaves it unanswered
+        worker.stop()
+
 @pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_status_callbacks_move_forward_only(engine: Engine) -> None:
     clock = Clock()

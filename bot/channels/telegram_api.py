@@ -49,8 +49,11 @@ class TelegramProvider:
 
     def __init__(self, token: str, *, base_url: str | None = None):
         self.bot = Bot(token, base_url=base_url or "https://api.telegram.org/bot")
-        self._loop = asyncio.new_event_loop()
-        self._lock = threading.Lock()  # one loop, used by one thread at a time
+        # One event loop in its own thread, started on first use; callers in any thread submit to it. Calls
+        # overlap: a reply is sent while `m360 telegram poll` waits in a long getUpdates (PTB keeps a
+        # separate connection for getUpdates), instead of queueing behind it for up to its timeout.
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
         self.migrated: dict[str, int] = {}  # a group's old chat id → its supergroup's (ChatMigrated)
 
     @classmethod
@@ -59,8 +62,14 @@ class TelegramProvider:
         return cls(found.telegram_bot_token, base_url=found.telegram_api_base) if found.telegram_bot_token else None
 
     def run(self, coroutine: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coroutine, self._running_loop()).result()
+
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
         with self._lock:
-            return self._loop.run_until_complete(coroutine)
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                threading.Thread(target=self._loop.run_forever, name="telegram-api", daemon=True).start()
+            return self._loop
 
     def send(self, message: Outgoing) -> str | None:
         try:
