@@ -106,6 +106,10 @@ class ChatService:
             self.entities = entities or EntityIndex.from_session(session)
         self.coded_questions = frozenset(q.name for q in interview.questions if q.codebook)
         self.classifier = theme_classifier(KeywordClassifier(load_taxonomy()))
+        if isinstance(self.classifier, ModelThemeClassifier):
+            # spaCy loads here, when the service starts, not in the first person's turn: that reply would
+            # wait seconds for it (each turn then only checks, once a second at most, for new model files).
+            self.classifier.warm()
         # The conversation looks questionnaires up in what is loaded (``_load_questionnaires``): no database
         # read in a turn.
         self.conversation = Conversation(
