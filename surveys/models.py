@@ -27,9 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from surveys.clock import utcnow  # the wall clock, re-exported: `from surveys.models import utcnow` is common
 
 
 class UTCDateTime(TypeDecorator[datetime]):

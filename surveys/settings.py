@@ -28,6 +28,8 @@ from types import MappingProxyType
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from surveys.clock import utcnow
+
 BEAT_PREFIX: Final = "M360_BEAT_"  # M360_BEAT_<TASK>_S: Celery beat's period of one task, in seconds
 BEAT_VARIABLE: Final = "M360_BEAT_<TASK>_S"
 DEFAULT_TIMEZONE: Final = "America/Bogota"
@@ -249,7 +251,7 @@ class Settings:
 
     def now(self) -> datetime:
         """The clock: ``M360_NOW`` when set (tests, replaying a past day), else the real time (aware, UTC)."""
-        return self.fixed_now if self.fixed_now is not None else datetime.now(UTC)
+        return self.fixed_now if self.fixed_now is not None else utcnow()
 
     def resolved_data_dir(self) -> Path:
         return self.data_dir.resolve()

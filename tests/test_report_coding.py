@@ -14,6 +14,7 @@ import io
 import json
 import shutil
 import subprocess
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -184,11 +185,14 @@ def test_a_useful_month_never_shows_as_negative(useful_month: sessionmaker[Sessi
     """The real coder codes the month; whatever it is unsure of waits for review, and no positive
     verdict is counted as a negative one."""
     engine = useful_month.kw["bind"]
-    job = AnswerCodingJob.for_questionnaires(engine, [schema.builtin("monitoreo360")], models)
+    coded_at = datetime(2020, 12, 2, 14, 0, tzinfo=UTC)  # the job's clock, not the machine's
+    job = AnswerCodingJob.for_questionnaires(engine, [schema.builtin("monitoreo360")], models, clock=lambda: coded_at)
     with useful_month() as session:
         ids = list(session.scalars(select(Answer.id).where(Answer.question == "valoracion_general")))
     done = job.code_answers(ids)
     assert (done.coded, done.uncoded) == (54, 0)
+    with useful_month() as session:
+        assert set(session.scalars(select(AnswerCoding.coded_at))) == {coded_at}
     with useful_month() as session:
         month = block(build_report(session, "2020-11"), "valoracion_general")["months"][-1]
     negative = dict((c["code"], c["n"]) for c in month["codes"]).get("valoracion_negativa", 0)

@@ -42,7 +42,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     app.extensions["m360.chat_lock"] = threading.Lock()
     if providers is None:
         public_url = app.config.get("M360_PUBLIC_URL") or found.public_url
-        providers = for_sending(sessions.kw["bind"], public_url)
+        providers = for_sending(sessions.kw["bind"], public_url, clock_of(app.config))
     _start_jobs(app, sessions.kw["bind"], providers, outbox_worker=outbox_worker,
                 coder_worker=outbox_worker if coder_worker is None else coder_worker)
     _register_blueprints(app)
@@ -74,7 +74,7 @@ def _start_jobs(app: Flask, engine: Any, providers: Mapping[str, Provider], *, o
     # Production web workers with a Celery broker hand the background work to Celery (bot.runtime.tasks).
     celery_kick = None if outbox_worker else _celery_kick("SEND_OUTBOX")
     jobs = build_jobs(engine, providers or {}, outbox_wake=celery_kick.notify if celery_kick else None,
-                      followup_clock=clock_of(app.config))
+                      clock=clock_of(app.config))
     if providers:
         app.extensions["m360.outbox"] = jobs.outbox.start() if outbox_worker else jobs.outbox
         if outbox_worker:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -56,8 +56,10 @@ class Round:
 
 
 class AnswerCodingJob:
-    def __init__(self, engine: Engine, question_codebooks: Mapping[str, str], models_dir: Path | None = None):
+    def __init__(self, engine: Engine, question_codebooks: Mapping[str, str], models_dir: Path | None = None,
+                 clock: Callable[[], datetime] = utcnow):
         self.engine = engine
+        self.clock = clock  # the time a coding is stamped with
         self.question_codebooks = dict(question_codebooks)
         self.models_dir = models_dir
         self._since: datetime | None = None  # None: the next round sweeps every answer
@@ -65,9 +67,9 @@ class AnswerCodingJob:
 
     @classmethod
     def for_questionnaires(cls, engine: Engine, questionnaires: Iterable[schema.Questionnaire],
-                           models_dir: Path | None = None) -> AnswerCodingJob:
+                           models_dir: Path | None = None, clock: Callable[[], datetime] = utcnow) -> AnswerCodingJob:
         return cls(engine, {q.name: q.codebook for questionnaire in questionnaires for q in questionnaire.questions
-                            if q.codebook}, models_dir)
+                            if q.codebook}, models_dir, clock)
 
     def run_once(self) -> Round:
         """Code what changed since the previous round (everything, the first time)."""
@@ -130,7 +132,7 @@ class AnswerCodingJob:
             batches.append((coder, items, coder.predict([text for _, text, _ in items])))
         if not batches:
             return done
-        now = utcnow()
+        now = self.clock()
         with db.transaction(self.engine) as conn:
             for coder, items, predictions in batches:
                 pairs = list(zip(items, predictions, strict=True))

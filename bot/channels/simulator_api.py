@@ -5,7 +5,7 @@ So the outbox works end to end on the embedded default, with no credentials."""
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Callable, Container
 from datetime import datetime
 
 from sqlalchemy import Engine, select
@@ -23,8 +23,9 @@ class SimulatorProvider:
     per_chat_interval = 0.0
     reconciles = False
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, clock: Callable[[], datetime] = utcnow):
         self.engine = engine
+        self.clock = clock  # the message's time in the simulator's history (ordered by it)
 
     def send(self, message: Outgoing) -> str | None:
         with db.transaction(self.engine) as conn:
@@ -34,7 +35,7 @@ class SimulatorProvider:
                 raise SendError(f"no simulator session {message.address}", permanent=True)
             row_id = conn.execute(MESSAGES.insert(), dict(
                 contact_id=contact_id, channel="simulator", direction="out", text=message.text,
-                options=[list(o) for o in message.options] or None, created_at=utcnow())).inserted_primary_key[0]
+                options=[list(o) for o in message.options] or None, created_at=self.clock())).inserted_primary_key[0]
         return f"sim-{row_id}"
 
     def reconcile(self, message: Outgoing, since: datetime, known: Container[str] = ()) -> str | None:

@@ -6,10 +6,13 @@ alert webhook: the variables are listed once, in the README's configuration tabl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from bot.outbox.sending import Provider
 from surveys import settings
+from surveys.clock import utcnow
 
 
 def from_env(public_url: str | None = None) -> dict[str, Provider]:
@@ -30,11 +33,12 @@ def from_env(public_url: str | None = None) -> dict[str, Provider]:
     return providers
 
 
-def for_sending(engine: Any, public_url: str | None = None) -> dict[str, Provider]:
+def for_sending(engine: Any, public_url: str | None = None,
+                clock: Callable[[], datetime] = utcnow) -> dict[str, Provider]:
     """What a sender delivers through: the configured providers, plus the simulator's, so that
     proactive messages reach /simulador (m360 serve, m360 worker and the Celery worker alike)."""
     from bot.channels.simulator_api import SimulatorProvider
 
     providers = from_env(public_url)
-    providers["simulator"] = SimulatorProvider(engine)
+    providers["simulator"] = SimulatorProvider(engine, clock)
     return providers

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -10,11 +12,14 @@ from sqlalchemy import Engine
 from analysis.coding.deferred import AnswerCodingJob, Round
 from bot.runtime.periodic import Periodic
 from surveys import schema, settings
+from surveys.clock import utcnow
 
 
-def interview_coding_job(engine: Engine, models_dir: Path | None = None) -> AnswerCodingJob:
+def interview_coding_job(engine: Engine, models_dir: Path | None = None,
+                         clock: Callable[[], datetime] = utcnow) -> AnswerCodingJob:
     """The coded questions of the interview the chat runs (``M360_QUESTIONNAIRE``)."""
-    return AnswerCodingJob.for_questionnaires(engine, [schema.builtin(settings.current().questionnaire)], models_dir)
+    return AnswerCodingJob.for_questionnaires(engine, [schema.builtin(settings.current().questionnaire)], models_dir,
+                                              clock)
 
 
 class CodingWorker(Periodic):

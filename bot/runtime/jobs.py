@@ -49,10 +49,10 @@ class Jobs:
 def build(engine: Any, providers: dict[str, Any], *, outbox_interval: float = 1.0, alert_interval: float = 300.0,
           wave_interval: float = 60.0, coder_interval: float = 30.0,
           outbox_wake: Callable[[], None] | None = None, on_queued: Callable[[], Any] | None = None,
-          followup_clock: Callable[[], datetime] = utcnow) -> Jobs:
+          clock: Callable[[], datetime] = utcnow) -> Jobs:
     """Every job on ``engine``, none started. What a job queues is sent at once: ``on_queued``, or
     the outbox sender's own wake-up. ``outbox_wake`` replaces that wake-up (a Celery task, for web
-    workers that send nothing themselves)."""
+    workers that send nothing themselves). ``clock``: the follow-ups' and the coder's time (tests move it)."""
     outbox = OutboxWorker(Sender(engine, providers), interval=outbox_interval, wake=outbox_wake)
     queued = on_queued or outbox.notify
     return Jobs(
@@ -60,7 +60,7 @@ def build(engine: Any, providers: dict[str, Any], *, outbox_interval: float = 1.
         alerts=AlertMonitor(engine, interval=alert_interval, on_queued=queued),
         waves=WaveScheduler(engine, interval=wave_interval, on_queued=queued),
         # The web workers only store answers; this codes them, in batches.
-        coder=CodingWorker(interview_coding_job(engine), interval=coder_interval),
+        coder=CodingWorker(interview_coding_job(engine, clock=clock), interval=coder_interval),
         retention=RetentionSweeper(engine),  # personal data past M360_RETENTION_DAYS
-        followups=FollowUps(engine, on_queued=queued, clock=followup_clock),  # requesters of open tickets
+        followups=FollowUps(engine, on_queued=queued, clock=clock),  # requesters of open tickets
     )
