@@ -6,6 +6,8 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -325,52 +327,47 @@ def test_one_message_per_second_per_telegram_chat(engine: Engine, telegram_fake:
     assert row(engine, first).status == row(engine, other).status == "sent"
 
 
-def test_long_polling_answers_through_the_outbox(sessions: sessionmaker[Session], telegram_fake: FakeTelegram
-                                                 ) -> None:
+@contextmanager
+def polling(sessions: sessionmaker[Session], telegram_fake: FakeTelegram, timeout: int) -> Iterator[None]:
+    """`m360 telegram poll` in a thread: the poller (long polls of ``timeout`` s) and the outbox sender."""
     provider = TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)
     service = ChatService(sessions)
     worker = outbox.OutboxWorker(Sender(service.engine, {"telegram": provider}), interval=0.05).start()
     stop = threading.Event()
-    poller = Poller(service, provider, worker, timeout=1, stop=stop)
-    thread = threading.Thread(target=poller.run, daemon=True)
+    thread = threading.Thread(target=Poller(service, provider, worker, timeout=timeout, stop=stop).run, daemon=True)
     thread.start()
     try:
+        yield
+    finally:
+        stop.set()
+        # An update ends a long poll at once; the stopped poller leaves it unanswered.
+        telegram_fake.push_update({"message": {"message_id": 99, "date": 1763000099, "text": "chao",
+                                               "chat": {"id": 9999, "type": "private"},
+                                               "from": {"id": 9999, "is_bot": False, "first_name": "Eva"}}})
+        thread.join(timeout=10)
+        worker.stop()
+
+
+def test_long_polling_answers_through_the_outbox(sessions: sessionmaker[Session], telegram_fake: FakeTelegram
+                                                 ) -> None:
+    with polling(sessions, telegram_fake, timeout=1):
         telegram_fake.push_update({"message": {"message_id": 1, "date": 1763000000, "text": "hola",
                                                "chat": {"id": 5151, "type": "private"},
                                                "from": {"id": 5151, "is_bot": False, "first_name": "Ana"}}})
         [sent] = telegram_fake.wait_for(1, timeout=10)
         assert sent["chat_id"] == 5151 and "Ley 1581" in sent["text"]
         assert [b["text"] for row_ in sent["reply_markup"]["inline_keyboard"] for b in row_] == ["Sí", "No"]
-    finally:
-        stop.set()
-        thread.join(timeout=5)
-        worker.stop()
-
 
 
 def test_a_reply_does_not_wait_behind_a_long_poll(sessions: sessionmaker[Session], telegram_fake: FakeTelegram) -> None:
     """`m360 telegram poll` waits in getUpdates for up to its timeout (25 s by default); the reply to
     the message it just got is sent meanwhile, not after the poll returns."""
-    provider = TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)
-    service = ChatService(sessions)
-    worker = outbox.OutboxWorker(Sender(service.engine, {"telegram": provider}), interval=0.05).start()
-    stop = threading.Event()
-    poller = Poller(service, provider, worker, timeout=60, stop=stop)
-    thread = threading.Thread(target=poller.run, daemon=True)
-    thread.start()
-    try:
+    with polling(sessions, telegram_fake, timeout=60):
         telegram_fake.push_update({"message": {"message_id": 1, "date": 1763000000, "text": "Buenas tardes",
                                                "chat": {"id": 6262, "type": "private"},
                                                "from": {"id": 6262, "is_bot": False, "first_name": "Luz"}}})
         [sent] = telegram_fake.wait_for(1, timeout=30)  # half the poll's 60 s: only a send beside the poll is in time
         assert sent["chat_id"] == 6262 and "Ley 1581" in sent["text"]
-    finally:
-        stop.set()
-        telegram_fake.push_update({"message": {"message_id": 2, "date": 1763000001, "text": "chao",
-                                               "chat": {"id": 6263, "type": "private"},
-                                               "from": {"id": 6263, "is_bot": False, "first_name": "Eva"}}})
-        thread.join(timeout=10)  # the update ends the long poll; the stopped poller leaves it unanswered
-        worker.stop()
 
 @pytest.mark.also_on_postgresql  # and again on PostgreSQL (tests/conftest.py)
 def test_status_callbacks_move_forward_only(engine: Engine) -> None:
@@ -501,3 +498,22 @@ def test_every_pair_of_reported_statuses_moves_forward_only(engine: Engine, curr
                          .values(status=current, provider_id=recorded))
             outbox.record_status(conn, provider_id="SM" + "a" * 32, status=reported, outbox_id=row_id)
         assert row(engine, row_id).status == expected, (current, reported)
+
+
+def test_a_proactive_message_to_the_simulator_is_stamped_by_the_senders_clock(sessions: sessionmaker[Session]) -> None:
+    """The simulator orders its history by time: a proactive message (a ticket update, an invitation)
+    carries the clock of the process that sends it, as the chat's own turns do, not the machine's."""
+    from bot.channels.simulator_api import SimulatorProvider
+    from surveys.models import MessageLog
+
+    sent_at = datetime(2031, 3, 4, 15, 30, tzinfo=UTC)
+    with sessions() as session:
+        session.add(Contact(channel="simulator", address="sim-abc", state={}, state_version=0, created_at=sent_at))
+        session.commit()
+    provider = SimulatorProvider(sessions.kw["bind"], clock=lambda: sent_at)
+    provider_id = provider.send(outbox.Outgoing(id=1, channel="simulator", address="sim-abc",
+                                                text="Su solicitud MDA-2031-00001 fue asignada."))
+    with sessions() as session:
+        row = session.scalars(select(MessageLog).where(MessageLog.direction == "out")).one()
+    assert provider_id == f"sim-{row.id}"
+    assert (row.created_at, row.text) == (sent_at, "Su solicitud MDA-2031-00001 fue asignada.")
