@@ -71,7 +71,12 @@ directory = Path(sys.argv[1])
 coders = [registry.load(c, directory) for c in sys.argv[2:]]
 coders[0].predict_one("primera respuesta")  # first call included: lazy allocations
 elapsed = time.perf_counter() - t0
-rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+# This process's own peak (VmHWM): on Linux ru_maxrss keeps the parent's peak across fork + exec, so it
+# would report the bench's memory (peers, corpora) rather than the coders'.
+try:
+    rss_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 print(json.dumps({"load_s": elapsed, "rss_mb": rss_kb / 1024}))
 """
 
@@ -271,7 +276,7 @@ def main() -> None:
     if not ids:
         sys.exit(f"no trained models in {directory}: run `m360 coder train --all` (or make models)")
     figures = accuracy(ids, directory)
-    # Speed before the cross-validations: the load probe's fork would inherit their peak memory (ru_maxrss).
+    # Speed before the cross-validations (minutes): the quick figures come first.
     figures = {**speed(ids, directory, args.answers or (1000 if args.quick else 10000), 100 if args.quick else 2000),
                **figures}
     if args.grouped_cv:
