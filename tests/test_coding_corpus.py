@@ -1,0 +1,40 @@
+"""The packaged corpora (analysis/coding/corpus/): every codebook's corpus validates, and the answers added
+later with a ``provenance`` (written for training, not by the evaluations' authors) stay in the train split
+and away from the held-out answers, so the held-out figures keep meaning the same thing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from analysis.coding import CORPUS_DIR, codebooks, corpus
+from analysis.coding.normalize import normalize
+
+#: Word-set Jaccard (normalised words) at or above which an added answer counts as a copy of a test answer.
+TOO_CLOSE = 0.5
+
+
+def raw_lines() -> list[dict]:
+    return [json.loads(line) for path in sorted(Path(CORPUS_DIR).glob("*.jsonl"))
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("codebook", codebooks.available())
+def test_every_packaged_corpus_validates(codebook: str) -> None:
+    examples = corpus.load(codebooks.load(codebook))
+    assert corpus.split(examples, "train") and corpus.split(examples, "test")
+
+
+def test_added_answers_are_training_answers_unlike_any_test_answer() -> None:
+    lines = raw_lines()
+    added = [d for d in lines if d.get("provenance")]
+    assert added, "no answer carries a provenance"
+    assert {d["split"] for d in added} == {"train"}
+    assert all("-chat-" in d["id"] for d in added if d["provenance"] == "chat-2026-12")
+    tests = [set(normalize(d["text"]).split()) for d in lines if d["split"] == "test"]
+    close = [d["text"] for d in added
+             if (words := set(normalize(d["text"]).split()))
+             and any(t and len(words & t) / len(words | t) >= TOO_CLOSE for t in tests)]
+    assert not close
