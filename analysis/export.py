@@ -24,7 +24,7 @@ from surveys import schema
 from surveys.messages import TEST_CHANNELS
 from surveys.models import DECIDED, CodingStatus, Interview, QuestionnaireVersion
 from surveys.schema import QType
-from surveys.spreadsheet import neutralise_frame
+from surveys.spreadsheet import neutralise_frame, neutralise_workbook
 from surveys.statuses import InterviewStatus
 
 ID_COLUMNS = ["periodo", "entidad_codigo", "entidad_nombre", "entidad_tipo", "departamento", "region", "canal",
@@ -105,14 +105,14 @@ def export_frame(session: Session, period: str, questionnaire: str = "monitoreo3
 
 def to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     """CSV (UTF-8 with BOM, so Excel shows accents) or XLSX; a text a spreadsheet would run as a
-    formula gets an apostrophe in front (surveys.spreadsheet)."""
-    frame = neutralise_frame(frame)
+    formula gets an apostrophe in front, and the workbook replaces the control characters XML
+    cannot hold (surveys.spreadsheet)."""
     if fmt == "csv":
         # CRLF rows, so a carriage return inside an answer is quoted and cannot split a row.
-        return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+        return neutralise_frame(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
     if fmt == "xlsx":
         buffer = io.BytesIO()
-        frame.to_excel(buffer, index=False, sheet_name="respuestas")
+        neutralise_workbook(frame).to_excel(buffer, index=False, sheet_name="respuestas")
         return buffer.getvalue()
     raise ValueError(f"unknown format {fmt!r}: use csv or xlsx")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from analysis import export
 from analysis.indicators import Filters
 from analysis.report import build_report, render
+from bot.accounts import create_user
+from bot.helpdesk import ticketing
 from bot.service import ChatService
-from surveys import schema
+from surveys import db, schema
 from surveys.spreadsheet import FORMULA_PREFIXES
 from surveys.xlsform import from_xlsform, to_xlsform
 from tests.support.conversation import INTERVIEW, Chat, register, start_interview
+from tests.support.panel import PASSWORD, signed_in
 from webhooks.app import create_app
 
 ADMIN = "sheet-admin"
@@ -100,9 +104,6 @@ def test_the_informe_workbook_and_the_ficha_neutralise_formulas(chat: Chat, sess
 
 
 def test_the_panel_downloads_neutralise_formulas(chat: Chat, db_url: str) -> None:
-    from bot.accounts import create_user
-    from surveys import db
-
     hostile_interview(chat)
     app: Flask = create_app(db_url)
     with db.transaction(app.extensions["m360.sessions"].kw["bind"]) as conn:
@@ -147,3 +148,52 @@ def test_the_xlsform_keeps_formula_like_labels_as_text(tmp_path: Path) -> None:
     risky = [c for c in cells if isinstance(c.value, str) and c.value in labels.values()]
     assert len(risky) == 3 and all(c.quotePrefix for c in risky)
     assert from_xlsform(path) == changed
+
+
+# What a pasted answer carries that XML cannot: Word's manual line break (vertical tab), a form
+# feed, a terminal's colour escape, a stray control character.
+CONTROL = {"valoracion_general": "Buena\vmuy oportuna", "porque_articulacion": "ver anexo\f pag 2",
+           "sugerencias": "\x1b[31mURGENTE\x1b[0m más visitas\x01", "demanda_otro": "otra\x0b=1+1"}
+
+
+def test_the_responses_export_writes_a_workbook_whatever_control_characters_answers_hold(
+        chat: Chat, db_url: str) -> None:
+    register(chat)
+    start_interview(chat)
+    replacements = {1: "valoracion_general", 12: "porque_articulacion", 18: "demanda_otro", 20: "sugerencias"}
+    for index, (text, _) in enumerate(INTERVIEW):
+        chat.say(CONTROL[replacements[index]] if index in replacements else text)
+    app = create_app(db_url, M360_ADMIN_TOKEN=ADMIN)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    xlsx = client.get("/export/responses?period=2026-11&format=xlsx", headers=headers)
+    text = client.get("/export/responses?period=2026-11&format=csv", headers=headers)
+    app.extensions["m360.sessions"].kw["bind"].dispose()
+    assert xlsx.status_code == 200, xlsx.data[:300]
+    values = xlsx_cells(xlsx.data)
+    assert_no_live_cell(values)
+    # A line or page break stays a break; any other control character shows as U+FFFD; the text stays.
+    assert "Buena\nmuy oportuna" in values and "ver anexo\n pag 2" in values
+    assert "\ufffd[31mURGENTE\ufffd[0m más visitas\ufffd" in values
+    # The CSV (what `m360 responses import` reads back) keeps the characters as they were written.
+    assert text.status_code == 200 and "\x1b[31mURGENTE\x1b[0m más visitas\x01" in csv_cells(text.data)
+
+
+def test_the_mesa_workbook_neutralises_what_the_der_typed(db_url: str) -> None:
+    """The referral target is free text the DER types (PATCH referred_to); the mesa's workbook lists it."""
+    app: Flask = create_app(db_url, M360_ADMIN_TOKEN=ADMIN, M360_CLOCK=lambda: datetime(2026, 11, 20, 15, tzinfo=UTC))
+    with db.transaction(app.extensions["m360.sessions"].kw["bind"]) as conn:
+        create_user(conn, username="ana", name="Ana", role="analyst", password=PASSWORD)
+        ticket = ticketing.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
+                                  need="Apoyo con el PDT", themes=["seguimiento_pdt"],
+                                  now=datetime(2026, 11, 10, tzinfo=UTC))
+    hostile = '=HYPERLINK("http://x.example","Ministerio\vde Vivienda")'  # a line break pasted from Word
+    response = app.test_client().patch(f"/api/v1/help-requests/{ticket.code}", headers={
+        "Authorization": f"Bearer {ADMIN}"}, json={"status": "remitida", "referred_to": hostile})
+    assert response.status_code == 200, response.data
+    download = signed_in(app, "ana").get("/panel/mesa/informe.xlsx?periodo=2026-11")
+    app.extensions["m360.sessions"].kw["bind"].dispose()
+    assert download.status_code == 200
+    values = xlsx_cells(download.data)
+    assert_no_live_cell(values)
+    assert "'" + hostile.replace("\v", "\n") in values
