@@ -106,6 +106,20 @@ def test_signature_checked_against_the_public_url(db_url: str) -> None:
     assert client.post("/webhooks/twilio", data=form, headers=headers).status_code == 403
 
 
+def test_behind_a_tls_proxy_the_signature_is_checked_for_the_url_the_client_used(db_url: str) -> None:
+    """M360_PROXY_HOPS without M360_PUBLIC_URL: Twilio signed https://public-host/…, the app sees the
+    proxy's http://backend/…; the forwarded scheme and host give back the URL Twilio saw."""
+    behind_proxy = create_app(db_url, TWILIO_AUTH_TOKEN=TOKEN, M360_PROXY_HOPS="1", M360_RATELIMIT_ENABLED="0")
+    client = behind_proxy.test_client()
+    proxied = {"X-Forwarded-For": "54.172.60.1", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "m360.example.gov.co"}
+    form, headers = signed_form("Hola", "SMtls1", url="https://m360.example.gov.co/webhooks/twilio")
+    response = client.post("/webhooks/twilio", data=form, headers={**headers, **proxied})
+    assert response.status_code == 200 and "Ley 1581" in response.get_data(as_text=True)
+    form, headers = signed_form("Hola", "SMtls2", url="https://m360.example.gov.co/webhooks/twilio")
+    tampered = {**proxied, "X-Forwarded-Host": "otro.example"}  # a signature holds for one URL only
+    assert client.post("/webhooks/twilio", data=form, headers={**headers, **tampered}).status_code == 403
+
+
 def test_redelivered_message_sid_is_answered_again_not_processed_twice(
         client: FlaskClient, sessions: sessionmaker[Session]) -> None:
     chat = WhatsApp(client)

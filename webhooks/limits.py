@@ -23,7 +23,8 @@ Who is counted, and how much (per minute unless the setting says otherwise):
 Counters live in ``M360_RATELIMIT_STORAGE``: ``memory://`` (default: per process, right for the
 embedded server) or ``redis://host:6379/1`` in production, where several gunicorn workers must
 share them. Behind a reverse proxy set ``M360_PROXY_HOPS`` (e.g. 1) so the client's address is
-read from ``X-Forwarded-For``. ``M360_RATELIMIT_ENABLED=0`` turns limits off.
+read from ``X-Forwarded-For`` (and the scheme and host the client used from ``X-Forwarded-Proto``
+and ``X-Forwarded-Host``). ``M360_RATELIMIT_ENABLED=0`` turns limits off.
 """
 
 from __future__ import annotations
@@ -160,7 +161,9 @@ def init(app: Flask, blueprints: dict[str, Blueprint]) -> Limiter:
     if hops > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
+        # The client's address, and the scheme and host it asked for: a Twilio signature covers the
+        # URL as Twilio saw it (https://public-host/…), not the proxy's http://backend/….
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     limiter = Limiter(key_func=get_remote_address, app=app, strategy="fixed-window")
     app.extensions["m360.refusals"] = Refusals(limiter, _setting(app, "M360_RATELIMIT_REFUSED"))
     webhooks = WebhookLimits(limiter, blueprints["channels"].name, _setting(app, "M360_RATELIMIT_WEBHOOKS"),
