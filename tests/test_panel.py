@@ -77,12 +77,18 @@ def test_sign_in_out_and_wrong_passwords(app: Flask) -> None:
 def test_no_open_redirect_after_sign_in(app: Flask) -> None:
     client = app.test_client()
     token = csrf(client.get("/panel/login").data)
-    for target in ("https://evil.example/", "//evil.example/panel", "/export/responses"):
-        response = client.post(f"/panel/login?next={target}", data={"username": "ana", "password": PASSWORD,
-                                                                      "csrf": token})
-        assert response.headers["Location"].endswith("/panel/"), target
+    for target in ("https://evil.example/", "//evil.example/panel", "/export/responses", "/panel/..//evil.example",
+                   "/panel\\..\\..\\evil.example", "/panel/../\\evil.example", "/panel\r\nSet-Cookie: sid=x",
+                   "/panel/\t/evil.example", "/panel/.%2e/"):
+        response = client.post("/panel/login", query_string={"next": target},
+                               data={"username": "ana", "password": PASSWORD, "csrf": token})
+        assert response.status_code == 302 and response.headers["Location"] == "/panel/", target
         client = app.test_client()
         token = csrf(client.get("/panel/login").data)
+    kept = "/panel/solicitudes?estado=cerrada&tema=seguimiento_pdt"
+    response = client.post("/panel/login", query_string={"next": kept},
+                           data={"username": "ana", "password": PASSWORD, "csrf": token})
+    assert response.headers["Location"] == kept
 
 
 def test_repeated_failures_are_throttled(app: Flask) -> None:

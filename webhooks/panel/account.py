@@ -4,6 +4,7 @@ throttle live in the database (webhooks/sessions.py): shared by every worker, an
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import flash, g, redirect, render_template, request, session, url_for
 from sqlalchemy import update
@@ -15,9 +16,14 @@ from webhooks.panel import USERS, bp, engine, login_required
 
 
 def _safe_next(target: str | None) -> str:
-    """Only back into the panel or the simulator: never an open redirect to another site."""
-    if target and target.startswith(("/panel", "/simulador")) and not target.startswith("//"):
-        return target
+    """Only back into the panel or the simulator, as a plain path: never an open redirect to another
+    site, nor a path with control characters (a CR LF cannot go into a Location header), a backslash,
+    dot segments or empty ones (``/panel/..//evil.example``), which a browser resolves elsewhere."""
+    if target and target.isprintable() and "\\" not in target:
+        path = urlsplit(target)
+        if (not path.scheme and not path.netloc and path.path.startswith(("/panel", "/simulador"))
+                and "//" not in path.path and "/." not in path.path):
+            return target
     return url_for("panel.summary")
 
 
