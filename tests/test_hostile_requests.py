@@ -145,3 +145,27 @@ def test_alert_ack_and_wave_bodies_refuse_deep_json(app: Flask, client: FlaskCli
     refused(client.post("/api/v1/waves", json={"period": "2026-11", "reminder_days": [10**30]}, headers=AUTH))
     refused(client.post("/api/v1/waves", json={"period": "2026-11", "closes_at": "9999-12-31T23:59:59-14:00"},
                         headers=AUTH))
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_json_body_sent_without_the_json_content_type_is_refused_naming_it(app: Flask, client: FlaskClient,
+                                                                             content_type: str | None) -> None:
+    before = stored(app)
+    headers = {**AUTH, **({"Content-Type": content_type} if content_type else {})}
+    error = refused(client.patch("/api/v1/help-requests/MDA-2026-00001", data='{"note": "hola"}', headers=headers))
+    assert "Content-Type: application/json" in error["error"]
+    assert stored(app) == before
+
+
+def test_setting_the_status_a_ticket_already_has_says_so(client: FlaskClient) -> None:
+    response = client.patch("/api/v1/help-requests/MDA-2026-00001", json={"status": "nueva"}, headers=AUTH)
+    assert response.status_code == 409 and response.get_json()["error"] == (
+        "nothing to change: MDA-2026-00001 is already nueva")
+
+
+@pytest.mark.parametrize("session", ["hostile-05\n", "hostile-05\r\n", "hostile-05\u2028"])
+def test_simulator_refuses_a_session_id_with_a_line_break(app: Flask, client: FlaskClient, session: str) -> None:
+    before = stored(app)
+    refused(client.post("/simulador/api/send", json={"session": session, "text": "hola"}))
+    refused(client.get("/simulador/api/history", query_string={"session": session}))
+    assert stored(app) == before

@@ -183,7 +183,8 @@ def change(conn: Connection, code: str, *, actor: str, now: datetime, status: st
         return transition(conn, code, status, actor=actor, now=now, note=note, assignee=assignee,
                           referred_to=referred_to)
     if not assignee and not note:
-        raise InvalidTransition("nothing to change: give status, assignee or note")
+        raise InvalidTransition(f"nothing to change: {code} is already {ticket.status}" if status
+                                else "nothing to change: give status, assignee or note")
     if ticket.status in FINAL and assignee:
         raise InvalidTransition(f"{code} is {ticket.status}: it cannot be reassigned")
     # A note is news too: the follow-ups (bot.helpdesk.followup) count quiet days from here.
