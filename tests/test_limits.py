@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import Chat, Message, Update, User
+from telegram import Chat, ChatMemberBanned, ChatMemberMember, ChatMemberUpdated, Message, Update, User
 from twilio.request_validator import RequestValidator
 
 from surveys.models import MessageLog
@@ -63,6 +63,24 @@ def test_telegram_is_limited_per_chat(app: Flask, sessions: sessionmaker[Session
     assert [send(i, 4242) for i in range(1, 5)] == [200, 200, 200, 429]
     assert send(10, 5151) == 200
     assert inbound(sessions) == 4
+
+
+def test_people_blocking_the_bot_are_counted_each_on_their_own_chat(app: Flask) -> None:
+    """After a campaign many people may block the bot at once: each my_chat_member update is that
+    person's, not one budget shared by every update coming from Telegram's address."""
+    client = app.test_client()
+    bot = User(id=1, first_name="M360", is_bot=True, username="m360_bot")
+
+    def blocked(update_id: int, chat_id: int) -> int:
+        person = User(id=chat_id, first_name="Ana", is_bot=False)
+        change = ChatMemberUpdated(chat=Chat(id=chat_id, type=Chat.PRIVATE), from_user=person,
+                                   date=datetime(2026, 11, 10, tzinfo=UTC), old_chat_member=ChatMemberMember(user=bot),
+                                   new_chat_member=ChatMemberBanned(user=bot, until_date=None))
+        return client.post("/webhooks/telegram", json=Update(update_id=update_id, my_chat_member=change).to_dict(),
+                           headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}).status_code
+
+    assert [blocked(100 + i, 7000 + i) for i in range(6)] == [200] * 6
+    assert [blocked(200 + i, 7000) for i in range(3)] == [200, 200, 429]  # one chat: its own budget
 
 
 def test_api_tokens_and_pages_are_limited_health_never(app: Flask) -> None:

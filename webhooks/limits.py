@@ -63,10 +63,12 @@ def sender_key() -> str:
 
 
 def _telegram_sender(update: dict[str, Any]) -> str | None:
-    for kind in ("message", "edited_message", "callback_query"):
-        part = update.get(kind)
-        if isinstance(part, dict):
-            who = part.get("chat") or part.get("from") or {}
+    """The chat (or user) of whatever kind of update this is: a message, a button press, a person
+    blocking the bot (``my_chat_member``), a reaction… Keyed by Telegram's address instead, all
+    people's updates of one kind would share a single budget."""
+    for kind, part in update.items():
+        if kind != "update_id" and isinstance(part, dict):
+            who = part.get("chat") or part.get("from") or part.get("user") or {}
             if isinstance(who, dict) and who.get("id") is not None:
                 return str(who["id"])
     return None
