@@ -111,7 +111,8 @@ def test_behind_a_tls_proxy_the_signature_is_checked_for_the_url_the_client_used
     proxy's http://backend/…; the forwarded scheme and host give back the URL Twilio saw."""
     behind_proxy = create_app(db_url, TWILIO_AUTH_TOKEN=TOKEN, M360_PROXY_HOPS="1", M360_RATELIMIT_ENABLED="0")
     client = behind_proxy.test_client()
-    proxied = {"X-Forwarded-For": "54.172.60.1", "X-Forwarded-Proto": "https", "X-Forwarded-Host": "m360.example.gov.co"}
+    proxied = {"X-Forwarded-For": "54.172.60.1", "X-Forwarded-Proto": "https",
+               "X-Forwarded-Host": "m360.example.gov.co"}
     form, headers = signed_form("Hola", "SMtls1", url="https://m360.example.gov.co/webhooks/twilio")
     response = client.post("/webhooks/twilio", data=form, headers={**headers, **proxied})
     assert response.status_code == 200 and "Ley 1581" in response.get_data(as_text=True)
