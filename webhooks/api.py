@@ -15,7 +15,6 @@ unseen, and a PATCH retried after a lost response is not applied (and told to th
 
 from __future__ import annotations
 
-import hashlib
 from datetime import date, datetime
 from typing import Any
 
@@ -107,15 +106,8 @@ def get_help_request(code: str) -> Any:
         if row is None:
             return jsonify(error=f"unknown ticket {code}"), 404
         response = jsonify(ticketing.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal()))
-        response.set_etag(_version(conn, row))
+        response.set_etag(ticketing.version(conn, row.code) or "")
     return response
-
-
-def _version(conn: Any, row: Any) -> str:
-    """The ticket's ETag: a digest of its stored row and the number of its events (every change
-    writes one), so it changes with every change, whoever made it."""
-    events = conn.execute(select(func.count()).select_from(EVENTS).where(EVENTS.c.request_id == row.id)).scalar_one()
-    return hashlib.sha256(f"{tuple(row)!r}\n{events}".encode()).hexdigest()[:20]
 
 
 def _precondition_failed(conn: Any, code: str) -> Any:
@@ -123,12 +115,9 @@ def _precondition_failed(conn: Any, code: str) -> Any:
     colleague's change, or this very request already applied and now retried); else None."""
     if "If-Match" not in request.headers:
         return None
-    row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code).with_for_update()).one_or_none()
-    if row is None:
-        return None  # ticketing.change answers the unknown ticket (404)
-    current = _version(conn, row)
-    if request.if_match.contains(current):
-        return None
+    current = ticketing.version(conn, code, lock=True)
+    if current is None or request.if_match.contains(current):
+        return None  # an unknown ticket: ticketing.change answers it (404)
     response = jsonify(error=f"{code} changed since it was read (If-Match does not match its ETag): "
                              "read it again and decide on what it is now")
     response.status_code = 412
@@ -180,7 +169,7 @@ def patch_help_request(code: str) -> Any:
                         due_date=due_date, due_reason=values["due_reason"])
         row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one()
         response = jsonify(ticketing.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal()))
-        response.set_etag(_version(conn, row))
+        response.set_etag(ticketing.version(conn, row.code) or "")
     _wake_outbox()
     return response
 
