@@ -11,7 +11,8 @@ through here:
 - :func:`neutralise_workbook` does the same for a table written to an XLSX workbook and also
   replaces the control characters XML cannot hold (openpyxl refuses the whole file for one
   vertical tab or escape pasted into an answer): a line or page break becomes a line break, any
-  other becomes U+FFFD. A CSV keeps them (it is read back by ``m360 responses import``).
+  other becomes U+FFFD — and cuts a text longer than an Excel cell holds. A CSV keeps them (it is
+  read back by ``m360 responses import``).
 - :func:`keep_as_text` marks an openpyxl cell as text with Excel's own quote prefix, for files that
   must keep the text exactly because a program reads them back (the XLSForm for KoBo/pyxform).
 """
@@ -47,11 +48,19 @@ def neutralise_frame(frame: Any) -> Any:
     return safe
 
 
+#: The most characters an Excel cell holds; a longer text makes Excel "repair" the whole file.
+CELL_LIMIT = 32_767
+
+
 def workbook_text(value: Any) -> Any:
-    """``value`` as an XLSX cell can hold it: neutralised, and without XML's forbidden characters."""
+    """``value`` as an XLSX cell can hold it: neutralised, without XML's forbidden characters, and
+    cut to Excel's CELL_LIMIT with an ellipsis (the CSV keeps it whole)."""
     if isinstance(value, str) and ILLEGAL_CHARACTERS_RE.search(value):
         value = ILLEGAL_CHARACTERS_RE.sub(_replacement, value)
-    return neutralise(value)
+    value = neutralise(value)
+    if isinstance(value, str) and len(value) > CELL_LIMIT:
+        value = value[:CELL_LIMIT - 1] + "…"
+    return value
 
 
 def _replacement(found: re.Match[str]) -> str:

@@ -24,7 +24,7 @@ from bot.accounts import create_user
 from bot.helpdesk import ticketing
 from bot.service import ChatService
 from surveys import db, schema
-from surveys.spreadsheet import FORMULA_PREFIXES
+from surveys.spreadsheet import CELL_LIMIT, FORMULA_PREFIXES
 from surveys.xlsform import from_xlsform, to_xlsform
 from tests.support.conversation import INTERVIEW, Chat, register, start_interview
 from tests.support.panel import PASSWORD, signed_in
@@ -130,6 +130,16 @@ def test_numbers_stay_numbers_and_only_text_is_neutralised() -> None:
     assert [(c.value, c.data_type) for c in row] == [(-3, "n"), (-12.5, "n"), ("'-3", "s"), ("menos 3", "s"),
                                                      ("'\t=1", "s"), ("'\n=1", "s")]
     assert csv_cells(export.to_bytes(frame, "csv"))[6:] == ["-3", "-12.5", "'-3", "menos 3", "'\t=1", "'\r=1"]
+
+
+def test_a_text_longer_than_an_excel_cell_is_cut_in_the_workbook_and_whole_in_the_csv() -> None:
+    long = "=" + "muy largo, " * 4000  # 44,001 characters: an import, a pasted document
+    frame = pd.DataFrame([{"sugerencias": long, "nombre": 'Ana "la jefa"\nPérez, Secretaria'}], dtype=object)
+    book = openpyxl.load_workbook(io.BytesIO(export.to_bytes(frame, "xlsx")))
+    cut, name = (c.value for c in next(book.active.iter_rows(min_row=2)))
+    assert len(cut) == CELL_LIMIT and cut.startswith("'=muy largo") and cut.endswith("…")
+    assert name == 'Ana "la jefa"\nPérez, Secretaria'
+    assert csv_cells(export.to_bytes(frame, "csv"))[2:] == ["'" + long, 'Ana "la jefa"\nPérez, Secretaria']
 
 
 def test_the_xlsform_keeps_formula_like_labels_as_text(tmp_path: Path) -> None:
