@@ -244,6 +244,22 @@ def test_redelivered_update_id_is_answered_again_once(client: FlaskClient, sessi
     assert count(sessions, MessageLog, MessageLog.direction == "in") == 1
 
 
+def test_a_broken_emoji_in_a_telegram_update_is_stored_as_a_replacement_character(
+        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    """Half of an emoji (a lone surrogate, escaped in the update's JSON as \\ud83d) cannot be stored by
+    any database: the message is kept with U+FFFD in its place instead of failing (500) on every retry."""
+    tg = TelegramChat(client)
+    assert "Ley 1581" in tg.say("hola \ud83d buenas")
+    keyboard = tg.buttons()
+    prompt = keyboard[0][1].split("~")[0]
+    query = CallbackQuery(id="cb-broken", from_user=tg.user, chat_instance="ci", data=f"{prompt}~S\udc00",
+                          message=tg.message("(teclado)"))
+    assert tg.post(Update(update_id=next(tg.ids), callback_query=query)).status_code == 200
+    with sessions() as s:
+        texts = s.scalars(select(MessageLog.text).where(MessageLog.direction == "in").order_by(MessageLog.id)).all()
+    assert texts == ["hola \ufffd buenas", "S\ufffd"]
+
+
 def test_edited_message_is_not_an_answer(client: FlaskClient, sessions: sessionmaker[Session]) -> None:
     tg = TelegramChat(client)
     tg.say("hola")
