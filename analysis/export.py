@@ -62,11 +62,14 @@ def _cell(value: Any) -> Any:
 
 def export_frame(session: Session, period: str, questionnaire: str = "monitoreo360", *,
                  include_test: bool = False) -> pd.DataFrame:
-    """The export's rows for ``period``; simulator conversations (test data) only with ``include_test``."""
+    """The export's rows for ``period``; simulator conversations (test data) only with ``include_test``.
+    Raises surveys.schema.UnknownQuestionnaire for a questionnaire neither stored nor shipped."""
     versions = session.scalars(
         select(QuestionnaireVersion).where(QuestionnaireVersion.qid == questionnaire).order_by(QuestionnaireVersion.id)
     ).all()
-    columns = question_columns(schema.from_dict(v.definition) for v in versions)
+    # No version stored yet: the shipped one gives the columns; a name neither stored nor shipped is
+    # an UnknownQuestionnaire (a typo must not read as an empty month).
+    columns = question_columns([schema.from_dict(v.definition) for v in versions] or [schema.builtin(questionnaire)])
     interviews = session.scalars(
         select(Interview)
         .where(Interview.period == period, Interview.questionnaire_id.in_([v.id for v in versions]),

@@ -188,3 +188,14 @@ def test_the_documented_query_parameters_are_taken(client: FlaskClient) -> None:
                  "/api/v1/alerts?severity=alta&since=2026-11-01", "/api/v1/reports/2026-11?region=Caribe&pdet=true",
                  "/api/v1/reports/mesa/2026-11?enlace=1", "/export/responses?period=2026-11&format=csv"):
         assert client.get(path, headers=AUTH).status_code == 200, path
+
+
+@pytest.mark.parametrize(("path", "query"), [("/export/responses", {"period": "2026-11"}),
+                                             ("/api/v1/responses", {"period": "2026-11"}),
+                                             ("/api/v1/reports/2026-11", {"region": "Caribe"})])
+@pytest.mark.parametrize("typo", ["monitoreo-360", "monitoreo360\x00", "Monitoreo360"])
+def test_an_unknown_questionnaire_is_a_404_naming_it_not_an_empty_month(client: FlaskClient, path: str,
+                                                                        query: dict[str, str], typo: str) -> None:
+    response = client.get(path, query_string={**query, "questionnaire": typo}, headers=AUTH)
+    assert response.status_code == 404 and "unknown questionnaire" in response.get_json()["error"]
+    assert client.get(path, query_string={**query, "questionnaire": "monitoreo360"}, headers=AUTH).status_code == 200
