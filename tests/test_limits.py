@@ -203,3 +203,22 @@ def test_an_address_that_keeps_failing_the_check_is_refused_before_it_is_checked
                           environ_base={"REMOTE_ADDR": ATTACKER})
     assert int(refused.headers["Retry-After"]) > 0
     assert whatsapp_from(client, "+573005556677", TWILIO_EDGE) == 200
+
+
+def test_guessing_an_api_token_is_limited_per_address(db_url: str) -> None:
+    """M360_ADMIN_TOKEN may be a short word: each wrong token used to get a fresh 600/minute budget
+    of its own (the API is counted per token), so guesses were unlimited. Failed tokens are counted
+    per address; past the limit even the right token waits, and other addresses are unaffected."""
+    app = create_app(db_url, M360_ADMIN_TOKEN="clave-del-dnp", M360_RATELIMIT_REFUSED="5/minute")
+    client = app.test_client()
+
+    def alerts(token: str, address: str = ATTACKER) -> int:
+        return client.get("/api/v1/alerts", headers={"Authorization": f"Bearer {token}"},
+                          environ_base={"REMOTE_ADDR": address}).status_code
+
+    assert [alerts(f"adivina-{n}") for n in range(5)] == [401] * 5
+    refused = client.get("/api/v1/alerts", headers={"Authorization": "Bearer clave-del-dnp"},
+                         environ_base={"REMOTE_ADDR": ATTACKER})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert alerts("clave-del-dnp", "10.0.0.8") == 200  # the DER's office
+    assert [alerts("clave-del-dnp", "10.0.0.9") for _ in range(8)] == [200] * 8  # right tokens never count
