@@ -58,14 +58,18 @@ class Inbound:
         # is dropped; the second is shown as U+FFFD, as a broken character is.
         for name in ("address", "text", "external_id", "invitation"):
             value = getattr(self, name)
-            if isinstance(value, str) and _UNSTORABLE.search(value):
+            if isinstance(value, str) and not is_storable(value):
                 object.__setattr__(self, name, storable(value))
-        if any(_UNSTORABLE.search(m) for m in self.media):
+        if not all(is_storable(m) for m in self.media):
             object.__setattr__(self, "media", tuple(storable(m) for m in self.media))
 
 
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def is_storable(text: str) -> bool:
+    """No NUL character and no lone surrogate (an ASCII text is checked without the regex: the turn's path)."""
+    return "\x00" not in text and (text.isascii() or _SURROGATE.search(text) is None)
 
 
 def storable(text: str) -> str:
