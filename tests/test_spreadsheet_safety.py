@@ -43,14 +43,29 @@ HOSTILE = {
 }
 
 
-def hostile_interview(chat: Chat) -> None:
-    """A whole interview whose open answers are the hostile texts (the rest as a hurried official)."""
+# Where each open answer is given in tests.support.conversation.INTERVIEW.
+OPEN_ANSWERS = {1: "valoracion_general", 12: "porque_articulacion", 14: "porque_necesidades",
+                16: "porque_capacidades", 18: "demanda_otro", 20: "sugerencias"}
+
+
+def hostile_interview(chat: Chat, texts: dict[str, str] = HOSTILE) -> None:
+    """A whole interview whose open answers are ``texts`` (the rest as a hurried official)."""
     register(chat)
     start_interview(chat)
-    replacements = {1: "valoracion_general", 12: "porque_articulacion", 14: "porque_necesidades",
-                    16: "porque_capacidades", 18: "demanda_otro", 20: "sugerencias"}
     for index, (text, _) in enumerate(INTERVIEW):
-        chat.say(HOSTILE[replacements[index]] if index in replacements else text)
+        question = OPEN_ANSWERS.get(index)
+        chat.say(texts[question] if question in texts else text)
+
+
+def downloads(db_url: str) -> tuple[Any, Any]:
+    """The responses export of 2026-11 as XLSX and CSV, through HTTP."""
+    app = create_app(db_url, M360_ADMIN_TOKEN=ADMIN)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    xlsx = client.get("/export/responses?period=2026-11&format=xlsx", headers=headers)
+    text = client.get("/export/responses?period=2026-11&format=csv", headers=headers)
+    app.extensions["m360.sessions"].kw["bind"].dispose()
+    return xlsx, text
 
 
 @pytest.fixture
@@ -78,12 +93,7 @@ def csv_cells(payload: bytes) -> list[str]:
 
 def test_the_responses_export_neutralises_formulas_in_csv_and_xlsx(chat: Chat, db_url: str) -> None:
     hostile_interview(chat)
-    app = create_app(db_url, M360_ADMIN_TOKEN=ADMIN)
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {ADMIN}"}
-    xlsx = client.get("/export/responses?period=2026-11&format=xlsx", headers=headers)
-    text = client.get("/export/responses?period=2026-11&format=csv", headers=headers)
-    app.extensions["m360.sessions"].kw["bind"].dispose()
+    xlsx, text = downloads(db_url)
     assert xlsx.status_code == text.status_code == 200
     for values in (xlsx_cells(xlsx.data), csv_cells(text.data)):
         assert_no_live_cell(values)
@@ -168,17 +178,8 @@ CONTROL = {"valoracion_general": "Buena\vmuy oportuna", "porque_articulacion": "
 
 def test_the_responses_export_writes_a_workbook_whatever_control_characters_answers_hold(
         chat: Chat, db_url: str) -> None:
-    register(chat)
-    start_interview(chat)
-    replacements = {1: "valoracion_general", 12: "porque_articulacion", 18: "demanda_otro", 20: "sugerencias"}
-    for index, (text, _) in enumerate(INTERVIEW):
-        chat.say(CONTROL[replacements[index]] if index in replacements else text)
-    app = create_app(db_url, M360_ADMIN_TOKEN=ADMIN)
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {ADMIN}"}
-    xlsx = client.get("/export/responses?period=2026-11&format=xlsx", headers=headers)
-    text = client.get("/export/responses?period=2026-11&format=csv", headers=headers)
-    app.extensions["m360.sessions"].kw["bind"].dispose()
+    hostile_interview(chat, CONTROL)
+    xlsx, text = downloads(db_url)
     assert xlsx.status_code == 200, xlsx.data[:300]
     values = xlsx_cells(xlsx.data)
     assert_no_live_cell(values)
