@@ -24,7 +24,7 @@ from surveys import schema
 from surveys.messages import TEST_CHANNELS
 from surveys.models import DECIDED, CodingStatus, Interview, QuestionnaireVersion
 from surveys.schema import QType
-from surveys.spreadsheet import neutralise_frame
+from surveys.spreadsheet import neutralise_frame, neutralise_workbook
 from surveys.statuses import InterviewStatus
 
 ID_COLUMNS = ["periodo", "entidad_codigo", "entidad_nombre", "entidad_tipo", "departamento", "region", "canal",
@@ -62,11 +62,14 @@ def _cell(value: Any) -> Any:
 
 def export_frame(session: Session, period: str, questionnaire: str = "monitoreo360", *,
                  include_test: bool = False) -> pd.DataFrame:
-    """The export's rows for ``period``; simulator conversations (test data) only with ``include_test``."""
+    """The export's rows for ``period``; simulator conversations (test data) only with ``include_test``.
+    Raises surveys.schema.UnknownQuestionnaire for a questionnaire neither stored nor shipped."""
     versions = session.scalars(
         select(QuestionnaireVersion).where(QuestionnaireVersion.qid == questionnaire).order_by(QuestionnaireVersion.id)
     ).all()
-    columns = question_columns(schema.from_dict(v.definition) for v in versions)
+    # No version stored yet: the shipped one gives the columns; a name neither stored nor shipped is
+    # an UnknownQuestionnaire (a typo must not read as an empty month).
+    columns = question_columns([schema.from_dict(v.definition) for v in versions] or [schema.builtin(questionnaire)])
     interviews = session.scalars(
         select(Interview)
         .where(Interview.period == period, Interview.questionnaire_id.in_([v.id for v in versions]),
@@ -105,14 +108,14 @@ def export_frame(session: Session, period: str, questionnaire: str = "monitoreo3
 
 def to_bytes(frame: pd.DataFrame, fmt: str) -> bytes:
     """CSV (UTF-8 with BOM, so Excel shows accents) or XLSX; a text a spreadsheet would run as a
-    formula gets an apostrophe in front (surveys.spreadsheet)."""
-    frame = neutralise_frame(frame)
+    formula gets an apostrophe in front, and the workbook replaces the control characters XML
+    cannot hold (surveys.spreadsheet)."""
     if fmt == "csv":
         # CRLF rows, so a carriage return inside an answer is quoted and cannot split a row.
-        return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
+        return neutralise_frame(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
     if fmt == "xlsx":
         buffer = io.BytesIO()
-        frame.to_excel(buffer, index=False, sheet_name="respuestas")
+        neutralise_workbook(frame).to_excel(buffer, index=False, sheet_name="respuestas")
         return buffer.getvalue()
     raise ValueError(f"unknown format {fmt!r}: use csv or xlsx")
 

@@ -12,6 +12,7 @@ from markupsafe import Markup
 
 from analysis import charts
 from analysis.html import STYLES, TEMPLATES, whole
+from surveys.spreadsheet import neutralise_workbook
 
 
 def _charts(r: dict[str, Any]) -> dict[str, Markup]:
@@ -96,7 +97,7 @@ def render(r: dict[str, Any], fmt: str) -> bytes:
         buffer = io.BytesIO()
         with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
             for name, table in tables(r).items():
-                table.to_excel(writer, sheet_name=name[:31], index=False)
+                neutralise_workbook(table).to_excel(writer, sheet_name=name[:31], index=False)
         return buffer.getvalue()
     raise ValueError(f"unknown format {fmt!r}: use html, xlsx or json")
 

@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from analysis import frame as frames
 from analysis import indicators as ind
 from analysis.periods import Period, month_label, parse
+from surveys.clock import utcnow
 from surveys.entities import display_name
 from surveys.models import Answer, Entity, Interview, Ticket
 from surveys.statuses import InterviewStatus
@@ -117,7 +118,7 @@ def build_report(source: Connection | Session, period: str | Period, filters: in
         "period": cut.key, "period_kind": cut.kind, "period_label": cut.label, "months": list(cut.months),
         "series_months": series_months, "series_labels": [month_label(m) for m in series_months],
         "filters": filters.as_dict(),
-        "generated_at": (now or datetime.now(UTC)).astimezone(UTC).isoformat(timespec="seconds"),
+        "generated_at": (now or utcnow()).astimezone(UTC).isoformat(timespec="seconds"),
         "rounding": "percentages to 1 decimal and means to 2, half away from zero; the text rounds "
                     "percentages to whole numbers the same way",
         "summary": headline,

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from surveys.spreadsheet import neutralise_frame
+from surveys.spreadsheet import neutralise_workbook
 
 
 def tables(r: dict[str, Any]) -> dict[str, pd.DataFrame]:
@@ -73,5 +73,5 @@ def render(report: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
     with pd.ExcelWriter(buffer, engine="openpyxl") as writer:
         for name, table in tables(report).items():
-            neutralise_frame(table).to_excel(writer, sheet_name=name[:31], index=False)
+            neutralise_workbook(table).to_excel(writer, sheet_name=name[:31], index=False)
     return buffer.getvalue()

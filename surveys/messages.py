@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -51,11 +52,26 @@ class Inbound:
     edited: bool = False  # an edit of an earlier message (Telegram): not an answer
 
     def __post_init__(self) -> None:
-        # PostgreSQL text cannot hold NUL characters (SQLite can): a stray one in a message would make
-        # the turn fail on every redelivery. No channel means anything by it, so it is dropped here.
+        # Text a database cannot store would make the turn fail on every redelivery: PostgreSQL text
+        # cannot hold NUL characters (SQLite can), and no database takes a lone surrogate (a broken
+        # emoji escaped in a Telegram update as \ud83d). No channel means anything by the first, so it
+        # is dropped; the second is shown as U+FFFD, as a broken character is.
         for name in ("address", "text", "external_id", "invitation"):
             value = getattr(self, name)
-            if isinstance(value, str) and "\x00" in value:
-                object.__setattr__(self, name, value.replace("\x00", ""))
-        if any("\x00" in m for m in self.media):
-            object.__setattr__(self, "media", tuple(m.replace("\x00", "") for m in self.media))
+            if isinstance(value, str) and not is_storable(value):
+                object.__setattr__(self, name, storable(value))
+        if not all(is_storable(m) for m in self.media):
+            object.__setattr__(self, "media", tuple(storable(m) for m in self.media))
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def is_storable(text: str) -> bool:
+    """No NUL character and no lone surrogate (an ASCII text is checked without the regex: the turn's path)."""
+    return "\x00" not in text and (text.isascii() or _SURROGATE.search(text) is None)
+
+
+def storable(text: str) -> str:
+    """``text`` as a database stores it: without NUL characters, a lone surrogate as U+FFFD."""
+    return _SURROGATE.sub("\ufffd", text.replace("\x00", ""))

@@ -23,7 +23,7 @@ from bot.alerts.alerting import Alerts
 from bot.helpdesk import deadlines, ticketing
 from bot.service import ChatService
 from surveys import db
-from surveys.models import Alert, ApiToken, OutboxMessage, Ticket, TicketEvent
+from surveys.models import Alert, ApiToken, Contact, OutboxMessage, Ticket, TicketEvent
 from tests.support.channels import HISTORY, WebChat
 from tests.support.conversation import Chat, register
 from tests.support.fakes import FakeTelegram, WebhookReceiver
@@ -60,9 +60,9 @@ def token(app: Flask, role: str, name: str = "ana") -> dict[str, str]:
 
 
 def ticket(app: Flask, entity: str = "63302", themes: tuple[str, ...] = ("plan_indicativo",),
-           now: datetime = NOW, **kwargs: Any) -> str:
+           now: datetime = NOW, contact_id: int | None = None, **kwargs: Any) -> str:
     with db.transaction(engine_of(app)) as conn:
-        return ticketing.create(conn, entity_code=entity, region=None, contact_id=None, channel="whatsapp",
+        return ticketing.create(conn, entity_code=entity, region=None, contact_id=contact_id, channel="whatsapp",
                                need="necesitamos ayuda", themes=list(themes), now=now,
                                alerts=Alerts(destinations=()), **kwargs).code
 
@@ -203,6 +203,49 @@ def test_invalid_changes_get_4xx_and_write_nothing(app: Flask, client: FlaskClie
     assert (count(app, TicketEvent), count(app, OutboxMessage)) == before
     with engine_of(app).connect() as conn:
         assert conn.execute(select(Ticket.status)).scalar_one() == "nueva"
+
+
+def test_if_match_keeps_a_retried_or_concurrent_patch_from_applying_twice(app: Flask, client: FlaskClient) -> None:
+    """GET gives the ticket's ETag. A PATCH with If-Match is applied to that version only: the same
+    PATCH sent again (its response lost on a bad connection) is 412, not a second note told to the
+    requester; a colleague's change made meanwhile is not overwritten unseen."""
+    admin = {"Authorization": f"Bearer {ADMIN}"}
+    chat = Chat(ChatService(app.extensions["m360.sessions"]), channel="whatsapp")
+    register(chat)
+    with db.transaction(engine_of(app)) as conn:
+        contact = conn.execute(select(Contact.id)).scalar_one()
+    code = ticket(app, contact_id=contact)
+    read = client.get(f"/api/v1/help-requests/{code}", headers=admin)
+    etag = read.headers["ETag"]
+    assert read.status_code == 200 and etag.startswith('"')
+    before = (count(app, TicketEvent), count(app, OutboxMessage))
+    change = {"status": "asignada", "assignee": "Luis", "note": "Luis la atiende esta semana."}
+    first = client.patch(f"/api/v1/help-requests/{code}", json=change, headers={**admin, "If-Match": etag})
+    assert first.status_code == 200 and first.headers["ETag"] != etag
+    told = (count(app, TicketEvent), count(app, OutboxMessage))
+    assert told[0] == before[0] + 1 and told[1] == before[1] + 1  # one event, one message to the requester
+    retried = client.patch(f"/api/v1/help-requests/{code}", json=change, headers={**admin, "If-Match": etag})
+    assert retried.status_code == 412 and "changed since it was read" in retried.get_json()["error"]
+    assert retried.headers["ETag"] == first.headers["ETag"]
+    assert (count(app, TicketEvent), count(app, OutboxMessage)) == told
+    # Two people read the same version; the second one's change waits for them to read it again.
+    current = client.get(f"/api/v1/help-requests/{code}", headers=admin).headers["ETag"]
+    assert current == first.headers["ETag"]
+    marta = client.patch(f"/api/v1/help-requests/{code}", json={"status": "en_gestion"},
+                         headers={**admin, "If-Match": current})
+    assert marta.status_code == 200
+    luis = client.patch(f"/api/v1/help-requests/{code}", json={"status": "respondida", "note": "Listo."},
+                        headers={**admin, "If-Match": current})
+    assert luis.status_code == 412
+    for header in ('"otra-version"', "W/" + marta.headers["ETag"], "no es una etiqueta"):
+        assert client.patch(f"/api/v1/help-requests/{code}", json={"note": "x"},
+                            headers={**admin, "If-Match": header}).status_code == 412, header
+    assert client.patch(f"/api/v1/help-requests/{code}", json={"status": "respondida", "note": "Listo."},
+                        headers={**admin, "If-Match": "*"}).status_code == 200
+    assert client.patch("/api/v1/help-requests/MDA-2026-99999", json={"note": "x"},
+                        headers={**admin, "If-Match": "*"}).status_code == 404
+    with engine_of(app).connect() as conn:
+        assert conn.execute(select(Ticket.status)).scalar_one() == "respondida"
 
 
 def test_referral_assignment_and_notes(app: Flask, client: FlaskClient) -> None:

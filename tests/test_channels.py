@@ -106,6 +106,21 @@ def test_signature_checked_against_the_public_url(db_url: str) -> None:
     assert client.post("/webhooks/twilio", data=form, headers=headers).status_code == 403
 
 
+def test_behind_a_tls_proxy_the_signature_is_checked_for_the_url_the_client_used(db_url: str) -> None:
+    """M360_PROXY_HOPS without M360_PUBLIC_URL: Twilio signed https://public-host/…, the app sees the
+    proxy's http://backend/…; the forwarded scheme and host give back the URL Twilio saw."""
+    behind_proxy = create_app(db_url, TWILIO_AUTH_TOKEN=TOKEN, M360_PROXY_HOPS="1", M360_RATELIMIT_ENABLED="0")
+    client = behind_proxy.test_client()
+    proxied = {"X-Forwarded-For": "54.172.60.1", "X-Forwarded-Proto": "https",
+               "X-Forwarded-Host": "m360.example.gov.co"}
+    form, headers = signed_form("Hola", "SMtls1", url="https://m360.example.gov.co/webhooks/twilio")
+    response = client.post("/webhooks/twilio", data=form, headers={**headers, **proxied})
+    assert response.status_code == 200 and "Ley 1581" in response.get_data(as_text=True)
+    form, headers = signed_form("Hola", "SMtls2", url="https://m360.example.gov.co/webhooks/twilio")
+    tampered = {**proxied, "X-Forwarded-Host": "otro.example"}  # a signature holds for one URL only
+    assert client.post("/webhooks/twilio", data=form, headers={**headers, **tampered}).status_code == 403
+
+
 def test_redelivered_message_sid_is_answered_again_not_processed_twice(
         client: FlaskClient, sessions: sessionmaker[Session]) -> None:
     chat = WhatsApp(client)
@@ -227,6 +242,22 @@ def test_redelivered_update_id_is_answered_again_once(client: FlaskClient, sessi
     first, again = tg.send(update), tg.send(update)
     assert first == again and "Ley 1581" in first
     assert count(sessions, MessageLog, MessageLog.direction == "in") == 1
+
+
+def test_a_broken_emoji_in_a_telegram_update_is_stored_as_a_replacement_character(
+        client: FlaskClient, sessions: sessionmaker[Session]) -> None:
+    """Half of an emoji (a lone surrogate, escaped in the update's JSON as \\ud83d) cannot be stored by
+    any database: the message is kept with U+FFFD in its place instead of failing (500) on every retry."""
+    tg = TelegramChat(client)
+    assert "Ley 1581" in tg.say("hola \ud83d buenas")
+    keyboard = tg.buttons()
+    prompt = keyboard[0][1].split("~")[0]
+    query = CallbackQuery(id="cb-broken", from_user=tg.user, chat_instance="ci", data=f"{prompt}~S\udc00",
+                          message=tg.message("(teclado)"))
+    assert tg.post(Update(update_id=next(tg.ids), callback_query=query)).status_code == 200
+    with sessions() as s:
+        texts = s.scalars(select(MessageLog.text).where(MessageLog.direction == "in").order_by(MessageLog.id)).all()
+    assert texts == ["hola \ufffd buenas", "S\ufffd"]
 
 
 def test_edited_message_is_not_an_answer(client: FlaskClient, sessions: sessionmaker[Session]) -> None:

@@ -6,6 +6,7 @@ from today, or default the panel to today's period, and these tests would fail o
 from __future__ import annotations
 
 import ast
+import json
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ from sqlalchemy import select
 from bot.accounts import create_user
 from bot.alerts.alerting import Alerts
 from bot.helpdesk import ticketing
-from surveys import db
+from surveys import db, schema, store
 from surveys.models import Contact, Interview, MessageLog
 from tests.support.panel import PASSWORD, signed_in
 from webhooks.app import create_app
@@ -95,6 +96,36 @@ def test_overdue_tickets_are_counted_from_the_apps_clock(app: Flask) -> None:
 def test_the_panel_defaults_to_the_month_of_the_apps_clock(app: Flask) -> None:
     page = signed_in(app, "luis").get("/panel/").get_data(as_text=True)
     assert re.search(r'<option value="2031-03"[^>]*selected', page), "the panel's period is not the clock's month"
+
+
+def test_reports_are_stamped_by_the_apps_clock_and_a_cut_not_begun_is_refused(app: Flask) -> None:
+    """«generado el …» is the app's time; a cut that starts after the clock's month cannot hold an
+    answer, and its empty report would read as «no interviews»: the API has none (404), and says why."""
+    api = app.test_client()
+    auth = {"Authorization": f"Bearer {ADMIN}"}
+    report = api.get("/api/v1/reports/2031-03", headers=auth)
+    assert report.status_code == 200 and report.get_json()["generated_at"] == "2031-03-04T15:30:00+00:00"
+    download = signed_in(app, "luis").get("/panel/descargas/informe.json?periodo=2031-03")
+    assert json.loads(download.data)["generated_at"] == "2031-03-04T15:30:00+00:00"
+    for started in ("2031-03", "2031-Q1", "2031", "2030-12"):  # the month in progress counts as begun
+        assert api.get(f"/api/v1/reports/{started}", headers=auth).status_code == 200, started
+        assert api.get(f"/api/v1/reports/mesa/{started}", headers=auth).status_code == 200, started
+    for path in ("/api/v1/reports/2031-04", "/api/v1/reports/2031-Q2", "/api/v1/reports/2032",
+                 "/api/v1/reports/mesa/2031-04", "/api/v1/responses?period=2031-04",
+                 "/export/responses?period=2031-04&format=xlsx"):
+        refused = api.get(path, headers=auth)
+        assert refused.status_code == 404, path
+        assert "has not started yet (today is 2031-03-04)" in refused.get_json()["error"], path
+    assert api.get("/api/v1/responses?period=2031-03", headers=auth).get_json()["items"] == []
+    # A wave for April launched early files its interviews under April: that cut has begun.
+    with app.extensions["m360.sessions"]() as session:
+        version = store.QuestionnaireStore().ensure(session, schema.builtin("monitoreo360"))
+        session.commit()
+    with db.transaction(engine(app)) as conn:
+        store.new_interview(conn, questionnaire_id=version, contact_id=None, entity_code="63302", channel="whatsapp",
+                            now=FAR, tz="America/Bogota", period="2031-04")
+    assert api.get("/api/v1/reports/2031-04", headers=auth).status_code == 200
+    assert api.get("/api/v1/responses?period=2031-04", headers=auth).get_json()["total"] == 1
 
 
 # Wall-clock reads in request handlers: each is a date a test cannot move. webhooks/clock.py is the

@@ -145,3 +145,57 @@ def test_alert_ack_and_wave_bodies_refuse_deep_json(app: Flask, client: FlaskCli
     refused(client.post("/api/v1/waves", json={"period": "2026-11", "reminder_days": [10**30]}, headers=AUTH))
     refused(client.post("/api/v1/waves", json={"period": "2026-11", "closes_at": "9999-12-31T23:59:59-14:00"},
                         headers=AUTH))
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", None])
+def test_a_json_body_sent_without_the_json_content_type_is_refused_naming_it(app: Flask, client: FlaskClient,
+                                                                             content_type: str | None) -> None:
+    before = stored(app)
+    headers = {**AUTH, **({"Content-Type": content_type} if content_type else {})}
+    error = refused(client.patch("/api/v1/help-requests/MDA-2026-00001", data='{"note": "hola"}', headers=headers))
+    assert "Content-Type: application/json" in error["error"]
+    assert stored(app) == before
+
+
+def test_setting_the_status_a_ticket_already_has_says_so(client: FlaskClient) -> None:
+    response = client.patch("/api/v1/help-requests/MDA-2026-00001", json={"status": "nueva"}, headers=AUTH)
+    assert response.status_code == 409 and response.get_json()["error"] == (
+        "nothing to change: MDA-2026-00001 is already nueva")
+
+
+@pytest.mark.parametrize("session", ["hostile-05\n", "hostile-05\r\n", "hostile-05\u2028"])
+def test_simulator_refuses_a_session_id_with_a_line_break(app: Flask, client: FlaskClient, session: str) -> None:
+    before = stored(app)
+    refused(client.post("/simulador/api/send", json={"session": session, "text": "hola"}))
+    refused(client.get("/simulador/api/history", query_string={"session": session}))
+    assert stored(app) == before
+
+
+@pytest.mark.parametrize(("path", "unknown"), [
+    ("/api/v1/help-requests?estado=cerrada", "estado"), ("/api/v1/help-requests?status=cerrada&pagina=2", "pagina"),
+    ("/api/v1/alerts?desde=2026-11-01", "desde"), ("/api/v1/reports/2026-11?region=Caribe&regon=Andina", "regon"),
+    ("/api/v1/help-requests/MDA-2026-00001?fields=all", "fields"), ("/export/responses?period=2026-11&fmt=xlsx", "fmt"),
+    ("/api/v1/waves?status=en_curso", "status")])
+def test_a_query_parameter_the_operation_does_not_take_is_refused_naming_it(client: FlaskClient, path: str,
+                                                                            unknown: str) -> None:
+    """A misspelt filter must not answer with everything, unfiltered, as if it had been applied."""
+    error = refused(client.get(path, headers=AUTH))["error"]
+    assert error.startswith(f"unknown query parameter {unknown};"), error
+
+
+def test_the_documented_query_parameters_are_taken(client: FlaskClient) -> None:
+    for path in ("/api/v1/help-requests?status=nueva&theme=seguimiento_pdt&limit=5&offset=0&on_hold=no",
+                 "/api/v1/alerts?severity=alta&since=2026-11-01", "/api/v1/reports/2026-11?region=Caribe&pdet=true",
+                 "/api/v1/reports/mesa/2026-11?enlace=1", "/export/responses?period=2026-11&format=csv"):
+        assert client.get(path, headers=AUTH).status_code == 200, path
+
+
+@pytest.mark.parametrize(("path", "query"), [("/export/responses", {"period": "2026-11"}),
+                                             ("/api/v1/responses", {"period": "2026-11"}),
+                                             ("/api/v1/reports/2026-11", {"region": "Caribe"})])
+@pytest.mark.parametrize("typo", ["monitoreo-360", "monitoreo360\x00", "Monitoreo360"])
+def test_an_unknown_questionnaire_is_a_404_naming_it_not_an_empty_month(client: FlaskClient, path: str,
+                                                                        query: dict[str, str], typo: str) -> None:
+    response = client.get(path, query_string={**query, "questionnaire": typo}, headers=AUTH)
+    assert response.status_code == 404 and "unknown questionnaire" in response.get_json()["error"]
+    assert client.get(path, query_string={**query, "questionnaire": "monitoreo360"}, headers=AUTH).status_code == 200

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
-from telegram import Chat, Message, Update, User
+from telegram import Chat, ChatMemberBanned, ChatMemberMember, ChatMemberUpdated, Message, Update, User
 from twilio.request_validator import RequestValidator
 
 from surveys.models import MessageLog
@@ -63,6 +63,24 @@ def test_telegram_is_limited_per_chat(app: Flask, sessions: sessionmaker[Session
     assert [send(i, 4242) for i in range(1, 5)] == [200, 200, 200, 429]
     assert send(10, 5151) == 200
     assert inbound(sessions) == 4
+
+
+def test_people_blocking_the_bot_are_counted_each_on_their_own_chat(app: Flask) -> None:
+    """After a campaign many people may block the bot at once: each my_chat_member update is that
+    person's, not one budget shared by every update coming from Telegram's address."""
+    client = app.test_client()
+    bot = User(id=1, first_name="M360", is_bot=True, username="m360_bot")
+
+    def blocked(update_id: int, chat_id: int) -> int:
+        person = User(id=chat_id, first_name="Ana", is_bot=False)
+        change = ChatMemberUpdated(chat=Chat(id=chat_id, type=Chat.PRIVATE), from_user=person,
+                                   date=datetime(2026, 11, 10, tzinfo=UTC), old_chat_member=ChatMemberMember(user=bot),
+                                   new_chat_member=ChatMemberBanned(user=bot, until_date=None))
+        return client.post("/webhooks/telegram", json=Update(update_id=update_id, my_chat_member=change).to_dict(),
+                           headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}).status_code
+
+    assert [blocked(100 + i, 7000 + i) for i in range(6)] == [200] * 6
+    assert [blocked(200 + i, 7000) for i in range(3)] == [200, 200, 429]  # one chat: its own budget
 
 
 def test_api_tokens_and_pages_are_limited_health_never(app: Flask) -> None:
@@ -185,3 +203,22 @@ def test_an_address_that_keeps_failing_the_check_is_refused_before_it_is_checked
                           environ_base={"REMOTE_ADDR": ATTACKER})
     assert int(refused.headers["Retry-After"]) > 0
     assert whatsapp_from(client, "+573005556677", TWILIO_EDGE) == 200
+
+
+def test_guessing_an_api_token_is_limited_per_address(db_url: str) -> None:
+    """M360_ADMIN_TOKEN may be a short word: each wrong token used to get a fresh 600/minute budget
+    of its own (the API is counted per token), so guesses were unlimited. Failed tokens are counted
+    per address; past the limit even the right token waits, and other addresses are unaffected."""
+    app = create_app(db_url, M360_ADMIN_TOKEN="clave-del-dnp", M360_RATELIMIT_REFUSED="5/minute")
+    client = app.test_client()
+
+    def alerts(token: str, address: str = ATTACKER) -> int:
+        return client.get("/api/v1/alerts", headers={"Authorization": f"Bearer {token}"},
+                          environ_base={"REMOTE_ADDR": address}).status_code
+
+    assert [alerts(f"adivina-{n}") for n in range(5)] == [401] * 5
+    refused = client.get("/api/v1/alerts", headers={"Authorization": "Bearer clave-del-dnp"},
+                         environ_base={"REMOTE_ADDR": ATTACKER})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 0
+    assert alerts("clave-del-dnp", "10.0.0.8") == 200  # the DER's office
+    assert [alerts("clave-del-dnp", "10.0.0.9") for _ in range(8)] == [200] * 8  # right tokens never count

@@ -77,12 +77,18 @@ def test_sign_in_out_and_wrong_passwords(app: Flask) -> None:
 def test_no_open_redirect_after_sign_in(app: Flask) -> None:
     client = app.test_client()
     token = csrf(client.get("/panel/login").data)
-    for target in ("https://evil.example/", "//evil.example/panel", "/export/responses"):
-        response = client.post(f"/panel/login?next={target}", data={"username": "ana", "password": PASSWORD,
-                                                                      "csrf": token})
-        assert response.headers["Location"].endswith("/panel/"), target
+    for target in ("https://evil.example/", "//evil.example/panel", "/export/responses", "/panel/..//evil.example",
+                   "/panel\\..\\..\\evil.example", "/panel/../\\evil.example", "/panel\r\nSet-Cookie: sid=x",
+                   "/panel/\t/evil.example", "/panel/.%2e/"):
+        response = client.post("/panel/login", query_string={"next": target},
+                               data={"username": "ana", "password": PASSWORD, "csrf": token})
+        assert response.status_code == 302 and response.headers["Location"] == "/panel/", target
         client = app.test_client()
         token = csrf(client.get("/panel/login").data)
+    kept = "/panel/solicitudes?estado=cerrada&tema=seguimiento_pdt"
+    response = client.post("/panel/login", query_string={"next": kept},
+                           data={"username": "ana", "password": PASSWORD, "csrf": token})
+    assert response.headers["Location"] == kept
 
 
 def test_repeated_failures_are_throttled(app: Flask) -> None:
@@ -230,6 +236,47 @@ def test_ticket_change_is_told_to_the_requester(app: Flask) -> None:
     with engine(app).connect() as conn:
         told = conn.execute(select(OutboxMessage.text).where(OutboxMessage.kind == "ticket")).scalars().all()
     assert any(code in t and "Le escribe Marta." in t for t in told)
+
+
+def test_a_ticket_form_sent_twice_or_over_a_colleagues_change_is_not_saved(app: Flask) -> None:
+    """The form carries the version of the ticket it showed: a double click on «Guardar» does not
+    tell the requester the same note twice, and a colleague's change made meanwhile is not
+    overwritten unseen."""
+    from tests.support.channels import WebChat
+    from tests.support.conversation import register
+
+    chat = WebChat(app.test_client(), session="panel-sim-02")
+    register(chat)  # type: ignore[arg-type]
+    for text in ("2", "necesito ayuda con el plan indicativo", "si", "1", "1", "1", "1", "no", "si"):
+        chat.say(text)
+    with engine(app).connect() as conn:
+        code = conn.execute(select(Ticket.code)).scalar_one()
+    luis, root = signed_in(app, "luis"), signed_in(app, "root")
+    page, other = luis.get(f"/panel/solicitudes/{code}"), root.get(f"/panel/solicitudes/{code}")
+    assert b'name="version"' in page.data
+    form = {"status": "asignada", "note": "Le escribe Marta esta semana.", "csrf": csrf(page.data),
+            "version": re.search(rb'name="version" value="([^"]+)"', page.data).group(1).decode()}
+
+    def told() -> list[str]:
+        with engine(app).connect() as conn:
+            return list(conn.execute(select(OutboxMessage.text).where(OutboxMessage.kind == "ticket")).scalars())
+
+    before = len(told())
+    assert luis.post(f"/panel/solicitudes/{code}", data=form).status_code == 302
+    again = luis.post(f"/panel/solicitudes/{code}", data=form, follow_redirects=True)  # the double click
+    assert "cambió mientras la veía" in again.get_data(as_text=True)
+    assert len(told()) == before + 1
+    stale = {"status": "en_gestion", "note": "Lo vemos mañana.", "csrf": csrf(other.data),
+             "version": re.search(rb'name="version" value="([^"]+)"', other.data).group(1).decode()}
+    refused = root.post(f"/panel/solicitudes/{code}", data=stale, follow_redirects=True)
+    assert "cambió mientras la veía" in refused.get_data(as_text=True)
+    with engine(app).connect() as conn:
+        assert conn.execute(select(Ticket.status)).scalar_one() == "asignada"
+    fresh = root.get(f"/panel/solicitudes/{code}")
+    stale["version"] = re.search(rb'name="version" value="([^"]+)"', fresh.data).group(1).decode()
+    assert "Cambio guardado" in root.post(f"/panel/solicitudes/{code}", data=stale,
+                                          follow_redirects=True).get_data(as_text=True)
+    assert len(told()) == before + 2
 
 
 # ------------------------------------------------------------------ results (2020 example data set)

@@ -107,6 +107,34 @@ def test_a_password_change_in_the_panel_signs_out_every_other_session(app: Flask
                                             "csrf": token}).status_code == 302
 
 
+def test_an_enlace_changes_their_password_and_guesses_of_the_current_one_are_throttled(app: Flask) -> None:
+    """Every account has the «Cambiar contraseña» link, an enlace's too; a browser left signed in
+    is not a way to guess the password (the sign-in throttle counts these checks as well)."""
+    with db.transaction(engine(app)) as conn:
+        create_user(conn, username="marta", name="Marta", role="enlace", password=PASSWORD)
+    client = signed_in(app, "marta")
+    page = client.get("/panel/clave")
+    assert page.status_code == 200 and "Contraseña actual" in page.get_data(as_text=True)
+    form = {"actual": PASSWORD, "nueva": "clave nueva de marta", "repetir": "clave nueva de marta",
+            "csrf": csrf(page.data)}
+    assert client.post("/panel/clave", data=form).status_code == 302
+    assert client.get("/panel/solicitudes").status_code == 200  # still signed in, on her entities' tickets
+    page = client.get("/panel/clave")
+    form = {**form, "actual": "clave nueva de marta", "nueva": "y otra mas larga", "repetir": "y otra mas larga",
+            "csrf": csrf(page.data)}
+    for guess in range(sessions.MAX_ATTEMPTS):
+        wrong = client.post("/panel/clave", data={**form, "actual": f"adivina-{guess}"})
+        assert wrong.status_code == 400 and "no es correcta" in wrong.get_data(as_text=True)
+    refused = client.post("/panel/clave", data=form)  # the right one, after the limit: not even checked
+    assert refused.status_code == 400 and "Demasiados intentos" in refused.get_data(as_text=True)
+    other = app.test_client()
+    token = csrf(other.get("/panel/login").data)
+    assert other.post("/panel/login", data={"username": "marta", "password": "y otra mas larga",
+                                            "csrf": token}).status_code == 401
+    assert other.post("/panel/login", data={"username": "marta", "password": "clave nueva de marta",
+                                            "csrf": token}).status_code == 401  # the same throttle
+
+
 def test_a_password_change_or_disabling_from_the_command_line_ends_sessions(app: Flask, db_url: str,
                                                                           tmp_path: Path) -> None:
     client = signed_in(app, "luis")

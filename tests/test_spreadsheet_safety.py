@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from analysis import export
 from analysis.indicators import Filters
 from analysis.report import build_report, render
+from bot.accounts import create_user
+from bot.helpdesk import ticketing
 from bot.service import ChatService
-from surveys import schema
-from surveys.spreadsheet import FORMULA_PREFIXES
+from surveys import db, schema
+from surveys.spreadsheet import CELL_LIMIT, FORMULA_PREFIXES
 from surveys.xlsform import from_xlsform, to_xlsform
 from tests.support.conversation import INTERVIEW, Chat, register, start_interview
+from tests.support.panel import PASSWORD, signed_in
 from webhooks.app import create_app
 
 ADMIN = "sheet-admin"
@@ -39,14 +43,29 @@ HOSTILE = {
 }
 
 
-def hostile_interview(chat: Chat) -> None:
-    """A whole interview whose open answers are the hostile texts (the rest as a hurried official)."""
+# Where each open answer is given in tests.support.conversation.INTERVIEW.
+OPEN_ANSWERS = {1: "valoracion_general", 12: "porque_articulacion", 14: "porque_necesidades",
+                16: "porque_capacidades", 18: "demanda_otro", 20: "sugerencias"}
+
+
+def hostile_interview(chat: Chat, texts: dict[str, str] = HOSTILE) -> None:
+    """A whole interview whose open answers are ``texts`` (the rest as a hurried official)."""
     register(chat)
     start_interview(chat)
-    replacements = {1: "valoracion_general", 12: "porque_articulacion", 14: "porque_necesidades",
-                    16: "porque_capacidades", 18: "demanda_otro", 20: "sugerencias"}
     for index, (text, _) in enumerate(INTERVIEW):
-        chat.say(HOSTILE[replacements[index]] if index in replacements else text)
+        question = OPEN_ANSWERS.get(index)
+        chat.say(texts[question] if question in texts else text)
+
+
+def downloads(db_url: str) -> tuple[Any, Any]:
+    """The responses export of 2026-11 as XLSX and CSV, through HTTP."""
+    app = create_app(db_url, M360_ADMIN_TOKEN=ADMIN)
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {ADMIN}"}
+    xlsx = client.get("/export/responses?period=2026-11&format=xlsx", headers=headers)
+    text = client.get("/export/responses?period=2026-11&format=csv", headers=headers)
+    app.extensions["m360.sessions"].kw["bind"].dispose()
+    return xlsx, text
 
 
 @pytest.fixture
@@ -74,12 +93,7 @@ def csv_cells(payload: bytes) -> list[str]:
 
 def test_the_responses_export_neutralises_formulas_in_csv_and_xlsx(chat: Chat, db_url: str) -> None:
     hostile_interview(chat)
-    app = create_app(db_url, M360_ADMIN_TOKEN=ADMIN)
-    client = app.test_client()
-    headers = {"Authorization": f"Bearer {ADMIN}"}
-    xlsx = client.get("/export/responses?period=2026-11&format=xlsx", headers=headers)
-    text = client.get("/export/responses?period=2026-11&format=csv", headers=headers)
-    app.extensions["m360.sessions"].kw["bind"].dispose()
+    xlsx, text = downloads(db_url)
     assert xlsx.status_code == text.status_code == 200
     for values in (xlsx_cells(xlsx.data), csv_cells(text.data)):
         assert_no_live_cell(values)
@@ -100,9 +114,6 @@ def test_the_informe_workbook_and_the_ficha_neutralise_formulas(chat: Chat, sess
 
 
 def test_the_panel_downloads_neutralise_formulas(chat: Chat, db_url: str) -> None:
-    from bot.accounts import create_user
-    from surveys import db
-
     hostile_interview(chat)
     app: Flask = create_app(db_url)
     with db.transaction(app.extensions["m360.sessions"].kw["bind"]) as conn:
@@ -131,6 +142,16 @@ def test_numbers_stay_numbers_and_only_text_is_neutralised() -> None:
     assert csv_cells(export.to_bytes(frame, "csv"))[6:] == ["-3", "-12.5", "'-3", "menos 3", "'\t=1", "'\r=1"]
 
 
+def test_a_text_longer_than_an_excel_cell_is_cut_in_the_workbook_and_whole_in_the_csv() -> None:
+    long = "=" + "muy largo, " * 4000  # 44,001 characters: an import, a pasted document
+    frame = pd.DataFrame([{"sugerencias": long, "nombre": 'Ana "la jefa"\nPérez, Secretaria'}], dtype=object)
+    book = openpyxl.load_workbook(io.BytesIO(export.to_bytes(frame, "xlsx")))
+    cut, name = (c.value for c in next(book.active.iter_rows(min_row=2)))
+    assert len(cut) == CELL_LIMIT and cut.startswith("'=muy largo") and cut.endswith("…")
+    assert name == 'Ana "la jefa"\nPérez, Secretaria'
+    assert csv_cells(export.to_bytes(frame, "csv"))[2:] == ["'" + long, 'Ana "la jefa"\nPérez, Secretaria']
+
+
 def test_the_xlsform_keeps_formula_like_labels_as_text(tmp_path: Path) -> None:
     """An XLSForm travels to KoBo: its labels must stay exactly as written, yet never be formulas."""
     q = schema.builtin("monitoreo360")
@@ -147,3 +168,43 @@ def test_the_xlsform_keeps_formula_like_labels_as_text(tmp_path: Path) -> None:
     risky = [c for c in cells if isinstance(c.value, str) and c.value in labels.values()]
     assert len(risky) == 3 and all(c.quotePrefix for c in risky)
     assert from_xlsform(path) == changed
+
+
+# What a pasted answer carries that XML cannot: Word's manual line break (vertical tab), a form
+# feed, a terminal's colour escape, a stray control character.
+CONTROL = {"valoracion_general": "Buena\vmuy oportuna", "porque_articulacion": "ver anexo\f pag 2",
+           "sugerencias": "\x1b[31mURGENTE\x1b[0m más visitas\x01", "demanda_otro": "otra\x0b=1+1"}
+
+
+def test_the_responses_export_writes_a_workbook_whatever_control_characters_answers_hold(
+        chat: Chat, db_url: str) -> None:
+    hostile_interview(chat, CONTROL)
+    xlsx, text = downloads(db_url)
+    assert xlsx.status_code == 200, xlsx.data[:300]
+    values = xlsx_cells(xlsx.data)
+    assert_no_live_cell(values)
+    # A line or page break stays a break; any other control character shows as U+FFFD; the text stays.
+    assert "Buena\nmuy oportuna" in values and "ver anexo\n pag 2" in values
+    assert "\ufffd[31mURGENTE\ufffd[0m más visitas\ufffd" in values
+    # The CSV (what `m360 responses import` reads back) keeps the characters as they were written.
+    assert text.status_code == 200 and "\x1b[31mURGENTE\x1b[0m más visitas\x01" in csv_cells(text.data)
+
+
+def test_the_mesa_workbook_neutralises_what_the_der_typed(db_url: str) -> None:
+    """The referral target is free text the DER types (PATCH referred_to); the mesa's workbook lists it."""
+    app: Flask = create_app(db_url, M360_ADMIN_TOKEN=ADMIN, M360_CLOCK=lambda: datetime(2026, 11, 20, 15, tzinfo=UTC))
+    with db.transaction(app.extensions["m360.sessions"].kw["bind"]) as conn:
+        create_user(conn, username="ana", name="Ana", role="analyst", password=PASSWORD)
+        ticket = ticketing.create(conn, entity_code="63302", region=None, contact_id=None, channel="whatsapp",
+                                  need="Apoyo con el PDT", themes=["seguimiento_pdt"],
+                                  now=datetime(2026, 11, 10, tzinfo=UTC))
+    hostile = '=HYPERLINK("http://x.example","Ministerio\vde Vivienda")'  # a line break pasted from Word
+    response = app.test_client().patch(f"/api/v1/help-requests/{ticket.code}", headers={
+        "Authorization": f"Bearer {ADMIN}"}, json={"status": "remitida", "referred_to": hostile})
+    assert response.status_code == 200, response.data
+    download = signed_in(app, "ana").get("/panel/mesa/informe.xlsx?periodo=2026-11")
+    app.extensions["m360.sessions"].kw["bind"].dispose()
+    assert download.status_code == 200
+    values = xlsx_cells(download.data)
+    assert_no_live_cell(values)
+    assert "'" + hostile.replace("\v", "\n") in values

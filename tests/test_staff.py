@@ -309,3 +309,9 @@ def test_the_der_edits_the_directory_in_the_panel(app: Flask) -> None:
     token = csrf(analyst.get("/panel/enlaces").data)
     assert analyst.post("/panel/enlaces", data={**form, "csrf": token}).status_code == 403
     assert re.search(r"Editar", analyst.get("/panel/enlaces").get_data(as_text=True)) is None
+    before = people(engine)
+    for gone in ("999999", "0", "-3", "99999999999999999999"):  # a form for someone no longer there, or edited
+        refused = der.post(f"/panel/enlaces?editar={gone}", data={**form, "entidades": "63594", "id": gone,
+                                                                  "csrf": csrf(page.data)})
+        assert refused.status_code == 400 and f"no existe la persona #{gone}" in refused.get_data(as_text=True)
+    assert people(engine) == before

@@ -7,6 +7,10 @@ acknowledges alerts, admin may do everything. Errors are JSON ``{"error": ...}``
 status; a request that fails validation writes nothing (one transaction per request). Tickets
 and alerts of simulator conversations (test data) are left out of the lists; one can still be read
 or changed by its code or id.
+
+A ticket carries an ``ETag`` (GET and PATCH). A PATCH with ``If-Match`` is applied only to the
+ticket as the caller read it, else 412: two people editing at once do not overwrite each other
+unseen, and a PATCH retried after a lost response is not applied (and told to the requester) twice.
 """
 
 from __future__ import annotations
@@ -101,7 +105,24 @@ def get_help_request(code: str) -> Any:
         row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one_or_none()
         if row is None:
             return jsonify(error=f"unknown ticket {code}"), 404
-        return jsonify(ticketing.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal()))
+        response = jsonify(ticketing.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal()))
+        response.set_etag(ticketing.version(conn, row.code) or "")
+    return response
+
+
+def _precondition_failed(conn: Any, code: str) -> Any:
+    """With ``If-Match``, the 412 to answer when the ticket changed since the caller read it (a
+    colleague's change, or this very request already applied and now retried); else None."""
+    if "If-Match" not in request.headers:
+        return None
+    current = ticketing.version(conn, code, lock=True)
+    if current is None or request.if_match.contains(current):
+        return None  # an unknown ticket: ticketing.change answers it (404)
+    response = jsonify(error=f"{code} changed since it was read (If-Match does not match its ETag): "
+                             "read it again and decide on what it is now")
+    response.status_code = 412
+    response.set_etag(current)
+    return response
 
 
 @bp.post("/help-requests")
@@ -138,14 +159,19 @@ def patch_help_request(code: str) -> Any:
         if body[name] is not None and (not isinstance(body[name], str) or len(body[name]) > PATCHABLE[name]):
             raise BadRequest(f"{name} must be a string of at most {PATCHABLE[name]:,} characters")
     values = {k: (body.get(k) or "").strip() or None for k in PATCHABLE}
+    due_date = due_date_of(values["due_date"])
     with db.transaction(engine()) as conn:
+        refused = _precondition_failed(conn, code.upper())
+        if refused is not None:
+            return refused
         ticketing.change(conn, code.upper(), actor=g.actor, now=clock.now(), status=values["status"],
                         note=values["note"], assignee=values["assignee"], referred_to=values["referred_to"],
-                        due_date=due_date_of(values["due_date"]), due_reason=values["due_reason"])
+                        due_date=due_date, due_reason=values["due_reason"])
         row = conn.execute(select(REQUESTS).where(REQUESTS.c.code == code.upper())).one()
-        result = ticketing.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal())
+        response = jsonify(ticketing.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal()))
+        response.set_etag(ticketing.version(conn, row.code) or "")
     _wake_outbox()
-    return jsonify(result)
+    return response
 
 
 # ------------------------------------------------------------------ alerts

@@ -14,7 +14,7 @@ from flask import current_app, g, jsonify, request
 
 from bot.accounts import ENLACE, MANAGERS, PANEL_ROLES, READERS, ROLES, authenticate
 from surveys import settings
-from webhooks import clock
+from webhooks import clock, limits
 
 __all__ = ["ENLACE", "MANAGERS", "PANEL_ROLES", "READERS", "ROLES", "require_role"]
 
@@ -39,12 +39,17 @@ def require_role(*roles: str) -> Callable[[F], F]:
             scheme, _, token = request.headers.get("Authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not token.strip():
                 return _error(401, "missing bearer token (Authorization: Bearer <token>)")
+            budget = limits.token_refusals()
+            if budget is not None and budget.exhausted():  # this address keeps guessing: not even checked
+                return budget.too_many()
             admin_token = current_app.config.get("M360_ADMIN_TOKEN") or settings.current().admin_token
             from webhooks.app import engine
 
             with engine().connect() as conn:
                 found = authenticate(conn, token.strip(), admin_token, clock.now())
             if found is None:
+                if budget is not None:
+                    budget.count()
                 return _error(401, "invalid or revoked token")
             role, actor = found
             if role != "admin" and role not in roles:

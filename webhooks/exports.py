@@ -8,17 +8,15 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 
 from analysis import export
-from analysis.periods import is_month
 from webhooks.auth import require_role
+from webhooks.reports import started_cut
 
 bp = Blueprint("exports", __name__)
 
 @bp.get("/export/responses")
 @require_role("analyst", "der", "admin")
 def responses() -> Any:
-    period, fmt = request.args.get("period", ""), request.args.get("format", "csv")
-    if not is_month(period):
-        return jsonify(error="period must be YYYY-MM"), 400
+    period, fmt = started_cut(request.args.get("period", ""), month_only=True).key, request.args.get("format", "csv")
     if fmt not in export.MEDIA_TYPES:
         return jsonify(error="format must be csv or xlsx"), 400
     with current_app.extensions["m360.sessions"]() as session:

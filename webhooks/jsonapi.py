@@ -49,6 +49,8 @@ def json_body() -> dict[str, Any]:
     """The request's JSON object; ``{}`` for an empty body. Anything else is a BadRequest."""
     if not request.get_data():
         return {}
+    if not request.is_json:
+        raise BadRequest("the body must be a JSON object sent as Content-Type: application/json")
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
         raise BadRequest("the body must be a JSON object")

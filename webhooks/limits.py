@@ -13,7 +13,9 @@ Who is counted, and how much (per minute unless the setting says otherwise):
 - requests to the webhooks that **fail** the signature/secret check: each client address —
   ``M360_RATELIMIT_REFUSED``, default ``30/minute``. Past it, that address gets 429 before its
   requests are checked at all (the checks themselves are protected); Twilio's and Telegram's own
-  addresses never fail the check, so genuine deliveries are not affected;
+  addresses never fail the check, so genuine deliveries are not affected. API requests with an
+  unknown or revoked bearer token are counted the same way, apart (each wrong token would
+  otherwise get a fresh budget of its own: no limit on guessing one);
 - the JSON API and the exports: each bearer token (or address without one) — ``M360_RATELIMIT_API``,
   ``600/minute``;
 - the panel, the simulator and the fichas behind result links: each address — ``M360_RATELIMIT_PAGES``,
@@ -23,7 +25,8 @@ Who is counted, and how much (per minute unless the setting says otherwise):
 Counters live in ``M360_RATELIMIT_STORAGE``: ``memory://`` (default: per process, right for the
 embedded server) or ``redis://host:6379/1`` in production, where several gunicorn workers must
 share them. Behind a reverse proxy set ``M360_PROXY_HOPS`` (e.g. 1) so the client's address is
-read from ``X-Forwarded-For``. ``M360_RATELIMIT_ENABLED=0`` turns limits off.
+read from ``X-Forwarded-For`` (and the scheme and host the client used from ``X-Forwarded-Proto``
+and ``X-Forwarded-Host``). ``M360_RATELIMIT_ENABLED=0`` turns limits off.
 """
 
 from __future__ import annotations
@@ -62,10 +65,12 @@ def sender_key() -> str:
 
 
 def _telegram_sender(update: dict[str, Any]) -> str | None:
-    for kind in ("message", "edited_message", "callback_query"):
-        part = update.get(kind)
-        if isinstance(part, dict):
-            who = part.get("chat") or part.get("from") or {}
+    """The chat (or user) of whatever kind of update this is: a message, a button press, a person
+    blocking the bot (``my_chat_member``), a reaction… Keyed by Telegram's address instead, all
+    people's updates of one kind would share a single budget."""
+    for kind, part in update.items():
+        if kind != "update_id" and isinstance(part, dict):
+            who = part.get("chat") or part.get("from") or part.get("user") or {}
             if isinstance(who, dict) and who.get("id") is not None:
                 return str(who["id"])
     return None
@@ -78,16 +83,14 @@ def _authenticated() -> bool:
 
 
 class Refusals:
-    """Webhook requests that failed authentication, counted per client address in the limiter's
-    storage (shared by every worker with Redis)."""
+    """Requests that failed authentication (a webhook's signature or secret, an API bearer token),
+    counted per client address in the limiter's storage (shared by every worker with Redis)."""
 
-    SCOPE = "webhook-refusals"
-
-    def __init__(self, limiter: Limiter, spec: str):
-        self.limiter, self.item = limiter, parse(spec)
+    def __init__(self, limiter: Limiter, spec: str, scope: str = "webhook-refusals"):
+        self.limiter, self.item, self.scope = limiter, parse(spec), scope
 
     def _keys(self) -> tuple[RateLimitItem, str, str]:
-        return self.item, self.SCOPE, get_remote_address()
+        return self.item, self.scope, get_remote_address()
 
     def exhausted(self) -> bool:
         return bool(self.limiter.enabled) and not self.limiter.limiter.test(*self._keys())
@@ -106,6 +109,12 @@ class Refusals:
 
 def refusals() -> Refusals | None:
     return current_app.extensions.get("m360.refusals")
+
+
+def token_refusals() -> Refusals | None:
+    """Unknown or revoked API tokens per address: guessing a token (M360_ADMIN_TOKEN may be a
+    short word) gets as many tries as a failed webhook signature, then 429 without a check."""
+    return current_app.extensions.get("m360.token_refusals")
 
 
 def token_key() -> str:
@@ -160,9 +169,12 @@ def init(app: Flask, blueprints: dict[str, Blueprint]) -> Limiter:
     if hops > 0:
         from werkzeug.middleware.proxy_fix import ProxyFix
 
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops)  # type: ignore[method-assign]
+        # The client's address, and the scheme and host it asked for: a Twilio signature covers the
+        # URL as Twilio saw it (https://public-host/…), not the proxy's http://backend/….
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
     limiter = Limiter(key_func=get_remote_address, app=app, strategy="fixed-window")
     app.extensions["m360.refusals"] = Refusals(limiter, _setting(app, "M360_RATELIMIT_REFUSED"))
+    app.extensions["m360.token_refusals"] = Refusals(limiter, _setting(app, "M360_RATELIMIT_REFUSED"), "token-refusals")
     webhooks = WebhookLimits(limiter, blueprints["channels"].name, _setting(app, "M360_RATELIMIT_WEBHOOKS"),
                              _setting(app, "M360_RATELIMIT_STATUS"))
     limiter.request_filter(webhooks.counted_here)

@@ -5,18 +5,22 @@ Vocabularies that live in the product's data are filled in when the document is 
 document cannot drift from what the server accepts: a schema with ``x-m360-enum: <name>`` gets
 ``enum`` from ``VOCABULARIES`` (theme ids of bot/helpdesk/themes.yaml, codebooks and their code ids,
 alert rules, the spellings of yes and no), and one with ``x-m360-pattern: <name>`` gets ``pattern``
-from ``PATTERNS`` (the regular expressions bot.helpdesk.intake checks)."""
+from ``PATTERNS`` (the regular expressions bot.helpdesk.intake checks).
+
+The document is also the list of query parameters each JSON operation takes: any other is a 400
+naming it (``?estado=cerrada`` for ``?status=cerrada`` must not answer with every ticket, unfiltered)."""
 
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from flask import Blueprint, jsonify
+from flask import Blueprint, jsonify, request
 
 bp = Blueprint("openapi", __name__)
 DOCUMENT = Path(__file__).with_name("openapi.yaml")
@@ -84,3 +88,41 @@ def document() -> dict[str, Any]:
 @bp.get("/api/v1/openapi.json")
 def openapi() -> Any:
     return jsonify(document())
+
+
+_RULE_VARIABLE = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
+CHECKED = ("/api/", "/export/")  # the JSON API and the downloads; providers' webhooks add their own
+
+
+@cache
+def query_parameters(rule: str, method: str) -> frozenset[str] | None:
+    """The query parameters the document gives the operation at a Flask ``rule``, or None when the
+    document does not describe it."""
+    found = document()["paths"].get(_RULE_VARIABLE.sub(r"{\1}", rule))
+    operation = (found or {}).get(method.lower())
+    if operation is None:
+        return None
+    listed = [*found.get("parameters", ()), *operation.get("parameters", ())]
+    return frozenset(p["name"] for p in map(_resolved, listed) if p["in"] == "query")
+
+
+def _resolved(node: dict[str, Any]) -> dict[str, Any]:
+    """A parameter, or the one its ``$ref`` (``#/components/parameters/…``) names."""
+    target: Any = node
+    if "$ref" in node:
+        target = document()
+        for part in node["$ref"].removeprefix("#/").split("/"):
+            target = target[part]
+    return dict(target)
+
+
+@bp.before_app_request
+def refuse_unknown_query_parameters() -> Any:
+    if not request.args or request.url_rule is None or not request.path.startswith(CHECKED):
+        return None
+    allowed = query_parameters(request.url_rule.rule, "get" if request.method == "HEAD" else request.method)
+    unknown = sorted(set(request.args) - allowed) if allowed is not None else []
+    if not unknown:
+        return None
+    takes = f"it takes {', '.join(sorted(allowed or ()))}" if allowed else "it takes none"
+    return jsonify(error=f"unknown query parameter {', '.join(unknown)}; {takes}"), 400

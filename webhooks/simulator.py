@@ -66,7 +66,7 @@ def check_access() -> Any:
         return redirect(url_for("panel.login", next=request.full_path.rstrip("?")))
     return None
 
-_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+_SESSION_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")  # fullmatch: "$" would let a trailing newline through
 
 
 def _json(replies: list[Outbound]) -> list[dict[str, Any]]:
@@ -84,7 +84,7 @@ def send() -> Any:
     if not isinstance(body, dict):  # a JSON list, string or number is as bad as no JSON at all
         body = {}
     session_id, text, message_id = body.get("session"), body.get("text"), body.get("id")
-    if not isinstance(session_id, str) or not _SESSION_ID.match(session_id):
+    if not isinstance(session_id, str) or not _SESSION_ID.fullmatch(session_id):
         return jsonify(error="session must be 8–64 letters, digits, - or _"), 400
     if not isinstance(text, str) or not text.strip() or len(text) > 4000:
         return jsonify(error="text must be a string of 1–4000 characters"), 400
@@ -117,7 +117,7 @@ def _last_id(session_id: str) -> int:
 def history() -> Any:
     after = bounded_int(request.args.get("after"), "after", 0)  # only what came after (the page polls)
     session_id = request.args.get("session", "")
-    if not _SESSION_ID.match(session_id):
+    if not _SESSION_ID.fullmatch(session_id):
         return jsonify(error="session must be 8–64 letters, digits, - or _"), 400
     with current_app.extensions["m360.sessions"]() as session:
         contact_id = _contact_id(session, session_id)

@@ -20,11 +20,12 @@ alert and its notifications commit together.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 
 from bot import labels
 from bot.channels import templates
@@ -183,7 +184,8 @@ def change(conn: Connection, code: str, *, actor: str, now: datetime, status: st
         return transition(conn, code, status, actor=actor, now=now, note=note, assignee=assignee,
                           referred_to=referred_to)
     if not assignee and not note:
-        raise InvalidTransition("nothing to change: give status, assignee or note")
+        raise InvalidTransition(f"nothing to change: {code} is already {ticket.status}" if status
+                                else "nothing to change: give status, assignee or note")
     if ticket.status in FINAL and assignee:
         raise InvalidTransition(f"{code} is {ticket.status}: it cannot be reassigned")
     # A note is news too: the follow-ups (bot.helpdesk.followup) count quiet days from here.
@@ -404,6 +406,18 @@ def find_tickets(conn: Connection, wanted: TicketFilter, today: str) -> list[Any
 def is_overdue(ticket: Any, today: str) -> bool:
     """Open and past its due date (``today``: the local ISO date)."""
     return ticket.status in OPEN and ticket.due_date is not None and ticket.due_date < today
+
+
+def version(conn: Connection, code: str, *, lock: bool = False) -> str | None:
+    """A ticket's version (the API's ETag, the panel form's hidden field): a digest of its stored
+    row and the number of its events (every change writes one), so it changes with every change,
+    whoever made it. None for an unknown ticket. ``lock``: FOR UPDATE, to change it next."""
+    query = select(REQUESTS).where(REQUESTS.c.code == code)
+    row = conn.execute(query.with_for_update() if lock else query).one_or_none()
+    if row is None:
+        return None
+    events = conn.execute(select(func.count()).select_from(EVENTS).where(EVENTS.c.request_id == row.id)).scalar_one()
+    return hashlib.sha256(f"{tuple(row)!r}\n{events}".encode()).hexdigest()[:20]
 
 
 def as_json(conn: Connection, ticket: Any, *, today: str, events: bool = False,

@@ -72,9 +72,10 @@ def ticket(code: str) -> Any:
         if row is None or not _visible(row):
             return render_template("panel/not_found.html", what=f"la solicitud {code}"), 404
         item = ticketing.as_json(conn, row, today=_today(), events=True, reveal_address=g.user.role in WORKERS)
+        version = ticketing.version(conn, row.code)
     moves = sorted(ticketing.TRANSITIONS[row.status], key=ticketing.STATUSES.index)
     return render_template("panel/ticket.html", t=item, moves=moves, can_manage=g.user.role in WORKERS,
-                           can_move_due=row.status in ticketing.OPEN and not row.on_hold)
+                           can_move_due=row.status in ticketing.OPEN and not row.on_hold, version=version)
 
 
 @bp.post("/solicitudes/<code>")
@@ -87,10 +88,14 @@ def change_ticket(code: str) -> Any:
                            ).one_or_none()
     if row is not None and not _visible(row):
         abort(403)
-    due_text = form.pop("due_date")
+    due_text, seen = form.pop("due_date"), request.form.get("version")
     try:
         due = date.fromisoformat(due_text) if due_text else None
         with db.transaction(engine()) as conn:
+            if seen and seen != ticketing.version(conn, code.upper(), lock=True):
+                # Saved by someone else meanwhile, or this very form sent twice (a double click).
+                raise ValueError("la solicitud cambió mientras la veía (otra persona la actualizó, o el "
+                                 "formulario se envió dos veces); revise cómo quedó y vuelva a intentarlo")
             before = conn.execute(select(ticketing.REQUESTS.c.status).where(
                 ticketing.REQUESTS.c.code == code.upper())).scalar()
             ticketing.change(conn, code.upper(), actor=g.actor, now=clock.now(), due_date=due, **form)

@@ -87,7 +87,7 @@ def _review_url(codebook: str) -> str:
 def _report(conn: Connection) -> tuple[dict[str, Any], dict[str, Any]]:
     """The report of the period and filters asked for, and the filters form to show."""
     period, filters, form = _selection(conn)
-    return build_report(conn, period, filters, include_test=include_test()), form
+    return build_report(conn, period, filters, include_test=include_test(), now=clock.now()), form
 
 
 # ------------------------------------------------------------------ pages

@@ -15,10 +15,12 @@ from analysis import html as report_html
 from analysis import mesa as mesa_render
 from analysis.periods import parse
 from bot.directory import staff
+from bot.directory.contacts import Problem
 from bot.helpdesk import grupos, mesa, ticketing
 from bot.helpdesk.themes import load_taxonomy
 from surveys import db, store
 from webhooks import clock
+from webhooks.jsonapi import MAX_INT
 from webhooks.panel import ENLACE, MANAGERS, READERS, bp, engine, login_required, scope
 from webhooks.panel.results import REPORT_TYPES, chosen_period, quarters
 
@@ -38,7 +40,12 @@ def staff_page() -> Any:
         values = {k: (request.form.get(k) or "").strip() for k in staff.COLUMNS}
         staff_id = request.form.get("id", type=int)
         with db.transaction(engine()) as conn:
-            saved, problems, taken = staff.save(conn, values, staff_id=staff_id, now=clock.now())
+            if staff_id is not None and (not 0 < staff_id <= MAX_INT or staff.get(conn, staff_id) is None):
+                # The form was for someone no longer there (or its id was changed by hand).
+                problems = [Problem(1, "id", f"no existe la persona #{staff_id} del directorio; recargue la página")]
+                taken = []
+            else:
+                saved, problems, taken = staff.save(conn, values, staff_id=staff_id, now=clock.now())
         if not problems:
             flash(f"{values['nombre']} guardado(a)." + (f" Cambiaron de enlace: {', '.join(taken)}." if taken else ""),
                   "ok")
