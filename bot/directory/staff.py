@@ -32,7 +32,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from bot.directory.contacts import CHANNELS, Problem, cell, entity_code, normalize_address, read_rows
 from surveys import parsing, store
@@ -325,20 +325,26 @@ def _coverage(conn: Connection, staff_id: int | None = None) -> dict[str, int]:
 # ------------------------------------------------------------------ reading
 
 
+# Built once with bind parameters: a completed interview's ticket and alerts look these up several
+# times, and building a statement (and its cache key) cost about as much as running it.
+_ENLACE = (select(STAFF).join(COVERAGE, COVERAGE.c.staff_id == STAFF.c.id)
+           .where(COVERAGE.c.entity_code == bindparam("b_code"), STAFF.c.active.is_(True)))
+_ARTICULADOR = (select(STAFF).where(STAFF.c.role == "articulador", STAFF.c.region == bindparam("b_region"),
+                                    STAFF.c.active.is_(True)).order_by(STAFF.c.id))
+
+
 def enlace_for(conn: Connection, entity_code: str | None) -> Any:
     """The active enlace covering ``entity_code`` (a staff row), or None."""
     if not entity_code:
         return None
-    return conn.execute(select(STAFF).join(COVERAGE, COVERAGE.c.staff_id == STAFF.c.id)
-                        .where(COVERAGE.c.entity_code == entity_code, STAFF.c.active.is_(True))).first()
+    return conn.execute(_ENLACE, {"b_code": entity_code}).first()
 
 
 def articulador_for(conn: Connection, region: str | None) -> Any:
     """The active articulador(a) of ``region`` (a staff row), or None."""
     if not region:
         return None
-    return conn.execute(select(STAFF).where(STAFF.c.role == "articulador", STAFF.c.region == region,
-                                            STAFF.c.active.is_(True)).order_by(STAFF.c.id)).first()
+    return conn.execute(_ARTICULADOR, {"b_region": region}).first()
 
 
 def scope(conn: Connection, username: str) -> Scope:
