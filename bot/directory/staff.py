@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, select, update
 
 from bot.directory.contacts import CHANNELS, Problem, cell, entity_code, normalize_address, read_rows
-from surveys import parsing, store
+from surveys import db, parsing, store
 from surveys.entities import OTHER_CODE
 from surveys.models import Entity, Staff, StaffEntity, utcnow
 
@@ -327,24 +327,25 @@ def _coverage(conn: Connection, staff_id: int | None = None) -> dict[str, int]:
 
 # Built once with bind parameters: a completed interview's ticket and alerts look these up several
 # times, and building a statement (and its cache key) cost about as much as running it.
-_ENLACE = (select(STAFF).join(COVERAGE, COVERAGE.c.staff_id == STAFF.c.id)
-           .where(COVERAGE.c.entity_code == bindparam("b_code"), STAFF.c.active.is_(True)))
-_ARTICULADOR = (select(STAFF).where(STAFF.c.role == "articulador", STAFF.c.region == bindparam("b_region"),
-                                    STAFF.c.active.is_(True)).order_by(STAFF.c.id))
+_ENLACE = db.DirectStatement(select(STAFF).join(COVERAGE, COVERAGE.c.staff_id == STAFF.c.id)
+                              .where(COVERAGE.c.entity_code == bindparam("b_code"), STAFF.c.active.is_(True)))
+_ARTICULADOR = db.DirectStatement(select(STAFF).where(STAFF.c.role == "articulador",
+                                                      STAFF.c.region == bindparam("b_region"),
+                                                      STAFF.c.active.is_(True)).order_by(STAFF.c.id))
 
 
 def enlace_for(conn: Connection, entity_code: str | None) -> Any:
     """The active enlace covering ``entity_code`` (a staff row), or None."""
     if not entity_code:
         return None
-    return conn.execute(_ENLACE, {"b_code": entity_code}).first()
+    return _ENLACE.execute(conn, {"b_code": entity_code}).first()
 
 
 def articulador_for(conn: Connection, region: str | None) -> Any:
     """The active articulador(a) of ``region`` (a staff row), or None."""
     if not region:
         return None
-    return conn.execute(_ARTICULADOR, {"b_region": region}).first()
+    return _ARTICULADOR.execute(conn, {"b_region": region}).first()
 
 
 def scope(conn: Connection, username: str) -> Scope:
