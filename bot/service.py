@@ -81,6 +81,15 @@ INSERT_CONTACT = CONTACTS.insert()
 SEEN = select(MESSAGES.c.id).where(MESSAGES.c.channel == bindparam("b_channel"), MESSAGES.c.direction == "in",
                                    MESSAGES.c.external_id == bindparam("b_external_id"))
 
+# A redelivered message (a provider's retry) is answered from the log: built once, run on the driver's cursor.
+REPLAY_SEEN = db.DirectStatement(select(MESSAGES.c.id, MESSAGES.c.contact_id).where(
+    MESSAGES.c.channel == bindparam("b_channel"), MESSAGES.c.direction == "in",
+    MESSAGES.c.external_id == bindparam("b_external_id")))
+REPLAY_REPLIES = db.DirectStatement(select(MESSAGES.c.text, MESSAGES.c.options).where(
+    MESSAGES.c.contact_id == bindparam("b_contact"), MESSAGES.c.id > bindparam("b_id"),
+    MESSAGES.c.in_reply_to == bindparam("b_external_id")).order_by(MESSAGES.c.id))
+REPLAY_STATE = db.DirectStatement(select(CONTACTS.c.state).where(CONTACTS.c.id == bindparam("b_contact")))
+
 
 class ChatService:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings | None = None,
@@ -372,21 +381,15 @@ class ChatService:
 
     def _replay(self, inbound: Inbound) -> list[Outbound] | None:
         """The replies already sent for a delivery seen before (None if it vanished: process it again)."""
-        with self.sessions() as session:
-            seen = session.execute(
-                select(MessageLog.id, MessageLog.contact_id).where(
-                    MessageLog.channel == inbound.channel, MessageLog.direction == "in",
-                    MessageLog.external_id == inbound.external_id)
-            ).one_or_none()
+        with self.engine.connect() as conn:
+            seen = REPLAY_SEEN.execute(conn, {"b_channel": inbound.channel,
+                                              "b_external_id": inbound.external_id}).one_or_none()
             if seen is None:
                 return None
-            rows = session.execute(
-                select(MessageLog.text, MessageLog.options)
-                .where(MessageLog.contact_id == seen.contact_id, MessageLog.id > seen.id,
-                       MessageLog.in_reply_to == inbound.external_id)
-                .order_by(MessageLog.id)
-            ).all()
-            state = session.execute(select(Contact.state).where(Contact.id == seen.contact_id)).scalar()
+            rows = REPLAY_REPLIES.execute(conn, {"b_contact": seen.contact_id, "b_id": seen.id,
+                                                 "b_external_id": inbound.external_id})
+            contact = REPLAY_STATE.execute(conn, {"b_contact": seen.contact_id}).one_or_none()
+            state = contact.state if contact is not None else None
             replies = [Outbound(text, tuple(Option(label, reply) for label, reply in options or ()))
                        for text, options in rows]
             return _with_prompt(replies, state)
