@@ -71,15 +71,18 @@ MESSAGES = MessageLog.__table__
 INVITATIONS = Invitation.__table__
 # Built once: per-turn statements only bind parameters (building them cost more than running them).
 # Only what the conversation reads: unused columns (datetimes especially) cost parsing every turn.
-SELECT_CONTACT = db.DirectStatement(
-    select(*(CONTACTS.c[name] for name in ("id", "state", "state_version", "entity_code", "consent", "name",
-                                            "cargo", "opted_out")))
-    .where(CONTACTS.c.channel == bindparam("b_channel"), CONTACTS.c.address == bindparam("b_address"))
-    .with_for_update()
-)
-INSERT_CONTACT = CONTACTS.insert()
 SEEN = select(MESSAGES.c.id).where(MESSAGES.c.channel == bindparam("b_channel"), MESSAGES.c.direction == "in",
                                    MESSAGES.c.external_id == bindparam("b_external_id"))
+# ``seen``: this delivery is in the log already (a provider's retry), found with the lock in the same
+# statement, so a redelivery is answered from the log before the conversation runs. Only a shortcut:
+# the log's unique key still refuses one that commits concurrently (the turn rolls back and replays).
+SELECT_CONTACT = db.DirectStatement(
+    select(*(CONTACTS.c[name] for name in ("id", "state", "state_version", "entity_code", "consent", "name",
+                                            "cargo", "opted_out")), SEEN.exists().label("seen"))
+    .where(CONTACTS.c.channel == bindparam("b_channel"), CONTACTS.c.address == bindparam("b_address"))
+    .with_for_update(of=CONTACTS)
+)
+INSERT_CONTACT = CONTACTS.insert()
 
 # A redelivered message (a provider's retry) is answered from the log: built once, run on the driver's cursor.
 REPLAY_SEEN = db.DirectStatement(select(MESSAGES.c.id, MESSAGES.c.contact_id).where(
@@ -172,7 +175,7 @@ class ChatService:
         interleave; state_version stays as a safety net. Core statements on a plain connection:
         this is the hot path."""
         now = inbound.received_at or self.clock()
-        key = {"b_channel": inbound.channel, "b_address": inbound.address}
+        key = {"b_channel": inbound.channel, "b_address": inbound.address, "b_external_id": inbound.external_id}
         if isinstance(self.classifier, ModelThemeClassifier):
             self.classifier.warm()  # spaCy loads (or reloads new model files) before the lock, not in it
         with db.transaction(self.engine) as conn:
@@ -184,6 +187,8 @@ class ChatService:
                         "b_channel": inbound.channel, "b_external_id": inbound.external_id}).first() is not None:
                     raise _Redelivery
                 return Turn([Outbound(texts()("stale_option"), notice=True)], ConversationState())
+            if contact is not None and contact.seen:
+                raise _Redelivery
             if inbound.edited:  # not an answer: say so, ask again what is being asked; nothing is written
                 saved = contact.state if contact is not None else None
                 state = ConversationState.from_json(saved)
