@@ -166,7 +166,7 @@ class DirectStatement:
         self.statement = statement
         self._compiled: dict[Dialect, _Compiled] = {}
 
-    def execute(self, conn: Connection, params: dict[str, Any]) -> Any:
+    def execute(self, conn: Connection | Session, params: dict[str, Any]) -> Any:
         """A result with ``rowcount``, ``one()``, ``one_or_none()`` and ``first()``, iterable (rows with
         named columns)."""
         if not isinstance(conn, Connection) or conn.dialect.name not in DIRECT_DIALECTS:  # a Session: its own

@@ -173,7 +173,7 @@ class CookieSessions(SecureCookieSessionInterface):
     when the request carries no session cookie — every webhook: that was a few percent of one."""
 
     def open_session(self, app: Flask, request: Any) -> Any:
-        if app.secret_key and not (request.environ.get("HTTP_COOKIE")  # no Cookie header: nothing to parse
+        if app.secret_key and not (request.headers.get("Cookie")  # no Cookie header: nothing to parse
                                    and request.cookies.get(self.get_cookie_name(app))):
             return self.session_class()
         return super().open_session(app, request)
