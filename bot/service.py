@@ -85,9 +85,7 @@ SELECT_CONTACT = db.DirectStatement(
 INSERT_CONTACT = CONTACTS.insert()
 
 # A redelivered message (a provider's retry) is answered from the log: built once, run on the driver's cursor.
-REPLAY_SEEN = db.DirectStatement(select(MESSAGES.c.id, MESSAGES.c.contact_id).where(
-    MESSAGES.c.channel == bindparam("b_channel"), MESSAGES.c.direction == "in",
-    MESSAGES.c.external_id == bindparam("b_external_id")))
+REPLAY_SEEN = db.DirectStatement(SEEN.with_only_columns(MESSAGES.c.id, MESSAGES.c.contact_id))
 REPLAY_REPLIES = db.DirectStatement(select(MESSAGES.c.text, MESSAGES.c.options).where(
     MESSAGES.c.contact_id == bindparam("b_contact"), MESSAGES.c.id > bindparam("b_id"),
     MESSAGES.c.in_reply_to == bindparam("b_external_id")).order_by(MESSAGES.c.id))

@@ -325,8 +325,8 @@ def _coverage(conn: Connection, staff_id: int | None = None) -> dict[str, int]:
 # ------------------------------------------------------------------ reading
 
 
-# Built once with bind parameters: a completed interview's ticket and alerts look these up several
-# times, and building a statement (and its cache key) cost about as much as running it.
+# Built once with bind parameters and run on the driver's cursor (surveys/db.py DirectStatement): a
+# completed interview's ticket and alerts look these up several times in its turn.
 _ENLACE = db.DirectStatement(select(STAFF).join(COVERAGE, COVERAGE.c.staff_id == STAFF.c.id)
                               .where(COVERAGE.c.entity_code == bindparam("b_code"), STAFF.c.active.is_(True)))
 _ARTICULADOR = db.DirectStatement(select(STAFF).where(STAFF.c.role == "articulador",
