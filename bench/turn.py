@@ -8,11 +8,13 @@ What it removes from bench/load.py's figures is everything but the turn's own co
 no gunicorn, no thread switching, no load generator beside it, so the CPU per message is steady
 even on a machine other people are using (CPU time, not wall time, is measured: thread_time()).
 
-    python bench/turn.py [--quick] [--messages N] [--profile DIR] [--callgrind]
+    python bench/turn.py [--quick] [--messages N] [--profile DIR] [--callgrind] [--redelivered]
 
 - ``--profile DIR``: py-spy records this process during the timed turns (of the app, then of the
   minimal durable turn); the parts of the turn are printed as bench/load.py --profile prints them
   for web workers (bench/profiles.py).
+- ``--redelivered``: then every message is delivered again, as a provider retries one, and the
+  CPU per redelivered message is printed too (``bench/load.py`` redelivers 5 % of its messages).
 - ``--callgrind``: runs this under valgrind's callgrind, instrumenting only the timed turns, and
   reports instructions per message: an exact count, repeatable whatever else runs on the machine.
 """
@@ -131,6 +133,8 @@ def main() -> None:
     parser.add_argument("--profile", type=Path, metavar="DIR", help="py-spy the timed turns into DIR")
     parser.add_argument("--callgrind", action="store_true", help="count instructions per message (valgrind)")
     parser.add_argument("--only", choices=["app", "durable"], help="time only this one")
+    parser.add_argument("--redelivered", action="store_true",
+                        help="then deliver every message again (a provider's retry) and time those too")
     args = parser.parse_args()
     if args.callgrind and not os.environ.get("M360_CALLGRIND"):
         return run_under_callgrind(sys.argv[1:])
@@ -152,6 +156,7 @@ def main() -> None:
         servers = {"app": (app_factory(database, coder=False), True),
                    "durable": (durable_factory(durable_database), False)}
         figures: dict[str, tuple[int, float]] = {}
+        again: dict[str, tuple[int, float]] = {}
         for name, (app, closes) in servers.items():
             if args.only and name != args.only:
                 continue
@@ -161,6 +166,8 @@ def main() -> None:
                 callgrind_toggle(True)
                 figures[name] = timed(app, load, closes)
                 callgrind_toggle(False)
+            if args.redelivered:  # the same deliveries again: each is answered from what was stored
+                again[name] = timed(app, load, closes)
             if stacks is not None:
                 import profiles
 
@@ -175,6 +182,9 @@ def main() -> None:
         print(f"{label}: {messages} messages, {cpu / messages * 1e6:,.0f} µs CPU per message")
         result[f"{name}_cpu_us"] = f"{cpu / messages * 1e6:.0f}"
         result[f"{name}_messages"] = str(messages)
+    for name, (messages, cpu) in again.items():
+        print(f"{name}, the same {messages} messages delivered again: {cpu / messages * 1e6:,.0f} µs CPU per message")
+        result[f"{name}_redelivered_cpu_us"] = f"{cpu / messages * 1e6:.0f}"
     if len(figures) == 2:  # CPU of the durable turn / the app's: what bench/load.py's ratio tends to
         (app_messages, app_cpu), (durable_messages, durable_cpu) = figures["app"], figures["durable"]
         result["cpu_ratio"] = f"{(durable_cpu / durable_messages) / (app_cpu / app_messages):.3f}"

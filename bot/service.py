@@ -71,15 +71,25 @@ MESSAGES = MessageLog.__table__
 INVITATIONS = Invitation.__table__
 # Built once: per-turn statements only bind parameters (building them cost more than running them).
 # Only what the conversation reads: unused columns (datetimes especially) cost parsing every turn.
-SELECT_CONTACT = db.DirectStatement(
-    select(*(CONTACTS.c[name] for name in ("id", "state", "state_version", "entity_code", "consent", "name",
-                                            "cargo", "opted_out")))
-    .where(CONTACTS.c.channel == bindparam("b_channel"), CONTACTS.c.address == bindparam("b_address"))
-    .with_for_update()
-)
-INSERT_CONTACT = CONTACTS.insert()
 SEEN = select(MESSAGES.c.id).where(MESSAGES.c.channel == bindparam("b_channel"), MESSAGES.c.direction == "in",
                                    MESSAGES.c.external_id == bindparam("b_external_id"))
+# ``seen``: this delivery is in the log already (a provider's retry), found with the lock in the same
+# statement, so a redelivery is answered from the log before the conversation runs. Only a shortcut:
+# the log's unique key still refuses one that commits concurrently (the turn rolls back and replays).
+SELECT_CONTACT = db.DirectStatement(
+    select(*(CONTACTS.c[name] for name in ("id", "state", "state_version", "entity_code", "consent", "name",
+                                            "cargo", "opted_out")), SEEN.exists().label("seen"))
+    .where(CONTACTS.c.channel == bindparam("b_channel"), CONTACTS.c.address == bindparam("b_address"))
+    .with_for_update(of=CONTACTS)
+)
+INSERT_CONTACT = CONTACTS.insert()
+
+# A redelivered message (a provider's retry) is answered from the log: built once, run on the driver's cursor.
+REPLAY_SEEN = db.DirectStatement(SEEN.with_only_columns(MESSAGES.c.id, MESSAGES.c.contact_id))
+REPLAY_REPLIES = db.DirectStatement(select(MESSAGES.c.text, MESSAGES.c.options).where(
+    MESSAGES.c.contact_id == bindparam("b_contact"), MESSAGES.c.id > bindparam("b_id"),
+    MESSAGES.c.in_reply_to == bindparam("b_external_id")).order_by(MESSAGES.c.id))
+REPLAY_STATE = db.DirectStatement(select(CONTACTS.c.state).where(CONTACTS.c.id == bindparam("b_contact")))
 
 
 class ChatService:
@@ -163,7 +173,7 @@ class ChatService:
         interleave; state_version stays as a safety net. Core statements on a plain connection:
         this is the hot path."""
         now = inbound.received_at or self.clock()
-        key = {"b_channel": inbound.channel, "b_address": inbound.address}
+        key = {"b_channel": inbound.channel, "b_address": inbound.address, "b_external_id": inbound.external_id}
         if isinstance(self.classifier, ModelThemeClassifier):
             self.classifier.warm()  # spaCy loads (or reloads new model files) before the lock, not in it
         with db.transaction(self.engine) as conn:
@@ -175,6 +185,8 @@ class ChatService:
                         "b_channel": inbound.channel, "b_external_id": inbound.external_id}).first() is not None:
                     raise _Redelivery
                 return Turn([Outbound(texts()("stale_option"), notice=True)], ConversationState())
+            if contact is not None and contact.seen:
+                raise _Redelivery
             if inbound.edited:  # not an answer: say so, ask again what is being asked; nothing is written
                 saved = contact.state if contact is not None else None
                 state = ConversationState.from_json(saved)
@@ -372,21 +384,15 @@ class ChatService:
 
     def _replay(self, inbound: Inbound) -> list[Outbound] | None:
         """The replies already sent for a delivery seen before (None if it vanished: process it again)."""
-        with self.sessions() as session:
-            seen = session.execute(
-                select(MessageLog.id, MessageLog.contact_id).where(
-                    MessageLog.channel == inbound.channel, MessageLog.direction == "in",
-                    MessageLog.external_id == inbound.external_id)
-            ).one_or_none()
+        with self.engine.connect() as conn:
+            seen = REPLAY_SEEN.execute(conn, {"b_channel": inbound.channel,
+                                              "b_external_id": inbound.external_id}).one_or_none()
             if seen is None:
                 return None
-            rows = session.execute(
-                select(MessageLog.text, MessageLog.options)
-                .where(MessageLog.contact_id == seen.contact_id, MessageLog.id > seen.id,
-                       MessageLog.in_reply_to == inbound.external_id)
-                .order_by(MessageLog.id)
-            ).all()
-            state = session.execute(select(Contact.state).where(Contact.id == seen.contact_id)).scalar()
+            rows = REPLAY_REPLIES.execute(conn, {"b_contact": seen.contact_id, "b_id": seen.id,
+                                                 "b_external_id": inbound.external_id})
+            contact = REPLAY_STATE.execute(conn, {"b_contact": seen.contact_id}).one_or_none()
+            state = contact.state if contact is not None else None
             replies = [Outbound(text, tuple(Option(label, reply) for label, reply in options or ()))
                        for text, options in rows]
             return _with_prompt(replies, state)

@@ -166,9 +166,10 @@ class DirectStatement:
         self.statement = statement
         self._compiled: dict[Dialect, _Compiled] = {}
 
-    def execute(self, conn: Connection, params: dict[str, Any]) -> Any:
-        """A result with ``rowcount``, ``one()`` and ``one_or_none()`` (rows with named columns)."""
-        if conn.dialect.name not in DIRECT_DIALECTS:
+    def execute(self, conn: Connection | Session, params: dict[str, Any]) -> Any:
+        """A result with ``rowcount``, ``one()``, ``one_or_none()`` and ``first()``, iterable (rows with
+        named columns)."""
+        if not isinstance(conn, Connection) or conn.dialect.name not in DIRECT_DIALECTS:  # a Session: its own
             return conn.execute(self.statement, params)
         compiled = self._compiled.get(conn.dialect) or self._compile(conn.dialect)
         cursor = self._run(conn, compiled, lambda cursor: cursor.execute(compiled.sql, compiled.values(params)))
@@ -248,6 +249,12 @@ class _DirectResult:
         if len(self.rows) > 1:
             raise MultipleResultsFound("more than one row")
         return self.rows[0] if self.rows else None
+
+    def first(self) -> Any:
+        return self.rows[0] if self.rows else None
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.rows)
 
     def one(self) -> Any:
         found = self.one_or_none()

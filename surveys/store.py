@@ -156,12 +156,13 @@ def clear_answer(conn: Connection, interview_id: int, question: str) -> None:
     conn.execute(_DELETE_ANSWER, {"b_interview": interview_id, "b_question": question})
 
 
-_SELECT_ANSWERS = select(ANSWERS.c.question, ANSWERS.c.value).where(ANSWERS.c.interview_id == bindparam("b_id"))
+# The completing turn reads them (for its ticket and its alerts): on the driver's cursor.
+_ANSWERS = db.DirectStatement(select(ANSWERS.c.question, ANSWERS.c.value)
+                              .where(ANSWERS.c.interview_id == bindparam("b_id")))
 
 
 def answers_of(conn: Connection | Session, interview_id: int) -> dict[str, Any]:
-    rows = conn.execute(_SELECT_ANSWERS, {"b_id": interview_id})
-    return {question: value for question, value in rows}
+    return {question: value for question, value in _ANSWERS.execute(conn, {"b_id": interview_id})}
 
 
 def new_interview(conn: Connection, *, questionnaire_id: int, contact_id: int | None, entity_code: str | None,

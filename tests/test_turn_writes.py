@@ -175,6 +175,24 @@ def test_direct_statements_answer_like_core_on_both_databases(engine: Engine) ->
             CONTACT_BY_ADDRESS.execute(conn, {"b_address": "+570000000000"}).one()
 
 
+def test_direct_statements_read_many_rows_and_serve_a_session_too(engine: Engine) -> None:
+    """first() and iteration as Core's result gives them; given an ORM session it runs the statement
+    through the session (the alerts and the tickets are called with either)."""
+    statement = select(Contact.__table__.c.address).where(Contact.__table__.c.channel == bindparam("b_channel")) \
+        .order_by(Contact.__table__.c.address)
+    direct = db.DirectStatement(statement)
+    with db.transaction(engine) as conn:
+        conn.execute(Contact.__table__.insert(), [
+            dict(channel="sms", address=f"+5730011100{i:02d}", state={}, state_version=0, opted_out=False,
+                 created_at=NOW) for i in (3, 1, 2)])
+        core = conn.execute(statement, {"b_channel": "sms"}).all()
+        assert [tuple(row) for row in direct.execute(conn, {"b_channel": "sms"})] == [tuple(row) for row in core]
+        assert direct.execute(conn, {"b_channel": "sms"}).first().address == core[0].address == "+573001110001"
+        assert direct.execute(conn, {"b_channel": "telegram"}).first() is None
+    with db.session_factory(engine)() as session:
+        assert [row.address for row in direct.execute(session, {"b_channel": "sms"})] == [r.address for r in core]
+
+
 CONTACT_ROW = select(*(Contact.__table__.c[name] for name in ("id", "state", "created_at", "opted_out"))).where(
     Contact.__table__.c.address == bindparam("b_address"))
 SET_VERSION = db.DirectStatement(Contact.__table__.update().where(Contact.__table__.c.address == bindparam("b_address"))

@@ -141,10 +141,13 @@ def _register_core_routes(app: Flask, sessions: Any) -> None:
 
     @app.after_request
     def security_headers(response: Any) -> Any:
+        # One pass over the response's headers, then an append for each missing one: werkzeug's
+        # ``in`` and ``setdefault`` scan the headers (and raise and catch a KeyError) once per name.
         headers = response.headers
+        present = {name.lower() for name in headers.keys()}
         for name, value in SECURITY_HEADERS:
-            if name not in headers:  # not setdefault: werkzeug's raises and catches a KeyError for each
-                headers[name] = value
+            if name.lower() not in present:
+                headers.add(name, value)
         return response
 
 
@@ -170,7 +173,8 @@ class CookieSessions(SecureCookieSessionInterface):
     when the request carries no session cookie — every webhook: that was a few percent of one."""
 
     def open_session(self, app: Flask, request: Any) -> Any:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        if app.secret_key and not (request.headers.get("Cookie")  # no Cookie header: nothing to parse
+                                   and request.cookies.get(self.get_cookie_name(app))):
             return self.session_class()
         return super().open_session(app, request)
 

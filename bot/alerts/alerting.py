@@ -75,6 +75,7 @@ ANSWERS = Answer.__table__
 CONTACTS = Contact.__table__
 # The statements of a turn that completes an interview or opens a ticket, built once (building a
 # statement and its cache key cost as much as running it).
+_ALERT_BY_ID = select(ALERTS).where(ALERTS.c.id == bindparam("b_id"))
 _TICKET = select(REQUESTS).where(REQUESTS.c.id == bindparam("b_id"))
 _INTERVIEW_PERIOD = select(INTERVIEWS.c.period).where(INTERVIEWS.c.id == bindparam("b_id"))
 _INTERVIEW = (select(INTERVIEWS.c.id, INTERVIEWS.c.entity_code, INTERVIEWS.c.period, INTERVIEWS.c.questionnaire_id,
@@ -227,7 +228,7 @@ class Alerts:
         if alert_id is None:
             return None
         if not test:  # test data (the simulator) is stored and shown on request, never sent to anyone
-            self.deliver(conn, conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one(), now, rule.to)
+            self.deliver(conn, conn.execute(_ALERT_BY_ID, {"b_id": alert_id}).one(), now, rule.to)
         log.info("alert %s raised: %s", alert_id, row["title"])
         return alert_id
 

@@ -32,10 +32,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 
 from bot.directory.contacts import CHANNELS, Problem, cell, entity_code, normalize_address, read_rows
-from surveys import parsing, store
+from surveys import db, parsing, store
 from surveys.entities import OTHER_CODE
 from surveys.models import Entity, Staff, StaffEntity, utcnow
 
@@ -325,20 +325,27 @@ def _coverage(conn: Connection, staff_id: int | None = None) -> dict[str, int]:
 # ------------------------------------------------------------------ reading
 
 
+# Built once with bind parameters and run on the driver's cursor (surveys/db.py DirectStatement): a
+# completed interview's ticket and alerts look these up several times in its turn.
+_ENLACE = db.DirectStatement(select(STAFF).join(COVERAGE, COVERAGE.c.staff_id == STAFF.c.id)
+                              .where(COVERAGE.c.entity_code == bindparam("b_code"), STAFF.c.active.is_(True)))
+_ARTICULADOR = db.DirectStatement(select(STAFF).where(STAFF.c.role == "articulador",
+                                                      STAFF.c.region == bindparam("b_region"),
+                                                      STAFF.c.active.is_(True)).order_by(STAFF.c.id))
+
+
 def enlace_for(conn: Connection, entity_code: str | None) -> Any:
     """The active enlace covering ``entity_code`` (a staff row), or None."""
     if not entity_code:
         return None
-    return conn.execute(select(STAFF).join(COVERAGE, COVERAGE.c.staff_id == STAFF.c.id)
-                        .where(COVERAGE.c.entity_code == entity_code, STAFF.c.active.is_(True))).first()
+    return _ENLACE.execute(conn, {"b_code": entity_code}).first()
 
 
 def articulador_for(conn: Connection, region: str | None) -> Any:
     """The active articulador(a) of ``region`` (a staff row), or None."""
     if not region:
         return None
-    return conn.execute(select(STAFF).where(STAFF.c.role == "articulador", STAFF.c.region == region,
-                                            STAFF.c.active.is_(True)).order_by(STAFF.c.id)).first()
+    return _ARTICULADOR.execute(conn, {"b_region": region}).first()
 
 
 def scope(conn: Connection, username: str) -> Scope:

@@ -126,10 +126,13 @@ def announce(conn: Connection, request_id: int, now: datetime, alerts: Alerts | 
     alerts.ticket_created(conn, request_id, now)
 
 
+_VALIDATION = select(ENTITIES.c.validation).where(ENTITIES.c.code == bindparam("b_code"))  # built once
+
+
 def _pending_entity(conn: Connection, entity_code: str | None) -> bool:
     if not entity_code:
         return False
-    return conn.execute(select(ENTITIES.c.validation).where(ENTITIES.c.code == entity_code)).scalar() == "pendiente"
+    return conn.execute(_VALIDATION, {"b_code": entity_code}).scalar() == "pendiente"
 
 
 def set_due_date(conn: Connection, code: str, due: date, *, reason: str, actor: str, now: datetime) -> Any:

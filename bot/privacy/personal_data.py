@@ -64,8 +64,8 @@ class Forgotten:
 def record_consent(conn: Connection, contact_id: int, *, given: bool, version: str | None, text: str | None,
                    source: str, now: datetime) -> None:
     """Append a consent (or its refusal) to the contact's history, in the caller's transaction."""
-    conn.execute(CONSENTS.insert().values(contact_id=contact_id, given=given, version=version, text=text,
-                                          source=source[:60], created_at=now))
+    conn.execute(CONSENTS.insert(), dict(contact_id=contact_id, given=given, version=version, text=text,
+                                         source=source[:60], created_at=now))  # one statement, its values bound
 
 
 def consents(conn: Connection, contact_id: int) -> list[Any]:

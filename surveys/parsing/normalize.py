@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from surveys.folding import fold
 
@@ -14,6 +15,7 @@ NUM_START = frozenset("-0123456789")  # number tokens start with an ASCII digit 
 INTEGER = re.compile(r"-?[0-9]+")
 
 
+@lru_cache(maxsize=1024)  # a reply is read by several parsers in one turn; the tokens are an immutable tuple
 def tokenize(text: str) -> tuple[str, ...]:
     """Words, number groups and "," boundaries (never leading, trailing or doubled)."""
     out: list[str] = []
