@@ -11,10 +11,17 @@ from surveys.parsing import normalize
 COMMANDS = {
     "menu": "menu", "menu principal": "menu", "inicio": "menu",
     "ayuda": "help", "help": "help",
-    "atras": "back", "volver": "back", "anterior": "back",
+    "atras": "back", "volver": "back", "anterior": "back", "volver atras": "back", "regresar": "back",
+    "devolver": "back", "devolverme": "back", "devolvernos": "back", "regresarme": "back", "ir atras": "back",
     "omitir": "skip", "saltar": "skip",
     "salir": "pause", "pausa": "pause", "pausar": "pause", "luego": "pause",
     "baja": "optout", "stop": "optout", "darme de baja": "optout", "cancelar suscripcion": "optout",
+    # Asking not to be written to again is an opt-out (Ley 1581), however it is put.
+    "dar de baja": "optout", "quiero darme de baja": "optout", "desuscribir": "optout", "desuscribirme": "optout",
+    "unsubscribe": "optout", "no mas mensajes": "optout", "no quiero mas mensajes": "optout",
+    "no quiero recibir mas mensajes": "optout", "no me escriban mas": "optout", "no me escriba mas": "optout",
+    "no me envien mas mensajes": "optout", "no me manden mas mensajes": "optout", "dejen de escribirme": "optout",
+    "no me vuelvan a escribir": "optout", "no me molesten mas": "optout",
     "hola": "hello", "start": "hello", "buenas": "hello", "buenos dias": "hello", "buenas tardes": "hello",
     "continuar": "resume", "reanudar": "resume", "seguir": "resume",
     "borrar mis datos": "forget", "borrar datos": "forget", "eliminar mis datos": "forget",
@@ -35,6 +42,9 @@ LIST_CHOICE = re.compile(rf"\s*(opci[oó]n(es)?\s*|la\s+|el\s+|#)?{_NUMBER}(\s*(
 def command_of(text: str) -> str | None:
     folded = normalize(text).lstrip("/").strip()
     command = COMMANDS.get(folded)
+    if command is None:  # "No más mensajes, por favor.", "atrás!": the command with courtesy or punctuation
+        bare = POLITE.sub("", " ".join(re.sub(r"[^\w\s]", " ", folded).split()))
+        command = COMMANDS.get(bare) if bare and bare != folded else None
     if command is None and parsing.is_greeting(text):  # "hola buenas", "buenas doctora": HOLA, never an answer
         return "hello"
     return command

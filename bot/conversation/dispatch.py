@@ -129,7 +129,7 @@ class Conversation:
         return replies.ticket_list(self.t, entity.display if entity else contact.entity_code, reads.tickets())
 
     def _handle(self, state: ConversationState, contact: ContactView, text: str, now: datetime) -> Turn:
-        command = command_of(text)
+        command = command_of(text) or self._back_asked(state, text)
         if state.mode == Mode.FORGET_CONFIRM:
             return self._forget_confirm(state, contact, text, now)
         if command == "forget":  # a right under Ley 1581: also for people who opted out
@@ -162,6 +162,17 @@ class Conversation:
         if state.mode == Mode.RATING:
             return self._rating(state, contact, text, command, now)
         return self._menu_turn(state, contact, text, command, now)
+
+    def _back_asked(self, state: ConversationState, text: str) -> str | None:
+        """ "me equivoqué en la anterior" while a question (or the intake's summary) waits: ATRAS."""
+        if state.flow is None or state.paused or state.mode not in (Mode.REGISTRO, Mode.INTERVIEW, Mode.HELPDESK):
+            return None
+        if not parsing.wants_back(text):  # the cheap test first: most replies stop here
+            return None
+        flow = FlowState.from_json(state.flow)
+        question = self.engine(flow.questionnaire).q.question(flow.current) if flow.current else None
+        open_answer = question is not None and question.type is QType.TEXT
+        return "back" if not open_answer or parsing.wants_back(text, open_answer=True) else None
 
     # -- what is being asked, and a deep link for another entity
 

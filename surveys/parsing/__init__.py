@@ -58,7 +58,7 @@ from surveys.parsing.answer import parse_answer
 from surveys.parsing.greetings import is_greeting
 from surveys.parsing.normalize import normalize, stem
 from surveys.parsing.numbers import number_words
-from surveys.parsing.replies import keeps_answer, lone_number, not_now, pick_ordinal, says_none
+from surveys.parsing.replies import keeps_answer, lone_number, not_now, pick_ordinal, says_none, wants_back
 from surveys.parsing.result import (
     AMBIGUOUS,
     EMPTY,
@@ -93,4 +93,5 @@ __all__ = [
     "pick_ordinal",
     "says_none",
     "stem",
+    "wants_back",
 ]

@@ -1,0 +1,75 @@
+"""A stranger's probe of the conversation, kept as tables: the replies nobody here wrote first (asking
+to go back in their own words, asking to stop, a help request typed at a Sí/No, a deadline given with
+the need, a correction at the summary), each driven through ChatService on a real SQLite database
+with the suite's clock, checking what is stored and what the person reads."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from surveys.models import Contact
+from tests.support.conversation import INTERVIEW, Chat, answers, register, start_interview
+
+
+@pytest.mark.parametrize("text", [
+    "me equivoqué en la anterior", "Me equivoque", "la pregunta anterior estaba mal",
+    "quiero cambiar la respuesta anterior", "corregir la anterior por favor", "regresar", "Atrás!",
+    "volver atrás", "la anterior era 3, no 4",
+])
+def test_asking_in_words_to_go_back_is_atras(chat: Chat, sessions: sessionmaker[Session], text: str) -> None:
+    """Asked at a rating, "la pregunta anterior estaba mal" was read as 2 (Mala), "me equivoqué en la
+    anterior" got the rating's hint: they ask for the previous question, as ATRAS does."""
+    register(chat)
+    start_interview(chat)
+    for said, _ in INTERVIEW[:3]:  # puntaje_general, valoracion_general, aspecto_oportunidad (5)
+        chat.say(said)
+    before = answers(sessions)
+    reply = chat.say(text)
+    assert "Su respuesta anterior: 5 (Excelente)" in reply, reply
+    assert answers(sessions) == before  # nothing stored for the question that was waiting
+
+
+@pytest.mark.parametrize("text", [
+    "me equivoqué en la anterior", "quiero cambiar la respuesta anterior", "me equivoqué en la pregunta anterior",
+])
+def test_at_an_open_question_a_change_of_the_previous_answer_is_atras(chat: Chat, sessions: sessionmaker[Session],
+                                                                     text: str) -> None:
+    """At "En pocas palabras, ¿cómo valora…?" the words were stored as the open answer."""
+    register(chat)
+    start_interview(chat)
+    chat.say("4")
+    assert "Su respuesta anterior: 4 (Buena)" in chat.say(text)
+    assert "valoracion_general" not in answers(sessions)
+
+
+@pytest.mark.parametrize("text", [
+    "la administración anterior lo hizo mal", "que no se equivoquen como la anterior vez",
+    "cambió mucho respecto a la anterior",
+])
+def test_an_open_answer_that_mentions_the_previous_one_is_an_answer(chat: Chat, sessions: sessionmaker[Session],
+                                                                    text: str) -> None:
+    register(chat)
+    start_interview(chat)
+    chat.say("4")
+    assert "Oportunidad" in chat.say(text)  # valoracion_general answered, on to the aspects
+    assert answers(sessions)["valoracion_general"] == text
+
+
+@pytest.mark.parametrize("text", [
+    "no más mensajes", "No me escriban más.", "no quiero recibir más mensajes por favor", "desuscribirme",
+    "dejen de escribirme", "Stop!", "quiero darme de baja",
+])
+@pytest.mark.parametrize("where", ["menu", "interview"])
+def test_asking_not_to_be_written_to_opts_out(chat: Chat, sessions: sessionmaker[Session], text: str,
+                                              where: str) -> None:
+    """ "no más mensajes" got "No entendí" (at the menu) or the question again (in the interview): the
+    person asked not to be written to, which is BAJA (Ley 1581), however it is put."""
+    register(chat)
+    if where == "interview":
+        start_interview(chat)
+        chat.say(INTERVIEW[0][0])
+    assert "no le enviaremos más mensajes" in chat.say(text)
+    with sessions() as s:
+        assert s.scalars(select(Contact)).one().opted_out
