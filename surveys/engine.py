@@ -411,16 +411,30 @@ class Interviewer:
             return None  # maybe a new name: look it up from scratch
         answer = parsing.parse_yes_no(text)
         if isinstance(pending, EntityConfirm):
-            if answer is None:
-                return None
-            if answer == "no":
-                return Step([Outbound(self.t("entity_retry"))], state, [])
-            return self._accept(state, question, pending.code, pending.raw)
+            return self._resolve_entity_confirm(state, question, pending, text, answer)
         if answer is None:
             return self._fresh(state, question, pending, text, today)
         if answer == "no":
             return Step(self.prompt(state), state, [])
         return self._accept(state, question, pending.value, pending.raw)
+
+    def _resolve_entity_confirm(self, state: FlowState, question: Question, pending: EntityConfirm, text: str,
+                                answer: str | None) -> Step | None:
+        """The reply to "¿Nos escribe de Génova (Quindío)?". "No, es Calarcá" names the right one (looked
+        up at once); a reply that is neither Sí/No nor a place ("necesito ayuda", "1") gets the question
+        again, not "No encontré ese municipio". None: a new place name, looked up from scratch."""
+        if answer == "si":
+            return self._accept(state, question, pending.code, pending.raw)
+        if answer == "no":
+            rest = parsing.after_no(text)
+            if rest is not None and self._names_entity(question, rest):
+                return self._entity_reply(state, question, rest)
+            return Step([Outbound(self.t("entity_retry"))], state, [])
+        return None if self._names_entity(question, text) else self._repeat(state, question, pending)
+
+    def _names_entity(self, question: Question, text: str) -> bool:
+        found = self.entities.lookup(text)
+        return bool(found.candidates) or self._outside_registry(question, text) is not None
 
     def _fresh(self, state: FlowState, question: Question, pending: Confirm | Suggestion, text: str,
                today: date | None) -> Step:

@@ -73,3 +73,28 @@ def test_asking_not_to_be_written_to_opts_out(chat: Chat, sessions: sessionmaker
     assert "no le enviaremos más mensajes" in chat.say(text)
     with sessions() as s:
         assert s.scalars(select(Contact)).one().opted_out
+
+
+@pytest.mark.parametrize(("reply", "then", "stored"), [
+    ("no, es calarca", "¿Nos escribe de *Calarcá (Quindío)*?", "63130"),  # the right one, looked up at once
+    ("No señor, soy de Calarcá", "¿Nos escribe de *Calarcá (Quindío)*?", "63130"),
+    ("necesito ayuda", "No le entendí. ¿Nos escribe de *Génova (Quindío)*? Responda Sí o No.", "63302"),
+    ("¿qué es esto?", "No le entendí. ¿Nos escribe de *Génova (Quindío)*? Responda Sí o No.", "63302"),
+    ("1", "No le entendí. ¿Nos escribe de *Génova (Quindío)*? Responda Sí o No.", "63302"),
+    ("👍", "nombre", "63302"),
+])
+def test_a_reply_to_the_entity_confirmation(chat: Chat, sessions: sessionmaker[Session], reply: str, then: str,
+                                            stored: str) -> None:
+    """ "No, es Calarcá" used to lose Calarcá ("Escriba de nuevo el municipio"), and a help request or a
+    digit got "No encontré ese municipio": the confirmation is asked again instead."""
+    chat.say("Hola")
+    chat.say("si")
+    assert "Génova (Quindío)" in chat.say("genova")
+    said = chat.say(reply)
+    assert then in said and "No encontré" not in said, said
+    if "nombre" not in said:
+        assert "nombre" in chat.say("sí")
+    chat.say("OMITIR")
+    chat.say("1")
+    with sessions() as s:
+        assert s.scalars(select(Contact.entity_code)).one() == stored
