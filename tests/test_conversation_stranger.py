@@ -79,7 +79,8 @@ def test_asking_not_to_be_written_to_opts_out(chat: Chat, sessions: sessionmaker
     ("no, es calarca", "¿Nos escribe de *Calarcá (Quindío)*?", "63130"),  # the right one, looked up at once
     ("No señor, soy de Calarcá", "¿Nos escribe de *Calarcá (Quindío)*?", "63130"),
     ("necesito ayuda", "No le entendí. ¿Nos escribe de *Génova (Quindío)*? Responda Sí o No.", "63302"),
-    ("¿qué es esto?", "No le entendí. ¿Nos escribe de *Génova (Quindío)*? Responda Sí o No.", "63302"),
+    ("¿qué es esto?", "Monitoreo 360* del DNP (Dirección de Estrategia Regional). Cada mes", "63302"),
+    ("¿qué es esto?", "¿Nos escribe de *Génova (Quindío)*? Responda Sí o No.", "63302"),
     ("1", "No le entendí. ¿Nos escribe de *Génova (Quindío)*? Responda Sí o No.", "63302"),
     ("👍", "nombre", "63302"),
 ])
@@ -98,3 +99,54 @@ def test_a_reply_to_the_entity_confirmation(chat: Chat, sessions: sessionmaker[S
     chat.say("1")
     with sessions() as s:
         assert s.scalars(select(Contact.entity_code)).one() == stored
+
+
+ABOUT, HUMAN = "asistente virtual del *Monitoreo 360*", "Soy un asistente automático"
+
+
+@pytest.mark.parametrize(("text", "says", "then"), [
+    ("¿Qué es esto?", ABOUT, "1. Responder el Monitoreo 360"),
+    ("quien es?", ABOUT, "1. Responder el Monitoreo 360"),
+    ("Con quién hablo, por favor", ABOUT, "1. Responder el Monitoreo 360"),
+    ("gracias", "¡Con gusto!", None),
+    ("Muchas gracias!!", "¡Con gusto!", None),
+    ("👍", "¡Con gusto!", None),
+    ("hablar con una persona", HUMAN, "qué necesita"),  # a person is reached through a help request
+    ("PQRS", "Le haré unas preguntas cortas", "qué necesita"),
+    ("quiero poner un reclamo", "Le haré unas preguntas cortas", "qué necesita"),
+    ("derecho de petición", "Le haré unas preguntas cortas", "qué necesita"),
+    ("cómo voy", "todavía no tiene solicitudes", None),
+    ("mi estado", "todavía no tiene solicitudes", None),
+])
+def test_words_at_the_menu(chat: Chat, text: str, says: str, then: str | None) -> None:
+    """Each used to get "No entendí. Responda con un número del 1 al 5"."""
+    register(chat)
+    said = chat.say(text)
+    assert says in said and "No entendí" not in said, said
+    if then is not None:
+        assert then in said, said
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("¿quién es usted?", ABOUT), ("de qué se trata", ABOUT), ("quiero hablar con una persona", HUMAN),
+    ("me pueden llamar?", HUMAN),
+])
+def test_who_is_it_or_a_person_in_the_interview(chat: Chat, sessions: sessionmaker[Session], text: str,
+                                                says: str) -> None:
+    """Answered, then the same question again; nothing stored (before: the rating's hint)."""
+    register(chat)
+    start_interview(chat)
+    said = chat.say(text)
+    assert says in said and "De 1 a 5" in said, said
+    assert "puntaje_general" not in answers(sessions)
+    assert "En pocas palabras" in chat.say("4")
+
+
+def test_what_is_this_at_the_consent_explains_and_asks_again(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    """Consent must be informed (Ley 1581): "¿de qué se trata?" is answered and consent asked again, not
+    "Por favor responda Sí o No"."""
+    chat.say("Hola")
+    said = chat.say("¿De qué se trata?")
+    assert ABOUT in said and "¿Acepta?" in said, said
+    with sessions() as s:
+        assert s.scalars(select(Contact.consent)).one() is None

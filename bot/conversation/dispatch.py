@@ -147,6 +147,9 @@ class Conversation:
             expired = self._expire(state)
             menu = self._show_menu(expired.state)
             return Turn(expired.replies + menu.replies, menu.state, expired.effects)
+        intent = self._intent(text) if command is None else None
+        if intent is not None and (answered := self._small_talk(state, contact, intent)) is not None:
+            return answered
         if state.mode == Mode.REGISTRO or not _registered(contact):
             return self._registration(state, contact, text, command, now)
         if state.invitation is not None:
@@ -162,6 +165,34 @@ class Conversation:
         if state.mode == Mode.RATING:
             return self._rating(state, contact, text, command, now)
         return self._menu_turn(state, contact, text, command, now)
+
+    def _intent(self, text: str) -> str | None:
+        """ "¿Quién es?", "hablar con una persona", "gracias": the whole message (``intents`` in texts.es.yaml)."""
+        folded = " ".join(re.sub(r"[^\w\s]", " ", normalize(text)).split()) or text.strip()
+        for candidate in dict.fromkeys((folded, POLITE.sub("", folded))):
+            for intent in ("about", "human", "thanks"):
+                if candidate in self.t.words(f"intents.{intent}"):
+                    return intent
+        return None
+
+    def _small_talk(self, state: ConversationState, contact: ContactView, intent: str) -> Turn | None:
+        """Who we are, how to reach a person, "de nada": said, and what was waiting is asked again
+        (nothing stored, nothing lost). At the menu a person is reached through a help request, which
+        starts. None: the message is read as usual (a thank-you outside the menu, or nothing asked yet)."""
+        at_menu = state.mode == Mode.MENU and _registered(contact)
+        if intent == "thanks":  # "ok", "listo" to a wave's invitation say yes to it: not a thank-you
+            return Turn([Outbound(self.t("welcome"))], state) if at_menu and state.invitation is None else None
+        if intent == "human" and at_menu:
+            started = self._start_helpdesk(state)
+            return dataclasses.replace(started, replies=[Outbound(self.t("human_menu"))] + started.replies)
+        waiting = self.current_prompt(state, contact)
+        if state.mode == Mode.HELPDESK and state.flow is not None and not state.paused:
+            flow = FlowState.from_json(state.flow)
+            if flow.finished:  # the intake's summary waits for its Sí/No
+                waiting = [self._summary(flow, None)]
+        if not waiting:
+            return None
+        return Turn([Outbound(self.t(intent))] + waiting, state)
 
     def _back_asked(self, state: ConversationState, text: str) -> str | None:
         """ "me equivoqué en la anterior" while a question (or the intake's summary) waits: ATRAS."""
