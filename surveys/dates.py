@@ -31,7 +31,7 @@ from typing import Final
 import dateparser
 
 from surveys.folding import fold
-from surveys.parsing import AMBIGUOUS, EMPTY, NONE_GIVEN, OUT_OF_RANGE, UNKNOWN, number_words
+from surveys.parsing import AMBIGUOUS, EMPTY, NONE_GIVEN, OUT_OF_RANGE, UNKNOWN, number_words, says_none
 from surveys.workdays import add_business_days
 
 __all__ = ["DateReading", "read_date"]
@@ -99,7 +99,7 @@ def read_date(text: str, today: date) -> DateReading:
     folded = _plain(text)
     if not folded:
         return DateReading(reason=EMPTY)
-    if folded in _NONE or folded.removeprefix("no ") in ("hay", "tenemos", "tengo"):
+    if folded in _NONE or folded.removeprefix("no ") in ("hay", "tenemos", "tengo") or says_none(folded):
         return DateReading(reason=NONE_GIVEN)
     parts = _CORRECTION.split(folded)
     if len(parts) > 1 and parts[-1].strip():

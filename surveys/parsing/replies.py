@@ -98,7 +98,8 @@ _NONE_REPLY: Final = _NONE_HEADS | NONE_WORDS | STOPWORDS | POLITE | frozenset(
     "temas opcion opciones este esta todavia aun mas hay tengo tenemos realmente verdad pues especial "
     "especifico particular aplica otra otro otras otros cosa sugerencia sugerencias comentario "
     "comentarios observacion observaciones recomendacion recomendaciones agregar anadir decir todo bien "
-    "adicional".split())
+    "adicional prefiero preferimos prefiere responder contestar decirlo responderla contestarla deseo "
+    "deseamos".split())  # "prefiero no responder": nothing to say either
 _NONE_MAX: Final = 10
 
 
