@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from surveys.models import Contact
+from surveys.models import Contact, Ticket
 from tests.support.conversation import INTERVIEW, Chat, answers, register, start_interview
 
 
@@ -150,3 +150,53 @@ def test_what_is_this_at_the_consent_explains_and_asks_again(chat: Chat, session
     assert ABOUT in said and "¿Acepta?" in said, said
     with sessions() as s:
         assert s.scalars(select(Contact.consent)).one() is None
+
+
+URGENT = "Entiendo que su solicitud es urgente. ¿Es correcto?"
+
+
+def _intake_until_urgency(chat: Chat, need: str) -> str:
+    """From the menu to the question after Continuidad, with ``need`` as the need; what the bot asks then."""
+    register(chat)
+    chat.say("2")
+    chat.say(need)
+    for reply in ("si", "3", "1", "1"):  # the themes proposed, Asistencia técnica, Petición general, Planeación
+        chat.say(reply)
+    return chat.say("puntual")
+
+
+@pytest.mark.parametrize(("need", "asked", "replies", "urgent", "by_date"), [
+    # The deadline in the need is proposed, read back against the turn's date (Tuesday 10 November 2026).
+    ("Necesito ayuda con el plan indicativo, es urgente para el viernes", URGENT,
+     [("sí", "¿Para el *viernes 13 de noviembre*?"), ("si", "Revisemos")], True, "2026-11-13"),
+    ("necesitamos capacitación en regalías antes del 20 de noviembre por favor", URGENT,
+     [("si", "¿Para el *viernes 20 de noviembre*?"), ("sí", "Fecha límite: viernes 20 de noviembre")], True,
+     "2026-11-20"),
+    ("asesoría con el POT lo antes posible", URGENT,
+     [("sí", "¿Hay una fecha límite?"), ("no", "Revisemos")], True, None),
+    # A proposal is only a proposal: "no" is the answer, and a different date replaces the one read.
+    ("nos urge ayuda con el plan indicativo", URGENT, [("no", "Revisemos")], False, None),
+    ("Ayuda con el plan indicativo para el 20 de noviembre", URGENT,
+     [("si", "¿Para el *viernes 20 de noviembre*?"), ("no, para el 27", "¿Para el *viernes 27 de noviembre*?"),
+      ("si", "Revisemos")], True, "2026-11-27"),
+    # Nothing said about it, or said it is not urgent: asked as before.
+    ("necesitamos ayuda con el plan indicativo, no es urgente", "¿Es urgente? Responda Sí o No.",
+     [("no", "Revisemos")], False, None),
+    ("necesitamos ayuda con el plan indicativo", "¿Es urgente? Responda Sí o No.",
+     [("si", "¿Hay una fecha límite?"), ("el viernes", "¿Para el *viernes 13 de noviembre*?"), ("si", "Revisemos")],
+     True, "2026-11-13"),
+])
+def test_urgency_and_deadline_said_in_the_need_are_proposed_not_asked_again(
+        chat: Chat, sessions: sessionmaker[Session], need: str, asked: str, replies: list[tuple[str, str]],
+        urgent: bool, by_date: str | None) -> None:
+    """ "Es urgente para el viernes" in the need, then "¿Es urgente?" and "¿Hay una fecha límite?": the
+    person was asked what they had just said. What the need says is now proposed for confirmation."""
+    assert asked in _intake_until_urgency(chat, need)
+    for reply, expected in replies:
+        said = chat.say(reply)
+        assert expected in said, said
+    assert "Registramos su solicitud" in chat.say("sí")
+    with sessions() as s:
+        ticket = s.scalars(select(Ticket)).one()
+        assert (ticket.urgent, ticket.requested_by_date) == (urgent, by_date)
+        assert ticket.need == need

@@ -51,7 +51,7 @@ from bot.conversation.effects import (
 from bot.conversation.reads import Reads
 from bot.conversation.state import ContactView, ConversationState, EntitySwitch, Mode
 from bot.helpdesk.themes import ThemeClassifier
-from surveys import formats, parsing
+from surveys import dates, formats, parsing
 from surveys.engine import AnswerSet, Finished, FlowState, Interviewer, Step
 from surveys.entities import is_territorial
 from surveys.messages import Option, Outbound
@@ -424,7 +424,7 @@ class Conversation:
             # "1" at "Entiendo que su solicitud es sobre … ¿Es correcto?": the theme list was never
             # shown, so a number chooses nothing from it. Ask Sí/No again ("no" shows the list).
             return Turn([Outbound(self.t("hint.yes_no"))] + engine.prompt(flow), state)
-        step = _navigate(engine, flow, command) or engine.reply(flow, text, today)
+        step = _navigate(engine, flow, command, today) or engine.reply(flow, text, today)
         return self._helpdesk_step(state, step, today)
 
     def _helpdesk_step(self, state: ConversationState, step: Step, today: date | None = None) -> Turn:
@@ -474,8 +474,21 @@ class Conversation:
             lines.append(f"• {label}: {value}")
         return Outbound(self.t("intake.summary", lines="\n".join(lines)), yes_no_options(self.t))
 
-    def _suggest(self, question: Question, source: Any) -> Any:
-        """Themes proposed for a need (bot.helpdesk.themes); None when nothing matches (the list is shown)."""
+    def _suggest(self, question: Question, source: Any, today: date | None = None) -> Any:
+        """What a need already says, proposed for a later question (confirmed, never stored unasked): its
+        themes (bot.helpdesk.themes), that it is urgent ("es urgente", or a deadline in it), the deadline
+        ("para el viernes"). None when it says nothing about it: the question is asked."""
+        if question.type is QType.DATE:
+            reading = dates.read_date(str(source), today) if today is not None else None
+            return reading.value.isoformat() if reading is not None and reading.value is not None else None
+        if question.type is QType.YES_NO:
+            folded = " ".join(re.sub(r"[^\w\s]", " ", normalize(str(source))).split())
+            said = [re.search(rf"(?:^|(\w+) (?:es |hay |tan |muy )?){re.escape(w)}\b", folded)
+                    for w in self.t.words("intake.urgent_words")]
+            if any(m is not None and m.group(1) in ("no", "sin", "nada", "ni") for m in said):
+                return None  # "no es urgente", "sin afán": asked, never proposed
+            dated = today is not None and dates.read_date(str(source), today).value is not None
+            return "si" if any(said) or dated else None
         if self.classifier is None or question.type is not QType.SELECT_MULTIPLE:
             return None
         ids = [theme for theme, _ in self.classifier.classify(str(source))]
@@ -748,9 +761,9 @@ def _prefill(contact: ContactView) -> dict[str, Any]:
     }
 
 
-def _navigate(engine: Interviewer, flow: FlowState, command: str | None) -> Step | None:
+def _navigate(engine: Interviewer, flow: FlowState, command: str | None, today: date | None = None) -> Step | None:
     if command == "back":
         return engine.back(flow)
     if command == "skip":
-        return engine.skip(flow)
+        return engine.skip(flow, today)
     return None
