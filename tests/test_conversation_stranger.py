@@ -200,3 +200,36 @@ def test_urgency_and_deadline_said_in_the_need_are_proposed_not_asked_again(
         ticket = s.scalars(select(Ticket)).one()
         assert (ticket.urgent, ticket.requested_by_date) == (urgent, by_date)
         assert ticket.need == need
+
+
+@pytest.mark.parametrize(("replies", "field", "value"), [
+    # A line named by its words, or its number; the question comes back with its answer, then the summary.
+    ([("la fecha está mal", "Su respuesta anterior: viernes 13 de noviembre"), ("el 18", "¿Para el *miércoles 18"),
+      ("sí", "8. Fecha límite: miércoles 18 de noviembre")], "requested_by_date", "2026-11-18"),
+    ([("cambiar la 3", "¿Qué tipo de apoyo necesita?"), ("2", "3. Tipo de apoyo: Capacitación")],
+     "support_type", "capacitacion"),
+    ([("la pregunta 5 está mal", "¿En qué fase"), ("ejecución", "5. Fase: Ejecución")], "phase", "ejecucion"),
+    ([("No", "Para corregir, escriba qué quiere cambiar"), ("corregir la fase", "¿En qué fase"),
+      ("la misma", "5. Fase: Planeación")], "phase", "planeacion"),
+    # The new value said with the line's name, or alone when only one line can take it.
+    ([("la fecha es el 20", "¿Para el *viernes 20 de noviembre*?"), ("si", "Fecha límite: viernes 20")],
+     "requested_by_date", "2026-11-20"),
+    ([("el tipo de apoyo es información", "3. Tipo de apoyo: Información")], "support_type", "informacion"),
+    ([("no, es continua", "6. Continuidad: Continua")], "continuity", "continua"),
+    # Two lines at once: which one?
+    ([("la 2 y la 3", "¿Qué quiere corregir?"), ("3", "¿Qué tipo de apoyo"), ("1", "3. Tipo de apoyo: Información")],
+     "support_type", "informacion"),
+])
+def test_a_correction_at_the_summary_of_a_request(chat: Chat, sessions: sessionmaker[Session],
+                                                  replies: list[tuple[str, str]], field: str, value: str) -> None:
+    """Beyond Sí/No/ATRAS, "la fecha está mal", "cambiar la 3", "no, es continua" got "No le entendí": the
+    summary's lines are numbered, and a line named by its words or number is asked again."""
+    assert URGENT in _intake_until_urgency(chat, "Necesito ayuda con el plan indicativo, es urgente para el viernes")
+    chat.say("sí")
+    assert "1. Necesidad: Necesito ayuda" in chat.say("sí")  # the date proposed, confirmed: the summary
+    for reply, expected in replies:
+        said = chat.say(reply)
+        assert expected in said, said
+    assert "Registramos su solicitud" in chat.say("sí, envíela")
+    with sessions() as s:
+        assert getattr(s.scalars(select(Ticket)).one(), field) == value

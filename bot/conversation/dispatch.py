@@ -449,6 +449,10 @@ class Conversation:
         elif said in self.t.words("intake.cancel_words"):  # "cancelar", "no la envíe"
             menu = self._show_menu(state.restored(Mode.MENU))
             return Turn([Outbound(self.t("ticket_cancelled"))] + menu.replies, menu.state)
+        if answer != "si" and command is None:  # "la fecha está mal", "cambiar la 3": that question again
+            fixed = self._fix(state, engine, flow, text, today)
+            if fixed is not None:
+                return fixed
         if answer == "si":
             done = state.restored(Mode.IDLE)
             reminder = [Outbound(self.t("interview_waiting"))] if done.in_interview else []
@@ -460,19 +464,72 @@ class Conversation:
         return Turn([Outbound(self.t("pending_again", prompt=summary.text), summary.options)], state)
 
     def _summary(self, flow: FlowState, today: date | None) -> Outbound:
-        """ "Revisemos su solicitud: • Necesidad: … • Temas: …": every answer, as the person reads it."""
+        """ "Revisemos su solicitud: 1. Necesidad: … 2. Temas: …": every answer, as the person reads it,
+        numbered so that a line can be corrected by its number."""
         engine = self.engine(flow.questionnaire)
         lines = []
-        for question in engine.q.questions:
-            if question.name not in flow.answers:
-                continue
-            label = self.t(f"intake.fields.{question.name}") if self.t.has(f"intake.fields.{question.name}") \
-                else question.label
+        for i, question in enumerate(self._summary_questions(flow), 1):
             value = engine.describe(question, flow.answers[question.name], today)
             if len(value) > SUMMARY_MAX:
                 value = value[: SUMMARY_MAX - 1].rstrip() + "…"
-            lines.append(f"• {label}: {value}")
+            lines.append(f"{i}. {self._field_label(question)}: {value}")
         return Outbound(self.t("intake.summary", lines="\n".join(lines)), yes_no_options(self.t))
+
+    def _fix_by_value(self, state: ConversationState, engine: Interviewer, flow: FlowState,
+                      questions: list[Question], text: str, today: date) -> Turn | None:
+        """ "No, es continua", "no, para el 20": a new value that only one line of the summary can take
+        (a choice or the date) is that line's new answer, read like one typed at its question."""
+        rest = parsing.after_no(text) or text
+        fits = [q for q in questions if q.type in (QType.SELECT_ONE, QType.DATE)
+                and (parsed := parsing.parse_answer(engine.q, q, rest, today=today)).ok
+                and parsed.value != flow.answers.get(q.name)]
+        if len(fits) != 1:
+            return None
+        again = dataclasses.replace(flow, status=InterviewStatus.EN_CURSO, current=fits[0].name, pending=None,
+                                    failures=0)
+        return self._helpdesk_step(state, engine.reply(again, rest, today), today)
+
+    def _summary_questions(self, flow: FlowState) -> list[Question]:
+        return [q for q in self.engine(flow.questionnaire).q.questions if q.name in flow.answers]
+
+    def _field_label(self, question: Question) -> str:
+        key = f"intake.fields.{question.name}"
+        return self.t(key) if self.t.has(key) else question.label
+
+    def _fix(self, state: ConversationState, engine: Interviewer, flow: FlowState, text: str,
+             today: date) -> Turn | None:
+        """A correction at the summary: the line it names (by its words or its number) is asked again,
+        with the answer it had; a value said with it ("la fecha es el 20") is read as the new answer.
+        None: the reply names no line (the summary is asked again)."""
+        questions = self._summary_questions(flow)
+        tokens = [t for t in normalize(text).replace(",", " ").split()]
+        named: dict[str, tuple[int, int]] = {}  # question → where its words are (start, length)
+        for question in questions:
+            phrases = self.t.words(f"intake.field_words.{question.name}") or (normalize(self._field_label(question)),)
+            for phrase in sorted(phrases, key=len, reverse=True):
+                words = phrase.split()
+                at = next((i for i in range(len(tokens)) if tokens[i : i + len(words)] == words), None)
+                if at is not None:
+                    named[question.name] = (at, len(words))
+                    break
+        numbers = {n for t in tokens if (n := _line_number(t)) is not None and 1 <= n <= len(questions)}
+        if len(named) == 1:
+            target = next(iter(named))
+        elif not named and len(numbers) == 1 and len(tokens) <= 6:  # "cambiar la 3", "la pregunta 2 está mal"
+            target = questions[numbers.pop() - 1].name
+        elif named or numbers:  # two lines named: which one?
+            return Turn([Outbound(self.t("intake.fix_which"))], state)
+        else:
+            return self._fix_by_value(state, engine, flow, questions, text, today)
+        again = dataclasses.replace(flow, status=InterviewStatus.EN_CURSO, current=target, pending=None, failures=0)
+        question = engine.q.question(target)
+        if target in named and question.type not in (QType.TEXT, QType.SELECT_MULTIPLE):
+            at, size = named[target]
+            rest = " ".join(tokens[:at] + tokens[at + size :])
+            parsed = parsing.parse_answer(engine.q, question, rest, today=today)
+            if parsed.ok or parsed.candidates:  # "la fecha es el 20": the new date, read back
+                return self._helpdesk_step(state, engine.reply(again, rest, today), today)
+        return Turn(engine.prompt(again), dataclasses.replace(state, flow=again.to_json()))
 
     def _suggest(self, question: Question, source: Any, today: date | None = None) -> Any:
         """What a need already says, proposed for a later question (confirmed, never stored unasked): its
@@ -759,6 +816,11 @@ def _prefill(contact: ContactView) -> dict[str, Any]:
         "name": contact.name,
         "cargo": contact.cargo,
     }
+
+
+def _line_number(token: str) -> int | None:
+    """ "3", "tres": a line's number as typed."""
+    return int(token) if token.isdigit() else parsing.number_words().get(token)
 
 
 def _navigate(engine: Interviewer, flow: FlowState, command: str | None, today: date | None = None) -> Step | None:
