@@ -361,7 +361,8 @@ class Interviewer:
                 return self.t("hint.name")
             if reason == parsing.UNKNOWN:  # an emoji alone ("👍") answers no open question
                 return self.t("hint.text_words" if question.required else "hint.text_words_optional")
-        if question.type is QType.DATE and reason in ("out_of_range", "ambiguous"):
+        if question.type is QType.DATE and reason in (parsing.OUT_OF_RANGE, parsing.AMBIGUOUS, parsing.NO_DAY,
+                                                      parsing.NO_SUCH_DAY):
             return self.t(f"hint.date_{reason}")
         hint = self.t(f"hint.{question.type.value}", n=len(self.q.options(question)))
         if reason == parsing.TOO_LONG:  # a long message to a 1–5 question: say what is expected, not "shorten it"

@@ -233,3 +233,21 @@ def test_a_correction_at_the_summary_of_a_request(chat: Chat, sessions: sessionm
     assert "Registramos su solicitud" in chat.say("sí, envíela")
     with sessions() as s:
         assert getattr(s.scalars(select(Ticket)).one(), field) == value
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("la otra semana", "¿Qué día exactamente?"),
+    ("a mediados de enero", "¿Qué día exactamente?"),
+    ("31 de noviembre", "Esa fecha no existe"),
+    ("30/02", "Esa fecha no existe"),
+    ("el 15 o el 20", "Necesito un solo día"),
+    ("15 de enero de dos mil veintisiete", "¿Para el *viernes 15 de enero de 2027*?"),
+    ("el 1ro de diciembre", "¿Para el *martes 1 de diciembre*?"),
+    ("no aplica", "Revisemos su solicitud"),  # no deadline: the optional question is left unanswered
+])
+def test_a_deadline_written_every_way(chat: Chat, text: str, says: str) -> None:
+    """The hint names what is missing (the day, a day that exists), instead of one generic sentence."""
+    assert "¿Es urgente?" in _intake_until_urgency(chat, "necesitamos ayuda con el plan indicativo")
+    assert "¿Hay una fecha límite?" in chat.say("sí")
+    said = chat.say(text)
+    assert says in said, said
