@@ -251,3 +251,29 @@ def test_a_deadline_written_every_way(chat: Chat, text: str, says: str) -> None:
     assert "¿Hay una fecha límite?" in chat.say("sí")
     said = chat.say(text)
     assert says in said, said
+
+
+@pytest.mark.parametrize("need", [
+    "necesito ayuda con el POT", "Necesitamos que nos capaciten en regalías por favor",
+    "necesito asesoria en el plan indicativo urgente",
+])
+def test_a_need_typed_in_the_middle_of_the_interview_is_taken(chat: Chat, sessions: sessionmaker[Session],
+                                                              need: str) -> None:
+    """At "De 1 a 5, ¿cómo califica…?" a help request got the rating's hint and was lost. It starts the
+    help request with those words; the interview waits, paused, and resumes where it was."""
+    register(chat)
+    start_interview(chat)
+    said = chat.say(need)
+    assert "registremos su solicitud" in said and "Entiendo que su solicitud es sobre" in said, said
+    for reply in ("sí", "3", "1", "1", "puntual", "no"):  # the themes, support, type, phase, continuity …
+        said = chat.say(reply)
+    if "Revisemos" not in said:  # "urgente" in the need: proposed, then the deadline
+        said = chat.say("no")
+    assert "Revisemos" in said, said
+    said = chat.say("sí")
+    assert "Registramos su solicitud" in said and "CONTINUAR" in said, said
+    assert "De 1 a 5" in chat.say("CONTINUAR")
+    assert "En pocas palabras" in chat.say("4")
+    with sessions() as s:
+        assert s.scalars(select(Ticket.need)).one() == need
+    assert answers(sessions)["puntaje_general"] == 4

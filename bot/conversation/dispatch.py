@@ -697,7 +697,22 @@ class Conversation:
             paused = dataclasses.replace(state, paused=True)
             return Turn([Outbound(self.t("paused"))], paused, [InterviewStatusChanged(InterviewStatus.PAUSADA)])
         step = _navigate(engine, flow, command) or engine.reply(flow, text, formats.local(now).date())
+        if command is None and self._need_instead(engine, flow, step, text):
+            # "necesito ayuda con el POT" at a rating: a help request, not a bad answer. It is taken now,
+            # with the interview paused; the reminder to continue comes when the request is sent.
+            paused = dataclasses.replace(state, paused=True, last_activity=now.isoformat())
+            started = self._start_helpdesk(paused, need=text)
+            return Turn([Outbound(self.t("need_in_interview"))] + started.replies, started.state,
+                        [InterviewStatusChanged(InterviewStatus.PAUSADA)])
         return self._interview_step(dataclasses.replace(state, last_activity=now.isoformat()), step, [])
+
+    def _need_instead(self, engine: Interviewer, flow: FlowState, step: Step, text: str) -> bool:
+        """The reply was not an answer to a closed question (asked again) and describes a need."""
+        question = engine.q.question(flow.current) if flow.current else None
+        if question is None or question.type is QType.TEXT or self.helpdesk is None:
+            return False
+        not_an_answer = not step.events and step.state.pending is None and step.state.failures > flow.failures
+        return not_an_answer and self._looks_like_need(text)
 
     def _later(self, engine: Interviewer, flow: FlowState, text: str, now: datetime) -> bool:
         """ "Ahorita no, estoy en reunión": the person is busy, which is neither an answer nor a refusal.
