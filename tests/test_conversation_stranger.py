@@ -277,3 +277,16 @@ def test_a_need_typed_in_the_middle_of_the_interview_is_taken(chat: Chat, sessio
     with sessions() as s:
         assert s.scalars(select(Ticket.need)).one() == need
     assert answers(sessions)["puntaje_general"] == 4
+
+
+def test_a_long_answer_that_names_a_theme_in_passing_is_not_a_help_request(chat: Chat,
+                                                                          sessions: sessionmaker[Session]) -> None:
+    """The veteran who answers everything at once: asked again (one question at a time), not sent to
+    the mesa de ayuda because "la virtualidad" sounds like the connectivity theme."""
+    register(chat)
+    start_interview(chat)
+    said = chat.say("Buenos días, le doy un 4 a la asistencia en general, el asesor es muy bueno, los materiales "
+                    "regulares, la virtualidad mala, oportunidad 5")
+    assert "Responda con un número del 1 al 5" in said and "solicitud" not in said, said
+    assert "En pocas palabras" in chat.say("4")
+    assert answers(sessions)["puntaje_general"] == 4

@@ -712,7 +712,10 @@ class Conversation:
         if question is None or question.type is QType.TEXT or self.helpdesk is None:
             return False
         not_an_answer = not step.events and step.state.pending is None and step.state.failures > flow.failures
-        return not_an_answer and self._looks_like_need(text)
+        # Only a need said in so many words ("necesito", "ayuda con"): a long answer that names a theme in
+        # passing ("la virtualidad mala") is an answer the bot could not read, asked again.
+        folded = normalize(text)
+        return not_an_answer and self._looks_like_need(text) and any(w in folded for w in self.t.words("need_words"))
 
     def _later(self, engine: Interviewer, flow: FlowState, text: str, now: datetime) -> bool:
         """ "Ahorita no, estoy en reunión": the person is busy, which is neither an answer nor a refusal.
