@@ -290,3 +290,21 @@ def test_a_long_answer_that_names_a_theme_in_passing_is_not_a_help_request(chat:
     assert "Responda con un número del 1 al 5" in said and "solicitud" not in said, said
     assert "En pocas palabras" in chat.say("4")
     assert answers(sessions)["puntaje_general"] == 4
+
+
+def test_a_need_at_the_resume_prompt_is_taken_and_the_interview_keeps_waiting(chat: Chat,
+                                                                              sessions: sessionmaker[Session]) -> None:
+    """At "Tiene una entrevista sin terminar, ¿desea continuar?" a help request got "No le entendí"."""
+    register(chat)
+    start_interview(chat)
+    chat.say("4")
+    chat.say("PAUSA")
+    assert "entrevista sin terminar" in chat.say("hola")
+    assert "Entiendo que su solicitud es sobre: *Plan indicativo*" in chat.say("necesito ayuda con el plan indicativo")
+    for reply in ("sí", "3", "1", "1", "puntual", "no"):
+        said = chat.say(reply)
+    assert "Revisemos" in said
+    assert "CONTINUAR" in chat.say("sí")
+    assert "En pocas palabras" in chat.say("CONTINUAR")
+    with sessions() as s:
+        assert s.scalars(select(Ticket.need)).one() == "necesito ayuda con el plan indicativo"

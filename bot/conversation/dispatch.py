@@ -712,10 +712,13 @@ class Conversation:
         if question is None or question.type is QType.TEXT or self.helpdesk is None:
             return False
         not_an_answer = not step.events and step.state.pending is None and step.state.failures > flow.failures
-        # Only a need said in so many words ("necesito", "ayuda con"): a long answer that names a theme in
-        # passing ("la virtualidad mala") is an answer the bot could not read, asked again.
+        return not_an_answer and self._says_need(text)
+
+    def _says_need(self, text: str) -> bool:
+        """A need said in so many words ("necesito", "ayuda con"), where a need is not what was asked: a
+        long answer that names a theme in passing ("la virtualidad mala") is not one."""
         folded = normalize(text)
-        return not_an_answer and self._looks_like_need(text) and any(w in folded for w in self.t.words("need_words"))
+        return self._looks_like_need(text) and any(w in folded for w in self.t.words("need_words"))
 
     def _later(self, engine: Interviewer, flow: FlowState, text: str, now: datetime) -> bool:
         """ "Ahorita no, estoy en reunión": the person is busy, which is neither an answer nor a refusal.
@@ -761,6 +764,8 @@ class Conversation:
             return Turn(([Outbound(self.t("help"))] if command == "help" else []) + turn.replies, turn.state)
         if command == "pause" or parsing.not_now(text):  # "PAUSA", "más tarde": it stays paused
             return Turn([Outbound(self.t("paused"))], dataclasses.replace(state, mode=Mode.INTERVIEW, paused=True))
+        if command is None and self._says_need(text):  # a help request first: the interview keeps waiting
+            return self._start_helpdesk(dataclasses.replace(state, mode=Mode.MENU, paused=True), need=text)
         assert state.flow is not None
         again = self._resume_question(FlowState.from_json(state.flow))
         return Turn([Outbound(self.t("pending_again", prompt=again.text), again.options)], state)
