@@ -9,8 +9,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from surveys.models import Contact, Ticket
+from bot.waves import campaign
+from surveys import db
+from surveys.models import Contact, Interview, Ticket
 from tests.support.conversation import INTERVIEW, Chat, answers, register, start_interview
+from tests.support.data import contact_on
 
 
 @pytest.mark.parametrize("text", [
@@ -308,3 +311,29 @@ def test_a_need_at_the_resume_prompt_is_taken_and_the_interview_keeps_waiting(ch
     assert "En pocas palabras" in chat.say("CONTINUAR")
     with sessions() as s:
         assert s.scalars(select(Ticket.need)).one() == "necesito ayuda con el plan indicativo"
+
+
+@pytest.mark.parametrize(("reply", "says", "status"), [
+    ("ahora no", "no cuenta como un «no»", None),  # was stored as the wave's interview, rechazada
+    ("más tarde", "no cuenta como un «no»", None),  # was taken as a yes: the interview started
+    ("ahorita no puedo, estoy en reunión", "no cuenta como un «no»", None),
+    ("¿quién es?", "¿Empezamos el *Monitoreo 360*?", None),  # who we are, and the invitation again
+    ("no, gracias", "no responderá el Monitoreo 360", "rechazada"),
+    ("listo", "De 1 a 5", "en_curso"),
+])
+def test_a_reply_to_a_wave_invitation(chat: Chat, sessions: sessionmaker[Session], reply: str, says: str,
+                                      status: str | None) -> None:
+    """ "Not now" is not a refusal: the invitation keeps waiting, and HOLA starts it later."""
+    engine = sessions.kw["bind"]
+    contact_on(engine, "63302", chat.address)
+    with db.transaction(engine) as conn:
+        wave = campaign.create(conn, campaign.Spec(size=None, period="2026-11"), now=chat.now).id
+    assert campaign.launch(engine, wave, now=chat.now).invited >= 1
+    said = chat.say(reply)
+    assert says in said, said
+    with sessions() as s:
+        assert s.scalars(select(Interview.status).where(Interview.entity_code == "63302")).one_or_none() == status
+    if status is None:
+        assert "De 1 a 5" in chat.say("hola")  # the invitation was still waiting
+        with sessions() as s:
+            assert s.scalars(select(Interview.wave_id).where(Interview.entity_code == "63302")).one() == wave

@@ -49,7 +49,7 @@ from bot.conversation.effects import (
     WaveJoined,
 )
 from bot.conversation.reads import Reads
-from bot.conversation.state import ContactView, ConversationState, EntitySwitch, Mode
+from bot.conversation.state import INVITABLE_MODES, ContactView, ConversationState, EntitySwitch, Mode
 from bot.helpdesk.themes import ThemeClassifier
 from surveys import dates, formats, parsing
 from surveys.engine import AnswerSet, Finished, FlowState, Interviewer, Step
@@ -179,12 +179,16 @@ class Conversation:
         """Who we are, how to reach a person, "de nada": said, and what was waiting is asked again
         (nothing stored, nothing lost). At the menu a person is reached through a help request, which
         starts. None: the message is read as usual (a thank-you outside the menu, or nothing asked yet)."""
-        at_menu = state.mode == Mode.MENU and _registered(contact)
+        at_menu = state.mode in INVITABLE_MODES and _registered(contact)
         if intent == "thanks":  # "ok", "listo" to a wave's invitation say yes to it: not a thank-you
-            return Turn([Outbound(self.t("welcome"))], state) if at_menu and state.invitation is None else None
-        if intent == "human" and at_menu:
+            return Turn([Outbound(self.t("welcome"))], state) if state.mode == Mode.MENU and at_menu \
+                and state.invitation is None else None
+        if intent == "human" and at_menu:  # a wave's invitation keeps waiting, as for menu choice 2
             started = self._start_helpdesk(state)
             return dataclasses.replace(started, replies=[Outbound(self.t("human_menu"))] + started.replies)
+        if at_menu:  # who we are, then the invitation or the menu
+            shown = [self._wave_ready()] if state.invitation is not None else self._show_menu(state).replies
+            return Turn([Outbound(self.t(intent))] + shown, state)
         waiting = self.current_prompt(state, contact)
         if state.mode == Mode.HELPDESK and state.flow is not None and not state.paused:
             flow = FlowState.from_json(state.flow)
@@ -305,7 +309,7 @@ class Conversation:
                                                  answers.get("entidad_sede")))
             done = [Outbound(self.t("registered_other", entity=name))]
         if state.invitation is not None:  # came through a wave's link: offer its interview, not the menu
-            ready = Outbound(self.t("wave.ready"), (Option(self.t("wave.start_button"), self.t("wave.start_reply")),))
+            ready = self._wave_ready()
             return Turn(before + step.messages + done + [ready],
                         ConversationState(mode=Mode.MENU, invitation=state.invitation), effects)
         menu = self._show_menu(ConversationState(mode=Mode.MENU))
@@ -639,6 +643,8 @@ class Conversation:
         if command in ("menu", "help", "back", "skip", "pause") or ticket_code(text) is not None:
             return None
         if command is None:
+            if parsing.not_now(text):  # "más tarde", "ahora no, estoy en reunión": not a refusal; it waits
+                return Turn([Outbound(self.t("wave.later"))], state)
             if parsing.parse_yes_no(text) == "no":
                 return self._decline_invitation(state)
             if state.mode != Mode.INTERVIEW:  # at the menu: its other choices keep their meaning
@@ -648,6 +654,9 @@ class Conversation:
                 if not choice.ok and self._looks_like_need(text):
                     return None
         return self._start_or_resume(state, contact, now)
+
+    def _wave_ready(self) -> Outbound:
+        return Outbound(self.t("wave.ready"), (Option(self.t("wave.start_button"), self.t("wave.start_reply")),))
 
     def _decline_invitation(self, state: ConversationState) -> Turn:
         """Recorded as the wave's interview with status rechazada (it shows in the export and progress)."""
