@@ -144,13 +144,15 @@ def read_date(text: str, today: date) -> DateReading:
 
 
 def _no_such_day(text: str, today: date) -> bool:
-    """The one expression names a day and month the calendar does not have (not a weekday mismatch)."""
+    """The one expression names a day and month the calendar does not have (not a weekday mismatch):
+    "31 de noviembre", "31/11", or a bare "el 31" said in November."""
     for pattern in _PATTERNS[1:4]:  # "31 de noviembre", "noviembre 31", "31/11"
         match = pattern.search(text)
         if match is not None:
             body = re.sub(rf"^{_WEEKDAY}\s+", "", match.group())
             return _day_month(re.sub(r"\b(?:el|dia|de|del)\s+(?=\d)", "", body).strip(), today) is None
-    return False
+    bare = _PATTERNS[-1].search(text)  # "el 31": this month's, or next month's once past
+    return bare is not None and not _PATTERNS[-2].search(text) and _resolve(bare.group(), today) is None
 
 
 def _plain(text: str) -> str:

@@ -243,6 +243,8 @@ def test_a_correction_at_the_summary_of_a_request(chat: Chat, sessions: sessionm
     ("a mediados de enero", "¿Qué día exactamente?"),
     ("31 de noviembre", "Esa fecha no existe"),
     ("30/02", "Esa fecha no existe"),
+    ("el 31", "Esa fecha no existe"),  # said on 10 November: no 31st this month (was "Necesito un solo día")
+    ("el 6", "¿Para el *domingo 6 de diciembre*?"),  # the 6th has passed: next month's, read back
     ("el 15 o el 20", "Necesito un solo día"),
     ("15 de enero de dos mil veintisiete", "¿Para el *viernes 15 de enero de 2027*?"),
     ("el 1ro de diciembre", "¿Para el *martes 1 de diciembre*?"),
