@@ -13,7 +13,9 @@ COMMANDS = {
     "ayuda": "help", "help": "help",
     "atras": "back", "volver": "back", "anterior": "back", "volver atras": "back", "regresar": "back",
     "devolver": "back", "devolverme": "back", "devolvernos": "back", "regresarme": "back", "ir atras": "back",
-    "omitir": "skip", "saltar": "skip",
+    "omitir": "skip", "saltar": "skip", "siguiente": "skip", "siguiente pregunta": "skip", "paso": "skip",
+    "pasar": "skip", "saltar pregunta": "skip", "saltarla": "skip", "omitirla": "skip", "omitir pregunta": "skip",
+    "next": "skip",
     "salir": "pause", "pausa": "pause", "pausar": "pause", "luego": "pause",
     "baja": "optout", "stop": "optout", "darme de baja": "optout", "cancelar suscripcion": "optout",
     # Asking not to be written to again is an opt-out (Ley 1581), however it is put.
