@@ -145,12 +145,18 @@ def test_who_is_it_or_a_person_in_the_interview(chat: Chat, sessions: sessionmak
     assert "En pocas palabras" in chat.say("4")
 
 
-def test_what_is_this_at_the_consent_explains_and_asks_again(chat: Chat, sessions: sessionmaker[Session]) -> None:
-    """Consent must be informed (Ley 1581): "¿de qué se trata?" is answered and consent asked again, not
-    "Por favor responda Sí o No"."""
+@pytest.mark.parametrize(("text", "says"), [
+    ("¿De qué se trata?", ABOUT), ("para que es", ABOUT),
+    ("¿Quién me dio este número?", "Su número está en el directorio"),
+    ("que van a hacer con mis datos?", "Usamos sus datos solo para el Monitoreo 360"),
+])
+def test_what_is_this_at_the_consent_explains_and_asks_again(chat: Chat, sessions: sessionmaker[Session], text: str,
+                                                             says: str) -> None:
+    """Consent must be informed (Ley 1581): "¿de qué se trata?", "¿de dónde sacaron mi número?" are
+    answered and consent asked again, not "Por favor responda Sí o No"."""
     chat.say("Hola")
-    said = chat.say("¿De qué se trata?")
-    assert ABOUT in said and "¿Acepta?" in said, said
+    said = chat.say(text)
+    assert says in said and "¿Acepta?" in said, said
     with sessions() as s:
         assert s.scalars(select(Contact.consent)).one() is None
 

@@ -170,7 +170,7 @@ class Conversation:
         """ "¿Quién es?", "hablar con una persona", "gracias": the whole message (``intents`` in texts.es.yaml)."""
         folded = " ".join(re.sub(r"[^\w\s]", " ", normalize(text)).split()) or text.strip()
         for candidate in dict.fromkeys((folded, POLITE.sub("", folded))):
-            for intent in ("about", "human", "thanks"):
+            for intent in ("about", "privacy", "human", "thanks"):
                 if candidate in self.t.words(f"intents.{intent}"):
                     return intent
         return None
