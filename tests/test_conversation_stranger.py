@@ -345,3 +345,34 @@ def test_a_reply_to_a_wave_invitation(chat: Chat, sessions: sessionmaker[Session
         assert "De 1 a 5" in chat.say("hola")  # the invitation was still waiting
         with sessions() as s:
             assert s.scalars(select(Interview.wave_id).where(Interview.entity_code == "63302")).one() == wave
+
+
+@pytest.mark.parametrize(("correction", "stored"), [
+    ("no perdón, era 3", 3), ("Perdón, quise decir 3", 3), ("me equivoqué, era regular", 3), ("corrijo: 2", 2),
+    ("no no perdón, eran 5", 5), ("disculpe, excelente", 5),
+])
+def test_a_correction_sent_after_the_answer_corrects_that_answer(chat: Chat, sessions: sessionmaker[Session],
+                                                                correction: str, stored: int) -> None:
+    """ "4" then "no perdón, era 3": the 3 was stored as the answer to the next question (Materiales) and
+    the 4 stayed, two wrong values. The correction goes to the answer it corrects."""
+    register(chat)
+    start_interview(chat)
+    for said, _ in INTERVIEW[:2]:
+        chat.say(said)
+    assert "Materiales" in chat.say("4")  # aspecto_oportunidad
+    said = chat.say(correction)
+    assert "corregí su respuesta anterior" in said and "Materiales" in said, said
+    got = answers(sessions)
+    assert got["aspecto_oportunidad"] == stored and "aspecto_materiales" not in got
+    assert "Asistencia virtual" in chat.say("4")
+    assert answers(sessions)["aspecto_materiales"] == 4
+
+
+def test_a_correction_of_the_previous_choice_in_the_intake(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    chat.say("2")
+    chat.say("necesitamos ayuda con el plan indicativo")
+    chat.say("sí")
+    assert "tipo de petición" in chat.say("3")  # Asistencia técnica
+    said = chat.say("perdón, quise decir capacitación")
+    assert "corregí su respuesta anterior: *Capacitación*" in said and "tipo de petición" in said, said

@@ -428,7 +428,8 @@ class Conversation:
             # "1" at "Entiendo que su solicitud es sobre … ¿Es correcto?": the theme list was never
             # shown, so a number chooses nothing from it. Ask Sí/No again ("no" shows the list).
             return Turn([Outbound(self.t("hint.yes_no"))] + engine.prompt(flow), state)
-        step = _navigate(engine, flow, command, today) or engine.reply(flow, text, today)
+        step = _navigate(engine, flow, command, today) or self._correct_previous(engine, flow, text, command, today) \
+            or engine.reply(flow, text, today)
         return self._helpdesk_step(state, step, today)
 
     def _helpdesk_step(self, state: ConversationState, step: Step, today: date | None = None) -> Turn:
@@ -705,7 +706,9 @@ class Conversation:
         if command is None and self._later(engine, flow, text, now):  # "ahorita no puedo, estoy en reunión"
             paused = dataclasses.replace(state, paused=True)
             return Turn([Outbound(self.t("paused"))], paused, [InterviewStatusChanged(InterviewStatus.PAUSADA)])
-        step = _navigate(engine, flow, command) or engine.reply(flow, text, formats.local(now).date())
+        today = formats.local(now).date()
+        step = _navigate(engine, flow, command) or self._correct_previous(engine, flow, text, command, today) \
+            or engine.reply(flow, text, today)
         if command is None and self._need_instead(engine, flow, step, text):
             # "necesito ayuda con el POT" at a rating: a help request, not a bad answer. It is taken now,
             # with the interview paused; the reminder to continue comes when the request is sent.
@@ -714,6 +717,29 @@ class Conversation:
             return Turn([Outbound(self.t("need_in_interview"))] + started.replies, started.state,
                         [InterviewStatusChanged(InterviewStatus.PAUSADA)])
         return self._interview_step(dataclasses.replace(state, last_activity=now.isoformat()), step, [])
+
+    def _correct_previous(self, engine: Interviewer, flow: FlowState, text: str, command: str | None,
+                          today: date) -> Step | None:
+        """ "No perdón, era 3" sent after an answer corrects that answer, not the question now asked (it
+        was stored there): back to the previous question, which reads the value ("Corregí su respuesta
+        anterior"); then on to the question that was waiting. Only a closed previous question: an open
+        one is changed with ATRAS. None: not such a correction."""
+        if command is not None or flow.pending is not None or not flow.history:
+            return None
+        tail = parsing.leading_correction(parsing.tokenize(text))
+        previous = engine.q.question(flow.history[-1])
+        if tail is None or previous.type in (QType.TEXT, QType.ENTITY, QType.CONSENT):
+            return None
+        value = " ".join(tail)
+        parsed = parsing.parse_answer(engine.q, previous, value, today=today)
+        if not (parsed.ok or parsed.candidates):
+            return None
+        step = engine.reply(engine.back(flow).state, value, today)
+        if any(isinstance(e, AnswerSet) for e in step.events):
+            done = self.t("corrected", question=previous.label.splitlines()[0],
+                          answer=engine.describe(previous, parsed.value, today))
+            return dataclasses.replace(step, messages=[Outbound(done)] + step.messages)
+        return step
 
     def _need_instead(self, engine: Interviewer, flow: FlowState, step: Step, text: str) -> bool:
         """The reply was not an answer to a closed question (asked again) and describes a need."""

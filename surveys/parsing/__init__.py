@@ -55,8 +55,9 @@ with rapidfuzz only for words that are not in the list's vocabulary.
 
 from surveys.parsing.amendment import parse_amendment
 from surveys.parsing.answer import parse_answer
+from surveys.parsing.corrections import leading_correction
 from surveys.parsing.greetings import is_greeting
-from surveys.parsing.normalize import normalize, stem
+from surveys.parsing.normalize import normalize, stem, tokenize
 from surveys.parsing.numbers import number_words
 from surveys.parsing.replies import keeps_answer, lone_number, not_now, pick_ordinal, says_none, wants_back
 from surveys.parsing.result import (
@@ -87,6 +88,7 @@ __all__ = [
     "after_no",
     "is_greeting",
     "keeps_answer",
+    "leading_correction",
     "lone_number",
     "normalize",
     "not_now",
@@ -97,5 +99,6 @@ __all__ = [
     "pick_ordinal",
     "says_none",
     "stem",
+    "tokenize",
     "wants_back",
 ]
