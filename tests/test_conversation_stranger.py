@@ -226,7 +226,7 @@ def test_urgency_and_deadline_said_in_the_need_are_proposed_not_asked_again(
     ([("el tipo de apoyo es información", "3. Tipo de apoyo: Información")], "support_type", "informacion"),
     ([("no, es continua", "6. Continuidad: Continua")], "continuity", "continua"),
     # Two lines at once: which one?
-    ([("la 2 y la 3", "¿Qué quiere corregir?"), ("3", "¿Qué tipo de apoyo"), ("1", "3. Tipo de apoyo: Información")],
+    ([("la 2 y la 3", "¿Qué quiere corregir?"), ("la 3", "¿Qué tipo de apoyo"), ("1", "3. Tipo de apoyo: Información")],
      "support_type", "informacion"),
 ])
 def test_a_correction_at_the_summary_of_a_request(chat: Chat, sessions: sessionmaker[Session],

@@ -485,7 +485,11 @@ class Conversation:
         """ "No, es continua", "no, para el 20": a new value that only one line of the summary can take
         (a choice or the date) is that line's new answer, read like one typed at its question."""
         rest = parsing.after_no(text) or text
-        fits = [q for q in questions if q.type in (QType.SELECT_ONE, QType.DATE)
+        # An option's number means nothing here (each line numbers its own list): only words choose, and
+        # numbers only a date ("no, el 20").
+        numeric = any(_line_number(t) is not None for t in normalize(rest).replace(",", " ").split())
+        kinds = (QType.DATE,) if numeric else (QType.SELECT_ONE, QType.DATE)
+        fits = [q for q in questions if q.type in kinds
                 and (parsed := parsing.parse_answer(engine.q, q, rest, today=today)).ok
                 and parsed.value != flow.answers.get(q.name)]
         if len(fits) != 1:
@@ -517,7 +521,9 @@ class Conversation:
                 if at is not None:
                     named[question.name] = (at, len(words))
                     break
-        numbers = {n for t in tokens if (n := _line_number(t)) is not None and 1 <= n <= len(questions)}
+        # A line's number with words around it ("cambiar la 3"); "3" alone at a Sí/No is not understood.
+        numbers = {n for t in tokens if (n := _line_number(t)) is not None and 1 <= n <= len(questions)} \
+            if len(tokens) > 1 else set()
         if len(named) == 1:
             target = next(iter(named))
         elif not named and len(numbers) == 1 and len(tokens) <= 6:  # "cambiar la 3", "la pregunta 2 está mal"
