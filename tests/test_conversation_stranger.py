@@ -376,3 +376,19 @@ def test_a_correction_of_the_previous_choice_in_the_intake(chat: Chat, sessions:
     assert "tipo de petición" in chat.say("3")  # Asistencia técnica
     said = chat.say("perdón, quise decir capacitación")
     assert "corregí su respuesta anterior: *Capacitación*" in said and "tipo de petición" in said, said
+
+
+@pytest.mark.parametrize(("choice", "correction", "says"), [
+    ("2", "no perdón, quería la 1", "De 1 a 5"),  # the help request's need was "no perdón, quería la 1"
+    ("2", "me equivoqué, era la 3", "todavía no tiene solicitudes"),
+    ("1", "no perdón, quería la de solicitar asistencia", "qué necesita"),  # was "De 1 a 5 …" again
+])
+def test_a_menu_choice_corrected_at_the_first_question(chat: Chat, sessions: sessionmaker[Session], choice: str,
+                                                       correction: str, says: str) -> None:
+    register(chat)
+    chat.say(choice)
+    said = chat.say(correction)
+    assert says in said, said
+    with sessions() as s:
+        assert s.scalars(select(Ticket)).all() == []
+    assert "puntaje_general" not in answers(sessions)

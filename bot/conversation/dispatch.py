@@ -161,7 +161,7 @@ class Conversation:
         if state.mode == Mode.INTERVIEW and state.in_interview:
             return self._interview(state, contact, text, command, now)
         if state.mode == Mode.HELPDESK and state.flow is not None:
-            return self._helpdesk(state, text, command, now)
+            return self._helpdesk(state, contact, text, command, now)
         if state.mode == Mode.RATING:
             return self._rating(state, contact, text, command, now)
         return self._menu_turn(state, contact, text, command, now)
@@ -403,7 +403,8 @@ class Conversation:
         step = self.engine(self.helpdesk.key).start({"need": need} if need else None)
         return self._helpdesk_step(dataclasses.replace(state.suspend_interview(), mode=Mode.HELPDESK), step)
 
-    def _helpdesk(self, state: ConversationState, text: str, command: str | None, now: datetime) -> Turn:
+    def _helpdesk(self, state: ConversationState, contact: ContactView, text: str, command: str | None,
+                  now: datetime) -> Turn:
         assert state.flow is not None
         flow = FlowState.from_json(state.flow)
         engine = self.engine(flow.questionnaire)
@@ -424,6 +425,9 @@ class Conversation:
             return Turn(engine.prompt(flow), state)
         if command == "help":
             return Turn([Outbound(self.t("help") + "\n\n" + self.t("continue_with"))] + engine.prompt(flow), state)
+        rerouted = self._menu_corrected(state.restored(Mode.MENU), contact, flow, text, command, now)
+        if rerouted is not None:  # "no perdón, quería la 1" as the need: the menu choice meant, nothing sent
+            return rerouted
         if isinstance(flow.pending, Suggestion) and LIST_CHOICE.fullmatch(text):
             # "1" at "Entiendo que su solicitud es sobre … ¿Es correcto?": the theme list was never
             # shown, so a number chooses nothing from it. Ask Sí/No again ("no" shows the list).
@@ -713,6 +717,10 @@ class Conversation:
             paused = dataclasses.replace(state, paused=True)
             return Turn([Outbound(self.t("paused"))], paused, [InterviewStatusChanged(InterviewStatus.PAUSADA)])
         today = formats.local(now).date()
+        rerouted = self._menu_corrected(dataclasses.replace(state, paused=True), contact, flow, text, command, now)
+        if rerouted is not None:  # "no perdón, quería la 2" at the first question: the menu choice meant
+            return dataclasses.replace(rerouted, effects=[InterviewStatusChanged(InterviewStatus.PAUSADA),
+                                                          *rerouted.effects])
         step = _navigate(engine, flow, command) or self._correct_previous(engine, flow, text, command, today) \
             or engine.reply(flow, text, today)
         if command is None and self._need_instead(engine, flow, step, text):
@@ -723,6 +731,25 @@ class Conversation:
             return Turn([Outbound(self.t("need_in_interview"))] + started.replies, started.state,
                         [InterviewStatusChanged(InterviewStatus.PAUSADA)])
         return self._interview_step(dataclasses.replace(state, last_activity=now.isoformat()), step, [])
+
+    def _menu_corrected(self, back: ConversationState, contact: ContactView, flow: FlowState, text: str,
+                        command: str | None, now: datetime) -> Turn | None:
+        """At the first question of what a menu choice started, "no perdón, quería la 1" corrects the menu
+        choice: that choice is taken from ``back`` (the menu state to return to). None otherwise."""
+        if command is not None or flow.history or flow.pending is not None or flow.answers.keys() - {
+                q.name for q in self.engine(flow.questionnaire).q.questions if q.prefill}:
+            return None
+        tail = parsing.leading_correction(parsing.tokenize(text))
+        choice = parsing.parse_answer(menu_questionnaire(), self._menu, " ".join(tail)) if tail else None
+        if tail is None or choice is None or not choice.ok or choice.confirm:
+            return None
+        engine = self.engine(flow.questionnaire)
+        question = engine.q.question(flow.current) if flow.current else None
+        if question is not None and question.type is not QType.TEXT:
+            answer = parsing.parse_answer(engine.q, question, " ".join(tail), today=formats.local(now).date())
+            if answer.ok or answer.candidates:  # "quise decir 3" at a rating: its answer, as it reads
+                return None
+        return self._route(dataclasses.replace(back, mode=Mode.MENU), contact, " ".join(tail), now)
 
     def _correct_previous(self, engine: Interviewer, flow: FlowState, text: str, command: str | None,
                           today: date) -> Step | None:

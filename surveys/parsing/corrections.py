@@ -18,7 +18,7 @@ _CORRECTIONS: Final = tuple(tuple(p.split()) for p in (
 _CORRECTION_STARTS: Final = frozenset(m[0] for m in _CORRECTIONS)
 _CORRECTION_TAIL_MAX: Final = 4  # a correction names the value again, in a few words
 _CORRECTION_TAIL_SKIP = frozenset({",", "es", "era", "seria", "la", "el", "que", "a", "pues", "perdon", "mejor", "eran",
-                                   "son", "fue", "le", "puse", "doy", "daba", "dar"})
+                                   "son", "fue", "le", "puse", "doy", "daba", "dar", "queria", "quise", "quiero"})
 # Markers that, opening a reply, can only correct what was answered before ("no perdón, era 3").
 _LEADING: Final = tuple(m for m in _CORRECTIONS if m not in {("no",), ("mejor",), ("sino",), ("o", "sea"), ("osea",),
                                                           ("mas", "bien"), ("digo",), ("error",)})
