@@ -150,6 +150,15 @@ def test_who_is_it_or_a_person_in_the_interview(chat: Chat, sessions: sessionmak
     ("¿Quién me dio este número?", "Su número está en el directorio"),
     ("que van a hacer con mis datos?", "Usamos sus datos solo para el Monitoreo 360"),
 ])
+def test_a_person_asked_for_while_writing_a_request(chat: Chat) -> None:
+    """Not "escriba MENU y elija 2": the request being written is how an asesor answers."""
+    register(chat)
+    chat.say("2")
+    said = chat.say("quiero hablar con una persona")
+    assert "un asesor del DNP le responderá" in said and "MENU" not in said.split("\n")[0], said
+    assert "qué necesita" in said
+
+
 def test_what_is_this_at_the_consent_explains_and_asks_again(chat: Chat, sessions: sessionmaker[Session], text: str,
                                                              says: str) -> None:
     """Consent must be informed (Ley 1581): "¿de qué se trata?", "¿de dónde sacaron mi número?" are

@@ -196,6 +196,8 @@ class Conversation:
                 waiting = [self._summary(flow, None)]
         if not waiting:
             return None
+        if intent == "human" and state.mode == Mode.HELPDESK:  # already writing the request an asesor answers
+            intent = "human_menu"
         return Turn([Outbound(self.t(intent))] + waiting, state)
 
     def _back_asked(self, state: ConversationState, text: str) -> str | None:
