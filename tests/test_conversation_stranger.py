@@ -145,11 +145,6 @@ def test_who_is_it_or_a_person_in_the_interview(chat: Chat, sessions: sessionmak
     assert "En pocas palabras" in chat.say("4")
 
 
-@pytest.mark.parametrize(("text", "says"), [
-    ("¿De qué se trata?", ABOUT), ("para que es", ABOUT),
-    ("¿Quién me dio este número?", "Su número está en el directorio"),
-    ("que van a hacer con mis datos?", "Usamos sus datos solo para el Monitoreo 360"),
-])
 def test_a_person_asked_for_while_writing_a_request(chat: Chat) -> None:
     """Not "escriba MENU y elija 2": the request being written is how an asesor answers."""
     register(chat)
@@ -159,6 +154,11 @@ def test_a_person_asked_for_while_writing_a_request(chat: Chat) -> None:
     assert "qué necesita" in said
 
 
+@pytest.mark.parametrize(("text", "says"), [
+    ("¿De qué se trata?", ABOUT), ("para que es", ABOUT),
+    ("¿Quién me dio este número?", "Su número está en el directorio"),
+    ("que van a hacer con mis datos?", "Usamos sus datos solo para el Monitoreo 360"),
+])
 def test_what_is_this_at_the_consent_explains_and_asks_again(chat: Chat, sessions: sessionmaker[Session], text: str,
                                                              says: str) -> None:
     """Consent must be informed (Ley 1581): "¿de qué se trata?", "¿de dónde sacaron mi número?" are
