@@ -761,13 +761,17 @@ class Conversation:
         one is changed with ATRAS. None: not such a correction."""
         if command is not None or flow.pending is not None or not flow.history:
             return None
-        tail = parsing.leading_correction(parsing.tokenize(text))
+        # At an open question a reply may start with an apology and be its answer ("disculpe, es que no hay
+        # asesor"): there only a plain correction ("me equivoqué, era 3", "perdón, era no") of a plain value.
+        current = engine.q.question(flow.current) if flow.current else None
+        open_answer = current is not None and current.type is QType.TEXT
+        tail = parsing.leading_correction(parsing.tokenize(text), strong=open_answer)
         previous = engine.q.question(flow.history[-1])
         if tail is None or previous.type in (QType.TEXT, QType.ENTITY, QType.CONSENT):
             return None
         value = " ".join(tail)
         parsed = parsing.parse_answer(engine.q, previous, value, today=today)
-        if not (parsed.ok or parsed.candidates):
+        if not (parsed.ok or parsed.candidates) or (open_answer and (len(tail) > 2 or not parsed.ok or parsed.confirm)):
             return None
         step = engine.reply(engine.back(flow).state, value, today)
         if any(isinstance(e, AnswerSet) for e in step.events):

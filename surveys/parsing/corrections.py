@@ -123,15 +123,26 @@ def _answers(parsed: Parsed) -> bool:
     return parsed.ok or bool(parsed.candidates) or parsed.reason in (AMBIGUOUS, OUT_OF_RANGE)
 
 
-def leading_correction(tokens: tuple[str, ...]) -> tuple[str, ...] | None:
+_APOLOGIES: Final = frozenset({("perdon",), ("perdone",), ("disculpe",), ("disculpa",)})
+
+
+def leading_correction(tokens: tuple[str, ...], *, strong: bool = False) -> tuple[str, ...] | None:
     """ "No perdón, era 3", "me equivoqué, eran 5", "perdón, quise decir excelente": a reply that opens with a
-    correction marker corrects the answer given before it; its value, in a few words (else None)."""
+    correction marker corrects the answer given before it; its value, in a few words (else None).
+    ``strong``: a bare apology is not enough ("disculpe, es que no hay asesor" answers an open question)."""
     i = 0
     while i < len(tokens) and tokens[i] in (",", "no"):
         i += 1
     marker = next((m for m in _LEADING if tokens[i : i + len(m)] == m), None)
     if marker is None or (i and tokens[i - 1] == "no" and marker[0] == "no"):
         return None
+    if strong and marker in _APOLOGIES and not (i and tokens[i - 1] == "no"):  # "no, perdón, era 3" is strong
+        nxt = tokens[i + 1 :]
+        while nxt and nxt[0] == ",":
+            nxt = nxt[1:]
+        if not any(nxt[: len(m)] == m for m in _LEADING if m not in _APOLOGIES) and (not nxt or nxt[0] not in (
+                "era", "eran")):
+            return None
     j = i + len(marker)
     while j < len(tokens):
         more = next((m for m in _LEADING if tokens[j : j + len(m)] == m), None)  # "perdón, quise decir 3"
