@@ -287,10 +287,11 @@ class Interviewer:
             state = dataclasses.replace(state, status="rechazada", current=None)
             return Step([Outbound(self.t("declined"))], state, events + [Finished("rechazada")])
         state, cleared = self._drop_irrelevant(state)
-        more_messages, state, more = self._advance(state, today)
+        more_messages, state, more = self._advance(state, today, said=raw)
         return Step(messages + more_messages, state, events + cleared + more)
 
-    def _advance(self, state: FlowState, today: date | None = None) -> tuple[list[Outbound], FlowState, list[Event]]:
+    def _advance(self, state: FlowState, today: date | None = None, said: str | None = None
+                 ) -> tuple[list[Outbound], FlowState, list[Event]]:
         """Move to the next question to ask, or finish."""
         nxt = self._next_question(state)
         if nxt is None:
@@ -300,10 +301,14 @@ class Interviewer:
         state = dataclasses.replace(state, current=nxt.name, pending=None, failures=0)
         message = self._render(nxt, state)
         suggestion = self._suggestion(nxt, state, today)
+        source = str(state.answers.get(nxt.suggest or "", ""))
+        if suggestion is None and nxt.type is QType.DATE and said and today is not None:
+            # "Sí, para el viernes" to "¿Es urgente?": the date said with the answer is proposed next.
+            dated = parsing.parse_answer(self.q, nxt, said, today=today)
+            suggestion, source = (dated.value, said) if dated.ok else (None, source)
         if suggestion is not None:
             # Propose an answer worked out from an earlier one; "no" shows the full question. A date is
             # read back like one typed here, against the turn's date (its year named only when not this one).
-            source = str(state.answers.get(nxt.suggest or "", ""))
             proposal = Confirm(suggestion, source, today) if nxt.type is QType.DATE else Suggestion(suggestion, source)
             state = dataclasses.replace(state, pending=proposal)
             message = self.prompt(state)[0]

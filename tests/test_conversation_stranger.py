@@ -203,6 +203,10 @@ def _intake_until_urgency(chat: Chat, need: str) -> str:
     ("necesitamos ayuda con el plan indicativo", "¿Es urgente? Responda Sí o No.",
      [("si", "¿Hay una fecha límite?"), ("el viernes", "¿Para el *viernes 13 de noviembre*?"), ("si", "Revisemos")],
      True, "2026-11-13"),
+    # The date said with the answer to "¿Es urgente?" is proposed next (it was asked again).
+    ("necesitamos ayuda con el plan indicativo", "¿Es urgente? Responda Sí o No.",
+     [("Sí, lo necesitamos para el 20 de noviembre", "¿Para el *viernes 20 de noviembre*?"), ("si", "Revisemos")],
+     True, "2026-11-20"),
 ])
 def test_urgency_and_deadline_said_in_the_need_are_proposed_not_asked_again(
         chat: Chat, sessions: sessionmaker[Session], need: str, asked: str, replies: list[tuple[str, str]],
