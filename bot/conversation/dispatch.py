@@ -775,8 +775,7 @@ class Conversation:
             return None
         step = engine.reply(engine.back(flow).state, value, today)
         if any(isinstance(e, AnswerSet) for e in step.events):
-            done = self.t("corrected", question=previous.label.splitlines()[0],
-                          answer=engine.describe(previous, parsed.value, today))
+            done = self.t("corrected", answer=engine.describe(previous, parsed.value, today))
             return dataclasses.replace(step, messages=[Outbound(done)] + step.messages)
         return step
 
