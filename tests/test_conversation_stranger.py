@@ -47,6 +47,14 @@ def test_at_an_open_question_a_change_of_the_previous_answer_is_atras(chat: Chat
     assert "valoracion_general" not in answers(sessions)
 
 
+@pytest.mark.parametrize("text", ["no me volvieron a escribir", "la asesora no me escribe más", "no quiero más"])
+def test_a_complaint_about_messages_is_not_an_opt_out(chat: Chat, sessions: sessionmaker[Session], text: str) -> None:
+    register(chat)
+    assert "no le enviaremos más mensajes" not in chat.say(text)
+    with sessions() as s:
+        assert not s.scalars(select(Contact)).one().opted_out
+
+
 @pytest.mark.parametrize("text", [
     "la administración anterior lo hizo mal", "que no se equivoquen como la anterior vez",
     "cambió mucho respecto a la anterior",
@@ -62,7 +70,8 @@ def test_an_open_answer_that_mentions_the_previous_one_is_an_answer(chat: Chat, 
 
 @pytest.mark.parametrize("text", [
     "no más mensajes", "No me escriban más.", "no quiero recibir más mensajes por favor", "desuscribirme",
-    "dejen de escribirme", "Stop!", "quiero darme de baja",
+    "dejen de escribirme", "Stop!", "quiero darme de baja", "por favor no me manden más mensajes",
+    "Ya no queremos recibir más mensajes, gracias",
 ])
 @pytest.mark.parametrize("where", ["menu", "interview"])
 def test_asking_not_to_be_written_to_opts_out(chat: Chat, sessions: sessionmaker[Session], text: str,
