@@ -127,6 +127,10 @@ ABOUT, HUMAN = "asistente virtual del *Monitoreo 360*", "Soy un asistente autom�
     ("PQRS", "Le haré unas preguntas cortas", "qué necesita"),
     ("quiero poner un reclamo", "Le haré unas preguntas cortas", "qué necesita"),
     ("derecho de petición", "Le haré unas preguntas cortas", "qué necesita"),
+    ("ya no soy el secretario", "escriba BORRAR MIS DATOS", "1. Responder el Monitoreo 360"),
+    ("Soy la nueva secretaria de planeación", "se registra de nuevo", "1. Responder el Monitoreo 360"),
+    ("quiero actualizar mis datos", "Para cambiar su nombre, cargo o entidad", None),
+    ("¿Cómo hago para hablar con una persona?", HUMAN, "qué necesita"),
     ("cómo voy", "todavía no tiene solicitudes", None),
     ("mi estado", "todavía no tiene solicitudes", None),
 ])

@@ -61,6 +61,9 @@ from surveys.schema import QType, Question, Questionnaire
 from surveys.statuses import InterviewStatus
 from surveys.texts import Texts
 
+# What people put before a request said in a few words ("quiero …", "¿cómo hago para …?").
+_WISH = re.compile(r"^(?:(?:yo|ya|bueno|hola)\s+)*(?:quiero|quisiera|queremos|quisieramos|necesito|necesitamos|deseo|"
+                   r"me gustaria|como puedo|como hago para|como hago|puedo|se puede)\s+")
 BUSY_MAX_WORDS = 8  # "ahorita no puedo, estoy en reunión": a busy reply is short
 SUMMARY_MAX = 280  # characters of one answer in the intake's summary (a long need is cut: it is stored whole)
 
@@ -169,8 +172,10 @@ class Conversation:
     def _intent(self, text: str) -> str | None:
         """ "¿Quién es?", "hablar con una persona", "gracias": the whole message (``intents`` in texts.es.yaml)."""
         folded = " ".join(re.sub(r"[^\w\s]", " ", normalize(text)).split()) or text.strip()
-        for candidate in dict.fromkeys((folded, POLITE.sub("", folded))):
-            for intent in ("about", "privacy", "human", "thanks"):
+        bare = POLITE.sub("", folded)
+        wish = _WISH.sub("", bare)  # "quiero actualizar mis datos", "¿cómo hago para hablar con una persona?"
+        for candidate in dict.fromkeys((folded, bare, wish)):
+            for intent in ("about", "privacy", "profile", "human", "thanks"):
                 if candidate in self.t.words(f"intents.{intent}"):
                     return intent
         return None
