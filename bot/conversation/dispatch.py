@@ -465,8 +465,10 @@ class Conversation:
         elif said in self.t.words("intake.cancel_words"):  # "cancelar", "no la envíe"
             menu = self._show_menu(state.restored(Mode.MENU))
             return Turn([Outbound(self.t("ticket_cancelled"))] + menu.replies, menu.state)
-        if answer != "si" and command is None:  # "la fecha está mal", "cambiar la 3": that question again
-            fixed = self._fix(state, engine, flow, text, today)
+        if command is None and said not in self.t.words("intake.send_words"):
+            # "la fecha está mal", "cambiar la 3": that question again; "sí, la fecha es el 20" is a change too,
+            # not a yes to send it as it was (only a line named in words counts after a "sí").
+            fixed = self._fix(state, engine, flow, text, today, named_only=answer == "si")
             if fixed is not None:
                 return fixed
         if answer == "si":
@@ -517,7 +519,7 @@ class Conversation:
         return self.t(key) if self.t.has(key) else question.label
 
     def _fix(self, state: ConversationState, engine: Interviewer, flow: FlowState, text: str,
-             today: date) -> Turn | None:
+             today: date, named_only: bool = False) -> Turn | None:
         """A correction at the summary: the line it names (by its words or its number) is asked again,
         with the answer it had; a value said with it ("la fecha es el 20") is read as the new answer.
         None: the reply names no line (the summary is asked again)."""
@@ -535,6 +537,8 @@ class Conversation:
         # A line's number with words around it ("cambiar la 3"); "3" alone at a Sí/No is not understood.
         numbers = {n for t in tokens if (n := _line_number(t)) is not None and 1 <= n <= len(questions)} \
             if len(tokens) > 1 else set()
+        if named_only and len(named) != 1:
+            return None
         if len(named) == 1:
             target = next(iter(named))
         elif not named and len(numbers) == 1 and len(tokens) <= 6:  # "cambiar la 3", "la pregunta 2 está mal"
