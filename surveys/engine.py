@@ -429,6 +429,15 @@ class Interviewer:
         answer = parsing.parse_yes_no(text)
         if isinstance(pending, EntityConfirm):
             return self._resolve_entity_confirm(state, question, pending, text, answer)
+        if answer == "si" and isinstance(pending, Confirm):
+            # "¿Quiso decir 4 (Buena)?" "Sí, 5"; "¿Para el viernes?" "Sí, el lunes": the yes comes with another
+            # value, which is confirmed in turn (the first was stored, and the value said was lost).
+            rest = parsing.after_yes(text)
+            other = self._parse(question, rest, today) if rest else None
+            if other is not None and other.candidates:
+                return self._answer(state, question, rest or "", other, today)
+            if other is not None and other.ok and other.value != pending.value:
+                return self._guess(state, question, other.value, text, today)
         if answer is None:
             return self._fresh(state, question, pending, text, today)
         if answer == "no":

@@ -72,7 +72,7 @@ from surveys.parsing.result import (
     UNKNOWN,
     Parsed,
 )
-from surveys.parsing.yes_no import after_no, parse_yes_no
+from surveys.parsing.yes_no import after_no, after_yes, parse_yes_no
 
 __all__ = [
     "AMBIGUOUS",
@@ -86,6 +86,7 @@ __all__ = [
     "UNKNOWN",
     "Parsed",
     "after_no",
+    "after_yes",
     "is_greeting",
     "keeps_answer",
     "leading_correction",
