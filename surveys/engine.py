@@ -490,6 +490,7 @@ class Interviewer:
         people number what they see), confirmed since it may also be a new answer; any other digit is a
         new answer, confirmed. "Sí" does not say which: the pick is asked again."""
         values = pending.values
+        text = parsing.after_yes(text) or text  # "sí, la segunda", "sí, excelente": the yes says nothing here
         picked = parsing.pick_ordinal(text, len(values))  # "la primera", "la segunda"
         if picked is not None:
             return self._accept(state, question, values[picked], pending.raw, today)
