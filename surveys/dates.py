@@ -31,7 +31,17 @@ from typing import Final
 import dateparser
 
 from surveys.folding import fold
-from surveys.parsing import AMBIGUOUS, EMPTY, NONE_GIVEN, OUT_OF_RANGE, UNKNOWN, number_words
+from surveys.parsing import (
+    AMBIGUOUS,
+    EMPTY,
+    NO_DAY,
+    NO_SUCH_DAY,
+    NONE_GIVEN,
+    OUT_OF_RANGE,
+    UNKNOWN,
+    number_words,
+    says_none,
+)
 from surveys.workdays import add_business_days
 
 __all__ = ["DateReading", "read_date"]
@@ -99,7 +109,7 @@ def read_date(text: str, today: date) -> DateReading:
     folded = _plain(text)
     if not folded:
         return DateReading(reason=EMPTY)
-    if folded in _NONE or folded.removeprefix("no ") in ("hay", "tenemos", "tengo"):
+    if folded in _NONE or folded.removeprefix("no ") in ("hay", "tenemos", "tengo") or says_none(folded):
         return DateReading(reason=NONE_GIVEN)
     parts = _CORRECTION.split(folded)
     if len(parts) > 1 and parts[-1].strip():
@@ -117,17 +127,32 @@ def read_date(text: str, today: date) -> DateReading:
         for match in pattern.finditer(rest):
             found.append(_resolve(match.group(), today))
         rest = pattern.sub(" ", rest)
+    if len(found) == 1 and found[0] is None and not re.search(r"\d", rest) and _no_such_day(rewritten, today):
+        return DateReading(reason=NO_SUCH_DAY)  # "31 de noviembre", "15/13"
     if any(d is None for d in found) or len(set(found)) > 1 or (found and re.search(r"\d", rest)):
         return DateReading(reason=AMBIGUOUS)  # two dates, a leftover number, a weekday that contradicts its date
     if not found:
-        # "diciembre" alone, "la otra semana": a date was meant but no day is given.
-        vague = _MONTH_ONLY.search(rest) or re.search(r"\bsemana\b|\d", rest)
-        return DateReading(reason=AMBIGUOUS if vague else UNKNOWN)
+        # "diciembre", "a mediados de enero", "la otra semana": a date was meant but no day is given.
+        if _MONTH_ONLY.search(rest) or re.search(r"\bsemana\b", rest):
+            return DateReading(reason=NO_DAY)
+        return DateReading(reason=AMBIGUOUS if re.search(r"\d", rest) else UNKNOWN)
     value = found[0]
     assert value is not None  # a None among them was ambiguous above
     if value < today or value > today + HORIZON:
         return DateReading(reason=OUT_OF_RANGE)
     return DateReading(value=value)
+
+
+def _no_such_day(text: str, today: date) -> bool:
+    """The one expression names a day and month the calendar does not have (not a weekday mismatch):
+    "31 de noviembre", "31/11", or a bare "el 31" said in November."""
+    for pattern in _PATTERNS[1:4]:  # "31 de noviembre", "noviembre 31", "31/11"
+        match = pattern.search(text)
+        if match is not None:
+            body = re.sub(rf"^{_WEEKDAY}\s+", "", match.group())
+            return _day_month(re.sub(r"\b(?:el|dia|de|del)\s+(?=\d)", "", body).strip(), today) is None
+    bare = _PATTERNS[-1].search(text)  # "el 31": this month's, or next month's once past
+    return bare is not None and not _PATTERNS[-2].search(text) and _resolve(bare.group(), today) is None
 
 
 def _plain(text: str) -> str:
@@ -140,6 +165,8 @@ def _plain(text: str) -> str:
 def _rewrite(text: str, today: date) -> str:
     """Spanish phrasings turned into what the patterns and dateparser read."""
     text = _NUMBER_WORD.sub(lambda m: str(_NUMBER_WORDS[m.group(1)]), text)
+    text = re.sub(r"\b2\s+mil(?:\s+(\d{1,2}))?\b", lambda m: str(2000 + int(m.group(1) or 0)), text)  # "dos mil 27"
+    text = re.sub(r"\b(\d{1,2})(?:ro|ero|o|º)(?=\s|$)", r"\1", text)  # "1ro de enero", "2o"
     text = re.sub(r"\b(?:en|por|de|a)\s+la\s+(?:manana|tarde|noche)\b", " ", text)  # "el viernes en la mañana"
     this_month, next_month = _MONTHS[today.month - 1], _MONTHS[today.month % 12]
     text = re.sub(r"\bdel?\s+(?:mes\s+)?(?:proximo|siguiente|entrante)(?:\s+mes)?\b|\bdel\s+mes\s+que\s+viene\b"

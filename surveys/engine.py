@@ -104,9 +104,10 @@ class Step:
 
 
 class Suggester(Protocol):
-    """Proposes an answer to ``question`` from the text of its ``suggest`` question (or None)."""
+    """Proposes an answer to ``question`` from the text of its ``suggest`` question (or None); ``today``
+    is the respondent's date on this turn, when known (a date is read against it)."""
 
-    def __call__(self, question: Question, source: Any) -> Any: ...
+    def __call__(self, question: Question, source: Any, today: date | None = None) -> Any: ...
 
 
 class EntityLookup(Protocol):
@@ -160,15 +161,15 @@ class Interviewer:
             if step is not None:
                 return step
         if question.name in state.answers and question.type is not QType.ENTITY and parsing.keeps_answer(text):
-            return self._keep(state, question)  # "la misma" after ATRAS: the answer stays as it was
+            return self._keep(state, question, today)  # "la misma" after ATRAS: the answer stays as it was
         if question.type is QType.ENTITY:
             return self._entity_reply(state, question, text)
         return self._answer(state, question, text, self._parse(question, text, today), today)
 
-    def _keep(self, state: FlowState, question: Question) -> Step:
+    def _keep(self, state: FlowState, question: Question, today: date | None = None) -> Step:
         if question.name not in state.history:
             state = dataclasses.replace(state, history=state.history + (question.name,))
-        messages, state, events = self._advance(state)
+        messages, state, events = self._advance(state, today)
         return Step(messages, state, events)
 
     def _parse(self, question: Question, text: str, today: date | None) -> parsing.Parsed:
@@ -182,13 +183,13 @@ class Interviewer:
             return Step([self._choose(question, pick.values)], dataclasses.replace(state, pending=pick), [])
         if not parsed.ok:
             if parsed.reason == parsing.NONE_GIVEN and not question.required:
-                return self.skip(state)  # "no hay fecha", "ninguno por ahora": nothing to store
+                return self.skip(state, today)  # "no hay fecha", "ninguno por ahora": nothing to store
             if parsed.reason == parsing.EMPTY and question.type is QType.TEXT and text.strip():
                 return self._invalid(state, question, parsing.UNKNOWN)  # "...": they did write, only no words
             return self._invalid(state, question, parsed.reason)
         if parsed.confirm:
             return self._guess(state, question, parsed.value, text, today)
-        return self._accept(state, question, parsed.value, text)
+        return self._accept(state, question, parsed.value, text, today)
 
     def _guess(self, state: FlowState, question: Question, value: Any, raw: str, today: date | None) -> Step:
         """ "¿Quiso decir …?" for ``value`` (a date is read back with the day it is for)."""
@@ -213,7 +214,7 @@ class Interviewer:
         )
         return Step(self.prompt(state), state, [])
 
-    def skip(self, state: FlowState) -> Step:
+    def skip(self, state: FlowState, today: date | None = None) -> Step:
         """OMITIR: leave an optional question unanswered."""
         if state.finished or state.current is None:
             return Step([], state, [])
@@ -233,7 +234,7 @@ class Interviewer:
             failures=0,
         )
         state, cleared = self._drop_irrelevant(state)
-        messages, state, more = self._advance(state)
+        messages, state, more = self._advance(state, today)
         return Step([Outbound(self.t("skipped"))] + messages, state, events + cleared + more)
 
     def prompt(self, state: FlowState) -> list[Outbound]:
@@ -245,7 +246,7 @@ class Interviewer:
             case Confirm(value, _, today):
                 return [self._yes_no(self._confirm_text(question, value, today))]
             case Suggestion(value):
-                return [self._yes_no(self.t("confirm_suggestion", label=self.describe(question, value)))]
+                return [self._yes_no(self._suggestion_text(question, value))]
             case Choose(values):
                 return [self._choose(question, values)]
             case EntityConfirm(code):
@@ -274,7 +275,7 @@ class Interviewer:
 
     # -- steps
 
-    def _accept(self, state: FlowState, question: Question, value: Any, raw: str) -> Step:
+    def _accept(self, state: FlowState, question: Question, value: Any, raw: str, today: date | None = None) -> Step:
         state = _with_answer(state, question.name, value)
         if question.name not in state.history:
             state = dataclasses.replace(state, history=state.history + (question.name,))
@@ -286,10 +287,11 @@ class Interviewer:
             state = dataclasses.replace(state, status="rechazada", current=None)
             return Step([Outbound(self.t("declined"))], state, events + [Finished("rechazada")])
         state, cleared = self._drop_irrelevant(state)
-        more_messages, state, more = self._advance(state)
+        more_messages, state, more = self._advance(state, today, said=raw)
         return Step(messages + more_messages, state, events + cleared + more)
 
-    def _advance(self, state: FlowState) -> tuple[list[Outbound], FlowState, list[Event]]:
+    def _advance(self, state: FlowState, today: date | None = None, said: str | None = None
+                 ) -> tuple[list[Outbound], FlowState, list[Event]]:
         """Move to the next question to ask, or finish."""
         nxt = self._next_question(state)
         if nxt is None:
@@ -298,11 +300,17 @@ class Interviewer:
             return outro, state, [Finished(InterviewStatus.COMPLETA)]
         state = dataclasses.replace(state, current=nxt.name, pending=None, failures=0)
         message = self._render(nxt, state)
-        suggestion = self._suggestion(nxt, state)
+        suggestion = self._suggestion(nxt, state, today)
+        source = str(state.answers.get(nxt.suggest or "", ""))
+        if suggestion is None and nxt.type is QType.DATE and said and today is not None:
+            # "Sí, para el viernes" to "¿Es urgente?": the date said with the answer is proposed next.
+            dated = parsing.parse_answer(self.q, nxt, said, today=today)
+            suggestion, source = (dated.value, said) if dated.ok else (None, source)
         if suggestion is not None:
-            # Propose an answer worked out from an earlier one; "no" shows the full question.
-            source = str(state.answers.get(nxt.suggest or "", ""))
-            state = dataclasses.replace(state, pending=Suggestion(suggestion, source))
+            # Propose an answer worked out from an earlier one; "no" shows the full question. A date is
+            # read back like one typed here, against the turn's date (its year named only when not this one).
+            proposal = Confirm(suggestion, source, today) if nxt.type is QType.DATE else Suggestion(suggestion, source)
+            state = dataclasses.replace(state, pending=proposal)
             message = self.prompt(state)[0]
         if nxt.block and nxt.block not in state.blocks_seen:
             block = self.q.block(nxt.block)
@@ -314,11 +322,11 @@ class Interviewer:
             state = dataclasses.replace(state, blocks_seen=state.blocks_seen + (nxt.block,))
         return [message], state, []
 
-    def _suggestion(self, question: Question, state: FlowState) -> Any:
+    def _suggestion(self, question: Question, state: FlowState, today: date | None) -> Any:
         if question.suggest is None or self.suggester is None or question.name in state.answers:
             return None
         source = state.answers.get(question.suggest)
-        return self.suggester(question, source) if source else None
+        return self.suggester(question, source, today) if source else None
 
     def _next_question(self, state: FlowState) -> Question | None:
         for question in self.q.questions:
@@ -358,7 +366,8 @@ class Interviewer:
                 return self.t("hint.name")
             if reason == parsing.UNKNOWN:  # an emoji alone ("👍") answers no open question
                 return self.t("hint.text_words" if question.required else "hint.text_words_optional")
-        if question.type is QType.DATE and reason in ("out_of_range", "ambiguous"):
+        if question.type is QType.DATE and reason in (parsing.OUT_OF_RANGE, parsing.AMBIGUOUS, parsing.NO_DAY,
+                                                      parsing.NO_SUCH_DAY):
             return self.t(f"hint.date_{reason}")
         hint = self.t(f"hint.{question.type.value}", n=len(self.q.options(question)))
         if reason == parsing.TOO_LONG:  # a long message to a 1–5 question: say what is expected, not "shorten it"
@@ -368,6 +377,14 @@ class Interviewer:
     def _ask_confirmation(self, state: FlowState, pending: Pending, text: str) -> Step:
         state = dataclasses.replace(state, pending=pending)
         return Step([self._yes_no(text)], state, [])
+
+    def _suggestion_text(self, question: Question, value: Any) -> str:
+        """ "Entiendo que su solicitud es sobre: *Plan indicativo*": a question's own words
+        (``suggest.<name>`` in the texts) or the general sentence."""
+        label = self.describe(question, value)
+        if self.t.has(f"suggest.{question.name}"):
+            return self.t(f"suggest.{question.name}", label=label)
+        return self.t("confirm_suggestion", label=label)
 
     def _confirm_text(self, question: Question, value: Any, today: date | None = None) -> str:
         key = "confirm_date" if question.type is QType.DATE else "confirm_value"
@@ -396,8 +413,8 @@ class Interviewer:
                     return self._answer(state, question, rest, parsed, today)
         if isinstance(pending, Choose):
             return self._resolve_pick(state, question, pending, text, today)
-        if isinstance(pending, Suggestion):
-            amended = self._amend_suggestion(state, question, pending, text)
+        if isinstance(pending, Suggestion) and question.type is QType.SELECT_MULTIPLE:
+            amended = self._amend_suggestion(state, question, pending, text, today)
             if amended is not None:
                 return amended
         if isinstance(pending, EntityPick):
@@ -411,16 +428,41 @@ class Interviewer:
             return None  # maybe a new name: look it up from scratch
         answer = parsing.parse_yes_no(text)
         if isinstance(pending, EntityConfirm):
-            if answer is None:
-                return None
-            if answer == "no":
-                return Step([Outbound(self.t("entity_retry"))], state, [])
-            return self._accept(state, question, pending.code, pending.raw)
+            return self._resolve_entity_confirm(state, question, pending, text, answer)
+        if answer == "si" and isinstance(pending, Confirm):
+            # "¿Quiso decir 4 (Buena)?" "Sí, 5"; "¿Para el viernes?" "Sí, el lunes": the yes comes with another
+            # value, which is confirmed in turn (the first was stored, and the value said was lost).
+            rest = parsing.after_yes(text)
+            other = self._parse(question, rest, today) if rest else None
+            if other is not None and other.candidates:
+                return self._answer(state, question, rest or "", other, today)
+            if other is not None and other.ok and other.value != pending.value:
+                return self._guess(state, question, other.value, text, today)
         if answer is None:
             return self._fresh(state, question, pending, text, today)
         if answer == "no":
+            if isinstance(pending, Suggestion) and question.type is QType.YES_NO and pending.value == "si":
+                return self._accept(state, question, "no", text, today)  # "¿Es urgente, verdad?" "No": it is not
             return Step(self.prompt(state), state, [])
-        return self._accept(state, question, pending.value, pending.raw)
+        return self._accept(state, question, pending.value, pending.raw, today)
+
+    def _resolve_entity_confirm(self, state: FlowState, question: Question, pending: EntityConfirm, text: str,
+                                answer: str | None) -> Step | None:
+        """The reply to "¿Nos escribe de Génova (Quindío)?". "No, es Calarcá" names the right one (looked
+        up at once); a reply that is neither Sí/No nor a place ("necesito ayuda", "1") gets the question
+        again, not "No encontré ese municipio". None: a new place name, looked up from scratch."""
+        if answer == "si":
+            return self._accept(state, question, pending.code, pending.raw)
+        if answer == "no":
+            rest = parsing.after_no(text)
+            if rest is not None and self._names_entity(question, rest):
+                return self._entity_reply(state, question, rest)
+            return Step([Outbound(self.t("entity_retry"))], state, [])
+        return None if self._names_entity(question, text) else self._repeat(state, question, pending)
+
+    def _names_entity(self, question: Question, text: str) -> bool:
+        found = self.entities.lookup(text)
+        return bool(found.candidates) or self._outside_registry(question, text) is not None
 
     def _fresh(self, state: FlowState, question: Question, pending: Confirm | Suggestion, text: str,
                today: date | None) -> Step:
@@ -434,7 +476,7 @@ class Interviewer:
         number = parsing.lone_number(text)
         if parsed.ok and number is not None:
             if parsed.value == pending.value:
-                return self._accept(state, question, parsed.value, pending.raw)
+                return self._accept(state, question, parsed.value, pending.raw, today)
             if 1 <= number <= len(YES_NO_BUTTONS):
                 return self._guess(state, question, parsed.value, text, today)
         return self._answer(state, question, text, parsed, today)
@@ -448,15 +490,16 @@ class Interviewer:
         people number what they see), confirmed since it may also be a new answer; any other digit is a
         new answer, confirmed. "Sí" does not say which: the pick is asked again."""
         values = pending.values
+        text = parsing.after_yes(text) or text  # "sí, la segunda", "sí, excelente": the yes says nothing here
         picked = parsing.pick_ordinal(text, len(values))  # "la primera", "la segunda"
         if picked is not None:
-            return self._accept(state, question, values[picked], pending.raw)
+            return self._accept(state, question, values[picked], pending.raw, today)
         number = parsing.lone_number(text)
         if number is not None:
             replies = self._replies(question)
             offered = {replies.get(str(v), str(v)): v for v in values}
             if str(number) in offered:
-                return self._accept(state, question, offered[str(number)], pending.raw)
+                return self._accept(state, question, offered[str(number)], pending.raw, today)
             if 1 <= number <= len(values):
                 return self._guess(state, question, values[number - 1], pending.raw, today)
         answer = parsing.parse_yes_no(text)
@@ -472,7 +515,7 @@ class Interviewer:
         return self._repeat(state, question, pending)
 
     def _amend_suggestion(self, state: FlowState, question: Question, pending: Suggestion,
-                          text: str) -> Step | None:
+                          text: str, today: date | None) -> Step | None:
         """ "Sí, y también regalías", "sí, pero no el PDT": the proposal with what the reply adds or removes."""
         amendment = parsing.parse_amendment(self.q, question, text)
         if amendment is None:
@@ -484,7 +527,7 @@ class Interviewer:
             return None
         if unsure:
             return self._guess(state, question, value, text, None)
-        return self._accept(state, question, value, text)
+        return self._accept(state, question, value, text, today)
 
     def _repeat(self, state: FlowState, question: Question, pending: Pending) -> Step:
         """The confirmation or pick again, kept: the reply said neither which nor yes/no."""

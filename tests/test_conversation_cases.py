@@ -79,8 +79,10 @@ def _state_at(where: str) -> ConversationState:
     questionnaire = {"solicitud": INTAKE, "registro": REGISTRATION}.get(prefix, INTERVIEW)
     name = _question(where)
     earlier = [q.name for q in questionnaire.questions[: questionnaire.index(name)]]
+    # The interview's prefilled questions (consent, entity, cargo) are never asked, so never in its history.
+    asked = tuple(q for q in earlier if questionnaire is not INTERVIEW or questionnaire.question(q).prefill is None)
     flow = FlowState(questionnaire=questionnaire.key, current=name,
-                     answers={k: BEFORE[k] for k in earlier if k in BEFORE}, history=tuple(earlier))
+                     answers={k: BEFORE[k] for k in earlier if k in BEFORE}, history=asked)
     if questionnaire is INTAKE:
         return ConversationState(mode="helpdesk", flow=flow.to_json())
     if questionnaire is REGISTRATION:

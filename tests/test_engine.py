@@ -178,6 +178,11 @@ RECORDS = {"confirm": Confirm(5, "buenisima"),
            "entity_pick": EntityPick(("05059", "63001"), "Armenia")}
 
 
+def _themes(question: Any, source: Any, today: date | None = None) -> Any:
+    """A suggester that proposes the themes only (solicitud.yaml also suggests urgency and the deadline)."""
+    return PLAN if question.name == "temas" else None
+
+
 def _stored_flow(q: Any, current: str, before: dict[str, Any], pending: dict[str, Any] | None) -> dict[str, Any]:
     return {"questionnaire": q.key, "status": "en_curso", "current": current, "answers": before["answers"],
             "skipped": [], "history": before["history"], "pending": pending, "failures": 0, "blocks_seen": []}
@@ -191,7 +196,7 @@ def test_a_pending_confirmation_stored_as_a_dict_loads_is_written_back_unchanged
     assert state.pending == RECORDS[name] and state.pending is not None
     assert state.pending.kind == pending["kind"] and isinstance(state.pending.kind, PendingKind)
     assert json.dumps(state.to_json()) == json.dumps(stored)  # same keys, same order, same values
-    engine = Interviewer(q, ENTITIES, suggester=lambda question, source: PLAN)
+    engine = Interviewer(q, ENTITIES, suggester=_themes)
     assert prompt in engine.prompt(state)[0].text
     step = engine.reply(state, THEN[name], today=today)
     assert step.events[0] == answer and step.state.current != current  # taken, and on to the next question
@@ -200,7 +205,7 @@ def test_a_pending_confirmation_stored_as_a_dict_loads_is_written_back_unchanged
 @pytest.mark.parametrize("case", STORED_PENDING, ids=[c[0] for c in STORED_PENDING])
 def test_the_engine_writes_a_pending_confirmation_in_the_shape_stored_until_now(case: Any) -> None:
     name, q, said, today, current, before, pending, prompt, answer = case
-    engine = Interviewer(q, ENTITIES, suggester=lambda question, source: PLAN)
+    engine = Interviewer(q, ENTITIES, suggester=_themes)
     asked = "necesidad" if name == "suggestion" else current  # a suggestion is made when its question comes
     previous = {"answers": {}, "history": []} if name == "suggestion" else before
     state = FlowState.from_json(_stored_flow(q, asked, previous, None))

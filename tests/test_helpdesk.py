@@ -351,8 +351,8 @@ def test_pausa_and_a_busy_reply_keep_the_request_where_it_was(chat: Chat, sessio
                                              ("No la envíe", False), ("mejor cámbiele el tema", False)])
 def test_the_summary_takes_send_and_cancel_in_words(chat: Chat, sessions: sessionmaker[Session], reply: str,
                                                     sent: bool) -> None:
-    """"¿La enviamos así?": "envíela" sends it, "cancelar" leaves it unsent; a reply it does not
-    know ("mejor cámbiele el tema") gets the summary again and sends nothing."""
+    """"¿La enviamos así?": "envíela" sends it, "cancelar" leaves it unsent; "mejor cámbiele el tema"
+    names a line of the summary: its question comes back, and nothing is sent."""
     register(chat)
     for text in ("2", "necesitamos ayuda con el plan indicativo", "si", "1", "1", "1", "1"):
         chat.say(text)
@@ -364,4 +364,4 @@ def test_the_summary_takes_send_and_cancel_in_words(chat: Chat, sessions: sessio
     elif reply in ("cancelar", "No la envíe"):
         assert "sin enviar" in answer
     else:
-        assert "¿La enviamos así?" in answer
+        assert "¿Sobre qué tema(s) es su solicitud?" in answer and "Su respuesta anterior" in answer

@@ -24,7 +24,7 @@ from tests.support.parsing_cases import DATA, TODAY, Q, questionnaire
 
 pytestmark = pytest.mark.fast  # pure, in process: `make test-fast`
 
-REASONS = {"empty", "unknown", "out_of_range", "ambiguous", "too_long", "none_given"}
+REASONS = {"empty", "unknown", "out_of_range", "ambiguous", "too_long", "none_given", "no_day", "no_such_day"}
 
 
 CASES = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Final
 
 from surveys import parsing
 from surveys.parsing import normalize
@@ -11,10 +12,19 @@ from surveys.parsing import normalize
 COMMANDS = {
     "menu": "menu", "menu principal": "menu", "inicio": "menu",
     "ayuda": "help", "help": "help",
-    "atras": "back", "volver": "back", "anterior": "back",
-    "omitir": "skip", "saltar": "skip",
+    "atras": "back", "volver": "back", "anterior": "back", "volver atras": "back", "regresar": "back",
+    "devolver": "back", "devolverme": "back", "devolvernos": "back", "regresarme": "back", "ir atras": "back",
+    "omitir": "skip", "saltar": "skip", "siguiente": "skip", "siguiente pregunta": "skip", "paso": "skip",
+    "pasar": "skip", "saltar pregunta": "skip", "saltarla": "skip", "omitirla": "skip", "omitir pregunta": "skip",
+    "next": "skip",
     "salir": "pause", "pausa": "pause", "pausar": "pause", "luego": "pause",
     "baja": "optout", "stop": "optout", "darme de baja": "optout", "cancelar suscripcion": "optout",
+    # Asking not to be written to again is an opt-out (Ley 1581), however it is put.
+    "dar de baja": "optout", "quiero darme de baja": "optout", "desuscribir": "optout", "desuscribirme": "optout",
+    "unsubscribe": "optout", "no mas mensajes": "optout", "no quiero mas mensajes": "optout",
+    "no quiero recibir mas mensajes": "optout", "no me escriban mas": "optout", "no me escriba mas": "optout",
+    "no me envien mas mensajes": "optout", "no me manden mas mensajes": "optout", "dejen de escribirme": "optout",
+    "no me vuelvan a escribir": "optout", "no me molesten mas": "optout",
     "hola": "hello", "start": "hello", "buenas": "hello", "buenos dias": "hello", "buenas tardes": "hello",
     "continuar": "resume", "reanudar": "resume", "seguir": "resume",
     "borrar mis datos": "forget", "borrar datos": "forget", "eliminar mis datos": "forget",
@@ -32,9 +42,25 @@ LIST_CHOICE = re.compile(rf"\s*(opci[oó]n(es)?\s*|la\s+|el\s+|#)?{_NUMBER}(\s*(
                          r"\s*[.!]*\s*", re.IGNORECASE)
 
 
+# Asking, in a short message, not to be written to again: "por favor no me manden más mensajes", "ya no
+# quiero recibir más mensajes", "dejen de escribirme". Imperatives only: "no me volvieron a escribir" is a
+# complaint, not an opt-out.
+_STOP_ASKING: Final = re.compile(
+    r"\bno\s+(?:me\s+|nos\s+)?(?:escriban|escriba|manden|mande|envien|envie|molesten|moleste|contacten)\b.*\bmas\b"
+    r"|\bno\s+(?:me\s+|nos\s+)?vuelvan\s+a\s+(?:escribir|contactar)"
+    r"|\bno\s+(?:quiero|queremos|deseo|deseamos)\s+(?:recibir\s+|seguir\s+recibiendo\s+)?mas\s+mensajes\b"
+    r"|\bdejen\s+de\s+(?:escribirme|escribirnos|mandarme|mandarnos|enviarme|enviarnos|molestarme)\b")
+_STOP_MAX_WORDS: Final = 12
+
+
 def command_of(text: str) -> str | None:
     folded = normalize(text).lstrip("/").strip()
     command = COMMANDS.get(folded)
+    if command is None:  # "No más mensajes, por favor.", "atrás!": the command with courtesy or punctuation
+        bare = POLITE.sub("", " ".join(re.sub(r"[^\w\s]", " ", folded).split()))
+        command = COMMANDS.get(bare) if bare and bare != folded else None
+    if command is None and len(folded.split()) <= _STOP_MAX_WORDS and _STOP_ASKING.search(folded):
+        return "optout"
     if command is None and parsing.is_greeting(text):  # "hola buenas", "buenas doctora": HOLA, never an answer
         return "hello"
     return command

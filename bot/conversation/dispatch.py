@@ -49,9 +49,9 @@ from bot.conversation.effects import (
     WaveJoined,
 )
 from bot.conversation.reads import Reads
-from bot.conversation.state import ContactView, ConversationState, EntitySwitch, Mode
+from bot.conversation.state import INVITABLE_MODES, ContactView, ConversationState, EntitySwitch, Mode
 from bot.helpdesk.themes import ThemeClassifier
-from surveys import formats, parsing
+from surveys import dates, formats, parsing
 from surveys.engine import AnswerSet, Finished, FlowState, Interviewer, Step
 from surveys.entities import is_territorial
 from surveys.messages import Option, Outbound
@@ -61,6 +61,9 @@ from surveys.schema import QType, Question, Questionnaire
 from surveys.statuses import InterviewStatus
 from surveys.texts import Texts
 
+# What people put before a request said in a few words ("quiero …", "¿cómo hago para …?").
+_WISH = re.compile(r"^(?:(?:yo|ya|bueno|hola)\s+)*(?:quiero|quisiera|queremos|quisieramos|necesito|necesitamos|deseo|"
+                   r"me gustaria|como puedo|como hago para|como hago|puedo|se puede)\s+")
 BUSY_MAX_WORDS = 8  # "ahorita no puedo, estoy en reunión": a busy reply is short
 SUMMARY_MAX = 280  # characters of one answer in the intake's summary (a long need is cut: it is stored whole)
 
@@ -129,7 +132,7 @@ class Conversation:
         return replies.ticket_list(self.t, entity.display if entity else contact.entity_code, reads.tickets())
 
     def _handle(self, state: ConversationState, contact: ContactView, text: str, now: datetime) -> Turn:
-        command = command_of(text)
+        command = command_of(text) or self._back_asked(state, text)
         if state.mode == Mode.FORGET_CONFIRM:
             return self._forget_confirm(state, contact, text, now)
         if command == "forget":  # a right under Ley 1581: also for people who opted out
@@ -147,6 +150,9 @@ class Conversation:
             expired = self._expire(state)
             menu = self._show_menu(expired.state)
             return Turn(expired.replies + menu.replies, menu.state, expired.effects)
+        intent = self._intent(text) if command is None else None
+        if intent is not None and (answered := self._small_talk(state, contact, intent)) is not None:
+            return answered
         if state.mode == Mode.REGISTRO or not _registered(contact):
             return self._registration(state, contact, text, command, now)
         if state.invitation is not None:
@@ -158,10 +164,57 @@ class Conversation:
         if state.mode == Mode.INTERVIEW and state.in_interview:
             return self._interview(state, contact, text, command, now)
         if state.mode == Mode.HELPDESK and state.flow is not None:
-            return self._helpdesk(state, text, command, now)
+            return self._helpdesk(state, contact, text, command, now)
         if state.mode == Mode.RATING:
             return self._rating(state, contact, text, command, now)
         return self._menu_turn(state, contact, text, command, now)
+
+    def _intent(self, text: str) -> str | None:
+        """ "¿Quién es?", "hablar con una persona", "gracias": the whole message (``intents`` in texts.es.yaml)."""
+        folded = " ".join(re.sub(r"[^\w\s]", " ", normalize(text)).split()) or text.strip()
+        bare = POLITE.sub("", folded)
+        wish = _WISH.sub("", bare)  # "quiero actualizar mis datos", "¿cómo hago para hablar con una persona?"
+        for candidate in dict.fromkeys((folded, bare, wish)):
+            for intent in ("about", "privacy", "profile", "human", "thanks"):
+                if candidate in self.t.words(f"intents.{intent}"):
+                    return intent
+        return None
+
+    def _small_talk(self, state: ConversationState, contact: ContactView, intent: str) -> Turn | None:
+        """Who we are, how to reach a person, "de nada": said, and what was waiting is asked again
+        (nothing stored, nothing lost). At the menu a person is reached through a help request, which
+        starts. None: the message is read as usual (a thank-you outside the menu, or nothing asked yet)."""
+        at_menu = state.mode in INVITABLE_MODES and _registered(contact)
+        if intent == "thanks":  # "ok", "listo" to a wave's invitation say yes to it: not a thank-you
+            return Turn([Outbound(self.t("welcome"))], state) if state.mode == Mode.MENU and at_menu \
+                and state.invitation is None else None
+        if intent == "human" and at_menu:  # a wave's invitation keeps waiting, as for menu choice 2
+            started = self._start_helpdesk(state)
+            return dataclasses.replace(started, replies=[Outbound(self.t("human_menu"))] + started.replies)
+        if at_menu:  # who we are, then the invitation or the menu
+            shown = [self._wave_ready()] if state.invitation is not None else self._show_menu(state).replies
+            return Turn([Outbound(self.t(intent))] + shown, state)
+        waiting = self.current_prompt(state, contact)
+        if state.mode == Mode.HELPDESK and state.flow is not None and not state.paused:
+            flow = FlowState.from_json(state.flow)
+            if flow.finished:  # the intake's summary waits for its Sí/No
+                waiting = [self._summary(flow, None)]
+        if not waiting:
+            return None
+        if intent == "human" and state.mode == Mode.HELPDESK:  # already writing the request an asesor answers
+            intent = "human_menu"
+        return Turn([Outbound(self.t(intent))] + waiting, state)
+
+    def _back_asked(self, state: ConversationState, text: str) -> str | None:
+        """ "me equivoqué en la anterior" while a question (or the intake's summary) waits: ATRAS."""
+        if state.flow is None or state.paused or state.mode not in (Mode.REGISTRO, Mode.INTERVIEW, Mode.HELPDESK):
+            return None
+        if not parsing.wants_back(text):  # the cheap test first: most replies stop here
+            return None
+        flow = FlowState.from_json(state.flow)
+        question = self.engine(flow.questionnaire).q.question(flow.current) if flow.current else None
+        open_answer = question is not None and question.type is QType.TEXT
+        return "back" if not open_answer or parsing.wants_back(text, open_answer=True) else None
 
     # -- what is being asked, and a deep link for another entity
 
@@ -263,7 +316,7 @@ class Conversation:
                                                  answers.get("entidad_sede")))
             done = [Outbound(self.t("registered_other", entity=name))]
         if state.invitation is not None:  # came through a wave's link: offer its interview, not the menu
-            ready = Outbound(self.t("wave.ready"), (Option(self.t("wave.start_button"), self.t("wave.start_reply")),))
+            ready = self._wave_ready()
             return Turn(before + step.messages + done + [ready],
                         ConversationState(mode=Mode.MENU, invitation=state.invitation), effects)
         menu = self._show_menu(ConversationState(mode=Mode.MENU))
@@ -357,7 +410,8 @@ class Conversation:
         step = self.engine(self.helpdesk.key).start({"need": need} if need else None)
         return self._helpdesk_step(dataclasses.replace(state.suspend_interview(), mode=Mode.HELPDESK), step)
 
-    def _helpdesk(self, state: ConversationState, text: str, command: str | None, now: datetime) -> Turn:
+    def _helpdesk(self, state: ConversationState, contact: ContactView, text: str, command: str | None,
+                  now: datetime) -> Turn:
         assert state.flow is not None
         flow = FlowState.from_json(state.flow)
         engine = self.engine(flow.questionnaire)
@@ -378,11 +432,15 @@ class Conversation:
             return Turn(engine.prompt(flow), state)
         if command == "help":
             return Turn([Outbound(self.t("help") + "\n\n" + self.t("continue_with"))] + engine.prompt(flow), state)
+        rerouted = self._menu_corrected(state.restored(Mode.MENU), contact, flow, text, command, now)
+        if rerouted is not None:  # "no perdón, quería la 1" as the need: the menu choice meant, nothing sent
+            return rerouted
         if isinstance(flow.pending, Suggestion) and LIST_CHOICE.fullmatch(text):
             # "1" at "Entiendo que su solicitud es sobre … ¿Es correcto?": the theme list was never
             # shown, so a number chooses nothing from it. Ask Sí/No again ("no" shows the list).
             return Turn([Outbound(self.t("hint.yes_no"))] + engine.prompt(flow), state)
-        step = _navigate(engine, flow, command) or engine.reply(flow, text, today)
+        step = _navigate(engine, flow, command, today) or self._correct_previous(engine, flow, text, command, today) \
+            or engine.reply(flow, text, today)
         return self._helpdesk_step(state, step, today)
 
     def _helpdesk_step(self, state: ConversationState, step: Step, today: date | None = None) -> Turn:
@@ -407,6 +465,12 @@ class Conversation:
         elif said in self.t.words("intake.cancel_words"):  # "cancelar", "no la envíe"
             menu = self._show_menu(state.restored(Mode.MENU))
             return Turn([Outbound(self.t("ticket_cancelled"))] + menu.replies, menu.state)
+        if command is None and said not in self.t.words("intake.send_words"):
+            # "la fecha está mal", "cambiar la 3": that question again; "sí, la fecha es el 20" is a change too,
+            # not a yes to send it as it was (only a line named in words counts after a "sí").
+            fixed = self._fix(state, engine, flow, text, today, named_only=answer == "si")
+            if fixed is not None:
+                return fixed
         if answer == "si":
             done = state.restored(Mode.IDLE)
             reminder = [Outbound(self.t("interview_waiting"))] if done.in_interview else []
@@ -418,22 +482,96 @@ class Conversation:
         return Turn([Outbound(self.t("pending_again", prompt=summary.text), summary.options)], state)
 
     def _summary(self, flow: FlowState, today: date | None) -> Outbound:
-        """ "Revisemos su solicitud: • Necesidad: … • Temas: …": every answer, as the person reads it."""
+        """ "Revisemos su solicitud: 1. Necesidad: … 2. Temas: …": every answer, as the person reads it,
+        numbered so that a line can be corrected by its number."""
         engine = self.engine(flow.questionnaire)
         lines = []
-        for question in engine.q.questions:
-            if question.name not in flow.answers:
-                continue
-            label = self.t(f"intake.fields.{question.name}") if self.t.has(f"intake.fields.{question.name}") \
-                else question.label
+        for i, question in enumerate(self._summary_questions(flow), 1):
             value = engine.describe(question, flow.answers[question.name], today)
             if len(value) > SUMMARY_MAX:
                 value = value[: SUMMARY_MAX - 1].rstrip() + "…"
-            lines.append(f"• {label}: {value}")
+            lines.append(f"{i}. {self._field_label(question)}: {value}")
         return Outbound(self.t("intake.summary", lines="\n".join(lines)), yes_no_options(self.t))
 
-    def _suggest(self, question: Question, source: Any) -> Any:
-        """Themes proposed for a need (bot.helpdesk.themes); None when nothing matches (the list is shown)."""
+    def _fix_by_value(self, state: ConversationState, engine: Interviewer, flow: FlowState,
+                      questions: list[Question], text: str, today: date) -> Turn | None:
+        """ "No, es continua", "no, para el 20": a new value that only one line of the summary can take
+        (a choice or the date) is that line's new answer, read like one typed at its question."""
+        rest = parsing.after_no(text) or text
+        # An option's number means nothing here (each line numbers its own list): only words choose, and
+        # numbers only a date ("no, el 20").
+        numeric = any(_line_number(t) is not None for t in normalize(rest).replace(",", " ").split())
+        kinds = (QType.DATE,) if numeric else (QType.SELECT_ONE, QType.DATE)
+        fits = [q for q in questions if q.type in kinds
+                and (parsed := parsing.parse_answer(engine.q, q, rest, today=today)).ok
+                and parsed.value != flow.answers.get(q.name)]
+        if len(fits) != 1:
+            return None
+        again = dataclasses.replace(flow, status=InterviewStatus.EN_CURSO, current=fits[0].name, pending=None,
+                                    failures=0)
+        return self._helpdesk_step(state, engine.reply(again, rest, today), today)
+
+    def _summary_questions(self, flow: FlowState) -> list[Question]:
+        return [q for q in self.engine(flow.questionnaire).q.questions if q.name in flow.answers]
+
+    def _field_label(self, question: Question) -> str:
+        key = f"intake.fields.{question.name}"
+        return self.t(key) if self.t.has(key) else question.label
+
+    def _fix(self, state: ConversationState, engine: Interviewer, flow: FlowState, text: str,
+             today: date, named_only: bool = False) -> Turn | None:
+        """A correction at the summary: the line it names (by its words or its number) is asked again,
+        with the answer it had; a value said with it ("la fecha es el 20") is read as the new answer.
+        None: the reply names no line (the summary is asked again)."""
+        questions = self._summary_questions(flow)
+        tokens = [t for t in normalize(text).replace(",", " ").split()]
+        named: dict[str, tuple[int, int]] = {}  # question → where its words are (start, length)
+        for question in questions:
+            phrases = self.t.words(f"intake.field_words.{question.name}") or (normalize(self._field_label(question)),)
+            for phrase in sorted(phrases, key=len, reverse=True):
+                words = phrase.split()
+                at = next((i for i in range(len(tokens)) if tokens[i : i + len(words)] == words), None)
+                if at is not None:
+                    named[question.name] = (at, len(words))
+                    break
+        # A line's number with words around it ("cambiar la 3"); "3" alone at a Sí/No is not understood.
+        numbers = {n for t in tokens if (n := _line_number(t)) is not None and 1 <= n <= len(questions)} \
+            if len(tokens) > 1 else set()
+        if named_only and len(named) != 1:
+            return None
+        if len(named) == 1:
+            target = next(iter(named))
+        elif not named and len(numbers) == 1 and len(tokens) <= 6:  # "cambiar la 3", "la pregunta 2 está mal"
+            target = questions[numbers.pop() - 1].name
+        elif named or numbers:  # two lines named: which one?
+            return Turn([Outbound(self.t("intake.fix_which"))], state)
+        else:
+            return self._fix_by_value(state, engine, flow, questions, text, today)
+        again = dataclasses.replace(flow, status=InterviewStatus.EN_CURSO, current=target, pending=None, failures=0)
+        question = engine.q.question(target)
+        if target in named and question.type not in (QType.TEXT, QType.SELECT_MULTIPLE):
+            at, size = named[target]
+            rest = " ".join(tokens[:at] + tokens[at + size :])
+            parsed = parsing.parse_answer(engine.q, question, rest, today=today)
+            if parsed.ok or parsed.candidates:  # "la fecha es el 20": the new date, read back
+                return self._helpdesk_step(state, engine.reply(again, rest, today), today)
+        return Turn(engine.prompt(again), dataclasses.replace(state, flow=again.to_json()))
+
+    def _suggest(self, question: Question, source: Any, today: date | None = None) -> Any:
+        """What a need already says, proposed for a later question (confirmed, never stored unasked): its
+        themes (bot.helpdesk.themes), that it is urgent ("es urgente", or a deadline in it), the deadline
+        ("para el viernes"). None when it says nothing about it: the question is asked."""
+        if question.type is QType.DATE:
+            reading = dates.read_date(str(source), today) if today is not None else None
+            return reading.value.isoformat() if reading is not None and reading.value is not None else None
+        if question.type is QType.YES_NO:
+            folded = " ".join(re.sub(r"[^\w\s]", " ", normalize(str(source))).split())
+            said = [re.search(rf"(?:^|(\w+) (?:es |hay |tan |muy )?){re.escape(w)}\b", folded)
+                    for w in self.t.words("intake.urgent_words")]
+            if any(m is not None and m.group(1) in ("no", "sin", "nada", "ni") for m in said):
+                return None  # "no es urgente", "sin afán": asked, never proposed
+            dated = today is not None and dates.read_date(str(source), today).value is not None
+            return "si" if any(said) or dated else None
         if self.classifier is None or question.type is not QType.SELECT_MULTIPLE:
             return None
         ids = [theme for theme, _ in self.classifier.classify(str(source))]
@@ -527,6 +665,8 @@ class Conversation:
         if command in ("menu", "help", "back", "skip", "pause") or ticket_code(text) is not None:
             return None
         if command is None:
+            if parsing.not_now(text):  # "más tarde", "ahora no, estoy en reunión": not a refusal; it waits
+                return Turn([Outbound(self.t("wave.later"))], state)
             if parsing.parse_yes_no(text) == "no":
                 return self._decline_invitation(state)
             if state.mode != Mode.INTERVIEW:  # at the menu: its other choices keep their meaning
@@ -536,6 +676,9 @@ class Conversation:
                 if not choice.ok and self._looks_like_need(text):
                     return None
         return self._start_or_resume(state, contact, now)
+
+    def _wave_ready(self) -> Outbound:
+        return Outbound(self.t("wave.ready"), (Option(self.t("wave.start_button"), self.t("wave.start_reply")),))
 
     def _decline_invitation(self, state: ConversationState) -> Turn:
         """Recorded as the wave's interview with status rechazada (it shows in the export and progress)."""
@@ -584,8 +727,80 @@ class Conversation:
         if command is None and self._later(engine, flow, text, now):  # "ahorita no puedo, estoy en reunión"
             paused = dataclasses.replace(state, paused=True)
             return Turn([Outbound(self.t("paused"))], paused, [InterviewStatusChanged(InterviewStatus.PAUSADA)])
-        step = _navigate(engine, flow, command) or engine.reply(flow, text, formats.local(now).date())
+        today = formats.local(now).date()
+        rerouted = self._menu_corrected(dataclasses.replace(state, paused=True), contact, flow, text, command, now)
+        if rerouted is not None:  # "no perdón, quería la 2" at the first question: the menu choice meant
+            return dataclasses.replace(rerouted, effects=[InterviewStatusChanged(InterviewStatus.PAUSADA),
+                                                          *rerouted.effects])
+        step = _navigate(engine, flow, command) or self._correct_previous(engine, flow, text, command, today) \
+            or engine.reply(flow, text, today)
+        if command is None and self._need_instead(engine, flow, step, text):
+            # "necesito ayuda con el POT" at a rating: a help request, not a bad answer. It is taken now,
+            # with the interview paused; the reminder to continue comes when the request is sent.
+            paused = dataclasses.replace(state, paused=True, last_activity=now.isoformat())
+            started = self._start_helpdesk(paused, need=text)
+            return Turn([Outbound(self.t("need_in_interview"))] + started.replies, started.state,
+                        [InterviewStatusChanged(InterviewStatus.PAUSADA)])
         return self._interview_step(dataclasses.replace(state, last_activity=now.isoformat()), step, [])
+
+    def _menu_corrected(self, back: ConversationState, contact: ContactView, flow: FlowState, text: str,
+                        command: str | None, now: datetime) -> Turn | None:
+        """At the first question of what a menu choice started, "no perdón, quería la 1" corrects the menu
+        choice: that choice is taken from ``back`` (the menu state to return to). None otherwise."""
+        if command is not None or flow.history or flow.pending is not None or flow.answers.keys() - {
+                q.name for q in self.engine(flow.questionnaire).q.questions if q.prefill}:
+            return None
+        tail = parsing.leading_correction(parsing.tokenize(text))
+        choice = parsing.parse_answer(menu_questionnaire(), self._menu, " ".join(tail)) if tail else None
+        if tail is None or choice is None or not choice.ok or choice.confirm:
+            return None
+        engine = self.engine(flow.questionnaire)
+        question = engine.q.question(flow.current) if flow.current else None
+        if question is not None and question.type is not QType.TEXT:
+            answer = parsing.parse_answer(engine.q, question, " ".join(tail), today=formats.local(now).date())
+            if answer.ok or answer.candidates:  # "quise decir 3" at a rating: its answer, as it reads
+                return None
+        return self._route(dataclasses.replace(back, mode=Mode.MENU), contact, " ".join(tail), now)
+
+    def _correct_previous(self, engine: Interviewer, flow: FlowState, text: str, command: str | None,
+                          today: date) -> Step | None:
+        """ "No perdón, era 3" sent after an answer corrects that answer, not the question now asked (it
+        was stored there): back to the previous question, which reads the value ("Corregí su respuesta
+        anterior"); then on to the question that was waiting. Only a closed previous question: an open
+        one is changed with ATRAS. None: not such a correction."""
+        if command is not None or flow.pending is not None or not flow.history:
+            return None
+        # At an open question a reply may start with an apology and be its answer ("disculpe, es que no hay
+        # asesor"): there only a plain correction ("me equivoqué, era 3", "perdón, era no") of a plain value.
+        current = engine.q.question(flow.current) if flow.current else None
+        open_answer = current is not None and current.type is QType.TEXT
+        tail = parsing.leading_correction(parsing.tokenize(text), strong=open_answer)
+        previous = engine.q.question(flow.history[-1])
+        if tail is None or previous.type in (QType.TEXT, QType.ENTITY, QType.CONSENT):
+            return None
+        value = " ".join(tail)
+        parsed = parsing.parse_answer(engine.q, previous, value, today=today)
+        if not (parsed.ok or parsed.candidates) or (open_answer and (len(tail) > 2 or not parsed.ok or parsed.confirm)):
+            return None
+        step = engine.reply(engine.back(flow).state, value, today)
+        if any(isinstance(e, AnswerSet) for e in step.events):
+            done = self.t("corrected", answer=engine.describe(previous, parsed.value, today))
+            return dataclasses.replace(step, messages=[Outbound(done)] + step.messages)
+        return step
+
+    def _need_instead(self, engine: Interviewer, flow: FlowState, step: Step, text: str) -> bool:
+        """The reply was not an answer to a closed question (asked again) and describes a need."""
+        question = engine.q.question(flow.current) if flow.current else None
+        if question is None or question.type is QType.TEXT or self.helpdesk is None:
+            return False
+        not_an_answer = not step.events and step.state.pending is None and step.state.failures > flow.failures
+        return not_an_answer and self._says_need(text)
+
+    def _says_need(self, text: str) -> bool:
+        """A need said in so many words ("necesito", "ayuda con"), where a need is not what was asked: a
+        long answer that names a theme in passing ("la virtualidad mala") is not one."""
+        folded = normalize(text)
+        return self._looks_like_need(text) and any(w in folded for w in self.t.words("need_words"))
 
     def _later(self, engine: Interviewer, flow: FlowState, text: str, now: datetime) -> bool:
         """ "Ahorita no, estoy en reunión": the person is busy, which is neither an answer nor a refusal.
@@ -631,6 +846,8 @@ class Conversation:
             return Turn(([Outbound(self.t("help"))] if command == "help" else []) + turn.replies, turn.state)
         if command == "pause" or parsing.not_now(text):  # "PAUSA", "más tarde": it stays paused
             return Turn([Outbound(self.t("paused"))], dataclasses.replace(state, mode=Mode.INTERVIEW, paused=True))
+        if command is None and self._says_need(text):  # a help request first: the interview keeps waiting
+            return self._start_helpdesk(dataclasses.replace(state, mode=Mode.MENU, paused=True), need=text)
         assert state.flow is not None
         again = self._resume_question(FlowState.from_json(state.flow))
         return Turn([Outbound(self.t("pending_again", prompt=again.text), again.options)], state)
@@ -706,9 +923,14 @@ def _prefill(contact: ContactView) -> dict[str, Any]:
     }
 
 
-def _navigate(engine: Interviewer, flow: FlowState, command: str | None) -> Step | None:
+def _line_number(token: str) -> int | None:
+    """ "3", "tres": a line's number as typed."""
+    return int(token) if token.isdigit() else parsing.number_words().get(token)
+
+
+def _navigate(engine: Interviewer, flow: FlowState, command: str | None, today: date | None = None) -> Step | None:
     if command == "back":
         return engine.back(flow)
     if command == "skip":
-        return engine.skip(flow)
+        return engine.skip(flow, today)
     return None

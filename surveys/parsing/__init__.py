@@ -55,34 +55,41 @@ with rapidfuzz only for words that are not in the list's vocabulary.
 
 from surveys.parsing.amendment import parse_amendment
 from surveys.parsing.answer import parse_answer
+from surveys.parsing.corrections import leading_correction
 from surveys.parsing.greetings import is_greeting
-from surveys.parsing.normalize import normalize, stem
+from surveys.parsing.normalize import normalize, stem, tokenize
 from surveys.parsing.numbers import number_words
-from surveys.parsing.replies import keeps_answer, lone_number, not_now, pick_ordinal, says_none
+from surveys.parsing.replies import keeps_answer, lone_number, not_now, pick_ordinal, says_none, wants_back
 from surveys.parsing.result import (
     AMBIGUOUS,
     EMPTY,
     MAX_TEXT_LEN,
+    NO_DAY,
+    NO_SUCH_DAY,
     NONE_GIVEN,
     OUT_OF_RANGE,
     TOO_LONG,
     UNKNOWN,
     Parsed,
 )
-from surveys.parsing.yes_no import after_no, parse_yes_no
+from surveys.parsing.yes_no import after_no, after_yes, parse_yes_no
 
 __all__ = [
     "AMBIGUOUS",
     "EMPTY",
     "MAX_TEXT_LEN",
+    "NO_DAY",
+    "NO_SUCH_DAY",
     "NONE_GIVEN",
     "OUT_OF_RANGE",
     "TOO_LONG",
     "UNKNOWN",
     "Parsed",
     "after_no",
+    "after_yes",
     "is_greeting",
     "keeps_answer",
+    "leading_correction",
     "lone_number",
     "normalize",
     "not_now",
@@ -93,4 +100,6 @@ __all__ = [
     "pick_ordinal",
     "says_none",
     "stem",
+    "tokenize",
+    "wants_back",
 ]

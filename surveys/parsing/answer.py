@@ -15,7 +15,7 @@ from surveys.parsing.corrections import parse_corrected
 from surveys.parsing.greetings import without_greeting
 from surveys.parsing.list_index import ListIndex, index_of
 from surveys.parsing.names import parse_person_name
-from surveys.parsing.normalize import tokenize
+from surveys.parsing.normalize import NUM_START, tokenize
 from surveys.parsing.numbers import pure_numbers
 from surveys.parsing.replies import says_none_in
 from surveys.parsing.result import (
@@ -122,7 +122,14 @@ def _parse_text(question: Question, text: str, tokens: tuple[str, ...]) -> Parse
         return parse_person_name(text, tokens)
     if not question.required and says_none_in(None, without_greeting(tokens)):
         return fail(NONE_GIVEN)
+    if all(t in _NOT_WORDS or t[0] in NUM_START for t in tokens if t != ","):
+        return fail(UNKNOWN)  # "5", "si", "ok" to "¿Por qué?" or "¿Qué necesita?": no words to store
     return Parsed(True, text)
+
+
+# Replies that say nothing to an open question: a yes, a no, an acknowledgement (a number too).
+_NOT_WORDS: Final = frozenset({"si", "no", "ok", "okey", "okay", "listo", "dale", "vale", "ya", "sip", "nop", "sii",
+                               "noo", "aja"})
 
 
 def _parse_date(text: str, today: date | None) -> Parsed:

@@ -6,7 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from surveys.parsing.content import content_of
-from surveys.parsing.lexicon import ALL_HEADS, ALL_WORDS, DONT_KNOW, EXCEPT, NONE_WORDS, NOT_IN_ALL, STOPWORDS
+from surveys.parsing.lexicon import (
+    ALL_HEADS,
+    ALL_WORDS,
+    DONT_KNOW,
+    EXCEPT,
+    FILLERS,
+    NONE_WORDS,
+    NOT_IN_ALL,
+    STOPWORDS,
+)
 from surveys.parsing.list_index import ListIndex
 from surveys.parsing.matcher import Matcher, match_items
 from surveys.parsing.normalize import NUM_START, squeeze
@@ -16,6 +25,11 @@ from surveys.parsing.result import AMBIGUOUS, MAX_CANDIDATES, NONE_GIVEN, UNKNOW
 from surveys.parsing.yes_no import BASE_YN, NO, YES
 
 _STARS = frozenset("⭐🌟★")
+# "Both" said to a question that takes one answer ("las dos" is not "la dos", option 2).
+_BOTH = frozenset(tuple(p.split()) for p in (
+    "las dos", "los dos", "las 2", "los 2", "ambas", "ambos", "las dos opciones", "ambas opciones", "ambas cosas",
+    "las dos cosas", "de las dos", "un poco de las dos", "un poco de ambas", "las dos aplican", "aplican las dos",
+))
 
 
 def _without_scale(tokens: tuple[str, ...], rating: Mapping[int, int]) -> tuple[str, ...]:
@@ -55,8 +69,15 @@ def parse_choice(index: ListIndex, mode: str, raw: str, tokens: tuple[str, ...],
         return matcher.result()
     if mode == "multi" and says_none_in(index, tokens):
         return fail(NONE_GIVEN)  # "ninguno por ahora": nothing to choose (an optional question is skipped)
+    if mode == "one" and NONE_WORDS & set(tokens) and says_none_in(index, tokens):
+        return fail(NONE_GIVEN)  # "ninguna de las dos": not the option "dos"
     if _yes_no_only(index, tokens):
         return fail(UNKNOWN)  # "de una", "ok", "listo": a yes says which option no more than a number does
+    if mode == "one" and tuple(t for t in tokens if t != "," and t not in FILLERS) in _BOTH:
+        # "las dos", "ambas" to a single choice: not option 2. Of two options, the pick between them.
+        if len(choices) == 2:
+            return Parsed(False, reason=AMBIGUOUS, candidates=tuple(c.name for c in choices))
+        return fail(AMBIGUOUS)
     # 2. Numbers only: "4", "4/5", "la opción 2", "1, 3 y 5", "del 1 al 3", "cuatro".
     numbers = pure_numbers(tokens, index.rating and max(index.rating) or len(choices))
     if numbers is not None:

@@ -17,7 +17,11 @@ _CORRECTIONS: Final = tuple(tuple(p.split()) for p in (
 ))
 _CORRECTION_STARTS: Final = frozenset(m[0] for m in _CORRECTIONS)
 _CORRECTION_TAIL_MAX: Final = 4  # a correction names the value again, in a few words
-_CORRECTION_TAIL_SKIP = frozenset({",", "es", "era", "seria", "la", "el", "que", "a", "pues", "perdon", "mejor"})
+_CORRECTION_TAIL_SKIP = frozenset({",", "es", "era", "seria", "la", "el", "que", "a", "pues", "perdon", "mejor", "eran",
+                                   "son", "fue", "le", "puse", "doy", "daba", "dar", "queria", "quise", "quiero"})
+# Markers that, opening a reply, can only correct what was answered before ("no perdón, era 3").
+_LEADING: Final = tuple(m for m in _CORRECTIONS if m not in {("no",), ("mejor",), ("sino",), ("o", "sea"), ("osea",),
+                                                          ("mas", "bien"), ("digo",), ("error",)})
 
 
 def parse_corrected(tokens: tuple[str, ...], parse: Any, raw: str, *, multi: bool, no_marker: bool = True) -> Parsed:
@@ -117,3 +121,33 @@ def _excluding(tokens: tuple[str, ...], i: int, parse: Any, multi: bool) -> Pars
 
 def _answers(parsed: Parsed) -> bool:
     return parsed.ok or bool(parsed.candidates) or parsed.reason in (AMBIGUOUS, OUT_OF_RANGE)
+
+
+_APOLOGIES: Final = frozenset({("perdon",), ("perdone",), ("disculpe",), ("disculpa",)})
+
+
+def leading_correction(tokens: tuple[str, ...], *, strong: bool = False) -> tuple[str, ...] | None:
+    """ "No perdón, era 3", "me equivoqué, eran 5", "perdón, quise decir excelente": a reply that opens with a
+    correction marker corrects the answer given before it; its value, in a few words (else None).
+    ``strong``: a bare apology is not enough ("disculpe, es que no hay asesor" answers an open question)."""
+    i = 0
+    while i < len(tokens) and tokens[i] in (",", "no"):
+        i += 1
+    marker = next((m for m in _LEADING if tokens[i : i + len(m)] == m), None)
+    if marker is None or (i and tokens[i - 1] == "no" and marker[0] == "no"):
+        return None
+    if strong and marker in _APOLOGIES and not (i and tokens[i - 1] == "no"):  # "no, perdón, era 3" is strong
+        nxt = tokens[i + 1 :]
+        while nxt and nxt[0] == ",":
+            nxt = nxt[1:]
+        if not any(nxt[: len(m)] == m for m in _LEADING if m not in _APOLOGIES) and (not nxt or nxt[0] not in (
+                "era", "eran")):
+            return None
+    j = i + len(marker)
+    while j < len(tokens):
+        more = next((m for m in _LEADING if tokens[j : j + len(m)] == m), None)  # "perdón, quise decir 3"
+        if more is None and tokens[j] not in _CORRECTION_TAIL_SKIP:
+            break
+        j += len(more) if more else 1
+    tail = tuple(t for t in tokens[j:] if t != ",")
+    return tail if 0 < len(tail) <= _CORRECTION_TAIL_MAX else None

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Final
 
@@ -97,7 +98,8 @@ _NONE_REPLY: Final = _NONE_HEADS | NONE_WORDS | STOPWORDS | POLITE | frozenset(
     "temas opcion opciones este esta todavia aun mas hay tengo tenemos realmente verdad pues especial "
     "especifico particular aplica otra otro otras otros cosa sugerencia sugerencias comentario "
     "comentarios observacion observaciones recomendacion recomendaciones agregar anadir decir todo bien "
-    "adicional".split())
+    "adicional prefiero preferimos prefiere responder contestar decirlo responderla contestarla deseo "
+    "deseamos".split())  # "prefiero no responder": nothing to say either
 _NONE_MAX: Final = 10
 
 
@@ -116,3 +118,35 @@ def says_none_in(index: ListIndex | None, tokens: Sequence[str]) -> bool:
 def says_none(text: str) -> bool:
     """The reply says there is nothing ("ninguna", "ninguna de las dos", "nada más, gracias")."""
     return says_none_in(None, without_greeting(tokenize(text or "")))
+
+
+# "me equivoqué en la anterior", "quiero cambiar la respuesta anterior", "la pregunta pasada estaba mal",
+# "la anterior era 3": the person asks to go back (ATRAS). A short reply that names the previous question
+# and a change (or a value), so "la administración anterior lo hizo mal" stays an answer; at an open
+# question the change must be the person's own ("me equivoqué", "quiero cambiar"), so "que no se
+# equivoquen como la anterior vez" is an answer there.
+_PREVIOUS: Final = tuple(tuple(p.split()) for p in (
+    "la anterior", "el anterior", "pregunta anterior", "respuesta anterior", "pregunta pasada",
+    "respuesta pasada", "la de antes", "la de atras", "pregunta de antes", "respuesta de antes",
+    "la ultima respuesta", "la ultima pregunta", "mi respuesta",
+))
+_CHANGE_STEMS: Final = ("equivo", "error", "errad", "cambi", "corrig", "correg", "modific", "volv", "regres", "devolv",
+                        "arregl", "rectific", "edit")
+_OWN_CHANGE: Final = re.compile(r"(?:cambiar|corregir|modificar|volver|regresar|devolver|arreglar|rectificar|editar)"
+                                r"(?:la|lo|me|nos)?|equivoque|equivocamos|confundi|confundimos")
+_BACK_MAX_WORDS: Final = 9
+
+
+def wants_back(text: str, *, open_answer: bool = False) -> bool:
+    """The reply asks to change the previous answer ("me equivoqué en la anterior"): the ATRAS command.
+    ``open_answer``: the question waiting takes free text, so only an explicit reference counts."""
+    tokens = tuple(t for t in tokenize(text or "") if t != ",")
+    if not tokens or len(tokens) > _BACK_MAX_WORDS:
+        return False
+    if tokens[:2] in (("me", "equivoque"), ("me", "confundi")) and len(tokens) <= 3:  # "me equivoqué, perdón"
+        return True
+    if not any(tokens[i : i + len(p)] == p for i in range(len(tokens)) for p in _PREVIOUS):
+        return False
+    if open_answer:
+        return any(_OWN_CHANGE.fullmatch(t) for t in tokens)
+    return any(t == "mal" or t.startswith(_CHANGE_STEMS) or t[0] in NUM_START for t in tokens)

@@ -11,6 +11,8 @@ UNKNOWN: Final = "unknown"
 OUT_OF_RANGE: Final = "out_of_range"
 AMBIGUOUS: Final = "ambiguous"
 TOO_LONG: Final = "too_long"
+NO_DAY: Final = "no_day"  # a date question answered with a month or a week but no day ("la otra semana")
+NO_SUCH_DAY: Final = "no_such_day"  # a day the calendar does not have ("31 de noviembre", "15/13")
 NONE_GIVEN: Final = "none_given"  # "no hay", "ninguna": nothing to give (an optional question is skipped)
 
 MAX_TEXT_LEN: Final = 2000  # characters of the stripped reply; longer is "too_long"
@@ -26,6 +28,7 @@ class Parsed:
     value: Any = None
     confirm: bool = False  # the value is a guess the engine must confirm ("¿Quiso decir 4 (Buena)?")
     reason: str | None = None  # when not ok: empty | unknown | out_of_range | ambiguous | too_long | none_given
+    #                            (dates also: no_day | no_such_day)
     # ambiguous between a few stored values ("muy buena": 4 or 5; "3 o 4"): the engine asks which one
     candidates: tuple[Any, ...] = ()
     # a multiple choice's options the reply rules out ("2 y 5 pero no 9": 9); never part of ``value``

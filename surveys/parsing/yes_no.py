@@ -226,3 +226,17 @@ def leading_yes(tokens: Sequence[str]) -> int:
         if hit is not None and hit[0] == YES and not hit[1]:
             return n
     return 0
+
+
+_YES_JOINS: Final = frozenset({",", "y", "e", "pero", "aunque", "mejor", "o", "sea", "es", "era", "seria", "digo"})
+
+
+def after_yes(text: str) -> str | None:
+    """ "Sí, 5", "sí pero el lunes": what follows a leading sure yes (joins dropped); None when the reply does
+    not start with one or is only that yes."""
+    tokens = without_greeting(tokenize(text or ""))
+    size = leading_yes(tokens)
+    rest = list(tokens[size:]) if size else []
+    while rest and rest[0] in _YES_JOINS:
+        rest.pop(0)
+    return " ".join(rest) or None
