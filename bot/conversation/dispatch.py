@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.conversation import proactive, replies
+from bot.conversation import proactive, replies, summary
 from bot.conversation.builtin import (
     MENU_ACTIONS,
     menu_question,
@@ -65,7 +65,6 @@ from surveys.texts import Texts
 _WISH = re.compile(r"^(?:(?:yo|ya|bueno|hola)\s+)*(?:quiero|quisiera|queremos|quisieramos|necesito|necesitamos|deseo|"
                    r"me gustaria|como puedo|como hago para|como hago|puedo|se puede)\s+")
 BUSY_MAX_WORDS = 8  # "ahorita no puedo, estoy en reunión": a busy reply is short
-SUMMARY_MAX = 280  # characters of one answer in the intake's summary (a long need is cut: it is stored whole)
 
 
 class Conversation:
@@ -455,9 +454,9 @@ class Conversation:
         if command == "back":
             step = engine.back(dataclasses.replace(flow, status=InterviewStatus.EN_CURSO))
             return Turn(step.messages, dataclasses.replace(state, flow=step.state.to_json()))
-        summary = self._summary(flow, today)
+        read_back = self._summary(flow, today)
         if command == "help":
-            return Turn([Outbound(self.t("help")), summary], state)
+            return Turn([Outbound(self.t("help")), read_back], state)
         answer = parsing.parse_yes_no(text) if command is None else None
         said = POLITE.sub("", " ".join(re.sub(r"[^\w\s]", " ", normalize(text)).split())) if command is None else ""
         if said in self.t.words("intake.send_words"):  # "envíela", "mándela así"
@@ -478,20 +477,14 @@ class Conversation:
         if answer == "no":
             return Turn([Outbound(self.t("intake.fix"), yes_no_options(self.t))], state)
         if command is not None:
-            return Turn([summary], state)
-        return Turn([Outbound(self.t("pending_again", prompt=summary.text), summary.options)], state)
+            return Turn([read_back], state)
+        return Turn([Outbound(self.t("pending_again", prompt=read_back.text), read_back.options)], state)
 
     def _summary(self, flow: FlowState, today: date | None) -> Outbound:
-        """ "Revisemos su solicitud: 1. Necesidad: … 2. Temas: …": every answer, as the person reads it,
-        numbered so that a line can be corrected by its number."""
+        """ "Revisemos su solicitud: 1. Necesidad: … 2. Temas: …" (``bot.conversation.summary``)."""
         engine = self.engine(flow.questionnaire)
-        lines = []
-        for i, question in enumerate(self._summary_questions(flow), 1):
-            value = engine.describe(question, flow.answers[question.name], today)
-            if len(value) > SUMMARY_MAX:
-                value = value[: SUMMARY_MAX - 1].rstrip() + "…"
-            lines.append(f"{i}. {self._field_label(question)}: {value}")
-        return Outbound(self.t("intake.summary", lines="\n".join(lines)), yes_no_options(self.t))
+        shown = summary.lines(engine, summary.answered(engine, flow.answers), flow.answers, today, self._field_label)
+        return Outbound(self.t("intake.summary", lines="\n".join(shown)), yes_no_options(self.t))
 
     def _fix_by_value(self, state: ConversationState, engine: Interviewer, flow: FlowState,
                       questions: list[Question], text: str, today: date) -> Turn | None:
@@ -500,7 +493,7 @@ class Conversation:
         rest = parsing.after_no(text) or text
         # An option's number means nothing here (each line numbers its own list): only words choose, and
         # numbers only a date ("no, el 20").
-        numeric = any(_line_number(t) is not None for t in normalize(rest).replace(",", " ").split())
+        numeric = any(summary.line_number(t) is not None for t in normalize(rest).replace(",", " ").split())
         kinds = (QType.DATE,) if numeric else (QType.SELECT_ONE, QType.DATE)
         fits = [q for q in questions if q.type in kinds
                 and (parsed := parsing.parse_answer(engine.q, q, rest, today=today)).ok
@@ -511,9 +504,6 @@ class Conversation:
                                     failures=0)
         return self._helpdesk_step(state, engine.reply(again, rest, today), today)
 
-    def _summary_questions(self, flow: FlowState) -> list[Question]:
-        return [q for q in self.engine(flow.questionnaire).q.questions if q.name in flow.answers]
-
     def _field_label(self, question: Question) -> str:
         key = f"intake.fields.{question.name}"
         return self.t(key) if self.t.has(key) else question.label
@@ -523,39 +513,28 @@ class Conversation:
         """A correction at the summary: the line it names (by its words or its number) is asked again,
         with the answer it had; a value said with it ("la fecha es el 20") is read as the new answer.
         None: the reply names no line (the summary is asked again)."""
-        questions = self._summary_questions(flow)
+        questions = summary.answered(engine, flow.answers)
         tokens = [t for t in normalize(text).replace(",", " ").split()]
-        named: dict[str, tuple[int, int]] = {}  # question → where its words are (start, length)
-        for question in questions:
-            phrases = self.t.words(f"intake.field_words.{question.name}") or (normalize(self._field_label(question)),)
-            for phrase in sorted(phrases, key=len, reverse=True):
-                words = phrase.split()
-                at = next((i for i in range(len(tokens)) if tokens[i : i + len(words)] == words), None)
-                if at is not None:
-                    named[question.name] = (at, len(words))
-                    break
-        # A line's number with words around it ("cambiar la 3"); "3" alone at a Sí/No is not understood.
-        numbers = {n for t in tokens if (n := _line_number(t)) is not None and 1 <= n <= len(questions)} \
-            if len(tokens) > 1 else set()
-        if named_only and len(named) != 1:
-            return None
-        if len(named) == 1:
-            target = next(iter(named))
-        elif not named and len(numbers) == 1 and len(tokens) <= 6:  # "cambiar la 3", "la pregunta 2 está mal"
-            target = questions[numbers.pop() - 1].name
-        elif named or numbers:  # two lines named: which one?
+        named = summary.named_line(tokens, questions, self._field_phrases, named_only)
+        if named is None:
+            return None if named_only else self._fix_by_value(state, engine, flow, questions, text, today)
+        if named.ambiguous:
             return Turn([Outbound(self.t("intake.fix_which"))], state)
-        else:
-            return self._fix_by_value(state, engine, flow, questions, text, today)
+        target = named.target
+        assert target is not None  # a Named that is not ambiguous names its line
         again = dataclasses.replace(flow, status=InterviewStatus.EN_CURSO, current=target, pending=None, failures=0)
         question = engine.q.question(target)
-        if target in named and question.type not in (QType.TEXT, QType.SELECT_MULTIPLE):
-            at, size = named[target]
+        if named.span is not None and question.type not in (QType.TEXT, QType.SELECT_MULTIPLE):
+            at, size = named.span
             rest = " ".join(tokens[:at] + tokens[at + size :])
             parsed = parsing.parse_answer(engine.q, question, rest, today=today)
             if parsed.ok or parsed.candidates:  # "la fecha es el 20": the new date, read back
                 return self._helpdesk_step(state, engine.reply(again, rest, today), today)
         return Turn(engine.prompt(again), dataclasses.replace(state, flow=again.to_json()))
+
+    def _field_phrases(self, question: Question) -> tuple[str, ...]:
+        """The words that name a summary line ("la fecha", "el tema"), or its label."""
+        return tuple(self.t.words(f"intake.field_words.{question.name}")) or (normalize(self._field_label(question)),)
 
     def _suggest(self, question: Question, source: Any, today: date | None = None) -> Any:
         """What a need already says, proposed for a later question (confirmed, never stored unasked): its
@@ -921,11 +900,6 @@ def _prefill(contact: ContactView) -> dict[str, Any]:
         "name": contact.name,
         "cargo": contact.cargo,
     }
-
-
-def _line_number(token: str) -> int | None:
-    """ "3", "tres": a line's number as typed."""
-    return int(token) if token.isdigit() else parsing.number_words().get(token)
 
 
 def _navigate(engine: Interviewer, flow: FlowState, command: str | None, today: date | None = None) -> Step | None:
