@@ -39,7 +39,7 @@ HOSTILE = {
     "porque_necesidades": "-2+3 menos conectividad",
     "porque_capacidades": "+57 300 111 2233 llamen al secretario",
     "demanda_otro": "\tHYPERLINK(\"http://x.example\",\"clic\")",
-    "sugerencias": "\r=1+1",
+    "sugerencias": "\r=1+1 y mas visitas",  # words: a bare "=1+1" is asked again in words
 }
 
 
