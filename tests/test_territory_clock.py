@@ -12,9 +12,11 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.alerts.alerting import Alerts
+from bot.helpdesk import ticketing
 from bot.waves import campaign, scheduler
 from surveys import db
-from surveys.models import OutboxMessage
+from surveys.models import Alert, OutboxMessage, Ticket
 from tests.support.data import contact_on
 
 BOGOTA = timedelta(hours=5)  # UTC−5 all year: Colombia has no daylight saving time
@@ -81,3 +83,58 @@ def test_reminders_owed_after_a_pause_are_spread_not_sent_together(
     for moment, expected in rounds:
         assert scheduler.tick(engine, moment).dispatched.reminded == expected, moment
     assert len(reminders_queued(engine)) == sum(expected for _, expected in rounds)
+
+
+# ------------------------------------------------------------------ overdue tickets: the due date moves
+
+def new_ticket(engine: Engine, der: Alerts, now: datetime, entity: str = "63302") -> ticketing.Created:
+    with db.transaction(engine) as conn:
+        return ticketing.create(conn, entity_code=entity, region=None, contact_id=None, channel="whatsapp",
+                               need="no nos han respondido lo del plan indicativo", themes=["plan_indicativo"],
+                               now=now, alerts=der)
+
+
+def overdue_alerts(engine: Engine) -> list[Any]:
+    with Session(engine) as s:
+        return list(s.scalars(select(Alert).where(Alert.rule == "ticket_vencido").order_by(Alert.id)))
+
+
+def test_a_ticket_that_misses_the_due_date_the_der_gave_it_is_alerted_again(engine: Engine, der: Alerts) -> None:
+    # Friday 20 November, 21:00 in Bogotá (Saturday in UTC): a Friday ticket; 15 business days with the
+    # Inmaculada (Tuesday 8 December) inside → due Monday 14 December.
+    created = new_ticket(engine, der, bogota(date(2026, 11, 20), 21))
+    assert created.due_date == "2026-12-14"
+
+    def check(moment: datetime) -> int:
+        with db.transaction(engine) as conn:
+            return der.check_overdue(conn, moment)
+
+    assert check(bogota(date(2026, 12, 14), 22)) == 0  # already the 15th on a UTC server, not in Bogotá
+    assert check(bogota(date(2026, 12, 15), 0, 1)) == 1
+    assert check(bogota(date(2026, 12, 15), 9)) == 0  # once per due date
+    with db.transaction(engine) as conn:
+        ticketing.change(conn, created.code, actor="der", now=bogota(date(2026, 12, 15), 10),
+                         due_date=date(2026, 12, 18), due_reason="la dirección técnica pidió más tiempo")
+    assert check(bogota(date(2026, 12, 18), 16)) == 0  # the new date is still on time
+    assert check(bogota(date(2026, 12, 19), 8)) == 1  # Saturday: the new date was missed too
+    assert check(bogota(date(2026, 12, 21), 8)) == 0
+    first, second = overdue_alerts(engine)
+    assert "14 de diciembre de 2026" in first.title and "18 de diciembre de 2026" in second.title
+    with Session(engine) as s:  # the DER's Telegram group and its webhook got each of them
+        sent = s.scalars(select(OutboxMessage.text).where(OutboxMessage.kind == "alert",
+                                                          OutboxMessage.channel == "telegram")).all()
+    assert sorted(t.split(" (")[0] for t in sent if "vencida" in t) == \
+        [f"🔴 Alerta #{first.id}", f"🔴 Alerta #{second.id}"]
+
+
+def test_an_overdue_alert_stored_before_the_upgrade_is_not_repeated(engine: Engine, der: Alerts) -> None:
+    created = new_ticket(engine, der, bogota(date(2026, 11, 20), 10))
+    with db.transaction(engine) as conn:  # as the ticket_vencido of an earlier version stored it
+        ticket_id = conn.execute(select(Ticket.id).where(Ticket.code == created.code)).scalar_one()
+        conn.execute(Alert.__table__.insert(), dict(
+            rule="ticket_vencido", dedupe_key=f"ticket_vencido:{created.code}", severity="alta", title="vencida",
+            detail="", entity_code="63302", region=None, help_request_id=ticket_id, interview_id=None,
+            data={"ticket": created.code, "due_date": created.due_date}, status="abierta", test=False,
+            created_at=bogota(date(2026, 12, 15), 0, 5)))
+        assert der.check_overdue(conn, bogota(date(2026, 12, 16), 9)) == 0
+    assert len(overdue_alerts(engine)) == 1

@@ -11,7 +11,7 @@ Rules (bot/alerts/alerts.yaml, each can be switched off and tuned):
 | contribucion_no | "No" to a Bloque 4 question | interview |
 | tema_mala | Mala/Muy mala on a Bloque 3 theme | interview |
 | pico_demanda | ≥ N entities of one region asked for one theme within D days | region+theme, once per window |
-| ticket_vencido | an open ticket is past its due date | ticket |
+| ticket_vencido | an open ticket is past its due date | ticket + due date |
 | envio_fallido | a ticket notification could not reach the requester (e.g. no WhatsApp template) | outbox row |
 | envio_revisar | a message may or may not have gone out, and the provider cannot tell: a person decides | outbox row |
 | entidad_por_validar | a grupo de valor outside DIVIPOLA waits for the DER (bot.helpdesk.grupos) | entity |
@@ -304,7 +304,9 @@ class Alerts:
             self.demand_spike(conn, store.entity_region(conn, ticket.entity_code), list(ticket.themes), now)
 
     def check_overdue(self, conn: Connection, now: datetime) -> int:
-        """Raise ticket_vencido for open tickets past their due date (local calendar). Returns how many."""
+        """Raise ticket_vencido for open tickets past their due date (local calendar), once per ticket
+        and due date: a ticket the DER gave another due date that it misses too is alerted again.
+        Returns how many."""
         rule = self.config.active("ticket_vencido")
         if rule is None:
             return 0
@@ -313,9 +315,12 @@ class Alerts:
                                                       REQUESTS.c.due_date < today)).all()
         raised = 0
         for ticket in overdue:
+            if _overdue_alerted_before(conn, ticket):
+                continue
             status = _status_label(ticket.status)
             raised += self.raise_alert(
-                conn, rule, key=ticket.code, now=now, entity_code=ticket.entity_code, help_request_id=ticket.id,
+                conn, rule, key=f"{ticket.code}:{ticket.due_date}", now=now, entity_code=ticket.entity_code,
+                help_request_id=ticket.id,
                 code=ticket.code, due=formats.day(ticket.due_date), status=status, themes=theme_labels(ticket.themes),
                 detail=ticket.need, test=is_test_channel(ticket.channel),
                 data={"ticket": ticket.code, "due_date": ticket.due_date}) is not None
@@ -575,6 +580,13 @@ def _announced_spikes(conn: Connection, region: str, since: datetime) -> set[str
     """Themes whose demand spike in ``region`` was already announced since ``since``."""
     rows = conn.execute(_ANNOUNCED_SPIKES, {"b_region": region, "b_since": since})
     return {str((data or {}).get("theme")) for (data,) in rows}
+
+
+def _overdue_alerted_before(conn: Connection, ticket: Any) -> bool:
+    """Whether an alert stored before the due date was part of the key (``ticket_vencido:<code>``)
+    already announced this ticket past this same due date."""
+    data = conn.execute(select(ALERTS.c.data).where(ALERTS.c.dedupe_key == f"ticket_vencido:{ticket.code}")).scalar()
+    return data is not None and (data or {}).get("due_date") == ticket.due_date
 
 
 def _insert_once(conn: Connection, row: dict[str, Any]) -> int | None:
