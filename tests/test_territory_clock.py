@@ -13,7 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.alerts.alerting import Alerts
-from bot.helpdesk import ticketing
+from bot.helpdesk import grupos, ticketing
 from bot.waves import campaign, scheduler
 from surveys import db
 from surveys.models import Alert, OutboxMessage, Ticket
@@ -138,3 +138,33 @@ def test_an_overdue_alert_stored_before_the_upgrade_is_not_repeated(engine: Engi
             created_at=bogota(date(2026, 12, 15), 0, 5)))
         assert der.check_overdue(conn, bogota(date(2026, 12, 16), 9)) == 0
     assert len(overdue_alerts(engine)) == 1
+
+
+# ------------------------------------------------------------------ a grupo de valor validated late
+
+def test_validating_an_entity_releases_only_the_requests_still_open(engine: Engine, der: Alerts) -> None:
+    asked = bogota(date(2026, 12, 4), 16)
+    with db.transaction(engine) as conn:
+        code = grupos.register(conn, group="esquema_asociativo", name="Asociación de Municipios del Ariari",
+                               seat=None, now=asked, alerts=der)
+    requester = contact_on(engine, code, "+573157778899")
+    with db.transaction(engine) as conn:
+        waiting = [ticketing.create(conn, entity_code=code, region=None, contact_id=requester, channel="whatsapp",
+                                   need=need, themes=["proyectos"], now=asked, alerts=der)
+                   for need in ("asesoria en proyectos de regalias", "ya nos ayudaron por telefono, gracias")]
+        assert all(t.on_hold and t.due_date is None for t in waiting)
+        # The DER solved the second one by phone while the entity waited, and closed it.
+        ticketing.transition(conn, waiting[1].code, "cerrada", actor="der", now=asked + timedelta(hours=1),
+                             note="resuelta por teléfono")
+    validated = bogota(date(2026, 12, 9), 9)  # the day after the Inmaculada
+    with db.transaction(engine) as conn:
+        assert grupos.validate(conn, code, actor="luis", now=validated) == 1
+    with Session(engine) as s:
+        open_one, closed = (s.scalars(select(Ticket).where(Ticket.code == t.code)).one() for t in waiting)
+        raised = s.scalars(select(Alert.title).where(Alert.rule.in_(("ticket_nuevo", "ticket_urgente")))).all()
+        told = s.scalars(select(OutboxMessage.text).where(OutboxMessage.contact_id == requester,
+                                                          OutboxMessage.created_at == validated)).all()
+    assert (open_one.on_hold, open_one.due_date) == (False, "2026-12-31")  # 15 business days, Navidad inside
+    assert (closed.on_hold, closed.due_date, closed.status) == (False, None, "cerrada")
+    assert [open_one.code in t for t in raised] == [True]  # no "new request" alert for the closed one
+    assert len(told) == 1 and open_one.code in told[0] and closed.code not in told[0]
