@@ -6,6 +6,7 @@ real SQLite database, with the clock injected."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,6 +19,7 @@ from bot.waves import campaign, scheduler
 from surveys import db
 from surveys.models import Alert, OutboxMessage, Ticket
 from tests.support.data import contact_on
+from tests.support.processes import m360
 
 BOGOTA = timedelta(hours=5)  # UTC−5 all year: Colombia has no daylight saving time
 
@@ -87,9 +89,10 @@ def test_reminders_owed_after_a_pause_are_spread_not_sent_together(
 
 # ------------------------------------------------------------------ overdue tickets: the due date moves
 
-def new_ticket(engine: Engine, der: Alerts, now: datetime, entity: str = "63302") -> ticketing.Created:
+def new_ticket(engine: Engine, der: Alerts, now: datetime, entity: str = "63302",
+               contact_id: int | None = None) -> ticketing.Created:
     with db.transaction(engine) as conn:
-        return ticketing.create(conn, entity_code=entity, region=None, contact_id=None, channel="whatsapp",
+        return ticketing.create(conn, entity_code=entity, region=None, contact_id=contact_id, channel="whatsapp",
                                need="no nos han respondido lo del plan indicativo", themes=["plan_indicativo"],
                                now=now, alerts=der)
 
@@ -168,3 +171,21 @@ def test_validating_an_entity_releases_only_the_requests_still_open(engine: Engi
     assert (closed.on_hold, closed.due_date, closed.status) == (False, None, "cerrada")
     assert [open_one.code in t for t in raised] == [True]  # no "new request" alert for the closed one
     assert len(told) == 1 and open_one.code in told[0] and closed.code not in told[0]
+
+
+# ------------------------------------------------------------------ the cron commands read M360_NOW
+
+def test_the_cron_commands_run_on_the_command_lines_clock(engine: Engine, der: Alerts, db_url: str,
+                                                        tmp_path: Path) -> None:
+    requester = contact_on(engine, "63302", "+573001234567")
+    created = new_ticket(engine, der, bogota(date(2026, 11, 10), 10), contact_id=requester)
+    assert created.due_date == "2026-12-02"  # 15 business days, Monday 16 November a holiday
+
+    def run(*command: str, moment: str) -> str:
+        return m360(*command, url=db_url, cwd=tmp_path, env={"M360_NOW": moment}).stdout
+
+    # Follow-ups every 5 business days without news: not on the 4th, on the 5th (Wednesday 18).
+    assert "0 follow-up(s)" in run("tickets", "followup", moment="2026-11-17T10:00:00-05:00")
+    assert "1 follow-up(s)" in run("tickets", "followup", moment="2026-11-18T10:00:00-05:00")
+    assert "0 overdue-ticket alert(s)" in run("alerts", "check", moment="2026-12-02T22:00:00-05:00")
+    assert "1 overdue-ticket alert(s)" in run("alerts", "check", moment="2026-12-03T07:30:00-05:00")

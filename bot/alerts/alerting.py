@@ -39,7 +39,7 @@ digest or the API, and never counted towards a demand spike.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -516,13 +516,13 @@ class AlertMonitor(Periodic):
     name = "m360-alerts"
 
     def __init__(self, engine: Engine, alerts: Alerts | None = None, interval: float = 300.0,
-                 on_queued: Any = None):
+                 on_queued: Any = None, clock: Callable[[], datetime] = utcnow):
         super().__init__(interval)
-        self.engine, self.alerts = engine, alerts or Alerts()
+        self.engine, self.alerts, self.clock = engine, alerts or Alerts(), clock
         self.on_queued = on_queued  # e.g. OutboxWorker.notify: send what was queued without waiting
 
     def run_once(self, now: datetime | None = None) -> tuple[int, int]:
-        now = now or utcnow()
+        now = now or self.clock()
         with db.transaction(self.engine) as conn:
             overdue = self.alerts.check_overdue(conn, now)
             digests = self.alerts.send_digest_if_due(conn, now)
