@@ -189,3 +189,19 @@ def test_the_cron_commands_run_on_the_command_lines_clock(engine: Engine, der: A
     assert "1 follow-up(s)" in run("tickets", "followup", moment="2026-11-18T10:00:00-05:00")
     assert "0 overdue-ticket alert(s)" in run("alerts", "check", moment="2026-12-02T22:00:00-05:00")
     assert "1 overdue-ticket alert(s)" in run("alerts", "check", moment="2026-12-03T07:30:00-05:00")
+
+
+# ------------------------------------------------------------------ the year's last evening
+
+@pytest.mark.parametrize(("asked", "year", "due"), [
+    (bogota(date(2026, 12, 31), 20), 2026, "2027-01-25"),  # 01:00 on 1 January in UTC; Reyes on Monday 11
+    (bogota(date(2027, 1, 1), 0, 30), 2027, "2027-01-26"),  # a holiday: received Monday 4 January, counted after
+    (bogota(date(2026, 12, 7), 19), 2026, "2026-12-30"),  # Monday evening (Tuesday in UTC), Inmaculada next day
+])
+def test_a_ticket_is_numbered_and_due_by_the_day_it_is_in_bogota(engine: Engine, der: Alerts, asked: datetime,
+                                                                 year: int, due: str) -> None:
+    with db.transaction(engine) as conn:
+        created = ticketing.create(conn, entity_code="05001", region=None, contact_id=None, channel="whatsapp",
+                                   need="certificado de la asistencia tecnica", themes=["plan_indicativo"],
+                                   now=asked, alerts=der)
+    assert created.code.startswith(f"MDA-{year}-") and created.due_date == due

@@ -99,7 +99,7 @@ def create(conn: Connection, *, entity_code: str | None, region: str | None, con
         assignee=enlace.name if enlace is not None else None, staff_id=enlace.id if enlace is not None else None,
         on_hold=on_hold, followups=0, due_date=due, created_at=now, updated_at=now,
     )).inserted_primary_key[0])
-    code = f"MDA-{now.year}-{request_id:05d}"
+    code = f"MDA-{deadlines.local_today(now).year}-{request_id:05d}"  # the year it is where it was asked
     conn.execute(_SET_CODE, {"b_id": request_id, "code": code})
     new = TicketStatus.NUEVA
     events = [dict(request_id=request_id, from_status=None, to_status=new, actor=actor, note=None, created_at=now)]
