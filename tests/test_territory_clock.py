@@ -14,10 +14,11 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.alerts.alerting import Alerts
+from bot.directory import staff
 from bot.helpdesk import grupos, ticketing
 from bot.waves import campaign, scheduler
 from surveys import db
-from surveys.models import Alert, OutboxMessage, Ticket
+from surveys.models import Alert, OutboxMessage, Staff, Ticket, TicketEvent
 from tests.support.data import contact_on
 from tests.support.processes import m360
 
@@ -205,3 +206,52 @@ def test_a_ticket_is_numbered_and_due_by_the_day_it_is_in_bogota(engine: Engine,
                                    need="certificado de la asistencia tecnica", themes=["plan_indicativo"],
                                    now=asked, alerts=der)
     assert created.code.startswith(f"MDA-{year}-") and created.due_date == due
+
+
+# ------------------------------------------------------------------ the directory changes under open tickets
+
+def directory(engine: Engine, rows: list[dict[str, str]], now: datetime, *, replace_all: bool = False) -> None:
+    with db.transaction(engine) as conn:
+        report = staff.import_rows(conn, rows, replace_all=replace_all, now=now)
+    assert report.written and not report.problems
+
+
+def enlace(name: str, entities: str, address: str) -> dict[str, str]:
+    return {"rol": "enlace", "nombre": name, "canal": "telegram", "direccion": address, "entidades": entities}
+
+
+def test_open_tickets_follow_their_entitys_enlace_when_the_directory_changes(engine: Engine, der: Alerts) -> None:
+    start = bogota(date(2026, 11, 10), 9)
+    directory(engine, [enlace("Marta Gómez", "63302; 5001", "555001")], start)
+    mine, chosen, orphan, closed = (new_ticket(engine, der, start + timedelta(minutes=i), entity=code)
+                                    for i, code in enumerate(("63302", "05001", "76001", "63302")))
+    assert (mine.enlace, chosen.enlace, orphan.enlace) == ("Marta Gómez", "Marta Gómez", None)
+    with db.transaction(engine) as conn:
+        ticketing.change(conn, chosen.code, actor="der", now=start, assignee="Carlos Pérez (dirección técnica)")
+        ticketing.transition(conn, closed.code, "cerrada", actor="der", now=start, note="duplicada")
+
+    def assigned() -> dict[str, tuple[str | None, str | None]]:
+        with engine.connect() as conn:
+            names = {s.id: s.name for s in conn.execute(select(Staff.id, Staff.name))}
+            return {t.code: (names.get(t.staff_id), t.assignee)
+                    for t in conn.execute(select(Ticket.code, Ticket.staff_id, Ticket.assignee))}
+
+    # Santiago takes over Armenia (63302) and the newly covered Cali (76001); Marta keeps Medellín.
+    directory(engine, [enlace("Marta Gómez", "05001", "555001"), enlace("Santiago Ruiz", "63302 76001", "555002")],
+              bogota(date(2026, 11, 12), 9))
+    assert assigned() == {mine.code: ("Santiago Ruiz", "Santiago Ruiz"), orphan.code: ("Santiago Ruiz", "Santiago Ruiz"),
+                          chosen.code: ("Marta Gómez", "Carlos Pérez (dirección técnica)"),
+                          closed.code: ("Marta Gómez", "Marta Gómez")}  # a closed ticket keeps its history
+    # Marta leaves the DER: the file no longer names her. Medellín has no enlace until someone covers it.
+    directory(engine, [enlace("Santiago Ruiz", "63302 76001", "555002")], bogota(date(2026, 11, 13), 9),
+              replace_all=True)
+    assert assigned()[chosen.code] == (None, "Carlos Pérez (dirección técnica)")  # the DER's choice stays
+    with engine.connect() as conn:
+        santiago = conn.execute(select(Staff.id).where(Staff.name == "Santiago Ruiz")).scalar_one()
+        his = ticketing.find_tickets(conn, ticketing.TicketFilter(enlace=santiago, include_test=True), "2026-11-13")
+        trail = conn.execute(select(TicketEvent.note).join(Ticket, Ticket.id == TicketEvent.request_id)
+                             .where(Ticket.code == mine.code).order_by(TicketEvent.id)).scalars().all()
+        quiet_since = conn.execute(select(Ticket.updated_at).where(Ticket.code == mine.code)).scalar_one()
+    assert sorted(t.code for t in his) == sorted((mine.code, orphan.code))
+    assert trail[-1] == "asignada a Santiago Ruiz (enlace territorial): cambió el directorio"
+    assert quiet_since == start  # not news to the requester: the follow-ups still count from the request

@@ -48,7 +48,7 @@ EVENTS = TicketEvent.__table__
 _SET_CODE = update(REQUESTS).where(REQUESTS.c.id == bindparam("b_id"))  # built once: on a turn's path
 CONTACTS = Contact.__table__
 ENTITIES = Entity.__table__
-SYSTEM = "sistema"  # the actor of what the product does on its own (default assignment, validation)
+SYSTEM = staff.SYSTEM  # the actor of what the product does on its own (default assignment, validation)
 # Where a request registered by the DER came from (its ``channel``); its requester is not written to
 # through the outbox: the DER answers by the same means.
 ORIGINS = {"telefono": "Teléfono", "correo": "Correo electrónico", "presencial": "Presencial",
