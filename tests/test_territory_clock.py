@@ -255,3 +255,21 @@ def test_open_tickets_follow_their_entitys_enlace_when_the_directory_changes(eng
     assert sorted(t.code for t in his) == sorted((mine.code, orphan.code))
     assert trail[-1] == "asignada a Santiago Ruiz (enlace territorial): cambió el directorio"
     assert quiet_since == start  # not news to the requester: the follow-ups still count from the request
+
+
+# ------------------------------------------------------------------ a monthly wave that cannot be drawn
+
+def test_a_recurring_wave_that_cannot_be_drawn_is_an_alert_for_the_der(engine: Engine) -> None:
+    with db.transaction(engine) as conn:  # nobody has consented yet: the draw will find no one
+        scheduler.add_schedule(conn, name="mensual PDET", params={"size": 40, "pdet_only": True}, business_day=1,
+                               hour=9, now=bogota(date(2026, 12, 7), 10))
+    # January 2027: the 1st is a holiday and then a weekend, so the first business day is Monday 4.
+    assert scheduler.tick(engine, bogota(date(2027, 1, 1), 10)).created == []
+    assert scheduler.tick(engine, bogota(date(2027, 1, 4), 9, 1)).created == []
+    assert scheduler.tick(engine, bogota(date(2027, 1, 4), 9, 2)).created == []  # not retried every minute
+    with Session(engine) as s:
+        [alert] = s.scalars(select(Alert).where(Alert.rule == "ola_no_creada")).all()
+        told = s.scalars(select(OutboxMessage.text).where(OutboxMessage.kind == "alert")).all()
+    assert alert.title.startswith("La ola programada «mensual PDET» de 2027-01 no se creó: ")
+    assert (alert.severity, alert.data) == ("alta", {"schedule": 1, "period": "2027-01"})
+    assert told == []  # no central destination configured in this process: the panel and the digest show it

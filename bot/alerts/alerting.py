@@ -15,6 +15,7 @@ Rules (bot/alerts/alerts.yaml, each can be switched off and tuned):
 | envio_fallido | a ticket notification could not reach the requester (e.g. no WhatsApp template) | outbox row |
 | envio_revisar | a message may or may not have gone out, and the provider cannot tell: a person decides | outbox row |
 | entidad_por_validar | a grupo de valor outside DIVIPOLA waits for the DER (bot.helpdesk.grupos) | entity |
+| ola_no_creada | a recurring wave could not be drawn this month (bot.waves.scheduler) | schedule+period |
 
 An alert is stored once (unique ``dedupe_key``) in the transaction of what caused it, and queued
 in the outbox, in that same transaction, for every destination its rule's ``to:`` names (default
@@ -99,7 +100,7 @@ _INSERT_ONCE = {dialect: insert(ALERTS).on_conflict_do_nothing(index_elements=["
 QUESTIONNAIRES = QuestionnaireVersion.__table__
 
 RULES = ("ticket_nuevo", "ticket_urgente", "contacto_asesor", "insatisfaccion", "contribucion_no", "tema_mala",
-         "pico_demanda", "ticket_vencido", "envio_fallido", "envio_revisar", "entidad_por_validar")
+         "pico_demanda", "ticket_vencido", "envio_fallido", "envio_revisar", "entidad_por_validar", "ola_no_creada")
 SEVERITIES = ("alta", "media", "baja")
 class AlertStatus(StrEnum):
     ABIERTA = "abierta"
