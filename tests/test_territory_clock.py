@@ -14,12 +14,17 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.alerts.alerting import Alerts
+from bot.channels.telegram_api import TelegramProvider
 from bot.directory import staff
 from bot.helpdesk import grupos, ticketing
+from bot.outbox.sending import Sender
 from bot.waves import campaign, scheduler
 from surveys import db
 from surveys.models import Alert, OutboxMessage, Staff, Ticket, TicketEvent
+from tests.support.channels import DER_CHAT
+from tests.support.clock import Clock
 from tests.support.data import contact_on
+from tests.support.fakes import FakeTelegram
 from tests.support.processes import m360
 
 BOGOTA = timedelta(hours=5)  # UTC−5 all year: Colombia has no daylight saving time
@@ -273,3 +278,29 @@ def test_a_recurring_wave_that_cannot_be_drawn_is_an_alert_for_the_der(engine: E
     assert alert.title.startswith("La ola programada «mensual PDET» de 2027-01 no se creó: ")
     assert (alert.severity, alert.data) == ("alta", {"schedule": 1, "period": "2027-01"})
     assert told == []  # no central destination configured in this process: the panel and the digest show it
+
+
+# ------------------------------------------------------------------ the DER's provider down for a while
+
+@pytest.mark.parametrize("outage", [timedelta(minutes=25), timedelta(minutes=100)])
+def test_an_alert_survives_an_outage_of_the_ders_telegram(engine: Engine, der: Alerts, telegram_fake: FakeTelegram,
+                                                          outage: timedelta) -> None:
+    asked = bogota(date(2026, 12, 9), 10)
+    created = new_ticket(engine, der, asked)  # ticket_nuevo → the DER's Telegram group (and its webhook)
+    clock = Clock(asked)
+    sender = Sender(engine, {"telegram": TelegramProvider(telegram_fake.token, base_url=telegram_fake.base_url)},
+                    clock=clock, sleep=lambda _: None)
+    with Session(engine) as s:
+        alert_row = s.scalars(select(OutboxMessage.id).where(OutboxMessage.channel == "telegram")).one()
+    while True:
+        if clock.now < asked + outage:
+            telegram_fake.fail_next(502, "Bad Gateway")
+        sender.run_once()
+        with Session(engine) as s:
+            stored = s.get(OutboxMessage, alert_row)
+        if stored.status != "pending":
+            break
+        clock.now = stored.next_attempt_at
+    assert stored.status == "sent" and stored.sent_at >= asked + outage
+    [message] = telegram_fake.sent  # once, to the DER's group, after the outage
+    assert str(message["chat_id"]) == DER_CHAT and created.code in message["text"]
