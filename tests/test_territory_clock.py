@@ -244,7 +244,8 @@ def test_open_tickets_follow_their_entitys_enlace_when_the_directory_changes(eng
     # Santiago takes over Armenia (63302) and the newly covered Cali (76001); Marta keeps Medellín.
     directory(engine, [enlace("Marta Gómez", "05001", "555001"), enlace("Santiago Ruiz", "63302 76001", "555002")],
               bogota(date(2026, 11, 12), 9))
-    assert assigned() == {mine.code: ("Santiago Ruiz", "Santiago Ruiz"), orphan.code: ("Santiago Ruiz", "Santiago Ruiz"),
+    santiago = ("Santiago Ruiz", "Santiago Ruiz")
+    assert assigned() == {mine.code: santiago, orphan.code: santiago,
                           chosen.code: ("Marta Gómez", "Carlos Pérez (dirección técnica)"),
                           closed.code: ("Marta Gómez", "Marta Gómez")}  # a closed ticket keeps its history
     # Marta leaves the DER: the file no longer names her. Medellín has no enlace until someone covers it.
@@ -252,8 +253,8 @@ def test_open_tickets_follow_their_entitys_enlace_when_the_directory_changes(eng
               replace_all=True)
     assert assigned()[chosen.code] == (None, "Carlos Pérez (dirección técnica)")  # the DER's choice stays
     with engine.connect() as conn:
-        santiago = conn.execute(select(Staff.id).where(Staff.name == "Santiago Ruiz")).scalar_one()
-        his = ticketing.find_tickets(conn, ticketing.TicketFilter(enlace=santiago, include_test=True), "2026-11-13")
+        his_id = conn.execute(select(Staff.id).where(Staff.name == "Santiago Ruiz")).scalar_one()
+        his = ticketing.find_tickets(conn, ticketing.TicketFilter(enlace=his_id, include_test=True), "2026-11-13")
         trail = conn.execute(select(TicketEvent.note).join(Ticket, Ticket.id == TicketEvent.request_id)
                              .where(Ticket.code == mine.code).order_by(TicketEvent.id)).scalars().all()
         quiet_since = conn.execute(select(Ticket.updated_at).where(Ticket.code == mine.code)).scalar_one()
