@@ -5,15 +5,19 @@ real SQLite database, with the clock injected."""
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.alerts.alerting import Alerts
+from bot.alerts import alerting
+from bot.alerts.alerting import AlertMonitor, Alerts
 from bot.channels.telegram_api import TelegramProvider
 from bot.directory import staff
 from bot.helpdesk import grupos, ticketing
@@ -305,3 +309,39 @@ def test_an_alert_survives_an_outage_of_the_ders_telegram(engine: Engine, der: A
     assert stored.status == "sent" and stored.sent_at >= asked + outage
     [message] = telegram_fake.sent  # once, to the DER's group, after the outage
     assert str(message["chat_id"]) == DER_CHAT and created.code in message["text"]
+
+
+# ------------------------------------------------------------------ alerts.yaml as the DER edits it
+
+BAD_TITLES = [
+    ("rules", "ticket_nuevo", "Nueva solicitud {code de {entity}", "a placeholder is written {name}"),
+    ("rules", "ticket_vencido", "Solicitud {code} vencida el {due", "a placeholder is written {name}"),
+    ("rules", "pico_demanda", "Pico en {region}: {count:d} entidades", "{count:d} — use plain placeholders"),
+    ("rules", "ticket_urgente", "URGENTE {entity.name}", "{entity.name} — use plain placeholders"),
+    ("rules", "insatisfaccion", "Insatisfecha: {0}", "{0} — use plain placeholders"),
+    ("digest", None, "Resumen del {fecha}: {count} alertas", "unknown placeholder {fecha}; use {date}, {count}"),
+    ("digest", None, "Resumen {date}: {count} alertas}", "Single '}' encountered"),
+]
+
+
+@pytest.mark.parametrize(("section", "rule", "title", "problem"), BAD_TITLES)
+def test_a_title_that_cannot_render_is_refused_when_the_file_is_read(section: str, rule: str | None, title: str,
+                                                                    problem: str) -> None:
+    data = yaml.safe_load(alerting.DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    (data["rules"][rule] if rule else data["digest"])["title"] = title
+    with pytest.raises(ValueError, match=re.escape(problem)):
+        alerting.parse_config(data, "alertas.yaml")
+    # Doubled braces are literal; in a rule's title a name it does not give renders empty.
+    (data["rules"][rule] if rule else data["digest"])["title"] = \
+        "Llaves {{literales}} de {entity}: {nada}" if rule else "Resumen {{diario}} del {date}: {count}"
+    alerting.parse_config(data)
+
+
+def test_a_digest_that_fails_does_not_undo_the_overdue_alerts(engine: Engine, der: Alerts) -> None:
+    created = new_ticket(engine, der, bogota(date(2026, 11, 10), 10))
+    broken = replace(der.config, digest={"enabled": True, "hour": 7, "title": "{date}: {count} {"})  # not via a file
+    monitor = AlertMonitor(engine, replace(der, config=broken), clock=lambda: bogota(date(2026, 12, 3), 8))
+    with pytest.raises(ValueError):
+        monitor.run_once()
+    [overdue] = overdue_alerts(engine)
+    assert created.code in overdue.title

@@ -40,6 +40,7 @@ digest or the API, and never counted towards a demand spike.
 from __future__ import annotations
 
 import logging
+import string
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -154,8 +155,31 @@ def parse_config(data: Any, source: str = "alerts config") -> AlertConfig:
         to = [to] if isinstance(to, str) else to
         if not isinstance(to, list) or not to or set(to) - set(RECIPIENTS):
             raise ValueError(f"{source}: {rule_id}.to must list some of {', '.join(RECIPIENTS)}")
+        _check_placeholders(title, f"{source}: {rule_id}.title")
         rules[rule_id] = Rule(rule_id, enabled, severity, title, spec, tuple(dict.fromkeys(to)))
-    return AlertConfig(rules, dict(data.get("digest") or {"enabled": False}))
+    digest = dict(data.get("digest") or {"enabled": False})
+    for key in ("title", "empty"):
+        if key in digest:
+            _check_placeholders(str(digest[key]), f"{source}: digest.{key}", allowed=("date", "count"))
+    return AlertConfig(rules, digest)
+
+
+def _check_placeholders(text: str, where: str, allowed: tuple[str, ...] | None = None) -> None:
+    """A title the DER edited must render: checked when the file is read (the service does not
+    start), not when an alert is raised — in the transaction of a requester's new ticket, or of the
+    round that raises the overdue alerts."""
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)
+                  if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}; a placeholder is written {{name}} (a literal brace: {{{{ or }}}})") \
+            from None
+    for name, spec, conversion in fields:
+        if not name.isidentifier() or spec or conversion:
+            raise ValueError(f"{where}: {{{name}{'!' + conversion if conversion else ''}"
+                             f"{':' + spec if spec else ''}}} — use plain placeholders such as {{entity}}")
+        if allowed is not None and name not in allowed:
+            raise ValueError(f"{where}: unknown placeholder {{{name}}}; use {', '.join('{' + a + '}' for a in allowed)}")
 
 
 @cache
@@ -526,6 +550,7 @@ class AlertMonitor(Periodic):
         now = now or self.clock()
         with db.transaction(self.engine) as conn:
             overdue = self.alerts.check_overdue(conn, now)
+        with db.transaction(self.engine) as conn:  # its own: a digest that fails never undoes the overdue alerts
             digests = self.alerts.send_digest_if_due(conn, now)
         if (overdue or digests) and self.on_queued is not None:
             self.on_queued()
