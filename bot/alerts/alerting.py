@@ -179,7 +179,8 @@ def _check_placeholders(text: str, where: str, allowed: tuple[str, ...] | None =
             raise ValueError(f"{where}: {{{name}{'!' + conversion if conversion else ''}"
                              f"{':' + spec if spec else ''}}} — use plain placeholders such as {{entity}}")
         if allowed is not None and name not in allowed:
-            raise ValueError(f"{where}: unknown placeholder {{{name}}}; use {', '.join('{' + a + '}' for a in allowed)}")
+            known = ", ".join(f"{{{a}}}" for a in allowed)
+            raise ValueError(f"{where}: unknown placeholder {{{name}}}; use {known}")
 
 
 @cache
