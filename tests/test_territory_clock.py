@@ -345,3 +345,27 @@ def test_a_digest_that_fails_does_not_undo_the_overdue_alerts(engine: Engine, de
         monitor.run_once()
     [overdue] = overdue_alerts(engine)
     assert created.code in overdue.title
+
+
+def test_a_ticket_still_overdue_is_alerted_again_every_five_business_days(engine: Engine, der: Alerts) -> None:
+    created = new_ticket(engine, der, bogota(date(2026, 11, 10), 10))  # due Wednesday 2 December
+
+    def check(day: date) -> int:
+        with db.transaction(engine) as conn:
+            return der.check_overdue(conn, bogota(day, 9))
+
+    # Business days late: 3 Dec 1 · 7 Dec 3 · (8 Dec Inmaculada) · 9 Dec 4 · 10 Dec 5 · 11 Dec 6 · 17 Dec 10.
+    rounds = [(date(2026, 12, 3), 1), (date(2026, 12, 7), 0), (date(2026, 12, 8), 0), (date(2026, 12, 9), 0),
+              (date(2026, 12, 10), 1), (date(2026, 12, 11), 0), (date(2026, 12, 12), 0), (date(2026, 12, 17), 1)]
+    for day, expected in rounds:
+        with db.transaction(engine) as conn:  # the DER saw each one: acknowledging does not stop the next
+            for alert_id in conn.execute(select(Alert.id).where(Alert.rule == "ticket_vencido")).scalars():
+                alerting.acknowledge(conn, alert_id, actor="luis", now=bogota(day, 8))
+        assert check(day) == expected, day
+    titles = [a.title for a in overdue_alerts(engine)]
+    assert [t.rsplit("(", 1)[-1] for t in titles] == [
+        "1 día hábil de retraso)", "5 días hábiles de retraso)", "10 días hábiles de retraso)"]
+    with db.transaction(engine) as conn:
+        ticketing.transition(conn, created.code, "en_gestion", actor="luis", now=bogota(date(2026, 12, 17), 10))
+        ticketing.transition(conn, created.code, "respondida", actor="luis", now=bogota(date(2026, 12, 18), 10))
+    assert check(date(2026, 12, 24)) == 0  # answered: no more

@@ -11,7 +11,7 @@ Rules (bot/alerts/alerts.yaml, each can be switched off and tuned):
 | contribucion_no | "No" to a Bloque 4 question | interview |
 | tema_mala | Mala/Muy mala on a Bloque 3 theme | interview |
 | pico_demanda | ≥ N entities of one region asked for one theme within D days | region+theme, once per window |
-| ticket_vencido | an open ticket is past its due date | ticket + due date |
+| ticket_vencido | an open ticket is past its due date | ticket + due date (+ every N business days late) |
 | envio_fallido | a ticket notification could not reach the requester (e.g. no WhatsApp template) | outbox row |
 | envio_revisar | a message may or may not have gone out, and the provider cannot tell: a person decides | outbox row |
 | entidad_por_validar | a grupo de valor outside DIVIPOLA waits for the DER (bot.helpdesk.grupos) | entity |
@@ -156,6 +156,9 @@ def parse_config(data: Any, source: str = "alerts config") -> AlertConfig:
         if not isinstance(to, list) or not to or set(to) - set(RECIPIENTS):
             raise ValueError(f"{source}: {rule_id}.to must list some of {', '.join(RECIPIENTS)}")
         _check_placeholders(title, f"{source}: {rule_id}.title")
+        repeat = spec.get("repeat_every_business_days", 0)
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
+            raise ValueError(f"{source}: {rule_id}.repeat_every_business_days must be a whole number ≥ 0 (0: never)")
         rules[rule_id] = Rule(rule_id, enabled, severity, title, spec, tuple(dict.fromkeys(to)))
     digest = dict(data.get("digest") or {"enabled": False})
     for key in ("title", "empty"):
@@ -331,25 +334,31 @@ class Alerts:
 
     def check_overdue(self, conn: Connection, now: datetime) -> int:
         """Raise ticket_vencido for open tickets past their due date (local calendar), once per ticket
-        and due date: a ticket the DER gave another due date that it misses too is alerted again.
+        and due date: a ticket the DER gave another due date that it misses too is alerted again. With
+        ``repeat_every_business_days`` (alerts.yaml), a ticket still open that many business days later
+        is alerted again, and again: an acknowledged alert does not make a request forgotten.
         Returns how many."""
         rule = self.config.active("ticket_vencido")
         if rule is None:
             return 0
-        today = deadlines.local_today(now, self.timezone).isoformat()
+        local = deadlines.local_today(now, self.timezone)
+        every = int(rule.params.get("repeat_every_business_days") or 0)
         overdue = conn.execute(select(REQUESTS).where(REQUESTS.c.status.in_(ticketing.OPEN),
-                                                      REQUESTS.c.due_date < today)).all()
+                                                      REQUESTS.c.due_date < local.isoformat())).all()
         raised = 0
         for ticket in overdue:
-            if _overdue_alerted_before(conn, ticket):
+            late = deadlines.business_days_between(date.fromisoformat(ticket.due_date), local)
+            again = late // every * every if every > 0 else 0  # 0: the first alert for this due date
+            if not again and _overdue_alerted_before(conn, ticket):
                 continue
             status = _status_label(ticket.status)
             raised += self.raise_alert(
-                conn, rule, key=f"{ticket.code}:{ticket.due_date}", now=now, entity_code=ticket.entity_code,
-                help_request_id=ticket.id,
+                conn, rule, key=f"{ticket.code}:{ticket.due_date}" + (f":+{again}" if again else ""), now=now,
+                entity_code=ticket.entity_code, help_request_id=ticket.id,
                 code=ticket.code, due=formats.day(ticket.due_date), status=status, themes=theme_labels(ticket.themes),
+                late=_late(late),
                 detail=ticket.need, test=is_test_channel(ticket.channel),
-                data={"ticket": ticket.code, "due_date": ticket.due_date}) is not None
+                data={"ticket": ticket.code, "due_date": ticket.due_date, "business_days_late": late}) is not None
         return raised
 
     # -- rules on the outbox (bot.outbox.sending.tell_a_person)
@@ -639,6 +648,11 @@ def _status_label(status: str) -> str:
     from surveys.texts import texts
 
     return texts()(f"ticket_status.{status}")
+
+
+def _late(days: int) -> str:
+    """ " (3 días hábiles de retraso)"; nothing on the weekend right after the due date (0 business days)."""
+    return "" if days <= 0 else f" ({days} día hábil de retraso)" if days == 1 else f" ({days} días hábiles de retraso)"
 
 
 def _decimal(value: float) -> str:
