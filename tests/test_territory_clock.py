@@ -20,7 +20,7 @@ from bot.alerts import alerting
 from bot.alerts.alerting import AlertMonitor, Alerts
 from bot.channels.telegram_api import TelegramProvider
 from bot.directory import staff
-from bot.helpdesk import grupos, ticketing
+from bot.helpdesk import followup, grupos, ticketing
 from bot.outbox.sending import Sender
 from bot.waves import campaign, scheduler
 from surveys import db
@@ -369,3 +369,29 @@ def test_a_ticket_still_overdue_is_alerted_again_every_five_business_days(engine
         ticketing.transition(conn, created.code, "en_gestion", actor="luis", now=bogota(date(2026, 12, 17), 10))
         ticketing.transition(conn, created.code, "respondida", actor="luis", now=bogota(date(2026, 12, 18), 10))
     assert check(date(2026, 12, 24)) == 0  # answered: no more
+
+
+def test_one_ticket_that_cannot_be_checked_does_not_silence_the_others(engine: Engine, der: Alerts,
+                                                                       caplog: pytest.LogCaptureFixture) -> None:
+    broken = new_ticket(engine, der, bogota(date(2026, 11, 3), 10))
+    late = new_ticket(engine, der, bogota(date(2026, 11, 10), 10), entity="05001")
+    with db.transaction(engine) as conn:  # a due date typed by hand into the database, or by an old import
+        conn.execute(Ticket.__table__.update().where(Ticket.code == broken.code).values(due_date="2026-11-5"))
+        assert der.check_overdue(conn, bogota(date(2026, 12, 3), 9)) == 1
+    assert f"ticket {broken.code} could not be checked (due date '2026-11-5')" in caplog.text
+    assert late.code in overdue_alerts(engine)[0].title
+
+
+def test_one_requester_that_cannot_be_followed_up_does_not_hold_back_the_others(
+        engine: Engine, der: Alerts, caplog: pytest.LogCaptureFixture) -> None:
+    asked = bogota(date(2026, 11, 10), 10)
+    odd = contact_on(engine, "63302", "+573001110001", state={"mode": "un_modo_de_otra_version"})
+    fine = contact_on(engine, "05001", "+573001110002")
+    first, second = (new_ticket(engine, der, asked, entity=code, contact_id=cid)
+                     for code, cid in (("63302", odd), ("05001", fine)))
+    with db.transaction(engine) as conn:
+        assert followup.send_due(conn, bogota(date(2026, 11, 18), 10)) == 1  # five business days without news
+    with Session(engine) as s:
+        [sent] = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "followup")).all()
+    assert sent.contact_id == fine and second.code in sent.text
+    assert f"follow-up of ticket {first.code} failed" in caplog.text

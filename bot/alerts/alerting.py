@@ -347,19 +347,25 @@ class Alerts:
                                                       REQUESTS.c.due_date < local.isoformat())).all()
         raised = 0
         for ticket in overdue:
-            late = deadlines.business_days_between(date.fromisoformat(ticket.due_date), local)
-            again = late // every * every if every > 0 else 0  # 0: the first alert for this due date
-            if not again and _overdue_alerted_before(conn, ticket):
-                continue
-            status = _status_label(ticket.status)
-            raised += self.raise_alert(
-                conn, rule, key=f"{ticket.code}:{ticket.due_date}" + (f":+{again}" if again else ""), now=now,
-                entity_code=ticket.entity_code, help_request_id=ticket.id,
-                code=ticket.code, due=formats.day(ticket.due_date), status=status, themes=theme_labels(ticket.themes),
-                late=_late(late),
-                detail=ticket.need, test=is_test_channel(ticket.channel),
-                data={"ticket": ticket.code, "due_date": ticket.due_date, "business_days_late": late}) is not None
+            try:
+                with conn.begin_nested():  # one ticket that cannot be alerted must not silence the others
+                    raised += self._overdue(conn, rule, ticket, local, every, now)
+            except Exception:
+                log.exception("ticket_vencido: ticket %s could not be checked (due date %r)", ticket.code,
+                              ticket.due_date)
         return raised
+
+    def _overdue(self, conn: Connection, rule: Rule, ticket: Any, local: date, every: int, now: datetime) -> bool:
+        late = deadlines.business_days_between(date.fromisoformat(ticket.due_date), local)
+        again = late // every * every if every > 0 else 0  # 0: the first alert for this due date
+        if not again and _overdue_alerted_before(conn, ticket):
+            return False
+        return self.raise_alert(
+            conn, rule, key=f"{ticket.code}:{ticket.due_date}" + (f":+{again}" if again else ""), now=now,
+            entity_code=ticket.entity_code, help_request_id=ticket.id, code=ticket.code,
+            due=formats.day(ticket.due_date), status=_status_label(ticket.status), themes=theme_labels(ticket.themes),
+            late=_late(late), detail=ticket.need, test=is_test_channel(ticket.channel),
+            data={"ticket": ticket.code, "due_date": ticket.due_date, "business_days_late": late}) is not None
 
     # -- rules on the outbox (bot.outbox.sending.tell_a_person)
 
