@@ -237,6 +237,10 @@ def transition(conn: Connection, code: str, to_status: str, *, actor: str, now: 
     conn.execute(EVENTS.insert(), dict(request_id=ticket.id, from_status=ticket.status, to_status=to_status,
                                        actor=actor, note=note, created_at=now))
     _notify(conn, ticket, to_status, note, referred_to, now)
+    if to_status not in OPEN:  # answered: its overdue alerts no longer call for anyone
+        from bot.alerts.alerting import settle_overdue  # alerts read this module: imported when needed
+
+        settle_overdue(conn, ticket.id, to_status, actor=actor, now=now)
     return conn.execute(select(REQUESTS).where(REQUESTS.c.id == ticket.id)).one()
 
 
