@@ -371,7 +371,8 @@ def test_a_ticket_still_overdue_is_alerted_again_every_five_business_days(engine
         ticketing.transition(conn, created.code, "respondida", actor="luis", now=bogota(date(2026, 12, 18), 10))
     assert check(date(2026, 12, 24)) == 0  # answered: no more
     last = overdue_alerts(engine)[-1]  # and the digest no longer counts it as overdue
-    assert (last.status, last.acknowledged_by, last.ack_note) == ("reconocida", "luis", "la solicitud pasó a respondida")
+    assert (last.status, last.acknowledged_by) == ("reconocida", "luis")
+    assert last.ack_note == "la solicitud pasó a respondida"
     with db.transaction(engine) as conn:
         text, count = der.digest_text(conn, bogota(date(2026, 12, 24), 7))
     assert count == 1 and "vencida" not in text  # only its ticket_nuevo is still open
