@@ -504,7 +504,8 @@ def settle_overdue(conn: Connection, ticket_id: int, status: str, *, actor: str,
     alerts are acknowledged for the DER (by ``actor``, with the new status in the note), so the daily
     digest no longer counts as overdue a request that was answered. Returns how many."""
     settled = conn.execute(update(ALERTS).where(
-        ALERTS.c.help_request_id == ticket_id, ALERTS.c.rule == "ticket_vencido", ALERTS.c.status == AlertStatus.ABIERTA,
+        ALERTS.c.help_request_id == ticket_id, ALERTS.c.rule == "ticket_vencido",
+        ALERTS.c.status == AlertStatus.ABIERTA,
     ).values(status=AlertStatus.RECONOCIDA, acknowledged_at=now, acknowledged_by=actor,
              ack_note=f"la solicitud pasó a {_status_label(status)}"))
     return int(settled.rowcount or 0)
