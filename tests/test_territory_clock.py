@@ -402,3 +402,23 @@ def test_one_requester_that_cannot_be_followed_up_does_not_hold_back_the_others(
         [sent] = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "followup")).all()
     assert sent.contact_id == fine and second.code in sent.text
     assert f"follow-up of ticket {first.code} failed" in caplog.text
+
+
+@pytest.mark.parametrize(("bogota_time", "sent"), [
+    ((date(2026, 12, 9), 6, 59), 0), ((date(2026, 12, 9), 7, 0), 2), ((date(2026, 12, 9), 16, 59), 2),
+    ((date(2026, 12, 9), 17, 0), 0), ((date(2026, 12, 9), 23, 30), 0),  # a worker back late: not at night
+    ((date(2026, 12, 31), 19, 30), 0),  # already 1 January in UTC: still the evening of the 31st here
+])
+def test_the_daily_digest_goes_within_its_hours_only(engine: Engine, der: Alerts,
+                                                      bogota_time: tuple[date, int, int], sent: int) -> None:
+    new_ticket(engine, der, bogota(date(2026, 12, 4), 10))
+    with db.transaction(engine) as conn:
+        assert der.send_digest_if_due(conn, bogota(*bogota_time)) == sent  # telegram and webhook
+
+
+def test_digest_hours_that_make_no_sense_are_refused() -> None:
+    data = yaml.safe_load(alerting.DEFAULT_CONFIG.read_text(encoding="utf-8"))
+    for hour, until in ((18, 17), (7, 25), (-1, 10), ("7", 17), (7, True)):
+        data["digest"].update(hour=hour, until=until)
+        with pytest.raises(ValueError, match="digest.hour and digest.until"):
+            alerting.parse_config(data)

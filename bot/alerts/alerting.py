@@ -161,6 +161,9 @@ def parse_config(data: Any, source: str = "alerts config") -> AlertConfig:
             raise ValueError(f"{source}: {rule_id}.repeat_every_business_days must be a whole number ≥ 0 (0: never)")
         rules[rule_id] = Rule(rule_id, enabled, severity, title, spec, tuple(dict.fromkeys(to)))
     digest = dict(data.get("digest") or {"enabled": False})
+    start, until = digest.get("hour", 7), digest.get("until", 24)
+    if not all(isinstance(h, int) and not isinstance(h, bool) for h in (start, until)) or not 0 <= start < until <= 24:
+        raise ValueError(f"{source}: digest.hour and digest.until are whole hours, 0 ≤ hour < until ≤ 24")
     for key in ("title", "empty"):
         if key in digest:
             _check_placeholders(str(digest[key]), f"{source}: digest.{key}", allowed=("date", "count"))
@@ -486,7 +489,9 @@ class Alerts:
         config = self.config.digest
         if not config.get("enabled", True):
             return 0
-        if now.astimezone(ZoneInfo(self.timezone)).hour < int(config.get("hour", 7)):
+        hour = now.astimezone(ZoneInfo(self.timezone)).hour
+        # Within its hours only: a worker back at 23:30 sends no digest then, hours before the next one.
+        if not int(config.get("hour", 7)) <= hour < int(config.get("until", 24)):
             return 0
         return self.send_digest(conn, now)
 
