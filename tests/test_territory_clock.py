@@ -422,3 +422,24 @@ def test_digest_hours_that_make_no_sense_are_refused() -> None:
         data["digest"].update(hour=hour, until=until)
         with pytest.raises(ValueError, match="digest.hour and digest.until"):
             alerting.parse_config(data)
+
+
+# ------------------------------------------------------------------ a wave of a month that is over
+
+def test_a_wave_whose_closing_has_passed_invites_nobody(engine: Engine) -> None:
+    contact_on(engine, "76001", "+573001112299")
+    with db.transaction(engine) as conn:  # December's wave, drawn on the 30th, closes with its month
+        december = campaign.create(conn, campaign.Spec(period="2026-12", size=None),
+                                   now=bogota(date(2026, 12, 30), 16)).id
+        scheduled = campaign.create(conn, campaign.Spec(period="2026-12", size=None),
+                                    now=bogota(date(2026, 12, 30), 16)).id
+    with pytest.raises(campaign.WaveError, match=r"closes at 2026-12-31 23:59 \(Bogotá\), before it would open"):
+        campaign.launch(engine, december, now=bogota(date(2027, 1, 4), 9))  # after the holidays: too late
+    with pytest.raises(campaign.WaveError, match="before it would open"):  # scheduled for after its closing
+        campaign.launch(engine, scheduled, now=bogota(date(2026, 12, 30), 16), at=bogota(date(2027, 1, 4), 9))
+    # Launched on time, but the scheduler only runs again in January: it closes it and invites nobody.
+    assert campaign.launch(engine, scheduled, now=bogota(date(2026, 12, 31), 18)).invited == 0  # after hours
+    done = scheduler.tick(engine, bogota(date(2027, 1, 4), 9))
+    assert done.closed == [scheduled] and done.queued == 0
+    with Session(engine) as s:
+        assert s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invitation")).all() == []

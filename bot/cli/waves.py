@@ -94,7 +94,7 @@ def wave_launch(database: Database, wave_id: int, at: str | None) -> None:
     Launching again never re-invites."""
     engine = database.engine()
     try:
-        done = campaign.launch(engine, wave_id, at=_local_moment(at) if at else None)
+        done = campaign.launch(engine, wave_id, at=_local_moment(at) if at else None, now=clock_now())
     except campaign.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
     if at:

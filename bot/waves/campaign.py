@@ -256,6 +256,11 @@ def launch(engine: Engine, wave_id: int, *, now: datetime | None = None, at: dat
         wave = get(conn, wave_id)
         if wave.status == "cerrada":
             raise WaveError(f"wave #{wave_id} is closed")
+        if wave.closes_at is not None and wave.closes_at <= (at if at is not None and at > now else now):
+            # A past period's wave (its default closing is the end of its month): inviting now would only
+            # collect late answers. Create it again with a later closing date.
+            raise WaveError(f"wave #{wave_id} closes at {wave.closes_at.astimezone(TZ):%Y-%m-%d %H:%M} (Bogotá), "
+                            "before it would open; create it with a later closing date (closes_at)")
         if at is not None and at > now and wave.status in ("creada", "programada"):
             conn.execute(update(WAVES).where(WAVES.c.id == wave_id).values(status="programada", launch_at=at))
             return Dispatched()
@@ -323,8 +328,8 @@ def dispatch(engine: Engine, wave_id: int, *, now: datetime | None = None,
         return total
     with engine.connect() as conn:
         wave = get(conn, wave_id)
-        if wave.status != "en_curso":
-            return total
+        if wave.status != "en_curso" or (wave.closes_at is not None and wave.closes_at <= now):
+            return total  # past its closing time: the scheduler closes it, nobody is invited to a closed wave
         member_ids = list(conn.execute(select(MEMBERS.c.id).where(MEMBERS.c.wave_id == wave_id)
                                        .order_by(MEMBERS.c.id)).scalars())
     for start in range(0, len(member_ids), BATCH):
