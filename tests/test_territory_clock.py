@@ -1,7 +1,9 @@
-"""The territory loop when the clock does what nobody planned for: a scheduler that stopped for days,
-a due date the DER moved, a grupo de valor validated after its ticket was closed, the year's last
-evening in Bogotá (already next year in UTC). Each through the public functions the jobs call, on a
-real SQLite database, with the clock injected."""
+"""The territory loop (tickets, alerts, follow-ups, waves) when the clock and the world do what nobody
+planned for: a scheduler that stopped for days, a due date the DER moved and a ticket left overdue,
+a grupo de valor validated after its ticket was closed, the year's last evening in Bogotá (already
+next year in UTC), a directory that changes under open tickets, the DER's Telegram down for an hour,
+an alerts.yaml with a typo, a wave launched after its month. Each through the public functions the
+jobs, the API and the CLI call, on a real SQLite database, with the clock injected."""
 
 from __future__ import annotations
 
