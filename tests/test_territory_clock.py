@@ -25,7 +25,7 @@ from bot.directory import staff
 from bot.helpdesk import followup, grupos, ticketing
 from bot.outbox.sending import Sender
 from bot.waves import campaign, scheduler
-from surveys import db
+from surveys import db, settings
 from surveys.models import Alert, OutboxMessage, Staff, Ticket, TicketEvent
 from tests.support.channels import DER_CHAT
 from tests.support.clock import Clock
@@ -445,3 +445,19 @@ def test_a_wave_whose_closing_has_passed_invites_nobody(engine: Engine) -> None:
     assert done.closed == [scheduled] and done.queued == 0
     with Session(engine) as s:
         assert s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "invitation")).all() == []
+
+
+def test_importing_people_on_whatsapp_warns_when_their_alerts_have_no_template(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = [{"rol": "enlace", "nombre": "Marta Gómez", "canal": "whatsapp", "direccion": "+573001230001",
+             "entidades": "63302"},
+            {"rol": "articulador", "nombre": "Luis Pardo", "canal": "whatsapp", "direccion": "+573001230002",
+             "region": "eje cafetero y antioquia"},
+            enlace("Santiago Ruiz", "05001", "555002")]  # Telegram: no window, nothing to warn about
+    with db.transaction(engine) as conn:
+        warned = staff.import_rows(conn, rows, now=bogota(date(2026, 12, 9), 9)).summary()
+    assert "warning: Luis Pardo, Marta Gómez on WhatsApp get alerts only within 24 hours" in warned
+    monkeypatch.setenv("M360_DER_WHATSAPP_CONTENT_SID", "HX" + "2" * 32)
+    settings.reset()
+    with db.transaction(engine) as conn:
+        assert "warning" not in staff.import_rows(conn, rows, now=bogota(date(2026, 12, 9), 10)).summary()

@@ -36,7 +36,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, select, update
 
 from bot.directory.contacts import CHANNELS, Problem, cell, entity_code, normalize_address, read_rows
-from surveys import parsing, store
+from surveys import parsing, settings, store
 from surveys.entities import OTHER_CODE
 from surveys.models import Entity, Staff, StaffEntity, Ticket, TicketEvent, utcnow
 from surveys.tickets import OPEN
@@ -83,12 +83,18 @@ class Report:
     reassigned: list[str] = field(default_factory=list)  # entities that changed enlace
     problems: list[Problem] = field(default_factory=list)
     written: bool = False
+    # Active people on WhatsApp while no alert template is configured: outside the 24-hour window
+    # (they seldom write to the bot) their alerts fail, and only the panel's Envíos page shows it.
+    no_template: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         done = (f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
                 f"{self.deactivated} deactivated, {len(self.reassigned)} entities reassigned") \
             if self.written else "nothing written"
-        return f"{done}; {len(self.problems)} invalid row(s)"
+        warning = (f"; warning: {', '.join(self.no_template)} on WhatsApp get alerts only within 24 hours of "
+                   "writing to the bot — set M360_DER_WHATSAPP_CONTENT_SID (the der_alert template)"
+                   if self.no_template else "")
+        return f"{done}; {len(self.problems)} invalid row(s){warning}"
 
 
 @dataclass(frozen=True)
@@ -268,6 +274,9 @@ def import_rows(conn: Connection, raw_rows: Iterable[dict[str, Any]], *, skip_in
     report.reassigned = sorted(c for c, s in after.items() if before.get(c) not in (None, s))
     follow_coverage(conn, now)
     report.written = True
+    if not settings.current().der_whatsapp_content_sid:
+        report.no_template = list(conn.execute(select(STAFF.c.name).where(
+            STAFF.c.active.is_(True), STAFF.c.channel == "whatsapp").order_by(STAFF.c.name)).scalars())
     return report
 
 
