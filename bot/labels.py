@@ -27,7 +27,7 @@ ALERT_RULE: Final[Mapping[str, str]] = MappingProxyType({
     "contribucion_no": "«No» en contribución", "tema_mala": "Tema calificado mala o muy mala",
     "pico_demanda": "Pico de demanda de un tema", "ticket_vencido": "Solicitud vencida",
     "envio_fallido": "Aviso al solicitante no entregado", "envio_revisar": "Envío por confirmar",
-    "entidad_por_validar": "Entidad por validar",
+    "entidad_por_validar": "Entidad por validar", "ola_no_creada": "Ola programada no creada",
 })
 ALERT_STATUS: Final[Mapping[str, str]] = MappingProxyType({"abierta": "Abierta", "reconocida": "Reconocida"})
 SEVERITY: Final[Mapping[str, str]] = MappingProxyType({"alta": "Alta", "media": "Media", "baja": "Baja"})

@@ -147,7 +147,7 @@ def test_overdue_tickets_are_alerted_once(engine: Engine, der: Alerts) -> None:
         assert der.check_overdue(conn, after) == 1
         assert der.check_overdue(conn, after + timedelta(days=1)) == 0
     overdue = all_alerts(engine)[-1]
-    assert (overdue.rule, overdue.dedupe_key) == ("ticket_vencido", f"ticket_vencido:{late.code}")
+    assert (overdue.rule, overdue.dedupe_key) == ("ticket_vencido", f"ticket_vencido:{late.code}:2026-12-02:+10")
     assert "el plazo era el 2 de diciembre de 2026" in overdue.title and "nueva" in overdue.title
 
 

@@ -62,7 +62,8 @@ def test_a_bad_row_writes_nothing_and_every_problem_is_reported(db_url: str, tmp
     for expected in ("fila 3, entidad_codigo: código DIVIPOLA desconocido: '99999'", "fila 4, canal",
                      "fila 5, direccion: '12345' no es un número E.164", "fila 6, direccion: '@ana' no es un chat id",
                      "fila 7, cargo: cargo desconocido 'alcalde'", "fila 8, consentimiento",
-                     "fila 9, direccion: repetida (ya está en la fila 2)"):
+                     "fila 9, direccion: repetida (ya está en la fila 2, para 05001): un contacto responde por una "
+                     "sola entidad"):
         assert expected in result.stderr, expected
     assert people(sessions) == {}
     kept = m360("contacts", "import", str(source), "--skip-invalid", url=db_url, cwd=tmp_path)

@@ -11,10 +11,11 @@ Rules (bot/alerts/alerts.yaml, each can be switched off and tuned):
 | contribucion_no | "No" to a Bloque 4 question | interview |
 | tema_mala | Mala/Muy mala on a Bloque 3 theme | interview |
 | pico_demanda | ≥ N entities of one region asked for one theme within D days | region+theme, once per window |
-| ticket_vencido | an open ticket is past its due date | ticket |
+| ticket_vencido | an open ticket is past its due date | ticket + due date (+ every N business days late) |
 | envio_fallido | a ticket notification could not reach the requester (e.g. no WhatsApp template) | outbox row |
 | envio_revisar | a message may or may not have gone out, and the provider cannot tell: a person decides | outbox row |
 | entidad_por_validar | a grupo de valor outside DIVIPOLA waits for the DER (bot.helpdesk.grupos) | entity |
+| ola_no_creada | a recurring wave could not be drawn this month (bot.waves.scheduler) | schedule+period |
 
 An alert is stored once (unique ``dedupe_key``) in the transaction of what caused it, and queued
 in the outbox, in that same transaction, for every destination its rule's ``to:`` names (default
@@ -39,7 +40,8 @@ digest or the API, and never counted towards a demand spike.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+import string
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -100,7 +102,7 @@ _INSERT_ONCE = {dialect: insert(ALERTS).on_conflict_do_nothing(index_elements=["
 QUESTIONNAIRES = QuestionnaireVersion.__table__
 
 RULES = ("ticket_nuevo", "ticket_urgente", "contacto_asesor", "insatisfaccion", "contribucion_no", "tema_mala",
-         "pico_demanda", "ticket_vencido", "envio_fallido", "envio_revisar", "entidad_por_validar")
+         "pico_demanda", "ticket_vencido", "envio_fallido", "envio_revisar", "entidad_por_validar", "ola_no_creada")
 SEVERITIES = ("alta", "media", "baja")
 class AlertStatus(StrEnum):
     ABIERTA = "abierta"
@@ -154,8 +156,38 @@ def parse_config(data: Any, source: str = "alerts config") -> AlertConfig:
         to = [to] if isinstance(to, str) else to
         if not isinstance(to, list) or not to or set(to) - set(RECIPIENTS):
             raise ValueError(f"{source}: {rule_id}.to must list some of {', '.join(RECIPIENTS)}")
+        _check_placeholders(title, f"{source}: {rule_id}.title")
+        repeat = spec.get("repeat_every_business_days", 0)
+        if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
+            raise ValueError(f"{source}: {rule_id}.repeat_every_business_days must be a whole number ≥ 0 (0: never)")
         rules[rule_id] = Rule(rule_id, enabled, severity, title, spec, tuple(dict.fromkeys(to)))
-    return AlertConfig(rules, dict(data.get("digest") or {"enabled": False}))
+    digest = dict(data.get("digest") or {"enabled": False})
+    start, until = digest.get("hour", 7), digest.get("until", 24)
+    if not all(isinstance(h, int) and not isinstance(h, bool) for h in (start, until)) or not 0 <= start < until <= 24:
+        raise ValueError(f"{source}: digest.hour and digest.until are whole hours, 0 ≤ hour < until ≤ 24")
+    for key in ("title", "empty"):
+        if key in digest:
+            _check_placeholders(str(digest[key]), f"{source}: digest.{key}", allowed=("date", "count"))
+    return AlertConfig(rules, digest)
+
+
+def _check_placeholders(text: str, where: str, allowed: tuple[str, ...] | None = None) -> None:
+    """A title the DER edited must render: checked when the file is read (the service does not
+    start), not when an alert is raised — in the transaction of a requester's new ticket, or of the
+    round that raises the overdue alerts."""
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)
+                  if name is not None]
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}; a placeholder is written {{name}} (a literal brace: {{{{ or }}}})") \
+            from None
+    for name, spec, conversion in fields:
+        if not name.isidentifier() or spec or conversion:
+            raise ValueError(f"{where}: {{{name}{'!' + conversion if conversion else ''}"
+                             f"{':' + spec if spec else ''}}} — use plain placeholders such as {{entity}}")
+        if allowed is not None and name not in allowed:
+            known = ", ".join(f"{{{a}}}" for a in allowed)
+            raise ValueError(f"{where}: unknown placeholder {{{name}}}; use {known}")
 
 
 @cache
@@ -305,22 +337,39 @@ class Alerts:
             self.demand_spike(conn, store.entity_region(conn, ticket.entity_code), list(ticket.themes), now)
 
     def check_overdue(self, conn: Connection, now: datetime) -> int:
-        """Raise ticket_vencido for open tickets past their due date (local calendar). Returns how many."""
+        """Raise ticket_vencido for open tickets past their due date (local calendar), once per ticket
+        and due date: a ticket the DER gave another due date that it misses too is alerted again. With
+        ``repeat_every_business_days`` (alerts.yaml), a ticket still open that many business days later
+        is alerted again, and again: an acknowledged alert does not make a request forgotten.
+        Returns how many."""
         rule = self.config.active("ticket_vencido")
         if rule is None:
             return 0
-        today = deadlines.local_today(now, self.timezone).isoformat()
+        local = deadlines.local_today(now, self.timezone)
+        every = int(rule.params.get("repeat_every_business_days") or 0)
         overdue = conn.execute(select(REQUESTS).where(REQUESTS.c.status.in_(ticketing.OPEN),
-                                                      REQUESTS.c.due_date < today)).all()
+                                                      REQUESTS.c.due_date < local.isoformat())).all()
         raised = 0
         for ticket in overdue:
-            status = _status_label(ticket.status)
-            raised += self.raise_alert(
-                conn, rule, key=ticket.code, now=now, entity_code=ticket.entity_code, help_request_id=ticket.id,
-                code=ticket.code, due=formats.day(ticket.due_date), status=status, themes=theme_labels(ticket.themes),
-                detail=ticket.need, test=is_test_channel(ticket.channel),
-                data={"ticket": ticket.code, "due_date": ticket.due_date}) is not None
+            try:
+                with conn.begin_nested():  # one ticket that cannot be alerted must not silence the others
+                    raised += self._overdue(conn, rule, ticket, local, every, now)
+            except Exception:
+                log.exception("ticket_vencido: ticket %s could not be checked (due date %r)", ticket.code,
+                              ticket.due_date)
         return raised
+
+    def _overdue(self, conn: Connection, rule: Rule, ticket: Any, local: date, every: int, now: datetime) -> bool:
+        late = deadlines.business_days_between(date.fromisoformat(ticket.due_date), local)
+        again = late // every * every if every > 0 else 0  # 0: the first alert for this due date
+        if not again and _overdue_alerted_before(conn, ticket):
+            return False
+        return self.raise_alert(
+            conn, rule, key=f"{ticket.code}:{ticket.due_date}" + (f":+{again}" if again else ""), now=now,
+            entity_code=ticket.entity_code, help_request_id=ticket.id, code=ticket.code,
+            due=formats.day(ticket.due_date), status=_status_label(ticket.status), themes=theme_labels(ticket.themes),
+            late=_late(late), detail=ticket.need, test=is_test_channel(ticket.channel),
+            data={"ticket": ticket.code, "due_date": ticket.due_date, "business_days_late": late}) is not None
 
     # -- rules on the outbox (bot.outbox.sending.tell_a_person)
 
@@ -441,7 +490,9 @@ class Alerts:
         config = self.config.digest
         if not config.get("enabled", True):
             return 0
-        if now.astimezone(ZoneInfo(self.timezone)).hour < int(config.get("hour", 7)):
+        hour = now.astimezone(ZoneInfo(self.timezone)).hour
+        # Within its hours only: a worker back at 23:30 sends no digest then, hours before the next one.
+        if not int(config.get("hour", 7)) <= hour < int(config.get("until", 24)):
             return 0
         return self.send_digest(conn, now)
 
@@ -452,6 +503,18 @@ def acknowledge(conn: Connection, alert_id: int, *, actor: str, now: datetime, n
     conn.execute(update(ALERTS).where(ALERTS.c.id == alert_id, ALERTS.c.status == AlertStatus.ABIERTA)
                  .values(status=AlertStatus.RECONOCIDA, acknowledged_at=now, acknowledged_by=actor, ack_note=note))
     return conn.execute(select(ALERTS).where(ALERTS.c.id == alert_id)).one_or_none()
+
+
+def settle_overdue(conn: Connection, ticket_id: int, status: str, *, actor: str, now: datetime) -> int:
+    """A ticket that left the open statuses (answered, referred, closed): its open ``ticket_vencido``
+    alerts are acknowledged for the DER (by ``actor``, with the new status in the note), so the daily
+    digest no longer counts as overdue a request that was answered. Returns how many."""
+    settled = conn.execute(update(ALERTS).where(
+        ALERTS.c.help_request_id == ticket_id, ALERTS.c.rule == "ticket_vencido",
+        ALERTS.c.status == AlertStatus.ABIERTA,
+    ).values(status=AlertStatus.RECONOCIDA, acknowledged_at=now, acknowledged_by=actor,
+             ack_note=f"la solicitud pasó a {_status_label(status)}"))
+    return int(settled.rowcount or 0)
 
 
 @dataclass(frozen=True)
@@ -512,15 +575,16 @@ class AlertMonitor(Periodic):
     name = "m360-alerts"
 
     def __init__(self, engine: Engine, alerts: Alerts | None = None, interval: float = 300.0,
-                 on_queued: Any = None):
+                 on_queued: Any = None, clock: Callable[[], datetime] = utcnow):
         super().__init__(interval)
-        self.engine, self.alerts = engine, alerts or Alerts()
+        self.engine, self.alerts, self.clock = engine, alerts or Alerts(), clock
         self.on_queued = on_queued  # e.g. OutboxWorker.notify: send what was queued without waiting
 
     def run_once(self, now: datetime | None = None) -> tuple[int, int]:
-        now = now or utcnow()
+        now = now or self.clock()
         with db.transaction(self.engine) as conn:
             overdue = self.alerts.check_overdue(conn, now)
+        with db.transaction(self.engine) as conn:  # its own: a digest that fails never undoes the overdue alerts
             digests = self.alerts.send_digest_if_due(conn, now)
         if (overdue or digests) and self.on_queued is not None:
             self.on_queued()
@@ -578,6 +642,13 @@ def _announced_spikes(conn: Connection, region: str, since: datetime) -> set[str
     return {str((data or {}).get("theme")) for (data,) in rows}
 
 
+def _overdue_alerted_before(conn: Connection, ticket: Any) -> bool:
+    """Whether an alert stored before the due date was part of the key (``ticket_vencido:<code>``)
+    already announced this ticket past this same due date."""
+    data = conn.execute(select(ALERTS.c.data).where(ALERTS.c.dedupe_key == f"ticket_vencido:{ticket.code}")).scalar()
+    return data is not None and (data or {}).get("due_date") == ticket.due_date
+
+
 def _insert_once(conn: Connection, row: dict[str, Any]) -> int | None:
     insert_once = _INSERT_ONCE.get(conn.dialect.name)
     if insert_once is not None:
@@ -601,6 +672,11 @@ def _status_label(status: str) -> str:
     from surveys.texts import texts
 
     return texts()(f"ticket_status.{status}")
+
+
+def _late(days: int) -> str:
+    """ " (3 días hábiles de retraso)"; nothing on the weekend right after the due date (0 business days)."""
+    return "" if days <= 0 else f" ({days} día hábil de retraso)" if days == 1 else f" ({days} días hábiles de retraso)"
 
 
 def _decimal(value: float) -> str:

@@ -55,7 +55,7 @@ def alerts_check(database: Database, force_digest: bool) -> None:
     """Raise overdue-ticket alerts and queue the daily digest when due (what `m360 serve` does
     every few minutes; run it from cron when the web app runs elsewhere)."""
     engine = database.engine()
-    overdue, digests = alerting.AlertMonitor(engine).run_once()
+    overdue, digests = alerting.AlertMonitor(engine, clock=clock_now).run_once()
     if force_digest:
         with database.transaction() as conn:
             digests += alerting.Alerts().send_digest(conn, clock_now(), force=True)

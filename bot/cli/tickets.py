@@ -166,4 +166,4 @@ def tickets_report(database: Database, period: str, region: str | None, theme: s
 def tickets_followup(database: Database) -> None:
     """One round of follow-ups with the requesters of open tickets (what `m360 serve` does every
     15 minutes; cron elsewhere)."""
-    click.echo(f"{FollowUps(database.engine()).run_once()} follow-up(s) queued")
+    click.echo(f"{FollowUps(database.engine(), clock=clock_now).run_once()} follow-up(s) queued")

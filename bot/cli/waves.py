@@ -94,7 +94,7 @@ def wave_launch(database: Database, wave_id: int, at: str | None) -> None:
     Launching again never re-invites."""
     engine = database.engine()
     try:
-        done = campaign.launch(engine, wave_id, at=_local_moment(at) if at else None)
+        done = campaign.launch(engine, wave_id, at=_local_moment(at) if at else None, now=clock_now())
     except campaign.WaveError as exc:
         raise click.ClickException(str(exc)) from exc
     if at:
@@ -227,7 +227,7 @@ def wave_results(database: Database, wave_id: int, approve: bool, fmt: str) -> N
 def wave_tick(database: Database) -> None:
     """One round of the scheduler (what `m360 serve` does every minute): scheduled launches,
     recurring waves, closing, and the invitations and reminders due in office hours."""
-    done = scheduler.tick(database.engine())
+    done = scheduler.tick(database.engine(), clock_now())
     click.echo(f"created {len(done.created)}, launched {len(done.launched)}, closed {len(done.closed)}; "
                f"{done.dispatched.invited} invitation(s), {done.dispatched.reminded} reminder(s) queued")
     _echo_waiting(done.dispatched.waiting)

@@ -118,7 +118,7 @@ def _header(name: str) -> str:
 def validate(raw_rows: Iterable[dict[str, Any]], entity_codes: set[str]) -> tuple[list[Row], list[Problem]]:
     rows: list[Row] = []
     problems: list[Problem] = []
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str], tuple[int, str | None]] = {}
     raw_rows = list(raw_rows)
     if raw_rows:
         missing = [c for c in REQUIRED if c not in raw_rows[0]]
@@ -146,8 +146,13 @@ def validate(raw_rows: Iterable[dict[str, Any]], entity_codes: set[str]) -> tupl
         if consent_text and consent is None:
             found.append(Problem(index, "consentimiento", f"{consent_text!r}: use si, no o déjelo vacío"))
         if address is not None and channel in CHANNELS:
-            first = seen.setdefault((channel, address), index)
-            if first != index:
+            first, first_code = seen.setdefault((channel, address), (index, code))
+            if first != index and first_code not in (None, code):
+                # A person of two municipalities: the model has one entity per contact (its chat, its invitations).
+                found.append(Problem(index, "direccion", f"repetida (ya está en la fila {first}, para {first_code}): "
+                                                         "un contacto responde por una sola entidad; la otra "
+                                                         "necesita su propio número o chat"))
+            elif first != index:
                 found.append(Problem(index, "direccion", f"repetida (ya está en la fila {first})"))
         if found:
             problems.extend(found)

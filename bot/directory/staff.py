@@ -20,7 +20,8 @@ entities add up):
 
 Every row is validated first: with a bad row nothing is written unless ``skip_invalid``. The file
 is the authority for the entities it lists: an entity listed for an enlace leaves whoever covered
-it before. ``replace`` also deactivates the people the file does not name.
+it before. ``replace`` also deactivates the people the file does not name. The open tickets of an
+entity follow its enlace (``follow_coverage``): a new enlace finds the requests already waiting.
 """
 
 from __future__ import annotations
@@ -35,12 +36,15 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, delete, select, update
 
 from bot.directory.contacts import CHANNELS, Problem, cell, entity_code, normalize_address, read_rows
-from surveys import db, parsing, store
+from surveys import db, parsing, settings, store
 from surveys.entities import OTHER_CODE
-from surveys.models import Entity, Staff, StaffEntity, utcnow
+from surveys.models import Entity, Staff, StaffEntity, Ticket, TicketEvent, utcnow
+from surveys.tickets import OPEN
 
 STAFF = Staff.__table__
 COVERAGE = StaffEntity.__table__
+TICKETS, TICKET_EVENTS = Ticket.__table__, TicketEvent.__table__
+SYSTEM = "sistema"  # the actor of what the product does on its own (bot.helpdesk.ticketing.SYSTEM)
 ENTITIES = Entity.__table__
 ROLES = ("enlace", "articulador")
 COLUMNS = ("rol", "nombre", "canal", "direccion", "correo", "region", "entidades", "usuario", "activo")
@@ -79,12 +83,18 @@ class Report:
     reassigned: list[str] = field(default_factory=list)  # entities that changed enlace
     problems: list[Problem] = field(default_factory=list)
     written: bool = False
+    # Active people on WhatsApp while no alert template is configured: outside the 24-hour window
+    # (they seldom write to the bot) their alerts fail, and only the panel's Envíos page shows it.
+    no_template: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         done = (f"{self.created} created, {self.updated} updated, {self.unchanged} unchanged, "
                 f"{self.deactivated} deactivated, {len(self.reassigned)} entities reassigned") \
             if self.written else "nothing written"
-        return f"{done}; {len(self.problems)} invalid row(s)"
+        warning = (f"; warning: {', '.join(self.no_template)} on WhatsApp get alerts only within 24 hours of "
+                   "writing to the bot — set M360_DER_WHATSAPP_CONTENT_SID (the der_alert template)"
+                   if self.no_template else "")
+        return f"{done}; {len(self.problems)} invalid row(s){warning}"
 
 
 @dataclass(frozen=True)
@@ -262,7 +272,11 @@ def import_rows(conn: Connection, raw_rows: Iterable[dict[str, Any]], *, skip_in
         report.deactivated = int(gone.rowcount or 0)
     after = _coverage(conn)
     report.reassigned = sorted(c for c, s in after.items() if before.get(c) not in (None, s))
+    follow_coverage(conn, now)
     report.written = True
+    if not settings.current().der_whatsapp_content_sid:
+        report.no_template = list(conn.execute(select(STAFF.c.name).where(
+            STAFF.c.active.is_(True), STAFF.c.channel == "whatsapp").order_by(STAFF.c.name)).scalars())
     return report
 
 
@@ -288,7 +302,40 @@ def save(conn: Connection, raw: dict[str, Any], *, staff_id: int | None = None,
     before = _coverage(conn)
     staff_id, _ = _upsert(conn, person, staff_id, now)
     _cover(conn, staff_id, person.entities)
+    follow_coverage(conn, now)
     return staff_id, [], sorted(c for c in person.entities if before.get(c) not in (None, staff_id))
+
+
+def follow_coverage(conn: Connection, now: datetime) -> int:
+    """Give each open ticket the enlace who covers its entity now (an event by ``sistema`` says so),
+    after the directory changed: an entity taken over by another enlace, an enlace deactivated, an
+    entity that had none. Otherwise its requests would stay with someone who no longer sees them (an
+    enlace's panel and report show the tickets assigned to them). A ticket whose assignee the DER
+    chose keeps that assignee. Returns how many tickets moved."""
+    enlaces = {row.entity_code: row for row in conn.execute(
+        select(COVERAGE.c.entity_code, STAFF.c.id, STAFF.c.name).join(STAFF, STAFF.c.id == COVERAGE.c.staff_id)
+        .where(STAFF.c.active.is_(True)))}
+    names: dict[int, str] = {row.id: row.name for row in conn.execute(select(STAFF.c.id, STAFF.c.name))}
+    moved = 0
+    for ticket in conn.execute(select(TICKETS.c.id, TICKETS.c.entity_code, TICKETS.c.staff_id, TICKETS.c.assignee,
+                                      TICKETS.c.status).where(TICKETS.c.status.in_(OPEN),
+                                                              TICKETS.c.entity_code.is_not(None))).all():
+        enlace = enlaces.get(ticket.entity_code)
+        staff_id = enlace.id if enlace is not None else None
+        if staff_id == ticket.staff_id:
+            continue
+        # Not news to the requester: ``updated_at`` stays (the follow-ups count quiet days from it).
+        values: dict[str, Any] = {"staff_id": staff_id}
+        if ticket.assignee is None or ticket.assignee == names.get(ticket.staff_id):  # the default assignment
+            values["assignee"] = enlace.name if enlace is not None else None
+        conn.execute(update(TICKETS).where(TICKETS.c.id == ticket.id).values(**values))
+        note = (f"asignada a {enlace.name} (enlace territorial): cambió el directorio" if enlace is not None
+                else f"sin enlace: {names.get(ticket.staff_id, 'su enlace')} ya no cubre la entidad")
+        conn.execute(TICKET_EVENTS.insert(), dict(request_id=ticket.id, from_status=ticket.status,
+                                                  to_status=ticket.status, actor=SYSTEM, note=note,
+                                                  created_at=now))
+        moved += 1
+    return moved
 
 
 _FIELDS = ("role", "name", "channel", "address", "email", "region", "username", "active")

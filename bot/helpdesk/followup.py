@@ -17,8 +17,10 @@ WhatsApp outside the 24-hour window needs an approved template: ``M360_TICKET_FO
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, select, update
 
@@ -35,6 +37,7 @@ from surveys.models import utcnow
 from surveys.texts import texts
 
 KIND = "followup"
+log = logging.getLogger(__name__)
 
 
 def send_due(conn: Connection, now: datetime, hours: campaign.OfficeHours | None = None) -> int:
@@ -51,34 +54,45 @@ def send_due(conn: Connection, now: datetime, hours: campaign.OfficeHours | None
         .where(requests.c.status.in_(ticketing.OPEN), requests.c.on_hold.is_(False),
                requests.c.followups < config.followup_max, contacts.c.channel.in_(campaign.REACHABLE))
         .order_by(requests.c.id).with_for_update(of=requests)).all()
-    t, sent = texts(), 0
+    sent = 0
     for ticket in due:
-        quiet_since = max(m for m in (ticket.updated_at, ticket.last_followup_at, ticket.created_at) if m)
-        if deadlines.business_days_between(deadlines.local_today(quiet_since), today) < config.followup_days:
-            continue
-        if not ticket.consent or ticket.opted_out or ticket.forgotten_at is not None:
-            continue
-        if not available(ConversationState.from_json(ticket.state)):
-            continue  # in the middle of something: the next round tries again
-        status = t(f"ticket_status.{ticket.status}")
-        day = formats.day(ticket.due_date) if ticket.due_date else "-"
-        enlace = staff.enlace_for(conn, ticket.entity_code)
-        text = t("ticket_followup", code=ticket.code, themes=theme_labels(ticket.themes), status=status, due=day,
-                 enlace=t("ticket_followup_enlace", name=enlace.name) if enlace is not None else "")
-        payload = templates.payload("ticket_followup", {"1": ticket.code, "2": status, "3": day}) \
-            if ticket.contact_channel == templates.WHATSAPP else None
-        queued = sending.enqueue(conn, channel=ticket.contact_channel, address=ticket.address,
-                                contact_id=ticket.contact_id, kind=KIND, text=text, payload=payload,
-                                options=((t("ticket_followup_button"), f"estado {ticket.code}"),),
-                                dedupe_key=f"followup:{ticket.code}:{ticket.followups + 1}", now=now)
-        conn.execute(update(requests).where(requests.c.id == ticket.id).values(
-            followups=ticket.followups + 1, last_followup_at=now))
-        if queued is not None:
-            conn.execute(ticketing.EVENTS.insert(), dict(
-                request_id=ticket.id, from_status=ticket.status, to_status=ticket.status, actor=ticketing.SYSTEM,
-                note=f"seguimiento {ticket.followups + 1} enviado al solicitante", created_at=now))
-            sent += 1
+        try:
+            with conn.begin_nested():  # one ticket that cannot be followed up must not hold back the others
+                sent += _follow_up(conn, ticket, today, config.followup_days, now)
+        except Exception:
+            log.exception("follow-up of ticket %s failed", ticket.code)
     return sent
+
+
+def _follow_up(conn: Connection, ticket: Any, today: date, every: int, now: datetime) -> int:
+    """Queue one ticket's follow-up if it is due; 1 when queued."""
+    t = texts()
+    quiet_since = max(m for m in (ticket.updated_at, ticket.last_followup_at, ticket.created_at) if m)
+    if deadlines.business_days_between(deadlines.local_today(quiet_since), today) < every:
+        return 0
+    if not ticket.consent or ticket.opted_out or ticket.forgotten_at is not None:
+        return 0
+    if not available(ConversationState.from_json(ticket.state)):
+        return 0  # in the middle of something: the next round tries again
+    status = t(f"ticket_status.{ticket.status}")
+    day = formats.day(ticket.due_date) if ticket.due_date else "-"
+    enlace = staff.enlace_for(conn, ticket.entity_code)
+    text = t("ticket_followup", code=ticket.code, themes=theme_labels(ticket.themes), status=status, due=day,
+             enlace=t("ticket_followup_enlace", name=enlace.name) if enlace is not None else "")
+    payload = templates.payload("ticket_followup", {"1": ticket.code, "2": status, "3": day}) \
+        if ticket.contact_channel == templates.WHATSAPP else None
+    queued = sending.enqueue(conn, channel=ticket.contact_channel, address=ticket.address,
+                            contact_id=ticket.contact_id, kind=KIND, text=text, payload=payload,
+                            options=((t("ticket_followup_button"), f"estado {ticket.code}"),),
+                            dedupe_key=f"followup:{ticket.code}:{ticket.followups + 1}", now=now)
+    conn.execute(update(ticketing.REQUESTS).where(ticketing.REQUESTS.c.id == ticket.id).values(
+        followups=ticket.followups + 1, last_followup_at=now))
+    if queued is not None:
+        conn.execute(ticketing.EVENTS.insert(), dict(
+            request_id=ticket.id, from_status=ticket.status, to_status=ticket.status, actor=ticketing.SYSTEM,
+            note=f"seguimiento {ticket.followups + 1} enviado al solicitante", created_at=now))
+        return 1
+    return 0
 
 
 class FollowUps(Periodic):

@@ -118,8 +118,8 @@ def pending(conn: Connection) -> list[dict[str, Any]]:
 def validate(conn: Connection, code: str, *, actor: str, now: datetime, name: str | None = None,
              group: str | None = None, dept_code: str | None = None) -> int:
     """The DER validates a grupo de valor (correcting its name, kind or department if given). Its
-    waiting tickets start their terms today and raise their alerts; the requesters are told.
-    Returns how many tickets were released."""
+    waiting tickets that are still open start their terms today and raise their alerts; the
+    requesters are told. Returns how many tickets were released."""
     entity = _pending(conn, code)
     values: dict[str, Any] = dict(validation=VALIDATED, validated_at=now, validated_by=actor)
     if name and name.strip():
@@ -139,8 +139,10 @@ def validate(conn: Connection, code: str, *, actor: str, now: datetime, name: st
     conn.execute(update(ENTITIES).where(ENTITIES.c.code == code).values(**values))
     display = store.entity(conn, code)
     released = 0
-    for ticket in conn.execute(select(REQUESTS).where(REQUESTS.c.entity_code == code, REQUESTS.c.on_hold.is_(True))
-                               ).all():
+    waiting = REQUESTS.c.entity_code == code, REQUESTS.c.on_hold.is_(True)
+    # One the DER closed or referred while it waited has no term left to run: no due date, alert or notice.
+    conn.execute(update(REQUESTS).where(*waiting, REQUESTS.c.status.not_in(ticketing.OPEN)).values(on_hold=False))
+    for ticket in conn.execute(select(REQUESTS).where(*waiting)).all():
         due = deadlines.deadline_for(now, terms.load().get(ticket.request_type).days).isoformat()
         conn.execute(update(REQUESTS).where(REQUESTS.c.id == ticket.id).values(on_hold=False, due_date=due,
                                                                                 updated_at=now))

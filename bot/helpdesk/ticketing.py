@@ -49,7 +49,7 @@ EVENTS = TicketEvent.__table__
 _SET_CODE = update(REQUESTS).where(REQUESTS.c.id == bindparam("b_id"))  # built once: on a turn's path
 CONTACTS = Contact.__table__
 ENTITIES = Entity.__table__
-SYSTEM = "sistema"  # the actor of what the product does on its own (default assignment, validation)
+SYSTEM = staff.SYSTEM  # the actor of what the product does on its own (default assignment, validation)
 # Where a request registered by the DER came from (its ``channel``); its requester is not written to
 # through the outbox: the DER answers by the same means.
 ORIGINS = {"telefono": "Teléfono", "correo": "Correo electrónico", "presencial": "Presencial",
@@ -100,7 +100,7 @@ def create(conn: Connection, *, entity_code: str | None, region: str | None, con
         assignee=enlace.name if enlace is not None else None, staff_id=enlace.id if enlace is not None else None,
         on_hold=on_hold, followups=0, due_date=due, created_at=now, updated_at=now,
     )).inserted_primary_key[0])
-    code = f"MDA-{now.year}-{request_id:05d}"
+    code = f"MDA-{deadlines.local_today(now).year}-{request_id:05d}"  # the year it is where it was asked
     conn.execute(_SET_CODE, {"b_id": request_id, "code": code})
     new = TicketStatus.NUEVA
     events = [dict(request_id=request_id, from_status=None, to_status=new, actor=actor, note=None, created_at=now)]
@@ -242,6 +242,10 @@ def transition(conn: Connection, code: str, to_status: str, *, actor: str, now: 
     conn.execute(EVENTS.insert(), dict(request_id=ticket.id, from_status=ticket.status, to_status=to_status,
                                        actor=actor, note=note, created_at=now))
     _notify(conn, ticket, to_status, note, referred_to, now)
+    if to_status not in OPEN:  # answered: its overdue alerts no longer call for anyone
+        from bot.alerts.alerting import settle_overdue  # alerts read this module: imported when needed
+
+        settle_overdue(conn, ticket.id, to_status, actor=actor, now=now)
     return conn.execute(select(REQUESTS).where(REQUESTS.c.id == ticket.id)).one()
 
 

@@ -215,11 +215,14 @@ class RateLimiter:
 
 
 Attention = Callable[[Connection, Any, str, datetime], None]
+# With the default backoff (5 s doubling, capped at 10 min) 20 attempts span about two hours: a provider
+# down for less (a network blip, a Telegram or Twilio incident) delays the DER's alerts, loses none.
+MAX_ATTEMPTS = 20
 
 
 class Sender:
     def __init__(self, engine: Engine, providers: Mapping[str, Provider], *, lease: timedelta | None = None,
-                 max_attempts: int = 8, backoff_base: float = 5.0, backoff_cap: float = 600.0,
+                 max_attempts: int = MAX_ATTEMPTS, backoff_base: float = 5.0, backoff_cap: float = 600.0,
                  clock: Callable[[], datetime] = utcnow, sleep: Callable[[float], None] = time.sleep,
                  on_attention: Attention | None = None):
         """``on_attention(conn, row, status, now)``: called in the transaction that leaves a row

@@ -52,13 +52,14 @@ def build(engine: Any, providers: dict[str, Any], *, outbox_interval: float = 1.
           clock: Callable[[], datetime] = utcnow) -> Jobs:
     """Every job on ``engine``, none started. What a job queues is sent at once: ``on_queued``, or
     the outbox sender's own wake-up. ``outbox_wake`` replaces that wake-up (a Celery task, for web
-    workers that send nothing themselves). ``clock``: the follow-ups' and the coder's time (tests move it)."""
+    workers that send nothing themselves). ``clock``: the time of every periodic job but the retention
+    sweep (tests move it; the app's ``M360_CLOCK``)."""
     outbox = OutboxWorker(Sender(engine, providers), interval=outbox_interval, wake=outbox_wake)
     queued = on_queued or outbox.notify
     return Jobs(
         outbox=outbox,
-        alerts=AlertMonitor(engine, interval=alert_interval, on_queued=queued),
-        waves=WaveScheduler(engine, interval=wave_interval, on_queued=queued),
+        alerts=AlertMonitor(engine, interval=alert_interval, on_queued=queued, clock=clock),
+        waves=WaveScheduler(engine, interval=wave_interval, on_queued=queued, clock=clock),
         # The web workers only store answers; this codes them, in batches.
         coder=CodingWorker(interview_coding_job(engine, clock=clock), interval=coder_interval),
         retention=RetentionSweeper(engine),  # personal data past M360_RETENTION_DAYS

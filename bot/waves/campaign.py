@@ -12,7 +12,8 @@ sample of entities + a schedule, as one operation the DER can create, launch, fo
   never re-invites). The invitation sets the contact's pending invitation in the same transaction,
   so their next message opens that wave's interview.
 - Reminders go after ``reminder_days`` business days (default 2 and 5) to entities that have not
-  completed or declined, through contacts that have not opted out.
+  completed or declined, through contacts that have not opted out; each keeps its gap after the
+  one before, so reminders owed after a pause of the scheduler are spread, not sent together.
 - ``close`` ends the wave; answers after its closing time are still stored, and counted as late.
 - ``progress`` is derived from the members, the outbox and the interviews (nothing else to keep in step).
 
@@ -255,6 +256,11 @@ def launch(engine: Engine, wave_id: int, *, now: datetime | None = None, at: dat
         wave = get(conn, wave_id)
         if wave.status == "cerrada":
             raise WaveError(f"wave #{wave_id} is closed")
+        if wave.closes_at is not None and wave.closes_at <= (at if at is not None and at > now else now):
+            # A past period's wave (its default closing is the end of its month): inviting now would only
+            # collect late answers. Create it again with a later closing date.
+            raise WaveError(f"wave #{wave_id} closes at {wave.closes_at.astimezone(TZ):%Y-%m-%d %H:%M} (Bogotá), "
+                            "before it would open; create it with a later closing date (closes_at)")
         if at is not None and at > now and wave.status in ("creada", "programada"):
             conn.execute(update(WAVES).where(WAVES.c.id == wave_id).values(status="programada", launch_at=at))
             return Dispatched()
@@ -322,8 +328,8 @@ def dispatch(engine: Engine, wave_id: int, *, now: datetime | None = None,
         return total
     with engine.connect() as conn:
         wave = get(conn, wave_id)
-        if wave.status != "en_curso":
-            return total
+        if wave.status != "en_curso" or (wave.closes_at is not None and wave.closes_at <= now):
+            return total  # past its closing time: the scheduler closes it, nobody is invited to a closed wave
         member_ids = list(conn.execute(select(MEMBERS.c.id).where(MEMBERS.c.wave_id == wave_id)
                                        .order_by(MEMBERS.c.id)).scalars())
     for start in range(0, len(member_ids), BATCH):
@@ -410,9 +416,17 @@ def _due(wave: Any, member: Any, now: datetime) -> str | None:
     days = list(wave.reminder_days or ())
     if member.reminders >= len(days) or member.invited_at is None:
         return None
-    invited_on = member.invited_at.astimezone(TZ).date()
+    owed = member.reminders
     today = now.astimezone(TZ).date()
-    return "reminder" if deadlines.business_days_between(invited_on, today) >= int(days[member.reminders]) else None
+    if deadlines.business_days_between(member.invited_at.astimezone(TZ).date(), today) < int(days[owed]):
+        return None
+    if owed and member.reminded_at is not None:
+        # Each reminder keeps its gap after the one before (at least a business day): after a pause (the
+        # scheduler stopped for days, office hours closed) the owed reminders are spread, never sent together.
+        gap = max(1, int(days[owed]) - int(days[owed - 1]))
+        if deadlines.business_days_between(member.reminded_at.astimezone(TZ).date(), today) < gap:
+            return None
+    return "reminder"
 
 
 def _reachable(contact: Any, entity_code: str) -> bool:

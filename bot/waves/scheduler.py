@@ -7,7 +7,8 @@ is safe to repeat or to run in two places at once: launches, closings and messag
 decided in a transaction, and messages are deduplicated in the outbox.
 
 A recurring wave (``m360 wave schedule``) is created and launched on the n-th business day of each
-month (Colombian holidays), from its hour (Bogotá) on, once per month.
+month (Colombian holidays), from its hour (Bogotá) on, once per month. One that cannot be drawn (too
+few contacts) raises the alert ``ola_no_creada`` and is not retried that month.
 """
 
 from __future__ import annotations
@@ -117,9 +118,23 @@ def _run_schedules(engine: Engine, now: datetime) -> list[int]:
                                     schedule_id=schedule.id)
             except campaign.WaveError as exc:
                 log.error("scheduled wave %s for %s not created: %s", schedule.name, period, exc)
+                _not_created(conn, schedule, period, str(exc), now)
                 continue
             created.append(wave.id)
     return created
+
+
+def _not_created(conn: Connection, schedule: Any, period: str, reason: str, now: datetime) -> None:
+    """The DER expects its monthly wave: one that cannot be drawn is an alert (``ola_no_creada``), not
+    only a line in a log nobody reads."""
+    from bot.alerts.alerting import Alerts  # alerts are raised only here, rarely: imported when needed
+
+    alerts = Alerts()
+    rule = alerts.config.active("ola_no_creada")
+    if rule is not None:
+        alerts.raise_alert(conn, rule, key=f"{schedule.id}:{period}", now=now, schedule=schedule.name,
+                           period=period, reason=reason[:200], detail=reason,
+                           data={"schedule": schedule.id, "period": period})
 
 
 class WaveScheduler(Periodic):
