@@ -15,6 +15,7 @@ unseen, and a PATCH retried after a lost response is not applied (and told to th
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
@@ -23,7 +24,7 @@ from sqlalchemy import func, select
 
 from bot import labels
 from bot.alerts import alerting
-from bot.helpdesk import intake, ticketing
+from bot.helpdesk import idempotency, intake, ticketing
 from bot.helpdesk.themes import load_taxonomy
 from surveys import db, settings
 from surveys.models import Entity
@@ -125,17 +126,47 @@ def _precondition_failed(conn: Any, code: str) -> Any:
     return response
 
 
+def _idempotency_key(body: dict[str, Any]) -> idempotency.Key | None:
+    """The request's ``Idempotency-Key`` (None without the header), scoped to the caller's token account."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not _KEY.match(key):
+        raise BadRequest(f"Idempotency-Key must be 1 to {idempotency.MAX_KEY} visible ASCII characters "
+                         "(a UUID, for example)")
+    return idempotency.Key(f"api:{g.actor}", key, idempotency.fingerprint(body))
+
+
+_KEY = re.compile(fr"^[\x21-\x7e][\x20-\x7e]{{0,{idempotency.MAX_KEY - 1}}}\Z")
+
+
+@bp.errorhandler(idempotency.KeyReused)
+def key_reused(exc: idempotency.KeyReused) -> Any:
+    return jsonify(error=str(exc), field="Idempotency-Key"), 422
+
+
 @bp.post("/help-requests")
 @require_role(*MANAGERS)
 def create_help_request() -> Any:
-    """A request that came by phone, e-mail, in person or by letter (bot.helpdesk.intake)."""
-    with db.transaction(engine()) as conn:
-        asked = intake.parse(conn, json_body())
-        created = intake.register(conn, asked, actor=g.actor, now=clock.now(), source="api")
-        row = conn.execute(select(REQUESTS).where(REQUESTS.c.id == created.id)).one()
-        result = ticketing.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal())
-    _wake_outbox()
-    return jsonify(result), 201
+    """A request that came by phone, e-mail, in person or by letter (bot.helpdesk.intake). With an
+    ``Idempotency-Key``, a retry answers the ticket the first request made (bot.helpdesk.idempotency)."""
+    body = json_body()
+    key = _idempotency_key(body)
+    now = clock.now()
+
+    def create(conn: Any) -> ticketing.Created:
+        return intake.register(conn, intake.parse(conn, body), actor=g.actor, now=now, source="api")
+
+    outcome = idempotency.create_once(engine(), key, now, create)
+    with engine().connect() as conn:
+        row = conn.execute(select(REQUESTS).where(REQUESTS.c.id == outcome.ticket_id)).one()
+        response = jsonify(ticketing.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal()))
+    response.status_code = 201
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        _wake_outbox()
+    return response
 
 
 def due_date_of(value: str | None) -> date | None:
