@@ -62,6 +62,7 @@ def counts(app: Flask) -> dict[str, int]:
                 for model in (Ticket, TicketEvent, Alert, OutboxMessage, TicketIdempotencyKey)}
 
 
+@pytest.mark.also_on_postgresql
 def test_a_retry_with_the_same_key_answers_the_same_ticket_and_writes_nothing(app: Flask) -> None:
     client = app.test_client()
     first = post(client, BODY, "5f0c6a4e-1b2d-4c3e-9f00-a1b2c3d4e5f6")
@@ -78,6 +79,7 @@ def test_a_retry_with_the_same_key_answers_the_same_ticket_and_writes_nothing(ap
     assert counts(app)["Ticket"] == 2
 
 
+@pytest.mark.also_on_postgresql
 def test_the_same_key_with_another_body_is_refused_and_writes_nothing(app: Flask) -> None:
     client = app.test_client()
     code = post(client, BODY, "orden-17").get_json()["code"]
@@ -186,3 +188,13 @@ def test_a_double_submit_of_the_new_request_form_makes_one_ticket(app: Flask, de
     assert der.post("/panel/solicitudes/nueva", data=form_of(der.get("/panel/solicitudes/nueva").data)
                     ).status_code == 302
     assert counts(app)["Ticket"] == 3
+
+
+@pytest.mark.also_on_postgresql
+def test_a_form_without_a_usable_token_still_registers_once(app: Flask, der: FlaskClient) -> None:
+    """A page opened before the token existed, or a token tampered with (NUL, too long, empty): the
+    request is registered, with a token of its own, never a 500."""
+    page = der.get("/panel/solicitudes/nueva").data
+    for number, token in enumerate(("", "\x00nul", "x" * (MAX_KEY + 1), "  "), start=1):
+        sent = der.post("/panel/solicitudes/nueva", data=form_of(page, idempotency_key=token))
+        assert sent.status_code == 302 and counts(app)["Ticket"] == number

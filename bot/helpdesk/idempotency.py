@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -33,6 +34,12 @@ KEYS = TicketIdempotencyKey.__table__
 KEY_TTL = timedelta(hours=24)
 #: The longest key taken (the column's size); a UUID is 36 characters.
 MAX_KEY = 255
+#: What a key may be: visible ASCII and spaces, not starting with a space (openapi.yaml says the same).
+_KEY = re.compile(fr"[\x21-\x7e][\x20-\x7e]{{0,{MAX_KEY - 1}}}")
+
+
+def valid_key(key: str) -> bool:
+    return _KEY.fullmatch(key) is not None
 
 
 class KeyReused(ValueError):

@@ -125,7 +125,9 @@ def new_ticket() -> Any:
     values: dict[str, Any] = {k: v.strip() for k, v in request.form.items() if k not in ("csrf", ONCE)}
     # The form's one-time token (bot.helpdesk.idempotency): a double click or a browser's re-POST
     # shows the ticket the first submit made instead of making another. A refused form keeps its token.
-    once, error = request.form.get(ONCE, "")[:idempotency.MAX_KEY] or secrets.token_urlsafe(24), None
+    once, error = request.form.get(ONCE, ""), None
+    if not idempotency.valid_key(once):  # a form of an older page, or tampered with: a fresh token
+        once = secrets.token_urlsafe(24)
     if request.method == "POST":
         try:
             fields = _intake_fields(values, request.form.getlist("themes"))  # before the write lock is taken
