@@ -85,7 +85,7 @@ def test_the_same_key_with_another_body_is_refused_and_writes_nothing(app: Flask
     code = post(client, BODY, "orden-17").get_json()["code"]
     before = counts(app)
     other = post(client, {**BODY, "need": "Otra cosa: el banco de proyectos"}, "orden-17")
-    assert other.status_code == 422
+    assert other.status_code == 409
     assert other.get_json()["field"] == "Idempotency-Key" and code in other.get_json()["error"]
     assert counts(app) == before
 

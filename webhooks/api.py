@@ -140,7 +140,9 @@ def _idempotency_key(body: dict[str, Any]) -> idempotency.Key | None:
 
 @bp.errorhandler(idempotency.KeyReused)
 def key_reused(exc: idempotency.KeyReused) -> Any:
-    return jsonify(error=str(exc), field="Idempotency-Key"), 422
+    # 409, a conflict with what the key already did (the IETF draft says 422; schemathesis and most
+    # clients read 409 as "valid, but not now").
+    return jsonify(error=str(exc), field="Idempotency-Key"), 409
 
 
 @bp.post("/help-requests")
