@@ -316,6 +316,23 @@ class TicketEvent(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class TicketIdempotencyKey(Base):
+    """A caller's ``Idempotency-Key`` for creating a ticket (the API's POST, the panel's new-request
+    form): a retry with the same key answers the ticket the first request made (bot.helpdesk.idempotency).
+    Unique per caller, so that two callers' keys never collide, and taken by a request before it
+    writes its ticket, so that two requests with one key at once make one ticket."""
+
+    __tablename__ = "ticket_idempotency_key"
+    __table_args__ = (UniqueConstraint("caller", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    caller: Mapped[str] = mapped_column(String(160))  # "api:der:ana", "panel:der:luis"
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # SHA-256 of the request's body as it was read
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("help_request.id"))  # set in the same transaction
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 class ApiToken(Base):
     """A bearer token for the JSON API. Only its SHA-256 is stored: the token is shown once."""
 

@@ -11,6 +11,8 @@ or changed by its code or id.
 A ticket carries an ``ETag`` (GET and PATCH). A PATCH with ``If-Match`` is applied only to the
 ticket as the caller read it, else 412: two people editing at once do not overwrite each other
 unseen, and a PATCH retried after a lost response is not applied (and told to the requester) twice.
+A POST with an ``Idempotency-Key`` retried after a lost response answers the ticket it made
+(``Idempotent-Replayed: true``) instead of making a second one (bot.helpdesk.idempotency).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy import func, select
 
 from bot import labels
 from bot.alerts import alerting
-from bot.helpdesk import intake, ticketing
+from bot.helpdesk import idempotency, intake, ticketing
 from bot.helpdesk.themes import load_taxonomy
 from surveys import db, settings
 from surveys.models import Entity
@@ -125,17 +127,46 @@ def _precondition_failed(conn: Any, code: str) -> Any:
     return response
 
 
+def _idempotency_key(body: dict[str, Any]) -> idempotency.Key | None:
+    """The request's ``Idempotency-Key`` (None without the header), scoped to the caller's token account."""
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not idempotency.valid_key(key):
+        raise BadRequest(f"Idempotency-Key must be 1 to {idempotency.MAX_KEY} visible ASCII characters "
+                         "(a UUID, for example)")
+    return idempotency.Key(f"api:{g.actor}", key, idempotency.fingerprint(body))
+
+
+@bp.errorhandler(idempotency.KeyReused)
+def key_reused(exc: idempotency.KeyReused) -> Any:
+    # 409, a conflict with what the key already did (the IETF draft says 422; schemathesis and most
+    # clients read 409 as "valid, but not now").
+    return jsonify(error=str(exc), field="Idempotency-Key"), 409
+
+
 @bp.post("/help-requests")
 @require_role(*MANAGERS)
 def create_help_request() -> Any:
-    """A request that came by phone, e-mail, in person or by letter (bot.helpdesk.intake)."""
-    with db.transaction(engine()) as conn:
-        asked = intake.parse(conn, json_body())
-        created = intake.register(conn, asked, actor=g.actor, now=clock.now(), source="api")
-        row = conn.execute(select(REQUESTS).where(REQUESTS.c.id == created.id)).one()
-        result = ticketing.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal())
-    _wake_outbox()
-    return jsonify(result), 201
+    """A request that came by phone, e-mail, in person or by letter (bot.helpdesk.intake). With an
+    ``Idempotency-Key``, a retry answers the ticket the first request made (bot.helpdesk.idempotency)."""
+    body = json_body()
+    key = _idempotency_key(body)
+    now = clock.now()
+
+    def create(conn: Any) -> ticketing.Created:
+        return intake.register(conn, intake.parse(conn, body), actor=g.actor, now=now, source="api")
+
+    outcome = idempotency.create_once(engine(), key, now, create)
+    with engine().connect() as conn:
+        row = conn.execute(select(REQUESTS).where(REQUESTS.c.id == outcome.ticket_id)).one()
+        response = jsonify(ticketing.as_json(conn, row, events=True, today=_today(), reveal_address=_reveal()))
+    response.status_code = 201
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        _wake_outbox()
+    return response
 
 
 def due_date_of(value: str | None) -> date | None:

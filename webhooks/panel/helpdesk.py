@@ -4,6 +4,7 @@ the tickets and alerts of its entities (webhooks.panel.scope)."""
 
 from __future__ import annotations
 
+import secrets
 from datetime import date
 from typing import Any
 
@@ -12,7 +13,7 @@ from sqlalchemy import select
 
 from bot.alerts import alerting
 from bot.directory.contacts import normalize_address
-from bot.helpdesk import grupos, intake, terms, ticketing
+from bot.helpdesk import grupos, idempotency, intake, terms, ticketing
 from bot.helpdesk.themes import load_taxonomy
 from surveys import db, store
 from surveys.models import Entity
@@ -23,6 +24,7 @@ from webhooks.panel import ENLACE, MANAGERS, READERS, WORKERS, bp, engine, inclu
 ENTITIES = Entity.__table__
 PAGE = 50
 INTAKE = builtin("solicitud")
+ONCE = "idempotency_key"  # the new-request form's one-time token
 
 
 def _today() -> str:
@@ -120,25 +122,46 @@ def change_ticket(code: str) -> Any:
 @login_required(*MANAGERS)
 def new_ticket() -> Any:
     """A request that came by phone, e-mail, in person or by letter (bot.helpdesk.intake, as the API's POST)."""
-    values: dict[str, Any] = {k: v.strip() for k, v in request.form.items() if k != "csrf"}
-    error = None
+    values: dict[str, Any] = {k: v.strip() for k, v in request.form.items() if k not in ("csrf", ONCE)}
+    # The form's one-time token (bot.helpdesk.idempotency): a double click or a browser's re-POST
+    # shows the ticket the first submit made instead of making another. A refused form keeps its token.
+    once, error = request.form.get(ONCE, ""), None
+    if not idempotency.valid_key(once):  # a form of an older page, or tampered with: a fresh token
+        once = secrets.token_urlsafe(24)
     if request.method == "POST":
         try:
             fields = _intake_fields(values, request.form.getlist("themes"))  # before the write lock is taken
-            with db.transaction(engine()) as conn:
-                asked = intake.parse(conn, fields)
-                created = intake.register(conn, asked, actor=g.actor, now=clock.now(), source="panel")
+            now = clock.now()
+            outcome = idempotency.create_once(
+                engine(), idempotency.Key(f"panel:{g.actor}", once, idempotency.fingerprint(fields)), now,
+                lambda conn: intake.register(conn, intake.parse(conn, fields), actor=g.actor, now=now,
+                                             source="panel"))
+        except idempotency.KeyReused as exc:  # the form sent again after it was changed (back, edit, send)
+            error, once = (f"este formulario ya registró la solicitud {exc.code}; si es otra solicitud, "
+                           "revise los datos y envíelo de nuevo"), secrets.token_urlsafe(24)
         except intake.IntakeError as exc:
             error = str(exc)
         else:
+            if outcome.replayed:
+                code = _code_of(outcome.ticket_id)
+                flash(f"La solicitud {code} ya estaba registrada (el formulario se envió dos veces): "
+                      "no se creó otra.", "ok")
+                return redirect(url_for("panel.ticket", code=code))
+            created = outcome.created
             flash(f"Solicitud {created.code} registrada" + (f", asignada a {created.enlace}" if created.enlace else "")
                   + (" (en espera: la entidad debe validarse)" if created.on_hold else "") + ".", "ok")
             _notify_outbox()
             return redirect(url_for("panel.ticket", code=created.code))
-    return render_template("panel/ticket_new.html", values=values, chosen=request.form.getlist("themes"),
+    return render_template("panel/ticket_new.html", values=values, chosen=request.form.getlist("themes"), once=once,
                            error=error, origins=ticketing.ORIGINS, themes=load_taxonomy().themes,
                            terms=terms.load(), lists=INTAKE.choice_lists, groups=grupos.GROUPS,
                            departments=_departments()), 400 if error else 200
+
+
+def _code_of(ticket_id: int) -> str:
+    with engine().connect() as conn:
+        return str(conn.execute(select(ticketing.REQUESTS.c.code).where(ticketing.REQUESTS.c.id == ticket_id))
+                   .scalar_one())
 
 
 def _intake_fields(values: dict[str, str], themes: list[str]) -> dict[str, Any]:
