@@ -186,6 +186,8 @@ class Interviewer:
                 return self.skip(state, today)  # "no hay fecha", "ninguno por ahora": nothing to store
             if parsed.reason == parsing.EMPTY and question.type is QType.TEXT and text.strip():
                 return self._invalid(state, question, parsing.UNKNOWN)  # "...": they did write, only no words
+            if question.type in CHOICE_TYPES - {QType.CONSENT} and self._unsure(text):
+                return self._unsure_hint(state, question, text, today)
             return self._invalid(state, question, parsed.reason)
         if parsed.confirm:
             return self._guess(state, question, parsed.value, text, today)
@@ -357,6 +359,27 @@ class Interviewer:
         if state.failures >= MAX_TRIES:
             hint += "\n" + self.t("retry_required" if question.required else "retry_optional")
         return Step([Outbound(hint, self._options(question))], state, [])
+
+    def _unsure(self, text: str) -> bool:
+        """ "No sé", "ni idea", "uy, no me acuerdo": the reply's first clause says the person does not know."""
+        clause = parsing.normalize(text).split(",")[0]
+        words = " ".join("".join(c if c.isalnum() or c.isspace() else " " for c in clause).split())
+        fillers = self.t.words("unsure.fillers")
+        while (filler := next((f for f in fillers if words.startswith(f + " ") or words.endswith(" " + f)),
+                              None)) is not None:  # "pues la verdad no sé", "no recuerdo la verdad"
+            words = words.removeprefix(filler + " ").removesuffix(" " + filler)
+        return words in self.t.words("unsure.words")
+
+    def _unsure_hint(self, state: FlowState, question: Question, raw: str, today: date | None) -> Step:
+        """What can be done when the answer is not known: the question's own "No aplica" option, proposed
+        ("¿Quiso decir No aplica?"), else OMITIR (optional), else any option, changed later with ATRAS
+        (texts.es.yaml ``unsure``)."""
+        way_out = next((o for o in self.q.options(question) if o.name in self.t.words("unsure.options")), None)
+        if way_out is not None:
+            return self._guess(state, question, way_out.name, raw, today)
+        state = dataclasses.replace(state, failures=state.failures + 1)
+        text = self.t("unsure.optional" if not question.required else "unsure.required")
+        return Step([Outbound(text, self._options(question))], state, [])
 
     def _hint(self, question: Question, reason: str | None) -> str:
         if question.type is QType.TEXT:

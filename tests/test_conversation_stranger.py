@@ -421,3 +421,171 @@ def test_a_menu_choice_corrected_at_the_first_question(chat: Chat, sessions: ses
     with sessions() as s:
         assert s.scalars(select(Ticket)).all() == []
     assert "puntaje_general" not in answers(sessions)
+
+
+# ---------------------------------------------------------------- commands mistyped ("mneu", "atrs", "omitr")
+
+OPORTUNIDAD = "Oportunidad"  # the question INTERVIEW[:2] leads to (aspecto_oportunidad, 1–5 or No aplica)
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ("mneu", "1. Responder el Monitoreo 360"), ("Menuu", "1. Responder el Monitoreo 360"),
+    ("meun 🙏", "1. Responder el Monitoreo 360"),
+    ("pausaa", "guardé sus respuestas"), ("pasua", "guardé sus respuestas"), ("Pausar!!", "guardé sus respuestas"),
+    ("salr", "guardé sus respuestas"),
+    ("atrs", "¿Quiso decir *ATRÁS*?"), ("ATRAZ", "¿Quiso decir *ATRÁS*?"), ("atrss 🙏", "¿Quiso decir *ATRÁS*?"),
+    ("volvr", "¿Quiso decir *ATRÁS*?"),
+    ("omitr", "¿Quiso decir *OMITIR*?"), ("OMTIR", "¿Quiso decir *OMITIR*?"), ("omitirr", "¿Quiso decir *OMITIR*?"),
+    ("sigiente", "¿Quiso decir *OMITIR*?"),
+])
+def test_a_mistyped_command_in_the_interview(chat: Chat, sessions: sessionmaker[Session], text: str,
+                                             says: str) -> None:
+    """ "atrs", "mneu", "pausaa" were read as answers ("No entendí"). A command one letter off is taken
+    when a wrong guess changes no answer (MENU, PAUSA keep them), asked when it would (ATRÁS, OMITIR)."""
+    register(chat)
+    start_interview(chat)
+    for said, _ in INTERVIEW[:2]:
+        chat.say(said)
+    before = answers(sessions)
+    said = chat.say(text)
+    assert says in said and "No le entendí" not in said, said
+    if "Quiso decir" in says:
+        assert OPORTUNIDAD in said  # the question waits, as it was
+    assert answers(sessions) == before
+
+
+@pytest.mark.parametrize("text", ["ayda", "Ayudaa", "auyda"])
+def test_a_mistyped_help_shows_help_and_the_question(chat: Chat, text: str) -> None:
+    register(chat)
+    start_interview(chat)
+    said = chat.say(text)
+    assert "ATRAS" in said.upper() and "De 1 a 5" in said, said
+
+
+@pytest.mark.parametrize("text", ["contnuar", "CONTINUR", "continuar", "reanudr"])
+def test_a_mistyped_continuar_resumes(chat: Chat, text: str) -> None:
+    register(chat)
+    start_interview(chat)
+    chat.say("4")
+    chat.say("PAUSA")
+    said = chat.say(text)
+    assert "entrevista sin terminar" in said or "En pocas palabras" in said, said
+
+
+@pytest.mark.parametrize("text", [
+    "buenaa",  # a typo of an option ("¿Quiso decir Buena?"), not of a command
+    "bajaa", "Bja", "stopp",  # BAJA is never guessed: no opt-out from a typo
+])
+def test_what_a_typo_never_becomes(chat: Chat, sessions: sessionmaker[Session], text: str) -> None:
+    register(chat)
+    start_interview(chat)
+    said = chat.say(text)
+    assert "Quiso decir *ATR" not in said and "Quiso decir *OMITIR" not in said and "guardé sus" not in said, said
+    with sessions() as s:
+        assert not s.scalars(select(Contact)).one().opted_out
+    assert "puntaje_general" not in answers(sessions)
+
+
+def test_a_name_like_a_command_is_a_name(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    """Ayda is a name, not AYUDA mistyped."""
+    chat.say("Hola")
+    chat.say("si")
+    chat.say("genova")
+    assert "nombre" in chat.say("sí")
+    chat.say("Ayda")
+    with sessions() as s:
+        assert s.scalars(select(Contact.name)).one() == "Ayda"
+
+
+def test_borrar_mis_datos_mistyped_erases_nothing(chat: Chat, sessions: sessionmaker[Session]) -> None:
+    register(chat)
+    said = chat.say("borar mis datos")
+    assert "borremos sus datos" not in said, said
+    with sessions() as s:
+        assert s.scalars(select(Contact)).one().entity_code == "63302"
+
+
+# ---------------------------------------------------------------- "no sé" at a question with options
+
+@pytest.mark.parametrize("text", ["no sé", "Ni idea 🤷", "uy no me acuerdo", "NO SE", "pues la verdad no sé",
+                                  "no sabría decirle", "nose", "No sé, es que este año cambiaron al asesor"])
+def test_not_knowing_at_a_required_rating(chat: Chat, sessions: sessionmaker[Session], text: str) -> None:
+    """ "No sé" at "De 1 a 5" got "Responda con un número del 1 al 5": it now says what can be done."""
+    register(chat)
+    start_interview(chat)
+    said = chat.say(text)
+    assert "la opción que más se acerque" in said and "ATRÁS" in said, said
+    assert "puntaje_general" not in answers(sessions)
+    assert "En pocas palabras" in chat.say("3")
+
+
+@pytest.mark.parametrize("text", ["no sé", "ni idea", "No me acuerdo.", "no recuerdo la verdad", "NOSE 😅",
+                                  "uy no sabría decirle doctora"])
+def test_not_knowing_where_the_question_has_no_aplica(chat: Chat, sessions: sessionmaker[Session],
+                                                      text: str) -> None:
+    register(chat)
+    start_interview(chat)
+    for said, _ in INTERVIEW[:2]:
+        chat.say(said)
+    said = chat.say(text)
+    if "Materiales" not in said:  # "no sé" is "no lo conozco" outright; the others are proposed it
+        assert "¿Quiso decir *No aplica / no lo conozco*?" in said, said
+        assert "aspecto_oportunidad" not in answers(sessions)
+        assert "Materiales" in chat.say("sí")
+    assert answers(sessions)["aspecto_oportunidad"] == "no_aplica"
+
+
+@pytest.mark.parametrize("text", ["no sé", "Ni idea"])
+def test_not_knowing_at_an_optional_question_names_omitir(chat: Chat, sessions: sessionmaker[Session],
+                                                          text: str) -> None:
+    register(chat)
+    start_interview(chat)
+    for said, _ in INTERVIEW[:16]:
+        chat.say(said)
+    said = chat.say(text)
+    assert "OMITIR" in said and "En qué temas" not in said.split("\n")[0], said
+    assert "demanda_temas" not in answers(sessions)
+
+
+# ---------------------------------------------------------------- "no, 3" right after an answer
+
+@pytest.mark.parametrize("text", ["no, 3", "No 3", "NO. tres", "no era 3 🙈", "no, la 3", "no, regular"])
+def test_a_bare_no_and_a_value_after_an_answer_is_asked(chat: Chat, sessions: sessionmaker[Session],
+                                                        text: str) -> None:
+    """ "4" then "no, 3": a correction of the 4, or 3 for Materiales? Both can take it: asked, nothing stored."""
+    register(chat)
+    start_interview(chat)
+    for said, _ in INTERVIEW[:2]:
+        chat.say(said)
+    assert "Materiales" in chat.say("4")
+    said = chat.say(text)
+    assert "¿Cambia su respuesta anterior a" in said and "Materiales" in said, said
+    got = answers(sessions)
+    assert got["aspecto_oportunidad"] == 4 and "aspecto_materiales" not in got
+    said = chat.say("corrijo: 3")
+    assert "corregí su respuesta anterior" in said, said
+    assert answers(sessions)["aspecto_oportunidad"] == 3
+
+
+@pytest.mark.parametrize("text", ["no, 3", "No 3", "no era tres"])
+def test_a_bare_no_and_a_value_at_an_open_question_corrects_the_previous(chat: Chat, sessions: sessionmaker[Session],
+                                                                        text: str) -> None:
+    """The open "En pocas palabras" takes no bare 3: it can only correct the 4 just given."""
+    register(chat)
+    start_interview(chat)
+    assert "En pocas palabras" in chat.say("4")
+    said = chat.say(text)
+    assert "corregí su respuesta anterior" in said and "En pocas palabras" in said, said
+    got = answers(sessions)
+    assert got["puntaje_general"] == 3 and "valoracion_general" not in got
+
+
+@pytest.mark.parametrize(("text", "stored"), [("no aplica", "no_aplica"), ("No lo conozco", "no_aplica")])
+def test_a_no_that_is_the_answer_is_taken(chat: Chat, sessions: sessionmaker[Session], text: str,
+                                          stored: str) -> None:
+    register(chat)
+    start_interview(chat)
+    for said, _ in INTERVIEW[:6]:
+        chat.say(said)
+    assert "Asesor" in chat.say(text)
+    assert answers(sessions)["aspecto_kpt"] == stored

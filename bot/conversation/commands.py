@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from typing import Final
 
+from rapidfuzz.distance import OSA
+
 from surveys import parsing
 from surveys.parsing import normalize
 
@@ -30,6 +32,28 @@ COMMANDS = {
     "borrar mis datos": "forget", "borrar datos": "forget", "eliminar mis datos": "forget",
     "borrar mi informacion": "forget", "olvidame": "forget",
 }
+
+# Commands recognised when mistyped ("mneu", "atrs", "contnuar"): one word the person is told to write.
+# Never BAJA or BORRAR MIS DATOS (a wrong guess would opt out or erase), nor HOLA (greetings have their own
+# reading). Short words a typo turns into other words ("paso", "luego", "anterior") are left exact.
+TYPO_COMMANDS: Final = ("menu", "inicio", "ayuda", "atras", "volver", "regresar", "omitir", "saltar", "siguiente",
+                        "pausa", "pausar", "salir", "continuar", "reanudar", "seguir")
+# Commands a mistyped word is taken for at once: a wrong guess changes no answer (the menu and a pause keep
+# them, help shows the question again). ATRAS and OMITIR change which question is answered: asked first.
+TYPO_TAKEN: Final = frozenset({"menu", "help", "pause", "resume"})
+_TYPO_MIN_LETTERS: Final = 4
+
+
+def command_typo(text: str) -> str | None:
+    """The command a one-word reply of 4+ letters is a typo of ("mneu" → menu, "atrs" → back): one edit
+    away (a swap of two letters counts as one), two for words of 9+ letters ("contnuar"); None when no
+    command word, or two different commands, are that close."""
+    word = " ".join(re.sub(r"[^\w\s]", " ", normalize(text)).split())
+    if len(word) < _TYPO_MIN_LETTERS or not word.isalpha():
+        return None
+    near = {COMMANDS[t] for t in TYPO_COMMANDS if OSA.distance(word, t) <= (2 if len(t) >= 9 else 1)}
+    return near.pop() if len(near) == 1 else None
+
 
 # "MDA-2026-00012", "MDA 2026 00012", "mda-2026-12", "estado mda 2026 2": the code as people type it.
 _TICKET = re.compile(r"\bMDA[\s_-]*(\d{4})[\s_-]*(\d{1,5})\b", re.IGNORECASE)

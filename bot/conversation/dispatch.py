@@ -17,7 +17,7 @@ import dataclasses
 import re
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 from bot.conversation import proactive, replies, summary
 from bot.conversation.builtin import (
@@ -28,7 +28,7 @@ from bot.conversation.builtin import (
     rating_questionnaire,
     yes_no_options,
 )
-from bot.conversation.commands import LIST_CHOICE, POLITE, command_of, ticket_code
+from bot.conversation.commands import LIST_CHOICE, POLITE, TYPO_TAKEN, command_of, command_typo, ticket_code
 from bot.conversation.effects import (
     ConsentRecorded,
     Effect,
@@ -143,6 +143,12 @@ class Conversation:
             return self._opted_out(state, contact, text, command, now)
         if command == "optout":
             return self._opt_out(state)
+        if command is None and (typo := self._mistyped_command(state, text)) is not None:
+            if typo not in TYPO_TAKEN:  # "atrs": ATRAS asked, not done (the reply may have meant something else)
+                named = self.t(f"command_names.{typo}")
+                return Turn([Outbound(self.t("command_typo", command=named))] + self.current_prompt(state, contact),
+                            state)
+            command = typo
         if state.mode == Mode.SWITCH_ENTITY and state.switch is not None:
             return self._switch_entity(state, contact, text, command)
         if state.in_interview and self._expired(state, now):
@@ -214,6 +220,26 @@ class Conversation:
         question = self.engine(flow.questionnaire).q.question(flow.current) if flow.current else None
         open_answer = question is not None and question.type is QType.TEXT
         return "back" if not open_answer or parsing.wants_back(text, open_answer=True) else None
+
+    def _mistyped_command(self, state: ConversationState, text: str) -> str | None:
+        """ "mneu", "atrs", "contnuar": a command mistyped, unless the word answers the question waiting (an
+        option's text, "buenaa"), or a name or a place is asked (a person may be called Ayda)."""
+        command = command_typo(text)
+        if command is None or state.flow is None or state.paused or state.mode not in (
+                Mode.REGISTRO, Mode.INTERVIEW, Mode.HELPDESK):
+            return command
+        flow = FlowState.from_json(state.flow)
+        engine = self.engine(flow.questionnaire)
+        question = engine.q.question(flow.current) if flow.current and flow.pending is None else None
+        if question is None:
+            return command
+        if question.type is QType.ENTITY or question.asks_name:
+            return None
+        if question.type is not QType.TEXT:
+            parsed = parsing.parse_answer(engine.q, question, text)
+            if parsed.ok or parsed.candidates:
+                return None
+        return command
 
     # -- what is being asked, and a deep link for another entity
 
@@ -711,6 +737,9 @@ class Conversation:
         if rerouted is not None:  # "no perdón, quería la 2" at the first question: the menu choice meant
             return dataclasses.replace(rerouted, effects=[InterviewStatusChanged(InterviewStatus.PAUSADA),
                                                           *rerouted.effects])
+        asked = self._which_answer(engine, flow, text, command, today)
+        if asked is not None:  # "no, 3": a correction of the answer just given, or the answer to this question?
+            return Turn(asked, state)
         step = _navigate(engine, flow, command) or self._correct_previous(engine, flow, text, command, today) \
             or engine.reply(flow, text, today)
         if command is None and self._need_instead(engine, flow, step, text):
@@ -749,6 +778,9 @@ class Conversation:
         one is changed with ATRAS. None: not such a correction."""
         if command is not None or flow.pending is not None or not flow.history:
             return None
+        bare = _bare_no(text)
+        if bare is not None and not self._takes(engine, flow, text, bare, today):  # "no, 3" at an open question
+            return self._corrected(engine, flow, bare, today)
         # At an open question a reply may start with an apology and be its answer ("disculpe, es que no hay
         # asesor"): there only a plain correction ("me equivoqué, era 3", "perdón, era no") of a plain value.
         current = engine.q.question(flow.current) if flow.current else None
@@ -761,11 +793,54 @@ class Conversation:
         parsed = parsing.parse_answer(engine.q, previous, value, today=today)
         if not (parsed.ok or parsed.candidates) or (open_answer and (len(tail) > 2 or not parsed.ok or parsed.confirm)):
             return None
+        return self._corrected(engine, flow, tail, today)
+
+    def _corrected(self, engine: Interviewer, flow: FlowState, tail: tuple[str, ...], today: date) -> Step | None:
+        """The previous (closed) question answered with ``tail``, then on to the one that was waiting."""
+        previous = engine.q.question(flow.history[-1])
+        value = " ".join(tail)
+        parsed = parsing.parse_answer(engine.q, previous, value, today=today)
+        if previous.type in (QType.TEXT, QType.ENTITY, QType.CONSENT) or not (parsed.ok or parsed.candidates):
+            return None
         step = engine.reply(engine.back(flow).state, value, today)
         if any(isinstance(e, AnswerSet) for e in step.events):
             done = self.t("corrected", answer=engine.describe(previous, parsed.value, today))
             return dataclasses.replace(step, messages=[Outbound(done)] + step.messages)
         return step
+
+    def _takes(self, engine: Interviewer, flow: FlowState, text: str, tail: tuple[str, ...], today: date) -> bool:
+        """The question waiting can take ``text`` or its value ``tail`` (an open one takes no bare value)."""
+        current = engine.q.question(flow.current) if flow.current else None
+        if current is None or current.type is QType.TEXT:
+            return False
+        whole, value = (parsing.parse_answer(engine.q, current, said, today=today) for said in (text, " ".join(tail)))
+        return bool(whole.ok or whole.candidates or value.ok or value.candidates)
+
+    def _no_is_the_answer(self, engine: Interviewer, flow: FlowState, text: str, tail: tuple[str, ...],
+                          today: date) -> bool:
+        """ "No aplica", "no lo conozco": the "no" belongs to the answer to the question waiting."""
+        current = engine.q.question(flow.current) if flow.current else None
+        if current is None or current.type is QType.TEXT:
+            return False
+        whole, value = (parsing.parse_answer(engine.q, current, said, today=today) for said in (text, " ".join(tail)))
+        return whole.ok and not (value.ok and value.value == whole.value)
+
+    def _which_answer(self, engine: Interviewer, flow: FlowState, text: str, command: str | None,
+                      today: date) -> list[Outbound] | None:
+        """ "No, 3" right after an answer, when both that answer and the question now asked can take 3: which
+        one it is for is asked, nothing stored (the reply says how to write each). None: not such a reply."""
+        bare = _bare_no(text) if command is None and flow.pending is None and flow.history else None
+        if bare is None or not self._takes(engine, flow, text, bare, today) or self._no_is_the_answer(
+                engine, flow, text, bare, today):
+            return None
+        previous = engine.q.question(flow.history[-1])
+        if previous.type in (QType.TEXT, QType.ENTITY, QType.CONSENT):
+            return None
+        parsed = parsing.parse_answer(engine.q, previous, " ".join(bare), today=today)
+        if not (parsed.ok or parsed.candidates):
+            return None
+        said = " ".join(bare)
+        return [Outbound(self.t("which_answer", value=said))] + engine.prompt(flow)
 
     def _need_instead(self, engine: Interviewer, flow: FlowState, step: Step, text: str) -> bool:
         """The reply was not an answer to a closed question (asked again) and describes a need."""
@@ -900,6 +975,21 @@ def _prefill(contact: ContactView) -> dict[str, Any]:
         "name": contact.name,
         "cargo": contact.cargo,
     }
+
+
+_BARE_NO_SKIP: Final = frozenset({",", "era", "eran", "es", "la", "el", "fue", "mejor"})
+
+
+def _bare_no(text: str) -> tuple[str, ...] | None:
+    """ "No, 3", "no era regular", "NO. La 4": a bare "no" and a value in a word or two (else None)."""
+    tokens = parsing.tokenize(text)
+    if not tokens or tokens[0] != "no":
+        return None
+    i = 1
+    while i < len(tokens) and tokens[i] in _BARE_NO_SKIP:
+        i += 1
+    tail = tokens[i:]
+    return tail if 0 < len(tail) <= 2 and "no" not in tail and "," not in tail else None
 
 
 def _navigate(engine: Interviewer, flow: FlowState, command: str | None, today: date | None = None) -> Step | None:
