@@ -377,9 +377,10 @@ class Interviewer:
         way_out = next((o for o in self.q.options(question) if o.name in self.t.words("unsure.options")), None)
         if way_out is not None:
             return self._guess(state, question, way_out.name, raw, today)
-        state = dataclasses.replace(state, failures=state.failures + 1)
-        text = self.t("unsure.optional" if not question.required else "unsure.required")
-        return Step([Outbound(text, self._options(question))], state, [])
+        step = self._invalid(state, question, None)  # the format's hint (and the way out from the third try)
+        said = self.t("unsure.optional" if not question.required else "unsure.required")
+        hint = step.messages[0]
+        return dataclasses.replace(step, messages=[dataclasses.replace(hint, text=f"{said}\n{hint.text}")])
 
     def _hint(self, question: Question, reason: str | None) -> str:
         if question.type is QType.TEXT:

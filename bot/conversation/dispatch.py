@@ -778,69 +778,64 @@ class Conversation:
         one is changed with ATRAS. None: not such a correction."""
         if command is not None or flow.pending is not None or not flow.history:
             return None
-        bare = _bare_no(text)
-        if bare is not None and not self._takes(engine, flow, text, bare, today):  # "no, 3" at an open question
-            return self._corrected(engine, flow, bare, today)
+        bare = self._bare_no_reading(engine, flow, text, today)
+        if bare is not None and not bare[1]:  # "no, 3" where the question waiting cannot take 3 (an open one)
+            return self._corrected(engine, flow, bare[0], today)
         # At an open question a reply may start with an apology and be its answer ("disculpe, es que no hay
         # asesor"): there only a plain correction ("me equivoqué, era 3", "perdón, era no") of a plain value.
         current = engine.q.question(flow.current) if flow.current else None
         open_answer = current is not None and current.type is QType.TEXT
         tail = parsing.leading_correction(parsing.tokenize(text), strong=open_answer)
-        previous = engine.q.question(flow.history[-1])
-        if tail is None or previous.type in (QType.TEXT, QType.ENTITY, QType.CONSENT):
-            return None
-        value = " ".join(tail)
-        parsed = parsing.parse_answer(engine.q, previous, value, today=today)
-        if not (parsed.ok or parsed.candidates) or (open_answer and (len(tail) > 2 or not parsed.ok or parsed.confirm)):
+        parsed = self._previous_reading(engine, flow, tail, today) if tail is not None else None
+        if tail is None or parsed is None or (open_answer and (len(tail) > 2 or not parsed.ok or parsed.confirm)):
             return None
         return self._corrected(engine, flow, tail, today)
 
+    def _previous_reading(self, engine: Interviewer, flow: FlowState, tail: tuple[str, ...],
+                          today: date) -> parsing.Parsed | None:
+        """``tail`` read as the answer to the previous question, when that one is closed and can take it."""
+        previous = engine.q.question(flow.history[-1])
+        if previous.type in (QType.TEXT, QType.ENTITY, QType.CONSENT):
+            return None
+        parsed = parsing.parse_answer(engine.q, previous, " ".join(tail), today=today)
+        return parsed if parsed.ok or parsed.candidates else None
+
     def _corrected(self, engine: Interviewer, flow: FlowState, tail: tuple[str, ...], today: date) -> Step | None:
         """The previous (closed) question answered with ``tail``, then on to the one that was waiting."""
-        previous = engine.q.question(flow.history[-1])
-        value = " ".join(tail)
-        parsed = parsing.parse_answer(engine.q, previous, value, today=today)
-        if previous.type in (QType.TEXT, QType.ENTITY, QType.CONSENT) or not (parsed.ok or parsed.candidates):
+        parsed = self._previous_reading(engine, flow, tail, today)
+        if parsed is None:
             return None
-        step = engine.reply(engine.back(flow).state, value, today)
+        step = engine.reply(engine.back(flow).state, " ".join(tail), today)
         if any(isinstance(e, AnswerSet) for e in step.events):
-            done = self.t("corrected", answer=engine.describe(previous, parsed.value, today))
+            done = self.t("corrected", answer=engine.describe(engine.q.question(flow.history[-1]), parsed.value,
+                                                              today))
             return dataclasses.replace(step, messages=[Outbound(done)] + step.messages)
         return step
 
-    def _takes(self, engine: Interviewer, flow: FlowState, text: str, tail: tuple[str, ...], today: date) -> bool:
-        """The question waiting can take ``text`` or its value ``tail`` (an open one takes no bare value)."""
+    def _bare_no_reading(self, engine: Interviewer, flow: FlowState, text: str,
+                         today: date) -> tuple[tuple[str, ...], bool] | None:
+        """ "No, 3" right after a closed answer that can take 3: the value, and whether the question waiting
+        can take it too (an open one takes no bare value). None: not such a reply, or the "no" belongs to the
+        waiting question's answer ("no aplica", "no lo conozco", "No" at a Sí/No question)."""
+        bare = _bare_no(text) if flow.pending is None and flow.history else None
+        if bare is None or self._previous_reading(engine, flow, bare, today) is None:
+            return None
         current = engine.q.question(flow.current) if flow.current else None
         if current is None or current.type is QType.TEXT:
-            return False
-        whole, value = (parsing.parse_answer(engine.q, current, said, today=today) for said in (text, " ".join(tail)))
-        return bool(whole.ok or whole.candidates or value.ok or value.candidates)
-
-    def _no_is_the_answer(self, engine: Interviewer, flow: FlowState, text: str, tail: tuple[str, ...],
-                          today: date) -> bool:
-        """ "No aplica", "no lo conozco": the "no" belongs to the answer to the question waiting."""
-        current = engine.q.question(flow.current) if flow.current else None
-        if current is None or current.type is QType.TEXT:
-            return False
-        whole, value = (parsing.parse_answer(engine.q, current, said, today=today) for said in (text, " ".join(tail)))
-        return whole.ok and not (value.ok and value.value == whole.value)
+            return bare, False
+        whole, value = (parsing.parse_answer(engine.q, current, said, today=today) for said in (text, " ".join(bare)))
+        if whole.ok and not (value.ok and value.value == whole.value):
+            return None
+        return bare, bool(whole.ok or whole.candidates or value.ok or value.candidates)
 
     def _which_answer(self, engine: Interviewer, flow: FlowState, text: str, command: str | None,
                       today: date) -> list[Outbound] | None:
         """ "No, 3" right after an answer, when both that answer and the question now asked can take 3: which
         one it is for is asked, nothing stored (the reply says how to write each). None: not such a reply."""
-        bare = _bare_no(text) if command is None and flow.pending is None and flow.history else None
-        if bare is None or not self._takes(engine, flow, text, bare, today) or self._no_is_the_answer(
-                engine, flow, text, bare, today):
+        bare = self._bare_no_reading(engine, flow, text, today) if command is None else None
+        if bare is None or not bare[1]:
             return None
-        previous = engine.q.question(flow.history[-1])
-        if previous.type in (QType.TEXT, QType.ENTITY, QType.CONSENT):
-            return None
-        parsed = parsing.parse_answer(engine.q, previous, " ".join(bare), today=today)
-        if not (parsed.ok or parsed.candidates):
-            return None
-        said = " ".join(bare)
-        return [Outbound(self.t("which_answer", value=said))] + engine.prompt(flow)
+        return [Outbound(self.t("which_answer", value=" ".join(bare[0])))] + engine.prompt(flow)
 
     def _need_instead(self, engine: Interviewer, flow: FlowState, step: Step, text: str) -> bool:
         """The reply was not an answer to a closed question (asked again) and describes a need."""
