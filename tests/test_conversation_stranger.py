@@ -251,6 +251,7 @@ def test_urgency_and_deadline_said_in_the_need_are_proposed_not_asked_again(
      "requested_by_date", "2026-11-20"),
     ([("el tipo de apoyo es información", "3. Tipo de apoyo: Información")], "support_type", "informacion"),
     ([("no, es continua", "6. Continuidad: Continua")], "continuity", "continua"),
+    ([("Continua", "6. Continuidad: Continua")], "continuity", "continua"),  # an option, not CONTINUAR mistyped
     # A "sí" that changes a line is a change, not a yes to send it as it was (it was sent with the old date).
     ([("sí, la fecha es el 20", "¿Para el *viernes 20 de noviembre*?"), ("si", "8. Fecha límite: viernes 20")],
      "requested_by_date", "2026-11-20"),

@@ -91,6 +91,7 @@ class Conversation:
         self._by_key = questionnaire_by_key or known.__getitem__
         self._engines: dict[str, Interviewer] = {}
         self._menu = menu_question(text)
+        self._option_words: dict[str, frozenset[str]] = {}  # by questionnaire key: see _mistyped_command
 
     def engine(self, key: str) -> Interviewer:
         if key not in self._engines:
@@ -230,6 +231,10 @@ class Conversation:
             return command
         flow = FlowState.from_json(state.flow)
         engine = self.engine(flow.questionnaire)
+        if flow.questionnaire not in self._option_words:
+            self._option_words[flow.questionnaire] = _option_words(engine.q)
+        if normalize(text).strip(" .!¡?¿") in self._option_words[flow.questionnaire]:  # "continua" at a summary
+            return None
         question = engine.q.question(flow.current) if flow.current and flow.pending is None else None
         if question is None:
             return command
@@ -970,6 +975,12 @@ def _prefill(contact: ContactView) -> dict[str, Any]:
         "name": contact.name,
         "cargo": contact.cargo,
     }
+
+
+def _option_words(questionnaire: Questionnaire) -> frozenset[str]:
+    """Every option's label and synonyms, folded: a word the questionnaire takes is no mistyped command."""
+    return frozenset(normalize(w) for choices in questionnaire.choice_lists.values() for c in choices
+                     for w in (c.label, *c.synonyms))
 
 
 _BARE_NO_SKIP: Final = frozenset({",", "era", "eran", "es", "la", "el", "fue", "mejor"})
