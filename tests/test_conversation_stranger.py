@@ -426,6 +426,14 @@ def test_a_menu_choice_corrected_at_the_first_question(chat: Chat, sessions: ses
 
 # ---------------------------------------------------------------- commands mistyped ("mneu", "atrs", "omitr")
 
+def _answered(chat: Chat, n: int) -> None:
+    """Registered, in the interview, the first ``n`` answers of INTERVIEW given."""
+    register(chat)
+    start_interview(chat)
+    for said, _ in INTERVIEW[:n]:
+        chat.say(said)
+
+
 OPORTUNIDAD = "Oportunidad"  # the question INTERVIEW[:2] leads to (aspecto_oportunidad, 1–5 or No aplica)
 
 
@@ -443,10 +451,7 @@ def test_a_mistyped_command_in_the_interview(chat: Chat, sessions: sessionmaker[
                                              says: str) -> None:
     """ "atrs", "mneu", "pausaa" were read as answers ("No entendí"). A command one letter off is taken
     when a wrong guess changes no answer (MENU, PAUSA keep them), asked when it would (ATRÁS, OMITIR)."""
-    register(chat)
-    start_interview(chat)
-    for said, _ in INTERVIEW[:2]:
-        chat.say(said)
+    _answered(chat, 2)
     before = answers(sessions)
     said = chat.say(text)
     assert says in said and "No le entendí" not in said, said
@@ -457,16 +462,14 @@ def test_a_mistyped_command_in_the_interview(chat: Chat, sessions: sessionmaker[
 
 @pytest.mark.parametrize("text", ["ayda", "Ayudaa", "auyda"])
 def test_a_mistyped_help_shows_help_and_the_question(chat: Chat, text: str) -> None:
-    register(chat)
-    start_interview(chat)
+    _answered(chat, 0)
     said = chat.say(text)
     assert "ATRAS" in said.upper() and "De 1 a 5" in said, said
 
 
 @pytest.mark.parametrize("text", ["contnuar", "CONTINUR", "continuar", "reanudr"])
 def test_a_mistyped_continuar_resumes(chat: Chat, text: str) -> None:
-    register(chat)
-    start_interview(chat)
+    _answered(chat, 0)
     chat.say("4")
     chat.say("PAUSA")
     said = chat.say(text)
@@ -478,8 +481,7 @@ def test_a_mistyped_continuar_resumes(chat: Chat, text: str) -> None:
     "bajaa", "Bja", "stopp",  # BAJA is never guessed: no opt-out from a typo
 ])
 def test_what_a_typo_never_becomes(chat: Chat, sessions: sessionmaker[Session], text: str) -> None:
-    register(chat)
-    start_interview(chat)
+    _answered(chat, 0)
     said = chat.say(text)
     assert "Quiso decir *ATR" not in said and "Quiso decir *OMITIR" not in said and "guardé sus" not in said, said
     with sessions() as s:
@@ -512,8 +514,7 @@ def test_borrar_mis_datos_mistyped_erases_nothing(chat: Chat, sessions: sessionm
                                   "no sabría decirle", "nose", "No sé, es que este año cambiaron al asesor"])
 def test_not_knowing_at_a_required_rating(chat: Chat, sessions: sessionmaker[Session], text: str) -> None:
     """ "No sé" at "De 1 a 5" got "Responda con un número del 1 al 5": it now says what can be done."""
-    register(chat)
-    start_interview(chat)
+    _answered(chat, 0)
     said = chat.say(text)
     assert "la opción que más se acerque" in said and "ATRÁS" in said, said
     assert "puntaje_general" not in answers(sessions)
@@ -524,10 +525,7 @@ def test_not_knowing_at_a_required_rating(chat: Chat, sessions: sessionmaker[Ses
                                   "uy no sabría decirle doctora"])
 def test_not_knowing_where_the_question_has_no_aplica(chat: Chat, sessions: sessionmaker[Session],
                                                       text: str) -> None:
-    register(chat)
-    start_interview(chat)
-    for said, _ in INTERVIEW[:2]:
-        chat.say(said)
+    _answered(chat, 2)
     said = chat.say(text)
     if "Materiales" not in said:  # "no sé" is "no lo conozco" outright; the others are proposed it
         assert "¿Quiso decir *No aplica / no lo conozco*?" in said, said
@@ -539,10 +537,7 @@ def test_not_knowing_where_the_question_has_no_aplica(chat: Chat, sessions: sess
 @pytest.mark.parametrize("text", ["no sé", "Ni idea"])
 def test_not_knowing_at_an_optional_question_names_omitir(chat: Chat, sessions: sessionmaker[Session],
                                                           text: str) -> None:
-    register(chat)
-    start_interview(chat)
-    for said, _ in INTERVIEW[:16]:
-        chat.say(said)
+    _answered(chat, 16)
     assert "En qué temas" in chat.say(INTERVIEW[16][0])  # demanda_temas: optional, several options
     said = chat.say(text)
     assert "Si no lo sabe, escriba OMITIR" in said, said
@@ -555,10 +550,7 @@ def test_not_knowing_at_an_optional_question_names_omitir(chat: Chat, sessions: 
 def test_a_bare_no_and_a_value_after_an_answer_is_asked(chat: Chat, sessions: sessionmaker[Session],
                                                         text: str) -> None:
     """ "4" then "no, 3": a correction of the 4, or 3 for Materiales? Both can take it: asked, nothing stored."""
-    register(chat)
-    start_interview(chat)
-    for said, _ in INTERVIEW[:2]:
-        chat.say(said)
+    _answered(chat, 2)
     assert "Materiales" in chat.say("4")
     said = chat.say(text)
     assert "¿Cambia su respuesta anterior a" in said and "Materiales" in said, said
@@ -573,8 +565,7 @@ def test_a_bare_no_and_a_value_after_an_answer_is_asked(chat: Chat, sessions: se
 def test_a_bare_no_and_a_value_at_an_open_question_corrects_the_previous(chat: Chat, sessions: sessionmaker[Session],
                                                                         text: str) -> None:
     """The open "En pocas palabras" takes no bare 3: it can only correct the 4 just given."""
-    register(chat)
-    start_interview(chat)
+    _answered(chat, 0)
     assert "En pocas palabras" in chat.say("4")
     said = chat.say(text)
     assert "corregí su respuesta anterior" in said and "En pocas palabras" in said, said
@@ -585,9 +576,6 @@ def test_a_bare_no_and_a_value_at_an_open_question_corrects_the_previous(chat: C
 @pytest.mark.parametrize(("text", "stored"), [("no aplica", "no_aplica"), ("No lo conozco", "no_aplica")])
 def test_a_no_that_is_the_answer_is_taken(chat: Chat, sessions: sessionmaker[Session], text: str,
                                           stored: str) -> None:
-    register(chat)
-    start_interview(chat)
-    for said, _ in INTERVIEW[:6]:
-        chat.say(said)
+    _answered(chat, 6)
     assert "Asesor" in chat.say(text)
     assert answers(sessions)["aspecto_kpt"] == stored
