@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 
 
 def _setting(name: str) -> str:
-    return str(current_app.config.get(name) or settings.current().value_of(name) or "")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup (see _current_request)
+    return str(app.config.get(name) or settings.current().value_of(name) or "")
 
 
 def _public_url(req: Request | None = None) -> str:
@@ -76,7 +77,8 @@ def _refusal() -> Response | None:
         limit = req.max_content_length
         if limit and length > limit:
             raise RequestEntityTooLarge()  # refused before its body is read, signed or not
-    found = g.get("m360_refusal", _UNCHECKED)
+    store = g._get_current_object()  # type: ignore[attr-defined]
+    found = store.get("m360_refusal", _UNCHECKED)
     if found is not _UNCHECKED:
         return found  # type: ignore[no-any-return]
     budget = limits.refusals()
@@ -86,7 +88,7 @@ def _refusal() -> Response | None:
         refusal = _telegram_refusal() if req.path.endswith("/telegram") else _twilio_refusal(req)
         if refusal is not None and budget is not None:
             budget.count()
-    g.m360_refusal = refusal
+    store.m360_refusal = refusal
     return refusal
 
 

@@ -110,7 +110,7 @@ class Refusals:
 
 
 def refusals() -> Refusals | None:
-    return current_app.extensions.get("m360.refusals")
+    return current_app._get_current_object().extensions.get("m360.refusals")  # type: ignore[attr-defined,no-any-return]
 
 
 def token_refusals() -> Refusals | None:
