@@ -118,9 +118,10 @@ def transaction(engine: Engine) -> Iterator[Connection]:
 
 @contextmanager
 def _committed(engine: Engine) -> Iterator[Connection]:
-    """``engine.begin()`` for the rows-locking databases, without the pool's reset: after the
-    commit (or the rollback) the connection has no transaction left, so it goes back to the pool
-    as SQLAlchemy returns one whose transaction it closed itself (no second ``rollback()``)."""
+    """``engine.begin()`` for the databases that lock rows themselves, without the writer option
+    engine (its flag matters only to SQLite) and begin()'s context manager: docs/performance.md,
+    step 16. Committed before the caller answers; any exception, including a failed commit, rolls
+    back before the connection goes back to the pool."""
     conn = engine.connect()
     try:
         conn.begin()
