@@ -12,6 +12,7 @@ import yaml
 class Texts:
     def __init__(self, data: dict[str, Any]):
         self._data = data
+        self._words: dict[str, tuple[str, ...]] = {}  # the data never changes: each list built once
 
     def __call__(self, key: str, **fmt: Any) -> str:
         node: Any = self._data
@@ -21,6 +22,12 @@ class Texts:
 
     def words(self, key: str) -> tuple[str, ...]:
         """A list of words or phrases (e.g. how people name a menu choice); () when the key is absent."""
+        found = self._words.get(key)
+        if found is None:
+            found = self._words[key] = self._read_words(key)
+        return found
+
+    def _read_words(self, key: str) -> tuple[str, ...]:
         node: Any = self._data
         for part in key.split("."):
             if not isinstance(node, dict) or part not in node:

@@ -23,7 +23,7 @@ import hmac
 import logging
 from typing import Any
 
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Request, Response, current_app, g, jsonify, request
 from twilio.request_validator import SIGNATURE_SETTINGS_HEADER, RequestValidator, get_signature_algorithm
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -39,16 +39,25 @@ log = logging.getLogger(__name__)
 
 
 def _setting(name: str) -> str:
-    return str(current_app.config.get(name) or settings.current().value_of(name) or "")
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup (see _current_request)
+    return str(app.config.get(name) or settings.current().value_of(name) or "")
 
 
-def _public_url() -> str:
+def _public_url(req: Request | None = None) -> str:
     """The URL as the provider requested it (the public one when configured)."""
+    req = req or _current_request()
     base = _setting("M360_PUBLIC_URL").rstrip("/")
     if not base:
-        return request.url
-    query = request.query_string.decode()
-    return f"{base}{request.path}" + (f"?{query}" if query else "")
+        return req.url
+    query = req.query_string.decode()
+    return f"{base}{req.path}" + (f"?{query}" if query else "")
+
+
+def _current_request() -> Request:
+    """The request itself, not its proxy: on Python 3.11 each attribute read through werkzeug's
+    proxy builds and drops an AttributeError first (about a microsecond), and the webhook path made
+    some fifty such reads a delivery (docs/performance.md, step 18)."""
+    return request._get_current_object()  # type: ignore[attr-defined,no-any-return]
 
 
 def _forbidden(reason: str) -> Response:
@@ -56,39 +65,50 @@ def _forbidden(reason: str) -> Response:
     return Response("forbidden\n", status=403, mimetype="text/plain")
 
 
+_UNCHECKED = object()
+
+
 def _refusal() -> Response | None:
     """None when this request to a channel webhook is authenticated, else the 403 to answer. Run
     once per request (webhooks.limits asks first, to count only authenticated requests per sender)."""
-    if request.content_length and request.max_content_length and request.content_length > request.max_content_length:
-        raise RequestEntityTooLarge()  # refused before its body is read, signed or not
-    if "m360_refusal" not in g:
-        budget = limits.refusals()
-        if budget is not None and budget.exhausted():  # this address keeps failing: not even checked
-            g.m360_refusal = budget.too_many()
-        else:
-            g.m360_refusal = _telegram_refusal() if request.path.endswith("/telegram") else _twilio_refusal()
-            if g.m360_refusal is not None and budget is not None:
-                budget.count()
-    return g.m360_refusal  # type: ignore[no-any-return]
+    req = _current_request()
+    length = req.content_length
+    if length:
+        limit = req.max_content_length
+        if limit and length > limit:
+            raise RequestEntityTooLarge()  # refused before its body is read, signed or not
+    store = g._get_current_object()  # type: ignore[attr-defined]
+    found = store.get("m360_refusal", _UNCHECKED)
+    if found is not _UNCHECKED:
+        return found  # type: ignore[no-any-return]
+    budget = limits.refusals()
+    if budget is not None and budget.exhausted():  # this address keeps failing: not even checked
+        refusal = budget.too_many()
+    else:
+        refusal = _telegram_refusal() if req.path.endswith("/telegram") else _twilio_refusal(req)
+        if refusal is not None and budget is not None:
+            budget.count()
+    store.m360_refusal = refusal
+    return refusal
 
 
 def authenticated() -> bool:
     return _refusal() is None
 
 
-def _twilio_refusal() -> Response | None:
+def _twilio_refusal(req: Request) -> Response | None:
     token = _setting("TWILIO_AUTH_TOKEN")
     if not token:
         return _forbidden("TWILIO_AUTH_TOKEN is not configured")
-    signature = request.headers.get("X-Twilio-Signature", "")
-    algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER, ""))
+    signature = req.headers.get("X-Twilio-Signature", "")
+    algorithm = get_signature_algorithm(req.headers.get(SIGNATURE_SETTINGS_HEADER, ""))
     if not signature:
         return _forbidden("unsigned Twilio request")
-    validator, url, form = RequestValidator(token), _public_url(), _SignedForm(request.form)
+    validator, url, form = RequestValidator(token), _public_url(req), _SignedForm(req.form)
     # The common case first: signed for the URL exactly as we see it (one HMAC). validate() then
     # tries the port variants and a JSON body's hash, computing the HMAC twice.
     try:
-        exact = "bodySHA256" not in request.args and hmac.compare_digest(
+        exact = "bodySHA256" not in req.args and hmac.compare_digest(
             validator.compute_signature(url, form, algorithm), signature)
     except ValueError:  # an algorithm this twilio version does not know: validate() refuses it
         exact = False
@@ -138,10 +158,10 @@ def twilio_inbound() -> Any:
     if refusal is not None:
         return refusal
     try:
-        inbound = twilio.inbound_from_form(request.form)
+        inbound = twilio.inbound_from_form(_current_request().form)
     except twilio.Invalid as exc:
         return _invalid(exc)
-    replies = chat_service(current_app).handle(inbound)
+    replies = chat_service(current_app._get_current_object()).handle(inbound)  # type: ignore[attr-defined]
     return Response(twilio.twiml(replies), mimetype="application/xml")
 
 

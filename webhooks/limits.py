@@ -57,10 +57,11 @@ def _flag(value: Any) -> bool:
 
 def sender_key() -> str:
     """The chat a webhook delivery comes from (its number or chat id), else the client address."""
-    if request.path.endswith("/twilio"):
-        sender = request.form.get("From")
+    req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup (webhooks.channels._current_request)
+    if req.path.endswith("/twilio"):
+        sender = req.form.get("From")
     else:
-        update = request.get_json(silent=True)
+        update = req.get_json(silent=True)
         sender = _telegram_sender(update) if isinstance(update, dict) else None
     return f"sender:{sender}" if sender else f"ip:{get_remote_address()}"
 
@@ -109,7 +110,7 @@ class Refusals:
 
 
 def refusals() -> Refusals | None:
-    return current_app.extensions.get("m360.refusals")
+    return current_app._get_current_object().extensions.get("m360.refusals")  # type: ignore[attr-defined,no-any-return]
 
 
 def token_refusals() -> Refusals | None:
@@ -143,9 +144,10 @@ class WebhookLimits:
 
     def check(self) -> Any:
         """Before a webhook's view: None, or the 429 to answer (with Retry-After)."""
-        if request.blueprint != self.blueprint or not self.limiter.enabled or not _authenticated():
+        req = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup, not one per attribute
+        if req.blueprint != self.blueprint or not self.limiter.enabled or not _authenticated():
             return None  # a refused request is answered by its view (403, or 429 from Refusals), not counted here
-        if request.path.endswith("/status"):
+        if req.path.endswith("/status"):
             items, key = self.status, f"ip:{get_remote_address()}"
         else:
             items, key = self.webhooks, sender_key()
@@ -166,7 +168,7 @@ def _hooks_skip_blueprint(app: Flask, limiter: Limiter, blueprint: str) -> None:
 
     def skipping(hook: Callable[..., Any], answer: Callable[..., Any]) -> Callable[..., Any]:
         def run(*args: Any) -> Any:
-            return answer(*args) if request.blueprint == blueprint else hook(*args)
+            return answer(*args) if request._get_current_object().blueprint == blueprint else hook(*args)
         return run
 
     def ours(hook: Any) -> bool:

@@ -118,10 +118,11 @@ def _resolved(node: dict[str, Any]) -> dict[str, Any]:
 
 @bp.before_app_request
 def refuse_unknown_query_parameters() -> Any:
-    if not request.args or request.url_rule is None or not request.path.startswith(CHECKED):
+    req = request._get_current_object()  # type: ignore[attr-defined]  # every request: one proxy lookup
+    if not req.args or req.url_rule is None or not req.path.startswith(CHECKED):
         return None
-    allowed = query_parameters(request.url_rule.rule, "get" if request.method == "HEAD" else request.method)
-    unknown = sorted(set(request.args) - allowed) if allowed is not None else []
+    allowed = query_parameters(req.url_rule.rule, "get" if req.method == "HEAD" else req.method)
+    unknown = sorted(set(req.args) - allowed) if allowed is not None else []
     if not unknown:
         return None
     takes = f"it takes {', '.join(sorted(allowed or ()))}" if allowed else "it takes none"

@@ -54,7 +54,7 @@ class Invalid(ValueError):
 
 def inbound_from_form(form: Mapping[str, str]) -> Inbound:
     """Raises Invalid for a form Twilio would not send."""
-    sid, sender = form.get("MessageSid", ""), form.get("From", "")
+    sid, sender = _field(form, "MessageSid"), _field(form, "From")
     if not MESSAGE_SID.fullmatch(sid):
         raise Invalid("MessageSid must be SM or MM followed by 32 hexadecimal digits")
     if not ADDRESS.fullmatch(sender):
@@ -62,20 +62,26 @@ def inbound_from_form(form: Mapping[str, str]) -> Inbound:
     for twin in ("SmsSid", "SmsMessageSid"):  # older names of the same id: when present, the same value
         if twin in form and form[twin] != sid:
             raise Invalid(f"{twin} differs from MessageSid")
-    count = num_media(form.get("NumMedia"))
+    count = num_media(_field(form, "NumMedia"))
     channel = "whatsapp" if sender.startswith(WHATSAPP) else "sms"
     address = sender.removeprefix(WHATSAPP)
     media = tuple(form[f"MediaUrl{i}"] for i in range(count) if form.get(f"MediaUrl{i}"))
-    text = form.get("ButtonText") or form.get("Body", "")
-    kind = form.get("MessageType", "").strip().lower()  # WhatsApp only
+    text = _field(form, "ButtonText") or _field(form, "Body")
+    kind = _field(form, "MessageType").strip().lower()  # WhatsApp only
     if (kind and kind not in TEXT_TYPES | MEDIA_TYPES) or (kind in TEXT_TYPES and not text.strip() and not media):
         # A location, a contact card, a reaction…: not an answer. Logged by kind only.
         marker = kind if MESSAGE_TYPE.fullmatch(kind) else "unknown"
         return Inbound(channel=channel, address=address, text="", external_id=sid, media=(f"{channel}:{marker}",))
     # Twilio's Advanced Opt-Out recognises STOP/START keywords in many forms (STOPALL, UNSUBSCRIBE…):
     # its verdict decides, whatever the exact word was.
-    text = {"STOP": "STOP", "START": "hola"}.get(form.get("OptOutType", "").upper(), text)
+    text = {"STOP": "STOP", "START": "hola"}.get(_field(form, "OptOutType").upper(), text)
     return Inbound(channel=channel, address=address, text=text, external_id=sid, media=media)
+
+
+def _field(form: Mapping[str, str], name: str) -> str:
+    """A field of the form, "" when absent. Tested with ``in`` first: werkzeug's ``MultiDict.get``
+    builds (and drops) a BadRequestKeyError, an HTTP exception, for each absent field."""
+    return form[name] if name in form else ""
 
 
 def num_media(value: str | None) -> int:
