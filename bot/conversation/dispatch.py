@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bot.conversation import corrections, proactive, replies, summary
+from bot.conversation import previous_answer, proactive, replies, summary
 from bot.conversation.builtin import (
     MENU_ACTIONS,
     menu_question,
@@ -470,7 +470,7 @@ class Conversation:
             # shown, so a number chooses nothing from it. Ask Sí/No again ("no" shows the list).
             return Turn([Outbound(self.t("hint.yes_no"))] + engine.prompt(flow), state)
         step = _navigate(engine, flow, command, today) \
-            or corrections.correct_previous(self.t, engine, flow, text, command, today) \
+            or previous_answer.correct_previous(self.t, engine, flow, text, command, today) \
             or engine.reply(flow, text, today)
         return self._helpdesk_step(state, step, today)
 
@@ -743,11 +743,11 @@ class Conversation:
         if rerouted is not None:  # "no perdón, quería la 2" at the first question: the menu choice meant
             return dataclasses.replace(rerouted, effects=[InterviewStatusChanged(InterviewStatus.PAUSADA),
                                                           *rerouted.effects])
-        asked = corrections.which_answer(self.t, engine, flow, text, command, today)
+        asked = previous_answer.which_answer(self.t, engine, flow, text, command, today)
         if asked is not None:  # "no, 3": a correction of the answer just given, or the answer to this question?
             return Turn(asked, state)
         step = _navigate(engine, flow, command) \
-            or corrections.correct_previous(self.t, engine, flow, text, command, today) \
+            or previous_answer.correct_previous(self.t, engine, flow, text, command, today) \
             or engine.reply(flow, text, today)
         if command is None and self._need_instead(engine, flow, step, text):
             # "necesito ayuda con el POT" at a rating: a help request, not a bad answer. It is taken now,
