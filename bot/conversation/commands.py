@@ -8,7 +8,7 @@ from typing import Final
 from rapidfuzz.distance import OSA
 
 from surveys import parsing
-from surveys.parsing import normalize
+from surveys.parsing import normalize, plain_words
 
 # Commands understood at any point, as whole messages (so "no quiero salir" is an answer, not SALIR).
 COMMANDS = {
@@ -48,7 +48,7 @@ def command_typo(text: str) -> str | None:
     """The command a one-word reply of 4+ letters is a typo of ("mneu" → menu, "atrs" → back): one edit
     away (a swap of two letters counts as one), two for words of 9+ letters ("contnuar"); None when no
     command word, or two different commands, are that close."""
-    word = " ".join(re.sub(r"[^\w\s]", " ", normalize(text)).split())
+    word = plain_words(normalize(text))
     if len(word) < _TYPO_MIN_LETTERS or not word.isalpha():
         return None
     near = {COMMANDS[t] for t in TYPO_COMMANDS if OSA.distance(word, t) <= (2 if len(t) >= 9 else 1)}
@@ -81,7 +81,7 @@ def command_of(text: str) -> str | None:
     folded = normalize(text).lstrip("/").strip()
     command = COMMANDS.get(folded)
     if command is None:  # "No más mensajes, por favor.", "atrás!": the command with courtesy or punctuation
-        bare = POLITE.sub("", " ".join(re.sub(r"[^\w\s]", " ", folded).split()))
+        bare = POLITE.sub("", plain_words(folded))
         command = COMMANDS.get(bare) if bare and bare != folded else None
     if command is None and len(folded.split()) <= _STOP_MAX_WORDS and _STOP_ASKING.search(folded):
         return "optout"

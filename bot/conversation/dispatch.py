@@ -55,7 +55,7 @@ from surveys import dates, formats, parsing
 from surveys.engine import AnswerSet, Finished, FlowState, Interviewer, Step
 from surveys.entities import is_territorial
 from surveys.messages import Option, Outbound
-from surveys.parsing import normalize
+from surveys.parsing import normalize, plain_words
 from surveys.pending import Suggestion
 from surveys.schema import QType, Question, Questionnaire
 from surveys.statuses import InterviewStatus
@@ -177,7 +177,7 @@ class Conversation:
 
     def _intent(self, text: str) -> str | None:
         """ "¿Quién es?", "hablar con una persona", "gracias": the whole message (``intents`` in texts.es.yaml)."""
-        folded = " ".join(re.sub(r"[^\w\s]", " ", normalize(text)).split()) or text.strip()
+        folded = plain_words(normalize(text)) or text.strip()
         bare = POLITE.sub("", folded)
         wish = _WISH.sub("", bare)  # "quiero actualizar mis datos", "¿cómo hago para hablar con una persona?"
         for candidate in dict.fromkeys((folded, bare, wish)):
@@ -490,7 +490,7 @@ class Conversation:
         if command == "help":
             return Turn([Outbound(self.t("help")), read_back], state)
         answer = parsing.parse_yes_no(text) if command is None else None
-        said = POLITE.sub("", " ".join(re.sub(r"[^\w\s]", " ", normalize(text)).split())) if command is None else ""
+        said = POLITE.sub("", plain_words(normalize(text))) if command is None else ""
         if said in self.t.words("intake.send_words"):  # "envíela", "mándela así"
             answer = "si"
         elif said in self.t.words("intake.cancel_words"):  # "cancelar", "no la envíe"
@@ -576,7 +576,7 @@ class Conversation:
             reading = dates.read_date(str(source), today) if today is not None else None
             return reading.value.isoformat() if reading is not None and reading.value is not None else None
         if question.type is QType.YES_NO:
-            folded = " ".join(re.sub(r"[^\w\s]", " ", normalize(str(source))).split())
+            folded = plain_words(normalize(str(source)))
             said = [re.search(rf"(?:^|(\w+) (?:es |hay |tan |muy )?){re.escape(w)}\b", folded)
                     for w in self.t.words("intake.urgent_words")]
             if any(m is not None and m.group(1) in ("no", "sin", "nada", "ni") for m in said):

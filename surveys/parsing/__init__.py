@@ -57,7 +57,7 @@ from surveys.parsing.amendment import parse_amendment
 from surveys.parsing.answer import parse_answer
 from surveys.parsing.corrections import leading_correction
 from surveys.parsing.greetings import is_greeting
-from surveys.parsing.normalize import normalize, stem, tokenize
+from surveys.parsing.normalize import normalize, plain_words, stem, tokenize
 from surveys.parsing.numbers import number_words
 from surveys.parsing.replies import keeps_answer, lone_number, not_now, pick_ordinal, says_none, wants_back
 from surveys.parsing.result import (
@@ -92,6 +92,7 @@ __all__ = [
     "leading_correction",
     "lone_number",
     "normalize",
+    "plain_words",
     "not_now",
     "number_words",
     "parse_amendment",

@@ -42,6 +42,15 @@ def normalize(text: str) -> str:
     return " ".join(tokenize(text or "")).replace(" ,", ",")
 
 
+
+_NOT_WORD = re.compile(r"[^\w\s]")
+
+
+def plain_words(folded: str) -> str:
+    """A normalised reply's words only, punctuation dropped: ``"si, claro!"`` → ``"si claro"`` (whole-reply
+    commands, intents and courtesy said with punctuation)."""
+    return " ".join(_NOT_WORD.sub(" ", folded).split())
+
 _SQUEEZE = re.compile(r"([a-z])\1+")
 
 
