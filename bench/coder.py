@@ -48,6 +48,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
+from bootstrap import MarginInterval, mean_of, paired_margin  # noqa: E402
 from build_new_writers import perturb  # noqa: E402
 from peer import Peer  # noqa: E402
 
@@ -106,6 +107,7 @@ class Scores:
     coverage: float
     precision: float
     n: int
+    interval: MarginInterval
 
     @property
     def margin(self) -> float:
@@ -119,15 +121,23 @@ def score(coder, peer: Peer, examples: list[Example]) -> Scores:  # noqa: ANN001
     theirs = peer.predict([e.text for e in examples])
     coverage, precision, _ = metrics.auto_accept(gold, mine, [p.confidence for p in predictions], coder.threshold)
     return Scores(metrics.score_codes(gold, mine, coder.codes).macro_f1,
-                  metrics.score_codes(gold, theirs, coder.codes).macro_f1, coverage, precision, len(examples))
+                  metrics.score_codes(gold, theirs, coder.codes).macro_f1, coverage, precision, len(examples),
+                  paired_margin(gold, mine, theirs, coder.codes, target=MARGIN))
+
+
+def shown(i: MarginInterval) -> str:
+    return f"[{i.low:+.3f}, {i.high:+.3f}] {i.share_at_least:4.0%}"
 
 
 def accuracy(ids: list[str], directory: Path) -> dict[str, str]:
     print("macro-F1, coder vs peer (TF-IDF + logistic regression), and the coder's auto-accept routing")
-    print(f"{'codebook':<20} {'set':<11} {'n':>4} {'coder':>6} {'peer':>6} {'margin':>7}  {'coverage':>8} "
-          f"{'precision':>9}")
+    print("(margin: coder − peer; its 90 % paired-bootstrap interval over the set's answers, and the share of "
+          f"resamples where it reaches +{MARGIN})")
+    print(f"{'codebook':<20} {'set':<11} {'n':>4} {'coder':>6} {'peer':>6} {'margin':>7} {'90 % interval':>17} "
+          f"{'≥0.02':>5}  {'coverage':>8} {'precision':>9}")
     figures: dict[str, str] = {}
     margins, coverages, precisions = [], [], []
+    intervals: dict[str, list[MarginInterval]] = {"held-out": [], "new-writer": []}
     for cid in ids:
         coder = registry.load(cid, directory)
         examples = corpus.load(coder.codebook)
@@ -137,8 +147,9 @@ def accuracy(ids: list[str], directory: Path) -> dict[str, str]:
         for name, data in sets.items():
             s = score(coder, peer, data)
             flag = "" if s.margin >= MARGIN else "  ← margin below 0.02"
-            print(f"{cid:<20} {name:<11} {s.n:>4} {s.coder:6.3f} {s.peer:6.3f} {s.margin:+7.3f}  {s.coverage:8.1%} "
-                  f"{s.precision:9.3f}{flag}")
+            print(f"{cid:<20} {name:<11} {s.n:>4} {s.coder:6.3f} {s.peer:6.3f} {s.margin:+7.3f} {shown(s.interval):>23}"
+                  f"  {s.coverage:8.1%} {s.precision:9.3f}{flag}")
+            intervals[name].append(s.interval)
             key = "heldout" if name == "held-out" else "newwriter"
             figures[f"{cid}_{key}"] = f"{s.coder:.3f}"
             figures[f"{cid}_{key}_peer"] = f"{s.peer:.3f}"
@@ -148,9 +159,15 @@ def accuracy(ids: list[str], directory: Path) -> dict[str, str]:
         parts = {e.source: [] for e in sets["new-writer"]}
         for e in sets["new-writer"]:
             parts[e.source].append(e)
-        shown = [(part, score(coder, peer, data)) for part, data in parts.items()]
+        by_part = [(part, score(coder, peer, data)) for part, data in parts.items()]
         print("  " + "; ".join(f"new-writer {part}: coder {s.coder:.3f} peer {s.peer:.3f} (n={s.n})"
-                              for part, s in shown))
+                              for part, s in by_part))
+    for name, each in intervals.items():
+        mean = mean_of(each, target=MARGIN)
+        print(f"{'mean of ' + str(len(each)):<20} {name:<11} {'':>4} {'':>6} {'':>6} {mean.margin:+7.3f} "
+              f"{shown(mean):>23}")
+        figures[f"mean_margin_{name.replace('-', '')}"] = f"{mean.margin:+.3f}"
+        figures[f"mean_margin_{name.replace('-', '')}_low"] = f"{mean.low:+.3f}"
     figures.update(min_margin=f"{min(margins):+.3f}", min_auto_coverage=f"{min(coverages):.3f}",
                    min_auto_precision=f"{min(precisions):.3f}")
     return figures
