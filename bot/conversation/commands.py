@@ -42,6 +42,14 @@ TYPO_COMMANDS: Final = ("menu", "inicio", "ayuda", "atras", "volver", "regresar"
 # them, help shows the question again). ATRAS and OMITIR change which question is answered: asked first.
 TYPO_TAKEN: Final = frozenset({"menu", "help", "pause", "resume"})
 _TYPO_MIN_LETTERS: Final = 4
+# Spanish words as near to a command word as a typo is ("causa" and "pasa" to PAUSA, "otras" to ATRÁS,
+# "faltar" to SALTAR): a word, never a typo. The frequent words (log-probability ≥ −13 in spacy-lookups-data's
+# es_lexeme_prob) within a typo of TYPO_COMMANDS, listed once; inflections of the command itself ("ayudar",
+# "continua", "pausas") are left out of the list: they mean the command.
+NOT_TYPOS: Final = frozenset({
+    "manu", "mena", "aguda", "otras", "tras", "atrae", "atlas", "aras", "atraso", "emitir", "salvar", "faltar",
+    "altar", "soltar", "pasa", "causa", "paula", "pauta", "pasar", "causar", "salio", "salia", "sali", "siguiendo",
+})
 
 
 def command_typo(text: str) -> str | None:
@@ -49,7 +57,7 @@ def command_typo(text: str) -> str | None:
     away (a swap of two letters counts as one), two for words of 9+ letters ("contnuar"); None when no
     command word, or two different commands, are that close."""
     word = plain_words(normalize(text))
-    if len(word) < _TYPO_MIN_LETTERS or not word.isalpha():
+    if len(word) < _TYPO_MIN_LETTERS or not word.isalpha() or word in NOT_TYPOS:
         return None
     near = {COMMANDS[t] for t in TYPO_COMMANDS if OSA.distance(word, t) <= (2 if len(t) >= 9 else 1)}
     return near.pop() if len(near) == 1 else None
