@@ -14,6 +14,8 @@ from analysis.coding.normalize import normalize
 
 #: Word-set Jaccard (normalised words) at or above which an added answer counts as a copy of a test answer.
 TOO_CLOSE = 0.5
+#: Each round of added answers (its provenance) and the tag its ids carry: a round is told by its ids too.
+ROUNDS = {"chat-2026-12": "-chat-", "hand-b-2026-12": "-hb-", "hand-c-2026-12": "-hc-"}
 
 
 def raw_lines() -> list[dict]:
@@ -32,7 +34,8 @@ def test_added_answers_are_training_answers_unlike_any_test_answer() -> None:
     added = [d for d in lines if d.get("provenance")]
     assert added, "no answer carries a provenance"
     assert {d["split"] for d in added} == {"train"}
-    assert all("-chat-" in d["id"] for d in added if d["provenance"] == "chat-2026-12")
+    assert {d["provenance"] for d in added} <= ROUNDS.keys()
+    assert all(ROUNDS[d["provenance"]] in d["id"] for d in added)
     tests = [set(normalize(d["text"]).split()) for d in lines if d["split"] == "test"]
     close = [d["text"] for d in added
              if (words := set(normalize(d["text"]).split()))
