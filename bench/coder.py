@@ -204,7 +204,8 @@ def routing_cv(ids: list[str]) -> None:
         for rule in Rule:
             for z in (MARGIN_Z, 0.84, 0.0):
                 n = coder.cross_fitted.nested(book.code_ids, rule, z)
-                mark = "  ← chosen" if z == MARGIN_Z and rule is coder.routing else ""
+                mark = "" if z != MARGIN_Z or rule is not coder.routing else \
+                    "  ← chosen" if n.eligible else "  ← chosen (none eligible: the default)"
                 print(f"  {cid:<20} {rule.label:<32} z={z:<4}  {n.coverage:.1%} @ {n.precision:.3f} (exact "
                       f"{n.exact:.3f}; lower {n.precision_lower:.3f}; folds "
                       f"{'/'.join(f'{p:.3f}' for p in n.fold_precision)}){mark}")
