@@ -19,9 +19,10 @@ Accuracy, per codebook (the coder against the peer of ``bench/peer.py``: TF-IDF 
   family (``analysis.coding.families``), coder and peer retrained per fold (minutes): macro-F1, and
   the routing each fold's coder gives the held fold at its own threshold; ``--views`` trains the
   coder with other views (``analysis.coding.model.ALL_VIEWS``, e.g. ``lemmas,linear,surface``);
-- ``--routing-cv``: routing rules (which codes count in an answer's confidence, the Wilson margin)
-  judged by nested cross-validation: on the cross-fitted predictions training chose the threshold
-  on, the threshold is chosen on two family folds and applied to the third (minutes).
+- ``--routing-cv``: routing rules (``analysis.coding.routing.Rule``: which codes count in an answer's
+  confidence) and Wilson margins judged by nested cross-validation, as training judges them to choose
+  the rule: on the cross-fitted predictions training chose the threshold on, the threshold is chosen
+  on two family folds and applied to the third (minutes).
 
 Targets: the coder beats the peer by ≥ 0.02 macro-F1 on every codebook, on both sets; auto-accepted
 codes keep precision ≥ 0.95 at ≥ 70 % coverage on both sets.
@@ -54,15 +55,12 @@ from peer import Peer  # noqa: E402
 
 from analysis.coding import CORPUS_DIR, codebooks, corpus, families, metrics, models_dir, registry  # noqa: E402
 from analysis.coding.corpus import Example  # noqa: E402
-from analysis.coding.model import ALL_VIEWS, VIEWS, confidence_of, decide  # noqa: E402
-from analysis.coding.training import MARGIN_Z, TARGET_PRECISION, codebook_examples, fit  # noqa: E402
+from analysis.coding.model import ALL_VIEWS, VIEWS  # noqa: E402
+from analysis.coding.routing import Rule  # noqa: E402
+from analysis.coding.training import MARGIN_Z, codebook_examples, fit  # noqa: E402
 
 NEW_WRITERS = ROOT / "bench" / "data" / "new_writers"
 MARGIN, TARGET_COVERAGE = 0.02, 0.70
-#: Routing rules measured by --routing-cv: a code left out counts in the confidence from this score up
-#: (None: every code, the product's rule, model.confidence_of; above 1: only the codes given).
-ROUTING_RULES = {"every code": None, "given + left out at p>=0.2": 0.2, "given + left out at p>=0.3": 0.3,
-                 "codes given only": 1.01}
 LOAD_SCRIPT = """
 import json, resource, sys, time
 t0 = time.perf_counter()
@@ -210,36 +208,24 @@ def grouped_cv(ids: list[str], views: tuple = VIEWS, k: int = 4) -> None:  # noq
                   f"routing {pooled_routing(gold, mine[name], accepted[name])}")
 
 
-def routing_confidence(codes: tuple[str, ...], scores: dict[str, float], given: list[str],
-                       plausible: float | None) -> float:
-    if plausible is None:
-        return confidence_of(codes, scores, given)
-    return min(scores[c] if c in given else 1 - scores[c] for c in codes if c in given or scores[c] >= plausible)
-
-
 def routing_cv(ids: list[str]) -> None:
-    """Each rule's threshold chosen (precision ≥ 0.95 at the Wilson margin z) on two family folds of the
-    cross-fitted predictions of the training answers, applied to the third; pooled over the folds."""
-    print("routing rules, nested cross-validation on the train split: coverage @ code precision of the held folds")
+    """Each routing rule (analysis.coding.routing.Rule) judged as training judges it: its threshold chosen
+    (precision ≥ 0.95 at the Wilson margin z) on two family folds of the cross-fitted predictions of the
+    training answers, applied to the third; pooled over the folds, with each held fold's precision. The
+    rule training chooses (at z = MARGIN_Z) is marked."""
+    print("routing rules, nested cross-validation on the train split: coverage @ code precision of the held folds "
+          f"(lower bound: Wilson, z={MARGIN_Z})")
     for cid in ids:
         book = codebooks.load(cid)
-        codes = book.code_ids
-        cf = fit(book, corpus.split(corpus.load(book), "train") + codebook_examples(book)).cross_fitted
-        decided = [decide(codes, s, m, cf.cutoff) for s, m in zip(cf.scores, cf.meaningless, strict=True)]
-        predicted = [d[0] for d in decided]
-        for rule, plausible in ROUTING_RULES.items():
-            confidence = [0.0 if guessed else c if m and c == 1.0 else routing_confidence(codes, s, given, plausible)
-                          for (given, c, guessed), s, m in zip(decided, cf.scores, cf.meaningless, strict=True)]
+        coder = fit(book, corpus.split(corpus.load(book), "train") + codebook_examples(book))
+        for rule in Rule:
             for z in (MARGIN_Z, 0.84, 0.0):
-                accepted = [False] * len(predicted)
-                for h in sorted(set(cf.fold_of)):
-                    rest = [i for i, f in enumerate(cf.fold_of) if f != h]
-                    t = metrics.choose_threshold([cf.gold[i] for i in rest], [predicted[i] for i in rest],
-                                                 [confidence[i] for i in rest], TARGET_PRECISION, z=z)
-                    for i, f in enumerate(cf.fold_of):
-                        if f == h:
-                            accepted[i] = confidence[i] >= max(t, 0.5)
-                print(f"  {cid:<20} {rule:<28} z={z:<4}  {pooled_routing(cf.gold, predicted, accepted)}")
+                n = coder.cross_fitted.nested(book.code_ids, rule, z)
+                mark = "" if z != MARGIN_Z or rule is not coder.routing else \
+                    "  ← chosen" if n.eligible else "  ← chosen (none eligible: the default)"
+                print(f"  {cid:<20} {rule.label:<32} z={z:<4}  {n.coverage:.1%} @ {n.precision:.3f} (exact "
+                      f"{n.exact:.3f}; lower {n.precision_lower:.3f}; folds "
+                      f"{'/'.join(f'{p:.3f}' for p in n.fold_precision)}){mark}")
 
 
 def speed(ids: list[str], directory: Path, n_batch: int, n_single: int) -> dict[str, str]:

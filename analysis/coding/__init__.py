@@ -15,6 +15,8 @@ Modules, one concept each:
 - :mod:`analysis.coding.families` — phrasing families and the training folds that keep them apart;
 - :mod:`analysis.coding.calibration` — per-code logistic calibration of the classifiers' scores + rule hits;
 - :mod:`analysis.coding.metrics` — precision/recall/F1, Cohen's kappa, coverage/precision curve;
+- :mod:`analysis.coding.routing` — which codes count in an answer's confidence, chosen per codebook
+  by nested cross-validation;
 - :mod:`analysis.coding.model` — the trained coder of one codebook (train, save, load, predict);
 - :mod:`analysis.coding.training` — building the model files (``m360 coder train``);
 - :mod:`analysis.coding.storage` — coded answers in the database, review and audit;

@@ -15,6 +15,7 @@ import click
 
 from analysis.coding import codebooks as codebooks_mod
 from analysis.coding import models_dir as default_models_dir
+from analysis.coding.routing import Rule
 
 MODELS_DIR = click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                           help="Model folder (default M360_MODELS_DIR or var/models).")
@@ -189,6 +190,19 @@ def _report(result: Any) -> None:
     if result.n_test:
         click.echo(f"  macro-F1 {ev.macro_f1:.3f}  min recall {ev.min_recall:.3f}  kappa {ev.kappa:.3f}  "
                    f"threshold {ev.threshold:.4f}: coverage {ev.coverage:.1%} precision {ev.auto_precision:.3f}")
+    if result.routing:
+        click.echo(f"  routing: {Rule(result.routing['rule']).label} — nested cross-validation, coverage @ precision "
+                   "(held folds' precision):")
+        for rule, n in result.routing["nested"].items():
+            folds = "/".join(f"{p:.3f}" for p in n["fold_precision"])
+            click.echo(f"    {Rule(rule).label:<32} {n['coverage']:.1%} @ {n['precision']:.3f} (lower bound "
+                       f"{n['precision_lower']:.3f}; folds {folds}){_mark(rule, n, result.routing['rule'])}")
+
+
+def _mark(rule: str, nested: dict[str, Any], chosen: str) -> str:
+    if rule == chosen:
+        return "  ← chosen" if nested["eligible"] else "  ← chosen (none eligible: the default)"
+    return "" if nested["eligible"] else "  (not eligible)"
 
 
 @coder.command("train")

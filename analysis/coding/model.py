@@ -18,9 +18,11 @@ below 0.5, only ever reaches a reviewer). ``otro`` and ``sin_respuesta`` are exc
 when a substantive code is given). Text with no words (".", "jajaja", empty) is ``sin_respuesta``
 outright. When nothing reaches the cut-off the likeliest code is named as a *suggestion* for the
 reviewer and the answer always waits for review: a guess is never a decided coding (reports count
-decided codings only). The answer's confidence is the lowest, over all codes,
-of the score of the decision taken (p if given, 1 − p if not); it is auto-accepted when confidence ≥
-the codebook's threshold (chosen by cross-validation on the training answers, docs/coding.md).
+decided codings only). The answer's confidence is the lowest, over the codes the codebook's routing
+rule counts (every code, or only the codes given and the plausible ones: ``routing.Rule``, chosen by
+training), of the score of the decision taken (p if given, 1 − p if not); it is auto-accepted when
+confidence ≥ the codebook's threshold (chosen by cross-validation on the training answers,
+docs/coding.md).
 """
 
 from __future__ import annotations
@@ -42,11 +44,12 @@ from spacy.training import Example as SpacyExample
 from spacy.util import fix_random_seed, minibatch
 from thinc.api import Adam
 
-from analysis.coding import calibration
+from analysis.coding import calibration, routing
 from analysis.coding.codebooks import EXCLUSIVE, NO_ANSWER, Codebook
 from analysis.coding.lemmas import docs
 from analysis.coding.linear import CHAR_MARK  # also registers the m360_linear component
 from analysis.coding.normalize import is_meaningless
+from analysis.coding.routing import Rule
 from analysis.coding.rules import CLAUSE_BREAKS, NEGATION_CUES, WINDOW, RuleLayer
 
 SEED = 20261122
@@ -239,10 +242,11 @@ def score_view(nlp: Language, words: Sequence[list[str]], codes: Sequence[str]) 
 
 
 def decide(codes: Sequence[str], scores: dict[str, float], meaningless: bool,
-           cutoff: float = 0.5) -> tuple[list[str], float, bool]:
+           cutoff: float = 0.5, rule: Rule = Rule.EVERY) -> tuple[list[str], float, bool]:
     """(codes given, confidence, guessed) from calibrated scores; see the module docstring. ``guessed``:
     no code reached the cut-off, so the best one is only a suggestion for the reviewer. A code given
-    below 0.5 makes the confidence < 0.5: such an answer always waits for review too."""
+    below 0.5 makes the confidence < 0.5: such an answer always waits for review too. ``rule``: which
+    codes count in the confidence (:mod:`analysis.coding.routing`)."""
     if meaningless and NO_ANSWER in codes:
         return [NO_ANSWER], 1.0, False
     given = [c for c in codes if scores[c] >= cutoff]
@@ -254,14 +258,8 @@ def decide(codes: Sequence[str], scores: dict[str, float], meaningless: bool,
         given = [max(given, key=lambda c: scores[c])]
     else:
         given = [max(codes, key=lambda c: scores[c])]
-    confidence = confidence_of(codes, scores, given)
+    confidence = routing.confidence(rule, codes, scores, given)
     return sorted(given, key=lambda c: -scores[c]), confidence, guessed
-
-
-def confidence_of(codes: Sequence[str], scores: dict[str, float], given: Sequence[str]) -> float:
-    """How sure the coder is of the whole answer: the least sure of its per-code decisions (a code left
-    out counts too: ignoring the unlikely ones was measured and left out, docs/coding.md *Threshold*)."""
-    return min(scores[c] if c in given else 1 - scores[c] for c in codes)
 
 
 def rule_hits(rules: RuleLayer, analysed: Sequence[Doc], codes: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -321,6 +319,8 @@ class Coder:
         self.threshold = threshold
         self.meta = dict(meta or {})
         self.cutoff = float(self.meta.get("cutoff", 0.5))
+        # Which codes count in an answer's confidence, chosen by training (a model saved without it: every code).
+        self.routing = Rule(self.meta.get("routing", {}).get("rule", Rule.EVERY))
         self.cross_fitted: Any = None  # set by training.fit: its cross-fitted predictions (not saved)
 
     @property
@@ -352,7 +352,8 @@ class Coder:
         out = []
         for doc, row in zip(analysed, calibrated, strict=True):
             scores_of = dict(zip(self.codes, row, strict=True))
-            given, confidence, guessed = decide(self.codes, scores_of, is_meaningless(_text(doc)), self.cutoff)
+            given, confidence, guessed = decide(self.codes, scores_of, is_meaningless(_text(doc)), self.cutoff,
+                                               self.routing)
             needs_review = guessed or confidence < max(self.threshold, 0.5)
             out.append(Prediction(given, scores_of, needs_review, round(confidence, 4)))
         return out
@@ -375,7 +376,7 @@ class Coder:
         calibrators = self.calibrators.as_json(self.codes)
         self.meta["model_hash"] = ""
         model_hash = _hash_files(directory, self.views, {**calibrators, "threshold": self.threshold,
-                                                         "cutoff": self.cutoff})
+                                                         "cutoff": self.cutoff, "routing": self.routing.value})
         self.meta.update(format=FORMAT, codebook=self.codebook.id, codebook_version=self.codebook.version,
                          codes=list(self.codes), views=[v.name for v in self.views], threshold=self.threshold,
                          model_hash=model_hash, **calibrators)

@@ -11,8 +11,9 @@
 4. Cut-off and threshold, by cross-validation: the calibration is cross-fitted (fitted without the
    fold it scores); on those predictions the cut-off for giving a code is the one of ``CUTOFFS`` with
    the best macro-F1, and the auto-accept threshold the lowest confidence whose accepted codes keep
-   precision ≥ 0.95 at the lower end of a Wilson interval (``MARGIN_Z``). The held-out split never
-   chooses anything.
+   precision ≥ 0.95 at the lower end of a Wilson interval (``MARGIN_Z``), with the routing rule (which
+   codes count in an answer's confidence) chosen first by nested cross-validation over the same folds
+   (:mod:`analysis.coding.routing`). The held-out split never chooses anything.
 5. The final classifiers are trained on all training answers (fixed seed: the same inputs give the
    same weights and the same model hash).
 6. The held-out ``test`` split is coded and the evaluation stored in ``coder.json`` (report only).
@@ -24,18 +25,20 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from spacy.language import Language
 
-from analysis.coding import calibration, codebooks, corpus, families, metrics
+from analysis.coding import calibration, codebooks, corpus, families, metrics, routing
 from analysis.coding.codebooks import Codebook
 from analysis.coding.corpus import Example
 from analysis.coding.lemmas import build_analyser, docs
 from analysis.coding.model import SEED, VIEWS, Calibrators, Coder, View, decide, rule_hits, score_view, train_view
 from analysis.coding.normalize import is_meaningless, normalize
+from analysis.coding.routing import Rule
 from analysis.coding.rules import RuleLayer
 
 FOLDS = 3
@@ -57,15 +60,29 @@ STACK_L2 = 1.0
 
 @dataclass(frozen=True)
 class CrossFitted:
-    """What the threshold was chosen on: the calibrated scores of every training answer from a model
-    that never saw its family fold (``fold_of``), with the gold codes; kept on the freshly trained
-    coder (not saved) so a bench can judge routing rules on it (bench/coder.py --routing-cv)."""
+    """What the routing rule and threshold were chosen on: the calibrated scores of every training answer
+    from a model that never saw its family fold (``fold_of``), with the gold codes; kept on the freshly
+    trained coder (not saved) so a bench can judge routing rules on it (bench/coder.py --routing-cv)."""
 
     gold: list[tuple[str, ...]]
     scores: list[dict[str, float]]
     meaningless: list[bool]
     fold_of: list[int]
     cutoff: float
+
+    def decisions(self, codes: Sequence[str], rule: Rule) -> list[tuple[list[str], float, bool]]:
+        return [decide(codes, s, m, self.cutoff, rule) for s, m in zip(self.scores, self.meaningless, strict=True)]
+
+    def confidences(self, codes: Sequence[str], rule: Rule) -> list[float]:
+        """Each answer's confidence under ``rule``; 0 for a guess (never accepted)."""
+        return [0.0 if guessed else c for _, c, guessed in self.decisions(codes, rule)]
+
+    def nested(self, codes: Sequence[str], rule: Rule, z: float = MARGIN_Z) -> routing.Nested:
+        """``rule`` judged by nested cross-validation over the family folds (threshold margin ``z``; eligibility
+        always at ``MARGIN_Z``)."""
+        predicted = [d[0] for d in self.decisions(codes, rule)]
+        return routing.nested(rule, self.gold, predicted, self.confidences(codes, rule), self.fold_of,
+                              TARGET_PRECISION, z, judge_z=MARGIN_Z)
 
 
 @dataclass
@@ -78,6 +95,8 @@ class TrainResult:
     n_train: int
     n_test: int
     n_reviewed: int
+    #: coder.json's ``routing``: the rule chosen and every candidate's nested figures (``Nested.as_dict``).
+    routing: dict[str, Any] = field(default_factory=dict)
 
 
 def codebook_examples(codebook: Codebook) -> list[Example]:
@@ -124,24 +143,29 @@ def fit(codebook: Codebook, train: Sequence[Example], *, folds: int = FOLDS, epo
     meaningless = [is_meaningless(normalize(t)) for t in texts]
     rows = [dict(zip(codes, row, strict=True)) for row in calibrated.tolist()]
 
-    def decisions(cutoff: float) -> list[tuple[list[str], float, bool]]:
-        return [decide(codes, row, m, cutoff) for row, m in zip(rows, meaningless, strict=True)]
+    def decisions(cutoff: float, rule: Rule = Rule.EVERY) -> list[tuple[list[str], float, bool]]:
+        return [decide(codes, row, m, cutoff, rule) for row, m in zip(rows, meaningless, strict=True)]
 
     # The cut-off for giving a code: the one of CUTOFFS with the best cross-validated macro-F1 (ties: the
     # higher). Codes given below 0.5 only ever reach a reviewer; they make the suggestions more complete.
     cutoff = max(CUTOFFS, key=lambda c: (metrics.score_codes(gold, [d[0] for d in decisions(c)], codes).macro_f1, c))
-    decided = decisions(cutoff)
-    predicted = [d[0] for d in decided]
-    confidence = [0.0 if d[2] else d[1] for d in decided]  # a guess is never accepted
+    predicted = [d[0] for d in decisions(cutoff)]
+    # The routing rule: judged by nested cross-validation over the same folds, the final threshold chosen
+    # with it on all the cross-fitted predictions.
+    cross_fitted = CrossFitted(list(gold), rows, meaningless, fold_of.tolist(), cutoff)
+    judged = [cross_fitted.nested(codes, rule) for rule in Rule]
+    rule = routing.choose(judged)
+    confidence = cross_fitted.confidences(codes, rule)
     threshold = metrics.choose_threshold(gold, predicted, confidence, TARGET_PRECISION, z=MARGIN_Z)
     cv = metrics.score_codes(gold, predicted, codes)
     cv.threshold = threshold
     cv.coverage, cv.auto_precision, cv.auto_exact = metrics.auto_accept(gold, predicted, confidence, threshold)
     final = [train_view(codes, features[v], gold, view, epochs=epochs, seed=seed) for v, view in enumerate(views)]
     meta = {"trained_on": len(train), "folds": folds, "epochs": epochs, "seed": seed, "cutoff": cutoff,
-            "cross_validation": cv.as_dict()}
+            "cross_validation": cv.as_dict(),
+            "routing": {"rule": rule.value, "nested": {n.rule.value: n.as_dict() for n in judged}}}
     coder = Coder(codebook, analyser, final, calibrators, threshold, meta=meta, views=views)
-    coder.cross_fitted = CrossFitted(list(gold), rows, meaningless, fold_of.tolist(), cutoff)
+    coder.cross_fitted = cross_fitted
     return coder
 
 
@@ -194,7 +218,8 @@ def train(codebook_id: str, models_dir: Path, *, corpus_dir: Path | None = None,
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return TrainResult(codebook_id, models_dir / codebook_id, model_hash, evaluation,
-                       time.perf_counter() - started, len(train_set), len(test_set), len(db_examples))
+                       time.perf_counter() - started, len(train_set), len(test_set), len(db_examples),
+                       coder.meta["routing"])
 
 
 def is_blank(text: str) -> bool:
