@@ -104,6 +104,7 @@ class Scores:
     peer: float
     coverage: float
     precision: float
+    exact: float  # exact-match rate of the accepted answers (a code left out is no precision error)
     n: int
     interval: MarginInterval
 
@@ -117,9 +118,9 @@ def score(coder, peer: Peer, examples: list[Example]) -> Scores:  # noqa: ANN001
     predictions = coder.predict([e.text for e in examples])
     mine = [p.codes for p in predictions]
     theirs = peer.predict([e.text for e in examples])
-    coverage, precision, _ = metrics.auto_accept(gold, mine, [p.confidence for p in predictions], coder.threshold)
+    coverage, precision, exact = metrics.auto_accept(gold, mine, [p.confidence for p in predictions], coder.threshold)
     return Scores(metrics.score_codes(gold, mine, coder.codes).macro_f1,
-                  metrics.score_codes(gold, theirs, coder.codes).macro_f1, coverage, precision, len(examples),
+                  metrics.score_codes(gold, theirs, coder.codes).macro_f1, coverage, precision, exact, len(examples),
                   paired_margin(gold, mine, theirs, coder.codes, target=MARGIN))
 
 
@@ -132,7 +133,7 @@ def accuracy(ids: list[str], directory: Path) -> dict[str, str]:
     print("(margin: coder − peer; its 90 % paired-bootstrap interval over the set's answers, and the share of "
           f"resamples where it reaches +{MARGIN})")
     print(f"{'codebook':<20} {'set':<11} {'n':>4} {'coder':>6} {'peer':>6} {'margin':>7} {'90 % interval':>17} "
-          f"{'≥0.02':>5}  {'coverage':>8} {'precision':>9}")
+          f"{'≥0.02':>5}  {'coverage':>8} {'precision':>9} {'exact':>6}")
     figures: dict[str, str] = {}
     margins, coverages, precisions = [], [], []
     intervals: dict[str, list[MarginInterval]] = {"held-out": [], "new-writer": []}
@@ -146,7 +147,7 @@ def accuracy(ids: list[str], directory: Path) -> dict[str, str]:
             s = score(coder, peer, data)
             flag = "" if s.margin >= MARGIN else "  ← margin below 0.02"
             print(f"{cid:<20} {name:<11} {s.n:>4} {s.coder:6.3f} {s.peer:6.3f} {s.margin:+7.3f} {shown(s.interval):>23}"
-                  f"  {s.coverage:8.1%} {s.precision:9.3f}{flag}")
+                  f"  {s.coverage:8.1%} {s.precision:9.3f} {s.exact:6.3f}{flag}")
             intervals[name].append(s.interval)
             key = "heldout" if name == "held-out" else "newwriter"
             figures[f"{cid}_{key}"] = f"{s.coder:.3f}"
