@@ -204,8 +204,10 @@ def grouped_cv(ids: list[str], views: tuple = VIEWS, k: int = 4) -> None:  # noq
                 accepted[name] += [not p.needs_review for p in predictions]
                 theirs[name] += peer.predict(data)
         for name in mine:
+            margin = paired_margin(gold, mine[name], theirs[name], book.code_ids, target=MARGIN)
             print(f"  {cid:<20} {name:<9} coder {metrics.score_codes(gold, mine[name], book.code_ids).macro_f1:.3f} "
                   f"peer {metrics.score_codes(gold, theirs[name], book.code_ids).macro_f1:.3f}  "
+                  f"margin {margin.margin:+.3f} {shown(margin)}  "
                   f"routing {pooled_routing(gold, mine[name], accepted[name])}")
 
 
