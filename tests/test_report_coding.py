@@ -31,7 +31,7 @@ from bot.accounts import create_user
 from surveys import db, schema
 from surveys.models import Answer, AnswerCoding, Entity, Interview, utcnow
 from tests.support.coding import load_demo, product_models, train_demo
-from tests.support.panel import PASSWORD, signed_in
+from tests.support.panel import PASSWORD, csrf, signed_in
 from tests.support.processes import M360, environment
 from webhooks.app import create_app
 
@@ -318,3 +318,28 @@ def test_responses_import_codes_what_it_stores(db_url: str, tmp_path: Path, mode
                            cwd=tmp_path, timeout=300)
     assert "6 unchanged" in again.stdout and "open answers" not in again.stdout  # nothing new to code
     engine.dispose()
+
+
+@pytest.mark.parametrize(("public_url", "link"), [
+    # Behind a proxy the panel may be reached by an internal name: a downloaded informe is opened later,
+    # elsewhere, so its links take the public address when one is configured.
+    ("https://m360.dnp.gov.co", "https://m360.dnp.gov.co/panel/revision?codebook=valoracion_general"),
+    ("https://m360.dnp.gov.co/", "https://m360.dnp.gov.co/panel/revision?codebook=valoracion_general"),
+    (None, "https://m360-interno:8000/panel/revision?codebook=valoracion_general"),  # none: the request's host
+])
+def test_a_downloaded_informe_links_the_review_queue_at_the_public_address(
+        useful_month: sessionmaker[Session], db_url: str, public_url: str | None, link: str) -> None:
+    code_answers(useful_month, "valoracion_general", "valoracion_general",
+                 {**{t: (["valoracion_negativa"], "review") for t in USEFUL}, **OTHERS_CODED})
+    app = create_app(db_url, SECRET_KEY="test-secret", M360_PUBLIC_URL=public_url)
+    try:
+        with db.transaction(app.extensions["m360.sessions"].kw["bind"]) as conn:
+            create_user(conn, username="ana", name="Ana", role="analyst", password=PASSWORD)
+        analyst, internal = app.test_client(), "https://m360-interno:8000"
+        login = analyst.get("/panel/login", base_url=internal)
+        analyst.post("/panel/login", base_url=internal,
+                     data={"username": "ana", "password": PASSWORD, "csrf": csrf(login.data)})
+        page = analyst.get("/panel/descargas/informe.html?periodo=2020-11", base_url=internal).get_data(as_text=True)
+        assert f'href="{link}"' in page, page[:2000]
+    finally:
+        app.extensions["m360.sessions"].kw["bind"].dispose()

@@ -23,6 +23,7 @@ from bot.service import ChatService
 from surveys import db, settings
 from webhooks import jsonapi, limits
 from webhooks.clock import clock_of
+from webhooks.public_url import public_base
 
 
 def create_app(database_url: str | None = None, *, prepare_database: bool = True,
@@ -41,8 +42,7 @@ def create_app(database_url: str | None = None, *, prepare_database: bool = True
     app.extensions["m360.sessions"] = sessions
     app.extensions["m360.chat_lock"] = threading.Lock()
     if providers is None:
-        public_url = app.config.get("M360_PUBLIC_URL") or found.public_url
-        providers = for_sending(sessions.kw["bind"], public_url, clock_of(app.config))
+        providers = for_sending(sessions.kw["bind"], public_base(app.config) or None, clock_of(app.config))
     _start_jobs(app, sessions.kw["bind"], providers, outbox_worker=outbox_worker,
                 coder_worker=outbox_worker if coder_worker is None else coder_worker)
     _register_blueprints(app)

@@ -33,6 +33,7 @@ from bot.outbox import sending
 from surveys import db, settings
 from webhooks import clock, limits
 from webhooks.app import chat_service
+from webhooks.public_url import public_base
 
 bp = Blueprint("channels", __name__, url_prefix="/webhooks")
 log = logging.getLogger(__name__)
@@ -46,7 +47,7 @@ def _setting(name: str) -> str:
 def _public_url(req: Request | None = None) -> str:
     """The URL as the provider requested it (the public one when configured)."""
     req = req or _current_request()
-    base = _setting("M360_PUBLIC_URL").rstrip("/")
+    base = public_base(current_app._get_current_object().config)  # type: ignore[attr-defined]  # see _setting
     if not base:
         return req.url
     query = req.query_string.decode()

@@ -30,6 +30,7 @@ from surveys.models import Contact, MessageLog
 from webhooks.app import chat_service
 from webhooks.jsonapi import bounded_int, valid_unicode
 from webhooks.panel import current_user
+from webhooks.public_url import public_base
 
 bp = Blueprint("simulator", __name__)
 
@@ -50,8 +51,7 @@ def access(app: Flask) -> Access:
     setting = str(app.config.get("M360_SIMULATOR") or found.simulator).strip().lower()
     if setting:
         return SETTINGS.get(setting, Access.LOGIN)  # a value we do not know: the safe reading
-    public_url = str(app.config.get("M360_PUBLIC_URL") or found.public_url or "")
-    production = bool(app.config.get("M360_PRODUCTION")) or public_url.startswith("https://")
+    production = bool(app.config.get("M360_PRODUCTION")) or public_base(app.config).startswith("https://")
     return Access.LOGIN if production else Access.OPEN
 
 

@@ -24,6 +24,7 @@ from surveys.statuses import InterviewStatus
 from webhooks import clock
 from webhooks.jsonapi import MAX_INT
 from webhooks.panel import bp, engine, include_test, login_required
+from webhooks.public_url import public_base
 
 ANSWERS, CODINGS = Answer.__table__, AnswerCoding.__table__
 INTERVIEWS, ENTITIES = Interview.__table__, Entity.__table__
@@ -80,7 +81,12 @@ def quarters(months: list[str]) -> list[str]:
 
 
 def _review_url(codebook: str) -> str:
-    """The review queue of ``codebook``, absolute (a downloaded report is opened outside the panel)."""
+    """The review queue of ``codebook``, absolute (a downloaded report is opened outside the panel): at the
+    public address when one is configured (the request may have come by an internal name), else the
+    request's."""
+    base = public_base(current_app.config)
+    if base:
+        return base + url_for("panel.review_queue", codebook=codebook)
     return url_for("panel.review_queue", codebook=codebook, _external=True)
 
 
