@@ -143,8 +143,8 @@ def fit(codebook: Codebook, train: Sequence[Example], *, folds: int = FOLDS, epo
     meaningless = [is_meaningless(normalize(t)) for t in texts]
     rows = [dict(zip(codes, row, strict=True)) for row in calibrated.tolist()]
 
-    def decisions(cutoff: float, rule: Rule = Rule.EVERY) -> list[tuple[list[str], float, bool]]:
-        return [decide(codes, row, m, cutoff, rule) for row, m in zip(rows, meaningless, strict=True)]
+    def decisions(cutoff: float) -> list[tuple[list[str], float, bool]]:
+        return [decide(codes, row, m, cutoff) for row, m in zip(rows, meaningless, strict=True)]
 
     # The cut-off for giving a code: the one of CUTOFFS with the best cross-validated macro-F1 (ties: the
     # higher). Codes given below 0.5 only ever reach a reviewer; they make the suggestions more complete.
