@@ -15,7 +15,8 @@ from analysis.coding.normalize import normalize
 #: Word-set Jaccard (normalised words) at or above which an added answer counts as a copy of a test answer.
 TOO_CLOSE = 0.5
 #: Each round of added answers (its provenance) and the tag its ids carry: a round is told by its ids too.
-ROUNDS = {"chat-2026-12": "-chat-", "hand-b-2026-12": "-hb-", "hand-c-2026-12": "-hc-", "hand-d-2026-12": "-hd-"}
+ROUNDS = {"chat-2026-12": "-chat-", "hand-b-2026-12": "-hb-", "hand-c-2026-12": "-hc-", "hand-d-2026-12": "-hd-",
+          "hand-e-2026-12": "-he-"}
 
 
 def raw_lines() -> list[dict]:
