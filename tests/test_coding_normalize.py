@@ -49,7 +49,8 @@ def test_meaningless(text: str | None) -> None:
     assert is_meaningless(normalize(text))
 
 
-@pytest.mark.parametrize("text", ["no se", "ok", "ninguna", "no"])
+@pytest.mark.parametrize("text", ["no se", "ok", "ninguna", "no", "10/10", "4 / 5", "100%", "💯"])
 def test_short_words_are_not_meaningless_by_rule(text: str) -> None:
+    # A score in digits is a verdict ("10/10" is valoracion_positiva's own example), not noise.
     # Words, even empty-ish ones, are left to the model (it learns sin_respuesta from the corpus).
     assert not is_meaningless(normalize(text))

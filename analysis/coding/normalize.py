@@ -82,7 +82,14 @@ def normalize(text: str | None) -> str:
     return _SPACES.sub(" ", out).strip()
 
 
+# A score written in digits ("10/10", "4 / 5", "100%") is a verdict, not noise, though it has no letters.
+_SCORE = re.compile(r"\d+\s*(?:/\s*\d+|%)")
+
+
 def is_meaningless(normalized: str) -> bool:
-    """No letters at all (".", "👍" alone is an emoji word, so it is not meaningless), or only laughter."""
+    """No letters at all (".", "123"; "👍" alone is an emoji word, so it is not meaningless) and no score
+    written in digits ("10/10"), or only laughter."""
     words = [w for w in re.findall(r"[^\W\d_]+", normalized)]
-    return not words or all(w in ("jaja", "ja", "je", "jeje") for w in words)
+    if not words:
+        return not _SCORE.search(normalized)
+    return all(w in ("jaja", "ja", "je", "jeje") for w in words)
