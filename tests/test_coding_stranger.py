@@ -24,18 +24,11 @@ CODEBOOKS = sorted(p.stem for p in STRANGER.glob("*.jsonl"))
 MIN_AUTO_PRECISION = 0.9  # of the codes given to auto-accepted answers
 MIN_HIT_RATE = 0.75  # answers with at least one right code among their codes
 
-# The failure families measured on the models of this commit (see the reasons); the lead removes a mark once a
-# retrained model passes.
-FAILING_TODAY = {
-    "necesidades": "negated own codes are auto-accepted as the positive code ('nada de atencion personalizada' -> "
-                   "comunicacion_personalizada, 'las plantillas no sirven pa nada' -> herramientas_contexto, 'no nos "
-                   "tuvieron en cuenta que somos rurales' -> particularidades_municipio); the bare service name "
-                   "'la asistencia tecnica del dnp' -> seguimiento_no_asistencia",
-    "capacidades": "negated own codes are auto-accepted as the positive code ('no aprendimos nada' -> "
-                   "gestion_conocimiento, 'ningun compromiso de los secretarios' -> apropiacion_compromiso, 'las "
-                   "dependencias no se hablan' -> coordinacion_interna); a denied rotation ('no hubo cambio de "
-                   "personal') -> rotacion_personal; praise of the service -> seguimiento_no_asistencia",
-}
+# Codebooks failing today, with their failure family (strict xfail: a retrained model that passes fails loudly
+# until the mark is removed). The families this set first found (denied own codes auto-accepted as the code, the
+# service's own words read as a complaint) were taught with training answers written without seeing this set
+# (analysis/coding/corpus/NOTES.md, hand-e and hand-f rounds): none fails now.
+FAILING_TODAY: dict[str, str] = {}
 
 
 def _case(codebook: str) -> object:
