@@ -100,6 +100,12 @@ def score_codes(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]
     return ev
 
 
+def code_hits(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> tuple[int, int]:
+    """(codes given that are right, codes given) over these answers: what a code precision is made of."""
+    right = sum(len(set(p) & set(g)) for g, p in zip(gold, predicted, strict=True))
+    return right, sum(len(set(p)) for p in predicted)
+
+
 def auto_accept(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]], confidence: Sequence[float],
                 threshold: float) -> tuple[float, float, float]:
     """(coverage, code precision, exact-match rate) of the answers whose confidence ≥ threshold.
@@ -107,8 +113,7 @@ def auto_accept(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]
     accepted = [i for i, c in enumerate(confidence) if c >= threshold]
     if not accepted:
         return 0.0, 1.0, 1.0
-    tp = sum(len(set(predicted[i]) & set(gold[i])) for i in accepted)
-    given = sum(len(set(predicted[i])) for i in accepted)
+    tp, given = code_hits([gold[i] for i in accepted], [predicted[i] for i in accepted])
     exact = sum(set(predicted[i]) == set(gold[i]) for i in accepted)
     return len(accepted) / len(gold), _div(tp, given), exact / len(accepted)
 

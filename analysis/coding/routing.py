@@ -84,9 +84,10 @@ def nested(rule: Rule, gold: Sequence[Sequence[str]], predicted: Sequence[Sequen
         mine = [i for i, f in enumerate(fold_of) if f == held]
         for i in mine:
             accepted[i] = confidence_[i] >= max(t, 0.5)
-        per_fold.append(_precision([gold[i] for i in mine if accepted[i]], [predicted[i] for i in mine if accepted[i]]))
+        per_fold.append(metrics.auto_accept([gold[i] for i in mine], [predicted[i] for i in mine],
+                                            [float(accepted[i]) for i in mine], 1.0)[1])
     taken = [i for i, a in enumerate(accepted) if a]
-    right, given = _counts([gold[i] for i in taken], [predicted[i] for i in taken])
+    right, given = metrics.code_hits([gold[i] for i in taken], [predicted[i] for i in taken])
     coverage, precision, exact = metrics.auto_accept(gold, predicted, [float(a) for a in accepted], 1.0)
     lower = metrics.wilson_lower(right, given, judge_z) if given else 0.0
     eligible = bool(taken) and lower >= target and all(p >= target for p in per_fold)
@@ -101,12 +102,3 @@ def choose(judged: Sequence[Nested]) -> Rule:
     order = list(Rule)
     return max(eligible, key=lambda n: (n.coverage, -order.index(n.rule))).rule
 
-
-def _counts(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> tuple[int, int]:
-    right = sum(len(set(p) & set(g)) for g, p in zip(gold, predicted, strict=True))
-    return right, sum(len(set(p)) for p in predicted)
-
-
-def _precision(gold: Sequence[Sequence[str]], predicted: Sequence[Sequence[str]]) -> float:
-    right, given = _counts(gold, predicted)
-    return right / given if given else 1.0
