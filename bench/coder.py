@@ -56,7 +56,7 @@ from peer import Peer  # noqa: E402
 from analysis.coding import CORPUS_DIR, codebooks, corpus, families, metrics, models_dir, registry  # noqa: E402
 from analysis.coding.corpus import Example  # noqa: E402
 from analysis.coding.model import ALL_VIEWS, VIEWS  # noqa: E402
-from analysis.coding.routing import Rule  # noqa: E402
+from analysis.coding.routing import Rule, marker  # noqa: E402
 from analysis.coding.training import MARGIN_Z, codebook_examples, fit  # noqa: E402
 
 NEW_WRITERS = ROOT / "bench" / "data" / "new_writers"
@@ -224,8 +224,7 @@ def routing_cv(ids: list[str]) -> None:
         for rule in Rule:
             for z in (MARGIN_Z, 0.84, 0.0):
                 n = coder.cross_fitted.nested(book.code_ids, rule, z)
-                mark = "" if z != MARGIN_Z or rule is not coder.routing else \
-                    "  ← chosen" if n.eligible else "  ← chosen (none eligible: the default)"
+                mark = marker(rule, n.eligible, coder.routing) if z == MARGIN_Z else ""
                 print(f"  {cid:<20} {rule.label:<32} z={z:<4}  {n.coverage:.1%} @ {n.precision:.3f} (exact "
                       f"{n.exact:.3f}; lower {n.precision_lower:.3f}; folds "
                       f"{'/'.join(f'{p:.3f}' for p in n.fold_precision)}){mark}")

@@ -15,7 +15,7 @@ import click
 
 from analysis.coding import codebooks as codebooks_mod
 from analysis.coding import models_dir as default_models_dir
-from analysis.coding.routing import Rule
+from analysis.coding.routing import Rule, marker
 
 MODELS_DIR = click.option("--models-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
                           help="Model folder (default M360_MODELS_DIR or var/models).")
@@ -196,13 +196,8 @@ def _report(result: Any) -> None:
         for rule, n in result.routing["nested"].items():
             folds = "/".join(f"{p:.3f}" for p in n["fold_precision"])
             click.echo(f"    {Rule(rule).label:<32} {n['coverage']:.1%} @ {n['precision']:.3f} (lower bound "
-                       f"{n['precision_lower']:.3f}; folds {folds}){_mark(rule, n, result.routing['rule'])}")
-
-
-def _mark(rule: str, nested: dict[str, Any], chosen: str) -> str:
-    if rule == chosen:
-        return "  ← chosen" if nested["eligible"] else "  ← chosen (none eligible: the default)"
-    return "" if nested["eligible"] else "  (not eligible)"
+                       f"{n['precision_lower']:.3f}; folds {folds})"
+                       f"{marker(Rule(rule), n['eligible'], Rule(result.routing['rule']))}")
 
 
 @coder.command("train")

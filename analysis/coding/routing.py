@@ -102,3 +102,9 @@ def choose(judged: Sequence[Nested]) -> Rule:
     order = list(Rule)
     return max(eligible, key=lambda n: (n.coverage, -order.index(n.rule))).rule
 
+
+def marker(rule: Rule, eligible: bool, chosen: Rule) -> str:
+    """How a printed table of judged rules marks ``rule``: the one chosen (and why), or one not eligible."""
+    if rule is chosen:
+        return "  ← chosen" if eligible else "  ← chosen (none eligible: the default)"
+    return "" if eligible else "  (not eligible)"
