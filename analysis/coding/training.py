@@ -41,11 +41,7 @@ from analysis.coding.normalize import is_meaningless, normalize
 from analysis.coding.routing import Rule
 from analysis.coding.rules import RuleLayer
 
-#: Family folds of the out-of-fold scores, calibration, cut-off, routing rule and threshold. Five, not three:
-#: the models behind the cross-fitted predictions then see 4/5 of the training answers, closer to the final
-#: model; on a family-grouped outer cross-validation of the train split it raised coverage at equal precision
-#: (docs/coding.md, *Threshold*).
-FOLDS = 5
+FOLDS = 3
 EPOCHS = 12
 TARGET_PRECISION = 0.95
 #: The auto-accept threshold must keep precision ≥ TARGET_PRECISION at the lower end of a one-sided
