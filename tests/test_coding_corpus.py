@@ -44,6 +44,8 @@ def test_added_answers_are_training_answers_unlike_any_test_answer() -> None:
              if (words := set(normalize(d["text"]).split()))
              and any(t and len(words & t) / len(words | t) >= TOO_CLOSE for t in tests)]
     assert not close
+
+
 def test_audited_lines_are_training_lines_whose_codes_changed() -> None:
     # An audit decides a shape the corpus coded two ways and relabels the training lines that contradict
     # it (analysis/coding/corpus/NOTES.md); the held-out split is never relabelled, or the evaluation
@@ -52,5 +54,3 @@ def test_audited_lines_are_training_lines_whose_codes_changed() -> None:
     assert audited
     assert {d["split"] for d in audited} == {"train"}
     assert all(sorted(d["relabelled_from"]) != sorted(d["codes"]) for d in audited)
-
-
