@@ -18,8 +18,8 @@ TOO_CLOSE = 0.5
 ROUNDS = {"chat-2026-12": "-chat-", "hand-b-2026-12": "-hb-", "hand-c-2026-12": "-hc-", "hand-d-2026-12": "-hd-",
           "hand-e-2026-12": "-he-", "hand-f-2026-12": "-hf-",
           "hand-g-2026-12": "-hg-", "hand-h-2026-12": "-hh-", "hand-i-2026-12": "-hi-",
-          "hand-j-2026-12": "-hj-", "hand-k-2026-12": "-hk-",
-          "hand-l-2026-12": "-hl-"}
+          "hand-j-2026-12": "-hj-", "hand-k-2026-12": "-hk-", "hand-l-2026-12": "-hl-",
+          "hand-m-2026-12": "-hm-"}
 
 
 def raw_lines() -> list[dict]:
