@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis.coding import codebooks, corpus, registry
+from analysis.coding import codebooks, corpus, metrics, registry
 from analysis.coding.corpus import Example
 from analysis.coding.model import Prediction
 from tests.support.coding import FIXTURES, product_models
@@ -58,8 +58,7 @@ def test_stranger_set_is_labelled_with_the_codebook(codebook: str) -> None:
     assert len({e.id for e in examples}) == len(examples)
     assert all("-st-" in e.id for e in examples)
     assert not book.unknown([c for e in examples for c in e.codes])
-    exclusive = {"otro", "sin_respuesta"}
-    assert all(len(e.codes) == 1 for e in examples if exclusive & set(e.codes))
+    assert all(len(e.codes) == 1 for e in examples if codebooks.EXCLUSIVE & set(e.codes))
 
 
 def _wrong(examples: list[Example], predictions: list[Prediction], auto_only: bool) -> list[tuple]:
@@ -73,8 +72,7 @@ def test_stranger_answers(models: Path, codebook: str) -> None:
     examples = _stranger(codebook)
     predictions = coder.predict([e.text for e in examples])
     accepted = [(e, p) for e, p in zip(examples, predictions, strict=True) if not p.needs_review]
-    given = sum(len(p.codes) for _, p in accepted)
-    right = sum(len(set(p.codes) & set(e.codes)) for e, p in accepted)
+    right, given = metrics.code_hits([e.codes for e, _ in accepted], [p.codes for _, p in accepted])
     # What is counted without review is right: an auto-accepted wrong code is a wrong share in the report.
     assert given == 0 or right / given >= MIN_AUTO_PRECISION, _wrong(examples, predictions, auto_only=True)
     hits = sum(bool(set(e.codes) & set(p.codes)) for e, p in zip(examples, predictions, strict=True))

@@ -75,14 +75,18 @@ class CrossFitted:
 
     def confidences(self, codes: Sequence[str], rule: Rule) -> list[float]:
         """Each answer's confidence under ``rule``; 0 for a guess (never accepted)."""
-        return [0.0 if guessed else c for _, c, guessed in self.decisions(codes, rule)]
+        return _confidences(self.decisions(codes, rule))
 
     def nested(self, codes: Sequence[str], rule: Rule, z: float = MARGIN_Z) -> routing.Nested:
         """``rule`` judged by nested cross-validation over the family folds (threshold margin ``z``; eligibility
         always at ``MARGIN_Z``)."""
-        predicted = [d[0] for d in self.decisions(codes, rule)]
-        return routing.nested(rule, self.gold, predicted, self.confidences(codes, rule), self.fold_of,
+        decided = self.decisions(codes, rule)
+        return routing.nested(rule, self.gold, [d[0] for d in decided], _confidences(decided), self.fold_of,
                               TARGET_PRECISION, z, judge_z=MARGIN_Z)
+
+
+def _confidences(decided: Sequence[tuple[list[str], float, bool]]) -> list[float]:
+    return [0.0 if guessed else c for _, c, guessed in decided]
 
 
 @dataclass
